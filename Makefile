@@ -1,0 +1,50 @@
+# collections_mi — the two commands of README.md: `make pack` and `make test`.
+# Both create/reuse .venv/ in the project root and install the project into it (quick when already installed).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PARAMS ?= params/2026-10.yaml
+DEMO   ?= data/demo
+export GX_ANALYTICS_ENABLED := False
+
+.PHONY: pack test install demo validate metrics lab clean-venv help
+
+help:
+	@echo "make pack   - install, generate the demo ledger if missing, validate and publish the pack for $(PARAMS)"
+	@echo "make test   - install, then run the test suite"
+	@echo "make lab    - open JupyterLab on the project"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+$(DEMO)/invoices.csv: | $(STAMP)
+	$(BIN)/collections-mi demo --out $(DEMO)
+
+demo: $(DEMO)/invoices.csv
+
+pack: install demo
+	$(BIN)/collections-mi pack --params $(PARAMS)
+
+validate: install demo
+	$(BIN)/collections-mi validate --params $(PARAMS)
+
+metrics: install demo
+	$(BIN)/collections-mi metrics --params $(PARAMS)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lab: install demo
+	$(BIN)/jupyter lab --allow-root --notebook-dir=.
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,128 @@
+"""The `collections-mi` command line: pack, metrics, validate, demo."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from collections_mi import __version__
+from collections_mi.errors import CollectionsMIError
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+
+def _progress(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+def _cmd_pack(args: argparse.Namespace) -> int:
+    from collections_mi.pack.runner import run_pack
+
+    only = [s.strip() for s in args.only.split(",")] if args.only else None
+    if only:
+        from collections_mi.metrics.sections import SECTIONS
+
+        unknown = [s for s in only if s not in SECTIONS]
+        if unknown:
+            raise CollectionsMIError(f"--only: unknown section(s) {', '.join(unknown)}",
+                                     hint=f"choose from {', '.join(SECTIONS)}")
+    outcome = run_pack(args.params, args.out, only=only, progress=_progress)
+    total = sum(outcome.timings.values())
+    print(f"Published {outcome.folder}/ in {total:.1f} s")
+    print(f"Open the pack: {outcome.index_html.resolve()}")
+    return 0
+
+
+def _cmd_metrics(args: argparse.Namespace) -> int:
+    from collections_mi.pack.results import kpis_json
+    from collections_mi.pack.runner import compute_kpis
+
+    sys.stdout.write(kpis_json(compute_kpis(args.params, validate=not args.skip_validation)))
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from collections_mi.config import load_params
+    from collections_mi.pack.runner import validate_ledger
+    from collections_mi.sources import open_ledger
+
+    params = load_params(args.params)
+    report = validate_ledger(open_ledger(params, args.params), params)
+    print(f"validation passed: {report.checks_run} checks in {report.seconds:.1f} s")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from collections_mi.demo import generate_demo
+
+    summary = generate_demo(args.out, invoices=args.invoices, seed=args.seed, fmt=args.format,
+                            progress=_progress)
+    counts = ", ".join(f"{t} {n:,}" for t, n in summary.row_counts.items())
+    print(f"Demo ledger written to {summary.out_dir}: {counts}; latest month-end {summary.latest_month_end}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="collections-mi",
+        description="Month-end management information for credit & collections: validated packs of aging, DSO, "
+                    "allowance, watch-list and agency performance from a receivables ledger.",
+        epilog="Example: collections-mi pack --params params/2026-10.yaml   (see README.md)")
+    parser.add_argument("--version", action="version", version=f"collections-mi {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    pack = commands.add_parser("pack", help="validate, compute and publish the month-end pack",
+                               description="Validate the ledger, compute every section once, execute the notebooks "
+                                           "and publish DIR/<YYYY-MM>/ atomically (index.html, html/, executed/, "
+                                           "kpis.json, tables/, run.json).")
+    pack.add_argument("--params", required=True, type=Path, help="params file, e.g. params/2026-10.yaml")
+    pack.add_argument("--out", default=Path("reports"), type=Path, help="output folder (default: reports)")
+    pack.add_argument("--only", help="comma-separated sections to run (default: all whose tables are present)")
+    pack.set_defaults(run=_cmd_pack)
+
+    metrics = commands.add_parser("metrics", help="print the kpis.json object (no notebooks)",
+                                  description="Validate and compute every KPI; print the kpis.json object to stdout.")
+    metrics.add_argument("--params", required=True, type=Path, help="params file")
+    metrics.add_argument("--skip-validation", action="store_true",
+                         help="compute without the validation gate (faster; for exploration only)")
+    metrics.set_defaults(run=_cmd_metrics)
+
+    validate = commands.add_parser("validate", help="run the validation gate only",
+                                   description="Run the Great Expectations suites and cross-table checks; exit 2 "
+                                               "with a readable report when the data fails.")
+    validate.add_argument("--params", required=True, type=Path, help="params file")
+    validate.set_defaults(run=_cmd_validate)
+
+    demo = commands.add_parser("demo", help="generate the deterministic demo ledger",
+                               description="Write a realistic, deterministic demo receivables ledger.")
+    demo.add_argument("--out", default=Path("data/demo"), type=Path, help="output folder (default: data/demo)")
+    demo.add_argument("--invoices", type=int, default=60_000, help="number of invoices (default: 60000)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
+    demo.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default: csv)")
+    demo.set_defaults(run=_cmd_demo)
+    return parser
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return args.run(args)
+    except CollectionsMIError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: nothing was published", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,303 @@
+"""Aging of open receivables (shared/metrics.md § Aging), breakdowns, trend and reconciliation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+
+import ibis
+import pandas as pd
+
+from collections_mi.config import Params
+from collections_mi.metrics.balances import (
+    Tables,
+    bucket_expr,
+    convert_column,
+    invoices_with_currency,
+    month_ends_up_to,
+    open_items,
+    previous_month_end,
+    reductions,
+)
+from collections_mi.metrics.fx import FxRates
+from collections_mi.metrics.result import SectionResult
+from collections_mi.money import HUNDRED, ZERO, dsum, ratio, round_money
+
+CUSTOMER_ATTRIBUTES = ("name", "segment", "region", "collector", "credit_limit")
+UNASSIGNED = "(none)"
+
+
+def _fetch(expr: ibis.Table) -> pd.DataFrame:
+    return expr.to_pyarrow().to_pandas()
+
+
+def aged_items(tables: Tables, params: Params, as_of: dt.date | Sequence[dt.date]) -> ibis.Table:
+    """Open items with their ``bucket`` (per params.aging) and ``past_due`` flag (days past due > 0)."""
+    items = open_items(tables, as_of, params.reporting_currency)
+    age = items.days_past_due if params.aging.basis == "due_date" else items.days_since_invoice
+    return items.mutate(bucket=bucket_expr(age, params.aging.labels, params.aging.buckets, params.aging.basis),
+                        past_due=items.days_past_due > 0)
+
+
+def _customer_cells(tables: Tables, params: Params) -> pd.DataFrame:
+    """Open balances at as_of grouped by customer × currency × bucket × past-due × disputed, with customer fields."""
+    items = aged_items(tables, params, params.as_of)
+    cells = items.group_by(["customer_id", "currency", "bucket", "past_due", "disputed"]).aggregate(
+        items=items.count(), balance=items.open_balance.sum())
+    customers = tables["customers"]
+    wanted = [c for c in CUSTOMER_ATTRIBUTES if c in customers.columns]
+    cells = cells.left_join(customers.select("customer_id", *wanted), "customer_id").drop("customer_id_right")
+    frame = _fetch(cells.order_by(["customer_id", "currency", "bucket", "past_due", "disputed"]))
+    for column in CUSTOMER_ATTRIBUTES:
+        if column not in frame.columns:
+            frame[column] = None
+    for column in ("segment", "region", "collector"):
+        frame[column] = frame[column].fillna(UNASSIGNED)
+    frame["name"] = frame["name"].fillna(frame["customer_id"])
+    return frame
+
+
+def _share(part: Decimal, total: Decimal) -> Decimal | None:
+    value = ratio(part, total)
+    return None if value is None else value * HUNDRED
+
+
+def bucket_table(rows: Iterable[tuple[str, int, Decimal]], labels: Sequence[str]) -> pd.DataFrame:
+    """tables/aging.csv: bucket, items, amount, share_pct — every configured bucket, in order."""
+    items: dict[str, int] = defaultdict(int)
+    amounts: dict[str, list[Decimal]] = defaultdict(list)
+    for bucket, count, amount in rows:
+        items[bucket] += int(count)
+        amounts[bucket].append(amount)
+    sums = {b: dsum(amounts[b]) for b in labels}
+    total = dsum(sums.values())
+    return pd.DataFrame({
+        "bucket": list(labels),
+        "items": [items[b] for b in labels],
+        "amount": [sums[b] for b in labels],
+        "share_pct": [_share(sums[b], total) for b in labels],
+    })
+
+
+def breakdown(cells: pd.DataFrame, by: str | list[str], labels: Sequence[str]) -> pd.DataFrame:
+    """Wide breakdown: one row per ``by`` value with items, each bucket's amount, total, past-due and shares."""
+    keys = [by] if isinstance(by, str) else list(by)
+    acc: dict[tuple, dict[str, list[Decimal]]] = defaultdict(lambda: defaultdict(list))
+    counts: dict[tuple, int] = defaultdict(int)
+    for record in cells[keys + ["bucket", "amount", "items", "past_due"]].itertuples(index=False):
+        key = tuple(record[: len(keys)])
+        bucket, amount, count, past_due = record[len(keys):]
+        acc[key][bucket].append(amount)
+        acc[key]["__total"].append(amount)
+        if past_due:
+            acc[key]["__past_due"].append(amount)
+        counts[key] += int(count)
+    grand_total = dsum(cells["amount"])
+    rows = []
+    for key in sorted(acc, key=lambda k: tuple("" if v is None else str(v) for v in k)):
+        row = dict(zip(keys, key))
+        row["items"] = counts[key]
+        for label in labels:
+            row[label] = dsum(acc[key][label])
+        total = dsum(acc[key]["__total"])
+        past_due = dsum(acc[key]["__past_due"])
+        row.update(total=total, past_due=past_due, past_due_pct=_share(past_due, total),
+                   share_pct=_share(total, grand_total))
+        rows.append(row)
+    columns = keys + ["items", *labels, "total", "past_due", "past_due_pct", "share_pct"]
+    return pd.DataFrame(rows, columns=columns).sort_values("total", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def currency_breakdown(cells: pd.DataFrame, fx: FxRates, as_of: dt.date) -> pd.DataFrame:
+    """Open AR by currency: original-currency amount, closing rate, reporting amount and share."""
+    total = dsum(cells["amount"])
+    rows = []
+    for currency, group in cells.groupby("currency", sort=True):
+        original = dsum(group["balance"])
+        amount = dsum(group["amount"])
+        rows.append({"currency": currency, "items": int(group["items"].sum()), "amount_original": original,
+                     "rate": fx.rate(currency, as_of), "amount": amount, "share_pct": _share(amount, total)})
+    return pd.DataFrame(rows, columns=["currency", "items", "amount_original", "rate", "amount", "share_pct"])
+
+
+def aging_trend(tables: Tables, params: Params, fx: FxRates) -> pd.DataFrame:
+    """AR by bucket at each of the last ``report.trend_months`` month-ends (one engine pass for all dates)."""
+    dates = month_ends_up_to(params.as_of, params.report.trend_months)
+    items = aged_items(tables, params, dates)
+    grouped = items.group_by(["as_of", "currency", "bucket", "past_due"]).aggregate(
+        items=items.count(), balance=items.open_balance.sum())
+    frame = _fetch(grouped)
+    frame["amount"] = convert_column(frame, fx, "balance", "currency", "as_of")
+    labels = params.aging.labels
+    rows = []
+    for month in dates:
+        month_rows = frame[frame["as_of"] == month]
+        row: dict[str, object] = {"month_end": month}
+        for label in labels:
+            row[label] = dsum(month_rows.loc[month_rows["bucket"] == label, "amount"])
+        total = dsum(month_rows["amount"])
+        past_due = dsum(month_rows.loc[month_rows["past_due"], "amount"])
+        row.update(open_items=int(month_rows["items"].sum()), ar_total=total, past_due_total=past_due,
+                   past_due_pct=_share(past_due, total))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["month_end", *labels, "open_items", "ar_total", "past_due_total",
+                                       "past_due_pct"])
+
+
+def ar_rollforward(tables: Tables, params: Params, fx: FxRates, opening: Decimal, closing: Decimal) -> pd.DataFrame:
+    """Opening AR + credit sales − cash − credits − write-offs ± FX revaluation = closing AR, for as_of's month.
+
+    Each movement is converted at the closing rate of the day it changed the balance (the later of its own
+    date and the invoice date); with one currency the FX line is exactly zero.
+    """
+    as_of = params.as_of
+    start = previous_month_end(as_of)
+    inv = invoices_with_currency(tables, params.reporting_currency)
+    sales = inv.filter((inv.invoice_date > start) & (inv.invoice_date <= as_of))
+    sales = _fetch(sales.group_by(["currency", "invoice_date"]).aggregate(amount=sales.amount.sum()))
+    sales_total = dsum(convert_column(sales, fx, "amount", "currency", "invoice_date"))
+    events = reductions(tables).join(inv.select("invoice_id", "currency", "invoice_date"), "invoice_id")
+    events = events.mutate(effective=ibis.greatest(events.event_date, events.invoice_date))
+    events = events.filter((events.effective > start) & (events.effective <= as_of) & (events.event_date <= as_of))
+    moved = _fetch(events.group_by(["kind", "currency", "effective"]).aggregate(amount=events.amount.sum()))
+    moved["converted"] = convert_column(moved, fx, "amount", "currency", "effective")
+    by_kind = {kind: dsum(moved.loc[moved["kind"] == kind, "converted"]) for kind in
+               ("payment", "credit_note", "discount", "write_off")}
+    movements = sales_total - by_kind["payment"] - by_kind["credit_note"] - by_kind["discount"] - by_kind["write_off"]
+    revaluation = closing - opening - movements
+    lines = [
+        (f"Opening AR ({start})", opening),
+        ("+ Credit sales", sales_total),
+        ("− Cash applied", -by_kind["payment"]),
+        ("− Credit notes", -by_kind["credit_note"]),
+        ("− Discounts", -by_kind["discount"]),
+        ("− Write-offs", -by_kind["write_off"]),
+        ("± FX revaluation", revaluation),
+        (f"Closing AR ({as_of})", closing),
+    ]
+    return pd.DataFrame(lines, columns=["line", "amount"])
+
+
+def gl_reconciliation(tables: Tables, params: Params, ar_total: Decimal, open_items_count: int,
+                      bucket_sum: Decimal, open_items_list: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    """Aging total = Σ open items = gl_balances.ar_control at as_of; differences shown, never hidden."""
+    lines: list[dict[str, object]] = [
+        {"check": "Aging buckets total", "amount": bucket_sum, "difference": None, "status": "",
+         "explanation": f"{open_items_count} open items"},
+        {"check": "Σ open items (subledger)", "amount": ar_total, "difference": bucket_sum - ar_total,
+         "status": "ok" if bucket_sum == ar_total else "DIFFERENCE", "explanation": ""},
+    ]
+    if "gl_balances" not in tables:
+        lines.append({"check": "GL ar_control", "amount": None, "difference": None, "status": "not provided",
+                      "explanation": "no gl_balances table in the source"})
+        return pd.DataFrame(lines)
+    gl = tables["gl_balances"]
+    gl = gl.filter((gl.account == "ar_control") & (gl.period_end == params.as_of))
+    gl_amounts = _fetch(gl.select("amount"))["amount"]
+    if gl_amounts.empty:
+        lines.append({"check": "GL ar_control", "amount": None, "difference": None, "status": "not provided",
+                      "explanation": f"gl_balances has no ar_control row for {params.as_of}"})
+        return pd.DataFrame(lines)
+    gl_total = dsum(gl_amounts)
+    difference = gl_total - ar_total
+    shown_difference = round_money(difference, params.reporting_currency)
+    if shown_difference == 0:
+        status = "ok"
+        explanation = "" if difference == 0 else f"sub-cent FX rounding of {difference:f}"
+    else:
+        status = "DIFFERENCE"
+        explanation = _explain_difference(shown_difference, open_items_list(), params.reporting_currency)
+    lines.append({"check": "GL ar_control", "amount": gl_total, "difference": difference, "status": status,
+                  "explanation": explanation})
+    return pd.DataFrame(lines)
+
+
+def _explain_difference(difference: Decimal, items: pd.DataFrame, currency: str) -> str:
+    """Open items whose amount equals the difference: the usual culprits (posted in one ledger only)."""
+    target = abs(difference)
+    matches = items[[round_money(a, currency) == target for a in items["amount"]]] if len(items) else items
+    if len(matches):
+        ids = ", ".join(matches["invoice_id"].astype(str).head(5))
+        return f"GL − subledger = {difference}; open items of exactly that amount: {ids}"
+    return (f"GL − subledger = {difference}; no single open item matches — check postings to the control account "
+            "outside the subledger (manual journals, unapplied cash, timing)")
+
+
+def open_item_list(tables: Tables, params: Params, fx: FxRates, *, disputed_only: bool = False) -> pd.DataFrame:
+    """Invoice-level open items at as_of (all, or only disputed ones) with customer and reporting amount."""
+    items = aged_items(tables, params, params.as_of)
+    if disputed_only:
+        items = items.filter(items.disputed)
+    customers = tables["customers"]
+    items = items.left_join(customers.select("customer_id", "name"), "customer_id").drop("customer_id_right")
+    frame = _fetch(items.select("invoice_id", "customer_id", "name", "invoice_date", "due_date", "currency",
+                                "amount", "open_balance", "days_past_due", "bucket", "disputed")
+                   .order_by([ibis.desc("days_past_due"), "invoice_id"]))
+    frame["open_balance_reporting"] = convert_column(frame, fx, "open_balance", "currency", params.as_of)
+    return frame
+
+
+def compute_aging(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
+    """Everything the aging section shows: KPIs ar_total, open_items, past_due_total and its tables."""
+    labels = params.aging.labels
+    cells = _customer_cells(tables, params)
+    cells["amount"] = convert_column(cells, fx, "balance", "currency", params.as_of)
+    buckets = bucket_table(zip(cells["bucket"], cells["items"], cells["amount"]), labels)
+    ar_total = dsum(cells["amount"])
+    past_due_total = dsum(cells.loc[cells["past_due"].astype(bool), "amount"])
+    open_items_count = int(cells["items"].sum())
+
+    by_customer = breakdown(cells, ["customer_id", "name", "segment", "collector"], labels)
+    limits = cells.drop_duplicates("customer_id").set_index("customer_id")["credit_limit"]
+    by_customer["credit_limit"] = [limits.get(c) for c in by_customer["customer_id"]]
+    by_customer["over_limit"] = [
+        (total - limit) if limit is not None and limit == limit and total > limit else None
+        for total, limit in zip(by_customer["total"], by_customer["credit_limit"])
+    ]
+    over_limit = by_customer[by_customer["over_limit"].notna()].sort_values("over_limit", ascending=False,
+                                                                            kind="stable").reset_index(drop=True)
+    disputed = open_item_list(tables, params, fx, disputed_only=True)
+    disputed_cells = cells[cells["disputed"].astype(bool)]
+    disputed_buckets = bucket_table(zip(disputed_cells["bucket"], disputed_cells["items"], disputed_cells["amount"]),
+                                    labels)
+
+    trend = aging_trend(tables, params, fx)
+    opening = trend["ar_total"].iloc[-2] if len(trend) > 1 else ZERO
+    gl = gl_reconciliation(tables, params, ar_total, open_items_count, dsum(buckets["amount"]),
+                           lambda: _items_for_explanations(tables, params, fx))
+    rollforward = ar_rollforward(tables, params, fx, opening, ar_total)
+
+    basis = ("days past due (as_of − due_date); current = not yet due" if params.aging.basis == "due_date"
+             else "days since invoice (as_of − invoice_date)")
+    return SectionResult(
+        section="aging",
+        kpis={"ar_total": ar_total, "open_items": open_items_count, "past_due_total": past_due_total},
+        tables={
+            "aging": buckets,
+            "aging_by_segment": breakdown(cells, "segment", labels),
+            "aging_by_region": breakdown(cells, "region", labels),
+            "aging_by_collector": breakdown(cells, "collector", labels),
+            "aging_by_currency": currency_breakdown(cells, fx, params.as_of),
+            "aging_by_customer": by_customer,
+            "aging_over_credit_limit": over_limit,
+            "aging_disputed_buckets": disputed_buckets,
+            "aging_disputed_items": disputed,
+            "aging_trend": trend,
+            "ar_reconciliation": gl,
+            "ar_rollforward": rollforward,
+        },
+        conventions={
+            "aging.basis": basis,
+            "aging.buckets": ", ".join(labels),
+            "fx": f"balances in other currencies converted to {params.reporting_currency} at the closing rate "
+                  f"(latest rate dated on or before {params.as_of})",
+            "as_of": f"only rows dated on or before {params.as_of} are used",
+        },
+    )
+
+
+def _items_for_explanations(tables: Tables, params: Params, fx: FxRates) -> pd.DataFrame:
+    frame = open_item_list(tables, params, fx)
+    return frame.rename(columns={"open_balance_reporting": "amount", "amount": "invoice_amount"})

@@ -1,0 +1,54 @@
+"""The pack's sections and the function that computes each, so every number is computed once, here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from collections_mi.config import Params
+from collections_mi.metrics.aging import compute_aging
+from collections_mi.metrics.balances import Tables
+from collections_mi.metrics.fx import FxRates, load_fx
+from collections_mi.metrics.result import SectionResult
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    notebook: str
+    title: str
+    compute: Callable[[Tables, Params, FxRates], SectionResult]
+    #: tables the section needs; a section whose tables are absent is skipped and its KPIs omitted
+    needs: tuple[str, ...]
+
+
+SECTIONS: dict[str, Section] = {
+    s.name: s
+    for s in (
+        Section("aging", "01_aging", "Receivables aging", compute_aging, ("customers", "invoices", "payments")),
+    )
+}
+
+
+def available_sections(tables: Mapping[str, object], only: list[str] | None = None) -> list[Section]:
+    chosen = [SECTIONS[name] for name in (only or list(SECTIONS))]
+    return [s for s in chosen if all(t in tables for t in s.needs)]
+
+
+def compute_sections(tables: Tables, params: Params, sections: list[Section],
+                     progress: Callable[[str], None] | None = None) -> dict[str, SectionResult]:
+    """Compute every section once; the results feed kpis.json, tables/, the notebooks and the email."""
+    fx = load_fx(tables, params.reporting_currency)
+    results = {}
+    for section in sections:
+        if progress:
+            progress(f"computing {section.name}")
+        results[section.name] = section.compute(tables, params, fx)
+    return results
+
+
+def flat_kpis(results: Mapping[str, SectionResult]) -> dict[str, object]:
+    kpis: dict[str, object] = {}
+    for result in results.values():
+        kpis.update(result.kpis)
+    return kpis

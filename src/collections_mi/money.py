@@ -1,0 +1,66 @@
+"""Exact money helpers: Decimal arithmetic with enough precision, rounding only for display."""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Iterable
+from decimal import Decimal
+
+from collections_mi.contract import minor_unit_digits
+
+#: precision for money arithmetic: 1e17 major units with 20 decimals still fit exactly
+MONEY_CONTEXT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.InvalidOperation])
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+
+
+def to_decimal(value: object) -> Decimal:
+    """An exact Decimal from an engine value (Decimal, int, str). Floats are refused: they are not exact."""
+    if value is None:
+        return ZERO
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not money")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, str):
+        return Decimal(value)
+    raise TypeError(f"refusing to treat {type(value).__name__} {value!r} as exact money")
+
+
+def dsum(values: Iterable[object]) -> Decimal:
+    """Exact sum of money values (Decimals / ints / None as zero)."""
+    total = ZERO
+    with decimal.localcontext(MONEY_CONTEXT):
+        for value in values:
+            if value is None or value != value:  # None or NaN from an empty outer join
+                continue
+            total += to_decimal(value)
+    return total
+
+
+def mul(a: Decimal, b: Decimal) -> Decimal:
+    with decimal.localcontext(MONEY_CONTEXT):
+        return a * b
+
+
+def ratio(numerator: Decimal, denominator: Decimal) -> Decimal | None:
+    """numerator / denominator to 28 significant digits; None when the denominator is zero."""
+    if denominator == 0:
+        return None
+    with decimal.localcontext(decimal.Context(prec=28)):
+        return Decimal(numerator) / Decimal(denominator)
+
+
+def plain(value: Decimal) -> Decimal:
+    """Drop trailing zeros without switching to exponent notation (12.3400 → 12.34, 100 → 100)."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
+
+
+def round_money(value: Decimal, currency: str = "USD") -> Decimal:
+    """Round half-up to the currency's minor unit — for display only."""
+    exponent = Decimal(1).scaleb(-minor_unit_digits(currency))
+    return value.quantize(exponent, rounding=decimal.ROUND_HALF_UP)

@@ -1,0 +1,70 @@
+"""Executed notebooks → self-contained offline HTML pages (no code cells, no CDN), and the index page."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from collections_mi.presentation import format as fmt
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "presentation" / "templates"
+CSS = (Path(__file__).resolve().parent.parent / "presentation" / "assets" / "pack.css").read_text(encoding="utf-8")
+#: any external script/style reference: the published pack must open offline
+EXTERNAL_ASSET = re.compile(r"<(script|link)[^>]+(src|href)=[\"']?(https?:)?//", re.IGNORECASE)
+
+
+def notebook_to_html(notebook_path: Path, *, title: str, nav: Sequence[Mapping[str, Any]], company: str,
+                     period: str, footer: str, index_href: str = "../index.html") -> str:
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="collections_mi", extra_template_basedirs=[str(TEMPLATES)])
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    notebook = nbformat.read(notebook_path, as_version=4)
+    notebook.metadata["title"] = f"{title} · {period}"
+    resources = {"mi": {"css": CSS, "nav": list(nav), "company": company, "period": period, "footer": footer,
+                        "index_href": index_href}}
+    body, _ = exporter.from_notebook_node(notebook, resources=resources)
+    check_offline(body, str(notebook_path))
+    return body
+
+
+def check_offline(page: str, name: str) -> None:
+    match = EXTERNAL_ASSET.search(page)
+    if match:
+        raise RuntimeError(f"{name}: the HTML references an external asset ({match.group(0)}); the pack must be "
+                           "self-contained")
+
+
+def index_page(*, company: str, period: str, as_of: str, tiles: list[dict[str, Any]],
+               sections: Sequence[Mapping[str, Any]], summary: Sequence[str], footer: str,
+               validation: str) -> str:
+    links = "".join(
+        f'<a href="{html.escape(s["href"])}">{html.escape(s["title"])}</a>'
+        f'<p class="mi-note">{html.escape(s.get("blurb", ""))}</p>' for s in sections)
+    nav = "".join(f'<a href="{html.escape(s["href"])}">{html.escape(s["title"])}</a>' for s in sections)
+    sentences = "".join(f"<li>{html.escape(line)}</li>" for line in summary)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(company)} · Collections MI · {html.escape(period)}</title>
+<style>{CSS} main {{ padding: 8px 28px; max-width: 1100px; }}</style></head>
+<body class="mi-pack">
+<header class="mi-header"><span class="mi-brand">{html.escape(company)} · Collections MI · {html.escape(period)}</span>
+<nav><a class="current" href="index.html">Overview</a>{nav}</nav></header>
+<main>
+<h1>Month-end collections pack — {html.escape(period)}</h1>
+<p class="mi-note">As of {html.escape(as_of)} · validation: {html.escape(validation)}</p>
+{fmt.kpi_tiles(tiles)}
+<ul>{sentences}</ul>
+<h2>Sections</h2>
+<div class="mi-index-sections">{links}</div>
+</main>
+<footer class="mi-footer">{html.escape(footer)}</footer>
+</body></html>
+"""

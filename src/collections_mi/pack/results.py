@@ -1,0 +1,141 @@
+"""Writing and reading a run's computed results: kpis.json and tables/*.csv with exact values.
+
+CSV cells hold exact decimals in plain notation (no exponent, no float rounding); ``tables/_types.json``
+records each column's type so :func:`read_results` restores Decimals, dates and integers exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from collections_mi.metrics.result import SectionResult
+from collections_mi.money import plain
+
+TYPES_FILE = "_types.json"
+SECTIONS_FILE = "_sections.json"
+
+
+def json_number(value: Any) -> str:
+    """A KPI as a JSON literal: exact decimals in plain notation, integers, or null."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        return format(plain(value), "f")
+    if isinstance(value, float):
+        return json.dumps(value)
+    raise TypeError(f"KPI value {value!r} is not a number")
+
+
+def kpis_json(kpis: Mapping[str, Any]) -> str:
+    """The flat kpis.json object (metric id → number), keys in a stable order, unrounded values."""
+    body = ",\n".join(f"  {json.dumps(key)}: {json_number(value)}" for key, value in kpis.items())
+    return "{\n" + body + "\n}\n"
+
+
+def _column_type(series: pd.Series) -> str:
+    values = [v for v in series if v is not None and not (isinstance(v, float) and v != v)]
+    if not values:
+        return "str"
+    if all(isinstance(v, bool) for v in values):
+        return "bool"
+    if all(isinstance(v, (int,)) and not isinstance(v, bool) for v in values):
+        return "int"
+    if all(isinstance(v, (Decimal, int)) and not isinstance(v, bool) for v in values):
+        return "decimal"
+    if all(isinstance(v, dt.date) for v in values):
+        return "date"
+    return "str"
+
+
+def _cell_text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NaT:
+        return ""
+    if isinstance(value, Decimal):
+        return format(plain(value), "f")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dt.date, pd.Timestamp)):
+        return f"{value:%Y-%m-%d}"
+    if hasattr(value, "item"):  # numpy scalar
+        return str(value.item())
+    return str(value)
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> dict[str, str]:
+    types = {str(c): _column_type(frame[c]) for c in frame.columns}
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow([str(c) for c in frame.columns])
+        for row in frame.itertuples(index=False, name=None):
+            writer.writerow([_cell_text(v) for v in row])
+    return types
+
+
+def write_results(results: Mapping[str, SectionResult], kpis: Mapping[str, Any], folder: Path) -> None:
+    tables_dir = folder / "tables"
+    tables_dir.mkdir(parents=True, exist_ok=True)
+    (folder / "kpis.json").write_text(kpis_json(kpis), encoding="utf-8")
+    types: dict[str, dict[str, str]] = {}
+    sections: dict[str, Any] = {}
+    for name, result in results.items():
+        for table_name, frame in result.tables.items():
+            types[table_name] = write_table(frame, tables_dir / f"{table_name}.csv")
+        sections[name] = {"kpis": list(result.kpis), "tables": list(result.tables),
+                          "conventions": result.conventions}
+    (tables_dir / TYPES_FILE).write_text(json.dumps(types, indent=1, sort_keys=True), encoding="utf-8")
+    (tables_dir / SECTIONS_FILE).write_text(json.dumps(sections, indent=1), encoding="utf-8")
+
+
+_PARSERS = {
+    "decimal": Decimal,
+    "int": int,
+    "date": dt.date.fromisoformat,
+    "bool": lambda text: text == "true",
+    "str": str,
+}
+
+
+def read_table(path: Path, types: Mapping[str, str]) -> pd.DataFrame:
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        rows = list(reader)
+    columns = {}
+    for position, name in enumerate(header):
+        parse = _PARSERS[types.get(name, "str")]
+        columns[name] = pd.Series([parse(r[position]) if r[position] != "" else None for r in rows], dtype="object")
+    return pd.DataFrame(columns, columns=header)
+
+
+def read_kpis(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / "kpis.json").read_text(encoding="utf-8"), parse_float=Decimal)
+
+
+def read_results(folder: Path) -> dict[str, SectionResult]:
+    """Read back what :func:`write_results` wrote, with exact types."""
+    folder = Path(folder)
+    tables_dir = folder / "tables"
+    types = json.loads((tables_dir / TYPES_FILE).read_text(encoding="utf-8"))
+    sections = json.loads((tables_dir / SECTIONS_FILE).read_text(encoding="utf-8"))
+    kpis = read_kpis(folder)
+    results = {}
+    for name, meta in sections.items():
+        results[name] = SectionResult(
+            section=name,
+            kpis={k: kpis.get(k) for k in meta["kpis"]},
+            tables={t: read_table(tables_dir / f"{t}.csv", types.get(t, {})) for t in meta["tables"]},
+            conventions=meta["conventions"],
+        )
+    return results

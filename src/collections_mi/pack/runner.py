@@ -1,0 +1,256 @@
+"""One month-end pack run, end to end, written to a staging folder and published atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from collections_mi import __version__
+from collections_mi.config import Params, load_params, params_to_jsonable
+from collections_mi.errors import PackError, ValidationFailed
+from collections_mi.metrics.result import SectionResult
+from collections_mi.metrics.sections import Section, available_sections, compute_sections, flat_kpis
+from collections_mi.pack import publish as publishing
+from collections_mi.pack.html import index_page, notebook_to_html
+from collections_mi.pack.results import write_results
+from collections_mi.presentation import aging as aging_view
+from collections_mi.sources import Ledger, open_ledger
+
+Progress = Callable[[str], None]
+PACKAGES = ("collections_mi", "pandas", "numpy", "pyarrow", "ibis-framework", "duckdb", "great_expectations",
+            "papermill", "nbconvert", "nbclient", "plotly", "pydantic")
+
+
+def project_root() -> Path:
+    """The checkout holding notebooks/ (the package is installed editable from src/)."""
+    env = os.environ.get("COLLECTIONS_MI_HOME")
+    if env:
+        return Path(env).resolve()
+    here = Path(__file__).resolve().parents[3]
+    if (here / "notebooks").is_dir():
+        return here
+    return Path.cwd()
+
+
+@dataclass
+class PackOutcome:
+    period: str
+    folder: Path
+    kpis: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def index_html(self) -> Path:
+        return self.folder / "index.html"
+
+
+class _Stopwatch:
+    def __init__(self, progress: Progress) -> None:
+        self.timings: dict[str, float] = {}
+        self.progress = progress
+        self.started = time.perf_counter()
+
+    def run(self, stage: str, message: str, work: Callable[[], Any]) -> Any:
+        self.progress(f"{message} …")
+        begin = time.perf_counter()
+        value = work()
+        self.timings[stage] = round(time.perf_counter() - begin, 3)
+        self.progress(f"{message} done ({self.timings[stage]:.1f} s)")
+        return value
+
+
+def validate_ledger(ledger: Ledger, params: Params, failed_dir: Callable[[], Path] | None = None) -> Any:
+    """Run the validation gate; on failure save the full report and raise ValidationFailed."""
+    from collections_mi.validation import validate
+
+    report = validate(ledger, params)
+    if not report.ok:
+        saved = ""
+        if failed_dir is not None:
+            folder = failed_dir()
+            (folder / "validation.txt").write_text(report.render_text(), encoding="utf-8")
+            (folder / "validation.html").write_text(report.render_html(), encoding="utf-8")
+            (folder / "validation.json").write_text(json.dumps(report.to_dict(), indent=1, default=str),
+                                                     encoding="utf-8")
+            saved = f"\nFull report: {folder / 'validation.html'}"
+        raise ValidationFailed(
+            f"validation failed: {len(report.failures)} problem(s) in the input data; nothing was published\n\n"
+            f"{report.render_text()}{saved}", report,
+            hint="correct the source data as shown above and run again")
+    return report
+
+
+def _execute_notebook(source: str, target: str, parameters: dict[str, str], cwd: str) -> None:
+    import papermill
+
+    papermill.execute_notebook(source, target, parameters=parameters, kernel_name="python3", progress_bar=False,
+                               log_output=False, cwd=cwd, report_mode=False)
+
+
+def _check_declared_parameters(notebook: Path, passed: dict[str, str]) -> None:
+    import papermill
+
+    declared = papermill.inspect_notebook(str(notebook))
+    undeclared = sorted(set(passed) - set(declared))
+    if undeclared:
+        raise PackError(f"{notebook}: the parameters cell does not declare {', '.join(undeclared)}",
+                        hint="add them to the cell tagged `parameters`")
+
+
+def execute_notebooks(sections: list[Section], folder: Path, params_path: Path, progress: Progress) -> None:
+    notebooks_dir = project_root() / "notebooks"
+    executed = folder / "executed"
+    executed.mkdir()
+    parameters = {"params_path": str(params_path.resolve()), "results_dir": str(folder.resolve())}
+    jobs = {}
+    for section in sections:
+        source = notebooks_dir / f"{section.notebook}.ipynb"
+        if not source.is_file():
+            raise PackError(f"notebook not found: {source}", hint="run from the project checkout or set "
+                                                                   "COLLECTIONS_MI_HOME")
+        _check_declared_parameters(source, parameters)
+        jobs[section.notebook] = (str(source), str(executed / f"{section.notebook}.ipynb"))
+    workers = max(1, min(len(jobs), os.cpu_count() or 1))
+    failures = []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(_execute_notebook, src, dst, parameters, str(folder)): name
+                   for name, (src, dst) in jobs.items()}
+        for done, future in enumerate(as_completed(futures), start=1):
+            name = futures[future]
+            try:
+                future.result()
+                progress(f"  [{done}/{len(jobs)}] {name} executed")
+            except Exception as exc:  # papermill's execution error carries the cell and traceback
+                failures.append((name, exc))
+                progress(f"  [{done}/{len(jobs)}] {name} FAILED")
+    if failures:
+        lines = [f"{name}: {_first_line(exc)}" for name, exc in failures]
+        raise PackError("notebook(s) failed:\n  " + "\n  ".join(lines),
+                        hint="the executed copy, run up to the failing cell, is kept with this run")
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    ename = getattr(exc, "ename", None)
+    evalue = getattr(exc, "evalue", None)
+    if ename:
+        return f"{ename}: {evalue} (cell {getattr(exc, 'exec_count', '?')})"
+    return text.splitlines()[-1] if text else type(exc).__name__
+
+
+def export_html(sections: list[Section], folder: Path, params: Params, footer: str) -> None:
+    html_dir = folder / "html"
+    html_dir.mkdir()
+    for section in sections:
+        nav = [{"href": f"{s.notebook}.html", "title": s.title, "current": s is section} for s in sections]
+        page = notebook_to_html(folder / "executed" / f"{section.notebook}.ipynb", title=section.title, nav=nav,
+                                company=params.report.company, period=params.period, footer=footer)
+        (html_dir / f"{section.notebook}.html").write_text(page, encoding="utf-8")
+
+
+def write_index(sections: list[Section], results: dict[str, SectionResult], folder: Path, params: Params,
+                footer: str, validation: str) -> None:
+    currency = params.reporting_currency
+    tiles: list[dict[str, Any]] = []
+    summary: list[str] = []
+    if "aging" in results:
+        tiles += aging_view.headline_tiles(results["aging"], currency)
+        summary.append(aging_view.summary_sentence(results["aging"], currency))
+    page = index_page(company=params.report.company, period=params.period, as_of=str(params.as_of), tiles=tiles,
+                      sections=[{"href": f"html/{s.notebook}.html", "title": s.title} for s in sections],
+                      summary=summary, footer=footer, validation=validation)
+    (folder / "index.html").write_text(page, encoding="utf-8")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def run_pack(params_path: str | Path, out_dir: str | Path = "reports", only: list[str] | None = None,
+             progress: Progress = print) -> PackOutcome:
+    """Run the whole pack for one params file; returns where it was published."""
+    params_path = Path(params_path)
+    out_dir = Path(out_dir)
+    params = load_params(params_path)
+    run_id = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    started = dt.datetime.now(dt.timezone.utc)
+    clock = _Stopwatch(lambda m: progress(f"[{params.period}] {m}"))
+    with publishing.period_lock(out_dir, params.period):
+        staging = publishing.staging_dir(out_dir, params.period, run_id)
+        keep = False
+        try:
+            ledger = clock.run("open", f"opening source {params.source.kind}:{params.source.location}",
+                               lambda: open_ledger(params, params_path))
+            failed_dir = lambda: publishing.keep_failed(out_dir, params.period, run_id, staging)  # noqa: E731
+            report = clock.run("validate", "validating input data", lambda: validate_ledger(ledger, params, failed_dir))
+            sections = available_sections(ledger.typed, only)
+            if not sections:
+                raise PackError("no section can run: the source lacks the tables they need",
+                                hint="check source.location and the table names against data-contract.md")
+            results = clock.run("compute", f"computing {', '.join(s.name for s in sections)}",
+                                lambda: compute_sections(ledger.typed, params, sections))
+            kpis = flat_kpis(results)
+            write_results(results, kpis, staging)
+            footer = (f"collections_mi {__version__} · run {run_id} · as of {params.as_of} · source "
+                      f"{ledger.description} · validation passed ({report.checks_run} checks)")
+            try:
+                clock.run("notebooks", f"executing {len(sections)} notebook(s)",
+                          lambda: execute_notebooks(sections, staging, params_path, clock.progress))
+            except PackError:
+                keep = True
+                raise
+            clock.run("html", "exporting HTML", lambda: export_html(sections, staging, params, footer))
+            write_index(sections, results, staging, params, footer, f"passed ({report.checks_run} checks)")
+            manifest = {
+                "run_id": run_id,
+                "period": params.period,
+                "as_of": str(params.as_of),
+                "started_utc": started.isoformat(timespec="seconds"),
+                "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "params_file": str(params_path),
+                "params": params_to_jsonable(params),
+                "source": ledger.fingerprint(),
+                "sections": [s.name for s in sections],
+                "validation": {"ok": True, "checks_run": report.checks_run, "seconds": report.seconds},
+                "timings_seconds": clock.timings,
+                "packages": package_versions(),
+                "python": platform.python_version(),
+                "command": " ".join(sys.argv),
+            }
+            (staging / "run.json").write_text(json.dumps(manifest, indent=1, default=str), encoding="utf-8")
+            final = publishing.publish(out_dir, params.period, staging)
+        except BaseException:
+            if keep and staging.exists():
+                kept = publishing.keep_failed(out_dir, params.period, run_id, staging)
+                progress(f"[{params.period}] the failed run is kept in {kept}")
+            elif staging.exists():
+                publishing.discard(staging)
+            raise
+    return PackOutcome(params.period, final, kpis, clock.timings)
+
+
+def compute_kpis(params_path: str | Path, *, validate: bool = True) -> dict[str, Any]:
+    """`collections-mi metrics`: the kpis.json object without notebooks (validated unless told otherwise)."""
+    params = load_params(params_path)
+    ledger = open_ledger(params, params_path)
+    if validate:
+        validate_ledger(ledger, params)
+    sections = available_sections(ledger.typed)
+    return flat_kpis(compute_sections(ledger.typed, params, sections))

@@ -1,0 +1,80 @@
+"""Plotly figures for the pack. Inputs are result tables (exact Decimals); floats appear only as plot coordinates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from collections_mi.presentation.format import money
+
+#: one colour per aging bucket, from calm (current) to alarming (oldest)
+BUCKET_COLOURS = ["#2e7d32", "#9ccc65", "#fdd835", "#fb8c00", "#e53935", "#8e24aa", "#4a148c", "#212121"]
+LAYOUT = dict(template="plotly_white", font=dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
+                                                 size=13),
+              margin=dict(l=60, r=20, t=60, b=50), legend=dict(orientation="h", y=-0.18), height=420)
+
+
+def _floats(values: Sequence[object]) -> list[float]:
+    return [0.0 if v is None else float(v) for v in values]
+
+
+def aging_buckets_bar(aging: pd.DataFrame, currency: str, title: str = "Open receivables by age") -> go.Figure:
+    """One bar per bucket, coloured by severity, labelled with rounded amount and share."""
+    colours = BUCKET_COLOURS[: len(aging)] if len(aging) <= len(BUCKET_COLOURS) else None
+    text = [f"{money(a, currency)}<br>{float(s or 0):.1f}%" for a, s in zip(aging["amount"], aging["share_pct"])]
+    fig = go.Figure(go.Bar(x=list(aging["bucket"]), y=_floats(aging["amount"]), marker_color=colours, text=text,
+                           textposition="outside", hovertemplate="%{x}: %{y:,.2f}<extra></extra>"))
+    fig.update_layout(title=title, yaxis_title=currency, showlegend=False, **LAYOUT)
+    return fig
+
+
+def stacked_by_bucket(frame: pd.DataFrame, category: str, labels: Sequence[str], currency: str,
+                      title: str, horizontal: bool = True, top: int | None = None) -> go.Figure:
+    """Stacked bars: one bar per category (segment, collector, customer…), stacked by bucket."""
+    shown = frame.head(top) if top else frame
+    fig = go.Figure()
+    for colour, label in zip(BUCKET_COLOURS * 2, labels):
+        values = _floats(shown[label])
+        names = [str(v) for v in shown[category]]
+        if horizontal:
+            fig.add_bar(y=names, x=values, name=label, orientation="h", marker_color=colour,
+                        hovertemplate=f"%{{y}} · {label}: %{{x:,.2f}}<extra></extra>")
+        else:
+            fig.add_bar(x=names, y=values, name=label, marker_color=colour,
+                        hovertemplate=f"%{{x}} · {label}: %{{y:,.2f}}<extra></extra>")
+    fig.update_layout(barmode="stack", title=title, **LAYOUT)
+    if horizontal:
+        fig.update_yaxes(autorange="reversed")
+        fig.update_xaxes(title=currency)
+        fig.update_layout(height=max(360, 28 * len(shown) + 140))
+    else:
+        fig.update_yaxes(title=currency)
+    return fig
+
+
+def trend_stacked_area(trend: pd.DataFrame, labels: Sequence[str], currency: str,
+                       title: str = "Receivables by age, month-end trend") -> go.Figure:
+    """Stacked bars per month-end by bucket, with the past-due share as a line on a second axis."""
+    months = [f"{m:%Y-%m}" for m in trend["month_end"]]
+    fig = go.Figure()
+    for colour, label in zip(BUCKET_COLOURS * 2, labels):
+        fig.add_bar(x=months, y=_floats(trend[label]), name=label, marker_color=colour,
+                    hovertemplate=f"%{{x}} · {label}: %{{y:,.2f}}<extra></extra>")
+    fig.add_scatter(x=months, y=_floats(trend["past_due_pct"]), name="past due %", yaxis="y2", mode="lines+markers",
+                    line=dict(color="#263238", width=3), hovertemplate="%{x}: %{y:.1f}% past due<extra></extra>")
+    fig.update_layout(barmode="stack", title=title, yaxis=dict(title=currency),
+                      yaxis2=dict(title="past due %", overlaying="y", side="right", rangemode="tozero",
+                                  showgrid=False), **LAYOUT)
+    return fig
+
+
+def waterfall(lines: pd.DataFrame, currency: str, title: str) -> go.Figure:
+    """A rollforward (first line opening, last line closing) as a waterfall."""
+    measures = ["absolute"] + ["relative"] * (len(lines) - 2) + ["total"]
+    fig = go.Figure(go.Waterfall(x=list(lines["line"]), y=_floats(lines["amount"]), measure=measures,
+                                 text=[money(a, currency) for a in lines["amount"]], textposition="outside",
+                                 connector=dict(line=dict(color="#90a4ae"))))
+    fig.update_layout(title=title, yaxis_title=currency, showlegend=False, **LAYOUT)
+    return fig

@@ -1,0 +1,138 @@
+"""Display formatting. Values are rounded here and only here (metrics keep exact values).
+
+Column names say what a value is: ``*_pct`` → percent, ``rate`` → an FX/loss rate, counts
+(``items``, ``open_items``, ``*_count``, ``days_*``) → integers/days, other Decimals → money.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import pandas as pd
+
+from collections_mi.money import round_money
+
+COUNT_COLUMNS = {"items", "open_items", "customers", "invoices", "loans"}
+
+
+def is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or value is pd.NaT
+
+
+def money(value: Any, currency: str = "USD", *, symbol: bool = False) -> str:
+    if is_missing(value):
+        return "–"
+    rounded = round_money(Decimal(value), currency)
+    text = f"{rounded:,}"
+    if text.startswith("-"):
+        text = f"({text[1:]})"
+    return f"{currency} {text}" if symbol else text
+
+
+def percent(value: Any, digits: int = 2) -> str:
+    if is_missing(value):
+        return "–"
+    quantum = Decimal(1).scaleb(-digits)
+    return f"{Decimal(value).quantize(quantum, rounding=ROUND_HALF_UP):,}%"
+
+
+def decimal_places(value: Any, digits: int = 2) -> str:
+    if is_missing(value):
+        return "–"
+    quantum = Decimal(1).scaleb(-digits)
+    return f"{Decimal(value).quantize(quantum, rounding=ROUND_HALF_UP):,}"
+
+
+def count(value: Any) -> str:
+    return "–" if is_missing(value) else f"{int(value):,}"
+
+
+def column_kind(name: str) -> str:
+    if name.endswith("_pct") or name.endswith("_share"):
+        return "percent"
+    if name in ("rate", "fee_rate") or name.endswith("_rate"):
+        return "rate"
+    if name in COUNT_COLUMNS or name.endswith("_count") or name.startswith("days_"):
+        return "count"
+    return "money"
+
+
+def cell(value: Any, column: str, currency: str) -> str:
+    """One value as display text (already escaped)."""
+    if is_missing(value):
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (dt.date, pd.Timestamp)):
+        return f"{value:%Y-%m-%d}"
+    if isinstance(value, (Decimal, int, float)) and not isinstance(value, bool):
+        kind = column_kind(column)
+        if kind == "percent":
+            return percent(value)
+        if kind == "rate":
+            return html.escape(f"{Decimal(str(value)).normalize():f}")
+        if kind == "count" or (isinstance(value, int) and kind != "money"):
+            return count(value)
+        return money(value, currency)
+    return html.escape(str(value))
+
+
+def html_table(frame: pd.DataFrame, *, currency: str = "USD", labels: Mapping[str, str] | None = None,
+               max_rows: int | None = None, total_row: bool = False, css_class: str = "mi-table",
+               highlight: Sequence[str] = ()) -> str:
+    """A DataFrame as an accessible HTML table with right-aligned, rounded numbers; every text escaped."""
+    labels = labels or {}
+    shown = frame if max_rows is None else frame.head(max_rows)
+    head = "".join(
+        f'<th class="{"num" if _numeric(frame, c) else "txt"}">{html.escape(labels.get(c, c.replace("_", " ")))}</th>'
+        for c in frame.columns)
+    body_rows = []
+    for _, row in shown.iterrows():
+        status = str(row.get("status", "")) if "status" in frame.columns else ""
+        row_class = ' class="warn"' if status == "DIFFERENCE" or any(bool(row.get(h)) for h in highlight) else ""
+        cells = "".join(
+            f'<td class="{"num" if _numeric(frame, c) else "txt"}">{cell(row[c], c, currency)}</td>'
+            for c in frame.columns)
+        body_rows.append(f"<tr{row_class}>{cells}</tr>")
+    note = ""
+    if max_rows is not None and len(frame) > max_rows:
+        note = f'<p class="mi-note">Showing {max_rows:,} of {len(frame):,} rows; the full table is in tables/.</p>'
+    return (f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{"".join(body_rows)}</tbody></table>'
+            f"{note}")
+
+
+def _numeric(frame: pd.DataFrame, column: str) -> bool:
+    values = [v for v in frame[column].head(50) if not is_missing(v)]
+    return bool(values) and all(isinstance(v, (Decimal, int, float)) and not isinstance(v, bool) for v in values)
+
+
+def kpi_tiles(tiles: Sequence[Mapping[str, Any]]) -> str:
+    """Headline tiles: each mapping has label, value (display text), and optional note / change / good."""
+    parts = []
+    for tile in tiles:
+        change = ""
+        if tile.get("change"):
+            direction = {True: "good", False: "bad", None: "neutral"}[tile.get("good")]
+            change = f'<div class="mi-change {direction}">{html.escape(str(tile["change"]))}</div>'
+        note = f'<div class="mi-tile-note">{html.escape(str(tile["note"]))}</div>' if tile.get("note") else ""
+        parts.append(f'<div class="mi-tile"><div class="mi-tile-label">{html.escape(str(tile["label"]))}</div>'
+                     f'<div class="mi-tile-value">{html.escape(str(tile["value"]))}</div>{change}{note}</div>')
+    return f'<div class="mi-tiles">{"".join(parts)}</div>'
+
+
+def definition_list(items: Mapping[str, str]) -> str:
+    rows = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in items.items())
+    return f'<dl class="mi-conventions">{rows}</dl>'
+
+
+def change_text(current: Decimal | None, previous: Decimal | None, currency: str = "USD") -> str | None:
+    """'+1,234.56 vs last month' style text; None when either side is missing."""
+    if current is None or previous is None:
+        return None
+    delta = Decimal(current) - Decimal(previous)
+    sign = "+" if delta >= 0 else "−"
+    return f"{sign}{money(abs(delta), currency)} vs previous month-end"
