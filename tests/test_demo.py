@@ -1,0 +1,540 @@
+"""Tests of the demo ledger generator (collections_mi.demo).
+
+The checks re-derive everything from the written files with plain pandas and ``Decimal``; they never call
+the generator's internals.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from collections_mi.demo import DEMO_TABLES, DemoSummary, generate_demo
+from collections_mi.errors import ConfigError
+
+END = datetime.date(2026, 10, 31)
+INVOICES = 3_000
+SEED = 11
+CENT = Decimal("0.01")
+
+CONTRACT_COLUMNS = {
+    "customers": ["customer_id", "name", "segment", "region", "collector", "credit_limit", "risk_score"],
+    "invoices": ["invoice_id", "customer_id", "invoice_date", "due_date", "amount", "currency", "disputed"],
+    "payments": ["payment_id", "invoice_id", "payment_date", "amount"],
+    "adjustments": ["adjustment_id", "invoice_id", "adjustment_date", "kind", "amount"],
+    "promises": ["promise_id", "customer_id", "promised_on", "due_by", "amount", "collector"],
+    "fx_rates": ["rate_date", "currency", "rate"],
+    "gl_balances": ["period_end", "account", "amount"],
+}
+EXTRA_COLUMNS = {"customers": ["currency"], "invoices": ["terms_days"]}
+ID_COLUMNS = {
+    "customers": "customer_id",
+    "invoices": "invoice_id",
+    "payments": "payment_id",
+    "adjustments": "adjustment_id",
+    "promises": "promise_id",
+}
+MONEY_COLUMNS = {
+    "customers": ["credit_limit"],
+    "invoices": ["amount"],
+    "payments": ["amount"],
+    "adjustments": ["amount"],
+    "promises": ["amount"],
+    "gl_balances": ["amount"],
+}
+DATE_COLUMNS = {
+    "invoices": ["invoice_date", "due_date"],
+    "payments": ["payment_date"],
+    "adjustments": ["adjustment_date"],
+    "promises": ["promised_on", "due_by"],
+    "fx_rates": ["rate_date"],
+    "gl_balances": ["period_end"],
+}
+BALANCE_REDUCING_KINDS = ("credit_note", "discount", "write_off")
+ALLOWANCE_RATES = [  # (upper bound of days past due, rate); None = no upper bound
+    (0, Decimal("0.005")),
+    (30, Decimal("0.02")),
+    (60, Decimal("0.08")),
+    (90, Decimal("0.2")),
+    (120, Decimal("0.5")),
+    (None, Decimal("1.0")),
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# Fixtures: one CSV and one Parquet ledger per module; tables read back as text
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def csv_ledger(tmp_path_factory: pytest.TempPathFactory) -> DemoSummary:
+    out = tmp_path_factory.mktemp("demo") / "nested" / "csv"  # does not exist yet
+    return generate_demo(out, invoices=INVOICES, seed=SEED, end=END, fmt="csv")
+
+
+@pytest.fixture(scope="module")
+def parquet_ledger(tmp_path_factory: pytest.TempPathFactory) -> DemoSummary:
+    out = tmp_path_factory.mktemp("demo_parquet")
+    return generate_demo(out, invoices=INVOICES, seed=SEED, end=END, fmt="parquet")
+
+
+def read_csv_tables(folder: Path) -> dict[str, pd.DataFrame]:
+    """Every table as text, empty cell → empty string (null)."""
+    return {
+        table: pd.read_csv(folder / f"{table}.csv", dtype=str, keep_default_na=False, encoding="utf-8")
+        for table in DEMO_TABLES
+    }
+
+
+@pytest.fixture(scope="module")
+def tables(csv_ledger: DemoSummary) -> dict[str, pd.DataFrame]:
+    return read_csv_tables(csv_ledger.out_dir)
+
+
+def money(text: str) -> Decimal:
+    return Decimal(text)
+
+
+def day(text: str) -> datetime.date:
+    return datetime.date.fromisoformat(text)
+
+
+class ClosingRates:
+    """Latest rate dated on or before a day, per currency, from the fx_rates table."""
+
+    def __init__(self, fx_rates: pd.DataFrame, reporting_currency: str) -> None:
+        self.reporting_currency = reporting_currency
+        self.by_currency: dict[str, list[tuple[datetime.date, Decimal]]] = defaultdict(list)
+        for row in fx_rates.itertuples(index=False):
+            self.by_currency[row.currency].append((day(row.rate_date), Decimal(row.rate)))
+        for rates in self.by_currency.values():
+            rates.sort()
+
+    def rate(self, currency: str, on: datetime.date) -> Decimal:
+        if currency == self.reporting_currency:
+            return Decimal(1)
+        candidates = [rate for rate_date, rate in self.by_currency[currency] if rate_date <= on]
+        if not candidates:
+            raise AssertionError(f"no {currency} rate on or before {on}")
+        return candidates[-1]
+
+
+def invoice_currency(invoices: pd.DataFrame, reporting_currency: str) -> pd.Series:
+    return invoices["currency"].replace("", reporting_currency)
+
+
+# --------------------------------------------------------------------------------------------------
+# Determinism, files, summary
+# --------------------------------------------------------------------------------------------------
+
+
+def test_same_arguments_give_byte_identical_files(csv_ledger: DemoSummary, tmp_path: Path) -> None:
+    again = generate_demo(tmp_path / "again", invoices=INVOICES, seed=SEED, end=END, fmt="csv")
+    for table in DEMO_TABLES:
+        first = (csv_ledger.out_dir / f"{table}.csv").read_bytes()
+        second = (again.out_dir / f"{table}.csv").read_bytes()
+        assert first == second, f"{table}.csv differs between two runs with the same arguments"
+
+
+def test_parquet_is_byte_identical_too(parquet_ledger: DemoSummary, tmp_path: Path) -> None:
+    again = generate_demo(tmp_path, invoices=INVOICES, seed=SEED, end=END, fmt="parquet")
+    for table in DEMO_TABLES:
+        assert (parquet_ledger.out_dir / f"{table}.parquet").read_bytes() == (
+            again.out_dir / f"{table}.parquet"
+        ).read_bytes(), table
+
+
+def test_another_seed_gives_another_ledger(csv_ledger: DemoSummary, tmp_path: Path) -> None:
+    other = generate_demo(tmp_path, invoices=INVOICES, seed=SEED + 1, end=END, fmt="csv")
+    assert (other.out_dir / "invoices.csv").read_bytes() != (csv_ledger.out_dir / "invoices.csv").read_bytes()
+
+
+def test_writes_exactly_the_seven_tables_and_no_temporary_files(csv_ledger: DemoSummary) -> None:
+    names = sorted(path.name for path in csv_ledger.out_dir.iterdir())
+    assert names == sorted(f"{table}.csv" for table in DEMO_TABLES)
+
+
+def test_summary_describes_the_files(csv_ledger: DemoSummary, tables: dict[str, pd.DataFrame]) -> None:
+    assert list(csv_ledger.row_counts) == list(DEMO_TABLES)
+    for table in DEMO_TABLES:
+        assert csv_ledger.row_counts[table] == len(tables[table]), table
+    assert csv_ledger.row_counts["invoices"] == INVOICES
+    assert csv_ledger.row_counts["customers"] == 2_000
+    invoice_dates = tables["invoices"]["invoice_date"].map(day)
+    assert csv_ledger.first_invoice_date == invoice_dates.min()
+    assert csv_ledger.last_invoice_date == invoice_dates.max()
+    assert csv_ledger.latest_month_end == END  # 2026-10-31 is a month-end
+    assert csv_ledger.seconds > 0
+    with pytest.raises(AttributeError):
+        csv_ledger.seconds = 0.0  # type: ignore[misc]  # frozen
+
+
+def test_progress_is_reported_per_chunk(tmp_path: Path) -> None:
+    messages: list[str] = []
+    generate_demo(tmp_path, invoices=500, seed=1, fmt="parquet", progress=messages.append)
+    assert any("500/500" in message for message in messages)
+
+
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [("invoices", 0), ("seed", -1), ("months", 0), ("fmt", "xlsx"), ("reporting_currency", "JPY")],
+)
+def test_bad_arguments_are_refused_with_their_name(tmp_path: Path, argument: str, value: object) -> None:
+    with pytest.raises(ConfigError, match=argument):
+        generate_demo(tmp_path, **{argument: value})  # type: ignore[arg-type]
+    assert not any(tmp_path.iterdir())
+
+
+def test_writing_one_format_removes_the_other_formats_stale_tables(tmp_path: Path) -> None:
+    generate_demo(tmp_path, invoices=300, seed=2, fmt="parquet")
+    generate_demo(tmp_path, invoices=300, seed=3, fmt="csv")
+    assert sorted(path.suffix for path in tmp_path.iterdir()) == [".csv"] * len(DEMO_TABLES)
+
+
+# --------------------------------------------------------------------------------------------------
+# Contract shape
+# --------------------------------------------------------------------------------------------------
+
+
+def test_contract_columns_are_present(tables: dict[str, pd.DataFrame]) -> None:
+    for table, columns in CONTRACT_COLUMNS.items():
+        expected = columns + EXTRA_COLUMNS.get(table, [])
+        assert list(tables[table].columns) == expected, table
+
+
+def test_ids_are_unique_and_well_formed(tables: dict[str, pd.DataFrame]) -> None:
+    for table, column in ID_COLUMNS.items():
+        ids = tables[table][column]
+        assert ids.is_unique, f"{table}.{column} has duplicates"
+        assert (ids != "").all()
+    assert tables["customers"]["customer_id"].str.fullmatch(r"C\d{6}").all()
+    assert tables["invoices"]["invoice_id"].str.fullmatch(r"INV-\d{7}").all()
+
+
+def test_references_resolve(tables: dict[str, pd.DataFrame]) -> None:
+    customers = set(tables["customers"]["customer_id"])
+    invoices = set(tables["invoices"]["invoice_id"])
+    assert set(tables["invoices"]["customer_id"]) <= customers
+    assert set(tables["payments"]["invoice_id"]) <= invoices
+    assert set(tables["adjustments"]["invoice_id"]) <= invoices
+    assert set(tables["promises"]["customer_id"]) <= customers
+
+
+def test_money_is_printed_with_exactly_two_decimals(tables: dict[str, pd.DataFrame]) -> None:
+    for table, columns in MONEY_COLUMNS.items():
+        for column in columns:
+            assert tables[table][column].str.fullmatch(r"\d+\.\d{2}").all(), f"{table}.{column}"
+    assert tables["fx_rates"]["rate"].str.fullmatch(r"\d\.\d{6}").all()
+
+
+def test_amounts_positive_and_due_dates_not_before_invoice_dates(tables: dict[str, pd.DataFrame]) -> None:
+    invoices = tables["invoices"]
+    assert (invoices["amount"].map(money) > 0).all()
+    assert (invoices["due_date"].map(day) >= invoices["invoice_date"].map(day)).all()
+    terms = invoices["due_date"].map(day) - invoices["invoice_date"].map(day)
+    assert (terms.map(lambda delta: delta.days) == invoices["terms_days"].astype(int)).all()
+    assert set(invoices["terms_days"].astype(int)) <= {15, 30, 45, 60}
+    for table in ("payments", "adjustments", "promises"):
+        assert (tables[table]["amount"].map(money) > 0).all(), table
+    assert set(invoices["disputed"]) == {"true", "false"}
+    assert set(tables["adjustments"]["kind"]) == {"credit_note", "discount", "write_off", "recovery"}
+
+
+def test_nothing_is_dated_after_end(tables: dict[str, pd.DataFrame]) -> None:
+    not_after_end = {
+        "invoices": ["invoice_date"],  # due_date may be later: that is current AR
+        "payments": ["payment_date"],
+        "adjustments": ["adjustment_date"],
+        "promises": ["promised_on"],  # due_by may be later: a pending promise
+        "fx_rates": ["rate_date"],
+        "gl_balances": ["period_end"],
+    }
+    for table, columns in not_after_end.items():
+        for column in columns:
+            assert tables[table][column].map(day).max() <= END, f"{table}.{column}"
+    assert tables["invoices"]["invoice_date"].map(day).max() >= END - datetime.timedelta(days=3)  # up to end
+
+
+def test_dates_are_iso(tables: dict[str, pd.DataFrame]) -> None:
+    for table, columns in DATE_COLUMNS.items():
+        for column in columns:
+            assert tables[table][column].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all(), f"{table}.{column}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Ledger consistency
+# --------------------------------------------------------------------------------------------------
+
+
+def test_no_invoice_is_over_applied(tables: dict[str, pd.DataFrame]) -> None:
+    applied: dict[str, Decimal] = defaultdict(Decimal)
+    for row in tables["payments"].itertuples(index=False):
+        applied[row.invoice_id] += money(row.amount)
+    written_off: dict[str, Decimal] = defaultdict(Decimal)
+    recovered: dict[str, Decimal] = defaultdict(Decimal)
+    for row in tables["adjustments"].itertuples(index=False):
+        if row.kind in BALANCE_REDUCING_KINDS:
+            applied[row.invoice_id] += money(row.amount)
+        if row.kind == "write_off":
+            written_off[row.invoice_id] += money(row.amount)
+        if row.kind == "recovery":
+            recovered[row.invoice_id] += money(row.amount)
+    amounts = dict(zip(tables["invoices"]["invoice_id"], tables["invoices"]["amount"].map(money), strict=True))
+    over = {invoice: total for invoice, total in applied.items() if total > amounts[invoice]}
+    assert not over, f"over-applied invoices: {list(over)[:5]}"
+    assert all(recovered[invoice] <= written_off[invoice] for invoice in recovered)
+    settled = sum(1 for invoice, total in applied.items() if total == amounts[invoice])
+    assert settled > 0.75 * len(amounts)  # most invoices are settled, to the cent
+
+
+def test_write_offs_are_at_month_ends_and_recoveries_come_after(tables: dict[str, pd.DataFrame]) -> None:
+    adjustments = tables["adjustments"]
+    write_offs = adjustments[adjustments["kind"] == "write_off"]
+    assert len(write_offs) > 0
+    for text in write_offs["adjustment_date"]:
+        date = day(text)
+        assert (date + datetime.timedelta(days=1)).day == 1, f"write-off on {date} is not at a month-end"
+    write_off_date = dict(zip(write_offs["invoice_id"], write_offs["adjustment_date"].map(day), strict=True))
+    for row in adjustments[adjustments["kind"] == "recovery"].itertuples(index=False):
+        assert row.invoice_id in write_off_date
+        assert day(row.adjustment_date) > write_off_date[row.invoice_id]
+
+
+def test_gl_ar_control_and_allowance_match_an_independent_recomputation(tables: dict[str, pd.DataFrame]) -> None:
+    expected = recompute_gl(tables, "USD")
+    gl = tables["gl_balances"]
+    actual = {(day(r.period_end), r.account): money(r.amount) for r in gl.itertuples(index=False)}
+    assert actual == expected
+
+
+def recompute_gl(tables: dict[str, pd.DataFrame], reporting_currency: str) -> dict[tuple[datetime.date, str], Decimal]:
+    """AR and aging-rate allowance at each month-end in the invoice range, straight from the contract."""
+    invoices = tables["invoices"].assign(
+        amount=lambda t: t["amount"].map(money),
+        invoice_date=lambda t: t["invoice_date"].map(day),
+        due_date=lambda t: t["due_date"].map(day),
+        currency=lambda t: invoice_currency(t, reporting_currency),
+    )
+    payments = tables["payments"].rename(columns={"payment_date": "date"})
+    adjustments = tables["adjustments"]
+    reductions = pd.concat(
+        [
+            payments[["invoice_id", "date", "amount"]],
+            adjustments[adjustments["kind"].isin(BALANCE_REDUCING_KINDS)].rename(columns={"adjustment_date": "date"})[
+                ["invoice_id", "date", "amount"]
+            ],
+        ]
+    ).assign(amount=lambda t: t["amount"].map(money), date=lambda t: t["date"].map(day))
+    rates = ClosingRates(tables["fx_rates"], reporting_currency)
+
+    first = invoices["invoice_date"].min()
+    month_ends = [stamp.date() for stamp in pd.date_range(first.replace(day=1), END, freq="ME")]
+    result: dict[tuple[datetime.date, str], Decimal] = {}
+    for month_end in month_ends:
+        reduced = reductions[reductions["date"] <= month_end].groupby("invoice_id")["amount"].sum()
+        issued = invoices[invoices["invoice_date"] <= month_end]
+        balance = issued["amount"] - issued["invoice_id"].map(reduced).fillna(Decimal(0))
+        ar_total = Decimal(0)
+        allowance_total = Decimal(0)
+        for currency, rows in issued.assign(balance=balance).groupby("currency"):
+            rate = rates.rate(currency, month_end)
+            ar_total += sum(rows["balance"], Decimal(0)) * rate
+            days_past_due = rows["due_date"].map(lambda due, m=month_end: (m - due).days)
+            lower = None
+            for upper, loss_rate in ALLOWANCE_RATES:
+                in_bucket = pd.Series(True, index=rows.index)
+                if lower is not None:
+                    in_bucket &= days_past_due > lower
+                if upper is not None:
+                    in_bucket &= days_past_due <= upper
+                allowance_total += sum(rows.loc[in_bucket, "balance"], Decimal(0)) * loss_rate * rate
+                lower = upper
+        result[(month_end, "ar_control")] = ar_total.quantize(CENT, rounding=ROUND_HALF_UP)
+        result[(month_end, "allowance")] = allowance_total.quantize(CENT, rounding=ROUND_HALF_UP)
+    return result
+
+
+def test_kept_promises_are_really_kept(tables: dict[str, pd.DataFrame]) -> None:
+    """Contract: kept when the customer's payments dated in [promised_on, due_by] total ≥ amount."""
+    rates = ClosingRates(tables["fx_rates"], "USD")
+    invoices = tables["invoices"].assign(currency=lambda t: invoice_currency(t, "USD"))
+    payments = tables["payments"].merge(invoices[["invoice_id", "customer_id", "currency"]], on="invoice_id")
+    paid_by_customer: dict[str, list[tuple[datetime.date, Decimal]]] = defaultdict(list)
+    for row in payments.itertuples(index=False):
+        date = day(row.payment_date)
+        paid_by_customer[row.customer_id].append((date, money(row.amount) * rates.rate(row.currency, date)))
+
+    promises = tables["promises"]
+    status: list[str] = []
+    for row in promises.itertuples(index=False):
+        promised_on, due_by = day(row.promised_on), day(row.due_by)
+        assert 7 <= (due_by - promised_on).days <= 30
+        in_window = [usd for date, usd in paid_by_customer[row.customer_id] if promised_on <= date <= due_by]
+        if sum(in_window, Decimal(0)) >= money(row.amount):
+            status.append("kept")
+        else:
+            status.append("broken" if due_by < END else "pending")
+    assert len(status) > 50
+    assert 0.60 <= status.count("kept") / len(status) <= 0.70
+    assert status.count("broken") > 0
+
+
+def test_promises_are_made_on_customers_with_past_due_items(tables: dict[str, pd.DataFrame]) -> None:
+    invoices = tables["invoices"]
+    earliest_due = invoices.assign(due=invoices["due_date"].map(day)).groupby("customer_id")["due"].min()
+    for row in tables["promises"].itertuples(index=False):
+        assert earliest_due[row.customer_id] < day(row.promised_on)
+
+
+def test_collectors_of_promises_are_the_customers_collectors(tables: dict[str, pd.DataFrame]) -> None:
+    collector = dict(zip(tables["customers"]["customer_id"], tables["customers"]["collector"], strict=True))
+    promises = tables["promises"]
+    assert (promises["collector"] == promises["customer_id"].map(collector)).all()
+    assert tables["customers"]["collector"].nunique() == 8
+
+
+def test_fx_rates_cover_business_days_from_ten_days_before_the_first_invoice(
+    tables: dict[str, pd.DataFrame], csv_ledger: DemoSummary
+) -> None:
+    fx = tables["fx_rates"]
+    dates = fx["rate_date"].map(day)
+    assert set(fx["currency"]) == {"EUR", "GBP"}  # no rows for the reporting currency
+    assert all(date.weekday() < 5 for date in dates)
+    assert dates.min() <= csv_ledger.first_invoice_date - datetime.timedelta(days=10)
+    assert dates.max() == datetime.date(2026, 10, 30)  # end is a Saturday: Friday's rate is the latest
+    expected_days = pd.bdate_range(dates.min(), END).date
+    for currency in ("EUR", "GBP"):
+        assert list(dates[fx["currency"] == currency]) == list(expected_days)
+    rate = fx["rate"].map(Decimal)
+    assert rate[fx["currency"] == "EUR"].between(Decimal("1.05"), Decimal("1.15")).all()
+    assert rate[fx["currency"] == "GBP"].between(Decimal("1.20"), Decimal("1.35")).all()
+
+
+def test_customers_look_realistic(tables: dict[str, pd.DataFrame]) -> None:
+    customers = tables["customers"]
+    names = set(customers["name"])
+    assert "Müller & Söhne GmbH" in names
+    assert 'O\'Brien "Bros" <Ltd>' in names
+    assert "Smith, Jones & Partners LLP" in names
+    assert set(customers["segment"]) == {"Enterprise", "Mid-Market", "SMB", "Public"}
+    assert set(customers["region"]) == {"North America", "EMEA", "APAC", "LATAM"}
+    scores = customers["risk_score"]
+    assert 0 < (scores == "").sum() < 0.05 * len(customers)
+    assert scores[scores != ""].astype(int).between(300, 850).all()
+    assert (customers["credit_limit"].map(money) > 0).all()
+
+
+def test_receivables_have_realistic_features(tables: dict[str, pd.DataFrame]) -> None:
+    invoices = tables["invoices"]
+    customer_currency = dict(zip(tables["customers"]["customer_id"], tables["customers"]["currency"], strict=True))
+    empty_currency = invoices[invoices["currency"] == ""]
+    assert 0.02 < len(empty_currency) / (invoices["currency"].isin(["USD", ""])).sum() < 0.09
+    assert (empty_currency["customer_id"].map(customer_currency) == "USD").all()
+    assert set(invoices["currency"]) == {"USD", "EUR", "GBP", ""}
+
+    payments = tables["payments"].merge(invoices[["invoice_id", "invoice_date", "due_date"]], on="invoice_id")
+    assert (payments["payment_date"] < payments["invoice_date"]).any(), "no prepayments"
+    parts = payments.groupby("invoice_id").size()
+    assert 0.08 < (parts > 1).mean() < 0.25
+    assert parts.max() <= 3
+
+    # open AR at end has current and past-due items, including 120+ days past due
+    balances = open_balances(tables, END)
+    days_past_due = balances.index.map(
+        dict(zip(invoices["invoice_id"], invoices["due_date"].map(lambda d: (END - day(d)).days), strict=True))
+    )
+    assert (days_past_due <= 0).any() and (days_past_due > 120).any()
+
+    gl = tables["gl_balances"]
+    ar = gl[gl["account"] == "ar_control"]["amount"].map(money)
+    assert ar.nunique() == len(ar) == 26
+
+
+def open_balances(tables: dict[str, pd.DataFrame], as_of: datetime.date) -> pd.Series:
+    invoices = tables["invoices"]
+    balance = dict(zip(invoices["invoice_id"], invoices["amount"].map(money), strict=True))
+    for row in tables["payments"].itertuples(index=False):
+        if day(row.payment_date) <= as_of:
+            balance[row.invoice_id] -= money(row.amount)
+    for row in tables["adjustments"].itertuples(index=False):
+        if row.kind in BALANCE_REDUCING_KINDS and day(row.adjustment_date) <= as_of:
+            balance[row.invoice_id] -= money(row.amount)
+    series = pd.Series(balance)
+    return series[series > 0]
+
+
+# --------------------------------------------------------------------------------------------------
+# CSV and Parquet hold the same data
+# --------------------------------------------------------------------------------------------------
+
+
+def parquet_as_csv_text(path: Path) -> pd.DataFrame:
+    """A Parquet table rendered the way the CSV prints it (Decimal keeps its scale; null → empty)."""
+    table = pq.read_table(path)
+
+    def text(value: object) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, datetime.date):
+            return value.isoformat()
+        return str(value)
+
+    return pd.DataFrame({name: [text(v) for v in table.column(name).to_pylist()] for name in table.column_names})
+
+
+def test_csv_and_parquet_hold_the_same_data(
+    parquet_ledger: DemoSummary, tables: dict[str, pd.DataFrame]
+) -> None:
+    for table in DEMO_TABLES:
+        from_parquet = parquet_as_csv_text(parquet_ledger.out_dir / f"{table}.parquet")
+        pd.testing.assert_frame_equal(from_parquet, tables[table], check_dtype=False, obj=table)
+
+
+def test_parquet_types(parquet_ledger: DemoSummary) -> None:
+    schema = pq.read_schema(parquet_ledger.out_dir / "invoices.parquet")
+    assert str(schema.field("invoice_date").type) == "date32[day]"
+    assert str(schema.field("amount").type) == "decimal128(18, 2)"
+    assert str(schema.field("invoice_id").type) == "string"
+    assert str(schema.field("disputed").type) == "bool"
+
+
+# --------------------------------------------------------------------------------------------------
+# Other reporting currency, other end date
+# --------------------------------------------------------------------------------------------------
+
+
+def test_eur_reporting_currency_is_consistent(tmp_path: Path) -> None:
+    generate_demo(tmp_path, invoices=1_200, seed=5, fmt="csv", reporting_currency="EUR")
+    tables = read_csv_tables(tmp_path)
+    assert set(tables["fx_rates"]["currency"]) == {"USD", "GBP"}
+    customer_currency = dict(zip(tables["customers"]["customer_id"], tables["customers"]["currency"], strict=True))
+    invoices = tables["invoices"]
+    empty = invoices[invoices["currency"] == ""]
+    assert len(empty) > 0
+    assert (empty["customer_id"].map(customer_currency) == "EUR").all()
+    gl = tables["gl_balances"]
+    actual = {(day(r.period_end), r.account): money(r.amount) for r in gl.itertuples(index=False)}
+    assert actual == recompute_gl(tables, "EUR")
+
+
+def test_end_in_mid_month(tmp_path: Path) -> None:
+    end = datetime.date(2025, 6, 18)
+    summary = generate_demo(tmp_path, invoices=800, seed=3, end=end, months=6, fmt="csv")
+    tables = read_csv_tables(tmp_path)
+    assert summary.latest_month_end == datetime.date(2025, 5, 31)
+    assert summary.first_invoice_date >= datetime.date(2025, 1, 1)
+    period_ends = sorted(set(tables["gl_balances"]["period_end"].map(day)))
+    assert period_ends == [datetime.date(2025, m, d) for m, d in ((1, 31), (2, 28), (3, 31), (4, 30), (5, 31))]
+    for table, columns in {"payments": ["payment_date"], "adjustments": ["adjustment_date"]}.items():
+        for column in columns:
+            assert tables[table][column].map(day).max() <= end
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", tables["fx_rates"]["rate_date"].max())
