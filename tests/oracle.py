@@ -126,3 +126,110 @@ def aging(ledger: Ledger, as_of: dt.date, bounds: list[int] = [30, 60, 90, 120],
         "buckets": dict(buckets),
         "counts": dict(counts),
     }
+
+
+# ------------------------------------------------------------------------------------------ DSO family
+
+
+def _window_start(as_of: dt.date, months: int) -> dt.date:
+    index = as_of.year * 12 + as_of.month - 1 - (months - 1)
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def credit_sales(ledger: Ledger, start: dt.date, end: dt.date) -> Decimal:
+    total = Decimal(0)
+    for row in ledger.invoices:
+        day_ = day(row.invoice_date)
+        if start <= day_ <= end:
+            total += Decimal(row.amount) * ledger.rate(row.currency or ledger.reporting, day_)
+    return total
+
+
+def dso_family(ledger: Ledger, as_of: dt.date, window_months: int = 3, countback_days: str | int = "actual",
+               cei_sales: str = "window_total") -> dict:
+    start = _window_start(as_of, window_months)
+    days = (as_of - start).days + 1
+    items = ledger.open_items(as_of)
+    ar = sum((i["reporting"] for i in items), Decimal(0))
+    current = sum((i["reporting"] for i in items if i["days_past_due"] <= 0), Decimal(0))
+    sales = credit_sales(ledger, start, as_of)
+    result: dict = {"ar": ar, "current": current, "sales": sales}
+    result["dso"] = ar / sales * days if sales else None
+    result["bpdso"] = current / sales * days if sales else None
+    result["add"] = None if sales == 0 else result["dso"] - result["bpdso"]
+    # countback, month by month
+    remaining, total, end = ar, Decimal(0), as_of
+    first_invoice = min(day(r.invoice_date) for r in ledger.invoices)
+    countback = None
+    while end >= first_invoice:
+        month_start = end.replace(day=1)
+        actual = (end - month_start).days + 1
+        if countback_days == "actual":
+            month_days = actual
+        else:
+            next_day = end + dt.timedelta(days=1)
+            month_days = 30 if next_day.day == 1 else min(actual, 30)
+        month_sales = credit_sales(ledger, month_start, end)
+        if remaining == 0:
+            countback = total
+            break
+        if remaining >= month_sales:
+            remaining -= month_sales
+            total += month_days
+        else:
+            countback = total + remaining / month_sales * month_days
+            break
+        end = month_start - dt.timedelta(days=1)
+    result["dso_countback"] = countback if countback is not None else (total if remaining == 0 else None)
+    begin_items = ledger.open_items(start - dt.timedelta(days=1))
+    begin = sum((i["reporting"] for i in begin_items), Decimal(0))
+    cei_s = sales if cei_sales == "window_total" else sales / window_months
+    denominator = begin + cei_s - current
+    result["cei_pct"] = (begin + cei_s - ar) / denominator * 100 if denominator else None
+    result.update(settlement_speed(ledger, start, as_of))
+    return result
+
+
+def settlement_speed(ledger: Ledger, start: dt.date, end: dt.date) -> dict:
+    """Invoices settled (payments/credits, no write-off) with settlement date in [start, end], naively."""
+    credits: dict[str, list[tuple[dt.date, Decimal]]] = defaultdict(list)
+    write_offs: dict[str, list[dt.date]] = defaultdict(list)
+    for row in ledger.payments:
+        credits[row.invoice_id].append((day(row.payment_date), Decimal(row.amount)))
+    for row in ledger.adjustments or []:
+        if row.kind in ("credit_note", "discount"):
+            credits[row.invoice_id].append((day(row.adjustment_date), Decimal(row.amount)))
+        elif row.kind == "write_off":
+            write_offs[row.invoice_id].append(day(row.adjustment_date))
+    late, to_pay, weights, weighted_late, weighted_pay, count = 0, 0, Decimal(0), Decimal(0), Decimal(0), 0
+    for row in ledger.invoices:
+        amount = Decimal(row.amount)
+        applied = Decimal(0)
+        closed = None
+        for date_, value in sorted(credits[row.invoice_id]):
+            if date_ > end:
+                break
+            applied += value
+            if applied >= amount:
+                closed = date_
+                break
+        if closed is None or any(w <= closed for w in write_offs[row.invoice_id]):
+            continue
+        settled = max(closed, day(row.invoice_date))
+        if not (start <= settled <= end) or day(row.invoice_date) > end:
+            continue
+        days_late = max(0, (settled - day(row.due_date)).days)
+        days_to_pay = (settled - day(row.invoice_date)).days
+        weight = amount * ledger.rate(row.currency or ledger.reporting, day(row.invoice_date))
+        count += 1
+        late += days_late
+        to_pay += days_to_pay
+        weights += weight
+        weighted_late += weight * days_late
+        weighted_pay += weight * days_to_pay
+    return {
+        "days_late_simple": Decimal(late) / count if count else None,
+        "days_late_weighted": weighted_late / weights if weights else None,
+        "days_to_pay_simple": Decimal(to_pay) / count if count else None,
+        "days_to_pay_weighted": weighted_pay / weights if weights else None,
+    }

@@ -100,9 +100,10 @@ def _read_files(folder: Path) -> tuple[Any, dict[str, ir.Table], list[SourceFile
             path = csv
             try:
                 # all text: validation sees values exactly as written; `typed` casts them afterwards.
-                table = backend.read_csv(str(csv), table_name=f"src_{name}", all_varchar=True, header=True,
-                                         delim=",", quote='"', escape='"', auto_detect=True,
-                                         sample_size=-1)
+                view = backend.read_csv(str(csv), table_name=f"csv_{name}", all_varchar=True, header=True,
+                                        delim=",", quote='"', escape='"', auto_detect=True, sample_size=-1)
+                # parse the CSV once into the engine; every later query reads the in-engine copy
+                table = backend.create_table(f"src_{name}", view)
             except Exception as exc:  # duckdb raises its own error types for unreadable CSV
                 raise SourceError(f"{csv}: cannot be read as a comma-separated UTF-8 CSV with a header row: "
                                   f"{str(exc).splitlines()[0]}",

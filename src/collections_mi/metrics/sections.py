@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from collections_mi.config import Params
 from collections_mi.metrics.aging import compute_aging
 from collections_mi.metrics.balances import Tables
+from collections_mi.metrics.dso import compute_dso
 from collections_mi.metrics.fx import FxRates, load_fx
 from collections_mi.metrics.result import SectionResult
 
@@ -26,6 +27,7 @@ SECTIONS: dict[str, Section] = {
     s.name: s
     for s in (
         Section("aging", "01_aging", "Receivables aging", compute_aging, ("customers", "invoices", "payments")),
+        Section("dso", "02_dso", "DSO & collection KPIs", compute_dso, ("customers", "invoices", "payments")),
     )
 }
 

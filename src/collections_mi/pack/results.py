@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from collections_mi.metrics.result import SectionResult
@@ -29,8 +30,8 @@ def json_number(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
     if isinstance(value, Decimal):
         return format(plain(value), "f")
     if isinstance(value, float):
@@ -48,11 +49,11 @@ def _column_type(series: pd.Series) -> str:
     values = [v for v in series if v is not None and not (isinstance(v, float) and v != v)]
     if not values:
         return "str"
-    if all(isinstance(v, bool) for v in values):
+    if all(isinstance(v, (bool, np.bool_)) for v in values):
         return "bool"
-    if all(isinstance(v, (int,)) and not isinstance(v, bool) for v in values):
+    if all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values):
         return "int"
-    if all(isinstance(v, (Decimal, int)) and not isinstance(v, bool) for v in values):
+    if all(isinstance(v, (Decimal, int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values):
         return "decimal"
     if all(isinstance(v, dt.date) for v in values):
         return "date"
@@ -64,7 +65,7 @@ def _cell_text(value: Any) -> str:
         return ""
     if isinstance(value, Decimal):
         return format(plain(value), "f")
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)):
         return "true" if value else "false"
     if isinstance(value, (dt.date, pd.Timestamp)):
         return f"{value:%Y-%m-%d}"

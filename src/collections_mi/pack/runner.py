@@ -25,6 +25,7 @@ from collections_mi.pack import publish as publishing
 from collections_mi.pack.html import index_page, notebook_to_html
 from collections_mi.pack.results import write_results
 from collections_mi.presentation import aging as aging_view
+from collections_mi.presentation import dso as dso_view
 from collections_mi.sources import Ledger, open_ledger
 
 Progress = Callable[[str], None]
@@ -167,6 +168,9 @@ def write_index(sections: list[Section], results: dict[str, SectionResult], fold
     if "aging" in results:
         tiles += aging_view.headline_tiles(results["aging"], currency)
         summary.append(aging_view.summary_sentence(results["aging"], currency))
+    if "dso" in results:
+        tiles += dso_view.headline_tiles(results["dso"])[:4]
+        summary.append(dso_view.summary_sentence(results["dso"]))
     page = index_page(company=params.report.company, period=params.period, as_of=str(params.as_of), tiles=tiles,
                       sections=[{"href": f"html/{s.notebook}.html", "title": s.title} for s in sections],
                       summary=summary, footer=footer, validation=validation)

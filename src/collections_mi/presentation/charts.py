@@ -78,3 +78,37 @@ def waterfall(lines: pd.DataFrame, currency: str, title: str) -> go.Figure:
                                  connector=dict(line=dict(color="#90a4ae"))))
     fig.update_layout(title=title, yaxis_title=currency, showlegend=False, **LAYOUT)
     return fig
+
+
+def kpi_trend(trend: pd.DataFrame, columns: Sequence[str], labels: Sequence[str], title: str,
+              unit: str = "days") -> go.Figure:
+    """Lines of several KPIs over month-ends."""
+    months = [f"{m:%Y-%m}" for m in trend["month_end"]]
+    fig = go.Figure()
+    for colour, column, label in zip(["#1565c0", "#6a1b9a", "#2e7d32", "#c62828", "#ef6c00"], columns, labels):
+        fig.add_scatter(x=months, y=[None if v is None else float(v) for v in trend[column]], name=label,
+                        mode="lines+markers", line=dict(color=colour, width=2.5),
+                        hovertemplate=f"%{{x}} · {label}: %{{y:.1f}} {unit}<extra></extra>")
+    fig.update_layout(title=title, yaxis_title=unit, **LAYOUT)
+    return fig
+
+
+def horizontal_bars(frame: pd.DataFrame, category: str, value: str, title: str, unit: str = "days",
+                    top: int | None = None) -> go.Figure:
+    shown = frame.head(top) if top else frame
+    fig = go.Figure(go.Bar(y=[str(v) for v in shown[category]], x=_floats(shown[value]), orientation="h",
+                           marker_color="#1565c0", hovertemplate=f"%{{y}}: %{{x:.1f}} {unit}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title=unit, showlegend=False, **LAYOUT)
+    fig.update_layout(height=max(320, 28 * len(shown) + 140))
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def bridge_waterfall(bridge: pd.DataFrame, title: str = "What moved DSO this month") -> go.Figure:
+    measures = ["absolute"] + ["relative"] * (len(bridge) - 2) + ["total"]
+    fig = go.Figure(go.Waterfall(x=list(bridge["step"]), y=_floats(bridge["days"]), measure=measures,
+                                 text=[f"{float(v):+.1f}" if i not in (0, len(bridge) - 1) else f"{float(v):.1f}"
+                                       for i, v in enumerate(bridge["days"])],
+                                 textposition="outside", connector=dict(line=dict(color="#90a4ae"))))
+    fig.update_layout(title=title, yaxis_title="days", showlegend=False, **LAYOUT)
+    return fig

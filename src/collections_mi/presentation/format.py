@@ -17,6 +17,9 @@ import pandas as pd
 from collections_mi.money import round_money
 
 COUNT_COLUMNS = {"items", "open_items", "customers", "invoices", "loans"}
+#: columns measured in days (or other non-money ratios) shown with two decimals, no thousands grouping of money
+DAY_COLUMNS = {"dso", "dso_countback", "bpdso", "add", "days", "value", "previous_month", "mom_change", "year_ago",
+               "yoy_change"}
 
 
 def is_missing(value: Any) -> bool:
@@ -56,8 +59,10 @@ def column_kind(name: str) -> str:
         return "percent"
     if name in ("rate", "fee_rate") or name.endswith("_rate"):
         return "rate"
-    if name in COUNT_COLUMNS or name.endswith("_count") or name.startswith("days_"):
+    if name in COUNT_COLUMNS or name.endswith("_count"):
         return "count"
+    if name in DAY_COLUMNS or name.startswith("days_") or name.endswith("_days"):
+        return "days"
     return "money"
 
 
@@ -75,8 +80,10 @@ def cell(value: Any, column: str, currency: str) -> str:
             return percent(value)
         if kind == "rate":
             return html.escape(f"{Decimal(str(value)).normalize():f}")
-        if kind == "count" or (isinstance(value, int) and kind != "money"):
+        if isinstance(value, int) or (hasattr(value, "dtype") and "int" in str(getattr(value, "dtype", ""))):
             return count(value)
+        if kind in ("count", "days"):
+            return decimal_places(value, 2)
         return money(value, currency)
     return html.escape(str(value))
 

@@ -1,0 +1,147 @@
+"""End to end through the public CLI: `collections-mi pack` executes the notebooks with Papermill on a small
+demo ledger, and its kpis.json / tables agree with the independent oracle to the cent. Bad input exits
+non-zero with a message naming the culprit and leaves the published report byte-identical."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import ROOT, write_params
+from oracle import Ledger as OracleLedger
+from oracle import aging as oracle_aging
+
+pytestmark = pytest.mark.slow
+
+
+def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GX_ANALYTICS_ENABLED": "False"}
+    return subprocess.run([sys.executable, "-m", "collections_mi", *args], cwd=cwd, capture_output=True, text=True,
+                          env=env, timeout=600)
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def published(demo_ledger: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
+    work = tmp_path_factory.mktemp("pack")
+    params = write_params(work, demo_ledger)
+    out = work / "reports"
+    run = cli("pack", "--params", str(params), "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    return params, out, run
+
+
+def test_pack_publishes_every_output(published) -> None:
+    _, out, run = published
+    folder = out / "2026-10"
+    for relative in ("index.html", "html/01_aging.html", "executed/01_aging.ipynb", "kpis.json", "tables/aging.csv",
+                     "run.json"):
+        assert (folder / relative).is_file(), relative
+    assert "index.html" in run.stdout
+    assert not (out / ".staging").exists() or not any((out / ".staging").iterdir())
+    manifest = json.loads((folder / "run.json").read_text())
+    assert manifest["period"] == "2026-10" and manifest["validation"]["ok"] is True
+    assert manifest["source"]["row_counts"]["invoices"] == 3_000
+    assert {"validate", "compute", "notebooks", "html"} <= set(manifest["timings_seconds"])
+    assert manifest["packages"]["papermill"] != "not installed"
+
+
+def test_kpis_and_aging_table_match_the_oracle(published, demo_ledger: Path) -> None:
+    _, out, _ = published
+    kpis = json.loads((out / "2026-10" / "kpis.json").read_text(), parse_float=Decimal)
+    expected = oracle_aging(OracleLedger(demo_ledger), dt.date(2026, 10, 31))
+    assert kpis["ar_total"] == expected["ar_total"]
+    assert kpis["open_items"] == expected["open_items"]
+    assert kpis["past_due_total"] == expected["past_due_total"]
+    lines = (out / "2026-10" / "tables" / "aging.csv").read_text().splitlines()
+    assert lines[0] == "bucket,items,amount,share_pct"
+    for line in lines[1:]:
+        bucket, items, amount, _ = line.split(",")
+        assert Decimal(amount) == expected["buckets"].get(bucket, Decimal(0))
+        assert int(items) == expected["counts"].get(bucket, 0)
+
+
+def test_metrics_command_prints_the_same_kpis(published) -> None:
+    params, out, _ = published
+    run = cli("metrics", "--params", str(params))
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == json.loads((out / "2026-10" / "kpis.json").read_text())
+
+
+def test_html_is_offline_without_code_and_shows_the_same_numbers(published) -> None:
+    _, out, _ = published
+    folder = out / "2026-10"
+    page = (folder / "html" / "01_aging.html").read_text()
+    assert "cdn" not in page.lower().split("plotly.js v", 1)[0]  # no CDN reference before the inline bundle
+    assert "<script src=" not in page and "require.js" not in page
+    assert "mi.setup()" not in page and "load_section" not in page  # no code cells
+    assert page.count('class="plotly-graph-div"') >= 5
+    kpis = json.loads((folder / "kpis.json").read_text(), parse_float=Decimal)
+    shown = f"{kpis['ar_total'].quantize(Decimal('0.01')):,}"
+    assert shown in page and shown in (folder / "index.html").read_text()
+
+
+def test_executed_notebook_has_no_errors_or_warnings(published) -> None:
+    _, out, _ = published
+    notebook = nbformat.read(out / "2026-10" / "executed" / "01_aging.ipynb", as_version=4)
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            assert output.get("output_type") != "error", output
+            assert output.get("name") != "stderr", output.get("text")
+
+
+@pytest.mark.parametrize(
+    ("breakage", "expected"),
+    [
+        ("duplicate_invoice", ["invoices", "invoice_id"]),
+        ("orphan_payment", ["payments", "invoice_id", "NOPE-1"]),
+        ("unknown_params_key", ["agingg", "unknown key"]),
+    ],
+)
+def test_bad_input_fails_loudly_and_leaves_the_report_untouched(published, demo_ledger: Path, tmp_path: Path,
+                                                                breakage: str, expected: list[str]) -> None:
+    _, out, _ = published
+    before = tree_digest(out / "2026-10")
+    ledger = tmp_path / "ledger"
+    shutil.copytree(demo_ledger, ledger)
+    extra: dict = {}
+    if breakage == "duplicate_invoice":
+        lines = (ledger / "invoices.csv").read_text().splitlines()
+        (ledger / "invoices.csv").write_text("\n".join(lines + [lines[1]]) + "\n")
+    elif breakage == "orphan_payment":
+        with (ledger / "payments.csv").open("a") as handle:
+            handle.write("PAY-X1,NOPE-1,2026-10-01,10.00\n")
+    else:
+        extra = {"agingg": {"basis": "due_date"}}
+    params = write_params(tmp_path, ledger, **extra)
+    run = cli("pack", "--params", str(params), "--out", str(out))
+    assert run.returncode == 2, run.stderr
+    for word in expected:
+        assert word in run.stderr
+    assert tree_digest(out / "2026-10") == before
+
+
+def test_rerun_is_byte_identical_and_keeps_the_previous_version(published) -> None:
+    params, out, _ = published
+    folder = out / "2026-10"
+    first_run_id = json.loads((folder / "run.json").read_text())["run_id"]
+    before = {k: v for k, v in tree_digest(folder).items() if k == "kpis.json" or k.startswith("tables/")}
+    run = cli("pack", "--params", str(params), "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    after = {k: v for k, v in tree_digest(folder).items() if k == "kpis.json" or k.startswith("tables/")}
+    assert after == before
+    assert (out / ".history" / "2026-10" / first_run_id / "kpis.json").is_file()
