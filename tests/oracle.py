@@ -233,3 +233,53 @@ def settlement_speed(ledger: Ledger, start: dt.date, end: dt.date) -> dict:
         "days_to_pay_simple": Decimal(to_pay) / count if count else None,
         "days_to_pay_weighted": weighted_pay / weights if weights else None,
     }
+
+
+# ------------------------------------------------------------------------------------------ allowance
+
+
+def month_end_of(day_: dt.date) -> dt.date:
+    following = (day_.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return following - dt.timedelta(days=1)
+
+
+def write_offs_in_month(ledger: Ledger, month_end: dt.date, kind: str = "write_off") -> Decimal:
+    total = Decimal(0)
+    invoices = {r.invoice_id: r for r in ledger.invoices}
+    for row in ledger.adjustments or []:
+        when = day(row.adjustment_date)
+        if row.kind == kind and month_end.replace(day=1) <= when <= month_end:
+            currency = invoices[row.invoice_id].currency or ledger.reporting
+            total += Decimal(row.amount) * ledger.rate(currency, when)
+    return total
+
+
+def allowance(ledger: Ledger, as_of: dt.date, method: str, rates: dict[str, Decimal] | None = None,
+              bounds: list[int] = [30, 60, 90, 120], lookback: int = 12, overlay: Decimal = Decimal(1)) -> Decimal:
+    labels = ["current"] + [f"{lo}-{hi}" for lo, hi in zip([1] + [b + 1 for b in bounds[:-1]], bounds)] + [f"{bounds[-1]}+"]
+    at = aging(ledger, as_of, bounds)["buckets"]
+    if method == "aging_rates":
+        return sum((at.get(b, Decimal(0)) * rates[b] for b in labels), Decimal(0))
+    ends = []
+    cursor = as_of if month_end_of(as_of) == as_of else as_of.replace(day=1) - dt.timedelta(days=1)
+    while len(ends) < lookback:
+        ends.append(cursor)
+        cursor = cursor.replace(day=1) - dt.timedelta(days=1)
+    numerators = [Decimal(0)] * len(labels)
+    denominators = [Decimal(0)] * len(labels)
+    for month in ends:
+        before = month.replace(day=1) - dt.timedelta(days=1)
+        now_b = aging(ledger, month, bounds)["buckets"]
+        before_b = aging(ledger, before, bounds)["buckets"]
+        for k in range(len(labels)):
+            denominators[k] += before_b.get(labels[k], Decimal(0))
+            numerators[k] += (write_offs_in_month(ledger, month) if k == len(labels) - 1
+                              else now_b.get(labels[k + 1], Decimal(0)))
+    average = [n / d if d else Decimal(0) for n, d in zip(numerators, denominators)]
+    total = Decimal(0)
+    for k, label in enumerate(labels):
+        loss = overlay
+        for j in range(k, len(labels)):
+            loss *= average[j]
+        total += at.get(label, Decimal(0)) * min(loss, Decimal(1))
+    return total

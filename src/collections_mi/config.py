@@ -77,11 +77,20 @@ DEFAULT_ALLOWANCE_RATES: dict[str, Decimal] = {
 }
 
 
+class WriteOffCandidatesConfig(_Strict):
+    """Which open items are proposed for write-off approval (an extension of metrics.md; any rule qualifies)."""
+
+    min_days_past_due: Annotated[int, Field(ge=1)] = 180
+    no_payment_days: Annotated[int, Field(ge=1)] = 120
+    disputed_days: Annotated[int, Field(ge=1)] = 90
+
+
 class AllowanceConfig(_Strict):
     method: Literal["aging_rates", "roll_rate"] = "aging_rates"
     rates: dict[str, Rate] | None = None
     lookback_months: Annotated[int, Field(ge=1, le=60)] = 12
     overlay: Annotated[Decimal, Field(ge=0, le=10)] = Decimal("1.0")
+    write_off_candidates: WriteOffCandidatesConfig = Field(default_factory=WriteOffCandidatesConfig)
 
 
 class WatchlistConfig(_Strict):

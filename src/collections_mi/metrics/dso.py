@@ -154,11 +154,23 @@ def daily_sales(tables: Tables, params: Params, fx: FxRates, by: str | None = No
     return {group: SalesLedger.from_daily(daily) for group, daily in per_group.items()}
 
 
+def risk_band_expr(score: ibis.Value) -> ibis.StringValue:
+    """The risk-score band of a score, in the engine (bands as :func:`risk_band`)."""
+    bounds = RISK_SCORE_BANDS
+    cases = [(score.isnull(), "no score"), (score < bounds[0], f"< {bounds[0]}")]
+    cases += [(score < upper, f"{lower}–{upper - 1}") for lower, upper in zip(bounds, bounds[1:])]
+    return ibis.cases(*cases, else_=f"{bounds[-1]}+")
+
+
 def _with_customer_attribute(tables: Tables, items: ibis.Table, attribute: str) -> ibis.Table:
     if attribute in ("customer_id", "currency"):
         return items
     customers = tables["customers"]
-    values = customers[attribute].fill_null("(none)") if attribute in customers.columns else ibis.literal("(none)")
+    if attribute == "risk_band":
+        score = customers.risk_score if "risk_score" in customers.columns else ibis.null("decimal")
+        values = risk_band_expr(score)
+    else:
+        values = customers[attribute].fill_null("(none)") if attribute in customers.columns else ibis.literal("(none)")
     lookup = customers.select(customer_id=customers.customer_id, **{attribute: values})
     return items.left_join(lookup, "customer_id").drop("customer_id_right")
 
@@ -333,7 +345,7 @@ def dso_kpis(*, as_of: dt.date, params: Params, sales: SalesLedger,
 
 KPI_IDS = ("dso", "dso_countback", "bpdso", "add", "cei_pct", "days_late_simple", "days_late_weighted",
            "days_to_pay_simple", "days_to_pay_weighted")
-BREAKDOWNS = ("segment", "region", "collector", "currency", "customer_id")
+BREAKDOWNS = ("segment", "region", "collector", "currency", "customer_id", "risk_band")
 #: risk-score bands (upper bounds, exclusive) in the style of bureau score bands
 RISK_SCORE_BANDS = (580, 670, 740, 800)
 DETERIORATION_NORM_MONTHS = 6
@@ -434,6 +446,12 @@ def bridge(trend: pd.DataFrame, rollforward: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(steps, columns=["step", "days"])
 
 
+def risk_band_labels() -> list[str]:
+    bounds = RISK_SCORE_BANDS
+    return ([f"< {bounds[0]}"] + [f"{lower}–{upper - 1}" for lower, upper in zip(bounds, bounds[1:])]
+            + [f"{bounds[-1]}+", "no score"])
+
+
 def risk_band(score: Decimal | None) -> str:
     if score is None:
         return "no score"
@@ -510,6 +528,7 @@ def glossary(params: Params) -> pd.DataFrame:
 def compute_dso(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
     """Everything the DSO & collection KPIs section shows."""
     from collections_mi.metrics.aging import ar_rollforward
+    from collections_mi.metrics.promises import collector_view, kept_rate_trend, promise_status
 
     trend = dso_trend(tables, params, fx, months=24)
     latest = trend.iloc[-1]
@@ -524,8 +543,19 @@ def compute_dso(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
         "dso_deteriorating_customers": deteriorating_customers(tables, params, fx, params.report.top_customers),
     }
     for by in BREAKDOWNS:
+        if by == "risk_band" and "risk_score" not in tables["customers"].columns:
+            continue
         name = "customer" if by == "customer_id" else by
         result_tables[f"dso_by_{name}"] = breakdown(tables, params, fx, by)
+    if "dso_by_risk_band" in result_tables:
+        bands = result_tables["dso_by_risk_band"]
+        order = {band: position for position, band in enumerate(risk_band_labels())}
+        result_tables["dso_by_risk_band"] = bands.sort_values(
+            "risk_band", key=lambda column: column.map(order), kind="stable").reset_index(drop=True)
+    status = promise_status(tables, params, fx)
+    result_tables["promises"] = status
+    result_tables["promises_kept_rate_trend"] = kept_rate_trend(status, params.as_of, params.report.trend_months)
+    result_tables["dso_collectors"] = collector_view(tables, params, fx, result_tables["dso_by_collector"], status)
     window = dso_window(params.as_of, params.dso.window_months)
     return SectionResult(
         section="dso",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from collections_mi.config import Params
 from collections_mi.metrics.aging import compute_aging
+from collections_mi.metrics.allowance import compute_allowance
 from collections_mi.metrics.balances import Tables
 from collections_mi.metrics.dso import compute_dso
 from collections_mi.metrics.fx import FxRates, load_fx
@@ -21,13 +22,18 @@ class Section:
     compute: Callable[[Tables, Params, FxRates], SectionResult]
     #: tables the section needs; a section whose tables are absent is skipped and its KPIs omitted
     needs: tuple[str, ...]
+    #: other sections whose results its notebook shows too
+    uses: tuple[str, ...] = ()
 
 
 SECTIONS: dict[str, Section] = {
     s.name: s
     for s in (
         Section("aging", "01_aging", "Receivables aging", compute_aging, ("customers", "invoices", "payments")),
-        Section("dso", "02_dso", "DSO & collection KPIs", compute_dso, ("customers", "invoices", "payments")),
+        Section("dso", "02_dso", "DSO & collection KPIs", compute_dso, ("customers", "invoices", "payments"),
+                uses=("aging",)),
+        Section("allowance", "03_allowance", "Bad-debt allowance", compute_allowance,
+                ("customers", "invoices", "payments")),
     )
 }
 
@@ -35,6 +41,12 @@ SECTIONS: dict[str, Section] = {
 def available_sections(tables: Mapping[str, object], only: list[str] | None = None) -> list[Section]:
     chosen = [SECTIONS[name] for name in (only or list(SECTIONS))]
     return [s for s in chosen if all(t in tables for t in s.needs)]
+
+
+def with_dependencies(sections: list[Section]) -> list[Section]:
+    """The sections plus those whose results they show, in registry order."""
+    wanted = {s.name for s in sections} | {u for s in sections for u in s.uses}
+    return [s for name, s in SECTIONS.items() if name in wanted]
 
 
 def compute_sections(tables: Tables, params: Params, sections: list[Section],

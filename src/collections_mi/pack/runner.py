@@ -20,11 +20,18 @@ from collections_mi import __version__
 from collections_mi.config import Params, load_params, params_to_jsonable
 from collections_mi.errors import PackError, ValidationFailed
 from collections_mi.metrics.result import SectionResult
-from collections_mi.metrics.sections import Section, available_sections, compute_sections, flat_kpis
+from collections_mi.metrics.sections import (
+    Section,
+    available_sections,
+    compute_sections,
+    flat_kpis,
+    with_dependencies,
+)
 from collections_mi.pack import publish as publishing
 from collections_mi.pack.html import index_page, notebook_to_html
 from collections_mi.pack.results import write_results
 from collections_mi.presentation import aging as aging_view
+from collections_mi.presentation import allowance as allowance_view
 from collections_mi.presentation import dso as dso_view
 from collections_mi.sources import Ledger, open_ledger
 
@@ -171,6 +178,9 @@ def write_index(sections: list[Section], results: dict[str, SectionResult], fold
     if "dso" in results:
         tiles += dso_view.headline_tiles(results["dso"])[:4]
         summary.append(dso_view.summary_sentence(results["dso"]))
+    if "allowance" in results:
+        tiles += allowance_view.headline_tiles(results["allowance"], currency)[:2]
+        summary.append(allowance_view.summary_sentence(results["allowance"], currency))
     page = index_page(company=params.report.company, period=params.period, as_of=str(params.as_of), tiles=tiles,
                       sections=[{"href": f"html/{s.notebook}.html", "title": s.title} for s in sections],
                       summary=summary, footer=footer, validation=validation)
@@ -208,8 +218,9 @@ def run_pack(params_path: str | Path, out_dir: str | Path = "reports", only: lis
             if not sections:
                 raise PackError("no section can run: the source lacks the tables they need",
                                 hint="check source.location and the table names against data-contract.md")
-            results = clock.run("compute", f"computing {', '.join(s.name for s in sections)}",
-                                lambda: compute_sections(ledger.typed, params, sections))
+            computed = with_dependencies(sections)
+            results = clock.run("compute", f"computing {', '.join(s.name for s in computed)}",
+                                lambda: compute_sections(ledger.typed, params, computed))
             kpis = flat_kpis(results)
             write_results(results, kpis, staging)
             footer = (f"collections_mi {__version__} · run {run_id} · as of {params.as_of} · source "

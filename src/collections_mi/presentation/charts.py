@@ -112,3 +112,34 @@ def bridge_waterfall(bridge: pd.DataFrame, title: str = "What moved DSO this mon
                                  textposition="outside", connector=dict(line=dict(color="#90a4ae"))))
     fig.update_layout(title=title, yaxis_title="days", showlegend=False, **LAYOUT)
     return fig
+
+
+def vintage_lines(vintages: pd.DataFrame, title: str = "Static pools: cumulative net write-offs by invoice month") -> go.Figure:
+    fig = go.Figure()
+    for cohort, group in vintages.groupby("cohort", sort=True):
+        fig.add_scatter(x=list(group["months_since"]), y=_floats(group["loss_pct"]), name=f"{cohort:%Y-%m}",
+                        mode="lines", hovertemplate=f"{cohort:%Y-%m} · month %{{x}}: %{{y:.2f}}%<extra></extra>")
+    fig.update_layout(title=title, xaxis_title="months since invoice month", yaxis_title="% of cohort sales", **LAYOUT)
+    fig.update_layout(legend=dict(orientation="v", x=1.02, y=1))
+    return fig
+
+
+def backtest_bars(backtest: pd.DataFrame, currency: str) -> go.Figure:
+    months = [f"{m:%Y-%m}" for m in backtest["month_end"]]
+    fig = go.Figure()
+    fig.add_bar(x=months, y=_floats(backtest["allowance"]), name="allowance (predicted)", marker_color="#1565c0")
+    fig.add_bar(x=months, y=_floats(backtest["write_offs_next_12m"]), name="write-offs in the next 12 months",
+                marker_color="#c62828")
+    fig.update_layout(barmode="group", title="Back-test: allowance against the losses that followed",
+                      yaxis_title=currency, **LAYOUT)
+    return fig
+
+
+def roll_rate_heatmap(monthly: pd.DataFrame, title: str = "Monthly roll rates (%)") -> go.Figure:
+    columns = [c for c in monthly.columns if c != "month_end"]
+    z = [[None if v is None else float(v) for v in monthly[c]] for c in columns]
+    fig = go.Figure(go.Heatmap(z=z, x=[f"{m:%Y-%m}" for m in monthly["month_end"]], y=[c.rstrip(" %") for c in columns],
+                               colorscale="YlOrRd", texttemplate="%{z:.0f}", hovertemplate="%{y} %{x}: %{z:.1f}%<extra></extra>"))
+    fig.update_layout(title=title, **LAYOUT)
+    fig.update_yaxes(autorange="reversed")
+    return fig

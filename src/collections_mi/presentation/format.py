@@ -79,7 +79,9 @@ def cell(value: Any, column: str, currency: str) -> str:
         if kind == "percent":
             return percent(value)
         if kind == "rate":
-            return html.escape(f"{Decimal(str(value)).normalize():f}")
+            if column == "rate":  # an FX rate: as given, at most 6 decimals
+                return html.escape(f"{Decimal(str(value)).quantize(Decimal('1e-6')).normalize():f}")
+            return percent(Decimal(str(value)) * 100)  # a loss / fee rate, shown as a percentage
         if isinstance(value, int) or (hasattr(value, "dtype") and "int" in str(getattr(value, "dtype", ""))):
             return count(value)
         if kind in ("count", "days"):

@@ -1,0 +1,486 @@
+"""Bad-debt allowance (shared/metrics.md § Bad-debt allowance): aging-rate and roll-rate (flow-rate / provision
+matrix) methods, the month's rollforward to the GL, back-test, cure rates, vintage curves, projection and
+write-off candidates.
+
+Balances by bucket come from the aging definitions (same buckets, same basis); every month-end needed — the
+lookback of the method, the opening allowance, the back-test — is computed in one engine pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import ibis
+import pandas as pd
+
+from collections_mi.config import Params
+from collections_mi.metrics.aging import aged_items
+from collections_mi.metrics.balances import Tables, month_ends_up_to, previous_month_end
+from collections_mi.metrics.fx import FxRates
+from collections_mi.metrics.result import SectionResult
+from collections_mi.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio, round_money
+
+ONE = Decimal(1)
+LOSS_RATE_QUANTUM = Decimal("1e-30")
+BalancesByMonth = Mapping[dt.date, Mapping[str, Decimal]]
+
+# ---------------------------------------------------------------------------------------------- pure definitions
+
+
+def aging_rate_allowance(balances: Mapping[str, Decimal], rates: Mapping[str, Decimal],
+                         labels: Sequence[str]) -> pd.DataFrame:
+    """Σ_bucket balance × rate, as a provision matrix: bucket, balance, rate, allowance."""
+    rows = []
+    with decimal.localcontext(MONEY_CONTEXT):
+        for label in labels:
+            balance = balances.get(label, ZERO)
+            rows.append({"bucket": label, "balance": balance, "loss_rate": rates[label],
+                         "allowance": balance * rates[label]})
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class RollRates:
+    """Monthly roll rates r_k(m), their lookback averages r̄_k and the chained loss rates L_k."""
+
+    monthly: pd.DataFrame      # month_end, from_bucket, to_bucket, numerator, denominator, roll_rate
+    averages: pd.DataFrame     # from_bucket, to_bucket, numerator, denominator, roll_rate
+    loss_rates: dict[str, Decimal]
+
+
+def roll_rates(balances: BalancesByMonth, write_offs: Mapping[dt.date, Decimal], months: Sequence[dt.date],
+               labels: Sequence[str], overlay: Decimal) -> RollRates:
+    """Roll rates over ``months`` (each compared with the month-end before it).
+
+    r_k(m) = balance(b_{k+1}, m) / balance(b_k, m−1) for k < K; r_K(m) = write-offs in month m / balance(b_K, m−1).
+    r̄_k = Σ_m numerators / Σ_m denominators. L_k = overlay × Π_{j=k..K} r̄_j, capped at 1."""
+    last = len(labels) - 1
+    monthly_rows = []
+    numerators: dict[int, Decimal] = defaultdict(Decimal)
+    denominators: dict[int, Decimal] = defaultdict(Decimal)
+    for month in months:
+        before = previous_month_end(month)
+        for k in range(last + 1):
+            denominator = balances.get(before, {}).get(labels[k], ZERO)
+            numerator = write_offs.get(month, ZERO) if k == last else balances.get(month, {}).get(labels[k + 1], ZERO)
+            numerators[k] += numerator
+            denominators[k] += denominator
+            monthly_rows.append({"month_end": month, "from_bucket": labels[k],
+                                 "to_bucket": "write-off" if k == last else labels[k + 1],
+                                 "numerator": numerator, "denominator": denominator,
+                                 "roll_rate": ratio(numerator, denominator)})
+    averages = []
+    average_rates: list[Decimal] = []
+    for k in range(last + 1):
+        rate = ratio(numerators[k], denominators[k])
+        average_rates.append(ZERO if rate is None else rate)
+        averages.append({"from_bucket": labels[k], "to_bucket": "write-off" if k == last else labels[k + 1],
+                         "numerator": numerators[k], "denominator": denominators[k], "roll_rate": rate})
+    loss: dict[str, Decimal] = {}
+    with decimal.localcontext(decimal.Context(prec=40)):
+        for k in range(last + 1):
+            product = Decimal(overlay)
+            for j in range(k, last + 1):
+                product *= average_rates[j]
+            # 30 decimals: far below any cent, and short enough that balance × loss rate stays exact
+            loss[labels[k]] = min(product, ONE).quantize(LOSS_RATE_QUANTUM)
+    return RollRates(pd.DataFrame(monthly_rows), pd.DataFrame(averages), loss)
+
+
+def rollforward(opening: Decimal, write_offs: Decimal, recoveries: Decimal, closing: Decimal) -> pd.DataFrame:
+    """Opening − write-offs + recoveries + bad-debt expense = closing (expense is the balancing charge)."""
+    with decimal.localcontext(MONEY_CONTEXT):
+        expense = closing - opening + write_offs - recoveries
+    return pd.DataFrame([
+        {"line": "Opening allowance", "amount": opening},
+        {"line": "− Write-offs", "amount": -write_offs},
+        {"line": "+ Recoveries", "amount": recoveries},
+        {"line": "+ Bad-debt expense", "amount": expense},
+        {"line": "Closing allowance", "amount": closing},
+    ])
+
+
+# ---------------------------------------------------------------------------------------------- ledger inputs
+
+
+def bucket_balances(tables: Tables, params: Params, fx: FxRates, dates: Sequence[dt.date]) -> dict[dt.date, dict[str, Decimal]]:
+    """Open balance per aging bucket (reporting currency) at each date — one engine pass for all dates."""
+    items = aged_items(tables, params, sorted(set(dates)))
+    frame = items.group_by(["as_of", "currency", "bucket"]).aggregate(balance=items.open_balance.sum()) \
+        .to_pyarrow().to_pandas()
+    result: dict[dt.date, dict[str, list[Decimal]]] = defaultdict(lambda: defaultdict(list))
+    for as_of, currency, bucket, balance in zip(frame["as_of"], frame["currency"], frame["bucket"], frame["balance"]):
+        result[as_of][bucket].append(fx.convert(balance, currency, as_of))
+    return {d: {b: dsum(v) for b, v in result.get(d, {}).items()} for d in dates}
+
+
+def adjustments_by_month(tables: Tables, params: Params, fx: FxRates, kind: str) -> dict[dt.date, Decimal]:
+    """Adjustments of ``kind`` per month (keyed by month-end), each at its own date's closing rate, up to as_of."""
+    if "adjustments" not in tables:
+        return {}
+    adj = tables["adjustments"]
+    adj = adj.filter((adj.kind == kind) & (adj.adjustment_date <= params.as_of))
+    invoices = tables["invoices"]
+    currency = invoices.currency.upper() if "currency" in invoices.columns else ibis.null("string")
+    adj = adj.join(invoices.select("invoice_id", currency=currency.fill_null(params.reporting_currency)), "invoice_id")
+    frame = adj.group_by(["currency", "adjustment_date"]).aggregate(amount=adj.amount.sum()).to_pyarrow().to_pandas()
+    totals: dict[dt.date, list[Decimal]] = defaultdict(list)
+    for currency, day, amount in zip(frame["currency"], frame["adjustment_date"], frame["amount"]):
+        totals[_month_end(day)].append(fx.convert(amount, currency, day))
+    return {m: dsum(v) for m, v in totals.items()}
+
+
+def _month_end(day: dt.date) -> dt.date:
+    following = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return following - dt.timedelta(days=1)
+
+
+def lookback_months(as_of: dt.date, count: int) -> list[dt.date]:
+    """The last ``count`` month-ends up to and including as_of (or before it, when as_of is not a month-end)."""
+    last = as_of if _month_end(as_of) == as_of else previous_month_end(as_of)
+    return month_ends_up_to(last, count)
+
+
+@dataclass(frozen=True)
+class AllowanceEstimate:
+    as_of: dt.date
+    total: Decimal
+    matrix: pd.DataFrame              # bucket, balance, loss_rate, allowance
+    rolls: RollRates | None = None
+
+
+def allowance_at(as_of: dt.date, params: Params, balances: BalancesByMonth,
+                 write_offs: Mapping[dt.date, Decimal]) -> AllowanceEstimate:
+    labels = params.aging.labels
+    at = balances.get(as_of, {})
+    if params.allowance.method == "aging_rates":
+        matrix = aging_rate_allowance(at, params.allowance_rates, labels)
+        return AllowanceEstimate(as_of, dsum(matrix["allowance"]), matrix)
+    rolls = roll_rates(balances, write_offs, lookback_months(as_of, params.allowance.lookback_months), labels,
+                       params.allowance.overlay)
+    matrix = aging_rate_allowance(at, rolls.loss_rates, labels)
+    return AllowanceEstimate(as_of, dsum(matrix["allowance"]), matrix, rolls)
+
+
+def dates_needed(params: Params, estimate_dates: Sequence[dt.date]) -> list[dt.date]:
+    """Every month-end whose balances the estimates at ``estimate_dates`` need (lookback and the month before it)."""
+    needed = set(estimate_dates)
+    if params.allowance.method == "roll_rate":
+        for day in estimate_dates:
+            months = lookback_months(day, params.allowance.lookback_months)
+            needed.update(months)
+            needed.add(previous_month_end(months[0]))
+    return sorted(needed)
+
+
+def gl_allowance(tables: Tables, day: dt.date) -> Decimal | None:
+    if "gl_balances" not in tables:
+        return None
+    gl = tables["gl_balances"]
+    rows = gl.filter((gl.account == "allowance") & (gl.period_end == day)).select("amount").to_pyarrow().to_pylist()
+    return dsum(r["amount"] for r in rows) if rows else None
+
+
+# ---------------------------------------------------------------------------------------------- analyses
+
+BACKTEST_MONTHS = 24
+BACKTEST_HORIZON_MONTHS = 12
+PROJECTION_MONTHS = 3
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The month-end ``months`` after (or before) the month of ``day``."""
+    index = day.year * 12 + day.month - 1 + months
+    return _month_end(dt.date(index // 12, index % 12 + 1, 1))
+
+
+def backtest(tables: Tables, params: Params, fx: FxRates, estimates: Mapping[dt.date, AllowanceEstimate]) -> pd.DataFrame:
+    """Allowance predicted at each past month-end against write-offs of the balances then open, over the next
+    12 months (fewer where the horizon reaches past as_of: ``horizon_complete`` is then false)."""
+    dates = sorted(estimates)
+    columns = ["month_end", "allowance", "write_offs_next_12m", "difference", "coverage_pct", "horizon_complete"]
+    if not dates or "adjustments" not in tables:
+        return pd.DataFrame(columns=columns)
+    items = aged_items(tables, params, dates).select("as_of", "invoice_id", "currency")
+    adj = tables["adjustments"]
+    write_offs = adj.filter((adj.kind == "write_off") & (adj.adjustment_date <= params.as_of))
+    joined = items.join(write_offs.select("invoice_id", "adjustment_date", "amount"), "invoice_id")
+    joined = joined.filter((joined.adjustment_date > joined.as_of)
+                           & (joined.adjustment_date <= joined.as_of + ibis.interval(months=BACKTEST_HORIZON_MONTHS)))
+    frame = joined.group_by(["as_of", "currency", "adjustment_date"]).aggregate(amount=joined.amount.sum()) \
+        .to_pyarrow().to_pandas()
+    realised: dict[dt.date, list[Decimal]] = defaultdict(list)
+    for as_of, currency, day, amount in zip(frame["as_of"], frame["currency"], frame["adjustment_date"], frame["amount"]):
+        realised[as_of].append(fx.convert(amount, currency, day))
+    rows = []
+    for month_end in dates:
+        predicted = estimates[month_end].total
+        actual = dsum(realised.get(month_end, []))
+        coverage = ratio(predicted, actual)
+        rows.append({"month_end": month_end, "allowance": predicted, "write_offs_next_12m": actual,
+                     "difference": predicted - actual, "coverage_pct": None if coverage is None else coverage * HUNDRED,
+                     "horizon_complete": add_months(month_end, BACKTEST_HORIZON_MONTHS) <= params.as_of})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def vintage_curves(tables: Tables, params: Params, fx: FxRates, cohorts: int = 24) -> pd.DataFrame:
+    """Static pools by invoice month: cumulative net write-offs (write-offs − recoveries) as % of the cohort's sales,
+    by months since the invoice month (long format: cohort, months_since, sales, net_write_offs, loss_pct)."""
+    columns = ["cohort", "months_since", "sales", "net_write_offs", "loss_pct"]
+    first_cohort = add_months(params.as_of, -cohorts_back(cohorts)).replace(day=1)
+    inv = tables["invoices"]
+    currency = inv.currency.upper() if "currency" in inv.columns else ibis.null("string")
+    inv = inv.mutate(currency=currency.fill_null(params.reporting_currency))
+    inv = inv.filter((inv.invoice_date >= first_cohort) & (inv.invoice_date <= params.as_of))
+    sales = inv.group_by(["currency", "invoice_date"]).aggregate(amount=inv.amount.sum()).to_pyarrow().to_pandas()
+    cohort_sales: dict[dt.date, list[Decimal]] = defaultdict(list)
+    for currency_code, day, amount in zip(sales["currency"], sales["invoice_date"], sales["amount"]):
+        cohort_sales[day.replace(day=1)].append(fx.convert(amount, currency_code, day))
+    losses: dict[tuple[dt.date, int], list[Decimal]] = defaultdict(list)
+    if "adjustments" in tables:
+        adj = tables["adjustments"]
+        adj = adj.filter(adj.kind.isin(("write_off", "recovery")) & (adj.adjustment_date <= params.as_of))
+        joined = adj.join(inv.select("invoice_id", "currency", "invoice_date"), "invoice_id")
+        joined = joined.mutate(cohort=joined.invoice_date.truncate("M"))
+        frame = joined.group_by(["cohort", "kind", "currency", "adjustment_date"]).aggregate(
+            amount=joined.amount.sum()).to_pyarrow().to_pandas()
+        for cohort, kind, currency_code, day, amount in zip(frame["cohort"], frame["kind"], frame["currency"],
+                                                            frame["adjustment_date"], frame["amount"]):
+            cohort = cohort if isinstance(cohort, dt.date) else cohort.date()
+            offset = (day.year - cohort.year) * 12 + day.month - cohort.month
+            value = fx.convert(amount, currency_code, day)
+            losses[(cohort, offset)].append(value if kind == "write_off" else -value)
+    rows = []
+    for cohort in sorted(cohort_sales):
+        total_sales = dsum(cohort_sales[cohort])
+        horizon = (params.as_of.year - cohort.year) * 12 + params.as_of.month - cohort.month
+        cumulative = ZERO
+        for offset in range(horizon + 1):
+            cumulative += dsum(losses.get((cohort, offset), []))
+            share = ratio(cumulative, total_sales)
+            rows.append({"cohort": cohort, "months_since": offset, "sales": total_sales, "net_write_offs": cumulative,
+                         "loss_pct": None if share is None else share * HUNDRED})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def cohorts_back(cohorts: int) -> int:
+    return cohorts - 1
+
+
+def project(balances_now: Mapping[str, Decimal], rolls: RollRates, labels: Sequence[str], new_current: Decimal,
+            months: int = PROJECTION_MONTHS) -> list[dict[str, Decimal]]:
+    """Migration-matrix projection: b₀(t+1) = new current business, b_{k+1}(t+1) = b_k(t) × r̄_k,
+    write-offs(t+1) = b_K(t) × r̄_K. Returns one mapping per future month (buckets, write_offs)."""
+    rates = [ZERO if r is None else r for r in rolls.averages["roll_rate"]]
+    last = len(labels) - 1
+    state = {label: balances_now.get(label, ZERO) for label in labels}
+    projected = []
+    with decimal.localcontext(MONEY_CONTEXT):
+        for _ in range(months):
+            following = {labels[0]: new_current}
+            for k in range(last):
+                following[labels[k + 1]] = state[labels[k]] * rates[k]
+            write_offs = state[labels[last]] * rates[last]
+            projected.append({**following, "write_offs": write_offs})
+            state = following
+    return projected
+
+
+def write_off_candidates(tables: Tables, params: Params, fx: FxRates) -> pd.DataFrame:
+    """Open items proposed for write-off approval: past the age limit, or no payment from the customer for N days,
+    or disputed and past due beyond N days; with the customer's last payment and agency status."""
+    rules = params.allowance.write_off_candidates
+    as_of = params.as_of
+    items = aged_items(tables, params, as_of)
+    payments = tables["payments"].filter(lambda t: t.payment_date <= as_of)
+    invoices = tables["invoices"].select("invoice_id", "customer_id")
+    last_paid = payments.join(invoices, "invoice_id").group_by("customer_id").aggregate(
+        last_payment=lambda t: t.payment_date.max())
+    items = items.left_join(last_paid, "customer_id").drop("customer_id_right")
+    no_payment = items.last_payment.isnull() | (items.last_payment < as_of - dt.timedelta(days=rules.no_payment_days))
+    rule_age = items.days_past_due >= rules.min_days_past_due
+    rule_silent = no_payment & (items.days_past_due > 0)
+    rule_dispute = items.disputed & (items.days_past_due >= rules.disputed_days)
+    items = items.filter(rule_age | rule_silent | rule_dispute).mutate(
+        over_age_limit=rule_age, no_recent_payment=rule_silent, long_dispute=rule_dispute)
+    customers = tables["customers"]
+    extra = [c for c in ("name", "collector") if c in customers.columns]
+    items = items.left_join(customers.select("customer_id", *extra), "customer_id").drop("customer_id_right")
+    frame = items.select("invoice_id", "customer_id", *extra, "invoice_date", "due_date", "currency", "open_balance",
+                         "days_past_due", "bucket", "disputed", "last_payment", "over_age_limit", "no_recent_payment",
+                         "long_dispute").order_by([ibis.desc("days_past_due"), "invoice_id"]).to_pyarrow().to_pandas()
+    frame["open_balance_reporting"] = [fx.convert(a, c, as_of) for a, c in zip(frame["open_balance"], frame["currency"])]
+    frame["agency"] = _agency_status(tables, as_of, frame["customer_id"])
+    return frame
+
+
+def _agency_status(tables: Tables, as_of: dt.date, customer_ids: pd.Series) -> list[str | None]:
+    if "agency_placements" not in tables or "agencies" not in tables or not len(customer_ids):
+        return [None] * len(customer_ids)
+    placements = tables["agency_placements"]
+    placements = placements.filter(placements.placed_date <= as_of)
+    recalled = placements.recalled_date if "recalled_date" in placements.columns else ibis.null("date")
+    active = placements.filter(recalled.isnull() | (recalled > as_of))
+    agencies = tables["agencies"].select("agency_id", agency_name="name")
+    frame = active.join(agencies, "agency_id").select("customer_id", "agency_name", "placed_date") \
+        .to_pyarrow().to_pandas()
+    status = {c: f"with {n} since {d}" for c, n, d in zip(frame["customer_id"], frame["agency_name"], frame["placed_date"])}
+    return [status.get(c) for c in customer_ids]
+
+
+def compute_allowance(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
+    """Everything the allowance section shows; KPIs allowance_total, allowance_opening, bad_debt_expense,
+    write_offs, recoveries."""
+    as_of = params.as_of
+    opening_date = previous_month_end(as_of)
+    backtest_dates = month_ends_up_to(opening_date, BACKTEST_MONTHS)
+    roll_params = params.model_copy(update={"allowance": params.allowance.model_copy(update={"method": "roll_rate"})})
+    projection_base = add_months(as_of, -12)
+    estimate_dates = sorted({as_of, opening_date, *backtest_dates, projection_base})
+    needed = sorted(set(dates_needed(params, estimate_dates)) | set(dates_needed(roll_params, [as_of, projection_base]))
+                    | {add_months(projection_base, i) for i in range(1, PROJECTION_MONTHS + 1)})
+    balances = bucket_balances(tables, params, fx, needed)
+    write_offs = adjustments_by_month(tables, params, fx, "write_off")
+    recoveries = adjustments_by_month(tables, params, fx, "recovery")
+    estimates = {d: allowance_at(d, params, balances, write_offs) for d in estimate_dates}
+    closing = estimates[as_of]
+    gl_opening = gl_allowance(tables, opening_date)
+    opening = gl_opening if gl_opening is not None else estimates[opening_date].total
+    month_key = _month_end(as_of)
+    month_write_offs = write_offs.get(month_key, ZERO) if as_of == month_key else _partial_month(
+        tables, params, fx, "write_off")
+    month_recoveries = recoveries.get(month_key, ZERO) if as_of == month_key else _partial_month(
+        tables, params, fx, "recovery")
+    roll = rollforward(opening, month_write_offs, month_recoveries, closing.total)
+    expense = roll["amount"].iloc[3]
+
+    rolls_now = closing.rolls or allowance_at(as_of, roll_params, balances, write_offs).rolls
+    rolls_then = allowance_at(projection_base, roll_params, balances, write_offs).rolls
+    labels = params.aging.labels
+    tables_out: dict[str, pd.DataFrame] = {
+        "allowance_matrix": closing.matrix,
+        "allowance_rollforward": roll,
+        "allowance_gl_reconciliation": _gl_reconciliation(tables, as_of, closing.total, params.reporting_currency),
+        "allowance_backtest": backtest(tables, params, fx, {d: estimates[d] for d in backtest_dates}),
+        "roll_rates_monthly": _wide_roll_rates(rolls_now.monthly),
+        "roll_rates_average": _with_non_roll(rolls_now.averages),
+        "loss_rates": pd.DataFrame({"bucket": labels, "loss_rate": [rolls_now.loss_rates[b] for b in labels]}),
+        "allowance_vintages": vintage_curves(tables, params, fx),
+        "allowance_projection": _projection_table(balances, rolls_now, rolls_then, labels, as_of, projection_base,
+                                                  write_offs),
+        "write_off_candidates": write_off_candidates(tables, params, fx),
+        "allowance_disputed": _disputed_allowance(tables, params, fx, closing.matrix),
+    }
+    method = ("aging rates: allowance = Σ bucket balance × configured rate" if params.allowance.method == "aging_rates"
+              else f"roll rates over the last {params.allowance.lookback_months} month-ends, chained into loss rates, "
+                   f"× overlay {params.allowance.overlay}, capped at 100%")
+    return SectionResult(
+        section="allowance",
+        kpis={"allowance_total": closing.total, "allowance_opening": opening, "bad_debt_expense": expense,
+              "write_offs": month_write_offs, "recoveries": month_recoveries},
+        tables=tables_out,
+        conventions={
+            "allowance.method": method,
+            "opening": ("gl_balances.allowance at " if gl_opening is not None else "recomputed by the same method at ")
+                       + str(opening_date),
+            "bad_debt_expense": "closing − opening + write-offs − recoveries (the charge that makes the rollforward add up)",
+            "buckets": f"aging buckets ({params.aging.basis} basis): {', '.join(labels)}",
+        },
+    )
+
+
+def _partial_month(tables: Tables, params: Params, fx: FxRates, kind: str) -> Decimal:
+    """Adjustments of ``kind`` from the 1st of as_of's month to as_of (as_of not a month-end)."""
+    if "adjustments" not in tables:
+        return ZERO
+    start = params.as_of.replace(day=1)
+    adj = tables["adjustments"]
+    adj = adj.filter((adj.kind == kind) & (adj.adjustment_date >= start) & (adj.adjustment_date <= params.as_of))
+    invoices = tables["invoices"]
+    currency = invoices.currency.upper() if "currency" in invoices.columns else ibis.null("string")
+    adj = adj.join(invoices.select("invoice_id", currency=currency.fill_null(params.reporting_currency)), "invoice_id")
+    rows = adj.group_by(["currency", "adjustment_date"]).aggregate(amount=adj.amount.sum()).to_pyarrow().to_pylist()
+    return dsum(fx.convert(r["amount"], r["currency"], r["adjustment_date"]) for r in rows)
+
+
+def _gl_reconciliation(tables: Tables, as_of: dt.date, computed: Decimal, currency: str) -> pd.DataFrame:
+    gl = gl_allowance(tables, as_of)
+    if gl is None:
+        return pd.DataFrame([{"line": "Computed allowance", "amount": computed},
+                             {"line": "GL allowance", "amount": None},
+                             {"line": "Proposed journal entry", "amount": None}])
+    difference = computed - gl
+    shown = round_money(difference, currency)
+    entry = ("Dr Bad-debt expense / Cr Allowance for doubtful accounts" if shown > 0 else
+             "Dr Allowance for doubtful accounts / Cr Bad-debt expense" if shown < 0 else
+             "none: the GL agrees to the cent")
+    return pd.DataFrame([
+        {"line": "Computed allowance", "amount": computed},
+        {"line": "GL allowance", "amount": gl},
+        {"line": f"Proposed journal entry: {entry}", "amount": difference.copy_abs()},
+    ])
+
+
+def _wide_roll_rates(monthly: pd.DataFrame) -> pd.DataFrame:
+    """month_end × transition matrix of monthly roll rates (%)."""
+    if monthly.empty:
+        return monthly
+    monthly = monthly.assign(transition=[f"{a} → {b}" for a, b in zip(monthly["from_bucket"], monthly["to_bucket"])])
+    order = list(dict.fromkeys(monthly["transition"]))
+    rows = []
+    for month_end, group in monthly.groupby("month_end", sort=True):
+        row: dict[str, object] = {"month_end": month_end}
+        for transition, rate in zip(group["transition"], group["roll_rate"]):
+            row[f"{transition} %"] = None if rate is None else rate * HUNDRED
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["month_end", *[f"{t} %" for t in order]])
+
+
+def _with_non_roll(averages: pd.DataFrame) -> pd.DataFrame:
+    """Average roll rates with their complement: the share that did not roll on (paid, credited or cured)."""
+    frame = averages.copy()
+    frame["roll_rate_pct"] = [None if r is None else r * HUNDRED for r in frame["roll_rate"]]
+    frame["not_rolled_pct"] = [None if r is None else (ONE - r) * HUNDRED for r in frame["roll_rate"]]
+    return frame.drop(columns=["roll_rate"])
+
+
+def _projection_table(balances: BalancesByMonth, rolls_now: RollRates, rolls_then: RollRates, labels: Sequence[str],
+                      as_of: dt.date, base_then: dt.date, write_offs: Mapping[dt.date, Decimal]) -> pd.DataFrame:
+    """Next 3 months from as_of, and the same projection made 12 months ago beside what actually happened."""
+    rows = []
+    for label, base, rolls, actual in (("projection", as_of, rolls_now, False),
+                                       ("last year's projection", base_then, rolls_then, True)):
+        lookback = [balances.get(m, {}).get(labels[0], ZERO) for m in lookback_months(base, 3)]
+        new_current = dsum(lookback) / len(lookback) if lookback else ZERO
+        for step, month in enumerate(project(balances.get(base, {}), rolls, labels, new_current), start=1):
+            month_end = add_months(base, step)
+            row: dict[str, object] = {"series": label, "month_end": month_end}
+            row.update({b: month[b] for b in labels})
+            row["total"] = dsum(month[b] for b in labels)
+            row["write_offs"] = month["write_offs"]
+            if actual:
+                row["actual_total"] = dsum(balances.get(month_end, {}).values())
+                row["actual_write_offs"] = write_offs.get(month_end, ZERO)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _disputed_allowance(tables: Tables, params: Params, fx: FxRates, matrix: pd.DataFrame) -> pd.DataFrame:
+    """Disputed items stay in their bucket; shown separately with the loss rate of their bucket."""
+    items = aged_items(tables, params, params.as_of)
+    items = items.filter(items.disputed)
+    frame = items.group_by(["bucket", "currency"]).aggregate(balance=items.open_balance.sum(), items=items.count()) \
+        .to_pyarrow().to_pandas()
+    rates = dict(zip(matrix["bucket"], matrix["loss_rate"]))
+    rows = []
+    for bucket in params.aging.labels:
+        part = frame[frame["bucket"] == bucket]
+        balance = dsum(fx.convert(b, c, params.as_of) for b, c in zip(part["balance"], part["currency"]))
+        rows.append({"bucket": bucket, "items": int(part["items"].sum()), "balance": balance,
+                     "loss_rate": rates[bucket], "allowance": balance * rates[bucket]})
+    return pd.DataFrame(rows)

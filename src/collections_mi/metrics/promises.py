@@ -1,0 +1,120 @@
+"""Promises to pay (data-contract.md § promises) and the collector view.
+
+A promise is kept when the customer's payments dated in [promised_on, due_by] (and on or before as_of) total at
+least its amount in reporting currency (each payment at its payment date's closing rate); broken when due_by is
+before as_of and it was not kept; otherwise pending.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+
+import ibis
+import pandas as pd
+
+from collections_mi.config import Params
+from collections_mi.metrics.balances import Tables, invoices_with_currency, month_ends_up_to
+from collections_mi.metrics.fx import FxRates
+from collections_mi.money import HUNDRED, ZERO, dsum, ratio
+
+UNASSIGNED = "(none)"
+
+
+def promise_status(tables: Tables, params: Params, fx: FxRates) -> pd.DataFrame:
+    """Every promise made on or before as_of with paid_in_window, status, and the collector who took it."""
+    columns = ["promise_id", "customer_id", "collector", "promised_on", "due_by", "amount", "paid_in_window", "status"]
+    if "promises" not in tables:
+        return pd.DataFrame(columns=columns)
+    as_of = params.as_of
+    promises = tables["promises"]
+    promises = promises.filter(promises.promised_on <= as_of)
+    customers = tables["customers"]
+    owner = customers.collector if "collector" in customers.columns else ibis.null("string")
+    promises = promises.left_join(customers.select("customer_id", owner=owner), "customer_id").drop("customer_id_right")
+    taken_by = promises.collector if "collector" in promises.columns else ibis.null("string")
+    promises = promises.mutate(collector=taken_by.fill_null(promises.owner).fill_null(UNASSIGNED))
+    invoices = invoices_with_currency(tables, params.reporting_currency).select("invoice_id", "customer_id", "currency")
+    payments = tables["payments"].join(invoices, "invoice_id")
+    payments = payments.filter(payments.payment_date <= as_of)
+    matched = promises.select("promise_id", "customer_id", "promised_on", "due_by").join(
+        payments.select("customer_id", "currency", "payment_date", paid=payments.amount), "customer_id")
+    matched = matched.filter((matched.payment_date >= matched.promised_on) & (matched.payment_date <= matched.due_by))
+    paid = matched.group_by(["promise_id", "currency", "payment_date"]).aggregate(paid=matched.paid.sum())
+    paid_frame = paid.to_pyarrow().to_pandas()
+    paid_by_promise: dict[str, list[Decimal]] = defaultdict(list)
+    for promise_id, currency, day, amount in zip(paid_frame["promise_id"], paid_frame["currency"],
+                                                 paid_frame["payment_date"], paid_frame["paid"]):
+        paid_by_promise[promise_id].append(fx.convert(amount, currency, day))
+    frame = promises.select("promise_id", "customer_id", "collector", "promised_on", "due_by", "amount") \
+        .order_by("promise_id").to_pyarrow().to_pandas()
+    frame["paid_in_window"] = [dsum(paid_by_promise.get(p, [])) for p in frame["promise_id"]]
+    frame["status"] = [
+        "kept" if paid >= amount else ("broken" if due_by < as_of else "pending")
+        for paid, amount, due_by in zip(frame["paid_in_window"], frame["amount"], frame["due_by"])
+    ]
+    return frame[columns]
+
+
+def _kept_rate(kept: int, broken: int) -> Decimal | None:
+    value = ratio(Decimal(kept), Decimal(kept + broken))
+    return None if value is None else value * HUNDRED
+
+
+def kept_rate_trend(status: pd.DataFrame, as_of: dt.date, months: int) -> pd.DataFrame:
+    """Promises falling due in each month: kept, broken, pending and the kept rate (kept / (kept + broken))."""
+    rows = []
+    for month_end in month_ends_up_to(as_of, months):
+        start = month_end.replace(day=1)
+        due = status[(status["due_by"] >= start) & (status["due_by"] <= month_end)] if len(status) else status
+        counts = due["status"].value_counts() if len(due) else {}
+        kept, broken, pending = (int(counts.get(s, 0)) for s in ("kept", "broken", "pending"))
+        rows.append({"month_end": month_end, "promises_due": len(due), "kept": kept, "broken": broken,
+                     "pending": pending, "kept_rate_pct": _kept_rate(kept, broken),
+                     "amount_due": dsum(due["amount"]) if len(due) else ZERO})
+    return pd.DataFrame(rows)
+
+
+def collected_in_month(tables: Tables, params: Params, fx: FxRates, by: str = "collector") -> dict[object, Decimal]:
+    """Cash received in as_of's month (up to as_of) per customer attribute, at each payment date's rate."""
+    start = params.as_of.replace(day=1)
+    invoices = invoices_with_currency(tables, params.reporting_currency).select("invoice_id", "customer_id", "currency")
+    payments = tables["payments"]
+    payments = payments.filter((payments.payment_date >= start) & (payments.payment_date <= params.as_of))
+    payments = payments.join(invoices, "invoice_id")
+    customers = tables["customers"]
+    group = customers[by].fill_null(UNASSIGNED) if by in customers.columns else ibis.literal(UNASSIGNED)
+    payments = payments.left_join(customers.select("customer_id", group=group), "customer_id")
+    frame = payments.group_by(["group", "currency", "payment_date"]).aggregate(amount=payments.amount.sum()) \
+        .to_pyarrow().to_pandas()
+    totals: dict[object, list[Decimal]] = defaultdict(list)
+    for group_value, currency, day, amount in zip(frame["group"], frame["currency"], frame["payment_date"],
+                                                  frame["amount"]):
+        totals[group_value].append(fx.convert(amount, currency, day))
+    return {k: dsum(v) for k, v in totals.items()}
+
+
+def collector_view(tables: Tables, params: Params, fx: FxRates, by_collector: pd.DataFrame,
+                   status: pd.DataFrame) -> pd.DataFrame:
+    """Per collector: balances owned, past-due share, cash collected in the month, promises taken / kept / broken."""
+    collected = collected_in_month(tables, params, fx)
+    start = params.as_of.replace(day=1)
+    taken = status[status["promised_on"] >= start] if len(status) else status
+    due = status[(status["due_by"] >= start) & (status["due_by"] <= params.as_of)] if len(status) else status
+    rows = []
+    for record in by_collector.itertuples(index=False):
+        collector = record.collector
+        mine_taken = taken[taken["collector"] == collector] if len(taken) else taken
+        mine_due = due[due["collector"] == collector] if len(due) else due
+        kept = int((mine_due["status"] == "kept").sum()) if len(mine_due) else 0
+        broken = int((mine_due["status"] == "broken").sum()) if len(mine_due) else 0
+        past_due_pct = ratio(record.past_due_ar, record.ar_total)
+        rows.append({
+            "collector": collector, "ar_total": record.ar_total, "past_due_ar": record.past_due_ar,
+            "past_due_pct": None if past_due_pct is None else past_due_pct * HUNDRED,
+            "collected_in_month": collected.get(collector, ZERO), "dso": record.dso, "add": record.add,
+            "promises_taken": len(mine_taken), "promises_due": len(mine_due), "promises_kept": kept,
+            "promises_broken": broken, "kept_rate_pct": _kept_rate(kept, broken),
+        })
+    return pd.DataFrame(rows)

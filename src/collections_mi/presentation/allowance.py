@@ -1,0 +1,42 @@
+"""Allowance section presentation: headline tiles, sentences, and wide tables for charts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from collections_mi.metrics.result import SectionResult
+from collections_mi.presentation.format import money
+
+
+def headline_tiles(result: SectionResult, currency: str) -> list[dict[str, Any]]:
+    kpis = result.kpis
+    change = kpis["allowance_total"] - kpis["allowance_opening"]
+    sign = "+" if change >= 0 else "−"
+    return [
+        {"label": "Allowance", "value": money(kpis["allowance_total"], currency, symbol=True),
+         "change": f"{sign}{money(abs(change), currency)} vs opening", "good": None},
+        {"label": "Bad-debt expense (month)", "value": money(kpis["bad_debt_expense"], currency, symbol=True)},
+        {"label": "Write-offs (month)", "value": money(kpis["write_offs"], currency, symbol=True)},
+        {"label": "Recoveries (month)", "value": money(kpis["recoveries"], currency, symbol=True)},
+    ]
+
+
+def summary_sentence(result: SectionResult, currency: str) -> str:
+    kpis = result.kpis
+    return (f"Allowance {money(kpis['allowance_total'], currency, symbol=True)} (opening "
+            f"{money(kpis['allowance_opening'], currency)}): write-offs {money(kpis['write_offs'], currency)}, "
+            f"recoveries {money(kpis['recoveries'], currency)}, bad-debt expense "
+            f"{money(kpis['bad_debt_expense'], currency)} for the month.")
+
+
+def vintage_matrix(vintages: pd.DataFrame, every: int = 3) -> pd.DataFrame:
+    """Cohort × months-since table of cumulative loss % (every ``every`` months, for reading)."""
+    if vintages.empty:
+        return vintages
+    shown = vintages[vintages["months_since"] % every == 0]
+    wide = shown.pivot(index="cohort", columns="months_since", values="loss_pct")
+    wide.columns = [f"m{c} %" for c in wide.columns]
+    wide = wide.astype(object).where(wide.notna(), None)
+    return wide.reset_index()

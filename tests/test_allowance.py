@@ -1,0 +1,170 @@
+"""Bad-debt allowance (shared/metrics.md § Bad-debt allowance): textbook and IFRS 9 worked examples, roll rates
+rebuilt from a published cohort flow through the engine, and an independent oracle on the demo ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from collections_mi.config import load_params
+from collections_mi.metrics.allowance import aging_rate_allowance, compute_allowance, roll_rates, rollforward
+from collections_mi.metrics.fx import load_fx
+from collections_mi.sources import open_ledger
+from conftest import write_params
+from oracle import Ledger as OracleLedger
+from oracle import allowance as oracle_allowance
+from oracle import write_offs_in_month
+
+D = Decimal
+CENT = D("0.01")
+
+
+def _matrix_total(balances: dict[str, str], rates: dict[str, str]) -> Decimal:
+    labels = list(balances)
+    matrix = aging_rate_allowance({k: D(v) for k, v in balances.items()}, {k: D(v) for k, v in rates.items()}, labels)
+    return sum(matrix["allowance"])
+
+
+def test_openstax_billies_watercraft_aging_method_and_adjusting_entry() -> None:
+    """OpenStax, Principles of Accounting Vol. 1, §9.2 (Billie's Watercraft Warehouse): 0–30 days $145,740 at 10%,
+    31–90 $102,100 at 20%, over 90 $77,010 at 30% → allowance $58,097. With a $20,000 debit balance carried over the
+    adjusting entry is $78,097; the balance-sheet method example with a $23,000 credit balance: 48,727.50 → 25,727.50."""
+    total = _matrix_total({"0-30": "145740", "31-90": "102100", "90+": "77010"},
+                          {"0-30": "0.10", "31-90": "0.20", "90+": "0.30"})
+    assert total == D("58097")
+    expense = rollforward(D("-20000"), D(0), D(0), total)["amount"].iloc[3]
+    assert expense == D("78097")
+    assert rollforward(D("23000"), D(0), D(0), D("48727.50"))["amount"].iloc[3] == D("25727.50")
+
+
+def test_openstax_furniture_direct_and_growth_markets() -> None:
+    """OpenStax Vol. 1, ch. 9 appendix (Furniture Direct): 485,000 at 5%, 180,000 at 10%, 80,000 at 20% → $58,250;
+    §9.2 exercise Growth Markets LLC: 22,480 at 6%, 36,540 at 17%, 15,330 at 25% → $11,393.10."""
+    assert _matrix_total({"a": "485000", "b": "180000", "c": "80000"}, {"a": "0.05", "b": "0.10", "c": "0.20"}) \
+        == D("58250")
+    assert _matrix_total({"a": "22480", "b": "36540", "c": "15330"}, {"a": "0.06", "b": "0.17", "c": "0.25"}) \
+        == D("11393.10")
+
+
+def test_ifrs9_illustrative_example_12_provision_matrix() -> None:
+    """IFRS 9 Illustrative Examples, Example 12 "Provision matrix" (IE74–IE77): Company M, trade receivables
+    CU30m: current 15,000,000 at 0.3%; 1–30 days past due 7,500,000 at 1.6%; 31–60 4,000,000 at 3.6%; 61–90
+    2,500,000 at 6.6%; > 90 1,000,000 at 10.6% → lifetime ECL 45,000 + 120,000 + 144,000 + 165,000 + 106,000 = 580,000."""
+    labels = ["current", "1-30", "31-60", "61-90", "90+"]
+    balances = dict(zip(labels, map(D, ["15000000", "7500000", "4000000", "2500000", "1000000"])))
+    rates = dict(zip(labels, map(D, ["0.003", "0.016", "0.036", "0.066", "0.106"])))
+    matrix = aging_rate_allowance(balances, rates, labels)
+    assert list(matrix["allowance"]) == [D(45000), D(120000), D(144000), D(165000), D(106000)]
+    assert sum(matrix["allowance"]) == D(580000)
+
+
+def test_occ_roll_rate_loss_factors_applied() -> None:
+    """OCC Comptroller's Handbook, Retail Lending Examination Procedures, App. G "Loss Forecasting Tools", step 3:
+    outstandings 987.4 / 30.2 / 11.8 / 8.2 / 5.9 with loss factors .70% / 20.61% / 48.41% / 72.12% / 100% →
+    forecasts 6.9 / 6.2 / 5.7 / 5.9 / 5.9 (published to 0.1), total 30.6 on 1,043.5 outstanding."""
+    labels = ["current", "30", "60", "90", "120"]
+    matrix = aging_rate_allowance(dict(zip(labels, map(D, ["987.4", "30.2", "11.8", "8.2", "5.9"]))),
+                                  dict(zip(labels, map(D, ["0.0070", "0.2061", "0.4841", "0.7212", "1"]))), labels)
+    assert [a.quantize(D("0.1")) for a in matrix["allowance"]] == list(map(D, ["6.9", "6.2", "5.7", "5.9", "5.9"]))
+    assert sum(matrix["balance"]) == D("1043.5")
+
+
+# IFRScommunity.com, "IFRS 9 example: lifetime ECL for trade receivables using a provision matrix": of January's
+# sales of 100,000, 50,000 are outstanding once 1–30 days overdue, 23,000 at 31–60, 8,000 at 61–90 and 2,000 at 91+
+# (never paid) → loss rates 2.0%, 4.0%, 8.7% (2/23), 25.0%, 100%; applied to 300,000 / 140,000 / 60,000 / 23,000 /
+# 5,000 → ECL 6,000 + 5,600 + 5,217 + 5,750 + 5,000 = 27,567.
+IFRS_COMMUNITY_LOSS = [D("0.02"), D("0.04"), D(2) / D(23), D("0.25"), D(1)]
+
+
+def test_roll_rates_reproduce_the_ifrscommunity_flow() -> None:
+    labels = ["current", "1-30", "31-60", "61-90", "90+"]
+    months = [dt.date(2026, m, d) for m, d in ((1, 31), (2, 28), (3, 31), (4, 30), (5, 31), (6, 30))]
+    flow = [D(100000), D(50000), D(23000), D(8000), D(2000)]
+    balances = {months[i]: {labels[i]: flow[i]} for i in range(5)}
+    rolls = roll_rates(balances, {months[5]: D(2000)}, months[1:], labels, D(1))
+    for label, expected in zip(labels, IFRS_COMMUNITY_LOSS):
+        assert abs(rolls.loss_rates[label] - expected) < D("1e-25"), label
+    at_year_end = dict(zip(labels, map(D, ["300000", "140000", "60000", "23000", "5000"])))
+    total = sum(aging_rate_allowance(at_year_end, rolls.loss_rates, labels)["allowance"])
+    assert total.quantize(D(1)) == D(27567)
+    # the overlay scales every loss rate, capped at 100%
+    stressed = roll_rates(balances, {months[5]: D(2000)}, months[1:], labels, D("1.5"))
+    assert stressed.loss_rates["61-90"] == D("0.375") and stressed.loss_rates["90+"] == D(1)
+
+
+def _cohort_ledger(folder: Path) -> Path:
+    """The IFRScommunity cohort as a ledger: one invoice of 100,000 due 2026-02-01, paid down month by month."""
+    folder.mkdir(parents=True)
+    (folder / "customers.csv").write_text("customer_id,name\nK1,Cohort Co\n", encoding="utf-8")
+    (folder / "invoices.csv").write_text(
+        "invoice_id,customer_id,invoice_date,due_date,amount\nJ1,K1,2026-01-02,2026-02-01,100000.00\n", encoding="utf-8")
+    (folder / "payments.csv").write_text(
+        "payment_id,invoice_id,payment_date,amount\nP1,J1,2026-02-10,50000.00\nP2,J1,2026-03-10,27000.00\n"
+        "P3,J1,2026-04-10,15000.00\nP4,J1,2026-05-10,6000.00\n", encoding="utf-8")
+    (folder / "adjustments.csv").write_text(
+        "adjustment_id,invoice_id,adjustment_date,kind,amount\nW1,J1,2026-06-15,write_off,2000.00\n", encoding="utf-8")
+    return folder
+
+
+def test_roll_rate_method_through_the_engine(tmp_path: Path) -> None:
+    # month-ends: Jan 31 current (dpd −1); Feb 28 dpd 27; Mar 31 dpd 58; Apr 30 dpd 88; May 31 dpd 119; Jun write-off
+    ledger = _cohort_ledger(tmp_path / "l")
+    params_path = write_params(tmp_path, ledger, as_of="2026-06-30", aging={"buckets": [30, 60, 90]},
+                               allowance={"method": "roll_rate", "lookback_months": 5,
+                                          "rates": {"current": 0.01, "1-30": 0.02, "31-60": 0.1, "61-90": 0.3,
+                                                    "90+": 1}})
+    params = load_params(params_path)
+    ledger_tables = open_ledger(params, params_path).typed
+    result = compute_allowance(ledger_tables, params, load_fx(ledger_tables, "USD"))
+    loss = dict(zip(result.tables["loss_rates"]["bucket"], result.tables["loss_rates"]["loss_rate"]))
+    for label, expected in zip(["current", "1-30", "31-60", "61-90", "90+"], IFRS_COMMUNITY_LOSS):
+        assert abs(loss[label] - expected) < D("1e-25"), label
+    assert result.kpis["write_offs"] == D(2000) and result.kpis["allowance_total"] == 0
+
+
+@pytest.mark.parametrize("method", ["aging_rates", "roll_rate"])
+@pytest.mark.parametrize("as_of", ["2026-10-31", "2026-04-30"])
+def test_matches_oracle_and_rollforward_adds_up(demo_ledger: Path, tmp_path: Path, method: str, as_of: str) -> None:
+    params_path = write_params(tmp_path, demo_ledger, as_of=as_of, name="p.yaml", allowance={"method": method})
+    params = load_params(params_path)
+    tables = open_ledger(params, params_path).typed
+    result = compute_allowance(tables, params, load_fx(tables, "USD"))
+    oracle = _oracle(demo_ledger)
+    day = dt.date.fromisoformat(as_of)
+    expected = oracle_allowance(oracle, day, method, params.allowance_rates)
+    assert result.kpis["allowance_total"].quantize(CENT) == expected.quantize(CENT)
+    assert result.kpis["write_offs"] == write_offs_in_month(oracle, day)
+    assert result.kpis["recoveries"] == write_offs_in_month(oracle, day, "recovery")
+    lines = list(result.tables["allowance_rollforward"]["amount"])
+    with decimal.localcontext(decimal.Context(prec=100)):
+        assert sum(lines[:-1]) == lines[-1] == result.kpis["allowance_total"]  # exact, not just to the cent
+    assert result.kpis["allowance_total"] > 0
+
+
+def test_method_rates_and_overlay_move_the_allowance_as_expected(demo_ledger: Path, tmp_path: Path) -> None:
+    def total(name: str, **allowance) -> Decimal:
+        params_path = write_params(tmp_path, demo_ledger, name=name, allowance=allowance)
+        params = load_params(params_path)
+        tables = open_ledger(params, params_path).typed
+        return compute_allowance(tables, params, load_fx(tables, "USD")).kpis["allowance_total"]
+
+    base = total("a.yaml")
+    doubled = total("b.yaml", rates={"current": 0.01, "1-30": 0.04, "31-60": 0.16, "61-90": 0.4, "91-120": 1,
+                                     "120+": 1})
+    assert base < doubled < 2 * base  # 120+ and 91-120 cannot double past 100%
+    roll = total("c.yaml", method="roll_rate")
+    overlay = total("d.yaml", method="roll_rate", overlay=1.25)
+    assert roll != base and roll < overlay <= roll * D("1.25")
+
+
+_ORACLES: dict[Path, OracleLedger] = {}
+
+
+def _oracle(folder: Path) -> OracleLedger:
+    if folder not in _ORACLES:
+        _ORACLES[folder] = OracleLedger(folder)
+    return _ORACLES[folder]
