@@ -6,12 +6,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from collections_mi.config import Params
+from collections_mi.metrics.agency import compute_agency
 from collections_mi.metrics.aging import compute_aging
 from collections_mi.metrics.allowance import compute_allowance
 from collections_mi.metrics.balances import Tables
 from collections_mi.metrics.dso import compute_dso
 from collections_mi.metrics.fx import FxRates, load_fx
 from collections_mi.metrics.result import SectionResult
+from collections_mi.metrics.watchlist import compute_watchlist
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,9 @@ SECTIONS: dict[str, Section] = {
                 uses=("aging",)),
         Section("allowance", "03_allowance", "Bad-debt allowance", compute_allowance,
                 ("customers", "invoices", "payments")),
+        Section("watchlist", "04_watchlist", "Watch-list reserves", compute_watchlist, ("loans", "loan_cash_flows")),
+        Section("agency", "05_agency", "Agency performance", compute_agency,
+                ("agencies", "agency_placements", "agency_collections")),
     )
 }
 

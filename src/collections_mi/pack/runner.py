@@ -31,8 +31,10 @@ from collections_mi.pack import publish as publishing
 from collections_mi.pack.html import index_page, notebook_to_html
 from collections_mi.pack.results import write_results
 from collections_mi.presentation import aging as aging_view
+from collections_mi.presentation import agency as agency_view
 from collections_mi.presentation import allowance as allowance_view
 from collections_mi.presentation import dso as dso_view
+from collections_mi.presentation import watchlist as watchlist_view
 from collections_mi.sources import Ledger, open_ledger
 
 Progress = Callable[[str], None]
@@ -181,6 +183,12 @@ def write_index(sections: list[Section], results: dict[str, SectionResult], fold
     if "allowance" in results:
         tiles += allowance_view.headline_tiles(results["allowance"], currency)[:2]
         summary.append(allowance_view.summary_sentence(results["allowance"], currency))
+    if "watchlist" in results and results["watchlist"].kpis:
+        tiles += watchlist_view.headline_tiles(results["watchlist"], currency)[::3]
+        summary.append(watchlist_view.summary_sentence(results["watchlist"], currency))
+    if "agency" in results:
+        tiles += agency_view.headline_tiles(results["agency"], currency)[2:]
+        summary.append(agency_view.summary_sentence(results["agency"], currency))
     page = index_page(company=params.report.company, period=params.period, as_of=str(params.as_of), tiles=tiles,
                       sections=[{"href": f"html/{s.notebook}.html", "title": s.title} for s in sections],
                       summary=summary, footer=footer, validation=validation)

@@ -143,3 +143,21 @@ def roll_rate_heatmap(monthly: pd.DataFrame, title: str = "Monthly roll rates (%
     fig.update_layout(title=title, **LAYOUT)
     fig.update_yaxes(autorange="reversed")
     return fig
+
+
+def liquidation_curves(curves: pd.DataFrame, title: str = "Liquidation curves by placement month") -> go.Figure:
+    fig = go.Figure()
+    for cohort, group in curves.groupby("cohort", sort=True):
+        fig.add_scatter(x=list(group["months_since"]), y=_floats(group["liquidation_pct"]), name=f"{cohort:%Y-%m}",
+                        mode="lines", hovertemplate=f"{cohort:%Y-%m} · month %{{x}}: %{{y:.1f}}%<extra></extra>")
+    fig.update_layout(title=title, xaxis_title="months since placement", yaxis_title="% of placed collected", **LAYOUT)
+    fig.update_layout(legend=dict(orientation="v", x=1.02, y=1))
+    return fig
+
+
+def stacked_monthly(frame: pd.DataFrame, series: str, value: str, currency: str, title: str) -> go.Figure:
+    fig = go.Figure()
+    for colour, (name, group) in zip(BUCKET_COLOURS * 3, frame.groupby(series, sort=True)):
+        fig.add_bar(x=[f"{m:%Y-%m}" for m in group["month"]], y=_floats(group[value]), name=str(name))
+    fig.update_layout(barmode="stack", title=title, yaxis_title=currency, **LAYOUT)
+    return fig

@@ -1,0 +1,33 @@
+"""Agency section presentation: headline tiles and the champion/challenger verdict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from collections_mi.metrics.result import SectionResult
+from collections_mi.presentation.format import money, percent
+
+
+def headline_tiles(result: SectionResult, currency: str) -> list[dict[str, Any]]:
+    kpis = result.kpis
+    return [
+        {"label": "Placed with agencies", "value": money(kpis["agency_placed"], currency, symbol=True)},
+        {"label": "Collected (gross)", "value": money(kpis["agency_collected"], currency, symbol=True)},
+        {"label": "Net-back after fees", "value": money(kpis["agency_net_back"], currency, symbol=True),
+         "note": f"fees {money(kpis['agency_fees'], currency)}"},
+        {"label": "Liquidation", "value": percent(kpis["agency_liquidation_pct"])},
+    ]
+
+
+def verdict(result: SectionResult) -> str:
+    table = result.tables["agency_champion_challenger"]
+    return str(table["verdict"].iloc[0]) if len(table) else "No champion/challenger comparison available."
+
+
+def summary_sentence(result: SectionResult, currency: str) -> str:
+    kpis = result.kpis
+    league = result.tables["agency_league"]
+    best = f" Best net-back: {league['agency'].iloc[0]}." if len(league) else ""
+    return (f"Agencies collected {money(kpis['agency_collected'], currency, symbol=True)} of "
+            f"{money(kpis['agency_placed'], currency, symbol=True)} placed ({percent(kpis['agency_liquidation_pct'])}); "
+            f"net-back after fees {money(kpis['agency_net_back'], currency, symbol=True)}.{best}")
