@@ -40,6 +40,12 @@ class ValidationFailed(CollectionsMIError):
         self.report = report
 
 
+class SuiteError(CollectionsMIError):
+    """An expectation suite file is unreadable or holds an expectation Great Expectations cannot build."""
+
+    exit_code = 2
+
+
 class MissingFxRate(CollectionsMIError):
     """A foreign-currency amount needs a rate that the fx_rates table does not have."""
 

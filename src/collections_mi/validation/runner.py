@@ -1,0 +1,75 @@
+"""validate(): structural checks, then the Great Expectations suites, then the cross-table checks.
+
+Every failure is collected (beancount style); nothing stops at the first problem. ``validate`` returns the
+report and never raises for bad data — the caller decides (``pack`` raises ValidationFailed).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from collections_mi.config import Params
+from collections_mi.contract import TABLES
+from collections_mi.sources import Ledger
+from collections_mi.validation.cross_table import ROW_CHECKS, SET_CHECKS, Context, run_checks, type_error_checks
+from collections_mi.validation.naming import FileNames
+from collections_mi.validation.report import ValidationReport
+from collections_mi.validation.structure import check_not_empty, check_structure
+from collections_mi.validation.suites import FORMAT_CHECKS, load_suites, run_suite
+
+_TABLE_ORDER = {name: i for i, name in enumerate(TABLES)}
+
+
+def validate(ledger: Ledger, params: Params, *, sample_rows: int = 5,
+             expectations_dir: str | Path | None = None) -> ValidationReport:
+    """Check ``ledger`` against the data contract; return every failure found (the report is ``ok`` if none).
+
+    ``expectations_dir`` defaults to the project's ``expectations/`` (or $COLLECTIONS_MI_EXPECTATIONS).
+    Raises :class:`~collections_mi.validation.suites.SuiteError` only if a suite file itself is broken.
+    """
+    started = time.perf_counter()
+    files = FileNames(ledger)
+    columns = {name: list(table.columns) for name, table in ledger.raw.items() if name in TABLES}
+    structure = check_structure(columns, files)
+    failures = list(structure.failures)
+    checks_run = structure.checks_run
+    skipped = list(structure.skipped)
+
+    suites = load_suites(expectations_dir)  # all of them: a broken suite is reported even if its table is absent
+    row_numbers = ledger.description.startswith("files:")  # a row's position means something in a file
+    row_counts: dict[str, int] = {}
+    format_failed: set[tuple[str, str]] = set()
+    for name in TABLES:
+        if name not in columns:
+            continue
+        if name not in structure.usable:
+            row_counts[name] = int(ledger.raw[name].count().to_pyarrow().as_py())
+            continue
+        wanted = [c.name for c in TABLES[name].columns if c.name in columns[name]]
+        frame = ledger.raw[name].select(*wanted).to_pyarrow().to_pandas()
+        row_counts[name] = len(frame)
+        found, run = run_suite(suites[name], frame, files, sample_rows=sample_rows, row_numbers=row_numbers)
+        del frame
+        failures += found
+        checks_run += run
+        format_failed |= {(name, f.column) for f in found if f.check in FORMAT_CHECKS and f.column}
+    empty, run = check_not_empty(row_counts, files)
+    failures += empty
+    checks_run += run
+
+    context = Context(
+        raw={name: ledger.raw[name] for name in structure.usable},
+        typed={name: ledger.typed[name] for name in structure.usable},
+        reporting_currency=params.reporting_currency, as_of=params.as_of, present=frozenset(columns))
+    outcome = run_checks(context, files, sample_rows=sample_rows,
+                         row_checks=ROW_CHECKS + type_error_checks(skip=format_failed), set_checks=SET_CHECKS)
+    failures += outcome.failures
+    checks_run += outcome.checks_run
+    skipped += outcome.skipped
+
+    failures.sort(key=lambda f: _TABLE_ORDER.get(f.table, len(_TABLE_ORDER)))  # stable: stage order kept per table
+    return ValidationReport(failures=failures, checks_run=checks_run,
+                            tables={name: row_counts[name] for name in TABLES if name in row_counts},
+                            seconds=time.perf_counter() - started, skipped=skipped,
+                            source=ledger.description, as_of=params.as_of)

@@ -1,0 +1,496 @@
+"""Validation. Bad ledgers are copies of the tiny fixture ledger with a CSV edited (one problem per ledger, or a
+few independent problems per ledger to keep the file fast); every failure is asserted exactly: check id, table,
+column, failing count, and a sample naming the offending row's key."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from collections_mi.config import load_params
+from collections_mi.contract import ADJUSTMENT_KINDS, FALSE_STRINGS, GL_ACCOUNTS, RISK_GRADES, TABLES, TRUE_STRINGS
+from collections_mi.sources import open_ledger
+from collections_mi.validation import (
+    SuiteError,
+    ValidationFailure,
+    ValidationReport,
+    expectations_dir,
+    load_suite,
+    validate,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TINY = FIXTURES / "tiny_ledger"
+TINY_PARAMS = FIXTURES / "tiny_params.yaml"
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+Rows = list[dict[str, str]]
+
+
+class BadLedger:
+    """A copy of the tiny ledger in a temporary folder, edited table by table."""
+
+    def __init__(self, root: Path) -> None:
+        self.folder = root / "ledger"
+        shutil.copytree(TINY, self.folder)
+        self.params = root / "params.yaml"
+        self.params.write_text(TINY_PARAMS.read_text().replace("location: tiny_ledger", "location: ledger"))
+
+    def rows(self, table: str) -> tuple[list[str], Rows]:
+        with (self.folder / f"{table}.csv").open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            return list(reader.fieldnames or []), list(reader)
+
+    def write(self, table: str, header: list[str], rows: Rows) -> None:
+        with (self.folder / f"{table}.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=header)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def edit(self, table: str, change: Callable[[Rows], Rows | None]) -> BadLedger:
+        header, rows = self.rows(table)
+        changed = change(rows)
+        self.write(table, header, rows if changed is None else changed)
+        return self
+
+    def set(self, table: str, key: str, column: str, value: str) -> BadLedger:
+        """Set ``column`` of the row whose key is ``key``."""
+        id_column = TABLES[table].key
+
+        def change(rows: Rows) -> None:
+            matches = [row for row in rows if row[id_column] == key]
+            assert len(matches) == 1, f"{table} has no row {key}"
+            matches[0][column] = value
+
+        return self.edit(table, change)
+
+    def append(self, table: str, *new_rows: dict[str, str]) -> BadLedger:
+        return self.edit(table, lambda rows: rows + list(new_rows))
+
+    def drop_column(self, table: str, column: str) -> BadLedger:
+        header, rows = self.rows(table)
+        kept = [c for c in header if c != column]
+        self.write(table, kept, [{k: r[k] for k in kept} for r in rows])
+        return self
+
+    def remove(self, table: str) -> BadLedger:
+        (self.folder / f"{table}.csv").unlink()
+        return self
+
+    def validate(self) -> ValidationReport:
+        params = load_params(self.params)
+        return validate(open_ledger(params, self.params), params)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> BadLedger:
+    return BadLedger(tmp_path)
+
+
+def only_failure(report: ValidationReport) -> ValidationFailure:
+    assert len(report.failures) == 1, report.render_text()
+    return report.failures[0]
+
+
+def assert_failure(failure: ValidationFailure, check: str, table: str, column: str | None, count: int) -> None:
+    got = (failure.check, failure.table, failure.column, failure.failing_count)
+    assert got == (check, table, column, count), failure.line()
+
+
+def failure_of(report: ValidationReport, check: str, table: str | None = None) -> ValidationFailure:
+    found = [f for f in report.failures if f.check == check and table in (None, f.table)]
+    assert len(found) == 1, report.render_text()
+    return found[0]
+
+
+def sample_values(failure: ValidationFailure, column: str) -> list[object]:
+    return [row.get(column) for row in failure.sample]
+
+
+# --------------------------------------------------------------------------------------------- the good case
+
+
+@pytest.fixture(scope="module")
+def tiny_report() -> ValidationReport:
+    params = load_params(TINY_PARAMS)
+    return validate(open_ledger(params, TINY_PARAMS), params)
+
+
+def test_tiny_ledger_passes(tiny_report: ValidationReport) -> None:
+    assert tiny_report.ok, tiny_report.render_text()
+    assert tiny_report.failures == []
+    assert tiny_report.tables == {"customers": 3, "invoices": 7, "payments": 3, "adjustments": 1, "fx_rates": 3,
+                                  "gl_balances": 1}
+    assert tiny_report.checks_run > 80
+    assert tiny_report.seconds > 0
+    assert "passed" in tiny_report.render_text()
+    assert json.loads(json.dumps(tiny_report.to_dict()))["ok"] is True
+
+
+def test_future_dated_rows_and_accepted_variations_are_not_errors(ledger: BadLedger) -> None:
+    # an invoice after as_of in a currency with no rate at all, a payment and a write-off after as_of
+    ledger.append("invoices", {"invoice_id": "I8", "customer_id": "C1", "invoice_date": "2026-12-01",
+                               "due_date": "2026-12-31", "amount": "75.00", "currency": "GBP", "disputed": ""})
+    ledger.append("payments", {"payment_id": "P4", "invoice_id": "I8", "payment_date": "2027-01-05", "amount": "25.00"})
+    ledger.append("adjustments", {"adjustment_id": "A2", "invoice_id": "I2", "adjustment_date": "2027-02-01",
+                                  "kind": "write_off", "amount": "500.00"})
+    # also fine: trailing zeros beyond the minor unit, yes/no flags in any case, and a recovery on a fully
+    # paid invoice (a recovery does not reduce the balance, so it cannot over-apply it)
+    ledger.set("invoices", "I1", "amount", "1000.0000").set("invoices", "I3", "disputed", "YES")
+    ledger.append("adjustments", {"adjustment_id": "A3", "invoice_id": "I5", "adjustment_date": "2026-10-20",
+                                  "kind": "recovery", "amount": "300.00"})
+    report = ledger.validate()
+    assert report.ok, report.render_text()
+
+
+def test_empty_payments_is_allowed(ledger: BadLedger) -> None:
+    report = ledger.edit("payments", lambda rows: []).validate()
+    assert report.ok, report.render_text()
+    assert report.tables["payments"] == 0
+
+
+# --------------------------------------------------------------------------- bad ledgers, one problem each
+
+
+def test_missing_required_column_skips_the_rest_of_the_table(ledger: BadLedger) -> None:
+    # with due_date gone, invoices gets no other check: its bad amount must not be reported
+    report = ledger.set("invoices", "I1", "amount", "-1").drop_column("invoices", "due_date").validate()
+    failure = only_failure(report)
+    assert_failure(failure, "missing_column", "invoices", "due_date", 1)
+    assert "skipped" in failure.description
+    assert failure.sample == [{"columns_found": "invoice_id, customer_id, invoice_date, amount, currency, disputed"}]
+    assert any(s.startswith("invoices: all checks skipped") for s in report.skipped)
+    assert any("orphan_payment" in s for s in report.skipped)
+
+
+def test_missing_fx_rate_for_a_currency(ledger: BadLedger) -> None:
+    failure = only_failure(ledger.set("invoices", "I7", "currency", "GBP").validate())
+    assert_failure(failure, "fx_coverage", "fx_rates", "currency", 1)
+    assert failure.sample == [{"currency": "GBP", "earliest_invoice": "I7", "earliest_invoice_date": "2026-07-10",
+                               "invoices": 1, "first_rate_date": None}]
+    assert "never a silent 1.0" in failure.expectation
+
+
+def test_fx_rates_starting_after_the_earliest_invoice(ledger: BadLedger) -> None:
+    ledger.edit("fx_rates", lambda rows: [r for r in rows if r["rate_date"] != "2026-07-01"])
+    failure = only_failure(ledger.validate())
+    assert_failure(failure, "fx_coverage", "fx_rates", "currency", 1)
+    assert failure.sample[0]["currency"] == "EUR"
+    assert failure.sample[0]["earliest_invoice"] == "I7"
+    assert failure.sample[0]["first_rate_date"] == "2026-10-30"
+
+
+def test_missing_fx_rates_table(ledger: BadLedger) -> None:
+    failure = only_failure(ledger.remove("fx_rates").validate())
+    assert_failure(failure, "fx_coverage", "fx_rates", "currency", 1)
+    assert failure.sample[0]["currency"] == "EUR" and failure.sample[0]["invoices"] == 2
+
+
+def test_missing_required_table_and_incomplete_group(ledger: BadLedger) -> None:
+    (ledger.folder / "agencies.csv").write_text("agency_id,name\nAG1,Alpha Recoveries\n", encoding="utf-8")
+    report = ledger.remove("customers").validate()
+    found = [(f.check, f.table, f.column, f.failing_count) for f in report.failures]
+    assert found == [("missing_table", "customers", None, 1), ("incomplete_group", "agency_placements", None, 1),
+                     ("incomplete_group", "agency_collections", None, 1)], report.render_text()
+    missing = report.failures[0]
+    assert missing.hint == "add customers.csv with at least the columns customer_id, name"
+    assert any(s.startswith("orphan_invoice (invoices): not checked") for s in report.skipped)
+    assert "agency_collections.csv" in report.failures[2].hint
+    assert report.tables["agencies"] == 1 and "customers" not in report.tables
+
+
+def test_empty_invoices_table(ledger: BadLedger) -> None:
+    report = ledger.edit("invoices", lambda rows: []).validate()
+    found = {(f.check, f.table, f.column, f.failing_count) for f in report.failures}
+    # the payments and the credit note now point to invoices that do not exist: reported too
+    assert found == {("empty_table", "invoices", None, 1), ("orphan_payment", "payments", "invoice_id", 3),
+                     ("orphan_adjustment", "adjustments", "invoice_id", 1)}
+    assert report.tables["invoices"] == 0
+
+
+# ------------------------------------------------- bad ledgers with several independent problems (fewer runs)
+# Each problem is in its own rows; the first test of each group asserts the complete list of failures, so a
+# problem that leaked into another check would show.
+
+
+@pytest.fixture(scope="module")
+def several_problems(tmp_path_factory: pytest.TempPathFactory) -> ValidationReport:
+    ledger = BadLedger(tmp_path_factory.mktemp("several"))
+    ledger.append("invoices", {"invoice_id": "I1", "customer_id": "C2", "invoice_date": "2026-09-01",
+                               "due_date": "2026-10-01", "amount": "50.00", "currency": "USD",
+                               "disputed": "false"})                              # duplicate invoice_id
+    ledger.set("invoices", "I3", "invoice_date", "2026-02-30")                   # unparseable date
+    ledger.set("adjustments", "A1", "kind", "<script>alert('x')</script>")       # unknown kind (and markup)
+    ledger.append("payments", {"payment_id": "P9", "invoice_id": "I99", "payment_date": "2026-10-01",
+                               "amount": "10.00"})                                 # payment for an unknown invoice
+    return ledger.validate()
+
+
+def test_every_failure_is_reported_in_one_run(several_problems: ValidationReport) -> None:
+    report = several_problems
+    found = [(f.check, f.table, f.column, f.failing_count) for f in report.failures]
+    assert found == [("unique", "invoices", "invoice_id", 2), ("date_format", "invoices", "invoice_date", 1),
+                     ("orphan_payment", "payments", "invoice_id", 1),
+                     ("allowed_values", "adjustments", "kind", 1)], report.render_text()  # in contract table order
+    assert report.failing_tables == ["invoices", "payments", "adjustments"]
+    assert not report.ok
+    assert report.summary().startswith("4 problems in 3 tables")
+
+
+def test_duplicate_invoice_id(several_problems: ValidationReport) -> None:
+    failure = failure_of(several_problems, "unique")
+    assert_failure(failure, "unique", "invoices", "invoice_id", 2)
+    assert sample_values(failure, "invoice_id") == ["I1", "I1"]
+    assert sample_values(failure, "row") == [1, 8]  # positions in invoices.csv
+    assert failure.description == "2 rows where invoice_id repeats a value that must be unique (I1 ×2)"
+    assert failure.hint == "remove or renumber the duplicate rows in invoices.csv"
+    assert failure.line().startswith("invoices.invoice_id: 2 rows where invoice_id repeats")
+
+
+def test_unparseable_date(several_problems: ValidationReport) -> None:
+    failure = failure_of(several_problems, "date_format")
+    assert_failure(failure, "date_format", "invoices", "invoice_date", 1)
+    assert failure.sample == [{"row": 3, "invoice_id": "I3", "invoice_date": "2026-02-30"}]
+    assert "(2026-02-30)" in failure.description
+
+
+def test_payment_for_unknown_invoice(several_problems: ValidationReport) -> None:
+    failure = failure_of(several_problems, "orphan_payment")
+    assert_failure(failure, "orphan_payment", "payments", "invoice_id", 1)
+    assert failure.sample == [{"payment_id": "P9", "invoice_id": "I99", "payment_date": "2026-10-01",
+                               "amount": "10"}]
+    assert failure.description == "1 payment for an invoice_id that is not in invoices (I99)"
+    assert "invoices.csv" in failure.hint and "payments.csv" in failure.hint
+
+
+def test_unknown_adjustment_kind(several_problems: ValidationReport) -> None:
+    failure = failure_of(several_problems, "allowed_values")
+    assert_failure(failure, "allowed_values", "adjustments", "kind", 1)
+    assert failure.sample == [{"row": 1, "adjustment_id": "A1", "kind": "<script>alert('x')</script>"}]
+    assert "credit_note, discount, write_off, recovery" in failure.expectation
+
+
+def test_reports_render_and_escape_values(several_problems: ValidationReport) -> None:
+    text = several_problems.render_text()
+    for part in ("invoices (8 rows)", "✗ invoices.invoice_date [date_format]",
+                 "expectation: invoice_date is a calendar", "failing: 1",
+                 "row=3, invoice_id=I3, invoice_date=2026-02-30", "fix: write invoice_date as YYYY-MM-DD",
+                 "adjustments.kind [allowed_values]", "payment_id=P9"):
+        assert part in text, text
+    page = several_problems.render_html()
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert not re.search(r"""(src|href)=["']?https?:""", page)  # self-contained
+    data = json.loads(json.dumps(several_problems.to_dict()))
+    assert data["ok"] is False
+    assert [f["check"] for f in data["failures"]] == ["unique", "date_format", "orphan_payment", "allowed_values"]
+
+
+@pytest.fixture(scope="module")
+def amount_problems(tmp_path_factory: pytest.TempPathFactory) -> ValidationReport:
+    ledger = BadLedger(tmp_path_factory.mktemp("amounts"))
+    ledger.set("invoices", "I5", "due_date", "2026-08-01")      # due before the invoice date (2026-09-01)
+    ledger.set("invoices", "I1", "amount", "1000.005")          # more decimals than USD has
+    ledger.set("payments", "P1", "amount", "0.00")              # zero payment
+    ledger.set("payments", "P2", "amount", "-300.00")           # negative payment
+    ledger.set("payments", "P3", "amount", "199.995")           # pays I7, in EUR: 2 decimals at most
+    # I4 (800 EUR) has a 100 credit note; 750 more cash, dated after as_of, over-applies it by 50
+    ledger.append("payments", {"payment_id": "P4", "invoice_id": "I4", "payment_date": "2026-11-20",
+                               "amount": "750.00"})
+    return ledger.validate()
+
+
+def test_amount_problems_are_all_reported(amount_problems: ValidationReport) -> None:
+    found = [(f.check, f.table, f.column, f.failing_count) for f in amount_problems.failures]
+    assert found == [("due_before_invoice", "invoices", "due_date", 1), ("money_decimals", "invoices", "amount", 1),
+                     ("over_application", "invoices", "amount", 1), ("money_format", "payments", "amount", 1),
+                     ("positive", "payments", "amount", 1), ("money_decimals", "payments", "amount", 1)], \
+        amount_problems.render_text()
+
+
+def test_over_application_counts_payments_and_credits_of_all_dates(amount_problems: ValidationReport) -> None:
+    failure = failure_of(amount_problems, "over_application")
+    row = failure.sample[0]
+    assert row["invoice_id"] == "I4" and row["currency"] == "EUR"
+    assert (Decimal(row["amount"]), Decimal(row["applied"]), Decimal(row["excess"])) == (
+        Decimal(800), Decimal(850), Decimal(50))
+    assert failure.description == "1 invoice where payments and credits applied exceed the invoice amount (I4)"
+
+
+def test_negative_amount(amount_problems: ValidationReport) -> None:
+    failure = failure_of(amount_problems, "money_format")
+    assert_failure(failure, "money_format", "payments", "amount", 1)
+    assert failure.sample == [{"row": 2, "payment_id": "P2", "amount": "-300.00"}]
+    assert "negative" in failure.description
+
+
+def test_due_date_before_invoice_date(amount_problems: ValidationReport) -> None:
+    failure = failure_of(amount_problems, "due_before_invoice")
+    assert failure.sample == [{"invoice_id": "I5", "invoice_date": "2026-09-01", "due_date": "2026-08-01"}]
+    assert failure.description == "1 row where due_date is before invoice_date (I5)"
+
+
+def test_amount_with_too_many_decimals(amount_problems: ValidationReport) -> None:
+    failure = failure_of(amount_problems, "money_decimals", "invoices")
+    assert failure.sample == [{"invoice_id": "I1", "amount": "1000.005", "currency": "USD", "max_decimals": 2}]
+
+
+def test_payment_decimals_follow_the_invoice_currency(amount_problems: ValidationReport) -> None:
+    failure = failure_of(amount_problems, "money_decimals", "payments")
+    assert failure.sample == [{"payment_id": "P3", "invoice_id": "I7", "amount": "199.995", "currency": "EUR",
+                               "max_decimals": 2}]
+
+
+def test_zero_amount(amount_problems: ValidationReport) -> None:
+    failure = failure_of(amount_problems, "positive")
+    assert failure.sample == [{"row": 1, "payment_id": "P1", "amount": "0.00"}]
+    assert failure.description == "1 row where amount is zero (0.00)"
+
+
+OPTIONAL_TABLES = {
+    "agencies": """agency_id,name,strategy
+AG1,Alpha Recoveries,champion
+AG2,Beta Collect,challenger
+""",
+    "agency_placements": """placement_id,agency_id,customer_id,placed_date,placed_amount,fee_rate,recalled_date
+PL1,AG1,C2,2026-06-01,250.50,0.25,
+PL2,AG2,C3,2026-07-01,200.00,0,2026-10-01
+PL3,AG9,C9,2026-07-01,100.00,1.0,
+""",
+    "agency_collections": """collection_id,placement_id,collection_date,amount
+K1,PL1,2026-07-15,100.00
+K2,PL2,2026-06-15,50.00
+K3,PL7,2026-08-01,10.00
+""",
+    "loans": "as_of_date,loan_id,borrower,balance,effective_rate,risk_grade,days_past_due,on_watch_list,"
+             "impairment_method,collateral_value,cost_to_sell_rate,status\n"
+             """2026-10-31,L1,Borrower One,100000.00,0.10,substandard,45,true,cash_flows,,,performing
+2026-10-31,L2,Borrower Two,50000.00,0.08,doubtful,120,yes,collateral,30000.00,0.08,non_accrual
+2026-10-31,L3,Borrower Three,20000.00,1.5,awful,-3,maybe,magic,-5,2,zombie
+2026-10-31,L1,Borrower One again,1.00,0.10,pass,0,false,,,,
+""",
+    "loan_cash_flows": """as_of_date,loan_id,flow_date,amount
+2026-10-31,L1,2026-12-31,30000.00
+2026-10-31,L1,2026-10-15,30000.00
+2026-09-30,L2,2026-12-31,10000.00
+""",
+}
+
+
+def test_optional_tables_are_checked(ledger: BadLedger) -> None:
+    """Agencies and loans with one problem per row (L3 has several), plus a repeated fx rate."""
+    for name, text in OPTIONAL_TABLES.items():
+        (ledger.folder / f"{name}.csv").write_text(text, encoding="utf-8")
+    ledger.append("fx_rates", {"rate_date": "2026-10-30", "currency": "EUR", "rate": "1.07"})
+    report = ledger.validate()
+    found = [(f.check, f.table, f.column, f.failing_count) for f in report.failures]
+    assert found == [
+        ("compound_unique", "fx_rates", "rate_date, currency", 2),
+        ("range", "agency_placements", "fee_rate", 1),
+        ("orphan_placement_customer", "agency_placements", "customer_id", 1),
+        ("orphan_placement_agency", "agency_placements", "agency_id", 1),
+        ("orphan_collection", "agency_collections", "placement_id", 1),
+        ("collection_before_placement", "agency_collections", "collection_date", 1),
+        ("range", "loans", "effective_rate", 1),
+        ("allowed_values", "loans", "risk_grade", 1),
+        ("range", "loans", "days_past_due", 1),
+        ("bool_format", "loans", "on_watch_list", 1),
+        ("allowed_values", "loans", "impairment_method", 1),
+        ("money_format", "loans", "collateral_value", 1),
+        ("range", "loans", "cost_to_sell_rate", 1),
+        ("allowed_values", "loans", "status", 1),
+        ("compound_unique", "loans", "as_of_date, loan_id", 2),
+        ("flow_not_after_snapshot", "loan_cash_flows", "flow_date", 1),
+        ("orphan_cash_flow", "loan_cash_flows", "loan_id", 1),
+    ], report.render_text()
+    samples = {(f.check, f.table, f.column): f.sample for f in report.failures}
+    assert samples[("compound_unique", "fx_rates", "rate_date, currency")] == [
+        {"row": 2, "rate_date": "2026-10-30", "currency": "EUR"},
+        {"row": 4, "rate_date": "2026-10-30", "currency": "EUR"}]
+    assert samples[("range", "agency_placements", "fee_rate")] == [{"row": 3, "placement_id": "PL3", "fee_rate": "1.0"}]
+    assert samples[("orphan_collection", "agency_collections", "placement_id")][0]["collection_id"] == "K3"
+    assert samples[("collection_before_placement", "agency_collections", "collection_date")] == [
+        {"collection_id": "K2", "placement_id": "PL2", "placed_date": "2026-07-01", "collection_date": "2026-06-15"}]
+    assert samples[("range", "loans", "days_past_due")] == [
+        {"row": 3, "as_of_date": "2026-10-31", "loan_id": "L3", "days_past_due": "-3"}]
+    assert samples[("flow_not_after_snapshot", "loan_cash_flows", "flow_date")] == [
+        {"as_of_date": "2026-10-31", "loan_id": "L1", "flow_date": "2026-10-15"}]
+    assert samples[("orphan_cash_flow", "loan_cash_flows", "loan_id")] == [
+        {"as_of_date": "2026-09-30", "loan_id": "L2", "flow_date": "2026-12-31", "amount": "10000"}]
+
+
+# --------------------------------------------------------------------------------------------------- suites
+
+
+def suite_files() -> list[Path]:
+    return sorted(expectations_dir().glob("*.json"))
+
+
+def test_one_suite_per_contract_table() -> None:
+    assert sorted(p.stem for p in suite_files()) == sorted(TABLES)
+
+
+@pytest.mark.parametrize("path", suite_files(), ids=lambda p: p.stem)
+def test_suite_loads_with_its_full_expectation_count(path: Path) -> None:
+    written = json.loads(path.read_text(encoding="utf-8"))["expectations"]
+    suite = load_suite(path)
+    assert len(suite.gx_suite.expectations) == len(written) == len(suite.expectations)
+    for item in written:
+        assert item["meta"]["notes"].strip() and item["meta"]["hint"].strip() and item["meta"]["check"]
+
+
+def test_suites_cover_the_contract() -> None:
+    for name, table in TABLES.items():
+        items = json.loads((expectations_dir() / f"{name}.json").read_text(encoding="utf-8"))["expectations"]
+        checks = {(i["meta"]["check"], i["kwargs"].get("column")) for i in items}
+        for column in table.columns:
+            if column.required:
+                assert ("not_null", column.name) in checks, f"{name}.{column.name}"
+                assert ("missing_column", column.name) in checks, f"{name}.{column.name}"
+            if column.type == "date":
+                assert ("date_format", column.name) in checks, f"{name}.{column.name}"
+            if column.type == "bool":
+                assert ("bool_format", column.name) in checks, f"{name}.{column.name}"
+        if table.key:
+            assert ("unique", table.key) in checks, name
+        sets = {i["kwargs"]["column"]: i["kwargs"]["value_set"] for i in items
+                if i["type"] == "expect_column_values_to_be_in_set"}
+        expected = {"adjustments": {"kind": ADJUSTMENT_KINDS}, "loans": {"risk_grade": RISK_GRADES},
+                    "gl_balances": {"account": GL_ACCOUNTS}}.get(name, {})
+        for column, values in expected.items():
+            assert tuple(sets[column]) == values
+        for item in items:
+            if item["meta"]["check"] == "bool_format":
+                pattern = re.compile(item["kwargs"]["regex"])
+                for word in TRUE_STRINGS + FALSE_STRINGS:
+                    assert pattern.search(word) and pattern.search(word.upper())
+                assert not pattern.search("maybe")
+
+
+def test_a_suite_that_cannot_be_built_names_its_file(tmp_path: Path) -> None:
+    broken = tmp_path / "invoices.json"
+    broken.write_text(json.dumps({"name": "invoices", "expectations": [
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "invoice_id"},
+         "meta": {"check": "not_null", "notes": "n", "hint": "h"}},
+        {"type": "expect_column_values_to_be_purple", "kwargs": {"column": "invoice_id"},
+         "meta": {"check": "purple", "notes": "n", "hint": "h"}},
+    ]}), encoding="utf-8")
+    with pytest.raises(SuiteError, match=r"invoices\.json, expectation #2 \(expect_column_values_to_be_purple\)"):
+        load_suite(broken)
+
+
+def test_importing_validation_does_not_import_great_expectations() -> None:
+    code = "import sys, collections_mi.validation; sys.exit('great_expectations' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(SRC), "PATH": ""},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
