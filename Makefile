@@ -41,7 +41,7 @@ metrics: install demo
 	$(BIN)/collections-mi metrics --params $(PARAMS)
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 lab: install demo
 	$(BIN)/jupyter lab --allow-root --notebook-dir=.

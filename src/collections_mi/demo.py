@@ -57,6 +57,11 @@ DEMO_TABLES: tuple[str, ...] = (
     "promises",
     "fx_rates",
     "gl_balances",
+    "agencies",
+    "agency_placements",
+    "agency_collections",
+    "loans",
+    "loan_cash_flows",
 )
 
 # ---------------------------------------------------------------------------------------------------
@@ -66,6 +71,8 @@ DEMO_TABLES: tuple[str, ...] = (
 MONEY_TYPE = pa.decimal128(18, 2)
 RATE_TYPE = pa.decimal128(18, 6)
 RATE_SCALE = 1_000_000  # fx rates are held as integer millionths ("micro" units)
+SHARE_TYPE = pa.decimal128(9, 4)  # fee rates, interest rates, cost-to-sell rates: 0.2500
+SHARE_SCALE = 10_000  # shares are held as integer ten-thousandths (basis points)
 
 SCHEMAS: dict[str, pa.Schema] = {
     "customers": pa.schema(
@@ -130,6 +137,59 @@ SCHEMAS: dict[str, pa.Schema] = {
         [
             ("period_end", pa.date32()),
             ("account", pa.string()),
+            ("amount", MONEY_TYPE),
+        ]
+    ),
+    "agencies": pa.schema(
+        [
+            ("agency_id", pa.string()),
+            ("name", pa.string()),
+            ("strategy", pa.string()),
+            ("fee_rate_default", SHARE_TYPE),
+        ]
+    ),
+    "agency_placements": pa.schema(
+        [
+            ("placement_id", pa.string()),
+            ("agency_id", pa.string()),
+            ("customer_id", pa.string()),
+            ("placed_date", pa.date32()),
+            ("placed_amount", MONEY_TYPE),
+            ("fee_rate", SHARE_TYPE),
+            ("recalled_date", pa.date32()),
+        ]
+    ),
+    "agency_collections": pa.schema(
+        [
+            ("collection_id", pa.string()),
+            ("placement_id", pa.string()),
+            ("collection_date", pa.date32()),
+            ("amount", MONEY_TYPE),
+        ]
+    ),
+    "loans": pa.schema(
+        [
+            ("as_of_date", pa.date32()),
+            ("loan_id", pa.string()),
+            ("borrower", pa.string()),
+            ("balance", MONEY_TYPE),
+            ("effective_rate", SHARE_TYPE),
+            ("risk_grade", pa.string()),
+            ("days_past_due", pa.int64()),
+            ("on_watch_list", pa.bool_()),
+            ("impairment_method", pa.string()),
+            ("collateral_value", MONEY_TYPE),
+            ("cost_to_sell_rate", SHARE_TYPE),
+            ("status", pa.string()),
+            ("segment", pa.string()),
+            ("watch_list_since", pa.date32()),
+        ]
+    ),
+    "loan_cash_flows": pa.schema(
+        [
+            ("as_of_date", pa.date32()),
+            ("loan_id", pa.string()),
+            ("flow_date", pa.date32()),
             ("amount", MONEY_TYPE),
         ]
     ),
@@ -204,6 +264,63 @@ _BALANCE_MATRIX_CELLS = 8_000_000  # bounds the per-chunk (invoice × month-end)
 # adjustment kinds, in the order rows of one invoice are listed
 _ADJUSTMENT_KINDS = ("credit_note", "discount", "write_off", "recovery")
 
+# collection agencies: (name, strategy, default fee rate in basis points, share of placements,
+# probability that a placement yields anything, mean liquidation of those that do, days to first money)
+_AGENCIES: tuple[tuple[str, str, int, float, float, float, float], ...] = (
+    ("Keystone Recovery Partners", "champion", 2500, 0.34, 0.64, 0.42, 24.0),
+    ("Meridian Credit Management", "champion", 2000, 0.28, 0.53, 0.34, 34.0),
+    ("Bluewater Collections Group", "challenger", 2800, 0.22, 0.59, 0.39, 28.0),
+    ("Ashford & Lane Receivables", "challenger", 1800, 0.16, 0.46, 0.29, 40.0),
+)
+_AGENCY_STRATEGIES = ("champion", "challenger")
+_PLACEMENT_MIN_DAYS_PAST_DUE = 90  # placed at a month-end once the oldest open item is 90-150 days past due
+_PLACEMENT_MAX_THRESHOLD_DAYS = 150
+_PLACEMENT_MIN_CENTS = 25_000  # agencies do not take balances below 250.00 (reporting currency)
+_PLACEMENT_SHARE = 0.8  # of eligible customers; the rest are worked in-house
+_OLD_DEBT_DAYS = 180  # older debt is placed at a 5-point higher commission
+_OLD_DEBT_FEE_UPLIFT = 500
+_MAX_FEE_RATE = 3500
+_AGENCY_RECALL_BASE = (0.08, 0.12, 0.10, 0.16)  # probability of a recall after 4-9 months, by agency
+_AGENCY_RECALL_IF_SILENT = 0.22  # extra probability when nothing came in during the first 120 days
+
+# loan book (watch list): month-end snapshots of a small commercial / consumer loan portfolio
+_LOAN_SNAPSHOTS = 13
+_LOAN_GRADES = ("pass", "special_mention", "substandard", "doubtful", "loss")
+PASS, SPECIAL_MENTION, SUBSTANDARD, DOUBTFUL, LOSS = range(5)
+_LOAN_SEGMENTS = ("CRE", "C&I", "Consumer")
+_LOAN_SEGMENT_SHARE = np.array([0.40, 0.40, 0.20])
+_LOAN_BALANCE_MEDIAN = np.array([2_200_000.0, 650_000.0, 220_000.0])
+_LOAN_BALANCE_SIGMA = np.array([0.8, 1.0, 0.6])
+_LOAN_RATE_RANGE_BP = ((450, 850), (550, 1200), (400, 950))  # effective rate, basis points
+_LOAN_AMORTISATION_MONTHS = ((120, 300), (36, 84), (120, 360))
+_LOAN_SECURED_SHARE = np.array([1.0, 0.6, 0.7])
+_LOAN_COLLATERAL_DEPENDENT_SHARE = np.array([0.85, 0.4, 0.9])  # of secured loans, if impaired
+_LOAN_STATUSES = ("performing", "non_accrual", "reo", "closed")
+PERFORMING, NON_ACCRUAL, REO, CLOSED = range(4)
+_IMPAIRMENT_METHODS = ("cash_flows", "collateral")
+_LOAN_INITIAL_GRADE_SHARE = np.array([0.875, 0.05, 0.045, 0.024, 0.006])
+# monthly risk-grade migration (rows: from, columns: to); loss loans are charged off, not migrated
+_LOAN_MIGRATION = np.array(
+    [
+        [0.9860, 0.0110, 0.0030, 0.0000, 0.0000],
+        [0.0450, 0.8950, 0.0500, 0.0100, 0.0000],
+        [0.0050, 0.0300, 0.9100, 0.0400, 0.0150],
+        [0.0000, 0.0000, 0.0250, 0.8950, 0.0800],
+        [0.0000, 0.0000, 0.0000, 0.0000, 1.0000],
+    ]
+)
+# payments missed (0 = current) allowed per grade, and the odds of each value on entering the grade
+_MISSED_RANGE = ((0, 1), (0, 2), (0, 3), (3, 6), (4, 12))
+_LOAN_PAYOFF_MONTHLY = 0.011  # pass / special mention loans refinanced or repaid early
+_LOAN_ORIGINATION_MONTHLY = 0.015  # new loans per month, as a share of the opening book
+_LOAN_CHARGE_OFF_MONTHLY = 0.6  # loss loans charged off (they then leave the snapshots)
+_LOAN_FORECLOSURE_MONTHLY = 0.2  # doubtful / loss collateral-dependent CRE or consumer loans
+_REO_SALE_MONTHLY = 0.05
+_SUBSTANDARD_NON_ACCRUAL_SHARE = 0.4
+_INDIVIDUAL_REVIEW_CENTS = 100_000_000  # substandard loans of 1m or more are reviewed individually
+_PASS_WATCH_MONTHLY = 0.002  # pass loans put on the watch list (e.g. covenant breach)
+_PASS_WATCH_RELEASE_MONTHLY = 0.25
+
 # ---------------------------------------------------------------------------------------------------
 # Names
 # ---------------------------------------------------------------------------------------------------
@@ -253,6 +370,25 @@ _SPECIAL_CUSTOMERS: tuple[tuple[str, int], ...] = (
     ("Łódź Přesné Strojírenství s.r.o.", 1),
     ("株式会社サクラ商事 (Sakura Shoji K.K.)", 2),
     ('"Quoted" Holdings; Ltd', 1),
+)
+_LOAN_CRE_KINDS = (
+    "Properties LLC", "Realty Partners, L.P.", "Plaza Owner LLC", "Office Park LLC", "Apartments LP",
+    "Hotel Holdings LLC", "Industrial Park LLC", "Self Storage LLC", "Retail Center LLC",
+    "Medical Office Building LLC", "Commons Associates", "Logistics Center LLC",
+)
+_LOAN_PERSON_FIRST = (
+    "James", "Maria", "Robert", "Linda", "Michael", "Patricia", "David", "Jennifer", "Daniel", "Aisha",
+    "Carlos", "Mei", "Thomas", "Sarah", "Kevin", "Emily", "Ahmed", "Grace", "Luis", "Hannah",
+)
+_LOAN_PERSON_LAST = (
+    "Smith", "Johnson", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez", "Lee", "Walker", "Hall",
+    "Young", "O'Neil", "Nguyen", "Patel", "Kim", "Brooks", "Foster", "Reyes", "Sullivan", "Chen",
+)
+# borrowers whose names need escaping / exercise unicode: (name, segment, grade they start in)
+_SPECIAL_BORROWERS: tuple[tuple[str, int, int], ...] = (
+    ("Harbor & Main Realty, L.P.", 0, 2),
+    ('D\'Angelo "Dee" Builders <Corp>', 1, 1),
+    ("Ünal & Söhne Bau GmbH", 1, 2),
 )
 
 
@@ -1072,30 +1208,98 @@ class _BalanceAccumulator:
         shape = (self.month_ends.size, len(CURRENCIES), _AGING_UPPER_BOUNDS.size + 1)
         self.cents = np.zeros(shape, dtype=np.int64)
 
-    def add_chunk(self, chunk: _ChunkLedger) -> None:
+    def add_chunk(self, chunk: _ChunkLedger, balance: np.ndarray) -> None:
+        """Add a chunk, given its (invoice × month-end) balances from ``_month_end_balances``."""
         month_count = self.month_ends.size
-        if month_count == 0:
-            return
-        n = chunk.invoice_day.size
-        # change of each invoice's balance by the month-end it first counts at; column month_count = later
-        change = np.zeros((n, month_count + 1), dtype=np.int64)
-        invoice_month = np.searchsorted(self.month_ends, chunk.invoice_day, side="left")
-        change[np.arange(n), invoice_month] = chunk.amount_cents
-        reductions = [chunk.payments, *(chunk.adjustments[k] for k in ("credit_note", "discount", "write_off"))]
-        for events in reductions:
-            # a prepayment only counts once its invoice exists
-            effective_day = np.maximum(events.day, chunk.invoice_day[events.invoice])
-            month = np.searchsorted(self.month_ends, effective_day, side="left")
-            np.add.at(change, (events.invoice, month), -events.cents)
-        balance = np.cumsum(change[:, :month_count], axis=1)
-        if np.any(balance < 0):
-            raise RuntimeError("internal error: the demo generator over-applied an invoice")
         for month in range(month_count):
             column = balance[:, month]
             is_open = column > 0
             days_past_due = self.month_ends[month] - chunk.due_day[is_open]
             bucket = np.searchsorted(_AGING_UPPER_BOUNDS, days_past_due, side="left")
             np.add.at(self.cents[month], (chunk.currency[is_open], bucket), column[is_open])
+
+
+def _month_end_balances(chunk: _ChunkLedger, month_ends: np.ndarray) -> np.ndarray:
+    """Open balance of each invoice of the chunk at each month-end, in cents (invoice × month-end)."""
+    month_count = month_ends.size
+    n = chunk.invoice_day.size
+    # change of each invoice's balance by the month-end it first counts at; column month_count = later
+    change = np.zeros((n, month_count + 1), dtype=np.int64)
+    invoice_month = np.searchsorted(month_ends, chunk.invoice_day, side="left")
+    change[np.arange(n), invoice_month] = chunk.amount_cents
+    reductions = [chunk.payments, *(chunk.adjustments[k] for k in ("credit_note", "discount", "write_off"))]
+    for events in reductions:
+        # a prepayment only counts once its invoice exists
+        effective_day = np.maximum(events.day, chunk.invoice_day[events.invoice])
+        month = np.searchsorted(month_ends, effective_day, side="left")
+        np.add.at(change, (events.invoice, month), -events.cents)
+    balance = np.cumsum(change[:, :month_count], axis=1)
+    if np.any(balance < 0):
+        raise RuntimeError("internal error: the demo generator over-applied an invoice")
+    return balance
+
+
+@dataclass
+class _PastDueAccumulator:
+    """Per (month-end, customer): open past-due balance and oldest open past-due due date.
+
+    Only what agency placements need is kept: a month-end's figures are final once a chunk ends after
+    it (invoices come in date order), and then only customers whose oldest open item is at least
+    ``_PLACEMENT_MIN_DAYS_PAST_DUE`` days past due are kept. Memory stays bounded by the few customers
+    that are seriously late, not by the number of invoices.
+    """
+
+    month_ends: np.ndarray
+    customer_count: int
+    _pending: tuple[np.ndarray, np.ndarray, np.ndarray] = field(init=False)  # key, cents, oldest due
+    _final: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        empty = np.zeros(0, dtype=np.int64)
+        self._pending = (empty, empty, empty)
+
+    def add_chunk(self, chunk: _ChunkLedger, balance: np.ndarray) -> None:
+        if self.month_ends.size == 0 or chunk.invoice_day.size == 0:
+            return
+        past_due = (balance > 0) & (chunk.due_day[:, None] < self.month_ends[None, :])
+        invoice, month = np.nonzero(past_due)
+        key = month * self.customer_count + chunk.customer[invoice]  # month-major: sorts by month first
+        self._pending = _reduce_by_key(
+            np.concatenate([self._pending[0], key]),
+            np.concatenate([self._pending[1], balance[invoice, month]]),
+            np.concatenate([self._pending[2], chunk.due_day[invoice]]),
+        )
+        # month-ends before the chunk's last invoice day get no more invoices from later chunks
+        self._finalize(int(np.searchsorted(self.month_ends, chunk.invoice_day[-1], side="left")))
+
+    def _finalize(self, month_count: int) -> None:
+        key, cents, oldest_due = self._pending
+        done = key < month_count * self.customer_count
+        month_end = self.month_ends[key[done] // self.customer_count]
+        keep = oldest_due[done] <= month_end - _PLACEMENT_MIN_DAYS_PAST_DUE
+        self._final.append((key[done][keep], cents[done][keep], oldest_due[done][keep]))
+        self._pending = (key[~done], cents[~done], oldest_due[~done])
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(month index, customer, past-due cents in the customer's currency, oldest due), by month, customer."""
+        self._finalize(self.month_ends.size)
+        key = np.concatenate([part[0] for part in self._final])
+        cents = np.concatenate([part[1] for part in self._final])
+        oldest_due = np.concatenate([part[2] for part in self._final])
+        self._final = [(key, cents, oldest_due)]
+        return key // self.customer_count, key % self.customer_count, cents, oldest_due
+
+
+def _reduce_by_key(
+    key: np.ndarray, cents: np.ndarray, day: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted unique keys with the sum of ``cents`` and the minimum of ``day`` per key."""
+    if key.size == 0:
+        return key, cents, day
+    order = np.argsort(key, kind="stable")
+    key, cents, day = key[order], cents[order], day[order]
+    starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+    return key[starts], np.add.reduceat(cents, starts), np.minimum.reduceat(day, starts)
 
 
 @dataclass
