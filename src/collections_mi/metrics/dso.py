@@ -138,8 +138,8 @@ class SalesLedger:
         return self.days[0] if self.days else None
 
 
-def daily_sales(tables: Tables, params: Params, fx: FxRates, by: str | None = None) -> dict[object, SalesLedger]:
-    """Sales ledgers up to as_of: one for the whole book (key None) or one per value of a customer attribute."""
+def daily_sales_by(tables: Tables, params: Params, fx: FxRates, by: str | None = None) -> dict[object, dict[dt.date, Decimal]]:
+    """Credit sales per day in reporting currency up to as_of, for the whole book (key None) or per group."""
     inv = invoices_with_currency(tables, params.reporting_currency)
     inv = inv.filter(inv.invoice_date <= params.as_of)
     keys = ["currency", "invoice_date"]
@@ -149,9 +149,15 @@ def daily_sales(tables: Tables, params: Params, fx: FxRates, by: str | None = No
     frame = inv.group_by(list(dict.fromkeys(keys))).aggregate(amount=inv.amount.sum()).to_pyarrow().to_pandas()
     per_group: dict[object, dict[dt.date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     group_values = frame[by] if by is not None else [None] * len(frame)
-    for group, currency, day, amount in zip(group_values, frame["currency"], frame["invoice_date"], frame["amount"]):
-        per_group[group][day] += fx.convert(amount, currency, day)
-    return {group: SalesLedger.from_daily(daily) for group, daily in per_group.items()}
+    with decimal.localcontext(MONEY_CONTEXT):
+        for group, currency, day, amount in zip(group_values, frame["currency"], frame["invoice_date"], frame["amount"]):
+            per_group[group][day] += fx.convert(amount, currency, day)
+    return per_group
+
+
+def daily_sales(tables: Tables, params: Params, fx: FxRates, by: str | None = None) -> dict[object, SalesLedger]:
+    """Sales ledgers up to as_of: one for the whole book (key None) or one per value of a customer attribute."""
+    return {group: SalesLedger.from_daily(daily) for group, daily in daily_sales_by(tables, params, fx, by).items()}
 
 
 def risk_band_expr(score: ibis.Value) -> ibis.StringValue:
@@ -400,20 +406,52 @@ def changes(trend: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def breakdown(tables: Tables, params: Params, fx: FxRates, by: str) -> pd.DataFrame:
-    """DSO family per value of ``by`` (segment, region, collector, currency, customer_id) at as_of."""
+@dataclass(frozen=True)
+class GroupInputs:
+    """Receivables, daily sales and settlement sums per group: everything a breakdown needs."""
+
+    receivables: dict[tuple[dt.date, object], tuple[Decimal, Decimal]]
+    sales: dict[object, dict[dt.date, Decimal]]
+    settlement: dict[tuple[dt.date, object], SettlementTotals]
+
+    def roll_up(self, group_of: Mapping[object, object]) -> GroupInputs:
+        """Sum customer-level inputs into the groups of a customer attribute (additive, so exact)."""
+        receivables: dict[tuple[dt.date, object], tuple[Decimal, Decimal]] = {}
+        for (day, customer), (ar, current) in self.receivables.items():
+            key = (day, group_of.get(customer, "(none)"))
+            before = receivables.get(key, (ZERO, ZERO))
+            receivables[key] = (before[0] + ar, before[1] + current)
+        sales: dict[object, dict[dt.date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        with decimal.localcontext(MONEY_CONTEXT):
+            for customer, daily in self.sales.items():
+                target = sales[group_of.get(customer, "(none)")]
+                for day, amount in daily.items():
+                    target[day] += amount
+        settlement: dict[tuple[dt.date, object], SettlementTotals] = defaultdict(SettlementTotals)
+        for (month, customer), part in self.settlement.items():
+            key = (month, group_of.get(customer, "(none)"))
+            settlement[key] = settlement[key] + part
+        return GroupInputs(receivables, dict(sales), dict(settlement))
+
+
+def group_inputs(tables: Tables, params: Params, fx: FxRates, by: str) -> GroupInputs:
     window = dso_window(params.as_of, params.dso.window_months)
     begin = window.start - dt.timedelta(days=1)
-    receivables = receivables_at(tables, params, fx, [begin, params.as_of], by=by)
-    sales = daily_sales(tables, params, fx, by=by)
-    settlement = settlement_totals_by_month(tables, params, fx, window.start, by=by)
-    groups = sorted({g for (_, g) in receivables} | set(sales), key=lambda g: "" if g is None else str(g))
-    receivables_by_group = split_by_group(receivables)
-    settlement_by_group = split_by_group(settlement)
+    return GroupInputs(receivables_at(tables, params, fx, [begin, params.as_of], by=by),
+                       daily_sales_by(tables, params, fx, by=by),
+                       settlement_totals_by_month(tables, params, fx, window.start, by=by))
+
+
+def breakdown_table(inputs: GroupInputs, params: Params, by: str) -> pd.DataFrame:
+    """DSO family per group at as_of from pre-aggregated inputs."""
+    window = dso_window(params.as_of, params.dso.window_months)
+    groups = sorted({g for (_, g) in inputs.receivables} | set(inputs.sales), key=lambda g: "" if g is None else str(g))
+    receivables_by_group = split_by_group(inputs.receivables)
+    settlement_by_group = split_by_group(inputs.settlement)
     rows = []
     for group in groups:
         group_receivables = {d: v for (d, _), v in receivables_by_group.get(group, {}).items()}
-        group_sales = sales.get(group, SalesLedger((), ()))
+        group_sales = SalesLedger.from_daily(inputs.sales.get(group, {}))
         ar, current = group_receivables.get(params.as_of, (ZERO, ZERO))
         row: dict[str, object] = {by: group, "ar_total": ar, "current_ar": current, "past_due_ar": ar - current,
                                   "sales_window": group_sales.total(window.start, window.end)}
@@ -423,6 +461,26 @@ def breakdown(tables: Tables, params: Params, fx: FxRates, by: str) -> pd.DataFr
         rows.append(row)
     frame = pd.DataFrame(rows)
     return frame.sort_values("ar_total", ascending=False, kind="stable").reset_index(drop=True) if len(frame) else frame
+
+
+def breakdown(tables: Tables, params: Params, fx: FxRates, by: str) -> pd.DataFrame:
+    """DSO family per value of ``by`` (segment, region, collector, currency, customer_id, risk_band) at as_of."""
+    return breakdown_table(group_inputs(tables, params, fx, by), params, by)
+
+
+def customer_attributes(tables: Tables, attributes: Sequence[str]) -> pd.DataFrame:
+    """customer_id and each attribute (risk_band derived from risk_score), nulls as '(none)'."""
+    customers = tables["customers"]
+    columns = {"customer_id": customers.customer_id}
+    for attribute in attributes:
+        if attribute == "risk_band":
+            score = customers.risk_score if "risk_score" in customers.columns else ibis.null("decimal")
+            columns[attribute] = risk_band_expr(score)
+        elif attribute in customers.columns:
+            columns[attribute] = customers[attribute].fill_null("(none)")
+        else:
+            columns[attribute] = ibis.literal("(none)")
+    return customers.select(**columns).to_pyarrow().to_pandas()
 
 
 def bridge(trend: pd.DataFrame, rollforward: pd.DataFrame) -> pd.DataFrame:
@@ -542,11 +600,16 @@ def compute_dso(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
         "dso_glossary": glossary(params),
         "dso_deteriorating_customers": deteriorating_customers(tables, params, fx, params.report.top_customers),
     }
-    for by in BREAKDOWNS:
-        if by == "risk_band" and "risk_score" not in tables["customers"].columns:
-            continue
-        name = "customer" if by == "customer_id" else by
-        result_tables[f"dso_by_{name}"] = breakdown(tables, params, fx, by)
+    # customer-level inputs once; segment, region, collector and risk band are sums of customers
+    per_customer = group_inputs(tables, params, fx, "customer_id")
+    result_tables["dso_by_customer"] = breakdown_table(per_customer, params, "customer_id")
+    attributes = [b for b in BREAKDOWNS if b not in ("customer_id", "currency")
+                  and (b != "risk_band" or "risk_score" in tables["customers"].columns)]
+    attribute_frame = customer_attributes(tables, attributes)
+    for by in attributes:
+        group_of = dict(zip(attribute_frame["customer_id"], attribute_frame[by]))
+        result_tables[f"dso_by_{by}"] = breakdown_table(per_customer.roll_up(group_of), params, by)
+    result_tables["dso_by_currency"] = breakdown(tables, params, fx, "currency")
     if "dso_by_risk_band" in result_tables:
         bands = result_tables["dso_by_risk_band"]
         order = {band: position for position, band in enumerate(risk_band_labels())}
