@@ -9,7 +9,7 @@ PARAMS ?= params/2026-10.yaml
 DEMO   ?= data/demo
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: pack test install demo validate metrics lab clean-venv help
+.PHONY: pack test install demo validate metrics lab clean-venv help chromium
 
 help:
 	@echo "make pack   - install, generate the demo ledger if missing, validate and publish the pack for $(PARAMS)"
@@ -20,9 +20,19 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(BIN)/python
+	@$(MAKE) --no-print-directory chromium
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
+
+# A headless browser for the email's static charts (Kaleido) and the browser tests: Debian's chromium, never a
+# downloaded one. Installed when missing and we can (root with apt-get); otherwise charts are left out of the email.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium (headless charts and browser tests)…"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: chromium not found and cannot be installed here; email charts will be omitted"; fi; }
 
 install: $(STAMP)
 

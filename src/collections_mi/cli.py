@@ -56,6 +56,18 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_send(args: argparse.Namespace) -> int:
+    from collections_mi.config import EmailConfig, load_params
+    from collections_mi.delivery.smtp import send_eml
+
+    email = load_params(args.params).email if args.params else EmailConfig()
+    recipients = [a.strip() for a in args.to.split(",") if a.strip()] if args.to else email.recipients
+    path = args.out / args.period / "email.eml"
+    send_eml(path, recipients, email.smtp, sender=email.sender)
+    print(f"Sent {path} to {', '.join(recipients)}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from collections_mi.demo import generate_demo
 
@@ -96,6 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
                                                "with a readable report when the data fails.")
     validate.add_argument("--params", required=True, type=Path, help="params file")
     validate.set_defaults(run=_cmd_validate)
+
+    send = commands.add_parser("send", help="send a published pack's email.eml over SMTP",
+                               description="Send DIR/<period>/email.eml. SMTP host/port/user/security from params "
+                                           "(email.smtp) or COLLECTIONS_MI_SMTP_HOST/PORT/USER/SECURITY; the password "
+                                           "only from COLLECTIONS_MI_SMTP_PASSWORD. Nothing is sent without this command.")
+    send.add_argument("--period", required=True, help="YYYY-MM of a published pack")
+    send.add_argument("--to", help="comma-separated recipients (default: email.recipients in params)")
+    send.add_argument("--params", type=Path, help="params file with the email section (optional)")
+    send.add_argument("--out", default=Path("reports"), type=Path, help="reports folder (default: reports)")
+    send.set_defaults(run=_cmd_send)
 
     demo = commands.add_parser("demo", help="generate the deterministic demo ledger",
                                description="Write a realistic, deterministic demo receivables ledger.")

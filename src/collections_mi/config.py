@@ -118,6 +118,22 @@ class ReportConfig(_Strict):
     trend_months: Annotated[int, Field(ge=2, le=60)] = 13
 
 
+class SmtpConfig(_Strict):
+    """SMTP server for `collections-mi send`. The password is never here: $COLLECTIONS_MI_SMTP_PASSWORD only."""
+
+    host: str = "localhost"
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    user: str | None = None
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    timeout_seconds: Annotated[int, Field(ge=1, le=600)] = 30
+
+
+class EmailConfig(_Strict):
+    sender: str = "collections-mi@localhost"
+    recipients: list[str] = Field(default_factory=list)
+    smtp: SmtpConfig = Field(default_factory=SmtpConfig)
+
+
 class Params(_Strict):
     as_of: dt.date
     reporting_currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
@@ -128,6 +144,7 @@ class Params(_Strict):
     allowance: AllowanceConfig = Field(default_factory=AllowanceConfig)
     watchlist: WatchlistConfig = Field(default_factory=WatchlistConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    email: EmailConfig = Field(default_factory=EmailConfig)
 
     @field_validator("as_of", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from typing import Any
 
 from collections_mi import __version__
 from collections_mi.config import Params, load_params, params_to_jsonable
+from collections_mi.delivery.email import write_email
 from collections_mi.errors import PackError, ValidationFailed
 from collections_mi.metrics.result import SectionResult
 from collections_mi.metrics.sections import (
@@ -240,7 +241,12 @@ def run_pack(params_path: str | Path, out_dir: str | Path = "reports", only: lis
                 keep = True
                 raise
             clock.run("html", "exporting HTML", lambda: export_html(sections, staging, params, footer))
-            write_index(sections, results, staging, params, footer, f"passed ({report.checks_run} checks)")
+            validation_text = f"passed ({report.checks_run} checks)"
+            write_index(sections, results, staging, params, footer, validation_text)
+            warnings = clock.run("email", "writing email.eml",
+                                 lambda: write_email(staging, results, params, validation_text))
+            for warning in warnings:
+                progress(f"[{params.period}] warning: {warning}")
             manifest = {
                 "run_id": run_id,
                 "period": params.period,
@@ -253,6 +259,7 @@ def run_pack(params_path: str | Path, out_dir: str | Path = "reports", only: lis
                 "sections": [s.name for s in sections],
                 "validation": {"ok": True, "checks_run": report.checks_run, "seconds": report.seconds},
                 "timings_seconds": clock.timings,
+                "warnings": warnings,
                 "packages": package_versions(),
                 "python": platform.python_version(),
                 "command": " ".join(sys.argv),

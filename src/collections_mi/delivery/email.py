@@ -1,0 +1,226 @@
+"""The leadership email: subject with the period, an inline-CSS HTML body with the headline KPIs (renders in mail
+clients without <style> support), static PNG charts as inline images, a plain-text alternative and the HTML pack
+attached as a zip. Every text that comes from data is escaped."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import io
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+
+from collections_mi.config import Params
+from collections_mi.metrics.result import SectionResult
+from collections_mi.presentation import charts
+from collections_mi.presentation import format as fmt
+
+#: inline styles only: many mail clients drop <style> blocks
+FONT = "font-family:Segoe UI,Helvetica,Arial,sans-serif;"
+CELL = "padding:6px 10px;border-bottom:1px solid #d9e2ec;"
+NUMBER = CELL + "text-align:right;white-space:nowrap;"
+
+
+@dataclass(frozen=True)
+class KpiLine:
+    label: str
+    value: str
+    change: str | None = None
+    good: bool | None = None
+
+
+@dataclass(frozen=True)
+class Chart:
+    name: str
+    title: str
+    figure: go.Figure
+
+
+def kpi_lines(results: Mapping[str, SectionResult], currency: str) -> list[KpiLine]:
+    """The headline KPIs of every section present, with their month-on-month change where known."""
+    from collections_mi.presentation import agency, aging, allowance, dso, watchlist
+
+    lines: list[KpiLine] = []
+    views = (("aging", lambda r: aging.headline_tiles(r, currency)), ("dso", dso.headline_tiles),
+             ("allowance", lambda r: allowance.headline_tiles(r, currency)),
+             ("watchlist", lambda r: watchlist.headline_tiles(r, currency)),
+             ("agency", lambda r: agency.headline_tiles(r, currency)))
+    for name, tiles in views:
+        if name in results and results[name].kpis:
+            for tile in tiles(results[name]):
+                lines.append(KpiLine(tile["label"], tile["value"], tile.get("change"), tile.get("good")))
+    return lines
+
+
+def summary_sentences(results: Mapping[str, SectionResult], currency: str) -> list[str]:
+    from collections_mi.presentation import agency, aging, allowance, dso, watchlist
+
+    sentences = []
+    if "aging" in results:
+        sentences.append(aging.summary_sentence(results["aging"], currency))
+    if "dso" in results:
+        sentences.append(dso.summary_sentence(results["dso"]))
+    if "allowance" in results:
+        sentences.append(allowance.summary_sentence(results["allowance"], currency))
+    if "watchlist" in results and results["watchlist"].kpis:
+        sentences.append(watchlist.summary_sentence(results["watchlist"], currency))
+    if "agency" in results:
+        sentences.append(agency.summary_sentence(results["agency"], currency))
+    return sentences
+
+
+def email_charts(results: Mapping[str, SectionResult], params: Params) -> list[Chart]:
+    """The 3–4 charts leadership looks at first."""
+    currency = params.reporting_currency
+    found = []
+    if "aging" in results:
+        found.append(Chart("aging", "Open receivables by age", charts.aging_buckets_bar(results["aging"].tables["aging"], currency)))
+        found.append(Chart("aging_trend", "Receivables by age, month-end trend", charts.trend_stacked_area(
+            results["aging"].tables["aging_trend"], params.aging.labels, currency)))
+    if "dso" in results:
+        trend = results["dso"].tables["dso_trend"].tail(params.report.trend_months)
+        found.append(Chart("dso_trend", "DSO family by month-end", charts.kpi_trend(
+            trend, ["dso", "bpdso", "add"], ["DSO", "Best possible DSO", "Average days delinquent"], "DSO by month-end")))
+    if "allowance" in results:
+        found.append(Chart("allowance", "Allowance rollforward", charts.waterfall(
+            results["allowance"].tables["allowance_rollforward"], currency, "Allowance rollforward")))
+    return found[:4]
+
+
+def render_pngs(figures: Sequence[Chart], width: int = 640, height: int = 360) -> dict[str, bytes]:
+    """Static PNGs through Kaleido and a headless Chromium (Debian's `chromium`); {} when none is available."""
+    import warnings
+
+    import kaleido
+    import plotly.io as pio
+
+    images: dict[str, bytes] = {}
+    kaleido.start_sync_server(silence_warnings=True)  # one browser for all charts (uses chromium on PATH)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            for chart in figures:
+                figure = go.Figure(chart.figure)
+                figure.update_layout(width=width, height=height, margin=dict(l=50, r=20, t=50, b=60))
+                images[chart.name] = pio.to_image(figure, format="png", width=width, height=height, scale=2)
+    finally:
+        kaleido.stop_sync_server(silence_warnings=True)
+    return images
+
+
+def zip_pack(folder: Path) -> bytes:
+    """index.html and html/*.html as a zip (the pages are self-contained, so the zip opens offline)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in [folder / "index.html", *sorted((folder / "html").glob("*.html"))]:
+            info = zipfile.ZipInfo(str(path.relative_to(folder)), date_time=(2000, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
+def _kpi_rows_html(lines: Sequence[KpiLine]) -> str:
+    rows = []
+    for line in lines:
+        colour = {True: "#2e7d32", False: "#c62828", None: "#616e7c"}[line.good]
+        change = html.escape(line.change) if line.change else ""
+        rows.append(f'<tr><td style="{CELL}">{html.escape(line.label)}</td>'
+                    f'<td style="{NUMBER}font-weight:600;">{html.escape(line.value)}</td>'
+                    f'<td style="{CELL}color:{colour};font-size:12px;">{change}</td></tr>')
+    return "".join(rows)
+
+
+def html_body(params: Params, lines: Sequence[KpiLine], sentences: Sequence[str], images: Mapping[str, str],
+              titles: Mapping[str, str], validation: str) -> str:
+    company = html.escape(params.report.company)
+    period = html.escape(params.period)
+    figures = "".join(
+        f'<p style="margin:18px 0 4px;{FONT}font-weight:600;">{html.escape(titles[name])}</p>'
+        f'<img src="cid:{cid[1:-1]}" width="640" style="max-width:100%;height:auto;border:1px solid #d9e2ec;" '
+        f'alt="{html.escape(titles[name])}">' for name, cid in images.items())
+    bullet_items = "".join(f'<li style="margin:4px 0;">{html.escape(s)}</li>' for s in sentences)
+    return (
+        f'<!DOCTYPE html><html><body style="margin:0;padding:0;background:#f5f7fa;">'
+        f'<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="background:#f5f7fa;">'
+        f'<tr><td align="center" style="padding:16px;">'
+        f'<table role="presentation" width="680" cellpadding="0" cellspacing="0" '
+        f'style="max-width:680px;width:100%;background:#ffffff;{FONT}color:#1f2933;">'
+        f'<tr><td style="background:#0d2a4a;color:#ffffff;padding:14px 18px;font-size:18px;font-weight:700;">'
+        f'{company} · Collections MI · {period}</td></tr>'
+        f'<tr><td style="padding:14px 18px;font-size:14px;">'
+        f'<p style="margin:0 0 10px;">Month-end collections pack as of {html.escape(str(params.as_of))}.</p>'
+        f'<ul style="margin:0 0 12px;padding-left:18px;">{bullet_items}</ul>'
+        f'<table role="presentation" cellpadding="0" cellspacing="0" style="border-collapse:collapse;font-size:14px;">'
+        f'{_kpi_rows_html(lines)}</table>{figures}'
+        f'<p style="margin:18px 0 0;color:#616e7c;font-size:12px;">The full pack is attached '
+        f'(collections-pack-{period}.zip; open index.html). Validation: {html.escape(validation)}.</p>'
+        f'</td></tr></table></td></tr></table></body></html>')
+
+
+def text_body(params: Params, lines: Sequence[KpiLine], sentences: Sequence[str], validation: str) -> str:
+    width = max((len(line.label) for line in lines), default=10)
+    rows = [f"{line.label.ljust(width)}  {line.value}" + (f"  ({line.change})" if line.change else "") for line in lines]
+    return "\n".join([f"{params.report.company} · Collections MI · {params.period} (as of {params.as_of})", "",
+                      *[f"- {s}" for s in sentences], "", *rows, "",
+                      f"The full pack is attached (collections-pack-{params.period}.zip; open index.html).",
+                      f"Validation: {validation}."]) + "\n"
+
+
+def subject(params: Params, results: Mapping[str, SectionResult]) -> str:
+    parts = [f"{params.report.company} collections MI {params.period}"]
+    if "aging" in results:
+        parts.append(f"AR {fmt.money(results['aging'].kpis['ar_total'], params.reporting_currency, symbol=True)}")
+    if "dso" in results and results["dso"].kpis.get("dso") is not None:
+        parts.append(f"DSO {fmt.decimal_places(results['dso'].kpis['dso'], 1)} days")
+    return " · ".join(parts)
+
+
+def build_email(folder: Path, results: Mapping[str, SectionResult], params: Params, *, validation: str,
+                images: Mapping[str, bytes], titles: Mapping[str, str], sender: str = "collections-mi@localhost",
+                recipients: Sequence[str] = (), now: dt.datetime | None = None) -> EmailMessage:
+    message = EmailMessage(policy=SMTP)
+    message["Subject"] = subject(params, results)
+    message["From"] = sender
+    if recipients:
+        message["To"] = ", ".join(recipients)
+    message["Date"] = format_datetime(now or dt.datetime.now(dt.timezone.utc))
+    message["Message-ID"] = make_msgid(domain="collections-mi.local")
+    currency = params.reporting_currency
+    lines = kpi_lines(results, currency)
+    sentences = summary_sentences(results, currency)
+    message.set_content(text_body(params, lines, sentences, validation))
+    cids = {name: make_msgid(domain="collections-mi.local") for name in images}
+    message.add_alternative(html_body(params, lines, sentences, cids, titles, validation), subtype="html")
+    html_part = message.get_payload()[1]
+    for name, png in images.items():
+        html_part.add_related(png, maintype="image", subtype="png", cid=cids[name], filename=f"{name}.png",
+                              disposition="inline")
+    message.add_attachment(zip_pack(folder), maintype="application", subtype="zip",
+                           filename=f"collections-pack-{params.period}.zip")
+    return message
+
+
+def write_email(folder: Path, results: Mapping[str, SectionResult], params: Params, validation: str,
+                progress: Any = None) -> list[str]:
+    """Write ``folder/email.eml``; returns warnings (e.g. charts omitted because no headless browser was found)."""
+    warnings: list[str] = []
+    chosen = email_charts(results, params)
+    try:
+        images = render_pngs(chosen)
+    except Exception as exc:  # kaleido raises several types when no browser can be started
+        images = {}
+        warnings.append("email charts omitted: no headless Chromium for static images "
+                        f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                        "install Debian's chromium package")
+    message = build_email(folder, results, params, validation=validation, images=images,
+                          titles={c.name: c.title for c in chosen})
+    (folder / "email.eml").write_bytes(bytes(message))
+    return warnings
