@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,21 @@ def demo_ledger_parquet(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("demo_parquet") / "ledger"
     generate_demo(folder, invoices=3_000, seed=11, fmt="parquet")
     return folder
+
+
+def cli(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the public command line as a user would."""
+    environment = {**os.environ, "GX_ANALYTICS_ENABLED": "False", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "collections_mi", *args], cwd=cwd, capture_output=True, text=True,
+                          env=environment, timeout=900)
+
+
+@pytest.fixture(scope="session")
+def published(demo_ledger: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The small demo ledger published once through `collections-mi pack`: (params, out dir, completed run)."""
+    work = tmp_path_factory.mktemp("pack")
+    params = write_params(work, demo_ledger)
+    out = work / "reports"
+    run = cli("pack", "--params", str(params), "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    return params, out, run

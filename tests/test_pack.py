@@ -17,32 +17,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import ROOT, write_params
+from conftest import cli, write_params
 from oracle import Ledger as OracleLedger
 from oracle import aging as oracle_aging
 
 pytestmark = pytest.mark.slow
 
 
-def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GX_ANALYTICS_ENABLED": "False"}
-    return subprocess.run([sys.executable, "-m", "collections_mi", *args], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=600)
-
-
 def tree_digest(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture(scope="module")
-def published(demo_ledger: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
-    work = tmp_path_factory.mktemp("pack")
-    params = write_params(work, demo_ledger)
-    out = work / "reports"
-    run = cli("pack", "--params", str(params), "--out", str(out))
-    assert run.returncode == 0, run.stderr
-    return params, out, run
 
 
 def test_pack_publishes_every_output(published) -> None:
