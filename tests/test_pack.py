@@ -129,3 +129,23 @@ def test_rerun_is_byte_identical_and_keeps_the_previous_version(published) -> No
     after = {k: v for k, v in tree_digest(folder).items() if k == "kpis.json" or k.startswith("tables/")}
     assert after == before
     assert (out / ".history" / "2026-10" / first_run_id / "kpis.json").is_file()
+
+
+def test_excel_workbook_matches_the_csv_tables(published) -> None:
+    from openpyxl import load_workbook
+
+    from collections_mi.pack.results import read_results
+
+    _, out, _ = published
+    folder = out / "2026-10"
+    workbook = load_workbook(folder / "tables.xlsx", read_only=True)
+    results = read_results(folder)
+    tables = {name: frame for r in results.values() for name, frame in r.tables.items()}
+    assert len(workbook.sheetnames) == len(tables)
+    aging = list(workbook["aging"].iter_rows(values_only=True))
+    assert list(aging[0]) == ["bucket", "items", "amount", "share_pct"]
+    for row, (bucket, items, amount) in zip(aging[1:], zip(*(tables["aging"][c] for c in ("bucket", "items", "amount")))):
+        assert row[0] == bucket and row[1] == items
+        assert Decimal(str(row[2])).quantize(Decimal("0.01")) == amount.quantize(Decimal("0.01"))
+    sheet = load_workbook(folder / "tables.xlsx")["aging"]
+    assert sheet.freeze_panes == "A2" and sheet["C2"].number_format.startswith("#,##0.00")

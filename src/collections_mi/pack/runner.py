@@ -29,6 +29,7 @@ from collections_mi.metrics.sections import (
     with_dependencies,
 )
 from collections_mi.pack import publish as publishing
+from collections_mi.pack.excel import write_excel
 from collections_mi.pack.html import index_page, notebook_to_html
 from collections_mi.pack.results import write_results
 from collections_mi.presentation import aging as aging_view
@@ -232,6 +233,7 @@ def run_pack(params_path: str | Path, out_dir: str | Path = "reports", only: lis
                                 lambda: compute_sections(ledger.typed, params, computed))
             kpis = flat_kpis(results)
             write_results(results, kpis, staging)
+            clock.run("excel", "writing tables.xlsx", lambda: write_excel(results, staging / "tables.xlsx"))
             footer = (f"collections_mi {__version__} · run {run_id} · as of {params.as_of} · source "
                       f"{ledger.description} · validation passed ({report.checks_run} checks)")
             try:
