@@ -7,6 +7,7 @@ the generator's internals.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import re
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
@@ -16,6 +17,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from collections_mi import demo
 from collections_mi.demo import DEMO_TABLES, DemoSummary, generate_demo
 from collections_mi.errors import ConfigError
 
@@ -32,31 +34,72 @@ CONTRACT_COLUMNS = {
     "promises": ["promise_id", "customer_id", "promised_on", "due_by", "amount", "collector"],
     "fx_rates": ["rate_date", "currency", "rate"],
     "gl_balances": ["period_end", "account", "amount"],
+    "agencies": ["agency_id", "name", "strategy"],
+    "agency_placements": [
+        "placement_id", "agency_id", "customer_id", "placed_date", "placed_amount", "fee_rate", "recalled_date",
+    ],
+    "agency_collections": ["collection_id", "placement_id", "collection_date", "amount"],
+    "loans": [
+        "as_of_date", "loan_id", "borrower", "balance", "effective_rate", "risk_grade", "days_past_due",
+        "on_watch_list", "impairment_method", "collateral_value", "cost_to_sell_rate", "status",
+    ],
+    "loan_cash_flows": ["as_of_date", "loan_id", "flow_date", "amount"],
 }
-EXTRA_COLUMNS = {"customers": ["currency"], "invoices": ["terms_days"]}
+EXTRA_COLUMNS = {
+    "customers": ["currency"],
+    "invoices": ["terms_days"],
+    "agencies": ["fee_rate_default"],
+    "loans": ["segment", "watch_list_since"],
+}
 ID_COLUMNS = {
     "customers": "customer_id",
     "invoices": "invoice_id",
     "payments": "payment_id",
     "adjustments": "adjustment_id",
     "promises": "promise_id",
+    "agencies": "agency_id",
+    "agency_placements": "placement_id",
+    "agency_collections": "collection_id",
 }
-MONEY_COLUMNS = {
+MONEY_COLUMNS = {  # never empty
     "customers": ["credit_limit"],
     "invoices": ["amount"],
     "payments": ["amount"],
     "adjustments": ["amount"],
     "promises": ["amount"],
     "gl_balances": ["amount"],
+    "agency_placements": ["placed_amount"],
+    "agency_collections": ["amount"],
+    "loans": ["balance"],
+    "loan_cash_flows": ["amount"],
 }
-DATE_COLUMNS = {
+NULLABLE_MONEY_COLUMNS = {"loans": ["collateral_value"]}
+DATE_COLUMNS = {  # never empty
     "invoices": ["invoice_date", "due_date"],
     "payments": ["payment_date"],
     "adjustments": ["adjustment_date"],
     "promises": ["promised_on", "due_by"],
     "fx_rates": ["rate_date"],
     "gl_balances": ["period_end"],
+    "agency_placements": ["placed_date"],
+    "agency_collections": ["collection_date"],
+    "loans": ["as_of_date"],
+    "loan_cash_flows": ["as_of_date", "flow_date"],
 }
+NULLABLE_DATE_COLUMNS = {"agency_placements": ["recalled_date"], "loans": ["watch_list_since"]}
+ORIGINAL_TABLES = ("customers", "invoices", "payments", "adjustments", "promises", "fx_rates", "gl_balances")
+# sha256 of the seven receivables tables (CSV, INVOICES / SEED / END) written by the generator before the
+# agency and loan tables were added: adding tables must not change a byte of the existing ones
+ORIGINAL_CSV_SHA256 = {
+    "customers": "474cd7bc852268d3796bcf4f837bfe23c8a79202d4fd723c496c39eb6057c2dc",
+    "invoices": "9e87f8c05f44d38f7bee0732e6dacb151d9eb6f1759129de6af5256de19c6718",
+    "payments": "f620a5c546699f47d38348b34ab818ffec9f0fc1151e5e0b4ac02bacb0c51d0d",
+    "adjustments": "0a3f8d4aaa0a43da6b128c4d36a00d06477d0eaae6fe0dc949f17b2f5cced1f3",
+    "promises": "6582ccd085db36f88d3f2bdfdc8be4a34f0b2f0ec19e8e4499834efe6cd820fb",
+    "fx_rates": "5a65c4c1528ef42b7078ddf71be7d0b854dcf0c9ac04a27702b03e2f6549d1d1",
+    "gl_balances": "9088d6d40b83ade0c673755922d26442a6cb65c04a8ce317aad66ac5ef466570",
+}
+RISK_GRADES = ["pass", "special_mention", "substandard", "doubtful", "loss"]
 BALANCE_REDUCING_KINDS = ("credit_note", "discount", "write_off")
 ALLOWANCE_RATES = [  # (upper bound of days past due, rate); None = no upper bound
     (0, Decimal("0.005")),
@@ -156,9 +199,16 @@ def test_another_seed_gives_another_ledger(csv_ledger: DemoSummary, tmp_path: Pa
     assert (other.out_dir / "invoices.csv").read_bytes() != (csv_ledger.out_dir / "invoices.csv").read_bytes()
 
 
-def test_writes_exactly_the_seven_tables_and_no_temporary_files(csv_ledger: DemoSummary) -> None:
+def test_writes_exactly_the_contract_tables_and_no_temporary_files(csv_ledger: DemoSummary) -> None:
     names = sorted(path.name for path in csv_ledger.out_dir.iterdir())
     assert names == sorted(f"{table}.csv" for table in DEMO_TABLES)
+    assert set(DEMO_TABLES) == set(CONTRACT_COLUMNS)
+
+
+def test_the_receivables_tables_are_unchanged_by_the_agency_and_loan_tables(csv_ledger: DemoSummary) -> None:
+    for table in ORIGINAL_TABLES:
+        digest = hashlib.sha256((csv_ledger.out_dir / f"{table}.csv").read_bytes()).hexdigest()
+        assert digest == ORIGINAL_CSV_SHA256[table], f"{table}.csv changed"
 
 
 def test_summary_describes_the_files(csv_ledger: DemoSummary, tables: dict[str, pd.DataFrame]) -> None:
@@ -231,7 +281,15 @@ def test_money_is_printed_with_exactly_two_decimals(tables: dict[str, pd.DataFra
     for table, columns in MONEY_COLUMNS.items():
         for column in columns:
             assert tables[table][column].str.fullmatch(r"\d+\.\d{2}").all(), f"{table}.{column}"
+    for table, columns in NULLABLE_MONEY_COLUMNS.items():
+        for column in columns:
+            values = tables[table][column]
+            assert values[values != ""].str.fullmatch(r"\d+\.\d{2}").all(), f"{table}.{column}"
     assert tables["fx_rates"]["rate"].str.fullmatch(r"\d\.\d{6}").all()
+    for table, column in (("agency_placements", "fee_rate"), ("agencies", "fee_rate_default"),
+                          ("loans", "effective_rate"), ("loans", "cost_to_sell_rate")):
+        values = tables[table][column]
+        assert values[values != ""].str.fullmatch(r"0\.\d{4}").all(), f"{table}.{column}"
 
 
 def test_amounts_positive_and_due_dates_not_before_invoice_dates(tables: dict[str, pd.DataFrame]) -> None:
@@ -255,10 +313,15 @@ def test_nothing_is_dated_after_end(tables: dict[str, pd.DataFrame]) -> None:
         "promises": ["promised_on"],  # due_by may be later: a pending promise
         "fx_rates": ["rate_date"],
         "gl_balances": ["period_end"],
+        "agency_placements": ["placed_date", "recalled_date"],
+        "agency_collections": ["collection_date"],
+        "loans": ["as_of_date", "watch_list_since"],
+        "loan_cash_flows": ["as_of_date"],  # flow_date is in the future of its snapshot
     }
     for table, columns in not_after_end.items():
         for column in columns:
-            assert tables[table][column].map(day).max() <= END, f"{table}.{column}"
+            values = tables[table][column]
+            assert values[values != ""].map(day).max() <= END, f"{table}.{column}"
     assert tables["invoices"]["invoice_date"].map(day).max() >= END - datetime.timedelta(days=3)  # up to end
 
 
@@ -266,6 +329,11 @@ def test_dates_are_iso(tables: dict[str, pd.DataFrame]) -> None:
     for table, columns in DATE_COLUMNS.items():
         for column in columns:
             assert tables[table][column].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all(), f"{table}.{column}"
+    for table, columns in NULLABLE_DATE_COLUMNS.items():
+        for column in columns:
+            values = tables[table][column]
+            assert values[values != ""].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all(), f"{table}.{column}"
+            assert (values != "").any() and (values == "").any(), f"{table}.{column}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -471,6 +539,292 @@ def open_balances(tables: dict[str, pd.DataFrame], as_of: datetime.date) -> pd.S
 
 
 # --------------------------------------------------------------------------------------------------
+# Collection agencies
+# --------------------------------------------------------------------------------------------------
+
+
+def placements_with_totals(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    collections = tables["agency_collections"]
+    collected = collections.assign(amount=collections["amount"].map(money)).groupby("placement_id")["amount"].sum()
+    placements = tables["agency_placements"]
+    return placements.assign(
+        placed_amount=placements["placed_amount"].map(money),
+        fee_rate=placements["fee_rate"].map(Decimal),
+        placed_date=placements["placed_date"].map(day),
+        recalled_date=placements["recalled_date"].map(lambda text: day(text) if text else None),
+        collected=placements["placement_id"].map(collected).fillna(Decimal(0)),
+    )
+
+
+def test_agencies_are_two_champions_and_two_challengers(tables: dict[str, pd.DataFrame]) -> None:
+    agencies = tables["agencies"]
+    assert list(agencies["agency_id"]) == ["AG01", "AG02", "AG03", "AG04"]
+    assert sorted(agencies["strategy"]) == ["challenger", "challenger", "champion", "champion"]
+    assert agencies["name"].is_unique and (agencies["name"].str.len() > 5).all()
+    assert agencies["fee_rate_default"].map(Decimal).between(Decimal("0.15"), Decimal("0.35")).all()
+
+
+def test_agency_references_resolve(tables: dict[str, pd.DataFrame]) -> None:
+    placements = tables["agency_placements"]
+    assert len(placements) >= 10
+    assert set(placements["agency_id"]) <= set(tables["agencies"]["agency_id"])
+    assert set(placements["customer_id"]) <= set(tables["customers"]["customer_id"])
+    assert placements["customer_id"].is_unique  # a customer is placed once
+    assert set(tables["agency_collections"]["placement_id"]) <= set(placements["placement_id"])
+
+
+def test_placements_respect_the_contract(tables: dict[str, pd.DataFrame]) -> None:
+    placements = placements_with_totals(tables)
+    assert (placements["placed_amount"] > 0).all()
+    assert placements["fee_rate"].between(Decimal("0.15"), Decimal("0.35")).all()  # inside [0, 1)
+    recalled = placements[placements["recalled_date"].notna()]
+    assert len(recalled) > 0
+    assert (recalled["recalled_date"] > recalled["placed_date"]).all()
+    months_held = (recalled["recalled_date"] - recalled["placed_date"]).map(lambda delta: delta.days)
+    assert months_held.between(120, 280).all()  # recalled after 4-9 months
+    assert (placements["collected"] <= placements["placed_amount"]).all()
+    assert (placements["collected"] > 0).any()
+
+
+def test_collections_fall_between_placement_and_recall(tables: dict[str, pd.DataFrame]) -> None:
+    placements = placements_with_totals(tables).set_index("placement_id")
+    collections = tables["agency_collections"]
+    assert (collections["amount"].map(money) > 0).all()
+    for row in collections.itertuples(index=False):
+        collected_on = day(row.collection_date)
+        placement = placements.loc[row.placement_id]
+        assert placement["placed_date"] <= collected_on <= END
+        if pd.notna(placement["recalled_date"]):
+            assert collected_on < placement["recalled_date"], row.collection_id
+
+
+def test_placements_are_long_overdue_customers_placed_for_their_past_due_balance(
+    tables: dict[str, pd.DataFrame],
+) -> None:
+    assert_placed_for_past_due_balance(tables, "USD")
+
+
+def test_placements_are_exact_when_invoices_span_several_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past-due balances are accumulated chunk by chunk; a customer's items may sit in several chunks."""
+    monkeypatch.setattr(demo, "_BALANCE_MATRIX_CELLS", 1)  # → the smallest chunks, 10,000 invoices
+    messages: list[str] = []
+    generate_demo(tmp_path, invoices=25_000, seed=4, fmt="csv", reporting_currency="EUR", progress=messages.append)
+    assert any("chunk 3/3" in message for message in messages)
+    tables = read_csv_tables(tmp_path)
+    assert len(tables["agency_placements"]) > 50
+    assert_placed_for_past_due_balance(tables, "EUR")
+
+
+def assert_placed_for_past_due_balance(tables: dict[str, pd.DataFrame], reporting_currency: str) -> None:
+    """placed_amount = the customer's open past-due balance at placed_date, at the closing rate."""
+    placements = placements_with_totals(tables)
+    placed_customers = set(placements["customer_id"])
+    invoices = tables["invoices"][tables["invoices"]["customer_id"].isin(placed_customers)]
+    items_by_customer: dict[str, list[tuple[str, datetime.date, Decimal, str]]] = defaultdict(list)
+    currency = invoice_currency(invoices, reporting_currency)
+    for item, item_currency in zip(invoices.itertuples(index=False), currency, strict=True):
+        items_by_customer[item.customer_id].append((item.invoice_id, day(item.due_date), money(item.amount),
+                                                    item_currency))
+    wanted = set(invoices["invoice_id"])
+    reductions: dict[str, list[tuple[datetime.date, Decimal]]] = defaultdict(list)
+    adjustments = tables["adjustments"][tables["adjustments"]["kind"].isin(BALANCE_REDUCING_KINDS)]
+    for frame, date_column in ((tables["payments"], "payment_date"), (adjustments, "adjustment_date")):
+        frame = frame[frame["invoice_id"].isin(wanted)]
+        for invoice_id, date, amount in zip(frame["invoice_id"], frame[date_column], frame["amount"], strict=True):
+            reductions[invoice_id].append((day(date), money(amount)))
+    rates = ClosingRates(tables["fx_rates"], reporting_currency)
+    segment = dict(zip(tables["customers"]["customer_id"], tables["customers"]["segment"], strict=True))
+    for row in placements.itertuples(index=False):
+        placed = row.placed_date
+        assert (placed + datetime.timedelta(days=1)).day == 1, "placements are made at month-ends"
+        assert segment[row.customer_id] != "Public"
+        total = Decimal(0)
+        oldest_due = placed
+        for invoice_id, due, amount, item_currency in items_by_customer[row.customer_id]:
+            if due >= placed:
+                continue  # not past due at placement
+            balance = amount - sum((a for d, a in reductions[invoice_id] if d <= placed), Decimal(0))
+            if balance > 0:
+                total += balance * rates.rate(item_currency, placed)
+                oldest_due = min(oldest_due, due)
+        assert (placed - oldest_due).days >= 90, row.placement_id
+        assert row.placed_amount == total.quantize(CENT, rounding=ROUND_HALF_UP), row.placement_id
+
+
+@pytest.fixture(scope="module")
+def default_size_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default demo (60,000 invoices, seed 7), as Parquet: the sizes and stories the pack shows."""
+    out = tmp_path_factory.mktemp("demo_default")
+    generate_demo(out, fmt="parquet")
+    return out
+
+
+def test_agency_story_at_the_default_size(default_size_ledger: Path) -> None:
+    agencies = pq.read_table(default_size_ledger / "agencies.parquet").to_pandas()
+    placements = pq.read_table(default_size_ledger / "agency_placements.parquet").to_pandas()
+    collections = pq.read_table(default_size_ledger / "agency_collections.parquet").to_pandas()
+    assert 200 <= len(placements) <= 500  # a few hundred
+    assert 0.10 <= placements["recalled_date"].notna().mean() <= 0.20
+    collected = collections.groupby("placement_id")["amount"].sum()
+    placements["collected"] = placements["placement_id"].map(collected).fillna(Decimal(0))
+    by_agency = placements.groupby("agency_id")[["placed_amount", "collected"]].sum()
+    liquidation = by_agency["collected"] / by_agency["placed_amount"]
+    assert liquidation.between(Decimal("0.08"), Decimal("0.35")).all()
+    strategy = agencies.set_index("agency_id")["strategy"]
+    count = placements.groupby("agency_id").size()
+    assert count[strategy == "champion"].min() > count[strategy == "challenger"].max()  # champions get more
+    # one challenger beats one champion, by a modest margin
+    champions, challengers = liquidation[strategy == "champion"], liquidation[strategy == "challenger"]
+    margin = challengers.max() - champions.min()
+    assert Decimal("0.01") <= margin <= Decimal("0.10")
+    # liquidation curves: most of the money comes in during the first six months
+    merged = collections.merge(placements[["placement_id", "placed_date"]], on="placement_id")
+    months = (pd.to_datetime(merged["collection_date"]) - pd.to_datetime(merged["placed_date"])).dt.days / 30.4
+    assert merged["amount"][months <= 6].sum() / merged["amount"].sum() > Decimal("0.75")
+
+
+# --------------------------------------------------------------------------------------------------
+# Loan book (watch list)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_loan_snapshots_and_keys(tables: dict[str, pd.DataFrame]) -> None:
+    loans = tables["loans"]
+    assert not loans.duplicated(["as_of_date", "loan_id"]).any()
+    assert loans["loan_id"].str.fullmatch(r"LN-\d{5}").all()
+    snapshots = sorted(set(loans["as_of_date"].map(day)))
+    expected = [stamp.date() for stamp in pd.date_range(END - datetime.timedelta(days=400), END, freq="ME")][-13:]
+    assert snapshots == expected
+    per_snapshot = loans.groupby("as_of_date").size()
+    assert per_snapshot.between(90, 250).all()
+    # a loan's fixed terms do not change between snapshots
+    fixed = loans.groupby("loan_id")[["borrower", "effective_rate", "segment"]].nunique()
+    assert (fixed == 1).all().all()
+
+
+def test_loan_columns_hold_contract_values(tables: dict[str, pd.DataFrame]) -> None:
+    loans = tables["loans"]
+    assert set(RISK_GRADES) - {"loss"} <= set(loans["risk_grade"]) <= set(RISK_GRADES)
+    assert set(loans["status"]) == {"performing", "non_accrual", "reo", "closed"}
+    assert set(loans["impairment_method"]) == {"", "cash_flows", "collateral"}
+    assert set(loans["on_watch_list"]) == {"true", "false"}
+    assert set(loans["segment"]) == {"CRE", "C&I", "Consumer"}
+    assert loans["days_past_due"].str.fullmatch(r"\d+").all()
+    assert loans["effective_rate"].map(Decimal).between(Decimal("0.04"), Decimal("0.12")).all()
+    has_collateral = loans["collateral_value"] != ""
+    assert (has_collateral == (loans["cost_to_sell_rate"] != "")).all()
+    assert loans.loc[has_collateral, "cost_to_sell_rate"].map(Decimal).between(Decimal("0.05"), Decimal("0.10")).all()
+    assert (loans.loc[has_collateral, "collateral_value"].map(money) >= 0).all()
+    assert (loans.loc[loans["impairment_method"] == "collateral", "collateral_value"] != "").all()
+    balance = loans["balance"].map(money)
+    assert ((balance > 0) | (loans["status"] == "closed")).all()
+    assert (balance[loans["status"] == "closed"] == 0).all()
+
+
+def test_watch_list_grades_and_days_past_due_agree(tables: dict[str, pd.DataFrame]) -> None:
+    loans = tables["loans"]
+    grade = loans["risk_grade"]
+    on_watch = loans["on_watch_list"] == "true"
+    dpd = loans["days_past_due"].astype(int)
+    live = loans["status"] != "closed"
+    assert on_watch[live & (grade != "pass")].all()
+    assert 0 < on_watch[grade == "pass"].sum() < 0.05 * (grade == "pass").sum()  # a few pass loans
+    assert dpd[grade == "pass"].max() <= 31
+    assert dpd[grade.isin(["doubtful", "loss"]) & (loans["status"] != "reo")].min() >= 85  # 3+ instalments
+    assert (loans.loc[grade.isin(["doubtful", "loss"]) & live & (loans["status"] != "reo"), "status"]
+            == "non_accrual").all()
+    assert (loans.loc[grade.isin(["pass", "special_mention"]) & live, "status"] == "performing").all()
+    since = loans["watch_list_since"]
+    assert ((since != "") == on_watch).all()
+    assert (since[on_watch].map(day) <= loans.loc[on_watch, "as_of_date"].map(day)).all()
+    latest = loans[loans["as_of_date"] == loans["as_of_date"].max()]
+    assert 10 <= (latest["on_watch_list"] == "true").sum() <= 0.3 * len(latest)
+
+
+def test_loan_lifecycle(tables: dict[str, pd.DataFrame]) -> None:
+    loans = tables["loans"].assign(as_of_date=lambda t: t["as_of_date"].map(day))
+    snapshots = sorted(set(loans["as_of_date"]))
+    by_loan = {loan_id: rows.sort_values("as_of_date") for loan_id, rows in loans.groupby("loan_id")}
+    for loan_id, rows in by_loan.items():
+        dates = list(rows["as_of_date"])
+        assert dates == snapshots[snapshots.index(dates[0]) : snapshots.index(dates[0]) + len(dates)], loan_id
+        status = list(rows["status"])
+        if "closed" in status:  # a paid-off loan shows once as closed, then disappears
+            assert status.index("closed") == len(status) - 1, loan_id
+        if "reo" in status:  # a foreclosed loan stays REO at a constant carrying value until sold
+            first = status.index("reo")
+            assert set(status[first:]) == {"reo"}, loan_id
+            assert rows["balance"].iloc[first:].nunique() == 1, loan_id
+    assert (loans["status"] == "reo").any()
+    assert (loans["status"] == "closed").any()
+    first_snapshot = set(loans.loc[loans["as_of_date"] == snapshots[0], "loan_id"])
+    last_snapshot = set(loans.loc[loans["as_of_date"] == snapshots[-1], "loan_id"])
+    assert last_snapshot - first_snapshot, "no new loans"
+    assert first_snapshot - last_snapshot, "no loans left the book"
+    grades = loans.pivot(index="loan_id", columns="as_of_date", values="risk_grade")
+    rank = grades.apply(lambda column: column.map({grade: i for i, grade in enumerate(RISK_GRADES)}))
+    moves = rank.diff(axis=1).stack().dropna()
+    assert (moves == 0).mean() > 0.9
+    assert (moves > 0).sum() > (moves < 0).sum() > 0  # more downgrades than upgrades
+
+
+def test_loans_need_html_escaping_in_some_borrower_names(tables: dict[str, pd.DataFrame]) -> None:
+    borrowers = set(tables["loans"]["borrower"])
+    assert "Harbor & Main Realty, L.P." in borrowers
+    assert 'D\'Angelo "Dee" Builders <Corp>' in borrowers
+    assert any("&" in name for name in borrowers) and any("<" in name for name in borrowers)
+
+
+def test_cash_flows_belong_to_impaired_loans_of_the_same_snapshot(tables: dict[str, pd.DataFrame]) -> None:
+    loans = tables["loans"]
+    flows = tables["loan_cash_flows"]
+    assert len(flows) > 0
+    assert not flows.duplicated(["as_of_date", "loan_id", "flow_date"]).any()
+    assert (flows["flow_date"].map(day) > flows["as_of_date"].map(day)).all()
+    assert (flows["amount"].map(money) > 0).all()
+    method = loans.set_index(["as_of_date", "loan_id"])["impairment_method"]
+    keys = pd.MultiIndex.from_frame(flows[["as_of_date", "loan_id"]])
+    assert keys.isin(method.index).all()
+    assert (method.reindex(keys) == "cash_flows").all()
+    with_flows = set(zip(flows["as_of_date"], flows["loan_id"], strict=True))
+    assert set(method[method == "cash_flows"].index) == with_flows
+    assert (loans["impairment_method"] == "collateral").any()
+
+
+def test_cash_flows_are_worth_less_than_the_balance_as_a_rule(tables: dict[str, pd.DataFrame]) -> None:
+    """PV at the effective rate (metrics.md § Watch-list reserves) is usually below the balance."""
+    loans = tables["loans"].set_index(["as_of_date", "loan_id"])
+    flows = tables["loan_cash_flows"]
+    present_value: dict[tuple[str, str], float] = defaultdict(float)
+    for row in flows.itertuples(index=False):
+        rate = float(loans.loc[(row.as_of_date, row.loan_id), "effective_rate"])
+        years = (day(row.flow_date) - day(row.as_of_date)).days / 365
+        present_value[(row.as_of_date, row.loan_id)] += float(row.amount) / (1 + rate) ** years
+    below = [value < float(loans.loc[key, "balance"]) for key, value in present_value.items()]
+    assert sum(below) / len(below) >= 0.6  # a few loans expect to recover in full
+    years_ahead = (flows["flow_date"].map(day) - flows["as_of_date"].map(day)).map(lambda delta: delta.days) / 365
+    assert years_ahead.max() <= 5.1
+
+
+def test_loan_book_at_the_default_size(default_size_ledger: Path) -> None:
+    loans = pq.read_table(default_size_ledger / "loans.parquet").to_pandas()
+    per_snapshot = loans.groupby("as_of_date").size()
+    assert per_snapshot.between(250, 350).all()
+    on_watch = loans[loans["on_watch_list"]].groupby("as_of_date").size()
+    assert on_watch.between(24, 90).all()  # dozens
+    assert str(pq.read_schema(default_size_ledger / "loans.parquet").field("on_watch_list").type) == "bool"
+    # specific reserves arise on most cash-flow loans, not all (metrics.md § Watch-list reserves)
+    flows = pq.read_table(default_size_ledger / "loan_cash_flows.parquet").to_pandas()
+    flows = flows.merge(loans[["as_of_date", "loan_id", "balance", "effective_rate"]], on=["as_of_date", "loan_id"])
+    years = (pd.to_datetime(flows["flow_date"]) - pd.to_datetime(flows["as_of_date"])).dt.days / 365
+    flows["pv"] = flows["amount"].astype(float) / (1 + flows["effective_rate"].astype(float)) ** years
+    per_loan = flows.groupby(["as_of_date", "loan_id"]).agg(pv=("pv", "sum"), balance=("balance", "first"))
+    assert 0.75 <= (per_loan["pv"] < per_loan["balance"].astype(float)).mean() < 1.0
+
+
+# --------------------------------------------------------------------------------------------------
 # CSV and Parquet hold the same data
 # --------------------------------------------------------------------------------------------------
 
@@ -532,6 +886,10 @@ def test_end_in_mid_month(tmp_path: Path) -> None:
     tables = read_csv_tables(tmp_path)
     assert summary.latest_month_end == datetime.date(2025, 5, 31)
     assert summary.first_invoice_date >= datetime.date(2025, 1, 1)
+    snapshots = sorted(set(tables["loans"]["as_of_date"].map(day)))
+    assert len(snapshots) == 13
+    assert snapshots[0] == datetime.date(2024, 5, 31) and snapshots[-1] == datetime.date(2025, 5, 31)
+    assert all(placed <= datetime.date(2025, 5, 31) for placed in tables["agency_placements"]["placed_date"].map(day))
     period_ends = sorted(set(tables["gl_balances"]["period_end"].map(day)))
     assert period_ends == [datetime.date(2025, m, d) for m, d in ((1, 31), (2, 28), (3, 31), (4, 30), (5, 31))]
     for table, columns in {"payments": ["payment_date"], "adjustments": ["adjustment_date"]}.items():

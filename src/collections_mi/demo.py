@@ -1,8 +1,10 @@
 """Deterministic, realistic demo receivables ledger.
 
-``generate_demo`` writes the seven contract tables (``customers``, ``invoices``, ``payments``,
-``adjustments``, ``promises``, ``fx_rates``, ``gl_balances``) of a synthetic accounts-receivable book
-into a folder, as CSV or Parquet, following ``data-contract.md``.
+``generate_demo`` writes the twelve contract tables of a synthetic book into a folder, as CSV or
+Parquet, following ``data-contract.md``: the accounts receivable (``customers``, ``invoices``,
+``payments``, ``adjustments``, ``promises``, ``fx_rates``, ``gl_balances``), the collection agencies
+(``agencies``, ``agency_placements``, ``agency_collections``) and a watch-list loan book (``loans``,
+``loan_cash_flows``).
 
 What the ledger looks like
     * ~2,000 customers (``max(2000, invoices // 30)``) in four segments and four regions, each with a
@@ -17,6 +19,15 @@ What the ledger looks like
       recoveries, promises to pay (about two thirds kept, the rest broken or pending), business-day
       FX rates and month-end ``ar_control`` / ``allowance`` GL balances that reconcile exactly.
     * Nothing is dated after ``end``; whatever was not settled by then is the open AR.
+    * Four collection agencies (two champions, two challengers). Customers whose oldest open item is
+      90-150 days past due are placed at a month-end for their open past-due balance (exactly, at the
+      closing rate); agencies collect 10-35 % of what they are given, mostly in months 1-6, one
+      challenger doing better than one champion; some placements are recalled after 4-9 months.
+      Agency collections are gross amounts independent of the invoice payments.
+    * A loan book of ~300 loans (scaling with the fourth root of the invoice count) in 13 month-end
+      snapshots up to ``end``'s latest month-end: grade migration, days past due, non-accrual, REO,
+      payoffs, charge-offs and new loans; individually reviewed loans are measured on collateral or on
+      expected cash flows (``loan_cash_flows``) whose present value is mostly below the balance.
 
 Guarantees
     * Same arguments → byte-identical files (seeded ``numpy`` generators; no time, hash or dict-order
@@ -24,7 +35,10 @@ Guarantees
     * Money is held in integer cents end to end and GL balances are converted with ``Decimal``.
     * Payments + credit notes + discounts + write-offs never exceed an invoice's amount.
     * Invoices are generated and written in chunks, so memory stays bounded even at 10 million
-      invoices; only per-customer and per-month accumulators live across chunks.
+      invoices; only per-customer and per-month accumulators live across chunks (for agency
+      placements, only the customers that are seriously late). The agency and loan tables are small
+      and built once, after the last chunk, from their own random streams, so they change nothing in
+      the receivables tables.
     * Files are written under temporary names and renamed into place only once every table is
       complete, so a half-written ledger never appears under the contract names.
 """
@@ -265,23 +279,22 @@ _BALANCE_MATRIX_CELLS = 8_000_000  # bounds the per-chunk (invoice × month-end)
 _ADJUSTMENT_KINDS = ("credit_note", "discount", "write_off", "recovery")
 
 # collection agencies: (name, strategy, default fee rate in basis points, share of placements,
-# probability that a placement yields anything, mean liquidation of those that do, days to first money)
+# probability that a small placement yields anything, expected lifetime liquidation, days to first money)
 _AGENCIES: tuple[tuple[str, str, int, float, float, float, float], ...] = (
-    ("Keystone Recovery Partners", "champion", 2500, 0.34, 0.64, 0.42, 24.0),
-    ("Meridian Credit Management", "champion", 2000, 0.28, 0.53, 0.34, 34.0),
-    ("Bluewater Collections Group", "challenger", 2800, 0.22, 0.59, 0.39, 28.0),
-    ("Ashford & Lane Receivables", "challenger", 1800, 0.16, 0.46, 0.29, 40.0),
+    ("Keystone Recovery Partners", "champion", 2500, 0.34, 0.62, 0.27, 25.0),
+    ("Meridian Credit Management", "champion", 2000, 0.28, 0.52, 0.20, 30.0),
+    ("Bluewater Collections Group", "challenger", 2800, 0.22, 0.57, 0.23, 28.0),
+    ("Ashford & Lane Receivables", "challenger", 1800, 0.16, 0.45, 0.14, 38.0),
 )
-_AGENCY_STRATEGIES = ("champion", "challenger")
 _PLACEMENT_MIN_DAYS_PAST_DUE = 90  # placed at a month-end once the oldest open item is 90-150 days past due
 _PLACEMENT_MAX_THRESHOLD_DAYS = 150
 _PLACEMENT_MIN_CENTS = 25_000  # agencies do not take balances below 250.00 (reporting currency)
 _PLACEMENT_SHARE = 0.8  # of eligible customers; the rest are worked in-house
-_OLD_DEBT_DAYS = 180  # older debt is placed at a 5-point higher commission
-_OLD_DEBT_FEE_UPLIFT = 500
+_SMALL_BALANCE_CENTS = 250_000  # balances under 2,500.00 are placed at a 5-point higher commission
+_SMALL_BALANCE_FEE_UPLIFT = 500
 _MAX_FEE_RATE = 3500
-_AGENCY_RECALL_BASE = (0.08, 0.12, 0.10, 0.16)  # probability of a recall after 4-9 months, by agency
-_AGENCY_RECALL_IF_SILENT = 0.22  # extra probability when nothing came in during the first 120 days
+_AGENCY_RECALL_BASE = (0.06, 0.10, 0.08, 0.13)  # probability of a recall after 4-9 months, by agency
+_AGENCY_RECALL_IF_SILENT = 0.20  # extra probability when nothing came in during the first 120 days
 
 # loan book (watch list): month-end snapshots of a small commercial / consumer loan portfolio
 _LOAN_SNAPSHOTS = 13
@@ -292,7 +305,7 @@ _LOAN_SEGMENT_SHARE = np.array([0.40, 0.40, 0.20])
 _LOAN_BALANCE_MEDIAN = np.array([2_200_000.0, 650_000.0, 220_000.0])
 _LOAN_BALANCE_SIGMA = np.array([0.8, 1.0, 0.6])
 _LOAN_RATE_RANGE_BP = ((450, 850), (550, 1200), (400, 950))  # effective rate, basis points
-_LOAN_AMORTISATION_MONTHS = ((120, 300), (36, 84), (120, 360))
+_LOAN_AMORTISATION_MONTHS = ((120, 300), (60, 120), (120, 360))
 _LOAN_SECURED_SHARE = np.array([1.0, 0.6, 0.7])
 _LOAN_COLLATERAL_DEPENDENT_SHARE = np.array([0.85, 0.4, 0.9])  # of secured loans, if impaired
 _LOAN_STATUSES = ("performing", "non_accrual", "reo", "closed")
@@ -302,7 +315,7 @@ _LOAN_INITIAL_GRADE_SHARE = np.array([0.875, 0.05, 0.045, 0.024, 0.006])
 # monthly risk-grade migration (rows: from, columns: to); loss loans are charged off, not migrated
 _LOAN_MIGRATION = np.array(
     [
-        [0.9860, 0.0110, 0.0030, 0.0000, 0.0000],
+        [0.9880, 0.0095, 0.0025, 0.0000, 0.0000],
         [0.0450, 0.8950, 0.0500, 0.0100, 0.0000],
         [0.0050, 0.0300, 0.9100, 0.0400, 0.0150],
         [0.0000, 0.0000, 0.0250, 0.8950, 0.0800],
@@ -314,7 +327,7 @@ _MISSED_RANGE = ((0, 1), (0, 2), (0, 3), (3, 6), (4, 12))
 _LOAN_PAYOFF_MONTHLY = 0.011  # pass / special mention loans refinanced or repaid early
 _LOAN_ORIGINATION_MONTHLY = 0.015  # new loans per month, as a share of the opening book
 _LOAN_CHARGE_OFF_MONTHLY = 0.6  # loss loans charged off (they then leave the snapshots)
-_LOAN_FORECLOSURE_MONTHLY = 0.2  # doubtful / loss collateral-dependent CRE or consumer loans
+_LOAN_FORECLOSURE_MONTHLY = 0.12  # doubtful / loss collateral-dependent CRE or consumer loans
 _REO_SALE_MONTHLY = 0.05
 _SUBSTANDARD_NON_ACCRUAL_SHARE = 0.4
 _INDIVIDUAL_REVIEW_CENTS = 100_000_000  # substandard loans of 1m or more are reviewed individually
@@ -429,21 +442,22 @@ def generate_demo(
     reporting_currency: str = "USD",
     progress: Callable[[str], None] | None = None,
 ) -> DemoSummary:
-    """Write a deterministic, realistic demo receivables ledger into ``out_dir``.
+    """Write a deterministic, realistic demo receivables ledger (plus agencies and loan book) into ``out_dir``.
 
     Args:
         out_dir: destination folder, created if missing. Existing ``<table>.csv|.parquet`` files of the
-            seven demo tables are replaced; the other format's copies are removed so that a reader
-            (Parquet wins over CSV) never mixes two ledgers.
-        invoices: number of invoices (≥ 1). Customers = ``max(2000, invoices // 30)``.
+            demo tables (``DEMO_TABLES``) are replaced; the other format's copies are removed so that a
+            reader (Parquet wins over CSV) never mixes two ledgers.
+        invoices: number of invoices (≥ 1). Customers = ``max(2000, invoices // 30)``; loans in the
+            first snapshot = ``300 × (invoices / 60,000) ** 0.25``, kept within 100-2,000.
         seed: random seed; the same arguments always produce byte-identical files.
         end: last date of the ledger; no row is dated after it.
         months: number of calendar months of invoices, the last one being ``end``'s month.
         fmt: ``"csv"`` (UTF-8, comma, header, ISO dates, empty cell = null, money with 2 decimals)
             or ``"parquet"`` (date32, decimal128(18,2) money, string ids, bool flags).
         reporting_currency: ``USD``, ``EUR`` or ``GBP``. FX rates are units of it per unit of the other
-            two currencies; credit limits, promises and GL balances are in it; invoices with an empty
-            ``currency`` cell are in it.
+            two currencies; credit limits, promises, GL balances, agency tables and loans are in it;
+            invoices with an empty ``currency`` cell are in it.
         progress: called with a short message after each chunk of invoices.
 
     Returns:
@@ -477,6 +491,7 @@ def generate_demo(
         sinks["customers"].write(customers.to_table(id_widths))
         sinks["fx_rates"].write(fx.to_table(reporting_code))
         balances = _BalanceAccumulator(month_ends=calendar.month_ends)
+        past_due = _PastDueAccumulator(month_ends=calendar.month_ends, customer_count=customers.count)
         defaulters = _DefaulterAccumulator(customers.count)
         counters = _RowCounters()
         for chunk_number, first_invoice in enumerate(chunk_starts):
@@ -485,7 +500,10 @@ def generate_demo(
                 _rng(seed, _Stream.INVOICES, chunk_number), first_invoice, count,
                 calendar, customers, fx, reporting_code,
             )
-            balances.add_chunk(chunk)
+            month_end_balance = _month_end_balances(chunk, calendar.month_ends)
+            balances.add_chunk(chunk, month_end_balance)
+            past_due.add_chunk(chunk, month_end_balance)
+            del month_end_balance
             defaulters.add_chunk(chunk, customers, fx)
             _write_chunk(sinks, chunk, customers, id_widths, counters)
             if progress is not None:
@@ -498,6 +516,12 @@ def generate_demo(
         )
         _write_promises(sinks["promises"], broken, customers, id_widths, counters)
         sinks["gl_balances"].write(_gl_balances_table(balances, fx, calendar))
+        agency_tables = _agency_tables(
+            _rng(seed, _Stream.AGENCIES), past_due.finish(), customers, fx, calendar, id_widths
+        )
+        loan_tables = _loan_tables(_rng(seed, _Stream.LOANS), invoices, calendar.end_day)
+        for table, content in (agency_tables | loan_tables).items():
+            sinks[table].write(content)
         for sink in sinks.values():
             sink.close()
     except BaseException:
@@ -552,6 +576,8 @@ class _Stream:
     FX = 2
     INVOICES = 3
     BROKEN_PROMISES = 4
+    AGENCIES = 5
+    LOANS = 6
 
 
 def _rng(seed: int, stream: int, index: int = 0) -> np.random.Generator:
@@ -1399,6 +1425,499 @@ def _gl_balances_table(balances: _BalanceAccumulator, fx: _FxRates, calendar: _C
 
 
 # ---------------------------------------------------------------------------------------------------
+# Collection agencies (after all chunks): placements of long-overdue customers and what agencies collect
+# ---------------------------------------------------------------------------------------------------
+
+
+def _agency_tables(
+    rng: np.random.Generator,
+    past_due: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    customers: _Customers,
+    fx: _FxRates,
+    calendar: _Calendar,
+    widths: _IdWidths,
+) -> dict[str, pa.Table]:
+    """``agencies``, ``agency_placements`` and ``agency_collections``.
+
+    A customer is placed (once) at the first month-end at which its oldest open item is past a
+    customer-specific threshold of 90-150 days past due, for its whole open past-due balance at that
+    month-end converted at the closing rate (public bodies, balances under 250.00 and a fifth of the
+    customers, worked in-house, are not placed). Champions get most placements. What an agency
+    collects is independent of the invoice ledger (gross amounts, as the contract models them): about
+    half the placements yield something, mostly in months 1-6, as a lump sum or monthly instalments,
+    never more than was placed. 10-20 % of placements are recalled 4-9 months after placement (more
+    often when nothing came in early); nothing is collected on or after a recall, nor after ``end``.
+    """
+    month, customer, cents, oldest_due = past_due
+    agency_count = len(_AGENCIES)
+    threshold = _uniform_int(rng, _PLACEMENT_MIN_DAYS_PAST_DUE, _PLACEMENT_MAX_THRESHOLD_DAYS, customers.count)
+    uses_agency = rng.random(customers.count) < _PLACEMENT_SHARE
+    month_end = calendar.month_ends[month]
+    rate = fx.reporting_per_unit[customers.currency[customer], fx.closing_index(month_end)]
+    reporting_cents = (2 * cents * rate + RATE_SCALE) // (2 * RATE_SCALE)  # half-up, amounts are > 0
+    eligible = np.flatnonzero(
+        (month_end - oldest_due >= threshold[customer])
+        & uses_agency[customer]
+        & (customers.segment[customer] != SEGMENTS.index("Public"))
+        & (reporting_cents >= _PLACEMENT_MIN_CENTS)
+    )
+    # entries are ordered by month-end, then customer: the first one of a customer is its placement
+    _, first = np.unique(customer[eligible], return_index=True)
+    chosen = np.sort(eligible[first])
+    n = chosen.size
+    placed_day = month_end[chosen]
+    placed_cents = reporting_cents[chosen]
+    placed_customer = customer[chosen]
+
+    share, any_probability, mean_liquidation, first_days = (
+        np.array([agency[column] for agency in _AGENCIES]) for column in (3, 4, 5, 6)
+    )
+    fee_default = np.array([agency[2] for agency in _AGENCIES], dtype=np.int64)
+    agency = _weighted_draw(rng, np.cumsum(share), n)
+    fee = np.minimum(
+        fee_default[agency] + np.where(placed_cents < _SMALL_BALANCE_CENTS, _SMALL_BALANCE_FEE_UPLIFT, 0),
+        _MAX_FEE_RATE,
+    )
+
+    # what each placement would yield if it stayed with the agency for ever: small balances are paid in
+    # full or not at all, large ones mostly settle for a share close to the agency's typical rate
+    size = np.clip(np.log10(placed_cents / 500_000), 0.0, 2.0) / 2  # 0 up to 5,000.00, 1 from 500,000.00
+    any_probability = any_probability[agency] + (0.85 - any_probability[agency]) * size
+    collects = rng.random(n) < any_probability
+    mean_if_any = mean_liquidation[agency] / any_probability
+    concentration = 2.5 + 12.0 * size
+    liquidation = rng.beta(mean_if_any * concentration, (1 - mean_if_any) * concentration)
+    total = np.where(collects, _share_of(placed_cents, np.rint(liquidation * _MILLIONTHS).astype(np.int64)), 0)
+    # a few large accounts would otherwise decide an agency's rate: pull each agency's lifetime
+    # liquidation (amount-weighted) towards its expected rate, so the league table tells a stable story
+    for code in range(agency_count):
+        mine = agency == code
+        for _ in range(2):
+            realised = total[mine].sum() / max(1, placed_cents[mine].sum())
+            if realised <= 0:
+                break
+            scale = min(2.0, max(0.5, mean_liquidation[code] / realised))
+            total[mine] = np.minimum(placed_cents[mine], np.floor(total[mine] * scale).astype(np.int64))
+    lump_sum = rng.random(n) < 0.35
+    parts = np.where(lump_sum, 1, rng.integers(2, 10, n))
+    parts = np.where(total >= 100, np.clip(parts, 1, np.maximum(1, total // 1_000)), 0)  # instalments ≥ 10.00
+    first_offset = 7 + np.rint(rng.gamma(1.6, first_days[agency])).astype(np.int64)
+    gap = _uniform_int(rng, 26, 35, n)
+    placement = np.repeat(np.arange(n), parts)
+    position = np.arange(placement.size) - np.repeat(np.cumsum(parts) - parts, parts)
+    jitter = _uniform_int(rng, 0, 3, placement.size)
+    collection_day = _next_business_day(
+        placed_day[placement] + first_offset[placement] + position * gap[placement] + jitter
+    )
+    base = total[placement] // parts[placement]
+    amount = base + np.where(position == parts[placement] - 1, total[placement] - base * parts[placement], 0)
+
+    # recalls, 4-9 months after placement; nothing is collected from the recall on
+    early = np.zeros(n, dtype=bool)
+    np.logical_or.at(early, placement, collection_day <= placed_day[placement] + 120)
+    recall_probability = np.array(_AGENCY_RECALL_BASE)[agency] + np.where(early, 0.0, _AGENCY_RECALL_IF_SILENT)
+    recall_day = _next_business_day(placed_day + _uniform_int(rng, 121, 273, n))
+    recalled = (rng.random(n) < recall_probability) & (recall_day <= calendar.end_day)
+    keep = (collection_day <= calendar.end_day) & (~recalled[placement] | (collection_day < recall_day[placement]))
+    placement, position, collection_day, amount = (
+        values[keep] for values in (placement, position, collection_day, amount)
+    )
+    order = np.lexsort((position, placement, collection_day))
+
+    agency_ids = pa.array([f"AG{number:02d}" for number in range(1, agency_count + 1)], pa.string())
+    placement_ids = _id_array("PL-", np.arange(1, n + 1), max(6, len(str(n))))
+    agencies = pa.Table.from_arrays(
+        [
+            agency_ids,
+            pa.array([name for name, *_ in _AGENCIES], pa.string()),
+            pa.array([strategy for _, strategy, *_ in _AGENCIES], pa.string()),
+            _scaled_decimal_array(fee_default, SHARE_TYPE),
+        ],
+        schema=SCHEMAS["agencies"],
+    )
+    placements = pa.Table.from_arrays(
+        [
+            placement_ids,
+            pc.take(agency_ids, pa.array(agency)),
+            _id_array("C", placed_customer + 1, widths.customer),
+            _date_array(placed_day),
+            _scaled_decimal_array(placed_cents, MONEY_TYPE),
+            _scaled_decimal_array(fee, SHARE_TYPE),
+            _date_array(recall_day, valid=recalled),
+        ],
+        schema=SCHEMAS["agency_placements"],
+    )
+    collections = pa.Table.from_arrays(
+        [
+            _id_array("COL-", np.arange(1, order.size + 1), max(7, len(str(order.size)))),
+            pc.take(placement_ids, pa.array(placement[order])),
+            _date_array(collection_day[order]),
+            _scaled_decimal_array(amount[order], MONEY_TYPE),
+        ],
+        schema=SCHEMAS["agency_collections"],
+    )
+    return {"agencies": agencies, "agency_placements": placements, "agency_collections": collections}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Loan book (watch list): month-end snapshots and expected cash flows of impaired loans
+# ---------------------------------------------------------------------------------------------------
+
+
+def _loan_snapshot_days(end_day: int) -> np.ndarray:
+    """The last ``_LOAN_SNAPSHOTS`` month-ends up to the latest month-end on or before ``end``."""
+    end_month = np.datetime64(end_day, "D").astype("datetime64[M]")
+    end_of_end_month = int(((end_month + 1).astype("datetime64[D]") - 1).astype(np.int64))
+    latest = end_month if end_of_end_month == end_day else end_month - 1
+    months = np.arange(latest - (_LOAN_SNAPSHOTS - 1), latest + 1)
+    return ((months + 1).astype("datetime64[D]") - 1).astype(np.int64)
+
+
+def _month_number(days: np.ndarray | int) -> np.ndarray:
+    return np.asarray(days, dtype=np.int64).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+
+
+def _first_of_month_number(months: np.ndarray) -> np.ndarray:
+    return np.asarray(months, dtype=np.int64).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+
+
+def _end_of_month_number(months: np.ndarray) -> np.ndarray:
+    return ((np.asarray(months, dtype=np.int64) + 1).astype("datetime64[M]").astype("datetime64[D]") - 1).astype(
+        np.int64
+    )
+
+
+def _borrower_names(rng: np.random.Generator, segment: np.ndarray) -> np.ndarray:
+    count = segment.size
+    first = np.array(_NAME_FIRST, dtype=object)[rng.integers(0, len(_NAME_FIRST), count)]
+    cre = first + " " + np.array(_LOAN_CRE_KINDS, dtype=object)[rng.integers(0, len(_LOAN_CRE_KINDS), count)]
+    company = np.array(
+        _company_names(rng, np.ones(count, dtype=np.int64), np.zeros(count, dtype=np.int64)).to_pylist(),
+        dtype=object,
+    )
+    person = (
+        np.array(_LOAN_PERSON_FIRST, dtype=object)[rng.integers(0, len(_LOAN_PERSON_FIRST), count)]
+        + " "
+        + np.array(_LOAN_PERSON_LAST, dtype=object)[rng.integers(0, len(_LOAN_PERSON_LAST), count)]
+    )
+    return np.where(segment == 0, cre, np.where(segment == 1, company, person))
+
+
+def _draw_missed(rng: np.random.Generator, grade: np.ndarray) -> np.ndarray:
+    """Payments missed by a loan entering ``grade``: within the grade's range (pass: rarely one)."""
+    low = np.array([r[0] for r in _MISSED_RANGE])[grade]
+    high = np.array([r[1] for r in _MISSED_RANGE])[grade]
+    missed = _uniform_int(rng, low, high, grade.size)
+    return np.where(grade == PASS, (rng.random(grade.size) < 0.04).astype(np.int64), missed)
+
+
+def _round_thousand(cents: np.ndarray) -> np.ndarray:
+    return np.rint(cents / 100_000).astype(np.int64) * 100_000
+
+
+@dataclass
+class _LoanRows:
+    """Snapshot rows (one list entry per snapshot) and expected cash flows."""
+
+    loan: list[np.ndarray] = field(default_factory=list)
+    as_of: list[np.ndarray] = field(default_factory=list)
+    balance: list[np.ndarray] = field(default_factory=list)
+    grade: list[np.ndarray] = field(default_factory=list)
+    days_past_due: list[np.ndarray] = field(default_factory=list)
+    on_watch: list[np.ndarray] = field(default_factory=list)
+    method: list[np.ndarray] = field(default_factory=list)
+    collateral: list[np.ndarray] = field(default_factory=list)
+    status: list[np.ndarray] = field(default_factory=list)
+    watch_since: list[np.ndarray] = field(default_factory=list)
+    flow_loan: list[int] = field(default_factory=list)
+    flow_as_of: list[int] = field(default_factory=list)
+    flow_day: list[np.ndarray] = field(default_factory=list)
+    flow_cents: list[np.ndarray] = field(default_factory=list)
+
+
+def _loan_tables(rng: np.random.Generator, invoices: int, end_day: int) -> dict[str, pa.Table]:
+    """``loans`` (13 month-end snapshots) and ``loan_cash_flows``.
+
+    About 300 loans at the default size (scaling with the fourth root of the invoice count), in three
+    segments. Each month: risk grades migrate (mostly stable, some downgrades, few upgrades), payments
+    are missed or caught up (days past due follow the grade), balances amortise (non-accrual loans do
+    not accrue), collateral is re-appraised down on a downgrade, a few pass loans are refinanced away
+    (one last ``closed`` row, then gone), loss loans are charged off (gone), collateral-dependent
+    doubtful loans are foreclosed (``reo`` at the carrying value until sold) and new loans are booked.
+    Substandard-or-worse loans that are non-accrual, doubtful or large are reviewed individually:
+    ``collateral`` when collateral-dependent, otherwise ``cash_flows`` with quarterly expected cash
+    flows whose present value at the effective rate is mostly below the balance.
+    """
+    snapshot_days = _loan_snapshot_days(end_day)
+    snapshot_months = _month_number(snapshot_days)
+    opening = int(np.clip(round(300 * (invoices / 60_000) ** 0.25), 100, 2_000))
+    new_counts = rng.poisson(opening * _LOAN_ORIGINATION_MONTHLY, _LOAN_SNAPSHOTS)
+    new_counts[0] = 0
+    capacity = opening + int(new_counts.sum())
+
+    # fixed attributes of every loan that will ever appear
+    segment = _categorical(rng, _LOAN_SEGMENT_SHARE, capacity)
+    special = (np.arange(1, len(_SPECIAL_BORROWERS) + 1) * opening) // (len(_SPECIAL_BORROWERS) + 1)
+    segment[special] = [special_segment for _, special_segment, _ in _SPECIAL_BORROWERS]
+    names = _borrower_names(rng, segment)
+    names[special] = [name for name, _, _ in _SPECIAL_BORROWERS]
+    balance = np.clip(
+        np.exp(np.log(_LOAN_BALANCE_MEDIAN[segment]) + _LOAN_BALANCE_SIGMA[segment] * rng.standard_normal(capacity)),
+        25_000, 40_000_000,
+    )
+    balance = np.rint(balance * 100).astype(np.int64)
+    rate_low = np.array([r[0] for r in _LOAN_RATE_RANGE_BP])[segment] // 25
+    rate_high = np.array([r[1] for r in _LOAN_RATE_RANGE_BP])[segment] // 25
+    rate_bp = _uniform_int(rng, rate_low, rate_high, capacity) * 25
+    term_low = np.array([r[0] for r in _LOAN_AMORTISATION_MONTHS])[segment]
+    term_high = np.array([r[1] for r in _LOAN_AMORTISATION_MONTHS])[segment]
+    term = _uniform_int(rng, term_low, term_high, capacity)
+    monthly_rate = rate_bp / SHARE_SCALE / 12
+    payment = np.rint(balance * monthly_rate / (1 - (1 + monthly_rate) ** -term.astype(np.float64))).astype(np.int64)
+    secured = rng.random(capacity) < _LOAN_SECURED_SHARE[segment]
+    collateral_dependent = secured & (rng.random(capacity) < _LOAN_COLLATERAL_DEPENDENT_SHARE[segment])
+    collateral = _round_thousand(balance / rng.uniform(0.55, 0.85, capacity))
+    cost_to_sell_bp = _uniform_int(rng, 10, 20, capacity) * 50
+    non_accrual_if_substandard = rng.random(capacity) < _SUBSTANDARD_NON_ACCRUAL_SHARE
+    balloon = rng.uniform(0.0, 3.0, capacity)
+
+    # state of the opening book at the first snapshot
+    alive = np.zeros(capacity, dtype=bool)
+    alive[:opening] = True
+    grade = np.zeros(capacity, dtype=np.int64)
+    grade[:opening] = _categorical(rng, _LOAN_INITIAL_GRADE_SHARE, opening)
+    grade[special] = [special_grade for _, _, special_grade in _SPECIAL_BORROWERS]
+    missed = _draw_missed(rng, grade)
+    haircut = rng.uniform(0.6, 0.9, capacity)
+    collateral = np.where(grade >= SUBSTANDARD, _round_thousand(collateral * haircut), collateral)
+    status = np.full(capacity, PERFORMING, dtype=np.int64)
+    days_past_due = np.zeros(capacity, dtype=np.int64)
+    # a few loans were foreclosed before the first snapshot and are carried as REO
+    reo_candidates = np.flatnonzero(
+        alive & collateral_dependent & (segment != 1) & ~np.isin(np.arange(capacity), special)
+    )
+    reo = rng.permutation(reo_candidates)[: max(2, round(0.007 * opening))]
+    grade[reo] = DOUBTFUL
+    missed[reo] = 6
+    collateral[reo] = _round_thousand(balance[reo] / rng.uniform(0.9, 1.3, reo.size))
+    status[reo] = REO
+    balance[reo] = np.minimum(balance[reo], collateral[reo] * (SHARE_SCALE - cost_to_sell_bp[reo]) // SHARE_SCALE)
+    pass_watch = (grade == PASS) & (rng.random(capacity) < 0.01)
+    watch_since = np.where(
+        alive & ((grade >= SPECIAL_MENTION) | pass_watch),
+        _end_of_month_number(snapshot_months[0] - _uniform_int(rng, 1, 18, capacity)),
+        -1,
+    )
+    recovery_share = np.full(capacity, np.nan)
+    workout_end_month = np.zeros(capacity, dtype=np.int64)
+
+    migration = np.cumsum(_LOAN_MIGRATION, axis=1)
+    rows = _LoanRows()
+    next_new = opening
+    for step, (as_of, as_of_month) in enumerate(zip(snapshot_days, snapshot_months, strict=True)):
+        previous_grade = grade.copy()
+        previous_status = status.copy()
+        if step > 0:
+            # leavers: loans closed last month, charged-off loss loans, sold REO
+            draw = rng.random(capacity)
+            alive &= ~(previous_status == CLOSED)
+            alive &= ~((grade == LOSS) & (status != REO) & (draw < _LOAN_CHARGE_OFF_MONTHLY))
+            alive &= ~((status == REO) & (draw < _REO_SALE_MONTHLY))
+            active = alive & (status != REO)
+
+            # risk-grade migration
+            target = rng.random(capacity)
+            migrated = (target[:, None] >= migration[grade][:, :-1]).sum(axis=1)
+            grade = np.where(active, migrated, grade)
+            changed = grade != previous_grade
+
+            # payments missed / caught up, consistent with the grade
+            draw = rng.random(capacity)
+            was_late = missed > 0
+            still = np.where(was_late, np.where(draw < 0.55, missed + 1, np.where(draw < 0.85, missed, 0)),
+                             (draw < np.where(grade == PASS, 0.03, 0.10)).astype(np.int64))
+            entering = _draw_missed(rng, grade)
+            low = np.array([r[0] for r in _MISSED_RANGE])[grade]
+            high = np.array([r[1] for r in _MISSED_RANGE])[grade]
+            new_missed = np.clip(np.where(changed, entering, still), low, high)
+            paying = new_missed <= missed
+
+            # balances: accruing loans accrue interest; non-accrual loans apply cash to principal only
+            interest = np.rint(balance * rate_bp / SHARE_SCALE / 12).astype(np.int64)
+            accrual = previous_status == PERFORMING
+            new_balance = np.where(
+                paying,
+                np.where(accrual, balance + interest - payment, balance - payment // 2),
+                np.where(accrual, balance + interest, balance),
+            )
+            new_balance = np.maximum(new_balance, 0)
+            balance = np.where(active, new_balance, balance)
+            missed = np.where(active, new_missed, missed)
+
+            # collateral drifts; a downgrade into substandard or worse triggers a lower appraisal
+            drift = 1 + 0.004 * rng.standard_normal(capacity)
+            downgraded_into_classified = (grade >= SUBSTANDARD) & (previous_grade < SUBSTANDARD)
+            appraisal = collateral * drift * np.where(downgraded_into_classified, rng.uniform(0.6, 0.9, capacity), 1)
+            collateral = np.where(active, _round_thousand(appraisal), collateral)
+
+            # early payoff / maturity: one last "closed" row at zero
+            draw = rng.random(capacity)
+            paid_off = active & (((grade <= SPECIAL_MENTION) & (draw < _LOAN_PAYOFF_MONTHLY)) | (balance == 0))
+            status = np.where(paid_off, CLOSED, status)
+            balance = np.where(paid_off, 0, balance)
+            missed = np.where(paid_off, 0, missed)
+
+            # foreclosure of collateral-dependent doubtful / loss CRE and consumer loans
+            draw = rng.random(capacity)
+            foreclosed = (
+                active & ~paid_off & (grade >= DOUBTFUL) & collateral_dependent & (segment != 1)
+                & (draw < _LOAN_FORECLOSURE_MONTHLY)
+            )
+            grade = np.where(foreclosed, DOUBTFUL, grade)
+            carrying = collateral * (SHARE_SCALE - cost_to_sell_bp) // SHARE_SCALE
+            balance = np.where(foreclosed, np.minimum(balance, carrying), balance)
+            status = np.where(foreclosed, REO, status)
+
+            # pass loans on the watch list: recently upgraded, or flagged (covenant breach, …)
+            draw = rng.random(capacity)
+            pass_watch = (grade == PASS) & np.where(
+                pass_watch, draw >= _PASS_WATCH_RELEASE_MONTHLY,
+                (previous_grade == SPECIAL_MENTION) | (draw < _PASS_WATCH_MONTHLY),
+            )
+
+            # new loans
+            count = int(new_counts[step])
+            new = np.arange(next_new, next_new + count)
+            next_new += count
+            alive[new] = True
+            grade[new] = PASS
+            missed[new] = 0
+            status[new] = PERFORMING
+            pass_watch[new] = False
+
+        open_loan = alive & (status != REO) & (status != CLOSED)
+        # non-accrual: doubtful and worse, substandard loans 90+ days past due or flagged
+        status = np.where(
+            open_loan,
+            np.where(
+                (grade >= DOUBTFUL)
+                | ((grade == SUBSTANDARD) & (non_accrual_if_substandard | (missed >= 3))),
+                NON_ACCRUAL, PERFORMING,
+            ),
+            status,
+        )
+        # instalments fall due on the 1st: ``missed`` unpaid ones → past due since the 1st, missed-1 months ago
+        first_missed_due = _first_of_month_number(as_of_month - np.maximum(missed - 1, 0))
+        dpd_now = np.where(missed > 0, as_of - first_missed_due, 0)
+        carried = (status == REO) & (previous_status == REO) & (step > 0)  # REO keeps its last figure
+        days_past_due = np.where(carried, days_past_due, dpd_now)
+        days_past_due = np.where(status == CLOSED, 0, days_past_due)
+
+        on_watch = alive & (status != CLOSED) & ((grade >= SPECIAL_MENTION) | pass_watch)
+        watch_since = np.where(on_watch, np.where(watch_since >= 0, watch_since, as_of), -1)
+
+        # individual review and its method
+        reviewed = open_loan & (grade >= SUBSTANDARD) & (
+            (grade >= DOUBTFUL) | (status == NON_ACCRUAL) | (balance >= _INDIVIDUAL_REVIEW_CENTS)
+        )
+        method = np.where(reviewed, np.where(collateral_dependent, 1, 0), -1)
+        uses_cash_flows = method == 0
+        fresh = uses_cash_flows & np.isnan(recovery_share)
+        draw = rng.random(capacity)
+        initial_share = np.where(draw < 0.1, rng.uniform(1.0, 1.08, capacity), rng.uniform(0.5, 0.97, capacity))
+        moved = np.clip(
+            recovery_share * np.where(grade > previous_grade, 0.9, 1.0) + 0.01 * rng.standard_normal(capacity),
+            0.3, 1.1,
+        )
+        recovery_share = np.where(fresh, initial_share, np.where(uses_cash_flows, moved, recovery_share))
+        workout = as_of_month + _uniform_int(rng, 12, 60, capacity)
+        workout_end_month = np.where(fresh, workout, workout_end_month)
+        workout_end_month = np.where(
+            uses_cash_flows & (workout_end_month <= as_of_month), as_of_month + 3, workout_end_month
+        )
+
+        in_snapshot = np.flatnonzero(alive)
+        rows.loan.append(in_snapshot)
+        rows.as_of.append(np.full(in_snapshot.size, as_of))
+        rows.balance.append(balance[in_snapshot])
+        rows.grade.append(grade[in_snapshot])
+        rows.days_past_due.append(days_past_due[in_snapshot])
+        rows.on_watch.append(on_watch[in_snapshot])
+        rows.method.append(method[in_snapshot])
+        rows.collateral.append(collateral[in_snapshot])
+        rows.status.append(status[in_snapshot])
+        rows.watch_since.append(watch_since[in_snapshot])
+
+        for loan in np.flatnonzero(uses_cash_flows):
+            months = np.arange(workout_end_month[loan], as_of_month, -3)[::-1]
+            flow_day = _end_of_month_number(months)
+            years = (flow_day - as_of) / 365
+            weight = np.ones(months.size)
+            weight[-1] += balloon[loan]
+            discount = (1 + rate_bp[loan] / SHARE_SCALE) ** -years
+            level = recovery_share[loan] * balance[loan] / float(np.sum(weight * discount))
+            rows.flow_loan.append(int(loan))
+            rows.flow_as_of.append(int(as_of))
+            rows.flow_day.append(flow_day)
+            rows.flow_cents.append(np.maximum(1, np.floor(level * weight)).astype(np.int64))
+
+    return _loan_arrow_tables(
+        rows, names, segment, rate_bp, secured, cost_to_sell_bp, width=max(5, len(str(capacity)))
+    )
+
+
+def _loan_arrow_tables(
+    rows: _LoanRows,
+    names: np.ndarray,
+    segment: np.ndarray,
+    rate_bp: np.ndarray,
+    secured: np.ndarray,
+    cost_to_sell_bp: np.ndarray,
+    *,
+    width: int,
+) -> dict[str, pa.Table]:
+    loan = np.concatenate(rows.loan)
+    method = np.concatenate(rows.method)
+    watch_since = np.concatenate(rows.watch_since)
+    is_secured = secured[loan]
+    loans = pa.Table.from_arrays(
+        [
+            _date_array(np.concatenate(rows.as_of)),
+            _id_array("LN-", loan + 1, width),
+            pa.array(names[loan], pa.string()),
+            _scaled_decimal_array(np.concatenate(rows.balance), MONEY_TYPE),
+            _scaled_decimal_array(rate_bp[loan], SHARE_TYPE),
+            _string_array_from(_LOAN_GRADES, np.concatenate(rows.grade)),
+            pa.array(np.concatenate(rows.days_past_due), pa.int64()),
+            pa.array(np.concatenate(rows.on_watch), pa.bool_()),
+            _nullable(_string_array_from(_IMPAIRMENT_METHODS, np.maximum(method, 0)), method >= 0),
+            _nullable(_scaled_decimal_array(np.concatenate(rows.collateral), MONEY_TYPE), is_secured),
+            _nullable(_scaled_decimal_array(cost_to_sell_bp[loan], SHARE_TYPE), is_secured),
+            _string_array_from(_LOAN_STATUSES, np.concatenate(rows.status)),
+            _string_array_from(_LOAN_SEGMENTS, segment[loan]),
+            _date_array(np.maximum(watch_since, 0), valid=watch_since >= 0),
+        ],
+        schema=SCHEMAS["loans"],
+    )
+    flow_counts = np.array([days.size for days in rows.flow_day], dtype=np.int64)
+    flow_loan = np.repeat(np.array(rows.flow_loan, dtype=np.int64), flow_counts)
+    flow_as_of = np.repeat(np.array(rows.flow_as_of, dtype=np.int64), flow_counts)
+    flow_day = np.concatenate(rows.flow_day) if rows.flow_day else np.zeros(0, dtype=np.int64)
+    flow_cents = np.concatenate(rows.flow_cents) if rows.flow_cents else np.zeros(0, dtype=np.int64)
+    order = np.lexsort((flow_day, flow_loan, flow_as_of))
+    cash_flows = pa.Table.from_arrays(
+        [
+            _date_array(flow_as_of[order]),
+            _id_array("LN-", flow_loan[order] + 1, width),
+            _date_array(flow_day[order]),
+            _scaled_decimal_array(flow_cents[order], MONEY_TYPE),
+        ],
+        schema=SCHEMAS["loan_cash_flows"],
+    )
+    return {"loans": loans, "loan_cash_flows": cash_flows}
+
+
+# ---------------------------------------------------------------------------------------------------
 # Turning arrays into Arrow tables
 # ---------------------------------------------------------------------------------------------------
 
@@ -1427,8 +1946,14 @@ def _string_array_from(labels: tuple[str, ...], codes: np.ndarray) -> pa.Array:
     return pc.take(pa.array(labels, pa.string()), pa.array(np.asarray(codes, dtype=np.int64)))
 
 
-def _date_array(days: np.ndarray) -> pa.Array:
-    return pa.array(np.asarray(days, dtype=np.int64).astype("datetime64[D]"), pa.date32())
+def _date_array(days: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    mask = None if valid is None else ~np.asarray(valid, dtype=bool)
+    return pa.array(np.asarray(days, dtype=np.int64).astype("datetime64[D]"), pa.date32(), mask=mask)
+
+
+def _nullable(values: pa.Array, valid: np.ndarray) -> pa.Array:
+    """``values`` where ``valid``, null elsewhere."""
+    return pc.if_else(pa.array(np.asarray(valid, dtype=bool)), values, pa.scalar(None, values.type))
 
 
 def _scaled_decimal_array(units: np.ndarray, decimal_type: pa.Decimal128Type) -> pa.Array:
