@@ -40,3 +40,11 @@ def test_kpis_json_is_a_flat_object_of_unrounded_numbers() -> None:
     text = kpis_json({"ar_total": Decimal("1234.5600"), "open_items": 7, "dso": Decimal("45.123456789012345678901")})
     assert json.loads(text, parse_float=Decimal) == {"ar_total": Decimal("1234.56"), "open_items": 7,
                                                      "dso": Decimal("45.123456789012345678901")}
+
+
+def test_statistics_stay_floats(tmp_path: Path) -> None:
+    table = pd.DataFrame({"p_value": [0.0137, None], "verdict": ["significant", None]})
+    result = SectionResult("agency", tables={"agency_champion_challenger": table})
+    write_results({"agency": result}, {}, tmp_path)
+    back = read_results(tmp_path)["agency"].tables["agency_champion_challenger"]
+    assert back["p_value"].iloc[0] == 0.0137 and isinstance(back["p_value"].iloc[0], float)

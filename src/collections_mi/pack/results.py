@@ -57,6 +57,8 @@ def _column_type(series: pd.Series) -> str:
         return "decimal"
     if all(isinstance(v, dt.date) for v in values):
         return "date"
+    if all(isinstance(v, (float, np.floating, int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values):
+        return "float"  # statistics (t, p-values), never money
     return "str"
 
 
@@ -69,6 +71,8 @@ def _cell_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (dt.date, pd.Timestamp)):
         return f"{value:%Y-%m-%d}"
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
     if hasattr(value, "item"):  # numpy scalar
         return str(value.item())
     return str(value)
@@ -105,6 +109,7 @@ _PARSERS = {
     "date": dt.date.fromisoformat,
     "bool": lambda text: text == "true",
     "str": str,
+    "float": float,
 }
 
 
