@@ -283,3 +283,52 @@ def allowance(ledger: Ledger, as_of: dt.date, method: str, rates: dict[str, Deci
             loss *= average[j]
         total += at.get(label, Decimal(0)) * min(loss, Decimal(1))
     return total
+
+
+# ------------------------------------------------------------------------------------------ watch list, agencies
+
+
+def watchlist_reserves(folder: Path, as_of: dt.date, general_rates: dict[str, Decimal]) -> dict:
+    import decimal
+
+    loans = read_table(folder, "loans")
+    snapshot = max(day(r.as_of_date) for r in loans if day(r.as_of_date) <= as_of)
+    flows: dict[str, list] = defaultdict(list)
+    for row in read_table(folder, "loan_cash_flows"):
+        if day(row.as_of_date) == snapshot:
+            flows[row.loan_id].append((day(row.flow_date), Decimal(row.amount)))
+    specific = general = watch_balance = Decimal(0)
+    watch_count = 0
+    with decimal.localcontext(decimal.Context(prec=60)):
+        for loan in (r for r in loans if day(r.as_of_date) == snapshot):
+            balance = Decimal(loan.balance)
+            if (loan.on_watch_list or "").lower() in ("true", "t", "1", "yes", "y"):
+                watch_count += 1
+                watch_balance += balance
+            if loan.status in ("reo", "closed"):
+                continue
+            if loan.impairment_method == "cash_flows":
+                rate = Decimal(1) + Decimal(loan.effective_rate)
+                pv = sum((a / rate ** (Decimal((d - as_of).days) / Decimal(365)) for d, a in flows[loan.loan_id]),
+                         Decimal(0))
+                specific += max(Decimal(0), balance - pv)
+            elif loan.impairment_method == "collateral":
+                net = Decimal(loan.collateral_value or 0) * (1 - Decimal(loan.cost_to_sell_rate or 0))
+                specific += max(Decimal(0), balance - net)
+            else:
+                general += balance * general_rates[loan.risk_grade]
+    return {"watchlist_loans": watch_count, "watchlist_balance": watch_balance, "specific_reserve": specific,
+            "general_reserve": general, "total_reserve": specific + general}
+
+
+def agency_totals(folder: Path, as_of: dt.date) -> dict:
+    placements = {r.placement_id: r for r in read_table(folder, "agency_placements") if day(r.placed_date) <= as_of}
+    placed = sum((Decimal(r.placed_amount) for r in placements.values()), Decimal(0))
+    collected = fees = Decimal(0)
+    for row in read_table(folder, "agency_collections"):
+        if row.placement_id in placements and day(row.collection_date) <= as_of:
+            amount = Decimal(row.amount)
+            collected += amount
+            fees += amount * Decimal(placements[row.placement_id].fee_rate)
+    return {"agency_placed": placed, "agency_collected": collected, "agency_fees": fees,
+            "agency_net_back": collected - fees, "agency_liquidation_pct": collected / placed * 100}

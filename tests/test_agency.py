@@ -101,3 +101,16 @@ def test_champion_challenger_not_yet_significant_says_how_many_are_needed() -> N
     result = champion_challenger(sample, 6)
     assert result.p_value > 0.05 and result.verdict.startswith("Not yet significant")
     assert result.needed_per_group is not None and result.needed_per_group > 3
+
+
+@pytest.mark.parametrize("as_of", ["2026-10-31", "2025-12-31"])
+def test_demo_agencies_match_the_oracle(demo_ledger: Path, tmp_path: Path, as_of: str) -> None:
+    from oracle import agency_totals
+
+    result = _compute(write_params(tmp_path, demo_ledger, as_of=as_of, name="p.yaml"))
+    expected = agency_totals(demo_ledger, __import__("datetime").date.fromisoformat(as_of))
+    for kpi, value in expected.items():
+        assert result.kpis[kpi].quantize(D("1e-10")) == value.quantize(D("1e-10")), kpi
+    league = result.tables["agency_league"]
+    assert sum(league["net_back"]) == result.kpis["agency_net_back"]
+    assert expected["agency_collected"] > 0

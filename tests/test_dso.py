@@ -230,3 +230,38 @@ def _oracle(folder: Path) -> OracleLedger:
     if folder not in _ORACLES:
         _ORACLES[folder] = OracleLedger(folder)
     return _ORACLES[folder]
+
+
+def test_dynamics_weighted_days_to_pay_and_days_late_on_receipt_terms(tmp_path: Path) -> None:
+    """Microsoft Dynamics 365 ideas portal, weighted days-to-pay request (idea 4191bf6f): $10 paid in 5 days and $100
+    paid in 10 days → unweighted 7.5 days, weighted (10/110 × 5) + (100/110 × 10) = 9.55 days. With the invoices
+    due on receipt (due_date = invoice_date) every day to pay is a day late, so days late equal days to pay; with
+    net-7 terms only the days beyond the 7th count (0 and 3 → simple 1.5, weighted 300/110 = 2.73)."""
+    ledger = _write(tmp_path / "l", [
+        ("I1", "K1", "2026-10-01", "2026-10-01", "10.00"), ("I2", "K1", "2026-10-01", "2026-10-01", "100.00"),
+    ], [("P1", "I1", "2026-10-06", "10.00"), ("P2", "I2", "2026-10-11", "100.00")])
+    kpis = _compute(write_params(tmp_path, ledger, dso={"window_months": 1})).kpis
+    assert kpis["days_to_pay_simple"] == kpis["days_late_simple"] == D("7.5")
+    assert kpis["days_to_pay_weighted"].quantize(D("0.01")) == kpis["days_late_weighted"].quantize(D("0.01")) == D("9.55")
+    net7 = _write(tmp_path / "n", [
+        ("I1", "K1", "2026-10-01", "2026-10-08", "10.00"), ("I2", "K1", "2026-10-01", "2026-10-08", "100.00"),
+    ], [("P1", "I1", "2026-10-06", "10.00"), ("P2", "I2", "2026-10-11", "100.00")])
+    kpis = _compute(write_params(tmp_path, net7, dso={"window_months": 1}, name="n.yaml")).kpis
+    assert kpis["days_late_simple"] == D("1.5")
+    assert kpis["days_late_weighted"].quantize(D("0.01")) == D("2.73")
+
+
+def test_partial_payments_prepayments_and_write_offs_in_settlement(tmp_path: Path) -> None:
+    # I1 settled by its second partial payment; I2 fully prepaid (settles on its invoice date, 0 days);
+    # I3 closed by a write-off → excluded; I4 still open → excluded.
+    ledger = _write(tmp_path / "l", [
+        ("I1", "K1", "2026-10-01", "2026-10-11", "100.00"), ("I2", "K1", "2026-10-05", "2026-10-20", "50.00"),
+        ("I3", "K1", "2026-10-02", "2026-10-12", "70.00"), ("I4", "K1", "2026-10-03", "2026-10-13", "30.00"),
+    ], [("P1", "I1", "2026-10-05", "40.00"), ("P2", "I1", "2026-10-21", "60.00"), ("P3", "I2", "2026-09-28", "50.00"),
+        ("P4", "I3", "2026-10-15", "20.00")])
+    (ledger / "adjustments.csv").write_text("adjustment_id,invoice_id,adjustment_date,kind,amount\n"
+                                            "W1,I3,2026-10-30,write_off,50.00\n", encoding="utf-8")
+    kpis = _compute(write_params(tmp_path, ledger, dso={"window_months": 1})).kpis
+    assert kpis["days_to_pay_simple"] == D(10)          # I1: 20 days, I2: 0 days
+    assert kpis["days_late_simple"] == D(5)             # I1: 10 days late, I2: 0
+    assert kpis["days_to_pay_weighted"].quantize(D("1e-20")) == (D(2000) / D(150)).quantize(D("1e-20"))

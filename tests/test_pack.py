@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import cli, write_params
+from conftest import ROOT, cli, write_params
 from oracle import Ledger as OracleLedger
 from oracle import aging as oracle_aging
 
@@ -79,13 +80,41 @@ def test_html_is_offline_without_code_and_shows_the_same_numbers(published) -> N
     assert shown in page and shown in (folder / "index.html").read_text()
 
 
-def test_executed_notebook_has_no_errors_or_warnings(published) -> None:
+def test_executed_notebooks_have_no_errors_warnings_or_tracebacks(published) -> None:
     _, out, _ = published
-    notebook = nbformat.read(out / "2026-10" / "executed" / "01_aging.ipynb", as_version=4)
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            assert output.get("output_type") != "error", output
-            assert output.get("name") != "stderr", output.get("text")
+    executed = sorted((out / "2026-10" / "executed").glob("*.ipynb"))
+    assert [p.stem for p in executed] == ["01_aging", "02_dso", "03_allowance", "04_watchlist", "05_agency"]
+    for path in executed:
+        notebook = nbformat.read(path, as_version=4)
+        for cell in notebook.cells:
+            for output in cell.get("outputs", []):
+                assert output.get("output_type") != "error", (path.name, output)
+                assert output.get("name") != "stderr", (path.name, output.get("text"))
+                text = str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", ""))
+                assert "Traceback" not in text and "Warning:" not in text, (path.name, text[:300])
+        page = (out / "2026-10" / "html" / f"{path.stem}.html").read_text()
+        visible = re.sub(r"<(script|style)\b.*?</\1>", "", page, flags=re.DOTALL | re.IGNORECASE)
+        assert "Traceback" not in visible and "Warning" not in visible, path.name
+        assert 'class="jp-OutputArea-output" data-mime-type="application/vnd.jupyter.stderr"' not in page
+
+
+def test_a_failing_notebook_is_kept_and_named_and_nothing_is_published(demo_ledger: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "notebooks").mkdir(parents=True)
+    source = nbformat.read(ROOT / "notebooks" / "01_aging.ipynb", as_version=4)
+    source.cells.insert(4, nbformat.v4.new_code_cell('raise RuntimeError("deliberate failure in cell 4")'))
+    nbformat.write(source, home / "notebooks" / "01_aging.ipynb")
+    params = write_params(tmp_path, demo_ledger)
+    out = tmp_path / "reports"
+    run = cli("pack", "--params", str(params), "--out", str(out), "--only", "aging",
+              env={"COLLECTIONS_MI_HOME": str(home)})
+    assert run.returncode == 3, run.stderr
+    assert "01_aging" in run.stderr and "deliberate failure" in run.stderr
+    assert not (out / "2026-10").exists()
+    kept = list((out / "_failed").glob("2026-10-*/executed/01_aging.ipynb"))
+    assert len(kept) == 1
+    cells = nbformat.read(kept[0], as_version=4).cells
+    assert any(o.get("output_type") == "error" for c in cells for o in c.get("outputs", []))
 
 
 @pytest.mark.parametrize(

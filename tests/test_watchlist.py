@@ -4,6 +4,7 @@ definitions, then an independent oracle on the demo loan book."""
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from decimal import Decimal
 
 from collections_mi.metrics.watchlist import (
@@ -54,3 +55,26 @@ def test_general_reserve_by_grade() -> None:
     rates = {"pass": D("0.01"), "substandard": D("0.15")}
     assert general_reserve(D("200000.00"), "substandard", rates) == D("30000.0000")
     assert general_reserve(D("200000.00"), "pass", rates) == D("2000.0000")
+
+
+def test_demo_loan_book_matches_the_oracle(demo_ledger, tmp_path) -> None:
+    from collections_mi.config import load_params
+    from collections_mi.metrics.fx import load_fx
+    from collections_mi.metrics.watchlist import compute_watchlist
+    from collections_mi.sources import open_ledger
+    from conftest import write_params
+    from oracle import watchlist_reserves
+
+    for as_of in ("2026-10-31", "2026-06-30"):
+        params_path = write_params(tmp_path, demo_ledger, as_of=as_of, name=f"{as_of}.yaml")
+        params = load_params(params_path)
+        tables = open_ledger(params, params_path).typed
+        result = compute_watchlist(tables, params, load_fx(tables, "USD"))
+        expected = watchlist_reserves(demo_ledger, params.as_of, dict(params.watchlist.general_rates))
+        assert result.kpis["watchlist_loans"] == expected["watchlist_loans"] > 0
+        for kpi in ("watchlist_balance", "specific_reserve", "general_reserve", "total_reserve"):
+            assert result.kpis[kpi].quantize(CENT) == expected[kpi].quantize(CENT), (as_of, kpi)
+        assert expected["specific_reserve"] > 0
+        lines = list(result.tables["watchlist_reserve_rollforward"]["amount"])
+        with decimal.localcontext(decimal.Context(prec=100)):
+            assert sum(lines[:-1]) == lines[-1] == result.kpis["total_reserve"]

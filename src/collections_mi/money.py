@@ -10,6 +10,11 @@ from collections_mi.contract import minor_unit_digits
 
 #: precision for money arithmetic: 1e17 major units with 20 decimals still fit exactly
 MONEY_CONTEXT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.InvalidOperation])
+
+# Every Decimal operation in this process (and in threads started later) runs at 60 significant digits, so a plain
+# `a - b` on money never rounds; ratios that are meant to be rounded use their own explicit 28-digit context.
+decimal.DefaultContext.prec = MONEY_CONTEXT.prec
+decimal.getcontext().prec = MONEY_CONTEXT.prec
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 

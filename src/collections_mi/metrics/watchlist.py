@@ -21,7 +21,7 @@ from collections_mi.contract import RISK_GRADES
 from collections_mi.metrics.balances import Tables
 from collections_mi.metrics.fx import FxRates
 from collections_mi.metrics.result import SectionResult
-from collections_mi.money import HUNDRED, ZERO, dsum, ratio
+from collections_mi.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio
 
 PV_CONTEXT = decimal.Context(prec=50)
 DAYS_PER_YEAR = Decimal(365)
@@ -43,7 +43,8 @@ def present_value(flows: Iterable[tuple[dt.date, Decimal]], effective_rate: Deci
 
 
 def cash_flow_reserve(balance: Decimal, present_value_of_flows: Decimal) -> Decimal:
-    return max(ZERO, Decimal(balance) - present_value_of_flows)
+    with decimal.localcontext(PV_CONTEXT):
+        return max(ZERO, Decimal(balance) - present_value_of_flows)
 
 
 def collateral_reserve(balance: Decimal, collateral_value: Decimal, cost_to_sell_rate: Decimal) -> Decimal:
@@ -112,7 +113,7 @@ def reserve_totals(frame: pd.DataFrame) -> dict[str, object]:
     general = dsum(frame.loc[frame["reserve_kind"] == "general", "reserve"])
     watch = frame[frame["on_watch_list"].astype(bool)]
     return {"watchlist_loans": int(len(watch)), "watchlist_balance": dsum(watch["balance"]),
-            "specific_reserve": specific, "general_reserve": general, "total_reserve": specific + general}
+            "specific_reserve": specific, "general_reserve": general, "total_reserve": dsum([specific, general])}
 
 
 def grade_totals(frame: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -170,7 +171,8 @@ def movements(previous: pd.DataFrame | None, current: pd.DataFrame) -> tuple[pd.
         is_watch = is_ is not None and bool(is_["on_watch_list"])
         reserve_before = was["reserve"] if was is not None else ZERO
         reserve_now = is_["reserve"] if is_ is not None else ZERO
-        change = reserve_now - reserve_before
+        with decimal.localcontext(MONEY_CONTEXT):
+            change = reserve_now - reserve_before
         if is_ is None:
             cause = "charged off or paid off"
         elif was is None:
