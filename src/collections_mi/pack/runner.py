@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import multiprocessing
 import os
 import platform
 import sys
@@ -31,6 +32,7 @@ from collections_mi.metrics.sections import (
 from collections_mi.pack import publish as publishing
 from collections_mi.pack.excel import write_excel
 from collections_mi.pack.html import index_page, notebook_to_html
+from collections_mi.pack.restatement import compare_with_published
 from collections_mi.pack.results import write_results
 from collections_mi.presentation import aging as aging_view
 from collections_mi.presentation import agency as agency_view
@@ -135,7 +137,8 @@ def execute_notebooks(sections: list[Section], folder: Path, params_path: Path, 
         jobs[section.notebook] = (str(source), str(executed / f"{section.notebook}.ipynb"))
     workers = max(1, min(len(jobs), os.cpu_count() or 1))
     failures = []
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers)
+    try:
         futures = {pool.submit(_execute_notebook, src, dst, parameters, str(folder)): name
                    for name, (src, dst) in jobs.items()}
         for done, future in enumerate(as_completed(futures), start=1):
@@ -146,6 +149,13 @@ def execute_notebooks(sections: list[Section], folder: Path, params_path: Path, 
             except Exception as exc:  # papermill's execution error carries the cell and traceback
                 failures.append((name, exc))
                 progress(f"  [{done}/{len(jobs)}] {name} FAILED")
+    except BaseException:
+        # interrupted (Ctrl-C / SIGTERM): stop the notebook workers now rather than wait for them
+        pool.shutdown(wait=False, cancel_futures=True)
+        for child in multiprocessing.active_children():
+            child.terminate()
+        raise
+    pool.shutdown(wait=True)
     if failures:
         lines = [f"{name}: {_first_line(exc)}" for name, exc in failures]
         raise PackError("notebook(s) failed:\n  " + "\n  ".join(lines),
@@ -172,7 +182,7 @@ def export_html(sections: list[Section], folder: Path, params: Params, footer: s
 
 
 def write_index(sections: list[Section], results: dict[str, SectionResult], folder: Path, params: Params,
-                footer: str, validation: str) -> None:
+                footer: str, validation: str, restatement: dict[str, Any] | None = None) -> None:
     currency = params.reporting_currency
     tiles: list[dict[str, Any]] = []
     summary: list[str] = []
@@ -191,6 +201,11 @@ def write_index(sections: list[Section], results: dict[str, SectionResult], fold
     if "agency" in results:
         tiles += agency_view.headline_tiles(results["agency"], currency)[2:]
         summary.append(agency_view.summary_sentence(results["agency"], currency))
+    if restatement and restatement.get("restated"):
+        moved = ", ".join(f"{k['kpi']} {k['published']} → {k['restated']}" for k in restatement["kpis"][:6])
+        summary.insert(0, f"RESTATED: this period was published before (run {restatement['previous_run_id']}); "
+                          f"moved: {moved}. Details in tables/restatement_kpis.csv and restatement_rows.csv; the "
+                          "previous version is kept in .history/.")
     page = index_page(company=params.report.company, period=params.period, as_of=str(params.as_of), tiles=tiles,
                       sections=[{"href": f"html/{s.notebook}.html", "title": s.title} for s in sections],
                       summary=summary, footer=footer, validation=validation)
@@ -243,8 +258,9 @@ def run_pack(params_path: str | Path, out_dir: str | Path = "reports", only: lis
                 keep = True
                 raise
             clock.run("html", "exporting HTML", lambda: export_html(sections, staging, params, footer))
+            restatement = compare_with_published(out_dir / params.period, staging)
             validation_text = f"passed ({report.checks_run} checks)"
-            write_index(sections, results, staging, params, footer, validation_text)
+            write_index(sections, results, staging, params, footer, validation_text, restatement)
             warnings = clock.run("email", "writing email.eml",
                                  lambda: write_email(staging, results, params, validation_text))
             for warning in warnings:
@@ -262,12 +278,16 @@ def run_pack(params_path: str | Path, out_dir: str | Path = "reports", only: lis
                 "validation": {"ok": True, "checks_run": report.checks_run, "seconds": report.seconds},
                 "timings_seconds": clock.timings,
                 "warnings": warnings,
+                "restatement": restatement,
                 "packages": package_versions(),
                 "python": platform.python_version(),
                 "command": " ".join(sys.argv),
             }
             (staging / "run.json").write_text(json.dumps(manifest, indent=1, default=str), encoding="utf-8")
             final = publishing.publish(out_dir, params.period, staging)
+            # issue 11 — store this month-end's snapshot in <out>/history (a failure only warns: the pack is published)
+            from collections_mi.history import record_pack
+            record_pack(out_dir, params, ledger, results, run_id=run_id, complete=only is None, progress=clock.progress)
         except BaseException:
             if keep and staging.exists():
                 kept = publishing.keep_failed(out_dir, params.period, run_id, staging)

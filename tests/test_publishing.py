@@ -1,0 +1,87 @@
+"""Publishing is atomic and honest: an interrupted run leaves reports/ exactly as before, a second pack of the same
+period is refused while one runs, and a re-run whose numbers changed says what was restated."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from collections_mi.errors import PackLocked
+from collections_mi.pack.publish import period_lock
+from conftest import ROOT, TINY, cli, write_params
+
+pytestmark = pytest.mark.slow
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def published_tiny(tmp_path: Path) -> tuple[Path, Path]:
+    ledger = tmp_path / "ledger"
+    shutil.copytree(TINY, ledger)
+    params = write_params(tmp_path, ledger)
+    out = tmp_path / "reports"
+    run = cli("pack", "--params", str(params), "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    return params, out
+
+
+def test_sigint_during_a_pack_leaves_reports_exactly_as_before(published_tiny) -> None:
+    params, out = published_tiny
+    before = tree_digest(out)
+    process = subprocess.Popen([sys.executable, "-m", "collections_mi", "pack", "--params", str(params), "--out",
+                                str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "GX_ANALYTICS_ENABLED": "False"})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list((out / ".staging").glob("*/executed")):
+        time.sleep(0.1)  # wait until the notebooks are running: the middle of the run
+    assert list((out / ".staging").glob("*/executed")), "the pack never reached the notebooks"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "nothing was published" in stderr
+    assert tree_digest(out) == before
+    assert not any((out / ".staging").iterdir())
+
+
+def test_a_second_pack_of_the_same_period_is_refused_while_one_runs(tmp_path: Path) -> None:
+    params, out = write_params(tmp_path, TINY), tmp_path / "reports"
+    with period_lock(out, "2026-10"):
+        run = cli("pack", "--params", str(params), "--out", str(out))
+        assert run.returncode == PackLocked.exit_code
+        assert "another pack for 2026-10 is running" in run.stderr
+        with pytest.raises(PackLocked):
+            with period_lock(out, "2026-10"):
+                pass
+
+
+def test_restatement_names_the_kpis_and_rows_that_moved(published_tiny, tmp_path: Path) -> None:
+    params, out = published_tiny
+    first_run = json.loads((out / "2026-10" / "run.json").read_text())["run_id"]
+    ledger = tmp_path / "ledger"
+    with (ledger / "payments.csv").open("a", encoding="utf-8") as handle:
+        handle.write("P9,I1,2026-10-28,100.00\n")  # posted late: October's AR falls by 100
+    run = cli("pack", "--params", str(params), "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    folder = out / "2026-10"
+    restatement = json.loads((folder / "restatement.json").read_text())
+    assert restatement["restated"] is True and restatement["previous_run_id"] == first_run
+    moved = {k["kpi"]: k for k in restatement["kpis"]}
+    assert moved["ar_total"]["published"] == "2322.5" and moved["ar_total"]["restated"] == "2222.5"
+    assert moved["past_due_total"]["change"] == "-100"
+    rows = (folder / "tables" / "restatement_rows.csv").read_text()
+    assert "aging_by_customer,C1,total,1100,1000,-100" in rows
+    assert "RESTATED" in (folder / "index.html").read_text()
+    assert (out / ".history" / "2026-10" / first_run / "kpis.json").is_file()
