@@ -88,3 +88,17 @@ def test_yaml_errors_and_missing_files_are_config_errors(tmp_path: Path) -> None
     bad.write_text("as_of: [2026\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_params(bad)
+
+
+def test_relative_locations_cannot_escape_and_urls_are_redacted(tmp_path: Path, monkeypatch) -> None:
+    from collections_mi.config import params_to_jsonable, resolve_location
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    assert resolve_location("data", None) == (tmp_path / "data").resolve()
+    with pytest.raises(ConfigError, match="leaves"):
+        resolve_location("../../etc", None)
+    assert resolve_location(str(tmp_path / "data"), None) == tmp_path / "data"  # explicit absolute paths are fine
+    params = parse_params({**BASE, "source": {"kind": "ibis", "location": "postgres://mi:s3cret@db:5432/ledger"}})
+    assert params_to_jsonable(params)["source"]["location"] == "postgres://mi:***@db:5432/ledger"
+    assert "s3cret" not in str(params_to_jsonable(params))

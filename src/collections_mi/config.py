@@ -255,19 +255,40 @@ def load_params(path: str | Path) -> Params:
 
 
 def resolve_location(location: str, params_path: str | Path | None) -> Path:
-    """A ``files``/``duckdb`` location: absolute, or relative to the working directory, or to the params file."""
+    """A ``files``/``duckdb`` location: absolute, or relative to the working directory, or to the params file.
+
+    A relative path must stay inside the folder it is relative to (no ``../`` escapes): a params file cannot point
+    the pack at an arbitrary place on the machine without saying so with an explicit absolute path."""
     candidate = Path(location).expanduser()
     if candidate.is_absolute():
         return candidate
-    tried = [Path.cwd() / candidate]
+    bases = [Path.cwd().resolve()]
     if params_path is not None:
-        tried.append(Path(params_path).resolve().parent / candidate)
-    for path in tried:
+        bases.append(Path(params_path).resolve().parent)
+    tried = []
+    for base in bases:
+        path = (base / candidate).resolve()
+        if not path.is_relative_to(base):
+            raise ConfigError(f"source.location {location!r} leaves {base}",
+                              hint="use a path inside the project or the params folder, or an explicit absolute path")
+        tried.append(path)
         if path.exists():
             return path
     return tried[0]
 
 
+def redact_url(url: str) -> str:
+    """A connection URL without its password (user:secret@host → user:***@host)."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
+    return url
+
+
 def params_to_jsonable(params: Params) -> dict[str, Any]:
-    """Params as a JSON-ready mapping (decimals as strings), for run.json and notebooks."""
-    return params.model_dump(mode="json", by_alias=True)
+    """Params as a JSON-ready mapping (decimals as strings), for run.json: secrets in a source URL are redacted."""
+    data = params.model_dump(mode="json", by_alias=True)
+    data["source"]["location"] = redact_url(data["source"]["location"])
+    return data
