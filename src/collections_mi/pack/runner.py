@@ -249,8 +249,10 @@ def run_pack(params_path: str | Path, out_dir: str | Path = "reports", only: lis
             kpis = flat_kpis(results)
             write_results(results, kpis, staging)
             clock.run("excel", "writing tables.xlsx", lambda: write_excel(results, staging / "tables.xlsx"))
-            footer = (f"collections_mi {__version__} · run {run_id} · as of {params.as_of} · source "
-                      f"{ledger.description} · validation passed ({report.checks_run} checks)")
+            footer = (f"collections_mi {__version__} · run {run_id} · as of {params.as_of} · params "
+                      f"{params_path.name} (aging {params.aging.basis}, allowance {params.allowance.method}, DSO window "
+                      f"{params.dso.window_months} months) · source {ledger.description} · validation passed "
+                      f"({report.checks_run} checks)")
             try:
                 clock.run("notebooks", f"executing {len(sections)} notebook(s)",
                           lambda: execute_notebooks(sections, staging, params_path, clock.progress))
