@@ -1,0 +1,242 @@
+"""Where the time of `collections-mi metrics` goes: per phase, per query, per library.
+
+Runs what `collections-mi metrics --params P` runs (load params → open ledger → validate → compute every
+section → kpis.json), in this process, with light instrumentation of the Ibis DuckDB backend:
+
+* every query (``Backend.to_pyarrow`` / ``execute`` / ``to_pyarrow_batches`` / ``raw_sql``) is counted and
+  timed, with its compile time (``Backend.compile``: Ibis → sqlglot → SQL text) separated from the rest
+  (DuckDB planning + execution + Arrow transfer, called "engine" below);
+* each query is attributed to the innermost ``collections_mi`` function that issued it, and to the phase
+  (``validate`` or the section being computed);
+* "python" = phase wall time − compile − engine: pandas, Great Expectations, Decimal/FX post-processing.
+
+With ``--cprofile FILE`` the same run is made under cProfile (which slows Python code down, so the
+phase split of that run is inflated): the top functions and a tottime roll-up by library are printed and
+the raw stats saved to FILE (open with ``python -m pstats FILE`` or snakeviz).
+
+Nothing in src/ is modified: the wrappers are installed on the classes in this process only.
+
+Usage: python benchmarks/profile_metrics.py --params P [--skip-validation] [--cprofile OUT.prof] [--json OUT.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import dataclasses
+import json
+import os
+import pstats
+import sys
+import time
+import traceback
+from collections import defaultdict
+from pathlib import Path
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+_T0 = time.perf_counter()
+
+
+class QueryLog:
+    def __init__(self) -> None:
+        self.phase = "startup"
+        self.queries: list[dict[str, object]] = []
+        self.compile_seconds = 0.0
+        self._depth = 0  # nested backend calls (execute → to_pyarrow …) are counted once
+
+    def caller(self) -> str:
+        for frame in reversed(traceback.extract_stack(limit=40)[:-3]):
+            path = frame.filename.replace(os.sep, "/")
+            if "/collections_mi/" in path and not path.endswith("/sources.py"):
+                module = path.split("/collections_mi/", 1)[1].removesuffix(".py").replace("/", ".")
+                return f"{module}.{frame.name}"
+        return "?"
+
+
+LOG = QueryLog()
+
+
+def _instrument() -> None:
+    from ibis.backends.duckdb import Backend
+
+    def timed_query(name: str, original):
+        def wrapper(self, *args, **kwargs):
+            if LOG._depth:
+                return original(self, *args, **kwargs)
+            LOG._depth += 1
+            compile_before = LOG.compile_seconds
+            begin = time.perf_counter()
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                LOG._depth -= 1
+                total = time.perf_counter() - begin
+                compiled = LOG.compile_seconds - compile_before
+                LOG.queries.append({"phase": LOG.phase, "method": name, "caller": LOG.caller(),
+                                    "seconds": total, "compile": compiled, "engine": total - compiled})
+        return wrapper
+
+    def timed_compile(original):
+        def wrapper(self, *args, **kwargs):
+            begin = time.perf_counter()
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                LOG.compile_seconds += time.perf_counter() - begin
+        return wrapper
+
+    for name in ("to_pyarrow", "execute", "to_pyarrow_batches", "raw_sql", "create_table", "read_parquet",
+                 "read_csv"):
+        if hasattr(Backend, name):
+            setattr(Backend, name, timed_query(name, getattr(Backend, name)))
+    Backend.compile = timed_compile(Backend.compile)
+
+
+def run(params_path: Path, validate: bool) -> dict[str, object]:
+    """The steps of pack.runner.compute_kpis, each timed."""
+    phases: dict[str, float] = {}
+    begin = time.perf_counter()
+    from collections_mi.config import load_params
+    from collections_mi.metrics import sections as sections_module
+    from collections_mi.pack.results import kpis_json
+    from collections_mi.pack.runner import validate_ledger
+    from collections_mi.sources import open_ledger
+    phases["import"] = time.perf_counter() - begin + (begin - _T0)
+
+    def phase(name: str, work):
+        LOG.phase = name
+        start = time.perf_counter()
+        value = work()
+        phases[name] = time.perf_counter() - start
+        LOG.phase = "other"
+        print(f"{time.strftime('%H:%M:%S')} {name} done in {phases[name]:.1f} s", file=sys.stderr, flush=True)
+        return value
+
+    params = phase("load_params", lambda: load_params(params_path))
+    ledger = phase("open", lambda: open_ledger(params, params_path))
+    if validate:
+        phase("validate", lambda: validate_ledger(ledger, params))
+
+    def timed_section(section):
+        def compute(tables, params, fx):
+            return phase(f"compute:{section.name}", lambda: section.compute(tables, params, fx))
+        return dataclasses.replace(section, compute=compute)
+
+    chosen = [timed_section(s) for s in sections_module.available_sections(ledger.typed)]
+    from collections_mi.metrics import fx as fx_module
+    original_load_fx = sections_module.load_fx
+    sections_module.load_fx = lambda tables, currency: phase("compute:load_fx",
+                                                             lambda: original_load_fx(tables, currency))
+    try:
+        started = time.perf_counter()
+        results = sections_module.compute_sections(ledger.typed, params, chosen)
+        compute_total = time.perf_counter() - started
+    finally:
+        sections_module.load_fx = original_load_fx
+    del fx_module
+    kpis = phase("kpis_json", lambda: kpis_json(sections_module.flat_kpis(results)))
+    return {"phases": phases, "compute_total": compute_total, "kpis_bytes": len(kpis)}
+
+
+def summarise(outcome: dict[str, object]) -> dict[str, object]:
+    phases: dict[str, float] = outcome["phases"]  # type: ignore[assignment]
+    per_phase = {}
+    for name, wall in phases.items():
+        queries = [q for q in LOG.queries if q["phase"] == name]
+        compile_s = sum(q["compile"] for q in queries)
+        engine_s = sum(q["engine"] for q in queries)
+        per_phase[name] = {"wall": wall, "queries": len(queries), "compile": compile_s, "engine": engine_s,
+                           "python": wall - compile_s - engine_s}
+    by_caller: dict[str, dict[str, float]] = defaultdict(lambda: {"queries": 0, "seconds": 0.0, "compile": 0.0})
+    for q in LOG.queries:
+        entry = by_caller[f"{q['phase']} · {q['caller']}"]
+        entry["queries"] += 1
+        entry["seconds"] += q["seconds"]
+        entry["compile"] += q["compile"]
+    return {"phases": per_phase, "compute_total": outcome["compute_total"],
+            "queries_total": len(LOG.queries),
+            "compile_total": sum(q["compile"] for q in LOG.queries),
+            "engine_total": sum(q["engine"] for q in LOG.queries),
+            "by_caller": dict(sorted(by_caller.items(), key=lambda kv: -kv[1]["seconds"]))}
+
+
+def library_of(filename: str, function: str) -> str:
+    path = filename.replace(os.sep, "/")
+    if "/collections_mi/" in path:
+        return "collections_mi." + path.split("/collections_mi/", 1)[1].removesuffix(".py").replace("/", ".")
+    if "site-packages/" in path:
+        return path.split("site-packages/", 1)[1].split("/", 1)[0]
+    if filename == "~":  # built-in functions and C methods
+        for marker in ("duckdb", "pyarrow", "pandas", "decimal", "numpy"):
+            if marker in function.lower():
+                return f"{{built-in}} {marker}"
+        return "{built-in} other"
+    if "/lib/python" in path:
+        return "stdlib." + path.rsplit("/", 1)[-1].removesuffix(".py")
+    return path
+
+
+def cprofile_report(stats_path: Path, top: int = 30) -> dict[str, object]:
+    stats = pstats.Stats(str(stats_path))
+    rows = []
+    by_library: dict[str, float] = defaultdict(float)
+    for (filename, line, function), (cc, nc, tottime, cumtime, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        rows.append((tottime, cumtime, nc, f"{library_of(filename, function)}:{line}({function})"))
+        by_library[library_of(filename, function)] += tottime
+    by_tottime = sorted(rows, reverse=True)[:top]
+    by_cumtime = sorted(rows, key=lambda r: -r[1])[:top]
+    return {"total_tottime": sum(r[0] for r in rows),
+            "top_tottime": [{"tottime": r[0], "cumtime": r[1], "calls": r[2], "function": r[3]} for r in by_tottime],
+            "top_cumtime": [{"tottime": r[0], "cumtime": r[1], "calls": r[2], "function": r[3]} for r in by_cumtime],
+            "by_library": dict(sorted(by_library.items(), key=lambda kv: -kv[1])[:25])}
+
+
+def print_report(summary: dict[str, object], profile: dict[str, object] | None) -> None:
+    print(f"{'phase':28} {'wall s':>8} {'queries':>8} {'compile s':>10} {'engine s':>9} {'python s':>9}")
+    for name, p in summary["phases"].items():  # type: ignore[union-attr]
+        print(f"{name:28} {p['wall']:8.2f} {p['queries']:8d} {p['compile']:10.2f} {p['engine']:9.2f} "
+              f"{p['python']:9.2f}")
+    print(f"queries: {summary['queries_total']}, compile {summary['compile_total']:.2f} s, "
+          f"engine {summary['engine_total']:.2f} s, compute total {summary['compute_total']:.2f} s")
+    print("\ntop query sites (phase · caller: queries, seconds, of which compile)")
+    for key, entry in list(summary["by_caller"].items())[:25]:  # type: ignore[union-attr]
+        print(f"  {key:70} {entry['queries']:4d} {entry['seconds']:8.2f} {entry['compile']:7.2f}")
+    if profile:
+        print(f"\ncProfile: top functions by own time (total {profile['total_tottime']:.1f} s)")
+        for row in profile["top_tottime"]:  # type: ignore[union-attr]
+            print(f"  {row['tottime']:8.2f} {row['cumtime']:8.2f} {row['calls']:>10} {row['function']}")
+        print("\ncProfile: own time by library")
+        for library, seconds in profile["by_library"].items():  # type: ignore[union-attr]
+            print(f"  {seconds:8.2f} {library}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Profile `collections-mi metrics` (phases, queries, libraries).")
+    parser.add_argument("--params", required=True, type=Path)
+    parser.add_argument("--skip-validation", action="store_true")
+    parser.add_argument("--cprofile", type=Path, help="also run under cProfile and save the stats here")
+    parser.add_argument("--json", type=Path, help="write the summary as JSON here")
+    args = parser.parse_args(argv)
+    _instrument()
+    profile = None
+    if args.cprofile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        outcome = run(args.params, validate=not args.skip_validation)
+        profiler.disable()
+        profiler.dump_stats(str(args.cprofile))
+        profile = cprofile_report(args.cprofile)
+    else:
+        outcome = run(args.params, validate=not args.skip_validation)
+    summary = summarise(outcome)
+    summary["cprofile"] = profile
+    summary["instrumented_under_cprofile"] = bool(args.cprofile)
+    print_report(summary, profile)
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

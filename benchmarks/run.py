@@ -1,0 +1,471 @@
+"""Benchmark `collections-mi metrics` and `pack` against the raw-engine floor, at several ledger sizes.
+
+For each size (invoices): generate (or reuse) a Parquet demo ledger with the package's streamed generator,
+write a params file (as_of 2026-10-31, source = that folder), then run, each as its own subprocess so that
+peak RSS is per run:
+
+  floor              benchmarks/floor.py — plain DuckDB SQL of the aging + DSO aggregates (no ibis/pandas/Decimal)
+  metrics            collections-mi metrics --params P                 (validation + every section)
+  metrics-noval      collections-mi metrics --params P --skip-validation
+  pack               collections-mi pack --params P --out W/reports-N  (stages from run.json timings_seconds)
+
+and once per run of this script:
+
+  papermill-fixed    benchmarks/papermill_fixed.py — 5 trivial notebooks, executed as the pack executes its own
+
+Wall time is measured around each subprocess; peak RSS is the largest single process of the run's process
+tree (``ru_maxrss`` from wait4, as ``/usr/bin/time -v`` reports) and, where psutil is available, the largest
+sum of RSS over the tree sampled every 0.2 s (the pack's notebook kernels run beside each other).
+Results accumulate in benchmarks/results.json (keyed by size, so sizes can be run separately) and the
+table is (re)written between the markers of benchmarks/RESULTS.md; the analysis outside them is kept.
+
+Usage: python benchmarks/run.py [--sizes 100000,1000000,10000000] [--work DIR] [--skip-pack] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS_JSON = HERE / "results.json"
+RESULTS_MD = HERE / "RESULTS.md"
+BEGIN, END = "<!-- results:begin (written by benchmarks/run.py) -->", "<!-- results:end -->"
+AS_OF = "2026-10-31"
+DEMO_TABLES = ("customers", "invoices", "payments", "adjustments", "promises", "fx_rates", "gl_balances",
+               "agencies", "agency_placements", "agency_collections", "loans", "loan_cash_flows")
+PACK_STAGES = ("open", "validate", "compute", "excel", "notebooks", "html", "email")
+
+try:
+    import psutil
+except ImportError:  # the tree sampler is optional; ru_maxrss is always there
+    psutil = None
+
+
+def venv_bin(name: str) -> str:
+    candidate = ROOT / ".venv" / "bin" / name
+    return str(candidate) if candidate.exists() else (shutil.which(name) or name)
+
+
+PYTHON = venv_bin("python")
+CLI = venv_bin("collections-mi")
+
+
+def log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------------------ measuring
+
+
+def _tree_rss(process) -> int:
+    try:
+        total = process.memory_info().rss
+        for child in process.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+        return total
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return 0
+
+
+MAX_RSS_MB = 8192.0  # set from --max-rss-mb: a run whose process tree grows past it is stopped
+
+
+def measure(cmd: list[str], *, stdout: Path, stderr: Path, timeout: float, cwd: Path,
+            env: dict[str, str] | None = None) -> dict[str, object]:
+    """Run ``cmd``; wall seconds, peak RSS (largest process; largest tree sum), CPU seconds, exit status."""
+    log("$ " + " ".join(cmd))
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        begin = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=cwd, env=env, start_new_session=True)
+        peak_tree = 0
+        done = threading.Event()
+        timed_out = threading.Event()
+        too_big = threading.Event()
+
+        def stop(reason: str) -> None:
+            log(f"  {reason}: stopping process group {proc.pid}")
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                if not done.wait(20):
+                    os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+        def sample() -> None:
+            nonlocal peak_tree
+            handle = psutil.Process(proc.pid) if psutil else None
+            while not done.wait(0.2):
+                if handle is not None:
+                    peak_tree = max(peak_tree, _tree_rss(handle))
+                    if peak_tree > MAX_RSS_MB * 2**20 and not (too_big.is_set() or timed_out.is_set()):
+                        too_big.set()
+                        stop(f"process tree RSS {peak_tree / 2**20:,.0f} MB > --max-rss-mb {MAX_RSS_MB:,.0f}")
+                if time.perf_counter() - begin > timeout and not (timed_out.is_set() or too_big.is_set()):
+                    timed_out.set()
+                    stop(f"timeout after {timeout:.0f} s")
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - begin
+        done.set()
+        sampler.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    code = proc.returncode
+    if timed_out.is_set():
+        outcome = f"timeout (> {timeout:.0f} s), stopped"
+    elif too_big.is_set():
+        outcome = f"stopped at {peak_tree / 2**20:,.0f} MB RSS (> {MAX_RSS_MB:,.0f} MB limit)"
+    elif code == -signal.SIGKILL:
+        outcome = "killed by SIGKILL (out of memory?)"
+    elif code != 0:
+        outcome = f"failed (exit {code})"
+    else:
+        outcome = "ok"
+    result = {"command": " ".join(cmd), "seconds": round(wall, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+              "peak_tree_rss_mb": round(peak_tree / 2**20, 1) if psutil else None,
+              "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2), "exit": code, "status": outcome,
+              "load_avg_1m_after": round(os.getloadavg()[0], 2)}
+    log(f"  {outcome}: {wall:.1f} s wall, {result['cpu_seconds']} s CPU, peak RSS {result['peak_rss_mb']} MB"
+        + (f" (tree {result['peak_tree_rss_mb']} MB)" if psutil else ""))
+    if outcome != "ok":
+        tail = stderr.read_text(errors="replace").strip().splitlines()[-5:]
+        result["stderr_tail"] = tail
+        for line in tail:
+            log(f"  | {line}")
+    return result
+
+
+# ------------------------------------------------------------------------------------------------ one size
+
+
+def ledger_ready(folder: Path) -> bool:
+    return all((folder / f"{t}.parquet").is_file() for t in DEMO_TABLES)
+
+
+def prepare(size: int, work: Path, timeout: float) -> tuple[Path, Path, dict[str, object] | None]:
+    ledger = work / f"ledger-{size}"
+    generated = None
+    if ledger_ready(ledger):
+        log(f"reusing {ledger}")
+    else:
+        generated = measure([CLI, "demo", "--out", str(ledger), "--invoices", str(size), "--format", "parquet"],
+                            stdout=work / f"demo-{size}.out", stderr=work / f"demo-{size}.err", timeout=timeout,
+                            cwd=work)
+        if generated["status"] != "ok":
+            raise SystemExit(f"demo generation failed for {size}: see {work / f'demo-{size}.err'}")
+    params = work / f"params-{size}.yaml"
+    params.write_text(f"# benchmarks/run.py: {size:,} demo invoices\nas_of: {AS_OF}\n"
+                      f"source: {{kind: files, location: {ledger}}}\n", encoding="utf-8")
+    return ledger, params, generated
+
+
+def row_counts(ledger: Path) -> dict[str, int]:
+    import pyarrow.parquet as pq
+
+    return {t: pq.ParquetFile(ledger / f"{t}.parquet").metadata.num_rows for t in DEMO_TABLES}
+
+
+def git_commit() -> str:
+    """The commit the package under test was at (the tree may have uncommitted changes: marked '+dirty')."""
+    try:
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=False).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"], capture_output=True,
+                               text=True, check=False).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except OSError:
+        return "?"
+
+
+def run_floor(size: int, ledger: Path, work: Path, args: argparse.Namespace,
+              env: dict[str, str]) -> dict[str, object]:
+    floors = []
+    for _ in range(max(1, args.floor_repeats)):
+        floors.append(measure([PYTHON, str(HERE / "floor.py"), str(ledger), "--as-of", AS_OF, "--json"],
+                              stdout=work / f"floor-{size}.json", stderr=work / f"floor-{size}.err",
+                              timeout=args.timeout, cwd=work, env=env))
+        if floors[-1]["status"] == "ok":
+            floors[-1]["sql"] = json.loads((work / f"floor-{size}.json").read_text())
+    ok = sorted((f for f in floors if f["status"] == "ok"), key=lambda f: f["seconds"])
+    chosen = ok[len(ok) // 2] if ok else floors[-1]  # the median run
+    chosen["repeats"] = [f["seconds"] for f in floors]
+    return chosen
+
+
+def run_pack(size: int, params: Path, work: Path, args: argparse.Namespace, env: dict[str, str]) -> dict[str, object]:
+    reports = work / f"reports-{size}"
+    shutil.rmtree(reports, ignore_errors=True)
+    result = measure([CLI, "pack", "--params", str(params), "--out", str(reports)],
+                     stdout=work / f"pack-{size}.out", stderr=work / f"pack-{size}.err",
+                     timeout=args.timeout, cwd=work, env=env)
+    manifest = reports / AS_OF[:7] / "run.json"
+    if result["status"] == "ok" and manifest.is_file():
+        result["timings_seconds"] = json.loads(manifest.read_text())["timings_seconds"]
+    if not args.keep:
+        shutil.rmtree(reports, ignore_errors=True)
+    return result
+
+
+def run_size(size: int, work: Path, args: argparse.Namespace, env: dict[str, str]) -> dict[str, object]:
+    log(f"=== {size:,} invoices")
+    ledger, params, generated = prepare(size, work, args.timeout)
+    entry: dict[str, object] = {"size": size, "measured": dt.datetime.now().isoformat(timespec="seconds"),
+                                "ledger": str(ledger), "rows": row_counts(ledger),
+                                "ledger_mb": round(sum(p.stat().st_size for p in ledger.glob("*.parquet")) / 2**20, 1),
+                                "generate": generated, "commit": git_commit(), "runs": {}}
+    runs: dict[str, dict[str, object]] = entry["runs"]  # type: ignore[assignment]
+
+    wanted = [r.strip() for r in args.runs.split(",") if r.strip()]
+    if args.skip_pack and "pack" in wanted:
+        wanted.remove("pack")
+    for name in wanted:
+        if name == "floor":
+            runs["floor"] = run_floor(size, ledger, work, args, env)
+        elif name == "metrics":
+            runs["metrics"] = measure([CLI, "metrics", "--params", str(params)], stdout=work / f"metrics-{size}.json",
+                                      stderr=work / f"metrics-{size}.err", timeout=args.timeout, cwd=work, env=env)
+        elif name == "metrics_noval":
+            runs["metrics_noval"] = measure([CLI, "metrics", "--params", str(params), "--skip-validation"],
+                                            stdout=work / f"metrics-noval-{size}.json",
+                                            stderr=work / f"metrics-noval-{size}.err", timeout=args.timeout,
+                                            cwd=work, env=env)
+        elif name == "pack":
+            runs["pack"] = run_pack(size, params, work, args, env)
+        else:
+            raise SystemExit(f"--runs: unknown run {name!r} (floor, metrics, metrics_noval, pack)")
+    if not args.keep and generated is not None:
+        shutil.rmtree(ledger, ignore_errors=True)
+    return entry
+
+
+# ------------------------------------------------------------------------------------------------ reporting
+
+
+def machine_info() -> dict[str, object]:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = "?"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                ram = f"{int(line.split()[1]) / 2**20:.1f} GiB"
+    except OSError:
+        pass
+    versions = subprocess.run(
+        [PYTHON, "-c", "import sys, duckdb, ibis, pandas, pyarrow, papermill; print(sys.version.split()[0], "
+                       "duckdb.__version__, ibis.__version__, pandas.__version__, pyarrow.__version__, "
+                       "papermill.__version__)"],
+        capture_output=True, text=True, check=False).stdout.split()
+    names = ("python", "duckdb", "ibis", "pandas", "pyarrow", "papermill")
+    info = {"nproc": os.cpu_count(), "ram": ram, "cpu": cpu, "os": platform.platform(),
+            **dict(zip(names, versions))}
+    info["collections_mi_commit"] = git_commit()
+    return info
+
+
+def fmt_seconds(value: object) -> str:
+    return "—" if value is None else f"{float(value):,.1f}"
+
+
+def ratio(value: float | None, base: float | None) -> str:
+    if value is None or not base:
+        return "—"
+    return f"{value / base:.1f}×"
+
+
+def table_rows(entry: dict[str, object], papermill: dict[str, object] | None) -> list[list[str]]:
+    size = f"{int(entry['size']):,}"
+    runs: dict[str, dict[str, object]] = entry["runs"]  # type: ignore[assignment]
+    rows: list[list[str]] = []
+    floor = runs.get("floor", {})
+    floor_s = floor.get("seconds") if floor.get("status") == "ok" else None
+    sql_s = floor.get("sql", {}).get("total_seconds") if floor_s else None
+
+    def rss(run: dict[str, object]) -> str:
+        if not run or run.get("peak_rss_mb") is None:
+            return "—"
+        text = f"{float(run['peak_rss_mb']):,.0f}"
+        tree = run.get("peak_tree_rss_mb")
+        if tree and float(tree) > float(run["peak_rss_mb"]) * 1.2:
+            text += f" (tree {float(tree):,.0f})"
+        return text
+
+    def status(run: dict[str, object]) -> str:
+        return "" if run.get("status") == "ok" else f" **{run.get('status')}**"
+
+    rows.append([size, "floor: plain DuckDB SQL (process)", fmt_seconds(floor_s), rss(floor), "duckdb", "1.0×",
+                 f"SQL {fmt_seconds(sql_s)} s; CPU {floor.get('cpu_seconds', '—')} s; median of "
+                 f"{', '.join(str(x) for x in floor.get('repeats', []))} s" + status(floor)])
+    for key, label in (("metrics", "metrics (validate + compute)"), ("metrics_noval", "metrics --skip-validation")):
+        run = runs.get(key)
+        if not run:
+            continue
+        seconds = run["seconds"] if run["status"] == "ok" else None
+        rows.append([size, label, fmt_seconds(run["seconds"]), rss(run), "duckdb (ibis)",
+                     ratio(seconds, floor_s), f"CPU {run['cpu_seconds']} s; load {run.get('load_avg_1m_after')}"
+                     + status(run)])
+    m, n = runs.get("metrics"), runs.get("metrics_noval")
+    if m and n and m["status"] == n["status"] == "ok":
+        rows.append([size, "  ↳ validation (metrics − skip)", fmt_seconds(float(m["seconds"]) - float(n["seconds"])),
+                     "", "duckdb + pandas (GX)", "", "derived"])
+    pack = runs.get("pack")
+    if pack:
+        fixed = papermill["empty"]["parallel_seconds"] if papermill else None
+        pack_floor = floor_s + fixed if floor_s is not None and fixed is not None else None
+        seconds = pack["seconds"] if pack["status"] == "ok" else None
+        rows.append([size, "pack (total)", fmt_seconds(pack["seconds"]), rss(pack), "duckdb (ibis) + papermill",
+                     ratio(seconds, pack_floor),
+                     f"vs floor + Papermill fixed = {fmt_seconds(pack_floor)} s; CPU {pack['cpu_seconds']} s; "
+                     f"load {pack.get('load_avg_1m_after')}" + status(pack)])
+        timings = pack.get("timings_seconds") or {}
+        labels = {"open": "read (open)", "validate": "validate", "compute": "compute", "excel": "excel",
+                  "notebooks": "notebooks", "html": "HTML", "email": "email"}
+        for stage in [*PACK_STAGES, *(k for k in timings if k not in PACK_STAGES)]:
+            if stage in timings:
+                note, stage_ratio = "", ""
+                if stage == "compute":
+                    stage_ratio, note = ratio(timings[stage], floor_s), "vs floor"
+                elif stage == "notebooks" and fixed:
+                    stage_ratio, note = ratio(timings[stage], fixed), "vs Papermill fixed"
+                rows.append([size, f"  ↳ pack: {labels.get(stage, stage)}", fmt_seconds(timings[stage]), "", "", stage_ratio,
+                             note])
+        other = float(pack["seconds"]) - sum(float(v) for v in timings.values()) if timings else None
+        if other is not None:
+            rows.append([size, "  ↳ pack: other (imports, results, fingerprint, publish)", fmt_seconds(other), "", "",
+                         "", ""])
+    return rows
+
+
+def render(results: dict[str, object]) -> str:
+    machine: dict[str, object] = results["machine"]  # type: ignore[assignment]
+    papermill = results.get("papermill_fixed")
+    lines = [BEGIN, "", f"Measured {results['date']} on: {machine.get('cpu')}, {machine.get('nproc')} cores, "
+             f"{machine.get('ram')} RAM, {machine.get('os')}; Python {machine.get('python')}, DuckDB "
+             f"{machine.get('duckdb')}, Ibis {machine.get('ibis')}, pandas {machine.get('pandas')}, pyarrow "
+             f"{machine.get('pyarrow')}, Papermill {machine.get('papermill')}; collections_mi at "
+             f"{machine.get('collections_mi_commit', '?')} (latest run; each size's commit is listed under the table).", ""]
+    if papermill:
+        empty = papermill["empty"]
+        lines += [f"Papermill fixed cost (trivial notebooks, `python3` kernel): one notebook "
+                  f"{empty['single_notebook_seconds']:.1f} s; {empty['notebooks']} notebooks on {empty['workers']} "
+                  f"workers (as the pack runs them) {empty['parallel_seconds']:.1f} s."
+                  + (f" With only the notebooks' imports: {papermill['imports']['single_notebook_seconds']:.1f} s / "
+                     f"{papermill['imports']['parallel_seconds']:.1f} s." if "imports" in papermill else ""), ""]
+    lines += ["| invoices | stage | seconds | peak RSS MB | engine | ratio to floor | note |",
+              "|---:|---|---:|---:|---|---:|---|"]
+    for key in sorted(results["sizes"], key=int):
+        for row in table_rows(results["sizes"][key], papermill):
+            lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "Rows per table:", ""]
+    for key in sorted(results["sizes"], key=int):
+        entry = results["sizes"][key]
+        counts = entry["rows"]
+        lines.append(f"- {int(key):,}: " + ", ".join(f"{t} {counts[t]:,}" for t in
+                                                       ("customers", "invoices", "payments", "adjustments",
+                                                        "promises")) + f" (Parquet {entry['ledger_mb']} MB; "
+                     f"measured {entry['measured']}, collections_mi {entry.get('commit', '?')})")
+    lines += ["", "*load* is the machine's 1-minute load average when the run ended (2 cores: above 2 means other "
+              "work competed for the CPU, and wall time stretches accordingly).", "", END]
+    return "\n".join(lines)
+
+
+def write_markdown(results: dict[str, object]) -> None:
+    block = render(results)
+    if RESULTS_MD.exists():
+        text = RESULTS_MD.read_text(encoding="utf-8")
+        if BEGIN in text and END in text:
+            head, rest = text.split(BEGIN, 1)
+            tail = rest.split(END, 1)[1]
+            RESULTS_MD.write_text(head + block + tail, encoding="utf-8")
+            return
+    RESULTS_MD.write_text("# Benchmark results\n\nRun `python benchmarks/run.py` (see README.md here).\n\n"
+                          + block + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmark metrics and pack against the raw DuckDB floor.")
+    parser.add_argument("--sizes", default="100000,1000000,10000000", help="comma-separated invoice counts")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/collections_mi_bench"),
+                        help="scratch folder for ledgers, params and reports (default /tmp/collections_mi_bench)")
+    parser.add_argument("--skip-pack", action="store_true", help="run metrics only (no notebooks)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep ledgers generated by this run and the packs (ledgers already there are "
+                             "always reused and kept)")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds before a run is stopped (default 1800)")
+    parser.add_argument("--max-rss-mb", type=float, default=8192,
+                        help="stop a run whose process tree RSS exceeds this (protects a shared machine; "
+                             "default 8192, twice the 4 GB target)")
+    parser.add_argument("--floor-repeats", type=int, default=3, help="floor runs per size; the median counts")
+    parser.add_argument("--runs", default="floor,metrics,metrics_noval,pack",
+                        help="which runs per size, in order (default: floor,metrics,metrics_noval,pack)")
+    parser.add_argument("--threads", type=int, help="set COLLECTIONS_MI_THREADS for the package runs")
+    parser.add_argument("--fresh", action="store_true", help="forget earlier sizes in results.json")
+    parser.add_argument("--no-write", action="store_true", help="do not update results.json / RESULTS.md")
+    parser.add_argument("--render-only", action="store_true",
+                        help="only rewrite the table in RESULTS.md from results.json (runs nothing)")
+    args = parser.parse_args(argv)
+    global MAX_RSS_MB
+    MAX_RSS_MB = args.max_rss_mb
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    work = args.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, COLLECTIONS_MI_HOME=str(ROOT), GX_ANALYTICS_ENABLED="False")
+    if args.threads:
+        env["COLLECTIONS_MI_THREADS"] = str(args.threads)
+
+    if args.render_only:
+        write_markdown(json.loads(RESULTS_JSON.read_text(encoding="utf-8")))
+        return 0
+    results: dict[str, object] = {"sizes": {}}
+    if RESULTS_JSON.exists() and not args.fresh and not args.no_write:
+        results = json.loads(RESULTS_JSON.read_text(encoding="utf-8"))
+    results["machine"] = machine_info()
+    results["date"] = dt.date.today().isoformat()
+
+    def save() -> None:
+        if not args.no_write:
+            RESULTS_JSON.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+            write_markdown(results)
+
+    if not args.skip_pack and "pack" in args.runs:
+        fixed = measure([PYTHON, str(HERE / "papermill_fixed.py"), "--imports", "--json"],
+                        stdout=work / "papermill-fixed.json", stderr=work / "papermill-fixed.err",
+                        timeout=args.timeout, cwd=work, env=env)
+        if fixed["status"] == "ok":
+            results["papermill_fixed"] = {**json.loads((work / "papermill-fixed.json").read_text()),
+                                          "process": fixed}
+    for size in sizes:
+        entry = run_size(size, work, args, env)
+        results["sizes"][str(size)] = entry  # type: ignore[index]
+        save()
+    save()
+    for key in sorted(results["sizes"], key=int):  # type: ignore[arg-type]
+        for row in table_rows(results["sizes"][key], results.get("papermill_fixed")):  # type: ignore[index]
+            print(" | ".join(row))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
