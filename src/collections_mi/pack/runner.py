@@ -287,9 +287,6 @@ def run_pack(params_path: str | Path, out_dir: str | Path = "reports", only: lis
             }
             (staging / "run.json").write_text(json.dumps(manifest, indent=1, default=str), encoding="utf-8")
             final = publishing.publish(out_dir, params.period, staging)
-            # issue 11 — store this month-end's snapshot in <out>/history (a failure only warns: the pack is published)
-            from collections_mi.history import record_pack
-            record_pack(out_dir, params, ledger, results, run_id=run_id, complete=only is None, progress=clock.progress)
         except BaseException:
             if keep and staging.exists():
                 kept = publishing.keep_failed(out_dir, params.period, run_id, staging)
