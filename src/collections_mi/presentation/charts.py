@@ -114,14 +114,20 @@ def bridge_waterfall(bridge: pd.DataFrame, title: str = "What moved DSO this mon
     return fig
 
 
-def vintage_lines(vintages: pd.DataFrame, title: str = "Static pools: cumulative net write-offs by invoice month") -> go.Figure:
+def cohort_curves(curves: pd.DataFrame, value: str, title: str, xaxis_title: str, yaxis_title: str,
+                  digits: int = 1) -> go.Figure:
+    """One line per cohort (a month), over months since the cohort started."""
     fig = go.Figure()
-    for cohort, group in vintages.groupby("cohort", sort=True):
-        fig.add_scatter(x=list(group["months_since"]), y=_floats(group["loss_pct"]), name=f"{cohort:%Y-%m}",
-                        mode="lines", hovertemplate=f"{cohort:%Y-%m} · month %{{x}}: %{{y:.2f}}%<extra></extra>")
-    fig.update_layout(title=title, xaxis_title="months since invoice month", yaxis_title="% of cohort sales", **LAYOUT)
+    for cohort, group in curves.groupby("cohort", sort=True):
+        fig.add_scatter(x=list(group["months_since"]), y=_floats(group[value]), name=f"{cohort:%Y-%m}", mode="lines",
+                        hovertemplate=f"{cohort:%Y-%m} · month %{{x}}: %{{y:.{digits}f}}%<extra></extra>")
+    fig.update_layout(title=title, xaxis_title=xaxis_title, yaxis_title=yaxis_title, **LAYOUT)
     fig.update_layout(legend=dict(orientation="v", x=1.02, y=1))
     return fig
+
+
+def vintage_lines(vintages: pd.DataFrame, title: str = "Static pools: cumulative net write-offs by invoice month") -> go.Figure:
+    return cohort_curves(vintages, "loss_pct", title, "months since invoice month", "% of cohort sales", digits=2)
 
 
 def backtest_bars(backtest: pd.DataFrame, currency: str) -> go.Figure:
@@ -146,13 +152,7 @@ def roll_rate_heatmap(monthly: pd.DataFrame, title: str = "Monthly roll rates (%
 
 
 def liquidation_curves(curves: pd.DataFrame, title: str = "Liquidation curves by placement month") -> go.Figure:
-    fig = go.Figure()
-    for cohort, group in curves.groupby("cohort", sort=True):
-        fig.add_scatter(x=list(group["months_since"]), y=_floats(group["liquidation_pct"]), name=f"{cohort:%Y-%m}",
-                        mode="lines", hovertemplate=f"{cohort:%Y-%m} · month %{{x}}: %{{y:.1f}}%<extra></extra>")
-    fig.update_layout(title=title, xaxis_title="months since placement", yaxis_title="% of placed collected", **LAYOUT)
-    fig.update_layout(legend=dict(orientation="v", x=1.02, y=1))
-    return fig
+    return cohort_curves(curves, "liquidation_pct", title, "months since placement", "% of placed collected")
 
 
 def stacked_monthly(frame: pd.DataFrame, series: str, value: str, currency: str, title: str) -> go.Figure:
