@@ -21,7 +21,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from collections_mi.config import Params, resolve_location
+from collections_mi.config import Params, redact_url, resolve_location
 from collections_mi.contract import ENGINE_TYPES, FALSE_STRINGS, TABLES, TRUE_STRINGS, Column
 from collections_mi.errors import SourceError
 
@@ -182,20 +182,10 @@ def open_ledger(params: Params, params_path: str | Path | None = None) -> Ledger
         try:
             backend = ibis.connect(url)
         except Exception as exc:  # any driver error: name the URL without credentials
-            raise SourceError(f"cannot connect to {_redact(src.location)}: {exc}",
+            raise SourceError(f"cannot connect to {redact_url(src.location)}: {exc}",
                               hint="check the URL; put passwords in environment variables, e.g. $PGPASSWORD") from None
         tables = _read_backend(backend, src.schema_)
-        description = f"ibis:{_redact(src.location)}"
+        description = f"ibis:{redact_url(src.location)}"
     raw, typed, extras = _views(tables)
     return Ledger(backend=backend, raw=raw, typed=typed, reporting_currency=params.reporting_currency,
                   description=description, files=files, extra_columns=extras)
-
-
-def _redact(url: str) -> str:
-    """A connection URL without its password."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}" if ":" in creds else f"{scheme}://{user}@{host}"
-    return url

@@ -23,14 +23,11 @@ from collections_mi.metrics.balances import (
 )
 from collections_mi.metrics.fx import FxRates
 from collections_mi.metrics.result import SectionResult
+from collections_mi.sources import fetch
 from collections_mi.money import HUNDRED, ZERO, dsum, ratio, round_money
 
 CUSTOMER_ATTRIBUTES = ("name", "segment", "region", "collector", "credit_limit")
 UNASSIGNED = "(none)"
-
-
-def _fetch(expr: ibis.Table) -> pd.DataFrame:
-    return expr.to_pyarrow().to_pandas()
 
 
 def aged_items(tables: Tables, params: Params, as_of: dt.date | Sequence[dt.date]) -> ibis.Table:
@@ -49,7 +46,7 @@ def _customer_cells(tables: Tables, params: Params) -> pd.DataFrame:
     customers = tables["customers"]
     wanted = [c for c in CUSTOMER_ATTRIBUTES if c in customers.columns]
     cells = cells.left_join(customers.select("customer_id", *wanted), "customer_id").drop("customer_id_right")
-    frame = _fetch(cells.order_by(["customer_id", "currency", "bucket", "past_due", "disputed"]))
+    frame = fetch(cells.order_by(["customer_id", "currency", "bucket", "past_due", "disputed"]))
     for column in CUSTOMER_ATTRIBUTES:
         if column not in frame.columns:
             frame[column] = None
@@ -128,7 +125,7 @@ def aging_trend(tables: Tables, params: Params, fx: FxRates) -> pd.DataFrame:
     items = aged_items(tables, params, dates)
     grouped = items.group_by(["as_of", "currency", "bucket", "past_due"]).aggregate(
         items=items.count(), balance=items.open_balance.sum())
-    frame = _fetch(grouped)
+    frame = fetch(grouped)
     frame["amount"] = convert_column(frame, fx, "balance", "currency", "as_of")
     labels = params.aging.labels
     rows = []
@@ -156,12 +153,12 @@ def ar_rollforward(tables: Tables, params: Params, fx: FxRates, opening: Decimal
     start = previous_month_end(as_of)
     inv = invoices_with_currency(tables, params.reporting_currency)
     sales = inv.filter((inv.invoice_date > start) & (inv.invoice_date <= as_of))
-    sales = _fetch(sales.group_by(["currency", "invoice_date"]).aggregate(amount=sales.amount.sum()))
+    sales = fetch(sales.group_by(["currency", "invoice_date"]).aggregate(amount=sales.amount.sum()))
     sales_total = dsum(convert_column(sales, fx, "amount", "currency", "invoice_date"))
     events = reductions(tables).join(inv.select("invoice_id", "currency", "invoice_date"), "invoice_id")
     events = events.mutate(effective=ibis.greatest(events.event_date, events.invoice_date))
     events = events.filter((events.effective > start) & (events.effective <= as_of) & (events.event_date <= as_of))
-    moved = _fetch(events.group_by(["kind", "currency", "effective"]).aggregate(amount=events.amount.sum()))
+    moved = fetch(events.group_by(["kind", "currency", "effective"]).aggregate(amount=events.amount.sum()))
     moved["converted"] = convert_column(moved, fx, "amount", "currency", "effective")
     by_kind = {kind: dsum(moved.loc[moved["kind"] == kind, "converted"]) for kind in
                ("payment", "credit_note", "discount", "write_off")}
@@ -195,7 +192,7 @@ def gl_reconciliation(tables: Tables, params: Params, ar_total: Decimal, open_it
         return pd.DataFrame(lines)
     gl = tables["gl_balances"]
     gl = gl.filter((gl.account == "ar_control") & (gl.period_end == params.as_of))
-    gl_amounts = _fetch(gl.select("amount"))["amount"]
+    gl_amounts = fetch(gl.select("amount"))["amount"]
     if gl_amounts.empty:
         lines.append({"check": "GL ar_control", "amount": None, "difference": None, "status": "not provided",
                       "explanation": f"gl_balances has no ar_control row for {params.as_of}"})
@@ -232,7 +229,7 @@ def open_item_list(tables: Tables, params: Params, fx: FxRates, *, disputed_only
         items = items.filter(items.disputed)
     customers = tables["customers"]
     items = items.left_join(customers.select("customer_id", "name"), "customer_id").drop("customer_id_right")
-    frame = _fetch(items.select("invoice_id", "customer_id", "name", "invoice_date", "due_date", "currency",
+    frame = fetch(items.select("invoice_id", "customer_id", "name", "invoice_date", "due_date", "currency",
                                 "amount", "open_balance", "days_past_due", "bucket", "disputed")
                    .order_by([ibis.desc("days_past_due"), "invoice_id"]))
     frame["open_balance_reporting"] = convert_column(frame, fx, "open_balance", "currency", params.as_of)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from collections_mi.config import Params
 from collections_mi.metrics.aging import aged_items
-from collections_mi.metrics.balances import Tables, month_ends_up_to, previous_month_end
+from collections_mi.metrics.balances import Tables, month_end, month_ends_up_to, previous_month_end
 from collections_mi.metrics.fx import FxRates
 from collections_mi.metrics.result import SectionResult
 from collections_mi.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio, round_money
@@ -131,18 +131,13 @@ def adjustments_by_month(tables: Tables, params: Params, fx: FxRates, kind: str)
     frame = adj.group_by(["currency", "adjustment_date"]).aggregate(amount=adj.amount.sum()).to_pyarrow().to_pandas()
     totals: dict[dt.date, list[Decimal]] = defaultdict(list)
     for currency, day, amount in zip(frame["currency"], frame["adjustment_date"], frame["amount"]):
-        totals[_month_end(day)].append(fx.convert(amount, currency, day))
+        totals[month_end(day)].append(fx.convert(amount, currency, day))
     return {m: dsum(v) for m, v in totals.items()}
-
-
-def _month_end(day: dt.date) -> dt.date:
-    following = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return following - dt.timedelta(days=1)
 
 
 def lookback_months(as_of: dt.date, count: int) -> list[dt.date]:
     """The last ``count`` month-ends up to and including as_of (or before it, when as_of is not a month-end)."""
-    last = as_of if _month_end(as_of) == as_of else previous_month_end(as_of)
+    last = as_of if month_end(as_of) == as_of else previous_month_end(as_of)
     return month_ends_up_to(last, count)
 
 
@@ -196,7 +191,7 @@ PROJECTION_MONTHS = 3
 def add_months(day: dt.date, months: int) -> dt.date:
     """The month-end ``months`` after (or before) the month of ``day``."""
     index = day.year * 12 + day.month - 1 + months
-    return _month_end(dt.date(index // 12, index % 12 + 1, 1))
+    return month_end(dt.date(index // 12, index % 12 + 1, 1))
 
 
 def backtest(tables: Tables, params: Params, fx: FxRates, estimates: Mapping[dt.date, AllowanceEstimate]) -> pd.DataFrame:
@@ -351,7 +346,7 @@ def compute_allowance(tables: Tables, params: Params, fx: FxRates) -> SectionRes
     closing = estimates[as_of]
     gl_opening = gl_allowance(tables, opening_date)
     opening = gl_opening if gl_opening is not None else estimates[opening_date].total
-    month_key = _month_end(as_of)
+    month_key = month_end(as_of)
     month_write_offs = write_offs.get(month_key, ZERO) if as_of == month_key else _partial_month(
         tables, params, fx, "write_off")
     month_recoveries = recoveries.get(month_key, ZERO) if as_of == month_key else _partial_month(
