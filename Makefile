@@ -53,8 +53,14 @@ metrics: install demo
 test: install
 	$(BIN)/python -m pytest -q -n auto
 
+# JupyterLab on the project with its kernel (the venv's python3); notebooks/explore/ holds the exploration notebooks.
+# First the month-end history they read (reports/history/) gets the last report.trend_months months of $(PARAMS)
+# that it lacks (`backfill --missing-only`: nothing to do, and the ledger is not opened, once they are there).
+# LAB_ARGS passes options through, e.g. make lab LAB_ARGS="--no-browser --port 8890".
+LAB_ARGS ?=
 lab: install demo
-	$(BIN)/jupyter lab --allow-root --notebook-dir=.
+	$(BIN)/collections-mi backfill --params $(PARAMS) --missing-only
+	$(BIN)/jupyter lab --allow-root --notebook-dir=. $(LAB_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

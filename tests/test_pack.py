@@ -8,10 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-import os
 import shutil
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 

@@ -17,7 +17,7 @@ import pytest
 
 from collections_mi.errors import PackLocked
 from collections_mi.pack.publish import period_lock
-from conftest import ROOT, TINY, cli, write_params
+from conftest import TINY, cli, write_params
 
 pytestmark = pytest.mark.slow
 

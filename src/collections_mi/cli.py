@@ -1,4 +1,4 @@
-"""The `collections-mi` command line: pack, metrics, validate, demo."""
+"""The `collections-mi` command line: pack, metrics, validate, send, backfill, demo."""
 
 from __future__ import annotations
 
@@ -68,6 +68,17 @@ def _cmd_send(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_backfill(args: argparse.Namespace) -> int:
+    from collections_mi.history import backfill
+
+    outcome = backfill(args.params, start=args.start, end=args.end, out_dir=args.out,
+                       validate=not args.skip_validation, jobs=args.jobs, missing_only=args.missing_only,
+                       progress=_progress)
+    skipped = f" ({len(outcome.skipped)} already stored, skipped)" if outcome.skipped else ""
+    print(f"Backfilled {len(outcome.stored)} month(s) into {outcome.history_dir}/ in {outcome.seconds:.1f} s{skipped}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from collections_mi.demo import generate_demo
 
@@ -118,6 +129,25 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--params", type=Path, help="params file with the email section (optional)")
     send.add_argument("--out", default=Path("reports"), type=Path, help="reports folder (default: reports)")
     send.set_defaults(run=_cmd_send)
+
+    backfill = commands.add_parser(
+        "backfill", help="store past month-ends in the history (no notebooks)",
+        description="Compute every section for each month-end from --from to --to, using the params file as the "
+                    "template (as_of set to each month-end), validating the ledger once and running no notebooks, "
+                    "and store each month in OUT/history/period=YYYY-MM/ (Parquet, exact decimals); a month "
+                    "already stored is replaced.",
+        epilog="Example: collections-mi backfill --params params/2026-10.yaml --from 2025-01 --to 2026-10")
+    backfill.add_argument("--params", required=True, type=Path, help="params file used as the template")
+    backfill.add_argument("--from", dest="start", metavar="YYYY-MM",
+                          help="first month (default: report.trend_months months back from --to)")
+    backfill.add_argument("--to", dest="end", metavar="YYYY-MM", help="last month (default: the params' period)")
+    backfill.add_argument("--out", default=Path("reports"), type=Path,
+                          help="reports folder; the history is OUT/history (default: reports)")
+    backfill.add_argument("--missing-only", action="store_true", help="skip months already in the history")
+    backfill.add_argument("--jobs", type=int, help="worker processes (default: one per core, at most 4)")
+    backfill.add_argument("--skip-validation", action="store_true",
+                          help="compute without the validation gate (faster; for exploration only)")
+    backfill.set_defaults(run=_cmd_backfill)
 
     demo = commands.add_parser("demo", help="generate the deterministic demo ledger",
                                description="Write a realistic, deterministic demo receivables ledger.")

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from collections_mi.currencies import ISO_4217
 from collections_mi.errors import ConfigError
 
 Rate = Annotated[Decimal, Field(ge=0, le=1)]
@@ -146,6 +147,13 @@ class Params(_Strict):
     report: ReportConfig = Field(default_factory=ReportConfig)
     email: EmailConfig = Field(default_factory=EmailConfig)
 
+    @field_validator("reporting_currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        if value not in ISO_4217:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code (e.g. USD, EUR, GBP)")
+        return value
+
     @field_validator("as_of", mode="before")
     @classmethod
     def _real_date(cls, value: Any) -> Any:
@@ -225,10 +233,15 @@ def parse_params(data: Any, *, origin: str = "params") -> Params:
                 lines.append(f"  {key}: required key is missing")
             else:
                 given = err.get("input")
-                shown = "" if isinstance(given, dict) else f" (got {given!r})"
+                shown = "" if isinstance(given, dict) else f" (got {_shown(given)})"
                 lines.append(f"  {key}: {err['msg']}{shown}")
         raise ConfigError(f"{origin}: invalid params\n" + "\n".join(lines),
                           hint="correct the keys named above; defaults are documented in README.md § Params") from None
+
+
+def _shown(value: Any) -> str:
+    """A value as the user wrote it in YAML: 1.5, not Decimal('1.5'); text quoted."""
+    return str(value) if isinstance(value, (Decimal, int, float, dt.date)) and not isinstance(value, bool) else repr(value)
 
 
 _PERIOD_FILE = re.compile(r"^(\d{4})-(\d{2})\.ya?ml$")
@@ -239,8 +252,16 @@ def load_params(path: str | Path) -> Params:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"params file not found: {path}", hint="pass --params params/<YYYY-MM>.yaml")
+    raw = path.read_bytes()
     try:
-        data = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=_DecimalLoader)  # noqa: S506 - SafeLoader subclass
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: the params file is not UTF-8 text: line {line} holds the byte "
+                          f"0x{raw[exc.start]:02X} (the file was probably saved as Windows-1252 / Latin-1)",
+                          hint="save the params file as UTF-8 (any code editor: Save with Encoding › UTF-8)") from None
+    try:
+        data = yaml.load(text, Loader=_DecimalLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     params = parse_params(data, origin=str(path))

@@ -62,3 +62,9 @@ class PackLocked(CollectionsMIError):
     """Another pack for the same period is running."""
 
     exit_code = 4
+
+
+class HistoryError(CollectionsMIError):
+    """The history folder, a period or a table asked for is missing, or a backfill range is invalid."""
+
+    exit_code = 2

@@ -40,7 +40,10 @@ def setup() -> None:
 
 
 def load_section(section: str, params_path: str, results_dir: str | None = None) -> tuple[Params, SectionResult]:
-    """The params and the computed results of one section (read from a pack run, or computed now)."""
+    """The params and the computed results of one section (read from a pack run, or computed now — e.g. when the
+    notebook is opened in JupyterLab, where relative paths are taken from the project root)."""
+    if not results_dir:
+        params_path = work_from_project(params_path)
     params = load_params(params_path)
     if results_dir:
         results = read_results(Path(results_dir))
@@ -83,3 +86,63 @@ def markdown(text: str) -> None:
 
 def env_flag(name: str) -> bool:
     return os.environ.get(name, "").lower() in ("1", "true", "yes")
+
+
+# --- Exploration notebooks (notebooks/explore/, issue 11) ---------------------------------------------------------
+# They read the month-end history (collections_mi.history) and, for a month not stored yet, the ledger.
+
+
+def work_from_project(params_path: str) -> str:
+    """``params_path`` made absolute. JupyterLab starts a kernel in the notebook's folder (notebooks/…), but relative
+    paths — the params file, the params' ``source.location``, reports/ — are meant from the project root, as on the
+    command line: when the path is not found here, work from the nearest parent folder that holds it."""
+    if not Path(params_path).is_absolute() and not Path(params_path).exists():
+        root = next((p for p in Path.cwd().parents if (p / params_path).is_file()), None)
+        if root is not None:
+            os.chdir(root)
+    return str(Path(params_path).resolve())
+
+
+def explore_paths(params_path: str, history_dir: str) -> tuple[str, str]:
+    """Absolute paths for the exploration notebooks' parameters (see :func:`work_from_project`)."""
+    return work_from_project(params_path), str(Path(history_dir).resolve())
+
+
+def explore_open_items(params_path: str, history_dir: str) -> tuple[Params, pd.DataFrame]:
+    """The params and the open items at their month-end: from the history when that month is stored (the ledger is
+    not read), otherwise computed from the ledger now (and not stored)."""
+    from collections_mi import history
+
+    params = load_params(params_path)
+    if history.has_period(history_dir, params.period):
+        items = history.load_table(history_dir, history.OPEN_ITEMS, [params.period])
+        stored = history.snapshot_manifest(history_dir, params.period)
+        note(f"Open items of {params.period} read from the history ({history_dir}), stored "
+             f"{stored.get('stored_utc', '?')} by {stored.get('origin', '?')} {stored.get('run_id', '')}.")
+        return params, items
+    from collections_mi.sources import open_ledger
+
+    ledger = open_ledger(params, params_path)
+    items = history.open_items_snapshot(ledger.typed, params)
+    note(f"{params.period} is not in the history yet: open items computed now from {ledger.description}.")
+    return params, items
+
+
+def explore_history(params_path: str, history_dir: str, fill_missing: bool = False) -> tuple[Params, pd.DataFrame]:
+    """The params and every stored period's KPIs. With ``fill_missing``, months of the last ``report.trend_months``
+    up to the params' period that the history lacks are back-filled first (validated, no notebooks)."""
+    from collections_mi import history
+
+    params = load_params(params_path)
+    filled = ""
+    if fill_missing:
+        outcome = history.backfill(params_path, history_dir=history_dir, missing_only=True, progress=print)
+        if outcome.stored:
+            filled = f" ({len(outcome.stored)} missing month(s) back-filled first in {outcome.seconds:.0f} s)"
+    kpis = history.load_kpis(history_dir)
+    stored = list(kpis["period"])
+    note(f"{len(stored)} month-end(s) in the history ({stored[0]} … {stored[-1]}), read from {history_dir}{filled}; "
+         "the views below read only the history, not the ledger.")
+    if len(stored) < 2:
+        note("Trends need at least two month-ends: run `collections-mi backfill --params <params file>`.")
+    return params, kpis

@@ -11,8 +11,11 @@ This module and :mod:`collections_mi.pack` are the only places that do IO.
 
 from __future__ import annotations
 
+import codecs
+import csv
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +86,164 @@ def _connect_duckdb(database: str = ":memory:", read_only: bool = False) -> Any:
     return backend
 
 
+#: the longest line (record) a CSV may have; a longer one is almost always an unclosed quote
+MAX_CSV_LINE_BYTES = 2 * 1024 * 1024
+#: characters of a CSV line or value quoted in an error message
+_QUOTED_CHARS = 120
+_OTHER_SEPARATORS = {";": "semicolons (;)", "\t": "tabs", "|": "vertical bars (|)"}
+_CSV_FIX = ("export the table again as CSV UTF-8 (comma delimited) with a header row — in Excel: Save As › "
+            "CSV UTF-8 (Comma delimited) (*.csv)")
+
+
+class _CsvProblem(Exception):
+    """Why one CSV file cannot be read: ``problem`` and ``fix`` (both name the file)."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.fix = fix
+
+
+def _shorten(text: str, limit: int = _QUOTED_CHARS) -> str:
+    text = text.rstrip("\r\n").replace("\t", "\\t")
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def _csv_header(path: Path, table: str) -> list[str]:
+    """The column names of a CSV's header row, checked: not empty, UTF-8, comma separated, no repeated name."""
+    with path.open("rb") as handle:
+        first = handle.readline(MAX_CSV_LINE_BYTES + 1)
+        rest = handle.read(4096)
+    if not first.strip(b"\xef\xbb\xbf \t\r\n"):
+        required = ", ".join(TABLES[table].required_columns)
+        if rest.strip():
+            raise _CsvProblem("line 1 is blank: the header row naming the columns must be the first line",
+                              f"remove the blank line(s) at the top of {path.name}")
+        raise _CsvProblem(f"the file is empty: {table} needs at least a header row naming its columns",
+                          f"export {path.name} again with its header row ({required} at least)")
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _non_utf8(path) or _CsvProblem("line 1 is not UTF-8 text", _CSV_FIX) from None
+    header = next(csv.reader([text], delimiter=",", quotechar='"', doublequote=True), [])
+    if len(header) == 1:
+        used = [name for sep, name in _OTHER_SEPARATORS.items() if sep in header[0]]
+        if used:
+            raise _CsvProblem(
+                f"the file is not comma-separated: its header row is separated by {used[0]} "
+                f"(line 1: {_shorten(text)})",
+                f"export {path.name} again with commas between values (CSV UTF-8, comma delimited), or replace the "
+                "separator by commas; decimals take a point (1234.56), not a comma")
+    names = [name if name.strip() else f"column{i}" for i, name in enumerate(header)]
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        key = name.strip().lower()
+        if key in seen:
+            raise _CsvProblem(f"the header row names the column {name.strip()} twice (columns {seen[key]} and "
+                              f"{position})", f"remove or rename one of the two {name.strip()} columns in {path.name}")
+        seen[key] = position
+    return names
+
+
+def _non_utf8(path: Path) -> _CsvProblem | None:
+    """Where the first byte that is not UTF-8 is: line and byte, and what the encoding probably is (None: the
+    file is UTF-8)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with path.open("rb") as handle:
+        for raw in handle:
+            try:
+                decoder.decode(raw, final=False)
+            except UnicodeDecodeError as exc:
+                bad = raw[exc.start:exc.start + 1].hex().upper()
+                return _CsvProblem(
+                    f"the file is not UTF-8 text: line {line} holds the byte 0x{bad}, which is not valid UTF-8 "
+                    "(the file was probably saved as Windows-1252 / Latin-1)",
+                    f"export {path.name} again as UTF-8 (in Excel: Save As › CSV UTF-8 (Comma delimited)), or "
+                    "convert it, e.g. iconv -f WINDOWS-1252 -t UTF-8")
+            line += 1
+    return None
+
+
+_DUCKDB_LINE = re.compile(r"CSV Error on Line: (\d+)")
+_DUCKDB_ORIGINAL = re.compile(r"Original Line: ?(.*)")
+_DUCKDB_COLUMNS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+
+
+def _explain_csv_error(path: Path, message: str) -> _CsvProblem:
+    """A DuckDB CSV error as a problem a finance user can fix (the raw message quotes whole lines)."""
+    encoding = _non_utf8(path)  # DuckDB words this many ways (or not at all): look at the bytes
+    if encoding is not None:
+        return encoding
+    line_match = _DUCKDB_LINE.search(message)
+    line = f"line {line_match.group(1)}" if line_match else "a line"
+    original = _DUCKDB_ORIGINAL.search(message)
+    quoted = f" ({line}: {_shorten(original.group(1))})" if original and original.group(1).strip() else ""
+    columns = _DUCKDB_COLUMNS.search(message)
+    if columns:
+        expected, found = columns.groups()
+        return _CsvProblem(
+            f"{line} has {found} values but the header row has {expected} columns{quoted}",
+            f"in {path.name}, enclose a value that contains a comma in double quotes (\"Acme, Inc\") and give "
+            f"{line} exactly {expected} values")
+    if "unterminated quote" in message.lower():
+        return _CsvProblem(
+            f"{line} opens a double quote that is never closed{quoted}",
+            f"close the quote on {line} of {path.name} (\"Acme, Inc\"), or remove the stray \"; a quote inside a "
+            "quoted value is written twice (\"\")")
+    if "maximum line size" in message.lower():
+        return _CsvProblem(
+            f"{line} is longer than {MAX_CSV_LINE_BYTES // (1024 * 1024)} MB, the most a line may hold",
+            f"check {line} of {path.name} for a double quote that is never closed; a single value (a name, a note) "
+            f"must stay below {MAX_CSV_LINE_BYTES // (1024 * 1024)} MB")
+    first = next((part.strip() for part in message.splitlines() if part.strip()), "unknown error")
+    return _CsvProblem(f"cannot be read as a comma-separated UTF-8 CSV with a header row: {_shorten(first, 300)}",
+                       _CSV_FIX)
+
+
+def _check_value_counts(path: Path, columns: int) -> None:
+    """Every record has as many values as the header has columns.
+
+    DuckDB's strict mode rejects a row with extra values, except when the extra values are empty: ``C4,Acme,
+    Inc,SMB,,`` (an unquoted comma) would be read shifted by one column without a word. One pass of the csv
+    module finds it (about a second per million rows).
+    """
+    previous = csv.field_size_limit()
+    csv.field_size_limit(MAX_CSV_LINE_BYTES)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, delimiter=",", quotechar='"', doublequote=True, strict=True)
+            next(reader, None)
+            for record in reader:
+                if record and len(record) != columns:
+                    line = f"line {reader.line_num}"
+                    raise _CsvProblem(
+                        f"{line} has {len(record)} values but the header row has {columns} columns "
+                        f"({line}: {_shorten(','.join(record))})",
+                        f"in {path.name}, enclose a value that contains a comma in double quotes (\"Acme, Inc\") "
+                        f"and give {line} exactly {columns} values")
+    except csv.Error:
+        return  # DuckDB read the file; a quoting subtlety the csv module disagrees on is not worth an error
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _read_csv(backend: Any, name: str, path: Path) -> ir.Table:
+    names = _csv_header(path, name)
+    try:
+        # all text, exactly the header's columns, strict CSV: validation sees values as written, a malformed
+        # line is an error (never silently padded or skipped); `typed` casts the text afterwards
+        view = backend.read_csv(str(path), table_name=f"csv_{name}", columns={c: "VARCHAR" for c in names},
+                                header=True, delim=",", quote='"', escape='"', strict_mode=True,
+                                max_line_size=MAX_CSV_LINE_BYTES)
+        # parse the CSV once into the engine; every later query reads the in-engine copy
+        table = backend.create_table(f"src_{name}", view)
+    except Exception as exc:  # duckdb raises its own error types for unreadable CSV
+        raise _explain_csv_error(path, str(exc)) from None
+    _check_value_counts(path, len(names))
+    return table
+
+
 def _read_files(folder: Path) -> tuple[Any, dict[str, ir.Table], list[SourceFile]]:
     if not folder.is_dir():
         raise SourceError(f"source folder not found: {folder}",
@@ -91,27 +252,31 @@ def _read_files(folder: Path) -> tuple[Any, dict[str, ir.Table], list[SourceFile
     backend = _connect_duckdb()
     tables: dict[str, ir.Table] = {}
     files: list[SourceFile] = []
+    problems: list[tuple[Path, _CsvProblem]] = []
     for name in TABLES:
-        parquet, csv = folder / f"{name}.parquet", folder / f"{name}.csv"
+        parquet, csv_path = folder / f"{name}.parquet", folder / f"{name}.csv"
         if parquet.is_file():
             path = parquet
             table = backend.read_parquet(str(parquet), table_name=f"src_{name}")
-        elif csv.is_file():
-            path = csv
+        elif csv_path.is_file():
+            path = csv_path
             try:
-                # all text: validation sees values exactly as written; `typed` casts them afterwards.
-                view = backend.read_csv(str(csv), table_name=f"csv_{name}", all_varchar=True, header=True,
-                                        delim=",", quote='"', escape='"', auto_detect=True, sample_size=-1)
-                # parse the CSV once into the engine; every later query reads the in-engine copy
-                table = backend.create_table(f"src_{name}", view)
-            except Exception as exc:  # duckdb raises its own error types for unreadable CSV
-                raise SourceError(f"{csv}: cannot be read as a comma-separated UTF-8 CSV with a header row: "
-                                  f"{str(exc).splitlines()[0]}",
-                                  hint="export the table as UTF-8 CSV, comma separated, with a header row") from None
+                table = _read_csv(backend, name, csv_path)
+            except _CsvProblem as problem:
+                problems.append((csv_path, problem))  # read the other files too: report every unreadable one
+                continue
         else:
             continue
         tables[name] = table
         files.append(SourceFile(name, str(path), path.stat().st_size, _sha256(path)))
+    if len(problems) == 1:
+        path, problem = problems[0]
+        raise SourceError(f"{path} (table {path.stem}): {problem.problem}", hint=problem.fix)
+    if problems:
+        lines = [f"  {path} (table {path.stem}): {problem.problem}\n    fix: {problem.fix}"
+                 for path, problem in problems]
+        raise SourceError(f"{len(problems)} source files cannot be read as CSV:\n" + "\n".join(lines),
+                          hint="correct the files listed above and run again")
     return backend, tables, files
 
 
@@ -189,3 +354,4 @@ def open_ledger(params: Params, params_path: str | Path | None = None) -> Ledger
     raw, typed, extras = _views(tables)
     return Ledger(backend=backend, raw=raw, typed=typed, reporting_currency=params.reporting_currency,
                   description=description, files=files, extra_columns=extras)
+

@@ -213,13 +213,13 @@ def backtest(tables: Tables, params: Params, fx: FxRates, estimates: Mapping[dt.
     for as_of, currency, day, amount in zip(frame["as_of"], frame["currency"], frame["adjustment_date"], frame["amount"]):
         realised[as_of].append(fx.convert(amount, currency, day))
     rows = []
-    for month_end in dates:
-        predicted = estimates[month_end].total
-        actual = dsum(realised.get(month_end, []))
+    for estimate_date in dates:
+        predicted = estimates[estimate_date].total
+        actual = dsum(realised.get(estimate_date, []))
         coverage = ratio(predicted, actual)
-        rows.append({"month_end": month_end, "allowance": predicted, "write_offs_next_12m": actual,
+        rows.append({"month_end": estimate_date, "allowance": predicted, "write_offs_next_12m": actual,
                      "difference": predicted - actual, "coverage_pct": None if coverage is None else coverage * HUNDRED,
-                     "horizon_complete": add_months(month_end, BACKTEST_HORIZON_MONTHS) <= params.as_of})
+                     "horizon_complete": add_months(estimate_date, BACKTEST_HORIZON_MONTHS) <= params.as_of})
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -428,8 +428,8 @@ def _wide_roll_rates(monthly: pd.DataFrame) -> pd.DataFrame:
     monthly = monthly.assign(transition=[f"{a} → {b}" for a, b in zip(monthly["from_bucket"], monthly["to_bucket"])])
     order = list(dict.fromkeys(monthly["transition"]))
     rows = []
-    for month_end, group in monthly.groupby("month_end", sort=True):
-        row: dict[str, object] = {"month_end": month_end}
+    for month, group in monthly.groupby("month_end", sort=True):
+        row: dict[str, object] = {"month_end": month}
         for transition, rate in zip(group["transition"], group["roll_rate"]):
             row[f"{transition} %"] = None if rate is None else rate * HUNDRED
         rows.append(row)

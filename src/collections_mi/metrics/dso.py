@@ -20,7 +20,7 @@ import ibis
 import pandas as pd
 
 from collections_mi.config import Params
-from collections_mi.metrics.balances import Tables, invoices_with_currency, month_ends_up_to, open_items, previous_month_end
+from collections_mi.metrics.balances import Tables, invoices_with_currency, month_ends_up_to, open_items
 from collections_mi.metrics.fx import FxRates
 from collections_mi.metrics.result import SectionResult
 from collections_mi.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio

@@ -19,7 +19,6 @@ from typing import Any
 
 from collections_mi import __version__
 from collections_mi.config import Params, load_params, params_to_jsonable
-from collections_mi.delivery.email import write_email
 from collections_mi.errors import PackError, ValidationFailed
 from collections_mi.metrics.result import SectionResult
 from collections_mi.metrics.sections import (
@@ -30,15 +29,7 @@ from collections_mi.metrics.sections import (
     with_dependencies,
 )
 from collections_mi.pack import publish as publishing
-from collections_mi.pack.excel import write_excel
-from collections_mi.pack.html import index_page, notebook_to_html
-from collections_mi.pack.restatement import compare_with_published
 from collections_mi.pack.results import write_results
-from collections_mi.presentation import aging as aging_view
-from collections_mi.presentation import agency as agency_view
-from collections_mi.presentation import allowance as allowance_view
-from collections_mi.presentation import dso as dso_view
-from collections_mi.presentation import watchlist as watchlist_view
 from collections_mi.sources import Ledger, open_ledger
 
 Progress = Callable[[str], None]
@@ -172,6 +163,8 @@ def _first_line(exc: Exception) -> str:
 
 
 def export_html(sections: list[Section], folder: Path, params: Params, footer: str) -> None:
+    from collections_mi.pack.html import notebook_to_html  # nbconvert: imported once there is a pack to convert
+
     html_dir = folder / "html"
     html_dir.mkdir()
     for section in sections:
@@ -183,6 +176,13 @@ def export_html(sections: list[Section], folder: Path, params: Params, footer: s
 
 def write_index(sections: list[Section], results: dict[str, SectionResult], folder: Path, params: Params,
                 footer: str, validation: str, restatement: dict[str, Any] | None = None) -> None:
+    from collections_mi.pack.html import index_page
+    from collections_mi.presentation import agency as agency_view
+    from collections_mi.presentation import aging as aging_view
+    from collections_mi.presentation import allowance as allowance_view
+    from collections_mi.presentation import dso as dso_view
+    from collections_mi.presentation import watchlist as watchlist_view
+
     currency = params.reporting_currency
     tiles: list[dict[str, Any]] = []
     summary: list[str] = []
@@ -247,6 +247,12 @@ def run_pack(params_path: str | Path, out_dir: str | Path = "reports", only: lis
             results = clock.run("compute", f"computing {', '.join(s.name for s in computed)}",
                                 lambda: compute_sections(ledger.typed, params, computed))
             kpis = flat_kpis(results)
+            # the output writers (openpyxl, nbconvert, kaleido…) are imported only once the data has passed the
+            # gate: a rejected ledger fails in the time it takes to validate
+            from collections_mi.delivery.email import write_email
+            from collections_mi.pack.excel import write_excel
+            from collections_mi.pack.restatement import compare_with_published
+
             write_results(results, kpis, staging)
             clock.run("excel", "writing tables.xlsx", lambda: write_excel(results, staging / "tables.xlsx"))
             footer = (f"collections_mi {__version__} · run {run_id} · as of {params.as_of} · params "
@@ -287,6 +293,10 @@ def run_pack(params_path: str | Path, out_dir: str | Path = "reports", only: lis
             }
             (staging / "run.json").write_text(json.dumps(manifest, indent=1, default=str), encoding="utf-8")
             final = publishing.publish(out_dir, params.period, staging)
+            # issue 11: store this month-end's snapshot in <out>/history (a failure only warns: the pack is published)
+            from collections_mi.history import record_pack
+            record_pack(out_dir, params, ledger, results, run_id=run_id, complete=only is None,
+                        progress=clock.progress)
         except BaseException:
             if keep and staging.exists():
                 kept = publishing.keep_failed(out_dir, params.period, run_id, staging)

@@ -161,3 +161,155 @@ def stacked_monthly(frame: pd.DataFrame, series: str, value: str, currency: str,
         fig.add_bar(x=[f"{m:%Y-%m}" for m in group["month"]], y=_floats(group[value]), name=str(name))
     fig.update_layout(barmode="stack", title=title, yaxis_title=currency, **LAYOUT)
     return fig
+
+
+# --- Exploration charts (issue 11): history trends and interactive views for notebooks/explore/ -------------------
+# Interactivity uses plotly's own dropdowns (layout.updatemenus) and treemap drill-down, so it works in JupyterLab,
+# in an exported HTML file and offline, without ipywidgets or a running kernel.
+
+SERIES_COLOURS = ["#1565c0", "#6a1b9a", "#2e7d32", "#c62828", "#ef6c00", "#00838f", "#5d4037", "#455a64",
+                  "#ad1457", "#9e9d24", "#283593", "#00695c"]
+
+
+def _maybe_float(value: object) -> float | None:
+    return None if value is None or value != value else float(value)
+
+
+def _dropdown(buttons: list[dict], x: float = 0.0, y: float = 1.16) -> dict:
+    return dict(type="dropdown", buttons=buttons, direction="down", showactive=True, x=x, xanchor="left", y=y,
+                yanchor="top", bgcolor="#ffffff", bordercolor="#90a4ae", font=dict(size=12))
+
+
+def history_kpi_lines(kpis: pd.DataFrame, columns: Sequence[str], labels: Sequence[str], title: str,
+                      unit: str = "days") -> go.Figure:
+    """KPIs over the stored month-ends (``history.load_kpis``); KPIs absent from the history are left out."""
+    periods = [str(p) for p in kpis["period"]]
+    fig = go.Figure()
+    for colour, column, label in zip(SERIES_COLOURS * 2, columns, labels):
+        if column not in kpis.columns:
+            continue
+        fig.add_scatter(x=periods, y=[_maybe_float(v) for v in kpis[column]], name=label, mode="lines+markers",
+                        line=dict(color=colour, width=2.5),
+                        hovertemplate=f"%{{x}} · {label}: %{{y:,.2f}} {unit}<extra></extra>")
+    fig.update_layout(title=title, yaxis_title=unit, **LAYOUT)
+    fig.update_xaxes(type="category")
+    return fig
+
+
+def history_bucket_bars(buckets: pd.DataFrame, labels: Sequence[str], currency: str,
+                        title: str = "Open receivables by age at each stored month-end") -> go.Figure:
+    """Stacked bars per period by bucket, from the stored ``aging`` tables (``explore.bucket_history``)."""
+    fig = go.Figure()
+    for colour, label in zip(BUCKET_COLOURS * 2, labels):
+        rows = buckets[buckets["bucket"] == label]
+        fig.add_bar(x=[str(p) for p in rows["period"]], y=_floats(rows["amount"]), name=label, marker_color=colour,
+                    hovertemplate=f"%{{x}} · {label}: %{{y:,.2f}}<extra></extra>")
+    fig.update_layout(barmode="stack", title=title, yaxis_title=currency, **LAYOUT)
+    fig.update_xaxes(type="category")
+    return fig
+
+
+def _bucket_bars(row: pd.Series, labels: Sequence[str], currency: str) -> tuple[list[float], list[str]]:
+    values = [row[label] for label in labels]
+    return _floats(values), [money(v, currency) for v in values]
+
+
+def filter_dropdown(options: pd.DataFrame, labels: Sequence[str], currency: str,
+                    title: str = "Open receivables by age") -> go.Figure:
+    """Bucket bars with a dropdown choosing the slice: all items, a segment, region, collector, currency or one of
+    the largest customers (rows of ``explore.filter_options``)."""
+    y, text = _bucket_bars(options.iloc[0], labels, currency)
+    fig = go.Figure(go.Bar(x=list(labels), y=y, text=text, textposition="outside",
+                           marker_color=BUCKET_COLOURS[: len(labels)] if len(labels) <= len(BUCKET_COLOURS) else None,
+                           hovertemplate="%{x}: %{y:,.2f}<extra></extra>"))
+    buttons = []
+    for _, row in options.iterrows():
+        y, text = _bucket_bars(row, labels, currency)
+        name = "all open items" if row["filter"] == "all" else f"{row['filter']}: {row['value']}"
+        heading = (f"{title} — {name}<br><sup>{money(row['total'], currency, symbol=True)} in {int(row['items']):,} "
+                   f"items, {float(row['past_due_pct'] or 0):.1f}% past due</sup>")
+        buttons.append(dict(label=name[:60], method="update", args=[{"y": [y], "text": [text]},
+                                                                     {"title.text": heading}]))
+    heading = buttons[0]["args"][1]["title.text"] if buttons else title
+    fig.update_layout(title=dict(text=heading, y=0.97), yaxis_title=currency, showlegend=False,
+                      updatemenus=[_dropdown(buttons)], **{**LAYOUT, "margin": dict(l=60, r=20, t=110, b=50)})
+    return fig
+
+
+def drill_treemap(tree: pd.DataFrame, currency: str,
+                  title: str = "Drill down: bucket → customer → invoice (click a box to open it)") -> go.Figure:
+    """A treemap of ``explore.drill_tree`` nodes; clicking a bucket shows its customers, a customer its invoices."""
+    colours = {label: colour for label, colour in zip(tree.loc[tree["level"] == "bucket", "id"], BUCKET_COLOURS * 2)}
+    fig = go.Figure(go.Treemap(
+        ids=list(tree["id"]), parents=list(tree["parent"]), labels=list(tree["label"]), values=_floats(tree["amount"]),
+        branchvalues="remainder", maxdepth=2,
+        marker=dict(colors=[colours.get(str(i).split("/")[0], "#b0bec5") for i in tree["id"]]),
+        customdata=list(tree["items"]),
+        hovertemplate=f"%{{label}}<br>%{{value:,.2f}} {currency}<br>%{{customdata}} item(s)<extra></extra>"))
+    fig.update_layout(title=title, **{**LAYOUT, "height": 560, "margin": dict(l=10, r=10, t=60, b=10)})
+    return fig
+
+
+def dimension_trend_dropdown(trends: pd.DataFrame, currency: str,
+                             title: str = "Open receivables by dimension over the stored month-ends") -> go.Figure:
+    """Lines per segment / region / collector / currency value over periods (``explore.trends_by``); a dropdown
+    chooses the dimension and the measure (open balance, past due, past-due share)."""
+    measures = [("total", f"open balance ({currency})"), ("past_due", f"past due ({currency})"),
+                ("past_due_pct", "past-due share (%)")]
+    dimensions = list(dict.fromkeys(trends["dimension"]))
+    fig = go.Figure()
+    owners: list[tuple[str, str]] = []
+    for dimension in dimensions:
+        rows = trends[trends["dimension"] == dimension]
+        values = list(dict.fromkeys(rows["value"]))
+        for measure, _ in measures:
+            for colour, value in zip(SERIES_COLOURS * 4, values):
+                series = rows[rows["value"] == value]
+                fig.add_scatter(x=[str(p) for p in series["period"]], y=[_maybe_float(v) for v in series[measure]],
+                                name=str(value), mode="lines+markers", line=dict(color=colour, width=2),
+                                visible=False, legendgroup=str(value))
+                owners.append((dimension, measure))
+    buttons = []
+    for dimension in dimensions:
+        for measure, label in measures:
+            visible = [owner == (dimension, measure) for owner in owners]
+            buttons.append(dict(label=f"{dimension} · {label}", method="update",
+                                args=[{"visible": visible}, {"title.text": f"{title}: {dimension}",
+                                                             "yaxis.title.text": label}]))
+    if buttons:
+        for trace, show in zip(fig.data, buttons[0]["args"][0]["visible"]):
+            trace.visible = show
+    fig.update_layout(title=dict(text=f"{title}: {dimensions[0]}" if dimensions else title, y=0.97),
+                      yaxis_title=measures[0][1], updatemenus=[_dropdown(buttons)] if buttons else [],
+                      **{**LAYOUT, "margin": dict(l=60, r=20, t=110, b=50)})
+    fig.update_xaxes(type="category")
+    return fig
+
+
+def cohort_heatmap(runoff: pd.DataFrame, title: str = "Cohort run-off: % of each invoice month's month-end balance "
+                                                       "still open") -> go.Figure:
+    """Invoice-month cohorts (rows) × months after their own month-end (columns), from ``explore.cohort_runoff``."""
+    cohorts = sorted(set(runoff["cohort"]))
+    ages = sorted(set(int(a) for a in runoff["months_since"]))
+    cells = {(c, int(a)): _maybe_float(v) for c, a, v in zip(runoff["cohort"], runoff["months_since"],
+                                                            runoff["remaining_pct"])}
+    z = [[cells.get((cohort, age)) for age in ages] for cohort in cohorts]
+    fig = go.Figure(go.Heatmap(z=z, x=[str(a) for a in ages], y=cohorts, colorscale="YlOrRd", zmin=0, zmax=100,
+                               texttemplate="%{z:.0f}", colorbar=dict(title="% open"),
+                               hovertemplate="cohort %{y}, %{x} month(s) later: %{z:.1f}% still open<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="month-ends after the invoice month", yaxis_title="invoice month",
+                      **{**LAYOUT, "height": max(360, 26 * len(cohorts) + 160)})
+    fig.update_yaxes(autorange="reversed", type="category")
+    return fig
+
+
+def open_by_cohort_bars(cohorts: pd.DataFrame, labels: Sequence[str], currency: str,
+                        title: str = "Where the open balance comes from: by invoice month") -> go.Figure:
+    """The month-end's open balance stacked by bucket for each invoice month (``explore.open_by_invoice_month``)."""
+    fig = go.Figure()
+    for colour, label in zip(BUCKET_COLOURS * 2, labels):
+        fig.add_bar(x=list(cohorts["cohort"]), y=_floats(cohorts[label]), name=label, marker_color=colour,
+                    hovertemplate=f"invoiced %{{x}} · {label}: %{{y:,.2f}}<extra></extra>")
+    fig.update_layout(barmode="stack", title=title, xaxis_title="invoice month", yaxis_title=currency, **LAYOUT)
+    fig.update_xaxes(type="category")
+    return fig

@@ -28,6 +28,7 @@ from collections_mi.contract import (
     TABLES,
     minor_unit_digits,
 )
+from collections_mi.currencies import ISO_4217
 from collections_mi.validation.naming import FileNames, row_keys
 from collections_mi.validation.report import ValidationFailure, examples, jsonable, plural
 
@@ -183,6 +184,54 @@ def _invoice_money_decimals() -> RowCheck:
         where=where, show=show, example="amount")
 
 
+def _never(t: ir.Table, table: str) -> ir.BooleanValue:
+    """No row: for a check on an optional column the table does not have."""
+    key = t[row_keys(table)[0]]
+    return key.isnull() & key.notnull()
+
+
+def _unknown_currency(table: str, used_by: str) -> RowCheck:
+    """A well-formed code (currency_format checks the form) that ISO 4217 does not know: a typo, not a rate gap."""
+
+    def where(t: ir.Table, ctx: Context) -> ir.BooleanValue:
+        if "currency" not in t.columns:  # invoices.currency is optional: absent = reporting currency
+            return _never(t, table)
+        return t.currency.re_search(r"^[A-Z]{3}$") & ~t.currency.isin(sorted(ISO_4217))
+
+    return RowCheck(
+        id="unknown_currency", table=table, column="currency", view="raw",
+        rule=f"currency is an ISO 4217 code (EUR, GBP, JPY…){used_by}.",
+        problem="{rows} where currency is not an ISO 4217 currency code",
+        hint="correct currency in {file} to the ISO 4217 code of the currency meant (e.g. EUR, GBP, JPY)"
+             + ("; leave it empty for the reporting currency ({reporting})" if table == "invoices" else ""),
+        where=where, show=("currency",), example="currency")
+
+
+ROW_CHECKS += [_unknown_currency("invoices", "; empty means the reporting currency"),
+               _unknown_currency("fx_rates", "")]
+
+#: the most characters a text value may have: an Excel cell's limit (the pack exports every table to tables.xlsx);
+#: a longer "name" is a pasted document or a broken export, and would break the pack's outputs
+MAX_TEXT_CHARS = 32_767
+
+
+def _text_length(table: str, column: str) -> RowCheck:
+    def show(t: ir.Table, ctx: Context) -> dict[str, ir.Value]:
+        return {"characters": t[column].length()}  # never the value itself: it would drown the report
+
+    return RowCheck(
+        id="text_too_long", table=table, column=column, view="raw",
+        rule=f"{column} holds at most {MAX_TEXT_CHARS:,} characters (the most an Excel cell can hold).",
+        problem="{rows} where " + column + f" is longer than {MAX_TEXT_CHARS:,} characters",
+        hint=f"shorten {column} on the rows listed in {{file}}; a value that long is usually a pasted document or "
+             "a quote that swallowed the following columns",
+        where=lambda t, ctx: t[column].length() > MAX_TEXT_CHARS if column in t.columns else _never(t, table),
+        show=show)
+
+
+ROW_CHECKS += [_text_length(name, column.name) for name, table in TABLES.items() for column in table.columns
+               if column.type == "string"]
+
 MONEY_IN_REPORTING_CURRENCY = [
     (name, column.name) for name, table in TABLES.items() for column in table.columns
     if column.type == "money" and name not in ("invoices", "payments", "adjustments")
@@ -270,7 +319,7 @@ def _fx_gaps(ctx: Context) -> ir.Table:
     currency = _invoice_currency(invoices, ctx.reporting_currency)
     foreign = invoices.mutate(currency=currency)
     foreign = foreign.filter((foreign.invoice_date <= ctx.as_of) & (foreign.currency != ctx.reporting_currency)
-                             & foreign.currency.re_search(r"^[A-Z]{3}$"))
+                             & foreign.currency.isin(sorted(ISO_4217)))  # unknown codes: unknown_currency
     needed = foreign.group_by("currency").aggregate(
         earliest_invoice_date=foreign.invoice_date.min(),
         earliest_invoice=foreign.invoice_id.argmin(foreign.invoice_date),

@@ -19,6 +19,8 @@ from collections_mi.money import plain
 
 #: how many offending values the one-line description quotes, e.g. "(I1 ×2, I7)"
 EXAMPLES_IN_DESCRIPTION = 3
+#: longer values are cut when shown (a 1 MB name would drown the report); ``to_dict`` keeps them whole
+MAX_SHOWN_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -235,16 +237,25 @@ def jsonable_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return {str(k): jsonable(v) for k, v in row.items()}
 
 
-def _show(value: Any) -> str:
+def _full(value: Any) -> str:
     value = jsonable(value)
     return "(empty)" if value is None else str(value)
+
+
+def _show(value: Any) -> str:
+    return shorten(_full(value))
+
+
+def shorten(text: str, limit: int = MAX_SHOWN_CHARS) -> str:
+    """``text``, or its first ``limit`` characters and how long it is: ``AAAA… (1,048,576 characters)``."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
 def examples(values: list[Any], *, complete: bool, limit: int = EXAMPLES_IN_DESCRIPTION) -> str:
     """``I1 ×2, I7`` — the first few distinct offending values; repeat counts only when ``values`` holds every
     offending value (``complete``), since counts of a sample would mislead."""
-    counts = Counter(_show(v) for v in values)
-    shown = [f"{v} ×{n}" if n > 1 and complete else v for v, n in list(counts.items())[:limit]]
+    counts = Counter(_full(v) for v in values)  # count whole values; cut them only for display
+    shown = [f"{shorten(v)} ×{n}" if n > 1 and complete else shorten(v) for v, n in list(counts.items())[:limit]]
     if len(counts) > limit:
         shown.append("…")
     return ", ".join(shown)

@@ -1,0 +1,230 @@
+"""The month-end history: `collections-mi backfill` fills 12 months of the small demo ledger without notebooks; trends
+then load from the history's Parquet files with the ledger gone; stored values equal a published pack's kpis.json
+and tables exactly; re-storing a period replaces it; the pack stores its own month."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from collections_mi import history
+from collections_mi.metrics import explore
+from collections_mi.money import dsum
+from collections_mi.pack.results import json_number, read_kpis, read_results
+from conftest import cli, write_params
+
+pytestmark = pytest.mark.slow
+
+FIRST, LAST = "2025-11", "2026-10"
+MONTHS = history.month_range(FIRST, LAST)
+
+
+@pytest.fixture(scope="module")
+def backfilled(demo_ledger: Path, tmp_path_factory: pytest.TempPathFactory):
+    """12 months back-filled through the CLI from a copy of the demo ledger, which is then moved away.
+
+    Built once per test run: pytest-xdist workers share it through a lock in the run's common temp folder.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    root = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()
+    work = root / "history-backfill"
+    work.mkdir(exist_ok=True)
+    with (work / ".lock").open("a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            done = work / "done.json"
+            if not done.is_file():
+                ledger = work / "ledger"
+                shutil.copytree(demo_ledger, ledger)
+                params = write_params(work, ledger)
+                started = time.perf_counter()
+                run = cli("backfill", "--params", str(params), "--from", FIRST, "--to", LAST, "--out",
+                          str(work / "reports"))
+                seconds = time.perf_counter() - started
+                assert run.returncode == 0, run.stderr
+                shutil.move(str(ledger), str(work / "ledger-moved-away"))  # from here on nothing can read it
+                done.write_text(json.dumps({"stdout": run.stdout, "stderr": run.stderr, "seconds": seconds,
+                                            "params": str(params)}), encoding="utf-8")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    record = json.loads(done.read_text(encoding="utf-8"))
+    run = subprocess.CompletedProcess([], 0, record["stdout"], record["stderr"])
+    return work / "reports" / "history", run, record["seconds"], Path(record["params"])
+
+
+def _kpi_text(value: object) -> str:
+    return json_number(value)
+
+
+def _same(left: object, right: object) -> bool:
+    """Equal values; an empty text and a missing value are the same (tables/*.csv writes both as an empty cell)."""
+    if left in (None, "") or right in (None, ""):
+        return left in (None, "") and right in (None, "")
+    return left == right
+
+
+def test_backfill_stores_every_month_with_progress(backfilled) -> None:
+    history_dir, run, _, _ = backfilled
+    assert history.periods(history_dir) == MONTHS
+    progress = [line for line in run.stderr.splitlines() if re.search(r"\[\d+/12\] \d{4}-\d{2} stored", line)]
+    assert len(progress) == 12, run.stderr
+    assert run.stderr.count("validation passed") == 1  # validation once, for the whole range
+    assert "Backfilled 12 month(s)" in run.stdout
+    assert not list(history_dir.glob(".staging-*")) and not list(history_dir.glob(".replaced-*"))
+    manifest = history.snapshot_manifest(history_dir, LAST)
+    assert manifest["origin"] == "backfill" and manifest["as_of"] == "2026-10-31"
+
+
+def test_trends_load_from_history_without_the_ledger(backfilled, monkeypatch: pytest.MonkeyPatch) -> None:
+    history_dir, _, _, params = backfilled
+    import collections_mi.sources as sources
+    from collections_mi.presentation import charts
+
+    def no_ledger(*_args, **_kwargs):
+        raise AssertionError("the ledger was opened")
+
+    monkeypatch.setattr(sources, "open_ledger", no_ledger)
+    assert not (params.parent / "ledger").exists()
+    started = time.perf_counter()
+    kpis = history.load_kpis(history_dir)
+    aging = history.load_table(history_dir, "aging")
+    fig = charts.history_kpi_lines(kpis, ["ar_total", "past_due_total"], ["AR", "past due"], "AR", "USD")
+    bars = charts.history_bucket_bars(explore.bucket_history(aging), list(aging["bucket"].iloc[:6]), "USD")
+    loaded = time.perf_counter() - started
+    assert list(kpis["period"]) == MONTHS
+    assert list(kpis["as_of"]) == [history.month_end_of(m) for m in MONTHS]
+    assert list(fig.data[0].x) == MONTHS and len(fig.data[0].y) == 12
+    assert all(y > 0 for y in fig.data[0].y)
+    assert len(bars.data) == 6 and list(bars.data[0].x) == MONTHS
+    assert isinstance(kpis["ar_total"].iloc[-1], Decimal) and isinstance(kpis["open_items"].iloc[-1], int)
+    assert loaded < 30, f"loading 12 months took {loaded:.1f} s"  # seconds at worst, on a busy machine
+
+
+def test_history_equals_the_published_packs_kpis_and_tables_exactly(backfilled, published) -> None:
+    history_dir, _, _, _ = backfilled
+    _, out, _ = published
+    pack = out / "2026-10"
+    expected = read_kpis(pack)
+    pack_tables = {name: frame for result in read_results(pack).values() for name, frame in result.tables.items()}
+    # the month the pack stored itself (runner hook) and the same month back-filled without notebooks
+    for source in (history.history_dir_for(out), history_dir):
+        row = history.load_kpis(source, [LAST]).iloc[0]
+        kpis = {k: row[k] for k in row.index if k not in ("period", "as_of")}
+        assert list(kpis) == list(expected), source
+        for name, value in expected.items():
+            assert _same(kpis[name], value), (source, name, kpis[name], value)
+            assert _kpi_text(kpis[name]) == _kpi_text(value), (source, name)
+        for name, frame in pack_tables.items():
+            stored = history.load_table(source, name, [LAST]).drop(columns=["period", "as_of"])
+            assert list(stored.columns) == list(frame.columns), (source, name)
+            assert len(stored) == len(frame), (source, name)
+            for column in frame.columns:
+                pairs = zip(stored[column], frame[column])
+                assert all(_same(a, b) for a, b in pairs), (source, name, column)
+    assert history.snapshot_manifest(history.history_dir_for(out), LAST)["origin"] == "pack"
+
+
+def test_open_items_add_up_to_ar_total_in_every_month(backfilled) -> None:
+    history_dir, _, _, _ = backfilled
+    kpis = history.load_kpis(history_dir)
+    items = history.load_table(history_dir, "open_items")
+    for period, ar_total, count in zip(kpis["period"], kpis["ar_total"], kpis["open_items"]):
+        month = items[items["period"] == period]
+        assert dsum(month["open_balance_reporting"]) == ar_total
+        assert len(month) == count
+    latest = items[items["period"] == LAST]
+    labels = ["current", "1-30", "31-60", "61-90", "91-120", "120+"]
+    tree = explore.drill_tree(latest, labels)
+    assert dsum(tree["amount"]) == kpis["ar_total"].iloc[-1]
+    options = explore.filter_options(latest, labels)
+    assert options.iloc[0]["total"] == kpis["ar_total"].iloc[-1]
+    for dimension in explore.DIMENSIONS:
+        assert dsum(options.loc[options["filter"] == dimension, "total"]) == kpis["ar_total"].iloc[-1], dimension
+    runoff = explore.cohort_runoff(items)
+    assert set(runoff["cohort"]) == set(MONTHS)
+    assert all(v == 100 for v in runoff.loc[runoff["months_since"] == 0, "remaining_pct"] if v is not None)
+
+
+def test_storing_a_period_again_replaces_it(tmp_path: Path) -> None:
+    from collections_mi.config import parse_params
+    from collections_mi.metrics.result import SectionResult
+
+    params = parse_params({"as_of": "2026-10-31", "source": {"kind": "files", "location": "nowhere"}})
+    table = pd.DataFrame({"bucket": ["current", "1-30"], "amount": [Decimal("10.005"), Decimal("2")]})
+    results = {"aging": SectionResult("aging", {"ar_total": Decimal("12.005"), "open_items": 2},
+                                      {"aging": table, "aging_trend": table})}
+    target = tmp_path / "history"
+    history.store_snapshot(target, params, results)
+    first = {p.name for p in history.period_dir(target, "2026-10").iterdir()}
+    assert first == {"_snapshot.json", "kpis.parquet", "aging.parquet", "aging_trend.parquet"}
+    results["aging"].kpis["ar_total"] = Decimal("1.25")
+    results["aging"].tables.pop("aging_trend")
+    history.store_snapshot(target, params, results, origin={"origin": "test"})
+    assert history.periods(target) == ["2026-10"]
+    assert [p.name for p in target.iterdir() if p.name.startswith(".") and p.name != ".lock"] == []
+    assert {p.name for p in history.period_dir(target, "2026-10").iterdir()} == first - {"aging_trend.parquet"}
+    assert history.load_kpis(target)["ar_total"].tolist() == [Decimal("1.25")]
+    assert history.load_table(target, "aging")["amount"].tolist() == [Decimal("10.005"), Decimal("2")]
+    assert history.snapshot_manifest(target, "2026-10")["origin"] == "test"
+
+
+def test_missing_only_skips_stored_months_without_opening_the_ledger(backfilled) -> None:
+    history_dir, _, _, params = backfilled
+    run = cli("backfill", "--params", str(params), "--from", "2026-06", "--to", LAST, "--out",
+              str(history_dir.parent), "--missing-only")
+    assert run.returncode == 0, run.stderr
+    assert "5 already stored, skipped" in run.stdout
+
+
+def test_backfill_rejects_a_bad_range(backfilled) -> None:
+    _, _, _, params = backfilled
+    run = cli("backfill", "--params", str(params), "--from", "2026-11", "--to", "2026-10", "--out", "/nonexistent")
+    assert run.returncode == 2 and "--from 2026-11 is after --to 2026-10" in run.stderr
+    with pytest.raises(history.HistoryError, match="not a month in the form YYYY-MM"):
+        history.backfill(params, start="2026-13", out_dir=params.parent / "unused")
+
+
+def test_load_table_names_what_is_missing(backfilled, tmp_path: Path) -> None:
+    history_dir, _, _, _ = backfilled
+    with pytest.raises(history.HistoryError, match="no table 'nope'"):
+        history.load_table(history_dir, "nope")
+    with pytest.raises(history.HistoryError, match="no history in"):
+        history.load_kpis(tmp_path / "empty")
+    assert {"kpis", "open_items", "aging", "dso_trend", "watchlist_loans", "agency_league"} <= set(
+        history.tables_available(history_dir))
+
+
+def test_decimals_are_stored_as_exact_strings(backfilled) -> None:
+    import pyarrow.parquet as pq
+
+    history_dir, _, _, _ = backfilled
+    schema = pq.read_schema(history.period_dir(history_dir, LAST) / "aging.parquet")
+    assert str(schema.field("amount").type) == "string"
+    assert schema.field("amount").metadata[b"collections_mi.type"] == b"decimal"
+    assert str(schema.field("as_of").type) == "date32[day]"
+    raw = pq.read_table(history.period_dir(history_dir, LAST) / "kpis.parquet").to_pydict()
+    specific = raw["value"][raw["kpi"].index("specific_reserve")]
+    assert len(specific.replace(".", "")) > 38  # more digits than decimal128 could hold, kept exactly
+    assert history.load_kpis(history_dir, [LAST])["specific_reserve"].iloc[0] == Decimal(specific)
+    assert isinstance(history.load_table(history_dir, "aging_trend", [LAST])["month_end"].iloc[0], dt.date)
+    assert isinstance(history.load_table(history_dir, "aging", [LAST]), pd.DataFrame)
+
+
+def test_month_range_and_params() -> None:
+    assert history.month_range("2025-11", "2026-02") == ["2025-11", "2025-12", "2026-01", "2026-02"]
+    assert history.month_end_of("2024-02") == dt.date(2024, 2, 29)
+    assert history.shift_period("2026-10", -12) == "2025-10"
+    with pytest.raises(history.HistoryError):
+        history.month_range("2026-02", "2026-01")
+    assert json.loads(json.dumps(history.month_range("2026-12", "2027-01"))) == ["2026-12", "2027-01"]
