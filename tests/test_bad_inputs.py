@@ -339,3 +339,29 @@ def test_bad_inputs_fail_clearly_publish_nothing_and_accepted_variations_pass(ru
         if safety or message:
             report.append(f"{name}: " + "; ".join(safety + message) + f"\n--- stderr ---\n{run.result.stderr[-4000:]}")
     assert not report, "\n\n".join(report)
+
+
+def test_engine_screen_gives_the_reports_great_expectations_gives(tmp_path: Path) -> None:
+    """The engine screen (validation/screen.py) lets a table skip Great Expectations only when GX would find
+    nothing; GX is the oracle. On every corpus case whose ledger opens, validating with the screen and without it
+    must give the same failures (checks, counts, samples, messages) and the same number of checks run."""
+    from collections_mi.config import load_params
+    from collections_mi.errors import CollectionsMIError
+    from collections_mi.sources import open_ledger
+    from collections_mi.validation import validate
+
+    compared = []
+    for case in selected_cases():
+        ledger, params_path = lay_out(case, tmp_path / case.name)
+        try:
+            params = load_params(params_path)
+            source = open_ledger(params, params_path)
+        except CollectionsMIError:
+            continue  # a params or file-level problem: stopped before validation, nothing to screen
+        screened = validate(source, params)
+        full = validate(source, params, engine_screen=False)
+        assert [f.__dict__ for f in screened.failures] == [f.__dict__ for f in full.failures], case.name
+        assert (screened.checks_run, screened.tables) == (full.checks_run, full.tables), case.name
+        compared.append((case.name, len(full.failures)))
+    assert len(compared) >= 25, compared
+    assert sum(1 for _, failures in compared if failures) >= 20, compared

@@ -67,19 +67,80 @@ def invoices_with_currency(tables: Tables, reporting_currency: str) -> ir.Table:
     return inv.mutate(currency=currency.fill_null(reporting_currency), disputed=disputed.fill_null(False))
 
 
+#: keys under which :func:`with_balance_tables` adds the materialised helpers to a tables mapping
+SPANS = "_invoice_spans"
+DAILY_REDUCTIONS = "_daily_reductions"
+
+
+def with_balance_tables(tables: Tables, reporting_currency: str) -> dict[str, ir.Table]:
+    """``tables`` plus the invoice spans and daily reductions materialised once in the engine (temp tables).
+
+    Every open-balance query of a run — aging at as-of, its trend and roll-forward, DSO's AR at 27 dates, the
+    allowance's bucket balances and back-test — then starts from them instead of re-deriving balances from the
+    source files each time. The values are the same as computing them inline.
+    """
+    if "invoices" not in tables or "payments" not in tables:
+        return dict(tables)
+    daily = daily_reductions(tables).cache()
+    extended = {**tables, DAILY_REDUCTIONS: daily}
+    extended[SPANS] = invoice_spans(extended, reporting_currency).cache()
+    return extended
+
+
+def release_balance_tables(tables: Mapping[str, ir.Table]) -> None:
+    """Drop the temp tables :func:`with_balance_tables` made (now, not when the interpreter exits)."""
+    for key in (SPANS, DAILY_REDUCTIONS):
+        if key in tables:
+            tables[key].release()
+
+
+def daily_reductions(tables: Tables) -> ir.Table:
+    """Balance reductions per invoice and day: ``invoice_id``, ``event_date``, ``reduced`` (that day's total)."""
+    if DAILY_REDUCTIONS in tables:
+        return tables[DAILY_REDUCTIONS]
+    events = reductions(tables)
+    return events.group_by(["invoice_id", "event_date"]).aggregate(reduced=events.amount.sum())
+
+
+def invoice_spans(tables: Tables, reporting_currency: str) -> ir.Table:
+    """Every invoice with ``closed_on``: the first day its reductions reach its amount (null while open).
+
+    Reductions are positive (validation guarantees it), so a balance only falls: an invoice is open exactly on
+    ``[invoice_date, closed_on)``. This lets :func:`open_items` build only the (invoice, date) pairs where the
+    invoice is open, instead of every invoice × every date.
+    """
+    if SPANS in tables:
+        return tables[SPANS]
+    inv = invoices_with_currency(tables, reporting_currency)
+    daily = daily_reductions(tables)
+    running = daily.mutate(cumulative=daily.reduced.sum().over(
+        ibis.window(group_by=daily.invoice_id, order_by=daily.event_date, rows=(None, 0))))
+    amounts = inv.select(amount_invoice_id=inv.invoice_id, invoice_amount=inv.amount)
+    reached = running.join(amounts, running.invoice_id == amounts.amount_invoice_id).filter(
+        lambda t: t.cumulative >= t.invoice_amount)
+    closed = reached.group_by(closed_invoice_id=reached.invoice_id).aggregate(closed_on=reached.event_date.min())
+    return inv.left_join(closed, inv.invoice_id == closed.closed_invoice_id).drop("closed_invoice_id")
+
+
 def open_items(tables: Tables, as_of: dt.date | Sequence[dt.date], reporting_currency: str) -> ir.Table:
     """Open invoices at each as-of date, with ``as_of``, ``open_balance``, ``days_past_due``, ``days_since_invoice``.
 
-    Balances are in the invoice's currency (exact decimals). One scan of each table whatever the
-    number of dates: the dates are a tiny table joined on ``date ≤ as_of``.
+    Balances are in the invoice's currency (exact decimals). One scan of each table whatever the number of
+    dates: the dates are a tiny table range-joined to each invoice's open span ``[invoice_date, closed_on)``
+    (:func:`invoice_spans`), and only those open pairs collect their reductions up to the date. The result is
+    the same as taking every invoice × every date and keeping positive balances — the spans only skip pairs
+    whose balance is already ≤ 0.
     """
     dates = as_of_table([as_of] if isinstance(as_of, dt.date) else list(as_of))
-    inv = invoices_with_currency(tables, reporting_currency)
-    inv = inv.cross_join(dates).filter(lambda t: t.invoice_date <= t.as_of)
-    events = reductions(tables)
-    reduced = (events.cross_join(dates).filter(lambda t: t.event_date <= t.as_of)
-               .group_by(["invoice_id", "as_of"]).aggregate(reduced=lambda t: t.amount.sum()))
-    joined = inv.left_join(reduced, ["invoice_id", "as_of"]).drop("invoice_id_right", "as_of_right")
+    spans = invoice_spans(tables, reporting_currency)
+    pairs = spans.join(dates, [spans.invoice_date <= dates.as_of,
+                               spans.closed_on.isnull() | (dates.as_of < spans.closed_on)]).drop("closed_on")
+    daily = daily_reductions(tables)
+    keys = pairs.select(key_invoice_id=pairs.invoice_id, key_as_of=pairs.as_of)
+    reduced = (keys.join(daily, [keys.key_invoice_id == daily.invoice_id, daily.event_date <= keys.key_as_of])
+               .group_by(["key_invoice_id", "key_as_of"]).aggregate(reduced=lambda t: t.reduced.sum()))
+    joined = pairs.left_join(reduced, [pairs.invoice_id == reduced.key_invoice_id,
+                                       pairs.as_of == reduced.key_as_of]).drop("key_invoice_id", "key_as_of")
     balance = (joined.amount - joined.reduced.fill_null(0)).cast("decimal(18, 4)")
     items = joined.mutate(open_balance=balance).drop("reduced").filter(lambda t: t.open_balance > 0)
     return items.mutate(days_past_due=items.as_of.delta(items.due_date, unit="day"),

@@ -9,7 +9,7 @@ from collections_mi.config import Params
 from collections_mi.metrics.agency import compute_agency
 from collections_mi.metrics.aging import compute_aging
 from collections_mi.metrics.allowance import compute_allowance
-from collections_mi.metrics.balances import Tables
+from collections_mi.metrics.balances import Tables, release_balance_tables, with_balance_tables
 from collections_mi.metrics.dso import compute_dso
 from collections_mi.metrics.fx import FxRates, load_fx
 from collections_mi.metrics.result import SectionResult
@@ -58,11 +58,17 @@ def compute_sections(tables: Tables, params: Params, sections: list[Section],
                      progress: Callable[[str], None] | None = None) -> dict[str, SectionResult]:
     """Compute every section once; the results feed kpis.json, tables/, the notebooks and the email."""
     fx = load_fx(tables, params.reporting_currency)
+    if progress:
+        progress("materialising open-item spans")
+    prepared = with_balance_tables(tables, params.reporting_currency)
     results = {}
-    for section in sections:
-        if progress:
-            progress(f"computing {section.name}")
-        results[section.name] = section.compute(tables, params, fx)
+    try:
+        for section in sections:
+            if progress:
+                progress(f"computing {section.name}")
+            results[section.name] = section.compute(prepared, params, fx)
+    finally:
+        release_balance_tables(prepared)
     return results
 
 

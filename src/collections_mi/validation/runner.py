@@ -16,17 +16,21 @@ from collections_mi.validation.cross_table import ROW_CHECKS, SET_CHECKS, Contex
 from collections_mi.validation.naming import FileNames
 from collections_mi.validation.report import ValidationReport
 from collections_mi.validation.structure import check_not_empty, check_structure
-from collections_mi.validation.suites import FORMAT_CHECKS, load_suites, run_suite
+from collections_mi.validation.screen import Unscreenable, screen
+from collections_mi.validation.suites import FORMAT_CHECKS, applicable, load_suites, run_suite
 
 _TABLE_ORDER = {name: i for i, name in enumerate(TABLES)}
 
 
 def validate(ledger: Ledger, params: Params, *, sample_rows: int = 5,
-             expectations_dir: str | Path | None = None) -> ValidationReport:
+             expectations_dir: str | Path | None = None, engine_screen: bool = True) -> ValidationReport:
     """Check ``ledger`` against the data contract; return every failure found (the report is ``ok`` if none).
 
     ``expectations_dir`` defaults to the project's ``expectations/`` (or $COLLECTIONS_MI_EXPECTATIONS).
     Raises :class:`~collections_mi.validation.suites.SuiteError` only if a suite file itself is broken.
+
+    With ``engine_screen`` (the default) each table's suite is first evaluated in the engine
+    (:mod:`~collections_mi.validation.screen`); only tables it flags are copied to pandas for Great Expectations.
     """
     started = time.perf_counter()
     files = FileNames(ledger)
@@ -47,6 +51,16 @@ def validate(ledger: Ledger, params: Params, *, sample_rows: int = 5,
             row_counts[name] = int(ledger.raw[name].count().to_pyarrow().as_py())
             continue
         wanted = [c.name for c in TABLES[name].columns if c.name in columns[name]]
+        if engine_screen:
+            chosen, settled = applicable(suites[name], wanted)
+            try:
+                screened = screen(ledger.raw[name].select(*wanted), chosen)
+            except Unscreenable:
+                screened = None
+            if screened is not None and not screened.flagged:
+                row_counts[name] = screened.rows
+                checks_run += settled + len(chosen)
+                continue
         frame = ledger.raw[name].select(*wanted).to_pyarrow().to_pandas()
         row_counts[name] = len(frame)
         found, run = run_suite(suites[name], frame, files, sample_rows=sample_rows, row_numbers=row_numbers)

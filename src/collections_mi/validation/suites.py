@@ -206,6 +206,19 @@ def prepare_frame(frame: pd.DataFrame, *, row_numbers: bool) -> pd.DataFrame:
     return frame
 
 
+def applicable(suite: Suite, columns: Iterable[str]) -> tuple[list[dict[str, Any]], int]:
+    """The expectations of ``suite`` to run on a table with ``columns``, and how many are settled without running.
+
+    Expectations on optional columns the table does not have are not run. ``expect_column_to_exist`` is
+    settled — and counted — without a GX round trip: the structural step read the column list, and a table
+    missing a required column never gets this far.
+    """
+    present = set(columns)
+    usable = [item for item in suite.items if all(c in present for c in suite.columns_of(item))]
+    chosen = [item for item in usable if item["type"] != "expect_column_to_exist"]
+    return chosen, len(usable) - len(chosen)
+
+
 def run_suite(suite: Suite, frame: pd.DataFrame, files: FileNames, *, sample_rows: int,
               row_numbers: bool) -> tuple[list[ValidationFailure], int]:
     """Validate ``frame`` (raw text of ``suite.table``); return failures and the number of expectations run.
@@ -218,12 +231,9 @@ def run_suite(suite: Suite, frame: pd.DataFrame, files: FileNames, *, sample_row
     table = suite.table
     frame = prepare_frame(frame, row_numbers=row_numbers)
     columns = set(frame.columns)
-    applicable = [(item, exp) for item, exp in zip(suite.items, suite.expectations, strict=True)
-                  if all(c in columns for c in suite.columns_of(item))]
-    # expect_column_to_exist is settled — and counted — without a GX round trip: the structural step read the
-    # column list, and a table missing a required column never gets here.
-    chosen = [exp for item, exp in applicable if item["type"] != "expect_column_to_exist"]
-    settled = len(applicable) - len(chosen)
+    chosen_items, settled = applicable(suite, columns)
+    built = {id(item): exp for item, exp in zip(suite.items, suite.expectations, strict=True)}
+    chosen = [built[id(item)] for item in chosen_items]
     if not chosen:
         return [], settled
     batch = runtime.batch_definition(table).get_batch(batch_parameters={"dataframe": frame})
