@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from collections_mi.config import Params
@@ -138,20 +139,32 @@ class SalesLedger:
         return self.days[0] if self.days else None
 
 
-def daily_sales_by(tables: Tables, params: Params, fx: FxRates, by: str | None = None) -> dict[object, dict[dt.date, Decimal]]:
-    """Credit sales per day in reporting currency up to as_of, for the whole book (key None) or per group."""
+def daily_sales_by(tables: Tables, params: Params, fx: FxRates, by: str | None = None,
+                   since: dt.date | None = None) -> dict[object, dict[dt.date, Decimal]]:
+    """Credit sales per day in reporting currency up to as_of, for the whole book (key None) or per group.
+
+    With ``since``, only days from ``since`` on are listed; groups whose sales all fall before it are still
+    present, with no days (a breakdown lists them, and their sales in the window are zero)."""
     inv = invoices_with_currency(tables, params.reporting_currency)
     inv = inv.filter(inv.invoice_date <= params.as_of)
     keys = ["currency", "invoice_date"]
     if by is not None:
         inv = _with_customer_attribute(tables, inv, by)
         keys = [by, *keys]
-    frame = inv.group_by(list(dict.fromkeys(keys))).aggregate(amount=inv.amount.sum()).to_pyarrow().to_pandas()
     per_group: dict[object, dict[dt.date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    group_values = frame[by] if by is not None else [None] * len(frame)
+    if since is not None:
+        if by is not None:
+            for group in inv.filter(inv.invoice_date < since).select(by).distinct().to_pyarrow().column(0).to_pylist():
+                per_group[group]  # noqa: B018 — present, with no days in the window
+        inv = inv.filter(inv.invoice_date >= since)
+    frame = inv.group_by(list(dict.fromkeys(keys))).aggregate(amount=inv.amount.sum()).to_pyarrow().to_pandas()
+    amounts = frame["amount"].to_numpy(dtype=object)
     with decimal.localcontext(MONEY_CONTEXT):
-        for group, currency, day, amount in zip(group_values, frame["currency"], frame["invoice_date"], frame["amount"]):
-            per_group[group][day] += fx.convert(amount, currency, day)
+        converted = amounts * fx.rates_for(frame["currency"], frame["invoice_date"]) if len(frame) else amounts
+        converted = np.where(amounts == 0, amounts, converted)  # as FxRates.convert: a zero stays as it is
+        group_values = frame[by].tolist() if by is not None else [None] * len(frame)
+        for group, day, amount in zip(group_values, frame["invoice_date"], converted):
+            per_group[group][day] += amount
     return per_group
 
 
@@ -235,12 +248,18 @@ class SettlementTotals:
         }
 
 
+#: key under which compute_dso keeps the settled invoices, materialised once for its several uses
+SETTLEMENTS = "_settlements"
+
+
 def settlements(tables: Tables, params: Params) -> ibis.Table:
     """Invoices whose open balance reached 0 on or before as_of through payments and credits (not write-offs).
 
     Settlement date = the date of the last payment/credit that closed the invoice, or the invoice date when it
     was fully prepaid (its balance is only open from its invoice date). Invoices with a write-off dated on or
     before that date are excluded: they were not settled by the customer."""
+    if SETTLEMENTS in tables:
+        return tables[SETTLEMENTS]
     inv = invoices_with_currency(tables, params.reporting_currency)
     inv = inv.filter(inv.invoice_date <= params.as_of)
     pay = tables["payments"]
@@ -270,9 +289,12 @@ def settlements(tables: Tables, params: Params) -> ibis.Table:
     return settled.mutate(days_to_pay=days_to_pay, days_late=days_late)
 
 
-def settlement_totals_by_month(tables: Tables, params: Params, fx: FxRates, since: dt.date,
-                               by: str | None = None) -> dict[tuple[dt.date, object], SettlementTotals]:
-    """Settlement sums per settlement month (first day) and group, amounts at each invoice date's rate."""
+_SETTLEMENT_SUMS = ("invoices", "days_late", "days_to_pay", "amount", "amount_days_late", "amount_days_to_pay")
+
+
+def settlement_sums(tables: Tables, params: Params, fx: FxRates, since: dt.date, by: str | None = None) -> pd.DataFrame:
+    """Settlement sums per settlement month (first day, ``month``) and group (column ``by``, when given), amounts in
+    reporting currency at each invoice date's rate: exact Decimals, converted row by row before summing."""
     settled = settlements(tables, params)
     settled = settled.filter(settled.settled_on >= since)
     settled = settled.mutate(month=settled.settled_on.truncate("M"))
@@ -285,16 +307,26 @@ def settlement_totals_by_month(tables: Tables, params: Params, fx: FxRates, sinc
         amount=settled.amount.sum(), amount_days_late=(settled.amount * settled.days_late).sum(),
         amount_days_to_pay=(settled.amount * settled.days_to_pay).sum(),
     ).to_pyarrow().to_pandas()
-    result: dict[tuple[dt.date, object], SettlementTotals] = defaultdict(SettlementTotals)
-    group_values = frame[by] if by is not None else [None] * len(frame)
-    for group, row in zip(group_values, frame.itertuples(index=False)):
-        rate = fx.rate(row.currency, row.invoice_date)
-        with decimal.localcontext(MONEY_CONTEXT):
-            part = SettlementTotals(int(row.invoices), int(row.days_late), int(row.days_to_pay),
-                                    row.amount * rate, row.amount_days_late * rate, row.amount_days_to_pay * rate)
-        month = row.month if isinstance(row.month, dt.date) else row.month.date()
-        result[(month, group)] = result[(month, group)] + part
-    return result
+    group_keys = ["month"] if by is None or by == "month" else ["month", by]
+    if not len(frame):
+        return pd.DataFrame(columns=[*group_keys, *_SETTLEMENT_SUMS])
+    rates = fx.rates_for(frame["currency"], frame["invoice_date"])
+    with decimal.localcontext(MONEY_CONTEXT):
+        for column in ("amount", "amount_days_late", "amount_days_to_pay"):
+            frame[column] = frame[column].to_numpy(dtype=object) * rates
+        frame["month"] = [m if type(m) is dt.date else m.date() for m in frame["month"]]
+        grouped = frame.groupby(group_keys, sort=True, dropna=False)[list(_SETTLEMENT_SUMS)].sum()
+    return grouped.reset_index()
+
+
+def settlement_totals_by_month(tables: Tables, params: Params, fx: FxRates, since: dt.date,
+                               by: str | None = None) -> dict[tuple[dt.date, object], SettlementTotals]:
+    """Settlement sums per (settlement month, group); the group is None without ``by``."""
+    frame = settlement_sums(tables, params, fx, since, by)
+    group_values = frame[by].tolist() if by is not None else [None] * len(frame)
+    return {(month, group): SettlementTotals(int(invoices), int(late), int(to_pay), amount, amount_late, amount_to_pay)
+            for month, group, invoices, late, to_pay, amount, amount_late, amount_to_pay
+            in zip(frame["month"], group_values, *(frame[c] for c in _SETTLEMENT_SUMS))}
 
 
 def settlement_kpis(totals: Mapping[tuple[dt.date, object], SettlementTotals], window: Window,
@@ -320,8 +352,12 @@ def split_by_group(values: Mapping[tuple[dt.date, object], object]) -> dict[obje
 
 def dso_kpis(*, as_of: dt.date, params: Params, sales: SalesLedger,
              receivables: Mapping[dt.date, tuple[Decimal, Decimal]],
-             settlement: Mapping[tuple[dt.date, object], SettlementTotals], group: object = None) -> dict[str, object]:
-    """Every DSO-family KPI at ``as_of`` from pre-aggregated inputs (so trends reuse one pass over the data)."""
+             settlement: Mapping[tuple[dt.date, object], SettlementTotals], group: object = None,
+             countback: bool = True) -> dict[str, object]:
+    """Every DSO-family KPI at ``as_of`` from pre-aggregated inputs (so trends reuse one pass over the data).
+
+    ``countback=False`` leaves ``dso_countback`` out (None): it walks back through the whole sales history, and the
+    breakdowns, which do not show it, only keep the window's sales."""
     window = dso_window(as_of, params.dso.window_months)
     ar, current = receivables.get(as_of, (ZERO, ZERO))
     window_sales = sales.total(window.start, window.end)
@@ -329,7 +365,7 @@ def dso_kpis(*, as_of: dt.date, params: Params, sales: SalesLedger,
     bpdso = days_sales_outstanding(current, window_sales, window.days)
     months = []
     first_day = sales.first_day
-    for start, end, days in countback_months(as_of, params.dso.countback_month_days):
+    for start, end, days in countback_months(as_of, params.dso.countback_month_days) if countback else ():
         if first_day is None or end < first_day:
             break
         months.append((sales.total(start, end), days))
@@ -338,7 +374,7 @@ def dso_kpis(*, as_of: dt.date, params: Params, sales: SalesLedger,
         window_sales / params.dso.window_months if window_sales else ZERO)
     kpis: dict[str, object] = {
         "dso": dso,
-        "dso_countback": countback_dso(ar, months),
+        "dso_countback": countback_dso(ar, months) if countback else None,
         "bpdso": bpdso,
         "add": None if dso is None or bpdso is None else dso - bpdso,
         "cei_pct": collection_effectiveness(begin_ar, cei_sales, ar, current),
@@ -438,7 +474,7 @@ def group_inputs(tables: Tables, params: Params, fx: FxRates, by: str) -> GroupI
     window = dso_window(params.as_of, params.dso.window_months)
     begin = window.start - dt.timedelta(days=1)
     return GroupInputs(receivables_at(tables, params, fx, [begin, params.as_of], by=by),
-                       daily_sales_by(tables, params, fx, by=by),
+                       daily_sales_by(tables, params, fx, by=by, since=window.start),
                        settlement_totals_by_month(tables, params, fx, window.start, by=by))
 
 
@@ -456,7 +492,7 @@ def breakdown_table(inputs: GroupInputs, params: Params, by: str) -> pd.DataFram
         row: dict[str, object] = {by: group, "ar_total": ar, "current_ar": current, "past_due_ar": ar - current,
                                   "sales_window": group_sales.total(window.start, window.end)}
         kpis = dso_kpis(as_of=params.as_of, params=params, sales=group_sales, receivables=group_receivables,
-                        settlement=settlement_by_group.get(group, {}), group=group)
+                        settlement=settlement_by_group.get(group, {}), group=group, countback=False)
         row.update({k: kpis[k] for k in KPI_IDS if k != "dso_countback"})
         rows.append(row)
     frame = pd.DataFrame(rows)
@@ -585,6 +621,14 @@ def glossary(params: Params) -> pd.DataFrame:
 
 def compute_dso(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
     """Everything the DSO & collection KPIs section shows."""
+    settled = settlements(tables, params).cache()  # the trend, the breakdowns and the deterioration list share it
+    try:
+        return _compute_dso({**tables, SETTLEMENTS: settled}, params, fx)
+    finally:
+        settled.release()
+
+
+def _compute_dso(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
     from collections_mi.metrics.aging import ar_rollforward
     from collections_mi.metrics.promises import collector_view, kept_rate_trend, promise_status
 

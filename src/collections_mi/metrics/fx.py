@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import ibis.expr.types as ir
+import numpy as np
 
 from collections_mi.errors import MissingFxRate
 from collections_mi.money import mul, to_decimal
@@ -50,6 +51,28 @@ class FxRates:
                 f"fx_rates has no {currency} rate on or before {on} (first is {currency_dates[0]})",
                 hint=f"add a {currency} rate dated on or before {on}")
         return self.rates[currency][position]
+
+    def rates_for(self, currencies: Sequence[str | None], days: Sequence[dt.date]) -> np.ndarray:
+        """The closing rate for each (currency, day) pair, as :meth:`rate` gives it, looked up in bulk
+        (an object array of the same Decimals). Raises :class:`MissingFxRate` as :meth:`rate` would, for the
+        earliest day lacking a rate."""
+        currency_array = np.asarray(currencies, dtype=object)
+        day_array = np.asarray(days, dtype=object)
+        out = np.empty(len(currency_array), dtype=object)
+        for currency in dict.fromkeys(currency_array.tolist()):
+            mask = currency_array == currency if currency is not None else np.equal(currency_array, None)
+            if currency is None or currency == self.reporting_currency:
+                out[mask] = ONE
+                continue
+            wanted = day_array[mask]
+            if currency not in self.dates or not self.dates[currency]:
+                self.rate(currency, min(wanted))  # raises, naming the currency
+            known = np.array(self.dates[currency], dtype="datetime64[D]")
+            positions = np.searchsorted(known, np.array(wanted, dtype="datetime64[D]"), side="right") - 1
+            if (positions < 0).any():
+                self.rate(currency, min(wanted[positions < 0]))  # raises, naming the first such day
+            out[mask] = np.asarray(self.rates[currency], dtype=object)[positions]
+        return out
 
     def convert(self, amount: Decimal, currency: str | None, on: dt.date) -> Decimal:
         """``amount`` in ``currency`` → reporting currency at the closing rate of ``on`` (exact)."""
