@@ -38,48 +38,60 @@ def _cell(value: object) -> object:
     return value
 
 
-def write_excel(results: Mapping[str, SectionResult], path: Path) -> dict[str, str]:
-    """Write the workbook; returns {table name: sheet name}."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
+def _number_format(column: str, values: pd.Series) -> str | None:
+    """The Excel number format of a column, judged from its first values."""
+    if any(isinstance(v, dt.date) for v in values):
+        return "yyyy-mm-dd"
+    if any(isinstance(v, (Decimal, int, float)) and not isinstance(v, bool) for v in values):
+        return FORMATS.get(column_kind(column), "General")
+    return None
 
-    workbook = Workbook()
-    workbook.remove(workbook.active)
+
+def write_excel(results: Mapping[str, SectionResult], path: Path) -> dict[str, str]:
+    """Write the workbook; returns {table name: sheet name}.
+
+    XlsxWriter in constant-memory mode streams each row to the file and formats whole columns (no style object
+    per cell), so a per-customer table of a large book costs seconds and little memory. Excel stores numbers as
+    doubles: money shows to the cent, and the exact values are in tables/*.csv."""
+    import xlsxwriter
+
     used: set[str] = set()
     sheets: dict[str, str] = {}
-    header_font = Font(bold=True)
-    header_fill = PatternFill("solid", fgColor="F0F4F8")
-    for result in results.values():
-        for name, frame in result.tables.items():
-            title = sheet_name(name, used)
-            sheets[name] = title
-            sheet = workbook.create_sheet(title)
-            sheet.append([str(c) for c in frame.columns])
-            for cell in sheet[1]:
-                cell.font = header_font
-                cell.fill = header_fill
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-            for row in frame.itertuples(index=False, name=None):
-                sheet.append([_cell(v) for v in row])
-            sheet.freeze_panes = "A2"
-            for position, column in enumerate(frame.columns, start=1):
-                letter = get_column_letter(position)
-                values = frame[column].head(200)
-                is_date = any(isinstance(v, dt.date) for v in values)
-                is_number = any(isinstance(v, (Decimal, int, float)) and not isinstance(v, bool) for v in values)
-                if is_date:
-                    number_format = "yyyy-mm-dd"
-                elif is_number:
-                    number_format = FORMATS.get(column_kind(str(column)), "General")
-                else:
-                    number_format = None
-                if number_format:
-                    for cell in sheet[letter][1:]:
-                        cell.number_format = number_format
-                width = max([len(str(column))] + [len(str(v)) for v in values if v is not None][:200] + [8])
-                sheet.column_dimensions[letter].width = min(max(10, width * 0.9 + 2), 60)
-            if frame.shape[1]:
-                sheet.auto_filter.ref = sheet.dimensions
-    workbook.save(path)
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
+                                               "strings_to_formulas": False, "strings_to_urls": False})
+    header = workbook.add_format({"bold": True, "bg_color": "#F0F4F8", "text_wrap": True, "valign": "top"})
+    formats = {}
+    try:
+        for result in results.values():
+            for name, frame in result.tables.items():
+                title = sheet_name(name, used)
+                sheets[name] = title
+                sheet = workbook.add_worksheet(title)
+                sheet.freeze_panes(1, 0)
+                dates = []
+                for position, column in enumerate(frame.columns):
+                    values = frame[column].head(200)
+                    number_format = _number_format(str(column), values)
+                    if number_format and number_format not in formats:
+                        formats[number_format] = workbook.add_format({"num_format": number_format})
+                    width = max([len(str(column))] + [len(str(v)) for v in values if v is not None][:200] + [8])
+                    sheet.set_column(position, position, min(max(10, width * 0.9 + 2), 60),
+                                     formats.get(number_format) if number_format else None)
+                    dates.append(number_format == "yyyy-mm-dd")
+                sheet.write_row(0, 0, [str(c) for c in frame.columns], header)
+                for number, row in enumerate(frame.itertuples(index=False, name=None), start=1):
+                    for position, value in enumerate(row):
+                        value = _cell(value)
+                        if value is None:
+                            continue
+                        if dates[position] and isinstance(value, dt.date):
+                            sheet.write_datetime(number, position, value, formats["yyyy-mm-dd"])
+                        elif isinstance(value, str):
+                            sheet.write_string(number, position, value)
+                        else:
+                            sheet.write(number, position, value)
+                if frame.shape[1]:
+                    sheet.autofilter(0, 0, len(frame), frame.shape[1] - 1)
+    finally:
+        workbook.close()
     return sheets

@@ -247,7 +247,7 @@ def run_pack(params_path: str | Path, out_dir: str | Path = "reports", only: lis
             results = clock.run("compute", f"computing {', '.join(s.name for s in computed)}",
                                 lambda: compute_sections(ledger.typed, params, computed))
             kpis = flat_kpis(results)
-            # the output writers (openpyxl, nbconvert, kaleido…) are imported only once the data has passed the
+            # the output writers (XlsxWriter, nbconvert, kaleido…) are imported only once the data has passed the
             # gate: a rejected ledger fails in the time it takes to validate
             from collections_mi.delivery.email import write_email
             from collections_mi.pack.excel import write_excel
