@@ -8,16 +8,19 @@ An invoice is open at D when invoice_date ≤ D and its open balance > 0.
 from __future__ import annotations
 
 import calendar
+import decimal
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from collections_mi.contract import BALANCE_REDUCING_KINDS
 from collections_mi.metrics.fx import FxRates
+from collections_mi.money import MONEY_CONTEXT, to_decimal
 
 Tables = Mapping[str, ir.Table]
 
@@ -161,12 +164,19 @@ def bucket_expr(age: ir.IntegerValue, labels: Sequence[str], bounds: Sequence[in
 
 
 def convert_column(frame: pd.DataFrame, fx: FxRates, amount: str, currency: str, on: str | dt.date) -> pd.Series:
-    """Exact reporting-currency amounts for each row: amount × closing rate of the row's date (or one date)."""
-    if isinstance(on, dt.date):
-        values = [fx.convert(a, c, on) for a, c in zip(frame[amount], frame[currency])]
-    else:
-        values = [fx.convert(a, c, d) for a, c, d in zip(frame[amount], frame[currency], frame[on])]
-    return pd.Series(values, index=frame.index, dtype="object")
+    """Exact reporting-currency amounts for each row: amount × closing rate of the row's date (or one date).
+
+    The same Decimals as :meth:`FxRates.convert` row by row (a zero amount stays as it is), with the rates
+    looked up in bulk."""
+    if not len(frame):
+        return pd.Series([], index=frame.index, dtype="object")
+    days = [on] * len(frame) if isinstance(on, dt.date) else frame[on].tolist()
+    raw = frame[amount].tolist()
+    amounts = np.array([to_decimal(a) for a in raw], dtype=object)
+    unchanged = np.array([a is not None and a == 0 for a in raw], dtype=bool)
+    with decimal.localcontext(MONEY_CONTEXT):
+        converted = amounts * fx.rates_for(frame[currency].tolist(), days)
+    return pd.Series(np.where(unchanged, amounts, converted), index=frame.index, dtype="object")
 
 
 def zero_if_none(value: Decimal | None) -> Decimal:
