@@ -182,3 +182,28 @@ def _oracle(folder: Path) -> OracleLedger:
     if folder not in _ORACLES:
         _ORACLES[folder] = OracleLedger(folder)
     return _ORACLES[folder]
+
+
+def test_open_items_at_many_dates_match_the_oracle_inline_and_materialised(demo_ledger: Path, tmp_path: Path) -> None:
+    """open_items builds only the (invoice, date) pairs inside each invoice's open span [invoice_date, closed_on).
+    At 14 dates (month-ends and mid-month days, including the day invoices close), every open item and balance
+    equals the oracle's invoice-by-invoice computation — with the spans inline and materialised once per run."""
+    from collections_mi.metrics.balances import open_items, release_balance_tables, with_balance_tables
+    from collections_mi.sources import fetch
+
+    params = load_params(write_params(tmp_path, demo_ledger, as_of="2026-10-31"))
+    ledger = open_ledger(params)
+    dates = [dt.date(2025, m, 28) for m in range(1, 13)] + [dt.date(2026, 6, 15), dt.date(2026, 10, 31)]
+    oracle = _oracle(demo_ledger)
+    expected = {(item["invoice_id"], day): item["balance"] for day in dates for item in oracle.open_items(day)}
+    prepared = with_balance_tables(ledger.typed, params.reporting_currency)
+    try:
+        for tables in (ledger.typed, prepared):
+            frame = fetch(open_items(tables, dates, params.reporting_currency).select("invoice_id", "as_of",
+                                                                                        "open_balance"))
+            got = dict(zip(zip(frame["invoice_id"], frame["as_of"]), frame["open_balance"]))
+            assert len(got) == len(frame)  # one row per open (invoice, date)
+            assert got == expected
+    finally:
+        release_balance_tables(prepared)
+    assert len(expected) > 2_000
