@@ -57,12 +57,13 @@ class Ledger:
     def row_counts(self) -> dict[str, int]:
         return {name: int(t.count().execute()) for name, t in self.raw.items()}
 
-    def fingerprint(self) -> dict[str, Any]:
-        """What identifies the data of this run: files with sha256, or the connection; and row counts."""
+    def fingerprint(self, row_counts: dict[str, int] | None = None) -> dict[str, Any]:
+        """What identifies the data of this run: files with sha256, or the connection; and row counts
+        (``row_counts`` when already known, e.g. from validation, else counted now)."""
         return {
             "description": self.description,
             "files": [f.__dict__ for f in self.files],
-            "row_counts": self.row_counts(),
+            "row_counts": dict(row_counts) if row_counts is not None else self.row_counts(),
         }
 
 

@@ -281,7 +281,7 @@ def run_pack(params_path: str | Path, out_dir: str | Path = "reports", only: lis
                 "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "params_file": str(params_path),
                 "params": params_to_jsonable(params),
-                "source": ledger.fingerprint(),
+                "source": ledger.fingerprint(report.tables if set(report.tables) == set(ledger.raw) else None),
                 "sections": [s.name for s in sections],
                 "validation": {"ok": True, "checks_run": report.checks_run, "seconds": report.seconds},
                 "timings_seconds": clock.timings,
