@@ -12,7 +12,7 @@ import calendar
 import datetime as dt
 import decimal
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -139,6 +139,24 @@ class SalesLedger:
         return self.days[0] if self.days else None
 
 
+def by_conversion_day(table: ibis.Table, reporting_currency: str, day: str, keys: list[str],
+                      measures: Callable[[ibis.Table], dict[str, ibis.Value]], keep_day: bool = False) -> pd.DataFrame:
+    """Sums per ``keys`` that can be converted exactly afterwards: rows in a foreign currency are kept apart per
+    ``currency`` and ``day`` (each day has its own closing rate), rows in the reporting currency (rate 1) only per
+    ``keys`` — or per ``keys`` and ``day`` with ``keep_day`` — with ``currency`` set to the reporting currency and
+    ``day`` null. Fewer rows leave the engine: most of a book is usually in its reporting currency."""
+    local = table.filter(table.currency == reporting_currency)
+    foreign = table.filter(table.currency != reporting_currency)
+    local_keys = [*keys, day] if keep_day else keys
+    local_sums = local.group_by(local_keys).aggregate(**measures(local)).mutate(
+        currency=ibis.literal(reporting_currency, "string"))
+    if not keep_day:
+        local_sums = local_sums.mutate(**{day: ibis.null("date")})
+    foreign_sums = foreign.group_by(list(dict.fromkeys([*keys, "currency", day]))).aggregate(**measures(foreign))
+    columns = list(dict.fromkeys([*keys, "currency", day, *measures(foreign)]))
+    return local_sums.select(*columns).union(foreign_sums.select(*columns)).to_pyarrow().to_pandas()
+
+
 def daily_sales_by(tables: Tables, params: Params, fx: FxRates, by: str | None = None,
                    since: dt.date | None = None) -> dict[object, dict[dt.date, Decimal]]:
     """Credit sales per day in reporting currency up to as_of, for the whole book (key None) or per group.
@@ -147,17 +165,16 @@ def daily_sales_by(tables: Tables, params: Params, fx: FxRates, by: str | None =
     present, with no days (a breakdown lists them, and their sales in the window are zero)."""
     inv = invoices_with_currency(tables, params.reporting_currency)
     inv = inv.filter(inv.invoice_date <= params.as_of)
-    keys = ["currency", "invoice_date"]
     if by is not None:
         inv = _with_customer_attribute(tables, inv, by)
-        keys = [by, *keys]
     per_group: dict[object, dict[dt.date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     if since is not None:
         if by is not None:
             for group in inv.filter(inv.invoice_date < since).select(by).distinct().to_pyarrow().column(0).to_pylist():
                 per_group[group]  # noqa: B018 — present, with no days in the window
         inv = inv.filter(inv.invoice_date >= since)
-    frame = inv.group_by(list(dict.fromkeys(keys))).aggregate(amount=inv.amount.sum()).to_pyarrow().to_pandas()
+    frame = by_conversion_day(inv, params.reporting_currency, "invoice_date", [by] if by is not None else [],
+                              lambda t: {"amount": t.amount.sum()}, keep_day=True)
     amounts = frame["amount"].to_numpy(dtype=object)
     with decimal.localcontext(MONEY_CONTEXT):
         converted = amounts * fx.rates_for(frame["currency"], frame["invoice_date"]) if len(frame) else amounts
@@ -298,15 +315,13 @@ def settlement_sums(tables: Tables, params: Params, fx: FxRates, since: dt.date,
     settled = settlements(tables, params)
     settled = settled.filter(settled.settled_on >= since)
     settled = settled.mutate(month=settled.settled_on.truncate("M"))
-    keys = ["month", "currency", "invoice_date"]
     if by is not None:
         settled = _with_customer_attribute(tables, settled, by)
-        keys = [by, *keys]
-    frame = settled.group_by(list(dict.fromkeys(keys))).aggregate(
-        invoices=settled.count(), days_late=settled.days_late.sum(), days_to_pay=settled.days_to_pay.sum(),
-        amount=settled.amount.sum(), amount_days_late=(settled.amount * settled.days_late).sum(),
-        amount_days_to_pay=(settled.amount * settled.days_to_pay).sum(),
-    ).to_pyarrow().to_pandas()
+    frame = by_conversion_day(
+        settled, params.reporting_currency, "invoice_date", ["month"] if by is None else list(dict.fromkeys([by, "month"])),
+        lambda t: {"invoices": t.count(), "days_late": t.days_late.sum(), "days_to_pay": t.days_to_pay.sum(),
+                   "amount": t.amount.sum(), "amount_days_late": (t.amount * t.days_late).sum(),
+                   "amount_days_to_pay": (t.amount * t.days_to_pay).sum()})
     group_keys = ["month"] if by is None or by == "month" else ["month", by]
     if not len(frame):
         return pd.DataFrame(columns=[*group_keys, *_SETTLEMENT_SUMS])
