@@ -159,3 +159,12 @@ def test_spark_catalog_through_an_ibis_url(spark, demo_ledger_parquet: Path, duc
     from collections_mi.pack.results import kpis_json
 
     assert json.loads(kpis_json(kpis), parse_float=str) == {k: reference[k] for k in kpis}
+
+
+def test_spark_source_folder_must_exist(tmp_path: Path) -> None:
+    pytest.importorskip("pyspark", reason="PySpark is missing: pip install -e '.[warehouse]' (make test does)")
+    from collections_mi.errors import SourceError
+
+    params_path = write_params(tmp_path, tmp_path, source={"kind": "spark", "location": "no-such-ledger"})
+    with pytest.raises(SourceError, match="source folder not found: .*no-such-ledger"):
+        open_ledger(load_params(params_path), params_path)
