@@ -33,6 +33,27 @@ from engines import PG_DATABASE, PG_USER, load_parquet_folder, postgres_bindir, 
 pytestmark = pytest.mark.engines
 
 
+#: cell values whose edges hold every whitespace character str.strip() removes, and letters next to them
+EDGE_CASES = ["  C-1  ", "\tStaff\x0b", "write_off", "false", "\x0c v \x0c", " \r\n", "", "a b", "\r\nvf\r\n", "f"]
+
+
+def assert_text_view_trims_like_python(backend) -> None:
+    """The raw text view of a column (what validation reads and typed values are parsed from) on ``backend``."""
+    import ibis
+
+    from collections_mi.sources import _as_text
+
+    cells = ibis.memtable({"i": list(range(len(EDGE_CASES))), "x": EDGE_CASES})
+    got = backend.to_pyarrow(cells.select("i", x=_as_text(cells.x)).order_by("i")).column("x").to_pylist()
+    assert got == [c.strip(" \t\n\r\x0b\x0c") or None for c in EDGE_CASES]
+
+
+def test_duckdb_text_view_trims_like_python() -> None:
+    import ibis
+
+    assert_text_view_trims_like_python(ibis.duckdb.connect())
+
+
 def compute_results(params_path: Path, out: Path) -> Path:
     """What `collections-mi metrics` does (open, validate, compute every section), and the kpis.json and tables/
     that `pack` writes from it."""
@@ -110,6 +131,18 @@ def test_postgres_pack_is_identical_to_duckdb(postgres, duckdb_reference: Path, 
 
 
 @pytest.mark.xdist_group("postgres")
+def test_postgres_text_view_trims_like_python(postgres) -> None:
+    import ibis
+
+    backend = ibis.postgres.connect(host="127.0.0.1", port=postgres.port, user=PG_USER, password=postgres.password,
+                                    database=PG_DATABASE)
+    try:
+        assert_text_view_trims_like_python(backend)
+    finally:
+        backend.disconnect()
+
+
+@pytest.mark.xdist_group("postgres")
 def test_postgres_wrong_password_names_the_url_not_the_secret(postgres, tmp_path: Path) -> None:
     location = postgres.url().replace(f"{PG_USER}@", f"{PG_USER}:not-the-password@")
     params = write_params(tmp_path, tmp_path, source={"kind": "ibis", "location": location, "schema": "ar"})
@@ -130,6 +163,14 @@ def spark(tmp_path_factory: pytest.TempPathFactory):
     session = spark_session(tmp_path_factory.mktemp("spark") / "warehouse")
     yield session
     session.stop()
+
+
+@pytest.mark.xdist_group("spark")
+def test_spark_text_view_trims_like_python(spark) -> None:
+    """Ibis' strip() would trim the letters v and f too on Spark (its TRIM list renders \\v and \\f escapes)."""
+    import ibis
+
+    assert_text_view_trims_like_python(ibis.pyspark.connect(spark))
 
 
 @pytest.mark.xdist_group("spark")

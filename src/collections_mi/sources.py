@@ -348,8 +348,13 @@ def _read_spark(location: str, params_path: str | Path | None) -> tuple[Any, dic
     return backend, tables, files, f"spark:{base}"
 
 
+#: leading and trailing whitespace, as Python's str.strip() sees it. A regex rather than Ibis' strip(): that renders
+#: TRIM's character list with \v and \f escapes, which Spark SQL reads as the letters v and f ("false" → "alse").
+_EDGE_WHITESPACE = r"^[ \t\n\r\x0b\x0c]+|[ \t\n\r\x0b\x0c]+$"
+
+
 def _as_text(column: ir.Value) -> ir.StringValue:
-    text = column.cast("string").strip()
+    text = column.cast("string").re_replace(_EDGE_WHITESPACE, "")
     return ibis.ifelse(text == "", ibis.null("string"), text)
 
 
