@@ -314,7 +314,7 @@ def _read_spark(location: str, params_path: str | Path | None) -> tuple[Any, dic
     (a local folder, or a URI Spark can read: ``s3a://…``, ``hdfs://…``, ``abfss://…``) as a Spark temporary view.
 
     The session is the active one, else one built from Spark's own configuration (``spark-defaults.conf``,
-    ``PYSPARK_SUBMIT_ARGS``, ``SPARK_REMOTE``); with none, Spark runs locally on every core (``local[*]``)."""
+    ``PYSPARK_SUBMIT_ARGS``); with none, Spark runs locally on every core (``local[*]``)."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
