@@ -5,15 +5,16 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+WSTAMP := $(VENV)/.installed-warehouse
 PARAMS ?= params/2026-10.yaml
 DEMO   ?= data/demo
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: pack test install demo validate metrics lab clean-venv help chromium
+.PHONY: pack test install demo validate metrics lab clean-venv help chromium engines
 
 help:
 	@echo "make pack   - install, generate the demo ledger if missing, validate and publish the pack for $(PARAMS)"
-	@echo "make test   - install, then run the test suite"
+	@echo "make test   - install (with the warehouse extra, PostgreSQL and Java for the engine tests), then run the test suite"
 	@echo "make lab    - open JupyterLab on the project"
 
 $(BIN)/python:
@@ -34,6 +35,25 @@ chromium:
 	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "note: chromium not found and cannot be installed here; email charts will be omitted"; fi; }
 
+# The engine tests (tests/test_engines.py) run the pack on Postgres and Spark too: they need Debian's PostgreSQL server
+# (they start a throwaway one of their own) and a Java runtime for Spark, installed when missing and we can (root with
+# apt-get; otherwise those tests skip and say why), and the `warehouse` extra — PySpark is ~470 MB, so `make test`
+# installs it, `make pack` does not.
+engines:
+	@missing=""; \
+	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jre-headless"; \
+	{ command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's$$missing (Postgres and Spark engine tests)…"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "note:$$missing not found and cannot be installed here; the Postgres/Spark engine tests will skip"; fi; fi
+
+$(WSTAMP): $(STAMP)
+	@$(MAKE) --no-print-directory engines
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,warehouse]'
+	@touch $(WSTAMP)
+
 install: $(STAMP)
 
 $(DEMO)/invoices.csv: | $(STAMP)
@@ -50,8 +70,9 @@ validate: install demo
 metrics: install demo
 	$(BIN)/collections-mi metrics --params $(PARAMS)
 
-test: install
-	$(BIN)/python -m pytest -q -n auto
+# --dist loadgroup: the tests of one engine share a worker, hence one Postgres server and one Spark JVM
+test: install $(WSTAMP)
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup
 
 # JupyterLab on the project with its kernel (the venv's python3); notebooks/explore/ holds the exploration notebooks.
 # First the month-end history they read (reports/history/) gets the last report.trend_months months of $(PARAMS)

@@ -28,7 +28,11 @@ class _Strict(BaseModel):
 
 
 class SourceConfig(_Strict):
-    kind: Literal["files", "duckdb", "ibis"] = "files"
+    """Where the ledger is. ``files``: a folder of CSV/Parquet; ``duckdb``: a .duckdb file; ``ibis``: an Ibis URL
+    (``postgres://user@host/db``, ``pyspark://?spark.master=…``; tables in ``schema``); ``spark``: a folder or URI of
+    ``<table>.parquet`` files read by Spark (the session from Spark's own configuration, else ``local[*]``)."""
+
+    kind: Literal["files", "duckdb", "ibis", "spark"] = "files"
     location: str
     schema_: str | None = Field(default=None, alias="schema")
 
@@ -276,7 +280,7 @@ def load_params(path: str | Path) -> Params:
 
 
 def resolve_location(location: str, params_path: str | Path | None) -> Path:
-    """A ``files``/``duckdb`` location: absolute, or relative to the working directory, or to the params file.
+    """A ``files``/``duckdb``/``spark`` location: absolute, or relative to the working directory, or to the params file.
 
     A relative path must stay inside the folder it is relative to (no ``../`` escapes): a params file cannot point
     the pack at an arbitrary place on the machine without saying so with an explicit absolute path."""

@@ -305,8 +305,56 @@ def _read_backend(backend: Any, schema: str | None) -> dict[str, ir.Table]:
             for name in TABLES if name in available}
 
 
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _read_spark(location: str, params_path: str | Path | None) -> tuple[Any, dict[str, ir.Table], list[SourceFile],
+                                                                     str]:
+    """``source.kind: spark``: each ``<table>.parquet`` (a file, or a folder as Spark writes it) under ``location``
+    (a local folder, or a URI Spark can read: ``s3a://…``, ``hdfs://…``, ``abfss://…``) as a Spark temporary view.
+
+    The session is the active one, else one built from Spark's own configuration (``spark-defaults.conf``,
+    ``PYSPARK_SUBMIT_ARGS``); with none, Spark runs locally on every core (``local[*]``)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise SourceError("source.kind spark needs PySpark, which is not installed",
+                          hint="pip install 'collections_mi[warehouse]' (and a Java 17+ runtime)") from None
+    remote = bool(_URI.match(location))
+    base = location.rstrip("/") if remote else str(resolve_location(location, params_path))
+    if not remote and not Path(base).is_dir():
+        raise SourceError(f"source folder not found: {base}",
+                          hint="set source.location to the folder (or s3a://, hdfs:// URI) holding <table>.parquet")
+    backend = ibis.pyspark.connect(SparkSession.builder.appName("collections_mi").getOrCreate())
+    # temporary views are per session: a private prefix keeps two ledgers opened in one session apart
+    prefix = f"cmi_{os.getpid()}_{id(backend):x}"
+    tables: dict[str, ir.Table] = {}
+    files: list[SourceFile] = []
+    for name in TABLES:
+        path = f"{base}/{name}.parquet"
+        if not remote:
+            local = Path(path)
+            if not local.exists():
+                continue
+            if local.is_file():
+                files.append(SourceFile(name, path, local.stat().st_size, _sha256(local)))
+        try:
+            tables[name] = backend.read_parquet(path, table_name=f"{prefix}_{name}")
+        except Exception as exc:  # pyspark's AnalysisException: a remote table that is not there is optional
+            if remote and "PATH_NOT_FOUND" in str(exc):
+                continue
+            raise SourceError(f"{path} (table {name}): Spark cannot read it as Parquet: {str(exc).splitlines()[0]}",
+                              hint="write the table as Parquet (one file, or a folder of part files)") from None
+    return backend, tables, files, f"spark:{base}"
+
+
+#: leading and trailing whitespace, as Python's str.strip() sees it. A regex rather than Ibis' strip(): that renders
+#: TRIM's character list with \v and \f escapes, which Spark SQL reads as the letters v and f ("false" → "alse").
+_EDGE_WHITESPACE = r"^[ \t\n\r\x0b\x0c]+|[ \t\n\r\x0b\x0c]+$"
+
+
 def _as_text(column: ir.Value) -> ir.StringValue:
-    text = column.cast("string").strip()
+    text = column.cast("string").re_replace(_EDGE_WHITESPACE, "")
     return ibis.ifelse(text == "", ibis.null("string"), text)
 
 
@@ -380,6 +428,8 @@ def open_ledger(params: Params, params_path: str | Path | None = None) -> Ledger
         tables = _read_backend(backend, src.schema_)
         files = [SourceFile("*", str(path), path.stat().st_size, _sha256(path))]
         description = f"duckdb:{path}"
+    elif src.kind == "spark":
+        backend, tables, files, description = _read_spark(src.location, params_path)
     else:
         url = os.path.expandvars(src.location)
         try:

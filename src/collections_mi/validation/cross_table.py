@@ -456,7 +456,7 @@ def run_checks(ctx: Context, files: FileNames, *, sample_rows: int, row_checks: 
         by_table.setdefault((check.table, check.view), []).append(check)
     for (table, view), checks in by_table.items():
         rows = (ctx.raw if view == "raw" else ctx.typed)[table]
-        counts = rows.aggregate(**{f"c{i}": check.where(rows, ctx).fill_null(False).cast("int64").sum()
+        counts = rows.aggregate(**{f"c{i}": check.where(rows, ctx).fill_null(False).sum()
                                    for i, check in enumerate(checks)}).to_pyarrow().to_pylist()[0]
         outcome.checks_run += len(checks)
         for i, check in enumerate(checks):
