@@ -329,7 +329,7 @@ def table_rows(entry: dict[str, object], papermill: dict[str, object] | None) ->
     m, n = runs.get("metrics"), runs.get("metrics_noval")
     if m and n and m["status"] == n["status"] == "ok":
         rows.append([size, "  ↳ validation (metrics − skip)", fmt_seconds(float(m["seconds"]) - float(n["seconds"])),
-                     "", "duckdb + pandas (GX)", "", "derived"])
+                     "", "duckdb (screen + cross-table checks; GX only on flagged tables)", "", "derived"])
     pack = runs.get("pack")
     if pack:
         fixed = papermill["empty"]["parallel_seconds"] if papermill else None
