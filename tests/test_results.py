@@ -48,3 +48,18 @@ def test_statistics_stay_floats(tmp_path: Path) -> None:
     write_results({"agency": result}, {}, tmp_path)
     back = read_results(tmp_path)["agency"].tables["agency_champion_challenger"]
     assert back["p_value"].iloc[0] == 0.0137 and isinstance(back["p_value"].iloc[0], float)
+
+
+def test_read_results_can_read_only_some_sections(tmp_path: Path) -> None:
+    """A notebook reads only its own section's tables (a large book's per-customer tables stay out of the other
+    kernels); what it reads equals the full read."""
+    result = SectionResult(section="aging", kpis={"ar_total": Decimal("10.50")},
+                           tables={"aging": pd.DataFrame({"bucket": ["current"], "amount": [Decimal("10.50")]})},
+                           conventions={})
+    other = SectionResult(section="dso", kpis={"dso": Decimal("45")},
+                          tables={"dso_trend": pd.DataFrame({"dso": [Decimal("45")]})}, conventions={})
+    write_results({"aging": result, "dso": other}, {"ar_total": Decimal("10.50"), "dso": Decimal("45")}, tmp_path)
+    only = read_results(tmp_path, only=["aging"])
+    assert list(only) == ["aging"]
+    assert only["aging"].kpis == read_results(tmp_path)["aging"].kpis == {"ar_total": Decimal("10.50")}
+    assert only["aging"].tables["aging"].equals(read_results(tmp_path)["aging"].tables["aging"])

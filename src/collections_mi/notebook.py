@@ -46,7 +46,7 @@ def load_section(section: str, params_path: str, results_dir: str | None = None)
         params_path = work_from_project(params_path)
     params = load_params(params_path)
     if results_dir:
-        results = read_results(Path(results_dir))
+        results = read_results(Path(results_dir), only=[section])
         return params, results[section]
     from collections_mi.metrics.sections import SECTIONS, compute_sections
     from collections_mi.sources import open_ledger

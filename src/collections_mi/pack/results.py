@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -129,12 +129,16 @@ def read_kpis(folder: Path) -> dict[str, Any]:
     return json.loads((folder / "kpis.json").read_text(encoding="utf-8"), parse_float=Decimal)
 
 
-def read_results(folder: Path) -> dict[str, SectionResult]:
-    """Read back what :func:`write_results` wrote, with exact types."""
+def read_results(folder: Path, only: Iterable[str] | None = None) -> dict[str, SectionResult]:
+    """Read back what :func:`write_results` wrote, with exact types — every section, or those in ``only`` (a
+    notebook reads just its own: a large book's per-customer tables are not loaded into every kernel)."""
     folder = Path(folder)
     tables_dir = folder / "tables"
     types = json.loads((tables_dir / TYPES_FILE).read_text(encoding="utf-8"))
     sections = json.loads((tables_dir / SECTIONS_FILE).read_text(encoding="utf-8"))
+    if only is not None:
+        wanted = set(only)
+        sections = {name: meta for name, meta in sections.items() if name in wanted}
     kpis = read_kpis(folder)
     results = {}
     for name, meta in sections.items():
