@@ -117,7 +117,7 @@ def load_parquet_folder(backend: Any, folder: Path, schema: str | None = None) -
 
 
 def spark_session(warehouse: Path, **conf: str) -> Any:
-    """A local Spark session tuned for tiny data: one core, one shuffle partition, no UI, quiet logs."""
+    """A local Spark session tuned for tiny data: one core, one shuffle partition, no code generation, no UI."""
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder
@@ -130,6 +130,9 @@ def spark_session(warehouse: Path, **conf: str) -> Any:
                .config("spark.default.parallelism", "1")
                .config("spark.sql.warehouse.dir", str(warehouse))
                .config("spark.driver.memory", "1g")
+               # thousands of rows: interpreting each query's expressions beats compiling them (~30% faster here)
+               .config("spark.sql.codegen.wholeStage", "false")
+               .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
                .getOrCreate())
     session.sparkContext.setLogLevel("ERROR")
     return session
