@@ -128,7 +128,10 @@ def execute_notebooks(sections: list[Section], folder: Path, params_path: Path, 
         jobs[section.notebook] = (str(source), str(executed / f"{section.notebook}.ipynb"))
     workers = max(1, min(len(jobs), os.cpu_count() or 1))
     failures = []
-    pool = ProcessPoolExecutor(max_workers=workers)
+    # fresh interpreters, not forks: a fork of this process would start with its whole address space (the
+    # ledger's engine, every result table: 4 GB at 10M invoices), and Python's reference counting would copy it
+    # page by page into each worker
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     try:
         futures = {pool.submit(_execute_notebook, src, dst, parameters, str(folder)): name
                    for name, (src, dst) in jobs.items()}
