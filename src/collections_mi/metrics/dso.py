@@ -17,11 +17,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import ibis
-import numpy as np
 import pandas as pd
 
 from collections_mi.config import Params
-from collections_mi.metrics.balances import Tables, invoices_with_currency, month_ends_up_to, open_items
+from collections_mi.metrics.balances import (
+    Tables,
+    convert_column,
+    invoices_with_currency,
+    month_ends_up_to,
+    open_items,
+)
 from collections_mi.metrics.fx import FxRates
 from collections_mi.metrics.result import SectionResult
 from collections_mi.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio
@@ -175,11 +180,9 @@ def daily_sales_by(tables: Tables, params: Params, fx: FxRates, by: str | None =
         inv = inv.filter(inv.invoice_date >= since)
     frame = by_conversion_day(inv, params.reporting_currency, "invoice_date", [by] if by is not None else [],
                               lambda t: {"amount": t.amount.sum()}, keep_day=True)
-    amounts = frame["amount"].to_numpy(dtype=object)
+    converted = convert_column(frame, fx, "amount", "currency", "invoice_date")
+    group_values = frame[by].tolist() if by is not None else [None] * len(frame)
     with decimal.localcontext(MONEY_CONTEXT):
-        converted = amounts * fx.rates_for(frame["currency"], frame["invoice_date"]) if len(frame) else amounts
-        converted = np.where(amounts == 0, amounts, converted)  # as FxRates.convert: a zero stays as it is
-        group_values = frame[by].tolist() if by is not None else [None] * len(frame)
         for group, day, amount in zip(group_values, frame["invoice_date"], converted):
             per_group[group][day] += amount
     return per_group
@@ -317,12 +320,12 @@ def settlement_sums(tables: Tables, params: Params, fx: FxRates, since: dt.date,
     settled = settled.mutate(month=settled.settled_on.truncate("M"))
     if by is not None:
         settled = _with_customer_attribute(tables, settled, by)
+    group_keys = ["month"] if by is None else ["month", by]
     frame = by_conversion_day(
-        settled, params.reporting_currency, "invoice_date", ["month"] if by is None else list(dict.fromkeys([by, "month"])),
+        settled, params.reporting_currency, "invoice_date", group_keys,
         lambda t: {"invoices": t.count(), "days_late": t.days_late.sum(), "days_to_pay": t.days_to_pay.sum(),
                    "amount": t.amount.sum(), "amount_days_late": (t.amount * t.days_late).sum(),
                    "amount_days_to_pay": (t.amount * t.days_to_pay).sum()})
-    group_keys = ["month"] if by is None or by == "month" else ["month", by]
     if not len(frame):
         return pd.DataFrame(columns=[*group_keys, *_SETTLEMENT_SUMS])
     rates = fx.rates_for(frame["currency"], frame["invoice_date"])
