@@ -405,8 +405,10 @@ def _views(source: dict[str, ir.Table]) -> tuple[dict[str, ir.Table], dict[str, 
         raw_cols = {key: _as_text(table[col]) for key, col in physical.items()}
         raw[name] = table.select(**raw_cols)
         extras[name] = [c for c in raw_cols if c not in contract]
-        typed_cols = {c.name: _typed(table[physical[c.name]], raw_cols[c.name], c)
-                      for c in spec.columns if c.name in physical}
+        # every contract column, so metrics never meet a missing one: an optional column the source lacks is a
+        # typed null (metrics.shape records which columns hold data, and what is not available says so)
+        typed_cols = {c.name: _typed(table[physical[c.name]], raw_cols[c.name], c) if c.name in physical
+                      else ibis.null(ENGINE_TYPES[c.type]) for c in spec.columns}
         typed_cols.update({c: raw_cols[c] for c in extras[name]})
         typed[name] = table.select(**typed_cols)
     return raw, typed, extras

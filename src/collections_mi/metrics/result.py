@@ -10,6 +10,16 @@ import pandas as pd
 KpiValue = Decimal | int | None
 
 
+@dataclass(frozen=True)
+class Unavailable:
+    """A table (or KPI) the ledger cannot give, and why: shown as "Not available: <reason>" where it would stand."""
+
+    reason: str
+
+    def __str__(self) -> str:
+        return f"Not available: {self.reason}."
+
+
 @dataclass
 class SectionResult:
     """What a metrics module returns: everything the notebook, kpis.json, tables/ and the email show."""
@@ -19,3 +29,18 @@ class SectionResult:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     #: plain-language statements of the conventions used, shown beside the numbers
     conventions: dict[str, str] = field(default_factory=dict)
+    #: tables and KPI ids left out because the ledger lacks what they need → the reason (data-contract.md §1)
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+    def table(self, name: str) -> pd.DataFrame | Unavailable:
+        """The table ``name``, or why it is not available."""
+        if name in self.tables:
+            return self.tables[name]
+        return Unavailable(self.unavailable.get(name, f"{name} was not computed"))
+
+    def omit(self, names: list[str] | tuple[str, ...], reason: str) -> None:
+        """Leave out tables / KPIs ``names`` (if computed) and record why."""
+        for name in names:
+            self.tables.pop(name, None)
+            self.kpis.pop(name, None)
+            self.unavailable[name] = reason

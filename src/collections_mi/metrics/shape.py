@@ -1,0 +1,66 @@
+"""Which parts of the data contract a ledger actually fills (data-contract.md §1).
+
+Every optional table and column may be absent, present with no rows, or present with only nulls. The typed views
+(:mod:`collections_mi.sources`) expose every contract column of a present table — null where the source lacks it —
+so no query meets a missing column; this module says which of them hold data, once per run, so that what needs
+missing data can say so ("not available: the ledger has no customers.collector") and leave its KPIs out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import ibis.expr.types as ir
+
+from collections_mi.contract import TABLES
+
+
+@dataclass(frozen=True)
+class LedgerShape:
+    """Rows per present contract table and, per table, the optional columns with at least one value."""
+
+    rows: Mapping[str, int]
+    filled: Mapping[str, frozenset[str]]
+
+    def has_rows(self, table: str) -> bool:
+        return self.rows.get(table, 0) > 0
+
+    def has(self, table: str, column: str | None = None) -> bool:
+        """``table`` has rows and, with ``column``, that column holds at least one value."""
+        if not self.has_rows(table):
+            return False
+        if column is None or TABLES[table].column(column).required:
+            return True
+        return column in self.filled.get(table, frozenset())
+
+    def missing(self, table: str, column: str | None = None) -> str:
+        """Why ``table`` (or ``table.column``) gives nothing, in the words a page shows after "Not available: "."""
+        if table not in self.rows:
+            return f"the ledger has no {table} table"
+        if not self.has_rows(table):
+            return f"the ledger's {table} table has no rows"
+        return f"the ledger has no {table}.{column}"
+
+    def missing_of(self, *needs: tuple[str, str | None]) -> str | None:
+        """The first reason among ``needs`` ((table, column or None), …) why something is not available, or None."""
+        for table, column in needs:
+            if not self.has(table, column):
+                return self.missing(table, column)
+        return None
+
+
+def ledger_shape(tables: Mapping[str, ir.Table]) -> LedgerShape:
+    """Count each contract table's rows and which of its optional columns hold a value (one query per table)."""
+    rows: dict[str, int] = {}
+    filled: dict[str, frozenset[str]] = {}
+    for name, spec in TABLES.items():
+        if name not in tables:
+            continue
+        table = tables[name]
+        optional = [c.name for c in spec.columns if not c.required and c.name in table.columns]
+        counts = table.aggregate(_rows=table.count(), **{c: table[c].count() for c in optional}).to_pyarrow()
+        values = {column: counts.column(column)[0].as_py() for column in counts.column_names}
+        rows[name] = int(values.pop("_rows") or 0)
+        filled[name] = frozenset(c for c, n in values.items() if n)
+    return LedgerShape(rows=rows, filled=filled)
