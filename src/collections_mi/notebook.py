@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import plotly.io as pio
 from IPython.display import HTML, Markdown, display
 
 from collections_mi.config import Params, load_params
-from collections_mi.metrics.result import SectionResult
+from collections_mi.metrics.result import SectionResult, Unavailable
 from collections_mi.pack.results import read_results
 from collections_mi.presentation import format as fmt
 
@@ -63,8 +64,24 @@ def show(fig: go.Figure) -> None:
     display({"text/html": f'<div class="mi-chart">{fragment}</div>'}, raw=True)
 
 
-def table(frame: pd.DataFrame, currency: str = "USD", **options: Any) -> None:
+def table(frame: pd.DataFrame | Unavailable, currency: str = "USD", **options: Any) -> None:
+    """A table, or — for one the ledger cannot give — "Not available: <reason>" where it would stand."""
+    if isinstance(frame, Unavailable):
+        unavailable(frame)
+        return
     display(HTML(fmt.html_table(frame, currency=currency, **options)))
+
+
+def chart(make: Callable[..., go.Figure], frame: pd.DataFrame | Unavailable, *args: Any, **kwargs: Any) -> None:
+    """``make(frame, *args, **kwargs)`` shown as a chart; nothing for a table the ledger cannot give (its
+    :func:`table` says why)."""
+    if not isinstance(frame, Unavailable):
+        show(make(frame, *args, **kwargs))
+
+
+def unavailable(missing: Unavailable) -> None:
+    """ "Not available: <reason>." in the page, where the table or chart would stand."""
+    display(HTML(f'<p class="mi-unavailable">{html.escape(str(missing))}</p>'))
 
 
 def tiles(items: list[dict[str, Any]]) -> None:

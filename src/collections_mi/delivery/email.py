@@ -89,7 +89,7 @@ def email_charts(results: Mapping[str, SectionResult], params: Params) -> list[C
         trend = results["dso"].tables["dso_trend"].tail(params.report.trend_months)
         found.append(Chart("dso_trend", "DSO family by month-end", charts.kpi_trend(
             trend, ["dso", "bpdso", "add"], ["DSO", "Best possible DSO", "Average days delinquent"], "DSO by month-end")))
-    if "allowance" in results:
+    if "allowance" in results and "allowance_rollforward" in results["allowance"].tables:
         found.append(Chart("allowance", "Allowance rollforward", charts.waterfall(
             results["allowance"].tables["allowance_rollforward"], currency, "Allowance rollforward")))
     return found[:4]

@@ -26,6 +26,9 @@ from collections_mi.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio
 HORIZON_MONTHS = 6
 SIGNIFICANCE = 0.05
 POWER = 0.8
+KPI_IDS = ("agency_placed", "agency_collected", "agency_fees", "agency_net_back", "agency_liquidation_pct")
+TABLE_NAMES = ("agency_league", "agency_placements", "agency_liquidation_curves", "agency_champion_challenger",
+               "agency_fee_reconciliation", "agency_collections_by_month")
 
 
 def months_between(start: dt.date, end: dt.date) -> int:
@@ -239,6 +242,9 @@ def agency_trend(placements: pd.DataFrame, tables: Tables, params: Params) -> pd
 
 def compute_agency(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
     placements = placement_results(tables, params)
+    if placements.empty:
+        return SectionResult.nothing_at("agency", KPI_IDS, TABLE_NAMES,
+                                        f"no agency placement is dated on or before {params.as_of}")
     test = champion_challenger(horizon_liquidation(tables, params, placements, HORIZON_MONTHS), HORIZON_MONTHS)
     return SectionResult(
         section="agency",

@@ -513,8 +513,9 @@ def breakdown_table(inputs: GroupInputs, params: Params, by: str) -> pd.DataFram
                         settlement=settlement_by_group.get(group, {}), group=group, countback=False)
         row.update({k: kpis[k] for k in KPI_IDS if k != "dso_countback"})
         rows.append(row)
-    frame = pd.DataFrame(rows)
-    return frame.sort_values("ar_total", ascending=False, kind="stable").reset_index(drop=True) if len(frame) else frame
+    columns = [by, "ar_total", "current_ar", "past_due_ar", "sales_window", *(k for k in KPI_IDS if k != "dso_countback")]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.sort_values("ar_total", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def breakdown(tables: Tables, params: Params, fx: FxRates, by: str) -> pd.DataFrame:

@@ -32,6 +32,14 @@ class SectionResult:
     #: tables and KPI ids left out because the ledger lacks what they need → the reason (data-contract.md §1)
     unavailable: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def nothing_at(cls, section: str, kpis: tuple[str, ...], tables: tuple[str, ...], reason: str,
+                   conventions: dict[str, str] | None = None) -> SectionResult:
+        """A section whose tables exist but hold nothing for the as-of date: every KPI and table not available."""
+        result = cls(section, kpis=dict.fromkeys(kpis), conventions=dict(conventions or {}))
+        result.omit([*kpis, *tables], reason)
+        return result
+
     def table(self, name: str) -> pd.DataFrame | Unavailable:
         """The table ``name``, or why it is not available."""
         if name in self.tables:
@@ -39,8 +47,9 @@ class SectionResult:
         return Unavailable(self.unavailable.get(name, f"{name} was not computed"))
 
     def omit(self, names: list[str] | tuple[str, ...], reason: str) -> None:
-        """Leave out tables / KPIs ``names`` (if computed) and record why."""
+        """Leave out tables / KPIs ``names`` and record why."""
         for name in names:
             self.tables.pop(name, None)
-            self.kpis.pop(name, None)
+            if name in self.kpis:
+                self.kpis[name] = None  # the id stays (pages show "–"); kpis.json leaves it out
             self.unavailable[name] = reason

@@ -26,6 +26,10 @@ from collections_mi.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio
 PV_CONTEXT = decimal.Context(prec=50)
 DAYS_PER_YEAR = Decimal(365)
 NO_RESERVE_STATUSES = ("reo", "closed")
+KPI_IDS = ("watchlist_loans", "watchlist_balance", "specific_reserve", "general_reserve", "total_reserve")
+TABLE_NAMES = ("watchlist_loans", "watchlist_by_grade", "watchlist_by_method", "watchlist_by_segment",
+               "watchlist_movements", "watchlist_reserve_rollforward", "watchlist_migration_counts",
+               "watchlist_migration_balances", "watchlist_non_accrual", "watchlist_reo")
 GRADE_ORDER = {grade: position for position, grade in enumerate(RISK_GRADES)}
 
 # ---------------------------------------------------------------------------------------------- pure definitions
@@ -217,12 +221,15 @@ def compute_watchlist(tables: Tables, params: Params, fx: FxRates) -> SectionRes
     """KPIs watchlist_loans, watchlist_balance, specific_reserve, general_reserve, total_reserve and the tables."""
     dates = snapshot_dates(tables, params.as_of)
     if not dates:
-        return SectionResult("watchlist", conventions={"snapshot": f"no loans snapshot on or before {params.as_of}"})
+        return SectionResult.nothing_at("watchlist", KPI_IDS, TABLE_NAMES,
+                                        f"the loans table has no snapshot dated on or before {params.as_of}")
     snapshot = dates[-1]
     current = loan_reserves(tables, params, snapshot, params.as_of)
     previous_date = dates[-2] if len(dates) > 1 else None
     previous = loan_reserves(tables, params, previous_date, previous_date) if previous_date else None
     kpis = reserve_totals(current)
+    unmeasured = current[(current["impairment_method"] == "collateral") & current["collateral_value"].isna()
+                         & ~current["status"].isin(NO_RESERVE_STATUSES)]
     moved, causes = movements(previous, current)
     opening_reserve = reserve_totals(previous)["total_reserve"] if previous is not None else ZERO
     rollforward = pd.DataFrame([{"line": f"Reserve at {previous_date}", "amount": opening_reserve},
@@ -241,7 +248,7 @@ def compute_watchlist(tables: Tables, params: Params, fx: FxRates) -> SectionRes
                                    for v, c in zip(reo["collateral_value"], reo["cost_to_sell_rate"])]
     reo["carrying_over_fair_value"] = [None if f is None else b - f for b, f in zip(reo["balance"], reo["fair_value_less_cost"])]
     reo["months_held"] = [since.get(l) for l in reo["loan_id"]]
-    return SectionResult(
+    result = SectionResult(
         section="watchlist",
         kpis=kpis,
         tables={
@@ -265,8 +272,14 @@ def compute_watchlist(tables: Tables, params: Params, fx: FxRates) -> SectionRes
                              "t = days / 365",
             "general reserve": ", ".join(f"{g} {r}" for g, r in params.watchlist.general_rates.items()),
             "excluded": "status reo / closed carry no reserve",
+            "cost to sell": "an empty cost_to_sell_rate counts as 0 (no selling costs)",
         },
     )
+    if len(unmeasured):
+        ids = ", ".join(unmeasured["loan_id"].astype(str).head(5)) + (", …" if len(unmeasured) > 5 else "")
+        result.omit(["specific_reserve", "total_reserve"],
+                    f"{len(unmeasured)} loan(s) measured on collateral have no loans.collateral_value ({ids})")
+    return result
 
 
 def _months_on_list(tables: Tables, snapshot: dt.date, loan_ids: pd.Series) -> dict[str, int]:

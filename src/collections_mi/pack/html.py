@@ -44,10 +44,13 @@ def check_offline(page: str, name: str) -> None:
 
 def index_page(*, company: str, period: str, as_of: str, tiles: list[dict[str, Any]],
                sections: Sequence[Mapping[str, Any]], summary: Sequence[str], footer: str,
-               validation: str) -> str:
+               validation: str, unavailable: Sequence[tuple[str, str]] = ()) -> str:
+    """The pack's front page; ``unavailable`` lists (section title, reason) of sections the ledger cannot feed."""
     links = "".join(
         f'<a href="{html.escape(s["href"])}">{html.escape(s["title"])}</a>'
         f'<p class="mi-note">{html.escape(s.get("blurb", ""))}</p>' for s in sections)
+    links += "".join(f'<span class="mi-unavailable">{html.escape(title)}</span>'
+                     f'<p class="mi-note">Not available: {html.escape(reason)}.</p>' for title, reason in unavailable)
     nav = "".join(f'<a href="{html.escape(s["href"])}">{html.escape(s["title"])}</a>' for s in sections)
     sentences = "".join(f"<li>{html.escape(line)}</li>" for line in summary)
     return f"""<!DOCTYPE html>

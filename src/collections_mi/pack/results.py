@@ -98,7 +98,7 @@ def write_results(results: Mapping[str, SectionResult], kpis: Mapping[str, Any],
         for table_name, frame in result.tables.items():
             types[table_name] = write_table(frame, tables_dir / f"{table_name}.csv")
         sections[name] = {"kpis": list(result.kpis), "tables": list(result.tables),
-                          "conventions": result.conventions}
+                          "conventions": result.conventions, "unavailable": result.unavailable}
     (tables_dir / TYPES_FILE).write_text(json.dumps(types, indent=1, sort_keys=True), encoding="utf-8")
     (tables_dir / SECTIONS_FILE).write_text(json.dumps(sections, indent=1), encoding="utf-8")
 
@@ -147,5 +147,6 @@ def read_results(folder: Path, only: Iterable[str] | None = None) -> dict[str, S
             kpis={k: kpis.get(k) for k in meta["kpis"]},
             tables={t: read_table(tables_dir / f"{t}.csv", types.get(t, {})) for t in meta["tables"]},
             conventions=meta["conventions"],
+            unavailable=meta.get("unavailable", {}),
         )
     return results

@@ -22,12 +22,15 @@ from collections_mi.config import Params, load_params, params_to_jsonable
 from collections_mi.errors import PackError, ValidationFailed
 from collections_mi.metrics.result import SectionResult
 from collections_mi.metrics.sections import (
+    SECTIONS,
     Section,
     available_sections,
     compute_sections,
     flat_kpis,
+    unavailable_sections,
     with_dependencies,
 )
+from collections_mi.metrics.shape import ledger_shape
 from collections_mi.pack import publish as publishing
 from collections_mi.pack.results import write_results
 from collections_mi.sources import Ledger, open_ledger
@@ -178,7 +181,8 @@ def export_html(sections: list[Section], folder: Path, params: Params, footer: s
 
 
 def write_index(sections: list[Section], results: dict[str, SectionResult], folder: Path, params: Params,
-                footer: str, validation: str, restatement: dict[str, Any] | None = None) -> None:
+                footer: str, validation: str, restatement: dict[str, Any] | None = None,
+                unavailable: dict[str, str] | None = None) -> None:
     from collections_mi.pack.html import index_page
     from collections_mi.presentation import agency as agency_view
     from collections_mi.presentation import aging as aging_view
@@ -211,7 +215,8 @@ def write_index(sections: list[Section], results: dict[str, SectionResult], fold
                           "previous version is kept in .history/.")
     page = index_page(company=params.report.company, period=params.period, as_of=str(params.as_of), tiles=tiles,
                       sections=[{"href": f"html/{s.notebook}.html", "title": s.title} for s in sections],
-                      summary=summary, footer=footer, validation=validation)
+                      summary=summary, footer=footer, validation=validation,
+                      unavailable=[(SECTIONS[name].title, reason) for name, reason in (unavailable or {}).items()])
     (folder / "index.html").write_text(page, encoding="utf-8")
 
 
@@ -242,13 +247,14 @@ def run_pack(params_path: str | Path, out_dir: str | Path = "reports", only: lis
                                lambda: open_ledger(params, params_path))
             failed_dir = lambda: publishing.keep_failed(out_dir, params.period, run_id, staging)  # noqa: E731
             report = clock.run("validate", "validating input data", lambda: validate_ledger(ledger, params, failed_dir))
-            sections = available_sections(ledger.typed, only)
+            shape = ledger_shape(ledger.typed)
+            sections = available_sections(ledger.typed, only, shape)
             if not sections:
                 raise PackError("no section can run: the source lacks the tables they need",
                                 hint="check source.location and the table names against data-contract.md")
             computed = with_dependencies(sections)
             results = clock.run("compute", f"computing {', '.join(s.name for s in computed)}",
-                                lambda: compute_sections(ledger.typed, params, computed))
+                                lambda: compute_sections(ledger.typed, params, computed, shape=shape))
             kpis = flat_kpis(results)
             # the output writers (XlsxWriter, nbconvert, kaleido…) are imported only once the data has passed the
             # gate: a rejected ledger fails in the time it takes to validate
@@ -271,7 +277,8 @@ def run_pack(params_path: str | Path, out_dir: str | Path = "reports", only: lis
             clock.run("html", "exporting HTML", lambda: export_html(sections, staging, params, footer))
             restatement = compare_with_published(out_dir / params.period, staging)
             validation_text = f"passed ({report.checks_run} checks)"
-            write_index(sections, results, staging, params, footer, validation_text, restatement)
+            write_index(sections, results, staging, params, footer, validation_text, restatement,
+                        unavailable_sections(ledger.typed, shape) if only is None else None)
             warnings = clock.run("email", "writing email.eml",
                                  lambda: write_email(staging, results, params, validation_text))
             for warning in warnings:
@@ -316,5 +323,6 @@ def compute_kpis(params_path: str | Path, *, validate: bool = True) -> dict[str,
     ledger = open_ledger(params, params_path)
     if validate:
         validate_ledger(ledger, params)
-    sections = available_sections(ledger.typed)
-    return flat_kpis(compute_sections(ledger.typed, params, sections))
+    shape = ledger_shape(ledger.typed)
+    sections = available_sections(ledger.typed, shape=shape)
+    return flat_kpis(compute_sections(ledger.typed, params, sections, shape=shape))

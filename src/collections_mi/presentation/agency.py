@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collections_mi.metrics.result import SectionResult
+from collections_mi.metrics.result import SectionResult, Unavailable
 from collections_mi.presentation.format import money, percent
 
 
@@ -20,7 +20,9 @@ def headline_tiles(result: SectionResult, currency: str) -> list[dict[str, Any]]
 
 
 def verdict(result: SectionResult) -> str:
-    table = result.tables["agency_champion_challenger"]
+    table = result.table("agency_champion_challenger")
+    if isinstance(table, Unavailable):
+        return str(table)
     return str(table["verdict"].iloc[0]) if len(table) else "No champion/challenger comparison available."
 
 

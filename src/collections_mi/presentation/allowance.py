@@ -6,17 +6,18 @@ from typing import Any
 
 import pandas as pd
 
-from collections_mi.metrics.result import SectionResult
+from collections_mi.metrics.result import SectionResult, Unavailable
 from collections_mi.presentation.format import money
 
 
 def headline_tiles(result: SectionResult, currency: str) -> list[dict[str, Any]]:
     kpis = result.kpis
-    change = kpis["allowance_total"] - kpis["allowance_opening"]
-    sign = "+" if change >= 0 else "−"
+    total, opening = kpis["allowance_total"], kpis["allowance_opening"]
+    change = None if total is None or opening is None else total - opening
     return [
-        {"label": "Allowance", "value": money(kpis["allowance_total"], currency, symbol=True),
-         "change": f"{sign}{money(abs(change), currency)} vs opening", "good": None},
+        {"label": "Allowance", "value": money(total, currency, symbol=True),
+         "change": None if change is None else f"{'+' if change >= 0 else '−'}{money(abs(change), currency)} vs opening",
+         "good": None},
         {"label": "Bad-debt expense (month)", "value": money(kpis["bad_debt_expense"], currency, symbol=True)},
         {"label": "Write-offs (month)", "value": money(kpis["write_offs"], currency, symbol=True)},
         {"label": "Recoveries (month)", "value": money(kpis["recoveries"], currency, symbol=True)},
@@ -25,15 +26,21 @@ def headline_tiles(result: SectionResult, currency: str) -> list[dict[str, Any]]
 
 def summary_sentence(result: SectionResult, currency: str) -> str:
     kpis = result.kpis
-    return (f"Allowance {money(kpis['allowance_total'], currency, symbol=True)} (opening "
-            f"{money(kpis['allowance_opening'], currency)}): write-offs {money(kpis['write_offs'], currency)}, "
+    if kpis["allowance_total"] is None:
+        return f"Allowance: not available — {result.unavailable.get('allowance_total', 'not computed')}."
+    head = (f"Allowance {money(kpis['allowance_total'], currency, symbol=True)} (opening "
+            f"{money(kpis['allowance_opening'], currency)})")
+    if kpis["write_offs"] is None:
+        return (f"{head}; write-offs, recoveries and bad-debt expense are not available: "
+                f"{result.unavailable.get('write_offs', 'not computed')}.")
+    return (f"{head}: write-offs {money(kpis['write_offs'], currency)}, "
             f"recoveries {money(kpis['recoveries'], currency)}, bad-debt expense "
             f"{money(kpis['bad_debt_expense'], currency)} for the month.")
 
 
-def vintage_matrix(vintages: pd.DataFrame, every: int = 3) -> pd.DataFrame:
+def vintage_matrix(vintages: pd.DataFrame | Unavailable, every: int = 3) -> pd.DataFrame | Unavailable:
     """Cohort × months-since table of cumulative loss % (every ``every`` months, for reading)."""
-    if vintages.empty:
+    if isinstance(vintages, Unavailable) or vintages.empty:
         return vintages
     shown = vintages[vintages["months_since"] % every == 0]
     wide = shown.pivot(index="cohort", columns="months_since", values="loss_pct")

@@ -281,8 +281,8 @@ def _over_applied(ctx: Context) -> ir.Table:
     applied = applied.filter(applied.invoice_id.notnull()).group_by("invoice_id").aggregate(
         applied=lambda t: t.amount.sum())
     invoices = ctx.typed["invoices"]
-    billed = invoices.group_by("invoice_id").aggregate(
-        currency=_invoice_currency(invoices, ctx.reporting_currency).max(), amount=invoices.amount.sum())
+    invoices = invoices.mutate(currency=_invoice_currency(invoices, ctx.reporting_currency))
+    billed = invoices.group_by("invoice_id").aggregate(currency=invoices.currency.max(), amount=invoices.amount.sum())
     joined = billed.join(applied, "invoice_id")
     joined = joined.filter(joined.applied > joined.amount)
     return joined.select("invoice_id", "currency", "amount", "applied",
@@ -302,8 +302,8 @@ def _reduction_decimals(table: str) -> Callable[[Context], ir.Table]:
 
     def items(ctx: Context) -> ir.Table:
         invoices = ctx.raw["invoices"]
-        currency = invoices.group_by("invoice_id").aggregate(
-            invoice_currency=_invoice_currency(invoices, ctx.reporting_currency).max())
+        invoices = invoices.select("invoice_id", currency=_invoice_currency(invoices, ctx.reporting_currency))
+        currency = invoices.group_by("invoice_id").aggregate(invoice_currency=invoices.currency.max())
         rows = ctx.raw[table].left_join(currency, "invoice_id")
         rows = rows.mutate(currency=rows.invoice_currency.fill_null(ctx.reporting_currency))
         rows = rows.mutate(max_decimals=_minor_digits(rows.currency))
@@ -486,6 +486,9 @@ def _runnable(check: RowCheck | SetCheck, ctx: Context, outcome: Outcome) -> boo
     may_be_absent = isinstance(check, SetCheck) and check.table_may_be_absent
     if check.table not in ctx.typed and (check.table in ctx.present or not may_be_absent):
         return False  # unusable (the structural failure says so) or an absent optional table: nothing to check
+    if isinstance(check, RowCheck) and check.column is not None and check.table in ctx.typed and \
+            check.column not in (ctx.raw if check.view == "raw" else ctx.typed)[check.table].columns:
+        return False  # an optional column the source does not have: no value to check
     blocked = [t for t in check.needs if t not in ctx.typed]
     if blocked:
         if any(t in ctx.present or TABLES[t].required for t in blocked):
