@@ -174,6 +174,37 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: nothing was published", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not the user's input: a short message here, the traceback in a file
+        if os.environ.get("COLLECTIONS_MI_DEBUG"):
+            raise
+        saved = _save_internal_error(args, exc)
+        print(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}\n"
+              f"  nothing was published; the details are saved in {saved}\n"
+              "  fix: this is a fault in collections_mi, not in your data: please report it with that file "
+              "(set COLLECTIONS_MI_DEBUG=1 to see the traceback here)", file=sys.stderr)
+        return 1
+
+
+def _save_internal_error(args: argparse.Namespace, exc: BaseException) -> Path:
+    """The traceback and the command, in ``<out>/_failed/`` for commands that publish, else the temp folder."""
+    import tempfile
+    import traceback
+
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    out = getattr(args, "out", None)
+    folders = ([Path(out) / "_failed"] if out is not None and args.command in ("pack", "backfill") else []) + \
+        [Path(tempfile.gettempdir()) / "collections_mi-errors"]
+    text = (f"collections_mi {__version__} internal error at {stamp}\ncommand: {' '.join(sys.argv)}\n\n"
+            + "".join(traceback.format_exception(exc)))
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"internal-error-{stamp}-{os.getpid()}.txt"
+            path.write_text(text, encoding="utf-8")
+            return path
+        except OSError:
+            continue
+    return Path("(could not be saved)")
 
 
 if __name__ == "__main__":
