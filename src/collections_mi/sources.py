@@ -52,6 +52,8 @@ class TableNames:
     mapped: bool = False
     #: the CSV dialect the file was read with (None: not a CSV)
     dialect: CsvDialect | None = None
+    #: contract columns whose values the params translate (``source.tables.<t>.values``)
+    values: tuple[str, ...] = ()
 
 
 @dataclass
@@ -650,7 +652,7 @@ def _views(source: dict[str, ir.Table], names: dict[str, TableNames] | None = No
         problems += missing
         if missing:
             continue
-        named[name] = TableNames(where=where.where, mapped=where.mapped, dialect=dialect,
+        named[name] = TableNames(where=where.where, mapped=where.mapped, dialect=dialect, values=tuple(values),
                                  columns={c: _clean(physical[c]) for c in physical if c in contract})
         raw_cols: dict[str, ir.Value] = {}
         parsed: dict[str, ir.Value] = {}  # contract form of columns read in a CSV dialect (null: not in it)

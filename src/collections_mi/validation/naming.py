@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
 from collections_mi.contract import TABLES
+from collections_mi.sources import NOT_IN_DIALECT
 from collections_mi.validation.report import ValidationFailure
 
 #: columns that identify a row in failure samples: the key, or the natural key of tables without one
@@ -87,24 +89,55 @@ class FileNames(dict[str, str]):
         names = self._names.get(failure.table)
         if names is None:
             return failure
-        description, hint, expectation = failure.description, failure.hint, failure.expectation
+        source = self.source_of(failure.table, failure.column)
         dialect = names.dialect
-        columns = [TABLES[failure.table].column(c.strip()) for c in (failure.column or "").split(",")
-                   if c.strip() in {col.name for col in TABLES[failure.table].columns}]
-        types = {c.type for c in columns}
-        if dialect is not None and "date" in types and not dialect.iso_dates:
-            example = dt.date(2026, 10, 31).strftime(dialect.date_format)
-            description, hint, expectation = (
-                text.replace(_CONTRACT_DATE_LAYOUT, f"{dialect.date_layout()} (source.csv.date_format "
-                                                    f"{dialect.date_format})", 1)
-                .replace(_CONTRACT_DATE_EXAMPLE, example).replace(_CONTRACT_DATE_LAYOUT, dialect.date_layout())
-                for text in (description, hint, expectation))
-        if dialect is not None and types & {"money", "decimal", "int"} and not dialect.plain_numbers:
+        spec = TABLES[failure.table]
+        contract = {c.name for c in spec.columns}
+        columns = [c.strip() for c in (failure.column or "").split(",") if c.strip() in contract]
+        types = {spec.column(c).type for c in columns}
+        dates = dialect is not None and "date" in types and not dialect.iso_dates
+        numbers = dialect is not None and bool(types & {"money", "decimal", "int"}) and not dialect.plain_numbers
+        translated = [c for c in columns if c in names.values]
+        if translated and failure.check in ("bool_format", "allowed_values"):
+            failure = dataclasses.replace(failure, hint=f"{failure.hint}; or add the export's value to "
+                                                        f"source.tables.{failure.table}.values.{translated[0]}")
+        if not (dates or numbers):
+            return dataclasses.replace(failure, source=source) if source else failure
+        assert dialect is not None
+        description, hint, expectation = failure.description, failure.hint, failure.expectation
+        if dates:
+            layout, example = dialect.date_layout(), dt.date(2026, 10, 31).strftime(dialect.date_format)
+            description, hint, expectation = (_DATE_EXAMPLE.sub(lambda m: m.group(1) + example,
+                                                                text.replace(_CONTRACT_DATE_LAYOUT, layout))
+                                              for text in (description, hint, expectation))
+            hint += f"; or correct source.csv.date_format (now {dialect.date_format}) if the export writes its dates so"
+        if numbers:
             def local(text: str) -> str:
-                for number in _CONTRACT_NUMBERS:
-                    text = text.replace(number, dialect.number(number))
-                return text
+                return _NUMBER_EXAMPLE.sub(lambda m: m.group(1) + dialect.number(m.group(2)), text)
 
             description, hint, expectation = local(description), local(hint), local(expectation)
-        return dataclasses.replace(failure, source=self.source_of(failure.table, failure.column),
-                                   description=description, hint=hint, expectation=expectation)
+            hint += (f"; or correct source.csv.decimal / thousands (now {dialect.decimal!r} and "
+                     f"{dialect.thousands or 'none'!r}) if the export writes its numbers so")
+        sample = [{k: _as_written(v) if k in columns else v for k, v in row.items()} for row in failure.sample]
+        return dataclasses.replace(failure, source=source, description=_examples_as_written(description),
+                                   hint=hint, expectation=expectation, sample=sample)
+
+
+#: the suites' and checks' examples of how the contract writes a date or a number ("e.g. 2026-10-31",
+#: "like 1234.56"), which a mapped CSV writes in its own dialect; offending values quoted are left alone
+_DATE_EXAMPLE = re.compile(r"(e\.g\. |such as |like )" + re.escape(_CONTRACT_DATE_EXAMPLE))
+_NUMBER_EXAMPLE = re.compile(r"(e\.g\. |such as |like )(" + "|".join(re.escape(n) for n in _CONTRACT_NUMBERS) + ")")
+
+
+def _as_written(value: Any) -> Any:
+    """A raw value as the file writes it: without the mark of a value not in the params' CSV dialect."""
+    return value.removesuffix(NOT_IN_DIALECT) if isinstance(value, str) else value
+
+
+def _examples_as_written(description: str) -> str:
+    """The quoted offending values at the end of a description, e.g. ``(12x,50 , 31.02.2026 )``, without the mark
+    of values not in the dialect."""
+    head, bracket, tail = description.rpartition(" (")
+    if not bracket or not tail.endswith(")"):
+        return description
+    return head + bracket + re.sub(re.escape(NOT_IN_DIALECT) + r"(?=, |\)$| ×)", "", tail)
