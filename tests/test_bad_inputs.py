@@ -2,7 +2,8 @@
 
 A case holds only what differs from the tiny ledger (``tests/fixtures/tiny_ledger``, as of 2026-10-31):
 
-* ``<table>.csv`` — replaces (or adds) that table; ``<table>.csv.delete`` — removes it;
+* ``<table>.csv`` — replaces (or adds) that table; ``<table>.csv.delete`` — removes it; any other ``*.csv`` file
+  that ``params.yaml`` names under ``source.tables.<t>.file`` (a system's own export, data-contract.md §1.1);
 * ``params.yaml`` — replaces the params file (``@LEDGER@`` stands for the case's ledger folder); without it the
   params are ``as_of: 2026-10-31`` and ``source: {kind: files, location: <the case's ledger>}``;
 * ``expected.yaml`` — what must happen:
@@ -301,9 +302,11 @@ def test_corpus_is_well_formed() -> None:
             assert case.expected.get("stderr_contains"), f"{case.name}: give the expected message"
             assert all(isinstance(s, str) and s for s in case.expected["stderr_contains"]), case.name
         assert case.inputs(), f"{case.name}: the case changes nothing"
+        mapped = mapped_files(case)
         for path in case.inputs():
             table = path.name.removesuffix(".delete").removesuffix(".csv")
-            assert path.name == "params.yaml" or (path.name.endswith((".csv", ".csv.delete")) and table in tables), \
+            assert path.name == "params.yaml" or path.name in mapped or (
+                path.name.endswith((".csv", ".csv.delete")) and table in tables), \
                 f"{case.name}: unexpected file {path.name}"
             if path.name.endswith(".csv.delete"):
                 assert (TINY / path.name.removesuffix(".delete")).is_file(), f"{case.name}: nothing to delete"
@@ -312,6 +315,21 @@ def test_corpus_is_well_formed() -> None:
                 assert LEDGER_TOKEN in text, f"{case.name}: params.yaml must point at @LEDGER@"
                 assert f"as_of: {AS_OF}".encode() in text or "as_of" in case.name, \
                     f"{case.name}: cases use as_of {AS_OF}, so the period compared is the published one"
+
+
+def mapped_files(case: Case) -> set[str]:
+    """The files a case's params.yaml names under ``source.tables.<t>.file``."""
+    params = case.folder / "params.yaml"
+    if not params.is_file():
+        return set()
+    try:  # every scalar as text: some cases hold impossible dates or bytes that are not UTF-8 on purpose
+        data = yaml.load(params.read_text(encoding="utf-8", errors="replace"), Loader=yaml.BaseLoader) or {}
+    except yaml.YAMLError:
+        return set()
+    if not isinstance(data, dict):
+        return set()
+    tables = (data.get("source") or {}).get("tables") or {}
+    return {str(entry["file"]) for entry in tables.values() if isinstance(entry, dict) and entry.get("file")}
 
 
 def test_bad_inputs_fail_clearly_publish_nothing_and_accepted_variations_pass(runs: dict[str, Run],

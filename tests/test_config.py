@@ -102,3 +102,94 @@ def test_relative_locations_cannot_escape_and_urls_are_redacted(tmp_path: Path, 
     params = parse_params({**BASE, "source": {"kind": "ibis", "location": "postgres://mi:s3cret@db:5432/ledger"}})
     assert params_to_jsonable(params)["source"]["location"] == "postgres://mi:***@db:5432/ledger"
     assert "s3cret" not in str(params_to_jsonable(params))
+
+
+# ------------------------------------------------------------------------------ a system's own export (§1.1)
+
+ERP = {"kind": "files", "location": "exports/2026-10",
+       "csv": {"delimiter": ";", "decimal": ",", "thousands": ".", "date_format": "%d.%m.%Y", "encoding": "cp1252"},
+       "tables": {"invoices": {"file": "Sales Invoice.csv", "columns": {"amount": "Grand Total", "disputed": "On Hold"},
+                               "values": {"disputed": {"Yes": True, "No": False}}},
+                  "fx_rates": {"csv": {"delimiter": ",", "encoding": "utf-8"}}}}
+
+
+def test_csv_defaults_are_those_of_the_contract() -> None:
+    from collections_mi.config import CsvDialect
+
+    source = parse_params(dict(BASE)).source
+    dialect = source.csv_for("invoices")
+    assert dialect == CsvDialect(delimiter=",", decimal=".", thousands="", date_format="%Y-%m-%d", encoding="utf-8")
+    assert dialect.is_default and dialect.utf8 and dialect.iso_dates and dialect.plain_numbers
+    assert source.columns_for("invoices") == {} and source.values_for("invoices") == {}
+    assert source.table_config("invoices") is None
+
+
+def test_a_table_overrides_source_csv_key_by_key() -> None:
+    source = parse_params({**BASE, "source": ERP}).source
+    invoices, fx, customers = source.csv_for("invoices"), source.csv_for("fx_rates"), source.csv_for("customers")
+    assert (invoices.delimiter, invoices.decimal, invoices.thousands, invoices.encoding) == (";", ",", ".", "cp1252")
+    assert customers == invoices
+    # fx_rates: its own delimiter and encoding; decimal, thousands and date_format inherited from source.csv
+    assert (fx.delimiter, fx.encoding, fx.decimal, fx.thousands, fx.date_format) == (",", "utf-8", ",", ".", "%d.%m.%Y")
+    assert source.columns_for("invoices") == {"amount": "Grand Total", "disputed": "On Hold"}
+    assert source.values_for("invoices") == {"disputed": {"Yes": True, "No": False}}
+    assert source.table_config("invoices").file == "Sales Invoice.csv"
+    assert invoices.number("1234567.5") == "1.234.567,5" and invoices.date_layout() == "DD.MM.YYYY"
+
+
+def test_the_mapping_survives_run_json_and_backfill_round_trips() -> None:
+    """params_to_jsonable keeps what was written (no table's null, no inherited CSV key made explicit), so a
+    backfill month re-parsed from it reads the same files the same way."""
+    from collections_mi.config import params_to_jsonable
+
+    params = parse_params({**BASE, "source": ERP})
+    dumped = params_to_jsonable(params)["source"]
+    assert set(dumped["tables"]) == {"invoices", "fx_rates"}
+    assert dumped["tables"]["fx_rates"] == {"csv": {"delimiter": ",", "encoding": "utf-8"}}
+    again = parse_params({**BASE, "source": dumped}).source
+    assert again == params.source and again.csv_for("fx_rates") == params.source.csv_for("fx_rates")
+
+
+@pytest.mark.parametrize(
+    ("source", "named"),
+    [
+        ({"tables": {"invoice": {}}}, "source.tables.invoice: unknown key (not a table of the data contract: customers"),
+        ({"tables": {"invoices": {"columns": {"total": "Grand Total"}}}},
+         "source.tables.invoices.columns.total: unknown key (not a column of invoices in the data contract: invoice_id"),
+        ({"tables": {"invoices": {"values": {"amount": {"x": "y"}}}}},
+         "source.tables.invoices.values.amount: unknown key (values maps the text and yes/no columns of invoices"),
+        ({"tables": {"invoices": {"filename": "x.csv"}}}, "source.tables.invoices.filename: unknown key"),
+        ({"csv": {"separator": ";"}}, "source.csv.separator: unknown key"),
+        ({"tables": {"invoices": {"csv": {"decimals": ","}}}}, "source.tables.invoices.csv.decimals: unknown key"),
+        ({"tables": {"invoices": {"values": {"disputed": {True: True}}}}},
+         "source.tables.invoices.values.disputed: Value error, the source value True must be quoted text"),
+        ({"tables": {"invoices": {"values": {"disputed": {"Yes": "maybe"}}}}},
+         "source.tables.invoices.values.disputed.Yes: Input should be a valid boolean"),
+        ({"tables": {"invoices": {"file": "../Sales Invoice.csv"}}}, "must be a file inside source.location"),
+        ({"tables": {"invoices": {"file": "/etc/passwd"}}}, "must be a file inside source.location"),
+        ({"tables": {"invoices": {"table": "SALES_INV"}}}, "source.tables.invoices.table: with source.kind files"),
+        ({"csv": {"delimiter": ";;"}}, "source.csv.delimiter"),
+        ({"csv": {"decimal": ";"}}, "source.csv.decimal"),
+        ({"csv": {"thousands": "x"}}, "source.csv.thousands"),
+        ({"csv": {"decimal": ",", "thousands": ","}}, "the thousands separator and the decimal mark are both ','"),
+        ({"csv": {"date_format": "%d.%m"}}, "source.csv.date_format: Value error, '%d.%m' does not give back a whole date"),
+        ({"csv": {"date_format": "%d.%m.%Y %Q"}}, "source.csv.date_format: Value error, '%d.%m.%Y %Q' uses %Q"),
+        ({"csv": {"encoding": "cp9999"}}, "source.csv.encoding: Value error, 'cp9999' is not a text encoding"),
+    ],
+)
+def test_a_bad_mapping_names_the_key(source: dict, named: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_params({**BASE, "source": {"kind": "files", "location": "exports", **source}})
+    assert named in str(caught.value)
+
+
+def test_file_and_csv_belong_to_files_and_table_to_databases() -> None:
+    with pytest.raises(ConfigError, match=r"source.tables.invoices.file: a file is named only with source.kind files"):
+        parse_params({**BASE, "source": {"kind": "duckdb", "location": "x.duckdb",
+                                         "tables": {"invoices": {"file": "a.csv"}}}})
+    with pytest.raises(ConfigError, match=r"source.csv: CSV files are read only with source.kind files"):
+        parse_params({**BASE, "source": {"kind": "ibis", "location": "postgres://db/x", "csv": {"delimiter": ";"}}})
+    params = parse_params({**BASE, "source": {"kind": "duckdb", "location": "x.duckdb",
+                                              "tables": {"invoices": {"table": "SALES_INV",
+                                                                      "columns": {"amount": "TOTAL"}}}}})
+    assert params.source.table_config("invoices").table == "SALES_INV"
