@@ -21,7 +21,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
-from collections_mi.contract import FALSE_STRINGS, TABLES, TRUE_STRINGS
+from collections_mi.contract import TABLES
 
 # ---------------------------------------------------------------------------------------------------------------
 # Synonyms: headers of common ERP exports for contract columns, most specific first. Each list is searched after
@@ -64,7 +64,7 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
     },
     "customers": {
         "customer_id": ["Customer ID", "Customer No", "Customer No.", "Customer Number", "Customer", "Kunde",
-                        "Debitor", "Account Number", "AccountNumber", "ID"],
+                        "Debitor", "ID"],
         "name": ["Customer Name", "Name 1", "Name", "ContactName", "Contact Name", "Display Name", "Full Name",
                  "Company Name", "Company"],
         "segment": ["Segment", "Customer Group", "Customer Type", "Market Segment", "Industry"],
@@ -102,8 +102,8 @@ _AGING_BUCKET = re.compile(r"^(current|older|<?\s*\d+\s*(month|months|days?)|\d+
 _BALANCE_WORDS = ("outstanding", "amountdue", "openbalance", "balance", "residual", "invoiceamountdue", "due")
 
 #: tables inspect proposes (a folder of exports rarely holds the others; they map by their contract names)
-TABLE_ORDER = ("customers", "invoices", "payments", "adjustments", "disputes", "unapplied_cash", "promises",
-               "fx_rates", "gl_balances")
+TABLE_ORDER = tuple(t for t in ("customers", "invoices", "payments", "adjustments", "disputes", "unapplied_cash",
+                                "promises", "fx_rates", "gl_balances") if t in TABLES)
 REQUIRED_TABLES = ("customers", "invoices", "payments")
 
 DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%Y/%m/%d", "%d.%m.%y", "%m/%d/%y",
@@ -129,6 +129,8 @@ class FileSample:
     rows: tuple[tuple[str, ...], ...]
     encoding: str | None = None  # csv only: "utf-8" | "cp1252"
     delimiter: str | None = None  # csv only
+    #: csv only: lines above the header row (a report title, company name, date range)
+    preamble: int = 0
 
     def column(self, header: str) -> list[str]:
         i = self.header.index(header)
@@ -144,14 +146,20 @@ class ColumnMatch:
 
 @dataclass
 class Dialect:
+    """A CSV dialect in the contract's ``csv`` keys. While sniffing one file, ``decimal`` and ``date_format`` are
+    None when its sample holds no evidence, and ``encoding`` is "ascii" when any encoding reads it."""
+
     delimiter: str = ","
-    decimal: str = "."
+    decimal: str | None = "."
     thousands: str | None = None
     date_format: str | None = None  # None: ISO (the default) or undecided (see problems)
     encoding: str = "utf-8"
+    #: formats that all read the sample's dates when more than one does (01/02/2026): undecided
+    date_candidates: tuple[str, ...] = ()
+    date_example: str = ""
 
     def as_mapping(self) -> dict[str, str]:
-        out = {"delimiter": self.delimiter, "decimal": self.decimal}
+        out = {"delimiter": self.delimiter, "decimal": self.decimal or "."}
         if self.thousands:
             out["thousands"] = self.thousands
         if self.date_format and self.date_format != "%Y-%m-%d":
@@ -187,6 +195,7 @@ class Proposal:
     missing_tables: dict[str, str]  # required table → why nothing feeds it
     problems: list[str]  # dialect questions inspect refused to guess
     todo: list[str] = field(default_factory=list)
+    reporting_currency: str | None = None  # the one currency every sampled invoice is in
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -313,7 +322,7 @@ def sniff_dialect(sample: FileSample, matches: list[ColumnMatch], table: str | N
                   problems: list[str]) -> Dialect:
     """Decimal, thousands and date format of one CSV file from its sample values; questions it cannot settle are
     appended to ``problems`` (naming the file and the values) and left unset."""
-    dialect = Dialect(delimiter=sample.delimiter or ",", encoding=sample.encoding or "utf-8")
+    dialect = Dialect(delimiter=sample.delimiter or ",", decimal=None, encoding=sample.encoding or "utf-8")
     # dates: every column whose values all look like dates must share one format
     date_columns = {h: date_formats(sample.column(h)) for h in sample.header}
     date_columns = {h: f for h, f in date_columns.items() if f}
@@ -327,11 +336,8 @@ def sniff_dialect(sample: FileSample, matches: list[ColumnMatch], table: str | N
             problems.append(f"{sample.name}: its date columns ({', '.join(date_columns)}) use different formats; "
                             "set tables.<table>.csv.date_format by hand")
         else:
-            example = next(v for h in date_columns for v in sample.column(h) if v)
-            readings = " or ".join(f'"{f}"' for f in common)
-            problems.append(f"{sample.name}: dates such as {example!r} can be read as {readings} "
-                            "(day and month both ≤ 12 in every sample row); inspect does not guess: "
-                            "set csv.date_format")
+            dialect.date_candidates = tuple(common)
+            dialect.date_example = next(v for h in date_columns for v in sample.column(h) if v)
     # money: vote on the values of the columns mapped to money/decimal contract columns, else on every column
     money_headers = []
     if table:
@@ -345,11 +351,42 @@ def sniff_dialect(sample: FileSample, matches: list[ColumnMatch], table: str | N
                         f"({votes['.']} vs {votes[',']} sample values); set csv.decimal by hand")
     elif votes[","]:
         dialect.decimal = ","
-    if dialect.decimal == ",":
-        dialect.thousands = "."  # "1.234,56": removing the grouping dot never changes a valid decimal-comma value
-    elif _thousands_seen(values, "."):
+    elif votes["."]:
+        dialect.decimal = "."
+    if dialect.decimal == "." and _thousands_seen(values, "."):
         dialect.thousands = ","
     return dialect
+
+
+def _majority(values: list[str | None], prefer: str | None) -> str | None:
+    counted = Counter(v for v in values if v is not None)
+    if not counted:
+        return None
+    return max(counted, key=lambda v: (counted[v], v == prefer))
+
+
+def merge_dialects(dialects: dict[str, Dialect], first: str | None) -> tuple[Dialect, dict[str, Dialect]]:
+    """One ``source.csv`` for what most files show, and the full dialect of each table that differs from it.
+    A file without evidence (no money or date value, ASCII text) takes the common value."""
+    prefer = dialects.get(first) if first else None
+    pick = (lambda attr: _majority([getattr(d, attr) for d in dialects.values()],
+                                   getattr(prefer, attr) if prefer else None))
+    encodings = [d.encoding for d in dialects.values() if d.encoding != "ascii"]
+    common = Dialect(delimiter=pick("delimiter") or ",", decimal=pick("decimal") or ".",
+                     date_format=pick("date_format"),
+                     encoding=_majority(encodings, prefer.encoding if prefer else None) or "utf-8")
+    common.thousands = "." if common.decimal == "," else (
+        "," if any(d.thousands == "," for d in dialects.values() if d.decimal in (None, ".")) else None)
+    resolved = {}
+    for table, d in dialects.items():
+        own = Dialect(delimiter=d.delimiter, decimal=d.decimal or common.decimal,
+                      date_format=d.date_format or common.date_format,
+                      encoding=common.encoding if d.encoding == "ascii" else d.encoding)
+        own.thousands = "." if own.decimal == "," else (d.thousands or (common.thousands if d.decimal is None
+                                                                         else None))
+        if own.as_mapping() != common.as_mapping():
+            resolved[table] = own
+    return common, resolved
 
 
 def yes_no_values(values: list[str]) -> dict[str, bool] | None:
@@ -360,10 +397,8 @@ def yes_no_values(values: list[str]) -> dict[str, bool] | None:
     if not any(v.casefold() in _YES for v in seen) and not any(v for v in seen):
         return None
     mapping = {v: v.casefold() in _YES for v in seen if v}
-    if all(v.casefold() in TRUE_STRINGS + FALSE_STRINGS for v in mapping) and \
-            all(mapping[v] == (v.casefold() in TRUE_STRINGS) for v in mapping):
-        # already read as booleans; still shown, so the reviewer sees what each spelling means
-        return mapping
+    if all(v.casefold() in ("true", "false") for v in mapping):
+        return None  # the contract's own spelling: nothing to map
     return mapping
 
 
@@ -373,8 +408,8 @@ def yes_no_values(values: list[str]) -> dict[str, bool] | None:
 def _name_hint(table: str, file_name: str) -> int:
     stem = norm(file_name.rsplit(".", 1)[0])
     if norm(table) == stem or stem == norm(table.rstrip("s")):
-        return 2
-    return 1 if any(h in stem for h in NAME_HINTS.get(table, [])) else 0
+        return 3
+    return sum(h in stem for h in NAME_HINTS.get(table, []))
 
 
 def why_not(table: str, sample: FileSample, missing: dict[str, list[str]]) -> str:
@@ -424,8 +459,9 @@ def assign_tables(samples: list[FileSample]) -> tuple[dict[str, tuple[FileSample
     for sample in samples:
         if sample.name in used:
             continue
-        table = max(("invoices", "payments", "customers"), key=lambda t: (_name_hint(t, sample.name),
-                    -len(match_columns(t, sample.header)[1])))
+        buckets = sum(bool(_AGING_BUCKET.match(h.strip())) for h in sample.header) >= 2
+        table = "invoices" if buckets else max(("invoices", "payments", "customers"), key=lambda t: (
+            _name_hint(t, sample.name), -len(match_columns(t, sample.header)[1])))
         reason = why_not(table, sample, match_columns(table, sample.header)[1])
         if table in assigned and not match_columns(table, sample.header)[1]:
             reason = f"{assigned[table][0].name} was chosen for {table}"
@@ -437,7 +473,8 @@ def month_end(day: dt.date) -> dt.date:
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
-def propose(folder: str, samples: list[FileSample], *, as_of: dt.date | None = None) -> Proposal:
+def propose(folder: str, samples: list[FileSample], *, as_of: dt.date | None = None,
+            as_of_note: str = "from --as-of") -> Proposal:
     """The mapping proposal for ``samples`` (read from ``folder``, as the user named it)."""
     problems: list[str] = []
     assigned, unused = assign_tables(samples)
@@ -470,30 +507,50 @@ def propose(folder: str, samples: list[FileSample], *, as_of: dt.date | None = N
             extra = " (it may have no rows, but the file must exist)" if table == "payments" else ""
             missing_tables[table] = f"no file in the folder looks like {table}{extra}"
     # one source.csv for the dialect most CSV tables share; tables that differ get their own csv
-    dialects = [t.dialect for t in tables.values() if t.dialect is not None]
+    sniffed = {t: tp.dialect for t, tp in tables.items() if tp.dialect is not None}
     common = None
-    if dialects:
-        counts = Counter(tuple(sorted(d.as_mapping().items())) for d in dialects)
-        invoices = tables.get("invoices")
-        first = invoices.dialect if invoices and invoices.dialect else dialects[0]
-        best = max(counts.items(), key=lambda kv: (kv[1], kv[0] == tuple(sorted(first.as_mapping().items()))))[0]
-        common = next(d for d in dialects if tuple(sorted(d.as_mapping().items())) == best)
+    if sniffed:
+        common, own = merge_dialects(sniffed, "invoices" if "invoices" in sniffed else None)
+        for table, tp in tables.items():
+            d = sniffed.get(table)
+            if d is not None and d.date_candidates:
+                readings = " or ".join(f'"{f}"' for f in d.date_candidates)
+                if common.date_format in d.date_candidates:
+                    tp.notes.append(f"dates such as {d.date_example!r} could be {readings}; the other files' dates "
+                                    f"say {common.date_format!r}")
+                else:
+                    problems.append(f"{tp.file.name}: dates such as {d.date_example!r} can be read as {readings} "
+                                    "(day and month are both 12 or less in every sample row); inspect does not "
+                                    "guess: set csv.date_format")
+            tp.dialect = own.get(table)
+    for name, count in ((s.name, s.preamble) for s in samples if s.preamble):
+        problems.append(f"{name}: the header row is not the first line: {count} line(s) above it (a report title or "
+                        "date range) must be deleted, or the report exported without its header")
+    currency = None
+    invoices = tables.get("invoices")
+    if invoices is not None:
+        header = next((m.header for m in invoices.columns if m.contract == "currency"), None)
+        codes = {v.upper() for v in invoices.file.column(header) if v} if header else set()
+        if len(codes) == 1 and re.fullmatch(r"[A-Z]{3}", next(iter(codes))):
+            currency = next(iter(codes))
     note = ""
     if as_of is None:
-        as_of, note = _as_of_from_invoices(tables.get("invoices"))
+        as_of, note = _as_of_from_invoices(tables.get("invoices"), common)
     else:
-        note = "from --as-of"
-    return Proposal(folder, as_of, note, tables, common, unused, missing_tables, problems)
+        note = as_of_note
+    return Proposal(folder, as_of, note, tables, common, unused, missing_tables, problems,
+                    reporting_currency=currency)
 
 
-def _as_of_from_invoices(invoices: TableProposal | None) -> tuple[dt.date | None, str]:
+def _as_of_from_invoices(invoices: TableProposal | None, common: Dialect | None) -> tuple[dt.date | None, str]:
     if invoices is None:
         return None, "no invoices file to take it from"
     header = next((m.header for m in invoices.columns if m.contract == "invoice_date"), None)
     if header is None:
         return None, "the invoices file has no invoice date column"
     values = [v for v in invoices.file.column(header) if v]
-    fmt = invoices.dialect.date_format if invoices.dialect else "%Y-%m-%d"
+    fmt = (invoices.dialect or common).date_format if (invoices.dialect or common) else "%Y-%m-%d"
+    fmt = fmt or ("%Y-%m-%d" if date_formats(values) == ["%Y-%m-%d"] else None)
     if invoices.file.kind == "parquet":
         fmt = "%Y-%m-%d"
     if fmt is None:
@@ -529,6 +586,9 @@ def render_yaml(proposal: Proposal, *, command: str) -> str:
     else:
         out.append(f"# TODO as_of: set the reporting date (YYYY-MM-DD, a month-end): {proposal.as_of_note}")
         todo.append("as_of")
+    if proposal.reporting_currency:
+        out.append(f"reporting_currency: {proposal.reporting_currency}   # every sampled invoice is in "
+                   f"{proposal.reporting_currency}; other currencies need fx_rates")
     out += ["source:", "  kind: files", f"  location: {_q(proposal.folder)}"]
     for problem in proposal.problems:
         out.append(f"  # TODO {problem}")
@@ -539,8 +599,7 @@ def render_yaml(proposal: Proposal, *, command: str) -> str:
     for table, tp in proposal.tables.items():
         out.append(f"    {table}:")
         out.append(f"      file: {_q(tp.file.name)}")
-        if tp.dialect is not None and proposal.dialect is not None and \
-                tp.dialect.as_mapping() != proposal.dialect.as_mapping():
+        if tp.dialect is not None:
             out.append(f"      csv: {_flow(tp.dialect.as_mapping())}")
         out.append("      columns:")
         for m in tp.columns:

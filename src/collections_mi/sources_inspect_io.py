@@ -22,6 +22,8 @@ DELIMITERS = (";", ",", "\t", "|")
 def _decode(raw: bytes, complete: bool) -> tuple[str, str]:
     if not complete:  # cut at the last full line: the cut may split a character
         raw = raw[: raw.rfind(b"\n") + 1] or raw
+    if raw.isascii():
+        return raw.decode("ascii"), "ascii"
     try:
         return raw.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
@@ -37,11 +39,14 @@ def _delimiter(text: str) -> str | None:
     best = None
     for delimiter in DELIMITERS:
         rows = _split(text, delimiter)
-        if not rows or len(rows[0]) < 2:
+        widths = [len(r) for r in rows]
+        if not widths:
             continue
-        width = len(rows[0])
-        consistent = sum(len(r) == width for r in rows[1:])
-        score = (consistent == len(rows) - 1, consistent, width)
+        width = max(set(widths), key=widths.count)
+        if width < 2:
+            continue
+        consistent = widths.count(width)
+        score = (consistent == len(rows), consistent, width)
         if best is None or score > best[0]:
             best = (score, delimiter)
     return best[1] if best else None
@@ -59,10 +64,14 @@ def read_csv_sample(path: Path) -> FileSample:
         raise SourceError(f"{path.name}: no delimiter (; , tab |) splits its first line into columns",
                           hint="export it as CSV with a header row, or move it out of the folder")
     rows = _split(text, delimiter)
+    widths = [len(r) for r in rows]
+    modal = max(set(widths), key=widths.count)
+    preamble = next((i for i, w in enumerate(widths) if w == modal), 0)
+    rows = rows[preamble:]
     header = tuple(cell.strip() for cell in rows[0])
     width = len(header)
     body = tuple(tuple((row + [""] * width)[:width]) for row in rows[1:])
-    return FileSample(path.name, "csv", header, body, encoding=encoding, delimiter=delimiter)
+    return FileSample(path.name, "csv", header, body, encoding=encoding, delimiter=delimiter, preamble=preamble)
 
 
 def read_parquet_sample(path: Path) -> FileSample:
