@@ -158,11 +158,12 @@ class Dialect:
     date_candidates: tuple[str, ...] = ()
     date_example: str = ""
 
-    def as_mapping(self) -> dict[str, str]:
+    def as_mapping(self, *, every_key: bool = False) -> dict[str, str]:
+        """The ``csv`` keys; ``every_key``: thousands "" (none) too, so a table's csv does not inherit source.csv's."""
         out = {"delimiter": self.delimiter, "decimal": self.decimal or "."}
-        if self.thousands:
-            out["thousands"] = self.thousands
-        if self.date_format and self.date_format != "%Y-%m-%d":
+        if self.thousands or every_key:
+            out["thousands"] = self.thousands or ""
+        if self.date_format and (every_key or self.date_format != "%Y-%m-%d"):
             out["date_format"] = self.date_format
         out["encoding"] = self.encoding
         return out
@@ -600,7 +601,7 @@ def render_yaml(proposal: Proposal, *, command: str) -> str:
         out.append(f"    {table}:")
         out.append(f"      file: {_q(tp.file.name)}")
         if tp.dialect is not None:
-            out.append(f"      csv: {_flow(tp.dialect.as_mapping())}")
+            out.append(f"      csv: {_flow(tp.dialect.as_mapping(every_key=True))}")
         out.append("      columns:")
         for m in tp.columns:
             comment = "" if m.how in ("exact", "normalised") else f"   # {m.how}"
