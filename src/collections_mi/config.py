@@ -7,15 +7,27 @@ Numbers in YAML are read as exact decimals (``0.005`` stays ``Decimal('0.005')``
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import re
+from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
+from collections_mi.contract import TABLES
 from collections_mi.currencies import ISO_4217
 from collections_mi.errors import ConfigError
 
@@ -27,14 +39,238 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+#: the strptime codes a ``date_format`` may use: those Python and DuckDB read alike
+DATE_FORMAT_CODES = frozenset("dmYybBaAjHIMSfp%")
+#: thousands separators a CSV may use ("" = none)
+THOUSANDS_SEPARATORS = ("", ",", ".", " ", "'", "\u00a0", "\u202f")
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    """How one CSV file is written (data-contract.md §1.1); the defaults are §1's."""
+
+    delimiter: str = ","
+    decimal: str = "."
+    thousands: str = ""
+    date_format: str = "%Y-%m-%d"
+    encoding: str = "utf-8"
+
+    @property
+    def is_default(self) -> bool:
+        return self == CsvDialect()
+
+    @property
+    def utf8(self) -> bool:
+        return codecs.lookup(self.encoding).name in ("utf-8", "utf-8-sig")
+
+    @property
+    def iso_dates(self) -> bool:
+        return self.date_format == "%Y-%m-%d"
+
+    @property
+    def plain_numbers(self) -> bool:
+        return self.decimal == "." and not self.thousands
+
+    def number(self, text: str) -> str:
+        """A contract number (``1234.56``) written in this dialect (``1.234,56``)."""
+        whole, _, fraction = text.partition(".")
+        if self.thousands and len(whole) > 3:
+            groups = []
+            while len(whole) > 3:
+                whole, tail = whole[:-3], whole[-3:]
+                groups.insert(0, tail)
+            whole = self.thousands.join([whole, *groups])
+        return whole + (self.decimal + fraction if fraction else "")
+
+    def date_layout(self) -> str:
+        """``date_format`` for a person: ``%d.%m.%Y`` → ``DD.MM.YYYY``."""
+        words = {"%d": "DD", "%m": "MM", "%Y": "YYYY", "%y": "YY", "%b": "Mon", "%B": "Month", "%%": "%"}
+        return re.sub(r"%.", lambda m: words.get(m.group(0), m.group(0)), self.date_format)
+
+
+class CsvConfig(_Strict):
+    """``source.csv`` / ``source.tables.<t>.csv``: how the CSV files are written. A key left out inherits (from
+    ``source.csv``, then §1's defaults: ``,`` separated, ``.`` decimals, no thousands separator, ISO dates, UTF-8)."""
+
+    delimiter: str | None = None
+    decimal: Literal[".", ","] | None = None
+    thousands: str | None = None
+    date_format: str | None = None
+    encoding: str | None = None
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) != 1 or value in "\"\r\n"):
+            raise ValueError(f"the delimiter is one character such as ; or , or a tab (\"\\t\"), got {value!r}")
+        return value
+
+    @field_validator("thousands")
+    @classmethod
+    def _separator(cls, value: str | None) -> str | None:
+        if value is not None and value not in THOUSANDS_SEPARATORS:
+            raise ValueError(f"thousands is one of {', '.join(repr(s) for s in THOUSANDS_SEPARATORS)} "
+                             f"('' = none), got {value!r}")
+        return value
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        unknown = sorted({code for code in re.findall(r"%(.)", value)} - DATE_FORMAT_CODES)
+        if unknown:
+            raise ValueError(f"{value!r} uses %{', %'.join(unknown)}; a date_format uses the strptime codes "
+                             "%d %m %Y %y %b %B %a %A %j %H %I %M %S %f %p, e.g. %d.%m.%Y")
+        sample = dt.datetime(2026, 10, 31)
+        try:
+            back = dt.datetime.strptime(sample.strftime(value), value)
+        except ValueError:
+            back = None
+        if back is None or back.date() != sample.date():
+            raise ValueError(f"{value!r} does not give back a whole date (day, month and year), e.g. %d.%m.%Y")
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(f"{value!r} is not a text encoding Python knows (e.g. utf-8, cp1252, latin-1, "
+                                 "utf-16)") from None
+        return value
+
+
+def _text_key(value: Any) -> Any:
+    """A key of ``values``: the source's value as text. YAML reads unquoted Yes/No/On/Off/True/False as booleans,
+    which would lose how the source writes them."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"the source value {value!r} must be quoted text: YAML reads unquoted Yes/No/On/Off/true/"
+                         "false as a boolean (write \"Yes\": true)")
+    return str(value) if isinstance(value, (int, Decimal)) else value
+
+
+SourceText = Annotated[str, BeforeValidator(_text_key)]
+SourceName = Annotated[str, Field(min_length=1)]
+
+
+class TableSourceConfig(_Strict):
+    """``source.tables.<t>``: where one contract table is in the source and what its columns are called there."""
+
+    #: files: the file in the source folder (default ``<table>.parquet``, else ``<table>.csv``)
+    file: SourceName | None = None
+    #: duckdb / ibis / spark: the source's table (spark: ``<table>.parquet`` under the location)
+    table: SourceName | None = None
+    csv: CsvConfig | None = None
+
+    @field_validator("file")
+    @classmethod
+    def _inside_folder(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        path = PurePath(value.replace("\\", "/"))
+        if path.is_absolute() or value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", value) or ".." in path.parts:
+            raise ValueError(f"{value!r} must be a file inside source.location (a name such as \"Sales Invoice.csv\", "
+                             "no absolute path and no ..)")
+        return value
+
+    @property
+    def columns_map(self) -> dict[str, str]:
+        """contract column → the source's column, for the columns mapped."""
+        columns = getattr(self, "columns", None)
+        return {k: v for k, v in columns.model_dump().items() if v is not None} if columns is not None else {}
+
+    @property
+    def values_map(self) -> dict[str, dict[str, Any]]:
+        """contract column → {source value: contract value}."""
+        values = getattr(self, "values", None)
+        return {k: dict(v) for k, v in values.model_dump().items() if v} if values is not None else {}
+
+
+def _table_models() -> type[BaseModel]:
+    """``source.tables``: one optional entry per contract table, whose ``columns`` and ``values`` accept only that
+    table's contract columns (extra keys are rejected by name like every other params key)."""
+    config = ConfigDict(extra="forbid", frozen=True)
+    tables: dict[str, Any] = {}
+    for name, spec in TABLES.items():
+        columns = create_model(f"{name}_columns", __config__=config,
+                               **{c.name: (SourceName | None, None) for c in spec.columns})
+        values = create_model(f"{name}_values", __config__=config,
+                              **{c.name: (dict[SourceText, bool if c.type == "bool" else str] | None, None)
+                                 for c in spec.columns if c.type in ("string", "bool")})
+        model = create_model(f"{name}_source", __base__=TableSourceConfig,
+                             columns=(columns, Field(default_factory=columns)),
+                             values=(values, Field(default_factory=values)))
+        tables[name] = (model | None, None)
+    return create_model("SourceTables", __config__=config, **tables)
+
+
+SourceTables = _table_models()
+
+
 class SourceConfig(_Strict):
     """Where the ledger is. ``files``: a folder of CSV/Parquet; ``duckdb``: a .duckdb file; ``ibis``: an Ibis URL
     (``postgres://user@host/db``, ``pyspark://?spark.master=…``; tables in ``schema``); ``spark``: a folder or URI of
-    ``<table>.parquet`` files read by Spark (the session from Spark's own configuration, else ``local[*]``)."""
+    ``<table>.parquet`` files read by Spark (the session from Spark's own configuration, else ``local[*]``).
+
+    ``csv`` and ``tables`` read a system's own export (data-contract.md §1.1): its file or table names, column
+    names, values, and the CSV dialect."""
 
     kind: Literal["files", "duckdb", "ibis", "spark"] = "files"
     location: str
     schema_: str | None = Field(default=None, alias="schema")
+    csv: CsvConfig | None = None
+    tables: SourceTables = Field(default_factory=SourceTables)  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _fits_the_kind(self) -> SourceConfig:
+        if self.csv is not None and self.kind != "files":
+            raise ValueError(f"source.csv: CSV files are read only with source.kind files (this source is "
+                             f"{self.kind}); remove it")
+        for name in TABLES:
+            entry = self.table_config(name)
+            if entry is None:
+                continue
+            if entry.file is not None and self.kind != "files":
+                raise ValueError(f"source.tables.{name}.file: a file is named only with source.kind files; with "
+                                 f"{self.kind} name the source's table with source.tables.{name}.table")
+            if entry.table is not None and self.kind == "files":
+                raise ValueError(f"source.tables.{name}.table: with source.kind files name the file with "
+                                 f"source.tables.{name}.file")
+            if entry.csv is not None and self.kind != "files":
+                raise ValueError(f"source.tables.{name}.csv: CSV files are read only with source.kind files")
+            dialect = self.csv_for(name)
+            if dialect.thousands and dialect.thousands == dialect.decimal:
+                raise ValueError(f"source.tables.{name}: the thousands separator and the decimal mark are both "
+                                 f"{dialect.decimal!r}")
+        if self.csv is not None:
+            dialect = self.csv_for(None)
+            if dialect.thousands and dialect.thousands == dialect.decimal:
+                raise ValueError(f"source.csv: the thousands separator and the decimal mark are both "
+                                 f"{dialect.decimal!r}")
+        return self
+
+    def table_config(self, table: str) -> TableSourceConfig | None:
+        return getattr(self.tables, table)
+
+    def csv_for(self, table: str | None) -> CsvDialect:
+        """The CSV dialect of ``table``'s file: §1's defaults, then ``source.csv``, then ``tables.<t>.csv``."""
+        settings: dict[str, str] = {}
+        entry = self.table_config(table) if table is not None else None
+        for layer in (self.csv, entry.csv if entry is not None else None):
+            if layer is not None:
+                settings.update({k: v for k, v in layer.model_dump().items() if v is not None})
+        return CsvDialect(**settings)
+
+    def columns_for(self, table: str) -> dict[str, str]:
+        entry = self.table_config(table)
+        return entry.columns_map if entry is not None else {}
+
+    def values_for(self, table: str) -> dict[str, dict[str, Any]]:
+        entry = self.table_config(table)
+        return entry.values_map if entry is not None else {}
 
 
 class AgingConfig(_Strict):
@@ -217,6 +453,8 @@ _DecimalLoader.add_constructor("tag:yaml.org,2002:timestamp", _date_text)
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:
+    if loc and loc[-1] == "[key]":  # a mapping's key is wrong: name the mapping (the key is in the message)
+        loc = loc[:-2]
     return ".".join(str(p) for p in loc if not str(p).startswith("function-")) or "(top level)"
 
 
@@ -232,7 +470,7 @@ def parse_params(data: Any, *, origin: str = "params") -> Params:
         for err in exc.errors():
             key = _key_path(err["loc"])
             if err["type"] == "extra_forbidden":
-                lines.append(f"  {key}: unknown key (check spelling; see README.md § Params)")
+                lines.append(f"  {key}: unknown key ({_unknown_key_help(err['loc'])})")
             elif err["type"] == "missing":
                 lines.append(f"  {key}: required key is missing")
             else:
@@ -241,6 +479,24 @@ def parse_params(data: Any, *, origin: str = "params") -> Params:
                 lines.append(f"  {key}: {err['msg']}{shown}")
         raise ConfigError(f"{origin}: invalid params\n" + "\n".join(lines),
                           hint="correct the keys named above; defaults are documented in README.md § Params") from None
+
+
+def _unknown_key_help(loc: tuple[Any, ...]) -> str:
+    """What may stand where an unknown key was found: under ``source.tables``, the contract's names."""
+    parts = [str(p) for p in loc]
+    if parts[:2] == ["source", "tables"]:
+        if len(parts) == 3:
+            return f"not a table of the data contract: {', '.join(TABLES)}"
+        table = TABLES.get(parts[2])
+        if table is not None and len(parts) == 5 and parts[3] == "columns":
+            return (f"not a column of {table.name} in the data contract: "
+                    f"{', '.join(c.name for c in table.columns)}")
+        if table is not None and len(parts) == 5 and parts[3] == "values":
+            mapped = [c.name for c in table.columns if c.type in ("string", "bool")]
+            return f"values maps the text and yes/no columns of {table.name}: {', '.join(mapped)}"
+        if table is not None and len(parts) == 4:
+            return "a table's source says file, table, columns, values or csv"
+    return "check spelling; see README.md § Params"
 
 
 def _shown(value: Any) -> str:
@@ -316,4 +572,12 @@ def params_to_jsonable(params: Params) -> dict[str, Any]:
     """Params as a JSON-ready mapping (decimals as strings), for run.json: secrets in a source URL are redacted."""
     data = params.model_dump(mode="json", by_alias=True)
     data["source"]["location"] = redact_url(data["source"]["location"])
+    data["source"] = _without_nulls(data["source"])  # the export's mapping as written, not every table's None
     return data
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        kept = {k: _without_nulls(v) for k, v in value.items() if v is not None}
+        return {k: v for k, v in kept.items() if v != {}}
+    return value

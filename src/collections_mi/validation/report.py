@@ -40,10 +40,15 @@ class ValidationFailure:
     hint: str = ""
     #: the rule itself, in plain English (an expectation's ``meta.notes``)
     expectation: str = ""
+    #: the source's own names where the params map the table (data-contract.md §1.1), e.g.
+    #: ``column 'Grand Total' of Sales Invoice.csv``; set by :meth:`~collections_mi.validation.naming.FileNames.annotate`
+    source: str = ""
 
     @property
     def location(self) -> str:
-        return f"{self.table}.{self.column}" if self.column else self.table
+        """``invoices.amount``, or with a mapped source ``invoices.amount (column 'Grand Total' of Sales Invoice.csv)``."""
+        where = f"{self.table}.{self.column}" if self.column else self.table
+        return f"{where} ({self.source})" if self.source else where
 
     def line(self) -> str:
         """One line: ``invoices.invoice_id: 2 rows where invoice_id repeats … (I1 ×2) — fix: …``."""
@@ -54,7 +59,7 @@ class ValidationFailure:
         return {
             "table": self.table, "column": self.column, "check": self.check, "description": self.description,
             "failing_count": int(self.failing_count), "sample": [jsonable_row(r) for r in self.sample],
-            "hint": self.hint, "expectation": self.expectation,
+            "hint": self.hint, "expectation": self.expectation, "source": self.source,
         }
 
 

@@ -83,6 +83,7 @@ def validate(ledger: Ledger, params: Params, *, sample_rows: int = 5,
     skipped += outcome.skipped
 
     failures.sort(key=lambda f: _TABLE_ORDER.get(f.table, len(_TABLE_ORDER)))  # stable: stage order kept per table
+    failures = [files.annotate(f) for f in failures]  # a mapped source's own names, every failure alike
     return ValidationReport(failures=failures, checks_run=checks_run,
                             tables={name: row_counts[name] for name in TABLES if name in row_counts},
                             seconds=time.perf_counter() - started, skipped=skipped,
