@@ -158,6 +158,22 @@ def test_empty_payments_is_allowed(ledger: BadLedger) -> None:
     assert report.tables["payments"] == 0
 
 
+def test_absent_optional_money_columns_are_not_checked(ledger: BadLedger) -> None:
+    # customers without credit_limit (an ERP customer list rarely has one): the reporting-currency decimals check of
+    # that column has nothing to check (it used to stop validation with an Ibis error)
+    report = ledger.drop_column("customers", "credit_limit").drop_column("customers", "risk_score").validate()
+    assert report.ok, report.render_text()
+
+
+def test_invoices_without_a_currency_column_are_in_the_reporting_currency(ledger: BadLedger) -> None:
+    # the payments' decimals are checked against the reporting currency (it used to stop with an Ibis error)
+    ledger.edit("invoices", lambda rows: [r for r in rows if r["currency"] in ("", "USD")])
+    ledger.edit("payments", lambda rows: [r for r in rows if r["invoice_id"] not in {"I4", "I7"}])
+    ledger.edit("adjustments", lambda rows: [r for r in rows if r["invoice_id"] not in {"I4", "I7"}])
+    report = ledger.drop_column("invoices", "currency").validate()
+    assert report.ok, report.render_text()
+
+
 # --------------------------------------------------------------------------- bad ledgers, one problem each
 
 

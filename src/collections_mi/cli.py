@@ -1,4 +1,4 @@
-"""The `collections-mi` command line: pack, metrics, validate, send, backfill, demo."""
+"""The `collections-mi` command line: pack, metrics, validate, send, backfill, demo, inspect."""
 
 from __future__ import annotations
 
@@ -89,6 +89,53 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    import datetime as dt
+    import re
+
+    from collections_mi.errors import ConfigError
+    from collections_mi.sources_inspect import month_end, propose, render_summary, render_yaml
+    from collections_mi.sources_inspect_io import read_folder
+
+    as_of, note = None, "from --as-of"
+    if args.as_of:
+        try:
+            as_of = dt.date.fromisoformat(args.as_of)
+        except ValueError:
+            raise ConfigError(f"--as-of {args.as_of!r} is not a date", hint="use YYYY-MM-DD, e.g. 2026-10-31") from None
+    if args.out is not None:
+        if args.out.exists():
+            raise ConfigError(f"{args.out} already exists: inspect never overwrites a file",
+                              hint="review or rename that file, or pass another --out path")
+        named = re.match(r"^(\d{4})-(\d{2})\.ya?ml$", args.out.name)
+        if named:
+            period = dt.date(int(named.group(1)), int(named.group(2)), 1)
+            if as_of is None:
+                as_of, note = month_end(period), f"the period {args.out.stem} that --out names"
+            elif (as_of.year, as_of.month) != (period.year, period.month):
+                raise ConfigError(f"--as-of {as_of} is not in {named.group(1)}-{named.group(2)}, the period "
+                                  f"{args.out.name} is named for",
+                                  hint="name the file params/<YYYY-MM of as_of>.yaml or change --as-of")
+    proposal = propose(str(args.folder), read_folder(args.folder), as_of=as_of, as_of_note=note)
+    command = f"collections-mi inspect {args.folder}"
+    text = render_yaml(proposal, command=command)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with args.out.open("x", encoding="utf-8") as handle:
+                handle.write(text)
+        except FileExistsError:
+            raise ConfigError(f"{args.out} already exists: inspect never overwrites a file",
+                              hint="review or rename that file, or pass another --out path") from None
+    sys.stderr.write(render_summary(proposal))
+    if args.out is not None:
+        print(f"Wrote {args.out}: review its TODOs, then collections-mi validate --params {args.out}",
+              file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="collections-mi",
@@ -156,6 +203,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
     demo.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default: csv)")
     demo.set_defaults(run=_cmd_demo)
+
+    inspect = commands.add_parser(
+        "inspect", help="propose params (source mapping) for a folder of ERP exports",
+        description="Read the header and a few rows of each .csv/.parquet file in FOLDER, sniff the CSV dialect "
+                    "(delimiter, decimal comma or point, thousands separator, date format, encoding), decide which "
+                    "file is which contract table and propose source.tables (file, columns, values). What it "
+                    "cannot decide is marked # TODO. Prints the YAML to stdout (a summary to stderr), or writes "
+                    "--out, which must not exist yet.",
+        epilog="Example: collections-mi inspect exports/2026-10 --out params/2026-10.yaml")
+    inspect.add_argument("folder", type=Path, metavar="FOLDER", help="folder holding the exported files")
+    inspect.add_argument("--out", type=Path, help="write the params here (never overwritten), e.g. params/2026-10.yaml")
+    inspect.add_argument("--as-of", dest="as_of", metavar="YYYY-MM-DD",
+                         help="as_of of the params (default: the period of --out, else the month-end of the latest "
+                              "invoice date seen)")
+    inspect.set_defaults(run=_cmd_inspect)
     return parser
 
 
