@@ -165,9 +165,11 @@ def run_metrics(params: Path):
 def last_error(stderr: str) -> str:
     """The one-line cause: the last 'SomeError: message' line of a traceback, else the last non-empty line."""
     lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    frames = re.findall(r'File ".*?/collections_mi/([\w/]+\.py)", line (\d+), in (\w+)', stderr)
+    where = f" (at {frames[-1][0]}:{frames[-1][1]} in {frames[-1][2]})" if frames else ""
     for line in reversed(lines):
         if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b", line.strip()):
-            return line.strip()[:300]
+            return line.strip()[:300] + where
     return (lines[-1] if lines else "(no stderr)")[:300]
 
 
