@@ -78,15 +78,22 @@ KPI_INPUTS: dict[str, dict[str, tuple[str, ...]]] = {
     "watchlist_loans": {"needs": ("loans",)},
     "watchlist_balance": {"needs": ("loans",)},
     "general_reserve": {"needs": ("loans",), "value": ("loans.impairment_method", "loans.status")},
-    "specific_reserve": {"needs": ("loans", "loan_cash_flows", "loans.collateral_value", "loans.cost_to_sell_rate"),
-                         "value": ("loans.impairment_method", "loans.status")},
-    "total_reserve": {"needs": ("loans", "loan_cash_flows", "loans.collateral_value", "loans.cost_to_sell_rate"),
-                      "value": ("loans.impairment_method", "loans.status")},
+    # decided (README § What you get): a collateral loan without collateral_value cannot be measured → absent; an
+    # empty cost_to_sell_rate is 0 (stated in the conventions); a header-only loan_cash_flows means no cash expected
+    # (the PV formula's own answer), so only the value changes
+    "specific_reserve": {"needs": ("loans", "loans.collateral_value"),
+                         "value": ("loans.impairment_method", "loans.status", "loans.cost_to_sell_rate",
+                                   "loan_cash_flows")},
+    "total_reserve": {"needs": ("loans", "loans.collateral_value"),
+                      "value": ("loans.impairment_method", "loans.status", "loans.cost_to_sell_rate",
+                                "loan_cash_flows")},
     "agency_placed": {"needs": ("agencies", "agency_placements")},
-    "agency_collected": {"needs": ("agencies", "agency_placements", "agency_collections")},
-    "agency_fees": {"needs": ("agencies", "agency_placements", "agency_collections")},
-    "agency_net_back": {"needs": ("agencies", "agency_placements", "agency_collections")},
-    "agency_liquidation_pct": {"needs": ("agencies", "agency_placements", "agency_collections")},
+    # decided: placements with a header-only agency_collections have collected nothing yet (a true 0, e.g. a new
+    # agency programme); the three agency tables are one group, so "absent" is the whole group
+    "agency_collected": {"needs": ("agencies", "agency_placements"), "value": ("agency_collections",)},
+    "agency_fees": {"needs": ("agencies", "agency_placements"), "value": ("agency_collections",)},
+    "agency_net_back": {"needs": ("agencies", "agency_placements"), "value": ("agency_collections",)},
+    "agency_liquidation_pct": {"needs": ("agencies", "agency_placements"), "value": ("agency_collections",)},
     # v1.1 (metrics.md); checked as soon as the library emits them
     "ar_net": {"needs": ("unapplied_cash",), "value": AR},
     "unapplied_cash_total": {"needs": ("unapplied_cash",)},
