@@ -20,6 +20,7 @@ import nbformat
 import pytest
 
 from collections_mi import history
+from collections_mi.pack.runner import execute_notebook_file
 from conftest import ROOT, write_params
 
 pytestmark = pytest.mark.slow
@@ -29,10 +30,7 @@ NOTEBOOKS = sorted(EXPLORE.glob("*.ipynb"))
 
 
 def execute(name: str, target: Path, **parameters: object) -> nbformat.NotebookNode:
-    import papermill
-
-    papermill.execute_notebook(str(EXPLORE / f"{name}.ipynb"), str(target), parameters=parameters,
-                               kernel_name="python3", progress_bar=False, log_output=False, cwd=str(ROOT))
+    execute_notebook_file(str(EXPLORE / f"{name}.ipynb"), str(target), parameters, cwd=str(ROOT))
     return nbformat.read(target, as_version=4)
 
 
@@ -147,8 +145,6 @@ def test_make_lab_serves_jupyterlab(tmp_path: Path) -> None:
 def test_a_pack_notebook_opened_in_jupyterlab_finds_the_project_files(demo_ledger: Path, tmp_path: Path) -> None:
     """JupyterLab starts the kernel in notebooks/; the pack notebooks' default ``params_path`` (and the params'
     relative ``source.location``) are meant from the project root — opened there, the notebook still computes."""
-    import papermill
-
     project = tmp_path / "project"
     (project / "notebooks").mkdir(parents=True)
     shutil.copy(ROOT / "notebooks" / "01_aging.ipynb", project / "notebooks")
@@ -156,8 +152,7 @@ def test_a_pack_notebook_opened_in_jupyterlab_finds_the_project_files(demo_ledge
     (project / "params").mkdir()
     write_params(project / "params", Path("data/demo"))  # relative, as in params/2026-10.yaml
     target = tmp_path / "aging.ipynb"
-    papermill.execute_notebook(str(project / "notebooks" / "01_aging.ipynb"), str(target),
-                               parameters={"params_path": "params/2026-10.yaml"}, kernel_name="python3",
-                               progress_bar=False, log_output=False, cwd=str(project / "notebooks"))
+    execute_notebook_file(str(project / "notebooks" / "01_aging.ipynb"), str(target),
+                          {"params_path": "params/2026-10.yaml"}, cwd=str(project / "notebooks"))
     shown = outputs(nbformat.read(target, as_version=4))
     assert "as of **2026-10-31**" in shown and shown.count('class="mi-chart"') >= 3

@@ -99,11 +99,33 @@ def validate_ledger(ledger: Ledger, params: Params, failed_dir: Callable[[], Pat
     return report
 
 
-def _execute_notebook(source: str, target: str, parameters: dict[str, str], cwd: str) -> None:
-    import papermill
+# AF_UNIX socket paths are limited to 107 bytes on Linux (103 on macOS); the kernel adds "-<n>"
+_IPC_PATH_LIMIT = 100
 
-    papermill.execute_notebook(source, target, parameters=parameters, kernel_name="python3", progress_bar=False,
-                               log_output=False, cwd=cwd, report_mode=False)
+
+def execute_notebook_file(source: str, target: str, parameters: dict[str, Any], cwd: str) -> None:
+    """Run one notebook with papermill, writing the executed copy to ``target``."""
+    import shutil
+    import tempfile
+
+    import papermill
+    from traitlets.config import Config
+
+    # Kernels talk over Unix sockets in a private folder, not TCP: jupyter_client picks TCP ports by asking the OS
+    # for a free one and closing it before the kernel binds, so two kernels starting together (three notebooks
+    # of one pack, or two packs at once) can pick the same port and one dies ("Address already in use").
+    # Sockets in a folder of our own cannot collide, and are not reachable from the network either.
+    config = Config()
+    socket_dir = tempfile.mkdtemp(prefix="cmi-kernel-") if os.name == "posix" else None
+    if socket_dir is not None and len(socket_dir) + 8 <= _IPC_PATH_LIMIT:
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = os.path.join(socket_dir, "k")
+    try:
+        papermill.execute_notebook(source, target, parameters=parameters, kernel_name="python3",
+                                   progress_bar=False, log_output=False, cwd=cwd, report_mode=False, config=config)
+    finally:
+        if socket_dir is not None:
+            shutil.rmtree(socket_dir, ignore_errors=True)
 
 
 def _check_declared_parameters(notebook: Path, passed: dict[str, str]) -> None:
@@ -136,7 +158,7 @@ def execute_notebooks(sections: list[Section], folder: Path, params_path: Path, 
     # page by page into each worker
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     try:
-        futures = {pool.submit(_execute_notebook, src, dst, parameters, str(folder)): name
+        futures = {pool.submit(execute_notebook_file, src, dst, parameters, str(folder)): name
                    for name, (src, dst) in jobs.items()}
         for done, future in enumerate(as_completed(futures), start=1):
             name = futures[future]
