@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import shutil
 import tempfile
 from decimal import Decimal
 from html.parser import HTMLParser
@@ -302,6 +303,21 @@ def test_metrics_on_variant(name: str, matrix_variants: dict, matrix_source: Pat
     if wrong:
         problems.append(f"wrong values: {'; '.join(wrong)}")
     assert not problems, f"{name}: " + " | ".join(problems)
+
+
+def test_a_table_whose_rows_all_come_after_as_of_counts_as_empty(tiny_ledger: Path, tmp_path: Path) -> None:
+    """Availability is measured as of D: the tiny ledger's only adjustment is dated 2026-10-05, so as of 2026-09-30
+    the write-off figures are absent — the same kpis.json as the ledger without an adjustments table — and as of
+    2026-10-31 they are there (a credit note, no write-off: 0)."""
+    september = run_metrics(write_params(tmp_path, tiny_ledger, as_of="2026-09-30", name="with.yaml"))
+    assert "write_offs" not in september and "bad_debt_expense" not in september
+    assert september["ar_total"] == Decimal("2250.50")
+    without = tmp_path / "without"
+    shutil.copytree(tiny_ledger, without)
+    (without / "adjustments.csv").unlink()
+    assert run_metrics(write_params(tmp_path, without, as_of="2026-09-30", name="without.yaml")) == september
+    october = run_metrics(write_params(tmp_path, tiny_ledger, as_of="2026-10-31", name="october.yaml"))
+    assert october["write_offs"] == 0 and october["recoveries"] == 0
 
 
 # ------------------------------------------------------------------------------------------ pack pages

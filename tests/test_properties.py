@@ -181,9 +181,6 @@ def test_ar_and_dso_family_equal_the_oracle(tiny: Tiny) -> None:
                 f"{kpi}: library {kpis[kpi]} vs oracle {expected}"
 
 
-# Known gap (issue 16, next step): which optional tables hold data is measured over the whole ledger, not as of D, so
-# a table whose only rows are dated after D (e.g. the first credit note) makes its KPIs appear as 0 instead of absent.
-@pytest.mark.xfail(reason="availability of optional tables is not yet measured as of D", strict=False)
 @profile(15)
 @given(tiny_ledgers(), st.data())
 def test_rows_dated_after_as_of_change_nothing(tiny: Tiny, data) -> None:

@@ -37,6 +37,8 @@ class Table:
     key: str | None = None
     #: tables that must be present together with this one
     group: str | None = None
+    #: the date column that dates a row: as of D, a row dated after D has not happened yet (None: undated table)
+    dated_by: str | None = None
 
     @property
     def required_columns(self) -> tuple[str, ...]:
@@ -50,8 +52,9 @@ class Table:
 
 
 def _t(name: str, key: str | None, *cols: tuple[str, ColumnType, bool], required: bool = False,
-       group: str | None = None) -> Table:
-    return Table(name, tuple(Column(n, t, r) for n, t, r in cols), required=required, key=key, group=group)
+       group: str | None = None, dated_by: str | None = None) -> Table:
+    return Table(name, tuple(Column(n, t, r) for n, t, r in cols), required=required, key=key, group=group,
+                 dated_by=dated_by)
 
 
 TABLES: dict[str, Table] = {
@@ -64,39 +67,45 @@ TABLES: dict[str, Table] = {
         _t("invoices", "invoice_id",
            ("invoice_id", "string", True), ("customer_id", "string", True), ("invoice_date", "date", True),
            ("due_date", "date", True), ("amount", "money", True), ("currency", "string", False),
-           ("disputed", "bool", False), required=True),
+           ("disputed", "bool", False), required=True, dated_by="invoice_date"),
         _t("payments", "payment_id",
            ("payment_id", "string", True), ("invoice_id", "string", True), ("payment_date", "date", True),
-           ("amount", "money", True), required=True),
+           ("amount", "money", True), required=True, dated_by="payment_date"),
         _t("adjustments", "adjustment_id",
            ("adjustment_id", "string", True), ("invoice_id", "string", True),
-           ("adjustment_date", "date", True), ("kind", "string", True), ("amount", "money", True)),
+           ("adjustment_date", "date", True), ("kind", "string", True), ("amount", "money", True),
+           dated_by="adjustment_date"),
         _t("promises", "promise_id",
            ("promise_id", "string", True), ("customer_id", "string", True), ("promised_on", "date", True),
-           ("due_by", "date", True), ("amount", "money", True), ("collector", "string", False)),
+           ("due_by", "date", True), ("amount", "money", True), ("collector", "string", False),
+           dated_by="promised_on"),
         _t("fx_rates", None,
-           ("rate_date", "date", True), ("currency", "string", True), ("rate", "decimal", True)),
+           ("rate_date", "date", True), ("currency", "string", True), ("rate", "decimal", True),
+           dated_by="rate_date"),
         _t("gl_balances", None,
-           ("period_end", "date", True), ("account", "string", True), ("amount", "money", True)),
+           ("period_end", "date", True), ("account", "string", True), ("amount", "money", True),
+           dated_by="period_end"),
         _t("agencies", "agency_id",
            ("agency_id", "string", True), ("name", "string", True), ("strategy", "string", False),
            group="agency"),
         _t("agency_placements", "placement_id",
            ("placement_id", "string", True), ("agency_id", "string", True), ("customer_id", "string", True),
            ("placed_date", "date", True), ("placed_amount", "money", True), ("fee_rate", "decimal", True),
-           ("recalled_date", "date", False), group="agency"),
+           ("recalled_date", "date", False), group="agency", dated_by="placed_date"),
         _t("agency_collections", "collection_id",
            ("collection_id", "string", True), ("placement_id", "string", True),
-           ("collection_date", "date", True), ("amount", "money", True), group="agency"),
+           ("collection_date", "date", True), ("amount", "money", True), group="agency",
+           dated_by="collection_date"),
         _t("loans", None,
            ("as_of_date", "date", True), ("loan_id", "string", True), ("borrower", "string", True),
            ("balance", "money", True), ("effective_rate", "decimal", True), ("risk_grade", "string", True),
            ("days_past_due", "int", True), ("on_watch_list", "bool", True),
            ("impairment_method", "string", False), ("collateral_value", "money", False),
-           ("cost_to_sell_rate", "decimal", False), ("status", "string", False), group="loans"),
+           ("cost_to_sell_rate", "decimal", False), ("status", "string", False), group="loans",
+           dated_by="as_of_date"),
         _t("loan_cash_flows", None,
            ("as_of_date", "date", True), ("loan_id", "string", True), ("flow_date", "date", True),
-           ("amount", "money", True), group="loans"),
+           ("amount", "money", True), group="loans", dated_by="as_of_date"),
     )
 }
 

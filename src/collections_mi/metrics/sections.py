@@ -124,7 +124,7 @@ def compute_sections(tables: Tables, params: Params, sections: list[Section],
     What needs optional data the ledger lacks (``shape``; measured here when not given) is left out of each result,
     with its reason, and a KPI that cannot be computed (e.g. a ratio with nothing to divide by) is None: kpis.json
     omits both."""
-    shape = shape if shape is not None else ledger_shape(tables)
+    shape = shape if shape is not None else ledger_shape(tables, params.as_of)
     fx = load_fx(tables, params.reporting_currency)
     if progress:
         progress("materialising open-item spans")

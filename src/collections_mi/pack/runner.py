@@ -269,7 +269,7 @@ def run_pack(params_path: str | Path, out_dir: str | Path = "reports", only: lis
                                lambda: open_ledger(params, params_path))
             failed_dir = lambda: publishing.keep_failed(out_dir, params.period, run_id, staging)  # noqa: E731
             report = clock.run("validate", "validating input data", lambda: validate_ledger(ledger, params, failed_dir))
-            shape = ledger_shape(ledger.typed)
+            shape = ledger_shape(ledger.typed, params.as_of)
             sections = available_sections(ledger.typed, only, shape)
             if not sections:
                 raise PackError("no section can run: the source lacks the tables they need",
@@ -345,6 +345,6 @@ def compute_kpis(params_path: str | Path, *, validate: bool = True) -> dict[str,
     ledger = open_ledger(params, params_path)
     if validate:
         validate_ledger(ledger, params)
-    shape = ledger_shape(ledger.typed)
+    shape = ledger_shape(ledger.typed, params.as_of)
     sections = available_sections(ledger.typed, shape=shape)
     return flat_kpis(compute_sections(ledger.typed, params, sections, shape=shape))
