@@ -42,7 +42,7 @@ def placement_results(tables: Tables, params: Params) -> pd.DataFrame:
     as_of = params.as_of
     placements = tables["agency_placements"]
     placements = placements.filter(placements.placed_date <= as_of)
-    recalled = placements.recalled_date if "recalled_date" in placements.columns else ibis.null("date")
+    recalled = placements.recalled_date
     placements = placements.mutate(recalled_date=ibis.ifelse(recalled <= as_of, recalled, ibis.null("date")))
     collections = tables["agency_collections"]
     collections = collections.filter(collections.collection_date <= as_of)
@@ -51,7 +51,7 @@ def placement_results(tables: Tables, params: Params) -> pd.DataFrame:
         collections=collections.count())
     joined = placements.left_join(sums, "placement_id").drop("placement_id_right")
     agencies = tables["agencies"]
-    strategy = agencies.strategy if "strategy" in agencies.columns else ibis.null("string")
+    strategy = agencies.strategy
     joined = joined.left_join(agencies.select("agency_id", agency=agencies.name, strategy=strategy), "agency_id") \
         .drop("agency_id_right")
     frame = joined.select("placement_id", "agency_id", "agency", "strategy", "customer_id", "placed_date",

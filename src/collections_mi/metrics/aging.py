@@ -44,12 +44,9 @@ def _customer_cells(tables: Tables, params: Params) -> pd.DataFrame:
     cells = items.group_by(["customer_id", "currency", "bucket", "past_due", "disputed"]).aggregate(
         items=items.count(), balance=items.open_balance.sum())
     customers = tables["customers"]
-    wanted = [c for c in CUSTOMER_ATTRIBUTES if c in customers.columns]
-    cells = cells.left_join(customers.select("customer_id", *wanted), "customer_id").drop("customer_id_right")
+    cells = cells.left_join(customers.select("customer_id", *CUSTOMER_ATTRIBUTES), "customer_id") \
+        .drop("customer_id_right")
     frame = fetch(cells.order_by(["customer_id", "currency", "bucket", "past_due", "disputed"]))
-    for column in CUSTOMER_ATTRIBUTES:
-        if column not in frame.columns:
-            frame[column] = None
     for column in ("segment", "region", "collector"):
         frame[column] = frame[column].fillna(UNASSIGNED)
     frame["name"] = frame["name"].fillna(frame["customer_id"])

@@ -126,7 +126,7 @@ def adjustments_by_month(tables: Tables, params: Params, fx: FxRates, kind: str)
     adj = tables["adjustments"]
     adj = adj.filter((adj.kind == kind) & (adj.adjustment_date <= params.as_of))
     invoices = tables["invoices"]
-    currency = invoices.currency.upper() if "currency" in invoices.columns else ibis.null("string")
+    currency = invoices.currency.upper()
     adj = adj.join(invoices.select("invoice_id", currency=currency.fill_null(params.reporting_currency)), "invoice_id")
     frame = adj.group_by(["currency", "adjustment_date"]).aggregate(amount=adj.amount.sum()).to_pyarrow().to_pandas()
     totals: dict[dt.date, list[Decimal]] = defaultdict(list)
@@ -229,7 +229,7 @@ def vintage_curves(tables: Tables, params: Params, fx: FxRates, cohorts: int = 2
     columns = ["cohort", "months_since", "sales", "net_write_offs", "loss_pct"]
     first_cohort = add_months(params.as_of, -cohorts_back(cohorts)).replace(day=1)
     inv = tables["invoices"]
-    currency = inv.currency.upper() if "currency" in inv.columns else ibis.null("string")
+    currency = inv.currency.upper()
     inv = inv.mutate(currency=currency.fill_null(params.reporting_currency))
     inv = inv.filter((inv.invoice_date >= first_cohort) & (inv.invoice_date <= params.as_of))
     sales = inv.group_by(["currency", "invoice_date"]).aggregate(amount=inv.amount.sum()).to_pyarrow().to_pandas()
@@ -319,7 +319,7 @@ def _agency_status(tables: Tables, as_of: dt.date, customer_ids: pd.Series) -> l
         return [None] * len(customer_ids)
     placements = tables["agency_placements"]
     placements = placements.filter(placements.placed_date <= as_of)
-    recalled = placements.recalled_date if "recalled_date" in placements.columns else ibis.null("date")
+    recalled = placements.recalled_date
     active = placements.filter(recalled.isnull() | (recalled > as_of))
     agencies = tables["agencies"].select("agency_id", agency_name="name")
     frame = active.join(agencies, "agency_id").select("customer_id", "agency_name", "placed_date") \
@@ -397,7 +397,7 @@ def _partial_month(tables: Tables, params: Params, fx: FxRates, kind: str) -> De
     adj = tables["adjustments"]
     adj = adj.filter((adj.kind == kind) & (adj.adjustment_date >= start) & (adj.adjustment_date <= params.as_of))
     invoices = tables["invoices"]
-    currency = invoices.currency.upper() if "currency" in invoices.columns else ibis.null("string")
+    currency = invoices.currency.upper()
     adj = adj.join(invoices.select("invoice_id", currency=currency.fill_null(params.reporting_currency)), "invoice_id")
     rows = adj.group_by(["currency", "adjustment_date"]).aggregate(amount=adj.amount.sum()).to_pyarrow().to_pylist()
     return dsum(fx.convert(r["amount"], r["currency"], r["adjustment_date"]) for r in rows)

@@ -65,9 +65,8 @@ def reductions(tables: Tables) -> ir.Table:
 
 def invoices_with_currency(tables: Tables, reporting_currency: str) -> ir.Table:
     inv = tables["invoices"]
-    currency = inv.currency.upper() if "currency" in inv.columns else ibis.null("string")
-    disputed = inv.disputed if "disputed" in inv.columns else ibis.literal(False)
-    return inv.mutate(currency=currency.fill_null(reporting_currency), disputed=disputed.fill_null(False))
+    return inv.mutate(currency=inv.currency.upper().fill_null(reporting_currency),
+                      disputed=inv.disputed.fill_null(False))
 
 
 #: keys under which :func:`with_balance_tables` adds the materialised helpers to a tables mapping

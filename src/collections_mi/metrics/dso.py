@@ -206,10 +206,9 @@ def _with_customer_attribute(tables: Tables, items: ibis.Table, attribute: str) 
         return items
     customers = tables["customers"]
     if attribute == "risk_band":
-        score = customers.risk_score if "risk_score" in customers.columns else ibis.null("decimal")
-        values = risk_band_expr(score)
+        values = risk_band_expr(customers.risk_score)
     else:
-        values = customers[attribute].fill_null("(none)") if attribute in customers.columns else ibis.literal("(none)")
+        values = customers[attribute].fill_null("(none)")
     lookup = customers.select(customer_id=customers.customer_id, **{attribute: values})
     return items.left_join(lookup, "customer_id").drop("customer_id_right")
 
@@ -529,12 +528,9 @@ def customer_attributes(tables: Tables, attributes: Sequence[str]) -> pd.DataFra
     columns = {"customer_id": customers.customer_id}
     for attribute in attributes:
         if attribute == "risk_band":
-            score = customers.risk_score if "risk_score" in customers.columns else ibis.null("decimal")
-            columns[attribute] = risk_band_expr(score)
-        elif attribute in customers.columns:
-            columns[attribute] = customers[attribute].fill_null("(none)")
+            columns[attribute] = risk_band_expr(customers.risk_score)
         else:
-            columns[attribute] = ibis.literal("(none)")
+            columns[attribute] = customers[attribute].fill_null("(none)")
     return customers.select(**columns).to_pyarrow().to_pandas()
 
 

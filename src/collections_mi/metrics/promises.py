@@ -11,7 +11,6 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
-import ibis
 import pandas as pd
 
 from collections_mi.config import Params
@@ -31,9 +30,9 @@ def promise_status(tables: Tables, params: Params, fx: FxRates) -> pd.DataFrame:
     promises = tables["promises"]
     promises = promises.filter(promises.promised_on <= as_of)
     customers = tables["customers"]
-    owner = customers.collector if "collector" in customers.columns else ibis.null("string")
+    owner = customers.collector
     promises = promises.left_join(customers.select("customer_id", owner=owner), "customer_id").drop("customer_id_right")
-    taken_by = promises.collector if "collector" in promises.columns else ibis.null("string")
+    taken_by = promises.collector
     promises = promises.mutate(collector=taken_by.fill_null(promises.owner).fill_null(UNASSIGNED))
     invoices = invoices_with_currency(tables, params.reporting_currency).select("invoice_id", "customer_id", "currency")
     payments = tables["payments"].join(invoices, "invoice_id")
@@ -84,7 +83,7 @@ def collected_in_month(tables: Tables, params: Params, fx: FxRates, by: str = "c
     payments = payments.filter((payments.payment_date >= start) & (payments.payment_date <= params.as_of))
     payments = payments.join(invoices, "invoice_id")
     customers = tables["customers"]
-    group = customers[by].fill_null(UNASSIGNED) if by in customers.columns else ibis.literal(UNASSIGNED)
+    group = customers[by].fill_null(UNASSIGNED)
     payments = payments.left_join(customers.select("customer_id", group=group), "customer_id")
     frame = payments.group_by(["group", "currency", "payment_date"]).aggregate(amount=payments.amount.sum()) \
         .to_pyarrow().to_pandas()

@@ -76,9 +76,6 @@ def loan_reserves(tables: Tables, params: Params, snapshot: dt.date, reserve_dat
     """One row per loan of the snapshot with PV, net collateral, reserve and its kind (specific / general / none)."""
     loans = tables["loans"]
     frame = loans.filter(loans.as_of_date == snapshot).order_by("loan_id").to_pyarrow().to_pandas()
-    for column in ("impairment_method", "collateral_value", "cost_to_sell_rate", "status"):
-        if column not in frame.columns:
-            frame[column] = None
     flows = tables["loan_cash_flows"]
     flows = flows.filter(flows.as_of_date == snapshot).select("loan_id", "flow_date", "amount").to_pyarrow().to_pylist()
     by_loan: dict[str, list[tuple[dt.date, Decimal]]] = defaultdict(list)
@@ -252,7 +249,7 @@ def compute_watchlist(tables: Tables, params: Params, fx: FxRates) -> SectionRes
         section="watchlist",
         kpis=kpis,
         tables={
-            "watchlist_loans": watch[[c for c in loan_columns if c in watch.columns]].sort_values(
+            "watchlist_loans": watch[loan_columns].sort_values(
                 "reserve", ascending=False, kind="stable").reset_index(drop=True),
             "watchlist_by_grade": grade_totals(current, "risk_grade"),
             "watchlist_by_method": grade_totals(current.assign(method=current["impairment_method"].fillna("general")),
