@@ -399,6 +399,8 @@ def test_pack_on_variant(name: str, matrix_variants: dict, matrix_source: Path, 
         elif "Not available" not in index or titles.get(stem, stem) not in index:
             problems.append(f"{stem}: no page, and index.html does not say '{titles.get(stem, stem)}' is "
                             f"not available (ledger lacks {', '.join(lacking)})")
+    if 'class="mi-tile-value">–<' in (published / "index.html").read_text(encoding="utf-8"):
+        problems.append("index.html: a headline tile shows a bare dash instead of 'Not available' and why")
     kpis = json.loads((published / "kpis.json").read_text(), parse_float=Decimal)
     for kpi, inputs in KPI_INPUTS.items():
         if kpi in kpis and any(i in variant.missing for i in inputs.get("needs", ())):

@@ -354,7 +354,8 @@ class WatchlistConfig(_Strict):
 class ReportConfig(_Strict):
     """Presentation choices (an extension of the contract; all optional)."""
 
-    company: str = "Demo Co"
+    #: shown in the pack's title line and the email (none: "Collections MI · 2026-10")
+    company: str = ""
     top_customers: Annotated[int, Field(ge=1, le=500)] = 15
     trend_months: Annotated[int, Field(ge=2, le=60)] = 13
 

@@ -101,6 +101,15 @@ def markdown(text: str) -> None:
     display(Markdown(text))
 
 
+def context_line(params: Params, currency: str, **more: str) -> None:
+    """The line under a page's title: company (when set), as of, currency and e.g. method="aging_rates" — escaped,
+    since the company name is text from the params."""
+    facts = [("as of", str(params.as_of)), ("amounts in", currency), *more.items()]
+    parts = [f"<b>{html.escape(params.report.company)}</b>"] if params.report.company.strip() else []
+    parts += [f"{html.escape(label)} <b>{html.escape(value)}</b>" for label, value in facts]
+    display(HTML(f'<p class="mi-context">{" · ".join(parts)}</p>'))
+
+
 def env_flag(name: str) -> bool:
     return os.environ.get(name, "").lower() in ("1", "true", "yes")
 

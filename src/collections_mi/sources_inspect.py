@@ -590,6 +590,7 @@ def render_yaml(proposal: Proposal, *, command: str) -> str:
     if proposal.reporting_currency:
         out.append(f"reporting_currency: {proposal.reporting_currency}   # every sampled invoice is in "
                    f"{proposal.reporting_currency}; other currencies need fx_rates")
+    out.append('# report: {company: "Your Company Ltd"}   # optional: the name on the pack\'s title line and email')
     out += ["source:", "  kind: files", f"  location: {_q(proposal.folder)}"]
     for problem in proposal.problems:
         out.append(f"  # TODO {problem}")

@@ -140,7 +140,7 @@ def _kpi_rows_html(lines: Sequence[KpiLine]) -> str:
 
 def html_body(params: Params, lines: Sequence[KpiLine], sentences: Sequence[str], images: Mapping[str, str],
               titles: Mapping[str, str], validation: str) -> str:
-    company = html.escape(params.report.company)
+    brand = html.escape(fmt.brand(params.report.company, params.period))
     period = html.escape(params.period)
     figures = "".join(
         f'<p style="margin:18px 0 4px;{FONT}font-weight:600;">{html.escape(titles[name])}</p>'
@@ -154,7 +154,7 @@ def html_body(params: Params, lines: Sequence[KpiLine], sentences: Sequence[str]
         f'<table role="presentation" width="680" cellpadding="0" cellspacing="0" '
         f'style="max-width:680px;width:100%;background:#ffffff;{FONT}color:#1f2933;">'
         f'<tr><td style="background:#0d2a4a;color:#ffffff;padding:14px 18px;font-size:18px;font-weight:700;">'
-        f'{company} · Collections MI · {period}</td></tr>'
+        f'{brand}</td></tr>'
         f'<tr><td style="padding:14px 18px;font-size:14px;">'
         f'<p style="margin:0 0 10px;">Month-end collections pack as of {html.escape(str(params.as_of))}.</p>'
         f'<ul style="margin:0 0 12px;padding-left:18px;">{bullet_items}</ul>'
@@ -168,14 +168,14 @@ def html_body(params: Params, lines: Sequence[KpiLine], sentences: Sequence[str]
 def text_body(params: Params, lines: Sequence[KpiLine], sentences: Sequence[str], validation: str) -> str:
     width = max((len(line.label) for line in lines), default=10)
     rows = [f"{line.label.ljust(width)}  {line.value}" + (f"  ({line.change})" if line.change else "") for line in lines]
-    return "\n".join([f"{params.report.company} · Collections MI · {params.period} (as of {params.as_of})", "",
+    return "\n".join([f"{fmt.brand(params.report.company, params.period)} (as of {params.as_of})", "",
                       *[f"- {s}" for s in sentences], "", *rows, "",
                       f"The full pack is attached (collections-pack-{params.period}.zip; open index.html).",
                       f"Validation: {validation}."]) + "\n"
 
 
 def subject(params: Params, results: Mapping[str, SectionResult]) -> str:
-    parts = [f"{params.report.company} collections MI {params.period}"]
+    parts = [fmt.brand(params.report.company, params.period)]
     if "aging" in results:
         parts.append(f"AR {fmt.money(results['aging'].kpis['ar_total'], params.reporting_currency, symbol=True)}")
     if "dso" in results and results["dso"].kpis.get("dso") is not None:

@@ -51,8 +51,6 @@ class LedgerShape:
             if self.as_of is not None and self.all_rows.get(table, 0) > 0:
                 return f"the ledger's {table} table has no rows dated on or before {self.as_of.isoformat()}"
             return f"the ledger's {table} table has no rows"
-        if self.as_of is not None and TABLES[table].dated_by is not None:
-            return f"the ledger has no {table}.{column} on rows dated on or before {self.as_of.isoformat()}"
         return f"the ledger has no {table}.{column}"
 
     def missing_of(self, *needs: tuple[str, str | None]) -> str | None:

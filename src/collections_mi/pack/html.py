@@ -28,7 +28,7 @@ def notebook_to_html(notebook_path: Path, *, title: str, nav: Sequence[Mapping[s
     exporter.exclude_output_prompt = True
     notebook = nbformat.read(notebook_path, as_version=4)
     notebook.metadata["title"] = f"{title} · {period}"
-    resources = {"mi": {"css": CSS, "nav": list(nav), "company": company, "period": period, "footer": footer,
+    resources = {"mi": {"css": CSS, "nav": list(nav), "brand": fmt.brand(company, period), "period": period, "footer": footer,
                         "index_href": index_href}}
     body, _ = exporter.from_notebook_node(notebook, resources=resources)
     check_offline(body, str(notebook_path))
@@ -55,10 +55,10 @@ def index_page(*, company: str, period: str, as_of: str, tiles: list[dict[str, A
     sentences = "".join(f"<li>{html.escape(line)}</li>" for line in summary)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(company)} · Collections MI · {html.escape(period)}</title>
+<title>{html.escape(fmt.brand(company, period))}</title>
 <style>{CSS} main {{ padding: 8px 28px; max-width: 1100px; }}</style></head>
 <body class="mi-pack">
-<header class="mi-header"><span class="mi-brand">{html.escape(company)} · Collections MI · {html.escape(period)}</span>
+<header class="mi-header"><span class="mi-brand">{html.escape(fmt.brand(company, period))}</span>
 <nav><a class="current" href="index.html">Overview</a>{nav}</nav></header>
 <main>
 <h1>Month-end collections pack — {html.escape(period)}</h1>

@@ -5,18 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from collections_mi.metrics.result import SectionResult, Unavailable
-from collections_mi.presentation.format import money, percent
+from collections_mi.presentation.format import explained_tiles, money, percent
 
 
 def headline_tiles(result: SectionResult, currency: str) -> list[dict[str, Any]]:
     kpis = result.kpis
-    return [
-        {"label": "Placed with agencies", "value": money(kpis["agency_placed"], currency, symbol=True)},
-        {"label": "Collected (gross)", "value": money(kpis["agency_collected"], currency, symbol=True)},
-        {"label": "Net-back after fees", "value": money(kpis["agency_net_back"], currency, symbol=True),
+    return explained_tiles(result, [
+        {"kpi": "agency_placed", "label": "Placed with agencies",
+         "value": money(kpis["agency_placed"], currency, symbol=True)},
+        {"kpi": "agency_collected", "label": "Collected (gross)",
+         "value": money(kpis["agency_collected"], currency, symbol=True)},
+        {"kpi": "agency_net_back", "label": "Net-back after fees",
+         "value": money(kpis["agency_net_back"], currency, symbol=True),
          "note": f"fees {money(kpis['agency_fees'], currency)}"},
-        {"label": "Liquidation", "value": percent(kpis["agency_liquidation_pct"])},
-    ]
+        {"kpi": "agency_liquidation_pct", "label": "Liquidation", "value": percent(kpis["agency_liquidation_pct"])},
+    ])
 
 
 def verdict(result: SectionResult) -> str:

@@ -7,21 +7,22 @@ from typing import Any
 import pandas as pd
 
 from collections_mi.metrics.result import SectionResult, Unavailable
-from collections_mi.presentation.format import money
+from collections_mi.presentation.format import explained_tiles, money
 
 
 def headline_tiles(result: SectionResult, currency: str) -> list[dict[str, Any]]:
     kpis = result.kpis
     total, opening = kpis["allowance_total"], kpis["allowance_opening"]
     change = None if total is None or opening is None else total - opening
-    return [
-        {"label": "Allowance", "value": money(total, currency, symbol=True),
+    return explained_tiles(result, [
+        {"kpi": "allowance_total", "label": "Allowance", "value": money(total, currency, symbol=True),
          "change": None if change is None else f"{'+' if change >= 0 else '−'}{money(abs(change), currency)} vs opening",
          "good": None},
-        {"label": "Bad-debt expense (month)", "value": money(kpis["bad_debt_expense"], currency, symbol=True)},
-        {"label": "Write-offs (month)", "value": money(kpis["write_offs"], currency, symbol=True)},
-        {"label": "Recoveries (month)", "value": money(kpis["recoveries"], currency, symbol=True)},
-    ]
+        {"kpi": "bad_debt_expense", "label": "Bad-debt expense (month)",
+         "value": money(kpis["bad_debt_expense"], currency, symbol=True)},
+        {"kpi": "write_offs", "label": "Write-offs (month)", "value": money(kpis["write_offs"], currency, symbol=True)},
+        {"kpi": "recoveries", "label": "Recoveries (month)", "value": money(kpis["recoveries"], currency, symbol=True)},
+    ])
 
 
 def summary_sentence(result: SectionResult, currency: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from collections_mi.metrics.result import SectionResult
-from collections_mi.presentation.format import decimal_places, percent
+from collections_mi.presentation.format import decimal_places, explained_tiles, percent
 
 KPI_LABELS = {
     "dso": "DSO", "dso_countback": "Countback DSO", "bpdso": "Best possible DSO", "add": "Average days delinquent",
@@ -39,9 +39,9 @@ def headline_tiles(result: SectionResult) -> list[dict[str, Any]]:
     for kpi in ("dso", "bpdso", "add", "cei_pct", "days_late_weighted"):
         change = changes.loc[kpi, "mom_change"]
         good = None if change is None or change == 0 else ((change < 0) == (kpi in LOWER_IS_BETTER))
-        tiles.append({"label": KPI_LABELS[kpi], "value": _value_text(kpi, result.kpis[kpi]),
+        tiles.append({"kpi": kpi, "label": KPI_LABELS[kpi], "value": _value_text(kpi, result.kpis[kpi]),
                       "change": _change_text(kpi, change), "good": good})
-    return tiles
+    return explained_tiles(result, tiles)
 
 
 def changes_table(result: SectionResult) -> pd.DataFrame:

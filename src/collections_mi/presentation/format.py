@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from collections_mi.metrics.result import SectionResult
 from collections_mi.money import round_money
 
 COUNT_COLUMNS = {"items", "open_items", "customers", "invoices", "loans"}
@@ -131,6 +132,22 @@ def kpi_tiles(tiles: Sequence[Mapping[str, Any]]) -> str:
         parts.append(f'<div class="mi-tile"><div class="mi-tile-label">{html.escape(str(tile["label"]))}</div>'
                      f'<div class="mi-tile-value">{html.escape(str(tile["value"]))}</div>{change}{note}</div>')
     return f'<div class="mi-tiles">{"".join(parts)}</div>'
+
+
+def brand(company: str, period: str) -> str:
+    """The pack's title line: "Acme Ltd · Collections MI · 2026-10", or without a company when none is set."""
+    return " · ".join(part for part in (company.strip(), "Collections MI", period) if part)
+
+
+def explained_tiles(result: SectionResult, tiles: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``tiles`` with each tile whose KPI (its ``kpi`` key) the result could not compute showing "Not available"
+    and why (e.g. "the ledger has no adjustments table") instead of a bare dash."""
+    shown = []
+    for tile in tiles:
+        kpi = tile.get("kpi")
+        reason = result.unavailable.get(kpi) if kpi is not None and result.kpis.get(kpi) is None else None
+        shown.append({"label": tile["label"], "value": "Not available", "note": reason} if reason else dict(tile))
+    return shown
 
 
 def definition_list(items: Mapping[str, str]) -> str:
