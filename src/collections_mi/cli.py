@@ -131,8 +131,8 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
                               hint="review or rename that file, or pass another --out path") from None
     sys.stderr.write(render_summary(proposal))
     if args.out is not None:
-        print(f"Wrote {args.out}: review its TODOs, then collections-mi validate --params {args.out}",
-              file=sys.stderr)
+        review = f"settle its {len(proposal.todo)} TODO(s)" if proposal.todo else "review it"
+        print(f"Wrote {args.out}: {review}, then collections-mi validate --params {args.out}", file=sys.stderr)
     return 0
 
 
