@@ -155,4 +155,4 @@ def test_a_pack_notebook_opened_in_jupyterlab_finds_the_project_files(demo_ledge
     execute_notebook_file(str(project / "notebooks" / "01_aging.ipynb"), str(target),
                           {"params_path": "params/2026-10.yaml"}, cwd=str(project / "notebooks"))
     shown = outputs(nbformat.read(target, as_version=4))
-    assert "as of **2026-10-31**" in shown and shown.count('class="mi-chart"') >= 3
+    assert "as of <b>2026-10-31</b>" in shown and shown.count('class="mi-chart"') >= 3
