@@ -102,8 +102,11 @@ def machine_fault_reason(exc: OSError) -> str:
     needed, names that file."""
     number = exc.errno or 0
     for name in (exc.filename, exc.filename2):
-        if number in (errno.EEXIST, errno.ENOTDIR) and name is not None and os.path.isfile(name):
-            return f"{os.fsdecode(name)} is a file, not a folder (errno {number})"
+        path = os.fsdecode(name) if number in (errno.EEXIST, errno.ENOTDIR) and name is not None else ""
+        while path and not os.path.isfile(path) and os.path.dirname(path) != path:
+            path = os.path.dirname(path)  # --out a/b/c where a is a file: the culprit is a
+        if path and os.path.isfile(path):
+            return f"{path} is a file, not a folder (errno {number})"
     return f"{MACHINE_ERRNOS.get(number, exc.strerror or 'error')} (errno {number})"
 
 
