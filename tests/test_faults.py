@@ -478,7 +478,8 @@ def test_recover_tidies_after_a_run_killed_while_publishing(tmp_path: Path) -> N
     assert publish.recover(tmp_path, PERIOD) == [
         "removed the staging folder of 1 run(s) that did not finish (2026-10-S1)",
         f"moved the superseded version OLD to {tmp_path}/.history/2026-10",
-        f"run NEW was killed while publishing: the previous pack stays; the run is kept in {tmp_path}/_failed/2026-10-NEW"]
+        f"run NEW was killed while publishing: the previous pack stays; the run is kept in "
+        f"{tmp_path}/_failed/2026-10-NEW"]
     assert sorted(p.name for p in versions.iterdir()) == ["CUR"]
     assert os.readlink(tmp_path / PERIOD) == ".versions/2026-10/CUR"
     assert list(tmp_path.glob(".2026-10.link-*")) == []
