@@ -140,7 +140,7 @@ def copy_out_dir(source: Path, target: Path) -> None:
         else:
             os.link(src, dst)
 
-    shutil.copytree(source, target, copy_function=link_or_copy)
+    shutil.copytree(source, target, symlinks=True, copy_function=link_or_copy)  # the period is a link: keep it one
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,13 @@ import time
 from pathlib import Path
 
 from collections_mi import __version__
-from collections_mi.errors import CollectionsMIError
+from collections_mi.errors import (
+    MACHINE_ERRNOS,
+    CollectionsMIError,
+    OutputNotWritable,
+    machine_fault_hint,
+    machine_fault_reason,
+)
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
@@ -33,7 +39,7 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     outcome = run_pack(args.params, args.out, only=only, progress=_progress)
     total = sum(outcome.timings.values())
     print(f"Published {outcome.folder}/ in {total:.1f} s")
-    print(f"Open the pack: {outcome.index_html.resolve()}")
+    print(f"Open the pack: {os.path.abspath(outcome.index_html)}")  # through the period's link, not the version
     return 0
 
 
@@ -236,15 +242,29 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: nothing was published", file=sys.stderr)
         return 130
-    except Exception as exc:  # a bug, not the user's input: a short message here, the traceback in a file
-        if os.environ.get("COLLECTIONS_MI_DEBUG"):
-            raise
-        saved = _save_internal_error(args, exc)
-        print(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}\n"
-              f"  nothing was published; the details are saved in {saved}\n"
-              "  fix: this is a fault in collections_mi, not in your data: please report it with that file "
-              "(set COLLECTIONS_MI_DEBUG=1 to see the traceback here)", file=sys.stderr)
-        return 1
+    except OSError as exc:
+        if exc.errno not in MACHINE_ERRNOS:
+            return _internal_error(args, exc)
+        # a fault of the machine (disk full, read-only file system, no permission…) outside a pack's own handling
+        named = next((os.fsdecode(n) for n in (exc.filename, exc.filename2) if n is not None), None)
+        folder = getattr(args, "out", None) or (os.path.dirname(os.path.abspath(named)) if named else ".")
+        print(f"error: {named + ': ' if named else ''}{machine_fault_reason(exc)}\n"
+              f"  fix: {machine_fault_hint(exc, folder)}", file=sys.stderr)
+        return OutputNotWritable.exit_code
+    except Exception as exc:
+        return _internal_error(args, exc)
+
+
+def _internal_error(args: argparse.Namespace, exc: Exception) -> int:
+    """A bug, not the user's input: a short message here, the traceback in a file."""
+    if os.environ.get("COLLECTIONS_MI_DEBUG"):
+        raise exc
+    saved = _save_internal_error(args, exc)
+    print(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}\n"
+          f"  nothing was published; the details are saved in {saved}\n"
+          "  fix: this is a fault in collections_mi, not in your data: please report it with that file "
+          "(set COLLECTIONS_MI_DEBUG=1 to see the traceback here)", file=sys.stderr)
+    return 1
 
 
 def _save_internal_error(args: argparse.Namespace, exc: BaseException) -> Path:

@@ -6,6 +6,9 @@ nothing else is caught, so a bug still shows its traceback.
 
 from __future__ import annotations
 
+import errno
+import os
+
 
 class CollectionsMIError(Exception):
     """Base class. ``exit_code`` is what the CLI returns."""
@@ -68,3 +71,55 @@ class HistoryError(CollectionsMIError):
     """The history folder, a period or a table asked for is missing, or a backfill range is invalid."""
 
     exit_code = 2
+
+
+class OutputNotWritable(CollectionsMIError):
+    """The machine refused a write: the output folder is a file, on a read-only file system, not writable for this
+    user, or its disk is full. Nothing was published and the previous pack is unchanged."""
+
+    exit_code = 6
+
+
+#: errors of the machine, not of collections_mi or of the data: what each means in a message
+MACHINE_ERRNOS = {
+    errno.ENOSPC: "disk full",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file too large for the file system",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.ENOTDIR: "not a folder",
+    errno.EEXIST: "already exists",
+    errno.EISDIR: "is a folder",
+    errno.EIO: "input/output error",
+}
+#: these come only from writing, whatever the file
+WRITE_ONLY_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+
+
+def machine_fault_reason(exc: OSError) -> str:
+    """What an OSError of the machine means, e.g. "disk full (errno 28)"; for a path that is a file where a folder is
+    needed, names that file."""
+    number = exc.errno or 0
+    for name in (exc.filename, exc.filename2):
+        path = os.fsdecode(name) if number in (errno.EEXIST, errno.ENOTDIR) and name is not None else ""
+        while path and not os.path.isfile(path) and os.path.dirname(path) != path:
+            path = os.path.dirname(path)  # --out a/b/c where a is a file: the culprit is a
+        if path and os.path.isfile(path):
+            return f"{path} is a file, not a folder (errno {number})"
+    return f"{MACHINE_ERRNOS.get(number, exc.strerror or 'error')} (errno {number})"
+
+
+def machine_fault_hint(exc: OSError, folder: str | os.PathLike[str]) -> str:
+    """The fix for an OSError of the machine that a write under ``folder`` met."""
+    number = exc.errno or 0
+    if number in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return f"free space on the disk that holds {os.fsdecode(folder)} (or choose another --out), then run again"
+    if number == errno.EROFS:
+        return f"{os.fsdecode(folder)} is on a read-only file system: remount it read-write or choose another --out"
+    if number in (errno.EACCES, errno.EPERM):
+        return (f"make {os.fsdecode(folder)} writable for this user (as root: clear an immutable attribute with "
+                "chattr -i), or choose another --out")
+    if number in (errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+        return "pass a folder (existing or new) as --out, not a file"
+    return f"check {os.fsdecode(folder)} and the disk it is on, then run again"

@@ -7,7 +7,9 @@ import json
 import multiprocessing
 import os
 import platform
+import signal
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -19,7 +21,7 @@ from typing import Any
 
 from collections_mi import __version__
 from collections_mi.config import Params, load_params, params_to_jsonable
-from collections_mi.errors import PackError, ValidationFailed
+from collections_mi.errors import MACHINE_ERRNOS, PackError, ValidationFailed
 from collections_mi.metrics.result import SectionResult
 from collections_mi.metrics.sections import (
     SECTIONS,
@@ -128,6 +130,28 @@ def execute_notebook_file(source: str, target: str, parameters: dict[str, Any], 
             shutil.rmtree(socket_dir, ignore_errors=True)
 
 
+def exit_with_parent(parent_pid: int) -> None:
+    """Initializer of a notebook worker: die with the pack process. On Linux the kernel sends SIGKILL when the
+    parent dies (``prctl(PR_SET_PDEATHSIG)``); everywhere a watcher thread exits once the parent is gone."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # the parent died before the death signal was asked for
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="exit-with-parent", daemon=True).start()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(0.5)
+    os._exit(1)
+
+
 def _check_declared_parameters(notebook: Path, passed: dict[str, str]) -> None:
     import papermill
 
@@ -156,7 +180,10 @@ def execute_notebooks(sections: list[Section], folder: Path, params_path: Path, 
     # fresh interpreters, not forks: a fork of this process would start with its whole address space (the
     # ledger's engine, every result table: 4 GB at 10M invoices), and Python's reference counting would copy it
     # page by page into each worker
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    # each worker exits when this process dies, even by SIGKILL (its kernel follows: ipykernel exits when its parent
+    # changes), so no notebook worker, kernel or multiprocessing resource tracker outlives the pack
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=exit_with_parent, initargs=(os.getpid(),))
     try:
         futures = {pool.submit(execute_notebook_file, src, dst, parameters, str(folder)): name
                    for name, (src, dst) in jobs.items()}
@@ -175,6 +202,9 @@ def execute_notebooks(sections: list[Section], folder: Path, params_path: Path, 
             child.terminate()
         raise
     pool.shutdown(wait=True)
+    for _, exc in failures:
+        if isinstance(exc, OSError) and exc.errno in MACHINE_ERRNOS:
+            raise exc  # the disk filled up (or the folder went read-only) under a notebook: not the notebook's fault
     if failures:
         lines = [f"{name}: {_first_line(exc)}" for name, exc in failures]
         raise PackError("notebook(s) failed:\n  " + "\n  ".join(lines),
@@ -261,7 +291,21 @@ def run_pack(params_path: str | Path, out_dir: str | Path = "reports", only: lis
     run_id = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     started = dt.datetime.now(dt.timezone.utc)
     clock = _Stopwatch(lambda m: progress(f"[{params.period}] {m}"))
+    try:
+        return _run_locked(params, params_path, out_dir, only, progress, run_id, started, clock)
+    except OSError as exc:  # the machine refused a write (disk full, read-only, not a folder…): say so, by name
+        fault = publishing.output_fault(exc, out_dir, params.period)
+        if fault is None:
+            raise
+        raise fault from None
+
+
+def _run_locked(params: Params, params_path: Path, out_dir: Path, only: list[str] | None, progress: Progress,
+                run_id: str, started: dt.datetime, clock: _Stopwatch) -> PackOutcome:
     with publishing.period_lock(out_dir, params.period):
+        repaired = publishing.recover(out_dir, params.period)
+        if repaired:
+            progress(f"[{params.period}] recovered from an interrupted run: {'; '.join(repaired)}")
         staging = publishing.staging_dir(out_dir, params.period, run_id)
         keep = False
         try:
