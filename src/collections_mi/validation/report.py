@@ -217,7 +217,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, bool | str | int):
         return value
     if isinstance(value, Decimal):
-        return str(plain(value))  # 1000.5000 → 1000.5: engine decimals carry a fixed scale
+        return format(plain(value), "f")  # 1000.5000 → 1000.5: engine decimals carry a fixed scale; never 1E-18
     if isinstance(value, dt.datetime):
         return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat()
     if isinstance(value, dt.date):
