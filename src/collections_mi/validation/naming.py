@@ -96,7 +96,9 @@ class FileNames(dict[str, str]):
         columns = [c.strip() for c in (failure.column or "").split(",") if c.strip() in contract]
         types = {spec.column(c).type for c in columns}
         dates = dialect is not None and "date" in types and not dialect.iso_dates
-        numbers = dialect is not None and bool(types & {"money", "decimal", "int"}) and not dialect.plain_numbers
+        # a number with too many decimals is not a layout problem: no hint about the decimal separator
+        numbers = dialect is not None and bool(types & {"money", "decimal", "int"}) and not dialect.plain_numbers \
+            and failure.check != "decimal_places"
         translated = [c for c in columns if c in names.values]
         if translated and failure.check in ("bool_format", "allowed_values"):
             failure = dataclasses.replace(failure, hint=f"{failure.hint}; or add the export's value to "
