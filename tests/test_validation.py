@@ -598,3 +598,34 @@ def test_dates_are_written_exactly_yyyy_mm_dd(ledger: BadLedger) -> None:
         'write payment_date as YYYY-MM-DD (e.g. 2026-10-31) and correct impossible dates, in payments.csv; or set '
         'source.csv.date_format (README.md § Params) if the export writes every date another way, e.g. "%d/%m/%Y"')
     assert "2026-9-15" in report.render_text() and "2026-9-15 " not in report.render_text()
+
+
+# ------------------------------------------------------------------------------------- control characters
+
+
+def test_control_characters_in_the_data_are_escaped_in_both_reports(ledger: BadLedger) -> None:
+    """A value holding a terminal escape sequence (OSC retitle, ANSI colour) is quoted with its control characters
+    escaped in validation.txt and validation.html; validation.json keeps the exact value (JSON escapes it)."""
+    ledger.append("invoices", {"invoice_id": "I8", "customer_id": "\x1b]0;pwned\x07", "invoice_date": "2026-09-01",
+                               "due_date": "2026-10-01", "amount": "10.00", "currency": "USD", "disputed": ""})
+    ledger.append("invoices", {"invoice_id": "I9", "customer_id": "\x1b[31mRED\u202e", "invoice_date": "2026-09-02",
+                               "due_date": "2026-10-02", "amount": "20.00", "currency": "USD", "disputed": ""})
+    report = ledger.validate()
+    failure = only_failure(report)
+    assert sample_values(failure, "customer_id") == ["\x1b]0;pwned\x07", "\x1b[31mRED\u202e"]
+    text, page = report.render_text(), report.render_html()
+    assert r"customer_id=\x1b]0;pwned\x07, invoice_date=2026-09-01" in text
+    assert r"(\x1b]0;pwned\x07, \x1b[31mRED\u202e)" in text
+    assert r"<td>\x1b[31mRED\u202e</td>" in page
+    for rendered in (text, page):
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]", rendered)
+    assert "\\u001b]0;pwned\\u0007" in json.dumps(report.to_dict())
+
+
+def test_escaped_shows_every_control_character_and_keeps_line_structure() -> None:
+    from collections_mi.printable import escaped
+
+    assert escaped("a\x1b[2Jb\rc\x08d\x00e\x7ff\x9bg\x9dh\u202ei\u2066j") == \
+        r"a\x1b[2Jb\x0dc\x08d\x00e\x7ff\x9bg\x9dh\u202ei\u2066j"
+    assert escaped("line 1\n\tline 2 — Zürich, 東京") == "line 1\n\tline 2 — Zürich, 東京"
+    assert escaped(escaped("\x1b")) == r"\x1b"
