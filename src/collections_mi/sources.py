@@ -3,7 +3,9 @@
 Everything here is lazy: tables are Ibis expressions on the engine (DuckDB by default), never a
 full copy of the ledger in pandas. Two views of every table:
 
-* ``raw``  — every column as trimmed text (empty → null), exactly as supplied; validation checks it.
+* ``raw``  — every column as trimmed text (empty → null), exactly as supplied; validation checks it. A value that
+  does not follow its layout (a date not written YYYY-MM-DD or as ``source.csv.date_format`` writes it, a number
+  not in the CSV's dialect) is kept as written and marked (:data:`NOT_IN_DIALECT`), so its format check reports it.
 * ``typed`` — the contract types (dates, exact ``decimal(18, 4)`` money, booleans); metrics use it.
 
 This module and :mod:`collections_mi.pack` are the only places that do IO.
