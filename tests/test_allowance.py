@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -169,3 +170,80 @@ def _oracle(folder: Path) -> OracleLedger:
     if folder not in _ORACLES:
         _ORACLES[folder] = OracleLedger(folder)
     return _ORACLES[folder]
+
+
+def _no_balance_in_a_bucket_ledger(folder: Path, *, with_new_invoice: bool) -> Path:
+    """Buckets current, 1-30, 31-60, 60+; lookback 2026-08…2026-10 (rolling from 2026-07-31, 08-31, 09-30).
+    X1 (1,000, due 2026-06-15) is in 31-60 at 07-31 and 60+ after, 100 of it written off in October: r̄(31-60 → 60+)
+    = 1, r̄(60+ → write-off) = 100 / 2,000 = 5%. Nothing is current or 1-30 at those month-ends: both averages are
+    0/0. X2 (500, due 2026-10-20, invoiced 2026-10-01) is 1-30 at D, so its loss rate chains an undefined average."""
+    folder.mkdir(parents=True)
+    (folder / "customers.csv").write_text("customer_id,name\nK1,Kappa Ltd\n", encoding="utf-8")
+    invoices = "invoice_id,customer_id,invoice_date,due_date,amount\nX1,K1,2026-05-01,2026-06-15,1000.00\n"
+    if with_new_invoice:
+        invoices += "X2,K1,2026-10-01,2026-10-20,500.00\n"
+    (folder / "invoices.csv").write_text(invoices, encoding="utf-8")
+    (folder / "payments.csv").write_text("payment_id,invoice_id,payment_date,amount\n", encoding="utf-8")
+    (folder / "adjustments.csv").write_text(
+        "adjustment_id,invoice_id,adjustment_date,kind,amount\nW1,X1,2026-10-10,write_off,100.00\n", encoding="utf-8")
+    return folder
+
+
+ROLL_RATE_3 = {"method": "roll_rate", "lookback_months": 3,
+               "rates": {"current": 0.01, "1-30": 0.05, "31-60": 0.2, "60+": 1.0}}
+ROLL_1_30_UNDEFINED = ("the roll rate from 1-30 to 31-60 has nothing to divide by over 2026-08…2026-10: no balance in "
+                       "1-30 at any month-end of the lookback (2026-07-31…2026-09-30, the month-ends each month rolls "
+                       "from)")
+
+
+def test_a_roll_rate_of_zero_over_zero_leaves_the_allowance_not_available(tmp_path: Path) -> None:
+    """metrics.md § Bad-debt allowance: L_k chains the averages r̄_k…r̄_K; an average with nothing to divide by is
+    undefined, not 0. 500 in 1-30 at D depends on r̄(1-30 → 31-60) = 0/0: the allowance (and the expense built on
+    it) is not available, never the 45.00 that reading 0/0 as 0 gave (X1's 900 × 5% alone)."""
+    from conftest import cli
+
+    ledger = _no_balance_in_a_bucket_ledger(tmp_path / "l", with_new_invoice=True)
+    params_path = write_params(tmp_path, ledger, aging={"buckets": [30, 60]}, allowance=ROLL_RATE_3)
+    run = cli("metrics", "--params", str(params_path))
+    assert run.returncode == 0, run.stderr
+    kpis = json.loads(run.stdout)
+    assert "allowance_total" not in kpis and "bad_debt_expense" not in kpis
+    assert (kpis["allowance_opening"], kpis["write_offs"], kpis["recoveries"]) == (0, 100, 0)
+
+    params = load_params(params_path)
+    tables = open_ledger(params, params_path).typed
+    result = compute_allowance(tables, params, load_fx(tables, "USD"))
+    reason = (f"the allowance at 2026-10-31 cannot be computed: {ROLL_1_30_UNDEFINED}; the loss rate of 1-30, which "
+              "holds a balance at 2026-10-31, depends on it")
+    assert result.unavailable["allowance_total"] == reason
+    assert result.unavailable["bad_debt_expense"] == reason
+    assert str(result.table("allowance_rollforward")) == f"Not available: {reason}."
+    assert "allowance_gl_reconciliation" not in result.tables
+    matrix = result.tables["allowance_matrix"]
+    assert list(matrix["bucket"]) == ["current", "1-30", "31-60", "60+"]
+    assert list(matrix["balance"]) == [D(0), D(500), D(0), D(900)]
+    assert (matrix["loss_rate"][0], matrix["loss_rate"][1], matrix["loss_rate"][3]) == (None, None, D("0.05"))
+    assert list(matrix["allowance"]) == [D(0), None, D(0), D(45)]
+
+
+def test_a_roll_rate_of_zero_over_zero_no_balance_depends_on_is_shown_as_not_available(tmp_path: Path) -> None:
+    """The same lookback without X2: nothing at D depends on the undefined averages, so the allowance is 900 × 5%
+    = 45.00 exactly, and the matrix shows the loss rates of current and 1-30 as not available (None), not 0."""
+    from conftest import cli
+
+    ledger = _no_balance_in_a_bucket_ledger(tmp_path / "l", with_new_invoice=False)
+    params_path = write_params(tmp_path, ledger, aging={"buckets": [30, 60]}, allowance=ROLL_RATE_3)
+    run = cli("metrics", "--params", str(params_path))
+    assert run.returncode == 0, run.stderr
+    kpis = json.loads(run.stdout, parse_float=Decimal)
+    assert (kpis["allowance_total"], kpis["allowance_opening"], kpis["bad_debt_expense"]) == (45, 0, 145)
+
+    params = load_params(params_path)
+    tables = open_ledger(params, params_path).typed
+    result = compute_allowance(tables, params, load_fx(tables, "USD"))
+    assert result.kpis["allowance_total"] == D(45) and "allowance_total" not in result.unavailable
+    loss_rates = list(result.tables["loss_rates"]["loss_rate"])
+    assert (loss_rates[0], loss_rates[1], loss_rates[3]) == (None, None, D("0.05"))
+    averages = list(result.tables["roll_rates_average"]["roll_rate_pct"])
+    assert (averages[0], averages[1], averages[3]) == (None, None, D(5))
+    assert list(result.tables["allowance_matrix"]["allowance"]) == [D(0), D(0), D(0), D(45)]

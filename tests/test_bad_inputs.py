@@ -33,6 +33,7 @@ byte-identical (the period folder, ``.history/``, ``history/``…), no new perio
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import html
 import json
@@ -240,6 +241,8 @@ def passing_problems(run: Run, published: Published) -> list[str]:
                    if kpis.get(k) != published.kpis.get(k)}
         if changed:
             problems.append(f"KPIs differ from the published tiny pack (published, now): {changed}")
+    if folder is not None:
+        problems += formula_cells(folder)
     pages = [p.read_text(encoding="utf-8") for p in sorted(folder.rglob("*.html"))] if folder else []
     for text in expected.get("escaped") or ():
         raw = [page for page in pages if text in page]
@@ -261,6 +264,23 @@ def passing_problems(run: Run, published: Published) -> list[str]:
                 elif fetch(ledger.typed[table].select(column))[column].notna().sum() == 0:
                     problems.append(f"{table}.{column} lost its values in the typed view")
     return problems
+
+
+#: a number in tables/*.csv, which may begin with a minus sign
+NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+
+
+def formula_cells(folder: Path) -> list[str]:
+    """Cells of a published pack's tables/*.csv that a spreadsheet would run as a formula (OWASP: a text cell
+    beginning with = + - @, a tab or a carriage return, also after leading spaces); numbers may begin with -."""
+    found = []
+    for path in sorted((folder / "tables").glob("*.csv")):
+        with path.open(newline="", encoding="utf-8") as handle:
+            for line, row in enumerate(csv.reader(handle), start=1):
+                found += [f"tables/{path.name} line {line}: {cell!r} would run as a formula" for cell in row
+                          if (cell.startswith(("\t", "\r")) or cell.lstrip().startswith(("=", "+", "-", "@")))
+                          and not NUMBER.fullmatch(cell)]
+    return found[:10]
 
 
 def selected_cases() -> list[Case]:
@@ -289,7 +309,7 @@ def test_corpus_is_well_formed() -> None:
     assert len({n.split("_", 1)[0] for n in names}) == len(names), "case numbers repeat"
     tables = set(TABLES)
     for case in CASES:
-        assert re.fullmatch(r"\d{2}_[a-z0-9_]+", case.name), case.name
+        assert re.fullmatch(r"\d{2,3}_[a-z0-9_]+", case.name), case.name
         keys = set(case.expected)
         allowed = PASSING_KEYS if case.ok else FAILING_KEYS
         assert keys <= allowed, f"{case.name}: unknown keys {sorted(keys - allowed)}"

@@ -150,6 +150,7 @@ def failures_found(report) -> list[tuple]:
 def test_postgres_validation_reports_what_duckdb_reports(postgres, name: str, tmp_path: Path, monkeypatch) -> None:
     import ibis
 
+    from collections_mi.sources import NOT_IN_DIALECT
     from collections_mi.validation import validate
     from test_bad_inputs import CASES, lay_out
 
@@ -163,8 +164,9 @@ def test_postgres_validation_reports_what_duckdb_reports(postgres, name: str, tm
                                     database=PG_DATABASE)
     try:
         backend.create_database(schema)
-        for table, raw in files.raw.items():
-            backend.create_table(table, raw.to_pyarrow(), database=schema)
+        for table, raw in files.raw.items():  # as written: a value marked as not in its layout loses the mark
+            written = raw.mutate(**{c: raw[c].re_replace(f"{NOT_IN_DIALECT}$", "") for c in raw.columns})
+            backend.create_table(table, written.to_pyarrow(), database=schema)
     finally:
         backend.disconnect()
     monkeypatch.setenv("PGPASSWORD", postgres.password)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 from decimal import Decimal
@@ -63,3 +64,56 @@ def test_read_results_can_read_only_some_sections(tmp_path: Path) -> None:
     assert list(only) == ["aging"]
     assert only["aging"].kpis == read_results(tmp_path)["aging"].kpis == {"ar_total": Decimal("10.50")}
     assert only["aging"].tables["aging"].equals(read_results(tmp_path)["aging"].tables["aging"])
+
+
+#: text a customer may be named that a spreadsheet would run as a formula (OWASP "CSV Injection"): each starts with
+#: = + - @, a tab or a carriage return, or with spaces before one of them (a spreadsheet trims them on import)
+HOSTILE_TEXT = ['=HYPERLINK("http://x","y")', "+1+2", "-2+3", "@SUM(A1:A9)", "\t=2+2", "\r=1", "  =1+1", "\n-1"]
+
+
+def test_text_cells_that_a_spreadsheet_would_run_get_a_leading_apostrophe(tmp_path: Path) -> None:
+    """tables/*.csv: every text cell a spreadsheet would read as a formula starts with ' (and a text that starts with
+    ' gets another); numbers stay numbers, however negative; the notebooks read back exactly what was computed."""
+    names = [*HOSTILE_TEXT, "'quoted", "Acme = Best", "plain"]
+    table = pd.DataFrame({
+        "customer": names,
+        "balance": [Decimal("-12.50")] * len(names),
+        "items": [-3] * len(names),
+        "line": ["+ Recoveries"] * len(names),  # the pack's own labels are text too
+    })
+    result = SectionResult("aging", tables={"aging_by_customer": table,
+                                            "mixed": pd.DataFrame({"-change": [Decimal("-1"), "-1 vs"]})})
+    write_results({"aging": result}, {}, tmp_path)
+    with (tmp_path / "tables" / "aging_by_customer.csv").open(newline="", encoding="utf-8") as handle:
+        header, *rows = list(csv.reader(handle))
+    assert header == ["customer", "balance", "items", "line"]
+    assert [row[0] for row in rows] == [f"'{name}" for name in [*HOSTILE_TEXT, "'quoted"]] + ["Acme = Best", "plain"]
+    assert {(row[1], row[2], row[3]) for row in rows} == {("-12.5", "-3", "'+ Recoveries")}
+    with (tmp_path / "tables" / "mixed.csv").open(newline="", encoding="utf-8") as handle:
+        assert list(csv.reader(handle)) == [["'-change"], ["-1"], ["'-1 vs"]]  # per cell: a number, then a text
+    back = read_results(tmp_path)["aging"].tables
+    assert list(back["aging_by_customer"]["customer"]) == names
+    assert list(back["aging_by_customer"]["balance"]) == [Decimal("-12.5")] * len(names)
+    assert list(back["mixed"].columns) == ["-change"]
+
+
+def test_tables_xlsx_writes_hostile_text_as_text_never_as_a_formula(tmp_path: Path) -> None:
+    """tables.xlsx is safe as it is (XlsxWriter with strings_to_formulas off): a customer named like a formula is a
+    string cell, shown as written, in the workbook — and a formula nowhere."""
+    import zipfile
+
+    import openpyxl
+
+    from collections_mi.pack.excel import write_excel
+
+    table = pd.DataFrame({"customer": HOSTILE_TEXT, "balance": [Decimal("-12.50")] * len(HOSTILE_TEXT)})
+    path = tmp_path / "tables.xlsx"
+    write_excel({"aging": SectionResult("aging", tables={"aging_by_customer": table})}, path)
+    sheet = openpyxl.load_workbook(path)["aging_by_customer"]
+    cells = [(sheet.cell(row, 1).value, sheet.cell(row, 1).data_type, sheet.cell(row, 2).value,
+              sheet.cell(row, 2).data_type) for row in range(2, len(HOSTILE_TEXT) + 2)]
+    # a carriage return is stored as OOXML's escape _x000D_, which openpyxl leaves as it is
+    assert cells == [(text.replace("\r", "_x000D_"), "s", -12.5, "n") for text in HOSTILE_TEXT]
+    with zipfile.ZipFile(path) as workbook:
+        xml = "".join(workbook.read(name).decode("utf-8") for name in workbook.namelist() if name.endswith(".xml"))
+    assert "<f>" not in xml and "<f " not in xml

@@ -510,3 +510,122 @@ def test_importing_validation_does_not_import_great_expectations() -> None:
     result = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(SRC), "PATH": ""},
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+# ------------------------------------------------------------------------------ values the engine would change
+
+
+def test_decimals_the_engine_would_round_are_errors(ledger: BadLedger) -> None:
+    """decimal columns are read as decimal(38, 18): a 19th decimal was rounded away without a word (an FX rate of
+    0.0000000000000000001 became 0 and converted EUR receivables to 0, exit 0). 18 decimals, and trailing zeros
+    beyond them, change nothing and pass."""
+    ledger.set("customers", "C1", "risk_score", "720.0000000000000000004")   # 19 decimals: read as 720
+    ledger.set("customers", "C3", "risk_score", "610.12345678901234567800")  # 18 significant decimals: exact
+    ledger.edit("fx_rates", lambda rows: [{**row, "rate": "0.0000000000000000001"} if row["rate_date"] == "2026-10-30"
+                                          else row for row in rows])
+    report = ledger.validate()
+    found = [(f.check, f.table, f.column, f.failing_count) for f in report.failures]
+    assert found == [("decimal_places", "customers", "risk_score", 1), ("decimal_places", "fx_rates", "rate", 1)], \
+        report.render_text()
+    risk, rate = report.failures
+    assert risk.sample == [{"customer_id": "C1", "risk_score": "720.0000000000000000004", "read_as": "720"}]
+    assert rate.sample == [{"rate_date": "2026-10-30", "currency": "EUR", "rate": "0.0000000000000000001",
+                            "read_as": "0"}]
+    assert rate.line() == (
+        "fx_rates.rate: 1 row where rate has more than 18 decimals, which the engine would round (to the value shown "
+        "as read_as) (0.0000000000000000001) — fix: write rate with at most 18 decimals in fx_rates.csv; a value "
+        "that needs more is almost always a wrong unit or a misplaced decimal point, so check it against the source "
+        "system")
+
+
+def test_a_parquet_decimal_finer_than_the_engine_type_is_an_error(ledger: BadLedger) -> None:
+    """A Parquet decimal(38, 20) column is cast to decimal(38, 18) by the typed view: the check reads the source's
+    own digits, so the rounding is caught there too."""
+    import duckdb
+
+    (ledger.folder / "fx_rates.csv").unlink()
+    target = str(ledger.folder / "fx_rates.parquet").replace("'", "''")
+    duckdb.sql("select * from (values (date '2026-07-01', 'EUR', 1.10::decimal(38, 20)), "
+               "(date '2026-10-30', 'EUR', 0.00000000000000000012::decimal(38, 20))) t(rate_date, currency, rate)"
+               ).write_parquet(target)
+    report = ledger.validate()
+    assert [(f.check, f.table, f.column, f.failing_count) for f in report.failures] == [
+        ("decimal_places", "fx_rates", "rate", 1)], report.render_text()
+    assert report.failures[0].sample == [{"rate_date": "2026-10-30", "currency": "EUR",
+                                          "rate": "0.00000000000000000012", "read_as": "0"}]
+
+
+def test_every_decimal_column_the_engine_could_round_is_checked() -> None:
+    """One check driven by the contract's engine types: every decimal column has it; money columns are checked
+    against their currency's minor unit instead (money_decimals), never finer than the money scale."""
+    from collections_mi.contract import ENGINE_TYPES, MINOR_UNIT_EXCEPTIONS
+    from collections_mi.validation.cross_table import ROW_CHECKS, SET_CHECKS, decimal_bounds
+
+    checked = {(c.table, c.column) for c in ROW_CHECKS if c.id == "decimal_places"}
+    decimals = {(name, c.name) for name, t in TABLES.items() for c in t.columns if c.type == "decimal"}
+    assert checked == decimals
+    money_scale = decimal_bounds(ENGINE_TYPES["money"])[1]
+    assert max(MINOR_UNIT_EXCEPTIONS.values()) <= money_scale
+    money_checks = {(c.table, c.column) for c in [*ROW_CHECKS, *SET_CHECKS] if c.id == "money_decimals"}
+    assert money_checks == {(name, c.name) for name, t in TABLES.items() for c in t.columns if c.type == "money"}
+
+
+# ----------------------------------------------------------------------------------------- dates as written
+
+
+def test_dates_are_written_exactly_yyyy_mm_dd(ledger: BadLedger) -> None:
+    """strptime (GX) and the engine's cast read 2026-9-15, 2026-10- 1 or a date with spaces around it; the
+    contract writes YYYY-MM-DD and nothing else. Each is reported as written, spaces shown in quotes."""
+    ledger.set("invoices", "I1", "invoice_date", " 2026-08-01")
+    ledger.set("invoices", "I2", "due_date", "2026-11-14 ")
+    ledger.set("payments", "P1", "payment_date", "2026-9-15")
+    ledger.set("payments", "P2", "payment_date", "2026-10- 1")
+    ledger.set("adjustments", "A1", "adjustment_date", "2026-10-5")
+    report = ledger.validate()
+    found = [(f.check, f.table, f.column, f.failing_count) for f in report.failures]
+    assert found == [("date_format", "invoices", "invoice_date", 1), ("date_format", "invoices", "due_date", 1),
+                     ("date_format", "payments", "payment_date", 2),
+                     ("date_format", "adjustments", "adjustment_date", 1)], report.render_text()
+    invoice_date, due_date, payment_date, adjustment_date = report.failures
+    assert invoice_date.sample == [{"row": 1, "invoice_id": "I1", "invoice_date": '" 2026-08-01"'}]
+    assert due_date.sample == [{"row": 2, "invoice_id": "I2", "due_date": '"2026-11-14 "'}]
+    assert payment_date.sample == [{"row": 1, "payment_id": "P1", "payment_date": "2026-9-15"},
+                                   {"row": 2, "payment_id": "P2", "payment_date": "2026-10- 1"}]
+    assert adjustment_date.sample == [{"row": 1, "adjustment_id": "A1", "adjustment_date": "2026-10-5"}]
+    assert payment_date.description == ('2 rows where payment_date is not a real date written YYYY-MM-DD '
+                                        '(2026-9-15, 2026-10- 1)')
+    assert payment_date.hint == (
+        'write payment_date as YYYY-MM-DD (e.g. 2026-10-31) and correct impossible dates, in payments.csv; or set '
+        'source.csv.date_format (README.md § Params) if the export writes every date another way, e.g. "%d/%m/%Y"')
+    assert "2026-9-15" in report.render_text() and "2026-9-15 " not in report.render_text()
+
+
+# ------------------------------------------------------------------------------------- control characters
+
+
+def test_control_characters_in_the_data_are_escaped_in_both_reports(ledger: BadLedger) -> None:
+    """A value holding a terminal escape sequence (OSC retitle, ANSI colour) is quoted with its control characters
+    escaped in validation.txt and validation.html; validation.json keeps the exact value (JSON escapes it)."""
+    ledger.append("invoices", {"invoice_id": "I8", "customer_id": "\x1b]0;pwned\x07", "invoice_date": "2026-09-01",
+                               "due_date": "2026-10-01", "amount": "10.00", "currency": "USD", "disputed": ""})
+    ledger.append("invoices", {"invoice_id": "I9", "customer_id": "\x1b[31mRED\u202e", "invoice_date": "2026-09-02",
+                               "due_date": "2026-10-02", "amount": "20.00", "currency": "USD", "disputed": ""})
+    report = ledger.validate()
+    failure = only_failure(report)
+    assert sample_values(failure, "customer_id") == ["\x1b]0;pwned\x07", "\x1b[31mRED\u202e"]
+    text, page = report.render_text(), report.render_html()
+    assert r"customer_id=\x1b]0;pwned\x07, invoice_date=2026-09-01" in text
+    assert r"(\x1b]0;pwned\x07, \x1b[31mRED\u202e)" in text
+    assert r"<td>\x1b[31mRED\u202e</td>" in page
+    for rendered in (text, page):
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]", rendered)
+    assert "\\u001b]0;pwned\\u0007" in json.dumps(report.to_dict())
+
+
+def test_escaped_shows_every_control_character_and_keeps_line_structure() -> None:
+    from collections_mi.printable import escaped
+
+    assert escaped("a\x1b[2Jb\rc\x08d\x00e\x7ff\x9bg\x9dh\u202ei\u2066j") == \
+        r"a\x1b[2Jb\x0dc\x08d\x00e\x7ff\x9bg\x9dh\u202ei\u2066j"
+    assert escaped("line 1\n\tline 2 — Zürich, 東京") == "line 1\n\tline 2 — Zürich, 東京"
+    assert escaped(escaped("\x1b")) == r"\x1b"

@@ -17,12 +17,13 @@ from collections_mi.errors import (
     machine_fault_hint,
     machine_fault_reason,
 )
+from collections_mi.printable import escaped
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 
 def _progress(message: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+    print(f"{time.strftime('%H:%M:%S')} {escaped(message)}", file=sys.stderr, flush=True)
 
 
 def _cmd_pack(args: argparse.Namespace) -> int:
@@ -135,7 +136,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         except FileExistsError:
             raise ConfigError(f"{args.out} already exists: inspect never overwrites a file",
                               hint="review or rename that file, or pass another --out path") from None
-    sys.stderr.write(render_summary(proposal))
+    sys.stderr.write(escaped(render_summary(proposal)))
     if args.out is not None:
         review = f"settle its {len(proposal.todo)} TODO(s)" if proposal.todo else "review it"
         print(f"Wrote {args.out}: {review}, then collections-mi validate --params {args.out}", file=sys.stderr)
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except CollectionsMIError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {escaped(str(exc))}", file=sys.stderr)  # data in a message never drives the terminal
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted: nothing was published", file=sys.stderr)
@@ -248,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         # a fault of the machine (disk full, read-only file system, no permission…) outside a pack's own handling
         named = next((os.fsdecode(n) for n in (exc.filename, exc.filename2) if n is not None), None)
         folder = getattr(args, "out", None) or (os.path.dirname(os.path.abspath(named)) if named else ".")
-        print(f"error: {named + ': ' if named else ''}{machine_fault_reason(exc)}\n"
+        print(f"error: {escaped(named) + ': ' if named else ''}{machine_fault_reason(exc)}\n"
               f"  fix: {machine_fault_hint(exc, folder)}", file=sys.stderr)
         return OutputNotWritable.exit_code
     except Exception as exc:
@@ -260,7 +261,7 @@ def _internal_error(args: argparse.Namespace, exc: Exception) -> int:
     if os.environ.get("COLLECTIONS_MI_DEBUG"):
         raise exc
     saved = _save_internal_error(args, exc)
-    print(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}\n"
+    print(f"internal error: {type(exc).__name__}: {escaped(str(exc).splitlines()[0]) if str(exc) else ''}\n"
           f"  nothing was published; the details are saved in {saved}\n"
           "  fix: this is a fault in collections_mi, not in your data: please report it with that file "
           "(set COLLECTIONS_MI_DEBUG=1 to see the traceback here)", file=sys.stderr)

@@ -3,7 +3,9 @@
 Everything here is lazy: tables are Ibis expressions on the engine (DuckDB by default), never a
 full copy of the ledger in pandas. Two views of every table:
 
-* ``raw``  — every column as trimmed text (empty → null), exactly as supplied; validation checks it.
+* ``raw``  — every column as trimmed text (empty → null), exactly as supplied; validation checks it. A value that
+  does not follow its layout (a date not written YYYY-MM-DD or as ``source.csv.date_format`` writes it, a number
+  not in the CSV's dialect) is kept as written and marked (:data:`NOT_IN_DIALECT`), so its format check reports it.
 * ``typed`` — the contract types (dates, exact ``decimal(18, 4)`` money, booleans); metrics use it.
 
 This module and :mod:`collections_mi.pack` are the only places that do IO.
@@ -536,26 +538,48 @@ def try_strptime(text: str, format: str) -> dt.datetime:  # noqa: A002 - DuckDB'
 #: this suffix, so the contract-form checks (date_format, money_format…) report it as written instead of reading it
 #: in another layout (a stray 2026-10-05 in a DD.MM.YYYY file, or 1234.56 where 1.234,56 is the layout)
 NOT_IN_DIALECT = " "
+#: a date as the contract writes it (data-contract.md §1): exactly YYYY-MM-DD, nothing before or after it
+_ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
-def _in_dialect(text: ir.StringValue, column: Column, dialect: CsvDialect) -> tuple[ir.StringValue, ir.StringValue
-                                                                                     | None]:
-    """A CSV column written in ``dialect``: (its raw text in the contract's form, the contract form alone, null
-    where the value does not follow the dialect); (text, None) when the dialect writes it as the contract does."""
+def _marked(text: ir.StringValue, written: ir.StringValue, contract: ir.StringValue) -> ir.StringValue:
+    """The raw view of a value checked against a layout: ``contract`` (its contract form) where it follows the
+    layout, else the value exactly as written (spaces included) with the NOT_IN_DIALECT mark; empty stays empty."""
+    return ibis.ifelse(text.isnull(), text, contract.fill_null(written.concat(NOT_IN_DIALECT)))
+
+
+def _strict_date(text: ir.StringValue, written: ir.StringValue) -> ir.StringValue:
+    """The raw view of a date column read as ISO dates: the value where it is written exactly YYYY-MM-DD, else
+    marked (see :func:`_marked`). The date_format check reads dates with ``strptime`` and the engine casts them,
+    and both accept 2024-9-2, 2024-09-2 or spaces around the date: the contract does not."""
+    return _marked(text, written, ibis.ifelse(written.re_search(_ISO_DATE), text, ibis.null("string")))
+
+
+def _in_dialect(text: ir.StringValue, column: Column, dialect: CsvDialect, written: ir.StringValue | None = None
+                ) -> tuple[ir.StringValue, ir.StringValue | None]:
+    """A CSV column written in ``dialect``: (its raw text in the contract's form, the contract form alone for the
+    typed view, null where the value does not follow the dialect); (text, None) when the dialect writes it as the
+    contract does. ``written`` is the value before trimming (default: ``text``).
+
+    A date follows ``date_format`` only when it is exactly what the format writes for that date (ignoring case):
+    ``%d.%m.%Y`` takes 01.02.2026, not 1.2.2026 or " 01.02.2026", although strptime reads all three."""
+    written = text if written is None else written
     if column.type == "date" and not dialect.iso_dates:
-        parsed = try_strptime(text, dialect.date_format).cast("date")
+        stamp = try_strptime(text, dialect.date_format)
+        parsed = stamp.cast("date")
         sane = parsed.year().between(1000, 9999)  # %Y reads "26" as the year 26: not a date the ledger means
         contract = ibis.ifelse(sane, parsed.strftime("%Y-%m-%d"), ibis.null("string"))
-    elif column.type in ("money", "decimal", "int") and not dialect.plain_numbers:
+        exact = stamp.strftime(dialect.date_format).lower() == written.lower()
+        return _marked(text, written, ibis.ifelse(exact, contract, ibis.null("string"))), contract
+    if column.type in ("money", "decimal", "int") and not dialect.plain_numbers:
         digits = r"[0-9]{1,3}(" + f"[{dialect.thousands}]" + r"[0-9]{3})+|[0-9]+" if dialect.thousands else "[0-9]+"
         fraction = "" if column.type == "int" else f"([{dialect.decimal}][0-9]+)?"
-        written = text.re_search(f"^-?({digits}){fraction}$")
+        written_so = text.re_search(f"^-?({digits}){fraction}$")
         plain = text.replace(dialect.thousands, "") if dialect.thousands else text
         plain = plain.replace(dialect.decimal, ".") if dialect.decimal != "." else plain
-        contract = ibis.ifelse(written, plain, ibis.null("string"))
-    else:
-        return text, None
-    return contract.fill_null(text.concat(NOT_IN_DIALECT)), contract
+        contract = ibis.ifelse(written_so, plain, ibis.null("string"))
+        return contract.fill_null(text.concat(NOT_IN_DIALECT)), contract
+    return text, None
 
 
 def _mapped_values(text: ir.StringValue, column: Column, mapping: dict[str, Any]) -> ir.StringValue:
@@ -662,10 +686,16 @@ def _views(source: dict[str, ir.Table], names: dict[str, TableNames] | None = No
                 column = spec.column(key)
                 if key in values:
                     text = _mapped_values(text, column, values[key])
+                # a date held as text is checked as written, before trimming (a date column is a date already)
+                written = table[col].cast("string") if column.type == "date" and not table[col].type().is_date() \
+                    else None
                 if dialect is not None:
-                    text, contract_form = _in_dialect(text, column, dialect)
+                    text, contract_form = _in_dialect(text, column, dialect, written)
                     if contract_form is not None:
                         parsed[key] = contract_form
+                if written is not None and key not in parsed:  # ISO dates: the typed view casts the trimmed text
+                    parsed[key] = text
+                    text = _strict_date(text, written)
             raw_cols[key] = text
         raw[name] = table.select(**raw_cols)
         extras[name] = [c for c in raw_cols if c not in contract]

@@ -12,7 +12,7 @@ import datetime as dt
 import decimal
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import ibis
@@ -32,25 +32,54 @@ BalancesByMonth = Mapping[dt.date, Mapping[str, Decimal]]
 # ---------------------------------------------------------------------------------------------- pure definitions
 
 
-def aging_rate_allowance(balances: Mapping[str, Decimal], rates: Mapping[str, Decimal],
+def aging_rate_allowance(balances: Mapping[str, Decimal], rates: Mapping[str, Decimal | None],
                          labels: Sequence[str]) -> pd.DataFrame:
-    """Σ_bucket balance × rate, as a provision matrix: bucket, balance, rate, allowance."""
+    """Σ_bucket balance × rate, as a provision matrix: bucket, balance, rate, allowance. A rate that is not
+    available (None: a roll rate with nothing to divide by) leaves that bucket's allowance not available too,
+    unless the bucket holds nothing (then there is nothing to provide for: 0)."""
     rows = []
     with decimal.localcontext(MONEY_CONTEXT):
         for label in labels:
             balance = balances.get(label, ZERO)
-            rows.append({"bucket": label, "balance": balance, "loss_rate": rates[label],
-                         "allowance": balance * rates[label]})
+            rate = rates[label]
+            rows.append({"bucket": label, "balance": balance, "loss_rate": rate,
+                         "allowance": _provision(balance, rate)})
     return pd.DataFrame(rows)
+
+
+def _provision(balance: Decimal, rate: Decimal | None) -> Decimal | None:
+    if rate is None:
+        return ZERO if balance == 0 else None
+    with decimal.localcontext(MONEY_CONTEXT):
+        return balance * rate
 
 
 @dataclass(frozen=True)
 class RollRates:
-    """Monthly roll rates r_k(m), their lookback averages r̄_k and the chained loss rates L_k."""
+    """Monthly roll rates r_k(m), their lookback averages r̄_k and the chained loss rates L_k.
+
+    An average with nothing to divide by (no balance in b_k at any month-end it rolls from) is not available
+    (None), and so is every loss rate that chains it: L_k for the buckets up to b_k. ``undefined`` says why, per
+    bucket whose average is missing."""
 
     monthly: pd.DataFrame      # month_end, from_bucket, to_bucket, numerator, denominator, roll_rate
     averages: pd.DataFrame     # from_bucket, to_bucket, numerator, denominator, roll_rate
-    loss_rates: dict[str, Decimal]
+    loss_rates: dict[str, Decimal | None]
+    #: from_bucket → why its average roll rate is not available, for the buckets whose average is missing
+    undefined: dict[str, str] = field(default_factory=dict)
+
+    def why_not_available(self, buckets: Sequence[str], as_of: dt.date) -> str | None:
+        """Why an allowance on the balances of ``buckets`` at ``as_of`` cannot be computed: the missing averages
+        their loss rates chain (None when every one of them is available)."""
+        labels = list(self.loss_rates)
+        held = [b for b in buckets if self.loss_rates.get(b, ZERO) is None]
+        if not held:
+            return None
+        first = min(labels.index(b) for b in held)
+        missing = [reason for label, reason in self.undefined.items() if labels.index(label) >= first]
+        listed = ", ".join(held)
+        return (f"{'; '.join(missing)}; the loss rate of {listed}, which {'holds' if len(held) == 1 else 'hold'} a "
+                f"balance at {as_of}, depends on it")
 
 
 def roll_rates(balances: BalancesByMonth, write_offs: Mapping[dt.date, Decimal], months: Sequence[dt.date],
@@ -75,21 +104,33 @@ def roll_rates(balances: BalancesByMonth, write_offs: Mapping[dt.date, Decimal],
                                  "numerator": numerator, "denominator": denominator,
                                  "roll_rate": ratio(numerator, denominator)})
     averages = []
-    average_rates: list[Decimal] = []
+    average_rates: list[Decimal | None] = []
+    undefined: dict[str, str] = {}
     for k in range(last + 1):
         rate = ratio(numerators[k], denominators[k])
-        average_rates.append(ZERO if rate is None else rate)
-        averages.append({"from_bucket": labels[k], "to_bucket": "write-off" if k == last else labels[k + 1],
+        average_rates.append(rate)
+        to_bucket = "write-off" if k == last else labels[k + 1]
+        averages.append({"from_bucket": labels[k], "to_bucket": to_bucket,
                          "numerator": numerators[k], "denominator": denominators[k], "roll_rate": rate})
-    loss: dict[str, Decimal] = {}
+        if rate is None and months:
+            starts = [previous_month_end(m) for m in months]
+            undefined[labels[k]] = (
+                f"the roll rate from {labels[k]} to {to_bucket} has nothing to divide by over "
+                f"{min(months):%Y-%m}…{max(months):%Y-%m}: no balance in {labels[k]} at any month-end of the "
+                f"lookback ({min(starts)}…{max(starts)}, the month-ends each month rolls from)")
+    loss: dict[str, Decimal | None] = {}
     with decimal.localcontext(decimal.Context(prec=40)):
         for k in range(last + 1):
+            chained = average_rates[k:]
+            if any(rate is None for rate in chained):
+                loss[labels[k]] = None  # 0/0 is not 0: a loss rate chaining an undefined average is undefined
+                continue
             product = Decimal(overlay)
-            for j in range(k, last + 1):
-                product *= average_rates[j]
+            for rate in chained:
+                product *= rate
             # 30 decimals: far below any cent, and short enough that balance × loss rate stays exact
             loss[labels[k]] = min(product, ONE).quantize(LOSS_RATE_QUANTUM)
-    return RollRates(pd.DataFrame(monthly_rows), pd.DataFrame(averages), loss)
+    return RollRates(pd.DataFrame(monthly_rows), pd.DataFrame(averages), loss, undefined)
 
 
 def rollforward(opening: Decimal, write_offs: Decimal, recoveries: Decimal, closing: Decimal) -> pd.DataFrame:
@@ -144,9 +185,12 @@ def lookback_months(as_of: dt.date, count: int) -> list[dt.date]:
 @dataclass(frozen=True)
 class AllowanceEstimate:
     as_of: dt.date
-    total: Decimal
+    #: None when a bucket holding a balance has no loss rate (see ``unavailable``)
+    total: Decimal | None
     matrix: pd.DataFrame              # bucket, balance, loss_rate, allowance
     rolls: RollRates | None = None
+    #: why ``total`` is not available
+    unavailable: str | None = None
 
 
 def allowance_at(as_of: dt.date, params: Params, balances: BalancesByMonth,
@@ -159,7 +203,10 @@ def allowance_at(as_of: dt.date, params: Params, balances: BalancesByMonth,
     rolls = roll_rates(balances, write_offs, lookback_months(as_of, params.allowance.lookback_months), labels,
                        params.allowance.overlay)
     matrix = aging_rate_allowance(at, rolls.loss_rates, labels)
-    return AllowanceEstimate(as_of, dsum(matrix["allowance"]), matrix, rolls)
+    held = [label for label in labels if at.get(label, ZERO) != 0]
+    reason = rolls.why_not_available(held, as_of)
+    total = None if reason is not None else dsum(matrix["allowance"])
+    return AllowanceEstimate(as_of, total, matrix, rolls, reason)
 
 
 def dates_needed(params: Params, estimate_dates: Sequence[dt.date]) -> list[dt.date]:
@@ -214,11 +261,12 @@ def backtest(tables: Tables, params: Params, fx: FxRates, estimates: Mapping[dt.
         realised[as_of].append(fx.convert(amount, currency, day))
     rows = []
     for estimate_date in dates:
-        predicted = estimates[estimate_date].total
+        predicted = estimates[estimate_date].total  # None: not available at that month-end (a roll rate of 0/0)
         actual = dsum(realised.get(estimate_date, []))
-        coverage = ratio(predicted, actual)
+        coverage = None if predicted is None else ratio(predicted, actual)
         rows.append({"month_end": estimate_date, "allowance": predicted, "write_offs_next_12m": actual,
-                     "difference": predicted - actual, "coverage_pct": None if coverage is None else coverage * HUNDRED,
+                     "difference": None if predicted is None else predicted - actual,
+                     "coverage_pct": None if coverage is None else coverage * HUNDRED,
                      "horizon_complete": add_months(estimate_date, BACKTEST_HORIZON_MONTHS) <= params.as_of})
     return pd.DataFrame(rows, columns=columns)
 
@@ -268,22 +316,28 @@ def cohorts_back(cohorts: int) -> int:
 
 
 def project(balances_now: Mapping[str, Decimal], rolls: RollRates, labels: Sequence[str], new_current: Decimal,
-            months: int = PROJECTION_MONTHS) -> list[dict[str, Decimal]]:
+            months: int = PROJECTION_MONTHS) -> list[dict[str, Decimal | None]]:
     """Migration-matrix projection: b₀(t+1) = new current business, b_{k+1}(t+1) = b_k(t) × r̄_k,
-    write-offs(t+1) = b_K(t) × r̄_K. Returns one mapping per future month (buckets, write_offs)."""
-    rates = [ZERO if r is None else r for r in rolls.averages["roll_rate"]]
+    write-offs(t+1) = b_K(t) × r̄_K. Returns one mapping per future month (buckets, write_offs). A balance rolled
+    by an average that is not available (0/0) is not available either (None), and so is what it rolls into."""
+    rates = list(rolls.averages["roll_rate"])
     last = len(labels) - 1
-    state = {label: balances_now.get(label, ZERO) for label in labels}
+    state: dict[str, Decimal | None] = {label: balances_now.get(label, ZERO) for label in labels}
     projected = []
-    with decimal.localcontext(MONEY_CONTEXT):
-        for _ in range(months):
-            following = {labels[0]: new_current}
-            for k in range(last):
-                following[labels[k + 1]] = state[labels[k]] * rates[k]
-            write_offs = state[labels[last]] * rates[last]
-            projected.append({**following, "write_offs": write_offs})
-            state = following
+    for _ in range(months):
+        following: dict[str, Decimal | None] = {labels[0]: new_current}
+        for k in range(last):
+            following[labels[k + 1]] = _rolled(state[labels[k]], rates[k])
+        write_offs = _rolled(state[labels[last]], rates[last])
+        projected.append({**following, "write_offs": write_offs})
+        state = following
     return projected
+
+
+def _rolled(balance: Decimal | None, rate: Decimal | None) -> Decimal | None:
+    if balance is None:
+        return None
+    return _provision(balance, rate)
 
 
 def write_off_candidates(tables: Tables, params: Params, fx: FxRates) -> pd.DataFrame:
@@ -351,16 +405,18 @@ def compute_allowance(tables: Tables, params: Params, fx: FxRates) -> SectionRes
         tables, params, fx, "write_off")
     month_recoveries = recoveries.get(month_key, ZERO) if as_of == month_key else _partial_month(
         tables, params, fx, "recovery")
-    roll = rollforward(opening, month_write_offs, month_recoveries, closing.total)
-    expense = roll["amount"].iloc[3]
+    roll = None if closing.total is None or opening is None else rollforward(
+        opening, month_write_offs, month_recoveries, closing.total)
+    expense = None if roll is None else roll["amount"].iloc[3]
 
     rolls_now = closing.rolls or allowance_at(as_of, roll_params, balances, write_offs).rolls
     rolls_then = allowance_at(projection_base, roll_params, balances, write_offs).rolls
     labels = params.aging.labels
     tables_out: dict[str, pd.DataFrame] = {
         "allowance_matrix": closing.matrix,
-        "allowance_rollforward": roll,
-        "allowance_gl_reconciliation": _gl_reconciliation(tables, as_of, closing.total, params.reporting_currency),
+        **({} if roll is None else {"allowance_rollforward": roll}),
+        **({} if closing.total is None else {"allowance_gl_reconciliation": _gl_reconciliation(
+            tables, as_of, closing.total, params.reporting_currency)}),
         "allowance_backtest": backtest(tables, params, fx, {d: estimates[d] for d in backtest_dates}),
         "roll_rates_monthly": _wide_roll_rates(rolls_now.monthly),
         "roll_rates_average": _with_non_roll(rolls_now.averages),
@@ -374,7 +430,7 @@ def compute_allowance(tables: Tables, params: Params, fx: FxRates) -> SectionRes
     method = ("aging rates: allowance = Σ bucket balance × configured rate" if params.allowance.method == "aging_rates"
               else f"roll rates over the last {params.allowance.lookback_months} month-ends, chained into loss rates, "
                    f"× overlay {params.allowance.overlay}, capped at 100%")
-    return SectionResult(
+    result = SectionResult(
         section="allowance",
         kpis={"allowance_total": closing.total, "allowance_opening": opening, "bad_debt_expense": expense,
               "write_offs": month_write_offs, "recoveries": month_recoveries},
@@ -387,6 +443,15 @@ def compute_allowance(tables: Tables, params: Params, fx: FxRates) -> SectionRes
             "buckets": f"aging buckets ({params.aging.basis} basis): {', '.join(labels)}",
         },
     )
+    # a loss rate chaining a roll rate of 0/0 is not available, and neither is what is built on it (never 0)
+    if opening is None:
+        result.omit(["allowance_opening", "bad_debt_expense", "allowance_rollforward"],
+                    f"the opening allowance (recomputed at {opening_date}) cannot be computed: "
+                    f"{estimates[opening_date].unavailable}")
+    if closing.total is None:
+        result.omit(["allowance_total", "bad_debt_expense", "allowance_rollforward", "allowance_gl_reconciliation"],
+                    f"the allowance at {as_of} cannot be computed: {closing.unavailable}")
+    return result
 
 
 def _partial_month(tables: Tables, params: Params, fx: FxRates, kind: str) -> Decimal:
@@ -456,7 +521,7 @@ def _projection_table(balances: BalancesByMonth, rolls_now: RollRates, rolls_the
             month_end = add_months(base, step)
             row: dict[str, object] = {"series": label, "month_end": month_end}
             row.update({b: month[b] for b in labels})
-            row["total"] = dsum(month[b] for b in labels)
+            row["total"] = None if any(month[b] is None for b in labels) else dsum(month[b] for b in labels)
             row["write_offs"] = month["write_offs"]
             if actual:
                 row["actual_total"] = dsum(balances.get(month_end, {}).values())
@@ -477,5 +542,5 @@ def _disputed_allowance(tables: Tables, params: Params, fx: FxRates, matrix: pd.
         part = frame[frame["bucket"] == bucket]
         balance = dsum(fx.convert(b, c, params.as_of) for b, c in zip(part["balance"], part["currency"]))
         rows.append({"bucket": bucket, "items": int(part["items"].sum()), "balance": balance,
-                     "loss_rate": rates[bucket], "allowance": balance * rates[bucket]})
+                     "loss_rate": rates[bucket], "allowance": _provision(balance, rates[bucket])})
     return pd.DataFrame(rows)

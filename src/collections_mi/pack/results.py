@@ -2,6 +2,11 @@
 
 CSV cells hold exact decimals in plain notation (no exponent, no float rounding); ``tables/_types.json``
 records each column's type so :func:`read_results` restores Decimals, dates and integers exactly.
+
+Text cells are written so that no spreadsheet runs them as a formula (OWASP, "CSV Injection"): a text cell that
+begins with ``=``, ``+``, ``-`` or ``@`` — also after leading spaces, which a spreadsheet trims on import — or with a
+tab or a carriage return gets a leading ``'``, as does one that begins with ``'`` itself, so reading it back is
+exact. Numbers, dates and booleans are never touched: a negative amount stays the number ``-12.50``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,25 @@ from collections_mi.money import plain
 
 TYPES_FILE = "_types.json"
 SECTIONS_FILE = "_sections.json"
+#: what a spreadsheet reads as the start of a formula in a text cell, after any leading whitespace (OWASP)
+FORMULA_STARTS = ("=", "+", "-", "@")
+#: control characters OWASP lists as formula starts too; Python's strip() counts them as whitespace
+FORMULA_CONTROLS = ("\t", "\r")
+#: the prefix that makes a spreadsheet show a cell as text
+TEXT_PREFIX = "'"
+
+
+def neutralised(text: str) -> str:
+    """A text cell as tables/*.csv writes it: ``'=HYPERLINK(…)`` for ``=HYPERLINK(…)``, ``' -5`` for `` -5``;
+    a text that already begins with ``'`` gets another, so :func:`restored` gives back every text exactly."""
+    if text.startswith((*FORMULA_CONTROLS, TEXT_PREFIX)) or text.lstrip().startswith(FORMULA_STARTS):
+        return TEXT_PREFIX + text
+    return text
+
+
+def restored(text: str) -> str:
+    """The text :func:`neutralised` was given."""
+    return text[len(TEXT_PREFIX):] if text.startswith(TEXT_PREFIX) else text
 
 
 def json_number(value: Any) -> str:
@@ -78,13 +102,28 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
+def _cell(value: Any) -> str:
+    """One CSV cell: a text value neutralised against formulas, anything else as :func:`_cell_text` writes it (a
+    number stays a number, whatever its sign)."""
+    return neutralised(value) if isinstance(value, str) else _cell_text(value)
+
+
+def _csv_line(cells: list[str]) -> str:
+    """One CSV record as ``csv.writer`` writes it with ``\\n`` line ends, except that a cell holding a carriage
+    return is quoted too (the csv module quotes only the line terminator's characters, so a bare CR split the
+    record for every reader, ours included)."""
+    if cells == [""]:
+        return '""\n'  # a lone empty cell, as csv.writer writes it: an empty line would be no record at all
+    quoted = ['"' + cell.replace('"', '""') + '"' if any(c in cell for c in ',"\n\r') else cell for cell in cells]
+    return ",".join(quoted) + "\n"
+
+
 def write_table(frame: pd.DataFrame, path: Path) -> dict[str, str]:
     types = {str(c): _column_type(frame[c]) for c in frame.columns}
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow([str(c) for c in frame.columns])
+        handle.write(_csv_line([neutralised(str(c)) for c in frame.columns]))
         for row in frame.itertuples(index=False, name=None):
-            writer.writerow([_cell_text(v) for v in row])
+            handle.write(_csv_line([_cell(v) for v in row]))
     return types
 
 
@@ -108,7 +147,7 @@ _PARSERS = {
     "int": int,
     "date": dt.date.fromisoformat,
     "bool": lambda text: text == "true",
-    "str": str,
+    "str": restored,  # a number in a text column never begins with ': it is read back as written
     "float": float,
 }
 
@@ -116,7 +155,7 @@ _PARSERS = {
 def read_table(path: Path, types: Mapping[str, str]) -> pd.DataFrame:
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
-        header = next(reader)
+        header = [restored(name) for name in next(reader)]
         rows = list(reader)
     columns = {}
     for position, name in enumerate(header):

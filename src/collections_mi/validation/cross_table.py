@@ -13,6 +13,7 @@ file, ``{invoices}`` = the invoices file, …) and an Ibis expression for the of
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import ChainMap
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -238,13 +239,68 @@ MONEY_IN_REPORTING_CURRENCY = [
 ]
 ROW_CHECKS += [_invoice_money_decimals()] + [_money_in_reporting_currency(t, c) for t, c in MONEY_IN_REPORTING_CURRENCY]
 
-#: how a value of each type must be written, for type-error hints
+
+def decimal_bounds(engine_type: str) -> tuple[int, int] | None:
+    """(precision, scale) of an engine decimal type such as ``decimal(18, 4)``; None for other types."""
+    found = re.fullmatch(r"decimal\((\d+),\s*(\d+)\)", engine_type)
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
+def _digits_before_point(column_type: str) -> int:
+    bounds = decimal_bounds(ENGINE_TYPES[column_type])  # type: ignore[index]
+    assert bounds is not None, column_type
+    return bounds[0] - bounds[1]
+
+
+#: how a value of each type must be written, for type-error hints (the digit limits are the engine types')
 _WRITTEN_AS = {
     "date": "a date YYYY-MM-DD",
-    "money": "a plain number with at most 14 digits before the decimal point",
-    "decimal": "a plain number with at most 20 digits before the decimal point",
+    "money": f"a plain number with at most {_digits_before_point('money')} digits before the decimal point",
+    "decimal": f"a plain number with at most {_digits_before_point('decimal')} digits before the decimal point",
     "int": "a whole number",
 }
+#: a number written plainly: what the format checks accept and the precision check measures
+_PLAIN_NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
+
+
+def _rounded_by_the_engine(column_type: str) -> bool:
+    """Whether a value of ``column_type`` that passes every other check can still have more decimals than its
+    engine type keeps. Money cannot: its decimals are checked against the currency's minor unit (money_decimals),
+    which is never more than the money scale; a contract change that breaks this brings the check back."""
+    bounds = decimal_bounds(ENGINE_TYPES[column_type])  # type: ignore[index]
+    if bounds is None:
+        return False  # int, date, bool, string: a value the type cannot hold is a type_error (it reads as empty)
+    if column_type == "money":
+        return max([2, *MINOR_UNIT_EXCEPTIONS.values()]) > bounds[1]
+    return True
+
+
+def precision_check(table: str, column: str, column_type: str) -> RowCheck:
+    """Values the typed view would change: more significant decimals than the engine type keeps, which the cast
+    rounds without a word (an FX rate of 0.0000000000000000001 would become 0 and convert a whole currency to 0).
+    Too many digits before the point make the cast fail instead: that is a type_error."""
+    engine_type = ENGINE_TYPES[column_type]  # type: ignore[index]
+    bounds = decimal_bounds(engine_type)
+    assert bounds is not None, engine_type
+    scale = bounds[1]
+
+    def show(t: ir.Table, ctx: Context) -> dict[str, ir.Value]:
+        return {column: t[column], "read_as": t[column].try_cast(engine_type)}
+
+    return RowCheck(
+        id="decimal_places", table=table, column=column, view="raw",
+        rule=f"{column} has at most {scale} decimals, the most its engine type {engine_type} keeps: a longer value "
+             "would be rounded.",
+        problem="{rows} where " + column + f" has more than {scale} decimals, which the engine would round (to the "
+                "value shown as read_as)",
+        hint=f"write {column} with at most {scale} decimals in {{file}}; a value that needs more is almost always "
+             "a wrong unit or a misplaced decimal point, so check it against the source system",
+        where=lambda t, ctx: t[column].re_search(_PLAIN_NUMBER) & (_decimals(t[column]) > scale),
+        show=show, example=column)
+
+
+ROW_CHECKS += [precision_check(name, column.name, column.type) for name, table in TABLES.items()
+               for column in table.columns if _rounded_by_the_engine(column.type)]
 
 
 def type_error_check(table: str, column: str, column_type: str) -> RowCheck:

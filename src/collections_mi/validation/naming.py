@@ -96,12 +96,20 @@ class FileNames(dict[str, str]):
         columns = [c.strip() for c in (failure.column or "").split(",") if c.strip() in contract]
         types = {spec.column(c).type for c in columns}
         dates = dialect is not None and "date" in types and not dialect.iso_dates
-        numbers = dialect is not None and bool(types & {"money", "decimal", "int"}) and not dialect.plain_numbers
+        # a number with too many decimals is not a layout problem: no hint about the decimal separator
+        numbers = dialect is not None and bool(types & {"money", "decimal", "int"}) and not dialect.plain_numbers \
+            and failure.check != "decimal_places"
         translated = [c for c in columns if c in names.values]
         if translated and failure.check in ("bool_format", "allowed_values"):
             failure = dataclasses.replace(failure, hint=f"{failure.hint}; or add the export's value to "
                                                         f"source.tables.{failure.table}.values.{translated[0]}")
+        if dialect is not None and "date" in types and dialect.iso_dates and failure.check == "date_format":
+            failure = dataclasses.replace(failure, hint=f"{failure.hint}; or set source.csv.date_format (README.md "
+                                                        "§ Params) if the export writes every date another way, "
+                                                        "e.g. \"%d/%m/%Y\"")
         if not (dates or numbers):
+            if "date" in types:  # dates are checked as written (sources._strict_date): show them so
+                failure = _shown_as_written(failure, columns)
             return dataclasses.replace(failure, source=source) if source else failure
         assert dialect is not None
         description, hint, expectation = failure.description, failure.hint, failure.expectation
@@ -118,9 +126,15 @@ class FileNames(dict[str, str]):
             description, hint, expectation = local(description), local(hint), local(expectation)
             hint += (f"; or correct source.csv.decimal / thousands (now {dialect.decimal!r} and "
                      f"{dialect.thousands or 'none'!r}) if the export writes its numbers so")
-        sample = [{k: _as_written(v) if k in columns else v for k, v in row.items()} for row in failure.sample]
-        return dataclasses.replace(failure, source=source, description=_examples_as_written(description),
-                                   hint=hint, expectation=expectation, sample=sample)
+        failure = dataclasses.replace(failure, description=description, hint=hint, expectation=expectation)
+        return dataclasses.replace(_shown_as_written(failure, columns), source=source)
+
+
+def _shown_as_written(failure: ValidationFailure, columns: list[str]) -> ValidationFailure:
+    """``failure`` quoting the values of ``columns`` as the source writes them: without the mark of a value that
+    does not follow its layout, and in quotes when spaces around it are what is wrong (`` 2026-09-15``)."""
+    sample = [{k: _as_written(v) if k in columns else v for k, v in row.items()} for row in failure.sample]
+    return dataclasses.replace(failure, description=_examples_as_written(failure.description), sample=sample)
 
 
 #: the suites' and checks' examples of how the contract writes a date or a number ("e.g. 2026-10-31",
@@ -130,14 +144,27 @@ _NUMBER_EXAMPLE = re.compile(r"(e\.g\. |such as |like )(" + "|".join(re.escape(n
 
 
 def _as_written(value: Any) -> Any:
-    """A raw value as the file writes it: without the mark of a value not in the params' CSV dialect."""
-    return value.removesuffix(NOT_IN_DIALECT) if isinstance(value, str) else value
+    """A raw value as the file writes it: without the mark of a value not in the params' CSV dialect, and in
+    double quotes when it has spaces around it (raw values are trimmed, so only a marked value can)."""
+    if not isinstance(value, str):
+        return value
+    value = value.removesuffix(NOT_IN_DIALECT)
+    return f'"{value}"' if value != value.strip() else value
 
 
 def _examples_as_written(description: str) -> str:
     """The quoted offending values at the end of a description, e.g. ``(12x,50 , 31.02.2026 )``, without the mark
-    of values not in the dialect."""
+    of values not in the dialect (and in double quotes where spaces around them remain)."""
     head, bracket, tail = description.rpartition(" (")
     if not bracket or not tail.endswith(")"):
         return description
-    return head + bracket + re.sub(re.escape(NOT_IN_DIALECT) + r"(?=, |\)$| ×)", "", tail)
+    values = re.split(r"(, )", tail[:-1])  # a value may hold ", " itself: then it is left as it is
+    return head + bracket + "".join(_example_as_written(part) if part != ", " else part for part in values) + ")"
+
+
+def _example_as_written(example: str) -> str:
+    """One quoted example, ``2026-9-15 `` or ``2026-9-15  ×2``, as written."""
+    value, times, count = example.rpartition(" ×") if re.search(r" ×\d+$", example) else (example, "", "")
+    if not value.endswith(NOT_IN_DIALECT):
+        return example
+    return f"{_as_written(value)}{times}{count}"

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from collections_mi.money import plain
+from collections_mi.printable import escaped
 
 #: how many offending values the one-line description quotes, e.g. "(I1 ×2, I7)"
 EXAMPLES_IN_DESCRIPTION = 3
@@ -113,7 +114,7 @@ class ValidationReport:
         }
 
     def render_text(self) -> str:
-        """A readable terminal report grouped by table."""
+        """A readable terminal report grouped by table; control characters in the data shown escaped (``\\x1b``)."""
         head = "Validation"
         if self.source:
             head += f" of {self.source}"
@@ -138,10 +139,10 @@ class ValidationReport:
             lines += ["", "Skipped:"] + [f"  - {reason}" for reason in self.skipped]
         if self.tables:
             lines += ["", "Tables checked: " + ", ".join(f"{t} ({n})" for t, n in self.tables.items())]
-        return "\n".join(lines) + "\n"
+        return escaped("\n".join(lines) + "\n")
 
     def render_html(self) -> str:
-        """A self-contained HTML page (inline CSS only); every data value is escaped."""
+        """A self-contained HTML page (inline CSS only); every data value is escaped, control characters too."""
         e = html.escape
         title = "Data validation: " + ("passed" if self.ok else plural(len(self.failures), "problem"))
         parts = [
@@ -174,7 +175,7 @@ class ValidationReport:
                          + "".join(f"<tr><td>{e(t)}</td><td>{e(str(n))}</td></tr>" for t, n in self.tables.items())
                          + "</table>")
         parts.append("</body></html>")
-        return "\n".join(parts) + "\n"
+        return escaped("\n".join(parts) + "\n")
 
 
 def _html_sample(failure: ValidationFailure) -> str:
@@ -217,7 +218,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, bool | str | int):
         return value
     if isinstance(value, Decimal):
-        return str(plain(value))  # 1000.5000 → 1000.5: engine decimals carry a fixed scale
+        return format(plain(value), "f")  # 1000.5000 → 1000.5: engine decimals carry a fixed scale; never 1E-18
     if isinstance(value, dt.datetime):
         return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat()
     if isinstance(value, dt.date):
