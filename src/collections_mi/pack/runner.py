@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from collections_mi import __version__
-from collections_mi.config import Params, load_params, params_to_jsonable
+from collections_mi.config import Params, load_params, params_to_jsonable, write_frozen_params
 from collections_mi.errors import PackError, ValidationFailed
 from collections_mi.metrics.result import SectionResult
 from collections_mi.metrics.sections import (
@@ -285,6 +285,9 @@ def run_pack(params_path: str | Path, out_dir: str | Path = "reports", only: lis
             from collections_mi.pack.restatement import compare_with_published
 
             write_results(results, kpis, staging)
+            # the notebooks read the params as validated at the start (staging/params.yaml, kept in the pack), never
+            # the live file, which may have changed since
+            frozen_params_path = write_frozen_params(params, params_path, staging)
             clock.run("excel", "writing tables.xlsx", lambda: write_excel(results, staging / "tables.xlsx"))
             footer = (f"collections_mi {__version__} · run {run_id} · as of {params.as_of} · params "
                       f"{params_path.name} (aging {params.aging.basis}, allowance {params.allowance.method}, DSO window "
@@ -292,7 +295,7 @@ def run_pack(params_path: str | Path, out_dir: str | Path = "reports", only: lis
                       f"({report.checks_run} checks)")
             try:
                 clock.run("notebooks", f"executing {len(sections)} notebook(s)",
-                          lambda: execute_notebooks(sections, staging, params_path, clock.progress))
+                          lambda: execute_notebooks(sections, staging, frozen_params_path, clock.progress))
             except PackError:
                 keep = True
                 raise
