@@ -267,6 +267,7 @@ def test_an_alias_bomb_fails_at_once_in_little_memory_with_a_short_message(tmp_p
         ("report: {company: !custom Acme}\n", "line 3: the YAML tag !custom is not allowed in params"),
         ("? [a, b]\n: 1\n", "line 3: a key of (top level) is a list or a mapping"),
         ("report: " + "[" * 1000 + "]" * 1000 + "\n", "line 3: lists and mappings nest more than 20 levels deep"),
+        ("padding: [" + "1, " * 10_000 + "1]\n", "line 3: the file holds more than 10,000 values; params hold a few"),
     ],
 )
 def test_yaml_beyond_plain_params_is_refused_by_line(tmp_path: Path, text: str, message: str) -> None:
@@ -380,3 +381,53 @@ def test_the_frozen_params_read_back_to_the_validated_values_with_an_absolute_lo
     url = parse_params({**BASE, "source": {"kind": "ibis", "location": "postgres://mi:s3cret@db/ledger"}})
     written = write_frozen_params(url, None, tmp_path).read_text(encoding="utf-8")
     assert "postgres://mi:***@db/ledger" in written and "s3cret" not in written
+
+
+@pytest.mark.slow
+def test_notebooks_read_the_params_as_validated_at_the_start_not_the_live_file(tiny_ledger: Path,
+                                                                               tmp_path: Path) -> None:
+    """The params file is rewritten (another company and as-of) once the notebooks start: every page, run.json,
+    kpis.json and the pack's params.yaml still show the run's own params."""
+    import json
+
+    import nbformat
+
+    from collections_mi.pack.results import kpis_json
+    from collections_mi.pack.runner import compute_kpis, run_pack
+    from conftest import write_params
+
+    (tmp_path / "original").mkdir()
+
+    params_path = write_params(tmp_path, tiny_ledger, report={"company": "Original Co"})
+    rewritten: list[str] = []
+
+    def rewrite_when_the_notebooks_start(message: str) -> None:
+        if "executing" in message and not rewritten:
+            write_params(tmp_path, tiny_ledger, as_of="2026-10-30", name=params_path.name,
+                         report={"company": "Changed Co", "top_customers": 1})
+            rewritten.append(message)
+
+    outcome = run_pack(params_path, tmp_path / "reports", progress=rewrite_when_the_notebooks_start)
+    assert rewritten and "Changed Co" in params_path.read_text(encoding="utf-8")
+    folder = outcome.folder
+    sections = sorted((folder / "html").glob("*.html"))
+    assert [p.stem for p in sections] == ["01_aging", "02_dso", "03_allowance"]  # the tiny ledger has no loans or agencies
+    for page in [folder / "index.html", *sections]:
+        text = page.read_text(encoding="utf-8")
+        assert "Original Co · Collections MI · 2026-10" in text and "Changed Co" not in text, page.name
+        assert "2026-10-30" not in text, page.name
+    for page in sections:  # the context line each notebook writes from the params it loaded
+        assert '<p class="mi-context"><b>Original Co</b> · as of <b>2026-10-31</b>' in page.read_text(encoding="utf-8")
+    manifest = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    assert (manifest["as_of"], manifest["params"]["as_of"], manifest["params"]["report"]["company"]) == (
+        "2026-10-31", "2026-10-31", "Original Co")
+    original = write_params(tmp_path / "original", tiny_ledger, report={"company": "Original Co"})
+    assert json.loads((folder / "kpis.json").read_text(encoding="utf-8")) == json.loads(
+        kpis_json(compute_kpis(original)))
+    assert "Top 15 customers by open balance" in (folder / "html" / "01_aging.html").read_text(encoding="utf-8")
+    frozen = load_params(folder / "params.yaml")
+    assert (str(frozen.as_of), frozen.report.company, frozen.source.location) == (
+        "2026-10-31", "Original Co", str(tiny_ledger))
+    for executed in sorted((folder / "executed").glob("*.ipynb")):
+        parameters = next(c for c in nbformat.read(executed, as_version=4).cells if "injected-parameters" in c.metadata.get("tags", ()))
+        assert "params.yaml" in parameters.source and str(params_path) not in parameters.source, executed.name

@@ -536,8 +536,8 @@ def parse_params(data: Any, *, origin: str = "params") -> Params:
     if problems:
         raise ConfigError(f"{origin}: invalid params\n" + "\n".join(problems[:20]) +
                           (f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""),
-                          hint="params text is plain text on one line: remove the characters named above (write "
-                               "a tab delimiter as \"\\t\")")
+                          hint="params text is plain text on one line, of bounded length: remove the characters "
+                               "named above or shorten the text")
     try:
         return Params.model_validate(data)
     except ValidationError as exc:
@@ -552,6 +552,8 @@ def parse_params(data: Any, *, origin: str = "params") -> Params:
                 given = err.get("input")
                 shown = "" if isinstance(given, dict) else f" (got {_shown(given)})"
                 lines.append(f"  {key}: {err['msg']}{shown}")
+        if len(lines) > 20:
+            lines[20:] = [f"  … and {len(lines) - 20} more"]
         raise ConfigError(f"{origin}: invalid params\n" + "\n".join(lines),
                           hint="correct the keys named above; defaults are documented in README.md § Params") from None
 

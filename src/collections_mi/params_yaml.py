@@ -2,7 +2,8 @@
 
 PyYAML's ``SafeLoader`` is safe from code execution, not from a hostile or careless file. This loader also refuses
 
-* a file larger than :data:`MAX_BYTES` (a params file is a few kB) and nesting deeper than :data:`MAX_DEPTH`;
+* a file larger than :data:`MAX_BYTES` (a params file is a few kB), more than :data:`MAX_NODES` values and nesting
+  deeper than :data:`MAX_DEPTH`;
 * anchors and aliases (``&name`` / ``*name``): an "alias bomb" (billion laughs) expands a few lines into billions of
   values — refused at the first anchor, before anything is built, so time and memory stay bounded; merge keys
   (``<<``) go with them;
@@ -28,6 +29,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 MAX_BYTES = 1_048_576
 #: the deepest nesting of lists and mappings (params nest 6 levels: source.tables.<t>.values.<column>.<value>)
 MAX_DEPTH = 20
+#: the most values (scalars, lists, mappings) in one file: the committed params hold about 60, a full mapping of an
+#: export a few hundred; the pure-Python parser takes ~0.1 ms a value, so this bounds parsing to about a second
+MAX_NODES = 10_000
 #: explicit tags allowed: none but "this is text" (``!!str 2026``); ``!`` is what quoted scalars carry
 ALLOWED_TAGS = frozenset({"!", "tag:yaml.org,2002:str"})
 _MERGE = "tag:yaml.org,2002:merge"
@@ -49,6 +53,7 @@ class _BoundedLoader(yaml.SafeLoader):
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._depth = 0
+        self._nodes = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
         event = self.peek_event()
@@ -57,6 +62,11 @@ class _BoundedLoader(yaml.SafeLoader):
             raise YamlRefused(f"line {line}: YAML aliases (*{_short(event.anchor)}) are not allowed in params",
                               hint="write each value out in full: params use no anchors (&) or aliases (*)")
         if isinstance(event, (ScalarEvent, CollectionStartEvent)):
+            self._nodes += 1
+            if self._nodes > MAX_NODES:
+                raise YamlRefused(f"line {line}: the file holds more than {MAX_NODES:,} values; params hold a few "
+                                  "hundred at most", hint="a params file is a few kB of settings: check that this "
+                                                          "is the right file")
             if event.anchor is not None:
                 raise YamlRefused(f"line {line}: YAML anchors (&{_short(event.anchor)}) are not allowed in params",
                                   hint="write each value out in full: params use no anchors (&) or aliases (*)")
