@@ -193,3 +193,241 @@ def test_file_and_csv_belong_to_files_and_table_to_databases() -> None:
                                               "tables": {"invoices": {"table": "SALES_INV",
                                                                       "columns": {"amount": "TOTAL"}}}}})
     assert params.source.table_config("invoices").table == "SALES_INV"
+
+
+# ------------------------------------------------------------------ the bounded YAML loader (issue 17, items 2 and 4)
+
+def _write(tmp_path: Path, text: str, name: str = "2026-10.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _refusal(path: Path) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_params(path)
+    return str(caught.value)
+
+
+HEAD = "as_of: 2026-10-31\nsource: {kind: files, location: data/demo}\n"
+
+
+def test_a_key_written_twice_is_refused_naming_the_key_and_both_lines(tmp_path: Path) -> None:
+    """The second allowance block would silently drop the rates of the first."""
+    text = (HEAD + "allowance:\n  rates: {current: 0.01, 1-30: 0.02, 31-60: 0.08, 61-90: 0.2, 91-120: 0.5, 120+: 1}\n"
+            "report: {company: Acme}\nallowance:\n  method: aging_rates\n")
+    assert _refusal(_write(tmp_path, text)) == (
+        f"{tmp_path / '2026-10.yaml'}: the key allowance is written twice (lines 3 and 6); YAML would keep only the "
+        "second and silently drop the first\n  fix: write allowance once: merge the two into one")
+    nested = HEAD + "dso:\n  window_months: 3\n  countback_month_days: actual\n  window_months: 6\n"
+    assert "the key dso.window_months is written twice (lines 4 and 6)" in _refusal(_write(tmp_path, nested))
+    # Yes and yes are the same boolean key; "1" and 1 the same source value once read as text
+    mapping = ("as_of: 2026-10-31\nsource:\n  kind: files\n  location: data/demo\n  tables:\n    invoices:\n"
+               "      values:\n        disputed:\n          Yes: true\n          {}: false\n")
+    assert "the key source.tables.invoices.values.disputed.yes is written twice (lines 9 and 10)" in _refusal(
+        _write(tmp_path, mapping.format("yes")))
+    assert "the key source.tables.invoices.values.disputed.1 is written twice (lines 9 and 10)" in _refusal(
+        _write(tmp_path, mapping.replace("Yes", "'1'").format("1")))
+
+
+def _billion_laughs() -> str:
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for letter in "bcdefghij":
+        previous = chr(ord(letter) - 1)
+        lines.append(f"{letter}: &{letter} [" + ",".join([f"*{previous}"] * 9) + "]")
+    return HEAD + "\n".join(lines) + "\nreport: {company: *j}\n"
+
+
+def test_an_alias_bomb_fails_at_once_in_little_memory_with_a_short_message(tmp_path: Path) -> None:
+    """Nine levels of nine aliases: 387 million strings if expanded. Refused at the first anchor."""
+    import time
+    import tracemalloc
+
+    path = _write(tmp_path, _billion_laughs())
+    tracemalloc.start()
+    started = time.process_time()
+    message = _refusal(path)
+    seconds = time.process_time() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert message == (f"{path}: line 3: YAML anchors (&a) are not allowed in params\n"
+                       "  fix: write each value out in full: params use no anchors (&) or aliases (*)")
+    assert seconds < 0.2 and peak < 2_000_000, (seconds, peak)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("report: {company: *name}\n", "line 3: YAML aliases (*name) are not allowed in params"),
+        ("report: &r {company: Acme}\n", "line 3: YAML anchors (&r) are not allowed in params"),
+        ("report:\n  <<: {company: Acme}\n", "line 4: YAML merge keys (<<) are not allowed in params"),
+        ("report: {company: !!binary QUJD}\n", "line 3: the YAML tag !!binary is not allowed in params"),
+        ("report: !!python/object:os.system {}\n", "line 3: the YAML tag !!python/object:os.system is not allowed"),
+        ("report: !!set {a, b}\n", "line 3: the YAML tag !!set is not allowed in params"),
+        ("report: {company: !custom Acme}\n", "line 3: the YAML tag !custom is not allowed in params"),
+        ("? [a, b]\n: 1\n", "line 3: a key of (top level) is a list or a mapping"),
+        ("report: " + "[" * 1000 + "]" * 1000 + "\n", "line 3: lists and mappings nest more than 20 levels deep"),
+        ("padding: [" + "1, " * 10_000 + "1]\n", "line 3: the file holds more than 10,000 values; params hold a few"),
+    ],
+)
+def test_yaml_beyond_plain_params_is_refused_by_line(tmp_path: Path, text: str, message: str) -> None:
+    assert message in _refusal(_write(tmp_path, HEAD + text))
+
+
+def test_a_tag_that_only_says_text_is_still_read(tmp_path: Path) -> None:
+    params = load_params(_write(tmp_path, HEAD + "report: {company: !!str 2026}\n"))
+    assert params.report.company == "2026"
+
+
+def test_a_params_file_over_one_mebibyte_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = _write(tmp_path, HEAD + "# " + "x" * 1_048_576 + "\n")
+    assert _refusal(path).startswith(f"{path}: the file is 1,048,640 bytes; params files are at most 1,048,576 bytes")
+
+
+# -------------------------------------------------------------------------- params text is plain text (item 4)
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"report": {"company": "Acme Ltd\nX"}}, "report.company: contains a line break (character U+000A at position 9)"),
+        ({"report": {"company": "Acme\r"}}, "report.company: contains a line break (character U+000D at position 5)"),
+        ({"report": {"company": "Acme\u2028Ltd"}}, "report.company: contains a line break (character U+2028 at position 5)"),
+        ({"report": {"company": "Acme\tLtd"}}, "report.company: contains a tab (character U+0009 at position 5)"),
+        ({"report": {"company": "A\x00"}}, "report.company: contains a control character (character U+0000 at position 2)"),
+        ({"report": {"company": "\x1b[2J"}}, "report.company: contains a control character (character U+001B at position 1)"),
+        ({"report": {"company": "A\x9b31m"}}, "report.company: contains a control character (character U+009B at position 2)"),
+        ({"email": {"sender": "mi\x1b[31m@example.com"}},
+         "email.sender: contains a control character (character U+001B at position 3)"),
+        ({"email": {"recipients": ["cfo@example.com", "ar@example.com\r\nBcc: x@evil.example"]}},
+         "email.recipients.1: contains a line break (character U+000D at position 15)"),
+        ({"email": {"smtp": {"host": "mail\n.example.com"}}}, "email.smtp.host: contains a line break"),
+        ({"source": {"kind": "files", "location": "data/\x00demo"}},
+         "source.location: contains a control character (character U+0000 at position 6)"),
+        ({"source": {"kind": "files", "location": "x", "tables": {"invoices": {"columns": {"amount": "Grand\u202eTotal"}}}}},
+         "source.tables.invoices.columns.amount: contains a bidirectional-text control (character U+202E at position 6)"),
+        ({"source": {"kind": "files", "location": "x", "tables": {"invoices": {"file": "inv\u2066oices.csv"}}}},
+         "source.tables.invoices.file: contains a bidirectional-text control (character U+2066 at position 4)"),
+        ({"report": {"comp\nany": "Acme"}}, "report: the key 'comp\\\\nany' contains a line break (character U+000A"),
+        ({"report": {"company": "A" * 201}}, "report.company: String should have at most 200 characters (got 'AAAA"),
+        ({"report": {"company": "A" * 2_000_000}},
+         "report.company: is 2,000,000 characters long; text in params is at most 4,096 characters"),
+        ({"source": {"kind": "files", "location": "/data/" + "x" * 4091}},
+         "source.location: is 4,097 characters long; text in params is at most 4,096 characters"),
+        ({"email": {"sender": "x" * 65 + "@example.com"}},
+         "email.sender: Value error, the local part (before @) is 65 characters long; at most 64 (RFC 5321)"),
+        ({"email": {"sender": "ar@" + "d" * 252}},
+         "email.sender: Value error, the address is 255 characters long; at most 254 (RFC 5321)"),
+        ({"email": {"recipients": ["cfo@example.com, ar@example.com"]}},
+         "email.recipients.0: Value error, 'cfo@example.com, ar@example.com' is not an e-mail address"),
+        ({"email": {"recipients": [f"r{n}@example.com" for n in range(101)]}},
+         "email.recipients: List should have at most 100 items after validation, not 101"),
+    ],
+)
+def test_params_text_is_plain_one_line_text_of_bounded_length(change: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_params({**BASE, **change})
+    text = str(caught.value)
+    assert message in text
+    assert len(text) < 800, len(text)  # a 2 MB value is not echoed back
+    assert "\x1b" not in text and "\x00" not in text and "\u202e" not in text and "\x9b" not in text
+
+
+def test_real_names_with_spaces_letters_and_tab_delimiters_stay_allowed() -> None:
+    params = parse_params({**BASE, "report": {"company": "Müller & Söhne GmbH · Zürich — 株式会社 " + "A" * 150},
+                           "email": {"sender": "Accounts Receivable <ar@example.com>",
+                                     "recipients": ["cfo@example.com", "Ödön Ürgé <oedoen@example.co.uk>"]},
+                           "source": {"kind": "files", "location": "Exporte/Oktober 2026",
+                                      "csv": {"delimiter": "\t", "thousands": "\u202f"},
+                                      "tables": {"invoices": {"file": "Ausgangsrechnungen Oktober.csv",
+                                                              "columns": {"amount": "Brutto-Betrag (€)",
+                                                                          "due_date": "Fälligkeit"},
+                                                              "csv": {"delimiter": "\t"}}}}})
+    assert params.report.company.startswith("Müller & Söhne") and len(params.report.company) == 186
+    assert params.source.csv_for("invoices").delimiter == "\t"
+    assert params.source.columns_for("invoices") == {"due_date": "Fälligkeit", "amount": "Brutto-Betrag (€)"}
+    assert params.email.recipients[1] == "Ödön Ürgé <oedoen@example.co.uk>"
+    assert parse_params({**BASE, "report": {"company": "A" * 200}}).report.company == "A" * 200
+
+
+def test_a_long_wrong_value_is_shown_cut_not_whole() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_params({**BASE, "dso": {"window_months": "three" * 800}})
+    assert "dso.window_months: Input should be a valid integer, unable to parse string as an integer (got " \
+           "'threethree" in str(caught.value)
+    assert "… (4,000 characters))" in str(caught.value) and len(str(caught.value)) < 400
+
+
+# ------------------------------------------------------------- frozen params: what the notebooks read (item 3)
+
+def test_the_frozen_params_read_back_to_the_validated_values_with_an_absolute_location(tmp_path: Path,
+                                                                                     monkeypatch) -> None:
+    from collections_mi.config import write_frozen_params
+
+    (tmp_path / "params").mkdir()
+    (tmp_path / "exports").mkdir()
+    monkeypatch.chdir(tmp_path)
+    source = {**ERP, "location": "exports"}
+    path = _write(tmp_path / "params", "")
+    params = parse_params({**BASE, "source": source, "report": {"company": "Müller & Söhne"},
+                           "aging": {"buckets": [30, 60]}, "email": {"sender": "AR <ar@example.com>"},
+                           "allowance": {"rates": {"current": "0.005", "1-30": "0.0125", "31-60": "0.3", "60+": "1"}}})
+    frozen = write_frozen_params(params, path, tmp_path / "params")
+    assert frozen == tmp_path / "params" / "params.yaml"
+    again = load_params(frozen)
+    assert again.source.location == str(tmp_path / "exports")
+    assert again.model_copy(update={"source": again.source.model_copy(update={"location": "exports"})}) == params
+    assert again.allowance_rates["1-30"] == Decimal("0.0125") and again.report.company == "Müller & Söhne"
+    assert again.source.values_for("invoices") == {"disputed": {"Yes": True, "No": False}}
+    url = parse_params({**BASE, "source": {"kind": "ibis", "location": "postgres://mi:s3cret@db/ledger"}})
+    written = write_frozen_params(url, None, tmp_path).read_text(encoding="utf-8")
+    assert "postgres://mi:***@db/ledger" in written and "s3cret" not in written
+
+
+@pytest.mark.slow
+def test_notebooks_read_the_params_as_validated_at_the_start_not_the_live_file(tiny_ledger: Path,
+                                                                               tmp_path: Path) -> None:
+    """The params file is rewritten (another company and as-of) once the notebooks start: every page, run.json,
+    kpis.json and the pack's params.yaml still show the run's own params."""
+    import json
+
+    import nbformat
+
+    from collections_mi.pack.results import kpis_json
+    from collections_mi.pack.runner import compute_kpis, run_pack
+    from conftest import write_params
+
+    (tmp_path / "original").mkdir()
+
+    params_path = write_params(tmp_path, tiny_ledger, report={"company": "Original Co"})
+    rewritten: list[str] = []
+
+    def rewrite_when_the_notebooks_start(message: str) -> None:
+        if "executing" in message and not rewritten:
+            write_params(tmp_path, tiny_ledger, as_of="2026-10-30", name=params_path.name,
+                         report={"company": "Changed Co", "top_customers": 1})
+            rewritten.append(message)
+
+    outcome = run_pack(params_path, tmp_path / "reports", progress=rewrite_when_the_notebooks_start)
+    assert rewritten and "Changed Co" in params_path.read_text(encoding="utf-8")
+    folder = outcome.folder
+    sections = sorted((folder / "html").glob("*.html"))
+    assert [p.stem for p in sections] == ["01_aging", "02_dso", "03_allowance"]  # the tiny ledger has no loans or agencies
+    for page in [folder / "index.html", *sections]:
+        text = page.read_text(encoding="utf-8")
+        assert "Original Co · Collections MI · 2026-10" in text and "Changed Co" not in text, page.name
+        assert "2026-10-30" not in text, page.name
+    for page in sections:  # the context line each notebook writes from the params it loaded
+        assert '<p class="mi-context"><b>Original Co</b> · as of <b>2026-10-31</b>' in page.read_text(encoding="utf-8")
+    manifest = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    assert (manifest["as_of"], manifest["params"]["as_of"], manifest["params"]["report"]["company"]) == (
+        "2026-10-31", "2026-10-31", "Original Co")
+    original = write_params(tmp_path / "original", tiny_ledger, report={"company": "Original Co"})
+    assert json.loads((folder / "kpis.json").read_text(encoding="utf-8")) == json.loads(
+        kpis_json(compute_kpis(original)))
+    assert "Top 15 customers by open balance" in (folder / "html" / "01_aging.html").read_text(encoding="utf-8")
+    frozen = load_params(folder / "params.yaml")
+    assert (str(frozen.as_of), frozen.report.company, frozen.source.location) == (
+        "2026-10-31", "Original Co", str(tiny_ledger))
+    for executed in sorted((folder / "executed").glob("*.ipynb")):
+        parameters = next(c for c in nbformat.read(executed, as_version=4).cells if "injected-parameters" in c.metadata.get("tags", ()))
+        assert "params.yaml" in parameters.source and str(params_path) not in parameters.source, executed.name

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 
 from collections_mi.config import SmtpConfig
 from collections_mi.delivery.smtp import DeliveryError, send_eml
+from collections_mi.errors import ConfigError
 from conftest import ROOT, write_params
 
 pytestmark = pytest.mark.slow
@@ -129,3 +131,143 @@ def test_send_command_exits_non_zero_for_an_unreachable_host(tiny_pack: Path) ->
                               "COLLECTIONS_MI_SMTP_PORT": str(_free_port()), "COLLECTIONS_MI_SMTP_SECURITY": "none"})
     assert run.returncode == 5
     assert "could not send through 127.0.0.1" in run.stderr
+
+
+# --------------------------------------------------------------------------- hostile params text (issue 17, item 4)
+
+#: Markdown link and image, and HTML: shown as the text it is on every page, never a live link, image or markup
+HOSTILE_COMPANY = "[x](javascript:alert(1)) ![i](http://example.com/a.png) <b>b</b>"
+SENDER = "Collections MI <mi@example.com>"
+RECIPIENTS = ["cfo@example.com", "AR team <ar@example.com>"]
+
+
+@pytest.fixture(scope="module")
+def hostile_pack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The tiny ledger published with a hostile report.company and a configured sender: (params, period folder)."""
+    work = tmp_path_factory.mktemp("hostile")
+    ledger = work / "ledger"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "tiny_ledger", ledger)
+    params = write_params(work, ledger, report={"company": HOSTILE_COMPANY},
+                          email={"sender": SENDER, "recipients": RECIPIENTS})
+    run = subprocess.run([sys.executable, "-m", "collections_mi", "pack", "--params", str(params), "--out",
+                          str(work / "reports")], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "GX_ANALYTICS_ENABLED": "False"})
+    assert run.returncode == 0, run.stderr
+    return params, work / "reports" / "2026-10"
+
+
+def _markup_problems(name: str, page: str) -> list[str]:
+    """Where the hostile company is live markup in ``page`` rather than text: anything left of it once its escaped
+    form (and the inline plotly.js bundle, whose sanitiser names javascript:) is taken out."""
+    import html
+
+    from plotly.offline import get_plotlyjs
+
+    rest = page.replace(get_plotlyjs(), "").replace(html.escape(HOSTILE_COMPANY, quote=False), "")
+    rest = re.sub(r'<img src="cid:[^"<>]+"', "", rest)  # the email's own charts, attached inline
+    return [f"{name}: {needle!r} outside escaped text" for needle in
+            ("javascript:", "http://example.com", "<img", "<b>b</b>", "](") if needle in rest]
+
+
+def test_report_company_is_text_never_markdown_or_html_on_any_page_or_in_the_email(hostile_pack) -> None:
+    import html
+
+    _, folder = hostile_pack
+    pages = {p.name: p.read_text(encoding="utf-8") for p in [folder / "index.html", *sorted((folder / "html").glob("*.html"))]}
+    assert len(pages) == 4
+    message = BytesParser(policy=policy.default).parse((folder / "email.eml").open("rb"))
+    pages["email (html)"] = message.get_body(("html",)).get_content()
+    attachment = next(p for p in message.iter_attachments() if p.get_content_type() == "application/zip")
+    archive = zipfile.ZipFile(BytesIO(attachment.get_content()))
+    pages.update({f"zip:{name}": archive.read(name).decode() for name in archive.namelist()})
+    escaped = html.escape(HOSTILE_COMPANY, quote=False)
+    for name, page in pages.items():
+        assert escaped in page, f"{name}: the company is not shown (escaped)"
+    assert [problem for name, page in pages.items() for problem in _markup_problems(name, page)] == []
+    # the plain-text body and the subject are plain text: the company as written, on one line
+    assert message.get_body(("plain",)).get_content().startswith(f"{HOSTILE_COMPANY} · Collections MI · 2026-10 ")
+    subject = " ".join(str(message["Subject"]).split())  # unfolded (Python's decoder doubles a space at "·")
+    assert subject.startswith(f"{HOSTILE_COMPANY} · Collections MI · 2026-10 · AR ")
+
+
+def test_the_exploration_notebook_shows_the_company_and_customer_names_as_text(hostile_pack, tmp_path: Path) -> None:
+    """explore_receivables wrote the company and a customer's name as Markdown; now escaped HTML."""
+    import nbformat
+
+    from collections_mi.pack.runner import execute_notebook_file
+
+    params, folder = hostile_pack
+    target = tmp_path / "receivables.ipynb"
+    execute_notebook_file(str(ROOT / "notebooks" / "explore" / "explore_receivables.ipynb"), str(target),
+                          {"params_path": str(params), "history_dir": str(folder.parent / "history")}, cwd=str(ROOT))
+    outputs = [o for cell in nbformat.read(target, as_version=4).cells if cell.cell_type == "code"
+               for o in cell.outputs]
+    assert not [o for o in outputs if "text/markdown" in o.get("data", {})]
+    shown = "\n".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
+    assert "&lt;b&gt;b&lt;/b&gt;" in shown and "Open invoices of " in shown
+    assert _markup_problems("explore_receivables", shown) == []
+
+
+def test_email_sender_is_the_from_header_and_the_recipients_the_to_header(hostile_pack) -> None:
+    _, folder = hostile_pack
+    message = BytesParser(policy=policy.default).parse((folder / "email.eml").open("rb"))
+    assert str(message["From"]) == SENDER
+    assert str(message["To"]) == "cfo@example.com, AR team <ar@example.com>"
+
+
+def test_no_customer_name_reaches_a_header(tiny_pack: Path) -> None:
+    """The tiny ledger's customers (one is named <script>alert(1)</script>) appear in the attached pages (escaped:
+    test_customer_names_are_escaped_everywhere), in no header."""
+    import csv
+
+    names = [row["name"] for row in csv.DictReader((ROOT / "tests" / "fixtures" / "tiny_ledger" / "customers.csv")
+                                                    .open(encoding="utf-8"))]
+    message = BytesParser(policy=policy.default).parse((tiny_pack / "email.eml").open("rb"))
+    headers = [f"{key}: {value}" for part in message.walk() for key, value in part.items()]
+    assert "<script>alert(1)</script>" in names and len(headers) > 10
+    assert [(name, header) for name in names for header in headers if name in header] == []
+
+
+def test_a_line_break_that_bypassed_validation_never_reaches_a_header(tiny_pack: Path) -> None:
+    """Params are refused at load with a line break; a caller that builds the email itself still gets a one-line
+    subject, and a sender or recipient with a line break is a ConfigError naming it, not a crash."""
+    import datetime as dt
+
+    from collections_mi.config import load_params
+    from collections_mi.delivery.email import build_email
+    from collections_mi.pack.results import read_results
+
+    params = load_params(next(tiny_pack.parent.parent.glob("*.yaml")))
+    hostile = params.model_copy(update={"report": params.report.model_copy(
+        update={"company": "Acme\r\nBcc: leak@evil.example\n\nbody"})})
+    results = read_results(tiny_pack)
+    message = build_email(tiny_pack, results, hostile, validation="passed", images={}, titles={},
+                          now=dt.datetime(2026, 11, 2, tzinfo=dt.timezone.utc))
+    parsed = BytesParser(policy=policy.default).parsebytes(bytes(message))
+    assert " ".join(str(parsed["Subject"]).split()).startswith(
+        "Acme Bcc: leak@evil.example body · Collections MI · 2026-10 · AR ")
+    assert parsed["Bcc"] is None and str(parsed["From"]) == "collections-mi@localhost"
+    with pytest.raises(ConfigError, match=r"^email.sender: contains a line break \(character U\+000A at position 15\)"):
+        build_email(tiny_pack, results, params, validation="passed", images={}, titles={},
+                    sender="mi@example.com\nBcc: leak@evil.example")
+    with pytest.raises(ConfigError, match=r"^email.recipients, address 2: contains a line break \(character U\+000D"):
+        build_email(tiny_pack, results, params, validation="passed", images={}, titles={},
+                    recipients=["cfo@example.com", "ar@example.com\r\nBcc: leak@evil.example"])
+
+
+def test_send_uses_email_sender_as_from_and_envelope_and_refuses_a_broken_recipient(hostile_pack, smtp_server,
+                                                                                   monkeypatch) -> None:
+    port, received = smtp_server
+    _, folder = hostile_pack
+    monkeypatch.delenv("COLLECTIONS_MI_SMTP_PASSWORD", raising=False)
+    config = SmtpConfig(host="127.0.0.1", port=port, security="none")
+    send_eml(folder / "email.eml", ["cfo@example.com"], config)  # no params: the email's own From
+    send_eml(folder / "email.eml", ["AR team <ar@example.com>"], config, sender="Treasury <treasury@example.com>")
+    assert [(e.mail_from, e.rcpt_tos) for e in received] == [("mi@example.com", ["cfo@example.com"]),
+                                                             ("treasury@example.com", ["ar@example.com"])]
+    froms = [str(BytesParser(policy=policy.default).parsebytes(e.content)["From"]) for e in received]
+    assert froms == [SENDER, "Treasury <treasury@example.com>"]
+    with pytest.raises(ConfigError, match=r"address 2: contains a line break \(character U\+000D at position 15\)"):
+        send_eml(folder / "email.eml", ["cfo@example.com", "ar@example.com\r\nBcc: leak@evil.example"], config)
+    assert len(received) == 2
+

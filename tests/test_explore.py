@@ -80,7 +80,7 @@ def test_exploration_notebooks_run_on_the_demo_ledger(demo_ledger: Path, tmp_pat
     shutil.move(str(ledger), str(tmp_path / "ledger-moved-away"))
     receivables = outputs(execute("explore_receivables", tmp_path / "receivables.ipynb", params_path=str(params),
                                   history_dir=str(history_dir), drill_bucket="1-30"))
-    assert "read from the history" in receivables and "Customers in bucket **1-30**" in receivables
+    assert "read from the history" in receivables and "Customers in bucket 1-30: " in receivables
     assert "updatemenus" in receivables
     for choice in ("all open items", "segment: ", "region: ", "collector: ", "currency: ", "customer: "):
         assert f'"label":"{choice}' in receivables.replace('": "', '":"'), choice

@@ -70,7 +70,7 @@ def _cmd_send(args: argparse.Namespace) -> int:
     email = load_params(args.params).email if args.params else EmailConfig()
     recipients = [a.strip() for a in args.to.split(",") if a.strip()] if args.to else email.recipients
     path = args.out / args.period / "email.eml"
-    send_eml(path, recipients, email.smtp, sender=email.sender)
+    send_eml(path, recipients, email.smtp, sender=email.sender if args.params else None)  # else the email's From
     print(f"Sent {path} to {', '.join(recipients)}")
     return 0
 

@@ -3,6 +3,11 @@
 Unknown keys, wrong types, impossible dates and rates outside [0, 1] are rejected with a
 :class:`~collections_mi.errors.ConfigError` naming the key. Defaults are those of shared/metrics.md.
 Numbers in YAML are read as exact decimals (``0.005`` stays ``Decimal('0.005')``).
+
+The file is read by a bounded loader (:mod:`collections_mi.params_yaml`: no duplicate keys, anchors, aliases or
+tags; at most 1 MiB), and params text is plain text: every key and text value is at most :data:`MAX_TEXT`
+characters (less where noted: :data:`TEXT_LIMITS`) and holds no line break, tab, control character or Unicode
+bidirectional control (a tab only as a CSV delimiter).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path, PurePath
@@ -17,6 +23,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -30,8 +37,25 @@ from pydantic import (
 from collections_mi.contract import TABLES
 from collections_mi.currencies import ISO_4217
 from collections_mi.errors import ConfigError
+from collections_mi.params_yaml import MAX_BYTES, YamlRefused, load_yaml, text_problem, visible
 
 Rate = Annotated[Decimal, Field(ge=0, le=1)]
+
+#: the longest text any params key or value may hold (Linux's PATH_MAX: a source.location path)
+MAX_TEXT = 4096
+#: tighter limits, by what the text is (characters); see README.md § Params
+TEXT_LIMITS = {
+    "report.company": 200,
+    "source names (table, column, values)": 1024,
+    "source.schema": 255,
+    "csv date_format / encoding": 100,
+    "email.smtp.host": 253,  # a DNS name (RFC 1035)
+    "email.smtp.user": 256,
+    "e-mail address": 254,  # RFC 5321 §4.5.3.1: local part 64, domain 255, a path 256 with its <>
+    "e-mail display name": 200,
+}
+#: how many recipients one email may have (RFC 5321 §4.5.3.1.8: a server must accept 100)
+MAX_RECIPIENTS = 100
 RISK_GRADES = ("pass", "special_mention", "substandard", "doubtful", "loss")
 
 
@@ -95,8 +119,8 @@ class CsvConfig(_Strict):
     delimiter: str | None = None
     decimal: Literal[".", ","] | None = None
     thousands: str | None = None
-    date_format: str | None = None
-    encoding: str | None = None
+    date_format: Annotated[str, Field(max_length=100)] | None = None
+    encoding: Annotated[str, Field(max_length=100)] | None = None
 
     @field_validator("delimiter")
     @classmethod
@@ -152,15 +176,18 @@ def _text_key(value: Any) -> Any:
     return str(value) if isinstance(value, (int, Decimal)) else value
 
 
-SourceText = Annotated[str, BeforeValidator(_text_key)]
-SourceName = Annotated[str, Field(min_length=1)]
+SourceText = Annotated[str, BeforeValidator(_text_key), Field(max_length=1024)]
+#: a table or column name in the source (a CSV header may hold spaces and any letters)
+SourceName = Annotated[str, Field(min_length=1, max_length=1024)]
+#: a file inside the source folder
+SourcePath = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
 
 
 class TableSourceConfig(_Strict):
     """``source.tables.<t>``: where one contract table is in the source and what its columns are called there."""
 
     #: files: the file in the source folder (default ``<table>.parquet``, else ``<table>.csv``)
-    file: SourceName | None = None
+    file: SourcePath | None = None
     #: duckdb / ibis / spark: the source's table (spark: ``<table>.parquet`` under the location)
     table: SourceName | None = None
     csv: CsvConfig | None = None
@@ -198,7 +225,7 @@ def _table_models() -> type[BaseModel]:
         columns = create_model(f"{name}_columns", __config__=config,
                                **{c.name: (SourceName | None, None) for c in spec.columns})
         values = create_model(f"{name}_values", __config__=config,
-                              **{c.name: (dict[SourceText, bool if c.type == "bool" else str] | None, None)
+                              **{c.name: (dict[SourceText, bool if c.type == "bool" else SourceName] | None, None)
                                  for c in spec.columns if c.type in ("string", "bool")})
         model = create_model(f"{name}_source", __base__=TableSourceConfig,
                              columns=(columns, Field(default_factory=columns)),
@@ -219,8 +246,8 @@ class SourceConfig(_Strict):
     names, values, and the CSV dialect."""
 
     kind: Literal["files", "duckdb", "ibis", "spark"] = "files"
-    location: str
-    schema_: str | None = Field(default=None, alias="schema")
+    location: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+    schema_: Annotated[str, Field(max_length=255)] | None = Field(default=None, alias="schema")
     csv: CsvConfig | None = None
     tables: SourceTables = Field(default_factory=SourceTables)  # type: ignore[valid-type]
 
@@ -355,7 +382,7 @@ class ReportConfig(_Strict):
     """Presentation choices (an extension of the contract; all optional)."""
 
     #: shown in the pack's title line and the email (none: "Collections MI · 2026-10")
-    company: str = ""
+    company: Annotated[str, Field(max_length=200)] = ""
     top_customers: Annotated[int, Field(ge=1, le=500)] = 15
     trend_months: Annotated[int, Field(ge=2, le=60)] = 13
 
@@ -363,16 +390,73 @@ class ReportConfig(_Strict):
 class SmtpConfig(_Strict):
     """SMTP server for `collections-mi send`. The password is never here: $COLLECTIONS_MI_SMTP_PASSWORD only."""
 
-    host: str = "localhost"
+    host: Annotated[str, Field(min_length=1, max_length=253)] = "localhost"
     port: Annotated[int, Field(ge=1, le=65535)] = 587
-    user: str | None = None
+    user: Annotated[str, Field(max_length=256)] | None = None
     security: Literal["starttls", "ssl", "none"] = "starttls"
     timeout_seconds: Annotated[int, Field(ge=1, le=600)] = 30
 
 
+#: an address as it travels in SMTP: a local part, one @, a domain; no spaces, quotes, brackets or separators
+_ADDRESS = re.compile(r"^(?P<local>[^\s@<>()\[\],;:\\\"]+)@(?P<domain>[^\s@<>()\[\],;:\\\"]+)$")
+#: ``Display Name <address>``: the name without <, >, quotes or list separators
+_NAMED_ADDRESS = re.compile(r"^(?P<name>[^<>\",;]*?)\s*<(?P<address>[^<>]*)>$")
+
+
+def address_problem(text: str) -> str | None:
+    """Why ``text`` is not an e-mail address (``ar@example.com`` or ``Accounts Receivable <ar@example.com>``), or
+    None. RFC 5321 §4.5.3.1's limits: the address at most 254 characters, its local part 64, its domain 255; a
+    display name at most 200."""
+    problem = text_problem(text)
+    if problem is not None:
+        return problem
+    named = _NAMED_ADDRESS.match(text.strip())
+    address = named.group("address") if named else text.strip()
+    match = _ADDRESS.match(address)
+    if match is None or (named is not None and len(named.group("name")) > 200):
+        return f"{_shown(text)} is not an e-mail address such as ar@example.com or \"Accounts <ar@example.com>\""
+    for part, length, limit in (("address", len(address), 254), ("local part (before @)", len(match["local"]), 64),
+                                ("domain", len(match["domain"]), 255)):
+        if length > limit:
+            return f"the {part} is {length:,} characters long; at most {limit} (RFC 5321)"
+    return None
+
+
+def checked_addresses(addresses: Sequence[str], key: str) -> list[str]:
+    """``addresses`` stripped, each an e-mail address (:func:`address_problem`); otherwise a
+    :class:`ConfigError` naming ``key`` (e.g. ``email.sender``): never a header with a line break."""
+    checked = []
+    for number, address in enumerate(addresses):
+        problem = address_problem(address)
+        if problem is not None:
+            where = key if len(addresses) == 1 else f"{key}, address {number + 1}"
+            raise ConfigError(f"{where}: {problem}",
+                              hint="give e-mail addresses such as ar@example.com, on one line each")
+        checked.append(address.strip())
+    return checked
+
+
+def bare_address(text: str) -> str:
+    """``Accounts <ar@example.com>`` → ``ar@example.com`` (the SMTP envelope's address)."""
+    named = _NAMED_ADDRESS.match(text.strip())
+    return named.group("address") if named else text.strip()
+
+
+def _address(value: str) -> str:
+    problem = address_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value.strip()
+
+
+EmailAddress = Annotated[str, AfterValidator(_address)]
+
+
 class EmailConfig(_Strict):
-    sender: str = "collections-mi@localhost"
-    recipients: list[str] = Field(default_factory=list)
+    """``email.sender`` is the From header (and the SMTP envelope sender); ``recipients`` the To header."""
+
+    sender: EmailAddress = "collections-mi@localhost"
+    recipients: Annotated[list[EmailAddress], Field(max_length=MAX_RECIPIENTS)] = Field(default_factory=list)
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
 
 
@@ -437,22 +521,6 @@ class Params(_Strict):
         return dict(self.allowance.rates) if self.allowance.rates is not None else dict(DEFAULT_ALLOWANCE_RATES)
 
 
-class _DecimalLoader(yaml.SafeLoader):
-    """SafeLoader that reads floats as exact Decimals and leaves dates as text for strict parsing."""
-
-
-def _decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
-    return Decimal(loader.construct_scalar(node).replace("_", ""))
-
-
-def _date_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
-    return str(loader.construct_scalar(node))
-
-
-_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _decimal)
-_DecimalLoader.add_constructor("tag:yaml.org,2002:timestamp", _date_text)
-
-
 def _key_path(loc: tuple[Any, ...]) -> str:
     if loc and loc[-1] == "[key]":  # a mapping's key is wrong: name the mapping (the key is in the message)
         loc = loc[:-2]
@@ -464,6 +532,12 @@ def parse_params(data: Any, *, origin: str = "params") -> Params:
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: expected a mapping of keys at the top level, got {type(data).__name__}",
                           hint="see README.md § Params for an example")
+    problems = [f"  {key}: {problem}" for key, problem in _text_problems(data, ())]
+    if problems:
+        raise ConfigError(f"{origin}: invalid params\n" + "\n".join(problems[:20]) +
+                          (f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""),
+                          hint="params text is plain text on one line, of bounded length: remove the characters "
+                               "named above or shorten the text")
     try:
         return Params.model_validate(data)
     except ValidationError as exc:
@@ -478,8 +552,38 @@ def parse_params(data: Any, *, origin: str = "params") -> Params:
                 given = err.get("input")
                 shown = "" if isinstance(given, dict) else f" (got {_shown(given)})"
                 lines.append(f"  {key}: {err['msg']}{shown}")
+        if len(lines) > 20:
+            lines[20:] = [f"  … and {len(lines) - 20} more"]
         raise ConfigError(f"{origin}: invalid params\n" + "\n".join(lines),
                           hint="correct the keys named above; defaults are documented in README.md § Params") from None
+
+
+#: the keys whose text may hold a tab: a CSV delimiter
+_TAB_ALLOWED = re.compile(r"^source(\.tables\.[^.]+)?\.csv\.delimiter$")
+
+
+def _text_problems(value: Any, path: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    """(key, problem) for every key and text in raw params that is too long or not plain one-line text."""
+    key = ".".join(visible(p) for p in path) or "(top level)"
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            yield key, f"is {len(value):,} characters long; text in params is at most {MAX_TEXT:,} characters"
+            return
+        problem = text_problem(value, allow_tab=bool(_TAB_ALLOWED.match(".".join(path))))
+        if problem is not None:
+            yield key, problem
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            if isinstance(name, str):
+                problem = (f"a key is {len(name):,} characters long; at most {MAX_TEXT:,}" if len(name) > MAX_TEXT
+                           else text_problem(name))
+                if problem is not None:
+                    yield key, problem.replace("contains", f"the key {visible(name[:40])!r} contains", 1)
+                    continue
+            yield from _text_problems(item, (*path, str(name)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _text_problems(item, (*path, str(index)))
 
 
 def _unknown_key_help(loc: tuple[Any, ...]) -> str:
@@ -500,9 +604,15 @@ def _unknown_key_help(loc: tuple[Any, ...]) -> str:
     return "check spelling; see README.md § Params"
 
 
-def _shown(value: Any) -> str:
-    """A value as the user wrote it in YAML: 1.5, not Decimal('1.5'); text quoted."""
-    return str(value) if isinstance(value, (Decimal, int, float, dt.date)) and not isinstance(value, bool) else repr(value)
+def _shown(value: Any, limit: int = 80) -> str:
+    """A value as the user wrote it in YAML: 1.5, not Decimal('1.5'); text quoted (controls escaped by repr); a
+    long value cut to ``limit`` characters with its length."""
+    shown = str(value) if isinstance(value, (Decimal, int, float, dt.date)) and not isinstance(value, bool) \
+        else repr(value)
+    if len(shown) <= limit:
+        return shown
+    size = f"{len(value):,} characters" if isinstance(value, str) else f"{len(shown):,} characters written out"
+    return f"{shown[:limit]}… ({size})"
 
 
 _PERIOD_FILE = re.compile(r"^(\d{4})-(\d{2})\.ya?ml$")
@@ -513,6 +623,10 @@ def load_params(path: str | Path) -> Params:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"params file not found: {path}", hint="pass --params params/<YYYY-MM>.yaml")
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise ConfigError(f"{path}: the file is {size:,} bytes; params files are at most {MAX_BYTES:,} bytes",
+                          hint="a params file is a few kB of settings: check that this is the right file")
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -522,7 +636,9 @@ def load_params(path: str | Path) -> Params:
                           f"0x{raw[exc.start]:02X} (the file was probably saved as Windows-1252 / Latin-1)",
                           hint="save the params file as UTF-8 (any code editor: Save with Encoding › UTF-8)") from None
     try:
-        data = yaml.load(text, Loader=_DecimalLoader)  # noqa: S506 - SafeLoader subclass
+        data = load_yaml(text)
+    except YamlRefused as exc:
+        raise ConfigError(f"{path}: {exc.message}", hint=exc.hint) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     params = parse_params(data, origin=str(path))
@@ -582,3 +698,35 @@ def _without_nulls(value: Any) -> Any:
         kept = {k: _without_nulls(v) for k, v in value.items() if v is not None}
         return {k: v for k, v in kept.items() if v != {}}
     return value
+
+
+#: the frozen params of a pack run, in its folder: what its notebooks read (never the live params file)
+FROZEN_PARAMS = "params.yaml"
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def frozen_params(params: Params, params_path: str | Path | None) -> dict[str, Any]:
+    """The params exactly as validated, as a mapping :func:`parse_params` reads back to the same :class:`Params`;
+    a ``files``/``duckdb``/local ``spark`` location made absolute (from wherever it is read), a URL's password
+    redacted."""
+    data = params_to_jsonable(params)
+    location = params.source.location
+    if params.source.kind != "ibis" and not _URL.match(location):
+        data["source"]["location"] = str(resolve_location(location, params_path))
+    return data
+
+
+def write_frozen_params(params: Params, params_path: str | Path | None, folder: Path) -> Path:
+    """``folder/params.yaml``: :func:`frozen_params` as YAML, checked to load back to the same values."""
+    target = folder / FROZEN_PARAMS
+    data = frozen_params(params, params_path)
+    target.write_text(
+        f"# The params of this run as validated at its start (from {visible(str(params_path))}); the notebooks read\n"
+        "# this copy, never the live file. Written by collections_mi: editing it changes nothing already published.\n"
+        + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000), encoding="utf-8")
+    again = load_params(target)
+    unchanged = {"source": {"location"}}
+    if again.model_dump(exclude=unchanged) != params.model_dump(exclude=unchanged):
+        raise RuntimeError(f"{target}: the frozen params do not read back to the validated ones")
+    return target
+

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
-from IPython.display import HTML, Markdown, display
+from IPython.display import HTML, display
 
 from collections_mi.config import Params, load_params
 from collections_mi.metrics.result import SectionResult, Unavailable
@@ -97,8 +97,9 @@ def note(text: str) -> None:
     display(HTML(f'<p class="mi-note">{html.escape(text)}</p>'))
 
 
-def markdown(text: str) -> None:
-    display(Markdown(text))
+def heading(text: str) -> None:
+    """A section heading generated from data (escaped: never Markdown, whose links and images would be live)."""
+    display(HTML(f'<h3 class="mi-heading">{html.escape(text)}</h3>'))
 
 
 def context_line(params: Params, currency: str, **more: str) -> None:

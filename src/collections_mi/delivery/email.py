@@ -1,6 +1,7 @@
 """The leadership email: subject with the period, an inline-CSS HTML body with the headline KPIs (renders in mail
 clients without <style> support), static PNG charts as inline images, a plain-text alternative and the HTML pack
-attached as a zip. Every text that comes from data is escaped."""
+attached as a zip. Every text that comes from data is escaped in the HTML body; headers hold only the params'
+validated text (company, sender, recipients) and numbers, never a customer's name, and never a line break."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from collections_mi.config import Params
+from collections_mi.config import Params, checked_addresses
+from collections_mi.params_yaml import character_problem
 from collections_mi.metrics.result import SectionResult
 from collections_mi.presentation import charts
 from collections_mi.presentation import format as fmt
@@ -174,13 +176,29 @@ def text_body(params: Params, lines: Sequence[KpiLine], sentences: Sequence[str]
                       f"Validation: {validation}."]) + "\n"
 
 
+#: the longest subject written (RFC 5322 advises lines of at most 78 characters; a header may be folded, but a
+#: subject this long is cut rather than sent)
+SUBJECT_LIMIT = 300
+
+
+def header_text(text: str, limit: int = SUBJECT_LIMIT) -> str:
+    """``text`` as one header line: every line break, tab or control character becomes a space (runs of spaces
+    collapse), at most ``limit`` characters. Params are validated at load; this keeps a header one line whatever
+    a caller passes (``email.message`` refuses CR/LF in a header with an exception)."""
+    flat = "".join(" " if character_problem(char) is not None else char for char in text)
+    flat = " ".join(flat.split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
 def subject(params: Params, results: Mapping[str, SectionResult]) -> str:
+    """"Acme Ltd · Collections MI · 2026-10 · AR $1.2m · DSO 41.3 days": the company (params), the period and
+    numbers; one line."""
     parts = [fmt.brand(params.report.company, params.period)]
     if "aging" in results:
         parts.append(f"AR {fmt.money(results['aging'].kpis['ar_total'], params.reporting_currency, symbol=True)}")
     if "dso" in results and results["dso"].kpis.get("dso") is not None:
         parts.append(f"DSO {fmt.decimal_places(results['dso'].kpis['dso'], 1)} days")
-    return " · ".join(parts)
+    return header_text(" · ".join(parts))
 
 
 def build_email(folder: Path, results: Mapping[str, SectionResult], params: Params, *, validation: str,
@@ -188,9 +206,9 @@ def build_email(folder: Path, results: Mapping[str, SectionResult], params: Para
                 recipients: Sequence[str] = (), now: dt.datetime | None = None) -> EmailMessage:
     message = EmailMessage(policy=SMTP)
     message["Subject"] = subject(params, results)
-    message["From"] = sender
+    message["From"] = checked_addresses([sender], "email.sender")[0]
     if recipients:
-        message["To"] = ", ".join(recipients)
+        message["To"] = ", ".join(checked_addresses(recipients, "email.recipients"))
     message["Date"] = format_datetime(now or dt.datetime.now(dt.timezone.utc))
     message["Message-ID"] = make_msgid(domain="collections-mi.local")
     currency = params.reporting_currency
@@ -221,6 +239,7 @@ def write_email(folder: Path, results: Mapping[str, SectionResult], params: Para
                         f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
                         "install Debian's chromium package")
     message = build_email(folder, results, params, validation=validation, images=images,
-                          titles={c.name: c.title for c in chosen})
+                          titles={c.name: c.title for c in chosen}, sender=params.email.sender,
+                          recipients=params.email.recipients)
     (folder / "email.eml").write_bytes(bytes(message))
     return warnings

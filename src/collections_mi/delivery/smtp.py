@@ -16,7 +16,7 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
-from collections_mi.config import SmtpConfig
+from collections_mi.config import SmtpConfig, bare_address, checked_addresses
 from collections_mi.errors import CollectionsMIError
 
 PASSWORD_VARIABLE = "COLLECTIONS_MI_SMTP_PASSWORD"
@@ -39,11 +39,20 @@ def effective_smtp(config: SmtpConfig) -> SmtpConfig:
 
 def send_eml(path: Path, recipients: Sequence[str], config: SmtpConfig, sender: str | None = None,
              context: ssl.SSLContext | None = None) -> None:
+    """Send ``path`` to ``recipients``. ``sender`` (params' ``email.sender``), when given, is the From header and
+    the envelope sender; otherwise the stored email's own From (written from ``email.sender`` at pack time)."""
     if not path.is_file():
         raise DeliveryError(f"no email to send: {path} does not exist", hint="run `collections-mi pack` first")
     if not recipients:
         raise DeliveryError("no recipients", hint="pass --to a@example.com,b@example.com or set email.recipients")
-    message = BytesParser(policy=policy.SMTP).parse(path.open("rb"))
+    recipients = checked_addresses(recipients, "recipients (--to or email.recipients)")
+    with path.open("rb") as handle:
+        message = BytesParser(policy=policy.SMTP).parse(handle)
+    if sender is not None:
+        sender = checked_addresses([sender], "email.sender")[0]
+        del message["From"]
+        message["From"] = sender
+    envelope_sender = bare_address(sender or str(message["From"] or ""))
     del message["To"]
     message["To"] = ", ".join(recipients)
     config = effective_smtp(config)
@@ -65,7 +74,7 @@ def send_eml(path: Path, recipients: Sequence[str], config: SmtpConfig, sender: 
                     raise DeliveryError(f"SMTP user {config.user} needs a password",
                                         hint=f"set the environment variable {PASSWORD_VARIABLE}")
                 client.login(config.user, password)
-            client.send_message(message, from_addr=sender or message["From"], to_addrs=list(recipients))
+            client.send_message(message, from_addr=envelope_sender, to_addrs=[bare_address(r) for r in recipients])
     except smtplib.SMTPAuthenticationError as exc:
         raise DeliveryError(f"SMTP authentication failed for user {config.user} at {config.host}:{config.port} "
                             f"({exc.smtp_code})", hint=f"check the user and {PASSWORD_VARIABLE}") from None

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from collections_mi import __version__
-from collections_mi.config import Params, load_params, params_to_jsonable
+from collections_mi.config import Params, load_params, params_to_jsonable, write_frozen_params
 from collections_mi.errors import MACHINE_ERRNOS, PackError, ValidationFailed
 from collections_mi.metrics.result import SectionResult
 from collections_mi.metrics.sections import (
@@ -329,6 +329,9 @@ def _run_locked(params: Params, params_path: Path, out_dir: Path, only: list[str
             from collections_mi.pack.restatement import compare_with_published
 
             write_results(results, kpis, staging)
+            # the notebooks read the params as validated at the start (staging/params.yaml, kept in the pack), never
+            # the live file, which may have changed since
+            frozen_params_path = write_frozen_params(params, params_path, staging)
             clock.run("excel", "writing tables.xlsx", lambda: write_excel(results, staging / "tables.xlsx"))
             footer = (f"collections_mi {__version__} · run {run_id} · as of {params.as_of} · params "
                       f"{params_path.name} (aging {params.aging.basis}, allowance {params.allowance.method}, DSO window "
@@ -336,7 +339,7 @@ def _run_locked(params: Params, params_path: Path, out_dir: Path, only: list[str
                       f"({report.checks_run} checks)")
             try:
                 clock.run("notebooks", f"executing {len(sections)} notebook(s)",
-                          lambda: execute_notebooks(sections, staging, params_path, clock.progress))
+                          lambda: execute_notebooks(sections, staging, frozen_params_path, clock.progress))
             except PackError:
                 keep = True
                 raise
