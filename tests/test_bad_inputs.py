@@ -289,7 +289,7 @@ def test_corpus_is_well_formed() -> None:
     assert len({n.split("_", 1)[0] for n in names}) == len(names), "case numbers repeat"
     tables = set(TABLES)
     for case in CASES:
-        assert re.fullmatch(r"\d{2}_[a-z0-9_]+", case.name), case.name
+        assert re.fullmatch(r"\d{2,3}_[a-z0-9_]+", case.name), case.name
         keys = set(case.expected)
         allowed = PASSING_KEYS if case.ok else FAILING_KEYS
         assert keys <= allowed, f"{case.name}: unknown keys {sorted(keys - allowed)}"
