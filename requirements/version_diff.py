@@ -25,13 +25,10 @@ def pins(path: Path) -> dict[str, str]:
 
 
 def differences(locked: dict[str, str], newest: dict[str, str]) -> list[str]:
-    width = max((len(name) for name in locked.keys() | newest.keys()), default=0)
-    lines = []
-    for name in sorted(locked.keys() | newest.keys()):
-        old, new = locked.get(name), newest.get(name)
-        if old != new:
-            lines.append(f"  {name:<{width}}  {old or '(not in the lock)'} -> {new or '(no longer needed)'}")
-    return lines
+    changed = sorted(name for name in locked.keys() | newest.keys() if locked.get(name) != newest.get(name))
+    width = max((len(name) for name in changed), default=0)
+    return [f"  {name:<{width}}  {locked.get(name) or '(not in the lock)'} -> {newest.get(name) or '(no longer needed)'}"
+            for name in changed]
 
 
 def main(argv: list[str]) -> int:
