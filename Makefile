@@ -32,12 +32,14 @@ UPGRADE_PYTEST ?= -m "not engines"
 
 help:
 	@echo "make pack   - install, generate the demo ledger if missing, validate and publish the pack for $(PARAMS)"
-	@echo "make test   - install (with the warehouse extra, PostgreSQL and Java for the engine tests), then run the test suite"
+	@echo "make test   - install from the lock (requirements/warehouse.txt; PostgreSQL and Java for the engine tests), then run"
+	@echo "              the test suite; with CI=true a missing engine fails its tests instead of skipping them"
 	@echo "make lab    - open JupyterLab on the project"
 	@echo "make lock   - re-resolve requirements/*.txt (hashes) after a change to pyproject.toml, keeping the pins"
 	@echo "              it can; LOCK_ARGS=--upgrade moves everything to the newest allowed, LOCK_ARGS='-P duckdb' one"
-	@echo "make upgrade-check - install the newest allowed versions in a scratch venv ($(UPGRADE_VENV)), run the suite"
-	@echo "              ($(UPGRADE_PYTEST)), print what differs from the lock; never changes the lock"
+	@echo "make upgrade-check - install the newest versions pyproject.toml allows in a scratch venv ($(UPGRADE_VENV)),"
+	@echo "              run the suite there (UPGRADE_PYTEST='$(UPGRADE_PYTEST)'), print what differs from the lock;"
+	@echo "              never changes the lock"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
