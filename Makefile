@@ -1,5 +1,6 @@
 # collections_mi — the two commands of README.md: `make pack` and `make test`.
-# Both create/reuse .venv/ in the project root and install the project into it (quick when already installed).
+# Both create/reuse .venv/ in the project root and install the project into it from the committed lock
+# (requirements/*.txt: every package pinned with its hashes); quick when already installed.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -10,20 +11,43 @@ PARAMS ?= params/2026-10.yaml
 DEMO   ?= data/demo
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: pack test install demo validate metrics lab clean-venv help chromium engines
+# The lock (see `make lock`): base.txt the package alone, dev.txt with the dev extra (make install/pack, conda's
+# environment.yml), warehouse.txt with the dev and warehouse extras (make test). Same versions in all three.
+LOCK      := requirements
+PIP       := -m pip install --quiet --disable-pip-version-check
+# the lock pins setuptools and wheel too: the project itself is built with them, not with a newest-of-the-day
+# backend fetched into an isolated build environment
+PIP_SELF  := $(PIP) --no-deps --no-build-isolation -e .
+# pip-tools for `make lock` and `make upgrade-check`, in a venv of its own outside the project
+TOOLS_VENV ?= /tmp/collections_mi-pip-tools
+PIP_TOOLS  ?= pip-tools==7.7.0
+COMPILE    := CUSTOM_COMPILE_COMMAND="make lock" $(TOOLS_VENV)/bin/pip-compile --quiet --allow-unsafe --strip-extras \
+              --no-emit-index-url --no-emit-find-links --no-emit-trusted-host --all-build-deps
+UPGRADE_VENV ?= /tmp/collections_mi-upgrade-check
+# what upgrade-check runs: the suite without the Postgres/Spark engine tests (they need the server and a JVM and take
+# a third of the time); UPGRADE_PYTEST= runs everything
+UPGRADE_PYTEST ?= -m "not engines"
+
+.PHONY: pack test install demo validate metrics lab clean-venv help chromium engines lock upgrade-check lock-python
 
 help:
 	@echo "make pack   - install, generate the demo ledger if missing, validate and publish the pack for $(PARAMS)"
-	@echo "make test   - install (with the warehouse extra, PostgreSQL and Java for the engine tests), then run the test suite"
+	@echo "make test   - install from the lock (requirements/warehouse.txt; PostgreSQL and Java for the engine tests), then run"
+	@echo "              the test suite; with CI=true a missing engine fails its tests instead of skipping them"
 	@echo "make lab    - open JupyterLab on the project"
+	@echo "make lock   - re-resolve requirements/*.txt (hashes) after a change to pyproject.toml, keeping the pins"
+	@echo "              it can; LOCK_ARGS=--upgrade moves everything to the newest allowed, LOCK_ARGS='-P duckdb' one"
+	@echo "make upgrade-check - install the newest versions pyproject.toml allows in a scratch venv ($(UPGRADE_VENV)),"
+	@echo "              run the suite there (UPGRADE_PYTEST='$(UPGRADE_PYTEST)'), print what differs from the lock;"
+	@echo "              never changes the lock"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): $(LOCK)/dev.txt pyproject.toml | $(BIN)/python
 	@$(MAKE) --no-print-directory chromium
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python $(PIP) --require-hashes -r $(LOCK)/dev.txt
+	$(BIN)/python $(PIP_SELF)
 	@touch $(STAMP)
 
 # A headless browser for the email's static charts (Kaleido) and the browser tests: Debian's chromium, never a
@@ -49,9 +73,9 @@ engines:
 	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  else echo "note:$$missing not found and cannot be installed here; the Postgres/Spark engine tests will skip"; fi; fi
 
-$(WSTAMP): $(STAMP)
+$(WSTAMP): $(STAMP) $(LOCK)/warehouse.txt
 	@$(MAKE) --no-print-directory engines
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,warehouse]'
+	$(BIN)/python $(PIP) --require-hashes -r $(LOCK)/warehouse.txt
 	@touch $(WSTAMP)
 
 install: $(STAMP)
@@ -85,3 +109,40 @@ lab: install demo
 
 clean-venv:
 	rm -rf $(VENV)
+
+# ---------------------------------------------------------------------------------------------- the dependency lock
+# requirements/*.txt are resolved for CPython 3.11 on Linux x86_64 (what CI and the developers run) from the bounds
+# in pyproject.toml, by pip-compile through pip's own configuration (its index, mirrors): no index is written into
+# them. warehouse.txt is resolved first; dev.txt and base.txt are constrained to its versions.
+lock-python:
+	@$(PYTHON) -c 'import platform, sys; ok = sys.version_info[:2] == (3, 11) and sys.platform == "linux" and \
+	  platform.machine() == "x86_64"; sys.exit(0 if ok else "the lock is resolved for CPython 3.11 on Linux x86_64, " \
+	  f"not Python {platform.python_version()} on {sys.platform} {platform.machine()}: set PYTHON=python3.11")'
+
+$(TOOLS_VENV)/bin/pip-compile: | lock-python
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python $(PIP) '$(PIP_TOOLS)'
+
+LOCK_ARGS ?=
+lock: lock-python $(TOOLS_VENV)/bin/pip-compile
+	$(COMPILE) --generate-hashes $(LOCK_ARGS) --extra dev --extra warehouse -o $(LOCK)/warehouse.txt pyproject.toml
+	$(COMPILE) --generate-hashes --extra dev -c $(LOCK)/warehouse.txt -o $(LOCK)/dev.txt pyproject.toml
+	$(COMPILE) --generate-hashes -c $(LOCK)/warehouse.txt -o $(LOCK)/base.txt pyproject.toml
+	@echo "requirements/ re-resolved; review with git diff requirements/, then make test"
+
+# The newest versions pyproject.toml allows, in a scratch venv: resolved (no hashes), installed, the suite run with
+# them, and a short list of what differs from the lock. The lock and .venv are left as they are: to adopt the
+# versions, make lock LOCK_ARGS=--upgrade.
+upgrade-check: lock-python $(TOOLS_VENV)/bin/pip-compile
+	rm -rf $(UPGRADE_VENV) && $(PYTHON) -m venv $(UPGRADE_VENV)
+	$(COMPILE) --upgrade --extra dev --extra warehouse -o $(UPGRADE_VENV)/newest.txt pyproject.toml
+	@$(PYTHON) $(LOCK)/version_diff.py $(LOCK)/warehouse.txt $(UPGRADE_VENV)/newest.txt
+	$(UPGRADE_VENV)/bin/python $(PIP) -r $(UPGRADE_VENV)/newest.txt
+	$(UPGRADE_VENV)/bin/python $(PIP_SELF)
+	@$(MAKE) --no-print-directory engines
+	@status=0; $(UPGRADE_VENV)/bin/python -m pytest -q -n auto --dist loadgroup -p no:cacheprovider $(UPGRADE_PYTEST) \
+	  || status=$$?; \
+	$(PYTHON) $(LOCK)/version_diff.py $(LOCK)/warehouse.txt $(UPGRADE_VENV)/newest.txt; \
+	if [ $$status = 0 ]; then echo "upgrade-check: the suite passes with the newest versions above (lock unchanged)"; \
+	else echo "upgrade-check: the suite FAILS with the newest versions above (exit $$status; lock unchanged)"; fi; \
+	exit $$status

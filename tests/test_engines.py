@@ -9,8 +9,12 @@ The small demo ledger (Parquet: dates, decimal(18, 2) money, booleans) is the so
 * Spark — a ``local[1]`` session: ``source.kind: spark`` on the same Parquet folder, and ``source.kind: ibis`` with
   ``pyspark://`` on tables saved in a catalog database.
 
+The files kinds (CSV, Parquet) and ``source.kind: duckdb`` are compared with the same reference in
+tests/test_source_kinds.py: together every ``source.kind`` is tested by ``make test``.
+
 Deselect with ``-m "not engines"``. The engines come from ``make test`` (Debian's postgresql, a Java runtime and the
-``warehouse`` extra); a test skips, saying what is missing, only when they are not on the machine.
+``warehouse`` extra); a test skips, saying what is missing, only when they are not on the machine — and fails instead
+in CI (``CI=true``), where every source kind must run (``engines.engine_missing``).
 """
 
 from __future__ import annotations
@@ -23,12 +27,11 @@ from pathlib import Path
 import pytest
 
 from collections_mi.config import load_params
-from collections_mi.metrics.sections import available_sections, compute_sections, flat_kpis
-from collections_mi.pack.results import write_results
-from collections_mi.pack.runner import validate_ledger
 from collections_mi.sources import open_ledger
 from conftest import cli, write_params
-from engines import PG_DATABASE, PG_USER, load_parquet_folder, postgres_bindir, spark_session, start_postgres
+from engines import (PG_DATABASE, PG_USER, assert_same_results, compute_results, engine_missing, import_engine,
+                     load_parquet_folder, postgres_bindir, spark_session, start_postgres)
+from engines import duckdb_reference  # noqa: F401 - the fixture the engines are compared with
 
 pytestmark = pytest.mark.engines
 
@@ -54,43 +57,6 @@ def test_duckdb_text_view_trims_like_python() -> None:
     assert_text_view_trims_like_python(ibis.duckdb.connect())
 
 
-def compute_results(params_path: Path, out: Path) -> Path:
-    """What `collections-mi metrics` does (open, validate, compute every section), and the kpis.json and tables/
-    that `pack` writes from it."""
-    params = load_params(params_path)
-    ledger = open_ledger(params, params_path)
-    validate_ledger(ledger, params)
-    results = compute_sections(ledger.typed, params, available_sections(ledger.typed))
-    write_results(results, flat_kpis(results), out)
-    return out
-
-
-def assert_same_results(reference: Path, other: Path) -> None:
-    """kpis.json and every file of tables/ byte-identical to the reference run's."""
-    assert (other / "kpis.json").read_text(encoding="utf-8") == (reference / "kpis.json").read_text(encoding="utf-8")
-    expected = sorted(p.name for p in (reference / "tables").iterdir())
-    assert sorted(p.name for p in (other / "tables").iterdir()) == expected
-    for name in expected:
-        want = (reference / "tables" / name).read_text(encoding="utf-8").splitlines()
-        got = (other / "tables" / name).read_text(encoding="utf-8").splitlines()
-        if got != want:
-            line = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
-            pytest.fail(f"tables/{name} differs from DuckDB's at line {line + 1}:\n"
-                        f"  duckdb: {want[line] if line < len(want) else '(end)'}\n"
-                        f"  other:  {got[line] if line < len(got) else '(end)'}")
-
-
-@pytest.fixture(scope="session")
-def duckdb_reference(demo_ledger_parquet: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = tmp_path_factory.mktemp("engine_duckdb")
-    reference = compute_results(write_params(work, demo_ledger_parquet), work / "out")
-    # every section ran and the ledger is not trivial: the comparisons below cover every KPI
-    kpis = json.loads((reference / "kpis.json").read_text(encoding="utf-8"))
-    assert {"ar_total", "dso", "allowance_total", "total_reserve", "agency_net_back"} <= set(kpis)
-    assert kpis["open_items"] > 100
-    return reference
-
-
 # ------------------------------------------------------------------------------------------------------ Postgres
 
 
@@ -98,9 +64,9 @@ def duckdb_reference(demo_ledger_parquet: Path, tmp_path_factory: pytest.TempPat
 def postgres(demo_ledger_parquet: Path):
     """A private Postgres server holding the demo ledger in schema ``ar``; stopped and deleted at the end."""
     if postgres_bindir() is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found: install Debian's postgresql package "
-                    "(`make test` does when run as root)")
-    pytest.importorskip("psycopg", reason="the Postgres driver is missing: pip install -e '.[warehouse]'")
+        engine_missing("PostgreSQL server binaries (initdb, pg_ctl) not found: install Debian's postgresql package "
+                       "(`make test` does when run as root)")
+    import_engine("psycopg", "the Postgres driver is missing: pip install -e '.[warehouse]' (make test does)")
     import ibis
 
     server = start_postgres()
@@ -184,14 +150,30 @@ def test_postgres_wrong_password_names_the_url_not_the_secret(postgres, tmp_path
     assert "not-the-password" not in run.stderr + run.stdout
 
 
+@pytest.mark.xdist_group("postgres")
+def test_postgres_schema_that_is_not_there_is_named(postgres, tmp_path: Path, monkeypatch) -> None:
+    """A misspelt source.schema names the schemas there, instead of reporting every table missing."""
+    from collections_mi.errors import SourceError
+
+    monkeypatch.setenv("PGPASSWORD", postgres.password)
+    params = write_params(tmp_path, tmp_path, source={"kind": "ibis", "location": postgres.url(), "schema": "AR"})
+    with pytest.raises(SourceError) as raised:
+        open_ledger(load_params(params), params)
+    message, listed = raised.value.message.split("; schemas there: ")
+    assert message == ("source.schema: the schema 'AR' is not in "
+                       f"postgres://{PG_USER}@127.0.0.1:{postgres.port}/{PG_DATABASE}")
+    assert {"ar", "public"} <= set(listed.split(", "))  # and the other tests' schemas, if they ran first
+
+
 # --------------------------------------------------------------------------------------------------------- Spark
 
 
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory):
-    pytest.importorskip("pyspark", reason="PySpark is missing: pip install -e '.[warehouse]' (make test does)")
+    import_engine("pyspark", "PySpark is missing: pip install -e '.[warehouse]' (make test does)")
     if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
-        pytest.skip("no Java runtime for Spark: install Debian's openjdk-17-jre-headless (`make test` does as root)")
+        engine_missing("no Java runtime for Spark: install Debian's openjdk-17-jre-headless (`make test` does as "
+                       "root)")
     session = spark_session(tmp_path_factory.mktemp("spark") / "warehouse")
     yield session
     session.stop()
@@ -245,7 +227,7 @@ def test_spark_catalog_through_an_ibis_url(spark, demo_ledger_parquet: Path, tmp
 
 
 def test_spark_source_folder_must_exist(tmp_path: Path) -> None:
-    pytest.importorskip("pyspark", reason="PySpark is missing: pip install -e '.[warehouse]' (make test does)")
+    import_engine("pyspark", "PySpark is missing: pip install -e '.[warehouse]' (make test does)")
     from collections_mi.errors import SourceError
 
     params_path = write_params(tmp_path, tmp_path, source={"kind": "spark", "location": "no-such-ledger"})

@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import tempfile
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,75 @@ def _connect_duckdb(database: str = ":memory:", read_only: bool = False) -> Any:
     if threads:
         backend.raw_sql(f"SET threads = {int(threads)}")
     return backend
+
+
+#: a DuckDB database file starts with an 8-byte checksum and these magic bytes
+_DUCKDB_MAGIC = b"DUCK"
+_DUCKDB_MAGIC_END = 12
+_DUCKDB_LOCK = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
+
+
+def _open_duckdb_file(path: Path) -> Any:
+    """``source.kind: duckdb``: the database file ``path``, opened read-only. A folder, a missing file, a file that
+    is not a DuckDB database (a CSV named .duckdb) or one another program holds open for writing is a
+    :class:`SourceError` naming the file and the fix."""
+    if path.is_dir():
+        raise SourceError(f"source.location is a folder, not a DuckDB database file: {path}",
+                          hint="for a folder of <table>.csv/.parquet files set source.kind: files; for a DuckDB "
+                               "database set source.location to its .duckdb file")
+    if not path.is_file():
+        raise SourceError(f"DuckDB file not found: {path}", hint="set source.location to an existing .duckdb file")
+    not_duckdb = SourceError(f"{path} (source.location): it is not a DuckDB database file",
+                             hint="set source.location to a database file written by DuckDB; for CSV or Parquet "
+                                  "exports set source.kind: files and source.location to their folder")
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(_DUCKDB_MAGIC_END)
+    except OSError as exc:
+        raise SourceError(f"{path} (source.location): cannot be read: {exc.strerror or exc}",
+                          hint="give the user running collections_mi read access to the file") from None
+    if header[_DUCKDB_MAGIC_END - len(_DUCKDB_MAGIC):] != _DUCKDB_MAGIC:
+        # DuckDB itself would open a .csv or .parquet path as an in-memory database reading that file
+        raise not_duckdb
+    try:
+        return _connect_duckdb(str(path), read_only=True)
+    except SourceError:
+        raise
+    except Exception as exc:  # duckdb.IOException and its kin: say what is wrong with the file
+        message = str(exc)
+        lock = _DUCKDB_LOCK.search(message)
+        if "not a valid DuckDB database file" in message:
+            raise not_duckdb from None
+        if lock:
+            problem = (f"another program is writing to it (process {lock.group(2)}, {Path(lock.group(1)).name}), "
+                       "and DuckDB lets no one read a database file while it is open for writing")
+            hint = "close that program's connection to the file (or wait for it to finish) and run again"
+        else:
+            problem = f"DuckDB cannot open it: {message.splitlines()[0] if message else type(exc).__name__}"
+            hint = "check that the file is a DuckDB database of a DuckDB version this one reads, and readable"
+        raise SourceError(f"{path} (source.location): {problem}", hint=hint) from None
+
+
+def _check_duckdb_url(url: str, shown: str) -> None:
+    """``source.kind: ibis`` on a DuckDB file (``duckdb://<path>``, or a bare ``<path>.duckdb``): the file must
+    exist — DuckDB would silently create an empty database there. The path is read as :func:`ibis.connect` reads
+    it."""
+    parsed = urllib.parse.urlparse(url)
+    scheme = parsed.scheme.lower()
+    if scheme in ("", "file"):
+        database = parsed.netloc + parsed.path
+        if not database.endswith(".duckdb"):
+            return
+    elif scheme == "duckdb":
+        parts = [part for part in (parsed.netloc, parsed.path[bool(parsed.netloc):]) if part]
+        database = str(Path(*parts)) if parts else ""
+    else:
+        return
+    if database and database != ":memory:" and not database.startswith(("md:", "motherduck:")) \
+            and not Path(database).is_file():
+        raise SourceError(f"DuckDB file not found: {database} (source.location {redact_url(shown)})",
+                          hint="name an existing .duckdb file in source.location (duckdb:///absolute/path.duckdb), "
+                               "or use source.kind: duckdb with the file's path")
 
 
 #: the longest line (record) a CSV may have; a longer one is almost always an unclosed quote
@@ -432,20 +502,53 @@ def _mapped(source: SourceConfig, table: str) -> bool:
     return entry is not None and bool(entry.file or entry.table or entry.columns_map or entry.values_map)
 
 
-def _list_tables(backend: Any, schema: str | None) -> list[str]:
-    """The tables (and views) of ``schema`` (default: the current one). DuckDB is asked through its information
-    schema: Ibis 12's ``list_tables`` calls a DuckDB method that DuckDB 2 removed."""
+def _list_tables(backend: Any, schema: str | None, where: str = "the source") -> list[str]:
+    """The tables (and views) of ``schema`` (default: the current one); a ``schema`` that is not there is an error
+    naming the schemas that are. DuckDB is asked through its own connection and information schema (this database
+    file only): Ibis 12's ``list_tables`` calls ``fetch_arrow_table`` on DuckDB's connection, which DuckDB 2
+    removed."""
     if getattr(backend, "name", "") == "duckdb":
-        where = "table_schema = ?" if schema else "table_schema = current_schema()"
-        cursor = backend.con.execute(f"select table_name from information_schema.tables where {where}",
-                                     [schema] if schema else [])
-        return [row[0] for row in cursor.fetchall()]
-    return list(backend.list_tables(database=schema) if schema else backend.list_tables())
+        catalog = "table_catalog = current_database()"
+        where_schema = "table_schema = ?" if schema else "table_schema = current_schema()"
+        cursor = backend.con.execute(f"select table_name from information_schema.tables where {catalog} and "
+                                     f"{where_schema} order by table_name", [schema] if schema else [])
+        tables = [row[0] for row in cursor.fetchall()]
+        if schema and not tables:
+            schemas = [row[0] for row in backend.con.execute(
+                "select schema_name from information_schema.schemata where catalog_name = current_database() "
+                "order by schema_name").fetchall()]
+            _check_schema(schema, schemas, where)
+        return tables
+    tables = list(backend.list_tables(database=schema) if schema else backend.list_tables())
+    if schema and not tables:
+        try:
+            schemas = list(backend.list_databases())
+        except Exception:  # a backend without schemas to list: the missing tables are reported as such
+            return tables
+        _check_schema(schema, schemas, where)
+    return tables
+
+
+def _check_schema(schema: str, schemas: list[str], where: str) -> None:
+    if schema not in schemas:
+        raise SourceError(f"source.schema: the schema {schema!r} is not in {where}; schemas there: "
+                          f"{', '.join(sorted(schemas)) or 'none'}",
+                          hint="name the schema that holds the ledger's tables exactly (capitals count), or remove "
+                               "source.schema to read the default one")
+
+
+def _qualified(backend: Any, schema: str) -> str | tuple[str, str]:
+    """How Ibis names ``schema``: on DuckDB with its catalog (the database file's name), else DuckDB cannot tell
+    the schema ``erp`` from the catalog of ``erp.duckdb``."""
+    if getattr(backend, "name", "") == "duckdb":
+        return (backend.con.execute("select current_database()").fetchall()[0][0], schema)
+    return schema
 
 
 def _read_backend(backend: Any, schema: str | None, source: SourceConfig | None = None,
                   where: str = "the source") -> tuple[dict[str, ir.Table], dict[str, TableNames]]:
-    available = _list_tables(backend, schema)
+    available = _list_tables(backend, schema, where)
+    qualified = _qualified(backend, schema) if schema else None
     folded = {t.lower(): t for t in available}
     tables: dict[str, ir.Table] = {}
     names: dict[str, TableNames] = {}
@@ -461,7 +564,7 @@ def _read_backend(backend: Any, schema: str | None, source: SourceConfig | None 
                     + f"; tables there: {', '.join(sorted(available)) or 'none'}",
                     hint=f"name the source's table exactly, or remove source.tables.{name}.table to read {name}")
             continue
-        tables[name] = backend.table(found, database=schema) if schema else backend.table(found)
+        tables[name] = backend.table(found, database=qualified) if qualified else backend.table(found)
         names[name] = TableNames(where=f"the {found} table", mapped=source is not None and _mapped(source, name))
     return tables, names
 
@@ -724,9 +827,7 @@ def open_ledger(params: Params, params_path: str | Path | None = None) -> Ledger
         description = f"files:{folder}"
     elif src.kind == "duckdb":
         path = resolve_location(src.location, params_path)
-        if not path.is_file():
-            raise SourceError(f"DuckDB file not found: {path}", hint="set source.location to an existing .duckdb file")
-        backend = _connect_duckdb(str(path), read_only=True)
+        backend = _open_duckdb_file(path)
         tables, names = _read_backend(backend, src.schema_, src, where=str(path))
         files = [SourceFile("*", str(path), path.stat().st_size, _sha256(path))]
         description = f"duckdb:{path}"
@@ -734,6 +835,7 @@ def open_ledger(params: Params, params_path: str | Path | None = None) -> Ledger
         backend, tables, files, description, names = _read_spark(src.location, params_path, src)
     else:
         url = os.path.expandvars(src.location)
+        _check_duckdb_url(url, src.location)
         try:
             backend = ibis.connect(url)
         except Exception as exc:  # any driver error: name the URL without credentials
