@@ -289,13 +289,18 @@ def test_a_params_file_over_one_mebibyte_is_refused_before_it_is_read(tmp_path: 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"report": {"company": "Acme Ltd\nX"}}, "report.company: contains a line break (character U+000A at position 9)"),
+        ({"report": {"company": "Acme Ltd\nX"}},
+         "report.company: contains a line break (character U+000A at position 9)"),
         ({"report": {"company": "Acme\r"}}, "report.company: contains a line break (character U+000D at position 5)"),
-        ({"report": {"company": "Acme\u2028Ltd"}}, "report.company: contains a line break (character U+2028 at position 5)"),
+        ({"report": {"company": "Acme\u2028Ltd"}},
+         "report.company: contains a line break (character U+2028 at position 5)"),
         ({"report": {"company": "Acme\tLtd"}}, "report.company: contains a tab (character U+0009 at position 5)"),
-        ({"report": {"company": "A\x00"}}, "report.company: contains a control character (character U+0000 at position 2)"),
-        ({"report": {"company": "\x1b[2J"}}, "report.company: contains a control character (character U+001B at position 1)"),
-        ({"report": {"company": "A\x9b31m"}}, "report.company: contains a control character (character U+009B at position 2)"),
+        ({"report": {"company": "A\x00"}},
+         "report.company: contains a control character (character U+0000 at position 2)"),
+        ({"report": {"company": "\x1b[2J"}},
+         "report.company: contains a control character (character U+001B at position 1)"),
+        ({"report": {"company": "A\x9b31m"}},
+         "report.company: contains a control character (character U+009B at position 2)"),
         ({"email": {"sender": "mi\x1b[31m@example.com"}},
          "email.sender: contains a control character (character U+001B at position 3)"),
         ({"email": {"recipients": ["cfo@example.com", "ar@example.com\r\nBcc: x@evil.example"]}},
@@ -303,8 +308,10 @@ def test_a_params_file_over_one_mebibyte_is_refused_before_it_is_read(tmp_path: 
         ({"email": {"smtp": {"host": "mail\n.example.com"}}}, "email.smtp.host: contains a line break"),
         ({"source": {"kind": "files", "location": "data/\x00demo"}},
          "source.location: contains a control character (character U+0000 at position 6)"),
-        ({"source": {"kind": "files", "location": "x", "tables": {"invoices": {"columns": {"amount": "Grand\u202eTotal"}}}}},
-         "source.tables.invoices.columns.amount: contains a bidirectional-text control (character U+202E at position 6)"),
+        ({"source": {"kind": "files", "location": "x",
+                     "tables": {"invoices": {"columns": {"amount": "Grand\u202eTotal"}}}}},
+         "source.tables.invoices.columns.amount: contains a bidirectional-text control "
+         "(character U+202E at position 6)"),
         ({"source": {"kind": "files", "location": "x", "tables": {"invoices": {"file": "inv\u2066oices.csv"}}}},
          "source.tables.invoices.file: contains a bidirectional-text control (character U+2066 at position 4)"),
         ({"report": {"comp\nany": "Acme"}}, "report: the key 'comp\\\\nany' contains a line break (character U+000A"),
@@ -333,7 +340,8 @@ def test_params_text_is_plain_one_line_text_of_bounded_length(change: dict, mess
 
 
 def test_real_names_with_spaces_letters_and_tab_delimiters_stay_allowed() -> None:
-    params = parse_params({**BASE, "report": {"company": "Müller & Söhne GmbH · Zürich — 株式会社 " + "A" * 150},
+    company = "Müller & Söhne GmbH · Zürich — 株式会社 " + "A" * 150
+    params = parse_params({**BASE, "report": {"company": company},
                            "email": {"sender": "Accounts Receivable <ar@example.com>",
                                      "recipients": ["cfo@example.com", "Ödön Ürgé <oedoen@example.co.uk>"]},
                            "source": {"kind": "files", "location": "Exporte/Oktober 2026",
@@ -411,7 +419,8 @@ def test_notebooks_read_the_params_as_validated_at_the_start_not_the_live_file(t
     assert rewritten and "Changed Co" in params_path.read_text(encoding="utf-8")
     folder = outcome.folder
     sections = sorted((folder / "html").glob("*.html"))
-    assert [p.stem for p in sections] == ["01_aging", "02_dso", "03_allowance"]  # the tiny ledger has no loans or agencies
+    # the tiny ledger has no loans or agencies
+    assert [p.stem for p in sections] == ["01_aging", "02_dso", "03_allowance"]
     for page in [folder / "index.html", *sections]:
         text = page.read_text(encoding="utf-8")
         assert "Original Co · Collections MI · 2026-10" in text and "Changed Co" not in text, page.name
@@ -429,5 +438,6 @@ def test_notebooks_read_the_params_as_validated_at_the_start_not_the_live_file(t
     assert (str(frozen.as_of), frozen.report.company, frozen.source.location) == (
         "2026-10-31", "Original Co", str(tiny_ledger))
     for executed in sorted((folder / "executed").glob("*.ipynb")):
-        parameters = next(c for c in nbformat.read(executed, as_version=4).cells if "injected-parameters" in c.metadata.get("tags", ()))
+        parameters = next(c for c in nbformat.read(executed, as_version=4).cells
+                          if "injected-parameters" in c.metadata.get("tags", ()))
         assert "params.yaml" in parameters.source and str(params_path) not in parameters.source, executed.name

@@ -173,7 +173,8 @@ def test_report_company_is_text_never_markdown_or_html_on_any_page_or_in_the_ema
     import html
 
     _, folder = hostile_pack
-    pages = {p.name: p.read_text(encoding="utf-8") for p in [folder / "index.html", *sorted((folder / "html").glob("*.html"))]}
+    pages = {p.name: p.read_text(encoding="utf-8")
+             for p in [folder / "index.html", *sorted((folder / "html").glob("*.html"))]}
     assert len(pages) == 4
     message = BytesParser(policy=policy.default).parse((folder / "email.eml").open("rb"))
     pages["email (html)"] = message.get_body(("html",)).get_content()

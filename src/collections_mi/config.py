@@ -716,6 +716,14 @@ def frozen_params(params: Params, params_path: str | Path | None) -> dict[str, A
     return data
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """SafeDumper that never writes an anchor or alias (the params loader refuses them), even for a value that
+    appears twice."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def write_frozen_params(params: Params, params_path: str | Path | None, folder: Path) -> Path:
     """``folder/params.yaml``: :func:`frozen_params` as YAML, checked to load back to the same values."""
     target = folder / FROZEN_PARAMS
@@ -723,7 +731,7 @@ def write_frozen_params(params: Params, params_path: str | Path | None, folder: 
     target.write_text(
         f"# The params of this run as validated at its start (from {visible(str(params_path))}); the notebooks read\n"
         "# this copy, never the live file. Written by collections_mi: editing it changes nothing already published.\n"
-        + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000), encoding="utf-8")
+        + yaml.dump(data, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, width=1000), encoding="utf-8")
     again = load_params(target)
     unchanged = {"source": {"location"}}
     if again.model_dump(exclude=unchanged) != params.model_dump(exclude=unchanged):
