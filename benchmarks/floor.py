@@ -64,10 +64,14 @@ def sources(folder: str, reporting_currency: str) -> str:
         return os.path.join(folder, f"{table}.parquet").replace("'", "''")
 
     has_adjustments = os.path.isfile(os.path.join(folder, "adjustments.parquet"))
-    adjustments = (f"""
+    adjustments = (
+        f"""
         UNION ALL
         SELECT invoice_id, adjustment_date AS event_date, amount FROM read_parquet('{path("adjustments")}')
-        WHERE kind IN {REDUCING!r}""" if has_adjustments else "")
+        WHERE kind IN {REDUCING!r}"""
+        if has_adjustments
+        else ""
+    )
     return f"""
     inv AS (
         SELECT invoice_id, invoice_date, due_date, amount,
@@ -149,9 +153,18 @@ def dso_dates(as_of: dt.date, trend_months: int, window_months: int) -> list[dt.
     return month_ends_back(as_of, trend_months + window_months)
 
 
-def run(folder: str, as_of: dt.date, *, method: str = "interval", bounds: list[int] | None = None,
-        trend_months: int = 24, window_months: int = 3, reporting_currency: str = "USD",
-        threads: int | None = None, memory_limit: str | None = None) -> dict[str, object]:
+def run(
+    folder: str,
+    as_of: dt.date,
+    *,
+    method: str = "interval",
+    bounds: list[int] | None = None,
+    trend_months: int = 24,
+    window_months: int = 3,
+    reporting_currency: str = "USD",
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> dict[str, object]:
     bounds = bounds or [30, 60, 90, 120]
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
@@ -177,11 +190,18 @@ def run(folder: str, as_of: dt.date, *, method: str = "interval", bounds: list[i
         results[name] = result
     ar_total = sum(r[3] for r in results["aging"])
     open_items = sum(r[2] for r in results["aging"])
-    return {"method": method, "dates": len(dates), "seconds": timings, "total_seconds": round(sum(timings.values()), 3),
-            "result_rows": rows, "open_items": open_items,
-            "ar_total_original_currency": str(ar_total), "duckdb": duckdb.__version__,
-            "threads": con.execute("SELECT current_setting('threads')").fetchone()[0],
-            "memory_limit": con.execute("SELECT current_setting('memory_limit')").fetchone()[0]}
+    return {
+        "method": method,
+        "dates": len(dates),
+        "seconds": timings,
+        "total_seconds": round(sum(timings.values()), 3),
+        "result_rows": rows,
+        "open_items": open_items,
+        "ar_total_original_currency": str(ar_total),
+        "duckdb": duckdb.__version__,
+        "threads": con.execute("SELECT current_setting('threads')").fetchone()[0],
+        "memory_limit": con.execute("SELECT current_setting('memory_limit')").fetchone()[0],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,10 +217,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-limit", help="DuckDB memory_limit, e.g. 3GB (default: DuckDB's, 80%% of RAM)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     args = parser.parse_args(argv)
-    result = run(args.ledger, args.as_of, method=args.method, bounds=[int(b) for b in args.buckets.split(",")],
-                 trend_months=args.trend_months, window_months=args.window_months,
-                 reporting_currency=args.reporting_currency, threads=args.threads,
-                 memory_limit=args.memory_limit)
+    result = run(
+        args.ledger,
+        args.as_of,
+        method=args.method,
+        bounds=[int(b) for b in args.buckets.split(",")],
+        trend_months=args.trend_months,
+        window_months=args.window_months,
+        reporting_currency=args.reporting_currency,
+        threads=args.threads,
+        memory_limit=args.memory_limit,
+    )
     if args.json:
         print(json.dumps(result))
     else:

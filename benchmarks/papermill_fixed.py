@@ -2,7 +2,7 @@
 
 Writes ``--count`` trivial notebooks (a ``parameters`` cell with the pack's two parameters and one ``pass``
 cell) and executes them with Papermill on the ``python3`` kernel in a ProcessPoolExecutor of
-min(count, nproc) workers — as ``collections_mi.pack.runner.execute_notebooks`` does — so the wall time is
+min(count, nproc) workers — as ``collections_mi.runs.pack.execute_notebooks`` does — so the wall time is
 what the pack's notebooks stage would cost if the notebooks did no work at all. Also times one notebook
 alone (the per-notebook cost) and, with ``--imports``, a variant whose second cell does only the imports
 the pack's notebooks start with (data-independent, but part of the notebooks' own work).
@@ -21,9 +21,11 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-IMPORTS = ("from collections_mi import notebook as mi\n"
-           "from collections_mi.presentation import aging, dso, allowance, watchlist, agency, charts\n"
-           "mi.setup()")
+IMPORTS = (
+    "from collections_mi import notebook as mi\n"
+    "from collections_mi.presentation import aging, dso, allowance, watchlist, agency, charts\n"
+    "mi.setup()"
+)
 
 
 def write_notebook(path: Path, body: str) -> None:
@@ -40,9 +42,16 @@ def write_notebook(path: Path, body: str) -> None:
 def execute(source: str, target: str, cwd: str) -> None:
     import papermill
 
-    papermill.execute_notebook(source, target, parameters={"params_path": "p.yaml", "results_dir": cwd},
-                               kernel_name="python3", progress_bar=False, log_output=False, cwd=cwd,
-                               report_mode=False)
+    papermill.execute_notebook(
+        source,
+        target,
+        parameters={"params_path": "p.yaml", "results_dir": cwd},
+        kernel_name="python3",
+        progress_bar=False,
+        log_output=False,
+        cwd=cwd,
+        report_mode=False,
+    )
 
 
 def measure(folder: Path, body: str, count: int) -> dict[str, float]:
@@ -55,13 +64,16 @@ def measure(folder: Path, body: str, count: int) -> dict[str, float]:
     workers = max(1, min(count, os.cpu_count() or 1))
     begin = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(execute, str(source), str(folder / f"out_{i}.ipynb"), str(folder))
-                   for i in range(count)]
+        futures = [pool.submit(execute, str(source), str(folder / f"out_{i}.ipynb"), str(folder)) for i in range(count)]
         for future in futures:
             future.result()
     parallel = time.perf_counter() - begin
-    return {"single_notebook_seconds": round(single, 3), "notebooks": count, "workers": workers,
-            "parallel_seconds": round(parallel, 3)}
+    return {
+        "single_notebook_seconds": round(single, 3),
+        "notebooks": count,
+        "workers": workers,
+        "parallel_seconds": round(parallel, 3),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -73,8 +73,17 @@ def _instrument() -> None:
                 LOG._depth -= 1
                 total = time.perf_counter() - begin
                 compiled = LOG.compile_seconds - compile_before
-                LOG.queries.append({"phase": LOG.phase, "method": name, "caller": LOG.caller(),
-                                    "seconds": total, "compile": compiled, "engine": total - compiled})
+                LOG.queries.append(
+                    {
+                        "phase": LOG.phase,
+                        "method": name,
+                        "caller": LOG.caller(),
+                        "seconds": total,
+                        "compile": compiled,
+                        "engine": total - compiled,
+                    }
+                )
+
         return wrapper
 
     def timed_compile(original):
@@ -84,10 +93,10 @@ def _instrument() -> None:
                 return original(self, *args, **kwargs)
             finally:
                 LOG.compile_seconds += time.perf_counter() - begin
+
         return wrapper
 
-    for name in ("to_pyarrow", "execute", "to_pyarrow_batches", "raw_sql", "create_table", "read_parquet",
-                 "read_csv"):
+    for name in ("to_pyarrow", "execute", "to_pyarrow_batches", "raw_sql", "create_table", "read_parquet", "read_csv"):
         if hasattr(Backend, name):
             setattr(Backend, name, timed_query(name, getattr(Backend, name)))
     Backend.compile = timed_compile(Backend.compile)
@@ -97,11 +106,12 @@ def run(params_path: Path, validate: bool) -> dict[str, object]:
     """The steps of pack.runner.compute_kpis, each timed."""
     phases: dict[str, float] = {}
     begin = time.perf_counter()
-    from collections_mi.config import load_params
+    from collections_mi.config.params import load_params
     from collections_mi.metrics import sections as sections_module
-    from collections_mi.pack.results import kpis_json
-    from collections_mi.pack.runner import validate_ledger
-    from collections_mi.sources import open_ledger
+    from collections_mi.sources.ledger import open_ledger
+    from collections_mi.store.results import kpis_json
+    from collections_mi.validation.gate import validate_ledger
+
     phases["import"] = time.perf_counter() - begin + (begin - _T0)
 
     def phase(name: str, work):
@@ -121,13 +131,16 @@ def run(params_path: Path, validate: bool) -> dict[str, object]:
     def timed_section(section):
         def compute(tables, params, fx):
             return phase(f"compute:{section.name}", lambda: section.compute(tables, params, fx))
+
         return dataclasses.replace(section, compute=compute)
 
     chosen = [timed_section(s) for s in sections_module.available_sections(ledger.typed)]
     from collections_mi.metrics import fx as fx_module
+
     original_load_fx = sections_module.load_fx
-    sections_module.load_fx = lambda tables, currency: phase("compute:load_fx",
-                                                             lambda: original_load_fx(tables, currency))
+    sections_module.load_fx = lambda tables, currency: phase(
+        "compute:load_fx", lambda: original_load_fx(tables, currency)
+    )
     try:
         started = time.perf_counter()
         results = sections_module.compute_sections(ledger.typed, params, chosen)
@@ -146,19 +159,27 @@ def summarise(outcome: dict[str, object]) -> dict[str, object]:
         queries = [q for q in LOG.queries if q["phase"] == name]
         compile_s = sum(q["compile"] for q in queries)
         engine_s = sum(q["engine"] for q in queries)
-        per_phase[name] = {"wall": wall, "queries": len(queries), "compile": compile_s, "engine": engine_s,
-                           "python": wall - compile_s - engine_s}
+        per_phase[name] = {
+            "wall": wall,
+            "queries": len(queries),
+            "compile": compile_s,
+            "engine": engine_s,
+            "python": wall - compile_s - engine_s,
+        }
     by_caller: dict[str, dict[str, float]] = defaultdict(lambda: {"queries": 0, "seconds": 0.0, "compile": 0.0})
     for q in LOG.queries:
         entry = by_caller[f"{q['phase']} · {q['caller']}"]
         entry["queries"] += 1
         entry["seconds"] += q["seconds"]
         entry["compile"] += q["compile"]
-    return {"phases": per_phase, "compute_total": outcome["compute_total"],
-            "queries_total": len(LOG.queries),
-            "compile_total": sum(q["compile"] for q in LOG.queries),
-            "engine_total": sum(q["engine"] for q in LOG.queries),
-            "by_caller": dict(sorted(by_caller.items(), key=lambda kv: -kv[1]["seconds"]))}
+    return {
+        "phases": per_phase,
+        "compute_total": outcome["compute_total"],
+        "queries_total": len(LOG.queries),
+        "compile_total": sum(q["compile"] for q in LOG.queries),
+        "engine_total": sum(q["engine"] for q in LOG.queries),
+        "by_caller": dict(sorted(by_caller.items(), key=lambda kv: -kv[1]["seconds"])),
+    }
 
 
 def library_of(filename: str, function: str) -> str:
@@ -186,19 +207,24 @@ def cprofile_report(stats_path: Path, top: int = 30) -> dict[str, object]:
         by_library[library_of(filename, function)] += tottime
     by_tottime = sorted(rows, reverse=True)[:top]
     by_cumtime = sorted(rows, key=lambda r: -r[1])[:top]
-    return {"total_tottime": sum(r[0] for r in rows),
-            "top_tottime": [{"tottime": r[0], "cumtime": r[1], "calls": r[2], "function": r[3]} for r in by_tottime],
-            "top_cumtime": [{"tottime": r[0], "cumtime": r[1], "calls": r[2], "function": r[3]} for r in by_cumtime],
-            "by_library": dict(sorted(by_library.items(), key=lambda kv: -kv[1])[:25])}
+    return {
+        "total_tottime": sum(r[0] for r in rows),
+        "top_tottime": [{"tottime": r[0], "cumtime": r[1], "calls": r[2], "function": r[3]} for r in by_tottime],
+        "top_cumtime": [{"tottime": r[0], "cumtime": r[1], "calls": r[2], "function": r[3]} for r in by_cumtime],
+        "by_library": dict(sorted(by_library.items(), key=lambda kv: -kv[1])[:25]),
+    }
 
 
 def print_report(summary: dict[str, object], profile: dict[str, object] | None) -> None:
     print(f"{'phase':28} {'wall s':>8} {'queries':>8} {'compile s':>10} {'engine s':>9} {'python s':>9}")
     for name, p in summary["phases"].items():  # type: ignore[union-attr]
-        print(f"{name:28} {p['wall']:8.2f} {p['queries']:8d} {p['compile']:10.2f} {p['engine']:9.2f} "
-              f"{p['python']:9.2f}")
-    print(f"queries: {summary['queries_total']}, compile {summary['compile_total']:.2f} s, "
-          f"engine {summary['engine_total']:.2f} s, compute total {summary['compute_total']:.2f} s")
+        print(
+            f"{name:28} {p['wall']:8.2f} {p['queries']:8d} {p['compile']:10.2f} {p['engine']:9.2f} {p['python']:9.2f}"
+        )
+    print(
+        f"queries: {summary['queries_total']}, compile {summary['compile_total']:.2f} s, "
+        f"engine {summary['engine_total']:.2f} s, compute total {summary['compute_total']:.2f} s"
+    )
     print("\ntop query sites (phase · caller: queries, seconds, of which compile)")
     for key, entry in list(summary["by_caller"].items())[:25]:  # type: ignore[union-attr]
         print(f"  {key:70} {entry['queries']:4d} {entry['seconds']:8.2f} {entry['compile']:7.2f}")

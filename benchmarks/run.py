@@ -43,8 +43,20 @@ RESULTS_JSON = HERE / "results.json"
 RESULTS_MD = HERE / "RESULTS.md"
 BEGIN, END = "<!-- results:begin (written by benchmarks/run.py) -->", "<!-- results:end -->"
 AS_OF = "2026-10-31"
-DEMO_TABLES = ("customers", "invoices", "payments", "adjustments", "promises", "fx_rates", "gl_balances",
-               "agencies", "agency_placements", "agency_collections", "loans", "loan_cash_flows")
+DEMO_TABLES = (
+    "customers",
+    "invoices",
+    "payments",
+    "adjustments",
+    "promises",
+    "fx_rates",
+    "gl_balances",
+    "agencies",
+    "agency_placements",
+    "agency_collections",
+    "loans",
+    "loan_cash_flows",
+)
 PACK_STAGES = ("open", "validate", "compute", "excel", "notebooks", "html", "email")
 
 try:
@@ -85,8 +97,9 @@ def _tree_rss(process) -> int:
 MAX_RSS_MB = 8192.0  # set from --max-rss-mb: a run whose process tree grows past it is stopped
 
 
-def measure(cmd: list[str], *, stdout: Path, stderr: Path, timeout: float, cwd: Path,
-            env: dict[str, str] | None = None) -> dict[str, object]:
+def measure(
+    cmd: list[str], *, stdout: Path, stderr: Path, timeout: float, cwd: Path, env: dict[str, str] | None = None
+) -> dict[str, object]:
     """Run ``cmd``; wall seconds, peak RSS (largest process; largest tree sum), CPU seconds, exit status."""
     log("$ " + " ".join(cmd))
     with stdout.open("wb") as out, stderr.open("wb") as err:
@@ -137,12 +150,20 @@ def measure(cmd: list[str], *, stdout: Path, stderr: Path, timeout: float, cwd: 
         outcome = f"failed (exit {code})"
     else:
         outcome = "ok"
-    result = {"command": " ".join(cmd), "seconds": round(wall, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-              "peak_tree_rss_mb": round(peak_tree / 2**20, 1) if psutil else None,
-              "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2), "exit": code, "status": outcome,
-              "load_avg_1m_after": round(os.getloadavg()[0], 2)}
-    log(f"  {outcome}: {wall:.1f} s wall, {result['cpu_seconds']} s CPU, peak RSS {result['peak_rss_mb']} MB"
-        + (f" (tree {result['peak_tree_rss_mb']} MB)" if psutil else ""))
+    result = {
+        "command": " ".join(cmd),
+        "seconds": round(wall, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "peak_tree_rss_mb": round(peak_tree / 2**20, 1) if psutil else None,
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+        "exit": code,
+        "status": outcome,
+        "load_avg_1m_after": round(os.getloadavg()[0], 2),
+    }
+    log(
+        f"  {outcome}: {wall:.1f} s wall, {result['cpu_seconds']} s CPU, peak RSS {result['peak_rss_mb']} MB"
+        + (f" (tree {result['peak_tree_rss_mb']} MB)" if psutil else "")
+    )
     if outcome != "ok":
         tail = stderr.read_text(errors="replace").strip().splitlines()[-5:]
         result["stderr_tail"] = tail
@@ -164,14 +185,20 @@ def prepare(size: int, work: Path, timeout: float) -> tuple[Path, Path, dict[str
     if ledger_ready(ledger):
         log(f"reusing {ledger}")
     else:
-        generated = measure([CLI, "demo", "--out", str(ledger), "--invoices", str(size), "--format", "parquet"],
-                            stdout=work / f"demo-{size}.out", stderr=work / f"demo-{size}.err", timeout=timeout,
-                            cwd=work)
+        generated = measure(
+            [CLI, "demo", "--out", str(ledger), "--invoices", str(size), "--format", "parquet"],
+            stdout=work / f"demo-{size}.out",
+            stderr=work / f"demo-{size}.err",
+            timeout=timeout,
+            cwd=work,
+        )
         if generated["status"] != "ok":
             raise SystemExit(f"demo generation failed for {size}: see {work / f'demo-{size}.err'}")
     params = work / f"params-{size}.yaml"
-    params.write_text(f"# benchmarks/run.py: {size:,} demo invoices\nas_of: {AS_OF}\n"
-                      f"source: {{kind: files, location: {ledger}}}\n", encoding="utf-8")
+    params.write_text(
+        f"# benchmarks/run.py: {size:,} demo invoices\nas_of: {AS_OF}\nsource: {{kind: files, location: {ledger}}}\n",
+        encoding="utf-8",
+    )
     return ledger, params, generated
 
 
@@ -184,22 +211,30 @@ def row_counts(ledger: Path) -> dict[str, int]:
 def git_commit() -> str:
     """The commit the package under test was at (the tree may have uncommitted changes: marked '+dirty')."""
     try:
-        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=False).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"], capture_output=True,
-                               text=True, check=False).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"], capture_output=True, text=True, check=False
+        ).stdout.strip()
         return head + ("+dirty" if dirty else "")
     except OSError:
         return "?"
 
 
-def run_floor(size: int, ledger: Path, work: Path, args: argparse.Namespace,
-              env: dict[str, str]) -> dict[str, object]:
+def run_floor(size: int, ledger: Path, work: Path, args: argparse.Namespace, env: dict[str, str]) -> dict[str, object]:
     floors = []
     for _ in range(max(1, args.floor_repeats)):
-        floors.append(measure([PYTHON, str(HERE / "floor.py"), str(ledger), "--as-of", AS_OF, "--json"],
-                              stdout=work / f"floor-{size}.json", stderr=work / f"floor-{size}.err",
-                              timeout=args.timeout, cwd=work, env=env))
+        floors.append(
+            measure(
+                [PYTHON, str(HERE / "floor.py"), str(ledger), "--as-of", AS_OF, "--json"],
+                stdout=work / f"floor-{size}.json",
+                stderr=work / f"floor-{size}.err",
+                timeout=args.timeout,
+                cwd=work,
+                env=env,
+            )
+        )
         if floors[-1]["status"] == "ok":
             floors[-1]["sql"] = json.loads((work / f"floor-{size}.json").read_text())
     ok = sorted((f for f in floors if f["status"] == "ok"), key=lambda f: f["seconds"])
@@ -211,9 +246,14 @@ def run_floor(size: int, ledger: Path, work: Path, args: argparse.Namespace,
 def run_pack(size: int, params: Path, work: Path, args: argparse.Namespace, env: dict[str, str]) -> dict[str, object]:
     reports = work / f"reports-{size}"
     shutil.rmtree(reports, ignore_errors=True)
-    result = measure([CLI, "pack", "--params", str(params), "--out", str(reports)],
-                     stdout=work / f"pack-{size}.out", stderr=work / f"pack-{size}.err",
-                     timeout=args.timeout, cwd=work, env=env)
+    result = measure(
+        [CLI, "pack", "--params", str(params), "--out", str(reports)],
+        stdout=work / f"pack-{size}.out",
+        stderr=work / f"pack-{size}.err",
+        timeout=args.timeout,
+        cwd=work,
+        env=env,
+    )
     manifest = reports / AS_OF[:7] / "run.json"
     if result["status"] == "ok" and manifest.is_file():
         result["timings_seconds"] = json.loads(manifest.read_text())["timings_seconds"]
@@ -225,10 +265,16 @@ def run_pack(size: int, params: Path, work: Path, args: argparse.Namespace, env:
 def run_size(size: int, work: Path, args: argparse.Namespace, env: dict[str, str]) -> dict[str, object]:
     log(f"=== {size:,} invoices")
     ledger, params, generated = prepare(size, work, args.timeout)
-    entry: dict[str, object] = {"size": size, "measured": dt.datetime.now().isoformat(timespec="seconds"),
-                                "ledger": str(ledger), "rows": row_counts(ledger),
-                                "ledger_mb": round(sum(p.stat().st_size for p in ledger.glob("*.parquet")) / 2**20, 1),
-                                "generate": generated, "commit": git_commit(), "runs": {}}
+    entry: dict[str, object] = {
+        "size": size,
+        "measured": dt.datetime.now().isoformat(timespec="seconds"),
+        "ledger": str(ledger),
+        "rows": row_counts(ledger),
+        "ledger_mb": round(sum(p.stat().st_size for p in ledger.glob("*.parquet")) / 2**20, 1),
+        "generate": generated,
+        "commit": git_commit(),
+        "runs": {},
+    }
     runs: dict[str, dict[str, object]] = entry["runs"]  # type: ignore[assignment]
 
     wanted = [r.strip() for r in args.runs.split(",") if r.strip()]
@@ -238,13 +284,23 @@ def run_size(size: int, work: Path, args: argparse.Namespace, env: dict[str, str
         if name == "floor":
             runs["floor"] = run_floor(size, ledger, work, args, env)
         elif name == "metrics":
-            runs["metrics"] = measure([CLI, "metrics", "--params", str(params)], stdout=work / f"metrics-{size}.json",
-                                      stderr=work / f"metrics-{size}.err", timeout=args.timeout, cwd=work, env=env)
+            runs["metrics"] = measure(
+                [CLI, "metrics", "--params", str(params)],
+                stdout=work / f"metrics-{size}.json",
+                stderr=work / f"metrics-{size}.err",
+                timeout=args.timeout,
+                cwd=work,
+                env=env,
+            )
         elif name == "metrics_noval":
-            runs["metrics_noval"] = measure([CLI, "metrics", "--params", str(params), "--skip-validation"],
-                                            stdout=work / f"metrics-noval-{size}.json",
-                                            stderr=work / f"metrics-noval-{size}.err", timeout=args.timeout,
-                                            cwd=work, env=env)
+            runs["metrics_noval"] = measure(
+                [CLI, "metrics", "--params", str(params), "--skip-validation"],
+                stdout=work / f"metrics-noval-{size}.json",
+                stderr=work / f"metrics-noval-{size}.err",
+                timeout=args.timeout,
+                cwd=work,
+                env=env,
+            )
         elif name == "pack":
             runs["pack"] = run_pack(size, params, work, args, env)
         else:
@@ -274,13 +330,19 @@ def machine_info() -> dict[str, object]:
     except OSError:
         pass
     versions = subprocess.run(
-        [PYTHON, "-c", "import sys, duckdb, ibis, pandas, pyarrow, papermill; print(sys.version.split()[0], "
-                       "duckdb.__version__, ibis.__version__, pandas.__version__, pyarrow.__version__, "
-                       "papermill.__version__)"],
-        capture_output=True, text=True, check=False).stdout.split()
+        [
+            PYTHON,
+            "-c",
+            "import sys, duckdb, ibis, pandas, pyarrow, papermill; print(sys.version.split()[0], "
+            "duckdb.__version__, ibis.__version__, pandas.__version__, pyarrow.__version__, "
+            "papermill.__version__)",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
     names = ("python", "duckdb", "ibis", "pandas", "pyarrow", "papermill")
-    info = {"nproc": os.cpu_count(), "ram": ram, "cpu": cpu, "os": platform.platform(),
-            **dict(zip(names, versions))}
+    info = {"nproc": os.cpu_count(), "ram": ram, "cpu": cpu, "os": platform.platform(), **dict(zip(names, versions))}
     info["collections_mi_commit"] = git_commit()
     return info
 
@@ -315,33 +377,74 @@ def table_rows(entry: dict[str, object], papermill: dict[str, object] | None) ->
     def status(run: dict[str, object]) -> str:
         return "" if run.get("status") == "ok" else f" **{run.get('status')}**"
 
-    rows.append([size, "floor: plain DuckDB SQL (process)", fmt_seconds(floor_s), rss(floor), "duckdb", "1.0×",
-                 f"SQL {fmt_seconds(sql_s)} s; CPU {floor.get('cpu_seconds', '—')} s; median of "
-                 f"{', '.join(str(x) for x in floor.get('repeats', []))} s" + status(floor)])
+    rows.append(
+        [
+            size,
+            "floor: plain DuckDB SQL (process)",
+            fmt_seconds(floor_s),
+            rss(floor),
+            "duckdb",
+            "1.0×",
+            f"SQL {fmt_seconds(sql_s)} s; CPU {floor.get('cpu_seconds', '—')} s; median of "
+            f"{', '.join(str(x) for x in floor.get('repeats', []))} s" + status(floor),
+        ]
+    )
     for key, label in (("metrics", "metrics (validate + compute)"), ("metrics_noval", "metrics --skip-validation")):
         run = runs.get(key)
         if not run:
             continue
         seconds = run["seconds"] if run["status"] == "ok" else None
-        rows.append([size, label, fmt_seconds(run["seconds"]), rss(run), "duckdb (ibis)",
-                     ratio(seconds, floor_s), f"CPU {run['cpu_seconds']} s; load {run.get('load_avg_1m_after')}"
-                     + status(run)])
+        rows.append(
+            [
+                size,
+                label,
+                fmt_seconds(run["seconds"]),
+                rss(run),
+                "duckdb (ibis)",
+                ratio(seconds, floor_s),
+                f"CPU {run['cpu_seconds']} s; load {run.get('load_avg_1m_after')}" + status(run),
+            ]
+        )
     m, n = runs.get("metrics"), runs.get("metrics_noval")
     if m and n and m["status"] == n["status"] == "ok":
-        rows.append([size, "  ↳ validation (metrics − skip)", fmt_seconds(float(m["seconds"]) - float(n["seconds"])),
-                     "", "duckdb (screen + cross-table checks; GX only on flagged tables)", "", "derived"])
+        rows.append(
+            [
+                size,
+                "  ↳ validation (metrics − skip)",
+                fmt_seconds(float(m["seconds"]) - float(n["seconds"])),
+                "",
+                "duckdb (screen + cross-table checks; GX only on flagged tables)",
+                "",
+                "derived",
+            ]
+        )
     pack = runs.get("pack")
     if pack:
         fixed = papermill["empty"]["parallel_seconds"] if papermill else None
         pack_floor = floor_s + fixed if floor_s is not None and fixed is not None else None
         seconds = pack["seconds"] if pack["status"] == "ok" else None
-        rows.append([size, "pack (total)", fmt_seconds(pack["seconds"]), rss(pack), "duckdb (ibis) + papermill",
-                     ratio(seconds, pack_floor),
-                     f"vs floor + Papermill fixed = {fmt_seconds(pack_floor)} s; CPU {pack['cpu_seconds']} s; "
-                     f"load {pack.get('load_avg_1m_after')}" + status(pack)])
+        rows.append(
+            [
+                size,
+                "pack (total)",
+                fmt_seconds(pack["seconds"]),
+                rss(pack),
+                "duckdb (ibis) + papermill",
+                ratio(seconds, pack_floor),
+                f"vs floor + Papermill fixed = {fmt_seconds(pack_floor)} s; CPU {pack['cpu_seconds']} s; "
+                f"load {pack.get('load_avg_1m_after')}" + status(pack),
+            ]
+        )
         timings = pack.get("timings_seconds") or {}
-        labels = {"open": "read (open)", "validate": "validate", "compute": "compute", "excel": "excel",
-                  "notebooks": "notebooks", "html": "HTML", "email": "email"}
+        labels = {
+            "open": "read (open)",
+            "validate": "validate",
+            "compute": "compute",
+            "excel": "excel",
+            "notebooks": "notebooks",
+            "html": "HTML",
+            "email": "email",
+        }
         for stage in [*PACK_STAGES, *(k for k in timings if k not in PACK_STAGES)]:
             if stage in timings:
                 note, stage_ratio = "", ""
@@ -349,32 +452,56 @@ def table_rows(entry: dict[str, object], papermill: dict[str, object] | None) ->
                     stage_ratio, note = ratio(timings[stage], floor_s), "vs floor"
                 elif stage == "notebooks" and fixed:
                     stage_ratio, note = ratio(timings[stage], fixed), "vs Papermill fixed"
-                rows.append([size, f"  ↳ pack: {labels.get(stage, stage)}", fmt_seconds(timings[stage]), "", "", stage_ratio,
-                             note])
+                rows.append(
+                    [
+                        size,
+                        f"  ↳ pack: {labels.get(stage, stage)}",
+                        fmt_seconds(timings[stage]),
+                        "",
+                        "",
+                        stage_ratio,
+                        note,
+                    ]
+                )
         other = float(pack["seconds"]) - sum(float(v) for v in timings.values()) if timings else None
         if other is not None:
-            rows.append([size, "  ↳ pack: other (imports, results, fingerprint, publish)", fmt_seconds(other), "", "",
-                         "", ""])
+            rows.append(
+                [size, "  ↳ pack: other (imports, results, fingerprint, publish)", fmt_seconds(other), "", "", "", ""]
+            )
     return rows
 
 
 def render(results: dict[str, object]) -> str:
     machine: dict[str, object] = results["machine"]  # type: ignore[assignment]
     papermill = results.get("papermill_fixed")
-    lines = [BEGIN, "", f"Measured {results['date']} on: {machine.get('cpu')}, {machine.get('nproc')} cores, "
-             f"{machine.get('ram')} RAM, {machine.get('os')}; Python {machine.get('python')}, DuckDB "
-             f"{machine.get('duckdb')}, Ibis {machine.get('ibis')}, pandas {machine.get('pandas')}, pyarrow "
-             f"{machine.get('pyarrow')}, Papermill {machine.get('papermill')}; collections_mi at "
-             f"{machine.get('collections_mi_commit', '?')} (latest run; each size's commit is listed under the table).", ""]
+    lines = [
+        BEGIN,
+        "",
+        f"Measured {results['date']} on: {machine.get('cpu')}, {machine.get('nproc')} cores, "
+        f"{machine.get('ram')} RAM, {machine.get('os')}; Python {machine.get('python')}, DuckDB "
+        f"{machine.get('duckdb')}, Ibis {machine.get('ibis')}, pandas {machine.get('pandas')}, pyarrow "
+        f"{machine.get('pyarrow')}, Papermill {machine.get('papermill')}; collections_mi at "
+        f"{machine.get('collections_mi_commit', '?')} (latest run; each size's commit is listed under the table).",
+        "",
+    ]
     if papermill:
         empty = papermill["empty"]
-        lines += [f"Papermill fixed cost (trivial notebooks, `python3` kernel): one notebook "
-                  f"{empty['single_notebook_seconds']:.1f} s; {empty['notebooks']} notebooks on {empty['workers']} "
-                  f"workers (as the pack runs them) {empty['parallel_seconds']:.1f} s."
-                  + (f" With only the notebooks' imports: {papermill['imports']['single_notebook_seconds']:.1f} s / "
-                     f"{papermill['imports']['parallel_seconds']:.1f} s." if "imports" in papermill else ""), ""]
-    lines += ["| invoices | stage | seconds | peak RSS MB | engine | ratio to floor | note |",
-              "|---:|---|---:|---:|---|---:|---|"]
+        lines += [
+            f"Papermill fixed cost (trivial notebooks, `python3` kernel): one notebook "
+            f"{empty['single_notebook_seconds']:.1f} s; {empty['notebooks']} notebooks on {empty['workers']} "
+            f"workers (as the pack runs them) {empty['parallel_seconds']:.1f} s."
+            + (
+                f" With only the notebooks' imports: {papermill['imports']['single_notebook_seconds']:.1f} s / "
+                f"{papermill['imports']['parallel_seconds']:.1f} s."
+                if "imports" in papermill
+                else ""
+            ),
+            "",
+        ]
+    lines += [
+        "| invoices | stage | seconds | peak RSS MB | engine | ratio to floor | note |",
+        "|---:|---|---:|---:|---|---:|---|",
+    ]
     for key in sorted(results["sizes"], key=int):
         for row in table_rows(results["sizes"][key], papermill):
             lines.append("| " + " | ".join(row) + " |")
@@ -382,12 +509,19 @@ def render(results: dict[str, object]) -> str:
     for key in sorted(results["sizes"], key=int):
         entry = results["sizes"][key]
         counts = entry["rows"]
-        lines.append(f"- {int(key):,}: " + ", ".join(f"{t} {counts[t]:,}" for t in
-                                                       ("customers", "invoices", "payments", "adjustments",
-                                                        "promises")) + f" (Parquet {entry['ledger_mb']} MB; "
-                     f"measured {entry['measured']}, collections_mi {entry.get('commit', '?')})")
-    lines += ["", "*load* is the machine's 1-minute load average when the run ended (2 cores: above 2 means other "
-              "work competed for the CPU, and wall time stretches accordingly).", "", END]
+        lines.append(
+            f"- {int(key):,}: "
+            + ", ".join(f"{t} {counts[t]:,}" for t in ("customers", "invoices", "payments", "adjustments", "promises"))
+            + f" (Parquet {entry['ledger_mb']} MB; "
+            f"measured {entry['measured']}, collections_mi {entry.get('commit', '?')})"
+        )
+    lines += [
+        "",
+        "*load* is the machine's 1-minute load average when the run ended (2 cores: above 2 means other "
+        "work competed for the CPU, and wall time stretches accordingly).",
+        "",
+        END,
+    ]
     return "\n".join(lines)
 
 
@@ -400,31 +534,49 @@ def write_markdown(results: dict[str, object]) -> None:
             tail = rest.split(END, 1)[1]
             RESULTS_MD.write_text(head + block + tail, encoding="utf-8")
             return
-    RESULTS_MD.write_text("# Benchmark results\n\nRun `python benchmarks/run.py` (see README.md here).\n\n"
-                          + block + "\n", encoding="utf-8")
+    RESULTS_MD.write_text(
+        "# Benchmark results\n\nRun `python benchmarks/run.py` (see README.md here).\n\n" + block + "\n",
+        encoding="utf-8",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark metrics and pack against the raw DuckDB floor.")
     parser.add_argument("--sizes", default="100000,1000000,10000000", help="comma-separated invoice counts")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/collections_mi_bench"),
-                        help="scratch folder for ledgers, params and reports (default /tmp/collections_mi_bench)")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path("/tmp/collections_mi_bench"),
+        help="scratch folder for ledgers, params and reports (default /tmp/collections_mi_bench)",
+    )
     parser.add_argument("--skip-pack", action="store_true", help="run metrics only (no notebooks)")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep ledgers generated by this run and the packs (ledgers already there are "
-                             "always reused and kept)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep ledgers generated by this run and the packs (ledgers already there are always reused and kept)",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds before a run is stopped (default 1800)")
-    parser.add_argument("--max-rss-mb", type=float, default=8192,
-                        help="stop a run whose process tree RSS exceeds this (protects a shared machine; "
-                             "default 8192, twice the 4 GB target)")
+    parser.add_argument(
+        "--max-rss-mb",
+        type=float,
+        default=8192,
+        help="stop a run whose process tree RSS exceeds this (protects a shared machine; "
+        "default 8192, twice the 4 GB target)",
+    )
     parser.add_argument("--floor-repeats", type=int, default=3, help="floor runs per size; the median counts")
-    parser.add_argument("--runs", default="floor,metrics,metrics_noval,pack",
-                        help="which runs per size, in order (default: floor,metrics,metrics_noval,pack)")
+    parser.add_argument(
+        "--runs",
+        default="floor,metrics,metrics_noval,pack",
+        help="which runs per size, in order (default: floor,metrics,metrics_noval,pack)",
+    )
     parser.add_argument("--threads", type=int, help="set COLLECTIONS_MI_THREADS for the package runs")
     parser.add_argument("--fresh", action="store_true", help="forget earlier sizes in results.json")
     parser.add_argument("--no-write", action="store_true", help="do not update results.json / RESULTS.md")
-    parser.add_argument("--render-only", action="store_true",
-                        help="only rewrite the table in RESULTS.md from results.json (runs nothing)")
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="only rewrite the table in RESULTS.md from results.json (runs nothing)",
+    )
     args = parser.parse_args(argv)
     global MAX_RSS_MB
     MAX_RSS_MB = args.max_rss_mb
@@ -450,12 +602,16 @@ def main(argv: list[str] | None = None) -> int:
             write_markdown(results)
 
     if not args.skip_pack and "pack" in args.runs:
-        fixed = measure([PYTHON, str(HERE / "papermill_fixed.py"), "--imports", "--json"],
-                        stdout=work / "papermill-fixed.json", stderr=work / "papermill-fixed.err",
-                        timeout=args.timeout, cwd=work, env=env)
+        fixed = measure(
+            [PYTHON, str(HERE / "papermill_fixed.py"), "--imports", "--json"],
+            stdout=work / "papermill-fixed.json",
+            stderr=work / "papermill-fixed.err",
+            timeout=args.timeout,
+            cwd=work,
+            env=env,
+        )
         if fixed["status"] == "ok":
-            results["papermill_fixed"] = {**json.loads((work / "papermill-fixed.json").read_text()),
-                                          "process": fixed}
+            results["papermill_fixed"] = {**json.loads((work / "papermill-fixed.json").read_text()), "process": fixed}
     for size in sizes:
         entry = run_size(size, work, args, env)
         results["sizes"][str(size)] = entry  # type: ignore[index]

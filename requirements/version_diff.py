@@ -27,8 +27,10 @@ def pins(path: Path) -> dict[str, str]:
 def differences(locked: dict[str, str], newest: dict[str, str]) -> list[str]:
     changed = sorted(name for name in locked.keys() | newest.keys() if locked.get(name) != newest.get(name))
     width = max((len(name) for name in changed), default=0)
-    return [f"  {name:<{width}}  {locked.get(name) or '(not in the lock)'} -> {newest.get(name) or '(no longer needed)'}"
-            for name in changed]
+    return [
+        f"  {name:<{width}}  {locked.get(name) or '(not in the lock)'} -> {newest.get(name) or '(no longer needed)'}"
+        for name in changed
+    ]
 
 
 def main(argv: list[str]) -> int:

@@ -38,7 +38,7 @@ def tiny_ledger(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def demo_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small generated demo ledger (CSV), shared by the session; tests must not edit it."""
-    from collections_mi.demo import generate_demo
+    from collections_mi.demo.generator import generate_demo
 
     folder = tmp_path_factory.mktemp("demo") / "ledger"
     generate_demo(folder, invoices=3_000, seed=11)
@@ -47,7 +47,7 @@ def demo_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_ledger_parquet(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from collections_mi.demo import generate_demo
+    from collections_mi.demo.generator import generate_demo
 
     folder = tmp_path_factory.mktemp("demo_parquet") / "ledger"
     generate_demo(folder, invoices=3_000, seed=11, fmt="parquet")
@@ -82,8 +82,9 @@ def _run_cli_in_child(argv: list[str], env: dict[str, str], cwd: str, stdout: st
 _PRELOADED: list = []
 
 
-def cli_preloaded(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None,
-                  timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def cli_preloaded(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
     """Like :func:`cli`, a fresh process running the public command line, but forked from a server process that
     has imported collections_mi and Great Expectations once (multiprocessing's forkserver with preload): a case
     that fails validation then costs its validation, not ~6 s of imports. The exit code, stdout and stderr are the
@@ -93,8 +94,15 @@ def cli_preloaded(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = Non
 
     if not _PRELOADED:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["collections_mi.cli", "collections_mi.pack.runner",
-                                        "collections_mi.validation", "great_expectations", "conftest"])
+        context.set_forkserver_preload(
+            [
+                "collections_mi.cli",
+                "collections_mi.runs.pack",
+                "collections_mi.validation",
+                "great_expectations",
+                "conftest",
+            ]
+        )
         _PRELOADED.append(context)
     context = _PRELOADED[0]
     with tempfile.TemporaryDirectory() as folder:
@@ -113,8 +121,14 @@ def cli_preloaded(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = Non
 def cli(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the public command line as a user would."""
     environment = {**os.environ, "GX_ANALYTICS_ENABLED": "False", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "collections_mi", *args], cwd=cwd, capture_output=True, text=True,
-                          env=environment, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "collections_mi", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=900,
+    )
 
 
 @pytest.fixture(scope="session")

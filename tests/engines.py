@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 
 import pytest
 
+
 def in_ci() -> bool:
     """Whether this run is CI's (``CI=true``, ``1`` or ``yes``, as CI services set it)."""
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
@@ -91,8 +92,9 @@ class PostgresServer:
         if completed.returncode != 0:
             log = self.folder / "server.log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise RuntimeError(f"{' '.join(argv)} failed ({completed.returncode}):\n{completed.stdout}\n"
-                               f"{completed.stderr}\n{tail}")
+            raise RuntimeError(
+                f"{' '.join(argv)} failed ({completed.returncode}):\n{completed.stdout}\n{completed.stderr}\n{tail}"
+            )
 
     def stop(self) -> None:
         try:
@@ -118,12 +120,37 @@ def start_postgres() -> PostgresServer:
         os.chown(folder, entry.pw_uid, entry.pw_gid)
         os.chown(folder / "pwfile", entry.pw_uid, entry.pw_gid)
     server = PostgresServer(bindir, folder, _free_port(), password, run_as)
-    server._run(str(bindir / "initdb"), "-D", str(server.data), "-U", PG_USER, f"--pwfile={folder / 'pwfile'}",
-                "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync")
-    options = (f"-p {server.port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-               "-c full_page_writes=off -c shared_buffers=32MB -c max_connections=20")
-    server._run(str(bindir / "pg_ctl"), "-D", str(server.data), "-o", options, "-l", str(folder / "server.log"),
-                "-w", "-t", "60", "start")
+    server._run(
+        str(bindir / "initdb"),
+        "-D",
+        str(server.data),
+        "-U",
+        PG_USER,
+        f"--pwfile={folder / 'pwfile'}",
+        "--auth-local=trust",
+        "--auth-host=scram-sha-256",
+        "-E",
+        "UTF8",
+        "--locale=C",
+        "--no-sync",
+    )
+    options = (
+        f"-p {server.port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+        "-c full_page_writes=off -c shared_buffers=32MB -c max_connections=20"
+    )
+    server._run(
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(server.data),
+        "-o",
+        options,
+        "-l",
+        str(folder / "server.log"),
+        "-w",
+        "-t",
+        "60",
+        "start",
+    )
     try:
         server._run(str(bindir / "createdb"), "-h", str(folder), "-p", str(server.port), "-U", PG_USER, PG_DATABASE)
     except BaseException:
@@ -153,17 +180,20 @@ def spark_session(warehouse: Path, **conf: str) -> Any:
     builder = SparkSession.builder
     for key, value in conf.items():
         builder = builder.config(key, value)
-    session = (builder.master("local[1]").appName("collections_mi-tests")
-               .config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false")
-               .config("spark.sql.shuffle.partitions", "1")
-               .config("spark.default.parallelism", "1")
-               .config("spark.sql.warehouse.dir", str(warehouse))
-               .config("spark.driver.memory", "1g")
-               # thousands of rows: interpreting each query's expressions beats compiling them (~30% faster here)
-               .config("spark.sql.codegen.wholeStage", "false")
-               .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
-               .getOrCreate())
+    session = (
+        builder.master("local[1]")
+        .appName("collections_mi-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.default.parallelism", "1")
+        .config("spark.sql.warehouse.dir", str(warehouse))
+        .config("spark.driver.memory", "1g")
+        # thousands of rows: interpreting each query's expressions beats compiling them (~30% faster here)
+        .config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
+        .getOrCreate()
+    )
     session.sparkContext.setLogLevel("ERROR")
     return session
 
@@ -171,11 +201,11 @@ def spark_session(warehouse: Path, **conf: str) -> Any:
 def compute_results(params_path: Path, out: Path) -> Path:
     """What `collections-mi metrics` does (open, validate, compute every section), and the kpis.json and tables/
     that `pack` writes from it."""
-    from collections_mi.config import load_params
+    from collections_mi.config.params import load_params
     from collections_mi.metrics.sections import available_sections, compute_sections, flat_kpis
-    from collections_mi.pack.results import write_results
-    from collections_mi.pack.runner import validate_ledger
-    from collections_mi.sources import open_ledger
+    from collections_mi.sources.ledger import open_ledger
+    from collections_mi.store.results import write_results
+    from collections_mi.validation.gate import validate_ledger
 
     params = load_params(params_path)
     ledger = open_ledger(params, params_path)
@@ -195,9 +225,11 @@ def assert_same_results(reference: Path, other: Path) -> None:
         got = (other / "tables" / name).read_text(encoding="utf-8").splitlines()
         if got != want:
             line = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
-            pytest.fail(f"tables/{name} differs from the reference's at line {line + 1}:\n"
-                        f"  reference: {want[line] if line < len(want) else '(end)'}\n"
-                        f"  other:     {got[line] if line < len(got) else '(end)'}")
+            pytest.fail(
+                f"tables/{name} differs from the reference's at line {line + 1}:\n"
+                f"  reference: {want[line] if line < len(want) else '(end)'}\n"
+                f"  other:     {got[line] if line < len(got) else '(end)'}"
+            )
 
 
 @pytest.fixture(scope="session")

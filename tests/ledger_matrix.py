@@ -16,7 +16,7 @@ From one contract-form ledger folder (CSV or Parquet; the demo by default) :func
 - ``as_of:*`` — the full ledger as of the day before the first invoice, the month-end before the first agency
   placement and the month-end before the first loan snapshot.
 
-The lists come from :data:`collections_mi.contract.TABLES` (required flags, groups), so a column or table added to
+The lists come from :data:`collections_mi.core.contract.TABLES` (required flags, groups), so a column or table added to
 the contract is covered without editing this file. Each :class:`Variant` also says which *inputs* it leaves
 without data (``missing``: ``"table"`` or ``"table.column"``) — the test matches those against the KPIs' declared
 inputs. Files are copied cell for cell as text (CSV) or Arrow (Parquet): nothing is re-parsed or re-formatted.
@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collections_mi.contract import TABLES
+from collections_mi.core.contract import TABLES
 
 #: child table → the table its rows reference (data-contract.md §2 arrows between optional tables). Emptying or
 #: dropping a parent empties the children too, so a variant never fails validation for orphans.
@@ -215,24 +215,34 @@ def variants(source: Path, reporting_currency: str = "USD") -> list[Variant]:
         return {name: f.without(set(f.header) - set(TABLES[name].required_columns)) for name, f in keep.items()}
 
     all_optional_columns = {_column_missing(t, c) for t, c in optional_columns()}
-    out.append(Variant("minimal", frozenset(set(present) - ({"fx_rates"} if foreign else set()))
-                       | all_optional_columns, minimal,
-                       note="required tables/columns only; invoices.currency dropped, so amounts read as "
-                            f"{reporting_currency}"))
+    out.append(
+        Variant(
+            "minimal",
+            frozenset(set(present) - ({"fx_rates"} if foreign else set())) | all_optional_columns,
+            minimal,
+            note=f"required tables/columns only; invoices.currency dropped, so amounts read as {reporting_currency}",
+        )
+    )
 
     # --- drop_column / null_column per optional column of a present table ---
     for table, column in optional_columns():
         if table not in frames or column not in frames[table].header:
             continue
         missing = frozenset({_column_missing(table, column)})
-        out.append(Variant(f"drop_column:{table}.{column}", missing,
-                           lambda fr, t=table, c=column: {**fr, t: fr[t].without({c})}))
+        out.append(
+            Variant(
+                f"drop_column:{table}.{column}", missing, lambda fr, t=table, c=column: {**fr, t: fr[t].without({c})}
+            )
+        )
     for table, column in optional_columns():
         if table not in frames or column not in frames[table].header:
             continue
         missing = frozenset({_column_missing(table, column)})
-        out.append(Variant(f"null_column:{table}.{column}", missing,
-                           lambda fr, t=table, c=column: {**fr, t: fr[t].nulled({c})}))
+        out.append(
+            Variant(
+                f"null_column:{table}.{column}", missing, lambda fr, t=table, c=column: {**fr, t: fr[t].nulled({c})}
+            )
+        )
 
     # --- drop_table per optional table group ---
     for group, tables in table_groups().items():
@@ -242,17 +252,27 @@ def variants(source: Path, reporting_currency: str = "USD") -> list[Variant]:
         if "fx_rates" in tables and foreign:
             continue  # required when a currency ≠ reporting: dropping it is a validation error, not a variant
         drop = {d for t in tables for d in dependants(t) if d in frames}
-        out.append(Variant(f"drop_table:{group}", frozenset(drop),
-                           lambda fr, d=frozenset(drop): {n: f for n, f in fr.items() if n not in d}))
+        out.append(
+            Variant(
+                f"drop_table:{group}",
+                frozenset(drop),
+                lambda fr, d=frozenset(drop): {n: f for n, f in fr.items() if n not in d},
+            )
+        )
 
     # --- empty_table per optional table, and payments ---
     for table in [*present, "payments"]:
         if table == "fx_rates" and foreign:
             continue  # as above: rates are needed for the non-reporting currencies
         empty = [t for t in dependants(table) if t in frames]
-        out.append(Variant(f"empty_table:{table}", frozenset(empty),
-                           lambda fr, e=tuple(empty): {n: (f.emptied() if n in e else f) for n, f in fr.items()},
-                           note="" if len(empty) == 1 else f"also empties {', '.join(empty[1:])} (they reference it)"))
+        out.append(
+            Variant(
+                f"empty_table:{table}",
+                frozenset(empty),
+                lambda fr, e=tuple(empty): {n: (f.emptied() if n in e else f) for n, f in fr.items()},
+                note="" if len(empty) == 1 else f"also empties {', '.join(empty[1:])} (they reference it)",
+            )
+        )
 
     # --- all_empty: optional tables header-only, optional columns null (so fx_rates is not needed: every
     #     invoice is in the reporting currency once invoices.currency is null) ---
@@ -286,7 +306,9 @@ def missing_as_of(frames: dict[str, Frame], day: dt.date) -> set[str]:
     """Optional dated tables with no row dated ≤ ``day`` (at ``day`` they are tables with no rows)."""
     missing = set()
     for table, column in DATE_COLUMNS.items():
-        if table in frames and not any(d and dt.date.fromisoformat(d[:10]) <= day for d in frames[table].column(column)):
+        if table in frames and not any(
+            d and dt.date.fromisoformat(d[:10]) <= day for d in frames[table].column(column)
+        ):
             missing |= {t for t in dependants(table) if t in frames}
     return missing
 

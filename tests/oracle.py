@@ -90,12 +90,18 @@ class Ledger:
                 continue
             currency = row.currency or self.reporting
             due = day(row.due_date)
-            items.append({
-                "invoice_id": row.invoice_id, "customer_id": row.customer_id, "currency": currency,
-                "balance": balance, "reporting": balance * self.rate(currency, as_of),
-                "days_past_due": (as_of - due).days, "days_since_invoice": (as_of - invoice_date).days,
-                "disputed": (row.disputed or "").lower() in ("true", "t", "1", "yes", "y"),
-            })
+            items.append(
+                {
+                    "invoice_id": row.invoice_id,
+                    "customer_id": row.customer_id,
+                    "currency": currency,
+                    "balance": balance,
+                    "reporting": balance * self.rate(currency, as_of),
+                    "days_past_due": (as_of - due).days,
+                    "days_since_invoice": (as_of - invoice_date).days,
+                    "disputed": (row.disputed or "").lower() in ("true", "t", "1", "yes", "y"),
+                }
+            )
         return items
 
 
@@ -145,8 +151,13 @@ def credit_sales(ledger: Ledger, start: dt.date, end: dt.date) -> Decimal:
     return total
 
 
-def dso_family(ledger: Ledger, as_of: dt.date, window_months: int = 3, countback_days: str | int = "actual",
-               cei_sales: str = "window_total") -> dict:
+def dso_family(
+    ledger: Ledger,
+    as_of: dt.date,
+    window_months: int = 3,
+    countback_days: str | int = "actual",
+    cei_sales: str = "window_total",
+) -> dict:
     start = _window_start(as_of, window_months)
     days = (as_of - start).days + 1
     items = ledger.open_items(as_of)
@@ -254,9 +265,18 @@ def write_offs_in_month(ledger: Ledger, month_end: dt.date, kind: str = "write_o
     return total
 
 
-def allowance(ledger: Ledger, as_of: dt.date, method: str, rates: dict[str, Decimal] | None = None,
-              bounds: list[int] = [30, 60, 90, 120], lookback: int = 12, overlay: Decimal = Decimal(1)) -> Decimal:
-    labels = ["current"] + [f"{lo}-{hi}" for lo, hi in zip([1] + [b + 1 for b in bounds[:-1]], bounds)] + [f"{bounds[-1]}+"]
+def allowance(
+    ledger: Ledger,
+    as_of: dt.date,
+    method: str,
+    rates: dict[str, Decimal] | None = None,
+    bounds: list[int] = [30, 60, 90, 120],
+    lookback: int = 12,
+    overlay: Decimal = Decimal(1),
+) -> Decimal:
+    labels = (
+        ["current"] + [f"{lo}-{hi}" for lo, hi in zip([1] + [b + 1 for b in bounds[:-1]], bounds)] + [f"{bounds[-1]}+"]
+    )
     at = aging(ledger, as_of, bounds)["buckets"]
     if method == "aging_rates":
         return sum((at.get(b, Decimal(0)) * rates[b] for b in labels), Decimal(0))
@@ -273,8 +293,9 @@ def allowance(ledger: Ledger, as_of: dt.date, method: str, rates: dict[str, Deci
         before_b = aging(ledger, before, bounds)["buckets"]
         for k in range(len(labels)):
             denominators[k] += before_b.get(labels[k], Decimal(0))
-            numerators[k] += (write_offs_in_month(ledger, month) if k == len(labels) - 1
-                              else now_b.get(labels[k + 1], Decimal(0)))
+            numerators[k] += (
+                write_offs_in_month(ledger, month) if k == len(labels) - 1 else now_b.get(labels[k + 1], Decimal(0))
+            )
     average = [n / d if d else Decimal(0) for n, d in zip(numerators, denominators)]
     total = Decimal(0)
     for k, label in enumerate(labels):
@@ -309,16 +330,22 @@ def watchlist_reserves(folder: Path, as_of: dt.date, general_rates: dict[str, De
                 continue
             if loan.impairment_method == "cash_flows":
                 rate = Decimal(1) + Decimal(loan.effective_rate)
-                pv = sum((a / rate ** (Decimal((d - as_of).days) / Decimal(365)) for d, a in flows[loan.loan_id]),
-                         Decimal(0))
+                pv = sum(
+                    (a / rate ** (Decimal((d - as_of).days) / Decimal(365)) for d, a in flows[loan.loan_id]), Decimal(0)
+                )
                 specific += max(Decimal(0), balance - pv)
             elif loan.impairment_method == "collateral":
                 net = Decimal(loan.collateral_value or 0) * (1 - Decimal(loan.cost_to_sell_rate or 0))
                 specific += max(Decimal(0), balance - net)
             else:
                 general += balance * general_rates[loan.risk_grade]
-    return {"watchlist_loans": watch_count, "watchlist_balance": watch_balance, "specific_reserve": specific,
-            "general_reserve": general, "total_reserve": specific + general}
+    return {
+        "watchlist_loans": watch_count,
+        "watchlist_balance": watch_balance,
+        "specific_reserve": specific,
+        "general_reserve": general,
+        "total_reserve": specific + general,
+    }
 
 
 def agency_totals(folder: Path, as_of: dt.date) -> dict:
@@ -330,5 +357,10 @@ def agency_totals(folder: Path, as_of: dt.date) -> dict:
             amount = Decimal(row.amount)
             collected += amount
             fees += amount * Decimal(placements[row.placement_id].fee_rate)
-    return {"agency_placed": placed, "agency_collected": collected, "agency_fees": fees,
-            "agency_net_back": collected - fees, "agency_liquidation_pct": collected / placed * 100}
+    return {
+        "agency_placed": placed,
+        "agency_collected": collected,
+        "agency_fees": fees,
+        "agency_net_back": collected - fees,
+        "agency_liquidation_pct": collected / placed * 100,
+    }

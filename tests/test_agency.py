@@ -9,10 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from collections_mi.config import load_params
+from collections_mi.config.params import load_params
 from collections_mi.metrics.agency import champion_challenger, compute_agency
 from collections_mi.metrics.fx import load_fx
-from collections_mi.sources import open_ledger
+from collections_mi.sources.ledger import open_ledger
+
 from conftest import write_params
 
 D = Decimal
@@ -21,16 +22,22 @@ D = Decimal
 def _ledger(folder: Path, placements: list[str], collections: list[str]) -> Path:
     folder.mkdir(parents=True)
     (folder / "customers.csv").write_text("customer_id,name\nK1,One\nK2,Two\nK3,Three\n", encoding="utf-8")
-    (folder / "invoices.csv").write_text("invoice_id,customer_id,invoice_date,due_date,amount\n"
-                                         "I1,K1,2025-01-01,2025-01-31,10.00\n", encoding="utf-8")
+    (folder / "invoices.csv").write_text(
+        "invoice_id,customer_id,invoice_date,due_date,amount\nI1,K1,2025-01-01,2025-01-31,10.00\n", encoding="utf-8"
+    )
     (folder / "payments.csv").write_text("payment_id,invoice_id,payment_date,amount\n", encoding="utf-8")
-    (folder / "agencies.csv").write_text("agency_id,name,strategy\nA,Agency A,champion\nB,Agency B,challenger\n",
-                                         encoding="utf-8")
+    (folder / "agencies.csv").write_text(
+        "agency_id,name,strategy\nA,Agency A,champion\nB,Agency B,challenger\n", encoding="utf-8"
+    )
     (folder / "agency_placements.csv").write_text(
-        "placement_id,agency_id,customer_id,placed_date,placed_amount,fee_rate,recalled_date\n" + "\n".join(placements)
-        + "\n", encoding="utf-8")
+        "placement_id,agency_id,customer_id,placed_date,placed_amount,fee_rate,recalled_date\n"
+        + "\n".join(placements)
+        + "\n",
+        encoding="utf-8",
+    )
     (folder / "agency_collections.csv").write_text(
-        "collection_id,placement_id,collection_date,amount\n" + "\n".join(collections) + "\n", encoding="utf-8")
+        "collection_id,placement_id,collection_date,amount\n" + "\n".join(collections) + "\n", encoding="utf-8"
+    )
     return folder
 
 
@@ -45,35 +52,63 @@ def test_ccaa_net_back_comparison(tmp_path: Path) -> None:
     Return – How To Choose a Collection Agency"): $200,000 placed with each agency; A at 15% collects $20,000 (fees
     $3,000, net back $17,000); B at 25% collects $60,000 (fees $15,000, net back $45,000) — "Agency B returned
     $28,000 more". Liquidation 10% and 30%."""
-    ledger = _ledger(tmp_path / "l",
-                     ["PA,A,K1,2026-01-15,200000.00,0.15,", "PB,B,K2,2026-01-15,200000.00,0.25,"],
-                     ["CA1,PA,2026-02-10,12000.00", "CA2,PA,2026-04-10,8000.00",
-                      "CB1,PB,2026-02-10,35000.00", "CB2,PB,2026-05-10,25000.00"])
+    ledger = _ledger(
+        tmp_path / "l",
+        ["PA,A,K1,2026-01-15,200000.00,0.15,", "PB,B,K2,2026-01-15,200000.00,0.25,"],
+        [
+            "CA1,PA,2026-02-10,12000.00",
+            "CA2,PA,2026-04-10,8000.00",
+            "CB1,PB,2026-02-10,35000.00",
+            "CB2,PB,2026-05-10,25000.00",
+        ],
+    )
     result = _compute(write_params(tmp_path, ledger, as_of="2026-10-31"))
     league = result.tables["agency_league"].set_index("agency_id")
-    assert (league.loc["A", "collected"], league.loc["A", "fees"], league.loc["A", "net_back"]) == (D(20000), D(3000), D(17000))
-    assert (league.loc["B", "collected"], league.loc["B", "fees"], league.loc["B", "net_back"]) == (D(60000), D(15000), D(45000))
+    assert (league.loc["A", "collected"], league.loc["A", "fees"], league.loc["A", "net_back"]) == (
+        D(20000),
+        D(3000),
+        D(17000),
+    )
+    assert (league.loc["B", "collected"], league.loc["B", "fees"], league.loc["B", "net_back"]) == (
+        D(60000),
+        D(15000),
+        D(45000),
+    )
     assert league.loc["B", "net_back"] - league.loc["A", "net_back"] == D(28000)
     assert (league.loc["A", "liquidation_pct"], league.loc["B", "liquidation_pct"]) == (D(10), D(30))
-    assert result.kpis == {"agency_placed": D(400000), "agency_collected": D(80000), "agency_fees": D(18000),
-                           "agency_net_back": D(62000), "agency_liquidation_pct": D(20)}
+    assert result.kpis == {
+        "agency_placed": D(400000),
+        "agency_collected": D(80000),
+        "agency_fees": D(18000),
+        "agency_net_back": D(62000),
+        "agency_liquidation_pct": D(20),
+    }
     assert list(result.tables["agency_league"]["agency_id"]) == ["B", "A"]  # ranked by net-back
 
 
 def test_rows_after_as_of_are_ignored_and_curves_stop_at_recall(tmp_path: Path) -> None:
-    ledger = _ledger(tmp_path / "l",
-                     ["P1,A,K1,2026-01-10,1000.00,0.2,2026-03-20", "P2,B,K2,2026-01-20,1000.00,0.3,",
-                      "P3,B,K3,2026-11-05,500.00,0.3,"],  # placed after as_of: ignored
-                     ["C1,P1,2026-02-01,100.00", "C2,P1,2026-03-25,50.00",  # after recall: not in the curve
-                      "C3,P2,2026-01-25,200.00", "C4,P2,2026-11-02,300.00"])  # after as_of: ignored
+    ledger = _ledger(
+        tmp_path / "l",
+        [
+            "P1,A,K1,2026-01-10,1000.00,0.2,2026-03-20",
+            "P2,B,K2,2026-01-20,1000.00,0.3,",
+            "P3,B,K3,2026-11-05,500.00,0.3,",
+        ],  # placed after as_of: ignored
+        [
+            "C1,P1,2026-02-01,100.00",
+            "C2,P1,2026-03-25,50.00",  # after recall: not in the curve
+            "C3,P2,2026-01-25,200.00",
+            "C4,P2,2026-11-02,300.00",
+        ],
+    )  # after as_of: ignored
     result = _compute(write_params(tmp_path, ledger, as_of="2026-10-31"))
     assert result.kpis["agency_placed"] == D(2000)
     assert result.kpis["agency_collected"] == D(350)
     curve = result.tables["agency_liquidation_curves"]
     january = curve[curve["cohort"].astype(str) == "2026-01-01"].set_index("months_since")
-    assert january.loc[0, "collected_cumulative"] == D(200)   # P2 in January
-    assert january.loc[1, "collected_cumulative"] == D(300)   # + P1 in February
-    assert january.loc[9, "collected_cumulative"] == D(300)   # P1's post-recall 50 never accrues
+    assert january.loc[0, "collected_cumulative"] == D(200)  # P2 in January
+    assert january.loc[1, "collected_cumulative"] == D(300)  # + P1 in February
+    assert january.loc[9, "collected_cumulative"] == D(300)  # P1's post-recall 50 never accrues
     assert january.loc[9, "liquidation_pct"] == D(15)
     league = result.tables["agency_league"].set_index("agency_id")
     assert league.loc["A", "recall_rate_pct"] == D(100) and league.loc["B", "avg_days_to_first_collection"] == D(5)
@@ -84,8 +119,9 @@ def test_champion_challenger_matches_scipy_welch() -> None:
 
     champion = [10.0, 12.5, 8.0, 15.0, 11.0, 9.5, 13.0]
     challenger = [14.0, 16.5, 12.0, 19.0, 13.5, 17.0]
-    sample = pd.DataFrame({"strategy": ["champion"] * 7 + ["challenger"] * 6,
-                           "horizon_pct": [D(str(v)) for v in champion + challenger]})
+    sample = pd.DataFrame(
+        {"strategy": ["champion"] * 7 + ["challenger"] * 6, "horizon_pct": [D(str(v)) for v in champion + challenger]}
+    )
     result = champion_challenger(sample, 6)
     expected = stats.ttest_ind(challenger, champion, equal_var=False)
     assert result.t_statistic == pytest.approx(expected.statistic, rel=1e-12)
@@ -96,8 +132,9 @@ def test_champion_challenger_matches_scipy_welch() -> None:
 
 
 def test_champion_challenger_not_yet_significant_says_how_many_are_needed() -> None:
-    sample = pd.DataFrame({"strategy": ["champion"] * 3 + ["challenger"] * 3,
-                           "horizon_pct": [D(10), D(20), D(15), D(12), D(22), D(17)]})
+    sample = pd.DataFrame(
+        {"strategy": ["champion"] * 3 + ["challenger"] * 3, "horizon_pct": [D(10), D(20), D(15), D(12), D(22), D(17)]}
+    )
     result = champion_challenger(sample, 6)
     assert result.p_value > 0.05 and result.verdict.startswith("Not yet significant")
     assert result.needed_per_group is not None and result.needed_per_group > 3

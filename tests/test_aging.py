@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from collections_mi.config import load_params
+from collections_mi.config.params import load_params
 from collections_mi.metrics.aging import compute_aging
 from collections_mi.metrics.fx import load_fx
-from collections_mi.sources import open_ledger
+from collections_mi.sources.ledger import open_ledger
+
 from conftest import write_params
 from oracle import Ledger as OracleLedger
 from oracle import aging as oracle_aging
@@ -35,12 +36,20 @@ def test_tiny_ledger_by_hand(tiny_ledger: Path, tmp_path: Path) -> None:
     #   I5 fully paid → closed;  I6 dated 11-05 → after as_of, ignored;  I7 200 EUR (paid 11-02, after as_of) = 216.00, 83 dpd
     result = compute(write_params(tmp_path, tiny_ledger))
     assert result.kpis == {"ar_total": Decimal("2322.50"), "open_items": 5, "past_due_total": Decimal("1822.50")}
-    assert buckets(result) == {"current": Decimal("500"), "1-30": Decimal("756"), "31-60": Decimal("0"),
-                               "61-90": Decimal("816"), "91-120": Decimal("0"), "120+": Decimal("250.50")}
+    assert buckets(result) == {
+        "current": Decimal("500"),
+        "1-30": Decimal("756"),
+        "31-60": Decimal("0"),
+        "61-90": Decimal("816"),
+        "91-120": Decimal("0"),
+        "120+": Decimal("250.50"),
+    }
     assert list(result.tables["aging"]["items"]) == [1, 1, 0, 2, 0, 1]
     assert sum(result.tables["aging"]["share_pct"]) == Decimal("100")
     by_currency = result.tables["aging_by_currency"].set_index("currency")
-    assert by_currency.loc["EUR", "amount_original"] == Decimal("900") and by_currency.loc["EUR", "rate"] == Decimal("1.08")
+    assert by_currency.loc["EUR", "amount_original"] == Decimal("900") and by_currency.loc["EUR", "rate"] == Decimal(
+        "1.08"
+    )
     assert list(result.tables["aging_over_credit_limit"]["customer_id"]) == ["C1"]  # 1,100 open vs 1,000 limit
     assert result.tables["aging_over_credit_limit"]["over_limit"].iloc[0] == Decimal("100")
     assert list(result.tables["aging_disputed_items"]["invoice_id"]) == ["I3"]
@@ -59,10 +68,10 @@ def test_rollforward_adds_up_and_fx_revaluation_is_explained(tiny_ledger: Path, 
     result = compute(write_params(tmp_path, tiny_ledger))
     lines = dict(zip(result.tables["ar_rollforward"]["line"], result.tables["ar_rollforward"]["amount"]))
     assert lines["Opening AR (2026-09-30)"] == Decimal("2250.50")
-    assert lines["+ Credit sales"] == Decimal("500")            # I2 (I6 is dated after as_of)
-    assert lines["− Cash applied"] == Decimal("-300")           # P2 on I5
-    assert lines["− Credit notes"] == Decimal("-110")           # 100 EUR at the 10-05 rate 1.10
-    assert lines["± FX revaluation"] == Decimal("-18")          # 900 EUR re-measured 1.10 → 1.08
+    assert lines["+ Credit sales"] == Decimal("500")  # I2 (I6 is dated after as_of)
+    assert lines["− Cash applied"] == Decimal("-300")  # P2 on I5
+    assert lines["− Credit notes"] == Decimal("-110")  # 100 EUR at the 10-05 rate 1.10
+    assert lines["± FX revaluation"] == Decimal("-18")  # 900 EUR re-measured 1.10 → 1.08
     values = list(lines.values())
     assert sum(values[:-1]) == values[-1] == Decimal("2322.50")
 
@@ -106,17 +115,26 @@ def test_openstax_billies_watercraft_aging_buckets(tmp_path: Path) -> None:
     folder = tmp_path / "bww"
     folder.mkdir()
     (folder / "customers.csv").write_text("customer_id,name\nA,Alpha Marine\nB,Bravo Boats\n", encoding="utf-8")
-    rows = [("0", "A", 0, "45740.00"), ("1", "B", 30, "100000.00"),      # 0–30 days past due: 145,740
-            ("2", "A", 31, "2100.00"), ("3", "B", 90, "100000.00"),      # 31–90: 102,100
-            ("4", "A", 91, "77010.00")]                                  # over 90: 77,010
+    rows = [
+        ("0", "A", 0, "45740.00"),
+        ("1", "B", 30, "100000.00"),  # 0–30 days past due: 145,740
+        ("2", "A", 31, "2100.00"),
+        ("3", "B", 90, "100000.00"),  # 31–90: 102,100
+        ("4", "A", 91, "77010.00"),
+    ]  # over 90: 77,010
     lines = ["invoice_id,customer_id,invoice_date,due_date,amount"]
     for invoice, customer, age, amount in rows:
         due = as_of - dt.timedelta(days=age)
         lines.append(f"{invoice},{customer},{due - dt.timedelta(days=30)},{due},{amount}")
     (folder / "invoices.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (folder / "payments.csv").write_text("payment_id,invoice_id,payment_date,amount\n", encoding="utf-8")
-    params = write_params(tmp_path, folder, as_of=str(as_of), aging={"buckets": [30, 90]},
-                          allowance={"rates": {"current": 0.1, "1-30": 0.1, "31-90": 0.2, "90+": 0.3}})
+    params = write_params(
+        tmp_path,
+        folder,
+        as_of=str(as_of),
+        aging={"buckets": [30, 90]},
+        allowance={"rates": {"current": 0.1, "1-30": 0.1, "31-90": 0.2, "90+": 0.3}},
+    )
     result = compute(params)
     amounts = buckets(result)
     assert amounts["current"] + amounts["1-30"] == Decimal("145740")
@@ -131,9 +149,14 @@ AS_OF_DATES = ["2026-10-31", "2026-09-30", "2026-06-15", "2025-12-31", "2025-02-
 @pytest.mark.parametrize("as_of", AS_OF_DATES)
 @pytest.mark.parametrize("basis", ["due_date", "invoice_date"])
 def test_matches_independent_oracle_on_demo_ledger(demo_ledger: Path, tmp_path: Path, as_of: str, basis: str) -> None:
-    sections = {} if basis == "due_date" else {
-        "aging": {"basis": basis},
-        "allowance": {"rates": {"0-30": 0.01, "31-60": 0.05, "61-90": 0.1, "91-120": 0.5, "120+": 1}}}
+    sections = (
+        {}
+        if basis == "due_date"
+        else {
+            "aging": {"basis": basis},
+            "allowance": {"rates": {"0-30": 0.01, "31-60": 0.05, "61-90": 0.1, "91-120": 0.5, "120+": 1}},
+        }
+    )
     params = write_params(tmp_path, demo_ledger, as_of=as_of, name="p.yaml", **sections)
     result = compute(params)
     expected = oracle_aging(_oracle(demo_ledger), dt.date.fromisoformat(as_of), basis=basis)
@@ -167,8 +190,9 @@ def test_demo_gl_reconciles_and_trend_matches_oracle(demo_ledger: Path, tmp_path
 
 
 def test_gl_difference_is_shown_with_candidate_items(tiny_ledger: Path, tmp_path: Path) -> None:
-    (tiny_ledger / "gl_balances.csv").write_text("period_end,account,amount\n2026-10-31,ar_control,2072.00\n",
-                                                 encoding="utf-8")
+    (tiny_ledger / "gl_balances.csv").write_text(
+        "period_end,account,amount\n2026-10-31,ar_control,2072.00\n", encoding="utf-8"
+    )
     recon = compute(write_params(tmp_path, tiny_ledger)).tables["ar_reconciliation"].set_index("check")
     assert recon.loc["GL ar_control", "status"] == "DIFFERENCE"
     assert recon.loc["GL ar_control", "difference"] == Decimal("-250.50")
@@ -189,7 +213,7 @@ def test_open_items_at_many_dates_match_the_oracle_inline_and_materialised(demo_
     At 14 dates (month-ends and mid-month days, including the day invoices close), every open item and balance
     equals the oracle's invoice-by-invoice computation — with the spans inline and materialised once per run."""
     from collections_mi.metrics.balances import open_items, release_balance_tables, with_balance_tables
-    from collections_mi.sources import fetch
+    from collections_mi.sources.ledger import fetch
 
     params = load_params(write_params(tmp_path, demo_ledger, as_of="2026-10-31"))
     ledger = open_ledger(params)
@@ -199,8 +223,9 @@ def test_open_items_at_many_dates_match_the_oracle_inline_and_materialised(demo_
     prepared = with_balance_tables(ledger.typed, params.reporting_currency)
     try:
         for tables in (ledger.typed, prepared):
-            frame = fetch(open_items(tables, dates, params.reporting_currency).select("invoice_id", "as_of",
-                                                                                        "open_balance"))
+            frame = fetch(
+                open_items(tables, dates, params.reporting_currency).select("invoice_id", "as_of", "open_balance")
+            )
             got = dict(zip(zip(frame["invoice_id"], frame["as_of"]), frame["open_balance"]))
             assert len(got) == len(frame)  # one row per open (invoice, date)
             assert got == expected

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from collections_mi.config import load_params
+from collections_mi.config.params import load_params
 from collections_mi.metrics.allowance import aging_rate_allowance, compute_allowance, roll_rates, rollforward
 from collections_mi.metrics.fx import load_fx
-from collections_mi.sources import open_ledger
+from collections_mi.sources.ledger import open_ledger
+
 from conftest import write_params
 from oracle import Ledger as OracleLedger
 from oracle import allowance as oracle_allowance
@@ -34,8 +35,9 @@ def test_openstax_billies_watercraft_aging_method_and_adjusting_entry() -> None:
     """OpenStax, Principles of Accounting Vol. 1, §9.2 (Billie's Watercraft Warehouse): 0–30 days $145,740 at 10%,
     31–90 $102,100 at 20%, over 90 $77,010 at 30% → allowance $58,097. With a $20,000 debit balance carried over the
     adjusting entry is $78,097; the balance-sheet method example with a $23,000 credit balance: 48,727.50 → 25,727.50."""
-    total = _matrix_total({"0-30": "145740", "31-90": "102100", "90+": "77010"},
-                          {"0-30": "0.10", "31-90": "0.20", "90+": "0.30"})
+    total = _matrix_total(
+        {"0-30": "145740", "31-90": "102100", "90+": "77010"}, {"0-30": "0.10", "31-90": "0.20", "90+": "0.30"}
+    )
     assert total == D("58097")
     expense = rollforward(D("-20000"), D(0), D(0), total)["amount"].iloc[3]
     assert expense == D("78097")
@@ -45,10 +47,12 @@ def test_openstax_billies_watercraft_aging_method_and_adjusting_entry() -> None:
 def test_openstax_furniture_direct_and_growth_markets() -> None:
     """OpenStax Vol. 1, ch. 9 appendix (Furniture Direct): 485,000 at 5%, 180,000 at 10%, 80,000 at 20% → $58,250;
     §9.2 exercise Growth Markets LLC: 22,480 at 6%, 36,540 at 17%, 15,330 at 25% → $11,393.10."""
-    assert _matrix_total({"a": "485000", "b": "180000", "c": "80000"}, {"a": "0.05", "b": "0.10", "c": "0.20"}) \
-        == D("58250")
-    assert _matrix_total({"a": "22480", "b": "36540", "c": "15330"}, {"a": "0.06", "b": "0.17", "c": "0.25"}) \
-        == D("11393.10")
+    assert _matrix_total({"a": "485000", "b": "180000", "c": "80000"}, {"a": "0.05", "b": "0.10", "c": "0.20"}) == D(
+        "58250"
+    )
+    assert _matrix_total({"a": "22480", "b": "36540", "c": "15330"}, {"a": "0.06", "b": "0.17", "c": "0.25"}) == D(
+        "11393.10"
+    )
 
 
 def test_ifrs9_illustrative_example_12_provision_matrix() -> None:
@@ -68,8 +72,11 @@ def test_occ_roll_rate_loss_factors_applied() -> None:
     outstandings 987.4 / 30.2 / 11.8 / 8.2 / 5.9 with loss factors .70% / 20.61% / 48.41% / 72.12% / 100% →
     forecasts 6.9 / 6.2 / 5.7 / 5.9 / 5.9 (published to 0.1), total 30.6 on 1,043.5 outstanding."""
     labels = ["current", "30", "60", "90", "120"]
-    matrix = aging_rate_allowance(dict(zip(labels, map(D, ["987.4", "30.2", "11.8", "8.2", "5.9"]))),
-                                  dict(zip(labels, map(D, ["0.0070", "0.2061", "0.4841", "0.7212", "1"]))), labels)
+    matrix = aging_rate_allowance(
+        dict(zip(labels, map(D, ["987.4", "30.2", "11.8", "8.2", "5.9"]))),
+        dict(zip(labels, map(D, ["0.0070", "0.2061", "0.4841", "0.7212", "1"]))),
+        labels,
+    )
     assert [a.quantize(D("0.1")) for a in matrix["allowance"]] == list(map(D, ["6.9", "6.2", "5.7", "5.9", "5.9"]))
     assert sum(matrix["balance"]) == D("1043.5")
 
@@ -102,22 +109,33 @@ def _cohort_ledger(folder: Path) -> Path:
     folder.mkdir(parents=True)
     (folder / "customers.csv").write_text("customer_id,name\nK1,Cohort Co\n", encoding="utf-8")
     (folder / "invoices.csv").write_text(
-        "invoice_id,customer_id,invoice_date,due_date,amount\nJ1,K1,2026-01-02,2026-02-01,100000.00\n", encoding="utf-8")
+        "invoice_id,customer_id,invoice_date,due_date,amount\nJ1,K1,2026-01-02,2026-02-01,100000.00\n", encoding="utf-8"
+    )
     (folder / "payments.csv").write_text(
         "payment_id,invoice_id,payment_date,amount\nP1,J1,2026-02-10,50000.00\nP2,J1,2026-03-10,27000.00\n"
-        "P3,J1,2026-04-10,15000.00\nP4,J1,2026-05-10,6000.00\n", encoding="utf-8")
+        "P3,J1,2026-04-10,15000.00\nP4,J1,2026-05-10,6000.00\n",
+        encoding="utf-8",
+    )
     (folder / "adjustments.csv").write_text(
-        "adjustment_id,invoice_id,adjustment_date,kind,amount\nW1,J1,2026-06-15,write_off,2000.00\n", encoding="utf-8")
+        "adjustment_id,invoice_id,adjustment_date,kind,amount\nW1,J1,2026-06-15,write_off,2000.00\n", encoding="utf-8"
+    )
     return folder
 
 
 def test_roll_rate_method_through_the_engine(tmp_path: Path) -> None:
     # month-ends: Jan 31 current (dpd −1); Feb 28 dpd 27; Mar 31 dpd 58; Apr 30 dpd 88; May 31 dpd 119; Jun write-off
     ledger = _cohort_ledger(tmp_path / "l")
-    params_path = write_params(tmp_path, ledger, as_of="2026-06-30", aging={"buckets": [30, 60, 90]},
-                               allowance={"method": "roll_rate", "lookback_months": 5,
-                                          "rates": {"current": 0.01, "1-30": 0.02, "31-60": 0.1, "61-90": 0.3,
-                                                    "90+": 1}})
+    params_path = write_params(
+        tmp_path,
+        ledger,
+        as_of="2026-06-30",
+        aging={"buckets": [30, 60, 90]},
+        allowance={
+            "method": "roll_rate",
+            "lookback_months": 5,
+            "rates": {"current": 0.01, "1-30": 0.02, "31-60": 0.1, "61-90": 0.3, "90+": 1},
+        },
+    )
     params = load_params(params_path)
     ledger_tables = open_ledger(params, params_path).typed
     result = compute_allowance(ledger_tables, params, load_fx(ledger_tables, "USD"))
@@ -154,8 +172,9 @@ def test_method_rates_and_overlay_move_the_allowance_as_expected(demo_ledger: Pa
         return compute_allowance(tables, params, load_fx(tables, "USD")).kpis["allowance_total"]
 
     base = total("a.yaml")
-    doubled = total("b.yaml", rates={"current": 0.01, "1-30": 0.04, "31-60": 0.16, "61-90": 0.4, "91-120": 1,
-                                     "120+": 1})
+    doubled = total(
+        "b.yaml", rates={"current": 0.01, "1-30": 0.04, "31-60": 0.16, "61-90": 0.4, "91-120": 1, "120+": 1}
+    )
     assert base < doubled < 2 * base  # 120+ and 91-120 cannot double past 100%
     roll = total("c.yaml", method="roll_rate")
     overlay = total("d.yaml", method="roll_rate", overlay=1.25)
@@ -185,15 +204,21 @@ def _no_balance_in_a_bucket_ledger(folder: Path, *, with_new_invoice: bool) -> P
     (folder / "invoices.csv").write_text(invoices, encoding="utf-8")
     (folder / "payments.csv").write_text("payment_id,invoice_id,payment_date,amount\n", encoding="utf-8")
     (folder / "adjustments.csv").write_text(
-        "adjustment_id,invoice_id,adjustment_date,kind,amount\nW1,X1,2026-10-10,write_off,100.00\n", encoding="utf-8")
+        "adjustment_id,invoice_id,adjustment_date,kind,amount\nW1,X1,2026-10-10,write_off,100.00\n", encoding="utf-8"
+    )
     return folder
 
 
-ROLL_RATE_3 = {"method": "roll_rate", "lookback_months": 3,
-               "rates": {"current": 0.01, "1-30": 0.05, "31-60": 0.2, "60+": 1.0}}
-ROLL_1_30_UNDEFINED = ("the roll rate from 1-30 to 31-60 has nothing to divide by over 2026-08…2026-10: no balance in "
-                       "1-30 at any month-end of the lookback (2026-07-31…2026-09-30, the month-ends each month rolls "
-                       "from)")
+ROLL_RATE_3 = {
+    "method": "roll_rate",
+    "lookback_months": 3,
+    "rates": {"current": 0.01, "1-30": 0.05, "31-60": 0.2, "60+": 1.0},
+}
+ROLL_1_30_UNDEFINED = (
+    "the roll rate from 1-30 to 31-60 has nothing to divide by over 2026-08…2026-10: no balance in "
+    "1-30 at any month-end of the lookback (2026-07-31…2026-09-30, the month-ends each month rolls "
+    "from)"
+)
 
 
 def test_a_roll_rate_of_zero_over_zero_leaves_the_allowance_not_available(tmp_path: Path) -> None:
@@ -213,8 +238,10 @@ def test_a_roll_rate_of_zero_over_zero_leaves_the_allowance_not_available(tmp_pa
     params = load_params(params_path)
     tables = open_ledger(params, params_path).typed
     result = compute_allowance(tables, params, load_fx(tables, "USD"))
-    reason = (f"the allowance at 2026-10-31 cannot be computed: {ROLL_1_30_UNDEFINED}; the loss rate of 1-30, which "
-              "holds a balance at 2026-10-31, depends on it")
+    reason = (
+        f"the allowance at 2026-10-31 cannot be computed: {ROLL_1_30_UNDEFINED}; the loss rate of 1-30, which "
+        "holds a balance at 2026-10-31, depends on it"
+    )
     assert result.unavailable["allowance_total"] == reason
     assert result.unavailable["bad_debt_expense"] == reason
     assert str(result.table("allowance_rollforward")) == f"Not available: {reason}."

@@ -50,7 +50,8 @@ from typing import Any
 import pytest
 import yaml
 
-from collections_mi.contract import TABLES
+from collections_mi.core.contract import TABLES
+
 from conftest import TINY, cli, cli_preloaded, write_params
 
 pytestmark = pytest.mark.slow
@@ -83,8 +84,11 @@ class Case:
 
 
 def load_cases() -> list[Case]:
-    return [Case(folder.name, folder, yaml.safe_load((folder / "expected.yaml").read_text(encoding="utf-8")) or {})
-            for folder in sorted(CORPUS.iterdir()) if folder.is_dir()]
+    return [
+        Case(folder.name, folder, yaml.safe_load((folder / "expected.yaml").read_text(encoding="utf-8")) or {})
+        for folder in sorted(CORPUS.iterdir())
+        if folder.is_dir()
+    ]
 
 
 CASES = load_cases()
@@ -171,8 +175,11 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Published:
     assert run.returncode == 0, run.stderr
     assert (out / PERIOD / "kpis.json").is_file()
     assert not (out / "_failed").exists()
-    return Published(out=out, tree=tree_digest(out, skip=MAY_CHANGE),
-                     kpis=json.loads((out / PERIOD / "kpis.json").read_text(encoding="utf-8")))
+    return Published(
+        out=out,
+        tree=tree_digest(out, skip=MAY_CHANGE),
+        kpis=json.loads((out / PERIOD / "kpis.json").read_text(encoding="utf-8")),
+    )
 
 
 def run_case(case: Case, published: Published, work: Path) -> Run:
@@ -237,8 +244,11 @@ def passing_problems(run: Run, published: Published) -> list[str]:
     folder = run.out / PERIOD if run.out is not None else None
     if expected.get("same_kpis"):
         kpis = json.loads((folder / "kpis.json").read_text(encoding="utf-8") if folder else result.stdout)
-        changed = {k: (published.kpis.get(k), kpis.get(k)) for k in set(kpis) | set(published.kpis)
-                   if kpis.get(k) != published.kpis.get(k)}
+        changed = {
+            k: (published.kpis.get(k), kpis.get(k))
+            for k in set(kpis) | set(published.kpis)
+            if kpis.get(k) != published.kpis.get(k)
+        }
         if changed:
             problems.append(f"KPIs differ from the published tiny pack (published, now): {changed}")
     if folder is not None:
@@ -252,8 +262,8 @@ def passing_problems(run: Run, published: Published) -> list[str]:
             problems.append(f"{text!r} is not on any page (escaped as {html.escape(text, quote=False)!r})")
     carried = expected.get("carried_columns") or {}
     if carried:
-        from collections_mi.config import load_params
-        from collections_mi.sources import fetch, open_ledger
+        from collections_mi.config.params import load_params
+        from collections_mi.sources.ledger import fetch, open_ledger
 
         params_path = run.ledger.parent / f"{PERIOD}.yaml"
         ledger = open_ledger(load_params(params_path), params_path)
@@ -277,9 +287,12 @@ def formula_cells(folder: Path) -> list[str]:
     for path in sorted((folder / "tables").glob("*.csv")):
         with path.open(newline="", encoding="utf-8") as handle:
             for line, row in enumerate(csv.reader(handle), start=1):
-                found += [f"tables/{path.name} line {line}: {cell!r} would run as a formula" for cell in row
-                          if (cell.startswith(("\t", "\r")) or cell.lstrip().startswith(("=", "+", "-", "@")))
-                          and not NUMBER.fullmatch(cell)]
+                found += [
+                    f"tables/{path.name} line {line}: {cell!r} would run as a formula"
+                    for cell in row
+                    if (cell.startswith(("\t", "\r")) or cell.lstrip().startswith(("=", "+", "-", "@")))
+                    and not NUMBER.fullmatch(cell)
+                ]
     return found[:10]
 
 
@@ -325,16 +338,19 @@ def test_corpus_is_well_formed() -> None:
         mapped = mapped_files(case)
         for path in case.inputs():
             table = path.name.removesuffix(".delete").removesuffix(".csv")
-            assert path.name == "params.yaml" or path.name in mapped or (
-                path.name.endswith((".csv", ".csv.delete")) and table in tables), \
-                f"{case.name}: unexpected file {path.name}"
+            assert (
+                path.name == "params.yaml"
+                or path.name in mapped
+                or (path.name.endswith((".csv", ".csv.delete")) and table in tables)
+            ), f"{case.name}: unexpected file {path.name}"
             if path.name.endswith(".csv.delete"):
                 assert (TINY / path.name.removesuffix(".delete")).is_file(), f"{case.name}: nothing to delete"
             if path.name == "params.yaml":
                 text = path.read_bytes()
                 assert LEDGER_TOKEN in text, f"{case.name}: params.yaml must point at @LEDGER@"
-                assert f"as_of: {AS_OF}".encode() in text or "as_of" in case.name, \
+                assert f"as_of: {AS_OF}".encode() in text or "as_of" in case.name, (
                     f"{case.name}: cases use as_of {AS_OF}, so the period compared is the published one"
+                )
 
 
 def mapped_files(case: Case) -> set[str]:
@@ -352,8 +368,9 @@ def mapped_files(case: Case) -> set[str]:
     return {str(entry["file"]) for entry in tables.values() if isinstance(entry, dict) and entry.get("file")}
 
 
-def test_bad_inputs_fail_clearly_publish_nothing_and_accepted_variations_pass(runs: dict[str, Run],
-                                                                             published: Published) -> None:
+def test_bad_inputs_fail_clearly_publish_nothing_and_accepted_variations_pass(
+    runs: dict[str, Run], published: Published
+) -> None:
     """One test for the whole corpus: under pytest-xdist, two tests could land on two workers, and each would run
     the corpus again."""
     report = []
@@ -383,9 +400,9 @@ def test_engine_screen_gives_the_reports_great_expectations_gives(tmp_path: Path
     """The engine screen (validation/screen.py) lets a table skip Great Expectations only when GX would find
     nothing; GX is the oracle. On every corpus case whose ledger opens, validating with the screen and without it
     must give the same failures (checks, counts, samples, messages) and the same number of checks run."""
-    from collections_mi.config import load_params
-    from collections_mi.errors import CollectionsMIError
-    from collections_mi.sources import open_ledger
+    from collections_mi.config.params import load_params
+    from collections_mi.core.errors import CollectionsMIError
+    from collections_mi.sources.ledger import open_ledger
     from collections_mi.validation import validate
 
     compared = []

@@ -16,8 +16,15 @@ if not Path(CHROMIUM).exists():
         raise RuntimeError("CI needs Debian's chromium for the browser tests: `make` installs it")
     pytest.skip("no chromium on this machine (make installs Debian's chromium)", allow_module_level=True)
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def test_every_page_renders_offline_without_console_errors(published) -> None:
@@ -42,7 +49,9 @@ def test_every_page_renders_offline_without_console_errors(published) -> None:
             charts = page.evaluate("document.querySelectorAll('.plotly-graph-div').length")
             drawn = page.wait_for_function(
                 "() => Array.from(document.querySelectorAll('.plotly-graph-div'))"
-                ".every(d => d.querySelector('.main-svg'))", timeout=20_000)
+                ".every(d => d.querySelector('.main-svg'))",
+                timeout=20_000,
+            )
             assert drawn, path.name
             if path.name != "index.html":
                 assert charts >= 1, f"{path.name}: no chart"

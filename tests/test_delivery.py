@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from collections_mi.config import SmtpConfig
-from collections_mi.delivery.smtp import DeliveryError, send_eml
-from collections_mi.errors import ConfigError
+from collections_mi.config.params import SmtpConfig
+from collections_mi.core.errors import ConfigError, DeliveryError
+from collections_mi.delivery.smtp import send_eml
+
 from conftest import ROOT, write_params
 
 pytestmark = pytest.mark.slow
@@ -33,9 +34,13 @@ def tiny_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ledger = work / "ledger"
     shutil.copytree(ROOT / "tests" / "fixtures" / "tiny_ledger", ledger)
     params = write_params(work, ledger)
-    run = subprocess.run([sys.executable, "-m", "collections_mi", "pack", "--params", str(params), "--out",
-                          str(work / "reports")], capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "GX_ANALYTICS_ENABLED": "False"})
+    run = subprocess.run(
+        [sys.executable, "-m", "collections_mi", "pack", "--params", str(params), "--out", str(work / "reports")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "GX_ANALYTICS_ENABLED": "False"},
+    )
     assert run.returncode == 0, run.stderr
     return work / "reports" / "2026-10"
 
@@ -86,7 +91,7 @@ def smtp_server():
     received: list = []
 
     class Handler:
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        async def handle_DATA(self, server, session, envelope):
             received.append(envelope)
             return "250 OK"
 
@@ -95,8 +100,9 @@ def smtp_server():
         return AuthResult(success=ok, handled=False)
 
     port = _free_port()
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port, authenticator=authenticator,
-                            auth_require_tls=False)
+    controller = Controller(
+        Handler(), hostname="127.0.0.1", port=port, authenticator=authenticator, auth_require_tls=False
+    )
     controller.start()
     try:
         yield port, received
@@ -119,16 +125,38 @@ def test_send_rejects_a_wrong_password_with_a_clear_error(tiny_pack: Path, smtp_
     port, received = smtp_server
     monkeypatch.setenv("COLLECTIONS_MI_SMTP_PASSWORD", "wrong")
     with pytest.raises(DeliveryError, match="authentication failed"):
-        send_eml(tiny_pack / "email.eml", ["cfo@example.com"], SmtpConfig(host="127.0.0.1", port=port, user="mi",
-                                                                           security="none"))
+        send_eml(
+            tiny_pack / "email.eml",
+            ["cfo@example.com"],
+            SmtpConfig(host="127.0.0.1", port=port, user="mi", security="none"),
+        )
     assert received == []
 
 
 def test_send_command_exits_non_zero_for_an_unreachable_host(tiny_pack: Path) -> None:
-    run = subprocess.run([sys.executable, "-m", "collections_mi", "send", "--period", "2026-10", "--to", "a@x.example",
-                          "--out", str(tiny_pack.parent)], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "COLLECTIONS_MI_SMTP_HOST": "127.0.0.1",
-                              "COLLECTIONS_MI_SMTP_PORT": str(_free_port()), "COLLECTIONS_MI_SMTP_SECURITY": "none"})
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "collections_mi",
+            "send",
+            "--period",
+            "2026-10",
+            "--to",
+            "a@x.example",
+            "--out",
+            str(tiny_pack.parent),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **os.environ,
+            "COLLECTIONS_MI_SMTP_HOST": "127.0.0.1",
+            "COLLECTIONS_MI_SMTP_PORT": str(_free_port()),
+            "COLLECTIONS_MI_SMTP_SECURITY": "none",
+        },
+    )
     assert run.returncode == 5
     assert "could not send through 127.0.0.1" in run.stderr
 
@@ -147,11 +175,16 @@ def hostile_pack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     work = tmp_path_factory.mktemp("hostile")
     ledger = work / "ledger"
     shutil.copytree(ROOT / "tests" / "fixtures" / "tiny_ledger", ledger)
-    params = write_params(work, ledger, report={"company": HOSTILE_COMPANY},
-                          email={"sender": SENDER, "recipients": RECIPIENTS})
-    run = subprocess.run([sys.executable, "-m", "collections_mi", "pack", "--params", str(params), "--out",
-                          str(work / "reports")], capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "GX_ANALYTICS_ENABLED": "False"})
+    params = write_params(
+        work, ledger, report={"company": HOSTILE_COMPANY}, email={"sender": SENDER, "recipients": RECIPIENTS}
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "collections_mi", "pack", "--params", str(params), "--out", str(work / "reports")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "GX_ANALYTICS_ENABLED": "False"},
+    )
     assert run.returncode == 0, run.stderr
     return params, work / "reports" / "2026-10"
 
@@ -165,16 +198,21 @@ def _markup_problems(name: str, page: str) -> list[str]:
 
     rest = page.replace(get_plotlyjs(), "").replace(html.escape(HOSTILE_COMPANY, quote=False), "")
     rest = re.sub(r'<img src="cid:[^"<>]+"', "", rest)  # the email's own charts, attached inline
-    return [f"{name}: {needle!r} outside escaped text" for needle in
-            ("javascript:", "http://example.com", "<img", "<b>b</b>", "](") if needle in rest]
+    return [
+        f"{name}: {needle!r} outside escaped text"
+        for needle in ("javascript:", "http://example.com", "<img", "<b>b</b>", "](")
+        if needle in rest
+    ]
 
 
 def test_report_company_is_text_never_markdown_or_html_on_any_page_or_in_the_email(hostile_pack) -> None:
     import html
 
     _, folder = hostile_pack
-    pages = {p.name: p.read_text(encoding="utf-8")
-             for p in [folder / "index.html", *sorted((folder / "html").glob("*.html"))]}
+    pages = {
+        p.name: p.read_text(encoding="utf-8")
+        for p in [folder / "index.html", *sorted((folder / "html").glob("*.html"))]
+    }
     assert len(pages) == 4
     message = BytesParser(policy=policy.default).parse((folder / "email.eml").open("rb"))
     pages["email (html)"] = message.get_body(("html",)).get_content()
@@ -195,14 +233,19 @@ def test_the_exploration_notebook_shows_the_company_and_customer_names_as_text(h
     """explore_receivables wrote the company and a customer's name as Markdown; now escaped HTML."""
     import nbformat
 
-    from collections_mi.pack.runner import execute_notebook_file
+    from collections_mi.runs.pack import execute_notebook_file
 
     params, folder = hostile_pack
     target = tmp_path / "receivables.ipynb"
-    execute_notebook_file(str(ROOT / "notebooks" / "explore" / "explore_receivables.ipynb"), str(target),
-                          {"params_path": str(params), "history_dir": str(folder.parent / "history")}, cwd=str(ROOT))
-    outputs = [o for cell in nbformat.read(target, as_version=4).cells if cell.cell_type == "code"
-               for o in cell.outputs]
+    execute_notebook_file(
+        str(ROOT / "notebooks" / "explore" / "explore_receivables.ipynb"),
+        str(target),
+        {"params_path": str(params), "history_dir": str(folder.parent / "history")},
+        cwd=str(ROOT),
+    )
+    outputs = [
+        o for cell in nbformat.read(target, as_version=4).cells if cell.cell_type == "code" for o in cell.outputs
+    ]
     assert not [o for o in outputs if "text/markdown" in o.get("data", {})]
     shown = "\n".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
     assert "&lt;b&gt;b&lt;/b&gt;" in shown and "Open invoices of " in shown
@@ -221,8 +264,12 @@ def test_no_customer_name_reaches_a_header(tiny_pack: Path) -> None:
     test_customer_names_are_escaped_everywhere), in no header."""
     import csv
 
-    names = [row["name"] for row in csv.DictReader((ROOT / "tests" / "fixtures" / "tiny_ledger" / "customers.csv")
-                                                    .open(encoding="utf-8"))]
+    names = [
+        row["name"]
+        for row in csv.DictReader(
+            (ROOT / "tests" / "fixtures" / "tiny_ledger" / "customers.csv").open(encoding="utf-8")
+        )
+    ]
     message = BytesParser(policy=policy.default).parse((tiny_pack / "email.eml").open("rb"))
     headers = [f"{key}: {value}" for part in message.walk() for key, value in part.items()]
     assert "<script>alert(1)</script>" in names and len(headers) > 10
@@ -234,41 +281,66 @@ def test_a_line_break_that_bypassed_validation_never_reaches_a_header(tiny_pack:
     subject, and a sender or recipient with a line break is a ConfigError naming it, not a crash."""
     import datetime as dt
 
-    from collections_mi.config import load_params
+    from collections_mi.config.params import load_params
     from collections_mi.delivery.email import build_email
-    from collections_mi.pack.results import read_results
+    from collections_mi.store.results import read_results
 
     params = load_params(next(tiny_pack.parent.parent.glob("*.yaml")))
-    hostile = params.model_copy(update={"report": params.report.model_copy(
-        update={"company": "Acme\r\nBcc: leak@evil.example\n\nbody"})})
+    hostile = params.model_copy(
+        update={"report": params.report.model_copy(update={"company": "Acme\r\nBcc: leak@evil.example\n\nbody"})}
+    )
     results = read_results(tiny_pack)
-    message = build_email(tiny_pack, results, hostile, validation="passed", images={}, titles={},
-                          now=dt.datetime(2026, 11, 2, tzinfo=dt.timezone.utc))
+    message = build_email(
+        tiny_pack,
+        results,
+        hostile,
+        validation="passed",
+        images={},
+        titles={},
+        now=dt.datetime(2026, 11, 2, tzinfo=dt.UTC),
+    )
     parsed = BytesParser(policy=policy.default).parsebytes(bytes(message))
     assert " ".join(str(parsed["Subject"]).split()).startswith(
-        "Acme Bcc: leak@evil.example body · Collections MI · 2026-10 · AR ")
+        "Acme Bcc: leak@evil.example body · Collections MI · 2026-10 · AR "
+    )
     assert parsed["Bcc"] is None and str(parsed["From"]) == "collections-mi@localhost"
     with pytest.raises(ConfigError, match=r"^email.sender: contains a line break \(character U\+000A at position 15\)"):
-        build_email(tiny_pack, results, params, validation="passed", images={}, titles={},
-                    sender="mi@example.com\nBcc: leak@evil.example")
+        build_email(
+            tiny_pack,
+            results,
+            params,
+            validation="passed",
+            images={},
+            titles={},
+            sender="mi@example.com\nBcc: leak@evil.example",
+        )
     with pytest.raises(ConfigError, match=r"^email.recipients, address 2: contains a line break \(character U\+000D"):
-        build_email(tiny_pack, results, params, validation="passed", images={}, titles={},
-                    recipients=["cfo@example.com", "ar@example.com\r\nBcc: leak@evil.example"])
+        build_email(
+            tiny_pack,
+            results,
+            params,
+            validation="passed",
+            images={},
+            titles={},
+            recipients=["cfo@example.com", "ar@example.com\r\nBcc: leak@evil.example"],
+        )
 
 
-def test_send_uses_email_sender_as_from_and_envelope_and_refuses_a_broken_recipient(hostile_pack, smtp_server,
-                                                                                   monkeypatch) -> None:
+def test_send_uses_email_sender_as_from_and_envelope_and_refuses_a_broken_recipient(
+    hostile_pack, smtp_server, monkeypatch
+) -> None:
     port, received = smtp_server
     _, folder = hostile_pack
     monkeypatch.delenv("COLLECTIONS_MI_SMTP_PASSWORD", raising=False)
     config = SmtpConfig(host="127.0.0.1", port=port, security="none")
     send_eml(folder / "email.eml", ["cfo@example.com"], config)  # no params: the email's own From
     send_eml(folder / "email.eml", ["AR team <ar@example.com>"], config, sender="Treasury <treasury@example.com>")
-    assert [(e.mail_from, e.rcpt_tos) for e in received] == [("mi@example.com", ["cfo@example.com"]),
-                                                             ("treasury@example.com", ["ar@example.com"])]
+    assert [(e.mail_from, e.rcpt_tos) for e in received] == [
+        ("mi@example.com", ["cfo@example.com"]),
+        ("treasury@example.com", ["ar@example.com"]),
+    ]
     froms = [str(BytesParser(policy=policy.default).parsebytes(e.content)["From"]) for e in received]
     assert froms == [SENDER, "Treasury <treasury@example.com>"]
     with pytest.raises(ConfigError, match=r"address 2: contains a line break \(character U\+000D at position 15\)"):
         send_eml(folder / "email.eml", ["cfo@example.com", "ar@example.com\r\nBcc: leak@evil.example"], config)
     assert len(received) == 2
-

@@ -1,4 +1,4 @@
-"""Tests of the demo ledger generator (collections_mi.demo).
+"""Tests of the demo ledger generator (collections_mi.demo.generator).
 
 The checks re-derive everything from the written files with plain pandas and ``Decimal``; they never call
 the generator's internals.
@@ -17,9 +17,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from collections_mi import demo
-from collections_mi.demo import DEMO_TABLES, DemoSummary, generate_demo
-from collections_mi.errors import ConfigError
+from collections_mi.core.errors import ConfigError
+from collections_mi.demo.generator import DEMO_TABLES, DemoSummary, generate_demo
+from collections_mi.demo.generator import generator as demo
 
 END = datetime.date(2026, 10, 31)
 INVOICES = 3_000
@@ -36,12 +36,28 @@ CONTRACT_COLUMNS = {
     "gl_balances": ["period_end", "account", "amount"],
     "agencies": ["agency_id", "name", "strategy"],
     "agency_placements": [
-        "placement_id", "agency_id", "customer_id", "placed_date", "placed_amount", "fee_rate", "recalled_date",
+        "placement_id",
+        "agency_id",
+        "customer_id",
+        "placed_date",
+        "placed_amount",
+        "fee_rate",
+        "recalled_date",
     ],
     "agency_collections": ["collection_id", "placement_id", "collection_date", "amount"],
     "loans": [
-        "as_of_date", "loan_id", "borrower", "balance", "effective_rate", "risk_grade", "days_past_due",
-        "on_watch_list", "impairment_method", "collateral_value", "cost_to_sell_rate", "status",
+        "as_of_date",
+        "loan_id",
+        "borrower",
+        "balance",
+        "effective_rate",
+        "risk_grade",
+        "days_past_due",
+        "on_watch_list",
+        "impairment_method",
+        "collateral_value",
+        "cost_to_sell_rate",
+        "status",
     ],
     "loan_cash_flows": ["as_of_date", "loan_id", "flow_date", "amount"],
 }
@@ -286,8 +302,12 @@ def test_money_is_printed_with_exactly_two_decimals(tables: dict[str, pd.DataFra
             values = tables[table][column]
             assert values[values != ""].str.fullmatch(r"\d+\.\d{2}").all(), f"{table}.{column}"
     assert tables["fx_rates"]["rate"].str.fullmatch(r"\d\.\d{6}").all()
-    for table, column in (("agency_placements", "fee_rate"), ("agencies", "fee_rate_default"),
-                          ("loans", "effective_rate"), ("loans", "cost_to_sell_rate")):
+    for table, column in (
+        ("agency_placements", "fee_rate"),
+        ("agencies", "fee_rate_default"),
+        ("loans", "effective_rate"),
+        ("loans", "cost_to_sell_rate"),
+    ):
         values = tables[table][column]
         assert values[values != ""].str.fullmatch(r"0\.\d{4}").all(), f"{table}.{column}"
 
@@ -625,8 +645,9 @@ def assert_placed_for_past_due_balance(tables: dict[str, pd.DataFrame], reportin
     items_by_customer: dict[str, list[tuple[str, datetime.date, Decimal, str]]] = defaultdict(list)
     currency = invoice_currency(invoices, reporting_currency)
     for item, item_currency in zip(invoices.itertuples(index=False), currency, strict=True):
-        items_by_customer[item.customer_id].append((item.invoice_id, day(item.due_date), money(item.amount),
-                                                    item_currency))
+        items_by_customer[item.customer_id].append(
+            (item.invoice_id, day(item.due_date), money(item.amount), item_currency)
+        )
     wanted = set(invoices["invoice_id"])
     reductions: dict[str, list[tuple[datetime.date, Decimal]]] = defaultdict(list)
     adjustments = tables["adjustments"][tables["adjustments"]["kind"].isin(BALANCE_REDUCING_KINDS)]
@@ -733,8 +754,9 @@ def test_watch_list_grades_and_days_past_due_agree(tables: dict[str, pd.DataFram
     assert 0 < on_watch[grade == "pass"].sum() < 0.05 * (grade == "pass").sum()  # a few pass loans
     assert dpd[grade == "pass"].max() <= 31
     assert dpd[grade.isin(["doubtful", "loss"]) & (loans["status"] != "reo")].min() >= 85  # 3+ instalments
-    assert (loans.loc[grade.isin(["doubtful", "loss"]) & live & (loans["status"] != "reo"), "status"]
-            == "non_accrual").all()
+    assert (
+        loans.loc[grade.isin(["doubtful", "loss"]) & live & (loans["status"] != "reo"), "status"] == "non_accrual"
+    ).all()
     assert (loans.loc[grade.isin(["pass", "special_mention"]) & live, "status"] == "performing").all()
     since = loans["watch_list_since"]
     assert ((since != "") == on_watch).all()
@@ -845,9 +867,7 @@ def parquet_as_csv_text(path: Path) -> pd.DataFrame:
     return pd.DataFrame({name: [text(v) for v in table.column(name).to_pylist()] for name in table.column_names})
 
 
-def test_csv_and_parquet_hold_the_same_data(
-    parquet_ledger: DemoSummary, tables: dict[str, pd.DataFrame]
-) -> None:
+def test_csv_and_parquet_hold_the_same_data(parquet_ledger: DemoSummary, tables: dict[str, pd.DataFrame]) -> None:
     for table in DEMO_TABLES:
         from_parquet = parquet_as_csv_text(parquet_ledger.out_dir / f"{table}.parquet")
         pd.testing.assert_frame_equal(from_parquet, tables[table], check_dtype=False, obj=table)

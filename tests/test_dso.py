@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from collections_mi.config import load_params
+from collections_mi.config.params import load_params
 from collections_mi.metrics.dso import (
     KPI_IDS,
     collection_effectiveness,
@@ -19,7 +19,8 @@ from collections_mi.metrics.dso import (
     dso_window,
 )
 from collections_mi.metrics.fx import load_fx
-from collections_mi.sources import open_ledger
+from collections_mi.sources.ledger import open_ledger
+
 from conftest import write_params
 from oracle import Ledger as OracleLedger
 from oracle import dso_family
@@ -125,52 +126,75 @@ def _compute(params_path: Path):
 def test_creditguru_example_through_the_engine(tmp_path: Path) -> None:
     # September 2026 (30 days): sales 10,000, of which 4,000 not yet due at 09-30 and 6,000 paid;
     # 11,000 invoiced in August is past due → AR 15,000, current 4,000.
-    ledger = _write(tmp_path / "l", [
-        ("A1", "K1", "2026-08-05", "2026-08-20", "11000.00"),
-        ("S1", "K1", "2026-09-10", "2026-09-25", "6000.00"),
-        ("S2", "K1", "2026-09-20", "2026-10-20", "4000.00"),
-    ], [("P1", "S1", "2026-09-24", "6000.00")])
+    ledger = _write(
+        tmp_path / "l",
+        [
+            ("A1", "K1", "2026-08-05", "2026-08-20", "11000.00"),
+            ("S1", "K1", "2026-09-10", "2026-09-25", "6000.00"),
+            ("S2", "K1", "2026-09-20", "2026-10-20", "4000.00"),
+        ],
+        [("P1", "S1", "2026-09-24", "6000.00")],
+    )
     result = _compute(write_params(tmp_path, ledger, as_of="2026-09-30", dso={"window_months": 1}))
     assert (result.kpis["dso"], result.kpis["bpdso"], result.kpis["add"]) == (D(45), D(12), D(33))
 
 
 def test_anaplan_countback_through_the_engine(tmp_path: Path) -> None:
     # Sales Sep 500, Oct 700, Nov 600, Dec 400, Jan 200; 400 of September's invoice paid → AR at Jan 31 = 2,000.
-    ledger = _write(tmp_path / "l", [
-        ("S9", "K1", "2025-09-15", "2025-10-15", "500.00"), ("S10", "K1", "2025-10-15", "2025-11-15", "700.00"),
-        ("S11", "K1", "2025-11-15", "2025-12-15", "600.00"), ("S12", "K1", "2025-12-15", "2026-01-15", "400.00"),
-        ("S1", "K1", "2026-01-15", "2026-02-15", "200.00"),
-    ], [("P1", "S9", "2025-10-10", "400.00")])
+    ledger = _write(
+        tmp_path / "l",
+        [
+            ("S9", "K1", "2025-09-15", "2025-10-15", "500.00"),
+            ("S10", "K1", "2025-10-15", "2025-11-15", "700.00"),
+            ("S11", "K1", "2025-11-15", "2025-12-15", "600.00"),
+            ("S12", "K1", "2025-12-15", "2026-01-15", "400.00"),
+            ("S1", "K1", "2026-01-15", "2026-02-15", "200.00"),
+        ],
+        [("P1", "S9", "2025-10-10", "400.00")],
+    )
     result = _compute(write_params(tmp_path, ledger, as_of="2026-01-31"))
     assert result.kpis["dso_countback"] == D(129)
-    thirty = _compute(write_params(tmp_path, ledger, as_of="2026-01-31", name="thirty.yaml",
-                                   dso={"countback_month_days": 30}))
+    thirty = _compute(
+        write_params(tmp_path, ledger, as_of="2026-01-31", name="thirty.yaml", dso={"countback_month_days": 30})
+    )
     assert thirty.kpis["dso_countback"] == D(126)  # 30 + 30 + 30 + 30 + 100/500 × 30
-    assert {k: v for k, v in thirty.kpis.items() if k != "dso_countback"} == \
-        {k: v for k, v in result.kpis.items() if k != "dso_countback"}
+    assert {k: v for k, v in thirty.kpis.items() if k != "dso_countback"} == {
+        k: v for k, v in result.kpis.items() if k != "dso_countback"
+    }
 
 
 def test_crf_cei_through_the_engine(tmp_path: Path) -> None:
     # AR at 2026-06-30 12,327,157; Q3 sales 47,881,064; at 09-30 AR 13,663,598 of which current 7,846,547.
-    ledger = _write(tmp_path / "l", [
-        ("A", "K1", "2026-06-15", "2026-07-15", "12327157.00"),
-        ("B", "K1", "2026-09-15", "2026-10-15", "7846547.00"),
-        ("C", "K1", "2026-07-10", "2026-08-09", "40034517.00"),
-    ], [("P1", "A", "2026-07-20", "12327157.00"), ("P2", "C", "2026-08-20", "34217466.00")])
+    ledger = _write(
+        tmp_path / "l",
+        [
+            ("A", "K1", "2026-06-15", "2026-07-15", "12327157.00"),
+            ("B", "K1", "2026-09-15", "2026-10-15", "7846547.00"),
+            ("C", "K1", "2026-07-10", "2026-08-09", "40034517.00"),
+        ],
+        [("P1", "A", "2026-07-20", "12327157.00"), ("P2", "C", "2026-08-20", "34217466.00")],
+    )
     monthly = _compute(write_params(tmp_path, ledger, as_of="2026-09-30", cei={"sales": "monthly_average"}))
     assert monthly.kpis["cei_pct"].quantize(D("0.01")) == D("71.54")
     total = _compute(write_params(tmp_path, ledger, as_of="2026-09-30", name="t.yaml"))
-    assert close(total.kpis["cei_pct"], (D(12327157) + D(47881064) - D(13663598)) * 100 / (
-        D(12327157) + D(47881064) - D(7846547)))
+    assert close(
+        total.kpis["cei_pct"],
+        (D(12327157) + D(47881064) - D(13663598)) * 100 / (D(12327157) + D(47881064) - D(7846547)),
+    )
     assert {k for k in KPI_IDS if monthly.kpis[k] != total.kpis[k]} == {"cei_pct"}
 
 
 def test_softrak_weighted_days_to_pay(tmp_path: Path) -> None:
     """Softrak forum (topic 27866): $100 paid in 10 days and $1,000 paid in 20 days → weighted days to pay
     (1,000 + 20,000) / 1,100 = 19.1 days; simple 15."""
-    ledger = _write(tmp_path / "l", [
-        ("I1", "K1", "2026-10-01", "2026-10-31", "100.00"), ("I2", "K1", "2026-10-01", "2026-10-31", "1000.00"),
-    ], [("P1", "I1", "2026-10-11", "100.00"), ("P2", "I2", "2026-10-21", "1000.00")])
+    ledger = _write(
+        tmp_path / "l",
+        [
+            ("I1", "K1", "2026-10-01", "2026-10-31", "100.00"),
+            ("I2", "K1", "2026-10-01", "2026-10-31", "1000.00"),
+        ],
+        [("P1", "I1", "2026-10-11", "100.00"), ("P2", "I2", "2026-10-21", "1000.00")],
+    )
     kpis = _compute(write_params(tmp_path, ledger, dso={"window_months": 1})).kpis
     assert kpis["days_to_pay_simple"] == D(15)
     assert kpis["days_to_pay_weighted"].quantize(D("0.1")) == D("19.1")
@@ -180,16 +204,26 @@ def test_softrak_weighted_days_to_pay(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ independent oracle on a generated ledger
 
 
-@pytest.mark.parametrize(("as_of", "window", "countback", "cei_sales"), [
-    ("2026-10-31", 3, "actual", "window_total"),
-    ("2026-06-30", 1, 30, "monthly_average"),
-    ("2026-02-28", 6, "actual", "monthly_average"),
-    ("2026-07-15", 3, 30, "window_total"),
-])
-def test_matches_oracle_on_demo_ledger(demo_ledger: Path, tmp_path: Path, as_of: str, window: int,
-                                       countback, cei_sales: str) -> None:
-    params = write_params(tmp_path, demo_ledger, as_of=as_of, name="p.yaml",
-                          dso={"window_months": window, "countback_month_days": countback}, cei={"sales": cei_sales})
+@pytest.mark.parametrize(
+    ("as_of", "window", "countback", "cei_sales"),
+    [
+        ("2026-10-31", 3, "actual", "window_total"),
+        ("2026-06-30", 1, 30, "monthly_average"),
+        ("2026-02-28", 6, "actual", "monthly_average"),
+        ("2026-07-15", 3, 30, "window_total"),
+    ],
+)
+def test_matches_oracle_on_demo_ledger(
+    demo_ledger: Path, tmp_path: Path, as_of: str, window: int, countback, cei_sales: str
+) -> None:
+    params = write_params(
+        tmp_path,
+        demo_ledger,
+        as_of=as_of,
+        name="p.yaml",
+        dso={"window_months": window, "countback_month_days": countback},
+        cei={"sales": cei_sales},
+    )
     kpis = _compute(params).kpis
     expected = dso_family(_oracle(demo_ledger), dt.date.fromisoformat(as_of), window, countback, cei_sales)
     for kpi in KPI_IDS:
@@ -237,15 +271,27 @@ def test_dynamics_weighted_days_to_pay_and_days_late_on_receipt_terms(tmp_path: 
     paid in 10 days → unweighted 7.5 days, weighted (10/110 × 5) + (100/110 × 10) = 9.55 days. With the invoices
     due on receipt (due_date = invoice_date) every day to pay is a day late, so days late equal days to pay; with
     net-7 terms only the days beyond the 7th count (0 and 3 → simple 1.5, weighted 300/110 = 2.73)."""
-    ledger = _write(tmp_path / "l", [
-        ("I1", "K1", "2026-10-01", "2026-10-01", "10.00"), ("I2", "K1", "2026-10-01", "2026-10-01", "100.00"),
-    ], [("P1", "I1", "2026-10-06", "10.00"), ("P2", "I2", "2026-10-11", "100.00")])
+    ledger = _write(
+        tmp_path / "l",
+        [
+            ("I1", "K1", "2026-10-01", "2026-10-01", "10.00"),
+            ("I2", "K1", "2026-10-01", "2026-10-01", "100.00"),
+        ],
+        [("P1", "I1", "2026-10-06", "10.00"), ("P2", "I2", "2026-10-11", "100.00")],
+    )
     kpis = _compute(write_params(tmp_path, ledger, dso={"window_months": 1})).kpis
     assert kpis["days_to_pay_simple"] == kpis["days_late_simple"] == D("7.5")
-    assert kpis["days_to_pay_weighted"].quantize(D("0.01")) == kpis["days_late_weighted"].quantize(D("0.01")) == D("9.55")
-    net7 = _write(tmp_path / "n", [
-        ("I1", "K1", "2026-10-01", "2026-10-08", "10.00"), ("I2", "K1", "2026-10-01", "2026-10-08", "100.00"),
-    ], [("P1", "I1", "2026-10-06", "10.00"), ("P2", "I2", "2026-10-11", "100.00")])
+    assert (
+        kpis["days_to_pay_weighted"].quantize(D("0.01")) == kpis["days_late_weighted"].quantize(D("0.01")) == D("9.55")
+    )
+    net7 = _write(
+        tmp_path / "n",
+        [
+            ("I1", "K1", "2026-10-01", "2026-10-08", "10.00"),
+            ("I2", "K1", "2026-10-01", "2026-10-08", "100.00"),
+        ],
+        [("P1", "I1", "2026-10-06", "10.00"), ("P2", "I2", "2026-10-11", "100.00")],
+    )
     kpis = _compute(write_params(tmp_path, net7, dso={"window_months": 1}, name="n.yaml")).kpis
     assert kpis["days_late_simple"] == D("1.5")
     assert kpis["days_late_weighted"].quantize(D("0.01")) == D("2.73")
@@ -254,14 +300,25 @@ def test_dynamics_weighted_days_to_pay_and_days_late_on_receipt_terms(tmp_path: 
 def test_partial_payments_prepayments_and_write_offs_in_settlement(tmp_path: Path) -> None:
     # I1 settled by its second partial payment; I2 fully prepaid (settles on its invoice date, 0 days);
     # I3 closed by a write-off → excluded; I4 still open → excluded.
-    ledger = _write(tmp_path / "l", [
-        ("I1", "K1", "2026-10-01", "2026-10-11", "100.00"), ("I2", "K1", "2026-10-05", "2026-10-20", "50.00"),
-        ("I3", "K1", "2026-10-02", "2026-10-12", "70.00"), ("I4", "K1", "2026-10-03", "2026-10-13", "30.00"),
-    ], [("P1", "I1", "2026-10-05", "40.00"), ("P2", "I1", "2026-10-21", "60.00"), ("P3", "I2", "2026-09-28", "50.00"),
-        ("P4", "I3", "2026-10-15", "20.00")])
-    (ledger / "adjustments.csv").write_text("adjustment_id,invoice_id,adjustment_date,kind,amount\n"
-                                            "W1,I3,2026-10-30,write_off,50.00\n", encoding="utf-8")
+    ledger = _write(
+        tmp_path / "l",
+        [
+            ("I1", "K1", "2026-10-01", "2026-10-11", "100.00"),
+            ("I2", "K1", "2026-10-05", "2026-10-20", "50.00"),
+            ("I3", "K1", "2026-10-02", "2026-10-12", "70.00"),
+            ("I4", "K1", "2026-10-03", "2026-10-13", "30.00"),
+        ],
+        [
+            ("P1", "I1", "2026-10-05", "40.00"),
+            ("P2", "I1", "2026-10-21", "60.00"),
+            ("P3", "I2", "2026-09-28", "50.00"),
+            ("P4", "I3", "2026-10-15", "20.00"),
+        ],
+    )
+    (ledger / "adjustments.csv").write_text(
+        "adjustment_id,invoice_id,adjustment_date,kind,amount\nW1,I3,2026-10-30,write_off,50.00\n", encoding="utf-8"
+    )
     kpis = _compute(write_params(tmp_path, ledger, dso={"window_months": 1})).kpis
-    assert kpis["days_to_pay_simple"] == D(10)          # I1: 20 days, I2: 0 days
-    assert kpis["days_late_simple"] == D(5)             # I1: 10 days late, I2: 0
+    assert kpis["days_to_pay_simple"] == D(10)  # I1: 20 days, I2: 0 days
+    assert kpis["days_late_simple"] == D(5)  # I1: 10 days late, I2: 0
     assert kpis["days_to_pay_weighted"].quantize(D("1e-20")) == (D(2000) / D(150)).quantize(D("1e-20"))

@@ -26,12 +26,23 @@ from pathlib import Path
 
 import pytest
 
-from collections_mi.config import load_params
-from collections_mi.sources import open_ledger
+from collections_mi.config.params import load_params
+from collections_mi.sources.ledger import open_ledger
+
 from conftest import cli, write_params
-from engines import (PG_DATABASE, PG_USER, assert_same_results, compute_results, engine_missing, import_engine,
-                     load_parquet_folder, postgres_bindir, spark_session, start_postgres)
-from engines import duckdb_reference  # noqa: F401 - the fixture the engines are compared with
+from engines import (
+    PG_DATABASE,
+    PG_USER,
+    assert_same_results,
+    compute_results,
+    duckdb_reference,  # noqa: F401 - the fixture the engines are compared with
+    engine_missing,
+    import_engine,
+    load_parquet_folder,
+    postgres_bindir,
+    spark_session,
+    start_postgres,
+)
 
 pytestmark = pytest.mark.engines
 
@@ -44,7 +55,7 @@ def assert_text_view_trims_like_python(backend) -> None:
     """The raw text view of a column (what validation reads and typed values are parsed from) on ``backend``."""
     import ibis
 
-    from collections_mi.sources import _as_text
+    from collections_mi.sources.ledger import _as_text
 
     cells = ibis.memtable({"i": list(range(len(EDGE_CASES))), "x": EDGE_CASES})
     got = backend.to_pyarrow(cells.select("i", x=_as_text(cells.x)).order_by("i")).column("x").to_pylist()
@@ -64,15 +75,18 @@ def test_duckdb_text_view_trims_like_python() -> None:
 def postgres(demo_ledger_parquet: Path):
     """A private Postgres server holding the demo ledger in schema ``ar``; stopped and deleted at the end."""
     if postgres_bindir() is None:
-        engine_missing("PostgreSQL server binaries (initdb, pg_ctl) not found: install Debian's postgresql package "
-                       "(`make test` does when run as root)")
+        engine_missing(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found: install Debian's postgresql package "
+            "(`make test` does when run as root)"
+        )
     import_engine("psycopg", "the Postgres driver is missing: pip install -e '.[warehouse]' (make test does)")
     import ibis
 
     server = start_postgres()
     try:
-        backend = ibis.postgres.connect(host="127.0.0.1", port=server.port, user=PG_USER, password=server.password,
-                                        database=PG_DATABASE)
+        backend = ibis.postgres.connect(
+            host="127.0.0.1", port=server.port, user=PG_USER, password=server.password, database=PG_DATABASE
+        )
         load_parquet_folder(backend, demo_ledger_parquet, schema="ar")
         backend.disconnect()
         yield server
@@ -95,20 +109,40 @@ def test_postgres_is_identical_to_duckdb(postgres, duckdb_reference: Path, tmp_p
 
 #: bad-input cases (tests/bad_inputs) whose validation report a Postgres run must repeat: formats, ranges, sets,
 #: duplicates, orphans, over-application, FX gaps — the ledger loaded as text columns, as a staging schema holds it
-PARITY_CASES = ["01_duplicate_invoice_id", "04_orphan_payment", "07_over_application_by_payment",
-                "09_negative_invoice_amount", "11_too_many_decimals_usd", "13_due_date_before_invoice_date",
-                "15_date_in_another_layout", "16_unknown_currency", "17_missing_fx_rate",
-                "24_agency_fee_rate_as_percent"]
-IMPOSSIBLE_DATE = pytest.param("14_impossible_date", marks=pytest.mark.xfail(
-    strict=True, reason="known limit (README): Ibis casts without TRY_CAST on Postgres, so a text date that matches "
-                        "YYYY-MM-DD but does not exist stops validation with the database's error"))
+PARITY_CASES = [
+    "01_duplicate_invoice_id",
+    "04_orphan_payment",
+    "07_over_application_by_payment",
+    "09_negative_invoice_amount",
+    "11_too_many_decimals_usd",
+    "13_due_date_before_invoice_date",
+    "15_date_in_another_layout",
+    "16_unknown_currency",
+    "17_missing_fx_rate",
+    "24_agency_fee_rate_as_percent",
+]
+IMPOSSIBLE_DATE = pytest.param(
+    "14_impossible_date",
+    marks=pytest.mark.xfail(
+        strict=True,
+        reason="known limit (README): Ibis casts without TRY_CAST on Postgres, so a text date that matches "
+        "YYYY-MM-DD but does not exist stops validation with the database's error",
+    ),
+)
 
 
 def failures_found(report) -> list[tuple]:
     """What a report says, without what only a file has (row numbers, the file's name in messages)."""
-    return sorted((f.table, f.column, f.check, f.failing_count,
-                   json.dumps([{k: v for k, v in row.items() if k != "row"} for row in f.sample], default=str))
-                  for f in report.failures)
+    return sorted(
+        (
+            f.table,
+            f.column,
+            f.check,
+            f.failing_count,
+            json.dumps([{k: v for k, v in row.items() if k != "row"} for row in f.sample], default=str),
+        )
+        for f in report.failures
+    )
 
 
 @pytest.mark.xdist_group("postgres")
@@ -116,7 +150,7 @@ def failures_found(report) -> list[tuple]:
 def test_postgres_validation_reports_what_duckdb_reports(postgres, name: str, tmp_path: Path, monkeypatch) -> None:
     import ibis
 
-    from collections_mi.sources import NOT_IN_DIALECT
+    from collections_mi.sources.ledger import NOT_IN_DIALECT
     from collections_mi.validation import validate
     from test_bad_inputs import CASES, lay_out
 
@@ -126,8 +160,9 @@ def test_postgres_validation_reports_what_duckdb_reports(postgres, name: str, tm
     expected = failures_found(validate(files, params))
     assert expected, "the case must fail validation"
     schema = f"case{name[:2]}"
-    backend = ibis.postgres.connect(host="127.0.0.1", port=postgres.port, user=PG_USER, password=postgres.password,
-                                    database=PG_DATABASE)
+    backend = ibis.postgres.connect(
+        host="127.0.0.1", port=postgres.port, user=PG_USER, password=postgres.password, database=PG_DATABASE
+    )
     try:
         backend.create_database(schema)
         for table, raw in files.raw.items():  # as written: a value marked as not in its layout loses the mark
@@ -153,15 +188,16 @@ def test_postgres_wrong_password_names_the_url_not_the_secret(postgres, tmp_path
 @pytest.mark.xdist_group("postgres")
 def test_postgres_schema_that_is_not_there_is_named(postgres, tmp_path: Path, monkeypatch) -> None:
     """A misspelt source.schema names the schemas there, instead of reporting every table missing."""
-    from collections_mi.errors import SourceError
+    from collections_mi.core.errors import SourceError
 
     monkeypatch.setenv("PGPASSWORD", postgres.password)
     params = write_params(tmp_path, tmp_path, source={"kind": "ibis", "location": postgres.url(), "schema": "AR"})
     with pytest.raises(SourceError) as raised:
         open_ledger(load_params(params), params)
     message, listed = raised.value.message.split("; schemas there: ")
-    assert message == ("source.schema: the schema 'AR' is not in "
-                       f"postgres://{PG_USER}@127.0.0.1:{postgres.port}/{PG_DATABASE}")
+    assert message == (
+        f"source.schema: the schema 'AR' is not in postgres://{PG_USER}@127.0.0.1:{postgres.port}/{PG_DATABASE}"
+    )
     assert {"ar", "public"} <= set(listed.split(", "))  # and the other tests' schemas, if they ran first
 
 
@@ -172,8 +208,7 @@ def test_postgres_schema_that_is_not_there_is_named(postgres, tmp_path: Path, mo
 def spark(tmp_path_factory: pytest.TempPathFactory):
     import_engine("pyspark", "PySpark is missing: pip install -e '.[warehouse]' (make test does)")
     if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
-        engine_missing("no Java runtime for Spark: install Debian's openjdk-17-jre-headless (`make test` does as "
-                       "root)")
+        engine_missing("no Java runtime for Spark: install Debian's openjdk-17-jre-headless (`make test` does as root)")
     session = spark_session(tmp_path_factory.mktemp("spark") / "warehouse")
     yield session
     session.stop()
@@ -188,11 +223,11 @@ def test_spark_text_view_trims_like_python(spark) -> None:
 
 
 @pytest.mark.xdist_group("spark")
-def test_spark_parquet_is_identical_to_duckdb(spark, demo_ledger_parquet: Path, duckdb_reference: Path,
-                                              tmp_path: Path) -> None:
+def test_spark_parquet_is_identical_to_duckdb(
+    spark, demo_ledger_parquet: Path, duckdb_reference: Path, tmp_path: Path
+) -> None:
     """``source.kind: spark`` on the Parquet folder: validated and computed in Spark, same bytes out."""
-    params = write_params(tmp_path, demo_ledger_parquet,
-                          source={"kind": "spark", "location": str(demo_ledger_parquet)})
+    params = write_params(tmp_path, demo_ledger_parquet, source={"kind": "spark", "location": str(demo_ledger_parquet)})
     assert_same_results(duckdb_reference, compute_results(params, tmp_path / "out"))
 
 
@@ -228,7 +263,7 @@ def test_spark_catalog_through_an_ibis_url(spark, demo_ledger_parquet: Path, tmp
 
 def test_spark_source_folder_must_exist(tmp_path: Path) -> None:
     import_engine("pyspark", "PySpark is missing: pip install -e '.[warehouse]' (make test does)")
-    from collections_mi.errors import SourceError
+    from collections_mi.core.errors import SourceError
 
     params_path = write_params(tmp_path, tmp_path, source={"kind": "spark", "location": "no-such-ledger"})
     with pytest.raises(SourceError, match="source folder not found: .*no-such-ledger"):

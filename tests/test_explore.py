@@ -19,8 +19,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from collections_mi import history
-from collections_mi.pack.runner import execute_notebook_file
+from collections_mi.runs.pack import execute_notebook_file
+from collections_mi.store import history
+
 from conftest import ROOT, write_params
 
 pytestmark = pytest.mark.slow
@@ -55,7 +56,7 @@ def test_there_are_exploration_notebooks() -> None:
 def test_exploration_notebooks_run_on_the_demo_ledger(demo_ledger: Path, tmp_path: Path) -> None:
     """One test, so that one worker runs the whole sequence: empty history → back-filled → ledger gone."""
     from collections_mi import notebook as mi
-    from collections_mi.money import dsum
+    from collections_mi.core.money import dsum
 
     ledger = tmp_path / "ledger"
     shutil.copytree(demo_ledger, ledger)
@@ -68,8 +69,15 @@ def test_exploration_notebooks_run_on_the_demo_ledger(demo_ledger: Path, tmp_pat
     assert history.periods(history_dir) == []
 
     # 2. out of the box, the trends notebook back-fills the missing months of its window, then charts them
-    filled = outputs(execute("explore_trends", tmp_path / "trends.ipynb", params_path=str(params),
-                             history_dir=str(history_dir), fill_missing=True))
+    filled = outputs(
+        execute(
+            "explore_trends",
+            tmp_path / "trends.ipynb",
+            params_path=str(params),
+            history_dir=str(history_dir),
+            fill_missing=True,
+        )
+    )
     assert history.periods(history_dir) == ["2026-09", "2026-10"]
     assert "2 missing month(s) back-filled first" in filled
     assert filled.count('class="mi-chart"') >= 6
@@ -78,8 +86,15 @@ def test_exploration_notebooks_run_on_the_demo_ledger(demo_ledger: Path, tmp_pat
 
     # 3. with the ledger gone, the receivables notebook runs from the history alone: filters and drill-down
     shutil.move(str(ledger), str(tmp_path / "ledger-moved-away"))
-    receivables = outputs(execute("explore_receivables", tmp_path / "receivables.ipynb", params_path=str(params),
-                                  history_dir=str(history_dir), drill_bucket="1-30"))
+    receivables = outputs(
+        execute(
+            "explore_receivables",
+            tmp_path / "receivables.ipynb",
+            params_path=str(params),
+            history_dir=str(history_dir),
+            drill_bucket="1-30",
+        )
+    )
     assert "read from the history" in receivables and "Customers in bucket 1-30: " in receivables
     assert "updatemenus" in receivables
     for choice in ("all open items", "segment: ", "region: ", "collector: ", "currency: ", "customer: "):
@@ -105,17 +120,29 @@ def _lab_command(port: int) -> list[str]:
     line = next(line.strip() for line in recipe.group(1).splitlines() if "jupyter lab" in line)
     line = line.replace("$(BIN)", str(Path(sys.executable).parent)).replace("$(LAB_ARGS)", "")
     assert "--allow-root" in line
-    return line.split() + ["--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1", "--ServerApp.token=",
-                           "--ServerApp.password=", "--ServerApp.port_retries=0"]
+    return line.split() + [
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        "--ServerApp.token=",
+        "--ServerApp.password=",
+        "--ServerApp.port_retries=0",
+    ]
 
 
 def test_make_lab_serves_jupyterlab(tmp_path: Path) -> None:
     port = _free_port()
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
-           "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws")}
+    env = {
+        **os.environ,
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
+        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws"),
+    }
     log = (tmp_path / "lab.log").open("w")
-    server = subprocess.Popen(_lab_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    server = subprocess.Popen(
+        _lab_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     status = None
     try:
         deadline = time.monotonic() + 90
@@ -152,7 +179,11 @@ def test_a_pack_notebook_opened_in_jupyterlab_finds_the_project_files(demo_ledge
     (project / "params").mkdir()
     write_params(project / "params", Path("data/demo"))  # relative, as in params/2026-10.yaml
     target = tmp_path / "aging.ipynb"
-    execute_notebook_file(str(project / "notebooks" / "01_aging.ipynb"), str(target),
-                          {"params_path": "params/2026-10.yaml"}, cwd=str(project / "notebooks"))
+    execute_notebook_file(
+        str(project / "notebooks" / "01_aging.ipynb"),
+        str(target),
+        {"params_path": "params/2026-10.yaml"},
+        cwd=str(project / "notebooks"),
+    )
     shown = outputs(nbformat.read(target, as_version=4))
     assert "as of <b>2026-10-31</b>" in shown and shown.count('class="mi-chart"') >= 3

@@ -8,7 +8,7 @@
 - ``--out`` on a read-only file system (a tmpfs remounted read-only), not writable (``chattr +i`` as root, mode 0o555
   otherwise), a regular file, and a full disk (a small tmpfs, filled up to a few KB): a named error, exit 6, nothing
   left in staging.
-- :func:`collections_mi.pack.publish.recover` on the states a killed run can leave (fast, in-process).
+- :func:`collections_mi.outputs.publish.recover` on the states a killed run can leave (fast, in-process).
 
 The slow tests share one published baseline (the tiny ledger, ``--only aging`` to keep each run short); every case
 works on its own copy of it.
@@ -32,8 +32,9 @@ from pathlib import Path
 
 import pytest
 
-from collections_mi.errors import OutputNotWritable
-from collections_mi.pack import publish
+from collections_mi.core.errors import OutputNotWritable
+from collections_mi.outputs import publish
+
 from conftest import ROOT, TINY, cli, write_params
 
 PERIOD = "2026-10"
@@ -89,8 +90,9 @@ def as_legacy(out: Path, run_id: str) -> None:
     (out / publish.VERSIONS).rmdir()
 
 
-def pack(baseline: Baseline, out: Path, *extra: str, env: dict[str, str] | None = None
-         ) -> subprocess.CompletedProcess[str]:
+def pack(
+    baseline: Baseline, out: Path, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return cli("pack", "--params", str(baseline.params), "--out", str(out), *extra, env=env)
 
 
@@ -113,8 +115,10 @@ def assert_consistent(out: Path, *, not_run: set[str]) -> str:
 
 def the_killed_run(out: Path, old_run: str) -> Path:
     """The folder of the run that was killed while publishing: still in staging, or placed as a version."""
-    found = [*(out / publish.STAGING).glob(f"{PERIOD}-*"),
-             *(p for p in (out / publish.VERSIONS / PERIOD).iterdir() if p.name != old_run and not p.is_symlink())]
+    found = [
+        *(out / publish.STAGING).glob(f"{PERIOD}-*"),
+        *(p for p in (out / publish.VERSIONS / PERIOD).iterdir() if p.name != old_run and not p.is_symlink()),
+    ]
     assert len(found) == 1, found
     return found[0]
 
@@ -124,10 +128,16 @@ def the_killed_run(out: Path, old_run: str) -> Path:
 #: step → what reports/<period> shows right after the kill, and what the re-run reports having repaired
 KILL_CASES = {
     "staged": ("old", "removed the staging folder of 1 run(s) that did not finish (2026-10-{killed})"),
-    "version_placed": ("old", "run {killed} was killed while publishing: the previous pack stays; the run is kept in "
-                              "{out}/_failed/2026-10-{killed}"),
-    "link_created": ("old", "run {killed} was killed while publishing: the previous pack stays; the run is kept in "
-                            "{out}/_failed/2026-10-{killed}"),
+    "version_placed": (
+        "old",
+        "run {killed} was killed while publishing: the previous pack stays; the run is kept in "
+        "{out}/_failed/2026-10-{killed}",
+    ),
+    "link_created": (
+        "old",
+        "run {killed} was killed while publishing: the previous pack stays; the run is kept in "
+        "{out}/_failed/2026-10-{killed}",
+    ),
     "link_swapped": ("new", "moved the superseded version {old} to {out}/.history/2026-10"),
     "old_archived": ("new", None),
 }
@@ -135,8 +145,9 @@ KILL_CASES = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("step", list(KILL_CASES))
-def test_sigkill_at_a_publish_step_leaves_the_old_or_the_new_pack_whole(baseline: Baseline, tmp_path: Path,
-                                                                       step: str) -> None:
+def test_sigkill_at_a_publish_step_leaves_the_old_or_the_new_pack_whole(
+    baseline: Baseline, tmp_path: Path, step: str
+) -> None:
     out = copy_out(baseline, tmp_path / "reports")
     killed = pack(baseline, out, *ONLY, env={publish.KILL_AT_ENV: step})
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
@@ -153,8 +164,10 @@ def test_sigkill_at_a_publish_step_leaves_the_old_or_the_new_pack_whole(baseline
     if repaired is None:
         assert "recovered from an interrupted run" not in rerun.stderr
     else:
-        assert f"[2026-10] recovered from an interrupted run: " \
-               f"{repaired.format(killed=killed_id, old=baseline.run_id, out=out)}" in rerun.stderr
+        assert (
+            f"[2026-10] recovered from an interrupted run: "
+            f"{repaired.format(killed=killed_id, old=baseline.run_id, out=out)}" in rerun.stderr
+        )
     assert_consistent(out, not_run={baseline.run_id, killed_id})
     history = out / publish.HISTORY / PERIOD
     assert tree_digest(history / baseline.run_id) == baseline.pack  # the old pack, byte-identical, in .history
@@ -168,7 +181,7 @@ def test_sigkill_at_a_publish_step_leaves_the_old_or_the_new_pack_whole(baseline
 _PUBLISH_ONLY = """
 import sys
 from pathlib import Path
-from collections_mi.pack.publish import publish
+from collections_mi.outputs.publish import publish
 publish(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]))
 """
 
@@ -178,8 +191,9 @@ def stage_a_copy(baseline: Baseline, out: Path, run_id: str, started: str) -> Pa
     staging = out / publish.STAGING / f"{PERIOD}-{run_id}"
     shutil.copytree(baseline.out / PERIOD, staging)
     manifest = json.loads((staging / "run.json").read_text(encoding="utf-8"))
-    (staging / "run.json").write_text(json.dumps({**manifest, "run_id": run_id, "started_utc": started}),
-                                      encoding="utf-8")
+    (staging / "run.json").write_text(
+        json.dumps({**manifest, "run_id": run_id, "started_utc": started}), encoding="utf-8"
+    )
     return staging
 
 
@@ -192,24 +206,32 @@ def test_sigkill_while_converting_a_folder_published_by_an_older_version(baselin
     as_legacy(out, baseline.run_id)
     for number, step in enumerate(["legacy_link_created", "legacy_converted"], start=1):
         staging = stage_a_copy(baseline, out, f"K{number}", f"2099-01-0{number}T00:00:00+00:00")
-        killed = subprocess.run([sys.executable, "-c", _PUBLISH_ONLY, str(out), PERIOD, str(staging)],
-                                capture_output=True, text=True, env={**os.environ, publish.KILL_AT_ENV: step})
+        killed = subprocess.run(
+            [sys.executable, "-c", _PUBLISH_ONLY, str(out), PERIOD, str(staging)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, publish.KILL_AT_ENV: step},
+        )
         assert killed.returncode == -signal.SIGKILL, killed.stderr
         assert (out / PERIOD).is_symlink() == (step == "legacy_converted")
         assert tree_digest(out / PERIOD) == baseline.pack
         if step == "legacy_link_created":  # the version's placeholder link is in place, the folder not yet moved
             assert (out / publish.VERSIONS / PERIOD / baseline.run_id).is_symlink()
             publish.recover(out, PERIOD)
-            assert not (out / publish.VERSIONS / PERIOD).exists() or \
-                list((out / publish.VERSIONS / PERIOD).iterdir()) == []
+            assert (
+                not (out / publish.VERSIONS / PERIOD).exists()
+                or list((out / publish.VERSIONS / PERIOD).iterdir()) == []
+            )
             assert not (out / PERIOD).is_symlink() and tree_digest(out / PERIOD) == baseline.pack
         else:
             assert os.readlink(out / PERIOD) == f".versions/2026-10/{baseline.run_id}"
 
     rerun = pack(baseline, out, *ONLY)
     assert rerun.returncode == 0, rerun.stderr
-    assert "recovered from an interrupted run: removed the staging folder of 1 run(s) that did not finish " \
-           f"({PERIOD}-K2)" in rerun.stderr
+    assert (
+        "recovered from an interrupted run: removed the staging folder of 1 run(s) that did not finish "
+        f"({PERIOD}-K2)" in rerun.stderr
+    )
     assert_consistent(out, not_run={baseline.run_id, "K1", "K2"})
     assert tree_digest(out / publish.HISTORY / PERIOD / baseline.run_id) == baseline.pack
 
@@ -237,13 +259,18 @@ def _alive(processes: list) -> list:
 
 
 @pytest.mark.slow
-def test_sigkill_during_the_notebooks_leaves_no_process_behind_and_the_rerun_cleans_up(baseline: Baseline,
-                                                                                      tmp_path: Path) -> None:
+def test_sigkill_during_the_notebooks_leaves_no_process_behind_and_the_rerun_cleans_up(
+    baseline: Baseline, tmp_path: Path
+) -> None:
     psutil = pytest.importorskip("psutil")
     out = copy_out(baseline, tmp_path / "reports")
-    process = subprocess.Popen([sys.executable, "-m", "collections_mi", "pack", "--params", str(baseline.params),
-                                "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "GX_ANALYTICS_ENABLED": "False"})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "collections_mi", "pack", "--params", str(baseline.params), "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "GX_ANALYTICS_ENABLED": "False"},
+    )
     try:
         parent = psutil.Process(process.pid)
         deadline = time.monotonic() + 180
@@ -278,8 +305,10 @@ def test_sigkill_during_the_notebooks_leaves_no_process_behind_and_the_rerun_cle
 
     rerun = pack(baseline, out, *ONLY)
     assert rerun.returncode == 0, rerun.stderr
-    assert (f"[2026-10] recovered from an interrupted run: removed the staging folder of 1 run(s) that did not "
-            f"finish ({stale[0]})") in rerun.stderr
+    assert (
+        f"[2026-10] recovered from an interrupted run: removed the staging folder of 1 run(s) that did not "
+        f"finish ({stale[0]})"
+    ) in rerun.stderr
     assert_consistent(out, not_run={baseline.run_id})
 
 
@@ -290,8 +319,9 @@ def test_sigkill_during_the_notebooks_leaves_no_process_behind_and_the_rerun_cle
 def tmpfs(mountpoint: Path, size: str) -> Iterator[Path]:
     """A small tmpfs of our own (root in a sandbox that allows mount; skipped elsewhere)."""
     mountpoint.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mountpoint)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mountpoint)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
     try:
@@ -319,10 +349,14 @@ def assert_failed_cleanly(run: subprocess.CompletedProcess[str], out: Path, befo
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("free", "reached"), [(0, "computing"), (400_000, "executing 1 notebook(s)")],
-                         ids=["while-writing-tables", "while-a-notebook-writes"])
-def test_a_full_disk_is_a_named_error_and_the_previous_pack_stays(baseline: Baseline, tmp_path: Path, free: int,
-                                                                 reached: str) -> None:
+@pytest.mark.parametrize(
+    ("free", "reached"),
+    [(0, "computing"), (400_000, "executing 1 notebook(s)")],
+    ids=["while-writing-tables", "while-a-notebook-writes"],
+)
+def test_a_full_disk_is_a_named_error_and_the_previous_pack_stays(
+    baseline: Baseline, tmp_path: Path, free: int, reached: str
+) -> None:
     with tmpfs(tmp_path / "disk", "64m") as disk:
         out = copy_out(baseline, disk / "reports")
         fill_up(disk, free)
@@ -330,9 +364,10 @@ def test_a_full_disk_is_a_named_error_and_the_previous_pack_stays(baseline: Base
         run = pack(baseline, out, *ONLY)
         assert_failed_cleanly(run, out, before)
         assert reached in run.stderr
-        assert (f"error: could not publish to {out}/2026-10: disk full (errno 28); the previous pack is unchanged\n"
-                f"  fix: free space on the disk that holds {out} (or choose another --out), then run again"
-                in run.stderr)
+        assert (
+            f"error: could not publish to {out}/2026-10: disk full (errno 28); the previous pack is unchanged\n"
+            f"  fix: free space on the disk that holds {out} (or choose another --out), then run again" in run.stderr
+        )
 
 
 @pytest.mark.slow
@@ -343,19 +378,24 @@ def test_out_on_a_read_only_file_system_is_a_named_error(baseline: Baseline, tmp
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
         run = pack(baseline, out, *ONLY)
         assert_failed_cleanly(run, out, before)
-        assert (f"error: could not publish to {out}/2026-10: read-only file system (errno 30); the previous pack is "
-                f"unchanged\n  fix: {out} is on a read-only file system: remount it read-write or choose another "
-                "--out") in run.stderr
+        assert (
+            f"error: could not publish to {out}/2026-10: read-only file system (errno 30); the previous pack is "
+            f"unchanged\n  fix: {out} is on a read-only file system: remount it read-write or choose another "
+            "--out"
+        ) in run.stderr
 
         fresh = pack(baseline, disk / "new", *ONLY)
         assert fresh.returncode == 6 and TRACEBACK not in fresh.stderr
-        assert (f"could not publish to {disk}/new/2026-10: read-only file system (errno 30); nothing was published"
-                in fresh.stderr)
+        assert (
+            f"could not publish to {disk}/new/2026-10: read-only file system (errno 30); nothing was published"
+            in fresh.stderr
+        )
 
         demo = cli("demo", "--out", str(disk / "demo"), "--invoices", "20")  # the same fault, another command
         assert demo.returncode == 6 and TRACEBACK not in demo.stderr
-        assert f"error: {disk}/demo: read-only file system (errno 30)\n  fix: {disk}/demo is on a read-only" \
-               in demo.stderr
+        assert (
+            f"error: {disk}/demo: read-only file system (errno 30)\n  fix: {disk}/demo is on a read-only" in demo.stderr
+        )
 
 
 @contextlib.contextmanager
@@ -379,8 +419,9 @@ def not_writable(folder: Path) -> Iterator[None]:
 
 
 @pytest.mark.slow
-def test_out_that_is_not_writable_fails_at_publishing_and_leaves_the_previous_pack(baseline: Baseline,
-                                                                                    tmp_path: Path) -> None:
+def test_out_that_is_not_writable_fails_at_publishing_and_leaves_the_previous_pack(
+    baseline: Baseline, tmp_path: Path
+) -> None:
     out = copy_out(baseline, tmp_path / "reports")
     before = tree_digest(out)
     with not_writable(out):
@@ -388,8 +429,10 @@ def test_out_that_is_not_writable_fails_at_publishing_and_leaves_the_previous_pa
     reason = "operation not permitted (errno 1)" if os.geteuid() == 0 else "permission denied (errno 13)"
     assert_failed_cleanly(run, out, before)
     assert "exporting HTML done" in run.stderr  # it failed at publishing, after the whole pack was built
-    assert (f"error: could not publish to {out}/2026-10: {reason}; the previous pack is unchanged\n  fix: make {out} "
-            "writable for this user") in run.stderr
+    assert (
+        f"error: could not publish to {out}/2026-10: {reason}; the previous pack is unchanged\n  fix: make {out} "
+        "writable for this user"
+    ) in run.stderr
     assert [p.name for p in (out / publish.VERSIONS / PERIOD).iterdir()] == [baseline.run_id]
 
 
@@ -400,9 +443,11 @@ def test_out_that_is_a_file_is_a_named_error(baseline: Baseline, tmp_path: Path)
     for out in (regular, regular / "sub"):
         run = pack(baseline, out, *ONLY)
         assert run.returncode == 6 and TRACEBACK not in run.stderr, run.stderr
-        assert (f"error: could not publish to {out}/2026-10: {regular} is a file, not a folder (errno "
-                f"{17 if out == regular else 20}); nothing was published\n"
-                "  fix: pass a folder (existing or new) as --out, not a file") in run.stderr
+        assert (
+            f"error: could not publish to {out}/2026-10: {regular} is a file, not a folder (errno "
+            f"{17 if out == regular else 20}); nothing was published\n"
+            "  fix: pass a folder (existing or new) as --out, not a file"
+        ) in run.stderr
     assert regular.read_text(encoding="utf-8") == "not a folder\n"
 
 
@@ -444,8 +489,10 @@ def test_recover_links_a_missing_period_to_the_newest_complete_version(tmp_path:
     make_version(versions / "R2", "R2", "2026-11-02T08:00:00+00:00")
     make_version(versions / "R3", "R3", "2026-11-03T08:00:00+00:00", complete=False)
     done = publish.recover(tmp_path, PERIOD)
-    assert done == [f"repaired {tmp_path}/2026-10: it was missing, now it is the newest complete version, run R2",
-                    f"moved the superseded version R1 to {tmp_path}/.history/2026-10"]
+    assert done == [
+        f"repaired {tmp_path}/2026-10: it was missing, now it is the newest complete version, run R2",
+        f"moved the superseded version R1 to {tmp_path}/.history/2026-10",
+    ]
     assert os.readlink(tmp_path / PERIOD) == ".versions/2026-10/R2"
     assert (tmp_path / publish.HISTORY / PERIOD / "R1" / "run.json").is_file()
     assert (versions / "R3").is_dir()  # incomplete: not a version to show, left as found
@@ -460,7 +507,8 @@ def test_recover_restores_a_broken_link_from_history(tmp_path: Path) -> None:
     link(tmp_path, "GONE")
     assert publish.recover(tmp_path, PERIOD) == [
         f"repaired {tmp_path}/2026-10: it was a broken link, now it is the newest complete version, run R2 (restored "
-        "from .history)"]
+        "from .history)"
+    ]
     assert (tmp_path / PERIOD / "index.html").read_text(encoding="utf-8") == "<p>R2</p>"
     assert sorted(p.name for p in history.iterdir()) == ["R1"]
 
@@ -479,7 +527,8 @@ def test_recover_tidies_after_a_run_killed_while_publishing(tmp_path: Path) -> N
         "removed the staging folder of 1 run(s) that did not finish (2026-10-S1)",
         f"moved the superseded version OLD to {tmp_path}/.history/2026-10",
         f"run NEW was killed while publishing: the previous pack stays; the run is kept in "
-        f"{tmp_path}/_failed/2026-10-NEW"]
+        f"{tmp_path}/_failed/2026-10-NEW",
+    ]
     assert sorted(p.name for p in versions.iterdir()) == ["CUR"]
     assert os.readlink(tmp_path / PERIOD) == ".versions/2026-10/CUR"
     assert list(tmp_path.glob(".2026-10.link-*")) == []
@@ -501,7 +550,8 @@ def test_publish_converts_an_older_folder_and_keeps_it_in_history(tmp_path: Path
     assert publish.publish(tmp_path, PERIOD, staging) == tmp_path / PERIOD
     assert os.readlink(tmp_path / PERIOD) == ".versions/2026-10/NEW"
     assert (tmp_path / PERIOD / "index.html").read_text(encoding="utf-8") == "<p>NEW</p>"
-    assert (tmp_path / publish.HISTORY / PERIOD / "LEGACY" / "index.html").read_text(encoding="utf-8") == \
-        "<p>LEGACY</p>"
+    assert (tmp_path / publish.HISTORY / PERIOD / "LEGACY" / "index.html").read_text(
+        encoding="utf-8"
+    ) == "<p>LEGACY</p>"
     assert sorted(p.name for p in (tmp_path / publish.VERSIONS / PERIOD).iterdir()) == ["NEW"]
     assert not staging.exists()

@@ -18,16 +18,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from collections_mi import history
+from collections_mi.core import periods
+from collections_mi.core.money import dsum
 from collections_mi.metrics import explore
-from collections_mi.money import dsum
-from collections_mi.pack.results import json_number, read_kpis, read_results
+from collections_mi.runs.backfill import backfill
+from collections_mi.store import history
+from collections_mi.store.results import json_number, read_kpis, read_results
+
 from conftest import cli, write_params
 
 pytestmark = pytest.mark.slow
 
 FIRST, LAST = "2025-11", "2026-10"
-MONTHS = history.month_range(FIRST, LAST)
+MONTHS = periods.month_range(FIRST, LAST)
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +52,16 @@ def backfilled(demo_ledger: Path, tmp_path_factory: pytest.TempPathFactory):
                 shutil.copytree(demo_ledger, ledger)
                 params = write_params(work, ledger)
                 started = time.perf_counter()
-                run = cli("backfill", "--params", str(params), "--from", FIRST, "--to", LAST, "--out",
-                          str(work / "reports"))
+                run = cli(
+                    "backfill", "--params", str(params), "--from", FIRST, "--to", LAST, "--out", str(work / "reports")
+                )
                 seconds = time.perf_counter() - started
                 assert run.returncode == 0, run.stderr
                 shutil.move(str(ledger), str(work / "ledger-moved-away"))  # from here on nothing can read it
-                done.write_text(json.dumps({"stdout": run.stdout, "stderr": run.stderr, "seconds": seconds,
-                                            "params": str(params)}), encoding="utf-8")
+                done.write_text(
+                    json.dumps({"stdout": run.stdout, "stderr": run.stderr, "seconds": seconds, "params": str(params)}),
+                    encoding="utf-8",
+                )
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     record = json.loads(done.read_text(encoding="utf-8"))
@@ -88,7 +94,7 @@ def test_backfill_stores_every_month_with_progress(backfilled) -> None:
 
 def test_trends_load_from_history_without_the_ledger(backfilled, monkeypatch: pytest.MonkeyPatch) -> None:
     history_dir, _, _, params = backfilled
-    import collections_mi.sources as sources
+    import collections_mi.sources.ledger as sources
     from collections_mi.presentation import charts
 
     def no_ledger(*_args, **_kwargs):
@@ -103,7 +109,7 @@ def test_trends_load_from_history_without_the_ledger(backfilled, monkeypatch: py
     bars = charts.history_bucket_bars(explore.bucket_history(aging), list(aging["bucket"].iloc[:6]), "USD")
     loaded = time.perf_counter() - started
     assert list(kpis["period"]) == MONTHS
-    assert list(kpis["as_of"]) == [history.month_end_of(m) for m in MONTHS]
+    assert list(kpis["as_of"]) == [periods.month_end_of(m) for m in MONTHS]
     assert list(fig.data[0].x) == MONTHS and len(fig.data[0].y) == 12
     assert all(y > 0 for y in fig.data[0].y)
     assert len(bars.data) == 6 and list(bars.data[0].x) == MONTHS
@@ -157,13 +163,16 @@ def test_open_items_add_up_to_ar_total_in_every_month(backfilled) -> None:
 
 
 def test_storing_a_period_again_replaces_it(tmp_path: Path) -> None:
-    from collections_mi.config import parse_params
+    from collections_mi.config.params import parse_params
     from collections_mi.metrics.result import SectionResult
 
     params = parse_params({"as_of": "2026-10-31", "source": {"kind": "files", "location": "nowhere"}})
     table = pd.DataFrame({"bucket": ["current", "1-30"], "amount": [Decimal("10.005"), Decimal("2")]})
-    results = {"aging": SectionResult("aging", {"ar_total": Decimal("12.005"), "open_items": 2},
-                                      {"aging": table, "aging_trend": table})}
+    results = {
+        "aging": SectionResult(
+            "aging", {"ar_total": Decimal("12.005"), "open_items": 2}, {"aging": table, "aging_trend": table}
+        )
+    }
     target = tmp_path / "history"
     history.store_snapshot(target, params, results)
     first = {p.name for p in history.period_dir(target, "2026-10").iterdir()}
@@ -181,8 +190,18 @@ def test_storing_a_period_again_replaces_it(tmp_path: Path) -> None:
 
 def test_missing_only_skips_stored_months_without_opening_the_ledger(backfilled) -> None:
     history_dir, _, _, params = backfilled
-    run = cli("backfill", "--params", str(params), "--from", "2026-06", "--to", LAST, "--out",
-              str(history_dir.parent), "--missing-only")
+    run = cli(
+        "backfill",
+        "--params",
+        str(params),
+        "--from",
+        "2026-06",
+        "--to",
+        LAST,
+        "--out",
+        str(history_dir.parent),
+        "--missing-only",
+    )
     assert run.returncode == 0, run.stderr
     assert "5 already stored, skipped" in run.stdout
 
@@ -192,7 +211,7 @@ def test_backfill_rejects_a_bad_range(backfilled) -> None:
     run = cli("backfill", "--params", str(params), "--from", "2026-11", "--to", "2026-10", "--out", "/nonexistent")
     assert run.returncode == 2 and "--from 2026-11 is after --to 2026-10" in run.stderr
     with pytest.raises(history.HistoryError, match="not a month in the form YYYY-MM"):
-        history.backfill(params, start="2026-13", out_dir=params.parent / "unused")
+        backfill(params, start="2026-13", out_dir=params.parent / "unused")
 
 
 def test_load_table_names_what_is_missing(backfilled, tmp_path: Path) -> None:
@@ -202,7 +221,8 @@ def test_load_table_names_what_is_missing(backfilled, tmp_path: Path) -> None:
     with pytest.raises(history.HistoryError, match="no history in"):
         history.load_kpis(tmp_path / "empty")
     assert {"kpis", "open_items", "aging", "dso_trend", "watchlist_loans", "agency_league"} <= set(
-        history.tables_available(history_dir))
+        history.tables_available(history_dir)
+    )
 
 
 def test_decimals_are_stored_as_exact_strings(backfilled) -> None:
@@ -222,9 +242,9 @@ def test_decimals_are_stored_as_exact_strings(backfilled) -> None:
 
 
 def test_month_range_and_params() -> None:
-    assert history.month_range("2025-11", "2026-02") == ["2025-11", "2025-12", "2026-01", "2026-02"]
-    assert history.month_end_of("2024-02") == dt.date(2024, 2, 29)
-    assert history.shift_period("2026-10", -12) == "2025-10"
+    assert periods.month_range("2025-11", "2026-02") == ["2025-11", "2025-12", "2026-01", "2026-02"]
+    assert periods.month_end_of("2024-02") == dt.date(2024, 2, 29)
+    assert periods.shift_period("2026-10", -12) == "2025-10"
     with pytest.raises(history.HistoryError):
-        history.month_range("2026-02", "2026-01")
-    assert json.loads(json.dumps(history.month_range("2026-12", "2027-01"))) == ["2026-12", "2027-01"]
+        periods.month_range("2026-02", "2026-01")
+    assert json.loads(json.dumps(periods.month_range("2026-12", "2027-01"))) == ["2026-12", "2027-01"]

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from collections_mi.cli import main
-from collections_mi.config import SourceConfig
-from collections_mi.sources_inspect import (
+from collections_mi.config.params import SourceConfig
+from collections_mi.sources.inspection import (
     FileSample,
     date_formats,
     match_columns,
@@ -23,6 +23,7 @@ from collections_mi.sources_inspect import (
     render_yaml,
     yes_no_values,
 )
+
 from conftest import FIXTURES, cli
 
 ERP = FIXTURES / "erp"
@@ -31,73 +32,146 @@ ERP = FIXTURES / "erp"
 EXPECTED = {
     "erpnext": {
         "tables": {
-            "customers": ("Customer.csv", {"customer_id": "ID", "name": "Customer Name", "segment": "Customer Group",
-                                           "region": "Territory"}),
-            "invoices": ("Sales Invoice.csv", {"invoice_id": "ID", "customer_id": "Customer", "invoice_date": "Date",
-                                               "due_date": "Payment Due Date", "amount": "Grand Total",
-                                               "currency": "Currency"}),
-            "payments": ("Payment Entry.csv", {"payment_id": "ID", "invoice_id": "Reference Name",
-                                               "payment_date": "Posting Date", "amount": "Allocated Amount"}),
+            "customers": (
+                "Customer.csv",
+                {"customer_id": "ID", "name": "Customer Name", "segment": "Customer Group", "region": "Territory"},
+            ),
+            "invoices": (
+                "Sales Invoice.csv",
+                {
+                    "invoice_id": "ID",
+                    "customer_id": "Customer",
+                    "invoice_date": "Date",
+                    "due_date": "Payment Due Date",
+                    "amount": "Grand Total",
+                    "currency": "Currency",
+                },
+            ),
+            "payments": (
+                "Payment Entry.csv",
+                {
+                    "payment_id": "ID",
+                    "invoice_id": "Reference Name",
+                    "payment_date": "Posting Date",
+                    "amount": "Allocated Amount",
+                },
+            ),
         },
         "csv": {"date_format": "%d-%m-%Y"},
-        "ar_total": Decimal("13171.39"), "open_items": 8,
+        "ar_total": Decimal("13171.39"),
+        "open_items": 8,
     },
     "odoo": {
         "tables": {
-            "customers": ("res.partner.csv", {"customer_id": "Name", "name": "Name", "region": "Country",
-                                              "collector": "Salesperson"}),
-            "invoices": ("account.move.csv", {"invoice_id": "Number", "customer_id": "Partner",
-                                              "invoice_date": "Invoice/Bill Date", "due_date": "Due Date",
-                                              "amount": "Total", "currency": "Currency"}),
-            "payments": ("account.payment.csv", {"payment_id": "Number", "invoice_id": "Reconciled Invoices",
-                                                 "payment_date": "Date", "amount": "Amount"}),
+            "customers": (
+                "res.partner.csv",
+                {"customer_id": "Name", "name": "Name", "region": "Country", "collector": "Salesperson"},
+            ),
+            "invoices": (
+                "account.move.csv",
+                {
+                    "invoice_id": "Number",
+                    "customer_id": "Partner",
+                    "invoice_date": "Invoice/Bill Date",
+                    "due_date": "Due Date",
+                    "amount": "Total",
+                    "currency": "Currency",
+                },
+            ),
+            "payments": (
+                "account.payment.csv",
+                {
+                    "payment_id": "Number",
+                    "invoice_id": "Reconciled Invoices",
+                    "payment_date": "Date",
+                    "amount": "Amount",
+                },
+            ),
         },
         "csv": None,
-        "ar_total": Decimal("13171.39"), "open_items": 8,
+        "ar_total": Decimal("13171.39"),
+        "open_items": 8,
     },
     "quickbooks_online": {
         "tables": {
             "customers": ("Customer Contact List.csv", {"customer_id": "Customer", "name": "Full Name"}),
-            "invoices": ("Invoice List.csv", {"invoice_id": "Num", "customer_id": "Customer", "invoice_date": "Date",
-                                              "due_date": "Due Date", "amount": "Amount"}),
-            "payments": ("Received Payments.csv", {"payment_id": "Num", "invoice_id": "Invoice No",
-                                                   "payment_date": "Date", "amount": "Amount"}),
+            "invoices": (
+                "Invoice List.csv",
+                {
+                    "invoice_id": "Num",
+                    "customer_id": "Customer",
+                    "invoice_date": "Date",
+                    "due_date": "Due Date",
+                    "amount": "Amount",
+                },
+            ),
+            "payments": (
+                "Received Payments.csv",
+                {"payment_id": "Num", "invoice_id": "Invoice No", "payment_date": "Date", "amount": "Amount"},
+            ),
         },
         "csv": {"thousands": ",", "date_format": "%m/%d/%Y"},
-        "ar_total": Decimal("13171.39"), "open_items": 8,
+        "ar_total": Decimal("13171.39"),
+        "open_items": 8,
     },
     "xero": {
         "tables": {
-            "customers": ("Contacts.csv", {"customer_id": "ContactName", "name": "ContactName",
-                                           "region": "POCountry"}),
-            "invoices": ("Invoices.csv", {"invoice_id": "InvoiceNumber", "customer_id": "ContactName",
-                                          "invoice_date": "InvoiceDate", "due_date": "DueDate", "amount": "Total",
-                                          "currency": "Currency"}),
-            "payments": ("Payments.csv", {"payment_id": "PaymentID", "invoice_id": "InvoiceNumber",
-                                          "payment_date": "Date", "amount": "Amount"}),
+            "customers": ("Contacts.csv", {"customer_id": "ContactName", "name": "ContactName", "region": "POCountry"}),
+            "invoices": (
+                "Invoices.csv",
+                {
+                    "invoice_id": "InvoiceNumber",
+                    "customer_id": "ContactName",
+                    "invoice_date": "InvoiceDate",
+                    "due_date": "DueDate",
+                    "amount": "Total",
+                    "currency": "Currency",
+                },
+            ),
+            "payments": (
+                "Payments.csv",
+                {"payment_id": "PaymentID", "invoice_id": "InvoiceNumber", "payment_date": "Date", "amount": "Amount"},
+            ),
         },
         "csv": {"date_format": "%d/%m/%Y"},
         "unused": ["Aged Receivables Summary.csv"],
-        "ar_total": Decimal("13171.39"), "open_items": 8,
+        "ar_total": Decimal("13171.39"),
+        "open_items": 8,
     },
     "sap_fbl5n": {
         "tables": {
             "customers": ("Customers.csv", {"customer_id": "Customer", "name": "Name 1", "region": "Country"}),
-            "invoices": ("FBL5N_invoices.csv", {"invoice_id": "Document Number", "customer_id": "Customer",
-                                                "invoice_date": "Document Date", "due_date": "Net due date",
-                                                "amount": "Amount in local currency", "currency": "Local Currency"}),
-            "payments": ("FBL5N_cleared_items.csv", {"payment_id": "Clearing Document",
-                                                     "invoice_id": "Document Number", "payment_date": "Clearing date",
-                                                     "amount": "Amount in local currency"}),
+            "invoices": (
+                "FBL5N_invoices.csv",
+                {
+                    "invoice_id": "Document Number",
+                    "customer_id": "Customer",
+                    "invoice_date": "Document Date",
+                    "due_date": "Net due date",
+                    "amount": "Amount in local currency",
+                    "currency": "Local Currency",
+                },
+            ),
+            "payments": (
+                "FBL5N_cleared_items.csv",
+                {
+                    "payment_id": "Clearing Document",
+                    "invoice_id": "Document Number",
+                    "payment_date": "Clearing date",
+                    "amount": "Amount in local currency",
+                },
+            ),
         },
         "csv": {"delimiter": ";", "decimal": ",", "thousands": ".", "date_format": "%d.%m.%Y", "encoding": "cp1252"},
-        "ar_total": Decimal("14421.39"), "open_items": 8,
+        "ar_total": Decimal("14421.39"),
+        "open_items": 8,
     },
 }
 
 MAPPING_READER = "tables" in SourceConfig.model_fields
-needs_mapping = pytest.mark.skipif(not MAPPING_READER, reason="the mapping reader (source.csv / source.tables, "
-                                                              "branch mapping) is not merged yet")
+needs_mapping = pytest.mark.skipif(
+    not MAPPING_READER, reason="the mapping reader (source.csv / source.tables, branch mapping) is not merged yet"
+)
 
 
 def _inspect(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -111,8 +185,9 @@ def _inspect(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
 # ---------------------------------------------------------------------------------------------------------------
 def test_headers_match_exactly_regardless_of_case_and_spacing_then_by_synonym() -> None:
     assert norm("Invoice No.") == norm("invoice_no") == "invoiceno"
-    matches, missing = match_columns("invoices", ("INVOICE_ID", "Kunde", "Posting Date", "Net due date",
-                                                  "Outstanding Amount", "Grand Total"))
+    matches, missing = match_columns(
+        "invoices", ("INVOICE_ID", "Kunde", "Posting Date", "Net due date", "Outstanding Amount", "Grand Total")
+    )
     found = {m.contract: (m.header, m.how) for m in matches}
     assert found["invoice_id"] == ("INVOICE_ID", "normalised")
     assert found["customer_id"] == ("Kunde", "synonym")
@@ -140,10 +215,17 @@ def test_yes_no_columns_get_a_values_map() -> None:
     assert yes_no_values(["X", ""]) == {"X": True}
     assert yes_no_values(["true", "false"]) is None  # the contract's own spelling
     assert yes_no_values(["open", "closed"]) is None
-    sample = FileSample("invoices.csv", "csv", ("Invoice No", "Customer", "Posting Date", "Due Date", "Grand Total",
-                                                "On Hold"),
-                        (("A1", "C1", "2026-10-01", "2026-10-31", "10.00", "Yes"),
-                         ("A2", "C1", "2026-10-02", "2026-11-01", "12.50", "No")), encoding="ascii", delimiter=",")
+    sample = FileSample(
+        "invoices.csv",
+        "csv",
+        ("Invoice No", "Customer", "Posting Date", "Due Date", "Grand Total", "On Hold"),
+        (
+            ("A1", "C1", "2026-10-01", "2026-10-31", "10.00", "Yes"),
+            ("A2", "C1", "2026-10-02", "2026-11-01", "12.50", "No"),
+        ),
+        encoding="ascii",
+        delimiter=",",
+    )
     proposal = propose("exports", [sample])
     assert proposal.tables["invoices"].values == {"disputed": {"No": False, "Yes": True}}
     assert 'disputed: {"No": false, "Yes": true}' in render_yaml(proposal, command="test")
@@ -194,26 +276,32 @@ def test_ambiguous_dates_are_reported_not_guessed(tmp_path: Path, capsys: pytest
     folder.mkdir()
     (folder / "Invoices.csv").write_text(
         "Invoice Number,Customer,Invoice Date,Due Date,Amount\n"
-        "A1,C1,01/02/2026,03/04/2026,100.00\nA2,C2,05/06/2026,07/08/2026,250.00\n", encoding="utf-8")
-    (folder / "Payments.csv").write_text("Payment ID,Invoice Number,Payment Date,Amount\nP1,A1,02/03/2026,100.00\n",
-                                         encoding="utf-8")
+        "A1,C1,01/02/2026,03/04/2026,100.00\nA2,C2,05/06/2026,07/08/2026,250.00\n",
+        encoding="utf-8",
+    )
+    (folder / "Payments.csv").write_text(
+        "Payment ID,Invoice Number,Payment Date,Amount\nP1,A1,02/03/2026,100.00\n", encoding="utf-8"
+    )
     (folder / "Customers.csv").write_text("Customer,Customer Name\nC1,One\nC2,Two\n", encoding="utf-8")
     code, out, err = _inspect(capsys, str(folder))
     assert code == 0
     assert 'date_format: "' not in out
-    assert "# TODO Invoices.csv: dates such as '01/02/2026' can be read as \"%d/%m/%Y\" or \"%m/%d/%Y\"" in out
+    assert '# TODO Invoices.csv: dates such as \'01/02/2026\' can be read as "%d/%m/%Y" or "%m/%d/%Y"' in out
     assert "inspect does not guess" in out
     assert "refused to guess: Invoices.csv" in err
     assert "# TODO as_of" in out  # the latest invoice date cannot be read either
     yaml.safe_load(out)
 
 
-def test_unmapped_required_columns_and_missing_tables_are_todos(tmp_path: Path,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_unmapped_required_columns_and_missing_tables_are_todos(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "exports"
     folder.mkdir()
-    (folder / "invoices.csv").write_text("Invoice Number,Customer Ref,Invoice Date,Due Date,Amount\n"
-                                         "A1,C1,2026-10-01,2026-10-31,100.00\n", encoding="utf-8")
+    (folder / "invoices.csv").write_text(
+        "Invoice Number,Customer Ref,Invoice Date,Due Date,Amount\nA1,C1,2026-10-01,2026-10-31,100.00\n",
+        encoding="utf-8",
+    )
     code, out, _ = _inspect(capsys, str(folder))
     assert code == 0
     assert '# TODO customer_id (required): no header matched; candidates: "Customer Ref"' in out
@@ -232,16 +320,16 @@ def test_inspect_never_overwrites(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert target.read_text(encoding="utf-8") == "as_of: 2026-10-31  # mine\n"
 
 
-def test_out_writes_the_file_and_takes_as_of_from_its_name(tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_out_writes_the_file_and_takes_as_of_from_its_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "params" / "2026-09.yaml"
     code, out, err = _inspect(capsys, str(ERP / "erpnext"), "--out", str(target))
     assert code == 0, err
     assert out == ""
     assert str(yaml.safe_load(target.read_text(encoding="utf-8"))["as_of"]) == "2026-09-30"
     assert f"Wrote {target}" in err
-    code, _, err = _inspect(capsys, str(ERP / "erpnext"), "--out", str(tmp_path / "2026-09b" / "2026-08.yaml"),
-                            "--as-of", "2026-09-30")
+    code, _, err = _inspect(
+        capsys, str(ERP / "erpnext"), "--out", str(tmp_path / "2026-09b" / "2026-08.yaml"), "--as-of", "2026-09-30"
+    )
     assert code == 2 and "is not in 2026-08" in err
 
 
@@ -263,7 +351,7 @@ def test_proposed_params_give_the_hand_computed_ar(erp: str, tmp_path: Path) -> 
     params = tmp_path / "params" / "2026-10.yaml"
     run = cli("inspect", str(ERP / erp), "--out", str(params))
     assert run.returncode == 0, run.stderr
-    from collections_mi.config import load_params
+    from collections_mi.config.params import load_params
 
     load_params(params)
     run = cli("metrics", "--params", str(params))

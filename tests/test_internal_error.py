@@ -16,7 +16,7 @@ import collections_mi.metrics.sections as sections
 def broken(*args, **kwargs):
     raise RuntimeError("planted fault")
 sections.compute_sections = broken
-import collections_mi.pack.runner as runner
+import collections_mi.runs.pack as runner
 runner.compute_sections = broken
 from collections_mi.cli import main
 sys.exit(main(sys.argv[1:]))
@@ -26,9 +26,14 @@ sys.exit(main(sys.argv[1:]))
 def test_an_unexpected_exception_is_an_internal_error_with_saved_details(tiny_ledger: Path, tmp_path: Path) -> None:
     params = write_params(tmp_path, tiny_ledger, as_of="2026-10-31", name="2026-10.yaml")
     out = tmp_path / "reports"
-    done = subprocess.run([sys.executable, "-c", _PLANTED, "pack", "--params", str(params), "--out", str(out)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300,
-                          env={"GX_ANALYTICS_ENABLED": "False", "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [sys.executable, "-c", _PLANTED, "pack", "--params", str(params), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        env={"GX_ANALYTICS_ENABLED": "False", "PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
     assert "internal error: RuntimeError: planted fault" in done.stderr

@@ -2,7 +2,7 @@
 all-null, and as-of dates before the data starts — the metrics command still runs, KPIs that do not use the missing
 data are unchanged, and KPIs that need it are omitted from kpis.json (never 0, never null).
 
-Variants come from tests/ledger_matrix.py (derived from collections_mi.contract.TABLES). Expectations are data:
+Variants come from tests/ledger_matrix.py (derived from collections_mi.core.contract.TABLES). Expectations are data:
 KPI_INPUTS below says which inputs each KPI id *needs* (missing → the KPI is absent) and which only change its
 *value* (missing → present, and equal to the independent oracle, tests/oracle.py, computed on the variant).
 Everything else must equal the full ledger's figure.
@@ -56,7 +56,7 @@ DEMO = {"invoices": 400, "seed": 7}
 #  - as of a date with no rows of a dated optional table yet (agency placements, loan snapshots) that table counts
 #    as having no rows; as of the day before the first invoice the AR sums may be 0 or absent.
 AR = ("payments", "adjustments", "invoices.currency")  # what an open balance in reporting currency depends on
-COUNTS = ("payments", "adjustments")                  # what "is it open / settled" depends on (original currency)
+COUNTS = ("payments", "adjustments")  # what "is it open / settled" depends on (original currency)
 
 KPI_INPUTS: dict[str, dict[str, tuple[str, ...]]] = {
     "ar_total": {"value": AR},
@@ -82,12 +82,14 @@ KPI_INPUTS: dict[str, dict[str, tuple[str, ...]]] = {
     # decided (README § What you get): a collateral loan without collateral_value cannot be measured → absent; an
     # empty cost_to_sell_rate is 0 (stated in the conventions); a header-only loan_cash_flows means no cash expected
     # (the PV formula's own answer), so only the value changes
-    "specific_reserve": {"needs": ("loans", "loans.collateral_value"),
-                         "value": ("loans.impairment_method", "loans.status", "loans.cost_to_sell_rate",
-                                   "loan_cash_flows")},
-    "total_reserve": {"needs": ("loans", "loans.collateral_value"),
-                      "value": ("loans.impairment_method", "loans.status", "loans.cost_to_sell_rate",
-                                "loan_cash_flows")},
+    "specific_reserve": {
+        "needs": ("loans", "loans.collateral_value"),
+        "value": ("loans.impairment_method", "loans.status", "loans.cost_to_sell_rate", "loan_cash_flows"),
+    },
+    "total_reserve": {
+        "needs": ("loans", "loans.collateral_value"),
+        "value": ("loans.impairment_method", "loans.status", "loans.cost_to_sell_rate", "loan_cash_flows"),
+    },
     "agency_placed": {"needs": ("agencies", "agency_placements")},
     # decided: placements with a header-only agency_collections have collected nothing yet (a true 0, e.g. a new
     # agency programme); the three agency tables are one group, so "absent" is the whole group
@@ -126,7 +128,7 @@ PAGE_INPUTS: dict[str, tuple[str, ...]] = {
 
 def _variant_names() -> list[str]:
     """Variant names for parametrisation, from a throw-away copy of the same deterministic demo."""
-    from collections_mi.demo import generate_demo
+    from collections_mi.demo.generator import generate_demo
 
     with tempfile.TemporaryDirectory() as folder:
         generate_demo(Path(folder), **DEMO)
@@ -139,7 +141,7 @@ VARIANT_NAMES = _variant_names()
 @pytest.fixture(scope="session")
 def matrix_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The small demo ledger the matrix is cut from (one per session / xdist worker; tests must not edit it)."""
-    from collections_mi.demo import generate_demo
+    from collections_mi.demo.generator import generate_demo
 
     folder = tmp_path_factory.mktemp("matrix") / "ledger"
     generate_demo(folder, **DEMO)
@@ -198,32 +200,53 @@ def _close(actual, expected) -> bool:
 def oracle_kpis(folder: Path, as_of: dt.date) -> dict[str, Decimal | int | None]:
     """The oracle's figures for the ledger in ``folder`` as of ``as_of`` (None = undefined, e.g. a zero denominator,
     or an input the ledger lacks)."""
-    from collections_mi.config import load_params
+    from collections_mi.config.params import load_params
 
     params = load_params(write_params(folder.parent, folder, as_of=str(as_of), name="oracle-params.yaml"))
     ledger = oracle.Ledger(folder, REPORTING)
     result: dict[str, Decimal | int | None] = {}
-    result.update({k: v for k, v in oracle.aging(ledger, as_of).items() if k in ("ar_total", "open_items",
-                                                                                "past_due_total")})
+    result.update(
+        {k: v for k, v in oracle.aging(ledger, as_of).items() if k in ("ar_total", "open_items", "past_due_total")}
+    )
     family = oracle.dso_family(ledger, as_of)
-    result.update({k: family[k] for k in ("dso", "dso_countback", "bpdso", "add", "cei_pct", "days_late_simple",
-                                         "days_late_weighted", "days_to_pay_simple", "days_to_pay_weighted")})
+    result.update(
+        {
+            k: family[k]
+            for k in (
+                "dso",
+                "dso_countback",
+                "bpdso",
+                "add",
+                "cei_pct",
+                "days_late_simple",
+                "days_late_weighted",
+                "days_to_pay_simple",
+                "days_to_pay_weighted",
+            )
+        }
+    )
     rates = params.allowance_rates
     result["allowance_total"] = oracle.allowance(ledger, as_of, "aging_rates", rates)
     previous = as_of.replace(day=1) - dt.timedelta(days=1)
     gl = [r for r in (ledger.gl or []) if r.account == "allowance" and oracle.day(r.period_end) == previous]
-    result["allowance_opening"] = (Decimal(gl[0].amount) if gl
-                                   else oracle.allowance(ledger, previous, "aging_rates", rates))
+    result["allowance_opening"] = (
+        Decimal(gl[0].amount) if gl else oracle.allowance(ledger, previous, "aging_rates", rates)
+    )
     if ledger.adjustments is not None:
         invoices = {r.invoice_id: r for r in ledger.invoices}
         for kind, kpi in (("write_off", "write_offs"), ("recovery", "recoveries")):
-            result[kpi] = sum((Decimal(r.amount) * ledger.rate(invoices[r.invoice_id].currency or REPORTING,
-                                                               oracle.day(r.adjustment_date))
-                               for r in ledger.adjustments
-                               if r.kind == kind and as_of.replace(day=1) <= oracle.day(r.adjustment_date) <= as_of),
-                              Decimal(0))
-        result["bad_debt_expense"] = (result["allowance_total"] - result["allowance_opening"]
-                                      + result["write_offs"] - result["recoveries"])
+            result[kpi] = sum(
+                (
+                    Decimal(r.amount)
+                    * ledger.rate(invoices[r.invoice_id].currency or REPORTING, oracle.day(r.adjustment_date))
+                    for r in ledger.adjustments
+                    if r.kind == kind and as_of.replace(day=1) <= oracle.day(r.adjustment_date) <= as_of
+                ),
+                Decimal(0),
+            )
+        result["bad_debt_expense"] = (
+            result["allowance_total"] - result["allowance_opening"] + result["write_offs"] - result["recoveries"]
+        )
     try:
         result.update(oracle.watchlist_reserves(folder, as_of, params.watchlist.general_rates))
     except (TypeError, ValueError, KeyError):  # no loans / no snapshot ≤ as_of
@@ -276,17 +299,20 @@ def test_full_ledger_agrees_with_the_oracle(full_kpis: dict, matrix_source: Path
 
 
 @pytest.mark.parametrize("name", VARIANT_NAMES)
-def test_metrics_on_variant(name: str, matrix_variants: dict, matrix_source: Path, full_kpis: dict,
-                            tmp_path: Path) -> None:
+def test_metrics_on_variant(
+    name: str, matrix_variants: dict, matrix_source: Path, full_kpis: dict, tmp_path: Path
+) -> None:
     variant = matrix_variants[name]
     folder = lm.write_variant(matrix_source, variant, tmp_path / "ledger")
     params = write_params(tmp_path, folder, as_of=str(variant.as_of or BASE_AS_OF))
     kpis = run_metrics(params)
 
     problems = []
-    not_numbers = {k: v for k, v in kpis.items()
-                   if isinstance(v, bool) or not isinstance(v, (int, Decimal))
-                   or (isinstance(v, Decimal) and not v.is_finite())}
+    not_numbers = {
+        k: v
+        for k, v in kpis.items()
+        if isinstance(v, bool) or not isinstance(v, (int, Decimal)) or (isinstance(v, Decimal) and not v.is_finite())
+    }
     if not_numbers:
         problems.append(f"not numbers: {not_numbers}")
     absent, values, present = expectations(variant, full_kpis, folder)
@@ -294,12 +320,16 @@ def test_metrics_on_variant(name: str, matrix_variants: dict, matrix_source: Pat
     shown = sorted(k for k in absent if k in kpis)
     if shown:
         problems.append(f"should be absent (inputs missing): {', '.join(f'{k}={kpis[k]}' for k in shown)}")
-    missing = sorted(k for k in (set(values) | present) - set(kpis)
-                     if not (lenient_zero and k in values and values[k] == 0))
+    missing = sorted(
+        k for k in (set(values) | present) - set(kpis) if not (lenient_zero and k in values and values[k] == 0)
+    )
     if missing:
         problems.append(f"missing from kpis.json: {', '.join(missing)}")
-    wrong = [f"{k}={kpis[k]} (expected {values[k]})" for k in sorted(values)
-             if k in kpis and k not in not_numbers and not _close(kpis[k], values[k])]
+    wrong = [
+        f"{k}={kpis[k]} (expected {values[k]})"
+        for k in sorted(values)
+        if k in kpis and k not in not_numbers and not _close(kpis[k], values[k])
+    ]
     if wrong:
         problems.append(f"wrong values: {'; '.join(wrong)}")
     assert not problems, f"{name}: " + " | ".join(problems)
@@ -397,8 +427,10 @@ def test_pack_on_variant(name: str, matrix_variants: dict, matrix_source: Path, 
             if "Not available" not in visible_text(page):
                 problems.append(f"{page.name}: no 'Not available' although the ledger lacks {', '.join(lacking)}")
         elif "Not available" not in index or titles.get(stem, stem) not in index:
-            problems.append(f"{stem}: no page, and index.html does not say '{titles.get(stem, stem)}' is "
-                            f"not available (ledger lacks {', '.join(lacking)})")
+            problems.append(
+                f"{stem}: no page, and index.html does not say '{titles.get(stem, stem)}' is "
+                f"not available (ledger lacks {', '.join(lacking)})"
+            )
     if 'class="mi-tile-value">–<' in (published / "index.html").read_text(encoding="utf-8"):
         problems.append("index.html: a headline tile shows a bare dash instead of 'Not available' and why")
     kpis = json.loads((published / "kpis.json").read_text(), parse_float=Decimal)
@@ -411,9 +443,11 @@ def test_pack_on_variant(name: str, matrix_variants: dict, matrix_source: Path, 
 def test_page_checker_sees_a_rendered_none(tmp_path: Path) -> None:
     """The page checker itself: flags None/nan cells and tracebacks, ignores scripts and prose."""
     page = tmp_path / "page.html"
-    page.write_text("<html><script>var x = {None: 1, nan: NaN}; Traceback</script><style>.nan{}</style>"
-                    "<p>None of the items is disputed.</p><td>1,234.00</td><td>None</td><td>nan</td>"
-                    "<p>KeyError: 'segment'</p></html>")
+    page.write_text(
+        "<html><script>var x = {None: 1, nan: NaN}; Traceback</script><style>.nan{}</style>"
+        "<p>None of the items is disputed.</p><td>1,234.00</td><td>None</td><td>nan</td>"
+        "<p>KeyError: 'segment'</p></html>"
+    )
     problems = page_problems(page)
     assert any("'None'" in p for p in problems) and any("'nan'" in p for p in problems)
     assert any("exception" in p for p in problems)

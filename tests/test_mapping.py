@@ -12,19 +12,33 @@ from pathlib import Path
 import pytest
 import yaml
 
-from collections_mi.contract import TABLES
+from collections_mi.core.contract import TABLES
+
 from conftest import cli
 
 AS_OF = "2026-10-31"
 #: the ERP's file and column names (contract → export); other tables keep their names
 EXPORT = {
-    "invoices": ("Sales Invoice.csv", {"invoice_id": "Invoice No", "customer_id": "Customer",
-                                       "invoice_date": "Posting Date", "due_date": "Due Date", "amount": "Grand Total",
-                                       "disputed": "On Hold", "currency": "Currency"}),
-    "customers": ("Customer.csv", {"customer_id": "ID", "name": "Customer Name", "segment": "Customer Group",
-                                   "region": "Territory"}),
-    "payments": ("Payment Entry.csv", {"payment_id": "Name", "invoice_id": "Reference Name",
-                                       "payment_date": "Posting Date", "amount": "Paid Amount"}),
+    "invoices": (
+        "Sales Invoice.csv",
+        {
+            "invoice_id": "Invoice No",
+            "customer_id": "Customer",
+            "invoice_date": "Posting Date",
+            "due_date": "Due Date",
+            "amount": "Grand Total",
+            "disputed": "On Hold",
+            "currency": "Currency",
+        },
+    ),
+    "customers": (
+        "Customer.csv",
+        {"customer_id": "ID", "name": "Customer Name", "segment": "Customer Group", "region": "Territory"},
+    ),
+    "payments": (
+        "Payment Entry.csv",
+        {"payment_id": "Name", "invoice_id": "Reference Name", "payment_date": "Posting Date", "amount": "Paid Amount"},
+    ),
     "adjustments": ("Journal Entry.csv", {"adjustment_id": "Entry", "kind": "Voucher Type", "amount": "Amount"}),
 }
 YES_NO = {"true": "Yes", "false": "No", "": ""}
@@ -104,25 +118,29 @@ def erp_source(export: Path) -> dict:
     tables["invoices"]["values"] = {"disputed": {"Yes": True, "No": False}}
     tables["adjustments"]["values"] = {"kind": {v: k for k, v in KINDS.items()}}
     tables["loans"] = {"values": {"on_watch_list": {"Yes": True, "No": False}}}
-    tables[CONTRACT_DIALECT_TABLE] = {"csv": {"delimiter": ",", "decimal": ".", "thousands": "",
-                                              "date_format": "%Y-%m-%d", "encoding": "utf-8"}}
-    return {"kind": "files", "location": str(export),
-            "csv": {"delimiter": ";", "decimal": ",", "thousands": ".", "date_format": "%d.%m.%Y",
-                    "encoding": "cp1252"},
-            "tables": tables}
+    tables[CONTRACT_DIALECT_TABLE] = {
+        "csv": {"delimiter": ",", "decimal": ".", "thousands": "", "date_format": "%Y-%m-%d", "encoding": "utf-8"}
+    }
+    return {
+        "kind": "files",
+        "location": str(export),
+        "csv": {"delimiter": ";", "decimal": ",", "thousands": ".", "date_format": "%d.%m.%Y", "encoding": "cp1252"},
+        "tables": tables,
+    }
 
 
 def write(path: Path, source: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump({"as_of": AS_OF, "source": source}, sort_keys=False, allow_unicode=True),
-                    encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump({"as_of": AS_OF, "source": source}, sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
     return path
 
 
 @pytest.fixture(scope="module")
 def ledgers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A small demo ledger in contract form (customer names with é, ü; Windows-1252 safe) and its ERP export."""
-    from collections_mi.demo import generate_demo
+    from collections_mi.demo.generator import generate_demo
 
     work = tmp_path_factory.mktemp("mapping")
     ledger = work / "ledger"
@@ -158,8 +176,9 @@ def test_the_export_is_what_an_erp_writes(ledgers: tuple[Path, Path]) -> None:
     assert any(line.split(";")[4].count(".") == 1 and "," in line.split(";")[4] for line in invoices[1:])  # 1.234,56
 
 
-def test_an_erp_export_gives_byte_identical_kpis(ledgers: tuple[Path, Path], contract_kpis: str,
-                                                 tmp_path: Path) -> None:
+def test_an_erp_export_gives_byte_identical_kpis(
+    ledgers: tuple[Path, Path], contract_kpis: str, tmp_path: Path
+) -> None:
     _, export = ledgers
     params = write(tmp_path / "2026-10.yaml", erp_source(export))
     run = cli("metrics", "--params", str(params))
@@ -170,8 +189,8 @@ def test_an_erp_export_gives_byte_identical_kpis(ledgers: tuple[Path, Path], con
 def test_the_views_hold_exact_contract_values(ledgers: tuple[Path, Path], tmp_path: Path) -> None:
     """Decimal commas and thousands dots become exact decimals, DD.MM.YYYY dates ISO dates, Yes/No booleans and the
     export's adjustment kinds the contract's; the fingerprint keeps the sha256 of the user's own (cp1252) file."""
-    from collections_mi.config import load_params
-    from collections_mi.sources import fetch, open_ledger
+    from collections_mi.config.params import load_params
+    from collections_mi.sources.ledger import fetch, open_ledger
 
     ledger, export = ledgers
     path = write(tmp_path / "2026-10.yaml", erp_source(export))
@@ -188,8 +207,15 @@ def test_the_views_hold_exact_contract_values(ledgers: tuple[Path, Path], tmp_pa
     assert raw["invoice_date"].iloc[0] == big[header.index("invoice_date")]
     kinds = fetch(opened.typed["adjustments"].select("kind").distinct())["kind"]
     assert set(kinds) <= {"credit_note", "discount", "write_off", "recovery"} and len(kinds) >= 2
-    names = fetch(opened.typed["customers"].filter(opened.typed["customers"].customer_id.isin(
-        [read_rows(ledger / "customers.csv")[row][0] for row in ACCENTED])).select("name"))["name"]
+    names = fetch(
+        opened.typed["customers"]
+        .filter(
+            opened.typed["customers"].customer_id.isin(
+                [read_rows(ledger / "customers.csv")[row][0] for row in ACCENTED]
+            )
+        )
+        .select("name")
+    )["name"]
     assert set(names) == set(ACCENTED.values())
     files = {f.table: f for f in opened.files}
     assert Path(files["invoices"].path).name == "Sales Invoice.csv"
@@ -208,30 +234,44 @@ def _duckdb_export(ledger: Path, database: Path) -> None:
         for path in sorted(ledger.glob("*.csv")):
             if path.stem not in ("invoices", "customers"):
                 con.execute(f"create table {path.stem} as select * from read_csv(?, all_varchar = true)", [str(path)])
-        con.execute("""create table "SALES_INV" as select invoice_id as "Invoice No", customer_id as "Customer",
+        con.execute(
+            """create table "SALES_INV" as select invoice_id as "Invoice No", customer_id as "Customer",
                        cast(invoice_date as date) as "Posting Date", cast(due_date as date) as "Due Date",
                        cast(amount as decimal(18, 2)) as "Grand Total", currency,
                        case disputed when 'true' then 'Y' when 'false' then 'N' end as "On Hold"
-                       from read_csv(?, all_varchar = true)""", [str(ledger / "invoices.csv")])
-        con.execute("""create table "Kunden" as select customer_id as "ID", name as "Kundenname",
+                       from read_csv(?, all_varchar = true)""",
+            [str(ledger / "invoices.csv")],
+        )
+        con.execute(
+            """create table "Kunden" as select customer_id as "ID", name as "Kundenname",
                        * exclude (customer_id, name) from read_csv(?, all_varchar = true)""",
-                    [str(ledger / "customers.csv")])
+            [str(ledger / "customers.csv")],
+        )
     finally:
         con.close()
 
 
 DATABASE_TABLES = {
-    "invoices": {"table": "SALES_INV", "columns": {"invoice_id": "Invoice No", "customer_id": "Customer",
-                                                   "invoice_date": "Posting Date", "due_date": "Due Date",
-                                                   "amount": "Grand Total", "disputed": "On Hold"},
-                 "values": {"disputed": {"Y": True, "N": False}}},
+    "invoices": {
+        "table": "SALES_INV",
+        "columns": {
+            "invoice_id": "Invoice No",
+            "customer_id": "Customer",
+            "invoice_date": "Posting Date",
+            "due_date": "Due Date",
+            "amount": "Grand Total",
+            "disputed": "On Hold",
+        },
+        "values": {"disputed": {"Y": True, "N": False}},
+    },
     "customers": {"table": "Kunden", "columns": {"customer_id": "ID", "name": "Kundenname"}},
 }
 
 
 @pytest.mark.parametrize("kind", ["duckdb", "ibis"])
-def test_a_database_with_its_own_names_gives_the_same_kpis(kind: str, ledgers: tuple[Path, Path],
-                                                           contract_kpis: str, tmp_path: Path) -> None:
+def test_a_database_with_its_own_names_gives_the_same_kpis(
+    kind: str, ledgers: tuple[Path, Path], contract_kpis: str, tmp_path: Path
+) -> None:
     """``source.kind: duckdb`` (and ``ibis`` with a ``duckdb://`` URL): tables.<t>.table, columns and values."""
     ledger, _ = ledgers
     database = tmp_path / "erp.duckdb"
@@ -260,8 +300,8 @@ def test_a_mapped_failure_names_both_columns_in_every_rendering(ledgers: tuple[P
     import json
     import shutil
 
-    from collections_mi.config import load_params
-    from collections_mi.sources import open_ledger
+    from collections_mi.config.params import load_params
+    from collections_mi.sources.ledger import open_ledger
     from collections_mi.validation import validate
 
     _, export = ledgers
@@ -281,5 +321,7 @@ def test_a_mapped_failure_names_both_columns_in_every_rendering(ledgers: tuple[P
     assert failure.sample[0]["row"] == 2 and failure.sample[0]["amount"] == "12.34.56"
     assert "(12.34.56)" in failure.description and "1.234,56" in failure.hint
     assert "payments.amount (column 'Paid Amount' of Payment Entry.csv) [money_format]" in report.render_text()
-    assert json.loads(json.dumps(report.to_dict()))["failures"][0]["source"] == "column 'Paid Amount' of Payment Entry.csv"
+    assert (
+        json.loads(json.dumps(report.to_dict()))["failures"][0]["source"] == "column 'Paid Amount' of Payment Entry.csv"
+    )
     assert "column &#x27;Paid Amount&#x27; of Payment Entry.csv" in report.render_html()

@@ -23,15 +23,24 @@ pytestmark = pytest.mark.slow
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_pack_publishes_every_output(published) -> None:
     _, out, run = published
     folder = out / "2026-10"
-    for relative in ("index.html", "html/01_aging.html", "executed/01_aging.ipynb", "kpis.json", "tables/aging.csv",
-                     "run.json"):
+    for relative in (
+        "index.html",
+        "html/01_aging.html",
+        "executed/01_aging.ipynb",
+        "kpis.json",
+        "tables/aging.csv",
+        "run.json",
+    ):
         assert (folder / relative).is_file(), relative
     assert "index.html" in run.stdout
     assert not (out / ".staging").exists() or not any((out / ".staging").iterdir())
@@ -103,8 +112,9 @@ def test_a_failing_notebook_is_kept_and_named_and_nothing_is_published(demo_ledg
     nbformat.write(source, home / "notebooks" / "01_aging.ipynb")
     params = write_params(tmp_path, demo_ledger)
     out = tmp_path / "reports"
-    run = cli("pack", "--params", str(params), "--out", str(out), "--only", "aging",
-              env={"COLLECTIONS_MI_HOME": str(home)})
+    run = cli(
+        "pack", "--params", str(params), "--out", str(out), "--only", "aging", env={"COLLECTIONS_MI_HOME": str(home)}
+    )
     assert run.returncode == 3, run.stderr
     assert "01_aging" in run.stderr and "deliberate failure" in run.stderr
     assert not (out / "2026-10").exists()
@@ -122,8 +132,9 @@ def test_a_failing_notebook_is_kept_and_named_and_nothing_is_published(demo_ledg
         ("unknown_params_key", ["agingg", "unknown key"]),
     ],
 )
-def test_bad_input_fails_loudly_and_leaves_the_report_untouched(published, demo_ledger: Path, tmp_path: Path,
-                                                                breakage: str, expected: list[str]) -> None:
+def test_bad_input_fails_loudly_and_leaves_the_report_untouched(
+    published, demo_ledger: Path, tmp_path: Path, breakage: str, expected: list[str]
+) -> None:
     _, out, _ = published
     before = tree_digest(out / "2026-10")
     ledger = tmp_path / "ledger"
@@ -160,7 +171,7 @@ def test_rerun_is_byte_identical_and_keeps_the_previous_version(published) -> No
 def test_excel_workbook_matches_the_csv_tables(published) -> None:
     from openpyxl import load_workbook
 
-    from collections_mi.pack.results import read_results
+    from collections_mi.store.results import read_results
 
     _, out, _ = published
     folder = out / "2026-10"
@@ -170,7 +181,9 @@ def test_excel_workbook_matches_the_csv_tables(published) -> None:
     assert len(workbook.sheetnames) == len(tables)
     aging = list(workbook["aging"].iter_rows(values_only=True))
     assert list(aging[0]) == ["bucket", "items", "amount", "share_pct"]
-    for row, (bucket, items, amount) in zip(aging[1:], zip(*(tables["aging"][c] for c in ("bucket", "items", "amount")))):
+    for row, (bucket, items, amount) in zip(
+        aging[1:], zip(*(tables["aging"][c] for c in ("bucket", "items", "amount")))
+    ):
         assert row[0] == bucket and row[1] == items
         assert Decimal(str(row[2])).quantize(Decimal("0.01")) == amount.quantize(Decimal("0.01"))
     sheet = load_workbook(folder / "tables.xlsx")["aging"]

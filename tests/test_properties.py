@@ -23,7 +23,6 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,8 +41,14 @@ SCALE = float(os.environ.get("PROPERTY_EXAMPLES", "1"))
 
 
 def profile(examples: int) -> settings:
-    return settings(max_examples=max(1, round(examples * SCALE)), deadline=None, derandomize=True, database=None,
-                    print_blob=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    return settings(
+        max_examples=max(1, round(examples * SCALE)),
+        deadline=None,
+        derandomize=True,
+        database=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
 
 # ------------------------------------------------------------------------------------------ tiny ledgers
@@ -52,9 +57,9 @@ def profile(examples: int) -> settings:
 @dataclass
 class Tiny:
     customers: list[list[str]]
-    invoices: list[list[str]]      # invoice_id, customer_id, invoice_date, due_date, amount[, currency]
-    payments: list[list[str]]      # payment_id, invoice_id, payment_date, amount
-    adjustments: list[list[str]]   # adjustment_id, invoice_id, adjustment_date, kind, amount
+    invoices: list[list[str]]  # invoice_id, customer_id, invoice_date, due_date, amount[, currency]
+    payments: list[list[str]]  # payment_id, invoice_id, payment_date, amount
+    adjustments: list[list[str]]  # adjustment_id, invoice_id, adjustment_date, kind, amount
     fx: list[list[str]] = field(default_factory=list)  # rate_date, currency, rate
     currency_column: bool = False
 
@@ -99,8 +104,16 @@ def tiny_ledgers(draw, foreign: bool | None = None) -> Tiny:
         due = invoice_day + dt.timedelta(days=draw(st.sampled_from([0, 14, 30, 45, 60])))
         cents = draw(st.integers(100, 500_000))
         currency = draw(st.sampled_from(["USD", "USD", "EUR"])) if use_eur else "USD"
-        invoices.append([f"I{i}", f"C{draw(st.integers(1, n_customers))}", invoice_day.isoformat(), due.isoformat(),
-                         money(cents), currency])
+        invoices.append(
+            [
+                f"I{i}",
+                f"C{draw(st.integers(1, n_customers))}",
+                invoice_day.isoformat(),
+                due.isoformat(),
+                money(cents),
+                currency,
+            ]
+        )
         remaining = cents
         for j in range(draw(st.integers(0, 3))):
             if remaining == 0:
@@ -129,9 +142,9 @@ def tiny_ledgers(draw, foreign: bool | None = None) -> Tiny:
 def compute(tiny: Tiny, as_of: dt.date = AS_OF, sections: tuple[str, ...] | None = None, with_oracle: bool = False):
     """(flat KPIs, section results, oracle figures) for ``tiny`` as of ``as_of``, through the library in-process
     (no validation gate: the ledgers are valid by construction); ``sections`` = a subset of the pack's."""
-    from collections_mi.config import load_params
+    from collections_mi.config.params import load_params
     from collections_mi.metrics.sections import SECTIONS, available_sections, compute_sections, flat_kpis
-    from collections_mi.sources import open_ledger
+    from collections_mi.sources.ledger import open_ledger
 
     with tempfile.TemporaryDirectory() as folder:
         ledger_folder = tiny.write(Path(folder) / "ledger")
@@ -170,15 +183,28 @@ def test_aging_adds_up(tiny: Tiny) -> None:
 @given(tiny_ledgers())
 def test_ar_and_dso_family_equal_the_oracle(tiny: Tiny) -> None:
     kpis, _, truth = compute(tiny, sections=("aging", "dso"), with_oracle=True)
-    for kpi in ("ar_total", "open_items", "past_due_total", "dso", "bpdso", "add", "dso_countback", "cei_pct",
-                "days_late_simple", "days_late_weighted", "days_to_pay_simple", "days_to_pay_weighted"):
+    for kpi in (
+        "ar_total",
+        "open_items",
+        "past_due_total",
+        "dso",
+        "bpdso",
+        "add",
+        "dso_countback",
+        "cei_pct",
+        "days_late_simple",
+        "days_late_weighted",
+        "days_to_pay_simple",
+        "days_to_pay_weighted",
+    ):
         expected = truth[kpi]
         if expected is None:
             assert kpis.get(kpi) is None, f"{kpi}: oracle says undefined, library says {kpis.get(kpi)}"
         else:
             assert kpi in kpis and kpis[kpi] is not None, f"{kpi} missing (oracle {expected})"
-            assert abs(Decimal(kpis[kpi]) - Decimal(expected)) <= Decimal("1e-9") * max(1, abs(Decimal(expected))), \
+            assert abs(Decimal(kpis[kpi]) - Decimal(expected)) <= Decimal("1e-9") * max(1, abs(Decimal(expected))), (
                 f"{kpi}: library {kpis[kpi]} vs oracle {expected}"
+            )
 
 
 @profile(15)
@@ -220,10 +246,13 @@ def _only_up_to(tiny: Tiny, as_of: dt.date) -> Tiny:
     if not invoices:  # keep the ledger non-empty: one early invoice
         invoices = [["I0", tiny.customers[0][0], START.isoformat(), START.isoformat(), "10.00", "USD"]]
         ids = {"I0"}
-    return replace(tiny, invoices=invoices,
-                   payments=[list(r) for r in tiny.payments if r[1] in ids and keep(r[2])],
-                   adjustments=[list(r) for r in tiny.adjustments if r[1] in ids and keep(r[2])],
-                   fx=[list(r) for r in tiny.fx])
+    return replace(
+        tiny,
+        invoices=invoices,
+        payments=[list(r) for r in tiny.payments if r[1] in ids and keep(r[2])],
+        adjustments=[list(r) for r in tiny.adjustments if r[1] in ids and keep(r[2])],
+        fx=[list(r) for r in tiny.fx],
+    )
 
 
 @profile(15)
@@ -233,12 +262,20 @@ def test_row_order_payment_splits_and_unit_rates_change_nothing(tiny: Tiny, rnd:
     every table's rows shuffled; one payment split into two of the same date; and, for an all-reporting-currency
     ledger, an explicit USD currency column + fx_rates with USD at rate 1 (and maybe an unused currency's rates)
     instead of no currency column and no fx_rates."""
-    base_ledger = tiny if tiny.currency_column and any(r[5] != REPORTING for r in tiny.invoices) \
+    base_ledger = (
+        tiny
+        if tiny.currency_column and any(r[5] != REPORTING for r in tiny.invoices)
         else replace(tiny, currency_column=False, fx=[])
+    )
     base = compute(base_ledger)[0]
 
-    shuffled = replace(base_ledger, **{name: rnd.sample(getattr(base_ledger, name), len(getattr(base_ledger, name)))
-                                       for name in ("customers", "invoices", "payments", "adjustments", "fx")})
+    shuffled = replace(
+        base_ledger,
+        **{
+            name: rnd.sample(getattr(base_ledger, name), len(getattr(base_ledger, name)))
+            for name in ("customers", "invoices", "payments", "adjustments", "fx")
+        },
+    )
     assert compute(shuffled)[0] == base, "shuffling row order changed the KPIs"
 
     splittable = [i for i, row in enumerate(base_ledger.payments) if Decimal(row[3]) >= Decimal("0.02")]
@@ -248,14 +285,17 @@ def test_row_order_payment_splits_and_unit_rates_change_nothing(tiny: Tiny, rnd:
         cents = int(Decimal(amount) * 100)
         first = data.draw(st.integers(1, cents - 1), label="first part (cents)")
         payments = [list(r) for i, r in enumerate(base_ledger.payments) if i != index]
-        payments += [[f"{payment_id}a", invoice_id, day, money(first)],
-                     [f"{payment_id}b", invoice_id, day, money(cents - first)]]
+        payments += [
+            [f"{payment_id}a", invoice_id, day, money(first)],
+            [f"{payment_id}b", invoice_id, day, money(cents - first)],
+        ]
         assert compute(replace(base_ledger, payments=payments))[0] == base, f"splitting {payment_id} changed the KPIs"
 
     if not base_ledger.currency_column:
         fx = [[(START - dt.timedelta(days=1)).isoformat(), "USD", "1"], ["2026-08-31", "USD", "1.0"]]
         if data.draw(st.booleans(), label="unused currency's rates too"):
             fx.append([(START - dt.timedelta(days=1)).isoformat(), "GBP", "1.27"])
-        explicit = replace(base_ledger, currency_column=True, fx=fx,
-                           invoices=[[*r[:5], REPORTING] for r in base_ledger.invoices])
+        explicit = replace(
+            base_ledger, currency_column=True, fx=fx, invoices=[[*r[:5], REPORTING] for r in base_ledger.invoices]
+        )
         assert compute(explicit)[0] == base, "an explicit USD column + unit USD rates changed the KPIs"

@@ -15,16 +15,20 @@ from pathlib import Path
 
 import pytest
 
-from collections_mi.errors import PackLocked
-from collections_mi.pack.publish import period_lock
+from collections_mi.core.errors import PackLocked
+from collections_mi.outputs.publish import period_lock
+
 from conftest import TINY, cli, write_params
 
 pytestmark = pytest.mark.slow
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -41,9 +45,13 @@ def published_tiny(tmp_path: Path) -> tuple[Path, Path]:
 def test_sigint_during_a_pack_leaves_reports_exactly_as_before(published_tiny) -> None:
     params, out = published_tiny
     before = tree_digest(out)
-    process = subprocess.Popen([sys.executable, "-m", "collections_mi", "pack", "--params", str(params), "--out",
-                                str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "GX_ANALYTICS_ENABLED": "False"})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "collections_mi", "pack", "--params", str(params), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "GX_ANALYTICS_ENABLED": "False"},
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not list((out / ".staging").glob("*/executed")):
         time.sleep(0.1)  # wait until the notebooks are running: the middle of the run
@@ -62,9 +70,8 @@ def test_a_second_pack_of_the_same_period_is_refused_while_one_runs(tmp_path: Pa
         run = cli("pack", "--params", str(params), "--out", str(out))
         assert run.returncode == PackLocked.exit_code
         assert "another pack for 2026-10 is running" in run.stderr
-        with pytest.raises(PackLocked):
-            with period_lock(out, "2026-10"):
-                pass
+        with pytest.raises(PackLocked), period_lock(out, "2026-10"):
+            pass
 
 
 def test_restatement_names_the_kpis_and_rows_that_moved(published_tiny, tmp_path: Path) -> None:

@@ -19,12 +19,16 @@ from pathlib import Path
 
 import pytest
 
-from collections_mi.config import load_params
-from collections_mi.errors import SourceError
-from collections_mi.sources import open_ledger
+from collections_mi.config.params import load_params
+from collections_mi.core.errors import SourceError
+from collections_mi.sources.ledger import open_ledger
+
 from conftest import ROOT, cli, write_params
-from engines import assert_same_results, compute_results
-from engines import duckdb_reference  # noqa: F401 - the fixture every source kind is compared with
+from engines import (
+    assert_same_results,
+    compute_results,
+    duckdb_reference,  # noqa: F401 - the fixture every source kind is compared with
+)
 
 
 def duckdb_file_from_parquet(folder: Path, database: Path) -> Path:
@@ -55,8 +59,10 @@ def duckdb_file_from_csv(folder: Path, database: Path, schema: str, names: dict[
         con.execute(f'create schema "{catalog}"."{schema}"')
         for path in sorted(folder.glob("*.csv")):
             name = names.get(path.stem, path.stem)
-            con.execute(f'create table "{catalog}"."{schema}"."{name}" as select * from read_csv(?, all_varchar = '
-                        'true)', [str(path)])
+            con.execute(
+                f'create table "{catalog}"."{schema}"."{name}" as select * from read_csv(?, all_varchar = true)',
+                [str(path)],
+            )
     finally:
         con.close()
     return database
@@ -68,8 +74,9 @@ def test_files_csv_is_identical_to_parquet(demo_ledger: Path, duckdb_reference: 
     assert_same_results(duckdb_reference, compute_results(params, tmp_path / "out"))
 
 
-def test_duckdb_file_is_identical_through_the_command_line(demo_ledger_parquet: Path, duckdb_reference: Path,
-                                                           tmp_path: Path) -> None:
+def test_duckdb_file_is_identical_through_the_command_line(
+    demo_ledger_parquet: Path, duckdb_reference: Path, tmp_path: Path
+) -> None:
     """``source.kind: duckdb``: `collections-mi metrics` prints the reference's kpis.json; the tables match too."""
     database = duckdb_file_from_parquet(demo_ledger_parquet, tmp_path / "ledger.duckdb")
     params = write_params(tmp_path, tmp_path, source={"kind": "duckdb", "location": str(database)})
@@ -82,15 +89,23 @@ def test_duckdb_file_is_identical_through_the_command_line(demo_ledger_parquet: 
     assert sorted(ledger.typed) == sorted(p.stem for p in demo_ledger_parquet.glob("*.parquet"))
 
 
-def test_duckdb_file_with_its_own_table_names_in_a_schema(demo_ledger: Path, duckdb_reference: Path,
-                                                          tmp_path: Path) -> None:
+def test_duckdb_file_with_its_own_table_names_in_a_schema(
+    demo_ledger: Path, duckdb_reference: Path, tmp_path: Path
+) -> None:
     """``source.schema`` and ``source.tables.<t>.table``: text tables named as the system names them. The file is
     called like its schema (erp.duckdb, schema erp): Ibis' unqualified name for the schema was ambiguous there, an
     internal error."""
     database = duckdb_file_from_csv(demo_ledger, tmp_path / "erp.duckdb", "erp", ERP_TABLES)
-    params = write_params(tmp_path, tmp_path, source={
-        "kind": "duckdb", "location": str(database), "schema": "erp",
-        "tables": {table: {"table": name} for table, name in ERP_TABLES.items()}})
+    params = write_params(
+        tmp_path,
+        tmp_path,
+        source={
+            "kind": "duckdb",
+            "location": str(database),
+            "schema": "erp",
+            "tables": {table: {"table": name} for table, name in ERP_TABLES.items()},
+        },
+    )
     assert_same_results(duckdb_reference, compute_results(params, tmp_path / "out"))
     ledger = open_ledger(load_params(params), params)
     assert ledger.names["customers"].where == "the Debtor Master table"
@@ -111,9 +126,11 @@ def test_duckdb_file_another_program_is_writing_to_is_named(tiny_ledger: Path, t
     finally:
         writer.close()
     assert run.returncode == 2, run.stderr
-    assert (f"error: {database} (source.location): another program is writing to it (process {os.getpid()}, "
-            f"{Path(sys.executable).resolve().name}), and DuckDB lets no one read a database file while it is open "
-            "for writing") in run.stderr
+    assert (
+        f"error: {database} (source.location): another program is writing to it (process {os.getpid()}, "
+        f"{Path(sys.executable).resolve().name}), and DuckDB lets no one read a database file while it is open "
+        "for writing"
+    ) in run.stderr
     assert "fix: close that program's connection to the file (or wait for it to finish) and run again" in run.stderr
     assert "internal error" not in run.stderr and "Traceback" not in run.stderr
 
@@ -152,25 +169,36 @@ def test_ibis_duckdb_url_to_an_existing_file_reads_it(tiny_ledger: Path, tmp_pat
         con.close()
     params = write_params(tmp_path, tmp_path, source={"kind": "ibis", "location": f"duckdb://{database}"})
     ledger = open_ledger(load_params(params), params)
-    assert int(ledger.typed["invoices"].count().execute()) == sum(
-        1 for _ in (tiny_ledger / "invoices.csv").open(encoding="utf-8")) - 1
+    assert (
+        int(ledger.typed["invoices"].count().execute())
+        == sum(1 for _ in (tiny_ledger / "invoices.csv").open(encoding="utf-8")) - 1
+    )
 
 
 def test_engine_missing_fails_in_ci_and_skips_elsewhere(tmp_path: Path) -> None:
     """A missing Postgres or Java skips the engine tests on a laptop, saying why, and fails them in CI."""
     probe = tmp_path / "test_probe.py"
-    probe.write_text("from engines import engine_missing\n\n"
-                     "def test_needs_an_engine():\n    engine_missing('no Java runtime for Spark: install it')\n",
-                     encoding="utf-8")
+    probe.write_text(
+        "from engines import engine_missing\n\n"
+        "def test_needs_an_engine():\n    engine_missing('no Java runtime for Spark: install it')\n",
+        encoding="utf-8",
+    )
     runs = {}
     for ci in ("true", ""):
         env = {**os.environ, "CI": ci, "PYTHONPATH": str(ROOT / "tests")}
-        runs[ci] = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
-                                   "-p", "no:xdist", str(probe)], cwd=tmp_path, env=env, capture_output=True,
-                                  text=True, timeout=300)
+        runs[ci] = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-p", "no:xdist", str(probe)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     assert runs["true"].returncode == 1, runs["true"].stdout
-    assert ("no Java runtime for Spark: install it — CI=true: the engine tests must run in CI, not skip"
-            in runs["true"].stdout)
+    assert (
+        "no Java runtime for Spark: install it — CI=true: the engine tests must run in CI, not skip"
+        in runs["true"].stdout
+    )
     assert runs[""].returncode == 0, runs[""].stdout
     assert "engines.py:" in runs[""].stdout and ": no Java runtime for Spark: install it\n" in runs[""].stdout
     assert "1 skipped" in runs[""].stdout

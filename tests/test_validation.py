@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from collections_mi.config import load_params
-from collections_mi.contract import ADJUSTMENT_KINDS, FALSE_STRINGS, GL_ACCOUNTS, RISK_GRADES, TABLES, TRUE_STRINGS
-from collections_mi.sources import open_ledger
+from collections_mi.config.params import load_params
+from collections_mi.core.contract import ADJUSTMENT_KINDS, FALSE_STRINGS, GL_ACCOUNTS, RISK_GRADES, TABLES, TRUE_STRINGS
+from collections_mi.sources.ledger import open_ledger
 from collections_mi.validation import (
     SuiteError,
     ValidationFailure,
@@ -128,8 +128,14 @@ def tiny_report() -> ValidationReport:
 def test_tiny_ledger_passes(tiny_report: ValidationReport) -> None:
     assert tiny_report.ok, tiny_report.render_text()
     assert tiny_report.failures == []
-    assert tiny_report.tables == {"customers": 3, "invoices": 7, "payments": 3, "adjustments": 1, "fx_rates": 3,
-                                  "gl_balances": 1}
+    assert tiny_report.tables == {
+        "customers": 3,
+        "invoices": 7,
+        "payments": 3,
+        "adjustments": 1,
+        "fx_rates": 3,
+        "gl_balances": 1,
+    }
     assert tiny_report.checks_run > 80
     assert tiny_report.seconds > 0
     assert "passed" in tiny_report.render_text()
@@ -138,16 +144,42 @@ def test_tiny_ledger_passes(tiny_report: ValidationReport) -> None:
 
 def test_future_dated_rows_and_accepted_variations_are_not_errors(ledger: BadLedger) -> None:
     # an invoice after as_of in a currency with no rate at all, a payment and a write-off after as_of
-    ledger.append("invoices", {"invoice_id": "I8", "customer_id": "C1", "invoice_date": "2026-12-01",
-                               "due_date": "2026-12-31", "amount": "75.00", "currency": "GBP", "disputed": ""})
+    ledger.append(
+        "invoices",
+        {
+            "invoice_id": "I8",
+            "customer_id": "C1",
+            "invoice_date": "2026-12-01",
+            "due_date": "2026-12-31",
+            "amount": "75.00",
+            "currency": "GBP",
+            "disputed": "",
+        },
+    )
     ledger.append("payments", {"payment_id": "P4", "invoice_id": "I8", "payment_date": "2027-01-05", "amount": "25.00"})
-    ledger.append("adjustments", {"adjustment_id": "A2", "invoice_id": "I2", "adjustment_date": "2027-02-01",
-                                  "kind": "write_off", "amount": "500.00"})
+    ledger.append(
+        "adjustments",
+        {
+            "adjustment_id": "A2",
+            "invoice_id": "I2",
+            "adjustment_date": "2027-02-01",
+            "kind": "write_off",
+            "amount": "500.00",
+        },
+    )
     # also fine: trailing zeros beyond the minor unit, yes/no flags in any case, and a recovery on a fully
     # paid invoice (a recovery does not reduce the balance, so it cannot over-apply it)
     ledger.set("invoices", "I1", "amount", "1000.0000").set("invoices", "I3", "disputed", "YES")
-    ledger.append("adjustments", {"adjustment_id": "A3", "invoice_id": "I5", "adjustment_date": "2026-10-20",
-                                  "kind": "recovery", "amount": "300.00"})
+    ledger.append(
+        "adjustments",
+        {
+            "adjustment_id": "A3",
+            "invoice_id": "I5",
+            "adjustment_date": "2026-10-20",
+            "kind": "recovery",
+            "amount": "300.00",
+        },
+    )
     report = ledger.validate()
     assert report.ok, report.render_text()
 
@@ -191,8 +223,15 @@ def test_missing_required_column_skips_the_rest_of_the_table(ledger: BadLedger) 
 def test_missing_fx_rate_for_a_currency(ledger: BadLedger) -> None:
     failure = only_failure(ledger.set("invoices", "I7", "currency", "GBP").validate())
     assert_failure(failure, "fx_coverage", "fx_rates", "currency", 1)
-    assert failure.sample == [{"currency": "GBP", "earliest_invoice": "I7", "earliest_invoice_date": "2026-07-10",
-                               "invoices": 1, "first_rate_date": None}]
+    assert failure.sample == [
+        {
+            "currency": "GBP",
+            "earliest_invoice": "I7",
+            "earliest_invoice_date": "2026-07-10",
+            "invoices": 1,
+            "first_rate_date": None,
+        }
+    ]
     assert "never a silent 1.0" in failure.expectation
 
 
@@ -215,8 +254,11 @@ def test_missing_required_table_and_incomplete_group(ledger: BadLedger) -> None:
     (ledger.folder / "agencies.csv").write_text("agency_id,name\nAG1,Alpha Recoveries\n", encoding="utf-8")
     report = ledger.remove("customers").validate()
     found = [(f.check, f.table, f.column, f.failing_count) for f in report.failures]
-    assert found == [("missing_table", "customers", None, 1), ("incomplete_group", "agency_placements", None, 1),
-                     ("incomplete_group", "agency_collections", None, 1)], report.render_text()
+    assert found == [
+        ("missing_table", "customers", None, 1),
+        ("incomplete_group", "agency_placements", None, 1),
+        ("incomplete_group", "agency_collections", None, 1),
+    ], report.render_text()
     missing = report.failures[0]
     assert missing.hint == "add customers.csv with at least the columns customer_id, name"
     assert any(s.startswith("orphan_invoice (invoices): not checked") for s in report.skipped)
@@ -228,8 +270,11 @@ def test_empty_invoices_table(ledger: BadLedger) -> None:
     report = ledger.edit("invoices", lambda rows: []).validate()
     found = {(f.check, f.table, f.column, f.failing_count) for f in report.failures}
     # the payments and the credit note now point to invoices that do not exist: reported too
-    assert found == {("empty_table", "invoices", None, 1), ("orphan_payment", "payments", "invoice_id", 3),
-                     ("orphan_adjustment", "adjustments", "invoice_id", 1)}
+    assert found == {
+        ("empty_table", "invoices", None, 1),
+        ("orphan_payment", "payments", "invoice_id", 3),
+        ("orphan_adjustment", "adjustments", "invoice_id", 1),
+    }
     assert report.tables["invoices"] == 0
 
 
@@ -241,22 +286,35 @@ def test_empty_invoices_table(ledger: BadLedger) -> None:
 @pytest.fixture(scope="module")
 def several_problems(tmp_path_factory: pytest.TempPathFactory) -> ValidationReport:
     ledger = BadLedger(tmp_path_factory.mktemp("several"))
-    ledger.append("invoices", {"invoice_id": "I1", "customer_id": "C2", "invoice_date": "2026-09-01",
-                               "due_date": "2026-10-01", "amount": "50.00", "currency": "USD",
-                               "disputed": "false"})                              # duplicate invoice_id
-    ledger.set("invoices", "I3", "invoice_date", "2026-02-30")                   # unparseable date
-    ledger.set("adjustments", "A1", "kind", "<script>alert('x')</script>")       # unknown kind (and markup)
-    ledger.append("payments", {"payment_id": "P9", "invoice_id": "I99", "payment_date": "2026-10-01",
-                               "amount": "10.00"})                                 # payment for an unknown invoice
+    ledger.append(
+        "invoices",
+        {
+            "invoice_id": "I1",
+            "customer_id": "C2",
+            "invoice_date": "2026-09-01",
+            "due_date": "2026-10-01",
+            "amount": "50.00",
+            "currency": "USD",
+            "disputed": "false",
+        },
+    )  # duplicate invoice_id
+    ledger.set("invoices", "I3", "invoice_date", "2026-02-30")  # unparseable date
+    ledger.set("adjustments", "A1", "kind", "<script>alert('x')</script>")  # unknown kind (and markup)
+    ledger.append(
+        "payments", {"payment_id": "P9", "invoice_id": "I99", "payment_date": "2026-10-01", "amount": "10.00"}
+    )  # payment for an unknown invoice
     return ledger.validate()
 
 
 def test_every_failure_is_reported_in_one_run(several_problems: ValidationReport) -> None:
     report = several_problems
     found = [(f.check, f.table, f.column, f.failing_count) for f in report.failures]
-    assert found == [("unique", "invoices", "invoice_id", 2), ("date_format", "invoices", "invoice_date", 1),
-                     ("orphan_payment", "payments", "invoice_id", 1),
-                     ("allowed_values", "adjustments", "kind", 1)], report.render_text()  # in contract table order
+    assert found == [
+        ("unique", "invoices", "invoice_id", 2),
+        ("date_format", "invoices", "invoice_date", 1),
+        ("orphan_payment", "payments", "invoice_id", 1),
+        ("allowed_values", "adjustments", "kind", 1),
+    ], report.render_text()  # in contract table order
     assert report.failing_tables == ["invoices", "payments", "adjustments"]
     assert not report.ok
     assert report.summary().startswith("4 problems in 3 tables")
@@ -282,8 +340,7 @@ def test_unparseable_date(several_problems: ValidationReport) -> None:
 def test_payment_for_unknown_invoice(several_problems: ValidationReport) -> None:
     failure = failure_of(several_problems, "orphan_payment")
     assert_failure(failure, "orphan_payment", "payments", "invoice_id", 1)
-    assert failure.sample == [{"payment_id": "P9", "invoice_id": "I99", "payment_date": "2026-10-01",
-                               "amount": "10"}]
+    assert failure.sample == [{"payment_id": "P9", "invoice_id": "I99", "payment_date": "2026-10-01", "amount": "10"}]
     assert failure.description == "1 payment for an invoice_id that is not in invoices (I99)"
     assert "invoices.csv" in failure.hint and "payments.csv" in failure.hint
 
@@ -297,10 +354,16 @@ def test_unknown_adjustment_kind(several_problems: ValidationReport) -> None:
 
 def test_reports_render_and_escape_values(several_problems: ValidationReport) -> None:
     text = several_problems.render_text()
-    for part in ("invoices (8 rows)", "✗ invoices.invoice_date [date_format]",
-                 "expectation: invoice_date is a calendar", "failing: 1",
-                 "row=3, invoice_id=I3, invoice_date=2026-02-30", "fix: write invoice_date as YYYY-MM-DD",
-                 "adjustments.kind [allowed_values]", "payment_id=P9"):
+    for part in (
+        "invoices (8 rows)",
+        "✗ invoices.invoice_date [date_format]",
+        "expectation: invoice_date is a calendar",
+        "failing: 1",
+        "row=3, invoice_id=I3, invoice_date=2026-02-30",
+        "fix: write invoice_date as YYYY-MM-DD",
+        "adjustments.kind [allowed_values]",
+        "payment_id=P9",
+    ):
         assert part in text, text
     page = several_problems.render_html()
     assert page.startswith("<!DOCTYPE html>")
@@ -315,23 +378,28 @@ def test_reports_render_and_escape_values(several_problems: ValidationReport) ->
 @pytest.fixture(scope="module")
 def amount_problems(tmp_path_factory: pytest.TempPathFactory) -> ValidationReport:
     ledger = BadLedger(tmp_path_factory.mktemp("amounts"))
-    ledger.set("invoices", "I5", "due_date", "2026-08-01")      # due before the invoice date (2026-09-01)
-    ledger.set("invoices", "I1", "amount", "1000.005")          # more decimals than USD has
-    ledger.set("payments", "P1", "amount", "0.00")              # zero payment
-    ledger.set("payments", "P2", "amount", "-300.00")           # negative payment
-    ledger.set("payments", "P3", "amount", "199.995")           # pays I7, in EUR: 2 decimals at most
+    ledger.set("invoices", "I5", "due_date", "2026-08-01")  # due before the invoice date (2026-09-01)
+    ledger.set("invoices", "I1", "amount", "1000.005")  # more decimals than USD has
+    ledger.set("payments", "P1", "amount", "0.00")  # zero payment
+    ledger.set("payments", "P2", "amount", "-300.00")  # negative payment
+    ledger.set("payments", "P3", "amount", "199.995")  # pays I7, in EUR: 2 decimals at most
     # I4 (800 EUR) has a 100 credit note; 750 more cash, dated after as_of, over-applies it by 50
-    ledger.append("payments", {"payment_id": "P4", "invoice_id": "I4", "payment_date": "2026-11-20",
-                               "amount": "750.00"})
+    ledger.append(
+        "payments", {"payment_id": "P4", "invoice_id": "I4", "payment_date": "2026-11-20", "amount": "750.00"}
+    )
     return ledger.validate()
 
 
 def test_amount_problems_are_all_reported(amount_problems: ValidationReport) -> None:
     found = [(f.check, f.table, f.column, f.failing_count) for f in amount_problems.failures]
-    assert found == [("due_before_invoice", "invoices", "due_date", 1), ("money_decimals", "invoices", "amount", 1),
-                     ("over_application", "invoices", "amount", 1), ("money_format", "payments", "amount", 1),
-                     ("positive", "payments", "amount", 1), ("money_decimals", "payments", "amount", 1)], \
-        amount_problems.render_text()
+    assert found == [
+        ("due_before_invoice", "invoices", "due_date", 1),
+        ("money_decimals", "invoices", "amount", 1),
+        ("over_application", "invoices", "amount", 1),
+        ("money_format", "payments", "amount", 1),
+        ("positive", "payments", "amount", 1),
+        ("money_decimals", "payments", "amount", 1),
+    ], amount_problems.render_text()
 
 
 def test_over_application_counts_payments_and_credits_of_all_dates(amount_problems: ValidationReport) -> None:
@@ -339,7 +407,10 @@ def test_over_application_counts_payments_and_credits_of_all_dates(amount_proble
     row = failure.sample[0]
     assert row["invoice_id"] == "I4" and row["currency"] == "EUR"
     assert (Decimal(row["amount"]), Decimal(row["applied"]), Decimal(row["excess"])) == (
-        Decimal(800), Decimal(850), Decimal(50))
+        Decimal(800),
+        Decimal(850),
+        Decimal(50),
+    )
     assert failure.description == "1 invoice where payments and credits applied exceed the invoice amount (I4)"
 
 
@@ -363,8 +434,9 @@ def test_amount_with_too_many_decimals(amount_problems: ValidationReport) -> Non
 
 def test_payment_decimals_follow_the_invoice_currency(amount_problems: ValidationReport) -> None:
     failure = failure_of(amount_problems, "money_decimals", "payments")
-    assert failure.sample == [{"payment_id": "P3", "invoice_id": "I7", "amount": "199.995", "currency": "EUR",
-                               "max_decimals": 2}]
+    assert failure.sample == [
+        {"payment_id": "P3", "invoice_id": "I7", "amount": "199.995", "currency": "EUR", "max_decimals": 2}
+    ]
 
 
 def test_zero_amount(amount_problems: ValidationReport) -> None:
@@ -389,8 +461,8 @@ K2,PL2,2026-06-15,50.00
 K3,PL7,2026-08-01,10.00
 """,
     "loans": "as_of_date,loan_id,borrower,balance,effective_rate,risk_grade,days_past_due,on_watch_list,"
-             "impairment_method,collateral_value,cost_to_sell_rate,status\n"
-             """2026-10-31,L1,Borrower One,100000.00,0.10,substandard,45,true,cash_flows,,,performing
+    "impairment_method,collateral_value,cost_to_sell_rate,status\n"
+    """2026-10-31,L1,Borrower One,100000.00,0.10,substandard,45,true,cash_flows,,,performing
 2026-10-31,L2,Borrower Two,50000.00,0.08,doubtful,120,yes,collateral,30000.00,0.08,non_accrual
 2026-10-31,L3,Borrower Three,20000.00,1.5,awful,-3,maybe,magic,-5,2,zombie
 2026-10-31,L1,Borrower One again,1.00,0.10,pass,0,false,,,,
@@ -432,17 +504,22 @@ def test_optional_tables_are_checked(ledger: BadLedger) -> None:
     samples = {(f.check, f.table, f.column): f.sample for f in report.failures}
     assert samples[("compound_unique", "fx_rates", "rate_date, currency")] == [
         {"row": 2, "rate_date": "2026-10-30", "currency": "EUR"},
-        {"row": 4, "rate_date": "2026-10-30", "currency": "EUR"}]
+        {"row": 4, "rate_date": "2026-10-30", "currency": "EUR"},
+    ]
     assert samples[("range", "agency_placements", "fee_rate")] == [{"row": 3, "placement_id": "PL3", "fee_rate": "1.0"}]
     assert samples[("orphan_collection", "agency_collections", "placement_id")][0]["collection_id"] == "K3"
     assert samples[("collection_before_placement", "agency_collections", "collection_date")] == [
-        {"collection_id": "K2", "placement_id": "PL2", "placed_date": "2026-07-01", "collection_date": "2026-06-15"}]
+        {"collection_id": "K2", "placement_id": "PL2", "placed_date": "2026-07-01", "collection_date": "2026-06-15"}
+    ]
     assert samples[("range", "loans", "days_past_due")] == [
-        {"row": 3, "as_of_date": "2026-10-31", "loan_id": "L3", "days_past_due": "-3"}]
+        {"row": 3, "as_of_date": "2026-10-31", "loan_id": "L3", "days_past_due": "-3"}
+    ]
     assert samples[("flow_not_after_snapshot", "loan_cash_flows", "flow_date")] == [
-        {"as_of_date": "2026-10-31", "loan_id": "L1", "flow_date": "2026-10-15"}]
+        {"as_of_date": "2026-10-31", "loan_id": "L1", "flow_date": "2026-10-15"}
+    ]
     assert samples[("orphan_cash_flow", "loan_cash_flows", "loan_id")] == [
-        {"as_of_date": "2026-09-30", "loan_id": "L2", "flow_date": "2026-12-31", "amount": "10000"}]
+        {"as_of_date": "2026-09-30", "loan_id": "L2", "flow_date": "2026-12-31", "amount": "10000"}
+    ]
 
 
 # --------------------------------------------------------------------------------------------------- suites
@@ -479,10 +556,16 @@ def test_suites_cover_the_contract() -> None:
                 assert ("bool_format", column.name) in checks, f"{name}.{column.name}"
         if table.key:
             assert ("unique", table.key) in checks, name
-        sets = {i["kwargs"]["column"]: i["kwargs"]["value_set"] for i in items
-                if i["type"] == "expect_column_values_to_be_in_set"}
-        expected = {"adjustments": {"kind": ADJUSTMENT_KINDS}, "loans": {"risk_grade": RISK_GRADES},
-                    "gl_balances": {"account": GL_ACCOUNTS}}.get(name, {})
+        sets = {
+            i["kwargs"]["column"]: i["kwargs"]["value_set"]
+            for i in items
+            if i["type"] == "expect_column_values_to_be_in_set"
+        }
+        expected = {
+            "adjustments": {"kind": ADJUSTMENT_KINDS},
+            "loans": {"risk_grade": RISK_GRADES},
+            "gl_balances": {"account": GL_ACCOUNTS},
+        }.get(name, {})
         for column, values in expected.items():
             assert tuple(sets[column]) == values
         for item in items:
@@ -495,20 +578,39 @@ def test_suites_cover_the_contract() -> None:
 
 def test_a_suite_that_cannot_be_built_names_its_file(tmp_path: Path) -> None:
     broken = tmp_path / "invoices.json"
-    broken.write_text(json.dumps({"name": "invoices", "expectations": [
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "invoice_id"},
-         "meta": {"check": "not_null", "notes": "n", "hint": "h"}},
-        {"type": "expect_column_values_to_be_purple", "kwargs": {"column": "invoice_id"},
-         "meta": {"check": "purple", "notes": "n", "hint": "h"}},
-    ]}), encoding="utf-8")
+    broken.write_text(
+        json.dumps(
+            {
+                "name": "invoices",
+                "expectations": [
+                    {
+                        "type": "expect_column_values_to_not_be_null",
+                        "kwargs": {"column": "invoice_id"},
+                        "meta": {"check": "not_null", "notes": "n", "hint": "h"},
+                    },
+                    {
+                        "type": "expect_column_values_to_be_purple",
+                        "kwargs": {"column": "invoice_id"},
+                        "meta": {"check": "purple", "notes": "n", "hint": "h"},
+                    },
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(SuiteError, match=r"invoices\.json, expectation #2 \(expect_column_values_to_be_purple\)"):
         load_suite(broken)
 
 
 def test_importing_validation_does_not_import_great_expectations() -> None:
     code = "import sys, collections_mi.validation; sys.exit('great_expectations' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(SRC), "PATH": ""},
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PYTHONPATH": str(SRC), "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -519,23 +621,30 @@ def test_decimals_the_engine_would_round_are_errors(ledger: BadLedger) -> None:
     """decimal columns are read as decimal(38, 18): a 19th decimal was rounded away without a word (an FX rate of
     0.0000000000000000001 became 0 and converted EUR receivables to 0, exit 0). 18 decimals, and trailing zeros
     beyond them, change nothing and pass."""
-    ledger.set("customers", "C1", "risk_score", "720.0000000000000000004")   # 19 decimals: read as 720
+    ledger.set("customers", "C1", "risk_score", "720.0000000000000000004")  # 19 decimals: read as 720
     ledger.set("customers", "C3", "risk_score", "610.12345678901234567800")  # 18 significant decimals: exact
-    ledger.edit("fx_rates", lambda rows: [{**row, "rate": "0.0000000000000000001"} if row["rate_date"] == "2026-10-30"
-                                          else row for row in rows])
+    ledger.edit(
+        "fx_rates",
+        lambda rows: [
+            {**row, "rate": "0.0000000000000000001"} if row["rate_date"] == "2026-10-30" else row for row in rows
+        ],
+    )
     report = ledger.validate()
     found = [(f.check, f.table, f.column, f.failing_count) for f in report.failures]
-    assert found == [("decimal_places", "customers", "risk_score", 1), ("decimal_places", "fx_rates", "rate", 1)], \
+    assert found == [("decimal_places", "customers", "risk_score", 1), ("decimal_places", "fx_rates", "rate", 1)], (
         report.render_text()
+    )
     risk, rate = report.failures
     assert risk.sample == [{"customer_id": "C1", "risk_score": "720.0000000000000000004", "read_as": "720"}]
-    assert rate.sample == [{"rate_date": "2026-10-30", "currency": "EUR", "rate": "0.0000000000000000001",
-                            "read_as": "0"}]
+    assert rate.sample == [
+        {"rate_date": "2026-10-30", "currency": "EUR", "rate": "0.0000000000000000001", "read_as": "0"}
+    ]
     assert rate.line() == (
         "fx_rates.rate: 1 row where rate has more than 18 decimals, which the engine would round (to the value shown "
         "as read_as) (0.0000000000000000001) — fix: write rate with at most 18 decimals in fx_rates.csv; a value "
         "that needs more is almost always a wrong unit or a misplaced decimal point, so check it against the source "
-        "system")
+        "system"
+    )
 
 
 def test_a_parquet_decimal_finer_than_the_engine_type_is_an_error(ledger: BadLedger) -> None:
@@ -545,20 +654,23 @@ def test_a_parquet_decimal_finer_than_the_engine_type_is_an_error(ledger: BadLed
 
     (ledger.folder / "fx_rates.csv").unlink()
     target = str(ledger.folder / "fx_rates.parquet").replace("'", "''")
-    duckdb.sql("select * from (values (date '2026-07-01', 'EUR', 1.10::decimal(38, 20)), "
-               "(date '2026-10-30', 'EUR', 0.00000000000000000012::decimal(38, 20))) t(rate_date, currency, rate)"
-               ).write_parquet(target)
+    duckdb.sql(
+        "select * from (values (date '2026-07-01', 'EUR', 1.10::decimal(38, 20)), "
+        "(date '2026-10-30', 'EUR', 0.00000000000000000012::decimal(38, 20))) t(rate_date, currency, rate)"
+    ).write_parquet(target)
     report = ledger.validate()
     assert [(f.check, f.table, f.column, f.failing_count) for f in report.failures] == [
-        ("decimal_places", "fx_rates", "rate", 1)], report.render_text()
-    assert report.failures[0].sample == [{"rate_date": "2026-10-30", "currency": "EUR",
-                                          "rate": "0.00000000000000000012", "read_as": "0"}]
+        ("decimal_places", "fx_rates", "rate", 1)
+    ], report.render_text()
+    assert report.failures[0].sample == [
+        {"rate_date": "2026-10-30", "currency": "EUR", "rate": "0.00000000000000000012", "read_as": "0"}
+    ]
 
 
 def test_every_decimal_column_the_engine_could_round_is_checked() -> None:
     """One check driven by the contract's engine types: every decimal column has it; money columns are checked
     against their currency's minor unit instead (money_decimals), never finer than the money scale."""
-    from collections_mi.contract import ENGINE_TYPES, MINOR_UNIT_EXCEPTIONS
+    from collections_mi.core.contract import ENGINE_TYPES, MINOR_UNIT_EXCEPTIONS
     from collections_mi.validation.cross_table import ROW_CHECKS, SET_CHECKS, decimal_bounds
 
     checked = {(c.table, c.column) for c in ROW_CHECKS if c.id == "decimal_places"}
@@ -583,20 +695,27 @@ def test_dates_are_written_exactly_yyyy_mm_dd(ledger: BadLedger) -> None:
     ledger.set("adjustments", "A1", "adjustment_date", "2026-10-5")
     report = ledger.validate()
     found = [(f.check, f.table, f.column, f.failing_count) for f in report.failures]
-    assert found == [("date_format", "invoices", "invoice_date", 1), ("date_format", "invoices", "due_date", 1),
-                     ("date_format", "payments", "payment_date", 2),
-                     ("date_format", "adjustments", "adjustment_date", 1)], report.render_text()
+    assert found == [
+        ("date_format", "invoices", "invoice_date", 1),
+        ("date_format", "invoices", "due_date", 1),
+        ("date_format", "payments", "payment_date", 2),
+        ("date_format", "adjustments", "adjustment_date", 1),
+    ], report.render_text()
     invoice_date, due_date, payment_date, adjustment_date = report.failures
     assert invoice_date.sample == [{"row": 1, "invoice_id": "I1", "invoice_date": '" 2026-08-01"'}]
     assert due_date.sample == [{"row": 2, "invoice_id": "I2", "due_date": '"2026-11-14 "'}]
-    assert payment_date.sample == [{"row": 1, "payment_id": "P1", "payment_date": "2026-9-15"},
-                                   {"row": 2, "payment_id": "P2", "payment_date": "2026-10- 1"}]
+    assert payment_date.sample == [
+        {"row": 1, "payment_id": "P1", "payment_date": "2026-9-15"},
+        {"row": 2, "payment_id": "P2", "payment_date": "2026-10- 1"},
+    ]
     assert adjustment_date.sample == [{"row": 1, "adjustment_id": "A1", "adjustment_date": "2026-10-5"}]
-    assert payment_date.description == ('2 rows where payment_date is not a real date written YYYY-MM-DD '
-                                        '(2026-9-15, 2026-10- 1)')
+    assert payment_date.description == (
+        "2 rows where payment_date is not a real date written YYYY-MM-DD (2026-9-15, 2026-10- 1)"
+    )
     assert payment_date.hint == (
-        'write payment_date as YYYY-MM-DD (e.g. 2026-10-31) and correct impossible dates, in payments.csv; or set '
-        'source.csv.date_format (README.md § Params) if the export writes every date another way, e.g. "%d/%m/%Y"')
+        "write payment_date as YYYY-MM-DD (e.g. 2026-10-31) and correct impossible dates, in payments.csv; or set "
+        'source.csv.date_format (README.md § Params) if the export writes every date another way, e.g. "%d/%m/%Y"'
+    )
     assert "2026-9-15" in report.render_text() and "2026-9-15 " not in report.render_text()
 
 
@@ -606,10 +725,30 @@ def test_dates_are_written_exactly_yyyy_mm_dd(ledger: BadLedger) -> None:
 def test_control_characters_in_the_data_are_escaped_in_both_reports(ledger: BadLedger) -> None:
     """A value holding a terminal escape sequence (OSC retitle, ANSI colour) is quoted with its control characters
     escaped in validation.txt and validation.html; validation.json keeps the exact value (JSON escapes it)."""
-    ledger.append("invoices", {"invoice_id": "I8", "customer_id": "\x1b]0;pwned\x07", "invoice_date": "2026-09-01",
-                               "due_date": "2026-10-01", "amount": "10.00", "currency": "USD", "disputed": ""})
-    ledger.append("invoices", {"invoice_id": "I9", "customer_id": "\x1b[31mRED\u202e", "invoice_date": "2026-09-02",
-                               "due_date": "2026-10-02", "amount": "20.00", "currency": "USD", "disputed": ""})
+    ledger.append(
+        "invoices",
+        {
+            "invoice_id": "I8",
+            "customer_id": "\x1b]0;pwned\x07",
+            "invoice_date": "2026-09-01",
+            "due_date": "2026-10-01",
+            "amount": "10.00",
+            "currency": "USD",
+            "disputed": "",
+        },
+    )
+    ledger.append(
+        "invoices",
+        {
+            "invoice_id": "I9",
+            "customer_id": "\x1b[31mRED\u202e",
+            "invoice_date": "2026-09-02",
+            "due_date": "2026-10-02",
+            "amount": "20.00",
+            "currency": "USD",
+            "disputed": "",
+        },
+    )
     report = ledger.validate()
     failure = only_failure(report)
     assert sample_values(failure, "customer_id") == ["\x1b]0;pwned\x07", "\x1b[31mRED\u202e"]
@@ -623,9 +762,11 @@ def test_control_characters_in_the_data_are_escaped_in_both_reports(ledger: BadL
 
 
 def test_escaped_shows_every_control_character_and_keeps_line_structure() -> None:
-    from collections_mi.printable import escaped
+    from collections_mi.core.printable import escaped
 
-    assert escaped("a\x1b[2Jb\rc\x08d\x00e\x7ff\x9bg\x9dh\u202ei\u2066j") == \
-        r"a\x1b[2Jb\x0dc\x08d\x00e\x7ff\x9bg\x9dh\u202ei\u2066j"
+    assert (
+        escaped("a\x1b[2Jb\rc\x08d\x00e\x7ff\x9bg\x9dh\u202ei\u2066j")
+        == r"a\x1b[2Jb\x0dc\x08d\x00e\x7ff\x9bg\x9dh\u202ei\u2066j"
+    )
     assert escaped("line 1\n\tline 2 — Zürich, 東京") == "line 1\n\tline 2 — Zürich, 東京"
     assert escaped(escaped("\x1b")) == r"\x1b"

@@ -58,10 +58,11 @@ def test_general_reserve_by_grade() -> None:
 
 
 def test_demo_loan_book_matches_the_oracle(demo_ledger, tmp_path) -> None:
-    from collections_mi.config import load_params
+    from collections_mi.config.params import load_params
     from collections_mi.metrics.fx import load_fx
     from collections_mi.metrics.watchlist import compute_watchlist
-    from collections_mi.sources import open_ledger
+    from collections_mi.sources.ledger import open_ledger
+
     from conftest import write_params
     from oracle import watchlist_reserves
 

@@ -10,14 +10,14 @@ import time
 from pathlib import Path
 
 from collections_mi import __version__
-from collections_mi.errors import (
+from collections_mi.core.errors import (
     MACHINE_ERRNOS,
     CollectionsMIError,
     OutputNotWritable,
     machine_fault_hint,
     machine_fault_reason,
 )
-from collections_mi.printable import escaped
+from collections_mi.core.printable import escaped
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
@@ -27,7 +27,7 @@ def _progress(message: str) -> None:
 
 
 def _cmd_pack(args: argparse.Namespace) -> int:
-    from collections_mi.pack.runner import run_pack
+    from collections_mi.runs.pack import run_pack
 
     only = [s.strip() for s in args.only.split(",")] if args.only else None
     if only:
@@ -35,8 +35,9 @@ def _cmd_pack(args: argparse.Namespace) -> int:
 
         unknown = [s for s in only if s not in SECTIONS]
         if unknown:
-            raise CollectionsMIError(f"--only: unknown section(s) {', '.join(unknown)}",
-                                     hint=f"choose from {', '.join(SECTIONS)}")
+            raise CollectionsMIError(
+                f"--only: unknown section(s) {', '.join(unknown)}", hint=f"choose from {', '.join(SECTIONS)}"
+            )
     outcome = run_pack(args.params, args.out, only=only, progress=_progress)
     total = sum(outcome.timings.values())
     print(f"Published {outcome.folder}/ in {total:.1f} s")
@@ -45,17 +46,17 @@ def _cmd_pack(args: argparse.Namespace) -> int:
 
 
 def _cmd_metrics(args: argparse.Namespace) -> int:
-    from collections_mi.pack.results import kpis_json
-    from collections_mi.pack.runner import compute_kpis
+    from collections_mi.runs.pack import compute_kpis
+    from collections_mi.store.results import kpis_json
 
     sys.stdout.write(kpis_json(compute_kpis(args.params, validate=not args.skip_validation)))
     return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from collections_mi.config import load_params
-    from collections_mi.pack.runner import validate_ledger
-    from collections_mi.sources import open_ledger
+    from collections_mi.config.params import load_params
+    from collections_mi.sources.ledger import open_ledger
+    from collections_mi.validation.gate import validate_ledger
 
     params = load_params(args.params)
     report = validate_ledger(open_ledger(params, args.params), params)
@@ -64,7 +65,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_send(args: argparse.Namespace) -> int:
-    from collections_mi.config import EmailConfig, load_params
+    from collections_mi.config.params import EmailConfig, load_params
     from collections_mi.delivery.smtp import send_eml
 
     email = load_params(args.params).email if args.params else EmailConfig()
@@ -76,21 +77,27 @@ def _cmd_send(args: argparse.Namespace) -> int:
 
 
 def _cmd_backfill(args: argparse.Namespace) -> int:
-    from collections_mi.history import backfill
+    from collections_mi.runs.backfill import backfill
 
-    outcome = backfill(args.params, start=args.start, end=args.end, out_dir=args.out,
-                       validate=not args.skip_validation, jobs=args.jobs, missing_only=args.missing_only,
-                       progress=_progress)
+    outcome = backfill(
+        args.params,
+        start=args.start,
+        end=args.end,
+        out_dir=args.out,
+        validate=not args.skip_validation,
+        jobs=args.jobs,
+        missing_only=args.missing_only,
+        progress=_progress,
+    )
     skipped = f" ({len(outcome.skipped)} already stored, skipped)" if outcome.skipped else ""
     print(f"Backfilled {len(outcome.stored)} month(s) into {outcome.history_dir}/ in {outcome.seconds:.1f} s{skipped}")
     return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from collections_mi.demo import generate_demo
+    from collections_mi.demo.generator import generate_demo
 
-    summary = generate_demo(args.out, invoices=args.invoices, seed=args.seed, fmt=args.format,
-                            progress=_progress)
+    summary = generate_demo(args.out, invoices=args.invoices, seed=args.seed, fmt=args.format, progress=_progress)
     counts = ", ".join(f"{t} {n:,}" for t, n in summary.row_counts.items())
     print(f"Demo ledger written to {summary.out_dir}: {counts}; latest month-end {summary.latest_month_end}")
     return 0
@@ -100,9 +107,9 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     import datetime as dt
     import re
 
-    from collections_mi.errors import ConfigError
-    from collections_mi.sources_inspect import month_end, propose, render_summary, render_yaml
-    from collections_mi.sources_inspect_io import read_folder
+    from collections_mi.core.errors import ConfigError
+    from collections_mi.sources.inspection import month_end, propose, render_summary, render_yaml
+    from collections_mi.sources.inspection_io import read_folder
 
     as_of, note = None, "from --as-of"
     if args.as_of:
@@ -112,17 +119,21 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
             raise ConfigError(f"--as-of {args.as_of!r} is not a date", hint="use YYYY-MM-DD, e.g. 2026-10-31") from None
     if args.out is not None:
         if args.out.exists():
-            raise ConfigError(f"{args.out} already exists: inspect never overwrites a file",
-                              hint="review or rename that file, or pass another --out path")
+            raise ConfigError(
+                f"{args.out} already exists: inspect never overwrites a file",
+                hint="review or rename that file, or pass another --out path",
+            )
         named = re.match(r"^(\d{4})-(\d{2})\.ya?ml$", args.out.name)
         if named:
             period = dt.date(int(named.group(1)), int(named.group(2)), 1)
             if as_of is None:
                 as_of, note = month_end(period), f"the period {args.out.stem} that --out names"
             elif (as_of.year, as_of.month) != (period.year, period.month):
-                raise ConfigError(f"--as-of {as_of} is not in {named.group(1)}-{named.group(2)}, the period "
-                                  f"{args.out.name} is named for",
-                                  hint="name the file params/<YYYY-MM of as_of>.yaml or change --as-of")
+                raise ConfigError(
+                    f"--as-of {as_of} is not in {named.group(1)}-{named.group(2)}, the period "
+                    f"{args.out.name} is named for",
+                    hint="name the file params/<YYYY-MM of as_of>.yaml or change --as-of",
+                )
     proposal = propose(str(args.folder), read_folder(args.folder), as_of=as_of, as_of_note=note)
     command = f"collections-mi inspect {args.folder}"
     text = render_yaml(proposal, command=command)
@@ -134,8 +145,10 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
             with args.out.open("x", encoding="utf-8") as handle:
                 handle.write(text)
         except FileExistsError:
-            raise ConfigError(f"{args.out} already exists: inspect never overwrites a file",
-                              hint="review or rename that file, or pass another --out path") from None
+            raise ConfigError(
+                f"{args.out} already exists: inspect never overwrites a file",
+                hint="review or rename that file, or pass another --out path",
+            ) from None
     sys.stderr.write(escaped(render_summary(proposal)))
     if args.out is not None:
         review = f"settle its {len(proposal.todo)} TODO(s)" if proposal.todo else "review it"
@@ -147,37 +160,53 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="collections-mi",
         description="Month-end management information for credit & collections: validated packs of aging, DSO, "
-                    "allowance, watch-list and agency performance from a receivables ledger.",
-        epilog="Example: collections-mi pack --params params/2026-10.yaml   (see README.md)")
+        "allowance, watch-list and agency performance from a receivables ledger.",
+        epilog="Example: collections-mi pack --params params/2026-10.yaml   (see README.md)",
+    )
     parser.add_argument("--version", action="version", version=f"collections-mi {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    pack = commands.add_parser("pack", help="validate, compute and publish the month-end pack",
-                               description="Validate the ledger, compute every section once, execute the notebooks "
-                                           "and publish DIR/<YYYY-MM>/ atomically (index.html, html/, executed/, "
-                                           "kpis.json, tables/, run.json).")
+    pack = commands.add_parser(
+        "pack",
+        help="validate, compute and publish the month-end pack",
+        description="Validate the ledger, compute every section once, execute the notebooks "
+        "and publish DIR/<YYYY-MM>/ atomically (index.html, html/, executed/, "
+        "kpis.json, tables/, run.json).",
+    )
     pack.add_argument("--params", required=True, type=Path, help="params file, e.g. params/2026-10.yaml")
     pack.add_argument("--out", default=Path("reports"), type=Path, help="output folder (default: reports)")
     pack.add_argument("--only", help="comma-separated sections to run (default: all whose tables are present)")
     pack.set_defaults(run=_cmd_pack)
 
-    metrics = commands.add_parser("metrics", help="print the kpis.json object (no notebooks)",
-                                  description="Validate and compute every KPI; print the kpis.json object to stdout.")
+    metrics = commands.add_parser(
+        "metrics",
+        help="print the kpis.json object (no notebooks)",
+        description="Validate and compute every KPI; print the kpis.json object to stdout.",
+    )
     metrics.add_argument("--params", required=True, type=Path, help="params file")
-    metrics.add_argument("--skip-validation", action="store_true",
-                         help="compute without the validation gate (faster; for exploration only)")
+    metrics.add_argument(
+        "--skip-validation",
+        action="store_true",
+        help="compute without the validation gate (faster; for exploration only)",
+    )
     metrics.set_defaults(run=_cmd_metrics)
 
-    validate = commands.add_parser("validate", help="run the validation gate only",
-                                   description="Run the Great Expectations suites and cross-table checks; exit 2 "
-                                               "with a readable report when the data fails.")
+    validate = commands.add_parser(
+        "validate",
+        help="run the validation gate only",
+        description="Run the Great Expectations suites and cross-table checks; exit 2 "
+        "with a readable report when the data fails.",
+    )
     validate.add_argument("--params", required=True, type=Path, help="params file")
     validate.set_defaults(run=_cmd_validate)
 
-    send = commands.add_parser("send", help="send a published pack's email.eml over SMTP",
-                               description="Send DIR/<period>/email.eml. SMTP host/port/user/security from params "
-                                           "(email.smtp) or COLLECTIONS_MI_SMTP_HOST/PORT/USER/SECURITY; the password "
-                                           "only from COLLECTIONS_MI_SMTP_PASSWORD. Nothing is sent without this command.")
+    send = commands.add_parser(
+        "send",
+        help="send a published pack's email.eml over SMTP",
+        description="Send DIR/<period>/email.eml. SMTP host/port/user/security from params "
+        "(email.smtp) or COLLECTIONS_MI_SMTP_HOST/PORT/USER/SECURITY; the password "
+        "only from COLLECTIONS_MI_SMTP_PASSWORD. Nothing is sent without this command.",
+    )
     send.add_argument("--period", required=True, help="YYYY-MM of a published pack")
     send.add_argument("--to", help="comma-separated recipients (default: email.recipients in params)")
     send.add_argument("--params", type=Path, help="params file with the email section (optional)")
@@ -185,26 +214,42 @@ def build_parser() -> argparse.ArgumentParser:
     send.set_defaults(run=_cmd_send)
 
     backfill = commands.add_parser(
-        "backfill", help="store past month-ends in the history (no notebooks)",
+        "backfill",
+        help="store past month-ends in the history (no notebooks)",
         description="Compute every section for each month-end from --from to --to, using the params file as the "
-                    "template (as_of set to each month-end), validating the ledger once and running no notebooks, "
-                    "and store each month in OUT/history/period=YYYY-MM/ (Parquet, exact decimals); a month "
-                    "already stored is replaced.",
-        epilog="Example: collections-mi backfill --params params/2026-10.yaml --from 2025-01 --to 2026-10")
+        "template (as_of set to each month-end), validating the ledger once and running no notebooks, "
+        "and store each month in OUT/history/period=YYYY-MM/ (Parquet, exact decimals); a month "
+        "already stored is replaced.",
+        epilog="Example: collections-mi backfill --params params/2026-10.yaml --from 2025-01 --to 2026-10",
+    )
     backfill.add_argument("--params", required=True, type=Path, help="params file used as the template")
-    backfill.add_argument("--from", dest="start", metavar="YYYY-MM",
-                          help="first month (default: report.trend_months months back from --to)")
+    backfill.add_argument(
+        "--from",
+        dest="start",
+        metavar="YYYY-MM",
+        help="first month (default: report.trend_months months back from --to)",
+    )
     backfill.add_argument("--to", dest="end", metavar="YYYY-MM", help="last month (default: the params' period)")
-    backfill.add_argument("--out", default=Path("reports"), type=Path,
-                          help="reports folder; the history is OUT/history (default: reports)")
+    backfill.add_argument(
+        "--out",
+        default=Path("reports"),
+        type=Path,
+        help="reports folder; the history is OUT/history (default: reports)",
+    )
     backfill.add_argument("--missing-only", action="store_true", help="skip months already in the history")
     backfill.add_argument("--jobs", type=int, help="worker processes (default: one per core, at most 4)")
-    backfill.add_argument("--skip-validation", action="store_true",
-                          help="compute without the validation gate (faster; for exploration only)")
+    backfill.add_argument(
+        "--skip-validation",
+        action="store_true",
+        help="compute without the validation gate (faster; for exploration only)",
+    )
     backfill.set_defaults(run=_cmd_backfill)
 
-    demo = commands.add_parser("demo", help="generate the deterministic demo ledger",
-                               description="Write a realistic, deterministic demo receivables ledger.")
+    demo = commands.add_parser(
+        "demo",
+        help="generate the deterministic demo ledger",
+        description="Write a realistic, deterministic demo receivables ledger.",
+    )
     demo.add_argument("--out", default=Path("data/demo"), type=Path, help="output folder (default: data/demo)")
     demo.add_argument("--invoices", type=int, default=60_000, help="number of invoices (default: 60000)")
     demo.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
@@ -212,18 +257,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_cmd_demo)
 
     inspect = commands.add_parser(
-        "inspect", help="propose params (source mapping) for a folder of ERP exports",
+        "inspect",
+        help="propose params (source mapping) for a folder of ERP exports",
         description="Read the header and a few rows of each .csv/.parquet file in FOLDER, sniff the CSV dialect "
-                    "(delimiter, decimal comma or point, thousands separator, date format, encoding), decide which "
-                    "file is which contract table and propose source.tables (file, columns, values). What it "
-                    "cannot decide is marked # TODO. Prints the YAML to stdout (a summary to stderr), or writes "
-                    "--out, which must not exist yet.",
-        epilog="Example: collections-mi inspect exports/2026-10 --out params/2026-10.yaml")
+        "(delimiter, decimal comma or point, thousands separator, date format, encoding), decide which "
+        "file is which contract table and propose source.tables (file, columns, values). What it "
+        "cannot decide is marked # TODO. Prints the YAML to stdout (a summary to stderr), or writes "
+        "--out, which must not exist yet.",
+        epilog="Example: collections-mi inspect exports/2026-10 --out params/2026-10.yaml",
+    )
     inspect.add_argument("folder", type=Path, metavar="FOLDER", help="folder holding the exported files")
     inspect.add_argument("--out", type=Path, help="write the params here (never overwritten), e.g. params/2026-10.yaml")
-    inspect.add_argument("--as-of", dest="as_of", metavar="YYYY-MM-DD",
-                         help="as_of of the params (default: the period of --out, else the month-end of the latest "
-                              "invoice date seen)")
+    inspect.add_argument(
+        "--as-of",
+        dest="as_of",
+        metavar="YYYY-MM-DD",
+        help="as_of of the params (default: the period of --out, else the month-end of the latest invoice date seen)",
+    )
     inspect.set_defaults(run=_cmd_inspect)
     return parser
 
@@ -249,8 +299,11 @@ def main(argv: list[str] | None = None) -> int:
         # a fault of the machine (disk full, read-only file system, no permission…) outside a pack's own handling
         named = next((os.fsdecode(n) for n in (exc.filename, exc.filename2) if n is not None), None)
         folder = getattr(args, "out", None) or (os.path.dirname(os.path.abspath(named)) if named else ".")
-        print(f"error: {escaped(named) + ': ' if named else ''}{machine_fault_reason(exc)}\n"
-              f"  fix: {machine_fault_hint(exc, folder)}", file=sys.stderr)
+        print(
+            f"error: {escaped(named) + ': ' if named else ''}{machine_fault_reason(exc)}\n"
+            f"  fix: {machine_fault_hint(exc, folder)}",
+            file=sys.stderr,
+        )
         return OutputNotWritable.exit_code
     except Exception as exc:
         return _internal_error(args, exc)
@@ -261,10 +314,13 @@ def _internal_error(args: argparse.Namespace, exc: Exception) -> int:
     if os.environ.get("COLLECTIONS_MI_DEBUG"):
         raise exc
     saved = _save_internal_error(args, exc)
-    print(f"internal error: {type(exc).__name__}: {escaped(str(exc).splitlines()[0]) if str(exc) else ''}\n"
-          f"  nothing was published; the details are saved in {saved}\n"
-          "  fix: this is a fault in collections_mi, not in your data: please report it with that file "
-          "(set COLLECTIONS_MI_DEBUG=1 to see the traceback here)", file=sys.stderr)
+    print(
+        f"internal error: {type(exc).__name__}: {escaped(str(exc).splitlines()[0]) if str(exc) else ''}\n"
+        f"  nothing was published; the details are saved in {saved}\n"
+        "  fix: this is a fault in collections_mi, not in your data: please report it with that file "
+        "(set COLLECTIONS_MI_DEBUG=1 to see the traceback here)",
+        file=sys.stderr,
+    )
     return 1
 
 
@@ -275,10 +331,12 @@ def _save_internal_error(args: argparse.Namespace, exc: BaseException) -> Path:
 
     stamp = time.strftime("%Y%m%dT%H%M%S")
     out = getattr(args, "out", None)
-    folders = ([Path(out) / "_failed"] if out is not None and args.command in ("pack", "backfill") else []) + \
-        [Path(tempfile.gettempdir()) / "collections_mi-errors"]
-    text = (f"collections_mi {__version__} internal error at {stamp}\ncommand: {' '.join(sys.argv)}\n\n"
-            + "".join(traceback.format_exception(exc)))
+    folders = ([Path(out) / "_failed"] if out is not None and args.command in ("pack", "backfill") else []) + [
+        Path(tempfile.gettempdir()) / "collections_mi-errors"
+    ]
+    text = f"collections_mi {__version__} internal error at {stamp}\ncommand: {' '.join(sys.argv)}\n\n" + "".join(
+        traceback.format_exception(exc)
+    )
     for folder in folders:
         try:
             folder.mkdir(parents=True, exist_ok=True)

@@ -18,14 +18,14 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from IPython.display import HTML, display
 
-from collections_mi.config import Params, load_params
+from collections_mi.config.params import Params, load_params
 from collections_mi.metrics.result import SectionResult, Unavailable
-from collections_mi.pack.results import read_results
 from collections_mi.presentation import format as fmt
+from collections_mi.store.results import read_results
 
 _STATE: dict[str, bool] = {"plotly_loaded": False}
 
-NOTEBOOK_CSS = (Path(__file__).parent / "presentation" / "assets" / "pack.css")
+NOTEBOOK_CSS = Path(__file__).parent / "presentation" / "assets" / "pack.css"
 
 
 def setup() -> None:
@@ -50,7 +50,7 @@ def load_section(section: str, params_path: str, results_dir: str | None = None)
         results = read_results(Path(results_dir), only=[section])
         return params, results[section]
     from collections_mi.metrics.sections import SECTIONS, compute_sections
-    from collections_mi.sources import open_ledger
+    from collections_mi.sources.ledger import open_ledger
 
     ledger = open_ledger(params, params_path)
     return params, compute_sections(ledger.typed, params, [SECTIONS[section]])[section]
@@ -59,8 +59,12 @@ def load_section(section: str, params_path: str, results_dir: str | None = None)
 def show(fig: go.Figure) -> None:
     """Display a plotly figure: interactive in JupyterLab, inline HTML (no CDN) in the exported pack."""
     setup()
-    fragment = fig.to_html(full_html=False, include_plotlyjs=False, include_mathjax=False,
-                           config={"displaylogo": False, "responsive": True})
+    fragment = fig.to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        include_mathjax=False,
+        config={"displaylogo": False, "responsive": True},
+    )
     display({"text/html": f'<div class="mi-chart">{fragment}</div>'}, raw=True)
 
 
@@ -116,7 +120,7 @@ def env_flag(name: str) -> bool:
 
 
 # --- Exploration notebooks (notebooks/explore/, issue 11) ---------------------------------------------------------
-# They read the month-end history (collections_mi.history) and, for a month not stored yet, the ledger.
+# They read the month-end history (collections_mi.store.history) and, for a month not stored yet, the ledger.
 
 
 def work_from_project(params_path: str) -> str:
@@ -138,19 +142,22 @@ def explore_paths(params_path: str, history_dir: str) -> tuple[str, str]:
 def explore_open_items(params_path: str, history_dir: str) -> tuple[Params, pd.DataFrame]:
     """The params and the open items at their month-end: from the history when that month is stored (the ledger is
     not read), otherwise computed from the ledger now (and not stored)."""
-    from collections_mi import history
+    from collections_mi.store import history
 
     params = load_params(params_path)
     if history.has_period(history_dir, params.period):
         items = history.load_table(history_dir, history.OPEN_ITEMS, [params.period])
         stored = history.snapshot_manifest(history_dir, params.period)
-        note(f"Open items of {params.period} read from the history ({history_dir}), stored "
-             f"{stored.get('stored_utc', '?')} by {stored.get('origin', '?')} {stored.get('run_id', '')}.")
+        note(
+            f"Open items of {params.period} read from the history ({history_dir}), stored "
+            f"{stored.get('stored_utc', '?')} by {stored.get('origin', '?')} {stored.get('run_id', '')}."
+        )
         return params, items
-    from collections_mi.sources import open_ledger
+    from collections_mi.metrics.open_items import open_items_snapshot
+    from collections_mi.sources.ledger import open_ledger
 
     ledger = open_ledger(params, params_path)
-    items = history.open_items_snapshot(ledger.typed, params)
+    items = open_items_snapshot(ledger.typed, params)
     note(f"{params.period} is not in the history yet: open items computed now from {ledger.description}.")
     return params, items
 
@@ -158,18 +165,22 @@ def explore_open_items(params_path: str, history_dir: str) -> tuple[Params, pd.D
 def explore_history(params_path: str, history_dir: str, fill_missing: bool = False) -> tuple[Params, pd.DataFrame]:
     """The params and every stored period's KPIs. With ``fill_missing``, months of the last ``report.trend_months``
     up to the params' period that the history lacks are back-filled first (validated, no notebooks)."""
-    from collections_mi import history
+    from collections_mi.store import history
 
     params = load_params(params_path)
     filled = ""
     if fill_missing:
-        outcome = history.backfill(params_path, history_dir=history_dir, missing_only=True, progress=print)
+        from collections_mi.runs.backfill import backfill
+
+        outcome = backfill(params_path, history_dir=history_dir, missing_only=True, progress=print)
         if outcome.stored:
             filled = f" ({len(outcome.stored)} missing month(s) back-filled first in {outcome.seconds:.0f} s)"
     kpis = history.load_kpis(history_dir)
     stored = list(kpis["period"])
-    note(f"{len(stored)} month-end(s) in the history ({stored[0]} … {stored[-1]}), read from {history_dir}{filled}; "
-         "the views below read only the history, not the ledger.")
+    note(
+        f"{len(stored)} month-end(s) in the history ({stored[0]} … {stored[-1]}), read from {history_dir}{filled}; "
+        "the views below read only the history, not the ledger."
+    )
     if len(stored) < 2:
         note("Trends need at least two month-ends: run `collections-mi backfill --params <params file>`.")
     return params, kpis

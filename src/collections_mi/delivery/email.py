@@ -19,8 +19,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from collections_mi.config import Params, checked_addresses
-from collections_mi.params_yaml import character_problem
+from collections_mi.config.params import Params, checked_addresses
+from collections_mi.config.yaml_loader import character_problem
 from collections_mi.metrics.result import SectionResult
 from collections_mi.presentation import charts
 from collections_mi.presentation import format as fmt
@@ -51,10 +51,13 @@ def kpi_lines(results: Mapping[str, SectionResult], currency: str) -> list[KpiLi
     from collections_mi.presentation import agency, aging, allowance, dso, watchlist
 
     lines: list[KpiLine] = []
-    views = (("aging", lambda r: aging.headline_tiles(r, currency)), ("dso", dso.headline_tiles),
-             ("allowance", lambda r: allowance.headline_tiles(r, currency)),
-             ("watchlist", lambda r: watchlist.headline_tiles(r, currency)),
-             ("agency", lambda r: agency.headline_tiles(r, currency)))
+    views = (
+        ("aging", lambda r: aging.headline_tiles(r, currency)),
+        ("dso", dso.headline_tiles),
+        ("allowance", lambda r: allowance.headline_tiles(r, currency)),
+        ("watchlist", lambda r: watchlist.headline_tiles(r, currency)),
+        ("agency", lambda r: agency.headline_tiles(r, currency)),
+    )
     for name, tiles in views:
         if name in results and results[name].kpis:
             for tile in tiles(results[name]):
@@ -84,16 +87,42 @@ def email_charts(results: Mapping[str, SectionResult], params: Params) -> list[C
     currency = params.reporting_currency
     found = []
     if "aging" in results:
-        found.append(Chart("aging", "Open receivables by age", charts.aging_buckets_bar(results["aging"].tables["aging"], currency)))
-        found.append(Chart("aging_trend", "Receivables by age, month-end trend", charts.trend_stacked_area(
-            results["aging"].tables["aging_trend"], params.aging.labels, currency)))
+        found.append(
+            Chart(
+                "aging", "Open receivables by age", charts.aging_buckets_bar(results["aging"].tables["aging"], currency)
+            )
+        )
+        found.append(
+            Chart(
+                "aging_trend",
+                "Receivables by age, month-end trend",
+                charts.trend_stacked_area(results["aging"].tables["aging_trend"], params.aging.labels, currency),
+            )
+        )
     if "dso" in results:
         trend = results["dso"].tables["dso_trend"].tail(params.report.trend_months)
-        found.append(Chart("dso_trend", "DSO family by month-end", charts.kpi_trend(
-            trend, ["dso", "bpdso", "add"], ["DSO", "Best possible DSO", "Average days delinquent"], "DSO by month-end")))
+        found.append(
+            Chart(
+                "dso_trend",
+                "DSO family by month-end",
+                charts.kpi_trend(
+                    trend,
+                    ["dso", "bpdso", "add"],
+                    ["DSO", "Best possible DSO", "Average days delinquent"],
+                    "DSO by month-end",
+                ),
+            )
+        )
     if "allowance" in results and "allowance_rollforward" in results["allowance"].tables:
-        found.append(Chart("allowance", "Allowance rollforward", charts.waterfall(
-            results["allowance"].tables["allowance_rollforward"], currency, "Allowance rollforward")))
+        found.append(
+            Chart(
+                "allowance",
+                "Allowance rollforward",
+                charts.waterfall(
+                    results["allowance"].tables["allowance_rollforward"], currency, "Allowance rollforward"
+                ),
+            )
+        )
     return found[:4]
 
 
@@ -134,20 +163,30 @@ def _kpi_rows_html(lines: Sequence[KpiLine]) -> str:
     for line in lines:
         colour = {True: "#2e7d32", False: "#c62828", None: "#616e7c"}[line.good]
         change = html.escape(line.change) if line.change else ""
-        rows.append(f'<tr><td style="{CELL}">{html.escape(line.label)}</td>'
-                    f'<td style="{NUMBER}font-weight:600;">{html.escape(line.value)}</td>'
-                    f'<td style="{CELL}color:{colour};font-size:12px;">{change}</td></tr>')
+        rows.append(
+            f'<tr><td style="{CELL}">{html.escape(line.label)}</td>'
+            f'<td style="{NUMBER}font-weight:600;">{html.escape(line.value)}</td>'
+            f'<td style="{CELL}color:{colour};font-size:12px;">{change}</td></tr>'
+        )
     return "".join(rows)
 
 
-def html_body(params: Params, lines: Sequence[KpiLine], sentences: Sequence[str], images: Mapping[str, str],
-              titles: Mapping[str, str], validation: str) -> str:
+def html_body(
+    params: Params,
+    lines: Sequence[KpiLine],
+    sentences: Sequence[str],
+    images: Mapping[str, str],
+    titles: Mapping[str, str],
+    validation: str,
+) -> str:
     brand = html.escape(fmt.brand(params.report.company, params.period))
     period = html.escape(params.period)
     figures = "".join(
         f'<p style="margin:18px 0 4px;{FONT}font-weight:600;">{html.escape(titles[name])}</p>'
         f'<img src="cid:{cid[1:-1]}" width="640" style="max-width:100%;height:auto;border:1px solid #d9e2ec;" '
-        f'alt="{html.escape(titles[name])}">' for name, cid in images.items())
+        f'alt="{html.escape(titles[name])}">'
+        for name, cid in images.items()
+    )
     bullet_items = "".join(f'<li style="margin:4px 0;">{html.escape(s)}</li>' for s in sentences)
     return (
         f'<!DOCTYPE html><html><body style="margin:0;padding:0;background:#f5f7fa;">'
@@ -156,24 +195,38 @@ def html_body(params: Params, lines: Sequence[KpiLine], sentences: Sequence[str]
         f'<table role="presentation" width="680" cellpadding="0" cellspacing="0" '
         f'style="max-width:680px;width:100%;background:#ffffff;{FONT}color:#1f2933;">'
         f'<tr><td style="background:#0d2a4a;color:#ffffff;padding:14px 18px;font-size:18px;font-weight:700;">'
-        f'{brand}</td></tr>'
+        f"{brand}</td></tr>"
         f'<tr><td style="padding:14px 18px;font-size:14px;">'
         f'<p style="margin:0 0 10px;">Month-end collections pack as of {html.escape(str(params.as_of))}.</p>'
         f'<ul style="margin:0 0 12px;padding-left:18px;">{bullet_items}</ul>'
         f'<table role="presentation" cellpadding="0" cellspacing="0" style="border-collapse:collapse;font-size:14px;">'
-        f'{_kpi_rows_html(lines)}</table>{figures}'
+        f"{_kpi_rows_html(lines)}</table>{figures}"
         f'<p style="margin:18px 0 0;color:#616e7c;font-size:12px;">The full pack is attached '
-        f'(collections-pack-{period}.zip; open index.html). Validation: {html.escape(validation)}.</p>'
-        f'</td></tr></table></td></tr></table></body></html>')
+        f"(collections-pack-{period}.zip; open index.html). Validation: {html.escape(validation)}.</p>"
+        f"</td></tr></table></td></tr></table></body></html>"
+    )
 
 
 def text_body(params: Params, lines: Sequence[KpiLine], sentences: Sequence[str], validation: str) -> str:
     width = max((len(line.label) for line in lines), default=10)
-    rows = [f"{line.label.ljust(width)}  {line.value}" + (f"  ({line.change})" if line.change else "") for line in lines]
-    return "\n".join([f"{fmt.brand(params.report.company, params.period)} (as of {params.as_of})", "",
-                      *[f"- {s}" for s in sentences], "", *rows, "",
-                      f"The full pack is attached (collections-pack-{params.period}.zip; open index.html).",
-                      f"Validation: {validation}."]) + "\n"
+    rows = [
+        f"{line.label.ljust(width)}  {line.value}" + (f"  ({line.change})" if line.change else "") for line in lines
+    ]
+    return (
+        "\n".join(
+            [
+                f"{fmt.brand(params.report.company, params.period)} (as of {params.as_of})",
+                "",
+                *[f"- {s}" for s in sentences],
+                "",
+                *rows,
+                "",
+                f"The full pack is attached (collections-pack-{params.period}.zip; open index.html).",
+                f"Validation: {validation}.",
+            ]
+        )
+        + "\n"
+    )
 
 
 #: the longest subject written (RFC 5322 advises lines of at most 78 characters; a header may be folded, but a
@@ -187,11 +240,11 @@ def header_text(text: str, limit: int = SUBJECT_LIMIT) -> str:
     a caller passes (``email.message`` refuses CR/LF in a header with an exception)."""
     flat = "".join(" " if character_problem(char) is not None else char for char in text)
     flat = " ".join(flat.split())
-    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def subject(params: Params, results: Mapping[str, SectionResult]) -> str:
-    """"Acme Ltd · Collections MI · 2026-10 · AR $1.2m · DSO 41.3 days": the company (params), the period and
+    """ "Acme Ltd · Collections MI · 2026-10 · AR $1.2m · DSO 41.3 days": the company (params), the period and
     numbers; one line."""
     parts = [fmt.brand(params.report.company, params.period)]
     if "aging" in results:
@@ -201,15 +254,24 @@ def subject(params: Params, results: Mapping[str, SectionResult]) -> str:
     return header_text(" · ".join(parts))
 
 
-def build_email(folder: Path, results: Mapping[str, SectionResult], params: Params, *, validation: str,
-                images: Mapping[str, bytes], titles: Mapping[str, str], sender: str = "collections-mi@localhost",
-                recipients: Sequence[str] = (), now: dt.datetime | None = None) -> EmailMessage:
+def build_email(
+    folder: Path,
+    results: Mapping[str, SectionResult],
+    params: Params,
+    *,
+    validation: str,
+    images: Mapping[str, bytes],
+    titles: Mapping[str, str],
+    sender: str = "collections-mi@localhost",
+    recipients: Sequence[str] = (),
+    now: dt.datetime | None = None,
+) -> EmailMessage:
     message = EmailMessage(policy=SMTP)
     message["Subject"] = subject(params, results)
     message["From"] = checked_addresses([sender], "email.sender")[0]
     if recipients:
         message["To"] = ", ".join(checked_addresses(recipients, "email.recipients"))
-    message["Date"] = format_datetime(now or dt.datetime.now(dt.timezone.utc))
+    message["Date"] = format_datetime(now or dt.datetime.now(dt.UTC))
     message["Message-ID"] = make_msgid(domain="collections-mi.local")
     currency = params.reporting_currency
     lines = kpi_lines(results, currency)
@@ -219,15 +281,18 @@ def build_email(folder: Path, results: Mapping[str, SectionResult], params: Para
     message.add_alternative(html_body(params, lines, sentences, cids, titles, validation), subtype="html")
     html_part = message.get_payload()[1]
     for name, png in images.items():
-        html_part.add_related(png, maintype="image", subtype="png", cid=cids[name], filename=f"{name}.png",
-                              disposition="inline")
-    message.add_attachment(zip_pack(folder), maintype="application", subtype="zip",
-                           filename=f"collections-pack-{params.period}.zip")
+        html_part.add_related(
+            png, maintype="image", subtype="png", cid=cids[name], filename=f"{name}.png", disposition="inline"
+        )
+    message.add_attachment(
+        zip_pack(folder), maintype="application", subtype="zip", filename=f"collections-pack-{params.period}.zip"
+    )
     return message
 
 
-def write_email(folder: Path, results: Mapping[str, SectionResult], params: Params, validation: str,
-                progress: Any = None) -> list[str]:
+def write_email(
+    folder: Path, results: Mapping[str, SectionResult], params: Params, validation: str, progress: Any = None
+) -> list[str]:
     """Write ``folder/email.eml``; returns warnings (e.g. charts omitted because no headless browser was found)."""
     warnings: list[str] = []
     chosen = email_charts(results, params)
@@ -235,11 +300,20 @@ def write_email(folder: Path, results: Mapping[str, SectionResult], params: Para
         images = render_pngs(chosen)
     except Exception as exc:  # kaleido raises several types when no browser can be started
         images = {}
-        warnings.append("email charts omitted: no headless Chromium for static images "
-                        f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-                        "install Debian's chromium package")
-    message = build_email(folder, results, params, validation=validation, images=images,
-                          titles={c.name: c.title for c in chosen}, sender=params.email.sender,
-                          recipients=params.email.recipients)
+        warnings.append(
+            "email charts omitted: no headless Chromium for static images "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+            "install Debian's chromium package"
+        )
+    message = build_email(
+        folder,
+        results,
+        params,
+        validation=validation,
+        images=images,
+        titles={c.name: c.title for c in chosen},
+        sender=params.email.sender,
+        recipients=params.email.recipients,
+    )
     (folder / "email.eml").write_bytes(bytes(message))
     return warnings

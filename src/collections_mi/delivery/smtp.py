@@ -9,23 +9,16 @@ from __future__ import annotations
 
 import os
 import smtplib
-import socket
 import ssl
 from collections.abc import Sequence
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
-from collections_mi.config import SmtpConfig, bare_address, checked_addresses
-from collections_mi.errors import CollectionsMIError
+from collections_mi.config.params import SmtpConfig, bare_address, checked_addresses
+from collections_mi.core.errors import DeliveryError
 
 PASSWORD_VARIABLE = "COLLECTIONS_MI_SMTP_PASSWORD"
-
-
-class DeliveryError(CollectionsMIError):
-    """The email could not be sent."""
-
-    exit_code = 5
 
 
 def effective_smtp(config: SmtpConfig) -> SmtpConfig:
@@ -37,8 +30,13 @@ def effective_smtp(config: SmtpConfig) -> SmtpConfig:
     return config.model_copy(update=overrides) if overrides else config
 
 
-def send_eml(path: Path, recipients: Sequence[str], config: SmtpConfig, sender: str | None = None,
-             context: ssl.SSLContext | None = None) -> None:
+def send_eml(
+    path: Path,
+    recipients: Sequence[str],
+    config: SmtpConfig,
+    sender: str | None = None,
+    context: ssl.SSLContext | None = None,
+) -> None:
     """Send ``path`` to ``recipients``. ``sender`` (params' ``email.sender``), when given, is the From header and
     the envelope sender; otherwise the stored email's own From (written from ``email.sender`` at pack time)."""
     if not path.is_file():
@@ -60,8 +58,9 @@ def send_eml(path: Path, recipients: Sequence[str], config: SmtpConfig, sender: 
     context = context or ssl.create_default_context()
     try:
         if config.security == "ssl":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout_seconds,
-                                                    context=context)
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                config.host, config.port, timeout=config.timeout_seconds, context=context
+            )
         else:
             client = smtplib.SMTP(config.host, config.port, timeout=config.timeout_seconds)
         with client:
@@ -71,15 +70,21 @@ def send_eml(path: Path, recipients: Sequence[str], config: SmtpConfig, sender: 
                 client.ehlo()
             if config.user:
                 if password is None:
-                    raise DeliveryError(f"SMTP user {config.user} needs a password",
-                                        hint=f"set the environment variable {PASSWORD_VARIABLE}")
+                    raise DeliveryError(
+                        f"SMTP user {config.user} needs a password",
+                        hint=f"set the environment variable {PASSWORD_VARIABLE}",
+                    )
                 client.login(config.user, password)
             client.send_message(message, from_addr=envelope_sender, to_addrs=[bare_address(r) for r in recipients])
     except smtplib.SMTPAuthenticationError as exc:
-        raise DeliveryError(f"SMTP authentication failed for user {config.user} at {config.host}:{config.port} "
-                            f"({exc.smtp_code})", hint=f"check the user and {PASSWORD_VARIABLE}") from None
-    except (OSError, socket.timeout, smtplib.SMTPException) as exc:
+        raise DeliveryError(
+            f"SMTP authentication failed for user {config.user} at {config.host}:{config.port} ({exc.smtp_code})",
+            hint=f"check the user and {PASSWORD_VARIABLE}",
+        ) from None
+    except (TimeoutError, OSError, smtplib.SMTPException) as exc:
         if isinstance(exc, DeliveryError):
             raise
-        raise DeliveryError(f"could not send through {config.host}:{config.port} ({config.security}): {exc}",
-                            hint="check email.smtp host/port/security in params or COLLECTIONS_MI_SMTP_*") from None
+        raise DeliveryError(
+            f"could not send through {config.host}:{config.port} ({config.security}): {exc}",
+            hint="check email.smtp host/port/security in params or COLLECTIONS_MI_SMTP_*",
+        ) from None

@@ -16,19 +16,25 @@ from decimal import Decimal
 import ibis
 import pandas as pd
 
-from collections_mi.config import Params
+from collections_mi.config.params import Params
+from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio
 from collections_mi.metrics.balances import Tables
 from collections_mi.metrics.fx import FxRates
 from collections_mi.metrics.result import SectionResult
-from collections_mi.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio
 
 #: months after placement at which champion and challenger are compared
 HORIZON_MONTHS = 6
 SIGNIFICANCE = 0.05
 POWER = 0.8
 KPI_IDS = ("agency_placed", "agency_collected", "agency_fees", "agency_net_back", "agency_liquidation_pct")
-TABLE_NAMES = ("agency_league", "agency_placements", "agency_liquidation_curves", "agency_champion_challenger",
-               "agency_fee_reconciliation", "agency_collections_by_month")
+TABLE_NAMES = (
+    "agency_league",
+    "agency_placements",
+    "agency_liquidation_curves",
+    "agency_champion_challenger",
+    "agency_fee_reconciliation",
+    "agency_collections_by_month",
+)
 
 
 def months_between(start: dt.date, end: dt.date) -> int:
@@ -47,25 +53,46 @@ def placement_results(tables: Tables, params: Params) -> pd.DataFrame:
     collections = tables["agency_collections"]
     collections = collections.filter(collections.collection_date <= as_of)
     sums = collections.group_by("placement_id").aggregate(
-        collected=collections.amount.sum(), first_collection=collections.collection_date.min(),
-        collections=collections.count())
+        collected=collections.amount.sum(),
+        first_collection=collections.collection_date.min(),
+        collections=collections.count(),
+    )
     joined = placements.left_join(sums, "placement_id").drop("placement_id_right")
     agencies = tables["agencies"]
     strategy = agencies.strategy
-    joined = joined.left_join(agencies.select("agency_id", agency=agencies.name, strategy=strategy), "agency_id") \
-        .drop("agency_id_right")
-    frame = joined.select("placement_id", "agency_id", "agency", "strategy", "customer_id", "placed_date",
-                          "placed_amount", "fee_rate", "recalled_date", "collected", "first_collection",
-                          "collections").order_by("placement_id").to_pyarrow().to_pandas()
+    joined = joined.left_join(agencies.select("agency_id", agency=agencies.name, strategy=strategy), "agency_id").drop(
+        "agency_id_right"
+    )
+    frame = (
+        joined.select(
+            "placement_id",
+            "agency_id",
+            "agency",
+            "strategy",
+            "customer_id",
+            "placed_date",
+            "placed_amount",
+            "fee_rate",
+            "recalled_date",
+            "collected",
+            "first_collection",
+            "collections",
+        )
+        .order_by("placement_id")
+        .to_pyarrow()
+        .to_pandas()
+    )
     frame["collected"] = [ZERO if v is None else v for v in frame["collected"]]
     frame["collections"] = [0 if v is None or v != v else int(v) for v in frame["collections"]]
     with decimal.localcontext(MONEY_CONTEXT):
         frame["fees"] = [c * r for c, r in zip(frame["collected"], frame["fee_rate"])]
         frame["net_back"] = [c - f for c, f in zip(frame["collected"], frame["fees"])]
-    frame["liquidation_pct"] = [None if (p := ratio(c, a)) is None else p * HUNDRED
-                                for c, a in zip(frame["collected"], frame["placed_amount"])]
-    frame["days_to_first_collection"] = [None if f is None else (f - p).days
-                                         for f, p in zip(frame["first_collection"], frame["placed_date"])]
+    frame["liquidation_pct"] = [
+        None if (p := ratio(c, a)) is None else p * HUNDRED for c, a in zip(frame["collected"], frame["placed_amount"])
+    ]
+    frame["days_to_first_collection"] = [
+        None if f is None else (f - p).days for f, p in zip(frame["first_collection"], frame["placed_date"])
+    ]
     frame["open_balance"] = [a - c for a, c in zip(frame["placed_amount"], frame["collected"])]
     return frame
 
@@ -74,28 +101,42 @@ def totals(placements: pd.DataFrame) -> dict[str, Decimal | None]:
     placed = dsum(placements["placed_amount"])
     collected = dsum(placements["collected"])
     liquidation = ratio(collected, placed)
-    return {"agency_placed": placed, "agency_collected": collected, "agency_fees": dsum(placements["fees"]),
-            "agency_net_back": dsum(placements["net_back"]),
-            "agency_liquidation_pct": None if liquidation is None else liquidation * HUNDRED}
+    return {
+        "agency_placed": placed,
+        "agency_collected": collected,
+        "agency_fees": dsum(placements["fees"]),
+        "agency_net_back": dsum(placements["net_back"]),
+        "agency_liquidation_pct": None if liquidation is None else liquidation * HUNDRED,
+    }
 
 
 def league_table(placements: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    for (agency_id, agency, strategy), group in placements.groupby(["agency_id", "agency", "strategy"], sort=True,
-                                                                   dropna=False):
+    for (agency_id, agency, strategy), group in placements.groupby(
+        ["agency_id", "agency", "strategy"], sort=True, dropna=False
+    ):
         summary = totals(group)
         days = [d for d in group["days_to_first_collection"] if d is not None and d == d]
         recalled = int(group["recalled_date"].notna().sum())
-        rows.append({
-            "agency_id": agency_id, "agency": agency, "strategy": None if strategy != strategy else strategy,
-            "placements": len(group), "placed": summary["agency_placed"], "collected": summary["agency_collected"],
-            "liquidation_pct": summary["agency_liquidation_pct"], "fees": summary["agency_fees"],
-            "net_back": summary["agency_net_back"],
-            "net_back_pct": None if (p := ratio(summary["agency_net_back"], summary["agency_placed"])) is None else p * HUNDRED,
-            "recall_rate_pct": ratio(Decimal(recalled), Decimal(len(group))) * HUNDRED,
-            "avg_days_to_first_collection": (Decimal(sum(days)) / len(days)) if days else None,
-            "open_balance": dsum(group["open_balance"]),
-        })
+        rows.append(
+            {
+                "agency_id": agency_id,
+                "agency": agency,
+                "strategy": None if strategy != strategy else strategy,
+                "placements": len(group),
+                "placed": summary["agency_placed"],
+                "collected": summary["agency_collected"],
+                "liquidation_pct": summary["agency_liquidation_pct"],
+                "fees": summary["agency_fees"],
+                "net_back": summary["agency_net_back"],
+                "net_back_pct": None
+                if (p := ratio(summary["agency_net_back"], summary["agency_placed"])) is None
+                else p * HUNDRED,
+                "recall_rate_pct": ratio(Decimal(recalled), Decimal(len(group))) * HUNDRED,
+                "avg_days_to_first_collection": (Decimal(sum(days)) / len(days)) if days else None,
+                "open_balance": dsum(group["open_balance"]),
+            }
+        )
     frame = pd.DataFrame(rows)
     return frame.sort_values("net_back", ascending=False, kind="stable").reset_index(drop=True) if len(frame) else frame
 
@@ -108,16 +149,24 @@ def liquidation_curves(tables: Tables, params: Params, placements: pd.DataFrame)
         return pd.DataFrame(columns=columns)
     collections = tables["agency_collections"]
     collections = collections.filter(collections.collection_date <= params.as_of)
-    rows = collections.group_by(["placement_id", "collection_date"]).aggregate(amount=collections.amount.sum()) \
-        .to_pyarrow().to_pylist()
-    info = {p: (d, r) for p, d, r in zip(placements["placement_id"], placements["placed_date"], placements["recalled_date"])}
+    rows = (
+        collections.group_by(["placement_id", "collection_date"])
+        .aggregate(amount=collections.amount.sum())
+        .to_pyarrow()
+        .to_pylist()
+    )
+    info = {
+        p: (d, r) for p, d, r in zip(placements["placement_id"], placements["placed_date"], placements["recalled_date"])
+    }
     cohort_of = {p: d.replace(day=1) for p, (d, _) in info.items()}
     collected: dict[tuple[dt.date, int], list[Decimal]] = defaultdict(list)
     for row in rows:
         placed_date, recalled = info.get(row["placement_id"], (None, None))
         if placed_date is None or (recalled is not None and recalled == recalled and row["collection_date"] > recalled):
             continue
-        collected[(cohort_of[row["placement_id"]], months_between(placed_date, row["collection_date"]))].append(row["amount"])
+        collected[(cohort_of[row["placement_id"]], months_between(placed_date, row["collection_date"]))].append(
+            row["amount"]
+        )
     out = []
     for cohort, group in placements.groupby(placements["placed_date"].map(lambda d: d.replace(day=1)), sort=True):
         placed = dsum(group["placed_amount"])
@@ -126,8 +175,16 @@ def liquidation_curves(tables: Tables, params: Params, placements: pd.DataFrame)
         for month in range(horizon + 1):
             running += dsum(collected.get((cohort, month), []))
             share = ratio(running, placed)
-            out.append({"cohort": cohort, "months_since": month, "placements": len(group), "placed": placed,
-                        "collected_cumulative": running, "liquidation_pct": None if share is None else share * HUNDRED})
+            out.append(
+                {
+                    "cohort": cohort,
+                    "months_since": month,
+                    "placements": len(group),
+                    "placed": placed,
+                    "collected_cumulative": running,
+                    "liquidation_pct": None if share is None else share * HUNDRED,
+                }
+            )
     return pd.DataFrame(out, columns=columns)
 
 
@@ -154,16 +211,24 @@ def horizon_liquidation(tables: Tables, params: Params, placements: pd.DataFrame
     if old_enough.empty:
         return old_enough.assign(horizon_pct=[])
     collections = tables["agency_collections"]
-    collections = collections.filter(collections.collection_date <= params.as_of) \
-        .select("placement_id", "collection_date", "amount").to_pyarrow().to_pylist()
+    collections = (
+        collections.filter(collections.collection_date <= params.as_of)
+        .select("placement_id", "collection_date", "amount")
+        .to_pyarrow()
+        .to_pylist()
+    )
     by_placement: dict[str, list[tuple[dt.date, Decimal]]] = defaultdict(list)
     for row in collections:
         by_placement[row["placement_id"]].append((row["collection_date"], row["amount"]))
     shares = []
-    for placement, placed_date, amount, recalled in zip(old_enough["placement_id"], old_enough["placed_date"],
-                                                        old_enough["placed_amount"], old_enough["recalled_date"]):
-        within = dsum(a for d, a in by_placement.get(placement, []) if months_between(placed_date, d) < horizon
-                      and (recalled is None or recalled != recalled or d <= recalled))
+    for placement, placed_date, amount, recalled in zip(
+        old_enough["placement_id"], old_enough["placed_date"], old_enough["placed_amount"], old_enough["recalled_date"]
+    ):
+        within = dsum(
+            a
+            for d, a in by_placement.get(placement, [])
+            if months_between(placed_date, d) < horizon and (recalled is None or recalled != recalled or d <= recalled)
+        )
         shares.append(within / amount * HUNDRED)
     return old_enough.assign(horizon_pct=shares)
 
@@ -176,16 +241,42 @@ def champion_challenger(sample: pd.DataFrame, horizon: int) -> ChampionChallenge
     challenger = [float(v) for v in sample.loc[sample["strategy"] == "challenger", "horizon_pct"]]
     n1, n2 = len(champion), len(challenger)
     if n1 < 2 or n2 < 2:
-        return ChampionChallenger(horizon, n1, n2, None, None, None, None, None, None, None, None, None,
-                                  f"not enough placements past {horizon} months to compare (need 2 per group)")
+        return ChampionChallenger(
+            horizon,
+            n1,
+            n2,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            f"not enough placements past {horizon} months to compare (need 2 per group)",
+        )
     m1, m2 = sum(champion) / n1, sum(challenger) / n2
     v1 = sum((x - m1) ** 2 for x in champion) / (n1 - 1)
     v2 = sum((x - m2) ** 2 for x in challenger) / (n2 - 1)
     se = math.sqrt(v1 / n1 + v2 / n2)
     diff = m2 - m1
     if se == 0:
-        return ChampionChallenger(horizon, n1, n2, m1, m2, diff, diff, diff, None, None, None, None,
-                                  "no variation in liquidation: the test is undefined")
+        return ChampionChallenger(
+            horizon,
+            n1,
+            n2,
+            m1,
+            m2,
+            diff,
+            diff,
+            diff,
+            None,
+            None,
+            None,
+            None,
+            "no variation in liquidation: the test is undefined",
+        )
     t = diff / se
     df = (v1 / n1 + v2 / n2) ** 2 / ((v1 / n1) ** 2 / (n1 - 1) + (v2 / n2) ** 2 / (n2 - 1))
     p = float(2 * stats.t.sf(abs(t), df))
@@ -196,13 +287,23 @@ def champion_challenger(sample: pd.DataFrame, horizon: int) -> ChampionChallenge
     needed = math.ceil(2 * (z * pooled / diff) ** 2) if diff else None
     better = "challenger" if diff > 0 else "champion"
     if p < SIGNIFICANCE:
-        verdict = (f"The {better} liquidates {abs(diff):.1f} points more at {horizon} months; the difference is "
-                   f"statistically significant (Welch t-test, p = {p:.3f} < {SIGNIFICANCE}).")
+        verdict = (
+            f"The {better} liquidates {abs(diff):.1f} points more at {horizon} months; the difference is "
+            f"statistically significant (Welch t-test, p = {p:.3f} < {SIGNIFICANCE})."
+        )
     else:
-        more = "" if needed is None else (f"; at this effect size about {needed} placements per group are needed "
-                                          f"(now {n1} champion, {n2} challenger) for 80% power")
-        verdict = (f"Not yet significant: the {better} is ahead by {abs(diff):.1f} points at {horizon} months, "
-                   f"p = {p:.3f}{more}.")
+        more = (
+            ""
+            if needed is None
+            else (
+                f"; at this effect size about {needed} placements per group are needed "
+                f"(now {n1} champion, {n2} challenger) for 80% power"
+            )
+        )
+        verdict = (
+            f"Not yet significant: the {better} is ahead by {abs(diff):.1f} points at {horizon} months, "
+            f"p = {p:.3f}{more}."
+        )
     return ChampionChallenger(horizon, n1, n2, m1, m2, diff, diff - margin, diff + margin, d, t, p, needed, verdict)
 
 
@@ -210,19 +311,34 @@ def fee_reconciliation(tables: Tables, params: Params, placements: pd.DataFrame)
     """Fees computed (fee_rate × collections) against the fee the agency charged (`agency_collections.fee_amount`,
     optional); differences itemised per collection."""
     collections = tables["agency_collections"]
-    columns = ["collection_id", "placement_id", "agency", "collection_date", "amount", "fee_rate", "fee_computed",
-               "fee_charged", "difference"]
+    columns = [
+        "collection_id",
+        "placement_id",
+        "agency",
+        "collection_date",
+        "amount",
+        "fee_rate",
+        "fee_computed",
+        "fee_charged",
+        "difference",
+    ]
     if "fee_amount" not in collections.columns:
         return pd.DataFrame(columns=columns)
-    frame = collections.filter(collections.collection_date <= params.as_of).select(
-        "collection_id", "placement_id", "collection_date", "amount", "fee_amount").to_pyarrow().to_pandas()
+    frame = (
+        collections.filter(collections.collection_date <= params.as_of)
+        .select("collection_id", "placement_id", "collection_date", "amount", "fee_amount")
+        .to_pyarrow()
+        .to_pandas()
+    )
     rates = dict(zip(placements["placement_id"], placements["fee_rate"]))
     names = dict(zip(placements["placement_id"], placements["agency"]))
     frame["fee_rate"] = [rates.get(p) for p in frame["placement_id"]]
     frame["agency"] = [names.get(p) for p in frame["placement_id"]]
     frame["fee_computed"] = [a * r if r is not None else None for a, r in zip(frame["amount"], frame["fee_rate"])]
     frame["fee_charged"] = [Decimal(str(v)) if v is not None else None for v in frame["fee_amount"]]
-    frame["difference"] = [None if c is None or x is None else x - c for c, x in zip(frame["fee_computed"], frame["fee_charged"])]
+    frame["difference"] = [
+        None if c is None or x is None else x - c for c, x in zip(frame["fee_computed"], frame["fee_charged"])
+    ]
     frame = frame[[d is not None and d != 0 for d in frame["difference"]]]
     return frame[columns].reset_index(drop=True)
 
@@ -236,15 +352,19 @@ def agency_trend(placements: pd.DataFrame, tables: Tables, params: Params) -> pd
     sums: dict[tuple[dt.date, str], list[Decimal]] = defaultdict(list)
     for row in rows:
         sums[(row["collection_date"].replace(day=1), agency_of.get(row["placement_id"], "?"))].append(row["amount"])
-    out = [{"month": month, "agency": agency, "collected": dsum(values)} for (month, agency), values in sorted(sums.items())]
+    out = [
+        {"month": month, "agency": agency, "collected": dsum(values)}
+        for (month, agency), values in sorted(sums.items())
+    ]
     return pd.DataFrame(out, columns=["month", "agency", "collected"])
 
 
 def compute_agency(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
     placements = placement_results(tables, params)
     if placements.empty:
-        return SectionResult.nothing_at("agency", KPI_IDS, TABLE_NAMES,
-                                        f"no agency placement is dated on or before {params.as_of}")
+        return SectionResult.nothing_at(
+            "agency", KPI_IDS, TABLE_NAMES, f"no agency placement is dated on or before {params.as_of}"
+        )
     test = champion_challenger(horizon_liquidation(tables, params, placements, HORIZON_MONTHS), HORIZON_MONTHS)
     return SectionResult(
         section="agency",
@@ -261,8 +381,8 @@ def compute_agency(tables: Tables, params: Params, fx: FxRates) -> SectionResult
             "scope": f"placements placed on or before {params.as_of}; collections dated on or before {params.as_of}",
             "fees": "Σ collections × the placement's fee_rate (commission on gross collections)",
             "liquidation": "collected / placed × 100; curves: cumulative by months since placement, recalled "
-                           "placements stop accruing at recall",
+            "placements stop accruing at recall",
             "champion vs challenger": f"per-placement liquidation within {HORIZON_MONTHS} months of placement, "
-                                      f"Welch's two-sample t-test, α = {SIGNIFICANCE}, 95% CI of the difference",
+            f"Welch's two-sample t-test, α = {SIGNIFICANCE}, 95% CI of the difference",
         },
     )

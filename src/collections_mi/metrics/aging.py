@@ -10,7 +10,8 @@ from decimal import Decimal
 import ibis
 import pandas as pd
 
-from collections_mi.config import Params
+from collections_mi.config.params import Params
+from collections_mi.core.money import HUNDRED, ZERO, dsum, ratio, round_money
 from collections_mi.metrics.balances import (
     Tables,
     bucket_expr,
@@ -23,8 +24,7 @@ from collections_mi.metrics.balances import (
 )
 from collections_mi.metrics.fx import FxRates
 from collections_mi.metrics.result import SectionResult
-from collections_mi.sources import fetch
-from collections_mi.money import HUNDRED, ZERO, dsum, ratio, round_money
+from collections_mi.sources.ledger import fetch
 
 CUSTOMER_ATTRIBUTES = ("name", "segment", "region", "collector", "credit_limit")
 UNASSIGNED = "(none)"
@@ -34,18 +34,22 @@ def aged_items(tables: Tables, params: Params, as_of: dt.date | Sequence[dt.date
     """Open items with their ``bucket`` (per params.aging) and ``past_due`` flag (days past due > 0)."""
     items = open_items(tables, as_of, params.reporting_currency)
     age = items.days_past_due if params.aging.basis == "due_date" else items.days_since_invoice
-    return items.mutate(bucket=bucket_expr(age, params.aging.labels, params.aging.buckets, params.aging.basis),
-                        past_due=items.days_past_due > 0)
+    return items.mutate(
+        bucket=bucket_expr(age, params.aging.labels, params.aging.buckets, params.aging.basis),
+        past_due=items.days_past_due > 0,
+    )
 
 
 def _customer_cells(tables: Tables, params: Params) -> pd.DataFrame:
     """Open balances at as_of grouped by customer × currency × bucket × past-due × disputed, with customer fields."""
     items = aged_items(tables, params, params.as_of)
     cells = items.group_by(["customer_id", "currency", "bucket", "past_due", "disputed"]).aggregate(
-        items=items.count(), balance=items.open_balance.sum())
+        items=items.count(), balance=items.open_balance.sum()
+    )
     customers = tables["customers"]
-    cells = cells.left_join(customers.select("customer_id", *CUSTOMER_ATTRIBUTES), "customer_id") \
-        .drop("customer_id_right")
+    cells = cells.left_join(customers.select("customer_id", *CUSTOMER_ATTRIBUTES), "customer_id").drop(
+        "customer_id_right"
+    )
     frame = fetch(cells.order_by(["customer_id", "currency", "bucket", "past_due", "disputed"]))
     for column in ("segment", "region", "collector"):
         frame[column] = frame[column].fillna(UNASSIGNED)
@@ -67,12 +71,14 @@ def bucket_table(rows: Iterable[tuple[str, int, Decimal]], labels: Sequence[str]
         amounts[bucket].append(amount)
     sums = {b: dsum(amounts[b]) for b in labels}
     total = dsum(sums.values())
-    return pd.DataFrame({
-        "bucket": list(labels),
-        "items": [items[b] for b in labels],
-        "amount": [sums[b] for b in labels],
-        "share_pct": [_share(sums[b], total) for b in labels],
-    })
+    return pd.DataFrame(
+        {
+            "bucket": list(labels),
+            "items": [items[b] for b in labels],
+            "amount": [sums[b] for b in labels],
+            "share_pct": [_share(sums[b], total) for b in labels],
+        }
+    )
 
 
 def breakdown(cells: pd.DataFrame, by: str | list[str], labels: Sequence[str]) -> pd.DataFrame:
@@ -82,7 +88,7 @@ def breakdown(cells: pd.DataFrame, by: str | list[str], labels: Sequence[str]) -
     counts: dict[tuple, int] = defaultdict(int)
     for record in cells[keys + ["bucket", "amount", "items", "past_due"]].itertuples(index=False):
         key = tuple(record[: len(keys)])
-        bucket, amount, count, past_due = record[len(keys):]
+        bucket, amount, count, past_due = record[len(keys) :]
         acc[key][bucket].append(amount)
         acc[key]["__total"].append(amount)
         if past_due:
@@ -97,11 +103,14 @@ def breakdown(cells: pd.DataFrame, by: str | list[str], labels: Sequence[str]) -
             row[label] = dsum(acc[key][label])
         total = dsum(acc[key]["__total"])
         past_due = dsum(acc[key]["__past_due"])
-        row.update(total=total, past_due=past_due, past_due_pct=_share(past_due, total),
-                   share_pct=_share(total, grand_total))
+        row.update(
+            total=total, past_due=past_due, past_due_pct=_share(past_due, total), share_pct=_share(total, grand_total)
+        )
         rows.append(row)
     columns = keys + ["items", *labels, "total", "past_due", "past_due_pct", "share_pct"]
-    return pd.DataFrame(rows, columns=columns).sort_values("total", ascending=False, kind="stable").reset_index(drop=True)
+    return (
+        pd.DataFrame(rows, columns=columns).sort_values("total", ascending=False, kind="stable").reset_index(drop=True)
+    )
 
 
 def currency_breakdown(cells: pd.DataFrame, fx: FxRates, as_of: dt.date) -> pd.DataFrame:
@@ -111,8 +120,16 @@ def currency_breakdown(cells: pd.DataFrame, fx: FxRates, as_of: dt.date) -> pd.D
     for currency, group in cells.groupby("currency", sort=True):
         original = dsum(group["balance"])
         amount = dsum(group["amount"])
-        rows.append({"currency": currency, "items": int(group["items"].sum()), "amount_original": original,
-                     "rate": fx.rate(currency, as_of), "amount": amount, "share_pct": _share(amount, total)})
+        rows.append(
+            {
+                "currency": currency,
+                "items": int(group["items"].sum()),
+                "amount_original": original,
+                "rate": fx.rate(currency, as_of),
+                "amount": amount,
+                "share_pct": _share(amount, total),
+            }
+        )
     return pd.DataFrame(rows, columns=["currency", "items", "amount_original", "rate", "amount", "share_pct"])
 
 
@@ -121,7 +138,8 @@ def aging_trend(tables: Tables, params: Params, fx: FxRates) -> pd.DataFrame:
     dates = month_ends_up_to(params.as_of, params.report.trend_months)
     items = aged_items(tables, params, dates)
     grouped = items.group_by(["as_of", "currency", "bucket", "past_due"]).aggregate(
-        items=items.count(), balance=items.open_balance.sum())
+        items=items.count(), balance=items.open_balance.sum()
+    )
     frame = fetch(grouped)
     frame["amount"] = convert_column(frame, fx, "balance", "currency", "as_of")
     labels = params.aging.labels
@@ -133,11 +151,16 @@ def aging_trend(tables: Tables, params: Params, fx: FxRates) -> pd.DataFrame:
             row[label] = dsum(month_rows.loc[month_rows["bucket"] == label, "amount"])
         total = dsum(month_rows["amount"])
         past_due = dsum(month_rows.loc[month_rows["past_due"], "amount"])
-        row.update(open_items=int(month_rows["items"].sum()), ar_total=total, past_due_total=past_due,
-                   past_due_pct=_share(past_due, total))
+        row.update(
+            open_items=int(month_rows["items"].sum()),
+            ar_total=total,
+            past_due_total=past_due,
+            past_due_pct=_share(past_due, total),
+        )
         rows.append(row)
-    return pd.DataFrame(rows, columns=["month_end", *labels, "open_items", "ar_total", "past_due_total",
-                                       "past_due_pct"])
+    return pd.DataFrame(
+        rows, columns=["month_end", *labels, "open_items", "ar_total", "past_due_total", "past_due_pct"]
+    )
 
 
 def ar_rollforward(tables: Tables, params: Params, fx: FxRates, opening: Decimal, closing: Decimal) -> pd.DataFrame:
@@ -157,8 +180,10 @@ def ar_rollforward(tables: Tables, params: Params, fx: FxRates, opening: Decimal
     events = events.filter((events.effective > start) & (events.effective <= as_of) & (events.event_date <= as_of))
     moved = fetch(events.group_by(["kind", "currency", "effective"]).aggregate(amount=events.amount.sum()))
     moved["converted"] = convert_column(moved, fx, "amount", "currency", "effective")
-    by_kind = {kind: dsum(moved.loc[moved["kind"] == kind, "converted"]) for kind in
-               ("payment", "credit_note", "discount", "write_off")}
+    by_kind = {
+        kind: dsum(moved.loc[moved["kind"] == kind, "converted"])
+        for kind in ("payment", "credit_note", "discount", "write_off")
+    }
     movements = sales_total - by_kind["payment"] - by_kind["credit_note"] - by_kind["discount"] - by_kind["write_off"]
     revaluation = closing - opening - movements
     lines = [
@@ -174,25 +199,55 @@ def ar_rollforward(tables: Tables, params: Params, fx: FxRates, opening: Decimal
     return pd.DataFrame(lines, columns=["line", "amount"])
 
 
-def gl_reconciliation(tables: Tables, params: Params, ar_total: Decimal, open_items_count: int,
-                      bucket_sum: Decimal, open_items_list: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+def gl_reconciliation(
+    tables: Tables,
+    params: Params,
+    ar_total: Decimal,
+    open_items_count: int,
+    bucket_sum: Decimal,
+    open_items_list: Callable[[], pd.DataFrame],
+) -> pd.DataFrame:
     """Aging total = Σ open items = gl_balances.ar_control at as_of; differences shown, never hidden."""
     lines: list[dict[str, object]] = [
-        {"check": "Aging buckets total", "amount": bucket_sum, "difference": None, "status": "",
-         "explanation": f"{open_items_count} open items"},
-        {"check": "Σ open items (subledger)", "amount": ar_total, "difference": bucket_sum - ar_total,
-         "status": "ok" if bucket_sum == ar_total else "DIFFERENCE", "explanation": ""},
+        {
+            "check": "Aging buckets total",
+            "amount": bucket_sum,
+            "difference": None,
+            "status": "",
+            "explanation": f"{open_items_count} open items",
+        },
+        {
+            "check": "Σ open items (subledger)",
+            "amount": ar_total,
+            "difference": bucket_sum - ar_total,
+            "status": "ok" if bucket_sum == ar_total else "DIFFERENCE",
+            "explanation": "",
+        },
     ]
     if "gl_balances" not in tables:
-        lines.append({"check": "GL ar_control", "amount": None, "difference": None, "status": "not provided",
-                      "explanation": "no gl_balances table in the source"})
+        lines.append(
+            {
+                "check": "GL ar_control",
+                "amount": None,
+                "difference": None,
+                "status": "not provided",
+                "explanation": "no gl_balances table in the source",
+            }
+        )
         return pd.DataFrame(lines)
     gl = tables["gl_balances"]
     gl = gl.filter((gl.account == "ar_control") & (gl.period_end == params.as_of))
     gl_amounts = fetch(gl.select("amount"))["amount"]
     if gl_amounts.empty:
-        lines.append({"check": "GL ar_control", "amount": None, "difference": None, "status": "not provided",
-                      "explanation": f"gl_balances has no ar_control row for {params.as_of}"})
+        lines.append(
+            {
+                "check": "GL ar_control",
+                "amount": None,
+                "difference": None,
+                "status": "not provided",
+                "explanation": f"gl_balances has no ar_control row for {params.as_of}",
+            }
+        )
         return pd.DataFrame(lines)
     gl_total = dsum(gl_amounts)
     difference = gl_total - ar_total
@@ -203,8 +258,15 @@ def gl_reconciliation(tables: Tables, params: Params, ar_total: Decimal, open_it
     else:
         status = "DIFFERENCE"
         explanation = _explain_difference(shown_difference, open_items_list(), params.reporting_currency)
-    lines.append({"check": "GL ar_control", "amount": gl_total, "difference": difference, "status": status,
-                  "explanation": explanation})
+    lines.append(
+        {
+            "check": "GL ar_control",
+            "amount": gl_total,
+            "difference": difference,
+            "status": status,
+            "explanation": explanation,
+        }
+    )
     return pd.DataFrame(lines)
 
 
@@ -215,8 +277,10 @@ def _explain_difference(difference: Decimal, items: pd.DataFrame, currency: str)
     if len(matches):
         ids = ", ".join(matches["invoice_id"].astype(str).head(5))
         return f"GL − subledger = {difference}; open items of exactly that amount: {ids}"
-    return (f"GL − subledger = {difference}; no single open item matches — check postings to the control account "
-            "outside the subledger (manual journals, unapplied cash, timing)")
+    return (
+        f"GL − subledger = {difference}; no single open item matches — check postings to the control account "
+        "outside the subledger (manual journals, unapplied cash, timing)"
+    )
 
 
 def open_item_list(tables: Tables, params: Params, fx: FxRates, *, disputed_only: bool = False) -> pd.DataFrame:
@@ -226,9 +290,21 @@ def open_item_list(tables: Tables, params: Params, fx: FxRates, *, disputed_only
         items = items.filter(items.disputed)
     customers = tables["customers"]
     items = items.left_join(customers.select("customer_id", "name"), "customer_id").drop("customer_id_right")
-    frame = fetch(items.select("invoice_id", "customer_id", "name", "invoice_date", "due_date", "currency",
-                                "amount", "open_balance", "days_past_due", "bucket", "disputed")
-                   .order_by([ibis.desc("days_past_due"), "invoice_id"]))
+    frame = fetch(
+        items.select(
+            "invoice_id",
+            "customer_id",
+            "name",
+            "invoice_date",
+            "due_date",
+            "currency",
+            "amount",
+            "open_balance",
+            "days_past_due",
+            "bucket",
+            "disputed",
+        ).order_by([ibis.desc("days_past_due"), "invoice_id"])
+    )
     frame["open_balance_reporting"] = convert_column(frame, fx, "open_balance", "currency", params.as_of)
     return frame
 
@@ -250,21 +326,34 @@ def compute_aging(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
         (total - limit) if limit is not None and limit == limit and total > limit else None
         for total, limit in zip(by_customer["total"], by_customer["credit_limit"])
     ]
-    over_limit = by_customer[by_customer["over_limit"].notna()].sort_values("over_limit", ascending=False,
-                                                                            kind="stable").reset_index(drop=True)
+    over_limit = (
+        by_customer[by_customer["over_limit"].notna()]
+        .sort_values("over_limit", ascending=False, kind="stable")
+        .reset_index(drop=True)
+    )
     disputed = open_item_list(tables, params, fx, disputed_only=True)
     disputed_cells = cells[cells["disputed"].astype(bool)]
-    disputed_buckets = bucket_table(zip(disputed_cells["bucket"], disputed_cells["items"], disputed_cells["amount"]),
-                                    labels)
+    disputed_buckets = bucket_table(
+        zip(disputed_cells["bucket"], disputed_cells["items"], disputed_cells["amount"]), labels
+    )
 
     trend = aging_trend(tables, params, fx)
     opening = trend["ar_total"].iloc[-2] if len(trend) > 1 else ZERO
-    gl = gl_reconciliation(tables, params, ar_total, open_items_count, dsum(buckets["amount"]),
-                           lambda: _items_for_explanations(tables, params, fx))
+    gl = gl_reconciliation(
+        tables,
+        params,
+        ar_total,
+        open_items_count,
+        dsum(buckets["amount"]),
+        lambda: _items_for_explanations(tables, params, fx),
+    )
     rollforward = ar_rollforward(tables, params, fx, opening, ar_total)
 
-    basis = ("days past due (as_of − due_date); current = not yet due" if params.aging.basis == "due_date"
-             else "days since invoice (as_of − invoice_date)")
+    basis = (
+        "days past due (as_of − due_date); current = not yet due"
+        if params.aging.basis == "due_date"
+        else "days since invoice (as_of − invoice_date)"
+    )
     return SectionResult(
         section="aging",
         kpis={"ar_total": ar_total, "open_items": open_items_count, "past_due_total": past_due_total},
@@ -286,7 +375,7 @@ def compute_aging(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
             "aging.basis": basis,
             "aging.buckets": ", ".join(labels),
             "fx": f"balances in other currencies converted to {params.reporting_currency} at the closing rate "
-                  f"(latest rate dated on or before {params.as_of})",
+            f"(latest rate dated on or before {params.as_of})",
             "as_of": f"only rows dated on or before {params.as_of} are used",
         },
     )

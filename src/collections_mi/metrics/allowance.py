@@ -18,12 +18,12 @@ from decimal import Decimal
 import ibis
 import pandas as pd
 
-from collections_mi.config import Params
+from collections_mi.config.params import Params
+from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio, round_money
 from collections_mi.metrics.aging import aged_items
 from collections_mi.metrics.balances import Tables, month_end, month_ends_up_to, previous_month_end
 from collections_mi.metrics.fx import FxRates
 from collections_mi.metrics.result import SectionResult
-from collections_mi.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio, round_money
 
 ONE = Decimal(1)
 LOSS_RATE_QUANTUM = Decimal("1e-30")
@@ -32,8 +32,9 @@ BalancesByMonth = Mapping[dt.date, Mapping[str, Decimal]]
 # ---------------------------------------------------------------------------------------------- pure definitions
 
 
-def aging_rate_allowance(balances: Mapping[str, Decimal], rates: Mapping[str, Decimal | None],
-                         labels: Sequence[str]) -> pd.DataFrame:
+def aging_rate_allowance(
+    balances: Mapping[str, Decimal], rates: Mapping[str, Decimal | None], labels: Sequence[str]
+) -> pd.DataFrame:
     """Σ_bucket balance × rate, as a provision matrix: bucket, balance, rate, allowance. A rate that is not
     available (None: a roll rate with nothing to divide by) leaves that bucket's allowance not available too,
     unless the bucket holds nothing (then there is nothing to provide for: 0)."""
@@ -42,8 +43,9 @@ def aging_rate_allowance(balances: Mapping[str, Decimal], rates: Mapping[str, De
         for label in labels:
             balance = balances.get(label, ZERO)
             rate = rates[label]
-            rows.append({"bucket": label, "balance": balance, "loss_rate": rate,
-                         "allowance": _provision(balance, rate)})
+            rows.append(
+                {"bucket": label, "balance": balance, "loss_rate": rate, "allowance": _provision(balance, rate)}
+            )
     return pd.DataFrame(rows)
 
 
@@ -62,8 +64,8 @@ class RollRates:
     (None), and so is every loss rate that chains it: L_k for the buckets up to b_k. ``undefined`` says why, per
     bucket whose average is missing."""
 
-    monthly: pd.DataFrame      # month_end, from_bucket, to_bucket, numerator, denominator, roll_rate
-    averages: pd.DataFrame     # from_bucket, to_bucket, numerator, denominator, roll_rate
+    monthly: pd.DataFrame  # month_end, from_bucket, to_bucket, numerator, denominator, roll_rate
+    averages: pd.DataFrame  # from_bucket, to_bucket, numerator, denominator, roll_rate
     loss_rates: dict[str, Decimal | None]
     #: from_bucket → why its average roll rate is not available, for the buckets whose average is missing
     undefined: dict[str, str] = field(default_factory=dict)
@@ -78,12 +80,19 @@ class RollRates:
         first = min(labels.index(b) for b in held)
         missing = [reason for label, reason in self.undefined.items() if labels.index(label) >= first]
         listed = ", ".join(held)
-        return (f"{'; '.join(missing)}; the loss rate of {listed}, which {'holds' if len(held) == 1 else 'hold'} a "
-                f"balance at {as_of}, depends on it")
+        return (
+            f"{'; '.join(missing)}; the loss rate of {listed}, which {'holds' if len(held) == 1 else 'hold'} a "
+            f"balance at {as_of}, depends on it"
+        )
 
 
-def roll_rates(balances: BalancesByMonth, write_offs: Mapping[dt.date, Decimal], months: Sequence[dt.date],
-               labels: Sequence[str], overlay: Decimal) -> RollRates:
+def roll_rates(
+    balances: BalancesByMonth,
+    write_offs: Mapping[dt.date, Decimal],
+    months: Sequence[dt.date],
+    labels: Sequence[str],
+    overlay: Decimal,
+) -> RollRates:
     """Roll rates over ``months`` (each compared with the month-end before it).
 
     r_k(m) = balance(b_{k+1}, m) / balance(b_k, m−1) for k < K; r_K(m) = write-offs in month m / balance(b_K, m−1).
@@ -99,10 +108,16 @@ def roll_rates(balances: BalancesByMonth, write_offs: Mapping[dt.date, Decimal],
             numerator = write_offs.get(month, ZERO) if k == last else balances.get(month, {}).get(labels[k + 1], ZERO)
             numerators[k] += numerator
             denominators[k] += denominator
-            monthly_rows.append({"month_end": month, "from_bucket": labels[k],
-                                 "to_bucket": "write-off" if k == last else labels[k + 1],
-                                 "numerator": numerator, "denominator": denominator,
-                                 "roll_rate": ratio(numerator, denominator)})
+            monthly_rows.append(
+                {
+                    "month_end": month,
+                    "from_bucket": labels[k],
+                    "to_bucket": "write-off" if k == last else labels[k + 1],
+                    "numerator": numerator,
+                    "denominator": denominator,
+                    "roll_rate": ratio(numerator, denominator),
+                }
+            )
     averages = []
     average_rates: list[Decimal | None] = []
     undefined: dict[str, str] = {}
@@ -110,14 +125,22 @@ def roll_rates(balances: BalancesByMonth, write_offs: Mapping[dt.date, Decimal],
         rate = ratio(numerators[k], denominators[k])
         average_rates.append(rate)
         to_bucket = "write-off" if k == last else labels[k + 1]
-        averages.append({"from_bucket": labels[k], "to_bucket": to_bucket,
-                         "numerator": numerators[k], "denominator": denominators[k], "roll_rate": rate})
+        averages.append(
+            {
+                "from_bucket": labels[k],
+                "to_bucket": to_bucket,
+                "numerator": numerators[k],
+                "denominator": denominators[k],
+                "roll_rate": rate,
+            }
+        )
         if rate is None and months:
             starts = [previous_month_end(m) for m in months]
             undefined[labels[k]] = (
                 f"the roll rate from {labels[k]} to {to_bucket} has nothing to divide by over "
                 f"{min(months):%Y-%m}…{max(months):%Y-%m}: no balance in {labels[k]} at any month-end of the "
-                f"lookback ({min(starts)}…{max(starts)}, the month-ends each month rolls from)")
+                f"lookback ({min(starts)}…{max(starts)}, the month-ends each month rolls from)"
+            )
     loss: dict[str, Decimal | None] = {}
     with decimal.localcontext(decimal.Context(prec=40)):
         for k in range(last + 1):
@@ -137,23 +160,31 @@ def rollforward(opening: Decimal, write_offs: Decimal, recoveries: Decimal, clos
     """Opening − write-offs + recoveries + bad-debt expense = closing (expense is the balancing charge)."""
     with decimal.localcontext(MONEY_CONTEXT):
         expense = closing - opening + write_offs - recoveries
-    return pd.DataFrame([
-        {"line": "Opening allowance", "amount": opening},
-        {"line": "− Write-offs", "amount": -write_offs},
-        {"line": "+ Recoveries", "amount": recoveries},
-        {"line": "+ Bad-debt expense", "amount": expense},
-        {"line": "Closing allowance", "amount": closing},
-    ])
+    return pd.DataFrame(
+        [
+            {"line": "Opening allowance", "amount": opening},
+            {"line": "− Write-offs", "amount": -write_offs},
+            {"line": "+ Recoveries", "amount": recoveries},
+            {"line": "+ Bad-debt expense", "amount": expense},
+            {"line": "Closing allowance", "amount": closing},
+        ]
+    )
 
 
 # ---------------------------------------------------------------------------------------------- ledger inputs
 
 
-def bucket_balances(tables: Tables, params: Params, fx: FxRates, dates: Sequence[dt.date]) -> dict[dt.date, dict[str, Decimal]]:
+def bucket_balances(
+    tables: Tables, params: Params, fx: FxRates, dates: Sequence[dt.date]
+) -> dict[dt.date, dict[str, Decimal]]:
     """Open balance per aging bucket (reporting currency) at each date — one engine pass for all dates."""
     items = aged_items(tables, params, sorted(set(dates)))
-    frame = items.group_by(["as_of", "currency", "bucket"]).aggregate(balance=items.open_balance.sum()) \
-        .to_pyarrow().to_pandas()
+    frame = (
+        items.group_by(["as_of", "currency", "bucket"])
+        .aggregate(balance=items.open_balance.sum())
+        .to_pyarrow()
+        .to_pandas()
+    )
     result: dict[dt.date, dict[str, list[Decimal]]] = defaultdict(lambda: defaultdict(list))
     for as_of, currency, bucket, balance in zip(frame["as_of"], frame["currency"], frame["bucket"], frame["balance"]):
         result[as_of][bucket].append(fx.convert(balance, currency, as_of))
@@ -187,21 +218,23 @@ class AllowanceEstimate:
     as_of: dt.date
     #: None when a bucket holding a balance has no loss rate (see ``unavailable``)
     total: Decimal | None
-    matrix: pd.DataFrame              # bucket, balance, loss_rate, allowance
+    matrix: pd.DataFrame  # bucket, balance, loss_rate, allowance
     rolls: RollRates | None = None
     #: why ``total`` is not available
     unavailable: str | None = None
 
 
-def allowance_at(as_of: dt.date, params: Params, balances: BalancesByMonth,
-                 write_offs: Mapping[dt.date, Decimal]) -> AllowanceEstimate:
+def allowance_at(
+    as_of: dt.date, params: Params, balances: BalancesByMonth, write_offs: Mapping[dt.date, Decimal]
+) -> AllowanceEstimate:
     labels = params.aging.labels
     at = balances.get(as_of, {})
     if params.allowance.method == "aging_rates":
         matrix = aging_rate_allowance(at, params.allowance_rates, labels)
         return AllowanceEstimate(as_of, dsum(matrix["allowance"]), matrix)
-    rolls = roll_rates(balances, write_offs, lookback_months(as_of, params.allowance.lookback_months), labels,
-                       params.allowance.overlay)
+    rolls = roll_rates(
+        balances, write_offs, lookback_months(as_of, params.allowance.lookback_months), labels, params.allowance.overlay
+    )
     matrix = aging_rate_allowance(at, rolls.loss_rates, labels)
     held = [label for label in labels if at.get(label, ZERO) != 0]
     reason = rolls.why_not_available(held, as_of)
@@ -241,7 +274,9 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return month_end(dt.date(index // 12, index % 12 + 1, 1))
 
 
-def backtest(tables: Tables, params: Params, fx: FxRates, estimates: Mapping[dt.date, AllowanceEstimate]) -> pd.DataFrame:
+def backtest(
+    tables: Tables, params: Params, fx: FxRates, estimates: Mapping[dt.date, AllowanceEstimate]
+) -> pd.DataFrame:
     """Allowance predicted at each past month-end against write-offs of the balances then open, over the next
     12 months (fewer where the horizon reaches past as_of: ``horizon_complete`` is then false)."""
     dates = sorted(estimates)
@@ -252,22 +287,36 @@ def backtest(tables: Tables, params: Params, fx: FxRates, estimates: Mapping[dt.
     adj = tables["adjustments"]
     write_offs = adj.filter((adj.kind == "write_off") & (adj.adjustment_date <= params.as_of))
     joined = items.join(write_offs.select("invoice_id", "adjustment_date", "amount"), "invoice_id")
-    joined = joined.filter((joined.adjustment_date > joined.as_of)
-                           & (joined.adjustment_date <= joined.as_of + ibis.interval(months=BACKTEST_HORIZON_MONTHS)))
-    frame = joined.group_by(["as_of", "currency", "adjustment_date"]).aggregate(amount=joined.amount.sum()) \
-        .to_pyarrow().to_pandas()
+    joined = joined.filter(
+        (joined.adjustment_date > joined.as_of)
+        & (joined.adjustment_date <= joined.as_of + ibis.interval(months=BACKTEST_HORIZON_MONTHS))
+    )
+    frame = (
+        joined.group_by(["as_of", "currency", "adjustment_date"])
+        .aggregate(amount=joined.amount.sum())
+        .to_pyarrow()
+        .to_pandas()
+    )
     realised: dict[dt.date, list[Decimal]] = defaultdict(list)
-    for as_of, currency, day, amount in zip(frame["as_of"], frame["currency"], frame["adjustment_date"], frame["amount"]):
+    for as_of, currency, day, amount in zip(
+        frame["as_of"], frame["currency"], frame["adjustment_date"], frame["amount"]
+    ):
         realised[as_of].append(fx.convert(amount, currency, day))
     rows = []
     for estimate_date in dates:
         predicted = estimates[estimate_date].total  # None: not available at that month-end (a roll rate of 0/0)
         actual = dsum(realised.get(estimate_date, []))
         coverage = None if predicted is None else ratio(predicted, actual)
-        rows.append({"month_end": estimate_date, "allowance": predicted, "write_offs_next_12m": actual,
-                     "difference": None if predicted is None else predicted - actual,
-                     "coverage_pct": None if coverage is None else coverage * HUNDRED,
-                     "horizon_complete": add_months(estimate_date, BACKTEST_HORIZON_MONTHS) <= params.as_of})
+        rows.append(
+            {
+                "month_end": estimate_date,
+                "allowance": predicted,
+                "write_offs_next_12m": actual,
+                "difference": None if predicted is None else predicted - actual,
+                "coverage_pct": None if coverage is None else coverage * HUNDRED,
+                "horizon_complete": add_months(estimate_date, BACKTEST_HORIZON_MONTHS) <= params.as_of,
+            }
+        )
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -290,10 +339,15 @@ def vintage_curves(tables: Tables, params: Params, fx: FxRates, cohorts: int = 2
         adj = adj.filter(adj.kind.isin(("write_off", "recovery")) & (adj.adjustment_date <= params.as_of))
         joined = adj.join(inv.select("invoice_id", "currency", "invoice_date"), "invoice_id")
         joined = joined.mutate(cohort=joined.invoice_date.truncate("M"))
-        frame = joined.group_by(["cohort", "kind", "currency", "adjustment_date"]).aggregate(
-            amount=joined.amount.sum()).to_pyarrow().to_pandas()
-        for cohort, kind, currency_code, day, amount in zip(frame["cohort"], frame["kind"], frame["currency"],
-                                                            frame["adjustment_date"], frame["amount"]):
+        frame = (
+            joined.group_by(["cohort", "kind", "currency", "adjustment_date"])
+            .aggregate(amount=joined.amount.sum())
+            .to_pyarrow()
+            .to_pandas()
+        )
+        for cohort, kind, currency_code, day, amount in zip(
+            frame["cohort"], frame["kind"], frame["currency"], frame["adjustment_date"], frame["amount"]
+        ):
             cohort = cohort if isinstance(cohort, dt.date) else cohort.date()
             offset = (day.year - cohort.year) * 12 + day.month - cohort.month
             value = fx.convert(amount, currency_code, day)
@@ -306,8 +360,15 @@ def vintage_curves(tables: Tables, params: Params, fx: FxRates, cohorts: int = 2
         for offset in range(horizon + 1):
             cumulative += dsum(losses.get((cohort, offset), []))
             share = ratio(cumulative, total_sales)
-            rows.append({"cohort": cohort, "months_since": offset, "sales": total_sales, "net_write_offs": cumulative,
-                         "loss_pct": None if share is None else share * HUNDRED})
+            rows.append(
+                {
+                    "cohort": cohort,
+                    "months_since": offset,
+                    "sales": total_sales,
+                    "net_write_offs": cumulative,
+                    "loss_pct": None if share is None else share * HUNDRED,
+                }
+            )
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -315,8 +376,13 @@ def cohorts_back(cohorts: int) -> int:
     return cohorts - 1
 
 
-def project(balances_now: Mapping[str, Decimal], rolls: RollRates, labels: Sequence[str], new_current: Decimal,
-            months: int = PROJECTION_MONTHS) -> list[dict[str, Decimal | None]]:
+def project(
+    balances_now: Mapping[str, Decimal],
+    rolls: RollRates,
+    labels: Sequence[str],
+    new_current: Decimal,
+    months: int = PROJECTION_MONTHS,
+) -> list[dict[str, Decimal | None]]:
     """Migration-matrix projection: b₀(t+1) = new current business, b_{k+1}(t+1) = b_k(t) × r̄_k,
     write-offs(t+1) = b_K(t) × r̄_K. Returns one mapping per future month (buckets, write_offs). A balance rolled
     by an average that is not available (0/0) is not available either (None), and so is what it rolls into."""
@@ -348,22 +414,46 @@ def write_off_candidates(tables: Tables, params: Params, fx: FxRates) -> pd.Data
     items = aged_items(tables, params, as_of)
     payments = tables["payments"].filter(lambda t: t.payment_date <= as_of)
     invoices = tables["invoices"].select("invoice_id", "customer_id")
-    last_paid = payments.join(invoices, "invoice_id").group_by("customer_id").aggregate(
-        last_payment=lambda t: t.payment_date.max())
+    last_paid = (
+        payments.join(invoices, "invoice_id")
+        .group_by("customer_id")
+        .aggregate(last_payment=lambda t: t.payment_date.max())
+    )
     items = items.left_join(last_paid, "customer_id").drop("customer_id_right")
     no_payment = items.last_payment.isnull() | (items.last_payment < as_of - dt.timedelta(days=rules.no_payment_days))
     rule_age = items.days_past_due >= rules.min_days_past_due
     rule_silent = no_payment & (items.days_past_due > 0)
     rule_dispute = items.disputed & (items.days_past_due >= rules.disputed_days)
     items = items.filter(rule_age | rule_silent | rule_dispute).mutate(
-        over_age_limit=rule_age, no_recent_payment=rule_silent, long_dispute=rule_dispute)
+        over_age_limit=rule_age, no_recent_payment=rule_silent, long_dispute=rule_dispute
+    )
     customers = tables["customers"]
     extra = [c for c in ("name", "collector") if c in customers.columns]
     items = items.left_join(customers.select("customer_id", *extra), "customer_id").drop("customer_id_right")
-    frame = items.select("invoice_id", "customer_id", *extra, "invoice_date", "due_date", "currency", "open_balance",
-                         "days_past_due", "bucket", "disputed", "last_payment", "over_age_limit", "no_recent_payment",
-                         "long_dispute").order_by([ibis.desc("days_past_due"), "invoice_id"]).to_pyarrow().to_pandas()
-    frame["open_balance_reporting"] = [fx.convert(a, c, as_of) for a, c in zip(frame["open_balance"], frame["currency"])]
+    frame = (
+        items.select(
+            "invoice_id",
+            "customer_id",
+            *extra,
+            "invoice_date",
+            "due_date",
+            "currency",
+            "open_balance",
+            "days_past_due",
+            "bucket",
+            "disputed",
+            "last_payment",
+            "over_age_limit",
+            "no_recent_payment",
+            "long_dispute",
+        )
+        .order_by([ibis.desc("days_past_due"), "invoice_id"])
+        .to_pyarrow()
+        .to_pandas()
+    )
+    frame["open_balance_reporting"] = [
+        fx.convert(a, c, as_of) for a, c in zip(frame["open_balance"], frame["currency"])
+    ]
     frame["agency"] = _agency_status(tables, as_of, frame["customer_id"])
     return frame
 
@@ -376,9 +466,12 @@ def _agency_status(tables: Tables, as_of: dt.date, customer_ids: pd.Series) -> l
     recalled = placements.recalled_date
     active = placements.filter(recalled.isnull() | (recalled > as_of))
     agencies = tables["agencies"].select("agency_id", agency_name="name")
-    frame = active.join(agencies, "agency_id").select("customer_id", "agency_name", "placed_date") \
-        .to_pyarrow().to_pandas()
-    status = {c: f"with {n} since {d}" for c, n, d in zip(frame["customer_id"], frame["agency_name"], frame["placed_date"])}
+    frame = (
+        active.join(agencies, "agency_id").select("customer_id", "agency_name", "placed_date").to_pyarrow().to_pandas()
+    )
+    status = {
+        c: f"with {n} since {d}" for c, n, d in zip(frame["customer_id"], frame["agency_name"], frame["placed_date"])
+    }
     return [status.get(c) for c in customer_ids]
 
 
@@ -391,8 +484,11 @@ def compute_allowance(tables: Tables, params: Params, fx: FxRates) -> SectionRes
     roll_params = params.model_copy(update={"allowance": params.allowance.model_copy(update={"method": "roll_rate"})})
     projection_base = add_months(as_of, -12)
     estimate_dates = sorted({as_of, opening_date, *backtest_dates, projection_base})
-    needed = sorted(set(dates_needed(params, estimate_dates)) | set(dates_needed(roll_params, [as_of, projection_base]))
-                    | {add_months(projection_base, i) for i in range(1, PROJECTION_MONTHS + 1)})
+    needed = sorted(
+        set(dates_needed(params, estimate_dates))
+        | set(dates_needed(roll_params, [as_of, projection_base]))
+        | {add_months(projection_base, i) for i in range(1, PROJECTION_MONTHS + 1)}
+    )
     balances = bucket_balances(tables, params, fx, needed)
     write_offs = adjustments_by_month(tables, params, fx, "write_off")
     recoveries = adjustments_by_month(tables, params, fx, "recovery")
@@ -401,12 +497,17 @@ def compute_allowance(tables: Tables, params: Params, fx: FxRates) -> SectionRes
     gl_opening = gl_allowance(tables, opening_date)
     opening = gl_opening if gl_opening is not None else estimates[opening_date].total
     month_key = month_end(as_of)
-    month_write_offs = write_offs.get(month_key, ZERO) if as_of == month_key else _partial_month(
-        tables, params, fx, "write_off")
-    month_recoveries = recoveries.get(month_key, ZERO) if as_of == month_key else _partial_month(
-        tables, params, fx, "recovery")
-    roll = None if closing.total is None or opening is None else rollforward(
-        opening, month_write_offs, month_recoveries, closing.total)
+    month_write_offs = (
+        write_offs.get(month_key, ZERO) if as_of == month_key else _partial_month(tables, params, fx, "write_off")
+    )
+    month_recoveries = (
+        recoveries.get(month_key, ZERO) if as_of == month_key else _partial_month(tables, params, fx, "recovery")
+    )
+    roll = (
+        None
+        if closing.total is None or opening is None
+        else rollforward(opening, month_write_offs, month_recoveries, closing.total)
+    )
     expense = None if roll is None else roll["amount"].iloc[3]
 
     rolls_now = closing.rolls or allowance_at(as_of, roll_params, balances, write_offs).rolls
@@ -415,42 +516,62 @@ def compute_allowance(tables: Tables, params: Params, fx: FxRates) -> SectionRes
     tables_out: dict[str, pd.DataFrame] = {
         "allowance_matrix": closing.matrix,
         **({} if roll is None else {"allowance_rollforward": roll}),
-        **({} if closing.total is None else {"allowance_gl_reconciliation": _gl_reconciliation(
-            tables, as_of, closing.total, params.reporting_currency)}),
+        **(
+            {}
+            if closing.total is None
+            else {
+                "allowance_gl_reconciliation": _gl_reconciliation(
+                    tables, as_of, closing.total, params.reporting_currency
+                )
+            }
+        ),
         "allowance_backtest": backtest(tables, params, fx, {d: estimates[d] for d in backtest_dates}),
         "roll_rates_monthly": _wide_roll_rates(rolls_now.monthly),
         "roll_rates_average": _with_non_roll(rolls_now.averages),
         "loss_rates": pd.DataFrame({"bucket": labels, "loss_rate": [rolls_now.loss_rates[b] for b in labels]}),
         "allowance_vintages": vintage_curves(tables, params, fx),
-        "allowance_projection": _projection_table(balances, rolls_now, rolls_then, labels, as_of, projection_base,
-                                                  write_offs),
+        "allowance_projection": _projection_table(
+            balances, rolls_now, rolls_then, labels, as_of, projection_base, write_offs
+        ),
         "write_off_candidates": write_off_candidates(tables, params, fx),
         "allowance_disputed": _disputed_allowance(tables, params, fx, closing.matrix),
     }
-    method = ("aging rates: allowance = Σ bucket balance × configured rate" if params.allowance.method == "aging_rates"
-              else f"roll rates over the last {params.allowance.lookback_months} month-ends, chained into loss rates, "
-                   f"× overlay {params.allowance.overlay}, capped at 100%")
+    method = (
+        "aging rates: allowance = Σ bucket balance × configured rate"
+        if params.allowance.method == "aging_rates"
+        else f"roll rates over the last {params.allowance.lookback_months} month-ends, chained into loss rates, "
+        f"× overlay {params.allowance.overlay}, capped at 100%"
+    )
     result = SectionResult(
         section="allowance",
-        kpis={"allowance_total": closing.total, "allowance_opening": opening, "bad_debt_expense": expense,
-              "write_offs": month_write_offs, "recoveries": month_recoveries},
+        kpis={
+            "allowance_total": closing.total,
+            "allowance_opening": opening,
+            "bad_debt_expense": expense,
+            "write_offs": month_write_offs,
+            "recoveries": month_recoveries,
+        },
         tables=tables_out,
         conventions={
             "allowance.method": method,
             "opening": ("gl_balances.allowance at " if gl_opening is not None else "recomputed by the same method at ")
-                       + str(opening_date),
+            + str(opening_date),
             "bad_debt_expense": "closing − opening + write-offs − recoveries (the charge that makes the rollforward add up)",
             "buckets": f"aging buckets ({params.aging.basis} basis): {', '.join(labels)}",
         },
     )
     # a loss rate chaining a roll rate of 0/0 is not available, and neither is what is built on it (never 0)
     if opening is None:
-        result.omit(["allowance_opening", "bad_debt_expense", "allowance_rollforward"],
-                    f"the opening allowance (recomputed at {opening_date}) cannot be computed: "
-                    f"{estimates[opening_date].unavailable}")
+        result.omit(
+            ["allowance_opening", "bad_debt_expense", "allowance_rollforward"],
+            f"the opening allowance (recomputed at {opening_date}) cannot be computed: "
+            f"{estimates[opening_date].unavailable}",
+        )
     if closing.total is None:
-        result.omit(["allowance_total", "bad_debt_expense", "allowance_rollforward", "allowance_gl_reconciliation"],
-                    f"the allowance at {as_of} cannot be computed: {closing.unavailable}")
+        result.omit(
+            ["allowance_total", "bad_debt_expense", "allowance_rollforward", "allowance_gl_reconciliation"],
+            f"the allowance at {as_of} cannot be computed: {closing.unavailable}",
+        )
     return result
 
 
@@ -471,19 +592,29 @@ def _partial_month(tables: Tables, params: Params, fx: FxRates, kind: str) -> De
 def _gl_reconciliation(tables: Tables, as_of: dt.date, computed: Decimal, currency: str) -> pd.DataFrame:
     gl = gl_allowance(tables, as_of)
     if gl is None:
-        return pd.DataFrame([{"line": "Computed allowance", "amount": computed},
-                             {"line": "GL allowance", "amount": None},
-                             {"line": "Proposed journal entry", "amount": None}])
+        return pd.DataFrame(
+            [
+                {"line": "Computed allowance", "amount": computed},
+                {"line": "GL allowance", "amount": None},
+                {"line": "Proposed journal entry", "amount": None},
+            ]
+        )
     difference = computed - gl
     shown = round_money(difference, currency)
-    entry = ("Dr Bad-debt expense / Cr Allowance for doubtful accounts" if shown > 0 else
-             "Dr Allowance for doubtful accounts / Cr Bad-debt expense" if shown < 0 else
-             "none: the GL agrees to the cent")
-    return pd.DataFrame([
-        {"line": "Computed allowance", "amount": computed},
-        {"line": "GL allowance", "amount": gl},
-        {"line": f"Proposed journal entry: {entry}", "amount": difference.copy_abs()},
-    ])
+    entry = (
+        "Dr Bad-debt expense / Cr Allowance for doubtful accounts"
+        if shown > 0
+        else "Dr Allowance for doubtful accounts / Cr Bad-debt expense"
+        if shown < 0
+        else "none: the GL agrees to the cent"
+    )
+    return pd.DataFrame(
+        [
+            {"line": "Computed allowance", "amount": computed},
+            {"line": "GL allowance", "amount": gl},
+            {"line": f"Proposed journal entry: {entry}", "amount": difference.copy_abs()},
+        ]
+    )
 
 
 def _wide_roll_rates(monthly: pd.DataFrame) -> pd.DataFrame:
@@ -509,12 +640,21 @@ def _with_non_roll(averages: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=["roll_rate"])
 
 
-def _projection_table(balances: BalancesByMonth, rolls_now: RollRates, rolls_then: RollRates, labels: Sequence[str],
-                      as_of: dt.date, base_then: dt.date, write_offs: Mapping[dt.date, Decimal]) -> pd.DataFrame:
+def _projection_table(
+    balances: BalancesByMonth,
+    rolls_now: RollRates,
+    rolls_then: RollRates,
+    labels: Sequence[str],
+    as_of: dt.date,
+    base_then: dt.date,
+    write_offs: Mapping[dt.date, Decimal],
+) -> pd.DataFrame:
     """Next 3 months from as_of, and the same projection made 12 months ago beside what actually happened."""
     rows = []
-    for label, base, rolls, actual in (("projection", as_of, rolls_now, False),
-                                       ("last year's projection", base_then, rolls_then, True)):
+    for label, base, rolls, actual in (
+        ("projection", as_of, rolls_now, False),
+        ("last year's projection", base_then, rolls_then, True),
+    ):
         lookback = [balances.get(m, {}).get(labels[0], ZERO) for m in lookback_months(base, 3)]
         new_current = dsum(lookback) / len(lookback) if lookback else ZERO
         for step, month in enumerate(project(balances.get(base, {}), rolls, labels, new_current), start=1):
@@ -534,13 +674,24 @@ def _disputed_allowance(tables: Tables, params: Params, fx: FxRates, matrix: pd.
     """Disputed items stay in their bucket; shown separately with the loss rate of their bucket."""
     items = aged_items(tables, params, params.as_of)
     items = items.filter(items.disputed)
-    frame = items.group_by(["bucket", "currency"]).aggregate(balance=items.open_balance.sum(), items=items.count()) \
-        .to_pyarrow().to_pandas()
+    frame = (
+        items.group_by(["bucket", "currency"])
+        .aggregate(balance=items.open_balance.sum(), items=items.count())
+        .to_pyarrow()
+        .to_pandas()
+    )
     rates = dict(zip(matrix["bucket"], matrix["loss_rate"]))
     rows = []
     for bucket in params.aging.labels:
         part = frame[frame["bucket"] == bucket]
         balance = dsum(fx.convert(b, c, params.as_of) for b, c in zip(part["balance"], part["currency"]))
-        rows.append({"bucket": bucket, "items": int(part["items"].sum()), "balance": balance,
-                     "loss_rate": rates[bucket], "allowance": _provision(balance, rates[bucket])})
+        rows.append(
+            {
+                "bucket": bucket,
+                "items": int(part["items"].sum()),
+                "balance": balance,
+                "loss_rate": rates[bucket],
+                "allowance": _provision(balance, rates[bucket]),
+            }
+        )
     return pd.DataFrame(rows)

@@ -8,8 +8,8 @@ An invoice is open at D when invoice_date ≤ D and its open balance > 0.
 from __future__ import annotations
 
 import calendar
-import decimal
 import datetime as dt
+import decimal
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
@@ -18,9 +18,9 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from collections_mi.contract import BALANCE_REDUCING_KINDS
+from collections_mi.core.contract import BALANCE_REDUCING_KINDS
+from collections_mi.core.money import MONEY_CONTEXT, to_decimal
 from collections_mi.metrics.fx import FxRates
-from collections_mi.money import MONEY_CONTEXT, to_decimal
 
 Tables = Mapping[str, ir.Table]
 
@@ -46,27 +46,34 @@ def month_ends_up_to(as_of: dt.date, count: int) -> list[dt.date]:
 
 
 def as_of_table(dates: Sequence[dt.date]) -> ir.Table:
-    return ibis.memtable(pd.DataFrame({"as_of": pd.Series(list(dates), dtype="object")}),
-                         schema=ibis.schema({"as_of": "date"}))
+    return ibis.memtable(
+        pd.DataFrame({"as_of": pd.Series(list(dates), dtype="object")}), schema=ibis.schema({"as_of": "date"})
+    )
 
 
 def reductions(tables: Tables) -> ir.Table:
     """Every balance-reducing event: invoice_id, kind (payment/credit_note/discount/write_off), event_date, amount."""
     payments = tables["payments"]
-    events = payments.select(invoice_id=payments.invoice_id, kind=ibis.literal("payment"),
-                             event_date=payments.payment_date, amount=payments.amount)
+    events = payments.select(
+        invoice_id=payments.invoice_id,
+        kind=ibis.literal("payment"),
+        event_date=payments.payment_date,
+        amount=payments.amount,
+    )
     if "adjustments" in tables:
         adj = tables["adjustments"]
         adj = adj.filter(adj.kind.isin(BALANCE_REDUCING_KINDS))
-        events = events.union(adj.select(invoice_id=adj.invoice_id, kind=adj.kind,
-                                         event_date=adj.adjustment_date, amount=adj.amount))
+        events = events.union(
+            adj.select(invoice_id=adj.invoice_id, kind=adj.kind, event_date=adj.adjustment_date, amount=adj.amount)
+        )
     return events
 
 
 def invoices_with_currency(tables: Tables, reporting_currency: str) -> ir.Table:
     inv = tables["invoices"]
-    return inv.mutate(currency=inv.currency.upper().fill_null(reporting_currency),
-                      disputed=inv.disputed.fill_null(False))
+    return inv.mutate(
+        currency=inv.currency.upper().fill_null(reporting_currency), disputed=inv.disputed.fill_null(False)
+    )
 
 
 #: keys under which :func:`with_balance_tables` adds the materialised helpers to a tables mapping
@@ -115,11 +122,15 @@ def invoice_spans(tables: Tables, reporting_currency: str) -> ir.Table:
         return tables[SPANS]
     inv = invoices_with_currency(tables, reporting_currency)
     daily = daily_reductions(tables)
-    running = daily.mutate(cumulative=daily.reduced.sum().over(
-        ibis.window(group_by=daily.invoice_id, order_by=daily.event_date, rows=(None, 0))))
+    running = daily.mutate(
+        cumulative=daily.reduced.sum().over(
+            ibis.window(group_by=daily.invoice_id, order_by=daily.event_date, rows=(None, 0))
+        )
+    )
     amounts = inv.select(amount_invoice_id=inv.invoice_id, invoice_amount=inv.amount)
     reached = running.join(amounts, running.invoice_id == amounts.amount_invoice_id).filter(
-        lambda t: t.cumulative >= t.invoice_amount)
+        lambda t: t.cumulative >= t.invoice_amount
+    )
     closed = reached.group_by(closed_invoice_id=reached.invoice_id).aggregate(closed_on=reached.event_date.min())
     return inv.left_join(closed, inv.invoice_id == closed.closed_invoice_id).drop("closed_invoice_id")
 
@@ -135,18 +146,25 @@ def open_items(tables: Tables, as_of: dt.date | Sequence[dt.date], reporting_cur
     """
     dates = as_of_table([as_of] if isinstance(as_of, dt.date) else list(as_of))
     spans = invoice_spans(tables, reporting_currency)
-    pairs = spans.join(dates, [spans.invoice_date <= dates.as_of,
-                               spans.closed_on.isnull() | (dates.as_of < spans.closed_on)]).drop("closed_on")
+    pairs = spans.join(
+        dates, [spans.invoice_date <= dates.as_of, spans.closed_on.isnull() | (dates.as_of < spans.closed_on)]
+    ).drop("closed_on")
     daily = daily_reductions(tables)
     keys = pairs.select(key_invoice_id=pairs.invoice_id, key_as_of=pairs.as_of)
-    reduced = (keys.join(daily, [keys.key_invoice_id == daily.invoice_id, daily.event_date <= keys.key_as_of])
-               .group_by(["key_invoice_id", "key_as_of"]).aggregate(reduced=lambda t: t.reduced.sum()))
-    joined = pairs.left_join(reduced, [pairs.invoice_id == reduced.key_invoice_id,
-                                       pairs.as_of == reduced.key_as_of]).drop("key_invoice_id", "key_as_of")
+    reduced = (
+        keys.join(daily, [keys.key_invoice_id == daily.invoice_id, daily.event_date <= keys.key_as_of])
+        .group_by(["key_invoice_id", "key_as_of"])
+        .aggregate(reduced=lambda t: t.reduced.sum())
+    )
+    joined = pairs.left_join(
+        reduced, [pairs.invoice_id == reduced.key_invoice_id, pairs.as_of == reduced.key_as_of]
+    ).drop("key_invoice_id", "key_as_of")
     balance = (joined.amount - joined.reduced.fill_null(0)).cast("decimal(18, 4)")
     items = joined.mutate(open_balance=balance).drop("reduced").filter(lambda t: t.open_balance > 0)
-    return items.mutate(days_past_due=items.as_of.delta(items.due_date, unit="day"),
-                        days_since_invoice=items.as_of.delta(items.invoice_date, unit="day"))
+    return items.mutate(
+        days_past_due=items.as_of.delta(items.due_date, unit="day"),
+        days_since_invoice=items.as_of.delta(items.invoice_date, unit="day"),
+    )
 
 
 def bucket_expr(age: ir.IntegerValue, labels: Sequence[str], bounds: Sequence[int], basis: str) -> ir.StringValue:

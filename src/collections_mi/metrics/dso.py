@@ -19,7 +19,8 @@ from decimal import Decimal
 import ibis
 import pandas as pd
 
-from collections_mi.config import Params
+from collections_mi.config.params import Params
+from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio
 from collections_mi.metrics.balances import (
     Tables,
     convert_column,
@@ -29,7 +30,6 @@ from collections_mi.metrics.balances import (
 )
 from collections_mi.metrics.fx import FxRates
 from collections_mi.metrics.result import SectionResult
-from collections_mi.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio
 
 RATIO_CONTEXT = decimal.Context(prec=28)
 
@@ -83,8 +83,9 @@ def countback_dso(receivables: Decimal, months_newest_first: Iterable[tuple[Deci
     return total if remaining == 0 else None
 
 
-def collection_effectiveness(receivables_begin: Decimal, sales: Decimal, receivables_end: Decimal,
-                             current_end: Decimal) -> Decimal | None:
+def collection_effectiveness(
+    receivables_begin: Decimal, sales: Decimal, receivables_end: Decimal, current_end: Decimal
+) -> Decimal | None:
     """CEI % = (AR(start−1) + S − AR(D)) / (AR(start−1) + S − current AR(D)) × 100."""
     denominator = Decimal(receivables_begin) + Decimal(sales) - Decimal(current_end)
     if denominator == 0:
@@ -144,8 +145,14 @@ class SalesLedger:
         return self.days[0] if self.days else None
 
 
-def by_conversion_day(table: ibis.Table, reporting_currency: str, day: str, keys: list[str],
-                      measures: Callable[[ibis.Table], dict[str, ibis.Value]], keep_day: bool = False) -> pd.DataFrame:
+def by_conversion_day(
+    table: ibis.Table,
+    reporting_currency: str,
+    day: str,
+    keys: list[str],
+    measures: Callable[[ibis.Table], dict[str, ibis.Value]],
+    keep_day: bool = False,
+) -> pd.DataFrame:
     """Sums per ``keys`` that can be converted exactly afterwards: rows in a foreign currency are kept apart per
     ``currency`` and ``day`` (each day has its own closing rate), rows in the reporting currency (rate 1) only per
     ``keys`` — or per ``keys`` and ``day`` with ``keep_day`` — with ``currency`` set to the reporting currency and
@@ -153,8 +160,11 @@ def by_conversion_day(table: ibis.Table, reporting_currency: str, day: str, keys
     local = table.filter(table.currency == reporting_currency)
     foreign = table.filter(table.currency != reporting_currency)
     local_keys = [*keys, day] if keep_day else keys
-    local_sums = local.group_by(local_keys).aggregate(**measures(local)).mutate(
-        currency=ibis.literal(reporting_currency, "string"))
+    local_sums = (
+        local.group_by(local_keys)
+        .aggregate(**measures(local))
+        .mutate(currency=ibis.literal(reporting_currency, "string"))
+    )
     if not keep_day:
         local_sums = local_sums.mutate(**{day: ibis.null("date")})
     foreign_sums = foreign.group_by(list(dict.fromkeys([*keys, "currency", day]))).aggregate(**measures(foreign))
@@ -162,8 +172,9 @@ def by_conversion_day(table: ibis.Table, reporting_currency: str, day: str, keys
     return local_sums.select(*columns).union(foreign_sums.select(*columns)).to_pyarrow().to_pandas()
 
 
-def daily_sales_by(tables: Tables, params: Params, fx: FxRates, by: str | None = None,
-                   since: dt.date | None = None) -> dict[object, dict[dt.date, Decimal]]:
+def daily_sales_by(
+    tables: Tables, params: Params, fx: FxRates, by: str | None = None, since: dt.date | None = None
+) -> dict[object, dict[dt.date, Decimal]]:
     """Credit sales per day in reporting currency up to as_of, for the whole book (key None) or per group.
 
     With ``since``, only days from ``since`` on are listed; groups whose sales all fall before it are still
@@ -176,10 +187,16 @@ def daily_sales_by(tables: Tables, params: Params, fx: FxRates, by: str | None =
     if since is not None:
         if by is not None:
             for group in inv.filter(inv.invoice_date < since).select(by).distinct().to_pyarrow().column(0).to_pylist():
-                per_group[group]  # noqa: B018 — present, with no days in the window
+                per_group[group]
         inv = inv.filter(inv.invoice_date >= since)
-    frame = by_conversion_day(inv, params.reporting_currency, "invoice_date", [by] if by is not None else [],
-                              lambda t: {"amount": t.amount.sum()}, keep_day=True)
+    frame = by_conversion_day(
+        inv,
+        params.reporting_currency,
+        "invoice_date",
+        [by] if by is not None else [],
+        lambda t: {"amount": t.amount.sum()},
+        keep_day=True,
+    )
     converted = convert_column(frame, fx, "amount", "currency", "invoice_date")
     group_values = frame[by].tolist() if by is not None else [None] * len(frame)
     with decimal.localcontext(MONEY_CONTEXT):
@@ -216,8 +233,9 @@ def _with_customer_attribute(tables: Tables, items: ibis.Table, attribute: str) 
 # ---------------------------------------------------------------------------------------------- receivables
 
 
-def receivables_at(tables: Tables, params: Params, fx: FxRates, dates: Sequence[dt.date],
-                   by: str | None = None) -> dict[tuple[dt.date, object], tuple[Decimal, Decimal]]:
+def receivables_at(
+    tables: Tables, params: Params, fx: FxRates, dates: Sequence[dt.date], by: str | None = None
+) -> dict[tuple[dt.date, object], tuple[Decimal, Decimal]]:
     """(AR, current AR) in reporting currency at each date (and per group): one engine pass for all dates."""
     items = open_items(tables, list(dates), params.reporting_currency)
     items = items.mutate(current=items.days_past_due <= 0)
@@ -225,11 +243,14 @@ def receivables_at(tables: Tables, params: Params, fx: FxRates, dates: Sequence[
     if by is not None:
         items = _with_customer_attribute(tables, items, by)
         keys = [by, *keys]
-    frame = items.group_by(list(dict.fromkeys(keys))).aggregate(balance=items.open_balance.sum()).to_pyarrow().to_pandas()
+    frame = (
+        items.group_by(list(dict.fromkeys(keys))).aggregate(balance=items.open_balance.sum()).to_pyarrow().to_pandas()
+    )
     totals: dict[tuple[dt.date, object], list[list[Decimal]]] = defaultdict(lambda: [[], []])
     group_values = frame[by] if by is not None else [None] * len(frame)
-    for group, as_of, currency, current, balance in zip(group_values, frame["as_of"], frame["currency"],
-                                                        frame["current"], frame["balance"]):
+    for group, as_of, currency, current, balance in zip(
+        group_values, frame["as_of"], frame["currency"], frame["current"], frame["balance"]
+    ):
         amount = fx.convert(balance, currency, as_of)
         totals[(as_of, group)][0].append(amount)
         if current:
@@ -252,10 +273,14 @@ class SettlementTotals:
     amount_days_to_pay: Decimal = ZERO
 
     def __add__(self, other: SettlementTotals) -> SettlementTotals:
-        return SettlementTotals(self.invoices + other.invoices, self.days_late + other.days_late,
-                                self.days_to_pay + other.days_to_pay, self.amount + other.amount,
-                                self.amount_days_late + other.amount_days_late,
-                                self.amount_days_to_pay + other.amount_days_to_pay)
+        return SettlementTotals(
+            self.invoices + other.invoices,
+            self.days_late + other.days_late,
+            self.days_to_pay + other.days_to_pay,
+            self.amount + other.amount,
+            self.amount_days_late + other.amount_days_late,
+            self.amount_days_to_pay + other.amount_days_to_pay,
+        )
 
     def kpis(self) -> dict[str, Decimal | None]:
         count = Decimal(self.invoices)
@@ -287,17 +312,25 @@ def settlements(tables: Tables, params: Params) -> ibis.Table:
     if "adjustments" in tables:
         adj = tables["adjustments"]
         credits = adj.filter(adj.kind.isin(("credit_note", "discount")))
-        events = events.union(credits.select(invoice_id=credits.invoice_id, event_date=credits.adjustment_date,
-                                             amount=credits.amount))
-        write_offs = adj.filter(adj.kind == "write_off").group_by("invoice_id").aggregate(
-            first_write_off=lambda t: t.adjustment_date.min())
+        events = events.union(
+            credits.select(invoice_id=credits.invoice_id, event_date=credits.adjustment_date, amount=credits.amount)
+        )
+        write_offs = (
+            adj.filter(adj.kind == "write_off")
+            .group_by("invoice_id")
+            .aggregate(first_write_off=lambda t: t.adjustment_date.min())
+        )
     events = events.filter(events.event_date <= params.as_of)
     daily = events.group_by(["invoice_id", "event_date"]).aggregate(amount=events.amount.sum())
-    running = daily.mutate(applied=daily.amount.sum().over(
-        ibis.window(group_by="invoice_id", order_by="event_date", rows=(None, 0))))
+    running = daily.mutate(
+        applied=daily.amount.sum().over(ibis.window(group_by="invoice_id", order_by="event_date", rows=(None, 0)))
+    )
     running = running.join(inv.select("invoice_id", invoice_amount=inv.amount), "invoice_id")
-    closed = running.filter(running.applied >= running.invoice_amount).group_by("invoice_id").aggregate(
-        closed_on=lambda t: t.event_date.min())
+    closed = (
+        running.filter(running.applied >= running.invoice_amount)
+        .group_by("invoice_id")
+        .aggregate(closed_on=lambda t: t.event_date.min())
+    )
     settled = inv.join(closed, "invoice_id")
     if write_offs is not None:
         settled = settled.left_join(write_offs, "invoice_id").drop("invoice_id_right")
@@ -321,10 +354,19 @@ def settlement_sums(tables: Tables, params: Params, fx: FxRates, since: dt.date,
         settled = _with_customer_attribute(tables, settled, by)
     group_keys = ["month"] if by is None else ["month", by]
     frame = by_conversion_day(
-        settled, params.reporting_currency, "invoice_date", group_keys,
-        lambda t: {"invoices": t.count(), "days_late": t.days_late.sum(), "days_to_pay": t.days_to_pay.sum(),
-                   "amount": t.amount.sum(), "amount_days_late": (t.amount * t.days_late).sum(),
-                   "amount_days_to_pay": (t.amount * t.days_to_pay).sum()})
+        settled,
+        params.reporting_currency,
+        "invoice_date",
+        group_keys,
+        lambda t: {
+            "invoices": t.count(),
+            "days_late": t.days_late.sum(),
+            "days_to_pay": t.days_to_pay.sum(),
+            "amount": t.amount.sum(),
+            "amount_days_late": (t.amount * t.days_late).sum(),
+            "amount_days_to_pay": (t.amount * t.days_to_pay).sum(),
+        },
+    )
     if not len(frame):
         return pd.DataFrame(columns=[*group_keys, *_SETTLEMENT_SUMS])
     rates = fx.rates_for(frame["currency"], frame["invoice_date"])
@@ -336,18 +378,23 @@ def settlement_sums(tables: Tables, params: Params, fx: FxRates, since: dt.date,
     return grouped.reset_index()
 
 
-def settlement_totals_by_month(tables: Tables, params: Params, fx: FxRates, since: dt.date,
-                               by: str | None = None) -> dict[tuple[dt.date, object], SettlementTotals]:
+def settlement_totals_by_month(
+    tables: Tables, params: Params, fx: FxRates, since: dt.date, by: str | None = None
+) -> dict[tuple[dt.date, object], SettlementTotals]:
     """Settlement sums per (settlement month, group); the group is None without ``by``."""
     frame = settlement_sums(tables, params, fx, since, by)
     group_values = frame[by].tolist() if by is not None else [None] * len(frame)
-    return {(month, group): SettlementTotals(int(invoices), int(late), int(to_pay), amount, amount_late, amount_to_pay)
-            for month, group, invoices, late, to_pay, amount, amount_late, amount_to_pay
-            in zip(frame["month"], group_values, *(frame[c] for c in _SETTLEMENT_SUMS))}
+    return {
+        (month, group): SettlementTotals(int(invoices), int(late), int(to_pay), amount, amount_late, amount_to_pay)
+        for month, group, invoices, late, to_pay, amount, amount_late, amount_to_pay in zip(
+            frame["month"], group_values, *(frame[c] for c in _SETTLEMENT_SUMS)
+        )
+    }
 
 
-def settlement_kpis(totals: Mapping[tuple[dt.date, object], SettlementTotals], window: Window,
-                    group: object = None) -> dict[str, Decimal | None]:
+def settlement_kpis(
+    totals: Mapping[tuple[dt.date, object], SettlementTotals], window: Window, group: object = None
+) -> dict[str, Decimal | None]:
     """The four settlement-speed KPIs over settlements inside the window (whole months of the window)."""
     combined = SettlementTotals()
     for (month, key), part in totals.items():
@@ -356,7 +403,9 @@ def settlement_kpis(totals: Mapping[tuple[dt.date, object], SettlementTotals], w
     return combined.kpis()
 
 
-def split_by_group(values: Mapping[tuple[dt.date, object], object]) -> dict[object, dict[tuple[dt.date, object], object]]:
+def split_by_group(
+    values: Mapping[tuple[dt.date, object], object],
+) -> dict[object, dict[tuple[dt.date, object], object]]:
     """{(date, group): v} → {group: {(date, group): v}} so per-group lookups do not rescan everything."""
     grouped: dict[object, dict[tuple[dt.date, object], object]] = defaultdict(dict)
     for key, value in values.items():
@@ -367,10 +416,16 @@ def split_by_group(values: Mapping[tuple[dt.date, object], object]) -> dict[obje
 # ---------------------------------------------------------------------------------------------- one as-of date
 
 
-def dso_kpis(*, as_of: dt.date, params: Params, sales: SalesLedger,
-             receivables: Mapping[dt.date, tuple[Decimal, Decimal]],
-             settlement: Mapping[tuple[dt.date, object], SettlementTotals], group: object = None,
-             countback: bool = True) -> dict[str, object]:
+def dso_kpis(
+    *,
+    as_of: dt.date,
+    params: Params,
+    sales: SalesLedger,
+    receivables: Mapping[dt.date, tuple[Decimal, Decimal]],
+    settlement: Mapping[tuple[dt.date, object], SettlementTotals],
+    group: object = None,
+    countback: bool = True,
+) -> dict[str, object]:
     """Every DSO-family KPI at ``as_of`` from pre-aggregated inputs (so trends reuse one pass over the data).
 
     ``countback=False`` leaves ``dso_countback`` out (None): it walks back through the whole sales history, and the
@@ -387,8 +442,11 @@ def dso_kpis(*, as_of: dt.date, params: Params, sales: SalesLedger,
             break
         months.append((sales.total(start, end), days))
     begin_ar, _ = receivables.get(window.start - dt.timedelta(days=1), (ZERO, ZERO))
-    cei_sales = window_sales if params.cei.sales == "window_total" else (
-        window_sales / params.dso.window_months if window_sales else ZERO)
+    cei_sales = (
+        window_sales
+        if params.cei.sales == "window_total"
+        else (window_sales / params.dso.window_months if window_sales else ZERO)
+    )
     kpis: dict[str, object] = {
         "dso": dso,
         "dso_countback": countback_dso(ar, months) if countback else None,
@@ -402,8 +460,17 @@ def dso_kpis(*, as_of: dt.date, params: Params, sales: SalesLedger,
 
 # ---------------------------------------------------------------------------------------------- the section
 
-KPI_IDS = ("dso", "dso_countback", "bpdso", "add", "cei_pct", "days_late_simple", "days_late_weighted",
-           "days_to_pay_simple", "days_to_pay_weighted")
+KPI_IDS = (
+    "dso",
+    "dso_countback",
+    "bpdso",
+    "add",
+    "cei_pct",
+    "days_late_simple",
+    "days_late_weighted",
+    "days_to_pay_simple",
+    "days_to_pay_weighted",
+)
 BREAKDOWNS = ("segment", "region", "collector", "currency", "customer_id", "risk_band")
 #: risk-score bands (upper bounds, exclusive) in the style of bureau score bands
 RISK_SCORE_BANDS = (580, 670, 740, 800)
@@ -424,8 +491,10 @@ def _needed_dates(month_ends: Sequence[dt.date], window_months: int) -> list[dt.
 def dso_trend(tables: Tables, params: Params, fx: FxRates, months: int = 24) -> pd.DataFrame:
     """Every DSO-family KPI at each of the last ``months`` month-ends, from one pass over each table."""
     month_ends = trend_month_ends(params.as_of, months)
-    receivables = {d: v for (d, _), v in receivables_at(
-        tables, params, fx, _needed_dates(month_ends, params.dso.window_months)).items()}
+    receivables = {
+        d: v
+        for (d, _), v in receivables_at(tables, params, fx, _needed_dates(month_ends, params.dso.window_months)).items()
+    }
     sales = daily_sales(tables, params, fx).get(None, SalesLedger((), ()))
     since = dso_window(month_ends[0], params.dso.window_months).start
     settlement = settlement_totals_by_month(tables, params, fx, since)
@@ -433,11 +502,17 @@ def dso_trend(tables: Tables, params: Params, fx: FxRates, months: int = 24) -> 
     for month_end in month_ends:
         window = dso_window(month_end, params.dso.window_months)
         ar, current = receivables.get(month_end, (ZERO, ZERO))
-        row: dict[str, object] = {"month_end": month_end, "ar_total": ar, "current_ar": current,
-                                  "past_due_ar": ar - current, "sales_window": sales.total(window.start, window.end),
-                                  "window_days": window.days}
-        row.update(dso_kpis(as_of=month_end, params=params, sales=sales, receivables=receivables,
-                            settlement=settlement))
+        row: dict[str, object] = {
+            "month_end": month_end,
+            "ar_total": ar,
+            "current_ar": current,
+            "past_due_ar": ar - current,
+            "sales_window": sales.total(window.start, window.end),
+            "window_days": window.days,
+        }
+        row.update(
+            dso_kpis(as_of=month_end, params=params, sales=sales, receivables=receivables, settlement=settlement)
+        )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -452,10 +527,16 @@ def changes(trend: pd.DataFrame) -> pd.DataFrame:
         now = latest[kpi]
         before = None if month_ago is None else month_ago[kpi]
         last_year = None if year_ago is None else year_ago[kpi]
-        rows.append({"kpi": kpi, "value": now, "previous_month": before,
-                     "mom_change": None if now is None or before is None else now - before,
-                     "year_ago": last_year,
-                     "yoy_change": None if now is None or last_year is None else now - last_year})
+        rows.append(
+            {
+                "kpi": kpi,
+                "value": now,
+                "previous_month": before,
+                "mom_change": None if now is None or before is None else now - before,
+                "year_ago": last_year,
+                "yoy_change": None if now is None or last_year is None else now - last_year,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -490,9 +571,11 @@ class GroupInputs:
 def group_inputs(tables: Tables, params: Params, fx: FxRates, by: str) -> GroupInputs:
     window = dso_window(params.as_of, params.dso.window_months)
     begin = window.start - dt.timedelta(days=1)
-    return GroupInputs(receivables_at(tables, params, fx, [begin, params.as_of], by=by),
-                       daily_sales_by(tables, params, fx, by=by, since=window.start),
-                       settlement_totals_by_month(tables, params, fx, window.start, by=by))
+    return GroupInputs(
+        receivables_at(tables, params, fx, [begin, params.as_of], by=by),
+        daily_sales_by(tables, params, fx, by=by, since=window.start),
+        settlement_totals_by_month(tables, params, fx, window.start, by=by),
+    )
 
 
 def breakdown_table(inputs: GroupInputs, params: Params, by: str) -> pd.DataFrame:
@@ -506,13 +589,32 @@ def breakdown_table(inputs: GroupInputs, params: Params, by: str) -> pd.DataFram
         group_receivables = {d: v for (d, _), v in receivables_by_group.get(group, {}).items()}
         group_sales = SalesLedger.from_daily(inputs.sales.get(group, {}))
         ar, current = group_receivables.get(params.as_of, (ZERO, ZERO))
-        row: dict[str, object] = {by: group, "ar_total": ar, "current_ar": current, "past_due_ar": ar - current,
-                                  "sales_window": group_sales.total(window.start, window.end)}
-        kpis = dso_kpis(as_of=params.as_of, params=params, sales=group_sales, receivables=group_receivables,
-                        settlement=settlement_by_group.get(group, {}), group=group, countback=False)
+        row: dict[str, object] = {
+            by: group,
+            "ar_total": ar,
+            "current_ar": current,
+            "past_due_ar": ar - current,
+            "sales_window": group_sales.total(window.start, window.end),
+        }
+        kpis = dso_kpis(
+            as_of=params.as_of,
+            params=params,
+            sales=group_sales,
+            receivables=group_receivables,
+            settlement=settlement_by_group.get(group, {}),
+            group=group,
+            countback=False,
+        )
         row.update({k: kpis[k] for k in KPI_IDS if k != "dso_countback"})
         rows.append(row)
-    columns = [by, "ar_total", "current_ar", "past_due_ar", "sales_window", *(k for k in KPI_IDS if k != "dso_countback")]
+    columns = [
+        by,
+        "ar_total",
+        "current_ar",
+        "past_due_ar",
+        "sales_window",
+        *(k for k in KPI_IDS if k != "dso_countback"),
+    ]
     frame = pd.DataFrame(rows, columns=columns)
     return frame.sort_values("ar_total", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -557,8 +659,11 @@ def bridge(trend: pd.DataFrame, rollforward: pd.DataFrame) -> pd.DataFrame:
 
 def risk_band_labels() -> list[str]:
     bounds = RISK_SCORE_BANDS
-    return ([f"< {bounds[0]}"] + [f"{lower}–{upper - 1}" for lower, upper in zip(bounds, bounds[1:])]
-            + [f"{bounds[-1]}+", "no score"])
+    return (
+        [f"< {bounds[0]}"]
+        + [f"{lower}–{upper - 1}" for lower, upper in zip(bounds, bounds[1:])]
+        + [f"{bounds[-1]}+", "no score"]
+    )
 
 
 def risk_band(score: Decimal | None) -> str:
@@ -593,43 +698,100 @@ def deteriorating_customers(tables: Tables, params: Params, fx: FxRates, top: in
         late_norm = norm[customer].kpis()["days_late_weighted"]
         if late_now is None or late_norm is None or late_now <= late_norm:
             continue
-        rows.append({"customer_id": customer, "days_late_now": late_now, "days_late_norm": late_norm,
-                     "days_worse": late_now - late_norm, "invoices_settled_now": current.invoices,
-                     "invoices_settled_norm": norm[customer].invoices, "amount_settled_now": current.amount})
-    frame = pd.DataFrame(rows, columns=["customer_id", "days_late_now", "days_late_norm", "days_worse",
-                                        "invoices_settled_now", "invoices_settled_norm", "amount_settled_now"])
+        rows.append(
+            {
+                "customer_id": customer,
+                "days_late_now": late_now,
+                "days_late_norm": late_norm,
+                "days_worse": late_now - late_norm,
+                "invoices_settled_now": current.invoices,
+                "invoices_settled_norm": norm[customer].invoices,
+                "amount_settled_now": current.amount,
+            }
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "customer_id",
+            "days_late_now",
+            "days_late_norm",
+            "days_worse",
+            "invoices_settled_now",
+            "invoices_settled_norm",
+            "amount_settled_now",
+        ],
+    )
     frame = frame.sort_values(["days_worse", "customer_id"], ascending=[False, True], kind="stable").head(top)
     customers = tables["customers"].select("customer_id", "name").to_pyarrow().to_pandas()
     return frame.merge(customers, on="customer_id", how="left")[
-        ["customer_id", "name", *[c for c in frame.columns if c != "customer_id"]]].reset_index(drop=True)
+        ["customer_id", "name", *[c for c in frame.columns if c != "customer_id"]]
+    ].reset_index(drop=True)
 
 
 def glossary(params: Params) -> pd.DataFrame:
     """Definition, formula and the convention in force for every KPI — printed beside the numbers."""
     window = dso_window(params.as_of, params.dso.window_months)
     months = params.dso.window_months
-    days_rule = ("actual calendar days" if params.dso.countback_month_days == "actual"
-                 else "30 days per month (D's month: its days up to D, at most 30)")
-    cei_sales = ("S = credit sales of the whole window" if params.cei.sales == "window_total"
-                 else f"S = credit sales of the window / {months} (monthly average)")
+    days_rule = (
+        "actual calendar days"
+        if params.dso.countback_month_days == "actual"
+        else "30 days per month (D's month: its days up to D, at most 30)"
+    )
+    cei_sales = (
+        "S = credit sales of the whole window"
+        if params.cei.sales == "window_total"
+        else f"S = credit sales of the window / {months} (monthly average)"
+    )
     rows = [
-        ("dso", "Days sales outstanding: how many days of recent credit sales are still unpaid.",
-         "AR(D) / S(W) × days(W)", f"W = {window.start} .. {window.end} ({window.days} days, {months} months)"),
-        ("dso_countback", "Countback DSO: AR exhausted against the most recent months' sales.",
-         "walk back months from D; subtract whole months' sales while AR ≥ sales, then the fraction", days_rule),
-        ("bpdso", "Best possible DSO: DSO if every past-due item were collected.",
-         "current AR(D) / S(W) × days(W)", "current = not yet past due (days past due ≤ 0)"),
+        (
+            "dso",
+            "Days sales outstanding: how many days of recent credit sales are still unpaid.",
+            "AR(D) / S(W) × days(W)",
+            f"W = {window.start} .. {window.end} ({window.days} days, {months} months)",
+        ),
+        (
+            "dso_countback",
+            "Countback DSO: AR exhausted against the most recent months' sales.",
+            "walk back months from D; subtract whole months' sales while AR ≥ sales, then the fraction",
+            days_rule,
+        ),
+        (
+            "bpdso",
+            "Best possible DSO: DSO if every past-due item were collected.",
+            "current AR(D) / S(W) × days(W)",
+            "current = not yet past due (days past due ≤ 0)",
+        ),
         ("add", "Average days delinquent: the part of DSO caused by late payment.", "DSO − BPDSO", ""),
-        ("cei_pct", "Collection effectiveness index: share of collectible receivables actually collected.",
-         "(AR(start−1) + S − AR(D)) / (AR(start−1) + S − current AR(D)) × 100", cei_sales),
-        ("days_late_simple", "Average days late of invoices settled in the window.",
-         "mean of max(0, settlement − due_date)", "settled by payments/credits; written-off invoices excluded"),
-        ("days_late_weighted", "Days late weighted by invoice amount.",
-         "Σ amount × days late / Σ amount", "amounts at each invoice date's closing rate"),
-        ("days_to_pay_simple", "Average days from invoice to settlement.", "mean of settlement − invoice_date",
-         "settlement = last payment/credit that closed the invoice (not before its invoice date)"),
-        ("days_to_pay_weighted", "Days to pay weighted by invoice amount.", "Σ amount × days to pay / Σ amount",
-         "amounts at each invoice date's closing rate"),
+        (
+            "cei_pct",
+            "Collection effectiveness index: share of collectible receivables actually collected.",
+            "(AR(start−1) + S − AR(D)) / (AR(start−1) + S − current AR(D)) × 100",
+            cei_sales,
+        ),
+        (
+            "days_late_simple",
+            "Average days late of invoices settled in the window.",
+            "mean of max(0, settlement − due_date)",
+            "settled by payments/credits; written-off invoices excluded",
+        ),
+        (
+            "days_late_weighted",
+            "Days late weighted by invoice amount.",
+            "Σ amount × days late / Σ amount",
+            "amounts at each invoice date's closing rate",
+        ),
+        (
+            "days_to_pay_simple",
+            "Average days from invoice to settlement.",
+            "mean of settlement − invoice_date",
+            "settlement = last payment/credit that closed the invoice (not before its invoice date)",
+        ),
+        (
+            "days_to_pay_weighted",
+            "Days to pay weighted by invoice amount.",
+            "Σ amount × days to pay / Σ amount",
+            "amounts at each invoice date's closing rate",
+        ),
     ]
     return pd.DataFrame(rows, columns=["kpi", "definition", "formula", "convention"])
 
@@ -662,8 +824,11 @@ def _compute_dso(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
     # customer-level inputs once; segment, region, collector and risk band are sums of customers
     per_customer = group_inputs(tables, params, fx, "customer_id")
     result_tables["dso_by_customer"] = breakdown_table(per_customer, params, "customer_id")
-    attributes = [b for b in BREAKDOWNS if b not in ("customer_id", "currency")
-                  and (b != "risk_band" or "risk_score" in tables["customers"].columns)]
+    attributes = [
+        b
+        for b in BREAKDOWNS
+        if b not in ("customer_id", "currency") and (b != "risk_band" or "risk_score" in tables["customers"].columns)
+    ]
     attribute_frame = customer_attributes(tables, attributes)
     for by in attributes:
         group_of = dict(zip(attribute_frame["customer_id"], attribute_frame[by]))
@@ -673,7 +838,8 @@ def _compute_dso(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
         bands = result_tables["dso_by_risk_band"]
         order = {band: position for position, band in enumerate(risk_band_labels())}
         result_tables["dso_by_risk_band"] = bands.sort_values(
-            "risk_band", key=lambda column: column.map(order), kind="stable").reset_index(drop=True)
+            "risk_band", key=lambda column: column.map(order), kind="stable"
+        ).reset_index(drop=True)
     status = promise_status(tables, params, fx)
     result_tables["promises"] = status
     result_tables["promises_kept_rate_trend"] = kept_rate_trend(status, params.as_of, params.report.trend_months)

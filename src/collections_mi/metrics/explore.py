@@ -1,9 +1,9 @@
-"""Exploration views: exact, pure functions over month-end history loaded by :mod:`collections_mi.history`.
+"""Exploration views: exact, pure functions over month-end history loaded by :mod:`collections_mi.store.history`.
 
 The exploration notebooks (notebooks/explore/) call these: filter choices with their bucket amounts, drill-down
 from a bucket to its customers and invoices, trends by segment/region/collector/currency, invoice-month cohorts and
 period-to-period KPI comparisons. Inputs are the frames ``history.load_table`` / ``history.load_kpis`` return
-(money as ``Decimal``); outputs keep money exact (sums with :func:`collections_mi.money.dsum`).
+(money as ``Decimal``); outputs keep money exact (sums with :func:`collections_mi.core.money.dsum`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from collections_mi.errors import HistoryError
-from collections_mi.money import HUNDRED, dsum, ratio
+from collections_mi.core.errors import HistoryError
+from collections_mi.core.money import HUNDRED, dsum, ratio
 
 #: the customer attributes the exploration views filter and trend by
 DIMENSIONS = ("segment", "region", "collector", "currency")
@@ -29,8 +29,10 @@ def is_missing(value: Any) -> bool:
 
 
 def _backfill_hint() -> str:
-    return ("publish a pack (collections-mi pack) or fill past months with "
-            "`collections-mi backfill --params params/<YYYY-MM>.yaml`")
+    return (
+        "publish a pack (collections-mi pack) or fill past months with "
+        "`collections-mi backfill --params params/<YYYY-MM>.yaml`"
+    )
 
 
 def _share(part: Decimal, total: Decimal) -> Decimal | None:
@@ -48,18 +50,22 @@ def _bucket_row(group: pd.DataFrame, labels: Sequence[str]) -> dict[str, Any]:
     return row
 
 
-def filter_options(open_items: pd.DataFrame, labels: Sequence[str], dimensions: Sequence[str] = DIMENSIONS,
-                   top_customers: int = 25) -> pd.DataFrame:
+def filter_options(
+    open_items: pd.DataFrame, labels: Sequence[str], dimensions: Sequence[str] = DIMENSIONS, top_customers: int = 25
+) -> pd.DataFrame:
     """One row per filter choice — all items, each segment/region/collector/currency value, the largest customers —
     with items, the exact amount in every bucket, total, past due and past-due share (reporting currency)."""
     rows = [{"filter": "all", "value": "all open items", **_bucket_row(open_items, labels)}]
     for dimension in dimensions:
-        choices = [{"filter": dimension, "value": str(value), **_bucket_row(group, labels)}
-                   for value, group in open_items.groupby(dimension, sort=True, dropna=False)]
+        choices = [
+            {"filter": dimension, "value": str(value), **_bucket_row(group, labels)}
+            for value, group in open_items.groupby(dimension, sort=True, dropna=False)
+        ]
         rows += sorted(choices, key=lambda r: r["total"], reverse=True)
-    customers = [{"filter": "customer", "value": f"{group['name'].iloc[0]} ({customer})",
-                  **_bucket_row(group, labels)}
-                 for customer, group in open_items.groupby("customer_id", sort=True)]
+    customers = [
+        {"filter": "customer", "value": f"{group['name'].iloc[0]} ({customer})", **_bucket_row(group, labels)}
+        for customer, group in open_items.groupby("customer_id", sort=True)
+    ]
     rows += sorted(customers, key=lambda r: r["total"], reverse=True)[:top_customers]
     columns = ["filter", "value", "items", *labels, "total", "past_due", "past_due_pct"]
     return pd.DataFrame(rows, columns=columns)
@@ -71,13 +77,33 @@ def customers_in_bucket(open_items: pd.DataFrame, bucket: str) -> pd.DataFrame:
     total = dsum(chosen["open_balance_reporting"])
     rows = []
     for (customer, name, segment, region, collector), group in chosen.groupby(
-            ["customer_id", "name", "segment", "region", "collector"], sort=True, dropna=False):
+        ["customer_id", "name", "segment", "region", "collector"], sort=True, dropna=False
+    ):
         amount = dsum(group["open_balance_reporting"])
-        rows.append({"customer_id": customer, "name": name, "segment": segment, "region": region,
-                     "collector": collector, "items": len(group), "amount": amount,
-                     "share_pct": _share(amount, total), "oldest_days_past_due": int(group["days_past_due"].max())})
-    columns = ["customer_id", "name", "segment", "region", "collector", "items", "amount", "share_pct",
-               "oldest_days_past_due"]
+        rows.append(
+            {
+                "customer_id": customer,
+                "name": name,
+                "segment": segment,
+                "region": region,
+                "collector": collector,
+                "items": len(group),
+                "amount": amount,
+                "share_pct": _share(amount, total),
+                "oldest_days_past_due": int(group["days_past_due"].max()),
+            }
+        )
+    columns = [
+        "customer_id",
+        "name",
+        "segment",
+        "region",
+        "collector",
+        "items",
+        "amount",
+        "share_pct",
+        "oldest_days_past_due",
+    ]
     frame = pd.DataFrame(rows, columns=columns)
     return frame.sort_values("amount", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -99,10 +125,24 @@ def invoices_in_bucket(open_items: pd.DataFrame, bucket: str, customer_id: str |
         customers = customers_in_bucket(open_items, bucket)
         customer_id = customers["customer_id"].iloc[0] if len(customers) else None
     chosen = chosen[chosen["customer_id"] == customer_id]
-    columns = ["invoice_id", "customer_id", "name", "currency", "invoice_date", "due_date", "amount", "open_balance",
-               "open_balance_reporting", "days_past_due", "disputed"]
-    return chosen[columns].sort_values(["days_past_due", "invoice_id"], ascending=[False, True],
-                                       kind="stable").reset_index(drop=True)
+    columns = [
+        "invoice_id",
+        "customer_id",
+        "name",
+        "currency",
+        "invoice_date",
+        "due_date",
+        "amount",
+        "open_balance",
+        "open_balance_reporting",
+        "days_past_due",
+        "disputed",
+    ]
+    return (
+        chosen[columns]
+        .sort_values(["days_past_due", "invoice_id"], ascending=[False, True], kind="stable")
+        .reset_index(drop=True)
+    )
 
 
 def drill_tree(open_items: pd.DataFrame, labels: Sequence[str], top_customers: int = 12) -> pd.DataFrame:
@@ -116,22 +156,47 @@ def drill_tree(open_items: pd.DataFrame, labels: Sequence[str], top_customers: i
         chosen = open_items[open_items["bucket"] == label]
         if chosen.empty:
             continue
-        nodes.append({"id": label, "parent": "", "label": label, "amount": Decimal(0), "items": len(chosen),
-                      "level": "bucket"})
+        nodes.append(
+            {"id": label, "parent": "", "label": label, "amount": Decimal(0), "items": len(chosen), "level": "bucket"}
+        )
         customers = customers_in_bucket(open_items, label)
         shown = customers.head(top_customers)
         for customer in shown.itertuples(index=False):
             node = f"{label}/{customer.customer_id}"
-            nodes.append({"id": node, "parent": label, "label": f"{customer.name}", "amount": Decimal(0),
-                          "items": customer.items, "level": "customer"})
+            nodes.append(
+                {
+                    "id": node,
+                    "parent": label,
+                    "label": f"{customer.name}",
+                    "amount": Decimal(0),
+                    "items": customer.items,
+                    "level": "customer",
+                }
+            )
             invoices = chosen[chosen["customer_id"] == customer.customer_id]
-            nodes += [{"id": f"{node}/{inv.invoice_id}", "parent": node, "label": str(inv.invoice_id),
-                       "amount": inv.open_balance_reporting, "items": 1, "level": "invoice"}
-                      for inv in invoices.itertuples(index=False)]
+            nodes += [
+                {
+                    "id": f"{node}/{inv.invoice_id}",
+                    "parent": node,
+                    "label": str(inv.invoice_id),
+                    "amount": inv.open_balance_reporting,
+                    "items": 1,
+                    "level": "invoice",
+                }
+                for inv in invoices.itertuples(index=False)
+            ]
         rest = customers.iloc[top_customers:]
         if len(rest):
-            nodes.append({"id": f"{label}/other", "parent": label, "label": f"{len(rest)} other customers",
-                          "amount": dsum(rest["amount"]), "items": int(rest["items"].sum()), "level": "customer"})
+            nodes.append(
+                {
+                    "id": f"{label}/other",
+                    "parent": label,
+                    "label": f"{len(rest)} other customers",
+                    "amount": dsum(rest["amount"]),
+                    "items": int(rest["items"].sum()),
+                    "level": "customer",
+                }
+            )
     return pd.DataFrame(nodes, columns=["id", "parent", "label", "amount", "items", "level"])
 
 
@@ -141,8 +206,17 @@ def trend_by(open_items_history: pd.DataFrame, dimension: str) -> pd.DataFrame:
     for (period, value), group in open_items_history.groupby(["period", dimension], sort=True, dropna=False):
         total = dsum(group["open_balance_reporting"])
         past_due = dsum(group.loc[group["past_due"].astype(bool), "open_balance_reporting"])
-        rows.append({"period": period, "dimension": dimension, "value": str(value), "items": len(group),
-                     "total": total, "past_due": past_due, "past_due_pct": _share(past_due, total)})
+        rows.append(
+            {
+                "period": period,
+                "dimension": dimension,
+                "value": str(value),
+                "items": len(group),
+                "total": total,
+                "past_due": past_due,
+                "past_due_pct": _share(past_due, total),
+            }
+        )
     return pd.DataFrame(rows, columns=["period", "dimension", "value", "items", "total", "past_due", "past_due_pct"])
 
 
@@ -159,8 +233,7 @@ def cohort_runoff(open_items_history: pd.DataFrame) -> pd.DataFrame:
     Only cohorts whose own month-end is in the history are shown (older cohorts have no starting point).
     """
     frame = open_items_history.assign(cohort=[f"{d:%Y-%m}" for d in open_items_history["invoice_date"]])
-    sums = {key: dsum(group["open_balance_reporting"])
-            for key, group in frame.groupby(["cohort", "period"], sort=True)}
+    sums = {key: dsum(group["open_balance_reporting"]) for key, group in frame.groupby(["cohort", "period"], sort=True)}
     counts = frame.groupby(["cohort", "period"], sort=True).size().to_dict()
     stored = sorted(set(frame["period"]))
     rows = []
@@ -169,9 +242,16 @@ def cohort_runoff(open_items_history: pd.DataFrame) -> pd.DataFrame:
         for period in [p for p in stored if p >= cohort]:
             balance = sums.get((cohort, period), Decimal(0))
             months_since = (int(period[:4]) - int(cohort[:4])) * 12 + int(period[5:7]) - int(cohort[5:7])
-            rows.append({"cohort": cohort, "period": period, "months_since": months_since,
-                         "items": int(counts.get((cohort, period), 0)), "open_balance": balance,
-                         "remaining_pct": _share(balance, start)})
+            rows.append(
+                {
+                    "cohort": cohort,
+                    "period": period,
+                    "months_since": months_since,
+                    "items": int(counts.get((cohort, period), 0)),
+                    "open_balance": balance,
+                    "remaining_pct": _share(balance, start),
+                }
+            )
     return pd.DataFrame(rows, columns=["cohort", "period", "months_since", "items", "open_balance", "remaining_pct"])
 
 
@@ -183,8 +263,13 @@ def cohort_matrix(runoff: pd.DataFrame) -> pd.DataFrame:
     for cohort, group in runoff.groupby("cohort", sort=True):
         cells = dict(zip(group["months_since"], group["remaining_pct"]))
         start = group.loc[group["months_since"] == 0, "open_balance"]
-        rows.append({"cohort": cohort, "open_at_month_end": start.iloc[0] if len(start) else None,
-                     **{f"month_{age}_pct": cells.get(age) for age in ages}})
+        rows.append(
+            {
+                "cohort": cohort,
+                "open_at_month_end": start.iloc[0] if len(start) else None,
+                **{f"month_{age}_pct": cells.get(age) for age in ages},
+            }
+        )
     return pd.DataFrame(rows, columns=["cohort", "open_at_month_end", *[f"month_{age}_pct" for age in ages]])
 
 
@@ -218,6 +303,13 @@ def compare_periods(kpis: pd.DataFrame, first: str | None = None, second: str | 
     for kpi in [c for c in kpis.columns if c not in SNAPSHOT_COLUMNS]:
         before, after = a[kpi], b[kpi]
         change = None if is_missing(before) or is_missing(after) else Decimal(after) - Decimal(before)
-        rows.append({"kpi": kpi, first: before, later: after, "change": change,
-                     "change_pct": None if change is None else _share(change, abs(Decimal(before)))})
+        rows.append(
+            {
+                "kpi": kpi,
+                first: before,
+                later: after,
+                "change": change,
+                "change_pct": None if change is None else _share(change, abs(Decimal(before))),
+            }
+        )
     return pd.DataFrame(rows, columns=["kpi", first, later, "change", "change_pct"])

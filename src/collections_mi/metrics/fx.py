@@ -11,8 +11,8 @@ from decimal import Decimal
 import ibis.expr.types as ir
 import numpy as np
 
-from collections_mi.errors import MissingFxRate
-from collections_mi.money import mul, to_decimal
+from collections_mi.core.errors import MissingFxRate
+from collections_mi.core.money import mul, to_decimal
 
 ONE = Decimal(1)
 
@@ -43,13 +43,16 @@ class FxRates:
             return ONE
         currency_dates = self.dates.get(currency)
         if not currency_dates:
-            raise MissingFxRate(f"fx_rates has no rate for {currency} (needed on {on})",
-                                hint=f"add fx_rates rows for {currency} → {self.reporting_currency}")
+            raise MissingFxRate(
+                f"fx_rates has no rate for {currency} (needed on {on})",
+                hint=f"add fx_rates rows for {currency} → {self.reporting_currency}",
+            )
         position = bisect.bisect_right(currency_dates, on) - 1
         if position < 0:
             raise MissingFxRate(
                 f"fx_rates has no {currency} rate on or before {on} (first is {currency_dates[0]})",
-                hint=f"add a {currency} rate dated on or before {on}")
+                hint=f"add a {currency} rate dated on or before {on}",
+            )
         return self.rates[currency][position]
 
     def rates_for(self, currencies: Sequence[str | None], days: Sequence[dt.date]) -> np.ndarray:
@@ -86,6 +89,9 @@ def load_fx(tables: Mapping[str, ir.Table], reporting_currency: str) -> FxRates:
     if "fx_rates" not in tables:
         return FxRates(reporting_currency)
     frame = tables["fx_rates"].select("rate_date", "currency", "rate").to_pyarrow().to_pylist()
-    rows = [(r["rate_date"], r["currency"].upper(), r["rate"]) for r in frame
-            if r["rate_date"] is not None and r["currency"] is not None and r["rate"] is not None]
+    rows = [
+        (r["rate_date"], r["currency"].upper(), r["rate"])
+        for r in frame
+        if r["rate_date"] is not None and r["currency"] is not None and r["rate"] is not None
+    ]
     return FxRates.from_rows(reporting_currency, rows)

@@ -13,10 +13,10 @@ from decimal import Decimal
 
 import pandas as pd
 
-from collections_mi.config import Params
+from collections_mi.config.params import Params
+from collections_mi.core.money import HUNDRED, ZERO, dsum, ratio
 from collections_mi.metrics.balances import Tables, invoices_with_currency, month_ends_up_to
 from collections_mi.metrics.fx import FxRates
-from collections_mi.money import HUNDRED, ZERO, dsum, ratio
 
 UNASSIGNED = "(none)"
 
@@ -38,16 +38,22 @@ def promise_status(tables: Tables, params: Params, fx: FxRates) -> pd.DataFrame:
     payments = tables["payments"].join(invoices, "invoice_id")
     payments = payments.filter(payments.payment_date <= as_of)
     matched = promises.select("promise_id", "customer_id", "promised_on", "due_by").join(
-        payments.select("customer_id", "currency", "payment_date", paid=payments.amount), "customer_id")
+        payments.select("customer_id", "currency", "payment_date", paid=payments.amount), "customer_id"
+    )
     matched = matched.filter((matched.payment_date >= matched.promised_on) & (matched.payment_date <= matched.due_by))
     paid = matched.group_by(["promise_id", "currency", "payment_date"]).aggregate(paid=matched.paid.sum())
     paid_frame = paid.to_pyarrow().to_pandas()
     paid_by_promise: dict[str, list[Decimal]] = defaultdict(list)
-    for promise_id, currency, day, amount in zip(paid_frame["promise_id"], paid_frame["currency"],
-                                                 paid_frame["payment_date"], paid_frame["paid"]):
+    for promise_id, currency, day, amount in zip(
+        paid_frame["promise_id"], paid_frame["currency"], paid_frame["payment_date"], paid_frame["paid"]
+    ):
         paid_by_promise[promise_id].append(fx.convert(amount, currency, day))
-    frame = promises.select("promise_id", "customer_id", "collector", "promised_on", "due_by", "amount") \
-        .order_by("promise_id").to_pyarrow().to_pandas()
+    frame = (
+        promises.select("promise_id", "customer_id", "collector", "promised_on", "due_by", "amount")
+        .order_by("promise_id")
+        .to_pyarrow()
+        .to_pandas()
+    )
     frame["paid_in_window"] = [dsum(paid_by_promise.get(p, [])) for p in frame["promise_id"]]
     frame["status"] = [
         "kept" if paid >= amount else ("broken" if due_by < as_of else "pending")
@@ -69,9 +75,17 @@ def kept_rate_trend(status: pd.DataFrame, as_of: dt.date, months: int) -> pd.Dat
         due = status[(status["due_by"] >= start) & (status["due_by"] <= month_end)] if len(status) else status
         counts = due["status"].value_counts() if len(due) else {}
         kept, broken, pending = (int(counts.get(s, 0)) for s in ("kept", "broken", "pending"))
-        rows.append({"month_end": month_end, "promises_due": len(due), "kept": kept, "broken": broken,
-                     "pending": pending, "kept_rate_pct": _kept_rate(kept, broken),
-                     "amount_due": dsum(due["amount"]) if len(due) else ZERO})
+        rows.append(
+            {
+                "month_end": month_end,
+                "promises_due": len(due),
+                "kept": kept,
+                "broken": broken,
+                "pending": pending,
+                "kept_rate_pct": _kept_rate(kept, broken),
+                "amount_due": dsum(due["amount"]) if len(due) else ZERO,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -85,17 +99,23 @@ def collected_in_month(tables: Tables, params: Params, fx: FxRates, by: str = "c
     customers = tables["customers"]
     group = customers[by].fill_null(UNASSIGNED)
     payments = payments.left_join(customers.select("customer_id", group=group), "customer_id")
-    frame = payments.group_by(["group", "currency", "payment_date"]).aggregate(amount=payments.amount.sum()) \
-        .to_pyarrow().to_pandas()
+    frame = (
+        payments.group_by(["group", "currency", "payment_date"])
+        .aggregate(amount=payments.amount.sum())
+        .to_pyarrow()
+        .to_pandas()
+    )
     totals: dict[object, list[Decimal]] = defaultdict(list)
-    for group_value, currency, day, amount in zip(frame["group"], frame["currency"], frame["payment_date"],
-                                                  frame["amount"]):
+    for group_value, currency, day, amount in zip(
+        frame["group"], frame["currency"], frame["payment_date"], frame["amount"]
+    ):
         totals[group_value].append(fx.convert(amount, currency, day))
     return {k: dsum(v) for k, v in totals.items()}
 
 
-def collector_view(tables: Tables, params: Params, fx: FxRates, by_collector: pd.DataFrame,
-                   status: pd.DataFrame) -> pd.DataFrame:
+def collector_view(
+    tables: Tables, params: Params, fx: FxRates, by_collector: pd.DataFrame, status: pd.DataFrame
+) -> pd.DataFrame:
     """Per collector: balances owned, past-due share, cash collected in the month, promises taken / kept / broken."""
     collected = collected_in_month(tables, params, fx)
     start = params.as_of.replace(day=1)
@@ -109,11 +129,20 @@ def collector_view(tables: Tables, params: Params, fx: FxRates, by_collector: pd
         kept = int((mine_due["status"] == "kept").sum()) if len(mine_due) else 0
         broken = int((mine_due["status"] == "broken").sum()) if len(mine_due) else 0
         past_due_pct = ratio(record.past_due_ar, record.ar_total)
-        rows.append({
-            "collector": collector, "ar_total": record.ar_total, "past_due_ar": record.past_due_ar,
-            "past_due_pct": None if past_due_pct is None else past_due_pct * HUNDRED,
-            "collected_in_month": collected.get(collector, ZERO), "dso": record.dso, "add": record.add,
-            "promises_taken": len(mine_taken), "promises_due": len(mine_due), "promises_kept": kept,
-            "promises_broken": broken, "kept_rate_pct": _kept_rate(kept, broken),
-        })
+        rows.append(
+            {
+                "collector": collector,
+                "ar_total": record.ar_total,
+                "past_due_ar": record.past_due_ar,
+                "past_due_pct": None if past_due_pct is None else past_due_pct * HUNDRED,
+                "collected_in_month": collected.get(collector, ZERO),
+                "dso": record.dso,
+                "add": record.add,
+                "promises_taken": len(mine_taken),
+                "promises_due": len(mine_due),
+                "promises_kept": kept,
+                "promises_broken": broken,
+                "kept_rate_pct": _kept_rate(kept, broken),
+            }
+        )
     return pd.DataFrame(rows)

@@ -33,8 +33,14 @@ class SectionResult:
     unavailable: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def nothing_at(cls, section: str, kpis: tuple[str, ...], tables: tuple[str, ...], reason: str,
-                   conventions: dict[str, str] | None = None) -> SectionResult:
+    def nothing_at(
+        cls,
+        section: str,
+        kpis: tuple[str, ...],
+        tables: tuple[str, ...],
+        reason: str,
+        conventions: dict[str, str] | None = None,
+    ) -> SectionResult:
         """A section whose tables exist but hold nothing for the as-of date: every KPI and table not available."""
         result = cls(section, kpis=dict.fromkeys(kpis), conventions=dict(conventions or {}))
         result.omit([*kpis, *tables], reason)

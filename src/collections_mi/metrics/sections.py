@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from collections_mi.config import Params
+from collections_mi.config.params import Params
 from collections_mi.metrics.agency import compute_agency
 from collections_mi.metrics.aging import compute_aging
 from collections_mi.metrics.allowance import compute_allowance
@@ -43,68 +43,122 @@ class Section:
 
 def _aging_needs(params: Params) -> dict[str, Needs]:
     disputed = (("invoices", "disputed"),)
-    return {"aging_by_segment": _customer_column("segment"), "aging_by_region": _customer_column("region"),
-            "aging_by_collector": _customer_column("collector"),
-            "aging_over_credit_limit": _customer_column("credit_limit"),
-            "aging_disputed_buckets": disputed, "aging_disputed_items": disputed}
+    return {
+        "aging_by_segment": _customer_column("segment"),
+        "aging_by_region": _customer_column("region"),
+        "aging_by_collector": _customer_column("collector"),
+        "aging_over_credit_limit": _customer_column("credit_limit"),
+        "aging_disputed_buckets": disputed,
+        "aging_disputed_items": disputed,
+    }
 
 
 def _dso_needs(params: Params) -> dict[str, Needs]:
     promises = (("promises", None),)
-    return {"dso_by_segment": _customer_column("segment"), "dso_by_region": _customer_column("region"),
-            "dso_by_collector": _customer_column("collector"), "dso_collectors": _customer_column("collector"),
-            "dso_by_risk_band": _customer_column("risk_score"),
-            "promises": promises, "promises_kept_rate_trend": promises}
+    return {
+        "dso_by_segment": _customer_column("segment"),
+        "dso_by_region": _customer_column("region"),
+        "dso_by_collector": _customer_column("collector"),
+        "dso_collectors": _customer_column("collector"),
+        "dso_by_risk_band": _customer_column("risk_score"),
+        "promises": promises,
+        "promises_kept_rate_trend": promises,
+    }
 
 
 def _allowance_needs(params: Params) -> dict[str, Needs]:
     adjustments = (("adjustments", None),)
     # write-offs and recoveries are adjustments: without them every write-off-driven view would read as "no losses"
-    write_off_driven = ("write_offs", "recoveries", "bad_debt_expense", "allowance_rollforward", "allowance_backtest",
-                        "roll_rates_monthly", "roll_rates_average", "loss_rates", "allowance_vintages",
-                        "allowance_projection")
-    needs = {name: adjustments for name in write_off_driven}
+    write_off_driven = (
+        "write_offs",
+        "recoveries",
+        "bad_debt_expense",
+        "allowance_rollforward",
+        "allowance_backtest",
+        "roll_rates_monthly",
+        "roll_rates_average",
+        "loss_rates",
+        "allowance_vintages",
+        "allowance_projection",
+    )
+    needs = dict.fromkeys(write_off_driven, adjustments)
     needs["allowance_disputed"] = (("invoices", "disputed"),)
     if params.allowance.method == "roll_rate":  # the last bucket's roll rate is its write-offs
-        needs.update({name: adjustments for name in ("allowance_total", "allowance_opening", "allowance_matrix",
-                                                     "allowance_gl_reconciliation")})
+        needs.update(
+            dict.fromkeys(("allowance_total", "allowance_opening", "allowance_matrix", "allowance_gl_reconciliation"), adjustments)
+        )
     return needs
 
 
 SECTIONS: dict[str, Section] = {
     s.name: s
     for s in (
-        Section("aging", "01_aging", "Receivables aging", compute_aging, ("customers", "invoices", "payments"),
-                output_needs=_aging_needs),
-        Section("dso", "02_dso", "DSO & collection KPIs", compute_dso, ("customers", "invoices", "payments"),
-                uses=("aging",), output_needs=_dso_needs),
-        Section("allowance", "03_allowance", "Bad-debt allowance", compute_allowance,
-                ("customers", "invoices", "payments"), output_needs=_allowance_needs),
-        Section("watchlist", "04_watchlist", "Watch-list reserves", compute_watchlist, ("loans", "loan_cash_flows"),
-                needs_rows=("loans",)),
-        Section("agency", "05_agency", "Agency performance", compute_agency,
-                ("agencies", "agency_placements", "agency_collections"),
-                needs_rows=("agencies", "agency_placements"),
-                output_needs=lambda params: {"agency_champion_challenger": (("agencies", "strategy"),)}),
+        Section(
+            "aging",
+            "01_aging",
+            "Receivables aging",
+            compute_aging,
+            ("customers", "invoices", "payments"),
+            output_needs=_aging_needs,
+        ),
+        Section(
+            "dso",
+            "02_dso",
+            "DSO & collection KPIs",
+            compute_dso,
+            ("customers", "invoices", "payments"),
+            uses=("aging",),
+            output_needs=_dso_needs,
+        ),
+        Section(
+            "allowance",
+            "03_allowance",
+            "Bad-debt allowance",
+            compute_allowance,
+            ("customers", "invoices", "payments"),
+            output_needs=_allowance_needs,
+        ),
+        Section(
+            "watchlist",
+            "04_watchlist",
+            "Watch-list reserves",
+            compute_watchlist,
+            ("loans", "loan_cash_flows"),
+            needs_rows=("loans",),
+        ),
+        Section(
+            "agency",
+            "05_agency",
+            "Agency performance",
+            compute_agency,
+            ("agencies", "agency_placements", "agency_collections"),
+            needs_rows=("agencies", "agency_placements"),
+            output_needs=lambda params: {"agency_champion_challenger": (("agencies", "strategy"),)},
+        ),
     )
 }
 
 
-def available_sections(tables: Mapping[str, object], only: list[str] | None = None,
-                       shape: LedgerShape | None = None) -> list[Section]:
+def available_sections(
+    tables: Mapping[str, object], only: list[str] | None = None, shape: LedgerShape | None = None
+) -> list[Section]:
     """The sections (all, or ``only``) whose tables the ledger has — with rows where a section needs them (with
     ``shape``; without it, presence is enough)."""
     chosen = [SECTIONS[name] for name in (only or list(SECTIONS))]
-    return [s for s in chosen if all(t in tables for t in s.needs)
-            and (shape is None or all(shape.has_rows(t) for t in s.needs_rows))]
+    return [
+        s
+        for s in chosen
+        if all(t in tables for t in s.needs) and (shape is None or all(shape.has_rows(t) for t in s.needs_rows))
+    ]
 
 
 def unavailable_sections(tables: Mapping[str, object], shape: LedgerShape) -> dict[str, str]:
     """Sections that cannot run on this ledger → why (for the index page and the email)."""
     reasons = {}
     for section in SECTIONS.values():
-        missing = [t for t in section.needs if t not in tables] or [t for t in section.needs_rows
-                                                                     if not shape.has_rows(t)]
+        missing = [t for t in section.needs if t not in tables] or [
+            t for t in section.needs_rows if not shape.has_rows(t)
+        ]
         if missing:
             reasons[section.name] = shape.missing(missing[0])
     return reasons
@@ -116,9 +170,13 @@ def with_dependencies(sections: list[Section]) -> list[Section]:
     return [s for name, s in SECTIONS.items() if name in wanted]
 
 
-def compute_sections(tables: Tables, params: Params, sections: list[Section],
-                     progress: Callable[[str], None] | None = None,
-                     shape: LedgerShape | None = None) -> dict[str, SectionResult]:
+def compute_sections(
+    tables: Tables,
+    params: Params,
+    sections: list[Section],
+    progress: Callable[[str], None] | None = None,
+    shape: LedgerShape | None = None,
+) -> dict[str, SectionResult]:
     """Compute every section once; the results feed kpis.json, tables/, the notebooks and the email.
 
     What needs optional data the ledger lacks (``shape``; measured here when not given) is left out of each result,
@@ -141,9 +199,12 @@ def compute_sections(tables: Tables, params: Params, sections: list[Section],
                     result.omit([output], reason)
             for kpi, value in result.kpis.items():
                 if value is None:
-                    result.unavailable.setdefault(kpi, f"{kpi} cannot be computed as of {params.as_of} from this "
-                                                       "ledger (nothing to divide by: no sales or no settled "
-                                                       "invoices in the window)")
+                    result.unavailable.setdefault(
+                        kpi,
+                        f"{kpi} cannot be computed as of {params.as_of} from this "
+                        "ledger (nothing to divide by: no sales or no settled "
+                        "invoices in the window)",
+                    )
             results[section.name] = result
     finally:
         release_balance_tables(prepared)

@@ -1,7 +1,7 @@
 """Which parts of the data contract a ledger actually fills (data-contract.md §1).
 
 Every optional table and column may be absent, present with no rows, or present with only nulls. The typed views
-(:mod:`collections_mi.sources`) expose every contract column of a present table — null where the source lacks it —
+(:mod:`collections_mi.sources.ledger`) expose every contract column of a present table — null where the source lacks it —
 so no query meets a missing column; this module says which of them hold data, once per run, so that what needs
 missing data can say so ("not available: the ledger has no customers.collector") and leave its KPIs out.
 
@@ -12,13 +12,13 @@ in that month, exactly as if the later rows had not been exported (the same KPIs
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import ibis.expr.types as ir
 
-from collections_mi.contract import TABLES
+from collections_mi.core.contract import TABLES
 
 
 @dataclass(frozen=True)

@@ -16,20 +16,29 @@ from decimal import Decimal
 
 import pandas as pd
 
-from collections_mi.config import Params
-from collections_mi.contract import RISK_GRADES
+from collections_mi.config.params import Params
+from collections_mi.core.contract import RISK_GRADES
+from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio
 from collections_mi.metrics.balances import Tables
 from collections_mi.metrics.fx import FxRates
 from collections_mi.metrics.result import SectionResult
-from collections_mi.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio
 
 PV_CONTEXT = decimal.Context(prec=50)
 DAYS_PER_YEAR = Decimal(365)
 NO_RESERVE_STATUSES = ("reo", "closed")
 KPI_IDS = ("watchlist_loans", "watchlist_balance", "specific_reserve", "general_reserve", "total_reserve")
-TABLE_NAMES = ("watchlist_loans", "watchlist_by_grade", "watchlist_by_method", "watchlist_by_segment",
-               "watchlist_movements", "watchlist_reserve_rollforward", "watchlist_migration_counts",
-               "watchlist_migration_balances", "watchlist_non_accrual", "watchlist_reo")
+TABLE_NAMES = (
+    "watchlist_loans",
+    "watchlist_by_grade",
+    "watchlist_by_method",
+    "watchlist_by_segment",
+    "watchlist_movements",
+    "watchlist_reserve_rollforward",
+    "watchlist_migration_counts",
+    "watchlist_migration_balances",
+    "watchlist_non_accrual",
+    "watchlist_reo",
+)
 GRADE_ORDER = {grade: position for position, grade in enumerate(RISK_GRADES)}
 
 # ---------------------------------------------------------------------------------------------- pure definitions
@@ -42,7 +51,7 @@ def present_value(flows: Iterable[tuple[dt.date, Decimal]], effective_rate: Deci
         base = Decimal(1) + Decimal(effective_rate)
         for flow_date, amount in flows:
             years = Decimal((flow_date - as_of).days) / DAYS_PER_YEAR
-            total += Decimal(amount) / (base ** years)
+            total += Decimal(amount) / (base**years)
     return total
 
 
@@ -92,7 +101,9 @@ def loan_reserves(tables: Tables, params: Params, snapshot: dt.date, reserve_dat
             reserve, kind = cash_flow_reserve(record.balance, pv), "specific"
         elif record.impairment_method == "collateral":
             net = Decimal(record.collateral_value or 0) * (1 - Decimal(record.cost_to_sell_rate or 0))
-            reserve = collateral_reserve(record.balance, record.collateral_value or ZERO, record.cost_to_sell_rate or ZERO)
+            reserve = collateral_reserve(
+                record.balance, record.collateral_value or ZERO, record.cost_to_sell_rate or ZERO
+            )
             kind = "specific"
         else:
             reserve, kind = general_reserve(record.balance, record.risk_grade, rates), "general"
@@ -104,8 +115,9 @@ def loan_reserves(tables: Tables, params: Params, snapshot: dt.date, reserve_dat
     frame["collateral_net"] = nets
     frame["reserve"] = reserves
     frame["reserve_kind"] = kinds
-    frame["reserve_pct"] = [None if (p := ratio(r, b)) is None else p * HUNDRED
-                            for r, b in zip(frame["reserve"], frame["balance"])]
+    frame["reserve_pct"] = [
+        None if (p := ratio(r, b)) is None else p * HUNDRED for r, b in zip(frame["reserve"], frame["balance"])
+    ]
     return frame
 
 
@@ -113,8 +125,13 @@ def reserve_totals(frame: pd.DataFrame) -> dict[str, object]:
     specific = dsum(frame.loc[frame["reserve_kind"] == "specific", "reserve"])
     general = dsum(frame.loc[frame["reserve_kind"] == "general", "reserve"])
     watch = frame[frame["on_watch_list"].astype(bool)]
-    return {"watchlist_loans": int(len(watch)), "watchlist_balance": dsum(watch["balance"]),
-            "specific_reserve": specific, "general_reserve": general, "total_reserve": dsum([specific, general])}
+    return {
+        "watchlist_loans": int(len(watch)),
+        "watchlist_balance": dsum(watch["balance"]),
+        "specific_reserve": specific,
+        "general_reserve": general,
+        "total_reserve": dsum([specific, general]),
+    }
 
 
 def grade_totals(frame: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -122,10 +139,17 @@ def grade_totals(frame: pd.DataFrame, by: str) -> pd.DataFrame:
     for value, group in frame.groupby(by, sort=False, dropna=False):
         balance = dsum(group["balance"])
         reserve = dsum(group["reserve"])
-        rows.append({by: "(none)" if value is None or value != value else value, "loans": int(len(group)),
-                     "balance": balance, "specific_reserve": dsum(group.loc[group["reserve_kind"] == "specific", "reserve"]),
-                     "general_reserve": dsum(group.loc[group["reserve_kind"] == "general", "reserve"]),
-                     "reserve": reserve, "reserve_pct": None if (p := ratio(reserve, balance)) is None else p * HUNDRED})
+        rows.append(
+            {
+                by: "(none)" if value is None or value != value else value,
+                "loans": int(len(group)),
+                "balance": balance,
+                "specific_reserve": dsum(group.loc[group["reserve_kind"] == "specific", "reserve"]),
+                "general_reserve": dsum(group.loc[group["reserve_kind"] == "general", "reserve"]),
+                "reserve": reserve,
+                "reserve_pct": None if (p := ratio(reserve, balance)) is None else p * HUNDRED,
+            }
+        )
     table = pd.DataFrame(rows)
     if by == "risk_grade" and len(table):
         table = table.sort_values(by, key=lambda c: c.map(GRADE_ORDER), kind="stable").reset_index(drop=True)
@@ -157,8 +181,18 @@ def migration_matrix(previous: pd.DataFrame, current: pd.DataFrame, value: str) 
 
 def movements(previous: pd.DataFrame | None, current: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Watch-list movements (added / removed with reason / upgraded / downgraded) and the reserve change by cause."""
-    columns = ["loan_id", "borrower", "movement", "grade_before", "grade_now", "balance_before", "balance_now",
-               "reserve_before", "reserve_now", "reserve_change"]
+    columns = [
+        "loan_id",
+        "borrower",
+        "movement",
+        "grade_before",
+        "grade_now",
+        "balance_before",
+        "balance_now",
+        "reserve_before",
+        "reserve_now",
+        "reserve_change",
+    ]
     if previous is None:
         return pd.DataFrame(columns=columns), pd.DataFrame(columns=["cause", "amount"])
     before = previous.set_index("loan_id")
@@ -191,8 +225,9 @@ def movements(previous: pd.DataFrame | None, current: pd.DataFrame) -> tuple[pd.
         if not (was_watch or is_watch):
             continue
         if was_watch and not is_watch:
-            movement = "removed: " + ("gone from the book" if is_ is None else
-                                      "to REO" if is_["status"] == "reo" else "upgraded off the list")
+            movement = "removed: " + (
+                "gone from the book" if is_ is None else "to REO" if is_["status"] == "reo" else "upgraded off the list"
+            )
         elif is_watch and not was_watch:
             movement = "added"
         elif GRADE_ORDER[is_["risk_grade"]] > GRADE_ORDER[was["risk_grade"]]:
@@ -202,14 +237,28 @@ def movements(previous: pd.DataFrame | None, current: pd.DataFrame) -> tuple[pd.
         else:
             continue
         source = is_ if is_ is not None else was
-        rows.append({"loan_id": loan, "borrower": source["borrower"], "movement": movement,
-                     "grade_before": None if was is None else was["risk_grade"],
-                     "grade_now": None if is_ is None else is_["risk_grade"],
-                     "balance_before": None if was is None else was["balance"],
-                     "balance_now": None if is_ is None else is_["balance"],
-                     "reserve_before": reserve_before, "reserve_now": reserve_now, "reserve_change": change})
-    order = ["new loans", "downgrades", "upgrades", "changes in estimate", "foreclosed (to REO)",
-             "charged off or paid off"]
+        rows.append(
+            {
+                "loan_id": loan,
+                "borrower": source["borrower"],
+                "movement": movement,
+                "grade_before": None if was is None else was["risk_grade"],
+                "grade_now": None if is_ is None else is_["risk_grade"],
+                "balance_before": None if was is None else was["balance"],
+                "balance_now": None if is_ is None else is_["balance"],
+                "reserve_before": reserve_before,
+                "reserve_now": reserve_now,
+                "reserve_change": change,
+            }
+        )
+    order = [
+        "new loans",
+        "downgrades",
+        "upgrades",
+        "changes in estimate",
+        "foreclosed (to REO)",
+        "charged off or paid off",
+    ]
     cause_rows = [{"cause": c, "amount": dsum(causes.get(c, []))} for c in order]
     return pd.DataFrame(rows, columns=columns), pd.DataFrame(cause_rows)
 
@@ -218,55 +267,102 @@ def compute_watchlist(tables: Tables, params: Params, fx: FxRates) -> SectionRes
     """KPIs watchlist_loans, watchlist_balance, specific_reserve, general_reserve, total_reserve and the tables."""
     dates = snapshot_dates(tables, params.as_of)
     if not dates:
-        return SectionResult.nothing_at("watchlist", KPI_IDS, TABLE_NAMES,
-                                        f"the loans table has no snapshot dated on or before {params.as_of}")
+        return SectionResult.nothing_at(
+            "watchlist", KPI_IDS, TABLE_NAMES, f"the loans table has no snapshot dated on or before {params.as_of}"
+        )
     snapshot = dates[-1]
     current = loan_reserves(tables, params, snapshot, params.as_of)
     previous_date = dates[-2] if len(dates) > 1 else None
     previous = loan_reserves(tables, params, previous_date, previous_date) if previous_date else None
     kpis = reserve_totals(current)
-    unmeasured = current[(current["impairment_method"] == "collateral") & current["collateral_value"].isna()
-                         & ~current["status"].isin(NO_RESERVE_STATUSES)]
+    unmeasured = current[
+        (current["impairment_method"] == "collateral")
+        & current["collateral_value"].isna()
+        & ~current["status"].isin(NO_RESERVE_STATUSES)
+    ]
     moved, causes = movements(previous, current)
     opening_reserve = reserve_totals(previous)["total_reserve"] if previous is not None else ZERO
-    rollforward = pd.DataFrame([{"line": f"Reserve at {previous_date}", "amount": opening_reserve},
-                                *[{"line": f"± {c}", "amount": a} for c, a in zip(causes["cause"], causes["amount"])],
-                                {"line": f"Reserve at {snapshot}", "amount": kpis["total_reserve"]}]) \
-        if previous is not None else pd.DataFrame(columns=["line", "amount"])
+    rollforward = (
+        pd.DataFrame(
+            [
+                {"line": f"Reserve at {previous_date}", "amount": opening_reserve},
+                *[{"line": f"± {c}", "amount": a} for c, a in zip(causes["cause"], causes["amount"])],
+                {"line": f"Reserve at {snapshot}", "amount": kpis["total_reserve"]},
+            ]
+        )
+        if previous is not None
+        else pd.DataFrame(columns=["line", "amount"])
+    )
     watch = current[current["on_watch_list"].astype(bool)].copy()
     since = _months_on_list(tables, snapshot, watch["loan_id"])
     watch["months_on_list"] = [since.get(l) for l in watch["loan_id"]]
-    loan_columns = ["loan_id", "borrower", "balance", "risk_grade", "days_past_due", "status", "impairment_method",
-                    "collateral_value", "cost_to_sell_rate", "collateral_net", "effective_rate", "present_value",
-                    "reserve", "reserve_pct", "months_on_list"]
+    loan_columns = [
+        "loan_id",
+        "borrower",
+        "balance",
+        "risk_grade",
+        "days_past_due",
+        "status",
+        "impairment_method",
+        "collateral_value",
+        "cost_to_sell_rate",
+        "collateral_net",
+        "effective_rate",
+        "present_value",
+        "reserve",
+        "reserve_pct",
+        "months_on_list",
+    ]
     non_accrual = current[current["status"] == "non_accrual"]
     reo = current[current["status"] == "reo"].copy()
-    reo["fair_value_less_cost"] = [None if v is None or v != v else Decimal(v) * (1 - Decimal(c or 0))
-                                   for v, c in zip(reo["collateral_value"], reo["cost_to_sell_rate"])]
-    reo["carrying_over_fair_value"] = [None if f is None else b - f for b, f in zip(reo["balance"], reo["fair_value_less_cost"])]
+    reo["fair_value_less_cost"] = [
+        None if v is None or v != v else Decimal(v) * (1 - Decimal(c or 0))
+        for v, c in zip(reo["collateral_value"], reo["cost_to_sell_rate"])
+    ]
+    reo["carrying_over_fair_value"] = [
+        None if f is None else b - f for b, f in zip(reo["balance"], reo["fair_value_less_cost"])
+    ]
     reo["months_held"] = [since.get(l) for l in reo["loan_id"]]
     result = SectionResult(
         section="watchlist",
         kpis=kpis,
         tables={
-            "watchlist_loans": watch[loan_columns].sort_values(
-                "reserve", ascending=False, kind="stable").reset_index(drop=True),
+            "watchlist_loans": watch[loan_columns]
+            .sort_values("reserve", ascending=False, kind="stable")
+            .reset_index(drop=True),
             "watchlist_by_grade": grade_totals(current, "risk_grade"),
-            "watchlist_by_method": grade_totals(current.assign(method=current["impairment_method"].fillna("general")),
-                                                "method"),
-            "watchlist_by_segment": grade_totals(current, "segment") if "segment" in current.columns else pd.DataFrame(),
+            "watchlist_by_method": grade_totals(
+                current.assign(method=current["impairment_method"].fillna("general")), "method"
+            ),
+            "watchlist_by_segment": grade_totals(current, "segment")
+            if "segment" in current.columns
+            else pd.DataFrame(),
             "watchlist_movements": moved,
             "watchlist_reserve_rollforward": rollforward,
-            "watchlist_migration_counts": migration_matrix(previous, current, "loans") if previous is not None else pd.DataFrame(),
-            "watchlist_migration_balances": migration_matrix(previous, current, "balance") if previous is not None else pd.DataFrame(),
+            "watchlist_migration_counts": migration_matrix(previous, current, "loans")
+            if previous is not None
+            else pd.DataFrame(),
+            "watchlist_migration_balances": migration_matrix(previous, current, "balance")
+            if previous is not None
+            else pd.DataFrame(),
             "watchlist_non_accrual": grade_totals(non_accrual, "risk_grade") if len(non_accrual) else pd.DataFrame(),
-            "watchlist_reo": reo[["loan_id", "borrower", "balance", "collateral_value", "cost_to_sell_rate",
-                                  "fair_value_less_cost", "carrying_over_fair_value", "months_held"]].reset_index(drop=True),
+            "watchlist_reo": reo[
+                [
+                    "loan_id",
+                    "borrower",
+                    "balance",
+                    "collateral_value",
+                    "cost_to_sell_rate",
+                    "fair_value_less_cost",
+                    "carrying_over_fair_value",
+                    "months_held",
+                ]
+            ].reset_index(drop=True),
         },
         conventions={
             "snapshot": f"loans snapshot of {snapshot}" + (f", compared with {previous_date}" if previous_date else ""),
             "present value": f"expected cash flows discounted at each loan's effective rate to {params.as_of}, "
-                             "t = days / 365",
+            "t = days / 365",
             "general reserve": ", ".join(f"{g} {r}" for g, r in params.watchlist.general_rates.items()),
             "excluded": "status reo / closed carry no reserve",
             "cost to sell": "an empty cost_to_sell_rate counts as 0 (no selling costs)",
@@ -274,16 +370,22 @@ def compute_watchlist(tables: Tables, params: Params, fx: FxRates) -> SectionRes
     )
     if len(unmeasured):
         ids = ", ".join(unmeasured["loan_id"].astype(str).head(5)) + (", …" if len(unmeasured) > 5 else "")
-        result.omit(["specific_reserve", "total_reserve"],
-                    f"{len(unmeasured)} loan(s) measured on collateral have no loans.collateral_value ({ids})")
+        result.omit(
+            ["specific_reserve", "total_reserve"],
+            f"{len(unmeasured)} loan(s) measured on collateral have no loans.collateral_value ({ids})",
+        )
     return result
 
 
 def _months_on_list(tables: Tables, snapshot: dt.date, loan_ids: pd.Series) -> dict[str, int]:
     """Consecutive month-end snapshots (up to ``snapshot``) each loan has been on the watch list."""
     loans = tables["loans"]
-    history = loans.filter((loans.as_of_date <= snapshot) & loans.loan_id.isin(list(loan_ids))) \
-        .select("loan_id", "as_of_date", "on_watch_list").to_pyarrow().to_pylist()
+    history = (
+        loans.filter((loans.as_of_date <= snapshot) & loans.loan_id.isin(list(loan_ids)))
+        .select("loan_id", "as_of_date", "on_watch_list")
+        .to_pyarrow()
+        .to_pylist()
+    )
     flags: dict[str, dict[dt.date, bool]] = defaultdict(dict)
     for row in history:
         flags[row["loan_id"]][row["as_of_date"]] = bool(row["on_watch_list"])

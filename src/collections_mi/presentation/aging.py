@@ -21,11 +21,19 @@ def headline_tiles(result: SectionResult, currency: str) -> list[dict[str, Any]]
     previous_ar, previous_past_due = _previous(result, "ar_total"), _previous(result, "past_due_total")
     past_due_change = change_text(past_due, previous_past_due, currency)
     return [
-        {"label": "Open receivables", "value": money(ar_total, currency, symbol=True),
-         "change": change_text(ar_total, previous_ar, currency), "good": None},
+        {
+            "label": "Open receivables",
+            "value": money(ar_total, currency, symbol=True),
+            "change": change_text(ar_total, previous_ar, currency),
+            "good": None,
+        },
         {"label": "Open items", "value": count(kpis["open_items"])},
-        {"label": "Past due", "value": money(past_due, currency, symbol=True), "change": past_due_change,
-         "good": None if previous_past_due is None else past_due <= previous_past_due},
+        {
+            "label": "Past due",
+            "value": money(past_due, currency, symbol=True),
+            "change": past_due_change,
+            "good": None if previous_past_due is None else past_due <= previous_past_due,
+        },
         {"label": "Past due share", "value": percent(past_due_share)},
     ]
 
@@ -36,6 +44,8 @@ def summary_sentence(result: SectionResult, currency: str) -> str:
     oldest = aging.iloc[-1]
     kpis = result.kpis
     share = (Decimal(kpis["past_due_total"]) / Decimal(kpis["ar_total"]) * 100) if kpis["ar_total"] else Decimal(0)
-    return (f"{count(kpis['open_items'])} open items total {money(kpis['ar_total'], currency, symbol=True)}; "
-            f"{percent(share)} is past due and {money(oldest['amount'], currency, symbol=True)} "
-            f"({percent(oldest['share_pct'])}) sits in the oldest bucket ({oldest['bucket']}).")
+    return (
+        f"{count(kpis['open_items'])} open items total {money(kpis['ar_total'], currency, symbol=True)}; "
+        f"{percent(share)} is past due and {money(oldest['amount'], currency, symbol=True)} "
+        f"({percent(oldest['share_pct'])}) sits in the oldest bucket ({oldest['bucket']})."
+    )

@@ -14,29 +14,55 @@ def headline_tiles(result: SectionResult, currency: str) -> list[dict[str, Any]]
     kpis = result.kpis
     total, opening = kpis["allowance_total"], kpis["allowance_opening"]
     change = None if total is None or opening is None else total - opening
-    return explained_tiles(result, [
-        {"kpi": "allowance_total", "label": "Allowance", "value": money(total, currency, symbol=True),
-         "change": None if change is None else f"{'+' if change >= 0 else '−'}{money(abs(change), currency)} vs opening",
-         "good": None},
-        {"kpi": "bad_debt_expense", "label": "Bad-debt expense (month)",
-         "value": money(kpis["bad_debt_expense"], currency, symbol=True)},
-        {"kpi": "write_offs", "label": "Write-offs (month)", "value": money(kpis["write_offs"], currency, symbol=True)},
-        {"kpi": "recoveries", "label": "Recoveries (month)", "value": money(kpis["recoveries"], currency, symbol=True)},
-    ])
+    return explained_tiles(
+        result,
+        [
+            {
+                "kpi": "allowance_total",
+                "label": "Allowance",
+                "value": money(total, currency, symbol=True),
+                "change": None
+                if change is None
+                else f"{'+' if change >= 0 else '−'}{money(abs(change), currency)} vs opening",
+                "good": None,
+            },
+            {
+                "kpi": "bad_debt_expense",
+                "label": "Bad-debt expense (month)",
+                "value": money(kpis["bad_debt_expense"], currency, symbol=True),
+            },
+            {
+                "kpi": "write_offs",
+                "label": "Write-offs (month)",
+                "value": money(kpis["write_offs"], currency, symbol=True),
+            },
+            {
+                "kpi": "recoveries",
+                "label": "Recoveries (month)",
+                "value": money(kpis["recoveries"], currency, symbol=True),
+            },
+        ],
+    )
 
 
 def summary_sentence(result: SectionResult, currency: str) -> str:
     kpis = result.kpis
     if kpis["allowance_total"] is None:
         return f"Allowance: not available — {result.unavailable.get('allowance_total', 'not computed')}."
-    head = (f"Allowance {money(kpis['allowance_total'], currency, symbol=True)} (opening "
-            f"{money(kpis['allowance_opening'], currency)})")
+    head = (
+        f"Allowance {money(kpis['allowance_total'], currency, symbol=True)} (opening "
+        f"{money(kpis['allowance_opening'], currency)})"
+    )
     if kpis["write_offs"] is None:
-        return (f"{head}; write-offs, recoveries and bad-debt expense are not available: "
-                f"{result.unavailable.get('write_offs', 'not computed')}.")
-    return (f"{head}: write-offs {money(kpis['write_offs'], currency)}, "
-            f"recoveries {money(kpis['recoveries'], currency)}, bad-debt expense "
-            f"{money(kpis['bad_debt_expense'], currency)} for the month.")
+        return (
+            f"{head}; write-offs, recoveries and bad-debt expense are not available: "
+            f"{result.unavailable.get('write_offs', 'not computed')}."
+        )
+    return (
+        f"{head}: write-offs {money(kpis['write_offs'], currency)}, "
+        f"recoveries {money(kpis['recoveries'], currency)}, bad-debt expense "
+        f"{money(kpis['bad_debt_expense'], currency)} for the month."
+    )
 
 
 def vintage_matrix(vintages: pd.DataFrame | Unavailable, every: int = 3) -> pd.DataFrame | Unavailable:

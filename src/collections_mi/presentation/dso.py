@@ -11,14 +11,27 @@ from collections_mi.metrics.result import SectionResult
 from collections_mi.presentation.format import decimal_places, explained_tiles, percent
 
 KPI_LABELS = {
-    "dso": "DSO", "dso_countback": "Countback DSO", "bpdso": "Best possible DSO", "add": "Average days delinquent",
-    "cei_pct": "Collection effectiveness", "days_late_simple": "Days late (simple)",
-    "days_late_weighted": "Days late (weighted)", "days_to_pay_simple": "Days to pay (simple)",
+    "dso": "DSO",
+    "dso_countback": "Countback DSO",
+    "bpdso": "Best possible DSO",
+    "add": "Average days delinquent",
+    "cei_pct": "Collection effectiveness",
+    "days_late_simple": "Days late (simple)",
+    "days_late_weighted": "Days late (weighted)",
+    "days_to_pay_simple": "Days to pay (simple)",
     "days_to_pay_weighted": "Days to pay (weighted)",
 }
 #: for these KPIs a fall is good news; for CEI a rise is
-LOWER_IS_BETTER = {"dso", "dso_countback", "bpdso", "add", "days_late_simple", "days_late_weighted",
-                   "days_to_pay_simple", "days_to_pay_weighted"}
+LOWER_IS_BETTER = {
+    "dso",
+    "dso_countback",
+    "bpdso",
+    "add",
+    "days_late_simple",
+    "days_late_weighted",
+    "days_to_pay_simple",
+    "days_to_pay_weighted",
+}
 
 
 def _value_text(kpi: str, value: Any) -> str:
@@ -39,8 +52,15 @@ def headline_tiles(result: SectionResult) -> list[dict[str, Any]]:
     for kpi in ("dso", "bpdso", "add", "cei_pct", "days_late_weighted"):
         change = changes.loc[kpi, "mom_change"]
         good = None if change is None or change == 0 else ((change < 0) == (kpi in LOWER_IS_BETTER))
-        tiles.append({"kpi": kpi, "label": KPI_LABELS[kpi], "value": _value_text(kpi, result.kpis[kpi]),
-                      "change": _change_text(kpi, change), "good": good})
+        tiles.append(
+            {
+                "kpi": kpi,
+                "label": KPI_LABELS[kpi],
+                "value": _value_text(kpi, result.kpis[kpi]),
+                "change": _change_text(kpi, change),
+                "good": good,
+            }
+        )
     return explained_tiles(result, tiles)
 
 
@@ -55,11 +75,16 @@ def summary_sentence(result: SectionResult) -> str:
     kpis = result.kpis
     changes = result.tables["dso_changes"].set_index("kpi")
     change = changes.loc["dso", "mom_change"]
-    direction = "" if change is None else (f", {'up' if change > 0 else 'down'} {decimal_places(abs(change), 1)} days "
-                                           "on the previous month-end")
-    return (f"DSO is {decimal_places(kpis['dso'], 1)} days{direction}; {decimal_places(kpis['add'], 1)} of them are "
-            f"caused by late payment (best possible DSO {decimal_places(kpis['bpdso'], 1)}); collection "
-            f"effectiveness {percent(kpis['cei_pct'])}.")
+    direction = (
+        ""
+        if change is None
+        else (f", {'up' if change > 0 else 'down'} {decimal_places(abs(change), 1)} days on the previous month-end")
+    )
+    return (
+        f"DSO is {decimal_places(kpis['dso'], 1)} days{direction}; {decimal_places(kpis['add'], 1)} of them are "
+        f"caused by late payment (best possible DSO {decimal_places(kpis['bpdso'], 1)}); collection "
+        f"effectiveness {percent(kpis['cei_pct'])}."
+    )
 
 
 def trend_display(result: SectionResult, months: int) -> pd.DataFrame:

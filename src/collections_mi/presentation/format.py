@@ -14,13 +14,23 @@ from typing import Any
 
 import pandas as pd
 
+from collections_mi.core.money import round_money
 from collections_mi.metrics.result import SectionResult
-from collections_mi.money import round_money
 
 COUNT_COLUMNS = {"items", "open_items", "customers", "invoices", "loans"}
 #: columns measured in days (or other non-money ratios) shown with two decimals, no thousands grouping of money
-DAY_COLUMNS = {"dso", "dso_countback", "bpdso", "add", "days", "value", "previous_month", "mom_change", "year_ago",
-               "yoy_change"}
+DAY_COLUMNS = {
+    "dso",
+    "dso_countback",
+    "bpdso",
+    "add",
+    "days",
+    "value",
+    "previous_month",
+    "mom_change",
+    "year_ago",
+    "yoy_change",
+}
 
 
 def is_missing(value: Any) -> bool:
@@ -91,28 +101,36 @@ def cell(value: Any, column: str, currency: str) -> str:
     return html.escape(str(value))
 
 
-def html_table(frame: pd.DataFrame, *, currency: str = "USD", labels: Mapping[str, str] | None = None,
-               max_rows: int | None = None, total_row: bool = False, css_class: str = "mi-table",
-               highlight: Sequence[str] = ()) -> str:
+def html_table(
+    frame: pd.DataFrame,
+    *,
+    currency: str = "USD",
+    labels: Mapping[str, str] | None = None,
+    max_rows: int | None = None,
+    total_row: bool = False,
+    css_class: str = "mi-table",
+    highlight: Sequence[str] = (),
+) -> str:
     """A DataFrame as an accessible HTML table with right-aligned, rounded numbers; every text escaped."""
     labels = labels or {}
     shown = frame if max_rows is None else frame.head(max_rows)
     head = "".join(
         f'<th class="{"num" if _numeric(frame, c) else "txt"}">{html.escape(labels.get(c, c.replace("_", " ")))}</th>'
-        for c in frame.columns)
+        for c in frame.columns
+    )
     body_rows = []
     for _, row in shown.iterrows():
         status = str(row.get("status", "")) if "status" in frame.columns else ""
         row_class = ' class="warn"' if status == "DIFFERENCE" or any(bool(row.get(h)) for h in highlight) else ""
         cells = "".join(
             f'<td class="{"num" if _numeric(frame, c) else "txt"}">{cell(row[c], c, currency)}</td>'
-            for c in frame.columns)
+            for c in frame.columns
+        )
         body_rows.append(f"<tr{row_class}>{cells}</tr>")
     note = ""
     if max_rows is not None and len(frame) > max_rows:
         note = f'<p class="mi-note">Showing {max_rows:,} of {len(frame):,} rows; the full table is in tables/.</p>'
-    return (f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{"".join(body_rows)}</tbody></table>'
-            f"{note}")
+    return f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{"".join(body_rows)}</tbody></table>{note}'
 
 
 def _numeric(frame: pd.DataFrame, column: str) -> bool:
@@ -129,8 +147,10 @@ def kpi_tiles(tiles: Sequence[Mapping[str, Any]]) -> str:
             direction = {True: "good", False: "bad", None: "neutral"}[tile.get("good")]
             change = f'<div class="mi-change {direction}">{html.escape(str(tile["change"]))}</div>'
         note = f'<div class="mi-tile-note">{html.escape(str(tile["note"]))}</div>' if tile.get("note") else ""
-        parts.append(f'<div class="mi-tile"><div class="mi-tile-label">{html.escape(str(tile["label"]))}</div>'
-                     f'<div class="mi-tile-value">{html.escape(str(tile["value"]))}</div>{change}{note}</div>')
+        parts.append(
+            f'<div class="mi-tile"><div class="mi-tile-label">{html.escape(str(tile["label"]))}</div>'
+            f'<div class="mi-tile-value">{html.escape(str(tile["value"]))}</div>{change}{note}</div>'
+        )
     return f'<div class="mi-tiles">{"".join(parts)}</div>'
 
 

@@ -6,7 +6,7 @@ for a finance user (table, column, rule, failing rows, how to fix).
 3. cross-table and business checks in the engine (orphans, over-application, FX coverage…) — :mod:`.cross_table`
 
 ``validate`` returns a :class:`ValidationReport`; the caller raises
-:class:`~collections_mi.errors.ValidationFailed` when ``not report.ok``. Importing this package is cheap:
+:class:`~collections_mi.core.errors.ValidationFailed` when ``not report.ok``. Importing this package is cheap:
 Great Expectations is imported on first use.
 """
 

@@ -22,14 +22,14 @@ from typing import Any, Literal
 import ibis
 import ibis.expr.types as ir
 
-from collections_mi.contract import (
+from collections_mi.core.contract import (
     BALANCE_REDUCING_KINDS,
     ENGINE_TYPES,
     MINOR_UNIT_EXCEPTIONS,
     TABLES,
     minor_unit_digits,
 )
-from collections_mi.currencies import ISO_4217
+from collections_mi.core.currencies import ISO_4217
 from collections_mi.validation.naming import FileNames, row_keys
 from collections_mi.validation.report import ValidationFailure, examples, jsonable, plural
 
@@ -90,8 +90,9 @@ class SetCheck:
 # ------------------------------------------------------------------------------------------------- helpers
 
 
-def _orphans(child: str, parent: str, keys: tuple[str, ...],
-             show: tuple[str, ...] = ()) -> Callable[[Context], ir.Table]:
+def _orphans(
+    child: str, parent: str, keys: tuple[str, ...], show: tuple[str, ...] = ()
+) -> Callable[[Context], ir.Table]:
     """Rows of ``child`` whose ``keys`` match no row of ``parent``."""
 
     def items(ctx: Context) -> ir.Table:
@@ -132,23 +133,35 @@ def _invoice_currency(invoices: ir.Table, reporting: str) -> ir.StringValue:
 
 ROW_CHECKS: list[RowCheck] = [
     RowCheck(
-        id="due_before_invoice", table="invoices", column="due_date",
+        id="due_before_invoice",
+        table="invoices",
+        column="due_date",
         rule="An invoice falls due on or after the day it is issued (due_date ≥ invoice_date).",
         problem="{rows} where due_date is before invoice_date",
         hint="correct due_date or invoice_date on the rows listed in {file} (were the two swapped?)",
-        where=lambda t, ctx: t.due_date < t.invoice_date, show=("invoice_date", "due_date")),
+        where=lambda t, ctx: t.due_date < t.invoice_date,
+        show=("invoice_date", "due_date"),
+    ),
     RowCheck(
-        id="due_by_before_promised", table="promises", column="due_by",
+        id="due_by_before_promised",
+        table="promises",
+        column="due_by",
         rule="A promise is due on or after the day it was made (due_by ≥ promised_on).",
         problem="{rows} where due_by is before promised_on",
         hint="correct due_by or promised_on on the rows listed in {file}",
-        where=lambda t, ctx: t.due_by < t.promised_on, show=("customer_id", "promised_on", "due_by")),
+        where=lambda t, ctx: t.due_by < t.promised_on,
+        show=("customer_id", "promised_on", "due_by"),
+    ),
     RowCheck(
-        id="flow_not_after_snapshot", table="loan_cash_flows", column="flow_date",
+        id="flow_not_after_snapshot",
+        table="loan_cash_flows",
+        column="flow_date",
         rule="Expected cash flows lie after the snapshot they belong to (flow_date > as_of_date).",
         problem="{rows} where flow_date is on or before the snapshot's as_of_date",
         hint="drop cash flows already received from {file}, or correct flow_date / as_of_date",
-        where=lambda t, ctx: t.flow_date <= t.as_of_date, example="loan_id"),
+        where=lambda t, ctx: t.flow_date <= t.as_of_date,
+        example="loan_id",
+    ),
 ]
 
 
@@ -157,16 +170,25 @@ def _money_in_reporting_currency(table: str, column: str) -> RowCheck:
         return _decimals(t[column]) > minor_unit_digits(ctx.reporting_currency)
 
     def show(t: ir.Table, ctx: Context) -> dict[str, ir.Value]:
-        return {column: t[column], "currency": ibis.literal(ctx.reporting_currency),
-                "max_decimals": ibis.literal(minor_unit_digits(ctx.reporting_currency))}
+        return {
+            column: t[column],
+            "currency": ibis.literal(ctx.reporting_currency),
+            "max_decimals": ibis.literal(minor_unit_digits(ctx.reporting_currency)),
+        }
 
     return RowCheck(
-        id="money_decimals", table=table, column=column, view="raw",
+        id="money_decimals",
+        table=table,
+        column=column,
+        view="raw",
         rule=f"{column} is in the reporting currency and has at most its minor-unit decimals (2 for USD, EUR…).",
         problem="{rows} where " + column + " has more decimals than the reporting currency ({reporting}) allows",
         hint=f"round {column} to the currency's smallest unit (cents) in {{file}}; amounts are exact, never fractions "
-             "of a cent",
-        where=where, show=show, example=column)
+        "of a cent",
+        where=where,
+        show=show,
+        example=column,
+    )
 
 
 def _invoice_money_decimals() -> RowCheck:
@@ -178,11 +200,17 @@ def _invoice_money_decimals() -> RowCheck:
         return {"amount": t.amount, "currency": currency, "max_decimals": _minor_digits(currency)}
 
     return RowCheck(
-        id="money_decimals", table="invoices", column="amount", view="raw",
+        id="money_decimals",
+        table="invoices",
+        column="amount",
+        view="raw",
         rule="amount has at most the decimals of the invoice's currency (2 for USD/EUR, 0 for JPY, 3 for KWD…).",
         problem="{rows} where amount has more decimals than its currency allows",
         hint="round amount to the currency's smallest unit in {file} (e.g. cents; whole yen for JPY)",
-        where=where, show=show, example="amount")
+        where=where,
+        show=show,
+        example="amount",
+    )
 
 
 def _never(t: ir.Table, table: str) -> ir.BooleanValue:
@@ -200,16 +228,21 @@ def _unknown_currency(table: str, used_by: str) -> RowCheck:
         return t.currency.re_search(r"^[A-Z]{3}$") & ~t.currency.isin(sorted(ISO_4217))
 
     return RowCheck(
-        id="unknown_currency", table=table, column="currency", view="raw",
+        id="unknown_currency",
+        table=table,
+        column="currency",
+        view="raw",
         rule=f"currency is an ISO 4217 code (EUR, GBP, JPY…){used_by}.",
         problem="{rows} where currency is not an ISO 4217 currency code",
         hint="correct currency in {file} to the ISO 4217 code of the currency meant (e.g. EUR, GBP, JPY)"
-             + ("; leave it empty for the reporting currency ({reporting})" if table == "invoices" else ""),
-        where=where, show=("currency",), example="currency")
+        + ("; leave it empty for the reporting currency ({reporting})" if table == "invoices" else ""),
+        where=where,
+        show=("currency",),
+        example="currency",
+    )
 
 
-ROW_CHECKS += [_unknown_currency("invoices", "; empty means the reporting currency"),
-               _unknown_currency("fx_rates", "")]
+ROW_CHECKS += [_unknown_currency("invoices", "; empty means the reporting currency"), _unknown_currency("fx_rates", "")]
 
 #: the most characters a text value may have: an Excel cell's limit (the pack exports every table to tables.xlsx);
 #: a longer "name" is a pasted document or a broken export, and would break the pack's outputs
@@ -221,20 +254,30 @@ def _text_length(table: str, column: str) -> RowCheck:
         return {"characters": t[column].length()}  # never the value itself: it would drown the report
 
     return RowCheck(
-        id="text_too_long", table=table, column=column, view="raw",
+        id="text_too_long",
+        table=table,
+        column=column,
+        view="raw",
         rule=f"{column} holds at most {MAX_TEXT_CHARS:,} characters (the most an Excel cell can hold).",
         problem="{rows} where " + column + f" is longer than {MAX_TEXT_CHARS:,} characters",
         hint=f"shorten {column} on the rows listed in {{file}}; a value that long is usually a pasted document or "
-             "a quote that swallowed the following columns",
+        "a quote that swallowed the following columns",
         where=lambda t, ctx: t[column].length() > MAX_TEXT_CHARS if column in t.columns else _never(t, table),
-        show=show)
+        show=show,
+    )
 
 
-ROW_CHECKS += [_text_length(name, column.name) for name, table in TABLES.items() for column in table.columns
-               if column.type == "string"]
+ROW_CHECKS += [
+    _text_length(name, column.name)
+    for name, table in TABLES.items()
+    for column in table.columns
+    if column.type == "string"
+]
 
 MONEY_IN_REPORTING_CURRENCY = [
-    (name, column.name) for name, table in TABLES.items() for column in table.columns
+    (name, column.name)
+    for name, table in TABLES.items()
+    for column in table.columns
     if column.type == "money" and name not in ("invoices", "payments", "adjustments")
 ]
 ROW_CHECKS += [_invoice_money_decimals()] + [_money_in_reporting_currency(t, c) for t, c in MONEY_IN_REPORTING_CURRENCY]
@@ -288,19 +331,28 @@ def precision_check(table: str, column: str, column_type: str) -> RowCheck:
         return {column: t[column], "read_as": t[column].try_cast(engine_type)}
 
     return RowCheck(
-        id="decimal_places", table=table, column=column, view="raw",
+        id="decimal_places",
+        table=table,
+        column=column,
+        view="raw",
         rule=f"{column} has at most {scale} decimals, the most its engine type {engine_type} keeps: a longer value "
-             "would be rounded.",
+        "would be rounded.",
         problem="{rows} where " + column + f" has more than {scale} decimals, which the engine would round (to the "
-                "value shown as read_as)",
+        "value shown as read_as)",
         hint=f"write {column} with at most {scale} decimals in {{file}}; a value that needs more is almost always "
-             "a wrong unit or a misplaced decimal point, so check it against the source system",
+        "a wrong unit or a misplaced decimal point, so check it against the source system",
         where=lambda t, ctx: t[column].re_search(_PLAIN_NUMBER) & (_decimals(t[column]) > scale),
-        show=show, example=column)
+        show=show,
+        example=column,
+    )
 
 
-ROW_CHECKS += [precision_check(name, column.name, column.type) for name, table in TABLES.items()
-               for column in table.columns if _rounded_by_the_engine(column.type)]
+ROW_CHECKS += [
+    precision_check(name, column.name, column.type)
+    for name, table in TABLES.items()
+    for column in table.columns
+    if _rounded_by_the_engine(column.type)
+]
 
 
 def type_error_check(table: str, column: str, column_type: str) -> RowCheck:
@@ -308,20 +360,28 @@ def type_error_check(table: str, column: str, column_type: str) -> RowCheck:
     engine_type = ENGINE_TYPES[column_type]  # type: ignore[index]
 
     return RowCheck(
-        id="type_error", table=table, column=column, view="raw",
+        id="type_error",
+        table=table,
+        column=column,
+        view="raw",
         rule=f"{column} is read as {column_type}: every value must convert.",
         problem="{rows} where " + column + f" cannot be read as {column_type} (the value would be lost)",
         hint=f"write {column} as {_WRITTEN_AS[column_type]} in {{file}}",
         where=lambda t, ctx: t[column].notnull() & t[column].try_cast(engine_type).isnull(),
-        show=(column,), example=column)
+        show=(column,),
+        example=column,
+    )
 
 
 def type_error_checks(skip: Iterable[tuple[str, str]] = ()) -> list[RowCheck]:
     """One type-error check per typed column, except ``skip`` (columns whose format check already failed)."""
     skipped = set(skip)
-    return [type_error_check(name, column.name, column.type)
-            for name, table in TABLES.items() for column in table.columns
-            if column.type in _WRITTEN_AS and (name, column.name) not in skipped]
+    return [
+        type_error_check(name, column.name, column.type)
+        for name, table in TABLES.items()
+        for column in table.columns
+        if column.type in _WRITTEN_AS and (name, column.name) not in skipped
+    ]
 
 
 # ----------------------------------------------------------------------------------------------- set checks
@@ -334,15 +394,15 @@ def _over_applied(ctx: Context) -> ir.Table:
         adj = ctx.typed["adjustments"]
         adj = adj.filter(adj.kind.isin(BALANCE_REDUCING_KINDS))
         applied = applied.union(adj.select(invoice_id=adj.invoice_id, amount=adj.amount))
-    applied = applied.filter(applied.invoice_id.notnull()).group_by("invoice_id").aggregate(
-        applied=lambda t: t.amount.sum())
+    applied = (
+        applied.filter(applied.invoice_id.notnull()).group_by("invoice_id").aggregate(applied=lambda t: t.amount.sum())
+    )
     invoices = ctx.typed["invoices"]
     invoices = invoices.mutate(currency=_invoice_currency(invoices, ctx.reporting_currency))
     billed = invoices.group_by("invoice_id").aggregate(currency=invoices.currency.max(), amount=invoices.amount.sum())
     joined = billed.join(applied, "invoice_id")
     joined = joined.filter(joined.applied > joined.amount)
-    return joined.select("invoice_id", "currency", "amount", "applied",
-                         excess=(joined.applied - joined.amount))
+    return joined.select("invoice_id", "currency", "amount", "applied", excess=(joined.applied - joined.amount))
 
 
 def _collections_before_placement(ctx: Context) -> ir.Table:
@@ -374,122 +434,193 @@ def _fx_gaps(ctx: Context) -> ir.Table:
     invoices = ctx.typed["invoices"]
     currency = _invoice_currency(invoices, ctx.reporting_currency)
     foreign = invoices.mutate(currency=currency)
-    foreign = foreign.filter((foreign.invoice_date <= ctx.as_of) & (foreign.currency != ctx.reporting_currency)
-                             & foreign.currency.isin(sorted(ISO_4217)))  # unknown codes: unknown_currency
+    foreign = foreign.filter(
+        (foreign.invoice_date <= ctx.as_of)
+        & (foreign.currency != ctx.reporting_currency)
+        & foreign.currency.isin(sorted(ISO_4217))
+    )  # unknown codes: unknown_currency
     needed = foreign.group_by("currency").aggregate(
         earliest_invoice_date=foreign.invoice_date.min(),
         earliest_invoice=foreign.invoice_id.argmin(foreign.invoice_date),
-        invoices=foreign.count())
+        invoices=foreign.count(),
+    )
     if "fx_rates" in ctx.typed:
         rates = ctx.typed["fx_rates"]
-        rates = rates.filter(rates.rate_date.notnull() & (rates.rate_date <= ctx.as_of) & rates.rate.notnull()
-                             & (rates.rate > 0))
+        rates = rates.filter(
+            rates.rate_date.notnull() & (rates.rate_date <= ctx.as_of) & rates.rate.notnull() & (rates.rate > 0)
+        )
         first = rates.group_by(currency=rates.currency.upper()).aggregate(first_rate_date=rates.rate_date.min())
         joined = needed.left_join(first, "currency")
-        gaps = joined.filter(joined.first_rate_date.isnull()
-                             | (joined.first_rate_date > joined.earliest_invoice_date))
+        gaps = joined.filter(joined.first_rate_date.isnull() | (joined.first_rate_date > joined.earliest_invoice_date))
         return gaps.select("currency", "earliest_invoice", "earliest_invoice_date", "invoices", "first_rate_date")
     return needed.mutate(first_rate_date=ibis.null("date")).select(
-        "currency", "earliest_invoice", "earliest_invoice_date", "invoices", "first_rate_date")
+        "currency", "earliest_invoice", "earliest_invoice_date", "invoices", "first_rate_date"
+    )
 
 
 SET_CHECKS: list[SetCheck] = [
     SetCheck(
-        id="orphan_payment", table="payments", column="invoice_id", needs=("invoices",), noun="payment",
+        id="orphan_payment",
+        table="payments",
+        column="invoice_id",
+        needs=("invoices",),
+        noun="payment",
         rule="Every payment is applied to an invoice that exists in invoices.",
         problem="{rows} for an invoice_id that is not in invoices",
         hint="add the missing invoices to {invoices}, or correct invoice_id on the payments listed in {file}",
         items=_orphans("payments", "invoices", ("invoice_id",), ("payment_date", "amount")),
-        order_by=("payment_id",)),
+        order_by=("payment_id",),
+    ),
     SetCheck(
-        id="orphan_adjustment", table="adjustments", column="invoice_id", needs=("invoices",), noun="adjustment",
+        id="orphan_adjustment",
+        table="adjustments",
+        column="invoice_id",
+        needs=("invoices",),
+        noun="adjustment",
         rule="Every adjustment (credit note, discount, write-off, recovery) belongs to an invoice in invoices.",
         problem="{rows} for an invoice_id that is not in invoices",
         hint="add the missing invoices to {invoices}, or correct invoice_id on the adjustments listed in {file}",
         items=_orphans("adjustments", "invoices", ("invoice_id",), ("adjustment_date", "kind", "amount")),
-        order_by=("adjustment_id",)),
+        order_by=("adjustment_id",),
+    ),
     SetCheck(
-        id="orphan_invoice", table="invoices", column="customer_id", needs=("customers",), noun="invoice",
+        id="orphan_invoice",
+        table="invoices",
+        column="customer_id",
+        needs=("customers",),
+        noun="invoice",
         rule="Every invoice belongs to a customer listed in customers.",
         problem="{rows} for a customer_id that is not in customers",
         hint="add the missing customers to {customers}, or correct customer_id on the invoices listed in {file}",
         items=_orphans("invoices", "customers", ("customer_id",), ("invoice_date", "amount")),
-        order_by=("invoice_id",)),
+        order_by=("invoice_id",),
+    ),
     SetCheck(
-        id="orphan_promise", table="promises", column="customer_id", needs=("customers",), noun="promise",
+        id="orphan_promise",
+        table="promises",
+        column="customer_id",
+        needs=("customers",),
+        noun="promise",
         rule="Every promise to pay was made by a customer listed in customers.",
         problem="{rows} for a customer_id that is not in customers",
         hint="add the missing customers to {customers}, or correct customer_id on the promises listed in {file}",
         items=_orphans("promises", "customers", ("customer_id",), ("promised_on", "amount")),
-        order_by=("promise_id",)),
+        order_by=("promise_id",),
+    ),
     SetCheck(
-        id="orphan_placement_customer", table="agency_placements", column="customer_id", needs=("customers",),
+        id="orphan_placement_customer",
+        table="agency_placements",
+        column="customer_id",
+        needs=("customers",),
         noun="placement",
         rule="Every agency placement is for a customer listed in customers.",
         problem="{rows} for a customer_id that is not in customers",
         hint="add the missing customers to {customers}, or correct customer_id on the placements listed in {file}",
         items=_orphans("agency_placements", "customers", ("customer_id",), ("agency_id", "placed_date")),
-        order_by=("placement_id",)),
+        order_by=("placement_id",),
+    ),
     SetCheck(
-        id="orphan_placement_agency", table="agency_placements", column="agency_id", needs=("agencies",),
+        id="orphan_placement_agency",
+        table="agency_placements",
+        column="agency_id",
+        needs=("agencies",),
         noun="placement",
         rule="Every agency placement is with an agency listed in agencies.",
         problem="{rows} with an agency_id that is not in agencies",
         hint="add the missing agencies to {agencies}, or correct agency_id on the placements listed in {file}",
         items=_orphans("agency_placements", "agencies", ("agency_id",), ("customer_id", "placed_date")),
-        order_by=("placement_id",)),
+        order_by=("placement_id",),
+    ),
     SetCheck(
-        id="orphan_collection", table="agency_collections", column="placement_id", needs=("agency_placements",),
+        id="orphan_collection",
+        table="agency_collections",
+        column="placement_id",
+        needs=("agency_placements",),
         noun="collection",
         rule="Every agency collection belongs to a placement listed in agency_placements.",
         problem="{rows} for a placement_id that is not in agency_placements",
         hint="add the missing placements to {agency_placements}, or correct placement_id on the collections "
-             "listed in {file}",
+        "listed in {file}",
         items=_orphans("agency_collections", "agency_placements", ("placement_id",), ("collection_date", "amount")),
-        order_by=("collection_id",)),
+        order_by=("collection_id",),
+    ),
     SetCheck(
-        id="orphan_cash_flow", table="loan_cash_flows", column="loan_id", needs=("loans",), noun="cash flow",
+        id="orphan_cash_flow",
+        table="loan_cash_flows",
+        column="loan_id",
+        needs=("loans",),
+        noun="cash flow",
         rule="Every expected cash flow belongs to a loan in the loans snapshot of the same as_of_date.",
         problem="{rows} for a loan_id that is not in the loans snapshot of the same as_of_date",
         hint="add the loan to the matching snapshot in {loans}, or correct loan_id / as_of_date in {file}",
         items=_orphans("loan_cash_flows", "loans", ("as_of_date", "loan_id"), ("amount",)),
-        order_by=("as_of_date", "loan_id", "flow_date")),
+        order_by=("as_of_date", "loan_id", "flow_date"),
+    ),
     SetCheck(
-        id="over_application", table="invoices", column="amount", needs=("payments",), noun="invoice",
+        id="over_application",
+        table="invoices",
+        column="amount",
+        needs=("payments",),
+        noun="invoice",
         example="invoice_id",
         rule="Payments plus credit notes, discounts and write-offs applied to an invoice never exceed its amount "
-             "(all dates, including after the reporting date).",
+        "(all dates, including after the reporting date).",
         problem="{rows} where payments and credits applied exceed the invoice amount",
         hint="look in {payments} and {adjustments} for cash or credits entered twice or applied to the wrong "
-             "invoice, and move the excess to the right invoice",
-        items=_over_applied, order_by=("invoice_id",)),
+        "invoice, and move the excess to the right invoice",
+        items=_over_applied,
+        order_by=("invoice_id",),
+    ),
     SetCheck(
-        id="collection_before_placement", table="agency_collections", column="collection_date",
-        needs=("agency_placements",), noun="collection", example="collection_id",
+        id="collection_before_placement",
+        table="agency_collections",
+        column="collection_date",
+        needs=("agency_placements",),
+        noun="collection",
+        example="collection_id",
         rule="An agency collects only after the account was placed with it (collection_date ≥ placed_date).",
         problem="{rows} dated before the account was placed with the agency",
         hint="correct collection_date in {file} or placed_date in {agency_placements}",
-        items=_collections_before_placement, order_by=("collection_id",)),
+        items=_collections_before_placement,
+        order_by=("collection_id",),
+    ),
     SetCheck(
-        id="money_decimals", table="payments", column="amount", needs=("invoices",),
+        id="money_decimals",
+        table="payments",
+        column="amount",
+        needs=("invoices",),
         rule="A payment is in its invoice's currency and has at most that currency's decimals.",
         problem="{rows} where amount has more decimals than the invoice's currency allows",
         hint="round amount to the currency's smallest unit in {file} (e.g. cents; whole yen for JPY)",
-        items=_reduction_decimals("payments"), order_by=("payment_id",)),
+        items=_reduction_decimals("payments"),
+        order_by=("payment_id",),
+    ),
     SetCheck(
-        id="money_decimals", table="adjustments", column="amount", needs=("invoices",),
+        id="money_decimals",
+        table="adjustments",
+        column="amount",
+        needs=("invoices",),
         rule="An adjustment is in its invoice's currency and has at most that currency's decimals.",
         problem="{rows} where amount has more decimals than the invoice's currency allows",
         hint="round amount to the currency's smallest unit in {file} (e.g. cents; whole yen for JPY)",
-        items=_reduction_decimals("adjustments"), order_by=("adjustment_id",)),
+        items=_reduction_decimals("adjustments"),
+        order_by=("adjustment_id",),
+    ),
     SetCheck(
-        id="fx_coverage", table="fx_rates", column="currency", needs=("invoices",), noun="currency",
+        id="fx_coverage",
+        table="fx_rates",
+        column="currency",
+        needs=("invoices",),
+        noun="currency",
         rule="Every invoice currency other than {reporting} has a rate in fx_rates dated on or before its "
-             "earliest invoice (and not after {as_of}); a missing rate is an error, never a silent 1.0.",
+        "earliest invoice (and not after {as_of}); a missing rate is an error, never a silent 1.0.",
         problem="{rows} used on invoices without an exchange rate dated on or before the earliest such invoice",
         hint="add rows to {fx_rates} (rate_date, currency, rate = {reporting} per 1 unit) dated on or before the "
-             "earliest_invoice_date shown",
-        items=_fx_gaps, order_by=("currency",), table_may_be_absent=True),
+        "earliest_invoice_date shown",
+        items=_fx_gaps,
+        order_by=("currency",),
+        table_may_be_absent=True,
+    ),
 ]
 
 
@@ -503,8 +634,9 @@ class Outcome:
     skipped: list[str] = field(default_factory=list)
 
 
-def run_checks(ctx: Context, files: FileNames, *, sample_rows: int, row_checks: list[RowCheck],
-               set_checks: list[SetCheck]) -> Outcome:
+def run_checks(
+    ctx: Context, files: FileNames, *, sample_rows: int, row_checks: list[RowCheck], set_checks: list[SetCheck]
+) -> Outcome:
     outcome = Outcome()
     runnable_rows = [c for c in row_checks if _runnable(c, ctx, outcome)]
     by_table: dict[tuple[str, str], list[RowCheck]] = {}
@@ -512,8 +644,11 @@ def run_checks(ctx: Context, files: FileNames, *, sample_rows: int, row_checks: 
         by_table.setdefault((check.table, check.view), []).append(check)
     for (table, view), checks in by_table.items():
         rows = (ctx.raw if view == "raw" else ctx.typed)[table]
-        counts = rows.aggregate(**{f"c{i}": check.where(rows, ctx).fill_null(False).sum()
-                                   for i, check in enumerate(checks)}).to_pyarrow().to_pylist()[0]
+        counts = (
+            rows.aggregate(**{f"c{i}": check.where(rows, ctx).fill_null(False).sum() for i, check in enumerate(checks)})
+            .to_pyarrow()
+            .to_pylist()[0]
+        )
         outcome.checks_run += len(checks)
         for i, check in enumerate(checks):
             count = int(counts[f"c{i}"] or 0)
@@ -522,8 +657,9 @@ def run_checks(ctx: Context, files: FileNames, *, sample_rows: int, row_checks: 
                 shown = check.show(bad, ctx) if callable(check.show) else {c: bad[c] for c in check.show}
                 sample_columns = {k: bad[k] for k in row_keys(table)} | shown
                 sample = bad.select(**sample_columns).order_by(list(row_keys(table))).limit(sample_rows)
-                outcome.failures.append(_failure(check, count, _fetch(sample), files, ctx, "row",
-                                                 check.example or row_keys(table)[0]))
+                outcome.failures.append(
+                    _failure(check, count, _fetch(sample), files, ctx, "row", check.example or row_keys(table)[0])
+                )
     for check in set_checks:
         if not _runnable(check, ctx, outcome):
             continue
@@ -532,8 +668,9 @@ def run_checks(ctx: Context, files: FileNames, *, sample_rows: int, row_checks: 
         count = int(items.count().to_pyarrow().as_py() or 0)
         if count:
             sample = _fetch(items.order_by(list(check.order_by)).limit(sample_rows))
-            outcome.failures.append(_failure(check, count, sample, files, ctx, check.noun,
-                                             check.example or check.column))
+            outcome.failures.append(
+                _failure(check, count, sample, files, ctx, check.noun, check.example or check.column)
+            )
     return outcome
 
 
@@ -542,20 +679,27 @@ def _runnable(check: RowCheck | SetCheck, ctx: Context, outcome: Outcome) -> boo
     may_be_absent = isinstance(check, SetCheck) and check.table_may_be_absent
     if check.table not in ctx.typed and (check.table in ctx.present or not may_be_absent):
         return False  # unusable (the structural failure says so) or an absent optional table: nothing to check
-    if isinstance(check, RowCheck) and check.column is not None and check.table in ctx.typed and \
-            check.column not in (ctx.raw if check.view == "raw" else ctx.typed)[check.table].columns:
+    if (
+        isinstance(check, RowCheck)
+        and check.column is not None
+        and check.table in ctx.typed
+        and check.column not in (ctx.raw if check.view == "raw" else ctx.typed)[check.table].columns
+    ):
         return False  # an optional column the source does not have: no value to check
     blocked = [t for t in check.needs if t not in ctx.typed]
     if blocked:
         if any(t in ctx.present or TABLES[t].required for t in blocked):
             one = len(blocked) == 1
-            outcome.skipped.append(f"{check.id} ({check.table}): not checked, because {' and '.join(blocked)} "
-                                   f"{'is' if one else 'are'} missing or {'lacks' if one else 'lack'} a required "
-                                   "column")
+            outcome.skipped.append(
+                f"{check.id} ({check.table}): not checked, because {' and '.join(blocked)} "
+                f"{'is' if one else 'are'} missing or {'lacks' if one else 'lack'} a required "
+                "column"
+            )
         return False
     if check.id == "over_application" and "adjustments" in ctx.present and "adjustments" not in ctx.typed:
-        outcome.skipped.append("over_application (invoices): checked with payments only, because adjustments "
-                               "lacks a required column")
+        outcome.skipped.append(
+            "over_application (invoices): checked with payments only, because adjustments lacks a required column"
+        )
     return True
 
 
@@ -563,13 +707,28 @@ def _fetch(expr: ir.Table) -> list[dict[str, Any]]:
     return [{k: jsonable(v) for k, v in row.items()} for row in expr.to_pyarrow().to_pylist()]
 
 
-def _failure(check: RowCheck | SetCheck, count: int, sample: list[dict[str, Any]], files: FileNames,
-             ctx: Context, noun: str, example: str | None) -> ValidationFailure:
-    words = ChainMap({"reporting": ctx.reporting_currency, "as_of": ctx.as_of.isoformat()},
-                     files.for_table(check.table))
+def _failure(
+    check: RowCheck | SetCheck,
+    count: int,
+    sample: list[dict[str, Any]],
+    files: FileNames,
+    ctx: Context,
+    noun: str,
+    example: str | None,
+) -> ValidationFailure:
+    words = ChainMap(
+        {"reporting": ctx.reporting_currency, "as_of": ctx.as_of.isoformat()}, files.for_table(check.table)
+    )
     description = check.problem.format_map(ChainMap({"rows": plural(count, noun)}, words))
     if example and sample and example in sample[0]:
         description += f" ({examples([row.get(example) for row in sample], complete=count <= len(sample))})"
-    return ValidationFailure(table=check.table, column=check.column, check=check.id, description=description,
-                             failing_count=count, sample=sample, hint=check.hint.format_map(words),
-                             expectation=check.rule.format_map(words))
+    return ValidationFailure(
+        table=check.table,
+        column=check.column,
+        check=check.id,
+        description=description,
+        failing_count=count,
+        sample=sample,
+        hint=check.hint.format_map(words),
+        expectation=check.rule.format_map(words),
+    )

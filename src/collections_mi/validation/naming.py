@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from collections_mi.contract import TABLES
-from collections_mi.sources import NOT_IN_DIALECT
+from collections_mi.core.contract import TABLES
+from collections_mi.sources.ledger import NOT_IN_DIALECT
 from collections_mi.validation.report import ValidationFailure
 
 #: columns that identify a row in failure samples: the key, or the natural key of tables without one
@@ -79,8 +79,10 @@ class FileNames(dict[str, str]):
         found = [names.columns[c] for c in columns if c in names.columns]
         if len(found) < len(columns):
             lacking = [c for c in columns if c not in names.columns]
-            return (f"no column {', '.join(repr(c) for c in lacking)} in {names.where}; map the export's own column "
-                    f"with source.tables.{table}.columns")
+            return (
+                f"no column {', '.join(repr(c) for c in lacking)} in {names.where}; map the export's own column "
+                f"with source.tables.{table}.columns"
+            )
         listed = ", ".join(repr(name) for name in found)
         return f"{'column' if len(found) == 1 else 'columns'} {listed} of {names.where}"
 
@@ -97,16 +99,26 @@ class FileNames(dict[str, str]):
         types = {spec.column(c).type for c in columns}
         dates = dialect is not None and "date" in types and not dialect.iso_dates
         # a number with too many decimals is not a layout problem: no hint about the decimal separator
-        numbers = dialect is not None and bool(types & {"money", "decimal", "int"}) and not dialect.plain_numbers \
+        numbers = (
+            dialect is not None
+            and bool(types & {"money", "decimal", "int"})
+            and not dialect.plain_numbers
             and failure.check != "decimal_places"
+        )
         translated = [c for c in columns if c in names.values]
         if translated and failure.check in ("bool_format", "allowed_values"):
-            failure = dataclasses.replace(failure, hint=f"{failure.hint}; or add the export's value to "
-                                                        f"source.tables.{failure.table}.values.{translated[0]}")
+            failure = dataclasses.replace(
+                failure,
+                hint=f"{failure.hint}; or add the export's value to "
+                f"source.tables.{failure.table}.values.{translated[0]}",
+            )
         if dialect is not None and "date" in types and dialect.iso_dates and failure.check == "date_format":
-            failure = dataclasses.replace(failure, hint=f"{failure.hint}; or set source.csv.date_format (README.md "
-                                                        "§ Params) if the export writes every date another way, "
-                                                        "e.g. \"%d/%m/%Y\"")
+            failure = dataclasses.replace(
+                failure,
+                hint=f"{failure.hint}; or set source.csv.date_format (README.md "
+                "§ Params) if the export writes every date another way, "
+                'e.g. "%d/%m/%Y"',
+            )
         if not (dates or numbers):
             if "date" in types:  # dates are checked as written (sources._strict_date): show them so
                 failure = _shown_as_written(failure, columns)
@@ -115,17 +127,21 @@ class FileNames(dict[str, str]):
         description, hint, expectation = failure.description, failure.hint, failure.expectation
         if dates:
             layout, example = dialect.date_layout(), dt.date(2026, 10, 31).strftime(dialect.date_format)
-            description, hint, expectation = (_DATE_EXAMPLE.sub(lambda m: m.group(1) + example,
-                                                                text.replace(_CONTRACT_DATE_LAYOUT, layout))
-                                              for text in (description, hint, expectation))
+            description, hint, expectation = (
+                _DATE_EXAMPLE.sub(lambda m: m.group(1) + example, text.replace(_CONTRACT_DATE_LAYOUT, layout))
+                for text in (description, hint, expectation)
+            )
             hint += f"; or correct source.csv.date_format (now {dialect.date_format}) if the export writes its dates so"
         if numbers:
+
             def local(text: str) -> str:
                 return _NUMBER_EXAMPLE.sub(lambda m: m.group(1) + dialect.number(m.group(2)), text)
 
             description, hint, expectation = local(description), local(hint), local(expectation)
-            hint += (f"; or correct source.csv.decimal / thousands (now {dialect.decimal!r} and "
-                     f"{dialect.thousands or 'none'!r}) if the export writes its numbers so")
+            hint += (
+                f"; or correct source.csv.decimal / thousands (now {dialect.decimal!r} and "
+                f"{dialect.thousands or 'none'!r}) if the export writes its numbers so"
+            )
         failure = dataclasses.replace(failure, description=description, hint=hint, expectation=expectation)
         return dataclasses.replace(_shown_as_written(failure, columns), source=source)
 

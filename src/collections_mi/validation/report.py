@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from collections_mi.money import plain
-from collections_mi.printable import escaped
+from collections_mi.core.money import plain
+from collections_mi.core.printable import escaped
 
 #: how many offending values the one-line description quotes, e.g. "(I1 ×2, I7)"
 EXAMPLES_IN_DESCRIPTION = 3
@@ -58,9 +58,15 @@ class ValidationFailure:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "table": self.table, "column": self.column, "check": self.check, "description": self.description,
-            "failing_count": int(self.failing_count), "sample": [jsonable_row(r) for r in self.sample],
-            "hint": self.hint, "expectation": self.expectation, "source": self.source,
+            "table": self.table,
+            "column": self.column,
+            "check": self.check,
+            "description": self.description,
+            "failing_count": int(self.failing_count),
+            "sample": [jsonable_row(r) for r in self.sample],
+            "hint": self.hint,
+            "expectation": self.expectation,
+            "source": self.source,
         }
 
 
@@ -146,21 +152,27 @@ class ValidationReport:
         e = html.escape
         title = "Data validation: " + ("passed" if self.ok else plural(len(self.failures), "problem"))
         parts = [
-            "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-            f"<title>{e(title)}</title>", f"<style>{_CSS}</style></head><body>",
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{e(title)}</title>",
+            f"<style>{_CSS}</style></head><body>",
             f"<h1>{e(title)}</h1>",
             f'<p class="summary">{e(self.summary())}'
             + (f"<br>source: <code>{e(self.source)}</code>" if self.source else "")
-            + (f"<br>as of {e(self.as_of.isoformat())}" if self.as_of else "") + "</p>",
+            + (f"<br>as of {e(self.as_of.isoformat())}" if self.as_of else "")
+            + "</p>",
         ]
         for table, failures in self.by_table().items():
             rows = self.tables.get(table)
-            parts.append(f"<h2>{e(table)} <small>{e(plural(rows, 'row') if rows is not None else 'table missing')}"
-                         "</small></h2>")
+            parts.append(
+                f"<h2>{e(table)} <small>{e(plural(rows, 'row') if rows is not None else 'table missing')}</small></h2>"
+            )
             for failure in failures:
                 parts.append('<section class="failure">')
-                parts.append(f"<h3><code>{e(failure.location)}</code> <span class=\"check\">{e(failure.check)}</span>"
-                             f" <span class=\"count\">{e(f'{failure.failing_count} failing')}</span></h3>")
+                parts.append(
+                    f'<h3><code>{e(failure.location)}</code> <span class="check">{e(failure.check)}</span>'
+                    f' <span class="count">{e(f"{failure.failing_count} failing")}</span></h3>'
+                )
                 parts.append(f"<p>{e(failure.description)}</p>")
                 if failure.expectation:
                     parts.append(f'<p class="rule">Expectation: {e(failure.expectation)}</p>')
@@ -171,9 +183,11 @@ class ValidationReport:
         if self.skipped:
             parts.append("<h2>Skipped</h2><ul>" + "".join(f"<li>{e(s)}</li>" for s in self.skipped) + "</ul>")
         if self.tables:
-            parts.append("<h2>Tables checked</h2><table><tr><th>table</th><th>rows</th></tr>"
-                         + "".join(f"<tr><td>{e(t)}</td><td>{e(str(n))}</td></tr>" for t, n in self.tables.items())
-                         + "</table>")
+            parts.append(
+                "<h2>Tables checked</h2><table><tr><th>table</th><th>rows</th></tr>"
+                + "".join(f"<tr><td>{e(t)}</td><td>{e(str(n))}</td></tr>" for t, n in self.tables.items())
+                + "</table>"
+            )
         parts.append("</body></html>")
         return escaped("\n".join(parts) + "\n")
 

@@ -9,21 +9,27 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from collections_mi.config import Params
-from collections_mi.contract import TABLES
-from collections_mi.sources import Ledger
+from collections_mi.config.params import Params
+from collections_mi.core.contract import TABLES
+from collections_mi.sources.ledger import Ledger
 from collections_mi.validation.cross_table import ROW_CHECKS, SET_CHECKS, Context, run_checks, type_error_checks
 from collections_mi.validation.naming import FileNames
 from collections_mi.validation.report import ValidationReport
-from collections_mi.validation.structure import check_not_empty, check_structure
 from collections_mi.validation.screen import Unscreenable, screen
+from collections_mi.validation.structure import check_not_empty, check_structure
 from collections_mi.validation.suites import FORMAT_CHECKS, applicable, load_suites, run_suite
 
 _TABLE_ORDER = {name: i for i, name in enumerate(TABLES)}
 
 
-def validate(ledger: Ledger, params: Params, *, sample_rows: int = 5,
-             expectations_dir: str | Path | None = None, engine_screen: bool = True) -> ValidationReport:
+def validate(
+    ledger: Ledger,
+    params: Params,
+    *,
+    sample_rows: int = 5,
+    expectations_dir: str | Path | None = None,
+    engine_screen: bool = True,
+) -> ValidationReport:
     """Check ``ledger`` against the data contract; return every failure found (the report is ``ok`` if none).
 
     ``expectations_dir`` defaults to the project's ``expectations/`` (or $COLLECTIONS_MI_EXPECTATIONS).
@@ -75,16 +81,29 @@ def validate(ledger: Ledger, params: Params, *, sample_rows: int = 5,
     context = Context(
         raw={name: ledger.raw[name] for name in structure.usable},
         typed={name: ledger.typed[name] for name in structure.usable},
-        reporting_currency=params.reporting_currency, as_of=params.as_of, present=frozenset(columns))
-    outcome = run_checks(context, files, sample_rows=sample_rows,
-                         row_checks=ROW_CHECKS + type_error_checks(skip=format_failed), set_checks=SET_CHECKS)
+        reporting_currency=params.reporting_currency,
+        as_of=params.as_of,
+        present=frozenset(columns),
+    )
+    outcome = run_checks(
+        context,
+        files,
+        sample_rows=sample_rows,
+        row_checks=ROW_CHECKS + type_error_checks(skip=format_failed),
+        set_checks=SET_CHECKS,
+    )
     failures += outcome.failures
     checks_run += outcome.checks_run
     skipped += outcome.skipped
 
     failures.sort(key=lambda f: _TABLE_ORDER.get(f.table, len(_TABLE_ORDER)))  # stable: stage order kept per table
     failures = [files.annotate(f) for f in failures]  # a mapped source's own names, every failure alike
-    return ValidationReport(failures=failures, checks_run=checks_run,
-                            tables={name: row_counts[name] for name in TABLES if name in row_counts},
-                            seconds=time.perf_counter() - started, skipped=skipped,
-                            source=ledger.description, as_of=params.as_of)
+    return ValidationReport(
+        failures=failures,
+        checks_run=checks_run,
+        tables={name: row_counts[name] for name in TABLES if name in row_counts},
+        seconds=time.perf_counter() - started,
+        skipped=skipped,
+        source=ledger.description,
+        as_of=params.as_of,
+    )

@@ -85,8 +85,9 @@ def screen(table: ir.Table, items: Sequence[dict[str, Any]]) -> Screen:
         measures[f"e{position}"] = _unexpected(table, item)
     try:
         counts = table.aggregate(**measures).to_pyarrow().to_pylist()[0]
-        flagged = [position for position in range(len(items))
-                   if position not in compound and (counts[f"e{position}"] or 0) > 0]
+        flagged = [
+            position for position in range(len(items)) if position not in compound and (counts[f"e{position}"] or 0) > 0
+        ]
         for position, columns in compound.items():
             duplicated = _compound_duplicates(table, columns).to_pyarrow().to_pylist()[0]["duplicated"]
             if duplicated:

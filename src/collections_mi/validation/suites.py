@@ -19,8 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from collections_mi.contract import TABLES
-from collections_mi.errors import SuiteError
+from collections_mi.core.contract import TABLES
+from collections_mi.core.errors import SuiteError
 from collections_mi.validation.naming import FileNames, row_keys
 from collections_mi.validation.report import ValidationFailure, examples, jsonable, plural
 
@@ -47,7 +47,6 @@ FORMAT_CHECKS = frozenset({"date_format", "money_format", "decimal_format", "ran
 #: the sample column that carries the row's position in the file (1 = first row under the header)
 ROW = "row"
 _ROW_COLUMN = "__collections_mi_row__"
-
 
 
 def expectations_dir() -> Path:
@@ -139,16 +138,20 @@ def load_suite(path: str | Path) -> Suite:
     try:
         stamp = path.stat().st_mtime_ns
     except OSError:
-        raise SuiteError(f"expectation suite not found: {path}",
-                         hint="restore it from version control; there is one suite per contract table") from None
+        raise SuiteError(
+            f"expectation suite not found: {path}",
+            hint="restore it from version control; there is one suite per contract table",
+        ) from None
     cached = _SUITES.get((str(path), stamp))
     if cached is not None:
         return cached
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise SuiteError(f"{path}: not a readable JSON expectation suite: {exc}",
-                         hint="fix the JSON syntax (a trailing comma or a missing quote?)") from None
+        raise SuiteError(
+            f"{path}: not a readable JSON expectation suite: {exc}",
+            hint="fix the JSON syntax (a trailing comma or a missing quote?)",
+        ) from None
     table = path.stem
     if not isinstance(data, dict) or not isinstance(data.get("expectations"), list):
         raise SuiteError(f"{path}: expected an object with a list under 'expectations'")
@@ -164,19 +167,25 @@ def load_suite(path: str | Path) -> Suite:
         meta = item.get("meta") or {}
         missing = [key for key in _REQUIRED_META if not str(meta.get(key, "")).strip()]
         if missing:
-            raise SuiteError(f"{where}: meta.{', meta.'.join(missing)} missing",
-                             hint="every expectation says what it checks (meta.check, a short id), why in plain "
-                                  "English (meta.notes) and how to fix a failure (meta.hint)")
+            raise SuiteError(
+                f"{where}: meta.{', meta.'.join(missing)} missing",
+                hint="every expectation says what it checks (meta.check, a short id), why in plain "
+                "English (meta.notes) and how to fix a failure (meta.hint)",
+            )
         try:
             config = runtime.ExpectationConfiguration(type=item["type"], kwargs=item["kwargs"], meta=meta)
             built.append(config.to_domain_obj())
         except Exception as exc:  # GX raises many types (not found, pydantic validation…): all mean "cannot build"
-            raise SuiteError(f"{where}: Great Expectations cannot build it: {str(exc).splitlines()[0]}",
-                             hint="check the expectation type and its kwargs against the GX 1.x gallery") from None
+            raise SuiteError(
+                f"{where}: Great Expectations cannot build it: {str(exc).splitlines()[0]}",
+                hint="check the expectation type and its kwargs against the GX 1.x gallery",
+            ) from None
     gx_suite = runtime.gx.ExpectationSuite(name=table, expectations=built)
     if len(gx_suite.expectations) != len(items):  # GX drops expectations it cannot add, with only a log line
-        raise SuiteError(f"{path}: {len(items)} expectations written but {len(gx_suite.expectations)} loaded",
-                         hint="an expectation is invalid; load the file with collections_mi.validation.load_suite")
+        raise SuiteError(
+            f"{path}: {len(items)} expectations written but {len(gx_suite.expectations)} loaded",
+            hint="an expectation is invalid; load the file with collections_mi.validation.load_suite",
+        )
     suite = Suite(table, path, tuple(items), tuple(built), gx_suite)
     _SUITES[(str(path), stamp)] = suite
     return suite
@@ -219,8 +228,9 @@ def applicable(suite: Suite, columns: Iterable[str]) -> tuple[list[dict[str, Any
     return chosen, len(usable) - len(chosen)
 
 
-def run_suite(suite: Suite, frame: pd.DataFrame, files: FileNames, *, sample_rows: int,
-              row_numbers: bool) -> tuple[list[ValidationFailure], int]:
+def run_suite(
+    suite: Suite, frame: pd.DataFrame, files: FileNames, *, sample_rows: int, row_numbers: bool
+) -> tuple[list[ValidationFailure], int]:
     """Validate ``frame`` (raw text of ``suite.table``); return failures and the number of expectations run.
 
     Expectations on optional columns that the table does not have are not run. Pass 1 only asks which
@@ -246,12 +256,15 @@ def run_suite(suite: Suite, frame: pd.DataFrame, files: FileNames, *, sample_row
         if not failed:
             return [], settled + len(chosen)
         index_columns = ([_ROW_COLUMN] if row_numbers else []) + [k for k in row_keys(table) if k in columns]
-        details = batch.validate(suite.runnable_suite(runtime, failed), result_format={
-            "result_format": "SUMMARY",
-            "unexpected_index_column_names": index_columns,
-            "partial_unexpected_count": max(sample_rows, 20),
-            "return_unexpected_index_query": False,
-        }).results
+        details = batch.validate(
+            suite.runnable_suite(runtime, failed),
+            result_format={
+                "result_format": "SUMMARY",
+                "unexpected_index_column_names": index_columns,
+                "partial_unexpected_count": max(sample_rows, 20),
+                "return_unexpected_index_query": False,
+            },
+        ).results
     hints = files.for_table(table)
     return [_failure(suite, result, hints, sample_rows) for result in details], settled + len(chosen)
 
@@ -274,10 +287,14 @@ def _failure(suite: Suite, result: Any, files: FileNames, sample_rows: int) -> V
     if info.get("raised_exception"):
         message = str(info.get("exception_message") or "unknown error").splitlines()[0]
         return ValidationFailure(
-            table=suite.table, column=column, check="expectation_error",
-            description=f"the expectation {item['type']} could not be run: {message}", failing_count=1,
+            table=suite.table,
+            column=column,
+            check="expectation_error",
+            description=f"the expectation {item['type']} could not be run: {message}",
+            failing_count=1,
             hint="this is a problem of the expectation suite, not of your data: report it with this message",
-            expectation=meta["notes"])
+            expectation=meta["notes"],
+        )
     data = result.result or {}
     count = int(data.get("unexpected_count") or (0 if data else 1))
     problem = str(meta.get("problem") or PROBLEMS.get(check, "{rows} breaking this rule"))
@@ -287,8 +304,16 @@ def _failure(suite: Suite, result: Any, files: FileNames, sample_rows: int) -> V
         values = [_value(v) for v in data.get("partial_unexpected_list") or []]
         if values:
             description += f" ({examples(values, complete=count <= len(values))})"
-    return ValidationFailure(table=suite.table, column=column, check=check, description=description,
-                             failing_count=count, sample=sample, hint=hint, expectation=meta["notes"])
+    return ValidationFailure(
+        table=suite.table,
+        column=column,
+        check=check,
+        description=description,
+        failing_count=count,
+        sample=sample,
+        hint=hint,
+        expectation=meta["notes"],
+    )
 
 
 def _value(value: Any) -> Any:

@@ -5,7 +5,7 @@ text, plus the encoding and delimiter it was read with) and returns a :class:`Pr
 contract table, which header feeds which contract column, the CSV dialect (decimal, thousands, date format) as
 sniffed from the sample values, ``values`` maps for yes/no columns, and what could not be decided and why.
 :func:`render_yaml` and :func:`render_summary` turn it into the params text and a short human summary.
-Reading the files is :mod:`collections_mi.sources_inspect_io` (small, separate).
+Reading the files is :mod:`collections_mi.sources.inspection_io` (small, separate).
 
 Nothing here guesses silently: an ambiguous date format (01/02/2026), an ambiguous decimal separator (1.234) or
 an unmapped required column is reported and left as a ``# TODO`` in the YAML.
@@ -21,7 +21,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
-from collections_mi.contract import TABLES
+from collections_mi.core.contract import TABLES
 
 # ---------------------------------------------------------------------------------------------------------------
 # Synonyms: headers of common ERP exports for contract columns, most specific first. Each list is searched after
@@ -35,42 +35,167 @@ from collections_mi.contract import TABLES
 # ---------------------------------------------------------------------------------------------------------------
 SYNONYMS: dict[str, dict[str, list[str]]] = {
     "invoices": {
-        "invoice_id": ["Invoice Number", "InvoiceNumber", "Invoice No", "Invoice No.", "Invoice #", "Invoice",
-                       "Document Number", "Document No", "DocumentNo", "Belegnummer", "RefNumber", "Num", "No.",
-                       "Number", "ID", "Name"],
-        "customer_id": ["Customer ID", "Customer No", "Customer No.", "Customer Number", "Customer Account",
-                        "Customer", "ContactName", "Contact Name", "Contact", "Partner", "Party", "Account",
-                        "Kunde", "Debitor", "Customer Name"],
-        "invoice_date": ["Invoice Date", "InvoiceDate", "Invoice/Bill Date", "Document Date", "Doc. Date",
-                         "Belegdatum", "TxnDate", "Issue Date", "Posting Date", "Buchungsdatum", "Date"],
-        "due_date": ["Due Date", "DueDate", "Payment Due Date", "Net due date", "Net Due Date",
-                     "Due date for net payment", "Nettofälligkeit", "Date Due"],
-        "amount": ["Amount", "Total", "Grand Total", "Invoice Amount", "Invoice Total", "Total Amount",
-                   "TotalAmount", "TotalAmt", "Amount in local currency", "Amount in LC", "Amount in document currency",
-                   "Betrag in Hauswährung", "Betrag", "Gross Amount"],
+        "invoice_id": [
+            "Invoice Number",
+            "InvoiceNumber",
+            "Invoice No",
+            "Invoice No.",
+            "Invoice #",
+            "Invoice",
+            "Document Number",
+            "Document No",
+            "DocumentNo",
+            "Belegnummer",
+            "RefNumber",
+            "Num",
+            "No.",
+            "Number",
+            "ID",
+            "Name",
+        ],
+        "customer_id": [
+            "Customer ID",
+            "Customer No",
+            "Customer No.",
+            "Customer Number",
+            "Customer Account",
+            "Customer",
+            "ContactName",
+            "Contact Name",
+            "Contact",
+            "Partner",
+            "Party",
+            "Account",
+            "Kunde",
+            "Debitor",
+            "Customer Name",
+        ],
+        "invoice_date": [
+            "Invoice Date",
+            "InvoiceDate",
+            "Invoice/Bill Date",
+            "Document Date",
+            "Doc. Date",
+            "Belegdatum",
+            "TxnDate",
+            "Issue Date",
+            "Posting Date",
+            "Buchungsdatum",
+            "Date",
+        ],
+        "due_date": [
+            "Due Date",
+            "DueDate",
+            "Payment Due Date",
+            "Net due date",
+            "Net Due Date",
+            "Due date for net payment",
+            "Nettofälligkeit",
+            "Date Due",
+        ],
+        "amount": [
+            "Amount",
+            "Total",
+            "Grand Total",
+            "Invoice Amount",
+            "Invoice Total",
+            "Total Amount",
+            "TotalAmount",
+            "TotalAmt",
+            "Amount in local currency",
+            "Amount in LC",
+            "Amount in document currency",
+            "Betrag in Hauswährung",
+            "Betrag",
+            "Gross Amount",
+        ],
         "currency": ["Currency", "Currency Code", "CurrencyCode", "Local Currency", "Document Currency", "Währung"],
         "disputed": ["Disputed", "In Dispute", "Dispute", "On Hold"],
     },
     "payments": {
-        "payment_id": ["Payment ID", "PaymentID", "Payment No", "Payment Number", "Payment Entry", "Receipt Number",
-                       "Receipt No", "Clearing Document", "Clearing Doc.", "Ausgleichsbeleg", "Num", "Number", "ID",
-                       "Name"],
-        "invoice_id": ["Invoice ID", "Invoice Number", "InvoiceNumber", "Invoice No", "Invoice", "Reference Name",
-                       "Reconciled Invoices", "Applied To", "Document Number", "Belegnummer"],
-        "payment_date": ["Payment Date", "PaymentDate", "Receipt Date", "Clearing date", "Clearing Date",
-                         "Ausgleichsdatum", "Posting Date", "TxnDate", "Date"],
-        "amount": ["Amount", "Allocated", "Allocated Amount", "Amount Paid", "Paid Amount", "Payment Amount",
-                   "Amount in local currency", "Betrag in Hauswährung", "Betrag"],
+        "payment_id": [
+            "Payment ID",
+            "PaymentID",
+            "Payment No",
+            "Payment Number",
+            "Payment Entry",
+            "Receipt Number",
+            "Receipt No",
+            "Clearing Document",
+            "Clearing Doc.",
+            "Ausgleichsbeleg",
+            "Num",
+            "Number",
+            "ID",
+            "Name",
+        ],
+        "invoice_id": [
+            "Invoice ID",
+            "Invoice Number",
+            "InvoiceNumber",
+            "Invoice No",
+            "Invoice",
+            "Reference Name",
+            "Reconciled Invoices",
+            "Applied To",
+            "Document Number",
+            "Belegnummer",
+        ],
+        "payment_date": [
+            "Payment Date",
+            "PaymentDate",
+            "Receipt Date",
+            "Clearing date",
+            "Clearing Date",
+            "Ausgleichsdatum",
+            "Posting Date",
+            "TxnDate",
+            "Date",
+        ],
+        "amount": [
+            "Amount",
+            "Allocated",
+            "Allocated Amount",
+            "Amount Paid",
+            "Paid Amount",
+            "Payment Amount",
+            "Amount in local currency",
+            "Betrag in Hauswährung",
+            "Betrag",
+        ],
     },
     "customers": {
-        "customer_id": ["Customer ID", "Customer No", "Customer No.", "Customer Number", "Customer", "Kunde",
-                        "Debitor", "ID"],
-        "name": ["Customer Name", "Name 1", "Name", "ContactName", "Contact Name", "Display Name", "Full Name",
-                 "Company Name", "Company"],
+        "customer_id": [
+            "Customer ID",
+            "Customer No",
+            "Customer No.",
+            "Customer Number",
+            "Customer",
+            "Kunde",
+            "Debitor",
+            "ID",
+        ],
+        "name": [
+            "Customer Name",
+            "Name 1",
+            "Name",
+            "ContactName",
+            "Contact Name",
+            "Display Name",
+            "Full Name",
+            "Company Name",
+            "Company",
+        ],
         "segment": ["Segment", "Customer Group", "Customer Type", "Market Segment", "Industry"],
         "region": ["Region", "Territory", "Country", "Country/Region", "POCountry", "State", "Land"],
-        "collector": ["Collector", "Credit Controller", "Account Manager", "Salesperson", "Sales Rep",
-                      "Accounting Clerk"],
+        "collector": [
+            "Collector",
+            "Credit Controller",
+            "Account Manager",
+            "Salesperson",
+            "Sales Rep",
+            "Accounting Clerk",
+        ],
         "credit_limit": ["Credit Limit", "CreditLimit", "Limit"],
         "risk_score": ["Risk Score", "Credit Score"],
     },
@@ -96,18 +221,43 @@ NAME_HINTS: dict[str, list[str]] = {
 }
 
 #: header words of an aged (bucketed) summary: one row per customer, amounts by age band
-_AGING_BUCKET = re.compile(r"^(current|older|<?\s*\d+\s*(month|months|days?)|\d+\s*-\s*\d+(\s*days)?|over\s*\d+|"
-                           r"\d+\+|>\s*\d+|1\s*month|\d+\s*months?)$", re.IGNORECASE)
+_AGING_BUCKET = re.compile(
+    r"^(current|older|<?\s*\d+\s*(month|months|days?)|\d+\s*-\s*\d+(\s*days)?|over\s*\d+|"
+    r"\d+\+|>\s*\d+|1\s*month|\d+\s*months?)$",
+    re.IGNORECASE,
+)
 #: headers that hold what is still owed, not what was invoiced: never the contract's `amount`
 _BALANCE_WORDS = ("outstanding", "amountdue", "openbalance", "balance", "residual", "invoiceamountdue", "due")
 
 #: tables inspect proposes (a folder of exports rarely holds the others; they map by their contract names)
-TABLE_ORDER = tuple(t for t in ("customers", "invoices", "payments", "adjustments", "disputes", "unapplied_cash",
-                                "promises", "fx_rates", "gl_balances") if t in TABLES)
+TABLE_ORDER = tuple(
+    t
+    for t in (
+        "customers",
+        "invoices",
+        "payments",
+        "adjustments",
+        "disputes",
+        "unapplied_cash",
+        "promises",
+        "fx_rates",
+        "gl_balances",
+    )
+    if t in TABLES
+)
 REQUIRED_TABLES = ("customers", "invoices", "payments")
 
-DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%Y/%m/%d", "%d.%m.%y", "%m/%d/%y",
-                "%d/%m/%y")
+DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%d.%m.%Y",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d-%m-%Y",
+    "%Y/%m/%d",
+    "%d.%m.%y",
+    "%m/%d/%y",
+    "%d/%m/%y",
+)
 _DATE_SHAPE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
 _YES = {"yes", "y", "true", "t", "1", "x", "ja", "j", "oui", "si", "sí"}
 _NO = {"no", "n", "false", "f", "0", "", "nein", "non"}
@@ -256,8 +406,11 @@ def match_columns(table: str, headers: tuple[str, ...]) -> tuple[list[ColumnMatc
         elif "name" not in chosen and "customer_id" in chosen:
             chosen["name"] = ColumnMatch("name", chosen["customer_id"].header, "same as customer_id")
     ordered = [chosen[c.name] for c in spec.columns if c.name in chosen]
-    missing = {c.name: _candidates(table, c.name, tuple(h for h in headers if h not in used_headers))
-               for c in spec.columns if c.required and c.name not in chosen}
+    missing = {
+        c.name: _candidates(table, c.name, tuple(h for h in headers if h not in used_headers))
+        for c in spec.columns
+        if c.required and c.name not in chosen
+    }
     return ordered, missing
 
 
@@ -319,8 +472,7 @@ def _thousands_seen(values: list[str], decimal: str) -> bool:
     return any(re.fullmatch(rf"-?\d{{1,3}}(\{sep}\d{{3}})+(\{decimal}\d+)?-?", v.strip()) for v in values)
 
 
-def sniff_dialect(sample: FileSample, matches: list[ColumnMatch], table: str | None,
-                  problems: list[str]) -> Dialect:
+def sniff_dialect(sample: FileSample, matches: list[ColumnMatch], table: str | None, problems: list[str]) -> Dialect:
     """Decimal, thousands and date format of one CSV file from its sample values; questions it cannot settle are
     appended to ``problems`` (naming the file and the values) and left unset."""
     dialect = Dialect(delimiter=sample.delimiter or ",", decimal=None, encoding=sample.encoding or "utf-8")
@@ -334,8 +486,10 @@ def sniff_dialect(sample: FileSample, matches: list[ColumnMatch], table: str | N
         if len(common) == 1:
             dialect.date_format = common[0]
         elif not common:
-            problems.append(f"{sample.name}: its date columns ({', '.join(date_columns)}) use different formats; "
-                            "set tables.<table>.csv.date_format by hand")
+            problems.append(
+                f"{sample.name}: its date columns ({', '.join(date_columns)}) use different formats; "
+                "set tables.<table>.csv.date_format by hand"
+            )
         else:
             dialect.date_candidates = tuple(common)
             dialect.date_example = next(v for h in date_columns for v in sample.column(h) if v)
@@ -348,8 +502,10 @@ def sniff_dialect(sample: FileSample, matches: list[ColumnMatch], table: str | N
     values = [v for h in headers for v in sample.column(h)]
     votes = number_votes(values)
     if votes["."] and votes[","]:
-        problems.append(f"{sample.name}: money values use both a decimal point and a decimal comma "
-                        f"({votes['.']} vs {votes[',']} sample values); set csv.decimal by hand")
+        problems.append(
+            f"{sample.name}: money values use both a decimal point and a decimal comma "
+            f"({votes['.']} vs {votes[',']} sample values); set csv.decimal by hand"
+        )
     elif votes[","]:
         dialect.decimal = ","
     elif votes["."]:
@@ -370,21 +526,32 @@ def merge_dialects(dialects: dict[str, Dialect], first: str | None) -> tuple[Dia
     """One ``source.csv`` for what most files show, and the full dialect of each table that differs from it.
     A file without evidence (no money or date value, ASCII text) takes the common value."""
     prefer = dialects.get(first) if first else None
-    pick = (lambda attr: _majority([getattr(d, attr) for d in dialects.values()],
-                                   getattr(prefer, attr) if prefer else None))
+    pick = lambda attr: _majority(
+        [getattr(d, attr) for d in dialects.values()], getattr(prefer, attr) if prefer else None
+    )
     encodings = [d.encoding for d in dialects.values() if d.encoding != "ascii"]
-    common = Dialect(delimiter=pick("delimiter") or ",", decimal=pick("decimal") or ".",
-                     date_format=pick("date_format"),
-                     encoding=_majority(encodings, prefer.encoding if prefer else None) or "utf-8")
-    common.thousands = "." if common.decimal == "," else (
-        "," if any(d.thousands == "," for d in dialects.values() if d.decimal in (None, ".")) else None)
+    common = Dialect(
+        delimiter=pick("delimiter") or ",",
+        decimal=pick("decimal") or ".",
+        date_format=pick("date_format"),
+        encoding=_majority(encodings, prefer.encoding if prefer else None) or "utf-8",
+    )
+    common.thousands = (
+        "."
+        if common.decimal == ","
+        else ("," if any(d.thousands == "," for d in dialects.values() if d.decimal in (None, ".")) else None)
+    )
     resolved = {}
     for table, d in dialects.items():
-        own = Dialect(delimiter=d.delimiter, decimal=d.decimal or common.decimal,
-                      date_format=d.date_format or common.date_format,
-                      encoding=common.encoding if d.encoding == "ascii" else d.encoding)
-        own.thousands = "." if own.decimal == "," else (d.thousands or (common.thousands if d.decimal is None
-                                                                         else None))
+        own = Dialect(
+            delimiter=d.delimiter,
+            decimal=d.decimal or common.decimal,
+            date_format=d.date_format or common.date_format,
+            encoding=common.encoding if d.encoding == "ascii" else d.encoding,
+        )
+        own.thousands = (
+            "." if own.decimal == "," else (d.thousands or (common.thousands if d.decimal is None else None))
+        )
         if own.as_mapping() != common.as_mapping():
             resolved[table] = own
     return common, resolved
@@ -417,21 +584,29 @@ def why_not(table: str, sample: FileSample, missing: dict[str, list[str]]) -> st
     """Plain words for why ``sample`` cannot feed ``table``."""
     bucket_cols = [h for h in sample.header if _AGING_BUCKET.match(h.strip())]
     words = {
-        "invoice_id": "invoice number", "customer_id": "customer", "invoice_date": "invoice date",
-        "due_date": "due date", "amount": "amount", "payment_id": "payment number", "payment_date": "payment date",
+        "invoice_id": "invoice number",
+        "customer_id": "customer",
+        "invoice_date": "invoice date",
+        "due_date": "due date",
+        "amount": "amount",
+        "payment_id": "payment number",
+        "payment_date": "payment date",
         "name": "customer name",
     }
     lacking = ", ".join(words.get(c, c) for c in missing)
     reason = f"no {lacking} column" if lacking else "no matching columns"
     if len(bucket_cols) >= 2:
-        reason += (f" — it is an aged summary (one row per customer, amounts by age band: "
-                   f"{', '.join(bucket_cols[:4])}), not a line-item ledger; export the detail report "
-                   "(one row per invoice) instead")
+        reason += (
+            f" — it is an aged summary (one row per customer, amounts by age band: "
+            f"{', '.join(bucket_cols[:4])}), not a line-item ledger; export the detail report "
+            "(one row per invoice) instead"
+        )
     return reason
 
 
-def assign_tables(samples: list[FileSample]) -> tuple[dict[str, tuple[FileSample, list[ColumnMatch],
-                                                                       dict[str, list[str]]]], dict[str, str]]:
+def assign_tables(
+    samples: list[FileSample],
+) -> tuple[dict[str, tuple[FileSample, list[ColumnMatch], dict[str, list[str]]]], dict[str, str]]:
     """Which file feeds which table: every (file, table) pair is scored by the share of the table's required
     columns its header maps and by its file name; the best pairs win, one file per table and one table per file.
     Returns the assignments and, for each file left over, why it feeds no table."""
@@ -446,8 +621,9 @@ def assign_tables(samples: list[FileSample]) -> tuple[dict[str, tuple[FileSample
                 continue
             if share <= 0.5:
                 continue
-            scored.append((-(share == 1), -hint, -share, TABLE_ORDER.index(table), sample.name, table,
-                           sample, matches, missing))
+            scored.append(
+                (-(share == 1), -hint, -share, TABLE_ORDER.index(table), sample.name, table, sample, matches, missing)
+            )
     scored.sort(key=lambda s: s[:5])
     assigned: dict[str, tuple[FileSample, list[ColumnMatch], dict[str, list[str]]]] = {}
     used: set[str] = set()
@@ -461,8 +637,14 @@ def assign_tables(samples: list[FileSample]) -> tuple[dict[str, tuple[FileSample
         if sample.name in used:
             continue
         buckets = sum(bool(_AGING_BUCKET.match(h.strip())) for h in sample.header) >= 2
-        table = "invoices" if buckets else max(("invoices", "payments", "customers"), key=lambda t: (
-            _name_hint(t, sample.name), -len(match_columns(t, sample.header)[1])))
+        table = (
+            "invoices"
+            if buckets
+            else max(
+                ("invoices", "payments", "customers"),
+                key=lambda t: (_name_hint(t, sample.name), -len(match_columns(t, sample.header)[1])),
+            )
+        )
         reason = why_not(table, sample, match_columns(table, sample.header)[1])
         if table in assigned and not match_columns(table, sample.header)[1]:
             reason = f"{assigned[table][0].name} was chosen for {table}"
@@ -474,8 +656,9 @@ def month_end(day: dt.date) -> dt.date:
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
-def propose(folder: str, samples: list[FileSample], *, as_of: dt.date | None = None,
-            as_of_note: str = "from --as-of") -> Proposal:
+def propose(
+    folder: str, samples: list[FileSample], *, as_of: dt.date | None = None, as_of_note: str = "from --as-of"
+) -> Proposal:
     """The mapping proposal for ``samples`` (read from ``folder``, as the user named it)."""
     problems: list[str] = []
     assigned, unused = assign_tables(samples)
@@ -494,13 +677,19 @@ def propose(folder: str, samples: list[FileSample], *, as_of: dt.date | None = N
                 if mapping:
                     proposal.values[m.contract] = mapping
             if types[m.contract] == "money" and any(w in norm(m.header) for w in _BALANCE_WORDS):
-                proposal.notes.append(f"{m.header!r} looks like a balance; {table}.{m.contract} must be the "
-                                      "original amount")
-        balance_headers = [h for h in sample.header if norm(h) in {"outstandingamount", "amountdue", "openbalance",
-                                                                    "invoiceamountdue", "balance"}]
+                proposal.notes.append(
+                    f"{m.header!r} looks like a balance; {table}.{m.contract} must be the original amount"
+                )
+        balance_headers = [
+            h
+            for h in sample.header
+            if norm(h) in {"outstandingamount", "amountdue", "openbalance", "invoiceamountdue", "balance"}
+        ]
         if table == "invoices" and balance_headers:
-            proposal.notes.append(f"{', '.join(repr(h) for h in balance_headers)} (what is still owed) is not used: "
-                                  "balances are computed from amounts, payments and adjustments")
+            proposal.notes.append(
+                f"{', '.join(repr(h) for h in balance_headers)} (what is still owed) is not used: "
+                "balances are computed from amounts, payments and adjustments"
+            )
         tables[table] = proposal
     missing_tables = {}
     for table in REQUIRED_TABLES:
@@ -517,16 +706,22 @@ def propose(folder: str, samples: list[FileSample], *, as_of: dt.date | None = N
             if d is not None and d.date_candidates:
                 readings = " or ".join(f'"{f}"' for f in d.date_candidates)
                 if common.date_format in d.date_candidates:
-                    tp.notes.append(f"dates such as {d.date_example!r} could be {readings}; the other files' dates "
-                                    f"say {common.date_format!r}")
+                    tp.notes.append(
+                        f"dates such as {d.date_example!r} could be {readings}; the other files' dates "
+                        f"say {common.date_format!r}"
+                    )
                 else:
-                    problems.append(f"{tp.file.name}: dates such as {d.date_example!r} can be read as {readings} "
-                                    "(day and month are both 12 or less in every sample row); inspect does not "
-                                    "guess: set csv.date_format")
+                    problems.append(
+                        f"{tp.file.name}: dates such as {d.date_example!r} can be read as {readings} "
+                        "(day and month are both 12 or less in every sample row); inspect does not "
+                        "guess: set csv.date_format"
+                    )
             tp.dialect = own.get(table)
     for name, count in ((s.name, s.preamble) for s in samples if s.preamble):
-        problems.append(f"{name}: the header row is not the first line: {count} line(s) above it (a report title or "
-                        "date range) must be deleted, or the report exported without its header")
+        problems.append(
+            f"{name}: the header row is not the first line: {count} line(s) above it (a report title or "
+            "date range) must be deleted, or the report exported without its header"
+        )
     currency = None
     invoices = tables.get("invoices")
     if invoices is not None:
@@ -539,8 +734,7 @@ def propose(folder: str, samples: list[FileSample], *, as_of: dt.date | None = N
         as_of, note = _as_of_from_invoices(tables.get("invoices"), common)
     else:
         note = as_of_note
-    return Proposal(folder, as_of, note, tables, common, unused, missing_tables, problems,
-                    reporting_currency=currency)
+    return Proposal(folder, as_of, note, tables, common, unused, missing_tables, problems, reporting_currency=currency)
 
 
 def _as_of_from_invoices(invoices: TableProposal | None, common: Dialect | None) -> tuple[dt.date | None, str]:
@@ -560,8 +754,10 @@ def _as_of_from_invoices(invoices: TableProposal | None, common: Dialect | None)
     if not days:
         return None, f"no readable date in {header!r}"
     latest = max(days)
-    return month_end(latest), (f"month-end of the latest invoice date in the sample rows ({latest.isoformat()}); "
-                               "change it to report another month")
+    return month_end(latest), (
+        f"month-end of the latest invoice date in the sample rows ({latest.isoformat()}); "
+        "change it to report another month"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -579,8 +775,10 @@ def _flow(mapping: dict[str, str]) -> str:
 def render_yaml(proposal: Proposal, *, command: str) -> str:
     """The params text: loadable by ``load_params`` (as_of and source), with ``# TODO`` comments for what a person
     must decide."""
-    out = [f"# Proposed by `{command}`.",
-           "# Review every line; search for TODO. Then: collections-mi validate --params <this file>"]
+    out = [
+        f"# Proposed by `{command}`.",
+        "# Review every line; search for TODO. Then: collections-mi validate --params <this file>",
+    ]
     todo = []
     if proposal.as_of is not None:
         out.append(f"as_of: {proposal.as_of.isoformat()}   # {proposal.as_of_note}")
@@ -588,8 +786,10 @@ def render_yaml(proposal: Proposal, *, command: str) -> str:
         out.append(f"# TODO as_of: set the reporting date (YYYY-MM-DD, a month-end): {proposal.as_of_note}")
         todo.append("as_of")
     if proposal.reporting_currency:
-        out.append(f"reporting_currency: {proposal.reporting_currency}   # every sampled invoice is in "
-                   f"{proposal.reporting_currency}; other currencies need fx_rates")
+        out.append(
+            f"reporting_currency: {proposal.reporting_currency}   # every sampled invoice is in "
+            f"{proposal.reporting_currency}; other currencies need fx_rates"
+        )
     out.append('# report: {company: "Your Company Ltd"}   # optional: the name on the pack\'s title line and email')
     out += ["source:", "  kind: files", f"  location: {_q(proposal.folder)}"]
     for problem in proposal.problems:
@@ -636,8 +836,11 @@ def render_summary(proposal: Proposal) -> str:
     lines = []
     for table, tp in proposal.tables.items():
         mapped = len(tp.columns)
-        missing = f"; {len(tp.missing_required)} required column(s) unmapped: {', '.join(tp.missing_required)}" \
-            if tp.missing_required else ""
+        missing = (
+            f"; {len(tp.missing_required)} required column(s) unmapped: {', '.join(tp.missing_required)}"
+            if tp.missing_required
+            else ""
+        )
         lines.append(f"{table:<12} ← {tp.file.name} ({mapped} column(s) mapped{missing})")
     for table, why in proposal.missing_tables.items():
         lines.append(f"{table:<12} ← nothing: {why}")

@@ -30,9 +30,9 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from collections_mi.config import CsvDialect, Params, SourceConfig, redact_url, resolve_location
-from collections_mi.contract import ENGINE_TYPES, FALSE_STRINGS, TABLES, TRUE_STRINGS, Column
-from collections_mi.errors import SourceError
+from collections_mi.config.params import CsvDialect, Params, SourceConfig, redact_url, resolve_location
+from collections_mi.core.contract import ENGINE_TYPES, FALSE_STRINGS, TABLES, TRUE_STRINGS, Column
+from collections_mi.core.errors import SourceError
 
 
 @dataclass(frozen=True)
@@ -116,11 +116,14 @@ def _connect_duckdb(database: str = ":memory:", read_only: bool = False) -> Any:
     backend = ibis.duckdb.connect(database, read_only=read_only)
     limit = os.environ.get("COLLECTIONS_MI_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT).strip()
     if not re.fullmatch(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", limit, flags=re.IGNORECASE):
-        raise SourceError(f"COLLECTIONS_MI_MEMORY_LIMIT={limit!r} is not a memory size",
-                          hint="set it like 2GB, 8GB or 500MB, or unset it for the default (2GB)")
+        raise SourceError(
+            f"COLLECTIONS_MI_MEMORY_LIMIT={limit!r} is not a memory size",
+            hint="set it like 2GB, 8GB or 500MB, or unset it for the default (2GB)",
+        )
     backend.raw_sql(f"SET memory_limit = '{limit}'")
-    spill = os.environ.get("COLLECTIONS_MI_TEMP_DIR") or os.path.join(tempfile.gettempdir(),
-                                                                          f"collections_mi-duckdb-{os.getpid()}")
+    spill = os.environ.get("COLLECTIONS_MI_TEMP_DIR") or os.path.join(
+        tempfile.gettempdir(), f"collections_mi-duckdb-{os.getpid()}"
+    )
     backend.raw_sql(f"SET temp_directory = '{spill.replace(chr(39), chr(39) * 2)}'")
     threads = os.environ.get("COLLECTIONS_MI_THREADS")
     if threads:
@@ -139,21 +142,27 @@ def _open_duckdb_file(path: Path) -> Any:
     is not a DuckDB database (a CSV named .duckdb) or one another program holds open for writing is a
     :class:`SourceError` naming the file and the fix."""
     if path.is_dir():
-        raise SourceError(f"source.location is a folder, not a DuckDB database file: {path}",
-                          hint="for a folder of <table>.csv/.parquet files set source.kind: files; for a DuckDB "
-                               "database set source.location to its .duckdb file")
+        raise SourceError(
+            f"source.location is a folder, not a DuckDB database file: {path}",
+            hint="for a folder of <table>.csv/.parquet files set source.kind: files; for a DuckDB "
+            "database set source.location to its .duckdb file",
+        )
     if not path.is_file():
         raise SourceError(f"DuckDB file not found: {path}", hint="set source.location to an existing .duckdb file")
-    not_duckdb = SourceError(f"{path} (source.location): it is not a DuckDB database file",
-                             hint="set source.location to a database file written by DuckDB; for CSV or Parquet "
-                                  "exports set source.kind: files and source.location to their folder")
+    not_duckdb = SourceError(
+        f"{path} (source.location): it is not a DuckDB database file",
+        hint="set source.location to a database file written by DuckDB; for CSV or Parquet "
+        "exports set source.kind: files and source.location to their folder",
+    )
     try:
         with path.open("rb") as handle:
             header = handle.read(_DUCKDB_MAGIC_END)
     except OSError as exc:
-        raise SourceError(f"{path} (source.location): cannot be read: {exc.strerror or exc}",
-                          hint="give the user running collections_mi read access to the file") from None
-    if header[_DUCKDB_MAGIC_END - len(_DUCKDB_MAGIC):] != _DUCKDB_MAGIC:
+        raise SourceError(
+            f"{path} (source.location): cannot be read: {exc.strerror or exc}",
+            hint="give the user running collections_mi read access to the file",
+        ) from None
+    if header[_DUCKDB_MAGIC_END - len(_DUCKDB_MAGIC) :] != _DUCKDB_MAGIC:
         # DuckDB itself would open a .csv or .parquet path as an in-memory database reading that file
         raise not_duckdb
     try:
@@ -166,8 +175,10 @@ def _open_duckdb_file(path: Path) -> Any:
         if "not a valid DuckDB database file" in message:
             raise not_duckdb from None
         if lock:
-            problem = (f"another program is writing to it (process {lock.group(2)}, {Path(lock.group(1)).name}), "
-                       "and DuckDB lets no one read a database file while it is open for writing")
+            problem = (
+                f"another program is writing to it (process {lock.group(2)}, {Path(lock.group(1)).name}), "
+                "and DuckDB lets no one read a database file while it is open for writing"
+            )
             hint = "close that program's connection to the file (or wait for it to finish) and run again"
         else:
             problem = f"DuckDB cannot open it: {message.splitlines()[0] if message else type(exc).__name__}"
@@ -186,15 +197,21 @@ def _check_duckdb_url(url: str, shown: str) -> None:
         if not database.endswith(".duckdb"):
             return
     elif scheme == "duckdb":
-        parts = [part for part in (parsed.netloc, parsed.path[bool(parsed.netloc):]) if part]
+        parts = [part for part in (parsed.netloc, parsed.path[bool(parsed.netloc) :]) if part]
         database = str(Path(*parts)) if parts else ""
     else:
         return
-    if database and database != ":memory:" and not database.startswith(("md:", "motherduck:")) \
-            and not Path(database).is_file():
-        raise SourceError(f"DuckDB file not found: {database} (source.location {redact_url(shown)})",
-                          hint="name an existing .duckdb file in source.location (duckdb:///absolute/path.duckdb), "
-                               "or use source.kind: duckdb with the file's path")
+    if (
+        database
+        and database != ":memory:"
+        and not database.startswith(("md:", "motherduck:"))
+        and not Path(database).is_file()
+    ):
+        raise SourceError(
+            f"DuckDB file not found: {database} (source.location {redact_url(shown)})",
+            hint="name an existing .duckdb file in source.location (duckdb:///absolute/path.duckdb), "
+            "or use source.kind: duckdb with the file's path",
+        )
 
 
 #: the longest line (record) a CSV may have; a longer one is almost always an unclosed quote
@@ -203,22 +220,25 @@ MAX_CSV_LINE_BYTES = 2 * 1024 * 1024
 _QUOTED_CHARS = 120
 _SEPARATOR_NAMES = {",": "commas (,)", ";": "semicolons (;)", "\t": "tabs", "|": "vertical bars (|)"}
 _OTHER_SEPARATORS = {sep: name for sep, name in _SEPARATOR_NAMES.items() if sep != ","}
-_CSV_FIX = ("export the table again as CSV UTF-8 (comma delimited) with a header row — in Excel: Save As › "
-            "CSV UTF-8 (Comma delimited) (*.csv)")
+_CSV_FIX = (
+    "export the table again as CSV UTF-8 (comma delimited) with a header row — in Excel: Save As › "
+    "CSV UTF-8 (Comma delimited) (*.csv)"
+)
 _DEFAULT = CsvDialect()
 
 
 def _csv_fix(dialect: CsvDialect, shown: str, table: str) -> str:
     if dialect.is_default:
         return _CSV_FIX
-    return (f"check that source.csv (or source.tables.{table}.csv) describes {shown} — its delimiter, quoting and "
-            "encoding — or export it again")
+    return (
+        f"check that source.csv (or source.tables.{table}.csv) describes {shown} — its delimiter, quoting and "
+        "encoding — or export it again"
+    )
 
 
 def _one_separator(delimiter: str) -> str:
     """``a comma``, ``a semicolon``…: what a value must be quoted for when it contains one."""
-    return {",": "a comma", ";": "a semicolon", "\t": "a tab", "|": "a vertical bar"}.get(delimiter,
-                                                                                      f"a {delimiter!r}")
+    return {",": "a comma", ";": "a semicolon", "\t": "a tab", "|": "a vertical bar"}.get(delimiter, f"a {delimiter!r}")
 
 
 def _quote_example(delimiter: str) -> str:
@@ -250,10 +270,14 @@ def _csv_header(path: Path, table: str, dialect: CsvDialect = _DEFAULT, shown: s
     if not first.strip(b"\xef\xbb\xbf \t\r\n"):
         required = ", ".join(TABLES[table].required_columns)
         if rest.strip():
-            raise _CsvProblem("line 1 is blank: the header row naming the columns must be the first line",
-                              f"remove the blank line(s) at the top of {shown}")
-        raise _CsvProblem(f"the file is empty: {table} needs at least a header row naming its columns",
-                          f"export {shown} again with its header row ({required} at least)")
+            raise _CsvProblem(
+                "line 1 is blank: the header row naming the columns must be the first line",
+                f"remove the blank line(s) at the top of {shown}",
+            )
+        raise _CsvProblem(
+            f"the file is empty: {table} needs at least a header row naming its columns",
+            f"export {shown} again with its header row ({required} at least)",
+        )
     try:
         text = first.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -268,22 +292,26 @@ def _csv_header(path: Path, table: str, dialect: CsvDialect = _DEFAULT, shown: s
                 f"(line 1: {_shorten(text)})",
                 f"export {shown} again with commas between values (CSV UTF-8, comma delimited), or replace the "
                 "separator by commas; decimals take a point (1234.56), not a comma — or say how the file is "
-                f"written in params: source.csv: {{delimiter: \"{used[0][0]}\", decimal: \",\"}} "
-                "(README.md § Params)")
+                f'written in params: source.csv: {{delimiter: "{used[0][0]}", decimal: ","}} '
+                "(README.md § Params)",
+            )
         if used:
             name = _SEPARATOR_NAMES.get(delimiter, repr(delimiter))
             raise _CsvProblem(
                 f"the file is not separated by {name}, as the params say (source.csv.delimiter): its header row is "
                 f"separated by {used[0][1]} (line 1: {_shorten(text)})",
-                f"set source.tables.{table}.csv.delimiter (or source.csv.delimiter) to \"{used[0][0]}\", the "
-                f"separator {shown} uses")
+                f'set source.tables.{table}.csv.delimiter (or source.csv.delimiter) to "{used[0][0]}", the '
+                f"separator {shown} uses",
+            )
     names = [name if name.strip() else f"column{i}" for i, name in enumerate(header)]
     seen: dict[str, int] = {}
     for position, name in enumerate(names, start=1):
         key = name.strip().lower()
         if key in seen:
-            raise _CsvProblem(f"the header row names the column {name.strip()} twice (columns {seen[key]} and "
-                              f"{position})", f"remove or rename one of the two {name.strip()} columns in {shown}")
+            raise _CsvProblem(
+                f"the header row names the column {name.strip()} twice (columns {seen[key]} and {position})",
+                f"remove or rename one of the two {name.strip()} columns in {shown}",
+            )
         seen[key] = position
     return names
 
@@ -299,13 +327,14 @@ def _non_utf8(path: Path, shown: str | None = None) -> _CsvProblem | None:
             try:
                 decoder.decode(raw, final=False)
             except UnicodeDecodeError as exc:
-                bad = raw[exc.start:exc.start + 1].hex().upper()
+                bad = raw[exc.start : exc.start + 1].hex().upper()
                 return _CsvProblem(
                     f"the file is not UTF-8 text: line {line} holds the byte 0x{bad}, which is not valid UTF-8 "
                     "(the file was probably saved as Windows-1252 / Latin-1)",
                     f"export {shown} again as UTF-8 (in Excel: Save As › CSV UTF-8 (Comma delimited)), or "
                     "convert it, e.g. iconv -f WINDOWS-1252 -t UTF-8, or say its encoding in params "
-                    "(source.csv: {encoding: cp1252})")
+                    "(source.csv: {encoding: cp1252})",
+                )
             line += 1
     return None
 
@@ -315,17 +344,17 @@ def _transcode(path: Path, encoding: str, target: Path) -> None:
     same. A byte the encoding does not define is an error naming its line."""
     line = 0
     try:
-        with path.open(encoding=encoding, newline="") as source, target.open("w", encoding="utf-8",
-                                                                               newline="") as copy:
+        with path.open(encoding=encoding, newline="") as source, target.open("w", encoding="utf-8", newline="") as copy:
             for line, text in enumerate(source, start=1):  # noqa: B007 - the line is reported on an error
                 copy.write(text)
     except UnicodeDecodeError as exc:
-        bad = exc.object[exc.start:exc.start + 1].hex().upper() if isinstance(exc.object, bytes) else "?"
+        bad = exc.object[exc.start : exc.start + 1].hex().upper() if isinstance(exc.object, bytes) else "?"
         raise _CsvProblem(
             f"the file is not {encoding} text: near line {line + 1} it holds the byte 0x{bad}, which {encoding} "
             "does not define",
             f"set source.csv.encoding (or source.tables.<table>.csv.encoding) to the encoding {path.name} is "
-            "written in (utf-8, cp1252, latin-1, utf-16…)") from None
+            "written in (utf-8, cp1252, latin-1, utf-16…)",
+        ) from None
 
 
 _DUCKDB_LINE = re.compile(r"CSV Error on Line: (\d+)")
@@ -333,8 +362,9 @@ _DUCKDB_ORIGINAL = re.compile(r"Original Line: ?(.*)")
 _DUCKDB_COLUMNS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
 
 
-def _explain_csv_error(path: Path, message: str, dialect: CsvDialect = _DEFAULT, shown: str | None = None,
-                       table: str = "") -> _CsvProblem:
+def _explain_csv_error(
+    path: Path, message: str, dialect: CsvDialect = _DEFAULT, shown: str | None = None, table: str = ""
+) -> _CsvProblem:
     """A DuckDB CSV error as a problem a finance user can fix (the raw message quotes whole lines)."""
     shown = shown or path.name
     encoding = _non_utf8(path, shown)  # DuckDB words this many ways (or not at all): look at the bytes
@@ -351,23 +381,29 @@ def _explain_csv_error(path: Path, message: str, dialect: CsvDialect = _DEFAULT,
         return _CsvProblem(
             f"{line} has {found} values but the header row has {expected} columns{quoted}",
             f"in {shown}, enclose a value that contains {_one_separator(delimiter)} in double quotes "
-            f"({_quote_example(delimiter)}) and give {line} exactly {expected} values")
+            f"({_quote_example(delimiter)}) and give {line} exactly {expected} values",
+        )
     if "unterminated quote" in message.lower():
         return _CsvProblem(
             f"{line} opens a double quote that is never closed{quoted}",
-            f"close the quote on {line} of {shown} ({_quote_example(delimiter)}), or remove the stray \"; a quote "
-            "inside a quoted value is written twice (\"\")")
+            f'close the quote on {line} of {shown} ({_quote_example(delimiter)}), or remove the stray "; a quote '
+            'inside a quoted value is written twice ("")',
+        )
     if "maximum line size" in message.lower():
         return _CsvProblem(
             f"{line} is longer than {MAX_CSV_LINE_BYTES // (1024 * 1024)} MB, the most a line may hold",
             f"check {line} of {shown} for a double quote that is never closed; a single value (a name, a note) "
-            f"must stay below {MAX_CSV_LINE_BYTES // (1024 * 1024)} MB")
+            f"must stay below {MAX_CSV_LINE_BYTES // (1024 * 1024)} MB",
+        )
     first = next((part.strip() for part in message.splitlines() if part.strip()), "unknown error")
     if dialect.is_default:
-        return _CsvProblem(f"cannot be read as a comma-separated UTF-8 CSV with a header row: {_shorten(first, 300)}",
-                           _CSV_FIX)
-    return _CsvProblem(f"cannot be read as the CSV the params describe (source.csv): {_shorten(first, 300)}",
-                       _csv_fix(dialect, shown, table))
+        return _CsvProblem(
+            f"cannot be read as a comma-separated UTF-8 CSV with a header row: {_shorten(first, 300)}", _CSV_FIX
+        )
+    return _CsvProblem(
+        f"cannot be read as the CSV the params describe (source.csv): {_shorten(first, 300)}",
+        _csv_fix(dialect, shown, table),
+    )
 
 
 def _check_value_counts(path: Path, columns: int, delimiter: str = ",", shown: str | None = None) -> None:
@@ -391,15 +427,17 @@ def _check_value_counts(path: Path, columns: int, delimiter: str = ",", shown: s
                         f"{line} has {len(record)} values but the header row has {columns} columns "
                         f"({line}: {_shorten(delimiter.join(record))})",
                         f"in {shown}, enclose a value that contains {_one_separator(delimiter)} in double quotes "
-                        f"({_quote_example(delimiter)}) and give {line} exactly {columns} values")
+                        f"({_quote_example(delimiter)}) and give {line} exactly {columns} values",
+                    )
     except csv.Error:
         return  # DuckDB read the file; a quoting subtlety the csv module disagrees on is not worth an error
     finally:
         csv.field_size_limit(previous)
 
 
-def _read_csv(backend: Any, name: str, path: Path, dialect: CsvDialect = _DEFAULT,
-              scratch: Path | None = None) -> ir.Table:
+def _read_csv(
+    backend: Any, name: str, path: Path, dialect: CsvDialect = _DEFAULT, scratch: Path | None = None
+) -> ir.Table:
     """One CSV file as a table of text columns in the engine. A file not in UTF-8 is first transcoded to a UTF-8
     copy in ``scratch`` (DuckDB reads only UTF-8), which is removed once the engine holds the rows."""
     readable = path
@@ -413,9 +451,17 @@ def _read_csv(backend: Any, name: str, path: Path, dialect: CsvDialect = _DEFAUL
         try:
             # all text, exactly the header's columns, strict CSV: validation sees values as written, a malformed
             # line is an error (never silently padded or skipped); `typed` casts the text afterwards
-            view = backend.read_csv(str(readable), table_name=f"csv_{name}", columns={c: "VARCHAR" for c in names},
-                                    header=True, delim=dialect.delimiter, quote='"', escape='"', strict_mode=True,
-                                    max_line_size=MAX_CSV_LINE_BYTES)
+            view = backend.read_csv(
+                str(readable),
+                table_name=f"csv_{name}",
+                columns=dict.fromkeys(names, "VARCHAR"),
+                header=True,
+                delim=dialect.delimiter,
+                quote='"',
+                escape='"',
+                strict_mode=True,
+                max_line_size=MAX_CSV_LINE_BYTES,
+            )
             # parse the CSV once into the engine; every later query reads the in-engine copy
             table = backend.create_table(f"src_{name}", view)
         except Exception as exc:  # duckdb raises its own error types for unreadable CSV
@@ -433,13 +479,15 @@ def _table_file(folder: Path, name: str, source: SourceConfig | None) -> tuple[P
     if entry is not None and entry.file is not None:
         path = folder / entry.file
         if not path.is_file():
-            present = sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".csv",
-                                                                                                       ".parquet"))
+            present = sorted(
+                p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".parquet")
+            )
             raise SourceError(
                 f"source.tables.{name}.file: {entry.file!r} (table {name}) is not in {folder}"
                 + (f"; CSV/Parquet files there: {', '.join(present)}" if present else ""),
                 hint=f"name the file exactly as it is in {folder} (spaces and capitals count), or remove "
-                     f"source.tables.{name}.file to read {name}.csv")
+                f"source.tables.{name}.file to read {name}.csv",
+            )
         return path, True
     parquet, csv_path = folder / f"{name}.parquet", folder / f"{name}.csv"
     if parquet.is_file():
@@ -449,12 +497,15 @@ def _table_file(folder: Path, name: str, source: SourceConfig | None) -> tuple[P
     return None, False
 
 
-def _read_files(folder: Path, source: SourceConfig | None = None) -> tuple[Any, dict[str, ir.Table],
-                                                                          list[SourceFile], dict[str, TableNames]]:
+def _read_files(
+    folder: Path, source: SourceConfig | None = None
+) -> tuple[Any, dict[str, ir.Table], list[SourceFile], dict[str, TableNames]]:
     if not folder.is_dir():
-        raise SourceError(f"source folder not found: {folder}",
-                          hint="set source.location in params to the folder holding <table>.csv/.parquet "
-                               "(for the demo run `collections-mi demo --out data/demo`)")
+        raise SourceError(
+            f"source folder not found: {folder}",
+            hint="set source.location in params to the folder holding <table>.csv/.parquet "
+            "(for the demo run `collections-mi demo --out data/demo`)",
+        )
     backend = _connect_duckdb()
     tables: dict[str, ir.Table] = {}
     files: list[SourceFile] = []
@@ -489,10 +540,13 @@ def _read_files(folder: Path, source: SourceConfig | None = None) -> tuple[Any, 
         path, name, problem = problems[0]
         raise SourceError(f"{path} (table {name}): {problem.problem}", hint=problem.fix)
     if problems:
-        lines = [f"  {path} (table {name}): {problem.problem}\n    fix: {problem.fix}"
-                 for path, name, problem in problems]
-        raise SourceError(f"{len(problems)} source files cannot be read as CSV:\n" + "\n".join(lines),
-                          hint="correct the files listed above and run again")
+        lines = [
+            f"  {path} (table {name}): {problem.problem}\n    fix: {problem.fix}" for path, name, problem in problems
+        ]
+        raise SourceError(
+            f"{len(problems)} source files cannot be read as CSV:\n" + "\n".join(lines),
+            hint="correct the files listed above and run again",
+        )
     return backend, tables, files, names
 
 
@@ -510,13 +564,19 @@ def _list_tables(backend: Any, schema: str | None, where: str = "the source") ->
     if getattr(backend, "name", "") == "duckdb":
         catalog = "table_catalog = current_database()"
         where_schema = "table_schema = ?" if schema else "table_schema = current_schema()"
-        cursor = backend.con.execute(f"select table_name from information_schema.tables where {catalog} and "
-                                     f"{where_schema} order by table_name", [schema] if schema else [])
+        cursor = backend.con.execute(
+            f"select table_name from information_schema.tables where {catalog} and {where_schema} order by table_name",
+            [schema] if schema else [],
+        )
         tables = [row[0] for row in cursor.fetchall()]
         if schema and not tables:
-            schemas = [row[0] for row in backend.con.execute(
-                "select schema_name from information_schema.schemata where catalog_name = current_database() "
-                "order by schema_name").fetchall()]
+            schemas = [
+                row[0]
+                for row in backend.con.execute(
+                    "select schema_name from information_schema.schemata where catalog_name = current_database() "
+                    "order by schema_name"
+                ).fetchall()
+            ]
             _check_schema(schema, schemas, where)
         return tables
     tables = list(backend.list_tables(database=schema) if schema else backend.list_tables())
@@ -531,10 +591,12 @@ def _list_tables(backend: Any, schema: str | None, where: str = "the source") ->
 
 def _check_schema(schema: str, schemas: list[str], where: str) -> None:
     if schema not in schemas:
-        raise SourceError(f"source.schema: the schema {schema!r} is not in {where}; schemas there: "
-                          f"{', '.join(sorted(schemas)) or 'none'}",
-                          hint="name the schema that holds the ledger's tables exactly (capitals count), or remove "
-                               "source.schema to read the default one")
+        raise SourceError(
+            f"source.schema: the schema {schema!r} is not in {where}; schemas there: "
+            f"{', '.join(sorted(schemas)) or 'none'}",
+            hint="name the schema that holds the ledger's tables exactly (capitals count), or remove "
+            "source.schema to read the default one",
+        )
 
 
 def _qualified(backend: Any, schema: str) -> str | tuple[str, str]:
@@ -545,8 +607,9 @@ def _qualified(backend: Any, schema: str) -> str | tuple[str, str]:
     return schema
 
 
-def _read_backend(backend: Any, schema: str | None, source: SourceConfig | None = None,
-                  where: str = "the source") -> tuple[dict[str, ir.Table], dict[str, TableNames]]:
+def _read_backend(
+    backend: Any, schema: str | None, source: SourceConfig | None = None, where: str = "the source"
+) -> tuple[dict[str, ir.Table], dict[str, TableNames]]:
     available = _list_tables(backend, schema, where)
     qualified = _qualified(backend, schema) if schema else None
     folded = {t.lower(): t for t in available}
@@ -562,7 +625,8 @@ def _read_backend(backend: Any, schema: str | None, source: SourceConfig | None 
                     f"source.tables.{name}.table: the table {wanted!r} (table {name}) is not in {where}"
                     + (f" (schema {schema})" if schema else "")
                     + f"; tables there: {', '.join(sorted(available)) or 'none'}",
-                    hint=f"name the source's table exactly, or remove source.tables.{name}.table to read {name}")
+                    hint=f"name the source's table exactly, or remove source.tables.{name}.table to read {name}",
+                )
             continue
         tables[name] = backend.table(found, database=qualified) if qualified else backend.table(found)
         names[name] = TableNames(where=f"the {found} table", mapped=source is not None and _mapped(source, name))
@@ -572,8 +636,9 @@ def _read_backend(backend: Any, schema: str | None, source: SourceConfig | None 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
-def _read_spark(location: str, params_path: str | Path | None, source: SourceConfig | None = None
-                ) -> tuple[Any, dict[str, ir.Table], list[SourceFile], str, dict[str, TableNames]]:
+def _read_spark(
+    location: str, params_path: str | Path | None, source: SourceConfig | None = None
+) -> tuple[Any, dict[str, ir.Table], list[SourceFile], str, dict[str, TableNames]]:
     """``source.kind: spark``: each ``<table>.parquet`` (a file, or a folder as Spark writes it) under ``location``
     (a local folder, or a URI Spark can read: ``s3a://…``, ``hdfs://…``, ``abfss://…``) as a Spark temporary view;
     ``source.tables.<t>.table`` names another ``<name>.parquet``.
@@ -583,13 +648,17 @@ def _read_spark(location: str, params_path: str | Path | None, source: SourceCon
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        raise SourceError("source.kind spark needs PySpark, which is not installed",
-                          hint="pip install 'collections_mi[warehouse]' (and a Java 17+ runtime)") from None
+        raise SourceError(
+            "source.kind spark needs PySpark, which is not installed",
+            hint="pip install 'collections_mi[warehouse]' (and a Java 17+ runtime)",
+        ) from None
     remote = bool(_URI.match(location))
     base = location.rstrip("/") if remote else str(resolve_location(location, params_path))
     if not remote and not Path(base).is_dir():
-        raise SourceError(f"source folder not found: {base}",
-                          hint="set source.location to the folder (or s3a://, hdfs:// URI) holding <table>.parquet")
+        raise SourceError(
+            f"source folder not found: {base}",
+            hint="set source.location to the folder (or s3a://, hdfs:// URI) holding <table>.parquet",
+        )
     backend = ibis.pyspark.connect(SparkSession.builder.appName("collections_mi").getOrCreate())
     # temporary views are per session: a private prefix keeps two ledgers opened in one session apart
     prefix = f"cmi_{os.getpid()}_{id(backend):x}"
@@ -605,9 +674,11 @@ def _read_spark(location: str, params_path: str | Path | None, source: SourceCon
             local = Path(path)
             if not local.exists():
                 if named:
-                    raise SourceError(f"source.tables.{name}.table: {stem}.parquet (table {name}) is not in {base}",
-                                      hint=f"name the Parquet file or folder without .parquet, or remove "
-                                           f"source.tables.{name}.table to read {name}.parquet")
+                    raise SourceError(
+                        f"source.tables.{name}.table: {stem}.parquet (table {name}) is not in {base}",
+                        hint=f"name the Parquet file or folder without .parquet, or remove "
+                        f"source.tables.{name}.table to read {name}.parquet",
+                    )
                 continue
             if local.is_file():
                 files.append(SourceFile(name, path, local.stat().st_size, _sha256(local)))
@@ -616,8 +687,10 @@ def _read_spark(location: str, params_path: str | Path | None, source: SourceCon
         except Exception as exc:  # pyspark's AnalysisException: a remote table that is not there is optional
             if remote and "PATH_NOT_FOUND" in str(exc) and not named:
                 continue
-            raise SourceError(f"{path} (table {name}): Spark cannot read it as Parquet: {str(exc).splitlines()[0]}",
-                              hint="write the table as Parquet (one file, or a folder of part files)") from None
+            raise SourceError(
+                f"{path} (table {name}): Spark cannot read it as Parquet: {str(exc).splitlines()[0]}",
+                hint="write the table as Parquet (one file, or a folder of part files)",
+            ) from None
         names[name] = TableNames(where=f"{stem}.parquet", mapped=source is not None and _mapped(source, name))
     return backend, tables, files, f"spark:{base}", names
 
@@ -633,7 +706,7 @@ def _as_text(column: ir.Value) -> ir.StringValue:
 
 
 @ibis.udf.scalar.builtin
-def try_strptime(text: str, format: str) -> dt.datetime:  # noqa: A002 - DuckDB's own argument name
+def try_strptime(text: str, format: str) -> dt.datetime:
     """DuckDB's ``try_strptime``: the timestamp ``text`` holds in ``format`` (strptime codes), else null."""
 
 
@@ -658,8 +731,9 @@ def _strict_date(text: ir.StringValue, written: ir.StringValue) -> ir.StringValu
     return _marked(text, written, ibis.ifelse(written.re_search(_ISO_DATE), text, ibis.null("string")))
 
 
-def _in_dialect(text: ir.StringValue, column: Column, dialect: CsvDialect, written: ir.StringValue | None = None
-                ) -> tuple[ir.StringValue, ir.StringValue | None]:
+def _in_dialect(
+    text: ir.StringValue, column: Column, dialect: CsvDialect, written: ir.StringValue | None = None
+) -> tuple[ir.StringValue, ir.StringValue | None]:
     """A CSV column written in ``dialect``: (its raw text in the contract's form, the contract form alone for the
     typed view, null where the value does not follow the dialect); (text, None) when the dialect writes it as the
     contract does. ``written`` is the value before trimming (default: ``text``).
@@ -687,6 +761,7 @@ def _in_dialect(text: ir.StringValue, column: Column, dialect: CsvDialect, writt
 
 def _mapped_values(text: ir.StringValue, column: Column, mapping: dict[str, Any]) -> ir.StringValue:
     """``values``: the source's value → the contract's (booleans as true/false); other values as they are."""
+
     def contract(value: Any) -> str:
         return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
@@ -721,8 +796,9 @@ def _native(source: ir.Value, column: Column) -> ir.Value | None:
 
 
 def _bool_cases(lowered: ir.StringValue) -> ir.BooleanValue:
-    return ibis.cases((lowered.isin(TRUE_STRINGS), True), (lowered.isin(FALSE_STRINGS), False),
-                      else_=ibis.null("boolean"))
+    return ibis.cases(
+        (lowered.isin(TRUE_STRINGS), True), (lowered.isin(FALSE_STRINGS), False), else_=ibis.null("boolean")
+    )
 
 
 def _clean(name: str) -> str:
@@ -744,9 +820,11 @@ def _physical(name: str, table: ir.Table, mapping: dict[str, str], where: str) -
     for column, wanted in mapping.items():
         found = exact.get(wanted.strip()) or folded.get(wanted.strip().lower())
         if found is None:
-            problems.append(f"{where}: the column {wanted!r}, mapped to {name}.{column} by "
-                            f"source.tables.{name}.columns.{column}, is not in it (its columns: "
-                            f"{', '.join(repr(_clean(c)) for c in table.columns)})")
+            problems.append(
+                f"{where}: the column {wanted!r}, mapped to {name}.{column} by "
+                f"source.tables.{name}.columns.{column}, is not in it (its columns: "
+                f"{', '.join(repr(_clean(c)) for c in table.columns)})"
+            )
             continue
         physical[column] = found
     used = set(physical.values())
@@ -760,9 +838,9 @@ def _physical(name: str, table: ir.Table, mapping: dict[str, str], where: str) -
     return physical, problems
 
 
-def _views(source: dict[str, ir.Table], names: dict[str, TableNames] | None = None,
-           config: SourceConfig | None = None) -> tuple[dict[str, ir.Table], dict[str, ir.Table],
-                                                        dict[str, list[str]], dict[str, TableNames]]:
+def _views(
+    source: dict[str, ir.Table], names: dict[str, TableNames] | None = None, config: SourceConfig | None = None
+) -> tuple[dict[str, ir.Table], dict[str, ir.Table], dict[str, list[str]], dict[str, TableNames]]:
     raw: dict[str, ir.Table] = {}
     typed: dict[str, ir.Table] = {}
     extras: dict[str, list[str]] = {}
@@ -779,8 +857,13 @@ def _views(source: dict[str, ir.Table], names: dict[str, TableNames] | None = No
         problems += missing
         if missing:
             continue
-        named[name] = TableNames(where=where.where, mapped=where.mapped, dialect=dialect, values=tuple(values),
-                                 columns={c: _clean(physical[c]) for c in physical if c in contract})
+        named[name] = TableNames(
+            where=where.where,
+            mapped=where.mapped,
+            dialect=dialect,
+            values=tuple(values),
+            columns={c: _clean(physical[c]) for c in physical if c in contract},
+        )
         raw_cols: dict[str, ir.Value] = {}
         parsed: dict[str, ir.Value] = {}  # contract form of columns read in a CSV dialect (null: not in it)
         for key, col in physical.items():
@@ -790,8 +873,9 @@ def _views(source: dict[str, ir.Table], names: dict[str, TableNames] | None = No
                 if key in values:
                     text = _mapped_values(text, column, values[key])
                 # a date held as text is checked as written, before trimming (a date column is a date already)
-                written = table[col].cast("string") if column.type == "date" and not table[col].type().is_date() \
-                    else None
+                written = (
+                    table[col].cast("string") if column.type == "date" and not table[col].type().is_date() else None
+                )
                 if dialect is not None:
                     text, contract_form = _in_dialect(text, column, dialect, written)
                     if contract_form is not None:
@@ -804,16 +888,24 @@ def _views(source: dict[str, ir.Table], names: dict[str, TableNames] | None = No
         extras[name] = [c for c in raw_cols if c not in contract]
         # every contract column, so metrics never meet a missing one: an optional column the source lacks is a
         # typed null (metrics.shape records which columns hold data, and what is not available says so)
-        typed_cols = {c.name: _typed(table[physical[c.name]], parsed.get(c.name, raw_cols[c.name]), c,
-                                     native=c.name not in values) if c.name in physical
-                      else ibis.null(ENGINE_TYPES[c.type]) for c in spec.columns}
+        typed_cols = {
+            c.name: _typed(
+                table[physical[c.name]], parsed.get(c.name, raw_cols[c.name]), c, native=c.name not in values
+            )
+            if c.name in physical
+            else ibis.null(ENGINE_TYPES[c.type])
+            for c in spec.columns
+        }
         typed_cols.update({c: raw_cols[c] for c in extras[name]})
         typed[name] = table.select(**typed_cols)
     if problems:
-        raise SourceError(problems[0] if len(problems) == 1 else
-                          f"{len(problems)} mapped columns are missing:\n" + "\n".join(f"  {p}" for p in problems),
-                          hint="spell each mapped column as in the source's header row (source.tables.<table>."
-                               "columns: {contract column: source column}), or remove the mapping")
+        raise SourceError(
+            problems[0]
+            if len(problems) == 1
+            else f"{len(problems)} mapped columns are missing:\n" + "\n".join(f"  {p}" for p in problems),
+            hint="spell each mapped column as in the source's header row (source.tables.<table>."
+            "columns: {contract column: source column}), or remove the mapping",
+        )
     return raw, typed, extras, named
 
 
@@ -839,10 +931,20 @@ def open_ledger(params: Params, params_path: str | Path | None = None) -> Ledger
         try:
             backend = ibis.connect(url)
         except Exception as exc:  # any driver error: name the URL without credentials
-            raise SourceError(f"cannot connect to {redact_url(src.location)}: {exc}",
-                              hint="check the URL; put passwords in environment variables, e.g. $PGPASSWORD") from None
+            raise SourceError(
+                f"cannot connect to {redact_url(src.location)}: {exc}",
+                hint="check the URL; put passwords in environment variables, e.g. $PGPASSWORD",
+            ) from None
         tables, names = _read_backend(backend, src.schema_, src, where=redact_url(src.location))
         description = f"ibis:{redact_url(src.location)}"
     raw, typed, extras, names = _views(tables, names, src)
-    return Ledger(backend=backend, raw=raw, typed=typed, reporting_currency=params.reporting_currency,
-                  description=description, files=files, extra_columns=extras, names=names)
+    return Ledger(
+        backend=backend,
+        raw=raw,
+        typed=typed,
+        reporting_currency=params.reporting_currency,
+        description=description,
+        files=files,
+        extra_columns=extras,
+        names=names,
+    )

@@ -6,7 +6,7 @@ import decimal
 from collections.abc import Iterable
 from decimal import Decimal
 
-from collections_mi.contract import minor_unit_digits
+from collections_mi.core.contract import minor_unit_digits
 
 #: precision for money arithmetic: 1e17 major units with 20 decimals still fit exactly
 MONEY_CONTEXT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.InvalidOperation])

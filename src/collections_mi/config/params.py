@@ -1,10 +1,10 @@
 """Params: ``params/<YYYY-MM>.yaml`` → a typed, strict :class:`Params` object.
 
 Unknown keys, wrong types, impossible dates and rates outside [0, 1] are rejected with a
-:class:`~collections_mi.errors.ConfigError` naming the key. Defaults are those of shared/metrics.md.
+:class:`~collections_mi.core.errors.ConfigError` naming the key. Defaults are those of shared/metrics.md.
 Numbers in YAML are read as exact decimals (``0.005`` stays ``Decimal('0.005')``).
 
-The file is read by a bounded loader (:mod:`collections_mi.params_yaml`: no duplicate keys, anchors, aliases or
+The file is read by a bounded loader (:mod:`collections_mi.config.yaml_loader`: no duplicate keys, anchors, aliases or
 tags; at most 1 MiB), and params text is plain text: every key and text value is at most :data:`MAX_TEXT`
 characters (less where noted: :data:`TEXT_LIMITS`) and holds no line break, tab, control character or Unicode
 bidirectional control (a tab only as a CSV delimiter).
@@ -34,10 +34,10 @@ from pydantic import (
     model_validator,
 )
 
-from collections_mi.contract import TABLES
-from collections_mi.currencies import ISO_4217
-from collections_mi.errors import ConfigError
-from collections_mi.params_yaml import MAX_BYTES, YamlRefused, load_yaml, text_problem, visible
+from collections_mi.config.yaml_loader import MAX_BYTES, YamlRefused, load_yaml, text_problem, visible
+from collections_mi.core.contract import TABLES
+from collections_mi.core.currencies import ISO_4217
+from collections_mi.core.errors import ConfigError
 
 Rate = Annotated[Decimal, Field(ge=0, le=1)]
 
@@ -125,16 +125,17 @@ class CsvConfig(_Strict):
     @field_validator("delimiter")
     @classmethod
     def _one_character(cls, value: str | None) -> str | None:
-        if value is not None and (len(value) != 1 or value in "\"\r\n"):
-            raise ValueError(f"the delimiter is one character such as ; or , or a tab (\"\\t\"), got {value!r}")
+        if value is not None and (len(value) != 1 or value in '"\r\n'):
+            raise ValueError(f'the delimiter is one character such as ; or , or a tab ("\\t"), got {value!r}')
         return value
 
     @field_validator("thousands")
     @classmethod
     def _separator(cls, value: str | None) -> str | None:
         if value is not None and value not in THOUSANDS_SEPARATORS:
-            raise ValueError(f"thousands is one of {', '.join(repr(s) for s in THOUSANDS_SEPARATORS)} "
-                             f"('' = none), got {value!r}")
+            raise ValueError(
+                f"thousands is one of {', '.join(repr(s) for s in THOUSANDS_SEPARATORS)} ('' = none), got {value!r}"
+            )
         return value
 
     @field_validator("date_format")
@@ -144,8 +145,10 @@ class CsvConfig(_Strict):
             return value
         unknown = sorted({code for code in re.findall(r"%(.)", value)} - DATE_FORMAT_CODES)
         if unknown:
-            raise ValueError(f"{value!r} uses %{', %'.join(unknown)}; a date_format uses the strptime codes "
-                             "%d %m %Y %y %b %B %a %A %j %H %I %M %S %f %p, e.g. %d.%m.%Y")
+            raise ValueError(
+                f"{value!r} uses %{', %'.join(unknown)}; a date_format uses the strptime codes "
+                "%d %m %Y %y %b %B %a %A %j %H %I %M %S %f %p, e.g. %d.%m.%Y"
+            )
         sample = dt.datetime(2026, 10, 31)
         try:
             back = dt.datetime.strptime(sample.strftime(value), value)
@@ -162,8 +165,9 @@ class CsvConfig(_Strict):
             try:
                 codecs.lookup(value)
             except LookupError:
-                raise ValueError(f"{value!r} is not a text encoding Python knows (e.g. utf-8, cp1252, latin-1, "
-                                 "utf-16)") from None
+                raise ValueError(
+                    f"{value!r} is not a text encoding Python knows (e.g. utf-8, cp1252, latin-1, utf-16)"
+                ) from None
         return value
 
 
@@ -171,8 +175,10 @@ def _text_key(value: Any) -> Any:
     """A key of ``values``: the source's value as text. YAML reads unquoted Yes/No/On/Off/True/False as booleans,
     which would lose how the source writes them."""
     if isinstance(value, bool) or value is None:
-        raise ValueError(f"the source value {value!r} must be quoted text: YAML reads unquoted Yes/No/On/Off/true/"
-                         "false as a boolean (write \"Yes\": true)")
+        raise ValueError(
+            f"the source value {value!r} must be quoted text: YAML reads unquoted Yes/No/On/Off/true/"
+            'false as a boolean (write "Yes": true)'
+        )
     return str(value) if isinstance(value, (int, Decimal)) else value
 
 
@@ -199,8 +205,10 @@ class TableSourceConfig(_Strict):
             return value
         path = PurePath(value.replace("\\", "/"))
         if path.is_absolute() or value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", value) or ".." in path.parts:
-            raise ValueError(f"{value!r} must be a file inside source.location (a name such as \"Sales Invoice.csv\", "
-                             "no absolute path and no ..)")
+            raise ValueError(
+                f'{value!r} must be a file inside source.location (a name such as "Sales Invoice.csv", '
+                "no absolute path and no ..)"
+            )
         return value
 
     @property
@@ -222,14 +230,24 @@ def _table_models() -> type[BaseModel]:
     config = ConfigDict(extra="forbid", frozen=True)
     tables: dict[str, Any] = {}
     for name, spec in TABLES.items():
-        columns = create_model(f"{name}_columns", __config__=config,
-                               **{c.name: (SourceName | None, None) for c in spec.columns})
-        values = create_model(f"{name}_values", __config__=config,
-                              **{c.name: (dict[SourceText, bool if c.type == "bool" else SourceName] | None, None)
-                                 for c in spec.columns if c.type in ("string", "bool")})
-        model = create_model(f"{name}_source", __base__=TableSourceConfig,
-                             columns=(columns, Field(default_factory=columns)),
-                             values=(values, Field(default_factory=values)))
+        columns = create_model(
+            f"{name}_columns", __config__=config, **{c.name: (SourceName | None, None) for c in spec.columns}
+        )
+        values = create_model(
+            f"{name}_values",
+            __config__=config,
+            **{
+                c.name: (dict[SourceText, bool if c.type == "bool" else SourceName] | None, None)
+                for c in spec.columns
+                if c.type in ("string", "bool")
+            },
+        )
+        model = create_model(
+            f"{name}_source",
+            __base__=TableSourceConfig,
+            columns=(columns, Field(default_factory=columns)),
+            values=(values, Field(default_factory=values)),
+        )
         tables[name] = (model | None, None)
     return create_model("SourceTables", __config__=config, **tables)
 
@@ -254,29 +272,35 @@ class SourceConfig(_Strict):
     @model_validator(mode="after")
     def _fits_the_kind(self) -> SourceConfig:
         if self.csv is not None and self.kind != "files":
-            raise ValueError(f"source.csv: CSV files are read only with source.kind files (this source is "
-                             f"{self.kind}); remove it")
+            raise ValueError(
+                f"source.csv: CSV files are read only with source.kind files (this source is {self.kind}); remove it"
+            )
         for name in TABLES:
             entry = self.table_config(name)
             if entry is None:
                 continue
             if entry.file is not None and self.kind != "files":
-                raise ValueError(f"source.tables.{name}.file: a file is named only with source.kind files; with "
-                                 f"{self.kind} name the source's table with source.tables.{name}.table")
+                raise ValueError(
+                    f"source.tables.{name}.file: a file is named only with source.kind files; with "
+                    f"{self.kind} name the source's table with source.tables.{name}.table"
+                )
             if entry.table is not None and self.kind == "files":
-                raise ValueError(f"source.tables.{name}.table: with source.kind files name the file with "
-                                 f"source.tables.{name}.file")
+                raise ValueError(
+                    f"source.tables.{name}.table: with source.kind files name the file with source.tables.{name}.file"
+                )
             if entry.csv is not None and self.kind != "files":
                 raise ValueError(f"source.tables.{name}.csv: CSV files are read only with source.kind files")
             dialect = self.csv_for(name)
             if dialect.thousands and dialect.thousands == dialect.decimal:
-                raise ValueError(f"source.tables.{name}: the thousands separator and the decimal mark are both "
-                                 f"{dialect.decimal!r}")
+                raise ValueError(
+                    f"source.tables.{name}: the thousands separator and the decimal mark are both {dialect.decimal!r}"
+                )
         if self.csv is not None:
             dialect = self.csv_for(None)
             if dialect.thousands and dialect.thousands == dialect.decimal:
-                raise ValueError(f"source.csv: the thousands separator and the decimal mark are both "
-                                 f"{dialect.decimal!r}")
+                raise ValueError(
+                    f"source.csv: the thousands separator and the decimal mark are both {dialect.decimal!r}"
+                )
         return self
 
     def table_config(self, table: str) -> TableSourceConfig | None:
@@ -340,8 +364,12 @@ class CeiConfig(_Strict):
 
 
 DEFAULT_ALLOWANCE_RATES: dict[str, Decimal] = {
-    "current": Decimal("0.005"), "1-30": Decimal("0.02"), "31-60": Decimal("0.08"),
-    "61-90": Decimal("0.2"), "91-120": Decimal("0.5"), "120+": Decimal("1.0"),
+    "current": Decimal("0.005"),
+    "1-30": Decimal("0.02"),
+    "31-60": Decimal("0.08"),
+    "61-90": Decimal("0.2"),
+    "91-120": Decimal("0.5"),
+    "120+": Decimal("1.0"),
 }
 
 
@@ -364,8 +392,11 @@ class AllowanceConfig(_Strict):
 class WatchlistConfig(_Strict):
     general_rates: dict[Literal["pass", "special_mention", "substandard", "doubtful", "loss"], Rate] = Field(
         default_factory=lambda: {
-            "pass": Decimal("0.01"), "special_mention": Decimal("0.05"), "substandard": Decimal("0.15"),
-            "doubtful": Decimal("0.5"), "loss": Decimal("1.0"),
+            "pass": Decimal("0.01"),
+            "special_mention": Decimal("0.05"),
+            "substandard": Decimal("0.15"),
+            "doubtful": Decimal("0.5"),
+            "loss": Decimal("1.0"),
         }
     )
 
@@ -414,9 +445,12 @@ def address_problem(text: str) -> str | None:
     address = named.group("address") if named else text.strip()
     match = _ADDRESS.match(address)
     if match is None or (named is not None and len(named.group("name")) > 200):
-        return f"{_shown(text)} is not an e-mail address such as ar@example.com or \"Accounts <ar@example.com>\""
-    for part, length, limit in (("address", len(address), 254), ("local part (before @)", len(match["local"]), 64),
-                                ("domain", len(match["domain"]), 255)):
+        return f'{_shown(text)} is not an e-mail address such as ar@example.com or "Accounts <ar@example.com>"'
+    for part, length, limit in (
+        ("address", len(address), 254),
+        ("local part (before @)", len(match["local"]), 64),
+        ("domain", len(match["domain"]), 255),
+    ):
         if length > limit:
             return f"the {part} is {length:,} characters long; at most {limit} (RFC 5321)"
     return None
@@ -430,8 +464,9 @@ def checked_addresses(addresses: Sequence[str], key: str) -> list[str]:
         problem = address_problem(address)
         if problem is not None:
             where = key if len(addresses) == 1 else f"{key}, address {number + 1}"
-            raise ConfigError(f"{where}: {problem}",
-                              hint="give e-mail addresses such as ar@example.com, on one line each")
+            raise ConfigError(
+                f"{where}: {problem}", hint="give e-mail addresses such as ar@example.com, on one line each"
+            )
         checked.append(address.strip())
     return checked
 
@@ -530,14 +565,19 @@ def _key_path(loc: tuple[Any, ...]) -> str:
 def parse_params(data: Any, *, origin: str = "params") -> Params:
     """Validate a mapping (already parsed YAML) into :class:`Params`."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{origin}: expected a mapping of keys at the top level, got {type(data).__name__}",
-                          hint="see README.md § Params for an example")
+        raise ConfigError(
+            f"{origin}: expected a mapping of keys at the top level, got {type(data).__name__}",
+            hint="see README.md § Params for an example",
+        )
     problems = [f"  {key}: {problem}" for key, problem in _text_problems(data, ())]
     if problems:
-        raise ConfigError(f"{origin}: invalid params\n" + "\n".join(problems[:20]) +
-                          (f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""),
-                          hint="params text is plain text on one line, of bounded length: remove the characters "
-                               "named above or shorten the text")
+        raise ConfigError(
+            f"{origin}: invalid params\n"
+            + "\n".join(problems[:20])
+            + (f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""),
+            hint="params text is plain text on one line, of bounded length: remove the characters "
+            "named above or shorten the text",
+        )
     try:
         return Params.model_validate(data)
     except ValidationError as exc:
@@ -554,8 +594,10 @@ def parse_params(data: Any, *, origin: str = "params") -> Params:
                 lines.append(f"  {key}: {err['msg']}{shown}")
         if len(lines) > 20:
             lines[20:] = [f"  … and {len(lines) - 20} more"]
-        raise ConfigError(f"{origin}: invalid params\n" + "\n".join(lines),
-                          hint="correct the keys named above; defaults are documented in README.md § Params") from None
+        raise ConfigError(
+            f"{origin}: invalid params\n" + "\n".join(lines),
+            hint="correct the keys named above; defaults are documented in README.md § Params",
+        ) from None
 
 
 #: the keys whose text may hold a tab: a CSV delimiter
@@ -575,8 +617,11 @@ def _text_problems(value: Any, path: tuple[str, ...]) -> Iterator[tuple[str, str
     elif isinstance(value, dict):
         for name, item in value.items():
             if isinstance(name, str):
-                problem = (f"a key is {len(name):,} characters long; at most {MAX_TEXT:,}" if len(name) > MAX_TEXT
-                           else text_problem(name))
+                problem = (
+                    f"a key is {len(name):,} characters long; at most {MAX_TEXT:,}"
+                    if len(name) > MAX_TEXT
+                    else text_problem(name)
+                )
                 if problem is not None:
                     yield key, problem.replace("contains", f"the key {visible(name[:40])!r} contains", 1)
                     continue
@@ -594,8 +639,7 @@ def _unknown_key_help(loc: tuple[Any, ...]) -> str:
             return f"not a table of the data contract: {', '.join(TABLES)}"
         table = TABLES.get(parts[2])
         if table is not None and len(parts) == 5 and parts[3] == "columns":
-            return (f"not a column of {table.name} in the data contract: "
-                    f"{', '.join(c.name for c in table.columns)}")
+            return f"not a column of {table.name} in the data contract: {', '.join(c.name for c in table.columns)}"
         if table is not None and len(parts) == 5 and parts[3] == "values":
             mapped = [c.name for c in table.columns if c.type in ("string", "bool")]
             return f"values maps the text and yes/no columns of {table.name}: {', '.join(mapped)}"
@@ -607,8 +651,9 @@ def _unknown_key_help(loc: tuple[Any, ...]) -> str:
 def _shown(value: Any, limit: int = 80) -> str:
     """A value as the user wrote it in YAML: 1.5, not Decimal('1.5'); text quoted (controls escaped by repr); a
     long value cut to ``limit`` characters with its length."""
-    shown = str(value) if isinstance(value, (Decimal, int, float, dt.date)) and not isinstance(value, bool) \
-        else repr(value)
+    shown = (
+        str(value) if isinstance(value, (Decimal, int, float, dt.date)) and not isinstance(value, bool) else repr(value)
+    )
     if len(shown) <= limit:
         return shown
     size = f"{len(value):,} characters" if isinstance(value, str) else f"{len(shown):,} characters written out"
@@ -625,16 +670,20 @@ def load_params(path: str | Path) -> Params:
         raise ConfigError(f"params file not found: {path}", hint="pass --params params/<YYYY-MM>.yaml")
     size = path.stat().st_size
     if size > MAX_BYTES:
-        raise ConfigError(f"{path}: the file is {size:,} bytes; params files are at most {MAX_BYTES:,} bytes",
-                          hint="a params file is a few kB of settings: check that this is the right file")
+        raise ConfigError(
+            f"{path}: the file is {size:,} bytes; params files are at most {MAX_BYTES:,} bytes",
+            hint="a params file is a few kB of settings: check that this is the right file",
+        )
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise ConfigError(f"{path}: the params file is not UTF-8 text: line {line} holds the byte "
-                          f"0x{raw[exc.start]:02X} (the file was probably saved as Windows-1252 / Latin-1)",
-                          hint="save the params file as UTF-8 (any code editor: Save with Encoding › UTF-8)") from None
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}: the params file is not UTF-8 text: line {line} holds the byte "
+            f"0x{raw[exc.start]:02X} (the file was probably saved as Windows-1252 / Latin-1)",
+            hint="save the params file as UTF-8 (any code editor: Save with Encoding › UTF-8)",
+        ) from None
     try:
         data = load_yaml(text)
     except YamlRefused as exc:
@@ -667,8 +716,10 @@ def resolve_location(location: str, params_path: str | Path | None) -> Path:
     for base in bases:
         path = (base / candidate).resolve()
         if not path.is_relative_to(base):
-            raise ConfigError(f"source.location {location!r} leaves {base}",
-                              hint="use a path inside the project or the params folder, or an explicit absolute path")
+            raise ConfigError(
+                f"source.location {location!r} leaves {base}",
+                hint="use a path inside the project or the params folder, or an explicit absolute path",
+            )
         tried.append(path)
         if path.exists():
             return path
@@ -731,10 +782,11 @@ def write_frozen_params(params: Params, params_path: str | Path | None, folder: 
     target.write_text(
         f"# The params of this run as validated at its start (from {visible(str(params_path))}); the notebooks read\n"
         "# this copy, never the live file. Written by collections_mi: editing it changes nothing already published.\n"
-        + yaml.dump(data, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, width=1000), encoding="utf-8")
+        + yaml.dump(data, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, width=1000),
+        encoding="utf-8",
+    )
     again = load_params(target)
     unchanged = {"source": {"location"}}
     if again.model_dump(exclude=unchanged) != params.model_dump(exclude=unchanged):
         raise RuntimeError(f"{target}: the frozen params do not read back to the validated ones")
     return target
-

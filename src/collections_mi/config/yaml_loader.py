@@ -59,27 +59,35 @@ class _BoundedLoader(yaml.SafeLoader):
         event = self.peek_event()
         line = event.start_mark.line + 1
         if isinstance(event, AliasEvent):
-            raise YamlRefused(f"line {line}: YAML aliases (*{_short(event.anchor)}) are not allowed in params",
-                              hint="write each value out in full: params use no anchors (&) or aliases (*)")
+            raise YamlRefused(
+                f"line {line}: YAML aliases (*{_short(event.anchor)}) are not allowed in params",
+                hint="write each value out in full: params use no anchors (&) or aliases (*)",
+            )
         if isinstance(event, (ScalarEvent, CollectionStartEvent)):
             self._nodes += 1
             if self._nodes > MAX_NODES:
-                raise YamlRefused(f"line {line}: the file holds more than {MAX_NODES:,} values; params hold a few "
-                                  "hundred at most", hint="a params file is a few kB of settings: check that this "
-                                                          "is the right file")
+                raise YamlRefused(
+                    f"line {line}: the file holds more than {MAX_NODES:,} values; params hold a few hundred at most",
+                    hint="a params file is a few kB of settings: check that this is the right file",
+                )
             if event.anchor is not None:
-                raise YamlRefused(f"line {line}: YAML anchors (&{_short(event.anchor)}) are not allowed in params",
-                                  hint="write each value out in full: params use no anchors (&) or aliases (*)")
+                raise YamlRefused(
+                    f"line {line}: YAML anchors (&{_short(event.anchor)}) are not allowed in params",
+                    hint="write each value out in full: params use no anchors (&) or aliases (*)",
+                )
             if event.tag is not None and event.tag not in ALLOWED_TAGS:
                 tag = event.tag.replace("tag:yaml.org,2002:", "!!", 1)
-                raise YamlRefused(f"line {line}: the YAML tag {_short(tag)} is not allowed in params",
-                                  hint="remove the tag: params hold text, numbers, dates, true/false, lists and "
-                                       "mappings (quote a value to make it text)")
+                raise YamlRefused(
+                    f"line {line}: the YAML tag {_short(tag)} is not allowed in params",
+                    hint="remove the tag: params hold text, numbers, dates, true/false, lists and "
+                    "mappings (quote a value to make it text)",
+                )
         if isinstance(event, CollectionStartEvent):
             if self._depth >= MAX_DEPTH:
-                raise YamlRefused(f"line {line}: lists and mappings nest more than {MAX_DEPTH} levels deep",
-                                  hint="params nest a few levels (source.tables.<table>.columns); check the "
-                                       "indentation and brackets")
+                raise YamlRefused(
+                    f"line {line}: lists and mappings nest more than {MAX_DEPTH} levels deep",
+                    hint="params nest a few levels (source.tables.<table>.columns); check the indentation and brackets",
+                )
             self._depth += 1
             try:
                 return super().compose_node(parent, index)
@@ -159,11 +167,14 @@ def _check_keys(loader: _BoundedLoader, node: Node, path: tuple[str, ...]) -> No
         for key_node, value_node in current.value:
             line = key_node.start_mark.line + 1
             if not isinstance(key_node, ScalarNode):
-                raise YamlRefused(f"line {line}: a key of {_dotted(where)} is a list or a mapping",
-                                  hint="a key is a name such as aging or current")
+                raise YamlRefused(
+                    f"line {line}: a key of {_dotted(where)} is a list or a mapping",
+                    hint="a key is a name such as aging or current",
+                )
             if key_node.tag == _MERGE:
-                raise YamlRefused(f"line {line}: YAML merge keys (<<) are not allowed in params",
-                                  hint="write the keys out in full")
+                raise YamlRefused(
+                    f"line {line}: YAML merge keys (<<) are not allowed in params", hint="write the keys out in full"
+                )
             value = loader.construct_object(key_node)
             # Yes and yes are both true; 1 and "1" are both the source value "1" once read as text
             same = value if isinstance(value, bool) or value is None else str(value)
@@ -172,7 +183,8 @@ def _check_keys(loader: _BoundedLoader, node: Node, path: tuple[str, ...]) -> No
                 raise YamlRefused(
                     f"the key {name} is written twice (lines {seen[same]} and {line}); YAML would keep only the "
                     "second and silently drop the first",
-                    hint=f"write {name} once: merge the two into one")
+                    hint=f"write {name} once: merge the two into one",
+                )
             seen[same] = line
             pending.append((value_node, (*where, str(key_node.value))))
 
@@ -185,8 +197,10 @@ def load_yaml(text: str) -> Any:
     """Parse one YAML document under the rules above; raises :class:`YamlRefused` or ``yaml.YAMLError``."""
     size = len(text.encode("utf-8", errors="surrogatepass"))
     if size > MAX_BYTES:
-        raise YamlRefused(f"the file is {size:,} bytes; params files are at most {MAX_BYTES:,} bytes",
-                          hint="a params file is a few kB of settings: check that this is the right file")
+        raise YamlRefused(
+            f"the file is {size:,} bytes; params files are at most {MAX_BYTES:,} bytes",
+            hint="a params file is a few kB of settings: check that this is the right file",
+        )
     loader = _BoundedLoader(text)
     try:
         node = loader.get_single_node()

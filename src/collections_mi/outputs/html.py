@@ -18,8 +18,16 @@ CSS = (Path(__file__).resolve().parent.parent / "presentation" / "assets" / "pac
 EXTERNAL_ASSET = re.compile(r"<(script|link)[^>]+(src|href)=[\"']?(https?:)?//", re.IGNORECASE)
 
 
-def notebook_to_html(notebook_path: Path, *, title: str, nav: Sequence[Mapping[str, Any]], company: str,
-                     period: str, footer: str, index_href: str = "../index.html") -> str:
+def notebook_to_html(
+    notebook_path: Path,
+    *,
+    title: str,
+    nav: Sequence[Mapping[str, Any]],
+    company: str,
+    period: str,
+    footer: str,
+    index_href: str = "../index.html",
+) -> str:
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(template_name="collections_mi", extra_template_basedirs=[str(TEMPLATES)])
@@ -28,8 +36,16 @@ def notebook_to_html(notebook_path: Path, *, title: str, nav: Sequence[Mapping[s
     exporter.exclude_output_prompt = True
     notebook = nbformat.read(notebook_path, as_version=4)
     notebook.metadata["title"] = f"{title} · {period}"
-    resources = {"mi": {"css": CSS, "nav": list(nav), "brand": fmt.brand(company, period), "period": period, "footer": footer,
-                        "index_href": index_href}}
+    resources = {
+        "mi": {
+            "css": CSS,
+            "nav": list(nav),
+            "brand": fmt.brand(company, period),
+            "period": period,
+            "footer": footer,
+            "index_href": index_href,
+        }
+    }
     body, _ = exporter.from_notebook_node(notebook, resources=resources)
     check_offline(body, str(notebook_path))
     return body
@@ -38,19 +54,34 @@ def notebook_to_html(notebook_path: Path, *, title: str, nav: Sequence[Mapping[s
 def check_offline(page: str, name: str) -> None:
     match = EXTERNAL_ASSET.search(page)
     if match:
-        raise RuntimeError(f"{name}: the HTML references an external asset ({match.group(0)}); the pack must be "
-                           "self-contained")
+        raise RuntimeError(
+            f"{name}: the HTML references an external asset ({match.group(0)}); the pack must be self-contained"
+        )
 
 
-def index_page(*, company: str, period: str, as_of: str, tiles: list[dict[str, Any]],
-               sections: Sequence[Mapping[str, Any]], summary: Sequence[str], footer: str,
-               validation: str, unavailable: Sequence[tuple[str, str]] = ()) -> str:
+def index_page(
+    *,
+    company: str,
+    period: str,
+    as_of: str,
+    tiles: list[dict[str, Any]],
+    sections: Sequence[Mapping[str, Any]],
+    summary: Sequence[str],
+    footer: str,
+    validation: str,
+    unavailable: Sequence[tuple[str, str]] = (),
+) -> str:
     """The pack's front page; ``unavailable`` lists (section title, reason) of sections the ledger cannot feed."""
     links = "".join(
         f'<a href="{html.escape(s["href"])}">{html.escape(s["title"])}</a>'
-        f'<p class="mi-note">{html.escape(s.get("blurb", ""))}</p>' for s in sections)
-    links += "".join(f'<span class="mi-unavailable">{html.escape(title)}</span>'
-                     f'<p class="mi-note">Not available: {html.escape(reason)}.</p>' for title, reason in unavailable)
+        f'<p class="mi-note">{html.escape(s.get("blurb", ""))}</p>'
+        for s in sections
+    )
+    links += "".join(
+        f'<span class="mi-unavailable">{html.escape(title)}</span>'
+        f'<p class="mi-note">Not available: {html.escape(reason)}.</p>'
+        for title, reason in unavailable
+    )
     nav = "".join(f'<a href="{html.escape(s["href"])}">{html.escape(s["title"])}</a>' for s in sections)
     sentences = "".join(f"<li>{html.escape(line)}</li>" for line in summary)
     return f"""<!DOCTYPE html>

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from collections_mi import __version__
-from collections_mi.config import Params, load_params, params_to_jsonable, write_frozen_params
-from collections_mi.errors import MACHINE_ERRNOS, PackError, ValidationFailed
+from collections_mi.config.params import Params, load_params, params_to_jsonable, write_frozen_params
+from collections_mi.core.errors import MACHINE_ERRNOS, PackError
 from collections_mi.metrics.result import SectionResult
 from collections_mi.metrics.sections import (
     SECTIONS,
@@ -33,13 +33,27 @@ from collections_mi.metrics.sections import (
     with_dependencies,
 )
 from collections_mi.metrics.shape import ledger_shape
-from collections_mi.pack import publish as publishing
-from collections_mi.pack.results import write_results
-from collections_mi.sources import Ledger, open_ledger
+from collections_mi.outputs import publish as publishing
+from collections_mi.runs.backfill import record_pack
+from collections_mi.sources.ledger import open_ledger
+from collections_mi.store.results import write_results
+from collections_mi.validation.gate import validate_ledger
 
 Progress = Callable[[str], None]
-PACKAGES = ("collections_mi", "pandas", "numpy", "pyarrow", "ibis-framework", "duckdb", "great_expectations",
-            "papermill", "nbconvert", "nbclient", "plotly", "pydantic")
+PACKAGES = (
+    "collections_mi",
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "ibis-framework",
+    "duckdb",
+    "great_expectations",
+    "papermill",
+    "nbconvert",
+    "nbclient",
+    "plotly",
+    "pydantic",
+)
 
 
 def project_root() -> Path:
@@ -80,27 +94,6 @@ class _Stopwatch:
         return value
 
 
-def validate_ledger(ledger: Ledger, params: Params, failed_dir: Callable[[], Path] | None = None) -> Any:
-    """Run the validation gate; on failure save the full report and raise ValidationFailed."""
-    from collections_mi.validation import validate
-
-    report = validate(ledger, params)
-    if not report.ok:
-        saved = ""
-        if failed_dir is not None:
-            folder = failed_dir()
-            (folder / "validation.txt").write_text(report.render_text(), encoding="utf-8")
-            (folder / "validation.html").write_text(report.render_html(), encoding="utf-8")
-            (folder / "validation.json").write_text(json.dumps(report.to_dict(), indent=1, default=str),
-                                                     encoding="utf-8")
-            saved = f"\nFull report: {folder / 'validation.html'}"
-        raise ValidationFailed(
-            f"validation failed: {len(report.failures)} problem(s) in the input data; nothing was published\n\n"
-            f"{report.render_text()}{saved}", report,
-            hint="correct the source data as shown above and run again")
-    return report
-
-
 # AF_UNIX socket paths are limited to 107 bytes on Linux (103 on macOS); the kernel adds "-<n>"
 _IPC_PATH_LIMIT = 100
 
@@ -123,8 +116,17 @@ def execute_notebook_file(source: str, target: str, parameters: dict[str, Any], 
         config.KernelManager.transport = "ipc"
         config.KernelManager.ip = os.path.join(socket_dir, "k")
     try:
-        papermill.execute_notebook(source, target, parameters=parameters, kernel_name="python3",
-                                   progress_bar=False, log_output=False, cwd=cwd, report_mode=False, config=config)
+        papermill.execute_notebook(
+            source,
+            target,
+            parameters=parameters,
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=False,
+            cwd=cwd,
+            report_mode=False,
+            config=config,
+        )
     finally:
         if socket_dir is not None:
             shutil.rmtree(socket_dir, ignore_errors=True)
@@ -158,8 +160,10 @@ def _check_declared_parameters(notebook: Path, passed: dict[str, str]) -> None:
     declared = papermill.inspect_notebook(str(notebook))
     undeclared = sorted(set(passed) - set(declared))
     if undeclared:
-        raise PackError(f"{notebook}: the parameters cell does not declare {', '.join(undeclared)}",
-                        hint="add them to the cell tagged `parameters`")
+        raise PackError(
+            f"{notebook}: the parameters cell does not declare {', '.join(undeclared)}",
+            hint="add them to the cell tagged `parameters`",
+        )
 
 
 def execute_notebooks(sections: list[Section], folder: Path, params_path: Path, progress: Progress) -> None:
@@ -171,8 +175,9 @@ def execute_notebooks(sections: list[Section], folder: Path, params_path: Path, 
     for section in sections:
         source = notebooks_dir / f"{section.notebook}.ipynb"
         if not source.is_file():
-            raise PackError(f"notebook not found: {source}", hint="run from the project checkout or set "
-                                                                   "COLLECTIONS_MI_HOME")
+            raise PackError(
+                f"notebook not found: {source}", hint="run from the project checkout or set COLLECTIONS_MI_HOME"
+            )
         _check_declared_parameters(source, parameters)
         jobs[section.notebook] = (str(source), str(executed / f"{section.notebook}.ipynb"))
     workers = max(1, min(len(jobs), os.cpu_count() or 1))
@@ -182,11 +187,17 @@ def execute_notebooks(sections: list[Section], folder: Path, params_path: Path, 
     # page by page into each worker
     # each worker exits when this process dies, even by SIGKILL (its kernel follows: ipykernel exits when its parent
     # changes), so no notebook worker, kernel or multiprocessing resource tracker outlives the pack
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=exit_with_parent, initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    )
     try:
-        futures = {pool.submit(execute_notebook_file, src, dst, parameters, str(folder)): name
-                   for name, (src, dst) in jobs.items()}
+        futures = {
+            pool.submit(execute_notebook_file, src, dst, parameters, str(folder)): name
+            for name, (src, dst) in jobs.items()
+        }
         for done, future in enumerate(as_completed(futures), start=1):
             name = futures[future]
             try:
@@ -207,8 +218,10 @@ def execute_notebooks(sections: list[Section], folder: Path, params_path: Path, 
             raise exc  # the disk filled up (or the folder went read-only) under a notebook: not the notebook's fault
     if failures:
         lines = [f"{name}: {_first_line(exc)}" for name, exc in failures]
-        raise PackError("notebook(s) failed:\n  " + "\n  ".join(lines),
-                        hint="the executed copy, run up to the failing cell, is kept with this run")
+        raise PackError(
+            "notebook(s) failed:\n  " + "\n  ".join(lines),
+            hint="the executed copy, run up to the failing cell, is kept with this run",
+        )
 
 
 def _first_line(exc: Exception) -> str:
@@ -221,21 +234,34 @@ def _first_line(exc: Exception) -> str:
 
 
 def export_html(sections: list[Section], folder: Path, params: Params, footer: str) -> None:
-    from collections_mi.pack.html import notebook_to_html  # nbconvert: imported once there is a pack to convert
+    from collections_mi.outputs.html import notebook_to_html  # nbconvert: imported once there is a pack to convert
 
     html_dir = folder / "html"
     html_dir.mkdir()
     for section in sections:
         nav = [{"href": f"{s.notebook}.html", "title": s.title, "current": s is section} for s in sections]
-        page = notebook_to_html(folder / "executed" / f"{section.notebook}.ipynb", title=section.title, nav=nav,
-                                company=params.report.company, period=params.period, footer=footer)
+        page = notebook_to_html(
+            folder / "executed" / f"{section.notebook}.ipynb",
+            title=section.title,
+            nav=nav,
+            company=params.report.company,
+            period=params.period,
+            footer=footer,
+        )
         (html_dir / f"{section.notebook}.html").write_text(page, encoding="utf-8")
 
 
-def write_index(sections: list[Section], results: dict[str, SectionResult], folder: Path, params: Params,
-                footer: str, validation: str, restatement: dict[str, Any] | None = None,
-                unavailable: dict[str, str] | None = None) -> None:
-    from collections_mi.pack.html import index_page
+def write_index(
+    sections: list[Section],
+    results: dict[str, SectionResult],
+    folder: Path,
+    params: Params,
+    footer: str,
+    validation: str,
+    restatement: dict[str, Any] | None = None,
+    unavailable: dict[str, str] | None = None,
+) -> None:
+    from collections_mi.outputs.html import index_page
     from collections_mi.presentation import agency as agency_view
     from collections_mi.presentation import aging as aging_view
     from collections_mi.presentation import allowance as allowance_view
@@ -262,13 +288,23 @@ def write_index(sections: list[Section], results: dict[str, SectionResult], fold
         summary.append(agency_view.summary_sentence(results["agency"], currency))
     if restatement and restatement.get("restated"):
         moved = ", ".join(f"{k['kpi']} {k['published']} → {k['restated']}" for k in restatement["kpis"][:6])
-        summary.insert(0, f"RESTATED: this period was published before (run {restatement['previous_run_id']}); "
-                          f"moved: {moved}. Details in tables/restatement_kpis.csv and restatement_rows.csv; the "
-                          "previous version is kept in .history/.")
-    page = index_page(company=params.report.company, period=params.period, as_of=str(params.as_of), tiles=tiles,
-                      sections=[{"href": f"html/{s.notebook}.html", "title": s.title} for s in sections],
-                      summary=summary, footer=footer, validation=validation,
-                      unavailable=[(SECTIONS[name].title, reason) for name, reason in (unavailable or {}).items()])
+        summary.insert(
+            0,
+            f"RESTATED: this period was published before (run {restatement['previous_run_id']}); "
+            f"moved: {moved}. Details in tables/restatement_kpis.csv and restatement_rows.csv; the "
+            "previous version is kept in .history/.",
+        )
+    page = index_page(
+        company=params.report.company,
+        period=params.period,
+        as_of=str(params.as_of),
+        tiles=tiles,
+        sections=[{"href": f"html/{s.notebook}.html", "title": s.title} for s in sections],
+        summary=summary,
+        footer=footer,
+        validation=validation,
+        unavailable=[(SECTIONS[name].title, reason) for name, reason in (unavailable or {}).items()],
+    )
     (folder / "index.html").write_text(page, encoding="utf-8")
 
 
@@ -282,14 +318,15 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def run_pack(params_path: str | Path, out_dir: str | Path = "reports", only: list[str] | None = None,
-             progress: Progress = print) -> PackOutcome:
+def run_pack(
+    params_path: str | Path, out_dir: str | Path = "reports", only: list[str] | None = None, progress: Progress = print
+) -> PackOutcome:
     """Run the whole pack for one params file; returns where it was published."""
     params_path = Path(params_path)
     out_dir = Path(out_dir)
     params = load_params(params_path)
-    run_id = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
-    started = dt.datetime.now(dt.timezone.utc)
+    run_id = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    started = dt.datetime.now(dt.UTC)
     clock = _Stopwatch(lambda m: progress(f"[{params.period}] {m}"))
     try:
         return _run_locked(params, params_path, out_dir, only, progress, run_id, started, clock)
@@ -300,8 +337,16 @@ def run_pack(params_path: str | Path, out_dir: str | Path = "reports", only: lis
         raise fault from None
 
 
-def _run_locked(params: Params, params_path: Path, out_dir: Path, only: list[str] | None, progress: Progress,
-                run_id: str, started: dt.datetime, clock: _Stopwatch) -> PackOutcome:
+def _run_locked(
+    params: Params,
+    params_path: Path,
+    out_dir: Path,
+    only: list[str] | None,
+    progress: Progress,
+    run_id: str,
+    started: dt.datetime,
+    clock: _Stopwatch,
+) -> PackOutcome:
     with publishing.period_lock(out_dir, params.period):
         repaired = publishing.recover(out_dir, params.period)
         if repaired:
@@ -309,47 +354,69 @@ def _run_locked(params: Params, params_path: Path, out_dir: Path, only: list[str
         staging = publishing.staging_dir(out_dir, params.period, run_id)
         keep = False
         try:
-            ledger = clock.run("open", f"opening source {params.source.kind}:{params.source.location}",
-                               lambda: open_ledger(params, params_path))
+            ledger = clock.run(
+                "open",
+                f"opening source {params.source.kind}:{params.source.location}",
+                lambda: open_ledger(params, params_path),
+            )
             failed_dir = lambda: publishing.keep_failed(out_dir, params.period, run_id, staging)  # noqa: E731
             report = clock.run("validate", "validating input data", lambda: validate_ledger(ledger, params, failed_dir))
             shape = ledger_shape(ledger.typed, params.as_of)
             sections = available_sections(ledger.typed, only, shape)
             if not sections:
-                raise PackError("no section can run: the source lacks the tables they need",
-                                hint="check source.location and the table names against data-contract.md")
+                raise PackError(
+                    "no section can run: the source lacks the tables they need",
+                    hint="check source.location and the table names against data-contract.md",
+                )
             computed = with_dependencies(sections)
-            results = clock.run("compute", f"computing {', '.join(s.name for s in computed)}",
-                                lambda: compute_sections(ledger.typed, params, computed, shape=shape))
+            results = clock.run(
+                "compute",
+                f"computing {', '.join(s.name for s in computed)}",
+                lambda: compute_sections(ledger.typed, params, computed, shape=shape),
+            )
             kpis = flat_kpis(results)
             # the output writers (XlsxWriter, nbconvert, kaleido…) are imported only once the data has passed the
             # gate: a rejected ledger fails in the time it takes to validate
             from collections_mi.delivery.email import write_email
-            from collections_mi.pack.excel import write_excel
-            from collections_mi.pack.restatement import compare_with_published
+            from collections_mi.outputs.excel import write_excel
+            from collections_mi.outputs.restatement import compare_with_published
 
             write_results(results, kpis, staging)
             # the notebooks read the params as validated at the start (staging/params.yaml, kept in the pack), never
             # the live file, which may have changed since
             frozen_params_path = write_frozen_params(params, params_path, staging)
             clock.run("excel", "writing tables.xlsx", lambda: write_excel(results, staging / "tables.xlsx"))
-            footer = (f"collections_mi {__version__} · run {run_id} · as of {params.as_of} · params "
-                      f"{params_path.name} (aging {params.aging.basis}, allowance {params.allowance.method}, DSO window "
-                      f"{params.dso.window_months} months) · source {ledger.description} · validation passed "
-                      f"({report.checks_run} checks)")
+            footer = (
+                f"collections_mi {__version__} · run {run_id} · as of {params.as_of} · params "
+                f"{params_path.name} (aging {params.aging.basis}, allowance {params.allowance.method}, DSO window "
+                f"{params.dso.window_months} months) · source {ledger.description} · validation passed "
+                f"({report.checks_run} checks)"
+            )
             try:
-                clock.run("notebooks", f"executing {len(sections)} notebook(s)",
-                          lambda: execute_notebooks(sections, staging, frozen_params_path, clock.progress))
+                clock.run(
+                    "notebooks",
+                    f"executing {len(sections)} notebook(s)",
+                    lambda: execute_notebooks(sections, staging, frozen_params_path, clock.progress),
+                )
             except PackError:
                 keep = True
                 raise
             clock.run("html", "exporting HTML", lambda: export_html(sections, staging, params, footer))
             restatement = compare_with_published(out_dir / params.period, staging)
             validation_text = f"passed ({report.checks_run} checks)"
-            write_index(sections, results, staging, params, footer, validation_text, restatement,
-                        unavailable_sections(ledger.typed, shape) if only is None else None)
-            warnings = clock.run("email", "writing email.eml",
-                                 lambda: write_email(staging, results, params, validation_text))
+            write_index(
+                sections,
+                results,
+                staging,
+                params,
+                footer,
+                validation_text,
+                restatement,
+                unavailable_sections(ledger.typed, shape) if only is None else None,
+            )
+            warnings = clock.run(
+                "email", "writing email.eml", lambda: write_email(staging, results, params, validation_text)
+            )
             for warning in warnings:
                 progress(f"[{params.period}] warning: {warning}")
             manifest = {
@@ -357,7 +424,7 @@ def _run_locked(params: Params, params_path: Path, out_dir: Path, only: list[str
                 "period": params.period,
                 "as_of": str(params.as_of),
                 "started_utc": started.isoformat(timespec="seconds"),
-                "finished_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "finished_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "params_file": str(params_path),
                 "params": params_to_jsonable(params),
                 "source": ledger.fingerprint(report.tables if set(report.tables) == set(ledger.raw) else None),
@@ -373,9 +440,7 @@ def _run_locked(params: Params, params_path: Path, out_dir: Path, only: list[str
             (staging / "run.json").write_text(json.dumps(manifest, indent=1, default=str), encoding="utf-8")
             final = publishing.publish(out_dir, params.period, staging)
             # issue 11: store this month-end's snapshot in <out>/history (a failure only warns: the pack is published)
-            from collections_mi.history import record_pack
-            record_pack(out_dir, params, ledger, results, run_id=run_id, complete=only is None,
-                        progress=clock.progress)
+            record_pack(out_dir, params, ledger, results, run_id=run_id, complete=only is None, progress=clock.progress)
         except BaseException:
             if keep and staging.exists():
                 kept = publishing.keep_failed(out_dir, params.period, run_id, staging)

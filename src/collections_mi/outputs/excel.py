@@ -12,8 +12,7 @@ import pandas as pd
 from collections_mi.metrics.result import SectionResult
 from collections_mi.presentation.format import column_kind
 
-FORMATS = {"money": "#,##0.00;(#,##0.00)", "percent": "0.00", "days": "0.00", "count": "#,##0",
-           "rate": "0.000000"}
+FORMATS = {"money": "#,##0.00;(#,##0.00)", "percent": "0.00", "days": "0.00", "count": "#,##0", "rate": "0.000000"}
 
 
 def sheet_name(name: str, used: set[str]) -> str:
@@ -57,8 +56,10 @@ def write_excel(results: Mapping[str, SectionResult], path: Path) -> dict[str, s
 
     used: set[str] = set()
     sheets: dict[str, str] = {}
-    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
-                                               "strings_to_formulas": False, "strings_to_urls": False})
+    workbook = xlsxwriter.Workbook(
+        str(path),
+        {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
+    )
     header = workbook.add_format({"bold": True, "bg_color": "#F0F4F8", "text_wrap": True, "valign": "top"})
     formats = {}
     try:
@@ -75,8 +76,12 @@ def write_excel(results: Mapping[str, SectionResult], path: Path) -> dict[str, s
                     if number_format and number_format not in formats:
                         formats[number_format] = workbook.add_format({"num_format": number_format})
                     width = max([len(str(column))] + [len(str(v)) for v in values if v is not None][:200] + [8])
-                    sheet.set_column(position, position, min(max(10, width * 0.9 + 2), 60),
-                                     formats.get(number_format) if number_format else None)
+                    sheet.set_column(
+                        position,
+                        position,
+                        min(max(10, width * 0.9 + 2), 60),
+                        formats.get(number_format) if number_format else None,
+                    )
                     dates.append(number_format == "yyyy-mm-dd")
                 sheet.write_row(0, 0, [str(c) for c in frame.columns], header)
                 for number, row in enumerate(frame.itertuples(index=False, name=None), start=1):

@@ -2,7 +2,7 @@
 
 Only the first :data:`SAMPLE_BYTES` of a CSV are read: the encoding is UTF-8 when that much decodes as UTF-8,
 else Windows-1252; the delimiter is the one of ``; , tab |`` that splits the header and the sample rows into the
-same number (> 1) of fields. Everything else is decided by :mod:`collections_mi.sources_inspect`.
+same number (> 1) of fields. Everything else is decided by :mod:`collections_mi.sources.inspection`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import csv
 import io
 from pathlib import Path
 
-from collections_mi.errors import SourceError
-from collections_mi.sources_inspect import FileSample
+from collections_mi.core.errors import SourceError
+from collections_mi.sources.inspection import FileSample
 
 SAMPLE_BYTES = 64 * 1024
 SAMPLE_ROWS = 50
@@ -61,8 +61,10 @@ def read_csv_sample(path: Path) -> FileSample:
         raise SourceError(f"{path.name} is empty", hint="export it again with its header row")
     delimiter = _delimiter(text)
     if delimiter is None:
-        raise SourceError(f"{path.name}: no delimiter (; , tab |) splits its first line into columns",
-                          hint="export it as CSV with a header row, or move it out of the folder")
+        raise SourceError(
+            f"{path.name}: no delimiter (; , tab |) splits its first line into columns",
+            hint="export it as CSV with a header row, or move it out of the folder",
+        )
     rows = _split(text, delimiter)
     widths = [len(r) for r in rows]
     modal = max(set(widths), key=widths.count)
@@ -81,27 +83,33 @@ def read_parquet_sample(path: Path) -> FileSample:
         parquet = pq.ParquetFile(path)
         header = tuple(parquet.schema_arrow.names)
         batch = next(parquet.iter_batches(batch_size=SAMPLE_ROWS), None)
-    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a damaged file
-        raise SourceError(f"{path.name} is not a readable Parquet file: {exc}",
-                          hint="export it again, or move it out of the folder") from None
+    except Exception as exc:
+        raise SourceError(
+            f"{path.name} is not a readable Parquet file: {exc}", hint="export it again, or move it out of the folder"
+        ) from None
     rows: tuple[tuple[str, ...], ...] = ()
     if batch is not None:
         columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
-        rows = tuple(tuple("" if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v))
-                           for v in values) for values in zip(*columns))
+        rows = tuple(
+            tuple("" if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v)) for v in values)
+            for values in zip(*columns)
+        )
     return FileSample(path.name, "parquet", header, rows)
 
 
 def read_folder(folder: Path) -> list[FileSample]:
     """A sample of every ``.csv`` and ``.parquet`` file directly in ``folder`` (sorted by name)."""
     if not folder.is_dir():
-        raise SourceError(f"{folder} is not a folder",
-                          hint="pass the folder that holds the exported files, e.g. collections-mi inspect "
-                               "exports/2026-10")
+        raise SourceError(
+            f"{folder} is not a folder",
+            hint="pass the folder that holds the exported files, e.g. collections-mi inspect exports/2026-10",
+        )
     paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".parquet"))
     if not paths:
-        raise SourceError(f"{folder} holds no .csv or .parquet file",
-                          hint="export the invoices, payments and customers lists as CSV into that folder")
+        raise SourceError(
+            f"{folder} holds no .csv or .parquet file",
+            hint="export the invoices, payments and customers lists as CSV into that folder",
+        )
     samples = []
     for path in paths:
         try:

@@ -59,7 +59,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from collections_mi.errors import ConfigError
+from collections_mi.core.errors import ConfigError
 
 __all__ = ["DEMO_TABLES", "DemoSummary", "generate_demo"]
 
@@ -235,8 +235,12 @@ _SEGMENT_TERMS_SHARE = np.array(
     ]
 )
 # credit limit in the reporting currency: log-uniform between bounds, rounded to a step
-_SEGMENT_CREDIT_LIMIT = ((250_000, 2_500_000, 5_000), (50_000, 400_000, 5_000),
-                         (5_000, 60_000, 1_000), (100_000, 1_500_000, 5_000))
+_SEGMENT_CREDIT_LIMIT = (
+    (250_000, 2_500_000, 5_000),
+    (50_000, 400_000, 5_000),
+    (5_000, 60_000, 1_000),
+    (100_000, 1_500_000, 5_000),
+)
 
 REGIONS: tuple[str, ...] = ("North America", "EMEA", "APAC", "LATAM")
 _REGION_SHARE = np.array([0.45, 0.30, 0.15, 0.10])
@@ -339,21 +343,100 @@ _PASS_WATCH_RELEASE_MONTHLY = 0.25
 # ---------------------------------------------------------------------------------------------------
 
 _NAME_FIRST = (
-    "Apex", "Summit", "Northwind", "Blue Harbor", "Ironwood", "Cedar", "Granite", "Silverline",
-    "Redwood", "Pioneer", "Keystone", "Evergreen", "Sterling", "Atlas", "Beacon", "Crescent",
-    "Falcon", "Horizon", "Liberty", "Meridian", "Orion", "Pinnacle", "Quantum", "Riverbend",
-    "Sapphire", "Titan", "Vanguard", "Willow", "Zenith", "Lakeshore", "Bright Path", "Copperfield",
-    "Harborview", "Oakridge", "Stonegate", "Westbrook", "Nimbus", "Polaris", "Trident", "Juniper",
+    "Apex",
+    "Summit",
+    "Northwind",
+    "Blue Harbor",
+    "Ironwood",
+    "Cedar",
+    "Granite",
+    "Silverline",
+    "Redwood",
+    "Pioneer",
+    "Keystone",
+    "Evergreen",
+    "Sterling",
+    "Atlas",
+    "Beacon",
+    "Crescent",
+    "Falcon",
+    "Horizon",
+    "Liberty",
+    "Meridian",
+    "Orion",
+    "Pinnacle",
+    "Quantum",
+    "Riverbend",
+    "Sapphire",
+    "Titan",
+    "Vanguard",
+    "Willow",
+    "Zenith",
+    "Lakeshore",
+    "Bright Path",
+    "Copperfield",
+    "Harborview",
+    "Oakridge",
+    "Stonegate",
+    "Westbrook",
+    "Nimbus",
+    "Polaris",
+    "Trident",
+    "Juniper",
 )
 _NAME_MIDDLE = (
-    "", "", "", "", "", "", "Global", "International", "National", "United", "Advanced", "Premier",
-    "Integrated", "Coastal", "Central", "Digital", "Precision", "Allied", "Modern", "Continental",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "Global",
+    "International",
+    "National",
+    "United",
+    "Advanced",
+    "Premier",
+    "Integrated",
+    "Coastal",
+    "Central",
+    "Digital",
+    "Precision",
+    "Allied",
+    "Modern",
+    "Continental",
 )
 _NAME_TRADE = (
-    "Logistics", "Foods", "Analytics", "Manufacturing", "Health", "Energy", "Systems", "Retail",
-    "Construction", "Textiles", "Pharma", "Software", "Motors", "Labs", "Supply", "Partners",
-    "Industries", "Media", "Holdings", "Engineering", "Freight", "Packaging", "Telecom", "Solar",
-    "Hospitality", "Furniture", "Chemicals", "Robotics", "Apparel", "Instruments",
+    "Logistics",
+    "Foods",
+    "Analytics",
+    "Manufacturing",
+    "Health",
+    "Energy",
+    "Systems",
+    "Retail",
+    "Construction",
+    "Textiles",
+    "Pharma",
+    "Software",
+    "Motors",
+    "Labs",
+    "Supply",
+    "Partners",
+    "Industries",
+    "Media",
+    "Holdings",
+    "Engineering",
+    "Freight",
+    "Packaging",
+    "Telecom",
+    "Solar",
+    "Hospitality",
+    "Furniture",
+    "Chemicals",
+    "Robotics",
+    "Apparel",
+    "Instruments",
 )
 _NAME_SUFFIX_BY_REGION: tuple[tuple[str, ...], ...] = (
     ("Inc.", "LLC", "Corp.", "Co.", "Inc.", "LLC"),
@@ -362,14 +445,46 @@ _NAME_SUFFIX_BY_REGION: tuple[tuple[str, ...], ...] = (
     ("S.A. de C.V.", "Ltda.", "S.A.", "S.A.S."),
 )
 _PUBLIC_PLACES = (
-    "Springfield", "Riverside", "Franklin", "Greenville", "Madison", "Clinton", "Georgetown",
-    "Salem", "Fairview", "Bristol", "Ashford", "Kingston", "Lancaster", "Milford", "Newport",
-    "Oxford", "Princeton", "Richmond", "Shelby", "Windsor", "Arlington", "Dayton", "Hudson",
-    "Jackson", "Marion", "Monroe", "Dover", "Lexington", "Burlington", "Chester",
+    "Springfield",
+    "Riverside",
+    "Franklin",
+    "Greenville",
+    "Madison",
+    "Clinton",
+    "Georgetown",
+    "Salem",
+    "Fairview",
+    "Bristol",
+    "Ashford",
+    "Kingston",
+    "Lancaster",
+    "Milford",
+    "Newport",
+    "Oxford",
+    "Princeton",
+    "Richmond",
+    "Shelby",
+    "Windsor",
+    "Arlington",
+    "Dayton",
+    "Hudson",
+    "Jackson",
+    "Marion",
+    "Monroe",
+    "Dover",
+    "Lexington",
+    "Burlington",
+    "Chester",
 )
 _PUBLIC_PATTERNS = (
-    "City of {}", "{} County", "{} Unified School District", "{} Water Authority",
-    "University of {}", "{} Transit Authority", "Port of {}", "{} Health Department",
+    "City of {}",
+    "{} County",
+    "{} Unified School District",
+    "{} Water Authority",
+    "University of {}",
+    "{} Transit Authority",
+    "Port of {}",
+    "{} Health Department",
 )
 # names that need escaping / exercise unicode, with the region they belong to
 _SPECIAL_CUSTOMERS: tuple[tuple[str, int], ...] = (
@@ -385,17 +500,62 @@ _SPECIAL_CUSTOMERS: tuple[tuple[str, int], ...] = (
     ('"Quoted" Holdings; Ltd', 1),
 )
 _LOAN_CRE_KINDS = (
-    "Properties LLC", "Realty Partners, L.P.", "Plaza Owner LLC", "Office Park LLC", "Apartments LP",
-    "Hotel Holdings LLC", "Industrial Park LLC", "Self Storage LLC", "Retail Center LLC",
-    "Medical Office Building LLC", "Commons Associates", "Logistics Center LLC",
+    "Properties LLC",
+    "Realty Partners, L.P.",
+    "Plaza Owner LLC",
+    "Office Park LLC",
+    "Apartments LP",
+    "Hotel Holdings LLC",
+    "Industrial Park LLC",
+    "Self Storage LLC",
+    "Retail Center LLC",
+    "Medical Office Building LLC",
+    "Commons Associates",
+    "Logistics Center LLC",
 )
 _LOAN_PERSON_FIRST = (
-    "James", "Maria", "Robert", "Linda", "Michael", "Patricia", "David", "Jennifer", "Daniel", "Aisha",
-    "Carlos", "Mei", "Thomas", "Sarah", "Kevin", "Emily", "Ahmed", "Grace", "Luis", "Hannah",
+    "James",
+    "Maria",
+    "Robert",
+    "Linda",
+    "Michael",
+    "Patricia",
+    "David",
+    "Jennifer",
+    "Daniel",
+    "Aisha",
+    "Carlos",
+    "Mei",
+    "Thomas",
+    "Sarah",
+    "Kevin",
+    "Emily",
+    "Ahmed",
+    "Grace",
+    "Luis",
+    "Hannah",
 )
 _LOAN_PERSON_LAST = (
-    "Smith", "Johnson", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez", "Lee", "Walker", "Hall",
-    "Young", "O'Neil", "Nguyen", "Patel", "Kim", "Brooks", "Foster", "Reyes", "Sullivan", "Chen",
+    "Smith",
+    "Johnson",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Lee",
+    "Walker",
+    "Hall",
+    "Young",
+    "O'Neil",
+    "Nguyen",
+    "Patel",
+    "Kim",
+    "Brooks",
+    "Foster",
+    "Reyes",
+    "Sullivan",
+    "Chen",
 )
 # borrowers whose names need escaping / exercise unicode: (name, segment, grade they start in)
 _SPECIAL_BORROWERS: tuple[tuple[str, int, int], ...] = (
@@ -468,9 +628,7 @@ def generate_demo(
     """
     started = time.perf_counter()
     end_date = datetime.date(end.year, end.month, end.day)
-    _validate_arguments(
-        invoices=invoices, seed=seed, months=months, fmt=fmt, reporting_currency=reporting_currency
-    )
+    _validate_arguments(invoices=invoices, seed=seed, months=months, fmt=fmt, reporting_currency=reporting_currency)
     reporting_code = CURRENCIES.index(reporting_currency)
     out_path = Path(out_dir)
     out_path.mkdir(parents=True, exist_ok=True)
@@ -479,9 +637,7 @@ def generate_demo(
     fx = _build_fx_rates(_rng(seed, _Stream.FX), calendar, reporting_code)
     customers = _build_customers(_rng(seed, _Stream.CUSTOMERS), max(2000, invoices // 30), calendar)
     id_widths = _IdWidths.for_size(invoices, customers.count)
-    chunk_size = max(
-        10_000, min(_MAX_CHUNK_INVOICES, _BALANCE_MATRIX_CELLS // (calendar.month_ends.size + 1))
-    )
+    chunk_size = max(10_000, min(_MAX_CHUNK_INVOICES, _BALANCE_MATRIX_CELLS // (calendar.month_ends.size + 1)))
     chunk_starts = list(range(0, invoices, chunk_size))
 
     sinks: dict[str, _TableSink] = {}
@@ -497,8 +653,13 @@ def generate_demo(
         for chunk_number, first_invoice in enumerate(chunk_starts):
             count = min(chunk_size, invoices - first_invoice)
             chunk = _simulate_chunk(
-                _rng(seed, _Stream.INVOICES, chunk_number), first_invoice, count,
-                calendar, customers, fx, reporting_code,
+                _rng(seed, _Stream.INVOICES, chunk_number),
+                first_invoice,
+                count,
+                calendar,
+                customers,
+                fx,
+                reporting_code,
             )
             month_end_balance = _month_end_balances(chunk, calendar.month_ends)
             balances.add_chunk(chunk, month_end_balance)
@@ -550,8 +711,10 @@ def generate_demo(
 def _validate_arguments(*, invoices: int, seed: int, months: int, fmt: str, reporting_currency: str) -> None:
     def positive_integer(name: str, value: object, minimum: int) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ConfigError(f"demo: {name} must be an integer ≥ {minimum}, got {value!r}",
-                              hint=f"pass {name}={max(minimum, 1)} or more")
+            raise ConfigError(
+                f"demo: {name} must be an integer ≥ {minimum}, got {value!r}",
+                hint=f"pass {name}={max(minimum, 1)} or more",
+            )
 
     positive_integer("invoices", invoices, 1)
     positive_integer("seed", seed, 0)
@@ -616,8 +779,7 @@ def _month_end_on_or_after(days: np.ndarray) -> np.ndarray:
     return ((month + 1).astype("datetime64[D]") - 1).astype(np.int64)
 
 
-def _uniform_int(rng: np.random.Generator, low: int | np.ndarray, high: int | np.ndarray,
-                 size: int) -> np.ndarray:
+def _uniform_int(rng: np.random.Generator, low: int | np.ndarray, high: int | np.ndarray, size: int) -> np.ndarray:
     """Integers uniform in [low, high] (inclusive, bounds may be arrays)."""
     return rng.integers(low, np.asarray(high) + 1, size=size, dtype=np.int64)
 
@@ -794,9 +956,7 @@ class _Customers:
         """Draw a customer per invoice by activity; customers on credit hold are replaced."""
         customer = _weighted_draw(rng, self.cumulative_activity, invoice_day.size)
         on_hold = invoice_day >= self.hold_from_day[customer]
-        replacement = self.reliable_ids[
-            _weighted_draw(rng, self.reliable_cumulative_activity, invoice_day.size)
-        ]
+        replacement = self.reliable_ids[_weighted_draw(rng, self.reliable_cumulative_activity, invoice_day.size)]
         return np.where(on_hold, replacement, customer)
 
     def to_table(self, widths: _IdWidths) -> pa.Table:
@@ -904,8 +1064,11 @@ def _company_names(rng: np.random.Generator, segment: np.ndarray, region: np.nda
     all_suffixes = np.array([s for suffixes in _NAME_SUFFIX_BY_REGION for s in suffixes], dtype=object)
     suffix = all_suffixes[suffix_offsets[region] + (rng.random(count) * suffix_counts[region]).astype(np.int64)]
     company = pc.binary_join_element_wise(
-        pa.array(first, pa.string()), pa.array(middle, pa.string()), pa.array(trade, pa.string()),
-        pa.array(suffix, pa.string()), " ",
+        pa.array(first, pa.string()),
+        pa.array(middle, pa.string()),
+        pa.array(trade, pa.string()),
+        pa.array(suffix, pa.string()),
+        " ",
     )
     company = pc.replace_substring(company, "  ", " ")  # empty middle word
 
@@ -913,8 +1076,10 @@ def _company_names(rng: np.random.Generator, segment: np.ndarray, region: np.nda
     template = rng.integers(0, len(_PUBLIC_PATTERNS), count)
     place = np.array(_PUBLIC_PLACES, dtype=object)[rng.integers(0, len(_PUBLIC_PLACES), count)]
     public = pc.binary_join_element_wise(
-        pa.array(public_templates[template, 0], pa.string()), pa.array(place, pa.string()),
-        pa.array(public_templates[template, 1], pa.string()), "",
+        pa.array(public_templates[template, 0], pa.string()),
+        pa.array(place, pa.string()),
+        pa.array(public_templates[template, 1], pa.string()),
+        "",
     )
     return pc.if_else(pa.array(segment == 3), public, company)
 
@@ -980,8 +1145,10 @@ class _Promises:
         """The same promises ordered by promised_on, then customer."""
         order = np.lexsort((self.customer, self.promised_on))
         return _Promises(
-            customer=self.customer[order], promised_on=self.promised_on[order],
-            due_by=self.due_by[order], amount_cents=self.amount_cents[order],
+            customer=self.customer[order],
+            promised_on=self.promised_on[order],
+            due_by=self.due_by[order],
+            amount_cents=self.amount_cents[order],
         )
 
 
@@ -1033,9 +1200,7 @@ def _simulate_chunk(
         has_credit_note, np.maximum(settle_day, credit_note_day + _uniform_int(rng, 1, 20, n)), settle_day
     )
 
-    takes_discount = (
-        customers.takes_discount[customer] & ~disputed & ~has_credit_note & (rng.random(n) < 0.75)
-    )
+    takes_discount = customers.takes_discount[customer] & ~disputed & ~has_credit_note & (rng.random(n) < 0.75)
     settle_day = np.where(takes_discount, invoice_day + _uniform_int(rng, 2, 8, n), settle_day)
     discount_cents = np.where(takes_discount, (amount_cents * 2 + 50) // 100, 0)  # 2 %, half-up
 
@@ -1045,7 +1210,11 @@ def _simulate_chunk(
     item_default = (rng.random(n) < default_probability) & ~takes_discount
 
     prepaid = (
-        (profile != STOPPING) & ~disputed & ~has_credit_note & ~takes_discount & ~item_default
+        (profile != STOPPING)
+        & ~disputed
+        & ~has_credit_note
+        & ~takes_discount
+        & ~item_default
         & (rng.random(n) < _PREPAYMENT_SHARE)
     )
     settle_day = np.where(
@@ -1056,8 +1225,13 @@ def _simulate_chunk(
     payable_cents = amount_cents - credit_note_cents - discount_cents
 
     payments = _plan_payments(
-        rng, invoice_day, terms_days, settle_day, payable_cents,
-        splittable=~takes_discount & ~prepaid & ~item_default, item_default=item_default,
+        rng,
+        invoice_day,
+        terms_days,
+        settle_day,
+        payable_cents,
+        splittable=~takes_discount & ~prepaid & ~item_default,
+        item_default=item_default,
     )
 
     # stopping customers pay nothing from their stop day on
@@ -1070,9 +1244,7 @@ def _simulate_chunk(
     # defaulted items: the rest is written off at a month-end 180-365 days past due
     write_off_day = _month_end_on_or_after(due_day + _uniform_int(rng, 180, 365, n))
     payments = payments.where(~defaulted[payments.invoice] | (payments.day <= write_off_day[payments.invoice]))
-    defaulted_balance_cents = np.where(
-        defaulted, amount_cents - credit_note_cents - _sum_by_invoice(payments, n), 0
-    )
+    defaulted_balance_cents = np.where(defaulted, amount_cents - credit_note_cents - _sum_by_invoice(payments, n), 0)
     recovered = defaulted & (rng.random(n) < _RECOVERY_SHARE)
     recovery_day = _next_business_day(write_off_day + _uniform_int(rng, 15, 150, n))
     recovery_cents = np.maximum(1, _share_of(defaulted_balance_cents, _random_share(rng, 0.05, 0.60, n)))
@@ -1091,9 +1263,7 @@ def _simulate_chunk(
         "write_off": _Events(every_invoice, write_off_day, defaulted_balance_cents).where(
             defaulted & (write_off_day <= end_day)
         ),
-        "recovery": _Events(every_invoice, recovery_day, recovery_cents).where(
-            recovered & (recovery_day <= end_day)
-        ),
+        "recovery": _Events(every_invoice, recovery_day, recovery_cents).where(recovered & (recovery_day <= end_day)),
     }
     kept_promises = _kept_promises(rng, payments, customer, due_day, currency, fx)
     return _ChunkLedger(
@@ -1157,9 +1327,7 @@ def _plan_payments(
     paid_after_second = _share_of(payable, second_cut[invoice])
     is_last = position == invoice_parts - 1
     paid_before = np.select([position == 0, position == 1], [0, paid_after_first], default=paid_after_second)
-    paid_after = np.where(
-        is_last, payable, np.where(position == 0, paid_after_first, paid_after_second)
-    )
+    paid_after = np.where(is_last, payable, np.where(position == 0, paid_after_first, paid_after_second))
     cents = paid_after - paid_before
     later_parts = invoice_parts - 1 - position
     days_before_settlement = np.select(
@@ -1316,9 +1484,7 @@ class _PastDueAccumulator:
         return key // self.customer_count, key % self.customer_count, cents, oldest_due
 
 
-def _reduce_by_key(
-    key: np.ndarray, cents: np.ndarray, day: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _reduce_by_key(key: np.ndarray, cents: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sorted unique keys with the sum of ``cents`` and the minimum of ``day`` per key."""
     if key.size == 0:
         return key, cents, day
@@ -1663,7 +1829,8 @@ def _loan_tables(rng: np.random.Generator, invoices: int, end_day: int) -> dict[
     names[special] = [name for name, _, _ in _SPECIAL_BORROWERS]
     balance = np.clip(
         np.exp(np.log(_LOAN_BALANCE_MEDIAN[segment]) + _LOAN_BALANCE_SIGMA[segment] * rng.standard_normal(capacity)),
-        25_000, 40_000_000,
+        25_000,
+        40_000_000,
     )
     balance = np.rint(balance * 100).astype(np.int64)
     rate_low = np.array([r[0] for r in _LOAN_RATE_RANGE_BP])[segment] // 25
@@ -1734,8 +1901,11 @@ def _loan_tables(rng: np.random.Generator, invoices: int, end_day: int) -> dict[
             # payments missed / caught up, consistent with the grade
             draw = rng.random(capacity)
             was_late = missed > 0
-            still = np.where(was_late, np.where(draw < 0.55, missed + 1, np.where(draw < 0.85, missed, 0)),
-                             (draw < np.where(grade == PASS, 0.03, 0.10)).astype(np.int64))
+            still = np.where(
+                was_late,
+                np.where(draw < 0.55, missed + 1, np.where(draw < 0.85, missed, 0)),
+                (draw < np.where(grade == PASS, 0.03, 0.10)).astype(np.int64),
+            )
             entering = _draw_missed(rng, grade)
             low = np.array([r[0] for r in _MISSED_RANGE])[grade]
             high = np.array([r[1] for r in _MISSED_RANGE])[grade]
@@ -1770,7 +1940,11 @@ def _loan_tables(rng: np.random.Generator, invoices: int, end_day: int) -> dict[
             # foreclosure of collateral-dependent doubtful / loss CRE and consumer loans
             draw = rng.random(capacity)
             foreclosed = (
-                active & ~paid_off & (grade >= DOUBTFUL) & collateral_dependent & (segment != 1)
+                active
+                & ~paid_off
+                & (grade >= DOUBTFUL)
+                & collateral_dependent
+                & (segment != 1)
                 & (draw < _LOAN_FORECLOSURE_MONTHLY)
             )
             grade = np.where(foreclosed, DOUBTFUL, grade)
@@ -1781,7 +1955,8 @@ def _loan_tables(rng: np.random.Generator, invoices: int, end_day: int) -> dict[
             # pass loans on the watch list: recently upgraded, or flagged (covenant breach, …)
             draw = rng.random(capacity)
             pass_watch = (grade == PASS) & np.where(
-                pass_watch, draw >= _PASS_WATCH_RELEASE_MONTHLY,
+                pass_watch,
+                draw >= _PASS_WATCH_RELEASE_MONTHLY,
                 (previous_grade == SPECIAL_MENTION) | (draw < _PASS_WATCH_MONTHLY),
             )
 
@@ -1800,9 +1975,9 @@ def _loan_tables(rng: np.random.Generator, invoices: int, end_day: int) -> dict[
         status = np.where(
             open_loan,
             np.where(
-                (grade >= DOUBTFUL)
-                | ((grade == SUBSTANDARD) & (non_accrual_if_substandard | (missed >= 3))),
-                NON_ACCRUAL, PERFORMING,
+                (grade >= DOUBTFUL) | ((grade == SUBSTANDARD) & (non_accrual_if_substandard | (missed >= 3))),
+                NON_ACCRUAL,
+                PERFORMING,
             ),
             status,
         )
@@ -1817,8 +1992,10 @@ def _loan_tables(rng: np.random.Generator, invoices: int, end_day: int) -> dict[
         watch_since = np.where(on_watch, np.where(watch_since >= 0, watch_since, as_of), -1)
 
         # individual review and its method
-        reviewed = open_loan & (grade >= SUBSTANDARD) & (
-            (grade >= DOUBTFUL) | (status == NON_ACCRUAL) | (balance >= _INDIVIDUAL_REVIEW_CENTS)
+        reviewed = (
+            open_loan
+            & (grade >= SUBSTANDARD)
+            & ((grade >= DOUBTFUL) | (status == NON_ACCRUAL) | (balance >= _INDIVIDUAL_REVIEW_CENTS))
         )
         method = np.where(reviewed, np.where(collateral_dependent, 1, 0), -1)
         uses_cash_flows = method == 0
@@ -1827,7 +2004,8 @@ def _loan_tables(rng: np.random.Generator, invoices: int, end_day: int) -> dict[
         initial_share = np.where(draw < 0.1, rng.uniform(1.0, 1.08, capacity), rng.uniform(0.5, 0.97, capacity))
         moved = np.clip(
             recovery_share * np.where(grade > previous_grade, 0.9, 1.0) + 0.01 * rng.standard_normal(capacity),
-            0.3, 1.1,
+            0.3,
+            1.1,
         )
         recovery_share = np.where(fresh, initial_share, np.where(uses_cash_flows, moved, recovery_share))
         workout = as_of_month + _uniform_int(rng, 12, 60, capacity)
@@ -1861,9 +2039,7 @@ def _loan_tables(rng: np.random.Generator, invoices: int, end_day: int) -> dict[
             rows.flow_day.append(flow_day)
             rows.flow_cents.append(np.maximum(1, np.floor(level * weight)).astype(np.int64))
 
-    return _loan_arrow_tables(
-        rows, names, segment, rate_bp, secured, cost_to_sell_bp, width=max(5, len(str(capacity)))
-    )
+    return _loan_arrow_tables(rows, names, segment, rate_bp, secured, cost_to_sell_bp, width=max(5, len(str(capacity))))
 
 
 def _loan_arrow_tables(

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from collections_mi.core.money import plain
 from collections_mi.metrics.result import SectionResult
-from collections_mi.money import plain
 
 TYPES_FILE = "_types.json"
 SECTIONS_FILE = "_sections.json"
@@ -45,7 +45,7 @@ def neutralised(text: str) -> str:
 
 def restored(text: str) -> str:
     """The text :func:`neutralised` was given."""
-    return text[len(TEXT_PREFIX):] if text.startswith(TEXT_PREFIX) else text
+    return text[len(TEXT_PREFIX) :] if text.startswith(TEXT_PREFIX) else text
 
 
 def json_number(value: Any) -> str:
@@ -81,7 +81,9 @@ def _column_type(series: pd.Series) -> str:
         return "decimal"
     if all(isinstance(v, dt.date) for v in values):
         return "date"
-    if all(isinstance(v, (float, np.floating, int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values):
+    if all(
+        isinstance(v, (float, np.floating, int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values
+    ):
         return "float"  # statistics (t, p-values), never money
     return "str"
 
@@ -136,8 +138,12 @@ def write_results(results: Mapping[str, SectionResult], kpis: Mapping[str, Any],
     for name, result in results.items():
         for table_name, frame in result.tables.items():
             types[table_name] = write_table(frame, tables_dir / f"{table_name}.csv")
-        sections[name] = {"kpis": list(result.kpis), "tables": list(result.tables),
-                          "conventions": result.conventions, "unavailable": result.unavailable}
+        sections[name] = {
+            "kpis": list(result.kpis),
+            "tables": list(result.tables),
+            "conventions": result.conventions,
+            "unavailable": result.unavailable,
+        }
     (tables_dir / TYPES_FILE).write_text(json.dumps(types, indent=1, sort_keys=True), encoding="utf-8")
     (tables_dir / SECTIONS_FILE).write_text(json.dumps(sections, indent=1), encoding="utf-8")
 

@@ -36,7 +36,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from collections_mi.errors import (
+from collections_mi.core.errors import (
     MACHINE_ERRNOS,
     WRITE_ONLY_ERRNOS,
     OutputNotWritable,
@@ -52,8 +52,15 @@ STAGING = ".staging"
 FAILED = "_failed"
 KILL_AT_ENV = "COLLECTIONS_MI_TEST_KILL_AT"
 #: the publishing steps the test hook can kill at, in the order they are reached
-KILL_STEPS = ("staged", "version_placed", "link_created", "link_swapped", "old_archived",
-              "legacy_link_created", "legacy_converted")
+KILL_STEPS = (
+    "staged",
+    "version_placed",
+    "link_created",
+    "link_swapped",
+    "old_archived",
+    "legacy_link_created",
+    "legacy_converted",
+)
 
 
 @contextlib.contextmanager
@@ -64,8 +71,10 @@ def period_lock(out_dir: Path, period: str) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise PackLocked(f"another pack for {period} is running (lock {lock_path})",
-                             hint="wait for it to finish; nothing was changed") from None
+            raise PackLocked(
+                f"another pack for {period} is running (lock {lock_path})",
+                hint="wait for it to finish; nothing was changed",
+            ) from None
         try:
             yield
         finally:
@@ -290,8 +299,10 @@ def publish(out_dir: Path, period: str, staging: Path) -> Path:
         previous = current_version(out_dir, period)
         version = versions / _run_id(staging)
         if version.exists() or version.is_symlink():
-            raise PackError(f"could not publish to {final}: {version} already exists",
-                            hint="this run id was published before; run the pack again")
+            raise PackError(
+                f"could not publish to {final}: {version} already exists",
+                hint="this run id was published before; run the pack again",
+            )
         os.rename(staging, version)
         try:
             _sync_dir(versions)
@@ -328,8 +339,10 @@ def recover(out_dir: Path, period: str) -> list[str]:
     for folder in stale:
         discard(folder)
     if stale:
-        done.append(f"removed the staging folder of {len(stale)} run(s) that did not finish "
-                    f"({', '.join(p.name for p in stale)})")
+        done.append(
+            f"removed the staging folder of {len(stale)} run(s) that did not finish "
+            f"({', '.join(p.name for p in stale)})"
+        )
     for temp in out_dir.glob(f".{period}.link-*"):
         if temp.is_symlink():
             temp.unlink()
@@ -355,16 +368,18 @@ def recover(out_dir: Path, period: str) -> list[str]:
             current = candidates[-1]
             _swap_link(out_dir, period, current, None)
             _sync_dir(out_dir)
-            done.append(f"repaired {final}: it was {state}, now it is the newest complete version, run "
-                        f"{current.name}{restored}")
+            done.append(
+                f"repaired {final}: it was {state}, now it is the newest complete version, run {current.name}{restored}"
+            )
     if current is not None:
         for other in _complete_versions(versions):
             if other == current:
                 continue
             if _age_key(other) > _age_key(current):
                 kept = keep_failed(out_dir, period, other.name, other)
-                done.append(f"run {other.name} was killed while publishing: the previous pack stays; the run is kept "
-                            f"in {kept}")
+                done.append(
+                    f"run {other.name} was killed while publishing: the previous pack stays; the run is kept in {kept}"
+                )
             else:
                 _archive(out_dir, period, other)
                 done.append(f"moved the superseded version {other.name} to {out_dir / HISTORY / period}")
@@ -397,5 +412,6 @@ def output_fault(exc: OSError, out_dir: Path, period: str) -> OutputNotWritable 
     except OSError:
         previous = False
     kept = "the previous pack is unchanged" if previous else "nothing was published"
-    return OutputNotWritable(f"could not publish to {final}: {machine_fault_reason(exc)}; {kept}",
-                             hint=machine_fault_hint(exc, out_dir))
+    return OutputNotWritable(
+        f"could not publish to {final}: {machine_fault_reason(exc)}; {kept}", hint=machine_fault_hint(exc, out_dir)
+    )

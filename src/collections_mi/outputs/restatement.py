@@ -2,7 +2,7 @@
 
 Compares the new run's kpis.json and keyed tables with the version being replaced; the result is written as
 ``restatement.json`` and ``tables/restatement_kpis.csv`` / ``tables/restatement_rows.csv`` and shown on the index.
-The replaced version itself is kept under ``DIR/.history/<period>/<run_id>/`` by :mod:`collections_mi.pack.publish`.
+The replaced version itself is kept under ``DIR/.history/<period>/<run_id>/`` by :mod:`collections_mi.outputs.publish`.
 """
 
 from __future__ import annotations
@@ -14,14 +14,22 @@ from typing import Any
 
 import pandas as pd
 
-from collections_mi.money import plain
-from collections_mi.pack.results import read_kpis, read_results, write_table
+from collections_mi.core.money import plain
+from collections_mi.store.results import read_kpis, read_results, write_table
 
 #: tables whose first column identifies a row, compared row by row (the ones that explain most movements)
-KEYED_TABLES = {"aging_by_customer": "customer_id", "watchlist_loans": "loan_id", "agency_league": "agency_id",
-                "aging": "bucket"}
-VALUE_COLUMNS = {"aging_by_customer": "total", "watchlist_loans": "reserve", "agency_league": "collected",
-                 "aging": "amount"}
+KEYED_TABLES = {
+    "aging_by_customer": "customer_id",
+    "watchlist_loans": "loan_id",
+    "agency_league": "agency_id",
+    "aging": "bucket",
+}
+VALUE_COLUMNS = {
+    "aging_by_customer": "total",
+    "watchlist_loans": "reserve",
+    "agency_league": "collected",
+    "aging": "amount",
+}
 
 
 def kpi_changes(previous: dict[str, Any], current: dict[str, Any]) -> pd.DataFrame:
@@ -51,31 +59,53 @@ def row_changes(previous_folder: Path, current_folder: Path, limit: int = 50) ->
             if was == now:
                 continue
             change = (now or Decimal(0)) - (was or Decimal(0))
-            rows.append({"table": table, "key": str(identifier), "measure": value, "published": was, "restated": now,
-                         "change": change})
+            rows.append(
+                {
+                    "table": table,
+                    "key": str(identifier),
+                    "measure": value,
+                    "published": was,
+                    "restated": now,
+                    "change": change,
+                }
+            )
     frame = pd.DataFrame(rows, columns=["table", "key", "measure", "published", "restated", "change"])
     if frame.empty:
         return frame
     order = frame["change"].map(lambda c: -abs(c))
-    return frame.assign(_order=order).sort_values(["table", "_order"], kind="stable").drop(columns="_order") \
-        .groupby("table", sort=False).head(limit).reset_index(drop=True)
+    return (
+        frame.assign(_order=order)
+        .sort_values(["table", "_order"], kind="stable")
+        .drop(columns="_order")
+        .groupby("table", sort=False)
+        .head(limit)
+        .reset_index(drop=True)
+    )
 
 
 def compare_with_published(published: Path, staging: Path) -> dict[str, Any] | None:
     """Write the restatement files into ``staging`` when ``published`` exists and any KPI changed; return a summary."""
     if not (published / "kpis.json").is_file():
         return None
-    previous_run = json.loads((published / "run.json").read_text(encoding="utf-8")).get("run_id", "unknown") \
-        if (published / "run.json").is_file() else "unknown"
+    previous_run = (
+        json.loads((published / "run.json").read_text(encoding="utf-8")).get("run_id", "unknown")
+        if (published / "run.json").is_file()
+        else "unknown"
+    )
     kpis = kpi_changes(read_kpis(published), read_kpis(staging))
     if kpis.empty:
         return {"restated": False, "previous_run_id": previous_run}
     rows = row_changes(published, staging)
     write_table(kpis, staging / "tables" / "restatement_kpis.csv")
     write_table(rows, staging / "tables" / "restatement_rows.csv")
-    summary = {"restated": True, "previous_run_id": previous_run,
-               "kpis": [{k: (format(plain(v), "f") if isinstance(v, Decimal) else v) for k, v in r.items()}
-                        for r in kpis.to_dict("records")],
-               "rows_changed": int(len(rows))}
+    summary = {
+        "restated": True,
+        "previous_run_id": previous_run,
+        "kpis": [
+            {k: (format(plain(v), "f") if isinstance(v, Decimal) else v) for k, v in r.items()}
+            for r in kpis.to_dict("records")
+        ],
+        "rows_changed": int(len(rows)),
+    }
     (staging / "restatement.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
     return summary

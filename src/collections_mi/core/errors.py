@@ -118,8 +118,22 @@ def machine_fault_hint(exc: OSError, folder: str | os.PathLike[str]) -> str:
     if number == errno.EROFS:
         return f"{os.fsdecode(folder)} is on a read-only file system: remount it read-write or choose another --out"
     if number in (errno.EACCES, errno.EPERM):
-        return (f"make {os.fsdecode(folder)} writable for this user (as root: clear an immutable attribute with "
-                "chattr -i), or choose another --out")
+        return (
+            f"make {os.fsdecode(folder)} writable for this user (as root: clear an immutable attribute with "
+            "chattr -i), or choose another --out"
+        )
     if number in (errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
         return "pass a folder (existing or new) as --out, not a file"
     return f"check {os.fsdecode(folder)} and the disk it is on, then run again"
+
+
+class BackfillFailed(CollectionsMIError):
+    """Some months of a backfill could not be computed (the others are stored)."""
+
+    exit_code = 1
+
+
+class DeliveryError(CollectionsMIError):
+    """The email could not be sent."""
+
+    exit_code = 5

@@ -1,0 +1,385 @@
+"""Month-end history: every published or back-filled period's snapshot, as Parquet, for trends over many months.
+
+Layout, under ``<out>/history/`` (default ``reports/history/``; a pack run with ``--out DIR`` writes ``DIR/history/``)::
+
+    period=2026-10/
+        _snapshot.json      what was stored: as_of, when, by which run (pack run id or backfill), source, tables
+        kpis.parquet        one row per KPI: period, as_of, section, kpi, value, type (the kpis.json values)
+        aging.parquet       every table of the pack's tables/, under the same name, with period and as_of first
+        ...
+        open_items.parquet  the open invoices at the month-end: bucket, customer, segment, region, collector, …
+
+**Money stays exact.** Decimal columns are stored as Parquet *strings* holding the exact value in plain notation —
+the same text as ``kpis.json`` and ``tables/*.csv`` — and the column's field metadata says
+``collections_mi.type = decimal``; :func:`load_table` and :func:`load_kpis` return them as ``Decimal``. A fixed
+``decimal128`` would not do: it holds 38 digits, while ratios and present values here carry up to 60 significant
+digits. Other columns keep native types (int64, float64 for statistics, bool, date32, string). In SQL:
+``SELECT period, CAST(value AS DECIMAL(38, 10)) AS dso FROM read_parquet('reports/history/*/kpis.parquet')
+WHERE kpi = 'dso'`` (the cast rounds; Python's :func:`load_kpis` does not).
+
+**A period is one folder, replaced as a whole** (written beside it, then swapped in by rename under a lock), so
+storing a period again — a re-run pack, a second backfill — replaces it, never mixes old and new files.
+
+Reading (:func:`load_kpis`, :func:`load_table`, :func:`periods`) needs only this folder, never the ledger.
+:func:`backfill` fills past months without notebooks: the params file is the template, ``as_of`` is set to each
+month-end, validation runs once, every section is computed and stored.
+:mod:`collections_mi.metrics.explore` turns loaded history into the exploration notebooks' views (filters,
+drill-down, trends by dimension, cohorts), exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import re
+import shutil
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from collections_mi import __version__
+from collections_mi.config.params import Params
+from collections_mi.core.errors import HistoryError
+from collections_mi.core.money import plain
+from collections_mi.core.periods import check_period, month_end_of
+from collections_mi.metrics.explore import SNAPSHOT_COLUMNS, is_missing
+from collections_mi.metrics.result import SectionResult
+
+Progress = Callable[[str], None]
+
+HISTORY_DIRNAME = "history"
+KPIS = "kpis"
+OPEN_ITEMS = "open_items"
+MANIFEST = "_snapshot.json"
+TYPE_KEY = b"collections_mi.type"
+
+_PERIOD_DIR = re.compile(r"^period=(\d{4}-\d{2})$")
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Periods and paths
+
+
+def history_dir_for(out_dir: str | Path) -> Path:
+    """Where a pack published to ``out_dir`` keeps its history: ``out_dir/history``."""
+    return Path(out_dir) / HISTORY_DIRNAME
+
+
+def period_dir(history_dir: str | Path, period: str) -> Path:
+    return Path(history_dir) / f"period={check_period(period)}"
+
+
+def periods(history_dir: str | Path) -> list[str]:
+    """The periods stored in ``history_dir``, oldest first (an absent folder has none)."""
+    folder = Path(history_dir)
+    if not folder.is_dir():
+        return []
+    found = [
+        m.group(1)
+        for p in folder.iterdir()
+        if p.is_dir() and (m := _PERIOD_DIR.match(p.name)) and (p / f"{KPIS}.parquet").is_file()
+    ]
+    return sorted(found)
+
+
+def has_period(history_dir: str | Path, period: str) -> bool:
+    return period in periods(history_dir)
+
+
+def tables_available(history_dir: str | Path) -> list[str]:
+    """Names of the tables stored for at least one period (kpis and open_items included)."""
+    names: set[str] = set()
+    for period in periods(history_dir):
+        names.update(p.stem for p in period_dir(history_dir, period).glob("*.parquet"))
+    return sorted(names)
+
+
+def snapshot_manifest(history_dir: str | Path, period: str) -> dict[str, Any]:
+    """What ``_snapshot.json`` of a period says (origin, run, source, tables)."""
+    path = period_dir(history_dir, period) / MANIFEST
+    if not path.is_file():
+        raise HistoryError(f"no snapshot of {period} in {history_dir}", hint=_backfill_hint(period))
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _backfill_hint(period: str | None = None) -> str:
+    span = f" --from {period} --to {period}" if period else ""
+    return (
+        f"publish a pack (collections-mi pack) or fill past months with "
+        f"`collections-mi backfill --params params/<YYYY-MM>.yaml{span}`"
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Exact columns ↔ Parquet
+
+
+def _column_type(values: Sequence[Any]) -> str:
+    """decimal | int | float | bool | date | str — the vocabulary of tables/_types.json."""
+    present = [v for v in values if not is_missing(v)]
+    if not present:
+        return "str"
+    if all(isinstance(v, (bool, np.bool_)) for v in present):
+        return "bool"
+    integral = [isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in present]
+    if all(integral):
+        return "int"
+    if all(isinstance(v, Decimal) or i for v, i in zip(present, integral)):
+        return "decimal"
+    if all(isinstance(v, dt.date) for v in present):
+        return "date"
+    if all(isinstance(v, (float, np.floating)) or i for v, i in zip(present, integral)):
+        return "float"  # statistics (t, p-values), never money
+    return "str"
+
+
+def exact_text(value: Decimal | int) -> str:
+    """A Decimal in plain notation, exactly as kpis.json and tables/*.csv write it (12.3400 → 12.34)."""
+    if isinstance(value, Decimal):
+        return format(plain(value), "f") if value.is_finite() else str(value)
+    return str(int(value))
+
+
+def _as_date(value: Any) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+_ARROW: dict[str, tuple[pa.DataType, Callable[[Any], Any]]] = {
+    "decimal": (pa.string(), exact_text),
+    "int": (pa.int64(), int),
+    "float": (pa.float64(), float),
+    "bool": (pa.bool_(), bool),
+    "date": (pa.date32(), _as_date),
+    "str": (pa.string(), str),
+}
+
+_PARSE: dict[str, Callable[[Any], Any]] = {
+    "decimal": Decimal,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "date": _as_date,
+    "str": str,
+}
+
+
+def _arrow_column(values: Sequence[Any], kind: str) -> pa.Array:
+    arrow_type, convert = _ARROW[kind]
+    return pa.array([None if is_missing(v) else convert(v) for v in values], type=arrow_type)
+
+
+def frame_to_arrow(frame: pd.DataFrame, period: str, as_of: dt.date, name: str) -> pa.Table:
+    """A result table with ``period`` and ``as_of`` in front; each column's exact type in its field metadata."""
+    clash = [c for c in SNAPSHOT_COLUMNS if c in frame.columns]
+    if clash:
+        raise HistoryError(
+            f"table {name} already has a column named {', '.join(clash)}",
+            hint="rename that column in the metrics module; the history adds period and as_of",
+        )
+    rows = len(frame)
+    fields = [
+        pa.field("period", pa.string(), metadata={TYPE_KEY: b"str"}),
+        pa.field("as_of", pa.date32(), metadata={TYPE_KEY: b"date"}),
+    ]
+    arrays = [pa.array([period] * rows, type=pa.string()), pa.array([as_of] * rows, type=pa.date32())]
+    for column in frame.columns:
+        values = list(frame[column])
+        kind = _column_type(values)
+        fields.append(pa.field(str(column), _ARROW[kind][0], metadata={TYPE_KEY: kind.encode()}))
+        arrays.append(_arrow_column(values, kind))
+    schema = pa.schema(
+        fields, metadata={b"collections_mi.table": name.encode(), b"collections_mi.period": period.encode()}
+    )
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
+    """Back to exact Python values (Decimal, int, date, …) in object columns, as ``read_results`` gives them."""
+    columns = {}
+    for position, arrow_field in enumerate(table.schema):
+        kind = (arrow_field.metadata or {}).get(TYPE_KEY, b"").decode() or None
+        values = table.column(position).to_pylist()
+        if kind in _PARSE:
+            parse = _PARSE[kind]
+            values = [None if v is None else parse(v) for v in values]
+        columns[arrow_field.name] = pd.Series(values, dtype="object")
+    return pd.DataFrame(columns, columns=table.column_names)
+
+
+def kpis_to_arrow(results: Mapping[str, SectionResult], period: str, as_of: dt.date) -> pa.Table:
+    """The KPIs in long form: one row per KPI with its section, exact value text and type."""
+    rows: dict[str, list[Any]] = defaultdict(list)
+    for section, result in results.items():
+        for kpi, value in result.kpis.items():
+            if is_missing(value):
+                text, kind = None, "null"
+            elif isinstance(value, (bool, np.bool_)):
+                raise HistoryError(f"KPI {kpi} is a boolean, not a number")
+            elif isinstance(value, (int, np.integer)):
+                text, kind = str(int(value)), "int"
+            elif isinstance(value, Decimal):
+                text, kind = exact_text(value), "decimal"
+            elif isinstance(value, (float, np.floating)):
+                text, kind = repr(float(value)), "float"
+            else:
+                raise HistoryError(f"KPI {kpi} = {value!r} is not a number")
+            rows["section"].append(section)
+            rows["kpi"].append(kpi)
+            rows["value"].append(text)
+            rows["type"].append(kind)
+    count = len(rows["kpi"])
+    return pa.table(
+        {
+            "period": pa.array([period] * count, pa.string()),
+            "as_of": pa.array([as_of] * count, pa.date32()),
+            "section": pa.array(rows["section"], pa.string()),
+            "kpi": pa.array(rows["kpi"], pa.string()),
+            "value": pa.array(rows["value"], pa.string()),
+            "type": pa.array(rows["type"], pa.string()),
+        }
+    )
+
+
+_KPI_PARSE: dict[str, Callable[[str], Any]] = {"decimal": Decimal, "int": int, "float": float}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Writing a snapshot
+
+
+@contextlib.contextmanager
+def _history_lock(history_dir: Path) -> Iterator[None]:
+    with (history_dir / ".lock").open("a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def store_snapshot(
+    history_dir: str | Path,
+    params: Params,
+    results: Mapping[str, SectionResult],
+    open_items: pd.DataFrame | None = None,
+    *,
+    origin: Mapping[str, Any] | None = None,
+) -> Path:
+    """Store one period (params.period): its KPIs, every table of ``results`` and the open items; replaces it."""
+    history_dir = Path(history_dir)
+    history_dir.mkdir(parents=True, exist_ok=True)
+    period, as_of = params.period, params.as_of
+    tables: dict[str, pd.DataFrame] = {}
+    for result in results.values():
+        tables.update(result.tables)
+    reserved = sorted(set(tables) & {KPIS, OPEN_ITEMS})
+    if reserved:
+        raise HistoryError(f"a section returns a table named {', '.join(reserved)}, a name the history reserves")
+    if open_items is not None:
+        tables[OPEN_ITEMS] = open_items
+    staging = history_dir / f".staging-{period}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        pq.write_table(kpis_to_arrow(results, period, as_of), staging / f"{KPIS}.parquet")
+        for name, frame in tables.items():
+            pq.write_table(frame_to_arrow(frame, period, as_of, name), staging / f"{name}.parquet")
+        manifest = {
+            "period": period,
+            "as_of": str(as_of),
+            "stored_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            **(dict(origin) if origin else {}),
+            "collections_mi": __version__,
+            "sections": list(results),
+            "kpis": sum(len(r.kpis) for r in results.values()),
+            "tables": {name: len(frame) for name, frame in tables.items()},
+            "money": "exact decimals as strings in plain notation (field metadata collections_mi.type = decimal)",
+        }
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str), encoding="utf-8")
+        final = period_dir(history_dir, period)
+        replaced = history_dir / f".replaced-{period}-{uuid.uuid4().hex[:8]}"
+        with _history_lock(history_dir):
+            if final.exists():
+                os.replace(final, replaced)
+            os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(replaced, ignore_errors=True)
+    return final
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reading
+
+
+def _require_history(history_dir: Path) -> list[str]:
+    found = periods(history_dir)
+    if not found:
+        raise HistoryError(
+            f"no history in {history_dir} (no period=YYYY-MM folders with kpis.parquet)", hint=_backfill_hint()
+        )
+    return found
+
+
+def _chosen(found: list[str], months: Sequence[str] | None) -> list[str]:
+    """The stored periods among ``months`` (all of them when None)."""
+    if months is None:
+        return found
+    wanted = {check_period(m) for m in months}
+    return [p for p in found if p in wanted]
+
+
+def load_kpis(history_dir: str | Path, months: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per stored period: ``period``, ``as_of`` and every KPI (exact Decimal / int; None when absent).
+
+    ``months`` (YYYY-MM) limits the periods read; the ledger is never read."""
+    history_dir = Path(history_dir)
+    rows: list[dict[str, Any]] = []
+    order: dict[str, None] = {}
+    for period in _chosen(_require_history(history_dir), months):
+        table = pq.read_table(period_dir(history_dir, period) / f"{KPIS}.parquet").to_pydict()
+        row: dict[str, Any] = {"period": period, "as_of": table["as_of"][0] if table["as_of"] else month_end_of(period)}
+        for kpi, value, kind in zip(table["kpi"], table["value"], table["type"]):
+            row[kpi] = None if value is None else _KPI_PARSE[kind](value)
+            order.setdefault(kpi, None)
+        rows.append(row)
+    columns = ["period", "as_of", *order]
+    frame = pd.DataFrame(rows, columns=columns, dtype="object")
+    return frame.where(frame.notna(), None).reset_index(drop=True)
+
+
+def load_table(history_dir: str | Path, name: str, months: Sequence[str] | None = None) -> pd.DataFrame:
+    """A stored table over every period (``period`` and ``as_of`` first), exact values; the ledger is not read.
+
+    ``name`` is a table of the pack's tables/ (aging, dso_trend, watchlist_loans, agency_league…), ``open_items`` or
+    ``kpis`` (the long form); ``months`` (YYYY-MM) limits the periods read."""
+    history_dir = Path(history_dir)
+    if not _TABLE_NAME.match(name or ""):
+        raise HistoryError(f"{name!r} is not a table name", hint="use a name of tables/*.csv, kpis or open_items")
+    frames = []
+    for period in _chosen(_require_history(history_dir), months):
+        path = period_dir(history_dir, period) / f"{name}.parquet"
+        if path.is_file():
+            frames.append(arrow_to_frame(pq.read_table(path)))
+    if not frames:
+        if months is None:
+            available = ", ".join(tables_available(history_dir))
+            raise HistoryError(
+                f"the history in {history_dir} has no table {name!r}", hint=f"choose one of: {available}"
+            )
+        return pd.DataFrame(columns=list(SNAPSHOT_COLUMNS))
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    frame = frame.astype("object")
+    return frame.where(frame.notna(), None)
