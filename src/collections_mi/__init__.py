@@ -1,7 +1,10 @@
 """collections_mi: month-end management information for credit & collections teams.
 
-Layers (imports only go left to right):
-config → sources → validation → metrics → presentation → pack → delivery, with cli on top.
+Floors, bottom to top; a floor imports only the floors below it (the import-linter contract in pyproject.toml,
+checked by ``make lint``; README § Architecture):
+
+core → config → sources | demo → validation → metrics → presentation → store → outputs → delivery → runs →
+cli | notebook
 """
 
 __version__ = "0.1.0"

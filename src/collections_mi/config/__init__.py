@@ -1,0 +1,1 @@
+"""Config: the params file — read by a bounded YAML loader, checked strictly, frozen into each pack."""
