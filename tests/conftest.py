@@ -38,7 +38,7 @@ def tiny_ledger(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def demo_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small generated demo ledger (CSV), shared by the session; tests must not edit it."""
-    from collections_mi.demo.generator import generate_demo
+    from collections_mi.demo import generate_demo
 
     folder = tmp_path_factory.mktemp("demo") / "ledger"
     generate_demo(folder, invoices=3_000, seed=11)
@@ -47,7 +47,7 @@ def demo_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_ledger_parquet(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from collections_mi.demo.generator import generate_demo
+    from collections_mi.demo import generate_demo
 
     folder = tmp_path_factory.mktemp("demo_parquet") / "ledger"
     generate_demo(folder, invoices=3_000, seed=11, fmt="parquet")

@@ -1,4 +1,4 @@
-"""Tests of the demo ledger generator (collections_mi.demo.generator).
+"""Tests of the demo ledger generator (the collections_mi.demo package).
 
 The checks re-derive everything from the written files with plain pandas and ``Decimal``; they never call
 the generator's internals.
@@ -14,12 +14,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from collections_mi.core.contract import TABLES
 from collections_mi.core.errors import ConfigError
-from collections_mi.demo.generator import DEMO_TABLES, DemoSummary, generate_demo
-from collections_mi.demo.generator import generator as demo
+from collections_mi.demo import DEMO_TABLES, DemoSummary, generate_demo
+from collections_mi.demo import generate as demo_generate
+from collections_mi.demo.schemas import EXTRA_COLUMNS as DEMO_EXTRA_COLUMNS
 
 END = datetime.date(2026, 10, 31)
 INVOICES = 3_000
@@ -273,6 +276,33 @@ def test_contract_columns_are_present(tables: dict[str, pd.DataFrame]) -> None:
     for table, columns in CONTRACT_COLUMNS.items():
         expected = columns + EXTRA_COLUMNS.get(table, [])
         assert list(tables[table].columns) == expected, table
+
+
+# how the demo's Parquet files store each contract type ("decimal" columns: at a scale of their own)
+PARQUET_TYPES = {
+    "string": pa.string(),
+    "date": pa.date32(),
+    "money": pa.decimal128(18, 2),
+    "int": pa.int64(),
+    "bool": pa.bool_(),
+}
+
+
+def test_schemas_are_the_contracts_columns_then_the_declared_extras(parquet_ledger: DemoSummary) -> None:
+    """Names, order and types follow core.contract; the only other columns are the demo's declared extras."""
+    assert {table: [column.name for column in TABLES[table].columns] for table in DEMO_TABLES} == CONTRACT_COLUMNS
+    assert {table: [name for name, _ in extras] for table, extras in DEMO_EXTRA_COLUMNS.items()} == EXTRA_COLUMNS
+    for table in DEMO_TABLES:
+        schema = pq.read_schema(parquet_ledger.out_dir / f"{table}.parquet")
+        assert schema.names == CONTRACT_COLUMNS[table] + EXTRA_COLUMNS.get(table, []), table
+        for column in TABLES[table].columns:
+            written = schema.field(column.name).type
+            if column.type == "decimal":
+                assert pa.types.is_decimal(written) or pa.types.is_integer(written), f"{table}.{column.name}"
+            else:
+                assert written == PARQUET_TYPES[column.type], f"{table}.{column.name}"
+    for table, extras in EXTRA_COLUMNS.items():
+        assert not set(extras) & set(CONTRACT_COLUMNS[table]), f"{table}: an extra column is a contract column"
 
 
 def test_ids_are_unique_and_well_formed(tables: dict[str, pd.DataFrame]) -> None:
@@ -628,7 +658,7 @@ def test_placements_are_exact_when_invoices_span_several_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Past-due balances are accumulated chunk by chunk; a customer's items may sit in several chunks."""
-    monkeypatch.setattr(demo, "_BALANCE_MATRIX_CELLS", 1)  # → the smallest chunks, 10,000 invoices
+    monkeypatch.setattr(demo_generate, "_BALANCE_MATRIX_CELLS", 1)  # → the smallest chunks, 10,000 invoices
     messages: list[str] = []
     generate_demo(tmp_path, invoices=25_000, seed=4, fmt="csv", reporting_currency="EUR", progress=messages.append)
     assert any("chunk 3/3" in message for message in messages)

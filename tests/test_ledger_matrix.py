@@ -128,7 +128,7 @@ PAGE_INPUTS: dict[str, tuple[str, ...]] = {
 
 def _variant_names() -> list[str]:
     """Variant names for parametrisation, from a throw-away copy of the same deterministic demo."""
-    from collections_mi.demo.generator import generate_demo
+    from collections_mi.demo import generate_demo
 
     with tempfile.TemporaryDirectory() as folder:
         generate_demo(Path(folder), **DEMO)
@@ -141,7 +141,7 @@ VARIANT_NAMES = _variant_names()
 @pytest.fixture(scope="session")
 def matrix_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The small demo ledger the matrix is cut from (one per session / xdist worker; tests must not edit it)."""
-    from collections_mi.demo.generator import generate_demo
+    from collections_mi.demo import generate_demo
 
     folder = tmp_path_factory.mktemp("matrix") / "ledger"
     generate_demo(folder, **DEMO)

@@ -140,7 +140,7 @@ def write(path: Path, source: dict) -> Path:
 @pytest.fixture(scope="module")
 def ledgers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A small demo ledger in contract form (customer names with é, ü; Windows-1252 safe) and its ERP export."""
-    from collections_mi.demo.generator import generate_demo
+    from collections_mi.demo import generate_demo
 
     work = tmp_path_factory.mktemp("mapping")
     ledger = work / "ledger"

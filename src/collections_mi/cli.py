@@ -95,7 +95,7 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from collections_mi.demo.generator import generate_demo
+    from collections_mi.demo import generate_demo
 
     summary = generate_demo(args.out, invoices=args.invoices, seed=args.seed, fmt=args.format, progress=_progress)
     counts = ", ".join(f"{t} {n:,}" for t, n in summary.row_counts.items())
