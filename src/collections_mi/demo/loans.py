@@ -48,6 +48,7 @@ _LOAN_COLLATERAL_DEPENDENT_SHARE = np.array([0.85, 0.4, 0.9])  # of secured loan
 _LOAN_STATUSES = ("performing", "non_accrual", "reo", "closed")
 PERFORMING, NON_ACCRUAL, REO, CLOSED = range(4)
 _IMPAIRMENT_METHODS = ("cash_flows", "collateral")
+CASH_FLOWS, COLLATERAL = range(len(_IMPAIRMENT_METHODS))  # codes into _IMPAIRMENT_METHODS; -1 = none
 _LOAN_INITIAL_GRADE_SHARE = np.array([0.875, 0.05, 0.045, 0.024, 0.006])
 # monthly risk-grade migration (rows: from, columns: to); loss loans are charged off, not migrated
 _LOAN_MIGRATION = np.array(
@@ -100,11 +101,10 @@ def loan_tables(rng: np.random.Generator, invoices: int, end_day: int) -> dict[s
             book.book_new_loans(np.arange(next_new, next_new + count))
             next_new += count
         book.classify(terms, int(as_of), int(as_of_month), carry_reo=step > 0, previous_status=previous_status)
-        on_watch = book.alive & (book.status != CLOSED) & ((book.grade >= SPECIAL_MENTION) | book.pass_watch)
-        book.watch_since = np.where(on_watch, np.where(book.watch_since >= 0, book.watch_since, as_of), -1)
+        on_watch = book.update_watch_list(int(as_of))
         method = book.review(rng, terms, int(as_of_month), previous_grade)
         rows.add_snapshot(book, int(as_of), on_watch, method)
-        rows.add_cash_flows(book, terms, int(as_of), int(as_of_month), method == 0)
+        rows.add_cash_flows(book, terms, int(as_of), int(as_of_month), method == CASH_FLOWS)
     return rows.to_tables(terms, width=max(5, len(str(capacity))))
 
 
@@ -307,10 +307,17 @@ class _LoanBook:
         days_past_due = np.where(carried, self.days_past_due, dpd_now)
         self.days_past_due = np.where(self.status == CLOSED, 0, days_past_due)
 
+    def update_watch_list(self, as_of: int) -> np.ndarray:
+        """Which loans are on the watch list at ``as_of`` (every loan graded special mention or worse, and
+        flagged pass loans), and since when."""
+        on_watch = self.alive & (self.status != CLOSED) & ((self.grade >= SPECIAL_MENTION) | self.pass_watch)
+        self.watch_since = np.where(on_watch, np.where(self.watch_since >= 0, self.watch_since, as_of), -1)
+        return on_watch
+
     def review(
         self, rng: np.random.Generator, terms: _LoanTerms, as_of_month: int, previous_grade: np.ndarray
     ) -> np.ndarray:
-        """Individual review: the impairment method of each loan (0 cash flows, 1 collateral, -1 none);
+        """Individual review: the impairment method of each loan (CASH_FLOWS, COLLATERAL or -1: none);
         cash-flow loans get (or keep, moved a little) their recovery share and workout period."""
         capacity = self.alive.size
         open_loan = self.alive & (self.status != REO) & (self.status != CLOSED)
@@ -319,8 +326,8 @@ class _LoanBook:
             & (self.grade >= SUBSTANDARD)
             & ((self.grade >= DOUBTFUL) | (self.status == NON_ACCRUAL) | (self.balance >= _INDIVIDUAL_REVIEW_CENTS))
         )
-        method = np.where(reviewed, np.where(terms.collateral_dependent, 1, 0), -1)
-        uses_cash_flows = method == 0
+        method = np.where(reviewed, np.where(terms.collateral_dependent, COLLATERAL, CASH_FLOWS), -1)
+        uses_cash_flows = method == CASH_FLOWS
         fresh = uses_cash_flows & np.isnan(self.recovery_share)
         draw = rng.random(capacity)
         initial_share = np.where(draw < 0.1, rng.uniform(1.0, 1.08, capacity), rng.uniform(0.5, 0.97, capacity))
