@@ -143,7 +143,7 @@ class CsvConfig(_Strict):
     def _date_format(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        unknown = sorted({code for code in re.findall(r"%(.)", value)} - DATE_FORMAT_CODES)
+        unknown = sorted(set(re.findall(r"%(.)", value)) - DATE_FORMAT_CODES)
         if unknown:
             raise ValueError(
                 f"{value!r} uses %{', %'.join(unknown)}; a date_format uses the strptime codes "

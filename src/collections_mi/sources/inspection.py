@@ -526,9 +526,11 @@ def merge_dialects(dialects: dict[str, Dialect], first: str | None) -> tuple[Dia
     """One ``source.csv`` for what most files show, and the full dialect of each table that differs from it.
     A file without evidence (no money or date value, ASCII text) takes the common value."""
     prefer = dialects.get(first) if first else None
-    pick = lambda attr: _majority(
-        [getattr(d, attr) for d in dialects.values()], getattr(prefer, attr) if prefer else None
-    )
+
+    def pick(attr: str) -> str | None:
+        """The value of ``attr`` most files show (``first``'s on a tie)."""
+        return _majority([getattr(d, attr) for d in dialects.values()], getattr(prefer, attr) if prefer else None)
+
     encodings = [d.encoding for d in dialects.values() if d.encoding != "ascii"]
     common = Dialect(
         delimiter=pick("delimiter") or ",",
@@ -559,7 +561,7 @@ def merge_dialects(dialects: dict[str, Dialect], first: str | None) -> tuple[Dia
 
 def yes_no_values(values: list[str]) -> dict[str, bool] | None:
     """A ``values`` map for a bool column whose sample values are all yes/no words (None: they are not)."""
-    seen = sorted({v for v in values})
+    seen = sorted(set(values))
     if not seen or not all(v.casefold() in _YES | _NO for v in seen):
         return None
     if not any(v.casefold() in _YES for v in seen) and not any(v for v in seen):

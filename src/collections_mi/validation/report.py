@@ -42,12 +42,14 @@ class ValidationFailure:
     #: the rule itself, in plain English (an expectation's ``meta.notes``)
     expectation: str = ""
     #: the source's own names where the params map the table (data-contract.md §1.1), e.g.
-    #: ``column 'Grand Total' of Sales Invoice.csv``; set by :meth:`~collections_mi.validation.naming.FileNames.annotate`
+    #: ``column 'Grand Total' of Sales Invoice.csv``; set by
+    #: :meth:`~collections_mi.validation.naming.FileNames.annotate`
     source: str = ""
 
     @property
     def location(self) -> str:
-        """``invoices.amount``, or with a mapped source ``invoices.amount (column 'Grand Total' of Sales Invoice.csv)``."""
+        """``invoices.amount``, or with a mapped source
+        ``invoices.amount (column 'Grand Total' of Sales Invoice.csv)``."""
         where = f"{self.table}.{self.column}" if self.column else self.table
         return f"{where} ({self.source})" if self.source else where
 
