@@ -850,9 +850,14 @@ def _compute_dso(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
         kpis=kpis,
         tables=result_tables,
         conventions={
-            "dso.window_months": f"{params.dso.window_months} → W = {window.start} .. {window.end} ({window.days} days)",
+            "dso.window_months": (
+                f"{params.dso.window_months} → W = {window.start} .. {window.end} ({window.days} days)"
+            ),
             "dso.countback_month_days": str(params.dso.countback_month_days),
             "cei.sales": params.cei.sales,
-            "fx": f"AR at each date's closing rate; credit sales at each invoice date's rate ({params.reporting_currency})",
+            "fx": (
+                "AR at each date's closing rate; credit sales at each invoice date's rate "
+                f"({params.reporting_currency})"
+            ),
         },
     )
