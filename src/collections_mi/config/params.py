@@ -34,10 +34,11 @@ from pydantic import (
     model_validator,
 )
 
-from collections_mi.config.yaml_loader import MAX_BYTES, YamlRefused, load_yaml, text_problem, visible
+from collections_mi.config.yaml_loader import MAX_BYTES, YamlRefused, load_yaml
 from collections_mi.core.contract import TABLES
 from collections_mi.core.currencies import ISO_4217
 from collections_mi.core.errors import ConfigError
+from collections_mi.core.printable import escaped, text_problem
 
 Rate = Annotated[Decimal, Field(ge=0, le=1)]
 
@@ -606,7 +607,7 @@ _TAB_ALLOWED = re.compile(r"^source(\.tables\.[^.]+)?\.csv\.delimiter$")
 
 def _text_problems(value: Any, path: tuple[str, ...]) -> Iterator[tuple[str, str]]:
     """(key, problem) for every key and text in raw params that is too long or not plain one-line text."""
-    key = ".".join(visible(p) for p in path) or "(top level)"
+    key = ".".join(escaped(p, one_line=True) for p in path) or "(top level)"
     if isinstance(value, str):
         if len(value) > MAX_TEXT:
             yield key, f"is {len(value):,} characters long; text in params is at most {MAX_TEXT:,} characters"
@@ -623,7 +624,7 @@ def _text_problems(value: Any, path: tuple[str, ...]) -> Iterator[tuple[str, str
                     else text_problem(name)
                 )
                 if problem is not None:
-                    yield key, problem.replace("contains", f"the key {visible(name[:40])!r} contains", 1)
+                    yield key, problem.replace("contains", f"the key {escaped(name[:40], one_line=True)!r} contains", 1)
                     continue
             yield from _text_problems(item, (*path, str(name)))
     elif isinstance(value, list):
@@ -779,8 +780,9 @@ def write_frozen_params(params: Params, params_path: str | Path | None, folder: 
     """``folder/params.yaml``: :func:`frozen_params` as YAML, checked to load back to the same values."""
     target = folder / FROZEN_PARAMS
     data = frozen_params(params, params_path)
+    source = escaped(str(params_path), one_line=True)
     target.write_text(
-        f"# The params of this run as validated at its start (from {visible(str(params_path))}); the notebooks read\n"
+        f"# The params of this run as validated at its start (from {source}); the notebooks read\n"
         "# this copy, never the live file. Written by collections_mi: editing it changes nothing already published.\n"
         + yaml.dump(data, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, width=1000),
         encoding="utf-8",

@@ -20,7 +20,8 @@ from typing import Any
 import plotly.graph_objects as go
 
 from collections_mi.config.params import Params, checked_addresses
-from collections_mi.config.yaml_loader import character_problem
+from collections_mi.core.errors import first_line
+from collections_mi.core.printable import character_problem
 from collections_mi.metrics.result import SectionResult
 from collections_mi.presentation import charts
 from collections_mi.presentation import format as fmt
@@ -302,7 +303,7 @@ def write_email(
         images = {}
         warnings.append(
             "email charts omitted: no headless Chromium for static images "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+            f"({first_line(exc)}); "
             "install Debian's chromium package"
         )
     message = build_email(

@@ -21,7 +21,7 @@ from typing import Any
 
 from collections_mi import __version__
 from collections_mi.config.params import Params, load_params, params_to_jsonable, write_frozen_params
-from collections_mi.core.errors import MACHINE_ERRNOS, PackError
+from collections_mi.core.errors import MACHINE_ERRNOS, PackError, first_line
 from collections_mi.metrics.result import SectionResult
 from collections_mi.metrics.sections import (
     SECTIONS,
@@ -217,20 +217,20 @@ def execute_notebooks(sections: list[Section], folder: Path, params_path: Path, 
         if isinstance(exc, OSError) and exc.errno in MACHINE_ERRNOS:
             raise exc  # the disk filled up (or the folder went read-only) under a notebook: not the notebook's fault
     if failures:
-        lines = [f"{name}: {_first_line(exc)}" for name, exc in failures]
+        lines = [f"{name}: {_notebook_failure(exc)}" for name, exc in failures]
         raise PackError(
             "notebook(s) failed:\n  " + "\n  ".join(lines),
             hint="the executed copy, run up to the failing cell, is kept with this run",
         )
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
+def _notebook_failure(exc: Exception) -> str:
+    """One line for a failed notebook: papermill's error names the exception raised in the cell and the cell;
+    anything else (the kernel died, the notebook file is broken) is its first line."""
     ename = getattr(exc, "ename", None)
-    evalue = getattr(exc, "evalue", None)
     if ename:
-        return f"{ename}: {evalue} (cell {getattr(exc, 'exec_count', '?')})"
-    return text.splitlines()[-1] if text else type(exc).__name__
+        return f"{ename}: {getattr(exc, 'evalue', None)} (cell {getattr(exc, 'exec_count', '?')})"
+    return first_line(exc)
 
 
 def export_html(sections: list[Section], folder: Path, params: Params, footer: str) -> None:

@@ -32,7 +32,7 @@ import pandas as pd
 
 from collections_mi.config.params import CsvDialect, Params, SourceConfig, redact_url, resolve_location
 from collections_mi.core.contract import ENGINE_TYPES, FALSE_STRINGS, TABLES, TRUE_STRINGS, Column
-from collections_mi.core.errors import SourceError
+from collections_mi.core.errors import SourceError, first_line
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ def _open_duckdb_file(path: Path) -> Any:
             )
             hint = "close that program's connection to the file (or wait for it to finish) and run again"
         else:
-            problem = f"DuckDB cannot open it: {message.splitlines()[0] if message else type(exc).__name__}"
+            problem = f"DuckDB cannot open it: {first_line(exc, named=False)}"
             hint = "check that the file is a DuckDB database of a DuckDB version this one reads, and readable"
         raise SourceError(f"{path} (source.location): {problem}", hint=hint) from None
 
@@ -688,7 +688,7 @@ def _read_spark(
             if remote and "PATH_NOT_FOUND" in str(exc) and not named:
                 continue
             raise SourceError(
-                f"{path} (table {name}): Spark cannot read it as Parquet: {str(exc).splitlines()[0]}",
+                f"{path} (table {name}): Spark cannot read it as Parquet: {first_line(exc, named=False)}",
                 hint="write the table as Parquet (one file, or a folder of part files)",
             ) from None
         names[name] = TableNames(where=f"{stem}.parquet", mapped=source is not None and _mapped(source, name))
