@@ -645,7 +645,7 @@ def _read_spark(
 
     The session is the active one, else one built from Spark's own configuration (``spark-defaults.conf``,
     ``PYSPARK_SUBMIT_ARGS``); with none, Spark runs locally on every core (``local[*]``)."""
-    try:
+    try:  # PySpark (warehouse extra, ~470 MB) is imported only for source.kind spark, and may be absent
         from pyspark.sql import SparkSession
     except ImportError:
         raise SourceError(

@@ -89,7 +89,9 @@ class _Runtime:
     _instance: _Runtime | None = None
 
     def __init__(self) -> None:
-        os.environ["GX_ANALYTICS_ENABLED"] = "False"  # before the import: no usage statistics are sent
+        # Great Expectations takes ~6 s to import: once, in the first validation of the process, never for --help,
+        # `metrics --skip-validation` or a notebook; and only after this line, so that no usage statistics are sent
+        os.environ["GX_ANALYTICS_ENABLED"] = "False"
         import great_expectations as gx
         from great_expectations.data_context.types.base import (
             DataContextConfig,
