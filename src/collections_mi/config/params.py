@@ -100,7 +100,7 @@ class CsvDialect:
         """A contract number (``1234.56``) written in this dialect (``1.234,56``)."""
         whole, _, fraction = text.partition(".")
         if self.thousands and len(whole) > 3:
-            groups = []
+            groups: list[str] = []
             while len(whole) > 3:
                 whole, tail = whole[:-3], whole[-3:]
                 groups.insert(0, tail)
@@ -231,18 +231,15 @@ def _table_models() -> type[BaseModel]:
     config = ConfigDict(extra="forbid", frozen=True)
     tables: dict[str, Any] = {}
     for name, spec in TABLES.items():
-        columns = create_model(
-            f"{name}_columns", __config__=config, **{c.name: (SourceName | None, None) for c in spec.columns}
-        )
-        values = create_model(
-            f"{name}_values",
-            __config__=config,
-            **{
-                c.name: (dict[SourceText, bool if c.type == "bool" else SourceName] | None, None)
-                for c in spec.columns
-                if c.type in ("string", "bool")
-            },
-        )
+        # (type, default) of each field, built at run time: Any to the type checker
+        column_fields: dict[str, Any] = {c.name: (SourceName | None, None) for c in spec.columns}
+        value_fields: dict[str, Any] = {
+            c.name: ((dict[SourceText, bool] if c.type == "bool" else dict[SourceText, SourceName]) | None, None)
+            for c in spec.columns
+            if c.type in ("string", "bool")
+        }
+        columns = create_model(f"{name}_columns", __config__=config, **column_fields)
+        values = create_model(f"{name}_values", __config__=config, **value_fields)
         model = create_model(
             f"{name}_source",
             __base__=TableSourceConfig,
@@ -390,16 +387,22 @@ class AllowanceConfig(_Strict):
     write_off_candidates: WriteOffCandidatesConfig = Field(default_factory=WriteOffCandidatesConfig)
 
 
+RiskGrade = Literal["pass", "special_mention", "substandard", "doubtful", "loss"]
+
+
+def _general_rates() -> dict[RiskGrade, Decimal]:
+    """The default general reserve rate of each risk grade."""
+    return {
+        "pass": Decimal("0.01"),
+        "special_mention": Decimal("0.05"),
+        "substandard": Decimal("0.15"),
+        "doubtful": Decimal("0.5"),
+        "loss": Decimal("1.0"),
+    }
+
+
 class WatchlistConfig(_Strict):
-    general_rates: dict[Literal["pass", "special_mention", "substandard", "doubtful", "loss"], Rate] = Field(
-        default_factory=lambda: {
-            "pass": Decimal("0.01"),
-            "special_mention": Decimal("0.05"),
-            "substandard": Decimal("0.15"),
-            "doubtful": Decimal("0.5"),
-            "loss": Decimal("1.0"),
-        }
-    )
+    general_rates: dict[RiskGrade, Rate] = Field(default_factory=_general_rates)
 
     @field_validator("general_rates")
     @classmethod

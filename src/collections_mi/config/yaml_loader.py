@@ -57,12 +57,12 @@ class _BoundedLoader(yaml.SafeLoader):
         self._depth = 0
         self._nodes = 0
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         event = self.peek_event()
         line = event.start_mark.line + 1
         if isinstance(event, AliasEvent):
             raise YamlRefused(
-                f"line {line}: YAML aliases (*{_short(event.anchor)}) are not allowed in params",
+                f"line {line}: YAML aliases (*{_short(event.anchor or '')}) are not allowed in params",
                 hint="write each value out in full: params use no anchors (&) or aliases (*)",
             )
         if isinstance(event, (ScalarEvent, CollectionStartEvent)):

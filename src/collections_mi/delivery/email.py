@@ -275,7 +275,7 @@ def build_email(
     message.set_content(text_body(params, lines, sentences, validation))
     cids = {name: make_msgid(domain="collections-mi.local") for name in images}
     message.add_alternative(html_body(params, lines, sentences, cids, titles, validation), subtype="html")
-    html_part = message.get_payload()[1]
+    html_part = list(message.iter_parts())[1]  # the alternative just added: text, then html
     for name, png in images.items():
         html_part.add_related(
             png, maintype="image", subtype="png", cid=cids[name], filename=f"{name}.png", disposition="inline"

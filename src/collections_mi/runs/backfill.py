@@ -17,7 +17,7 @@ from typing import Any
 from collections_mi.config.params import Params, load_params, params_to_jsonable, parse_params
 from collections_mi.core.errors import BackfillFailed, first_line
 from collections_mi.core.periods import check_period, month_end_of, month_range, shift_period
-from collections_mi.core.values import decimal_text
+from collections_mi.core.values import exact_text
 from collections_mi.metrics.fx import load_fx
 from collections_mi.metrics.open_items import open_items_snapshot
 from collections_mi.metrics.result import SectionResult
@@ -74,7 +74,7 @@ class StoredMonth:
     period: str
     seconds: float
     tables: int = 0
-    ar_total: Decimal | None = None
+    ar_total: Decimal | int | None = None
     error: str | None = None
 
 
@@ -231,7 +231,7 @@ def backfill(
         if month.error:
             progress(f"{label} FAILED ({month.seconds:.1f} s): {month.error}")
         else:
-            total = "" if month.ar_total is None else f"; ar_total {decimal_text(month.ar_total)}"
+            total = "" if month.ar_total is None else f"; ar_total {exact_text(month.ar_total)}"
             progress(f"{label} stored: {month.tables} tables{total} ({month.seconds:.1f} s)")
 
     if workers == 1:

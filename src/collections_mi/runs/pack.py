@@ -220,9 +220,10 @@ def execute_notebooks(sections: list[Section], folder: Path, params_path: Path, 
             child.terminate()
         raise
     pool.shutdown(wait=True)
-    for _, exc in failures:
-        if isinstance(exc, OSError) and exc.errno in MACHINE_ERRNOS:
-            raise exc  # the disk filled up (or the folder went read-only) under a notebook: not the notebook's fault
+    for _, failure in failures:
+        if isinstance(failure, OSError) and failure.errno in MACHINE_ERRNOS:
+            # the disk filled up (or the folder went read-only) under a notebook: not the notebook's fault
+            raise failure
     if failures:
         lines = [f"{name}: {_notebook_failure(exc)}" for name, exc in failures]
         raise PackError(

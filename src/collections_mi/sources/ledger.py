@@ -526,8 +526,8 @@ def _read_files(
                     scratch = Path(tempfile.mkdtemp(prefix="collections_mi-csv-"))  # this run's transcoded copies
                 try:
                     table = _read_csv(backend, name, path, dialect, scratch)
-                except _CsvProblem as problem:
-                    problems.append((path, name, problem))  # read the other files too: report every unreadable one
+                except _CsvProblem as unreadable:
+                    problems.append((path, name, unreadable))  # read the other files too: report every unreadable one
                     continue
             tables[name] = table
             files.append(SourceFile(name, str(path), path.stat().st_size, _sha256(path)))  # the user's own bytes
@@ -667,8 +667,9 @@ def _read_spark(
     names: dict[str, TableNames] = {}
     for name in TABLES:
         entry = source.table_config(name) if source is not None else None
-        named = entry is not None and entry.table is not None
-        stem = entry.table if named else name
+        own_name = entry.table if entry is not None else None
+        named = own_name is not None
+        stem = own_name if own_name is not None else name
         path = f"{base}/{stem}.parquet"
         if not remote:
             local = Path(path)
@@ -708,6 +709,7 @@ def _as_text(column: ir.Value) -> ir.StringValue:
 @ibis.udf.scalar.builtin
 def try_strptime(text: str, format: str) -> dt.datetime:
     """DuckDB's ``try_strptime``: the timestamp ``text`` holds in ``format`` (strptime codes), else null."""
+    raise NotImplementedError("a DuckDB builtin: Ibis compiles calls to it into the query, never runs this body")
 
 
 #: what a value that is not written as the params' CSV dialect says shows in the raw view: its text as written and
