@@ -95,14 +95,15 @@ validate: install demo
 metrics: install demo
 	$(BIN)/collections-mi metrics --params $(PARAMS)
 
-# The guards `make test` (hence CI) runs before the suite, cheapest first: the floors' import contract (pyproject's
-# [tool.importlinter]), lint and formatting over the whole repo, types on src/ ([tool.mypy]). Fix a formatting
-# finding with `$(BIN)/ruff format .`.
+# The guards `make test` (hence CI) runs before the suite: the floors' import contract (pyproject's
+# [tool.importlinter]), lint and formatting over the whole repo, types on src/ ([tool.mypy]). All four run, then it
+# fails if any did. Fix a formatting finding with `$(BIN)/ruff format .`.
 lint: install
-	$(BIN)/lint-imports
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+	@status=0; \
+	for check in "lint-imports --no-logo" "ruff check ." "ruff format --check ." "mypy"; do \
+	  echo "$(BIN)/$$check"; $(BIN)/$$check || status=1; \
+	done; \
+	exit $$status
 
 # --dist loadgroup: the tests of one engine share a worker, hence one Postgres server and one Spark JVM
 test: lint $(WSTAMP)
