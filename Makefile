@@ -28,12 +28,13 @@ UPGRADE_VENV ?= /tmp/collections_mi-upgrade-check
 # a third of the time); UPGRADE_PYTEST= runs everything
 UPGRADE_PYTEST ?= -m "not engines"
 
-.PHONY: pack test install demo validate metrics lab clean-venv help chromium engines lock upgrade-check lock-python
+.PHONY: pack test lint install demo validate metrics lab clean-venv help chromium engines lock upgrade-check lock-python
 
 help:
 	@echo "make pack   - install, generate the demo ledger if missing, validate and publish the pack for $(PARAMS)"
-	@echo "make test   - install from the lock (requirements/warehouse.txt; PostgreSQL and Java for the engine tests), then run"
-	@echo "              the test suite; with CI=true a missing engine fails its tests instead of skipping them"
+	@echo "make test   - install from the lock (requirements/warehouse.txt; PostgreSQL and Java for the engine tests), run"
+	@echo "              make lint, then the test suite; with CI=true a missing engine fails its tests instead of skipping"
+	@echo "make lint   - the import layers (lint-imports), ruff check, ruff format --check and mypy on src/"
 	@echo "make lab    - open JupyterLab on the project"
 	@echo "make lock   - re-resolve requirements/*.txt (hashes) after a change to pyproject.toml, keeping the pins"
 	@echo "              it can; LOCK_ARGS=--upgrade moves everything to the newest allowed, LOCK_ARGS='-P duckdb' one"
@@ -94,8 +95,18 @@ validate: install demo
 metrics: install demo
 	$(BIN)/collections-mi metrics --params $(PARAMS)
 
+# The guards `make test` (hence CI) runs before the suite: the floors' import contract (pyproject's
+# [tool.importlinter]), lint and formatting over the whole repo, types on src/ ([tool.mypy]). All four run, then it
+# fails if any did. Fix a formatting finding with `$(BIN)/ruff format .`.
+lint: install
+	@status=0; \
+	for check in "lint-imports --no-logo" "ruff check ." "ruff format --check ." "mypy"; do \
+	  echo "$(BIN)/$$check"; $(BIN)/$$check || status=1; \
+	done; \
+	exit $$status
+
 # --dist loadgroup: the tests of one engine share a worker, hence one Postgres server and one Spark JVM
-test: install $(WSTAMP)
+test: lint $(WSTAMP)
 	$(BIN)/python -m pytest -q -n auto --dist loadgroup
 
 # JupyterLab on the project with its kernel (the venv's python3); notebooks/explore/ holds the exploration notebooks.

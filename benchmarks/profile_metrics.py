@@ -202,7 +202,7 @@ def cprofile_report(stats_path: Path, top: int = 30) -> dict[str, object]:
     stats = pstats.Stats(str(stats_path))
     rows = []
     by_library: dict[str, float] = defaultdict(float)
-    for (filename, line, function), (cc, nc, tottime, cumtime, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+    for (filename, line, function), (_primitive_calls, nc, tottime, cumtime, _callers) in stats.stats.items():  # type: ignore[attr-defined]
         rows.append((tottime, cumtime, nc, f"{library_of(filename, function)}:{line}({function})"))
         by_library[library_of(filename, function)] += tottime
     by_tottime = sorted(rows, reverse=True)[:top]

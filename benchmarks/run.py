@@ -25,6 +25,7 @@ Usage: python benchmarks/run.py [--sizes 100000,1000000,10000000] [--work DIR] [
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -85,10 +86,8 @@ def _tree_rss(process) -> int:
     try:
         total = process.memory_info().rss
         for child in process.children(recursive=True):
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
                 total += child.memory_info().rss
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                pass
         return total
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return 0

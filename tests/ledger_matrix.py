@@ -110,7 +110,7 @@ def read_ledger(folder: Path) -> tuple[dict[str, Frame], str]:
             with text.open(newline="", encoding="utf-8-sig") as handle:
                 reader = csv.reader(handle)
                 header = next(reader)
-                frames[name] = Frame(header, rows=[row for row in reader])
+                frames[name] = Frame(header, rows=list(reader))
             formats.add("csv")
     if len(formats) > 1:
         raise ValueError(f"{folder}: mixed CSV and Parquet tables are not supported by the matrix generator")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -105,7 +106,7 @@ class Ledger:
         return items
 
 
-def bucket_of(age: int, bounds: list[int], basis: str) -> str:
+def bucket_of(age: int, bounds: Sequence[int], basis: str) -> str:
     if basis == "due_date" and age <= 0:
         return "current"
     lower = 1 if basis == "due_date" else 0
@@ -116,7 +117,7 @@ def bucket_of(age: int, bounds: list[int], basis: str) -> str:
     return f"{bounds[-1]}+"
 
 
-def aging(ledger: Ledger, as_of: dt.date, bounds: list[int] = [30, 60, 90, 120], basis: str = "due_date") -> dict:
+def aging(ledger: Ledger, as_of: dt.date, bounds: Sequence[int] = (30, 60, 90, 120), basis: str = "due_date") -> dict:
     items = ledger.open_items(as_of)
     buckets: dict[str, Decimal] = defaultdict(Decimal)
     counts: dict[str, int] = defaultdict(int)
@@ -270,7 +271,7 @@ def allowance(
     as_of: dt.date,
     method: str,
     rates: dict[str, Decimal] | None = None,
-    bounds: list[int] = [30, 60, 90, 120],
+    bounds: Sequence[int] = (30, 60, 90, 120),
     lookback: int = 12,
     overlay: Decimal = Decimal(1),
 ) -> Decimal:

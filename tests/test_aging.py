@@ -33,7 +33,8 @@ def test_tiny_ledger_by_hand(tiny_ledger: Path, tmp_path: Path) -> None:
     # Open at 2026-10-31 (fx EUR 1.08 dated Fri 2026-10-30; 31st is a Saturday):
     #   I1 1000 − 400 paid = 600 USD, due 08-31 → 61 dpd;  I2 500 (blank currency = USD), due 11-14 → current
     #   I3 250.50 USD disputed, due 05-31 → 153 dpd;       I4 800 − 100 credit note = 700 EUR = 756.00, 11 dpd
-    #   I5 fully paid → closed;  I6 dated 11-05 → after as_of, ignored;  I7 200 EUR (paid 11-02, after as_of) = 216.00, 83 dpd
+    #   I5 fully paid → closed;  I6 dated 11-05 → after as_of, ignored;
+    #   I7 200 EUR (paid 11-02, after as_of) = 216.00, 83 dpd
     result = compute(write_params(tmp_path, tiny_ledger))
     assert result.kpis == {"ar_total": Decimal("2322.50"), "open_items": 5, "past_due_total": Decimal("1822.50")}
     assert buckets(result) == {

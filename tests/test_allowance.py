@@ -34,7 +34,8 @@ def _matrix_total(balances: dict[str, str], rates: dict[str, str]) -> Decimal:
 def test_openstax_billies_watercraft_aging_method_and_adjusting_entry() -> None:
     """OpenStax, Principles of Accounting Vol. 1, §9.2 (Billie's Watercraft Warehouse): 0–30 days $145,740 at 10%,
     31–90 $102,100 at 20%, over 90 $77,010 at 30% → allowance $58,097. With a $20,000 debit balance carried over the
-    adjusting entry is $78,097; the balance-sheet method example with a $23,000 credit balance: 48,727.50 → 25,727.50."""
+    adjusting entry is $78,097; the balance-sheet method example with a $23,000 credit balance:
+    48,727.50 → 25,727.50."""
     total = _matrix_total(
         {"0-30": "145740", "31-90": "102100", "90+": "77010"}, {"0-30": "0.10", "31-90": "0.20", "90+": "0.30"}
     )
@@ -58,7 +59,8 @@ def test_openstax_furniture_direct_and_growth_markets() -> None:
 def test_ifrs9_illustrative_example_12_provision_matrix() -> None:
     """IFRS 9 Illustrative Examples, Example 12 "Provision matrix" (IE74–IE77): Company M, trade receivables
     CU30m: current 15,000,000 at 0.3%; 1–30 days past due 7,500,000 at 1.6%; 31–60 4,000,000 at 3.6%; 61–90
-    2,500,000 at 6.6%; > 90 1,000,000 at 10.6% → lifetime ECL 45,000 + 120,000 + 144,000 + 165,000 + 106,000 = 580,000."""
+    2,500,000 at 6.6%; > 90 1,000,000 at 10.6% → lifetime ECL
+    45,000 + 120,000 + 144,000 + 165,000 + 106,000 = 580,000."""
     labels = ["current", "1-30", "31-60", "61-90", "90+"]
     balances = dict(zip(labels, map(D, ["15000000", "7500000", "4000000", "2500000", "1000000"])))
     rates = dict(zip(labels, map(D, ["0.003", "0.016", "0.036", "0.066", "0.106"])))

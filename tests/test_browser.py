@@ -41,9 +41,9 @@ def test_every_page_renders_offline_without_console_errors(published) -> None:
         for path in pages:
             page = context.new_page()
             problems: list[str] = []
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+            page.on("console", lambda m, problems=problems: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e, problems=problems: problems.append(str(e)))
+            page.on("requestfailed", lambda r, problems=problems: problems.append(f"request failed: {r.url}"))
             page.goto(path.as_uri())
             page.wait_for_load_state("load")
             charts = page.evaluate("document.querySelectorAll('.plotly-graph-div').length")

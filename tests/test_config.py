@@ -196,7 +196,8 @@ def test_the_mapping_survives_run_json_and_backfill_round_trips() -> None:
         ),
         (
             {"tables": {"invoices": {"columns": {"total": "Grand Total"}}}},
-            "source.tables.invoices.columns.total: unknown key (not a column of invoices in the data contract: invoice_id",
+            "source.tables.invoices.columns.total: unknown key "
+            "(not a column of invoices in the data contract: invoice_id",
         ),
         (
             {"tables": {"invoices": {"values": {"amount": {"x": "y"}}}}},

@@ -95,7 +95,7 @@ def postgres(demo_ledger_parquet: Path):
 
 
 @pytest.mark.xdist_group("postgres")
-def test_postgres_is_identical_to_duckdb(postgres, duckdb_reference: Path, tmp_path: Path, monkeypatch) -> None:
+def test_postgres_is_identical_to_duckdb(postgres, duckdb_reference: Path, tmp_path: Path, monkeypatch) -> None:  # noqa: F811 - the fixture imported from engines
     """`collections-mi metrics` on Postgres prints DuckDB's kpis.json; the tables are the same too. The password is
     only in PGPASSWORD, never in params or any output."""
     params = write_params(tmp_path, tmp_path, source={"kind": "ibis", "location": postgres.url(), "schema": "ar"})
@@ -224,7 +224,10 @@ def test_spark_text_view_trims_like_python(spark) -> None:
 
 @pytest.mark.xdist_group("spark")
 def test_spark_parquet_is_identical_to_duckdb(
-    spark, demo_ledger_parquet: Path, duckdb_reference: Path, tmp_path: Path
+    spark,
+    demo_ledger_parquet: Path,
+    duckdb_reference: Path,  # noqa: F811 - the fixture imported from engines
+    tmp_path: Path,
 ) -> None:
     """``source.kind: spark`` on the Parquet folder: validated and computed in Spark, same bytes out."""
     params = write_params(tmp_path, demo_ledger_parquet, source={"kind": "spark", "location": str(demo_ledger_parquet)})

@@ -20,10 +20,11 @@ import pytest
 
 from collections_mi.core import periods
 from collections_mi.core.money import dsum
+from collections_mi.core.values import json_number
 from collections_mi.metrics import explore
 from collections_mi.runs.backfill import backfill
 from collections_mi.store import history
-from collections_mi.store.results import json_number, read_kpis, read_results
+from collections_mi.store.results import read_kpis, read_results
 
 from conftest import cli, write_params
 

@@ -38,7 +38,7 @@ def test_an_unexpected_exception_is_an_internal_error_with_saved_details(tiny_le
     assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
     assert "internal error: RuntimeError: planted fault" in done.stderr
     assert "nothing was published" in done.stderr
-    saved = [p for p in (out / "_failed").glob("internal-error-*.txt")]
+    saved = list((out / "_failed").glob("internal-error-*.txt"))
     assert len(saved) == 1 and str(saved[0]) in done.stderr
     details = saved[0].read_text(encoding="utf-8")
     assert "Traceback" in details and "planted fault" in details

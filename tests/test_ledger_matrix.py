@@ -13,6 +13,7 @@ Runtime: one demo ledger (400 invoices) per session; each variant costs one prel
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -247,14 +248,10 @@ def oracle_kpis(folder: Path, as_of: dt.date) -> dict[str, Decimal | int | None]
         result["bad_debt_expense"] = (
             result["allowance_total"] - result["allowance_opening"] + result["write_offs"] - result["recoveries"]
         )
-    try:
+    with contextlib.suppress(TypeError, ValueError, KeyError):  # no loans / no snapshot ≤ as_of
         result.update(oracle.watchlist_reserves(folder, as_of, params.watchlist.general_rates))
-    except (TypeError, ValueError, KeyError):  # no loans / no snapshot ≤ as_of
-        pass
-    try:
+    with contextlib.suppress(TypeError, ValueError, ArithmeticError):  # no placements ≤ as_of
         result.update(oracle.agency_totals(folder, as_of))
-    except (TypeError, ValueError, ArithmeticError):  # no placements ≤ as_of
-        pass
     return result
 
 

@@ -68,14 +68,16 @@ def duckdb_file_from_csv(folder: Path, database: Path, schema: str, names: dict[
     return database
 
 
-def test_files_csv_is_identical_to_parquet(demo_ledger: Path, duckdb_reference: Path, tmp_path: Path) -> None:
+def test_files_csv_is_identical_to_parquet(demo_ledger: Path, duckdb_reference: Path, tmp_path: Path) -> None:  # noqa: F811 - the fixture imported from engines
     """``source.kind: files`` on the CSV export of the same ledger: text parsed into the contract types."""
     params = write_params(tmp_path, demo_ledger)
     assert_same_results(duckdb_reference, compute_results(params, tmp_path / "out"))
 
 
 def test_duckdb_file_is_identical_through_the_command_line(
-    demo_ledger_parquet: Path, duckdb_reference: Path, tmp_path: Path
+    demo_ledger_parquet: Path,
+    duckdb_reference: Path,  # noqa: F811 - the fixture imported from engines
+    tmp_path: Path,
 ) -> None:
     """``source.kind: duckdb``: `collections-mi metrics` prints the reference's kpis.json; the tables match too."""
     database = duckdb_file_from_parquet(demo_ledger_parquet, tmp_path / "ledger.duckdb")
@@ -90,7 +92,9 @@ def test_duckdb_file_is_identical_through_the_command_line(
 
 
 def test_duckdb_file_with_its_own_table_names_in_a_schema(
-    demo_ledger: Path, duckdb_reference: Path, tmp_path: Path
+    demo_ledger: Path,
+    duckdb_reference: Path,  # noqa: F811 - the fixture imported from engines
+    tmp_path: Path,
 ) -> None:
     """``source.schema`` and ``source.tables.<t>.table``: text tables named as the system names them. The file is
     called like its schema (erp.duckdb, schema erp): Ibis' unqualified name for the schema was ambiguous there, an

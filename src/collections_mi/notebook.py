@@ -17,10 +17,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 from IPython.display import HTML, display
+from plotly.offline import get_plotlyjs
 
 from collections_mi.config.params import Params, load_params
 from collections_mi.metrics.result import SectionResult, Unavailable
 from collections_mi.presentation import format as fmt
+from collections_mi.store import history
 from collections_mi.store.results import read_results
 
 _STATE: dict[str, bool] = {"plotly_loaded": False}
@@ -33,8 +35,6 @@ def setup() -> None:
     pio.templates.default = "plotly_white"
     pd.set_option("display.max_columns", 50)
     if not _STATE["plotly_loaded"]:
-        from plotly.offline import get_plotlyjs
-
         css = NOTEBOOK_CSS.read_text(encoding="utf-8") if NOTEBOOK_CSS.is_file() else ""
         display(HTML(f'<style>{css}</style><script type="text/javascript">{get_plotlyjs()}</script>'))
         _STATE["plotly_loaded"] = True
@@ -49,6 +49,7 @@ def load_section(section: str, params_path: str, results_dir: str | None = None)
     if results_dir:
         results = read_results(Path(results_dir), only=[section])
         return params, results[section]
+    # computing imports Ibis and the metrics (0.3 s): not in a pack's notebooks, which read the results
     from collections_mi.metrics.sections import SECTIONS, compute_sections
     from collections_mi.sources.ledger import open_ledger
 
@@ -142,8 +143,6 @@ def explore_paths(params_path: str, history_dir: str) -> tuple[str, str]:
 def explore_open_items(params_path: str, history_dir: str) -> tuple[Params, pd.DataFrame]:
     """The params and the open items at their month-end: from the history when that month is stored (the ledger is
     not read), otherwise computed from the ledger now (and not stored)."""
-    from collections_mi.store import history
-
     params = load_params(params_path)
     if history.has_period(history_dir, params.period):
         items = history.load_table(history_dir, history.OPEN_ITEMS, [params.period])
@@ -153,6 +152,7 @@ def explore_open_items(params_path: str, history_dir: str) -> tuple[Params, pd.D
             f"{stored.get('stored_utc', '?')} by {stored.get('origin', '?')} {stored.get('run_id', '')}."
         )
         return params, items
+    # Ibis and the metrics (0.3 s): only when the month is not in the history
     from collections_mi.metrics.open_items import open_items_snapshot
     from collections_mi.sources.ledger import open_ledger
 
@@ -165,12 +165,10 @@ def explore_open_items(params_path: str, history_dir: str) -> tuple[Params, pd.D
 def explore_history(params_path: str, history_dir: str, fill_missing: bool = False) -> tuple[Params, pd.DataFrame]:
     """The params and every stored period's KPIs. With ``fill_missing``, months of the last ``report.trend_months``
     up to the params' period that the history lacks are back-filled first (validated, no notebooks)."""
-    from collections_mi.store import history
-
     params = load_params(params_path)
     filled = ""
     if fill_missing:
-        from collections_mi.runs.backfill import backfill
+        from collections_mi.runs.backfill import backfill  # Ibis, the metrics, GX on use: only to fill months
 
         outcome = backfill(params_path, history_dir=history_dir, missing_only=True, progress=print)
         if outcome.stored:

@@ -34,10 +34,11 @@ from pydantic import (
     model_validator,
 )
 
-from collections_mi.config.yaml_loader import MAX_BYTES, YamlRefused, load_yaml, text_problem, visible
+from collections_mi.config.yaml_loader import MAX_BYTES, YamlRefused, load_yaml
 from collections_mi.core.contract import TABLES
 from collections_mi.core.currencies import ISO_4217
 from collections_mi.core.errors import ConfigError
+from collections_mi.core.printable import escaped, text_problem
 
 Rate = Annotated[Decimal, Field(ge=0, le=1)]
 
@@ -99,7 +100,7 @@ class CsvDialect:
         """A contract number (``1234.56``) written in this dialect (``1.234,56``)."""
         whole, _, fraction = text.partition(".")
         if self.thousands and len(whole) > 3:
-            groups = []
+            groups: list[str] = []
             while len(whole) > 3:
                 whole, tail = whole[:-3], whole[-3:]
                 groups.insert(0, tail)
@@ -143,7 +144,7 @@ class CsvConfig(_Strict):
     def _date_format(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        unknown = sorted({code for code in re.findall(r"%(.)", value)} - DATE_FORMAT_CODES)
+        unknown = sorted(set(re.findall(r"%(.)", value)) - DATE_FORMAT_CODES)
         if unknown:
             raise ValueError(
                 f"{value!r} uses %{', %'.join(unknown)}; a date_format uses the strptime codes "
@@ -230,18 +231,15 @@ def _table_models() -> type[BaseModel]:
     config = ConfigDict(extra="forbid", frozen=True)
     tables: dict[str, Any] = {}
     for name, spec in TABLES.items():
-        columns = create_model(
-            f"{name}_columns", __config__=config, **{c.name: (SourceName | None, None) for c in spec.columns}
-        )
-        values = create_model(
-            f"{name}_values",
-            __config__=config,
-            **{
-                c.name: (dict[SourceText, bool if c.type == "bool" else SourceName] | None, None)
-                for c in spec.columns
-                if c.type in ("string", "bool")
-            },
-        )
+        # (type, default) of each field, built at run time: Any to the type checker
+        column_fields: dict[str, Any] = {c.name: (SourceName | None, None) for c in spec.columns}
+        value_fields: dict[str, Any] = {
+            c.name: ((dict[SourceText, bool] if c.type == "bool" else dict[SourceText, SourceName]) | None, None)
+            for c in spec.columns
+            if c.type in ("string", "bool")
+        }
+        columns = create_model(f"{name}_columns", __config__=config, **column_fields)
+        values = create_model(f"{name}_values", __config__=config, **value_fields)
         model = create_model(
             f"{name}_source",
             __base__=TableSourceConfig,
@@ -389,16 +387,22 @@ class AllowanceConfig(_Strict):
     write_off_candidates: WriteOffCandidatesConfig = Field(default_factory=WriteOffCandidatesConfig)
 
 
+RiskGrade = Literal["pass", "special_mention", "substandard", "doubtful", "loss"]
+
+
+def _general_rates() -> dict[RiskGrade, Decimal]:
+    """The default general reserve rate of each risk grade."""
+    return {
+        "pass": Decimal("0.01"),
+        "special_mention": Decimal("0.05"),
+        "substandard": Decimal("0.15"),
+        "doubtful": Decimal("0.5"),
+        "loss": Decimal("1.0"),
+    }
+
+
 class WatchlistConfig(_Strict):
-    general_rates: dict[Literal["pass", "special_mention", "substandard", "doubtful", "loss"], Rate] = Field(
-        default_factory=lambda: {
-            "pass": Decimal("0.01"),
-            "special_mention": Decimal("0.05"),
-            "substandard": Decimal("0.15"),
-            "doubtful": Decimal("0.5"),
-            "loss": Decimal("1.0"),
-        }
-    )
+    general_rates: dict[RiskGrade, Rate] = Field(default_factory=_general_rates)
 
     @field_validator("general_rates")
     @classmethod
@@ -606,7 +610,7 @@ _TAB_ALLOWED = re.compile(r"^source(\.tables\.[^.]+)?\.csv\.delimiter$")
 
 def _text_problems(value: Any, path: tuple[str, ...]) -> Iterator[tuple[str, str]]:
     """(key, problem) for every key and text in raw params that is too long or not plain one-line text."""
-    key = ".".join(visible(p) for p in path) or "(top level)"
+    key = ".".join(escaped(p, one_line=True) for p in path) or "(top level)"
     if isinstance(value, str):
         if len(value) > MAX_TEXT:
             yield key, f"is {len(value):,} characters long; text in params is at most {MAX_TEXT:,} characters"
@@ -623,7 +627,7 @@ def _text_problems(value: Any, path: tuple[str, ...]) -> Iterator[tuple[str, str
                     else text_problem(name)
                 )
                 if problem is not None:
-                    yield key, problem.replace("contains", f"the key {visible(name[:40])!r} contains", 1)
+                    yield key, problem.replace("contains", f"the key {escaped(name[:40], one_line=True)!r} contains", 1)
                     continue
             yield from _text_problems(item, (*path, str(name)))
     elif isinstance(value, list):
@@ -779,8 +783,9 @@ def write_frozen_params(params: Params, params_path: str | Path | None, folder: 
     """``folder/params.yaml``: :func:`frozen_params` as YAML, checked to load back to the same values."""
     target = folder / FROZEN_PARAMS
     data = frozen_params(params, params_path)
+    source = escaped(str(params_path), one_line=True)
     target.write_text(
-        f"# The params of this run as validated at its start (from {visible(str(params_path))}); the notebooks read\n"
+        f"# The params of this run as validated at its start (from {source}); the notebooks read\n"
         "# this copy, never the live file. Written by collections_mi: editing it changes nothing already published.\n"
         + yaml.dump(data, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, width=1000),
         encoding="utf-8",

@@ -25,6 +25,8 @@ import yaml
 from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from collections_mi.core.printable import escaped
+
 #: the largest file read (1 MiB; the committed params file is about 1 kB)
 MAX_BYTES = 1_048_576
 #: the deepest nesting of lists and mappings (params nest 6 levels: source.tables.<t>.values.<column>.<value>)
@@ -55,12 +57,12 @@ class _BoundedLoader(yaml.SafeLoader):
         self._depth = 0
         self._nodes = 0
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         event = self.peek_event()
         line = event.start_mark.line + 1
         if isinstance(event, AliasEvent):
             raise YamlRefused(
-                f"line {line}: YAML aliases (*{_short(event.anchor)}) are not allowed in params",
+                f"line {line}: YAML aliases (*{_short(event.anchor or '')}) are not allowed in params",
                 hint="write each value out in full: params use no anchors (&) or aliases (*)",
             )
         if isinstance(event, (ScalarEvent, CollectionStartEvent)):
@@ -108,48 +110,9 @@ _BoundedLoader.add_constructor("tag:yaml.org,2002:float", _decimal)
 _BoundedLoader.add_constructor("tag:yaml.org,2002:timestamp", _date_text)
 
 
-#: line breaks YAML or a mail header would take as the end of a line
-LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
-#: Unicode bidirectional embeddings, overrides and isolates: they reorder how the text around them is displayed
-BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
-
-
-def character_problem(char: str, *, allow_tab: bool = False) -> str | None:
-    """What is wrong with ``char`` in plain one-line text ("a line break", "a control character"…), or None."""
-    code = ord(char)
-    if char in LINE_BREAKS:
-        return "a line break"
-    if char == "\t":
-        return None if allow_tab else "a tab"
-    if code < 0x20 or 0x7F <= code < 0xA0:
-        return "a control character"
-    if char in BIDI_CONTROLS:
-        return "a bidirectional-text control"
-    if 0xD800 <= code < 0xE000:
-        return "an unpaired surrogate"
-    return None
-
-
-def text_problem(text: str, *, allow_tab: bool = False) -> str | None:
-    """The first character that does not belong in plain one-line text, described for a message; or None."""
-    for position, char in enumerate(text, start=1):
-        problem = character_problem(char, allow_tab=allow_tab)
-        if problem is not None:
-            return f"contains {problem} (character U+{ord(char):04X} at position {position})"
-    return None
-
-
-def visible(text: str) -> str:
-    """``text`` with every character :func:`character_problem` names written as an escape (``\\n``, ``\\u202e``):
-    text from a file reaches a terminal or a page as what it is, never as a control sequence."""
-    if all(character_problem(c) is None for c in text):
-        return text
-    return "".join(c if character_problem(c) is None else c.encode("unicode_escape").decode("ascii") for c in text)
-
-
 def _short(text: str, limit: int = 40) -> str:
     """A name from the file for a message: controls escaped, bounded."""
-    shown = visible(text)
+    shown = escaped(text, one_line=True)
     return shown if len(shown) <= limit else shown[:limit] + "…"
 
 

@@ -80,6 +80,16 @@ class OutputNotWritable(CollectionsMIError):
     exit_code = 6
 
 
+def first_line(exc: BaseException, *, named: bool = True) -> str:
+    """``exc`` in one line for a summary: its type's name and the first line of its message (``ValueError: bad
+    date``; a :class:`CollectionsMIError`'s fix, on the lines after, is left out). ``named=False``: the line alone.
+    The type's name alone when the message is empty."""
+    lines = str(exc).strip().splitlines()
+    if not lines:
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {lines[0]}" if named else lines[0]
+
+
 #: errors of the machine, not of collections_mi or of the data: what each means in a message
 MACHINE_ERRNOS = {
     errno.ENOSPC: "disk full",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import io
+import warnings
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,9 +21,10 @@ from typing import Any
 import plotly.graph_objects as go
 
 from collections_mi.config.params import Params, checked_addresses
-from collections_mi.config.yaml_loader import character_problem
+from collections_mi.core.errors import first_line
+from collections_mi.core.printable import character_problem
 from collections_mi.metrics.result import SectionResult
-from collections_mi.presentation import charts
+from collections_mi.presentation import agency, aging, allowance, charts, dso, watchlist
 from collections_mi.presentation import format as fmt
 
 #: inline styles only: many mail clients drop <style> blocks
@@ -48,8 +50,6 @@ class Chart:
 
 def kpi_lines(results: Mapping[str, SectionResult], currency: str) -> list[KpiLine]:
     """The headline KPIs of every section present, with their month-on-month change where known."""
-    from collections_mi.presentation import agency, aging, allowance, dso, watchlist
-
     lines: list[KpiLine] = []
     views = (
         ("aging", lambda r: aging.headline_tiles(r, currency)),
@@ -66,8 +66,6 @@ def kpi_lines(results: Mapping[str, SectionResult], currency: str) -> list[KpiLi
 
 
 def summary_sentences(results: Mapping[str, SectionResult], currency: str) -> list[str]:
-    from collections_mi.presentation import agency, aging, allowance, dso, watchlist
-
     sentences = []
     if "aging" in results:
         sentences.append(aging.summary_sentence(results["aging"], currency))
@@ -128,9 +126,7 @@ def email_charts(results: Mapping[str, SectionResult], params: Params) -> list[C
 
 def render_pngs(figures: Sequence[Chart], width: int = 640, height: int = 360) -> dict[str, bytes]:
     """Static PNGs through Kaleido and a headless Chromium (Debian's `chromium`); {} when none is available."""
-    import warnings
-
-    import kaleido
+    import kaleido  # with plotly.io 0.1 s, and it drives a browser: only when charts are drawn
     import plotly.io as pio
 
     images: dict[str, bytes] = {}
@@ -279,7 +275,7 @@ def build_email(
     message.set_content(text_body(params, lines, sentences, validation))
     cids = {name: make_msgid(domain="collections-mi.local") for name in images}
     message.add_alternative(html_body(params, lines, sentences, cids, titles, validation), subtype="html")
-    html_part = message.get_payload()[1]
+    html_part = list(message.iter_parts())[1]  # the alternative just added: text, then html
     for name, png in images.items():
         html_part.add_related(
             png, maintype="image", subtype="png", cid=cids[name], filename=f"{name}.png", disposition="inline"
@@ -302,7 +298,7 @@ def write_email(
         images = {}
         warnings.append(
             "email charts omitted: no headless Chromium for static images "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+            f"({first_line(exc)}); "
             "install Debian's chromium package"
         )
     message = build_email(

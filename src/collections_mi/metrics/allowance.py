@@ -556,7 +556,9 @@ def compute_allowance(tables: Tables, params: Params, fx: FxRates) -> SectionRes
             "allowance.method": method,
             "opening": ("gl_balances.allowance at " if gl_opening is not None else "recomputed by the same method at ")
             + str(opening_date),
-            "bad_debt_expense": "closing − opening + write-offs − recoveries (the charge that makes the rollforward add up)",
+            "bad_debt_expense": (
+                "closing − opening + write-offs − recoveries (the charge that makes the rollforward add up)"
+            ),
             "buckets": f"aging buckets ({params.aging.basis} basis): {', '.join(labels)}",
         },
     )

@@ -21,6 +21,7 @@ import pandas as pd
 
 from collections_mi.config.params import Params
 from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio
+from collections_mi.metrics.aging import ar_rollforward
 from collections_mi.metrics.balances import (
     Tables,
     convert_column,
@@ -29,6 +30,7 @@ from collections_mi.metrics.balances import (
     open_items,
 )
 from collections_mi.metrics.fx import FxRates
+from collections_mi.metrics.promises import collector_view, kept_rate_trend, promise_status
 from collections_mi.metrics.result import SectionResult
 
 RATIO_CONTEXT = decimal.Context(prec=28)
@@ -806,9 +808,6 @@ def compute_dso(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
 
 
 def _compute_dso(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
-    from collections_mi.metrics.aging import ar_rollforward
-    from collections_mi.metrics.promises import collector_view, kept_rate_trend, promise_status
-
     trend = dso_trend(tables, params, fx, months=24)
     latest = trend.iloc[-1]
     kpis = {k: latest[k] for k in KPI_IDS}
@@ -850,9 +849,14 @@ def _compute_dso(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
         kpis=kpis,
         tables=result_tables,
         conventions={
-            "dso.window_months": f"{params.dso.window_months} → W = {window.start} .. {window.end} ({window.days} days)",
+            "dso.window_months": (
+                f"{params.dso.window_months} → W = {window.start} .. {window.end} ({window.days} days)"
+            ),
             "dso.countback_month_days": str(params.dso.countback_month_days),
             "cei.sales": params.cei.sales,
-            "fx": f"AR at each date's closing rate; credit sales at each invoice date's rate ({params.reporting_currency})",
+            "fx": (
+                "AR at each date's closing rate; credit sales at each invoice date's rate "
+                f"({params.reporting_currency})"
+            ),
         },
     )

@@ -258,7 +258,7 @@ def cohort_runoff(open_items_history: pd.DataFrame) -> pd.DataFrame:
 def cohort_matrix(runoff: pd.DataFrame) -> pd.DataFrame:
     """:func:`cohort_runoff` as a triangle: one row per cohort, its starting balance and one ``month_N_pct`` column
     per month-end after its own (the share still open)."""
-    ages = sorted(set(int(a) for a in runoff["months_since"]))
+    ages = sorted({int(a) for a in runoff["months_since"]})
     rows = []
     for cohort, group in runoff.groupby("cohort", sort=True):
         cells = dict(zip(group["months_since"], group["remaining_pct"]))

@@ -85,7 +85,9 @@ def _allowance_needs(params: Params) -> dict[str, Needs]:
     needs["allowance_disputed"] = (("invoices", "disputed"),)
     if params.allowance.method == "roll_rate":  # the last bucket's roll rate is its write-offs
         needs.update(
-            dict.fromkeys(("allowance_total", "allowance_opening", "allowance_matrix", "allowance_gl_reconciliation"), adjustments)
+            dict.fromkeys(
+                ("allowance_total", "allowance_opening", "allowance_matrix", "allowance_gl_reconciliation"), adjustments
+            )
         )
     return needs
 

@@ -295,7 +295,7 @@ def compute_watchlist(tables: Tables, params: Params, fx: FxRates) -> SectionRes
     )
     watch = current[current["on_watch_list"].astype(bool)].copy()
     since = _months_on_list(tables, snapshot, watch["loan_id"])
-    watch["months_on_list"] = [since.get(l) for l in watch["loan_id"]]
+    watch["months_on_list"] = [since.get(loan) for loan in watch["loan_id"]]
     loan_columns = [
         "loan_id",
         "borrower",
@@ -322,7 +322,7 @@ def compute_watchlist(tables: Tables, params: Params, fx: FxRates) -> SectionRes
     reo["carrying_over_fair_value"] = [
         None if f is None else b - f for b, f in zip(reo["balance"], reo["fair_value_less_cost"])
     ]
-    reo["months_held"] = [since.get(l) for l in reo["loan_id"]]
+    reo["months_held"] = [since.get(loan) for loan in reo["loan_id"]]
     result = SectionResult(
         section="watchlist",
         kpis=kpis,

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
+import xlsxwriter
 
 from collections_mi.metrics.result import SectionResult
 from collections_mi.presentation.format import column_kind
@@ -52,8 +53,6 @@ def write_excel(results: Mapping[str, SectionResult], path: Path) -> dict[str, s
     XlsxWriter in constant-memory mode streams each row to the file and formats whole columns (no style object
     per cell), so a per-customer table of a large book costs seconds and little memory. Excel stores numbers as
     doubles: money shows to the cent, and the exact values are in tables/*.csv."""
-    import xlsxwriter
-
     used: set[str] = set()
     sheets: dict[str, str] = {}
     workbook = xlsxwriter.Workbook(

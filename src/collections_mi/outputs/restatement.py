@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from collections_mi.core.money import plain
+from collections_mi.core.values import decimal_text
 from collections_mi.store.results import read_kpis, read_results, write_table
 
 #: tables whose first column identifies a row, compared row by row (the ones that explain most movements)
@@ -102,7 +103,7 @@ def compare_with_published(published: Path, staging: Path) -> dict[str, Any] | N
         "restated": True,
         "previous_run_id": previous_run,
         "kpis": [
-            {k: (format(plain(v), "f") if isinstance(v, Decimal) else v) for k, v in r.items()}
+            {k: (decimal_text(v) if isinstance(v, Decimal) else v) for k, v in r.items()}
             for r in kpis.to_dict("records")
         ],
         "rows_changed": int(len(rows)),

@@ -255,7 +255,7 @@ def liquidation_curves(curves: pd.DataFrame, title: str = "Liquidation curves by
 
 def stacked_monthly(frame: pd.DataFrame, series: str, value: str, currency: str, title: str) -> go.Figure:
     fig = go.Figure()
-    for colour, (name, group) in zip(BUCKET_COLOURS * 3, frame.groupby(series, sort=True)):
+    for _colour, (name, group) in zip(BUCKET_COLOURS * 3, frame.groupby(series, sort=True)):
         fig.add_bar(x=[f"{m:%Y-%m}" for m in group["month"]], y=_floats(group[value]), name=str(name))
     fig.update_layout(barmode="stack", title=title, yaxis_title=currency, **LAYOUT)
     return fig
@@ -392,7 +392,7 @@ def drill_treemap(
     tree: pd.DataFrame, currency: str, title: str = "Drill down: bucket → customer → invoice (click a box to open it)"
 ) -> go.Figure:
     """A treemap of ``explore.drill_tree`` nodes; clicking a bucket shows its customers, a customer its invoices."""
-    colours = {label: colour for label, colour in zip(tree.loc[tree["level"] == "bucket", "id"], BUCKET_COLOURS * 2)}
+    colours = dict(zip(tree.loc[tree["level"] == "bucket", "id"], BUCKET_COLOURS * 2))
     fig = go.Figure(
         go.Treemap(
             ids=list(tree["id"]),
@@ -468,7 +468,7 @@ def cohort_heatmap(
 ) -> go.Figure:
     """Invoice-month cohorts (rows) × months after their own month-end (columns), from ``explore.cohort_runoff``."""
     cohorts = sorted(set(runoff["cohort"]))
-    ages = sorted(set(int(a) for a in runoff["months_since"]))
+    ages = sorted({int(a) for a in runoff["months_since"]})
     cells = {
         (c, int(a)): _maybe_float(v)
         for c, a, v in zip(runoff["cohort"], runoff["months_since"], runoff["remaining_pct"])

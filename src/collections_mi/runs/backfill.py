@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from collections_mi.config.params import Params, load_params, params_to_jsonable, parse_params
-from collections_mi.core.errors import BackfillFailed
-from collections_mi.core.money import plain
+from collections_mi.core.errors import BackfillFailed, first_line
 from collections_mi.core.periods import check_period, month_end_of, month_range, shift_period
+from collections_mi.core.values import exact_text
 from collections_mi.metrics.fx import load_fx
 from collections_mi.metrics.open_items import open_items_snapshot
 from collections_mi.metrics.result import SectionResult
@@ -74,7 +74,7 @@ class StoredMonth:
     period: str
     seconds: float
     tables: int = 0
-    ar_total: Decimal | None = None
+    ar_total: Decimal | int | None = None
     error: str | None = None
 
 
@@ -141,15 +141,10 @@ class _MonthComputer:
                 },
             )
         except Exception as exc:  # reported per month; the other months go on
-            return StoredMonth(period, round(time.perf_counter() - started, 3), error=_first_line(exc))
+            return StoredMonth(period, round(time.perf_counter() - started, 3), error=first_line(exc))
         ar_total = results["aging"].kpis.get("ar_total") if "aging" in results else None
         tables = sum(len(r.tables) for r in results.values()) + (items is not None)
         return StoredMonth(period, round(time.perf_counter() - started, 3), tables=tables, ar_total=ar_total)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
 _WORKER: dict[str, _MonthComputer] = {}
@@ -236,7 +231,7 @@ def backfill(
         if month.error:
             progress(f"{label} FAILED ({month.seconds:.1f} s): {month.error}")
         else:
-            total = "" if month.ar_total is None else f"; ar_total {format(plain(month.ar_total), 'f')}"
+            total = "" if month.ar_total is None else f"; ar_total {exact_text(month.ar_total)}"
             progress(f"{label} stored: {month.tables} tables{total} ({month.seconds:.1f} s)")
 
     if workers == 1:

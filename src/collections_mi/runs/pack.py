@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import json
 import multiprocessing
 import os
 import platform
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -19,9 +22,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from traitlets.config import Config
+
 from collections_mi import __version__
 from collections_mi.config.params import Params, load_params, params_to_jsonable, write_frozen_params
-from collections_mi.core.errors import MACHINE_ERRNOS, PackError
+from collections_mi.core.errors import MACHINE_ERRNOS, PackError, first_line
+from collections_mi.delivery.email import write_email
 from collections_mi.metrics.result import SectionResult
 from collections_mi.metrics.sections import (
     SECTIONS,
@@ -34,6 +40,13 @@ from collections_mi.metrics.sections import (
 )
 from collections_mi.metrics.shape import ledger_shape
 from collections_mi.outputs import publish as publishing
+from collections_mi.outputs.excel import write_excel
+from collections_mi.outputs.restatement import compare_with_published
+from collections_mi.presentation import agency as agency_view
+from collections_mi.presentation import aging as aging_view
+from collections_mi.presentation import allowance as allowance_view
+from collections_mi.presentation import dso as dso_view
+from collections_mi.presentation import watchlist as watchlist_view
 from collections_mi.runs.backfill import record_pack
 from collections_mi.sources.ledger import open_ledger
 from collections_mi.store.results import write_results
@@ -100,11 +113,7 @@ _IPC_PATH_LIMIT = 100
 
 def execute_notebook_file(source: str, target: str, parameters: dict[str, Any], cwd: str) -> None:
     """Run one notebook with papermill, writing the executed copy to ``target``."""
-    import shutil
-    import tempfile
-
-    import papermill
-    from traitlets.config import Config
+    import papermill  # 1.5 s to import: only a pack that runs notebooks pays it, not `collections-mi metrics`
 
     # Kernels talk over Unix sockets in a private folder, not TCP: jupyter_client picks TCP ports by asking the OS
     # for a free one and closing it before the kernel binds, so two kernels starting together (three notebooks
@@ -137,8 +146,6 @@ def exit_with_parent(parent_pid: int) -> None:
     parent dies (``prctl(PR_SET_PDEATHSIG)``); everywhere a watcher thread exits once the parent is gone."""
     if sys.platform.startswith("linux"):
         try:
-            import ctypes
-
             pr_set_pdeathsig = 1
             ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
         except (OSError, AttributeError):
@@ -155,7 +162,7 @@ def _watch_parent(parent_pid: int) -> None:
 
 
 def _check_declared_parameters(notebook: Path, passed: dict[str, str]) -> None:
-    import papermill
+    import papermill  # 1.5 s to import: see execute_notebook_file
 
     declared = papermill.inspect_notebook(str(notebook))
     undeclared = sorted(set(passed) - set(declared))
@@ -213,28 +220,29 @@ def execute_notebooks(sections: list[Section], folder: Path, params_path: Path, 
             child.terminate()
         raise
     pool.shutdown(wait=True)
-    for _, exc in failures:
-        if isinstance(exc, OSError) and exc.errno in MACHINE_ERRNOS:
-            raise exc  # the disk filled up (or the folder went read-only) under a notebook: not the notebook's fault
+    for _, failure in failures:
+        if isinstance(failure, OSError) and failure.errno in MACHINE_ERRNOS:
+            # the disk filled up (or the folder went read-only) under a notebook: not the notebook's fault
+            raise failure
     if failures:
-        lines = [f"{name}: {_first_line(exc)}" for name, exc in failures]
+        lines = [f"{name}: {_notebook_failure(exc)}" for name, exc in failures]
         raise PackError(
             "notebook(s) failed:\n  " + "\n  ".join(lines),
             hint="the executed copy, run up to the failing cell, is kept with this run",
         )
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
+def _notebook_failure(exc: Exception) -> str:
+    """One line for a failed notebook: papermill's error names the exception raised in the cell and the cell;
+    anything else (the kernel died, the notebook file is broken) is its first line."""
     ename = getattr(exc, "ename", None)
-    evalue = getattr(exc, "evalue", None)
     if ename:
-        return f"{ename}: {evalue} (cell {getattr(exc, 'exec_count', '?')})"
-    return text.splitlines()[-1] if text else type(exc).__name__
+        return f"{ename}: {getattr(exc, 'evalue', None)} (cell {getattr(exc, 'exec_count', '?')})"
+    return first_line(exc)
 
 
 def export_html(sections: list[Section], folder: Path, params: Params, footer: str) -> None:
-    from collections_mi.outputs.html import notebook_to_html  # nbconvert: imported once there is a pack to convert
+    from collections_mi.outputs.html import notebook_to_html  # nbformat (1.3 s): not for `collections-mi metrics`
 
     html_dir = folder / "html"
     html_dir.mkdir()
@@ -261,12 +269,7 @@ def write_index(
     restatement: dict[str, Any] | None = None,
     unavailable: dict[str, str] | None = None,
 ) -> None:
-    from collections_mi.outputs.html import index_page
-    from collections_mi.presentation import agency as agency_view
-    from collections_mi.presentation import aging as aging_view
-    from collections_mi.presentation import allowance as allowance_view
-    from collections_mi.presentation import dso as dso_view
-    from collections_mi.presentation import watchlist as watchlist_view
+    from collections_mi.outputs.html import index_page  # nbformat (1.3 s): not for `collections-mi metrics`
 
     currency = params.reporting_currency
     tiles: list[dict[str, Any]] = []
@@ -375,12 +378,6 @@ def _run_locked(
                 lambda: compute_sections(ledger.typed, params, computed, shape=shape),
             )
             kpis = flat_kpis(results)
-            # the output writers (XlsxWriter, nbconvert, kaleido…) are imported only once the data has passed the
-            # gate: a rejected ledger fails in the time it takes to validate
-            from collections_mi.delivery.email import write_email
-            from collections_mi.outputs.excel import write_excel
-            from collections_mi.outputs.restatement import compare_with_published
-
             write_results(results, kpis, staging)
             # the notebooks read the params as validated at the start (staging/params.yaml, kept in the pack), never
             # the live file, which may have changed since

@@ -19,6 +19,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from collections_mi.core.contract import TABLES
@@ -230,7 +231,7 @@ _AGING_BUCKET = re.compile(
 _BALANCE_WORDS = ("outstanding", "amountdue", "openbalance", "balance", "residual", "invoiceamountdue", "due")
 
 #: tables inspect proposes (a folder of exports rarely holds the others; they map by their contract names)
-TABLE_ORDER = tuple(
+TABLE_ORDER: tuple[str, ...] = tuple(
     t
     for t in (
         "customers",
@@ -394,10 +395,10 @@ def match_columns(table: str, headers: tuple[str, ...]) -> tuple[list[ColumnMatc
     pairs.sort()
     used_headers: set[str] = set()
     chosen: dict[str, ColumnMatch] = {}
-    for _level, _rank, _req, column, header, how in pairs:
-        if column in chosen or header in used_headers:
+    for _level, _rank, _req, contract, header, how in pairs:
+        if contract in chosen or header in used_headers:
             continue
-        chosen[column] = ColumnMatch(column, header, how)
+        chosen[contract] = ColumnMatch(contract, header, how)
         used_headers.add(header)
     # systems that key customers by their name (Xero, QuickBooks, Odoo exports): one column is id and name
     if table == "customers":
@@ -515,7 +516,7 @@ def sniff_dialect(sample: FileSample, matches: list[ColumnMatch], table: str | N
     return dialect
 
 
-def _majority(values: list[str | None], prefer: str | None) -> str | None:
+def _majority(values: Sequence[str | None], prefer: str | None) -> str | None:
     counted = Counter(v for v in values if v is not None)
     if not counted:
         return None
@@ -526,9 +527,11 @@ def merge_dialects(dialects: dict[str, Dialect], first: str | None) -> tuple[Dia
     """One ``source.csv`` for what most files show, and the full dialect of each table that differs from it.
     A file without evidence (no money or date value, ASCII text) takes the common value."""
     prefer = dialects.get(first) if first else None
-    pick = lambda attr: _majority(
-        [getattr(d, attr) for d in dialects.values()], getattr(prefer, attr) if prefer else None
-    )
+
+    def pick(attr: str) -> str | None:
+        """The value of ``attr`` most files show (``first``'s on a tie)."""
+        return _majority([getattr(d, attr) for d in dialects.values()], getattr(prefer, attr) if prefer else None)
+
     encodings = [d.encoding for d in dialects.values() if d.encoding != "ascii"]
     common = Dialect(
         delimiter=pick("delimiter") or ",",
@@ -559,7 +562,7 @@ def merge_dialects(dialects: dict[str, Dialect], first: str | None) -> tuple[Dia
 
 def yes_no_values(values: list[str]) -> dict[str, bool] | None:
     """A ``values`` map for a bool column whose sample values are all yes/no words (None: they are not)."""
-    seen = sorted({v for v in values})
+    seen = sorted(set(values))
     if not seen or not all(v.casefold() in _YES | _NO for v in seen):
         return None
     if not any(v.casefold() in _YES for v in seen) and not any(v for v in seen):
@@ -744,7 +747,8 @@ def _as_of_from_invoices(invoices: TableProposal | None, common: Dialect | None)
     if header is None:
         return None, "the invoices file has no invoice date column"
     values = [v for v in invoices.file.column(header) if v]
-    fmt = (invoices.dialect or common).date_format if (invoices.dialect or common) else "%Y-%m-%d"
+    dialect = invoices.dialect or common
+    fmt = dialect.date_format if dialect else "%Y-%m-%d"
     fmt = fmt or ("%Y-%m-%d" if date_formats(values) == ["%Y-%m-%d"] else None)
     if invoices.file.kind == "parquet":
         fmt = "%Y-%m-%d"

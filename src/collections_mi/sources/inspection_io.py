@@ -77,7 +77,7 @@ def read_csv_sample(path: Path) -> FileSample:
 
 
 def read_parquet_sample(path: Path) -> FileSample:
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # 0.14 s: `collections-mi inspect` on CSV exports does without it
 
     try:
         parquet = pq.ParquetFile(path)

@@ -32,7 +32,7 @@ import pandas as pd
 
 from collections_mi.config.params import CsvDialect, Params, SourceConfig, redact_url, resolve_location
 from collections_mi.core.contract import ENGINE_TYPES, FALSE_STRINGS, TABLES, TRUE_STRINGS, Column
-from collections_mi.core.errors import SourceError
+from collections_mi.core.errors import SourceError, first_line
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ def _open_duckdb_file(path: Path) -> Any:
             )
             hint = "close that program's connection to the file (or wait for it to finish) and run again"
         else:
-            problem = f"DuckDB cannot open it: {message.splitlines()[0] if message else type(exc).__name__}"
+            problem = f"DuckDB cannot open it: {first_line(exc, named=False)}"
             hint = "check that the file is a DuckDB database of a DuckDB version this one reads, and readable"
         raise SourceError(f"{path} (source.location): {problem}", hint=hint) from None
 
@@ -526,8 +526,8 @@ def _read_files(
                     scratch = Path(tempfile.mkdtemp(prefix="collections_mi-csv-"))  # this run's transcoded copies
                 try:
                     table = _read_csv(backend, name, path, dialect, scratch)
-                except _CsvProblem as problem:
-                    problems.append((path, name, problem))  # read the other files too: report every unreadable one
+                except _CsvProblem as unreadable:
+                    problems.append((path, name, unreadable))  # read the other files too: report every unreadable one
                     continue
             tables[name] = table
             files.append(SourceFile(name, str(path), path.stat().st_size, _sha256(path)))  # the user's own bytes
@@ -645,7 +645,7 @@ def _read_spark(
 
     The session is the active one, else one built from Spark's own configuration (``spark-defaults.conf``,
     ``PYSPARK_SUBMIT_ARGS``); with none, Spark runs locally on every core (``local[*]``)."""
-    try:
+    try:  # PySpark (warehouse extra, ~470 MB) is imported only for source.kind spark, and may be absent
         from pyspark.sql import SparkSession
     except ImportError:
         raise SourceError(
@@ -667,8 +667,9 @@ def _read_spark(
     names: dict[str, TableNames] = {}
     for name in TABLES:
         entry = source.table_config(name) if source is not None else None
-        named = entry is not None and entry.table is not None
-        stem = entry.table if named else name
+        own_name = entry.table if entry is not None else None
+        named = own_name is not None
+        stem = own_name if own_name is not None else name
         path = f"{base}/{stem}.parquet"
         if not remote:
             local = Path(path)
@@ -688,7 +689,7 @@ def _read_spark(
             if remote and "PATH_NOT_FOUND" in str(exc) and not named:
                 continue
             raise SourceError(
-                f"{path} (table {name}): Spark cannot read it as Parquet: {str(exc).splitlines()[0]}",
+                f"{path} (table {name}): Spark cannot read it as Parquet: {first_line(exc, named=False)}",
                 hint="write the table as Parquet (one file, or a folder of part files)",
             ) from None
         names[name] = TableNames(where=f"{stem}.parquet", mapped=source is not None and _mapped(source, name))
@@ -708,6 +709,7 @@ def _as_text(column: ir.Value) -> ir.StringValue:
 @ibis.udf.scalar.builtin
 def try_strptime(text: str, format: str) -> dt.datetime:
     """DuckDB's ``try_strptime``: the timestamp ``text`` holds in ``format`` (strptime codes), else null."""
+    raise NotImplementedError("a DuckDB builtin: Ibis compiles calls to it into the query, never runs this body")
 
 
 #: what a value that is not written as the params' CSV dialect says shows in the raw view: its text as written and

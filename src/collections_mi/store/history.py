@@ -51,8 +51,8 @@ import pyarrow.parquet as pq
 from collections_mi import __version__
 from collections_mi.config.params import Params
 from collections_mi.core.errors import HistoryError
-from collections_mi.core.money import plain
 from collections_mi.core.periods import check_period, month_end_of
+from collections_mi.core.values import TEXT_PARSERS, exact_text, float_text
 from collections_mi.metrics.explore import SNAPSHOT_COLUMNS, is_missing
 from collections_mi.metrics.result import SectionResult
 
@@ -145,13 +145,6 @@ def _column_type(values: Sequence[Any]) -> str:
     return "str"
 
 
-def exact_text(value: Decimal | int) -> str:
-    """A Decimal in plain notation, exactly as kpis.json and tables/*.csv write it (12.3400 → 12.34)."""
-    if isinstance(value, Decimal):
-        return format(plain(value), "f") if value.is_finite() else str(value)
-    return str(int(value))
-
-
 def _as_date(value: Any) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
 
@@ -228,11 +221,11 @@ def kpis_to_arrow(results: Mapping[str, SectionResult], period: str, as_of: dt.d
             elif isinstance(value, (bool, np.bool_)):
                 raise HistoryError(f"KPI {kpi} is a boolean, not a number")
             elif isinstance(value, (int, np.integer)):
-                text, kind = str(int(value)), "int"
+                text, kind = exact_text(value), "int"
             elif isinstance(value, Decimal):
                 text, kind = exact_text(value), "decimal"
             elif isinstance(value, (float, np.floating)):
-                text, kind = repr(float(value)), "float"
+                text, kind = float_text(value), "float"
             else:
                 raise HistoryError(f"KPI {kpi} = {value!r} is not a number")
             rows["section"].append(section)
@@ -250,9 +243,6 @@ def kpis_to_arrow(results: Mapping[str, SectionResult], period: str, as_of: dt.d
             "type": pa.array(rows["type"], pa.string()),
         }
     )
-
-
-_KPI_PARSE: dict[str, Callable[[str], Any]] = {"decimal": Decimal, "int": int, "float": float}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -352,7 +342,7 @@ def load_kpis(history_dir: str | Path, months: Sequence[str] | None = None) -> p
         table = pq.read_table(period_dir(history_dir, period) / f"{KPIS}.parquet").to_pydict()
         row: dict[str, Any] = {"period": period, "as_of": table["as_of"][0] if table["as_of"] else month_end_of(period)}
         for kpi, value, kind in zip(table["kpi"], table["value"], table["type"]):
-            row[kpi] = None if value is None else _KPI_PARSE[kind](value)
+            row[kpi] = None if value is None else TEXT_PARSERS[kind](value)
             order.setdefault(kpi, None)
         rows.append(row)
     columns = ["period", "as_of", *order]

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from collections_mi.core.money import plain
+from collections_mi.core.values import TEXT_PARSERS, cell_text, json_number
 from collections_mi.metrics.result import SectionResult
 
 TYPES_FILE = "_types.json"
@@ -46,21 +46,6 @@ def neutralised(text: str) -> str:
 def restored(text: str) -> str:
     """The text :func:`neutralised` was given."""
     return text[len(TEXT_PREFIX) :] if text.startswith(TEXT_PREFIX) else text
-
-
-def json_number(value: Any) -> str:
-    """A KPI as a JSON literal: exact decimals in plain notation, integers, or null."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, Decimal):
-        return format(plain(value), "f")
-    if isinstance(value, float):
-        return json.dumps(value)
-    raise TypeError(f"KPI value {value!r} is not a number")
 
 
 def kpis_json(kpis: Mapping[str, Any]) -> str:
@@ -88,26 +73,10 @@ def _column_type(series: pd.Series) -> str:
     return "str"
 
 
-def _cell_text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value) or value is pd.NaT:
-        return ""
-    if isinstance(value, Decimal):
-        return format(plain(value), "f")
-    if isinstance(value, (bool, np.bool_)):
-        return "true" if value else "false"
-    if isinstance(value, (dt.date, pd.Timestamp)):
-        return f"{value:%Y-%m-%d}"
-    if isinstance(value, (float, np.floating)):
-        return repr(float(value))
-    if hasattr(value, "item"):  # numpy scalar
-        return str(value.item())
-    return str(value)
-
-
 def _cell(value: Any) -> str:
-    """One CSV cell: a text value neutralised against formulas, anything else as :func:`_cell_text` writes it (a
-    number stays a number, whatever its sign)."""
-    return neutralised(value) if isinstance(value, str) else _cell_text(value)
+    """One CSV cell: a text value neutralised against formulas, anything else as
+    :func:`~collections_mi.core.values.cell_text` writes it (a number stays a number, whatever its sign)."""
+    return neutralised(value) if isinstance(value, str) else cell_text(value)
 
 
 def _csv_line(cells: list[str]) -> str:
@@ -149,12 +118,8 @@ def write_results(results: Mapping[str, SectionResult], kpis: Mapping[str, Any],
 
 
 _PARSERS = {
-    "decimal": Decimal,
-    "int": int,
-    "date": dt.date.fromisoformat,
-    "bool": lambda text: text == "true",
+    **TEXT_PARSERS,
     "str": restored,  # a number in a text column never begins with ': it is read back as written
-    "float": float,
 }
 
 

@@ -660,16 +660,16 @@ def run_checks(
                 outcome.failures.append(
                     _failure(check, count, _fetch(sample), files, ctx, "row", check.example or row_keys(table)[0])
                 )
-    for check in set_checks:
-        if not _runnable(check, ctx, outcome):
+    for set_check in set_checks:
+        if not _runnable(set_check, ctx, outcome):
             continue
-        items = check.items(ctx)
+        items = set_check.items(ctx)
         outcome.checks_run += 1
         count = int(items.count().to_pyarrow().as_py() or 0)
         if count:
-            sample = _fetch(items.order_by(list(check.order_by)).limit(sample_rows))
+            sample = _fetch(items.order_by(list(set_check.order_by)).limit(sample_rows))
             outcome.failures.append(
-                _failure(check, count, sample, files, ctx, check.noun, check.example or check.column)
+                _failure(set_check, count, sample, files, ctx, set_check.noun, set_check.example or set_check.column)
             )
     return outcome
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from collections_mi.core.money import plain
 from collections_mi.core.printable import escaped
+from collections_mi.core.values import decimal_text
 
 #: how many offending values the one-line description quotes, e.g. "(I1 ×2, I7)"
 EXAMPLES_IN_DESCRIPTION = 3
@@ -42,12 +42,14 @@ class ValidationFailure:
     #: the rule itself, in plain English (an expectation's ``meta.notes``)
     expectation: str = ""
     #: the source's own names where the params map the table (data-contract.md §1.1), e.g.
-    #: ``column 'Grand Total' of Sales Invoice.csv``; set by :meth:`~collections_mi.validation.naming.FileNames.annotate`
+    #: ``column 'Grand Total' of Sales Invoice.csv``; set by
+    #: :meth:`~collections_mi.validation.naming.FileNames.annotate`
     source: str = ""
 
     @property
     def location(self) -> str:
-        """``invoices.amount``, or with a mapped source ``invoices.amount (column 'Grand Total' of Sales Invoice.csv)``."""
+        """``invoices.amount``, or with a mapped source
+        ``invoices.amount (column 'Grand Total' of Sales Invoice.csv)``."""
         where = f"{self.table}.{self.column}" if self.column else self.table
         return f"{where} ({self.source})" if self.source else where
 
@@ -232,7 +234,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, bool | str | int):
         return value
     if isinstance(value, Decimal):
-        return format(plain(value), "f")  # 1000.5000 → 1000.5: engine decimals carry a fixed scale; never 1E-18
+        return decimal_text(value)  # 1000.5000 → 1000.5: engine decimals carry a fixed scale; never 1E-18
     if isinstance(value, dt.datetime):
         return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat()
     if isinstance(value, dt.date):

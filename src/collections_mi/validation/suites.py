@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from collections_mi.core.contract import TABLES
-from collections_mi.core.errors import SuiteError
+from collections_mi.core.errors import SuiteError, first_line
 from collections_mi.validation.naming import FileNames, row_keys
 from collections_mi.validation.report import ValidationFailure, examples, jsonable, plural
 
@@ -89,7 +89,9 @@ class _Runtime:
     _instance: _Runtime | None = None
 
     def __init__(self) -> None:
-        os.environ["GX_ANALYTICS_ENABLED"] = "False"  # before the import: no usage statistics are sent
+        # Great Expectations takes ~6 s to import: once, in the first validation of the process, never for --help,
+        # `metrics --skip-validation` or a notebook; and only after this line, so that no usage statistics are sent
+        os.environ["GX_ANALYTICS_ENABLED"] = "False"
         import great_expectations as gx
         from great_expectations.data_context.types.base import (
             DataContextConfig,
@@ -177,7 +179,7 @@ def load_suite(path: str | Path) -> Suite:
             built.append(config.to_domain_obj())
         except Exception as exc:  # GX raises many types (not found, pydantic validation…): all mean "cannot build"
             raise SuiteError(
-                f"{where}: Great Expectations cannot build it: {str(exc).splitlines()[0]}",
+                f"{where}: Great Expectations cannot build it: {first_line(exc, named=False)}",
                 hint="check the expectation type and its kwargs against the GX 1.x gallery",
             ) from None
     gx_suite = runtime.gx.ExpectationSuite(name=table, expectations=built)

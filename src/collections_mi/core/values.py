@@ -1,0 +1,102 @@
+"""Exact values ↔ text: the one spelling of a Decimal, an integer, a date, a boolean or a statistic wherever the
+pack writes one as text — kpis.json, tables/*.csv, the month-end history's Parquet strings, validation.json,
+messages — and the parsers that read each back.
+
+A Decimal is written in plain notation and exactly (12.3400 → 12.34, 1E+2 → 100; never an exponent, never through
+a float), so the text read back is the same number. The type names are the vocabulary of ``tables/_types.json``
+and of the history's ``collections_mi.type`` field metadata.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from collections_mi.core.money import plain
+
+#: the column types of tables/_types.json and of the history's Parquet field metadata
+COLUMN_TYPES = ("decimal", "int", "float", "bool", "date", "str")
+
+
+def decimal_text(value: Decimal) -> str:
+    """A Decimal exactly, in plain notation: 12.3400 → 12.34, 1E+2 → 100, -0.00 → -0 (NaN and Infinity as
+    Decimal spells them)."""
+    return format(plain(value), "f") if value.is_finite() else str(value)
+
+
+def exact_text(value: Decimal | int | np.integer) -> str:
+    """A Decimal (:func:`decimal_text`) or an integer (``12``), the exact text of a money or count value."""
+    return decimal_text(value) if isinstance(value, Decimal) else str(int(value))
+
+
+def float_text(value: float | np.floating) -> str:
+    """A statistic (t, p-value; never money): the shortest text that reads back as the same float."""
+    return repr(float(value))
+
+
+def date_text(value: dt.date) -> str:
+    """``2026-10-31`` (a datetime or pandas Timestamp gives its date)."""
+    return f"{value:%Y-%m-%d}"
+
+
+def bool_text(value: bool | np.bool_) -> str:
+    return "true" if value else "false"
+
+
+def parse_bool(text: str) -> bool:
+    """What :func:`bool_text` wrote."""
+    return text == "true"
+
+
+#: type name → the parser of what :func:`cell_text` writes for a value of that type (empty cells are None before)
+TEXT_PARSERS: Mapping[str, Callable[[str], Any]] = {
+    "decimal": Decimal,
+    "int": int,
+    "float": float,
+    "bool": parse_bool,
+    "date": dt.date.fromisoformat,
+    "str": str,
+}
+
+
+def _empty(value: Any) -> bool:
+    """None, a float NaN or pandas' NaT (a datetime unequal to itself): an empty cell."""
+    return value is None or (isinstance(value, float | dt.date) and value != value)
+
+
+def cell_text(value: Any) -> str:
+    """One value as tables/*.csv writes it (text cells are neutralised against formulas by the writer first): empty
+    for a missing value, exact decimals, ``true``/``false``, ISO dates, floats that read back the same."""
+    if _empty(value):
+        return ""
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    if isinstance(value, bool | np.bool_):
+        return bool_text(value)
+    if isinstance(value, dt.date):
+        return date_text(value)
+    if isinstance(value, float | np.floating):
+        return float_text(value)
+    if hasattr(value, "item"):  # another numpy scalar: its Python value
+        return str(value.item())
+    return str(value)
+
+
+def json_number(value: Any) -> str:
+    """A KPI as a JSON literal: exact decimals in plain notation, integers, or null."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return bool_text(value)
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    if isinstance(value, float):
+        return json.dumps(value)
+    raise TypeError(f"KPI value {value!r} is not a number")
