@@ -35,7 +35,7 @@ from pydantic import (
 )
 
 from collections_mi.config.yaml_loader import MAX_BYTES, YamlRefused, load_yaml, text_problem, visible
-from collections_mi.core.contract import TABLES
+from collections_mi.core.contract import RISK_GRADES, TABLES, RiskGrade
 from collections_mi.core.currencies import ISO_4217
 from collections_mi.core.errors import ConfigError
 
@@ -56,7 +56,6 @@ TEXT_LIMITS = {
 }
 #: how many recipients one email may have (RFC 5321 §4.5.3.1.8: a server must accept 100)
 MAX_RECIPIENTS = 100
-RISK_GRADES = ("pass", "special_mention", "substandard", "doubtful", "loss")
 
 
 class _Strict(BaseModel):
@@ -390,7 +389,7 @@ class AllowanceConfig(_Strict):
 
 
 class WatchlistConfig(_Strict):
-    general_rates: dict[Literal["pass", "special_mention", "substandard", "doubtful", "loss"], Rate] = Field(
+    general_rates: dict[RiskGrade, Rate] = Field(
         default_factory=lambda: {
             "pass": Decimal("0.01"),
             "special_mention": Decimal("0.05"),

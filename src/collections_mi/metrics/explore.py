@@ -16,6 +16,7 @@ import pandas as pd
 
 from collections_mi.core.errors import HistoryError
 from collections_mi.core.money import HUNDRED, dsum, ratio
+from collections_mi.core.periods import periods_between
 
 #: the customer attributes the exploration views filter and trend by
 DIMENSIONS = ("segment", "region", "collector", "currency")
@@ -241,7 +242,7 @@ def cohort_runoff(open_items_history: pd.DataFrame) -> pd.DataFrame:
         start = sums.get((cohort, cohort), Decimal(0))
         for period in [p for p in stored if p >= cohort]:
             balance = sums.get((cohort, period), Decimal(0))
-            months_since = (int(period[:4]) - int(cohort[:4])) * 12 + int(period[5:7]) - int(cohort[5:7])
+            months_since = periods_between(cohort, period)
             rows.append(
                 {
                     "cohort": cohort,
@@ -258,7 +259,7 @@ def cohort_runoff(open_items_history: pd.DataFrame) -> pd.DataFrame:
 def cohort_matrix(runoff: pd.DataFrame) -> pd.DataFrame:
     """:func:`cohort_runoff` as a triangle: one row per cohort, its starting balance and one ``month_N_pct`` column
     per month-end after its own (the share still open)."""
-    ages = sorted(set(int(a) for a in runoff["months_since"]))
+    ages = sorted({int(a) for a in runoff["months_since"]})
     rows = []
     for cohort, group in runoff.groupby("cohort", sort=True):
         cells = dict(zip(group["months_since"], group["remaining_pct"]))

@@ -1,8 +1,8 @@
 """Which parts of the data contract a ledger actually fills (data-contract.md §1).
 
 Every optional table and column may be absent, present with no rows, or present with only nulls. The typed views
-(:mod:`collections_mi.sources.ledger`) expose every contract column of a present table — null where the source lacks it —
-so no query meets a missing column; this module says which of them hold data, once per run, so that what needs
+(:mod:`collections_mi.sources.ledger`) expose every contract column of a present table — null where the source lacks
+it — so no query meets a missing column; this module says which of them hold data, once per run, so that what needs
 missing data can say so ("not available: the ledger has no customers.collector") and leave its KPIs out.
 
 Measured as of the report date D: a row dated after D (by its table's ``dated_by`` column) has not happened yet, so
