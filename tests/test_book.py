@@ -92,6 +92,15 @@ def test_a_ledger_without_a_required_table_has_no_book(tiny_ledger: Path, tmp_pa
         book_of(tables, params)
 
 
+def test_a_section_whose_table_the_ledger_lacks_says_which(tiny_ledger: Path, tmp_path: Path) -> None:
+    from collections_mi.metrics.watchlist import compute_watchlist
+
+    params, ledger = _opened(tmp_path, tiny_ledger)
+    assert SECTIONS["watchlist"] not in available_sections(ledger.typed)  # the registry leaves it out…
+    with pytest.raises(SourceError, match="the ledger has no loans table"):  # …and called anyway, it says why
+        compute_watchlist(book_of(ledger, params), params)
+
+
 def test_sections_are_computed_on_a_book_opened_for_the_same_params(tiny_ledger: Path, tmp_path: Path) -> None:
     params, ledger = _opened(tmp_path, tiny_ledger)
     other = load_params(write_params(tmp_path, tiny_ledger, as_of="2026-09-30"))

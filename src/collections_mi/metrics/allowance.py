@@ -19,7 +19,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from collections_mi.config.params import Params
+from collections_mi.config.params import AgingConfig, Params, WriteOffCandidatesConfig
 from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio, round_money
 from collections_mi.core.periods import (
     closed_month_ends_up_to,
@@ -182,10 +182,10 @@ def rollforward(opening: Decimal, write_offs: Decimal, recoveries: Decimal, clos
 # ---------------------------------------------------------------------------------------------- ledger inputs
 
 
-def bucket_balances(book: Book, params: Params, dates: Sequence[dt.date]) -> dict[dt.date, dict[str, Decimal]]:
+def bucket_balances(book: Book, aging: AgingConfig, dates: Sequence[dt.date]) -> dict[dt.date, dict[str, Decimal]]:
     """Open balance per aging bucket (reporting currency) at each date — one engine pass for all dates."""
     fx = book.fx
-    items = aged_items(book, params.aging, sorted(set(dates)))
+    items = aged_items(book, aging, sorted(set(dates)))
     frame = (
         items.group_by(["as_of", "currency", "bucket"])
         .aggregate(balance=items.open_balance.sum())
@@ -282,16 +282,16 @@ BACKTEST_HORIZON_MONTHS = 12
 PROJECTION_MONTHS = 3
 
 
-def backtest(book: Book, params: Params, estimates: Mapping[dt.date, AllowanceEstimate]) -> pd.DataFrame:
+def backtest(book: Book, aging: AgingConfig, estimates: Mapping[dt.date, AllowanceEstimate]) -> pd.DataFrame:
     """Allowance predicted at each past month-end against write-offs of the balances then open, over the next
     12 months (fewer where the horizon reaches past as_of: ``horizon_complete`` is then false)."""
     dates = sorted(estimates)
     columns = ["month_end", "allowance", "write_offs_next_12m", "difference", "coverage_pct", "horizon_complete"]
     if not dates or book.adjustments is None:
         return pd.DataFrame(columns=columns)
-    items = aged_items(book, params.aging, dates).select("as_of", "invoice_id", "currency")
+    items = aged_items(book, aging, dates).select("as_of", "invoice_id", "currency")
     adj = book.adjustments
-    write_offs = adj.filter((adj.kind == "write_off") & (adj.adjustment_date <= params.as_of))
+    write_offs = adj.filter((adj.kind == "write_off") & (adj.adjustment_date <= book.as_of))
     joined = items.join(write_offs.select("invoice_id", "adjustment_date", "amount"), "invoice_id")
     joined = joined.filter(
         (joined.adjustment_date > joined.as_of)
@@ -320,7 +320,7 @@ def backtest(book: Book, params: Params, estimates: Mapping[dt.date, AllowanceEs
                 "write_offs_next_12m": actual,
                 "difference": None if predicted is None else predicted - actual,
                 "coverage_pct": None if coverage is None else coverage * HUNDRED,
-                "horizon_complete": shift_month_end(estimate_date, BACKTEST_HORIZON_MONTHS) <= params.as_of,
+                "horizon_complete": shift_month_end(estimate_date, BACKTEST_HORIZON_MONTHS) <= book.as_of,
             }
         )
     return pd.DataFrame(rows, columns=columns)
@@ -411,12 +411,11 @@ def _rolled(balance: Decimal | None, rate: Decimal | None) -> Decimal | None:
     return _provision(balance, rate)
 
 
-def write_off_candidates(book: Book, params: Params) -> pd.DataFrame:
+def write_off_candidates(book: Book, aging: AgingConfig, rules: WriteOffCandidatesConfig) -> pd.DataFrame:
     """Open items proposed for write-off approval: past the age limit, or no payment from the customer for N days,
     or disputed and past due beyond N days; with the customer's last payment and agency status."""
-    rules = params.allowance.write_off_candidates
-    as_of = params.as_of
-    items = aged_items(book, params.aging, as_of)
+    as_of = book.as_of
+    items = aged_items(book, aging, as_of)
     payments = book.payments.filter(lambda t: t.payment_date <= as_of)
     invoices = book.invoices.select("invoice_id", "customer_id")
     last_paid = (
@@ -495,7 +494,7 @@ def compute_allowance(book: Book, params: Params) -> SectionResult:
         | set(dates_needed(roll_params, [as_of, projection_base]))
         | {shift_month_end(projection_base, i) for i in range(1, PROJECTION_MONTHS + 1)}
     )
-    balances = bucket_balances(book, params, needed)
+    balances = bucket_balances(book, params.aging, needed)
     write_offs = adjustments_by_month(book, "write_off")
     recoveries = adjustments_by_month(book, "recovery")
     estimates = {d: allowance_at(d, params, balances, write_offs) for d in estimate_dates}
@@ -527,7 +526,7 @@ def compute_allowance(book: Book, params: Params) -> SectionResult:
                 )
             }
         ),
-        "allowance_backtest": backtest(book, params, {d: estimates[d] for d in backtest_dates}),
+        "allowance_backtest": backtest(book, params.aging, {d: estimates[d] for d in backtest_dates}),
         "roll_rates_monthly": _wide_roll_rates(rolls_now.monthly),
         "roll_rates_average": _with_non_roll(rolls_now.averages),
         "loss_rates": pd.DataFrame({"bucket": labels, "loss_rate": [rolls_now.loss_rates[b] for b in labels]}),
@@ -535,8 +534,8 @@ def compute_allowance(book: Book, params: Params) -> SectionResult:
         "allowance_projection": _projection_table(
             balances, rolls_now, rolls_then, labels, as_of, projection_base, write_offs
         ),
-        "write_off_candidates": write_off_candidates(book, params),
-        "allowance_disputed": _disputed_allowance(book, params, closing.matrix),
+        "write_off_candidates": write_off_candidates(book, params.aging, params.allowance.write_off_candidates),
+        "allowance_disputed": _disputed_allowance(book, params.aging, closing.matrix),
     }
     method = (
         "aging rates: allowance = Σ bucket balance × configured rate"
@@ -668,10 +667,10 @@ def _projection_table(
     return pd.DataFrame(rows)
 
 
-def _disputed_allowance(book: Book, params: Params, matrix: pd.DataFrame) -> pd.DataFrame:
+def _disputed_allowance(book: Book, aging: AgingConfig, matrix: pd.DataFrame) -> pd.DataFrame:
     """Disputed items stay in their bucket; shown separately with the loss rate of their bucket."""
     fx = book.fx
-    items = aged_items(book, params.aging, params.as_of)
+    items = aged_items(book, aging, book.as_of)
     items = items.filter(items.disputed)
     frame = (
         items.group_by(["bucket", "currency"])
@@ -681,9 +680,9 @@ def _disputed_allowance(book: Book, params: Params, matrix: pd.DataFrame) -> pd.
     )
     rates = dict(zip(matrix["bucket"], matrix["loss_rate"]))
     rows = []
-    for bucket in params.aging.labels:
+    for bucket in aging.labels:
         part = frame[frame["bucket"] == bucket]
-        balance = dsum(fx.convert(b, c, params.as_of) for b, c in zip(part["balance"], part["currency"]))
+        balance = dsum(fx.convert(b, c, book.as_of) for b, c in zip(part["balance"], part["currency"]))
         rows.append(
             {
                 "bucket": bucket,
