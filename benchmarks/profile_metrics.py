@@ -22,6 +22,7 @@ Usage: python benchmarks/profile_metrics.py --params P [--skip-validation] [--cp
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import dataclasses
 import json
@@ -108,6 +109,7 @@ def run(params_path: Path, validate: bool) -> dict[str, object]:
     begin = time.perf_counter()
     from collections_mi.config.params import load_params
     from collections_mi.metrics import sections as sections_module
+    from collections_mi.metrics.book import open_book
     from collections_mi.sources.ledger import open_ledger
     from collections_mi.store.results import kpis_json
     from collections_mi.validation.gate import validate_ledger
@@ -129,25 +131,18 @@ def run(params_path: Path, validate: bool) -> dict[str, object]:
         phase("validate", lambda: validate_ledger(ledger, params))
 
     def timed_section(section):
-        def compute(tables, params, fx):
-            return phase(f"compute:{section.name}", lambda: section.compute(tables, params, fx))
+        def compute(book, params):
+            return phase(f"compute:{section.name}", lambda: section.compute(book, params))
 
         return dataclasses.replace(section, compute=compute)
 
     chosen = [timed_section(s) for s in sections_module.available_sections(ledger.typed)]
-    from collections_mi.metrics import fx as fx_module
-
-    original_load_fx = sections_module.load_fx
-    sections_module.load_fx = lambda tables, currency: phase(
-        "compute:load_fx", lambda: original_load_fx(tables, currency)
-    )
-    try:
-        started = time.perf_counter()
-        results = sections_module.compute_sections(ledger.typed, params, chosen)
-        compute_total = time.perf_counter() - started
-    finally:
-        sections_module.load_fx = original_load_fx
-    del fx_module
+    started = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        # the Book: shape, FX rates and the derived tables (spans, daily reductions, settlements) materialised once
+        book = phase("compute:open_book", lambda: stack.enter_context(open_book(ledger, params)))
+        results = sections_module.compute_sections(book, params, chosen)
+    compute_total = time.perf_counter() - started
     kpis = phase("kpis_json", lambda: kpis_json(sections_module.flat_kpis(results)))
     return {"phases": phases, "compute_total": compute_total, "kpis_bytes": len(kpis)}
 

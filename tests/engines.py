@@ -202,6 +202,7 @@ def compute_results(params_path: Path, out: Path) -> Path:
     """What `collections-mi metrics` does (open, validate, compute every section), and the kpis.json and tables/
     that `pack` writes from it."""
     from collections_mi.config.params import load_params
+    from collections_mi.metrics.book import open_book
     from collections_mi.metrics.sections import available_sections, compute_sections, flat_kpis
     from collections_mi.sources.ledger import open_ledger
     from collections_mi.store.results import write_results
@@ -210,7 +211,8 @@ def compute_results(params_path: Path, out: Path) -> Path:
     params = load_params(params_path)
     ledger = open_ledger(params, params_path)
     validate_ledger(ledger, params)
-    results = compute_sections(ledger.typed, params, available_sections(ledger.typed))
+    with open_book(ledger, params) as book:
+        results = compute_sections(book, params, available_sections(ledger.typed))
     write_results(results, flat_kpis(results), out)
     return out
 

@@ -11,7 +11,7 @@ import pytest
 
 from collections_mi.config.params import load_params
 from collections_mi.metrics.agency import champion_challenger, compute_agency
-from collections_mi.metrics.fx import load_fx
+from collections_mi.metrics.book import open_book
 from collections_mi.sources.ledger import open_ledger
 
 from conftest import write_params
@@ -43,8 +43,8 @@ def _ledger(folder: Path, placements: list[str], collections: list[str]) -> Path
 
 def _compute(params_path: Path):
     params = load_params(params_path)
-    tables = open_ledger(params, params_path).typed
-    return compute_agency(tables, params, load_fx(tables, "USD"))
+    with open_book(open_ledger(params, params_path), params) as book:
+        return compute_agency(book, params)
 
 
 def test_ccaa_net_back_comparison(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from collections_mi.config.params import load_params
 from collections_mi.metrics.aging import compute_aging
-from collections_mi.metrics.fx import load_fx
+from collections_mi.metrics.book import open_book
 from collections_mi.sources.ledger import open_ledger
 
 from conftest import write_params
@@ -22,7 +22,8 @@ from oracle import aging as oracle_aging
 def compute(params_path: Path):
     params = load_params(params_path)
     ledger = open_ledger(params, params_path)
-    return compute_aging(ledger.typed, params, load_fx(ledger.typed, params.reporting_currency))
+    with open_book(ledger, params) as book:
+        return compute_aging(book, params)
 
 
 def buckets(result) -> dict[str, Decimal]:
@@ -213,7 +214,8 @@ def test_open_items_at_many_dates_match_the_oracle_inline_and_materialised(demo_
     """open_items builds only the (invoice, date) pairs inside each invoice's open span [invoice_date, closed_on).
     At 14 dates (month-ends and mid-month days, including the day invoices close), every open item and balance
     equals the oracle's invoice-by-invoice computation — with the spans inline and materialised once per run."""
-    from collections_mi.metrics.balances import open_items, release_balance_tables, with_balance_tables
+    from collections_mi.metrics.balances import open_items
+    from collections_mi.metrics.book import book_of
     from collections_mi.sources.ledger import fetch
 
     params = load_params(write_params(tmp_path, demo_ledger, as_of="2026-10-31"))
@@ -221,15 +223,10 @@ def test_open_items_at_many_dates_match_the_oracle_inline_and_materialised(demo_
     dates = [dt.date(2025, m, 28) for m in range(1, 13)] + [dt.date(2026, 6, 15), dt.date(2026, 10, 31)]
     oracle = _oracle(demo_ledger)
     expected = {(item["invoice_id"], day): item["balance"] for day in dates for item in oracle.open_items(day)}
-    prepared = with_balance_tables(ledger.typed, params.reporting_currency)
-    try:
-        for tables in (ledger.typed, prepared):
-            frame = fetch(
-                open_items(tables, dates, params.reporting_currency).select("invoice_id", "as_of", "open_balance")
-            )
+    with open_book(ledger, params) as materialised:
+        for book in (book_of(ledger, params), materialised):
+            frame = fetch(open_items(book, dates).select("invoice_id", "as_of", "open_balance"))
             got = dict(zip(zip(frame["invoice_id"], frame["as_of"]), frame["open_balance"]))
             assert len(got) == len(frame)  # one row per open (invoice, date)
             assert got == expected
-    finally:
-        release_balance_tables(prepared)
     assert len(expected) > 2_000

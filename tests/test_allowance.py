@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from collections_mi.config.params import load_params
+from collections_mi.config.params import Params, load_params
 from collections_mi.metrics.allowance import aging_rate_allowance, compute_allowance, roll_rates, rollforward
-from collections_mi.metrics.fx import load_fx
+from collections_mi.metrics.book import open_book
+from collections_mi.metrics.result import SectionResult
 from collections_mi.sources.ledger import open_ledger
 
 from conftest import write_params
@@ -124,6 +125,11 @@ def _cohort_ledger(folder: Path) -> Path:
     return folder
 
 
+def _allowance(params: Params, params_path: Path) -> SectionResult:
+    with open_book(open_ledger(params, params_path), params) as book:
+        return compute_allowance(book, params)
+
+
 def test_roll_rate_method_through_the_engine(tmp_path: Path) -> None:
     # month-ends: Jan 31 current (dpd −1); Feb 28 dpd 27; Mar 31 dpd 58; Apr 30 dpd 88; May 31 dpd 119; Jun write-off
     ledger = _cohort_ledger(tmp_path / "l")
@@ -139,8 +145,7 @@ def test_roll_rate_method_through_the_engine(tmp_path: Path) -> None:
         },
     )
     params = load_params(params_path)
-    ledger_tables = open_ledger(params, params_path).typed
-    result = compute_allowance(ledger_tables, params, load_fx(ledger_tables, "USD"))
+    result = _allowance(params, params_path)
     loss = dict(zip(result.tables["loss_rates"]["bucket"], result.tables["loss_rates"]["loss_rate"]))
     for label, expected in zip(["current", "1-30", "31-60", "61-90", "90+"], IFRS_COMMUNITY_LOSS):
         assert abs(loss[label] - expected) < D("1e-25"), label
@@ -152,8 +157,7 @@ def test_roll_rate_method_through_the_engine(tmp_path: Path) -> None:
 def test_matches_oracle_and_rollforward_adds_up(demo_ledger: Path, tmp_path: Path, method: str, as_of: str) -> None:
     params_path = write_params(tmp_path, demo_ledger, as_of=as_of, name="p.yaml", allowance={"method": method})
     params = load_params(params_path)
-    tables = open_ledger(params, params_path).typed
-    result = compute_allowance(tables, params, load_fx(tables, "USD"))
+    result = _allowance(params, params_path)
     oracle = _oracle(demo_ledger)
     day = dt.date.fromisoformat(as_of)
     expected = oracle_allowance(oracle, day, method, params.allowance_rates)
@@ -170,8 +174,7 @@ def test_method_rates_and_overlay_move_the_allowance_as_expected(demo_ledger: Pa
     def total(name: str, **allowance) -> Decimal:
         params_path = write_params(tmp_path, demo_ledger, name=name, allowance=allowance)
         params = load_params(params_path)
-        tables = open_ledger(params, params_path).typed
-        return compute_allowance(tables, params, load_fx(tables, "USD")).kpis["allowance_total"]
+        return _allowance(params, params_path).kpis["allowance_total"]
 
     base = total("a.yaml")
     doubled = total(
@@ -238,8 +241,7 @@ def test_a_roll_rate_of_zero_over_zero_leaves_the_allowance_not_available(tmp_pa
     assert (kpis["allowance_opening"], kpis["write_offs"], kpis["recoveries"]) == (0, 100, 0)
 
     params = load_params(params_path)
-    tables = open_ledger(params, params_path).typed
-    result = compute_allowance(tables, params, load_fx(tables, "USD"))
+    result = _allowance(params, params_path)
     reason = (
         f"the allowance at 2026-10-31 cannot be computed: {ROLL_1_30_UNDEFINED}; the loss rate of 1-30, which "
         "holds a balance at 2026-10-31, depends on it"
@@ -268,8 +270,7 @@ def test_a_roll_rate_of_zero_over_zero_no_balance_depends_on_is_shown_as_not_ava
     assert (kpis["allowance_total"], kpis["allowance_opening"], kpis["bad_debt_expense"]) == (45, 0, 145)
 
     params = load_params(params_path)
-    tables = open_ledger(params, params_path).typed
-    result = compute_allowance(tables, params, load_fx(tables, "USD"))
+    result = _allowance(params, params_path)
     assert result.kpis["allowance_total"] == D(45) and "allowance_total" not in result.unavailable
     loss_rates = list(result.tables["loss_rates"]["loss_rate"])
     assert (loss_rates[0], loss_rates[1], loss_rates[3]) == (None, None, D("0.05"))

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from collections_mi.config.params import load_params
-from collections_mi.metrics.dso import (
+from collections_mi.metrics.book import open_book
+from collections_mi.metrics.dso import compute_dso
+from collections_mi.metrics.dso_formulas import (
     KPI_IDS,
     collection_effectiveness,
-    compute_dso,
     countback_dso,
     days_sales_outstanding,
     dso_window,
 )
-from collections_mi.metrics.fx import load_fx
 from collections_mi.sources.ledger import open_ledger
 
 from conftest import write_params
@@ -120,7 +120,8 @@ def _write(folder: Path, invoices: list[tuple], payments: list[tuple] = ()) -> P
 def _compute(params_path: Path):
     params = load_params(params_path)
     ledger = open_ledger(params, params_path)
-    return compute_dso(ledger.typed, params, load_fx(ledger.typed, params.reporting_currency))
+    with open_book(ledger, params) as book:
+        return compute_dso(book, params)
 
 
 def test_creditguru_example_through_the_engine(tmp_path: Path) -> None:

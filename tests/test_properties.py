@@ -143,6 +143,7 @@ def compute(tiny: Tiny, as_of: dt.date = AS_OF, sections: tuple[str, ...] | None
     """(flat KPIs, section results, oracle figures) for ``tiny`` as of ``as_of``, through the library in-process
     (no validation gate: the ledgers are valid by construction); ``sections`` = a subset of the pack's."""
     from collections_mi.config.params import load_params
+    from collections_mi.metrics.book import open_book
     from collections_mi.metrics.sections import SECTIONS, available_sections, compute_sections, flat_kpis
     from collections_mi.sources.ledger import open_ledger
 
@@ -153,7 +154,8 @@ def compute(tiny: Tiny, as_of: dt.date = AS_OF, sections: tuple[str, ...] | None
         ledger = open_ledger(params, params_path)
         try:
             chosen = available_sections(ledger.typed) if sections is None else [SECTIONS[n] for n in sections]
-            results = compute_sections(ledger.typed, params, chosen)
+            with open_book(ledger, params) as book:
+                results = compute_sections(book, params, chosen)
         finally:
             disconnect = getattr(ledger.backend, "disconnect", None)
             if disconnect:

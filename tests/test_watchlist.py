@@ -59,7 +59,7 @@ def test_general_reserve_by_grade() -> None:
 
 def test_demo_loan_book_matches_the_oracle(demo_ledger, tmp_path) -> None:
     from collections_mi.config.params import load_params
-    from collections_mi.metrics.fx import load_fx
+    from collections_mi.metrics.book import open_book
     from collections_mi.metrics.watchlist import compute_watchlist
     from collections_mi.sources.ledger import open_ledger
 
@@ -69,8 +69,8 @@ def test_demo_loan_book_matches_the_oracle(demo_ledger, tmp_path) -> None:
     for as_of in ("2026-10-31", "2026-06-30"):
         params_path = write_params(tmp_path, demo_ledger, as_of=as_of, name=f"{as_of}.yaml")
         params = load_params(params_path)
-        tables = open_ledger(params, params_path).typed
-        result = compute_watchlist(tables, params, load_fx(tables, "USD"))
+        with open_book(open_ledger(params, params_path), params) as book:
+            result = compute_watchlist(book, params)
         expected = watchlist_reserves(demo_ledger, params.as_of, dict(params.watchlist.general_rates))
         assert result.kpis["watchlist_loans"] == expected["watchlist_loans"] > 0
         for kpi in ("watchlist_balance", "specific_reserve", "general_reserve", "total_reserve"):

@@ -50,11 +50,13 @@ def load_section(section: str, params_path: str, results_dir: str | None = None)
         results = read_results(Path(results_dir), only=[section])
         return params, results[section]
     # computing imports Ibis and the metrics (0.3 s): not in a pack's notebooks, which read the results
+    from collections_mi.metrics.book import open_book
     from collections_mi.metrics.sections import SECTIONS, compute_sections
     from collections_mi.sources.ledger import open_ledger
 
     ledger = open_ledger(params, params_path)
-    return params, compute_sections(ledger.typed, params, [SECTIONS[section]])[section]
+    with open_book(ledger, params) as book:
+        return params, compute_sections(book, params, [SECTIONS[section]])[section]
 
 
 def show(fig: go.Figure) -> None:
@@ -153,11 +155,12 @@ def explore_open_items(params_path: str, history_dir: str) -> tuple[Params, pd.D
         )
         return params, items
     # Ibis and the metrics (0.3 s): only when the month is not in the history
+    from collections_mi.metrics.book import book_of
     from collections_mi.metrics.open_items import open_items_snapshot
     from collections_mi.sources.ledger import open_ledger
 
     ledger = open_ledger(params, params_path)
-    items = open_items_snapshot(ledger.typed, params)
+    items = open_items_snapshot(book_of(ledger, params), params.aging)
     note(f"{params.period} is not in the history yet: open items computed now from {ledger.description}.")
     return params, items
 

@@ -35,7 +35,7 @@ from pydantic import (
 )
 
 from collections_mi.config.yaml_loader import MAX_BYTES, YamlRefused, load_yaml
-from collections_mi.core.contract import TABLES
+from collections_mi.core.contract import RISK_GRADES, TABLES, RiskGrade
 from collections_mi.core.currencies import ISO_4217
 from collections_mi.core.errors import ConfigError
 from collections_mi.core.printable import escaped, text_problem
@@ -57,7 +57,6 @@ TEXT_LIMITS = {
 }
 #: how many recipients one email may have (RFC 5321 §4.5.3.1.8: a server must accept 100)
 MAX_RECIPIENTS = 100
-RISK_GRADES = ("pass", "special_mention", "substandard", "doubtful", "loss")
 
 
 class _Strict(BaseModel):
@@ -385,9 +384,6 @@ class AllowanceConfig(_Strict):
     lookback_months: Annotated[int, Field(ge=1, le=60)] = 12
     overlay: Annotated[Decimal, Field(ge=0, le=10)] = Decimal("1.0")
     write_off_candidates: WriteOffCandidatesConfig = Field(default_factory=WriteOffCandidatesConfig)
-
-
-RiskGrade = Literal["pass", "special_mention", "substandard", "doubtful", "loss"]
 
 
 def _general_rates() -> dict[RiskGrade, Decimal]:

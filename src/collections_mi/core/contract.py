@@ -6,7 +6,7 @@ Sources use it to build typed views; validation uses it to check presence and ty
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 ColumnType = Literal["string", "date", "money", "decimal", "int", "bool"]
 
@@ -204,7 +204,9 @@ TABLES: dict[str, Table] = {
 ADJUSTMENT_KINDS = ("credit_note", "discount", "write_off", "recovery")
 #: adjustment kinds that reduce an invoice's open balance (a recovery does not)
 BALANCE_REDUCING_KINDS = ("credit_note", "discount", "write_off")
-RISK_GRADES = ("pass", "special_mention", "substandard", "doubtful", "loss")
+#: loans.risk_grade, best to worst (regulatory grades); the watch-list general rates are keyed by them
+RiskGrade = Literal["pass", "special_mention", "substandard", "doubtful", "loss"]
+RISK_GRADES: tuple[RiskGrade, ...] = get_args(RiskGrade)
 GL_ACCOUNTS = ("ar_control", "allowance")
 TRUE_STRINGS = ("true", "t", "1", "yes", "y")
 FALSE_STRINGS = ("false", "f", "0", "no", "n")

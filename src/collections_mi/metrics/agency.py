@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from collections_mi.config.params import Params
 from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio
-from collections_mi.metrics.balances import Tables
-from collections_mi.metrics.fx import FxRates
-from collections_mi.metrics.result import SectionResult
+from collections_mi.core.periods import months_between
+from collections_mi.metrics.book import Book, present
+from collections_mi.metrics.result import KpiValue, SectionResult
 
 #: months after placement at which champion and challenger are compared
 HORIZON_MONTHS = 6
@@ -37,20 +38,12 @@ TABLE_NAMES = (
 )
 
 
-def months_between(start: dt.date, end: dt.date) -> int:
-    """Whole months since placement: 0 in the placement's own month."""
-    return (end.year - start.year) * 12 + end.month - start.month
-
-
-def placement_results(tables: Tables, params: Params) -> pd.DataFrame:
+def placement_results(agencies: ir.Table, placements: ir.Table, collections: ir.Table, as_of: dt.date) -> pd.DataFrame:
     """One row per placement (placed_date ≤ as_of): placed, collected, fees, net-back, liquidation, recall, first
     collection. Collections dated after as_of are ignored."""
-    as_of = params.as_of
-    placements = tables["agency_placements"]
     placements = placements.filter(placements.placed_date <= as_of)
     recalled = placements.recalled_date
     placements = placements.mutate(recalled_date=ibis.ifelse(recalled <= as_of, recalled, ibis.null("date")))
-    collections = tables["agency_collections"]
     collections = collections.filter(collections.collection_date <= as_of)
     sums = collections.group_by("placement_id").aggregate(
         collected=collections.amount.sum(),
@@ -58,7 +51,6 @@ def placement_results(tables: Tables, params: Params) -> pd.DataFrame:
         collections=collections.count(),
     )
     joined = placements.left_join(sums, "placement_id").drop("placement_id_right")
-    agencies = tables["agencies"]
     strategy = agencies.strategy
     joined = joined.left_join(agencies.select("agency_id", agency=agencies.name, strategy=strategy), "agency_id").drop(
         "agency_id_right"
@@ -97,7 +89,7 @@ def placement_results(tables: Tables, params: Params) -> pd.DataFrame:
     return frame
 
 
-def totals(placements: pd.DataFrame) -> dict[str, Decimal | None]:
+def totals(placements: pd.DataFrame) -> dict[str, KpiValue]:
     placed = dsum(placements["placed_amount"])
     collected = dsum(placements["collected"])
     liquidation = ratio(collected, placed)
@@ -130,9 +122,11 @@ def league_table(placements: pd.DataFrame) -> pd.DataFrame:
                 "fees": summary["agency_fees"],
                 "net_back": summary["agency_net_back"],
                 "net_back_pct": None
-                if (p := ratio(summary["agency_net_back"], summary["agency_placed"])) is None
+                if (p := ratio(dsum(group["net_back"]), dsum(group["placed_amount"]))) is None
                 else p * HUNDRED,
-                "recall_rate_pct": ratio(Decimal(recalled), Decimal(len(group))) * HUNDRED,
+                "recall_rate_pct": None
+                if (r := ratio(Decimal(recalled), Decimal(len(group)))) is None
+                else r * HUNDRED,
                 "avg_days_to_first_collection": (Decimal(sum(days)) / len(days)) if days else None,
                 "open_balance": dsum(group["open_balance"]),
             }
@@ -141,14 +135,13 @@ def league_table(placements: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values("net_back", ascending=False, kind="stable").reset_index(drop=True) if len(frame) else frame
 
 
-def liquidation_curves(tables: Tables, params: Params, placements: pd.DataFrame) -> pd.DataFrame:
+def liquidation_curves(collections: ir.Table, as_of: dt.date, placements: pd.DataFrame) -> pd.DataFrame:
     """Per placement-month cohort and month since placement: cumulative collected / placed (%). Every placement
     counts in its cohort's denominator; a recalled placement stops accruing at recall."""
     columns = ["cohort", "months_since", "placements", "placed", "collected_cumulative", "liquidation_pct"]
     if placements.empty:
         return pd.DataFrame(columns=columns)
-    collections = tables["agency_collections"]
-    collections = collections.filter(collections.collection_date <= params.as_of)
+    collections = collections.filter(collections.collection_date <= as_of)
     rows = (
         collections.group_by(["placement_id", "collection_date"])
         .aggregate(amount=collections.amount.sum())
@@ -170,7 +163,7 @@ def liquidation_curves(tables: Tables, params: Params, placements: pd.DataFrame)
     out = []
     for cohort, group in placements.groupby(placements["placed_date"].map(lambda d: d.replace(day=1)), sort=True):
         placed = dsum(group["placed_amount"])
-        horizon = months_between(cohort, params.as_of)
+        horizon = months_between(cohort, as_of)
         running = ZERO
         for month in range(horizon + 1):
             running += dsum(collected.get((cohort, month), []))
@@ -205,20 +198,19 @@ class ChampionChallenger:
     verdict: str
 
 
-def horizon_liquidation(tables: Tables, params: Params, placements: pd.DataFrame, horizon: int) -> pd.DataFrame:
+def horizon_liquidation(collections: ir.Table, as_of: dt.date, placements: pd.DataFrame, horizon: int) -> pd.DataFrame:
     """Liquidation % of each placement old enough to have reached the horizon, counting collections within it."""
-    old_enough = placements[[months_between(d, params.as_of) >= horizon for d in placements["placed_date"]]]
+    old_enough = placements[[months_between(d, as_of) >= horizon for d in placements["placed_date"]]]
     if old_enough.empty:
         return old_enough.assign(horizon_pct=[])
-    collections = tables["agency_collections"]
-    collections = (
-        collections.filter(collections.collection_date <= params.as_of)
+    rows = (
+        collections.filter(collections.collection_date <= as_of)
         .select("placement_id", "collection_date", "amount")
         .to_pyarrow()
         .to_pylist()
     )
     by_placement: dict[str, list[tuple[dt.date, Decimal]]] = defaultdict(list)
-    for row in collections:
+    for row in rows:
         by_placement[row["placement_id"]].append((row["collection_date"], row["amount"]))
     shares = []
     for placement, placed_date, amount, recalled in zip(
@@ -307,10 +299,9 @@ def champion_challenger(sample: pd.DataFrame, horizon: int) -> ChampionChallenge
     return ChampionChallenger(horizon, n1, n2, m1, m2, diff, diff - margin, diff + margin, d, t, p, needed, verdict)
 
 
-def fee_reconciliation(tables: Tables, params: Params, placements: pd.DataFrame) -> pd.DataFrame:
+def fee_reconciliation(collections: ir.Table, as_of: dt.date, placements: pd.DataFrame) -> pd.DataFrame:
     """Fees computed (fee_rate × collections) against the fee the agency charged (`agency_collections.fee_amount`,
     optional); differences itemised per collection."""
-    collections = tables["agency_collections"]
     columns = [
         "collection_id",
         "placement_id",
@@ -325,7 +316,7 @@ def fee_reconciliation(tables: Tables, params: Params, placements: pd.DataFrame)
     if "fee_amount" not in collections.columns:
         return pd.DataFrame(columns=columns)
     frame = (
-        collections.filter(collections.collection_date <= params.as_of)
+        collections.filter(collections.collection_date <= as_of)
         .select("collection_id", "placement_id", "collection_date", "amount", "fee_amount")
         .to_pyarrow()
         .to_pandas()
@@ -343,10 +334,9 @@ def fee_reconciliation(tables: Tables, params: Params, placements: pd.DataFrame)
     return frame[columns].reset_index(drop=True)
 
 
-def agency_trend(placements: pd.DataFrame, tables: Tables, params: Params) -> pd.DataFrame:
+def agency_trend(placements: pd.DataFrame, collections: ir.Table, as_of: dt.date) -> pd.DataFrame:
     """Collections per month by agency (gross), for the trend chart."""
-    collections = tables["agency_collections"]
-    collections = collections.filter(collections.collection_date <= params.as_of)
+    collections = collections.filter(collections.collection_date <= as_of)
     rows = collections.select("placement_id", "collection_date", "amount").to_pyarrow().to_pylist()
     agency_of = dict(zip(placements["placement_id"], placements["agency"]))
     sums: dict[tuple[dt.date, str], list[Decimal]] = defaultdict(list)
@@ -359,23 +349,27 @@ def agency_trend(placements: pd.DataFrame, tables: Tables, params: Params) -> pd
     return pd.DataFrame(out, columns=["month", "agency", "collected"])
 
 
-def compute_agency(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
-    placements = placement_results(tables, params)
+def compute_agency(book: Book, params: Params) -> SectionResult:
+    as_of = params.as_of
+    collections = present(book.agency_collections, "agency_collections")
+    placements = placement_results(
+        present(book.agencies, "agencies"), present(book.agency_placements, "agency_placements"), collections, as_of
+    )
     if placements.empty:
         return SectionResult.nothing_at(
             "agency", KPI_IDS, TABLE_NAMES, f"no agency placement is dated on or before {params.as_of}"
         )
-    test = champion_challenger(horizon_liquidation(tables, params, placements, HORIZON_MONTHS), HORIZON_MONTHS)
+    test = champion_challenger(horizon_liquidation(collections, as_of, placements, HORIZON_MONTHS), HORIZON_MONTHS)
     return SectionResult(
         section="agency",
         kpis=totals(placements),
         tables={
             "agency_league": league_table(placements),
             "agency_placements": placements,
-            "agency_liquidation_curves": liquidation_curves(tables, params, placements),
+            "agency_liquidation_curves": liquidation_curves(collections, as_of, placements),
             "agency_champion_challenger": pd.DataFrame([test.__dict__]),
-            "agency_fee_reconciliation": fee_reconciliation(tables, params, placements),
-            "agency_collections_by_month": agency_trend(placements, tables, params),
+            "agency_fee_reconciliation": fee_reconciliation(collections, as_of, placements),
+            "agency_collections_by_month": agency_trend(placements, collections, as_of),
         },
         conventions={
             "scope": f"placements placed on or before {params.as_of}; collections dated on or before {params.as_of}",

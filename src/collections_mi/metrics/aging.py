@@ -8,21 +8,16 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
-from collections_mi.config.params import Params
+from collections_mi.config.params import AgingConfig, Params
 from collections_mi.core.money import HUNDRED, ZERO, dsum, ratio, round_money
-from collections_mi.metrics.balances import (
-    Tables,
-    bucket_expr,
-    convert_column,
-    invoices_with_currency,
-    month_ends_up_to,
-    open_items,
-    previous_month_end,
-    reductions,
-)
-from collections_mi.metrics.fx import FxRates
+from collections_mi.core.periods import month_ends_up_to, previous_month_end
+from collections_mi.metrics.balances import bucket_expr, open_items
+from collections_mi.metrics.book import Book
+from collections_mi.metrics.derived import reductions
+from collections_mi.metrics.fx import FxRates, convert_column
 from collections_mi.metrics.result import SectionResult
 from collections_mi.sources.ledger import fetch
 
@@ -30,23 +25,23 @@ CUSTOMER_ATTRIBUTES = ("name", "segment", "region", "collector", "credit_limit")
 UNASSIGNED = "(none)"
 
 
-def aged_items(tables: Tables, params: Params, as_of: dt.date | Sequence[dt.date]) -> ibis.Table:
-    """Open items with their ``bucket`` (per params.aging) and ``past_due`` flag (days past due > 0)."""
-    items = open_items(tables, as_of, params.reporting_currency)
-    age = items.days_past_due if params.aging.basis == "due_date" else items.days_since_invoice
+def aged_items(book: Book, aging: AgingConfig, as_of: dt.date | Sequence[dt.date]) -> ibis.Table:
+    """Open items with their ``bucket`` (per ``aging``) and ``past_due`` flag (days past due > 0)."""
+    items = open_items(book, as_of)
+    age = items.days_past_due if aging.basis == "due_date" else items.days_since_invoice
     return items.mutate(
-        bucket=bucket_expr(age, params.aging.labels, params.aging.buckets, params.aging.basis),
+        bucket=bucket_expr(age, aging.labels, aging.buckets, aging.basis),
         past_due=items.days_past_due > 0,
     )
 
 
-def _customer_cells(tables: Tables, params: Params) -> pd.DataFrame:
+def _customer_cells(book: Book, aging: AgingConfig) -> pd.DataFrame:
     """Open balances at as_of grouped by customer × currency × bucket × past-due × disputed, with customer fields."""
-    items = aged_items(tables, params, params.as_of)
+    items = aged_items(book, aging, book.as_of)
     cells = items.group_by(["customer_id", "currency", "bucket", "past_due", "disputed"]).aggregate(
         items=items.count(), balance=items.open_balance.sum()
     )
-    customers = tables["customers"]
+    customers = book.customers
     cells = cells.left_join(customers.select("customer_id", *CUSTOMER_ATTRIBUTES), "customer_id").drop(
         "customer_id_right"
     )
@@ -133,16 +128,16 @@ def currency_breakdown(cells: pd.DataFrame, fx: FxRates, as_of: dt.date) -> pd.D
     return pd.DataFrame(rows, columns=["currency", "items", "amount_original", "rate", "amount", "share_pct"])
 
 
-def aging_trend(tables: Tables, params: Params, fx: FxRates) -> pd.DataFrame:
-    """AR by bucket at each of the last ``report.trend_months`` month-ends (one engine pass for all dates)."""
-    dates = month_ends_up_to(params.as_of, params.report.trend_months)
-    items = aged_items(tables, params, dates)
+def aging_trend(book: Book, aging: AgingConfig, months: int) -> pd.DataFrame:
+    """AR by bucket at each of the last ``months`` month-ends (one engine pass for all dates)."""
+    dates = month_ends_up_to(book.as_of, months)
+    items = aged_items(book, aging, dates)
     grouped = items.group_by(["as_of", "currency", "bucket", "past_due"]).aggregate(
         items=items.count(), balance=items.open_balance.sum()
     )
     frame = fetch(grouped)
-    frame["amount"] = convert_column(frame, fx, "balance", "currency", "as_of")
-    labels = params.aging.labels
+    frame["amount"] = convert_column(frame, book.fx, "balance", "currency", "as_of")
+    labels = aging.labels
     rows = []
     for month in dates:
         month_rows = frame[frame["as_of"] == month]
@@ -163,19 +158,21 @@ def aging_trend(tables: Tables, params: Params, fx: FxRates) -> pd.DataFrame:
     )
 
 
-def ar_rollforward(tables: Tables, params: Params, fx: FxRates, opening: Decimal, closing: Decimal) -> pd.DataFrame:
+def ar_rollforward(book: Book, opening: Decimal, closing: Decimal) -> pd.DataFrame:
     """Opening AR + credit sales − cash − credits − write-offs ± FX revaluation = closing AR, for as_of's month.
 
     Each movement is converted at the closing rate of the day it changed the balance (the later of its own
     date and the invoice date); with one currency the FX line is exactly zero.
     """
-    as_of = params.as_of
+    as_of, fx = book.as_of, book.fx
     start = previous_month_end(as_of)
-    inv = invoices_with_currency(tables, params.reporting_currency)
+    inv = book.invoices
     sales = inv.filter((inv.invoice_date > start) & (inv.invoice_date <= as_of))
     sales = fetch(sales.group_by(["currency", "invoice_date"]).aggregate(amount=sales.amount.sum()))
     sales_total = dsum(convert_column(sales, fx, "amount", "currency", "invoice_date"))
-    events = reductions(tables).join(inv.select("invoice_id", "currency", "invoice_date"), "invoice_id")
+    events = reductions(book.payments, book.adjustments).join(
+        inv.select("invoice_id", "currency", "invoice_date"), "invoice_id"
+    )
     events = events.mutate(effective=ibis.greatest(events.event_date, events.invoice_date))
     events = events.filter((events.effective > start) & (events.effective <= as_of) & (events.event_date <= as_of))
     moved = fetch(events.group_by(["kind", "currency", "effective"]).aggregate(amount=events.amount.sum()))
@@ -200,8 +197,9 @@ def ar_rollforward(tables: Tables, params: Params, fx: FxRates, opening: Decimal
 
 
 def gl_reconciliation(
-    tables: Tables,
-    params: Params,
+    gl_balances: ir.Table | None,
+    as_of: dt.date,
+    reporting_currency: str,
     ar_total: Decimal,
     open_items_count: int,
     bucket_sum: Decimal,
@@ -224,7 +222,7 @@ def gl_reconciliation(
             "explanation": "",
         },
     ]
-    if "gl_balances" not in tables:
+    if gl_balances is None:
         lines.append(
             {
                 "check": "GL ar_control",
@@ -235,8 +233,7 @@ def gl_reconciliation(
             }
         )
         return pd.DataFrame(lines)
-    gl = tables["gl_balances"]
-    gl = gl.filter((gl.account == "ar_control") & (gl.period_end == params.as_of))
+    gl = gl_balances.filter((gl_balances.account == "ar_control") & (gl_balances.period_end == as_of))
     gl_amounts = fetch(gl.select("amount"))["amount"]
     if gl_amounts.empty:
         lines.append(
@@ -245,19 +242,19 @@ def gl_reconciliation(
                 "amount": None,
                 "difference": None,
                 "status": "not provided",
-                "explanation": f"gl_balances has no ar_control row for {params.as_of}",
+                "explanation": f"gl_balances has no ar_control row for {as_of}",
             }
         )
         return pd.DataFrame(lines)
     gl_total = dsum(gl_amounts)
     difference = gl_total - ar_total
-    shown_difference = round_money(difference, params.reporting_currency)
+    shown_difference = round_money(difference, reporting_currency)
     if shown_difference == 0:
         status = "ok"
         explanation = "" if difference == 0 else f"sub-cent FX rounding of {difference:f}"
     else:
         status = "DIFFERENCE"
-        explanation = _explain_difference(shown_difference, open_items_list(), params.reporting_currency)
+        explanation = _explain_difference(shown_difference, open_items_list(), reporting_currency)
     lines.append(
         {
             "check": "GL ar_control",
@@ -283,12 +280,12 @@ def _explain_difference(difference: Decimal, items: pd.DataFrame, currency: str)
     )
 
 
-def open_item_list(tables: Tables, params: Params, fx: FxRates, *, disputed_only: bool = False) -> pd.DataFrame:
+def open_item_list(book: Book, aging: AgingConfig, *, disputed_only: bool = False) -> pd.DataFrame:
     """Invoice-level open items at as_of (all, or only disputed ones) with customer and reporting amount."""
-    items = aged_items(tables, params, params.as_of)
+    items = aged_items(book, aging, book.as_of)
     if disputed_only:
         items = items.filter(items.disputed)
-    customers = tables["customers"]
+    customers = book.customers
     items = items.left_join(customers.select("customer_id", "name"), "customer_id").drop("customer_id_right")
     frame = fetch(
         items.select(
@@ -305,14 +302,15 @@ def open_item_list(tables: Tables, params: Params, fx: FxRates, *, disputed_only
             "disputed",
         ).order_by([ibis.desc("days_past_due"), "invoice_id"])
     )
-    frame["open_balance_reporting"] = convert_column(frame, fx, "open_balance", "currency", params.as_of)
+    frame["open_balance_reporting"] = convert_column(frame, book.fx, "open_balance", "currency", book.as_of)
     return frame
 
 
-def compute_aging(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
+def compute_aging(book: Book, params: Params) -> SectionResult:
     """Everything the aging section shows: KPIs ar_total, open_items, past_due_total and its tables."""
     labels = params.aging.labels
-    cells = _customer_cells(tables, params)
+    fx = book.fx
+    cells = _customer_cells(book, params.aging)
     cells["amount"] = convert_column(cells, fx, "balance", "currency", params.as_of)
     buckets = bucket_table(zip(cells["bucket"], cells["items"], cells["amount"]), labels)
     ar_total = dsum(cells["amount"])
@@ -331,23 +329,24 @@ def compute_aging(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
         .sort_values("over_limit", ascending=False, kind="stable")
         .reset_index(drop=True)
     )
-    disputed = open_item_list(tables, params, fx, disputed_only=True)
+    disputed = open_item_list(book, params.aging, disputed_only=True)
     disputed_cells = cells[cells["disputed"].astype(bool)]
     disputed_buckets = bucket_table(
         zip(disputed_cells["bucket"], disputed_cells["items"], disputed_cells["amount"]), labels
     )
 
-    trend = aging_trend(tables, params, fx)
+    trend = aging_trend(book, params.aging, params.report.trend_months)
     opening = trend["ar_total"].iloc[-2] if len(trend) > 1 else ZERO
     gl = gl_reconciliation(
-        tables,
-        params,
+        book.gl_balances,
+        params.as_of,
+        params.reporting_currency,
         ar_total,
         open_items_count,
         dsum(buckets["amount"]),
-        lambda: _items_for_explanations(tables, params, fx),
+        lambda: _items_for_explanations(book, params.aging),
     )
-    rollforward = ar_rollforward(tables, params, fx, opening, ar_total)
+    rollforward = ar_rollforward(book, opening, ar_total)
 
     basis = (
         "days past due (as_of − due_date); current = not yet due"
@@ -381,6 +380,6 @@ def compute_aging(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
     )
 
 
-def _items_for_explanations(tables: Tables, params: Params, fx: FxRates) -> pd.DataFrame:
-    frame = open_item_list(tables, params, fx)
+def _items_for_explanations(book: Book, aging: AgingConfig) -> pd.DataFrame:
+    frame = open_item_list(book, aging)
     return frame.rename(columns={"open_balance_reporting": "amount", "amount": "invoice_amount"})

@@ -16,13 +16,21 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
-from collections_mi.config.params import Params
+from collections_mi.config.params import AgingConfig, Params, WriteOffCandidatesConfig
 from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio, round_money
+from collections_mi.core.periods import (
+    closed_month_ends_up_to,
+    month_end,
+    month_ends_up_to,
+    months_between,
+    previous_month_end,
+    shift_month_end,
+)
 from collections_mi.metrics.aging import aged_items
-from collections_mi.metrics.balances import Tables, month_end, month_ends_up_to, previous_month_end
-from collections_mi.metrics.fx import FxRates
+from collections_mi.metrics.book import Book
 from collections_mi.metrics.result import SectionResult
 
 ONE = Decimal(1)
@@ -144,8 +152,8 @@ def roll_rates(
     loss: dict[str, Decimal | None] = {}
     with decimal.localcontext(decimal.Context(prec=40)):
         for k in range(last + 1):
-            chained = average_rates[k:]
-            if any(rate is None for rate in chained):
+            chained = [rate for rate in average_rates[k:] if rate is not None]
+            if len(chained) < last + 1 - k:
                 loss[labels[k]] = None  # 0/0 is not 0: a loss rate chaining an undefined average is undefined
                 continue
             product = Decimal(overlay)
@@ -174,11 +182,10 @@ def rollforward(opening: Decimal, write_offs: Decimal, recoveries: Decimal, clos
 # ---------------------------------------------------------------------------------------------- ledger inputs
 
 
-def bucket_balances(
-    tables: Tables, params: Params, fx: FxRates, dates: Sequence[dt.date]
-) -> dict[dt.date, dict[str, Decimal]]:
+def bucket_balances(book: Book, aging: AgingConfig, dates: Sequence[dt.date]) -> dict[dt.date, dict[str, Decimal]]:
     """Open balance per aging bucket (reporting currency) at each date — one engine pass for all dates."""
-    items = aged_items(tables, params, sorted(set(dates)))
+    fx = book.fx
+    items = aged_items(book, aging, sorted(set(dates)))
     frame = (
         items.group_by(["as_of", "currency", "bucket"])
         .aggregate(balance=items.open_balance.sum())
@@ -191,26 +198,28 @@ def bucket_balances(
     return {d: {b: dsum(v) for b, v in result.get(d, {}).items()} for d in dates}
 
 
-def adjustments_by_month(tables: Tables, params: Params, fx: FxRates, kind: str) -> dict[dt.date, Decimal]:
+def _adjustments_in_invoice_currency(book: Book, kind: str, start: dt.date | None = None) -> ir.Table | None:
+    """Adjustments of ``kind`` dated from ``start`` (or the first) to as_of, with their invoice's ``currency``."""
+    if book.adjustments is None:
+        return None
+    adj = book.adjustments
+    dated = adj.adjustment_date <= book.as_of
+    if start is not None:
+        dated = (adj.adjustment_date >= start) & dated
+    adj = adj.filter((adj.kind == kind) & dated)
+    return adj.join(book.invoices.select("invoice_id", "currency"), "invoice_id")
+
+
+def adjustments_by_month(book: Book, kind: str) -> dict[dt.date, Decimal]:
     """Adjustments of ``kind`` per month (keyed by month-end), each at its own date's closing rate, up to as_of."""
-    if "adjustments" not in tables:
+    adj = _adjustments_in_invoice_currency(book, kind)
+    if adj is None:
         return {}
-    adj = tables["adjustments"]
-    adj = adj.filter((adj.kind == kind) & (adj.adjustment_date <= params.as_of))
-    invoices = tables["invoices"]
-    currency = invoices.currency.upper()
-    adj = adj.join(invoices.select("invoice_id", currency=currency.fill_null(params.reporting_currency)), "invoice_id")
     frame = adj.group_by(["currency", "adjustment_date"]).aggregate(amount=adj.amount.sum()).to_pyarrow().to_pandas()
     totals: dict[dt.date, list[Decimal]] = defaultdict(list)
     for currency, day, amount in zip(frame["currency"], frame["adjustment_date"], frame["amount"]):
-        totals[month_end(day)].append(fx.convert(amount, currency, day))
+        totals[month_end(day)].append(book.fx.convert(amount, currency, day))
     return {m: dsum(v) for m, v in totals.items()}
-
-
-def lookback_months(as_of: dt.date, count: int) -> list[dt.date]:
-    """The last ``count`` month-ends up to and including as_of (or before it, when as_of is not a month-end)."""
-    last = as_of if month_end(as_of) == as_of else previous_month_end(as_of)
-    return month_ends_up_to(last, count)
 
 
 @dataclass(frozen=True)
@@ -224,6 +233,14 @@ class AllowanceEstimate:
     unavailable: str | None = None
 
 
+def roll_rates_at(
+    as_of: dt.date, params: Params, balances: BalancesByMonth, write_offs: Mapping[dt.date, Decimal]
+) -> RollRates:
+    """The roll rates (and loss rates) of the lookback ending at the last month-end on or before ``as_of``."""
+    months = closed_month_ends_up_to(as_of, params.allowance.lookback_months)
+    return roll_rates(balances, write_offs, months, params.aging.labels, params.allowance.overlay)
+
+
 def allowance_at(
     as_of: dt.date, params: Params, balances: BalancesByMonth, write_offs: Mapping[dt.date, Decimal]
 ) -> AllowanceEstimate:
@@ -232,9 +249,7 @@ def allowance_at(
     if params.allowance.method == "aging_rates":
         matrix = aging_rate_allowance(at, params.allowance_rates, labels)
         return AllowanceEstimate(as_of, dsum(matrix["allowance"]), matrix)
-    rolls = roll_rates(
-        balances, write_offs, lookback_months(as_of, params.allowance.lookback_months), labels, params.allowance.overlay
-    )
+    rolls = roll_rates_at(as_of, params, balances, write_offs)
     matrix = aging_rate_allowance(at, rolls.loss_rates, labels)
     held = [label for label in labels if at.get(label, ZERO) != 0]
     reason = rolls.why_not_available(held, as_of)
@@ -247,16 +262,15 @@ def dates_needed(params: Params, estimate_dates: Sequence[dt.date]) -> list[dt.d
     needed = set(estimate_dates)
     if params.allowance.method == "roll_rate":
         for day in estimate_dates:
-            months = lookback_months(day, params.allowance.lookback_months)
+            months = closed_month_ends_up_to(day, params.allowance.lookback_months)
             needed.update(months)
             needed.add(previous_month_end(months[0]))
     return sorted(needed)
 
 
-def gl_allowance(tables: Tables, day: dt.date) -> Decimal | None:
-    if "gl_balances" not in tables:
+def gl_allowance(gl: ir.Table | None, day: dt.date) -> Decimal | None:
+    if gl is None:
         return None
-    gl = tables["gl_balances"]
     rows = gl.filter((gl.account == "allowance") & (gl.period_end == day)).select("amount").to_pyarrow().to_pylist()
     return dsum(r["amount"] for r in rows) if rows else None
 
@@ -268,24 +282,16 @@ BACKTEST_HORIZON_MONTHS = 12
 PROJECTION_MONTHS = 3
 
 
-def add_months(day: dt.date, months: int) -> dt.date:
-    """The month-end ``months`` after (or before) the month of ``day``."""
-    index = day.year * 12 + day.month - 1 + months
-    return month_end(dt.date(index // 12, index % 12 + 1, 1))
-
-
-def backtest(
-    tables: Tables, params: Params, fx: FxRates, estimates: Mapping[dt.date, AllowanceEstimate]
-) -> pd.DataFrame:
+def backtest(book: Book, aging: AgingConfig, estimates: Mapping[dt.date, AllowanceEstimate]) -> pd.DataFrame:
     """Allowance predicted at each past month-end against write-offs of the balances then open, over the next
     12 months (fewer where the horizon reaches past as_of: ``horizon_complete`` is then false)."""
     dates = sorted(estimates)
     columns = ["month_end", "allowance", "write_offs_next_12m", "difference", "coverage_pct", "horizon_complete"]
-    if not dates or "adjustments" not in tables:
+    if not dates or book.adjustments is None:
         return pd.DataFrame(columns=columns)
-    items = aged_items(tables, params, dates).select("as_of", "invoice_id", "currency")
-    adj = tables["adjustments"]
-    write_offs = adj.filter((adj.kind == "write_off") & (adj.adjustment_date <= params.as_of))
+    items = aged_items(book, aging, dates).select("as_of", "invoice_id", "currency")
+    adj = book.adjustments
+    write_offs = adj.filter((adj.kind == "write_off") & (adj.adjustment_date <= book.as_of))
     joined = items.join(write_offs.select("invoice_id", "adjustment_date", "amount"), "invoice_id")
     joined = joined.filter(
         (joined.adjustment_date > joined.as_of)
@@ -301,7 +307,7 @@ def backtest(
     for as_of, currency, day, amount in zip(
         frame["as_of"], frame["currency"], frame["adjustment_date"], frame["amount"]
     ):
-        realised[as_of].append(fx.convert(amount, currency, day))
+        realised[as_of].append(book.fx.convert(amount, currency, day))
     rows = []
     for estimate_date in dates:
         predicted = estimates[estimate_date].total  # None: not available at that month-end (a roll rate of 0/0)
@@ -314,29 +320,28 @@ def backtest(
                 "write_offs_next_12m": actual,
                 "difference": None if predicted is None else predicted - actual,
                 "coverage_pct": None if coverage is None else coverage * HUNDRED,
-                "horizon_complete": add_months(estimate_date, BACKTEST_HORIZON_MONTHS) <= params.as_of,
+                "horizon_complete": shift_month_end(estimate_date, BACKTEST_HORIZON_MONTHS) <= book.as_of,
             }
         )
     return pd.DataFrame(rows, columns=columns)
 
 
-def vintage_curves(tables: Tables, params: Params, fx: FxRates, cohorts: int = 24) -> pd.DataFrame:
+def vintage_curves(book: Book, cohorts: int = 24) -> pd.DataFrame:
     """Static pools by invoice month: cumulative net write-offs (write-offs − recoveries) as % of the cohort's sales,
     by months since the invoice month (long format: cohort, months_since, sales, net_write_offs, loss_pct)."""
     columns = ["cohort", "months_since", "sales", "net_write_offs", "loss_pct"]
-    first_cohort = add_months(params.as_of, -cohorts_back(cohorts)).replace(day=1)
-    inv = tables["invoices"]
-    currency = inv.currency.upper()
-    inv = inv.mutate(currency=currency.fill_null(params.reporting_currency))
-    inv = inv.filter((inv.invoice_date >= first_cohort) & (inv.invoice_date <= params.as_of))
+    as_of, fx = book.as_of, book.fx
+    first_cohort = shift_month_end(as_of, -cohorts_back(cohorts)).replace(day=1)
+    inv = book.invoices
+    inv = inv.filter((inv.invoice_date >= first_cohort) & (inv.invoice_date <= as_of))
     sales = inv.group_by(["currency", "invoice_date"]).aggregate(amount=inv.amount.sum()).to_pyarrow().to_pandas()
     cohort_sales: dict[dt.date, list[Decimal]] = defaultdict(list)
     for currency_code, day, amount in zip(sales["currency"], sales["invoice_date"], sales["amount"]):
         cohort_sales[day.replace(day=1)].append(fx.convert(amount, currency_code, day))
     losses: dict[tuple[dt.date, int], list[Decimal]] = defaultdict(list)
-    if "adjustments" in tables:
-        adj = tables["adjustments"]
-        adj = adj.filter(adj.kind.isin(("write_off", "recovery")) & (adj.adjustment_date <= params.as_of))
+    if book.adjustments is not None:
+        adj = book.adjustments
+        adj = adj.filter(adj.kind.isin(("write_off", "recovery")) & (adj.adjustment_date <= as_of))
         joined = adj.join(inv.select("invoice_id", "currency", "invoice_date"), "invoice_id")
         joined = joined.mutate(cohort=joined.invoice_date.truncate("M"))
         frame = (
@@ -349,13 +354,13 @@ def vintage_curves(tables: Tables, params: Params, fx: FxRates, cohorts: int = 2
             frame["cohort"], frame["kind"], frame["currency"], frame["adjustment_date"], frame["amount"]
         ):
             cohort = cohort if isinstance(cohort, dt.date) else cohort.date()
-            offset = (day.year - cohort.year) * 12 + day.month - cohort.month
+            offset = months_between(cohort, day)
             value = fx.convert(amount, currency_code, day)
             losses[(cohort, offset)].append(value if kind == "write_off" else -value)
     rows = []
     for cohort in sorted(cohort_sales):
         total_sales = dsum(cohort_sales[cohort])
-        horizon = (params.as_of.year - cohort.year) * 12 + params.as_of.month - cohort.month
+        horizon = months_between(cohort, as_of)
         cumulative = ZERO
         for offset in range(horizon + 1):
             cumulative += dsum(losses.get((cohort, offset), []))
@@ -406,14 +411,13 @@ def _rolled(balance: Decimal | None, rate: Decimal | None) -> Decimal | None:
     return _provision(balance, rate)
 
 
-def write_off_candidates(tables: Tables, params: Params, fx: FxRates) -> pd.DataFrame:
+def write_off_candidates(book: Book, aging: AgingConfig, rules: WriteOffCandidatesConfig) -> pd.DataFrame:
     """Open items proposed for write-off approval: past the age limit, or no payment from the customer for N days,
     or disputed and past due beyond N days; with the customer's last payment and agency status."""
-    rules = params.allowance.write_off_candidates
-    as_of = params.as_of
-    items = aged_items(tables, params, as_of)
-    payments = tables["payments"].filter(lambda t: t.payment_date <= as_of)
-    invoices = tables["invoices"].select("invoice_id", "customer_id")
+    as_of = book.as_of
+    items = aged_items(book, aging, as_of)
+    payments = book.payments.filter(lambda t: t.payment_date <= as_of)
+    invoices = book.invoices.select("invoice_id", "customer_id")
     last_paid = (
         payments.join(invoices, "invoice_id")
         .group_by("customer_id")
@@ -427,7 +431,7 @@ def write_off_candidates(tables: Tables, params: Params, fx: FxRates) -> pd.Data
     items = items.filter(rule_age | rule_silent | rule_dispute).mutate(
         over_age_limit=rule_age, no_recent_payment=rule_silent, long_dispute=rule_dispute
     )
-    customers = tables["customers"]
+    customers = book.customers
     extra = [c for c in ("name", "collector") if c in customers.columns]
     items = items.left_join(customers.select("customer_id", *extra), "customer_id").drop("customer_id_right")
     frame = (
@@ -452,20 +456,21 @@ def write_off_candidates(tables: Tables, params: Params, fx: FxRates) -> pd.Data
         .to_pandas()
     )
     frame["open_balance_reporting"] = [
-        fx.convert(a, c, as_of) for a, c in zip(frame["open_balance"], frame["currency"])
+        book.fx.convert(a, c, as_of) for a, c in zip(frame["open_balance"], frame["currency"])
     ]
-    frame["agency"] = _agency_status(tables, as_of, frame["customer_id"])
+    frame["agency"] = _agency_status(book, frame["customer_id"])
     return frame
 
 
-def _agency_status(tables: Tables, as_of: dt.date, customer_ids: pd.Series) -> list[str | None]:
-    if "agency_placements" not in tables or "agencies" not in tables or not len(customer_ids):
+def _agency_status(book: Book, customer_ids: pd.Series) -> list[str | None]:
+    if book.agency_placements is None or book.agencies is None or not len(customer_ids):
         return [None] * len(customer_ids)
-    placements = tables["agency_placements"]
+    as_of = book.as_of
+    placements = book.agency_placements
     placements = placements.filter(placements.placed_date <= as_of)
     recalled = placements.recalled_date
     active = placements.filter(recalled.isnull() | (recalled > as_of))
-    agencies = tables["agencies"].select("agency_id", agency_name="name")
+    agencies = book.agencies.select("agency_id", agency_name="name")
     frame = (
         active.join(agencies, "agency_id").select("customer_id", "agency_name", "placed_date").to_pyarrow().to_pandas()
     )
@@ -475,34 +480,30 @@ def _agency_status(tables: Tables, as_of: dt.date, customer_ids: pd.Series) -> l
     return [status.get(c) for c in customer_ids]
 
 
-def compute_allowance(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
+def compute_allowance(book: Book, params: Params) -> SectionResult:
     """Everything the allowance section shows; KPIs allowance_total, allowance_opening, bad_debt_expense,
     write_offs, recoveries."""
     as_of = params.as_of
     opening_date = previous_month_end(as_of)
     backtest_dates = month_ends_up_to(opening_date, BACKTEST_MONTHS)
     roll_params = params.model_copy(update={"allowance": params.allowance.model_copy(update={"method": "roll_rate"})})
-    projection_base = add_months(as_of, -12)
+    projection_base = shift_month_end(as_of, -12)
     estimate_dates = sorted({as_of, opening_date, *backtest_dates, projection_base})
     needed = sorted(
         set(dates_needed(params, estimate_dates))
         | set(dates_needed(roll_params, [as_of, projection_base]))
-        | {add_months(projection_base, i) for i in range(1, PROJECTION_MONTHS + 1)}
+        | {shift_month_end(projection_base, i) for i in range(1, PROJECTION_MONTHS + 1)}
     )
-    balances = bucket_balances(tables, params, fx, needed)
-    write_offs = adjustments_by_month(tables, params, fx, "write_off")
-    recoveries = adjustments_by_month(tables, params, fx, "recovery")
+    balances = bucket_balances(book, params.aging, needed)
+    write_offs = adjustments_by_month(book, "write_off")
+    recoveries = adjustments_by_month(book, "recovery")
     estimates = {d: allowance_at(d, params, balances, write_offs) for d in estimate_dates}
     closing = estimates[as_of]
-    gl_opening = gl_allowance(tables, opening_date)
+    gl_opening = gl_allowance(book.gl_balances, opening_date)
     opening = gl_opening if gl_opening is not None else estimates[opening_date].total
     month_key = month_end(as_of)
-    month_write_offs = (
-        write_offs.get(month_key, ZERO) if as_of == month_key else _partial_month(tables, params, fx, "write_off")
-    )
-    month_recoveries = (
-        recoveries.get(month_key, ZERO) if as_of == month_key else _partial_month(tables, params, fx, "recovery")
-    )
+    month_write_offs = write_offs.get(month_key, ZERO) if as_of == month_key else _partial_month(book, "write_off")
+    month_recoveries = recoveries.get(month_key, ZERO) if as_of == month_key else _partial_month(book, "recovery")
     roll = (
         None
         if closing.total is None or opening is None
@@ -510,8 +511,8 @@ def compute_allowance(tables: Tables, params: Params, fx: FxRates) -> SectionRes
     )
     expense = None if roll is None else roll["amount"].iloc[3]
 
-    rolls_now = closing.rolls or allowance_at(as_of, roll_params, balances, write_offs).rolls
-    rolls_then = allowance_at(projection_base, roll_params, balances, write_offs).rolls
+    rolls_now = closing.rolls or roll_rates_at(as_of, params, balances, write_offs)
+    rolls_then = roll_rates_at(projection_base, params, balances, write_offs)
     labels = params.aging.labels
     tables_out: dict[str, pd.DataFrame] = {
         "allowance_matrix": closing.matrix,
@@ -521,20 +522,20 @@ def compute_allowance(tables: Tables, params: Params, fx: FxRates) -> SectionRes
             if closing.total is None
             else {
                 "allowance_gl_reconciliation": _gl_reconciliation(
-                    tables, as_of, closing.total, params.reporting_currency
+                    book.gl_balances, as_of, closing.total, params.reporting_currency
                 )
             }
         ),
-        "allowance_backtest": backtest(tables, params, fx, {d: estimates[d] for d in backtest_dates}),
+        "allowance_backtest": backtest(book, params.aging, {d: estimates[d] for d in backtest_dates}),
         "roll_rates_monthly": _wide_roll_rates(rolls_now.monthly),
         "roll_rates_average": _with_non_roll(rolls_now.averages),
         "loss_rates": pd.DataFrame({"bucket": labels, "loss_rate": [rolls_now.loss_rates[b] for b in labels]}),
-        "allowance_vintages": vintage_curves(tables, params, fx),
+        "allowance_vintages": vintage_curves(book),
         "allowance_projection": _projection_table(
             balances, rolls_now, rolls_then, labels, as_of, projection_base, write_offs
         ),
-        "write_off_candidates": write_off_candidates(tables, params, fx),
-        "allowance_disputed": _disputed_allowance(tables, params, fx, closing.matrix),
+        "write_off_candidates": write_off_candidates(book, params.aging, params.allowance.write_off_candidates),
+        "allowance_disputed": _disputed_allowance(book, params.aging, closing.matrix),
     }
     method = (
         "aging rates: allowance = Σ bucket balance × configured rate"
@@ -577,22 +578,17 @@ def compute_allowance(tables: Tables, params: Params, fx: FxRates) -> SectionRes
     return result
 
 
-def _partial_month(tables: Tables, params: Params, fx: FxRates, kind: str) -> Decimal:
+def _partial_month(book: Book, kind: str) -> Decimal:
     """Adjustments of ``kind`` from the 1st of as_of's month to as_of (as_of not a month-end)."""
-    if "adjustments" not in tables:
+    adj = _adjustments_in_invoice_currency(book, kind, start=book.as_of.replace(day=1))
+    if adj is None:
         return ZERO
-    start = params.as_of.replace(day=1)
-    adj = tables["adjustments"]
-    adj = adj.filter((adj.kind == kind) & (adj.adjustment_date >= start) & (adj.adjustment_date <= params.as_of))
-    invoices = tables["invoices"]
-    currency = invoices.currency.upper()
-    adj = adj.join(invoices.select("invoice_id", currency=currency.fill_null(params.reporting_currency)), "invoice_id")
     rows = adj.group_by(["currency", "adjustment_date"]).aggregate(amount=adj.amount.sum()).to_pyarrow().to_pylist()
-    return dsum(fx.convert(r["amount"], r["currency"], r["adjustment_date"]) for r in rows)
+    return dsum(book.fx.convert(r["amount"], r["currency"], r["adjustment_date"]) for r in rows)
 
 
-def _gl_reconciliation(tables: Tables, as_of: dt.date, computed: Decimal, currency: str) -> pd.DataFrame:
-    gl = gl_allowance(tables, as_of)
+def _gl_reconciliation(gl_balances: ir.Table | None, as_of: dt.date, computed: Decimal, currency: str) -> pd.DataFrame:
+    gl = gl_allowance(gl_balances, as_of)
     if gl is None:
         return pd.DataFrame(
             [
@@ -657,24 +653,25 @@ def _projection_table(
         ("projection", as_of, rolls_now, False),
         ("last year's projection", base_then, rolls_then, True),
     ):
-        lookback = [balances.get(m, {}).get(labels[0], ZERO) for m in lookback_months(base, 3)]
+        lookback = [balances.get(m, {}).get(labels[0], ZERO) for m in closed_month_ends_up_to(base, 3)]
         new_current = dsum(lookback) / len(lookback) if lookback else ZERO
         for step, month in enumerate(project(balances.get(base, {}), rolls, labels, new_current), start=1):
-            month_end = add_months(base, step)
-            row: dict[str, object] = {"series": label, "month_end": month_end}
+            projected_end = shift_month_end(base, step)
+            row: dict[str, object] = {"series": label, "month_end": projected_end}
             row.update({b: month[b] for b in labels})
             row["total"] = None if any(month[b] is None for b in labels) else dsum(month[b] for b in labels)
             row["write_offs"] = month["write_offs"]
             if actual:
-                row["actual_total"] = dsum(balances.get(month_end, {}).values())
-                row["actual_write_offs"] = write_offs.get(month_end, ZERO)
+                row["actual_total"] = dsum(balances.get(projected_end, {}).values())
+                row["actual_write_offs"] = write_offs.get(projected_end, ZERO)
             rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _disputed_allowance(tables: Tables, params: Params, fx: FxRates, matrix: pd.DataFrame) -> pd.DataFrame:
+def _disputed_allowance(book: Book, aging: AgingConfig, matrix: pd.DataFrame) -> pd.DataFrame:
     """Disputed items stay in their bucket; shown separately with the loss rate of their bucket."""
-    items = aged_items(tables, params, params.as_of)
+    fx = book.fx
+    items = aged_items(book, aging, book.as_of)
     items = items.filter(items.disputed)
     frame = (
         items.group_by(["bucket", "currency"])
@@ -684,9 +681,9 @@ def _disputed_allowance(tables: Tables, params: Params, fx: FxRates, matrix: pd.
     )
     rates = dict(zip(matrix["bucket"], matrix["loss_rate"]))
     rows = []
-    for bucket in params.aging.labels:
+    for bucket in aging.labels:
         part = frame[frame["bucket"] == bucket]
-        balance = dsum(fx.convert(b, c, params.as_of) for b, c in zip(part["balance"], part["currency"]))
+        balance = dsum(fx.convert(b, c, book.as_of) for b, c in zip(part["balance"], part["currency"]))
         rows.append(
             {
                 "bucket": bucket,

@@ -16,6 +16,7 @@ import pandas as pd
 
 from collections_mi.core.errors import HistoryError
 from collections_mi.core.money import HUNDRED, dsum, ratio
+from collections_mi.core.periods import periods_between
 
 #: the customer attributes the exploration views filter and trend by
 DIMENSIONS = ("segment", "region", "collector", "currency")
@@ -241,7 +242,7 @@ def cohort_runoff(open_items_history: pd.DataFrame) -> pd.DataFrame:
         start = sums.get((cohort, cohort), Decimal(0))
         for period in [p for p in stored if p >= cohort]:
             balance = sums.get((cohort, period), Decimal(0))
-            months_since = (int(period[:4]) - int(cohort[:4])) * 12 + int(period[5:7]) - int(cohort[5:7])
+            months_since = periods_between(cohort, period)
             rows.append(
                 {
                     "cohort": cohort,

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import ibis
 import pandas as pd
 
-from collections_mi.config.params import Params
+from collections_mi.config.params import AgingConfig
 from collections_mi.metrics.aging import UNASSIGNED, aged_items
-from collections_mi.metrics.balances import convert_column
-from collections_mi.metrics.fx import load_fx
+from collections_mi.metrics.book import Book
+from collections_mi.metrics.fx import convert_column
 
 
-def open_items_snapshot(tables: Mapping[str, Any], params: Params, fx: Any = None) -> pd.DataFrame:
-    """Every open invoice at ``params.as_of`` with its bucket, customer attributes and exact reporting amount.
+def open_items_snapshot(book: Book, aging: AgingConfig) -> pd.DataFrame:
+    """Every open invoice at ``book.as_of`` with its bucket (per ``aging``), customer attributes and exact reporting
+    amount.
 
     The reporting amounts add up, exactly, to the aging section's ``ar_total`` (closing-rate conversion is linear).
     """
-    fx = fx if fx is not None else load_fx(tables, params.reporting_currency)
-    items = aged_items(tables, params, params.as_of)
-    customers = tables["customers"]
+    items = aged_items(book, aging, book.as_of)
+    customers = book.customers
     wanted = [c for c in ("name", "segment", "region", "collector") if c in customers.columns]
     items = items.left_join(customers.select("customer_id", *wanted), "customer_id").drop("customer_id_right")
     frame = (
@@ -49,7 +46,7 @@ def open_items_snapshot(tables: Mapping[str, Any], params: Params, fx: Any = Non
     for column in ("segment", "region", "collector"):
         frame[column] = frame[column].astype("object").where(frame[column].notna(), UNASSIGNED)
     frame["name"] = frame["name"].astype("object").where(frame["name"].notna(), frame["customer_id"])
-    frame["open_balance_reporting"] = convert_column(frame, fx, "open_balance", "currency", params.as_of)
+    frame["open_balance_reporting"] = convert_column(frame, book.fx, "open_balance", "currency", book.as_of)
     order = [
         "invoice_id",
         "customer_id",

@@ -13,29 +13,28 @@ from decimal import Decimal
 
 import pandas as pd
 
-from collections_mi.config.params import Params
 from collections_mi.core.money import HUNDRED, ZERO, dsum, ratio
-from collections_mi.metrics.balances import Tables, invoices_with_currency, month_ends_up_to
-from collections_mi.metrics.fx import FxRates
+from collections_mi.core.periods import month_ends_up_to
+from collections_mi.metrics.book import Book
 
 UNASSIGNED = "(none)"
 
 
-def promise_status(tables: Tables, params: Params, fx: FxRates) -> pd.DataFrame:
+def promise_status(book: Book) -> pd.DataFrame:
     """Every promise made on or before as_of with paid_in_window, status, and the collector who took it."""
     columns = ["promise_id", "customer_id", "collector", "promised_on", "due_by", "amount", "paid_in_window", "status"]
-    if "promises" not in tables:
+    if book.promises is None:
         return pd.DataFrame(columns=columns)
-    as_of = params.as_of
-    promises = tables["promises"]
+    as_of = book.as_of
+    promises = book.promises
     promises = promises.filter(promises.promised_on <= as_of)
-    customers = tables["customers"]
+    customers = book.customers
     owner = customers.collector
     promises = promises.left_join(customers.select("customer_id", owner=owner), "customer_id").drop("customer_id_right")
     taken_by = promises.collector
     promises = promises.mutate(collector=taken_by.fill_null(promises.owner).fill_null(UNASSIGNED))
-    invoices = invoices_with_currency(tables, params.reporting_currency).select("invoice_id", "customer_id", "currency")
-    payments = tables["payments"].join(invoices, "invoice_id")
+    invoices = book.invoices.select("invoice_id", "customer_id", "currency")
+    payments = book.payments.join(invoices, "invoice_id")
     payments = payments.filter(payments.payment_date <= as_of)
     matched = promises.select("promise_id", "customer_id", "promised_on", "due_by").join(
         payments.select("customer_id", "currency", "payment_date", paid=payments.amount), "customer_id"
@@ -47,7 +46,7 @@ def promise_status(tables: Tables, params: Params, fx: FxRates) -> pd.DataFrame:
     for promise_id, currency, day, amount in zip(
         paid_frame["promise_id"], paid_frame["currency"], paid_frame["payment_date"], paid_frame["paid"]
     ):
-        paid_by_promise[promise_id].append(fx.convert(amount, currency, day))
+        paid_by_promise[promise_id].append(book.fx.convert(amount, currency, day))
     frame = (
         promises.select("promise_id", "customer_id", "collector", "promised_on", "due_by", "amount")
         .order_by("promise_id")
@@ -70,14 +69,14 @@ def _kept_rate(kept: int, broken: int) -> Decimal | None:
 def kept_rate_trend(status: pd.DataFrame, as_of: dt.date, months: int) -> pd.DataFrame:
     """Promises falling due in each month: kept, broken, pending and the kept rate (kept / (kept + broken))."""
     rows = []
-    for month_end in month_ends_up_to(as_of, months):
-        start = month_end.replace(day=1)
-        due = status[(status["due_by"] >= start) & (status["due_by"] <= month_end)] if len(status) else status
+    for end in month_ends_up_to(as_of, months):
+        start = end.replace(day=1)
+        due = status[(status["due_by"] >= start) & (status["due_by"] <= end)] if len(status) else status
         counts = due["status"].value_counts() if len(due) else {}
         kept, broken, pending = (int(counts.get(s, 0)) for s in ("kept", "broken", "pending"))
         rows.append(
             {
-                "month_end": month_end,
+                "month_end": end,
                 "promises_due": len(due),
                 "kept": kept,
                 "broken": broken,
@@ -89,14 +88,14 @@ def kept_rate_trend(status: pd.DataFrame, as_of: dt.date, months: int) -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def collected_in_month(tables: Tables, params: Params, fx: FxRates, by: str = "collector") -> dict[object, Decimal]:
+def collected_in_month(book: Book, by: str = "collector") -> dict[object, Decimal]:
     """Cash received in as_of's month (up to as_of) per customer attribute, at each payment date's rate."""
-    start = params.as_of.replace(day=1)
-    invoices = invoices_with_currency(tables, params.reporting_currency).select("invoice_id", "customer_id", "currency")
-    payments = tables["payments"]
-    payments = payments.filter((payments.payment_date >= start) & (payments.payment_date <= params.as_of))
+    start = book.as_of.replace(day=1)
+    invoices = book.invoices.select("invoice_id", "customer_id", "currency")
+    payments = book.payments
+    payments = payments.filter((payments.payment_date >= start) & (payments.payment_date <= book.as_of))
     payments = payments.join(invoices, "invoice_id")
-    customers = tables["customers"]
+    customers = book.customers
     group = customers[by].fill_null(UNASSIGNED)
     payments = payments.left_join(customers.select("customer_id", group=group), "customer_id")
     frame = (
@@ -109,18 +108,16 @@ def collected_in_month(tables: Tables, params: Params, fx: FxRates, by: str = "c
     for group_value, currency, day, amount in zip(
         frame["group"], frame["currency"], frame["payment_date"], frame["amount"]
     ):
-        totals[group_value].append(fx.convert(amount, currency, day))
+        totals[group_value].append(book.fx.convert(amount, currency, day))
     return {k: dsum(v) for k, v in totals.items()}
 
 
-def collector_view(
-    tables: Tables, params: Params, fx: FxRates, by_collector: pd.DataFrame, status: pd.DataFrame
-) -> pd.DataFrame:
+def collector_view(book: Book, by_collector: pd.DataFrame, status: pd.DataFrame) -> pd.DataFrame:
     """Per collector: balances owned, past-due share, cash collected in the month, promises taken / kept / broken."""
-    collected = collected_in_month(tables, params, fx)
-    start = params.as_of.replace(day=1)
+    collected = collected_in_month(book)
+    start = book.as_of.replace(day=1)
     taken = status[status["promised_on"] >= start] if len(status) else status
-    due = status[(status["due_by"] >= start) & (status["due_by"] <= params.as_of)] if len(status) else status
+    due = status[(status["due_by"] >= start) & (status["due_by"] <= book.as_of)] if len(status) else status
     rows = []
     for record in by_collector.itertuples(index=False):
         collector = record.collector

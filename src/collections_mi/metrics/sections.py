@@ -9,11 +9,10 @@ from collections_mi.config.params import Params
 from collections_mi.metrics.agency import compute_agency
 from collections_mi.metrics.aging import compute_aging
 from collections_mi.metrics.allowance import compute_allowance
-from collections_mi.metrics.balances import Tables, release_balance_tables, with_balance_tables
+from collections_mi.metrics.book import Book
 from collections_mi.metrics.dso import compute_dso
-from collections_mi.metrics.fx import FxRates, load_fx
 from collections_mi.metrics.result import SectionResult
-from collections_mi.metrics.shape import LedgerShape, ledger_shape
+from collections_mi.metrics.shape import LedgerShape
 from collections_mi.metrics.watchlist import compute_watchlist
 
 #: what one output (a table or KPI id) needs: (table, column) pairs, column None = the table with rows
@@ -29,7 +28,7 @@ class Section:
     name: str
     notebook: str
     title: str
-    compute: Callable[[Tables, Params, FxRates], SectionResult]
+    compute: Callable[[Book, Params], SectionResult]
     #: tables the section needs; a section whose tables are absent is skipped and its KPIs omitted
     needs: tuple[str, ...]
     #: other sections whose results its notebook shows too
@@ -81,7 +80,7 @@ def _allowance_needs(params: Params) -> dict[str, Needs]:
         "allowance_vintages",
         "allowance_projection",
     )
-    needs = dict.fromkeys(write_off_driven, adjustments)
+    needs: dict[str, Needs] = dict.fromkeys(write_off_driven, adjustments)
     needs["allowance_disputed"] = (("invoices", "disputed"),)
     if params.allowance.method == "roll_rate":  # the last bucket's roll rate is its write-offs
         needs.update(
@@ -173,43 +172,40 @@ def with_dependencies(sections: list[Section]) -> list[Section]:
 
 
 def compute_sections(
-    tables: Tables,
+    book: Book,
     params: Params,
     sections: list[Section],
     progress: Callable[[str], None] | None = None,
-    shape: LedgerShape | None = None,
 ) -> dict[str, SectionResult]:
-    """Compute every section once; the results feed kpis.json, tables/, the notebooks and the email.
+    """Compute every section once on ``book`` (opened for ``params``); the results feed kpis.json, tables/, the
+    notebooks and the email.
 
-    What needs optional data the ledger lacks (``shape``; measured here when not given) is left out of each result,
-    with its reason, and a KPI that cannot be computed (e.g. a ratio with nothing to divide by) is None: kpis.json
-    omits both."""
-    shape = shape if shape is not None else ledger_shape(tables, params.as_of)
-    fx = load_fx(tables, params.reporting_currency)
-    if progress:
-        progress("materialising open-item spans")
-    prepared = with_balance_tables(tables, params.reporting_currency)
+    What needs optional data the ledger lacks (``book.shape``) is left out of each result, with its reason, and a KPI
+    that cannot be computed (e.g. a ratio with nothing to divide by) is None: kpis.json omits both."""
+    if (book.as_of, book.reporting_currency) != (params.as_of, params.reporting_currency):
+        raise ValueError(
+            f"the book is as of {book.as_of} in {book.reporting_currency}, the params as of {params.as_of} in "
+            f"{params.reporting_currency}: open the book with these params"
+        )
+    shape = book.shape
     results = {}
-    try:
-        for section in sections:
-            if progress:
-                progress(f"computing {section.name}")
-            result = section.compute(prepared, params, fx)
-            for output, needs in section.output_needs(params).items():
-                reason = shape.missing_of(*needs)
-                if reason is not None:
-                    result.omit([output], reason)
-            for kpi, value in result.kpis.items():
-                if value is None:
-                    result.unavailable.setdefault(
-                        kpi,
-                        f"{kpi} cannot be computed as of {params.as_of} from this "
-                        "ledger (nothing to divide by: no sales or no settled "
-                        "invoices in the window)",
-                    )
-            results[section.name] = result
-    finally:
-        release_balance_tables(prepared)
+    for section in sections:
+        if progress:
+            progress(f"computing {section.name}")
+        result = section.compute(book, params)
+        for output, needs in section.output_needs(params).items():
+            reason = shape.missing_of(*needs)
+            if reason is not None:
+                result.omit([output], reason)
+        for kpi, value in result.kpis.items():
+            if value is None:
+                result.unavailable.setdefault(
+                    kpi,
+                    f"{kpi} cannot be computed as of {params.as_of} from this "
+                    "ledger (nothing to divide by: no sales or no settled "
+                    "invoices in the window)",
+                )
+        results[section.name] = result
     return results
 
 

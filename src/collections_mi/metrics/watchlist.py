@@ -14,14 +14,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
+import ibis.expr.types as ir
 import pandas as pd
 
 from collections_mi.config.params import Params
-from collections_mi.core.contract import RISK_GRADES
+from collections_mi.core.contract import RISK_GRADES, RiskGrade
 from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio
-from collections_mi.metrics.balances import Tables
-from collections_mi.metrics.fx import FxRates
-from collections_mi.metrics.result import SectionResult
+from collections_mi.metrics.book import Book, present
+from collections_mi.metrics.result import KpiValue, SectionResult
 
 PV_CONTEXT = decimal.Context(prec=50)
 DAYS_PER_YEAR = Decimal(365)
@@ -67,7 +67,7 @@ def collateral_reserve(balance: Decimal, collateral_value: Decimal, cost_to_sell
         return max(ZERO, Decimal(balance) - net)
 
 
-def general_reserve(balance: Decimal, grade: str, rates: Mapping[str, Decimal]) -> Decimal:
+def general_reserve(balance: Decimal, grade: RiskGrade, rates: Mapping[RiskGrade, Decimal]) -> Decimal:
     with decimal.localcontext(PV_CONTEXT):
         return Decimal(balance) * rates[grade]
 
@@ -75,22 +75,26 @@ def general_reserve(balance: Decimal, grade: str, rates: Mapping[str, Decimal]) 
 # ---------------------------------------------------------------------------------------------- snapshots
 
 
-def snapshot_dates(tables: Tables, as_of: dt.date) -> list[dt.date]:
-    loans = tables["loans"]
+def snapshot_dates(loans: ir.Table, as_of: dt.date) -> list[dt.date]:
     rows = loans.filter(loans.as_of_date <= as_of).select("as_of_date").distinct().order_by("as_of_date")
     return [r["as_of_date"] for r in rows.to_pyarrow().to_pylist()]
 
 
-def loan_reserves(tables: Tables, params: Params, snapshot: dt.date, reserve_date: dt.date) -> pd.DataFrame:
-    """One row per loan of the snapshot with PV, net collateral, reserve and its kind (specific / general / none)."""
-    loans = tables["loans"]
+def loan_reserves(
+    loans: ir.Table,
+    cash_flows: ir.Table,
+    rates: Mapping[RiskGrade, Decimal],
+    snapshot: dt.date,
+    reserve_date: dt.date,
+) -> pd.DataFrame:
+    """One row per loan of the snapshot with PV, net collateral, reserve and its kind (specific / general / none);
+    loans without an impairment method carry the general reserve of their grade (``rates``)."""
     frame = loans.filter(loans.as_of_date == snapshot).order_by("loan_id").to_pyarrow().to_pandas()
-    flows = tables["loan_cash_flows"]
+    flows = cash_flows
     flows = flows.filter(flows.as_of_date == snapshot).select("loan_id", "flow_date", "amount").to_pyarrow().to_pylist()
     by_loan: dict[str, list[tuple[dt.date, Decimal]]] = defaultdict(list)
     for flow in flows:
         by_loan[flow["loan_id"]].append((flow["flow_date"], flow["amount"]))
-    rates = params.watchlist.general_rates
     pvs, nets, reserves, kinds = [], [], [], []
     for record in frame.itertuples(index=False):
         pv = net = None
@@ -121,7 +125,7 @@ def loan_reserves(tables: Tables, params: Params, snapshot: dt.date, reserve_dat
     return frame
 
 
-def reserve_totals(frame: pd.DataFrame) -> dict[str, object]:
+def reserve_totals(frame: pd.DataFrame) -> dict[str, KpiValue]:
     specific = dsum(frame.loc[frame["reserve_kind"] == "specific", "reserve"])
     general = dsum(frame.loc[frame["reserve_kind"] == "general", "reserve"])
     watch = frame[frame["on_watch_list"].astype(bool)]
@@ -230,17 +234,14 @@ def movements(previous: pd.DataFrame | None, current: pd.DataFrame) -> tuple[pd.
             )
         elif is_watch and not was_watch:
             movement = "added"
-        elif GRADE_ORDER[is_["risk_grade"]] > GRADE_ORDER[was["risk_grade"]]:
-            movement = "downgraded"
-        elif GRADE_ORDER[is_["risk_grade"]] < GRADE_ORDER[was["risk_grade"]]:
-            movement = "upgraded"
+        elif was is None or is_ is None or GRADE_ORDER[is_["risk_grade"]] == GRADE_ORDER[was["risk_grade"]]:
+            continue  # on the list before and now, in the same grade
         else:
-            continue
-        source = is_ if is_ is not None else was
+            movement = "downgraded" if GRADE_ORDER[is_["risk_grade"]] > GRADE_ORDER[was["risk_grade"]] else "upgraded"
         rows.append(
             {
                 "loan_id": loan,
-                "borrower": source["borrower"],
+                "borrower": (now if loan in now.index else before).loc[loan, "borrower"],
                 "movement": movement,
                 "grade_before": None if was is None else was["risk_grade"],
                 "grade_now": None if is_ is None else is_["risk_grade"],
@@ -263,17 +264,19 @@ def movements(previous: pd.DataFrame | None, current: pd.DataFrame) -> tuple[pd.
     return pd.DataFrame(rows, columns=columns), pd.DataFrame(cause_rows)
 
 
-def compute_watchlist(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
+def compute_watchlist(book: Book, params: Params) -> SectionResult:
     """KPIs watchlist_loans, watchlist_balance, specific_reserve, general_reserve, total_reserve and the tables."""
-    dates = snapshot_dates(tables, params.as_of)
+    loans, cash_flows = present(book.loans, "loans"), present(book.loan_cash_flows, "loan_cash_flows")
+    rates = params.watchlist.general_rates
+    dates = snapshot_dates(loans, params.as_of)
     if not dates:
         return SectionResult.nothing_at(
             "watchlist", KPI_IDS, TABLE_NAMES, f"the loans table has no snapshot dated on or before {params.as_of}"
         )
     snapshot = dates[-1]
-    current = loan_reserves(tables, params, snapshot, params.as_of)
+    current = loan_reserves(loans, cash_flows, rates, snapshot, params.as_of)
     previous_date = dates[-2] if len(dates) > 1 else None
-    previous = loan_reserves(tables, params, previous_date, previous_date) if previous_date else None
+    previous = loan_reserves(loans, cash_flows, rates, previous_date, previous_date) if previous_date else None
     kpis = reserve_totals(current)
     unmeasured = current[
         (current["impairment_method"] == "collateral")
@@ -294,7 +297,7 @@ def compute_watchlist(tables: Tables, params: Params, fx: FxRates) -> SectionRes
         else pd.DataFrame(columns=["line", "amount"])
     )
     watch = current[current["on_watch_list"].astype(bool)].copy()
-    since = _months_on_list(tables, snapshot, watch["loan_id"])
+    since = _months_on_list(loans, snapshot, watch["loan_id"])
     watch["months_on_list"] = [since.get(loan) for loan in watch["loan_id"]]
     loan_columns = [
         "loan_id",
@@ -377,9 +380,8 @@ def compute_watchlist(tables: Tables, params: Params, fx: FxRates) -> SectionRes
     return result
 
 
-def _months_on_list(tables: Tables, snapshot: dt.date, loan_ids: pd.Series) -> dict[str, int]:
+def _months_on_list(loans: ir.Table, snapshot: dt.date, loan_ids: pd.Series) -> dict[str, int]:
     """Consecutive month-end snapshots (up to ``snapshot``) each loan has been on the watch list."""
-    loans = tables["loans"]
     history = (
         loans.filter((loans.as_of_date <= snapshot) & loans.loan_id.isin(list(loan_ids)))
         .select("loan_id", "as_of_date", "on_watch_list")

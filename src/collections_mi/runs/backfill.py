@@ -18,11 +18,12 @@ from collections_mi.config.params import Params, load_params, params_to_jsonable
 from collections_mi.core.errors import BackfillFailed, first_line
 from collections_mi.core.periods import check_period, month_end_of, month_range, shift_period
 from collections_mi.core.values import exact_text
-from collections_mi.metrics.fx import load_fx
+from collections_mi.metrics.book import book_of, open_book
 from collections_mi.metrics.open_items import open_items_snapshot
 from collections_mi.metrics.result import SectionResult
 from collections_mi.metrics.sections import available_sections, compute_sections
-from collections_mi.sources.ledger import open_ledger
+from collections_mi.metrics.shape import LedgerShape
+from collections_mi.sources.ledger import Ledger, open_ledger
 from collections_mi.store.history import history_dir_for, periods, store_snapshot
 from collections_mi.validation.gate import validate_ledger
 
@@ -32,25 +33,26 @@ Progress = Callable[[str], None]
 def record_pack(
     out_dir: str | Path,
     params: Params,
-    ledger: Any,
+    ledger: Ledger,
     results: Mapping[str, SectionResult],
     *,
     run_id: str,
     complete: bool = True,
     progress: Progress = print,
+    shape: LedgerShape | None = None,
 ) -> Path | None:
     """After a successful publish: store the month-end snapshot in ``out_dir/history``.
 
     The pack is already published, so a failure here is reported as a warning (with the backfill command that
     stores the month later), never as a failed pack. A partial run (``--only``) is not a month-end snapshot and
-    is not stored.
+    is not stored. ``shape``: the ledger's, as of ``params.as_of``, when already measured.
     """
     if not complete:
         progress("history not updated: a run with --only is not a complete month-end snapshot")
         return None
     started = time.perf_counter()
     try:
-        items = open_items_snapshot(ledger.typed, params) if "aging" in results else None
+        items = open_items_snapshot(book_of(ledger, params, shape=shape), params.aging) if "aging" in results else None
         folder = store_snapshot(
             history_dir_for(out_dir),
             params,
@@ -122,12 +124,9 @@ class _MonthComputer:
         started = time.perf_counter()
         try:
             params = month_params(self.template, period)
-            results = compute_sections(self.tables, params, available_sections(self.tables))
-            items = (
-                open_items_snapshot(self.tables, params, load_fx(self.tables, params.reporting_currency))
-                if "aging" in results
-                else None
-            )
+            with open_book(self.tables, params) as book:
+                results = compute_sections(book, params, available_sections(self.tables))
+                items = open_items_snapshot(book, params.aging) if "aging" in results else None
             store_snapshot(
                 self.history_dir,
                 params,

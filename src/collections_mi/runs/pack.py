@@ -28,6 +28,7 @@ from collections_mi import __version__
 from collections_mi.config.params import Params, load_params, params_to_jsonable, write_frozen_params
 from collections_mi.core.errors import MACHINE_ERRNOS, PackError, first_line
 from collections_mi.delivery.email import write_email
+from collections_mi.metrics.book import open_book
 from collections_mi.metrics.result import SectionResult
 from collections_mi.metrics.sections import (
     SECTIONS,
@@ -38,7 +39,7 @@ from collections_mi.metrics.sections import (
     unavailable_sections,
     with_dependencies,
 )
-from collections_mi.metrics.shape import ledger_shape
+from collections_mi.metrics.shape import LedgerShape, ledger_shape
 from collections_mi.outputs import publish as publishing
 from collections_mi.outputs.excel import write_excel
 from collections_mi.outputs.restatement import compare_with_published
@@ -48,7 +49,7 @@ from collections_mi.presentation import allowance as allowance_view
 from collections_mi.presentation import dso as dso_view
 from collections_mi.presentation import watchlist as watchlist_view
 from collections_mi.runs.backfill import record_pack
-from collections_mi.sources.ledger import open_ledger
+from collections_mi.sources.ledger import Ledger, open_ledger
 from collections_mi.store.results import write_results
 from collections_mi.validation.gate import validate_ledger
 
@@ -375,7 +376,7 @@ def _run_locked(
             results = clock.run(
                 "compute",
                 f"computing {', '.join(s.name for s in computed)}",
-                lambda: compute_sections(ledger.typed, params, computed, shape=shape),
+                lambda: compute_on_book(ledger, params, computed, shape),
             )
             kpis = flat_kpis(results)
             write_results(results, kpis, staging)
@@ -437,7 +438,16 @@ def _run_locked(
             (staging / "run.json").write_text(json.dumps(manifest, indent=1, default=str), encoding="utf-8")
             final = publishing.publish(out_dir, params.period, staging)
             # issue 11: store this month-end's snapshot in <out>/history (a failure only warns: the pack is published)
-            record_pack(out_dir, params, ledger, results, run_id=run_id, complete=only is None, progress=clock.progress)
+            record_pack(
+                out_dir,
+                params,
+                ledger,
+                results,
+                run_id=run_id,
+                complete=only is None,
+                progress=clock.progress,
+                shape=shape,
+            )
         except BaseException:
             if keep and staging.exists():
                 kept = publishing.keep_failed(out_dir, params.period, run_id, staging)
@@ -456,4 +466,13 @@ def compute_kpis(params_path: str | Path, *, validate: bool = True) -> dict[str,
         validate_ledger(ledger, params)
     shape = ledger_shape(ledger.typed, params.as_of)
     sections = available_sections(ledger.typed, shape=shape)
-    return flat_kpis(compute_sections(ledger.typed, params, sections, shape=shape))
+    return flat_kpis(compute_on_book(ledger, params, sections, shape))
+
+
+def compute_on_book(
+    ledger: Ledger, params: Params, sections: list[Section], shape: LedgerShape
+) -> dict[str, SectionResult]:
+    """Open the ledger's Book as of ``params.as_of`` (``shape`` measured for that date), compute ``sections`` on it,
+    release it."""
+    with open_book(ledger, params, shape=shape) as book:
+        return compute_sections(book, params, sections)

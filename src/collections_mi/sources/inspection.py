@@ -13,7 +13,6 @@ an unmapped required column is reported and left as a ``# TODO`` in the YAML.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import json
 import re
@@ -23,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from collections_mi.core.contract import TABLES
+from collections_mi.core.periods import month_end
 
 # ---------------------------------------------------------------------------------------------------------------
 # Synonyms: headers of common ERP exports for contract columns, most specific first. Each list is searched after
@@ -653,10 +653,6 @@ def assign_tables(
             reason = f"{assigned[table][0].name} was chosen for {table}"
         unused[sample.name] = f"cannot feed {table}: {reason}"
     return assigned, unused
-
-
-def month_end(day: dt.date) -> dt.date:
-    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
 def propose(

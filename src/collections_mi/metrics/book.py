@@ -1,0 +1,138 @@
+"""The Book: one opened ledger as of one date — its contract tables and the tables derived from them, as named fields.
+
+Every metric takes the Book (or the one table it needs) and the params it reads; none reads a table by name and none
+derives a shared table again::
+
+    with open_book(ledger, params) as book:
+        results = compute_sections(book, params, sections)
+
+:func:`open_book` materialises the derived tables once in the engine (temporary tables) and releases them on exit:
+every open-balance query of a run — aging at as-of, its trend and roll-forward, DSO's AR at 27 dates, the allowance's
+bucket balances and back-test — starts from the same invoice spans, and the DSO trend, breakdowns and deterioration
+list from the same settled invoices. :func:`book_of` gives the same Book with nothing materialised (the derived
+tables inline in each query): the values are the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
+
+import ibis.expr.types as ir
+
+from collections_mi.config.params import Params
+from collections_mi.core.contract import TABLES
+from collections_mi.core.errors import SourceError
+from collections_mi.metrics.derived import daily_reductions, invoice_spans, settled_invoices, with_invoice_defaults
+from collections_mi.metrics.fx import FxRates, load_fx
+from collections_mi.metrics.shape import LedgerShape, ledger_shape
+from collections_mi.sources.ledger import Ledger
+
+#: contract table name → table (the typed views of a ledger, or tables materialised from them)
+Tables = Mapping[str, ir.Table]
+
+#: the contract tables every Book has (data-contract.md: required); the others are None when the ledger lacks them
+REQUIRED_TABLES = tuple(name for name, spec in TABLES.items() if spec.required)
+
+
+@dataclass(frozen=True)
+class Book:
+    """The contract tables of one ledger (an optional table the ledger lacks is None) and what a run derives from
+    them as of ``as_of``, in ``reporting_currency``."""
+
+    as_of: dt.date
+    reporting_currency: str
+    customers: ir.Table
+    #: invoices with ``currency`` upper-cased and defaulted to the reporting currency, ``disputed`` defaulted to false
+    invoices: ir.Table
+    payments: ir.Table
+    adjustments: ir.Table | None
+    promises: ir.Table | None
+    fx_rates: ir.Table | None
+    gl_balances: ir.Table | None
+    agencies: ir.Table | None
+    agency_placements: ir.Table | None
+    agency_collections: ir.Table | None
+    loans: ir.Table | None
+    loan_cash_flows: ir.Table | None
+    #: closing rates (from ``fx_rates``; reporting currency only when the ledger has none)
+    fx: FxRates
+    #: which contract tables and optional columns hold data as of ``as_of``
+    shape: LedgerShape
+    #: balance reductions per invoice and day (:func:`collections_mi.metrics.derived.daily_reductions`)
+    daily_reductions: ir.Table
+    #: every invoice with ``closed_on`` (:func:`collections_mi.metrics.derived.invoice_spans`)
+    spans: ir.Table
+    #: invoices settled by payments and credits on or before ``as_of`` (:func:`~.derived.settled_invoices`)
+    settlements: ir.Table
+
+
+def _tables_of(source: Ledger | Tables) -> Tables:
+    return source.typed if isinstance(source, Ledger) else source
+
+
+def book_of(source: Ledger | Tables, params: Params, *, shape: LedgerShape | None = None) -> Book:
+    """The Book of ``source`` (a ledger or its typed tables) as of ``params.as_of``, with the derived tables as
+    expressions (computed inline by each query that reads them). ``shape``: already measured for this as-of date."""
+    tables = _tables_of(source)
+    absent = [name for name in REQUIRED_TABLES if name not in tables]
+    if absent:
+        raise SourceError(
+            f"the ledger has no {' and no '.join(absent)} table: metrics need {', '.join(REQUIRED_TABLES)}",
+            hint="validate the source (collections-mi validate) and add the missing table",
+        )
+    currency = params.reporting_currency
+    invoices = with_invoice_defaults(tables["invoices"], currency)
+    adjustments = tables.get("adjustments")
+    daily = daily_reductions(tables["payments"], adjustments)
+    return Book(
+        as_of=params.as_of,
+        reporting_currency=currency,
+        customers=tables["customers"],
+        invoices=invoices,
+        payments=tables["payments"],
+        adjustments=adjustments,
+        promises=tables.get("promises"),
+        fx_rates=tables.get("fx_rates"),
+        gl_balances=tables.get("gl_balances"),
+        agencies=tables.get("agencies"),
+        agency_placements=tables.get("agency_placements"),
+        agency_collections=tables.get("agency_collections"),
+        loans=tables.get("loans"),
+        loan_cash_flows=tables.get("loan_cash_flows"),
+        fx=load_fx(tables.get("fx_rates"), currency),
+        shape=shape if shape is not None else ledger_shape(tables, params.as_of),
+        daily_reductions=daily,
+        spans=invoice_spans(invoices, daily),
+        settlements=settled_invoices(invoices, tables["payments"], adjustments, params.as_of),
+    )
+
+
+@contextmanager
+def open_book(source: Ledger | Tables, params: Params, *, shape: LedgerShape | None = None) -> Iterator[Book]:
+    """The Book of ``source`` as of ``params.as_of`` with its derived tables materialised once (temporary tables in
+    the engine), released on exit (now, not when the interpreter exits)."""
+    inline = book_of(source, params, shape=shape)
+    with ExitStack() as cached:
+        daily = _materialised(inline.daily_reductions, cached)
+        spans = _materialised(invoice_spans(inline.invoices, daily), cached)
+        settlements = _materialised(inline.settlements, cached)
+        yield replace(inline, daily_reductions=daily, spans=spans, settlements=settlements)
+
+
+def _materialised(table: ir.Table, releases: ExitStack) -> ir.Table:
+    cached = table.cache()
+    releases.callback(cached.release)
+    return cached
+
+
+def present(table: ir.Table | None, name: str) -> ir.Table:
+    """``table`` (the Book's ``name``), which the caller needs: a :class:`SourceError` naming it when the ledger
+    lacks it (the section registry runs a section only when its tables are present)."""
+    if table is None:
+        raise SourceError(
+            f"the ledger has no {name} table", hint=f"add {name} (data-contract.md) or leave the section out"
+        )
+    return table

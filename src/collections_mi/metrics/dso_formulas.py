@@ -1,0 +1,219 @@
+"""The DSO family's definitions (shared/metrics.md § Days sales outstanding family): pure functions of numbers.
+
+Testable against published worked examples; :mod:`collections_mi.metrics.dso_inputs` gathers the numbers from the
+ledger and :func:`dso_kpis` turns them into every KPI of the family at one date.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import decimal
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from collections_mi.config.params import CeiConfig, DsoConfig
+from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, ratio
+from collections_mi.core.periods import first_of_month_back, is_month_end
+
+RATIO_CONTEXT = decimal.Context(prec=28)
+
+#: the DSO family's KPI ids, in the order the section lists them
+KPI_IDS = (
+    "dso",
+    "dso_countback",
+    "bpdso",
+    "add",
+    "cei_pct",
+    "days_late_simple",
+    "days_late_weighted",
+    "days_to_pay_simple",
+    "days_to_pay_weighted",
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    """W = 1st day of the month (window_months − 1) before D's month .. D, both inclusive."""
+
+    start: dt.date
+    end: dt.date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def dso_window(as_of: dt.date, window_months: int) -> Window:
+    return Window(first_of_month_back(as_of, window_months - 1), as_of)
+
+
+def days_sales_outstanding(receivables: Decimal, sales: Decimal, days: int) -> Decimal | None:
+    """AR / sales × days; None when there were no sales (undefined, not zero)."""
+    if sales == 0:
+        return None
+    with decimal.localcontext(RATIO_CONTEXT):
+        return Decimal(receivables) * days / Decimal(sales)
+
+
+def countback_dso(receivables: Decimal, months_newest_first: Iterable[tuple[Decimal, int]]) -> Decimal | None:
+    """Countback (exhaustion) DSO: R = AR; for each month back, while R ≥ the month's sales subtract them and add
+    the month's days; then add R / sales × days and stop. None when the history runs out before R is used up."""
+    remaining = Decimal(receivables)
+    total = Decimal(0)
+    with decimal.localcontext(RATIO_CONTEXT):
+        for sales, days in months_newest_first:
+            if remaining == 0:
+                return total
+            sales = Decimal(sales)
+            if remaining >= sales:
+                remaining -= sales
+                total += days
+                continue
+            return total + remaining * days / sales
+    return total if remaining == 0 else None
+
+
+def collection_effectiveness(
+    receivables_begin: Decimal, sales: Decimal, receivables_end: Decimal, current_end: Decimal
+) -> Decimal | None:
+    """CEI % = (AR(start−1) + S − AR(D)) / (AR(start−1) + S − current AR(D)) × 100."""
+    denominator = Decimal(receivables_begin) + Decimal(sales) - Decimal(current_end)
+    if denominator == 0:
+        return None
+    with decimal.localcontext(RATIO_CONTEXT):
+        return (Decimal(receivables_begin) + Decimal(sales) - Decimal(receivables_end)) * HUNDRED / denominator
+
+
+def countback_months(as_of: dt.date, convention: str | int) -> Iterable[tuple[dt.date, dt.date, int]]:
+    """Calendar months walking back from D's month: (first day, last day counted, days). D's month counts up to D.
+
+    With the 30-day convention every full month counts 30 days and D's month counts min(D's day, 30)."""
+    end = as_of
+    while True:
+        start = end.replace(day=1)
+        actual = (end - start).days + 1
+        if convention == "actual":
+            days = actual
+        else:
+            full_month = is_month_end(end)
+            days = 30 if full_month else min(actual, 30)
+        yield start, end, days
+        end = start - dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class SalesLedger:
+    """Credit sales per day in reporting currency (each invoice at its invoice_date rate), with prefix sums."""
+
+    days: tuple[dt.date, ...]
+    cumulative: tuple[Decimal, ...]
+
+    @classmethod
+    def from_daily(cls, daily: Mapping[dt.date, Decimal]) -> SalesLedger:
+        days = tuple(sorted(daily))
+        running = Decimal(0)
+        cumulative = []
+        with decimal.localcontext(MONEY_CONTEXT):
+            for day in days:
+                running += daily[day]
+                cumulative.append(running)
+        return cls(days, tuple(cumulative))
+
+    def _through(self, day: dt.date) -> Decimal:
+        position = bisect.bisect_right(self.days, day)
+        return self.cumulative[position - 1] if position else ZERO
+
+    def total(self, start: dt.date, end: dt.date) -> Decimal:
+        """S(start..end), both inclusive."""
+        return self._through(end) - self._through(start - dt.timedelta(days=1))
+
+    @property
+    def first_day(self) -> dt.date | None:
+        return self.days[0] if self.days else None
+
+
+@dataclass(frozen=True)
+class SettlementTotals:
+    """Sums over settled invoices, from which the four settlement-speed KPIs follow."""
+
+    invoices: int = 0
+    days_late: int = 0
+    days_to_pay: int = 0
+    amount: Decimal = ZERO
+    amount_days_late: Decimal = ZERO
+    amount_days_to_pay: Decimal = ZERO
+
+    def __add__(self, other: SettlementTotals) -> SettlementTotals:
+        return SettlementTotals(
+            self.invoices + other.invoices,
+            self.days_late + other.days_late,
+            self.days_to_pay + other.days_to_pay,
+            self.amount + other.amount,
+            self.amount_days_late + other.amount_days_late,
+            self.amount_days_to_pay + other.amount_days_to_pay,
+        )
+
+    def kpis(self) -> dict[str, Decimal | None]:
+        count = Decimal(self.invoices)
+        return {
+            "days_late_simple": ratio(Decimal(self.days_late), count),
+            "days_late_weighted": ratio(self.amount_days_late, self.amount),
+            "days_to_pay_simple": ratio(Decimal(self.days_to_pay), count),
+            "days_to_pay_weighted": ratio(self.amount_days_to_pay, self.amount),
+        }
+
+
+def settlement_kpis(
+    totals: Mapping[tuple[dt.date, object], SettlementTotals], window: Window, group: object = None
+) -> dict[str, Decimal | None]:
+    """The four settlement-speed KPIs over settlements inside the window (whole months of the window)."""
+    combined = SettlementTotals()
+    for (month, key), part in totals.items():
+        if key == group and window.start <= month <= window.end:
+            combined = combined + part
+    return combined.kpis()
+
+
+def dso_kpis(
+    *,
+    as_of: dt.date,
+    dso_config: DsoConfig,
+    cei_config: CeiConfig,
+    sales: SalesLedger,
+    receivables: Mapping[dt.date, tuple[Decimal, Decimal]],
+    settlement: Mapping[tuple[dt.date, object], SettlementTotals],
+    group: object = None,
+    countback: bool = True,
+) -> dict[str, Decimal | None]:
+    """Every DSO-family KPI at ``as_of`` from pre-aggregated inputs (so trends reuse one pass over the data).
+
+    ``countback=False`` leaves ``dso_countback`` out (None): it walks back through the whole sales history, and the
+    breakdowns, which do not show it, only keep the window's sales."""
+    window = dso_window(as_of, dso_config.window_months)
+    ar, current = receivables.get(as_of, (ZERO, ZERO))
+    window_sales = sales.total(window.start, window.end)
+    dso = days_sales_outstanding(ar, window_sales, window.days)
+    bpdso = days_sales_outstanding(current, window_sales, window.days)
+    months = []
+    first_day = sales.first_day
+    for start, end, days in countback_months(as_of, dso_config.countback_month_days) if countback else ():
+        if first_day is None or end < first_day:
+            break
+        months.append((sales.total(start, end), days))
+    begin_ar, _ = receivables.get(window.start - dt.timedelta(days=1), (ZERO, ZERO))
+    cei_sales = (
+        window_sales
+        if cei_config.sales == "window_total"
+        else (window_sales / dso_config.window_months if window_sales else ZERO)
+    )
+    kpis: dict[str, Decimal | None] = {
+        "dso": dso,
+        "dso_countback": countback_dso(ar, months) if countback else None,
+        "bpdso": bpdso,
+        "add": None if dso is None or bpdso is None else dso - bpdso,
+        "cei_pct": collection_effectiveness(begin_ar, cei_sales, ar, current),
+    }
+    kpis.update(settlement_kpis(settlement, window, group))
+    return kpis

@@ -1,0 +1,137 @@
+"""What the DSO family is computed from, gathered in the engine: credit sales per day, receivables at dates and
+settlement sums per month — for the whole book or per customer group, each for many dates in one pass.
+
+Amounts are in reporting currency, exact: sums per currency and day leave the engine and are converted afterwards
+(:func:`collections_mi.metrics.fx.by_conversion_day`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections import defaultdict
+from collections.abc import Sequence
+from decimal import Decimal
+
+import pandas as pd
+
+from collections_mi.core.money import MONEY_CONTEXT, dsum
+from collections_mi.metrics.balances import open_items
+from collections_mi.metrics.book import Book
+from collections_mi.metrics.customer_groups import with_customer_attribute
+from collections_mi.metrics.dso_formulas import SalesLedger, SettlementTotals
+from collections_mi.metrics.fx import by_conversion_day, convert_column
+
+
+def daily_sales_by(
+    book: Book, by: str | None = None, since: dt.date | None = None
+) -> dict[object, dict[dt.date, Decimal]]:
+    """Credit sales per day in reporting currency up to as_of, for the whole book (key None) or per group.
+
+    With ``since``, only days from ``since`` on are listed; groups whose sales all fall before it are still
+    present, with no days (a breakdown lists them, and their sales in the window are zero)."""
+    inv = book.invoices
+    inv = inv.filter(inv.invoice_date <= book.as_of)
+    if by is not None:
+        inv = with_customer_attribute(book.customers, inv, by)
+    per_group: dict[object, dict[dt.date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    if since is not None:
+        if by is not None:
+            for group in inv.filter(inv.invoice_date < since).select(by).distinct().to_pyarrow().column(0).to_pylist():
+                per_group[group]
+        inv = inv.filter(inv.invoice_date >= since)
+    frame = by_conversion_day(
+        inv,
+        book.reporting_currency,
+        "invoice_date",
+        [by] if by is not None else [],
+        lambda t: {"amount": t.amount.sum()},
+        keep_day=True,
+    )
+    converted = convert_column(frame, book.fx, "amount", "currency", "invoice_date")
+    group_values = frame[by].tolist() if by is not None else [None] * len(frame)
+    with decimal.localcontext(MONEY_CONTEXT):
+        for group, day, amount in zip(group_values, frame["invoice_date"], converted):
+            per_group[group][day] += amount
+    return per_group
+
+
+def daily_sales(book: Book, by: str | None = None) -> dict[object, SalesLedger]:
+    """Sales ledgers up to as_of: one for the whole book (key None) or one per value of a customer attribute."""
+    return {group: SalesLedger.from_daily(daily) for group, daily in daily_sales_by(book, by).items()}
+
+
+def receivables_at(
+    book: Book, dates: Sequence[dt.date], by: str | None = None
+) -> dict[tuple[dt.date, object], tuple[Decimal, Decimal]]:
+    """(AR, current AR) in reporting currency at each date (and per group): one engine pass for all dates."""
+    items = open_items(book, list(dates))
+    items = items.mutate(current=items.days_past_due <= 0)
+    keys = ["as_of", "currency", "current"]
+    if by is not None:
+        items = with_customer_attribute(book.customers, items, by)
+        keys = [by, *keys]
+    frame = (
+        items.group_by(list(dict.fromkeys(keys))).aggregate(balance=items.open_balance.sum()).to_pyarrow().to_pandas()
+    )
+    totals: dict[tuple[dt.date, object], list[list[Decimal]]] = defaultdict(lambda: [[], []])
+    group_values = frame[by] if by is not None else [None] * len(frame)
+    for group, as_of, currency, current, balance in zip(
+        group_values, frame["as_of"], frame["currency"], frame["current"], frame["balance"]
+    ):
+        amount = book.fx.convert(balance, currency, as_of)
+        totals[(as_of, group)][0].append(amount)
+        if current:
+            totals[(as_of, group)][1].append(amount)
+    return {key: (dsum(parts[0]), dsum(parts[1])) for key, parts in totals.items()}
+
+
+_SETTLEMENT_SUMS = ("invoices", "days_late", "days_to_pay", "amount", "amount_days_late", "amount_days_to_pay")
+
+
+def settlement_sums(book: Book, since: dt.date, by: str | None = None) -> pd.DataFrame:
+    """Settlement sums per settlement month (first day, ``month``) and group (column ``by``, when given), amounts in
+    reporting currency at each invoice date's rate: exact Decimals, converted row by row before summing."""
+    settled = book.settlements
+    settled = settled.filter(settled.settled_on >= since)
+    settled = settled.mutate(month=settled.settled_on.truncate("M"))
+    if by is not None:
+        settled = with_customer_attribute(book.customers, settled, by)
+    group_keys = ["month"] if by is None else ["month", by]
+    frame = by_conversion_day(
+        settled,
+        book.reporting_currency,
+        "invoice_date",
+        group_keys,
+        lambda t: {
+            "invoices": t.count(),
+            "days_late": t.days_late.sum(),
+            "days_to_pay": t.days_to_pay.sum(),
+            "amount": t.amount.sum(),
+            "amount_days_late": (t.amount * t.days_late).sum(),
+            "amount_days_to_pay": (t.amount * t.days_to_pay).sum(),
+        },
+    )
+    if not len(frame):
+        return pd.DataFrame(columns=[*group_keys, *_SETTLEMENT_SUMS])
+    rates = book.fx.rates_for(frame["currency"], frame["invoice_date"])
+    with decimal.localcontext(MONEY_CONTEXT):
+        for column in ("amount", "amount_days_late", "amount_days_to_pay"):
+            frame[column] = frame[column].to_numpy(dtype=object) * rates
+        frame["month"] = [m if type(m) is dt.date else m.date() for m in frame["month"]]
+        grouped = frame.groupby(group_keys, sort=True, dropna=False)[list(_SETTLEMENT_SUMS)].sum()
+    return grouped.reset_index()
+
+
+def settlement_totals_by_month(
+    book: Book, since: dt.date, by: str | None = None
+) -> dict[tuple[dt.date, object], SettlementTotals]:
+    """Settlement sums per (settlement month, group); the group is None without ``by``."""
+    frame = settlement_sums(book, since, by)
+    group_values = frame[by].tolist() if by is not None else [None] * len(frame)
+    return {
+        (month, group): SettlementTotals(int(invoices), int(late), int(to_pay), amount, amount_late, amount_to_pay)
+        for month, group, invoices, late, to_pay, amount, amount_late, amount_to_pay in zip(
+            frame["month"], group_values, *(frame[c] for c in _SETTLEMENT_SUMS)
+        )
+    }

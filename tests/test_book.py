@@ -1,0 +1,137 @@
+"""The Book (collections_mi.metrics.book): the ledger's contract tables and its derived tables as named fields, the
+derived tables materialised once by open_book and released on exit, and the same numbers inline or materialised."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from collections_mi.config.params import load_params
+from collections_mi.core.contract import RISK_GRADES, TABLES
+from collections_mi.core.errors import SourceError
+from collections_mi.metrics.book import Book, book_of, open_book
+from collections_mi.metrics.sections import SECTIONS, available_sections, compute_sections, flat_kpis
+from collections_mi.sources.ledger import fetch, open_ledger
+
+from conftest import write_params
+
+DERIVED = ("daily_reductions", "spans", "settlements")
+
+
+def _temp_tables(ledger) -> set[str]:
+    rows = ledger.backend.raw_sql("select table_name from duckdb_tables() where temporary").fetchall()
+    return {name for (name,) in rows}
+
+
+def _opened(tmp_path: Path, folder: Path, **sections):
+    params_path = write_params(tmp_path, folder, **sections)
+    params = load_params(params_path)
+    return params, open_ledger(params, params_path)
+
+
+def test_every_contract_table_is_a_field_optional_ones_none_when_absent(tiny_ledger: Path, tmp_path: Path) -> None:
+    fields = {f.name for f in dataclasses.fields(Book)}
+    assert set(TABLES) <= fields  # a table added to the contract needs its field
+    params, ledger = _opened(tmp_path, tiny_ledger)
+    book = book_of(ledger, params)
+    present = {"customers", "invoices", "payments", "adjustments", "fx_rates", "gl_balances"}
+    assert {name for name in TABLES if getattr(book, name) is not None} == present
+    assert (book.as_of, book.reporting_currency) == (params.as_of, "USD")
+    assert book.shape.has("invoices", "disputed") and not book.shape.has_rows("promises")
+    assert book.fx.rate("EUR", params.as_of) == Decimal("1.08")  # fx_rates: the latest rate on or before as_of
+
+
+def test_invoices_are_read_with_the_contracts_defaults(tiny_ledger: Path, tmp_path: Path) -> None:
+    """data-contract.md § invoices: currency absent/null = reporting currency (any case), disputed null = false."""
+    invoices = tiny_ledger / "invoices.csv"
+    invoices.write_text(invoices.read_text(encoding="utf-8").replace(",EUR,", ",eur,"), encoding="utf-8")
+    params, ledger = _opened(tmp_path, tiny_ledger)
+    frame = fetch(book_of(ledger, params).invoices.select("invoice_id", "currency", "disputed").order_by("invoice_id"))
+    rows = dict(zip(frame["invoice_id"], zip(frame["currency"], frame["disputed"])))
+    assert rows["I2"] == ("USD", False)  # blank currency, blank disputed
+    assert rows["I3"] == ("USD", True)
+    assert rows["I4"] == rows["I7"] == ("EUR", False)  # written "eur"
+
+
+def test_open_book_materialises_the_derived_tables_once_and_releases_them(tiny_ledger: Path, tmp_path: Path) -> None:
+    params, ledger = _opened(tmp_path, tiny_ledger)
+    before = _temp_tables(ledger)
+    inline = book_of(ledger, params)
+    with open_book(ledger, params) as book:
+        made = _temp_tables(ledger) - before
+        assert {getattr(book, name).get_name().rsplit(".", 1)[-1] for name in DERIVED} == made
+        assert len(made) == 3
+        for name in DERIVED:  # the same rows as the inline expressions
+            columns = sorted(getattr(inline, name).columns)
+            key = [c for c in ("invoice_id", "event_date") if c in columns]  # one row per invoice (and day)
+            got = fetch(getattr(book, name).select(*columns).order_by(key))
+            want = fetch(getattr(inline, name).select(*columns).order_by(key))
+            assert got.equals(want), name
+        spans = fetch(book.spans.select("invoice_id", "closed_on").order_by("invoice_id"))
+        closed = dict(zip(spans["invoice_id"], spans["closed_on"]))
+        # I5 paid in full on 10-10, I7 on 11-02 (spans do not depend on as_of); I1 is still open
+        assert (closed["I5"], closed["I7"], closed["I1"]) == (dt.date(2026, 10, 10), dt.date(2026, 11, 2), None)
+        settled = fetch(book.settlements.select("invoice_id", "settled_on", "days_late"))
+        assert list(zip(settled["invoice_id"], settled["settled_on"], settled["days_late"])) == [
+            ("I5", dt.date(2026, 10, 10), 9)  # due 10-01; I7 settles after as_of
+        ]
+    assert _temp_tables(ledger) == before
+    with pytest.raises(RuntimeError, match="inside"), open_book(ledger, params):
+        raise RuntimeError("a failure inside the block")
+    assert _temp_tables(ledger) == before  # released on the way out of a failure too
+
+
+def test_a_ledger_without_a_required_table_has_no_book(tiny_ledger: Path, tmp_path: Path) -> None:
+    params, ledger = _opened(tmp_path, tiny_ledger)
+    tables = {name: table for name, table in ledger.typed.items() if name != "payments"}
+    with pytest.raises(SourceError, match="the ledger has no payments table"):
+        book_of(tables, params)
+
+
+def test_a_section_whose_table_the_ledger_lacks_says_which(tiny_ledger: Path, tmp_path: Path) -> None:
+    from collections_mi.metrics.watchlist import compute_watchlist
+
+    params, ledger = _opened(tmp_path, tiny_ledger)
+    assert SECTIONS["watchlist"] not in available_sections(ledger.typed)  # the registry leaves it out…
+    with pytest.raises(SourceError, match="the ledger has no loans table"):  # …and called anyway, it says why
+        compute_watchlist(book_of(ledger, params), params)
+
+
+def test_sections_are_computed_on_a_book_opened_for_the_same_params(tiny_ledger: Path, tmp_path: Path) -> None:
+    params, ledger = _opened(tmp_path, tiny_ledger)
+    other = load_params(write_params(tmp_path, tiny_ledger, as_of="2026-09-30"))
+    with open_book(ledger, other) as book, pytest.raises(ValueError, match="open the book with these params"):
+        compute_sections(book, params, [SECTIONS["aging"]])
+    with open_book(ledger, params) as book:
+        inline = flat_kpis(compute_sections(book_of(ledger, params), params, available_sections(ledger.typed)))
+        materialised = flat_kpis(compute_sections(book, params, available_sections(ledger.typed)))
+    assert materialised == inline
+    assert materialised["ar_total"] == inline["ar_total"] > 0
+
+
+def test_risk_grades_have_one_home() -> None:
+    from collections_mi.config.params import WatchlistConfig
+
+    assert (
+        tuple(WatchlistConfig().general_rates)
+        == RISK_GRADES
+        == (
+            "pass",
+            "special_mention",
+            "substandard",
+            "doubtful",
+            "loss",
+        )
+    )
+
+
+def test_an_optional_table_the_ledger_lacks_is_none(tiny_ledger: Path, tmp_path: Path) -> None:
+    (tiny_ledger / "gl_balances.csv").unlink()
+    params, ledger = _opened(tmp_path, tiny_ledger)
+    book = book_of(ledger, params)
+    assert book.gl_balances is None and book.adjustments is not None
+    assert book.shape.missing("gl_balances") == "the ledger has no gl_balances table"
