@@ -55,7 +55,7 @@ def assert_text_view_trims_like_python(backend) -> None:
     """The raw text view of a column (what validation reads and typed values are parsed from) on ``backend``."""
     import ibis
 
-    from collections_mi.sources.ledger import _as_text
+    from collections_mi.sources.typed_views import as_text as _as_text
 
     cells = ibis.memtable({"i": list(range(len(EDGE_CASES))), "x": EDGE_CASES})
     got = backend.to_pyarrow(cells.select("i", x=_as_text(cells.x)).order_by("i")).column("x").to_pylist()
@@ -150,7 +150,7 @@ def failures_found(report) -> list[tuple]:
 def test_postgres_validation_reports_what_duckdb_reports(postgres, name: str, tmp_path: Path, monkeypatch) -> None:
     import ibis
 
-    from collections_mi.sources.ledger import NOT_IN_DIALECT
+    from collections_mi.sources.typed_views import NOT_IN_DIALECT
     from collections_mi.validation import validate
     from test_bad_inputs import CASES, lay_out
 

@@ -8,14 +8,12 @@ full copy of the ledger in pandas. Two views of every table:
   not in the CSV's dialect) is kept as written and marked (:data:`NOT_IN_DIALECT`), so its format check reports it.
 * ``typed`` — the contract types (dates, exact ``decimal(18, 4)`` money, booleans); metrics use it.
 
-This module and :mod:`collections_mi.pack` are the only places that do IO.
+Reading CSV files is :mod:`.csv_files`; building the two views is :mod:`.typed_views`. IO happens in ``sources``,
+``store`` and ``outputs`` only.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
-import datetime as dt
 import hashlib
 import os
 import re
@@ -30,9 +28,11 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from collections_mi.config.params import CsvDialect, Params, SourceConfig, redact_url, resolve_location
-from collections_mi.core.contract import ENGINE_TYPES, FALSE_STRINGS, TABLES, TRUE_STRINGS, Column
+from collections_mi.config.params import Params, SourceConfig, redact_url, resolve_location
+from collections_mi.core.contract import TABLES
 from collections_mi.core.errors import SourceError, first_line
+from collections_mi.sources.csv_files import DEFAULT_DIALECT, CsvProblem, read_csv
+from collections_mi.sources.typed_views import TableNames, table_views
 
 
 @dataclass(frozen=True)
@@ -41,22 +41,6 @@ class SourceFile:
     path: str
     bytes: int
     sha256: str
-
-
-@dataclass(frozen=True)
-class TableNames:
-    """What one contract table is called in the source (data-contract.md §1.1), for messages."""
-
-    #: what the user edits: ``Sales Invoice.csv``, ``invoices.csv`` or ``the SALES_INV table``
-    where: str
-    #: contract column → the source's column, for every contract column the source has
-    columns: dict[str, str] = field(default_factory=dict)
-    #: the params map this table (file, table, columns or values): messages then name the source's names too
-    mapped: bool = False
-    #: the CSV dialect the file was read with (None: not a CSV)
-    dialect: CsvDialect | None = None
-    #: contract columns whose values the params translate (``source.tables.<t>.values``)
-    values: tuple[str, ...] = ()
 
 
 @dataclass
@@ -214,265 +198,6 @@ def _check_duckdb_url(url: str, shown: str) -> None:
         )
 
 
-#: the longest line (record) a CSV may have; a longer one is almost always an unclosed quote
-MAX_CSV_LINE_BYTES = 2 * 1024 * 1024
-#: characters of a CSV line or value quoted in an error message
-_QUOTED_CHARS = 120
-_SEPARATOR_NAMES = {",": "commas (,)", ";": "semicolons (;)", "\t": "tabs", "|": "vertical bars (|)"}
-_OTHER_SEPARATORS = {sep: name for sep, name in _SEPARATOR_NAMES.items() if sep != ","}
-_CSV_FIX = (
-    "export the table again as CSV UTF-8 (comma delimited) with a header row — in Excel: Save As › "
-    "CSV UTF-8 (Comma delimited) (*.csv)"
-)
-_DEFAULT = CsvDialect()
-
-
-def _csv_fix(dialect: CsvDialect, shown: str, table: str) -> str:
-    if dialect.is_default:
-        return _CSV_FIX
-    return (
-        f"check that source.csv (or source.tables.{table}.csv) describes {shown} — its delimiter, quoting and "
-        "encoding — or export it again"
-    )
-
-
-def _one_separator(delimiter: str) -> str:
-    """``a comma``, ``a semicolon``…: what a value must be quoted for when it contains one."""
-    return {",": "a comma", ";": "a semicolon", "\t": "a tab", "|": "a vertical bar"}.get(delimiter, f"a {delimiter!r}")
-
-
-def _quote_example(delimiter: str) -> str:
-    return f'"Acme{delimiter} Inc"' if delimiter != "\t" else '"Acme<tab>Inc"'
-
-
-class _CsvProblem(Exception):
-    """Why one CSV file cannot be read: ``problem`` and ``fix`` (both name the file)."""
-
-    def __init__(self, problem: str, fix: str) -> None:
-        super().__init__(problem)
-        self.problem = problem
-        self.fix = fix
-
-
-def _shorten(text: str, limit: int = _QUOTED_CHARS) -> str:
-    text = text.rstrip("\r\n").replace("\t", "\\t")
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
-
-
-def _csv_header(path: Path, table: str, dialect: CsvDialect = _DEFAULT, shown: str | None = None) -> list[str]:
-    """The column names of a CSV's header row, checked: not empty, UTF-8, separated by the dialect's delimiter,
-    no repeated name. ``path`` is UTF-8 (a file in another encoding has been transcoded); ``shown`` is the name of
-    the user's own file."""
-    shown = shown or path.name
-    with path.open("rb") as handle:
-        first = handle.readline(MAX_CSV_LINE_BYTES + 1)
-        rest = handle.read(4096)
-    if not first.strip(b"\xef\xbb\xbf \t\r\n"):
-        required = ", ".join(TABLES[table].required_columns)
-        if rest.strip():
-            raise _CsvProblem(
-                "line 1 is blank: the header row naming the columns must be the first line",
-                f"remove the blank line(s) at the top of {shown}",
-            )
-        raise _CsvProblem(
-            f"the file is empty: {table} needs at least a header row naming its columns",
-            f"export {shown} again with its header row ({required} at least)",
-        )
-    try:
-        text = first.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise _non_utf8(path, shown) or _CsvProblem("line 1 is not UTF-8 text", _CSV_FIX) from None
-    delimiter = dialect.delimiter
-    header = next(csv.reader([text], delimiter=delimiter, quotechar='"', doublequote=True), [])
-    if len(header) == 1:
-        used = [(sep, name) for sep, name in _SEPARATOR_NAMES.items() if sep != delimiter and sep in header[0]]
-        if used and delimiter == ",":
-            raise _CsvProblem(
-                f"the file is not comma-separated: its header row is separated by {used[0][1]} "
-                f"(line 1: {_shorten(text)})",
-                f"export {shown} again with commas between values (CSV UTF-8, comma delimited), or replace the "
-                "separator by commas; decimals take a point (1234.56), not a comma — or say how the file is "
-                f'written in params: source.csv: {{delimiter: "{used[0][0]}", decimal: ","}} '
-                "(README.md § Params)",
-            )
-        if used:
-            name = _SEPARATOR_NAMES.get(delimiter, repr(delimiter))
-            raise _CsvProblem(
-                f"the file is not separated by {name}, as the params say (source.csv.delimiter): its header row is "
-                f"separated by {used[0][1]} (line 1: {_shorten(text)})",
-                f'set source.tables.{table}.csv.delimiter (or source.csv.delimiter) to "{used[0][0]}", the '
-                f"separator {shown} uses",
-            )
-    names = [name if name.strip() else f"column{i}" for i, name in enumerate(header)]
-    seen: dict[str, int] = {}
-    for position, name in enumerate(names, start=1):
-        key = name.strip().lower()
-        if key in seen:
-            raise _CsvProblem(
-                f"the header row names the column {name.strip()} twice (columns {seen[key]} and {position})",
-                f"remove or rename one of the two {name.strip()} columns in {shown}",
-            )
-        seen[key] = position
-    return names
-
-
-def _non_utf8(path: Path, shown: str | None = None) -> _CsvProblem | None:
-    """Where the first byte that is not UTF-8 is: line and byte, and what the encoding probably is (None: the
-    file is UTF-8)."""
-    shown = shown or path.name
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    line = 1
-    with path.open("rb") as handle:
-        for raw in handle:
-            try:
-                decoder.decode(raw, final=False)
-            except UnicodeDecodeError as exc:
-                bad = raw[exc.start : exc.start + 1].hex().upper()
-                return _CsvProblem(
-                    f"the file is not UTF-8 text: line {line} holds the byte 0x{bad}, which is not valid UTF-8 "
-                    "(the file was probably saved as Windows-1252 / Latin-1)",
-                    f"export {shown} again as UTF-8 (in Excel: Save As › CSV UTF-8 (Comma delimited)), or "
-                    "convert it, e.g. iconv -f WINDOWS-1252 -t UTF-8, or say its encoding in params "
-                    "(source.csv: {encoding: cp1252})",
-                )
-            line += 1
-    return None
-
-
-def _transcode(path: Path, encoding: str, target: Path) -> None:
-    """``path`` (in ``encoding``) as a UTF-8 copy at ``target``, streamed line by line; line numbers stay the
-    same. A byte the encoding does not define is an error naming its line."""
-    line = 0
-    try:
-        with path.open(encoding=encoding, newline="") as source, target.open("w", encoding="utf-8", newline="") as copy:
-            for line, text in enumerate(source, start=1):  # noqa: B007 - the line is reported on an error
-                copy.write(text)
-    except UnicodeDecodeError as exc:
-        bad = exc.object[exc.start : exc.start + 1].hex().upper() if isinstance(exc.object, bytes) else "?"
-        raise _CsvProblem(
-            f"the file is not {encoding} text: near line {line + 1} it holds the byte 0x{bad}, which {encoding} "
-            "does not define",
-            f"set source.csv.encoding (or source.tables.<table>.csv.encoding) to the encoding {path.name} is "
-            "written in (utf-8, cp1252, latin-1, utf-16…)",
-        ) from None
-
-
-_DUCKDB_LINE = re.compile(r"CSV Error on Line: (\d+)")
-_DUCKDB_ORIGINAL = re.compile(r"Original Line: ?(.*)")
-_DUCKDB_COLUMNS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
-
-
-def _explain_csv_error(
-    path: Path, message: str, dialect: CsvDialect = _DEFAULT, shown: str | None = None, table: str = ""
-) -> _CsvProblem:
-    """A DuckDB CSV error as a problem a finance user can fix (the raw message quotes whole lines)."""
-    shown = shown or path.name
-    encoding = _non_utf8(path, shown)  # DuckDB words this many ways (or not at all): look at the bytes
-    if encoding is not None:
-        return encoding
-    line_match = _DUCKDB_LINE.search(message)
-    line = f"line {line_match.group(1)}" if line_match else "a line"
-    original = _DUCKDB_ORIGINAL.search(message)
-    quoted = f" ({line}: {_shorten(original.group(1))})" if original and original.group(1).strip() else ""
-    columns = _DUCKDB_COLUMNS.search(message)
-    delimiter = dialect.delimiter
-    if columns:
-        expected, found = columns.groups()
-        return _CsvProblem(
-            f"{line} has {found} values but the header row has {expected} columns{quoted}",
-            f"in {shown}, enclose a value that contains {_one_separator(delimiter)} in double quotes "
-            f"({_quote_example(delimiter)}) and give {line} exactly {expected} values",
-        )
-    if "unterminated quote" in message.lower():
-        return _CsvProblem(
-            f"{line} opens a double quote that is never closed{quoted}",
-            f'close the quote on {line} of {shown} ({_quote_example(delimiter)}), or remove the stray "; a quote '
-            'inside a quoted value is written twice ("")',
-        )
-    if "maximum line size" in message.lower():
-        return _CsvProblem(
-            f"{line} is longer than {MAX_CSV_LINE_BYTES // (1024 * 1024)} MB, the most a line may hold",
-            f"check {line} of {shown} for a double quote that is never closed; a single value (a name, a note) "
-            f"must stay below {MAX_CSV_LINE_BYTES // (1024 * 1024)} MB",
-        )
-    first = next((part.strip() for part in message.splitlines() if part.strip()), "unknown error")
-    if dialect.is_default:
-        return _CsvProblem(
-            f"cannot be read as a comma-separated UTF-8 CSV with a header row: {_shorten(first, 300)}", _CSV_FIX
-        )
-    return _CsvProblem(
-        f"cannot be read as the CSV the params describe (source.csv): {_shorten(first, 300)}",
-        _csv_fix(dialect, shown, table),
-    )
-
-
-def _check_value_counts(path: Path, columns: int, delimiter: str = ",", shown: str | None = None) -> None:
-    """Every record has as many values as the header has columns.
-
-    DuckDB's strict mode rejects a row with extra values, except when the extra values are empty: ``C4,Acme,
-    Inc,SMB,,`` (an unquoted comma) would be read shifted by one column without a word. One pass of the csv
-    module finds it (about a second per million rows).
-    """
-    shown = shown or path.name
-    previous = csv.field_size_limit()
-    csv.field_size_limit(MAX_CSV_LINE_BYTES)
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle, delimiter=delimiter, quotechar='"', doublequote=True, strict=True)
-            next(reader, None)
-            for record in reader:
-                if record and len(record) != columns:
-                    line = f"line {reader.line_num}"
-                    raise _CsvProblem(
-                        f"{line} has {len(record)} values but the header row has {columns} columns "
-                        f"({line}: {_shorten(delimiter.join(record))})",
-                        f"in {shown}, enclose a value that contains {_one_separator(delimiter)} in double quotes "
-                        f"({_quote_example(delimiter)}) and give {line} exactly {columns} values",
-                    )
-    except csv.Error:
-        return  # DuckDB read the file; a quoting subtlety the csv module disagrees on is not worth an error
-    finally:
-        csv.field_size_limit(previous)
-
-
-def _read_csv(
-    backend: Any, name: str, path: Path, dialect: CsvDialect = _DEFAULT, scratch: Path | None = None
-) -> ir.Table:
-    """One CSV file as a table of text columns in the engine. A file not in UTF-8 is first transcoded to a UTF-8
-    copy in ``scratch`` (DuckDB reads only UTF-8), which is removed once the engine holds the rows."""
-    readable = path
-    if not dialect.utf8:
-        if scratch is None:
-            raise ValueError("a scratch folder is needed to transcode a CSV file")
-        readable = scratch / f"{name}.csv"
-        _transcode(path, dialect.encoding, readable)
-    try:
-        names = _csv_header(readable, name, dialect, shown=path.name)
-        try:
-            # all text, exactly the header's columns, strict CSV: validation sees values as written, a malformed
-            # line is an error (never silently padded or skipped); `typed` casts the text afterwards
-            view = backend.read_csv(
-                str(readable),
-                table_name=f"csv_{name}",
-                columns=dict.fromkeys(names, "VARCHAR"),
-                header=True,
-                delim=dialect.delimiter,
-                quote='"',
-                escape='"',
-                strict_mode=True,
-                max_line_size=MAX_CSV_LINE_BYTES,
-            )
-            # parse the CSV once into the engine; every later query reads the in-engine copy
-            table = backend.create_table(f"src_{name}", view)
-        except Exception as exc:  # duckdb raises its own error types for unreadable CSV
-            raise _explain_csv_error(readable, str(exc), dialect, shown=path.name, table=name) from None
-        _check_value_counts(readable, len(names), dialect.delimiter, shown=path.name)
-    finally:
-        if readable != path:
-            readable.unlink(missing_ok=True)
-    return table
-
-
 def _table_file(folder: Path, name: str, source: SourceConfig | None) -> tuple[Path | None, bool]:
     """The file of table ``name`` in ``folder`` and whether the params name it (``source.tables.<t>.file``)."""
     entry = source.table_config(name) if source is not None else None
@@ -510,14 +235,14 @@ def _read_files(
     tables: dict[str, ir.Table] = {}
     files: list[SourceFile] = []
     names: dict[str, TableNames] = {}
-    problems: list[tuple[Path, str, _CsvProblem]] = []
+    problems: list[tuple[Path, str, CsvProblem]] = []
     scratch: Path | None = None
     try:
         for name in TABLES:
             path, named = _table_file(folder, name, source)
             if path is None:
                 continue
-            dialect = source.csv_for(name) if source is not None else _DEFAULT
+            dialect = source.csv_for(name) if source is not None else DEFAULT_DIALECT
             is_csv = path.suffix.lower() != ".parquet"
             if not is_csv:
                 table = backend.read_parquet(str(path), table_name=f"src_{name}")
@@ -525,8 +250,8 @@ def _read_files(
                 if not dialect.utf8 and scratch is None:
                     scratch = Path(tempfile.mkdtemp(prefix="collections_mi-csv-"))  # this run's transcoded copies
                 try:
-                    table = _read_csv(backend, name, path, dialect, scratch)
-                except _CsvProblem as unreadable:
+                    table = read_csv(backend, name, path, dialect, scratch)
+                except CsvProblem as unreadable:
                     problems.append((path, name, unreadable))  # read the other files too: report every unreadable one
                     continue
             tables[name] = table
@@ -696,221 +421,6 @@ def _read_spark(
     return backend, tables, files, f"spark:{base}", names
 
 
-#: leading and trailing whitespace, as Python's str.strip() sees it. A regex rather than Ibis' strip(): that renders
-#: TRIM's character list with \v and \f escapes, which Spark SQL reads as the letters v and f ("false" → "alse").
-_EDGE_WHITESPACE = r"^[ \t\n\r\x0b\x0c]+|[ \t\n\r\x0b\x0c]+$"
-
-
-def _as_text(column: ir.Value) -> ir.StringValue:
-    text = column.cast("string").re_replace(_EDGE_WHITESPACE, "")
-    return ibis.ifelse(text == "", ibis.null("string"), text)
-
-
-@ibis.udf.scalar.builtin
-def try_strptime(text: str, format: str) -> dt.datetime:
-    """DuckDB's ``try_strptime``: the timestamp ``text`` holds in ``format`` (strptime codes), else null."""
-    raise NotImplementedError("a DuckDB builtin: Ibis compiles calls to it into the query, never runs this body")
-
-
-#: what a value that is not written as the params' CSV dialect says shows in the raw view: its text as written and
-#: this suffix, so the contract-form checks (date_format, money_format…) report it as written instead of reading it
-#: in another layout (a stray 2026-10-05 in a DD.MM.YYYY file, or 1234.56 where 1.234,56 is the layout)
-NOT_IN_DIALECT = " "
-#: a date as the contract writes it (data-contract.md §1): exactly YYYY-MM-DD, nothing before or after it
-_ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-
-
-def _marked(text: ir.StringValue, written: ir.StringValue, contract: ir.StringValue) -> ir.StringValue:
-    """The raw view of a value checked against a layout: ``contract`` (its contract form) where it follows the
-    layout, else the value exactly as written (spaces included) with the NOT_IN_DIALECT mark; empty stays empty."""
-    return ibis.ifelse(text.isnull(), text, contract.fill_null(written.concat(NOT_IN_DIALECT)))
-
-
-def _strict_date(text: ir.StringValue, written: ir.StringValue) -> ir.StringValue:
-    """The raw view of a date column read as ISO dates: the value where it is written exactly YYYY-MM-DD, else
-    marked (see :func:`_marked`). The date_format check reads dates with ``strptime`` and the engine casts them,
-    and both accept 2024-9-2, 2024-09-2 or spaces around the date: the contract does not."""
-    return _marked(text, written, ibis.ifelse(written.re_search(_ISO_DATE), text, ibis.null("string")))
-
-
-def _in_dialect(
-    text: ir.StringValue, column: Column, dialect: CsvDialect, written: ir.StringValue | None = None
-) -> tuple[ir.StringValue, ir.StringValue | None]:
-    """A CSV column written in ``dialect``: (its raw text in the contract's form, the contract form alone for the
-    typed view, null where the value does not follow the dialect); (text, None) when the dialect writes it as the
-    contract does. ``written`` is the value before trimming (default: ``text``).
-
-    A date follows ``date_format`` only when it is exactly what the format writes for that date (ignoring case):
-    ``%d.%m.%Y`` takes 01.02.2026, not 1.2.2026 or " 01.02.2026", although strptime reads all three."""
-    written = text if written is None else written
-    if column.type == "date" and not dialect.iso_dates:
-        stamp = try_strptime(text, dialect.date_format)
-        parsed = stamp.cast("date")
-        sane = parsed.year().between(1000, 9999)  # %Y reads "26" as the year 26: not a date the ledger means
-        contract = ibis.ifelse(sane, parsed.strftime("%Y-%m-%d"), ibis.null("string"))
-        exact = stamp.strftime(dialect.date_format).lower() == written.lower()
-        return _marked(text, written, ibis.ifelse(exact, contract, ibis.null("string"))), contract
-    if column.type in ("money", "decimal", "int") and not dialect.plain_numbers:
-        digits = r"[0-9]{1,3}(" + f"[{dialect.thousands}]" + r"[0-9]{3})+|[0-9]+" if dialect.thousands else "[0-9]+"
-        fraction = "" if column.type == "int" else f"([{dialect.decimal}][0-9]+)?"
-        written_so = text.re_search(f"^-?({digits}){fraction}$")
-        plain = text.replace(dialect.thousands, "") if dialect.thousands else text
-        plain = plain.replace(dialect.decimal, ".") if dialect.decimal != "." else plain
-        contract = ibis.ifelse(written_so, plain, ibis.null("string"))
-        return contract.fill_null(text.concat(NOT_IN_DIALECT)), contract
-    return text, None
-
-
-def _mapped_values(text: ir.StringValue, column: Column, mapping: dict[str, Any]) -> ir.StringValue:
-    """``values``: the source's value → the contract's (booleans as true/false); other values as they are."""
-
-    def contract(value: Any) -> str:
-        return ("true" if value else "false") if isinstance(value, bool) else str(value)
-
-    return ibis.cases(*[(text == key, ibis.literal(contract(value))) for key, value in mapping.items()], else_=text)
-
-
-def _typed(source: ir.Value, text: ir.StringValue, column: Column, native: bool = True) -> ir.Value:
-    """The contract type of one column: straight from the source where it already has that type (Parquet,
-    database), else parsed from its trimmed text (CSV). Both give the same values for data that passed
-    validation; the direct path just skips a text round trip per value on every scan."""
-    direct = _native(source, column) if native else None
-    if direct is not None:
-        return direct
-    if column.type == "string":
-        return text
-    if column.type == "bool":
-        return _bool_cases(text.lower())
-    return text.try_cast(ENGINE_TYPES[column.type])
-
-
-def _native(source: ir.Value, column: Column) -> ir.Value | None:
-    dtype = source.type()
-    if column.type == "date" and dtype.is_date():
-        return source
-    if column.type in ("money", "decimal") and (dtype.is_decimal() or dtype.is_integer()):
-        return source.cast(ENGINE_TYPES[column.type])
-    if column.type == "int" and dtype.is_integer():
-        return source.cast(ENGINE_TYPES[column.type])
-    if column.type == "bool" and dtype.is_boolean():
-        return source
-    return None
-
-
-def _bool_cases(lowered: ir.StringValue) -> ir.BooleanValue:
-    return ibis.cases(
-        (lowered.isin(TRUE_STRINGS), True), (lowered.isin(FALSE_STRINGS), False), else_=ibis.null("boolean")
-    )
-
-
-def _clean(name: str) -> str:
-    return name.strip().lstrip("\ufeff").strip()
-
-
-def _physical(name: str, table: ir.Table, mapping: dict[str, str], where: str) -> tuple[dict[str, str], list[str]]:
-    """Output column → the source's column: the mapped contract columns first (``mapping``: contract → source
-    name, matched trimmed, then regardless of case), then every other column under its own name (a contract name
-    regardless of case; a BOM dropped). A source column named like a contract column that ``mapping`` takes from
-    another column is left out. Returns the problems of mapped columns the source lacks."""
-    exact = {_clean(col): col for col in table.columns}
-    folded: dict[str, str] = {}
-    for col in table.columns:
-        folded.setdefault(_clean(col).lower(), col)
-    contract = {c.name for c in TABLES[name].columns}
-    physical: dict[str, str] = {}
-    problems = []
-    for column, wanted in mapping.items():
-        found = exact.get(wanted.strip()) or folded.get(wanted.strip().lower())
-        if found is None:
-            problems.append(
-                f"{where}: the column {wanted!r}, mapped to {name}.{column} by "
-                f"source.tables.{name}.columns.{column}, is not in it (its columns: "
-                f"{', '.join(repr(_clean(c)) for c in table.columns)})"
-            )
-            continue
-        physical[column] = found
-    used = set(physical.values())
-    for col in table.columns:
-        if col in used:
-            continue
-        clean = _clean(col)
-        key = clean.lower() if clean.lower() in contract else clean
-        if key not in physical:
-            physical[key] = col
-    return physical, problems
-
-
-def _views(
-    source: dict[str, ir.Table], names: dict[str, TableNames] | None = None, config: SourceConfig | None = None
-) -> tuple[dict[str, ir.Table], dict[str, ir.Table], dict[str, list[str]], dict[str, TableNames]]:
-    raw: dict[str, ir.Table] = {}
-    typed: dict[str, ir.Table] = {}
-    extras: dict[str, list[str]] = {}
-    named: dict[str, TableNames] = {}
-    problems: list[str] = []
-    for name, table in source.items():
-        spec = TABLES[name]
-        contract = {c.name for c in spec.columns}
-        where = names[name] if names and name in names else TableNames(where=f"the {name} table")
-        mapping = config.columns_for(name) if config is not None else {}
-        values = config.values_for(name) if config is not None else {}
-        dialect = where.dialect
-        physical, missing = _physical(name, table, mapping, where.where)
-        problems += missing
-        if missing:
-            continue
-        named[name] = TableNames(
-            where=where.where,
-            mapped=where.mapped,
-            dialect=dialect,
-            values=tuple(values),
-            columns={c: _clean(physical[c]) for c in physical if c in contract},
-        )
-        raw_cols: dict[str, ir.Value] = {}
-        parsed: dict[str, ir.Value] = {}  # contract form of columns read in a CSV dialect (null: not in it)
-        for key, col in physical.items():
-            text = _as_text(table[col])
-            if key in contract:
-                column = spec.column(key)
-                if key in values:
-                    text = _mapped_values(text, column, values[key])
-                # a date held as text is checked as written, before trimming (a date column is a date already)
-                written = (
-                    table[col].cast("string") if column.type == "date" and not table[col].type().is_date() else None
-                )
-                if dialect is not None:
-                    text, contract_form = _in_dialect(text, column, dialect, written)
-                    if contract_form is not None:
-                        parsed[key] = contract_form
-                if written is not None and key not in parsed:  # ISO dates: the typed view casts the trimmed text
-                    parsed[key] = text
-                    text = _strict_date(text, written)
-            raw_cols[key] = text
-        raw[name] = table.select(**raw_cols)
-        extras[name] = [c for c in raw_cols if c not in contract]
-        # every contract column, so metrics never meet a missing one: an optional column the source lacks is a
-        # typed null (metrics.shape records which columns hold data, and what is not available says so)
-        typed_cols = {
-            c.name: _typed(
-                table[physical[c.name]], parsed.get(c.name, raw_cols[c.name]), c, native=c.name not in values
-            )
-            if c.name in physical
-            else ibis.null(ENGINE_TYPES[c.type])
-            for c in spec.columns
-        }
-        typed_cols.update({c: raw_cols[c] for c in extras[name]})
-        typed[name] = table.select(**typed_cols)
-    if problems:
-        raise SourceError(
-            problems[0]
-            if len(problems) == 1
-            else f"{len(problems)} mapped columns are missing:\n" + "\n".join(f"  {p}" for p in problems),
-            hint="spell each mapped column as in the source's header row (source.tables.<table>."
-            "columns: {contract column: source column}), or remove the mapping",
-        )
-    return raw, typed, extras, named
-
-
 def open_ledger(params: Params, params_path: str | Path | None = None) -> Ledger:
     """Open the source named by ``params.source`` and build its raw and typed views (lazily)."""
     src = params.source
@@ -939,7 +449,7 @@ def open_ledger(params: Params, params_path: str | Path | None = None) -> Ledger
             ) from None
         tables, names = _read_backend(backend, src.schema_, src, where=redact_url(src.location))
         description = f"ibis:{redact_url(src.location)}"
-    raw, typed, extras, names = _views(tables, names, src)
+    raw, typed, extras, names = table_views(tables, names, src)
     return Ledger(
         backend=backend,
         raw=raw,

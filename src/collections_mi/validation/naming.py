@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from collections_mi.core.contract import TABLES
-from collections_mi.sources.ledger import NOT_IN_DIALECT
+from collections_mi.sources.typed_views import NOT_IN_DIALECT
 from collections_mi.validation.report import ValidationFailure
 
 #: columns that identify a row in failure samples: the key, or the natural key of tables without one
