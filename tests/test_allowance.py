@@ -34,7 +34,8 @@ def _matrix_total(balances: dict[str, str], rates: dict[str, str]) -> Decimal:
 def test_openstax_billies_watercraft_aging_method_and_adjusting_entry() -> None:
     """OpenStax, Principles of Accounting Vol. 1, §9.2 (Billie's Watercraft Warehouse): 0–30 days $145,740 at 10%,
     31–90 $102,100 at 20%, over 90 $77,010 at 30% → allowance $58,097. With a $20,000 debit balance carried over the
-    adjusting entry is $78,097; the balance-sheet method example with a $23,000 credit balance: 48,727.50 → 25,727.50."""
+    adjusting entry is $78,097; the balance-sheet method example with a $23,000 credit balance:
+    48,727.50 → 25,727.50."""
     total = _matrix_total(
         {"0-30": "145740", "31-90": "102100", "90+": "77010"}, {"0-30": "0.10", "31-90": "0.20", "90+": "0.30"}
     )
@@ -58,7 +59,8 @@ def test_openstax_furniture_direct_and_growth_markets() -> None:
 def test_ifrs9_illustrative_example_12_provision_matrix() -> None:
     """IFRS 9 Illustrative Examples, Example 12 "Provision matrix" (IE74–IE77): Company M, trade receivables
     CU30m: current 15,000,000 at 0.3%; 1–30 days past due 7,500,000 at 1.6%; 31–60 4,000,000 at 3.6%; 61–90
-    2,500,000 at 6.6%; > 90 1,000,000 at 10.6% → lifetime ECL 45,000 + 120,000 + 144,000 + 165,000 + 106,000 = 580,000."""
+    2,500,000 at 6.6%; > 90 1,000,000 at 10.6% → lifetime ECL
+    45,000 + 120,000 + 144,000 + 165,000 + 106,000 = 580,000."""
     labels = ["current", "1-30", "31-60", "61-90", "90+"]
     balances = dict(zip(labels, map(D, ["15000000", "7500000", "4000000", "2500000", "1000000"])))
     rates = dict(zip(labels, map(D, ["0.003", "0.016", "0.036", "0.066", "0.106"])))
@@ -139,10 +141,10 @@ def test_roll_rate_method_through_the_engine(tmp_path: Path) -> None:
     params = load_params(params_path)
     ledger_tables = open_ledger(params, params_path).typed
     result = compute_allowance(ledger_tables, params, load_fx(ledger_tables, "USD"))
-    loss = dict(zip(result.tables["loss_rates"]["bucket"], result.tables["loss_rates"]["loss_rate"]))
+    loss = dict(zip(result.tables.loss_rates["bucket"], result.tables.loss_rates["loss_rate"]))
     for label, expected in zip(["current", "1-30", "31-60", "61-90", "90+"], IFRS_COMMUNITY_LOSS):
         assert abs(loss[label] - expected) < D("1e-25"), label
-    assert result.kpis["write_offs"] == D(2000) and result.kpis["allowance_total"] == 0
+    assert result.kpis.write_offs == D(2000) and result.kpis.allowance_total == 0
 
 
 @pytest.mark.parametrize("method", ["aging_rates", "roll_rate"])
@@ -155,13 +157,13 @@ def test_matches_oracle_and_rollforward_adds_up(demo_ledger: Path, tmp_path: Pat
     oracle = _oracle(demo_ledger)
     day = dt.date.fromisoformat(as_of)
     expected = oracle_allowance(oracle, day, method, params.allowance_rates)
-    assert result.kpis["allowance_total"].quantize(CENT) == expected.quantize(CENT)
-    assert result.kpis["write_offs"] == write_offs_in_month(oracle, day)
-    assert result.kpis["recoveries"] == write_offs_in_month(oracle, day, "recovery")
-    lines = list(result.tables["allowance_rollforward"]["amount"])
+    assert result.kpis.allowance_total.quantize(CENT) == expected.quantize(CENT)
+    assert result.kpis.write_offs == write_offs_in_month(oracle, day)
+    assert result.kpis.recoveries == write_offs_in_month(oracle, day, "recovery")
+    lines = list(result.tables.rollforward["amount"])
     with decimal.localcontext(decimal.Context(prec=100)):
-        assert sum(lines[:-1]) == lines[-1] == result.kpis["allowance_total"]  # exact, not just to the cent
-    assert result.kpis["allowance_total"] > 0
+        assert sum(lines[:-1]) == lines[-1] == result.kpis.allowance_total  # exact, not just to the cent
+    assert result.kpis.allowance_total > 0
 
 
 def test_method_rates_and_overlay_move_the_allowance_as_expected(demo_ledger: Path, tmp_path: Path) -> None:
@@ -169,7 +171,7 @@ def test_method_rates_and_overlay_move_the_allowance_as_expected(demo_ledger: Pa
         params_path = write_params(tmp_path, demo_ledger, name=name, allowance=allowance)
         params = load_params(params_path)
         tables = open_ledger(params, params_path).typed
-        return compute_allowance(tables, params, load_fx(tables, "USD")).kpis["allowance_total"]
+        return compute_allowance(tables, params, load_fx(tables, "USD")).kpis.allowance_total
 
     base = total("a.yaml")
     doubled = total(
@@ -244,9 +246,9 @@ def test_a_roll_rate_of_zero_over_zero_leaves_the_allowance_not_available(tmp_pa
     )
     assert result.unavailable["allowance_total"] == reason
     assert result.unavailable["bad_debt_expense"] == reason
-    assert str(result.table("allowance_rollforward")) == f"Not available: {reason}."
-    assert "allowance_gl_reconciliation" not in result.tables
-    matrix = result.tables["allowance_matrix"]
+    assert str(result.tables.rollforward) == f"Not available: {reason}."
+    assert "allowance_gl_reconciliation" not in result.tables.published()
+    matrix = result.tables.matrix
     assert list(matrix["bucket"]) == ["current", "1-30", "31-60", "60+"]
     assert list(matrix["balance"]) == [D(0), D(500), D(0), D(900)]
     assert (matrix["loss_rate"][0], matrix["loss_rate"][1], matrix["loss_rate"][3]) == (None, None, D("0.05"))
@@ -268,9 +270,9 @@ def test_a_roll_rate_of_zero_over_zero_no_balance_depends_on_is_shown_as_not_ava
     params = load_params(params_path)
     tables = open_ledger(params, params_path).typed
     result = compute_allowance(tables, params, load_fx(tables, "USD"))
-    assert result.kpis["allowance_total"] == D(45) and "allowance_total" not in result.unavailable
-    loss_rates = list(result.tables["loss_rates"]["loss_rate"])
+    assert result.kpis.allowance_total == D(45) and "allowance_total" not in result.unavailable
+    loss_rates = list(result.tables.loss_rates["loss_rate"])
     assert (loss_rates[0], loss_rates[1], loss_rates[3]) == (None, None, D("0.05"))
-    averages = list(result.tables["roll_rates_average"]["roll_rate_pct"])
+    averages = list(result.tables.roll_rates_average["roll_rate_pct"])
     assert (averages[0], averages[1], averages[3]) == (None, None, D(5))
-    assert list(result.tables["allowance_matrix"]["allowance"]) == [D(0), D(0), D(0), D(45)]
+    assert list(result.tables.matrix["allowance"]) == [D(0), D(0), D(0), D(45)]

@@ -20,21 +20,12 @@ from collections_mi.config.params import Params
 from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio
 from collections_mi.metrics.balances import Tables
 from collections_mi.metrics.fx import FxRates
-from collections_mi.metrics.result import SectionResult
+from collections_mi.metrics.published import AgencyKpis, AgencyResult, AgencyTables
 
 #: months after placement at which champion and challenger are compared
 HORIZON_MONTHS = 6
 SIGNIFICANCE = 0.05
 POWER = 0.8
-KPI_IDS = ("agency_placed", "agency_collected", "agency_fees", "agency_net_back", "agency_liquidation_pct")
-TABLE_NAMES = (
-    "agency_league",
-    "agency_placements",
-    "agency_liquidation_curves",
-    "agency_champion_challenger",
-    "agency_fee_reconciliation",
-    "agency_collections_by_month",
-)
 
 
 def months_between(start: dt.date, end: dt.date) -> int:
@@ -359,24 +350,24 @@ def agency_trend(placements: pd.DataFrame, tables: Tables, params: Params) -> pd
     return pd.DataFrame(out, columns=["month", "agency", "collected"])
 
 
-def compute_agency(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
+def compute_agency(tables: Tables, params: Params, fx: FxRates) -> AgencyResult:
     placements = placement_results(tables, params)
     if placements.empty:
-        return SectionResult.nothing_at(
-            "agency", KPI_IDS, TABLE_NAMES, f"no agency placement is dated on or before {params.as_of}"
+        return AgencyResult.nothing_at(
+            "agency", AgencyKpis, AgencyTables, f"no agency placement is dated on or before {params.as_of}"
         )
     test = champion_challenger(horizon_liquidation(tables, params, placements, HORIZON_MONTHS), HORIZON_MONTHS)
-    return SectionResult(
+    return AgencyResult(
         section="agency",
-        kpis=totals(placements),
-        tables={
-            "agency_league": league_table(placements),
-            "agency_placements": placements,
-            "agency_liquidation_curves": liquidation_curves(tables, params, placements),
-            "agency_champion_challenger": pd.DataFrame([test.__dict__]),
-            "agency_fee_reconciliation": fee_reconciliation(tables, params, placements),
-            "agency_collections_by_month": agency_trend(placements, tables, params),
-        },
+        kpis=AgencyKpis.from_values(totals(placements)),
+        tables=AgencyTables(
+            league=league_table(placements),
+            placements=placements,
+            liquidation_curves=liquidation_curves(tables, params, placements),
+            champion_challenger=pd.DataFrame([test.__dict__]),
+            fee_reconciliation=fee_reconciliation(tables, params, placements),
+            collections_by_month=agency_trend(placements, tables, params),
+        ),
         conventions={
             "scope": f"placements placed on or before {params.as_of}; collections dated on or before {params.as_of}",
             "fees": "Σ collections × the placement's fee_rate (commission on gross collections)",

@@ -27,9 +27,11 @@ from collections_mi.metrics.balances import (
     invoices_with_currency,
     month_ends_up_to,
     open_items,
+    previous_month_end,
 )
 from collections_mi.metrics.fx import FxRates
-from collections_mi.metrics.result import SectionResult
+from collections_mi.metrics.published import DsoKpis, DsoResult, DsoTables
+from collections_mi.metrics.result import Table, Unavailable
 
 RATIO_CONTEXT = decimal.Context(prec=28)
 
@@ -796,7 +798,7 @@ def glossary(params: Params) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["kpi", "definition", "formula", "convention"])
 
 
-def compute_dso(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
+def compute_dso(tables: Tables, params: Params, fx: FxRates) -> DsoResult:
     """Everything the DSO & collection KPIs section shows."""
     settled = settlements(tables, params).cache()  # the trend, the breakdowns and the deterioration list share it
     try:
@@ -805,54 +807,68 @@ def compute_dso(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
         settled.release()
 
 
-def _compute_dso(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
+def _compute_dso(tables: Tables, params: Params, fx: FxRates) -> DsoResult:
     from collections_mi.metrics.aging import ar_rollforward
     from collections_mi.metrics.promises import collector_view, kept_rate_trend, promise_status
 
     trend = dso_trend(tables, params, fx, months=24)
-    latest = trend.iloc[-1]
-    kpis = {k: latest[k] for k in KPI_IDS}
-    opening = trend.iloc[-2]["ar_total"] if len(trend) > 1 else ZERO
+    # the trend's rows are labelled by month-end: the KPIs are as_of's, the opening AR the previous month-end's
+    by_month = trend.set_index("month_end", drop=False)
+    latest = by_month.loc[params.as_of]
+    kpis = DsoKpis.from_values(latest.to_dict())
+    previous = previous_month_end(params.as_of)
+    opening = by_month.at[previous, "ar_total"] if previous in by_month.index else ZERO
     rollforward = ar_rollforward(tables, params, fx, opening, latest["ar_total"])
-    result_tables = {
-        "dso_trend": trend,
-        "dso_changes": changes(trend),
-        "dso_bridge": bridge(trend, rollforward),
-        "dso_glossary": glossary(params),
-        "dso_deteriorating_customers": deteriorating_customers(tables, params, fx, params.report.top_customers),
-    }
+    deteriorating = deteriorating_customers(tables, params, fx, params.report.top_customers)
     # customer-level inputs once; segment, region, collector and risk band are sums of customers
     per_customer = group_inputs(tables, params, fx, "customer_id")
-    result_tables["dso_by_customer"] = breakdown_table(per_customer, params, "customer_id")
     attributes = [
         b
         for b in BREAKDOWNS
         if b not in ("customer_id", "currency") and (b != "risk_band" or "risk_score" in tables["customers"].columns)
     ]
     attribute_frame = customer_attributes(tables, attributes)
+    by_attribute: dict[str, pd.DataFrame] = {}
     for by in attributes:
         group_of = dict(zip(attribute_frame["customer_id"], attribute_frame[by]))
-        result_tables[f"dso_by_{by}"] = breakdown_table(per_customer.roll_up(group_of), params, by)
-    result_tables["dso_by_currency"] = breakdown(tables, params, fx, "currency")
-    if "dso_by_risk_band" in result_tables:
-        bands = result_tables["dso_by_risk_band"]
+        by_attribute[by] = breakdown_table(per_customer.roll_up(group_of), params, by)
+    by_currency = breakdown(tables, params, fx, "currency")
+    by_risk_band: Table = Unavailable("the customers table has no risk_score column")
+    if "risk_band" in by_attribute:
         order = {band: position for position, band in enumerate(risk_band_labels())}
-        result_tables["dso_by_risk_band"] = bands.sort_values(
-            "risk_band", key=lambda column: column.map(order), kind="stable"
-        ).reset_index(drop=True)
+        by_risk_band = (
+            by_attribute["risk_band"]
+            .sort_values("risk_band", key=lambda column: column.map(order), kind="stable")
+            .reset_index(drop=True)
+        )
     status = promise_status(tables, params, fx)
-    result_tables["promises"] = status
-    result_tables["promises_kept_rate_trend"] = kept_rate_trend(status, params.as_of, params.report.trend_months)
-    result_tables["dso_collectors"] = collector_view(tables, params, fx, result_tables["dso_by_collector"], status)
+    result_tables = DsoTables(
+        trend=trend,
+        changes=changes(trend),
+        bridge=bridge(trend, rollforward),
+        glossary=glossary(params),
+        deteriorating_customers=deteriorating,
+        by_customer=breakdown_table(per_customer, params, "customer_id"),
+        by_segment=by_attribute["segment"],
+        by_region=by_attribute["region"],
+        by_collector=by_attribute["collector"],
+        by_risk_band=by_risk_band,
+        by_currency=by_currency,
+        promises=status,
+        promises_kept_rate_trend=kept_rate_trend(status, params.as_of, params.report.trend_months),
+        collectors=collector_view(tables, params, fx, by_attribute["collector"], status),
+    )
     window = dso_window(params.as_of, params.dso.window_months)
-    return SectionResult(
+    return DsoResult(
         section="dso",
         kpis=kpis,
         tables=result_tables,
         conventions={
-            "dso.window_months": f"{params.dso.window_months} → W = {window.start} .. {window.end} ({window.days} days)",
+            "dso.window_months": f"{params.dso.window_months} → W = {window.start} .. {window.end} "
+            f"({window.days} days)",
             "dso.countback_month_days": str(params.dso.countback_month_days),
             "cei.sales": params.cei.sales,
-            "fx": f"AR at each date's closing rate; credit sales at each invoice date's rate ({params.reporting_currency})",
+            "fx": "AR at each date's closing rate; credit sales at each invoice date's rate "
+            f"({params.reporting_currency})",
         },
     )

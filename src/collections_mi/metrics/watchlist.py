@@ -21,24 +21,11 @@ from collections_mi.core.contract import RISK_GRADES
 from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio
 from collections_mi.metrics.balances import Tables
 from collections_mi.metrics.fx import FxRates
-from collections_mi.metrics.result import SectionResult
+from collections_mi.metrics.published import WatchlistKpis, WatchlistResult, WatchlistTables
 
 PV_CONTEXT = decimal.Context(prec=50)
 DAYS_PER_YEAR = Decimal(365)
 NO_RESERVE_STATUSES = ("reo", "closed")
-KPI_IDS = ("watchlist_loans", "watchlist_balance", "specific_reserve", "general_reserve", "total_reserve")
-TABLE_NAMES = (
-    "watchlist_loans",
-    "watchlist_by_grade",
-    "watchlist_by_method",
-    "watchlist_by_segment",
-    "watchlist_movements",
-    "watchlist_reserve_rollforward",
-    "watchlist_migration_counts",
-    "watchlist_migration_balances",
-    "watchlist_non_accrual",
-    "watchlist_reo",
-)
 GRADE_ORDER = {grade: position for position, grade in enumerate(RISK_GRADES)}
 
 # ---------------------------------------------------------------------------------------------- pure definitions
@@ -263,18 +250,21 @@ def movements(previous: pd.DataFrame | None, current: pd.DataFrame) -> tuple[pd.
     return pd.DataFrame(rows, columns=columns), pd.DataFrame(cause_rows)
 
 
-def compute_watchlist(tables: Tables, params: Params, fx: FxRates) -> SectionResult:
+def compute_watchlist(tables: Tables, params: Params, fx: FxRates) -> WatchlistResult:
     """KPIs watchlist_loans, watchlist_balance, specific_reserve, general_reserve, total_reserve and the tables."""
     dates = snapshot_dates(tables, params.as_of)
     if not dates:
-        return SectionResult.nothing_at(
-            "watchlist", KPI_IDS, TABLE_NAMES, f"the loans table has no snapshot dated on or before {params.as_of}"
+        return WatchlistResult.nothing_at(
+            "watchlist",
+            WatchlistKpis,
+            WatchlistTables,
+            f"the loans table has no snapshot dated on or before {params.as_of}",
         )
     snapshot = dates[-1]
     current = loan_reserves(tables, params, snapshot, params.as_of)
     previous_date = dates[-2] if len(dates) > 1 else None
     previous = loan_reserves(tables, params, previous_date, previous_date) if previous_date else None
-    kpis = reserve_totals(current)
+    kpis = WatchlistKpis.from_values(reserve_totals(current))
     unmeasured = current[
         (current["impairment_method"] == "collateral")
         & current["collateral_value"].isna()
@@ -287,7 +277,7 @@ def compute_watchlist(tables: Tables, params: Params, fx: FxRates) -> SectionRes
             [
                 {"line": f"Reserve at {previous_date}", "amount": opening_reserve},
                 *[{"line": f"± {c}", "amount": a} for c, a in zip(causes["cause"], causes["amount"])],
-                {"line": f"Reserve at {snapshot}", "amount": kpis["total_reserve"]},
+                {"line": f"Reserve at {snapshot}", "amount": kpis.total_reserve},
             ]
         )
         if previous is not None
@@ -295,7 +285,7 @@ def compute_watchlist(tables: Tables, params: Params, fx: FxRates) -> SectionRes
     )
     watch = current[current["on_watch_list"].astype(bool)].copy()
     since = _months_on_list(tables, snapshot, watch["loan_id"])
-    watch["months_on_list"] = [since.get(l) for l in watch["loan_id"]]
+    watch["months_on_list"] = [since.get(loan) for loan in watch["loan_id"]]
     loan_columns = [
         "loan_id",
         "borrower",
@@ -322,31 +312,23 @@ def compute_watchlist(tables: Tables, params: Params, fx: FxRates) -> SectionRes
     reo["carrying_over_fair_value"] = [
         None if f is None else b - f for b, f in zip(reo["balance"], reo["fair_value_less_cost"])
     ]
-    reo["months_held"] = [since.get(l) for l in reo["loan_id"]]
-    result = SectionResult(
+    reo["months_held"] = [since.get(loan) for loan in reo["loan_id"]]
+    result = WatchlistResult(
         section="watchlist",
         kpis=kpis,
-        tables={
-            "watchlist_loans": watch[loan_columns]
-            .sort_values("reserve", ascending=False, kind="stable")
-            .reset_index(drop=True),
-            "watchlist_by_grade": grade_totals(current, "risk_grade"),
-            "watchlist_by_method": grade_totals(
-                current.assign(method=current["impairment_method"].fillna("general")), "method"
-            ),
-            "watchlist_by_segment": grade_totals(current, "segment")
-            if "segment" in current.columns
-            else pd.DataFrame(),
-            "watchlist_movements": moved,
-            "watchlist_reserve_rollforward": rollforward,
-            "watchlist_migration_counts": migration_matrix(previous, current, "loans")
+        tables=WatchlistTables(
+            loans=watch[loan_columns].sort_values("reserve", ascending=False, kind="stable").reset_index(drop=True),
+            by_grade=grade_totals(current, "risk_grade"),
+            by_method=grade_totals(current.assign(method=current["impairment_method"].fillna("general")), "method"),
+            by_segment=grade_totals(current, "segment") if "segment" in current.columns else pd.DataFrame(),
+            movements=moved,
+            reserve_rollforward=rollforward,
+            migration_counts=migration_matrix(previous, current, "loans") if previous is not None else pd.DataFrame(),
+            migration_balances=migration_matrix(previous, current, "balance")
             if previous is not None
             else pd.DataFrame(),
-            "watchlist_migration_balances": migration_matrix(previous, current, "balance")
-            if previous is not None
-            else pd.DataFrame(),
-            "watchlist_non_accrual": grade_totals(non_accrual, "risk_grade") if len(non_accrual) else pd.DataFrame(),
-            "watchlist_reo": reo[
+            non_accrual=grade_totals(non_accrual, "risk_grade") if len(non_accrual) else pd.DataFrame(),
+            reo=reo[
                 [
                     "loan_id",
                     "borrower",
@@ -358,7 +340,7 @@ def compute_watchlist(tables: Tables, params: Params, fx: FxRates) -> SectionRes
                     "months_held",
                 ]
             ].reset_index(drop=True),
-        },
+        ),
         conventions={
             "snapshot": f"loans snapshot of {snapshot}" + (f", compared with {previous_date}" if previous_date else ""),
             "present value": f"expected cash flows discounted at each loan's effective rate to {params.as_of}, "

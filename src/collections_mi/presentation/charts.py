@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -20,7 +21,7 @@ LAYOUT = dict(
 )
 
 
-def _floats(values: Sequence[object]) -> list[float]:
+def _floats(values: Sequence[Any]) -> list[float]:
     return [0.0 if v is None else float(v) for v in values]
 
 
@@ -255,7 +256,7 @@ def liquidation_curves(curves: pd.DataFrame, title: str = "Liquidation curves by
 
 def stacked_monthly(frame: pd.DataFrame, series: str, value: str, currency: str, title: str) -> go.Figure:
     fig = go.Figure()
-    for colour, (name, group) in zip(BUCKET_COLOURS * 3, frame.groupby(series, sort=True)):
+    for _colour, (name, group) in zip(BUCKET_COLOURS * 3, frame.groupby(series, sort=True)):
         fig.add_bar(x=[f"{m:%Y-%m}" for m in group["month"]], y=_floats(group[value]), name=str(name))
     fig.update_layout(barmode="stack", title=title, yaxis_title=currency, **LAYOUT)
     return fig
@@ -281,11 +282,11 @@ SERIES_COLOURS = [
 ]
 
 
-def _maybe_float(value: object) -> float | None:
+def _maybe_float(value: Any) -> float | None:
     return None if value is None or value != value else float(value)
 
 
-def _dropdown(buttons: list[dict], x: float = 0.0, y: float = 1.16) -> dict:
+def _dropdown(buttons: list[dict[str, Any]], x: float = 0.0, y: float = 1.16) -> dict[str, Any]:
     return dict(
         type="dropdown",
         buttons=buttons,
@@ -366,7 +367,7 @@ def filter_dropdown(
             hovertemplate="%{x}: %{y:,.2f}<extra></extra>",
         )
     )
-    buttons = []
+    buttons: list[dict[str, Any]] = []
     for _, row in options.iterrows():
         y, text = _bucket_bars(row, labels, currency)
         name = "all open items" if row["filter"] == "all" else f"{row['filter']}: {row['value']}"
@@ -392,7 +393,7 @@ def drill_treemap(
     tree: pd.DataFrame, currency: str, title: str = "Drill down: bucket → customer → invoice (click a box to open it)"
 ) -> go.Figure:
     """A treemap of ``explore.drill_tree`` nodes; clicking a bucket shows its customers, a customer its invoices."""
-    colours = {label: colour for label, colour in zip(tree.loc[tree["level"] == "bucket", "id"], BUCKET_COLOURS * 2)}
+    colours = dict(zip(tree.loc[tree["level"] == "bucket", "id"], BUCKET_COLOURS * 2))
     fig = go.Figure(
         go.Treemap(
             ids=list(tree["id"]),
@@ -439,7 +440,7 @@ def dimension_trend_dropdown(
                     legendgroup=str(value),
                 )
                 owners.append((dimension, measure))
-    buttons = []
+    buttons: list[dict[str, Any]] = []
     for dimension in dimensions:
         for measure, label in measures:
             visible = [owner == (dimension, measure) for owner in owners]
@@ -468,7 +469,7 @@ def cohort_heatmap(
 ) -> go.Figure:
     """Invoice-month cohorts (rows) × months after their own month-end (columns), from ``explore.cohort_runoff``."""
     cohorts = sorted(set(runoff["cohort"]))
-    ages = sorted(set(int(a) for a in runoff["months_since"]))
+    ages = sorted({int(a) for a in runoff["months_since"]})
     cells = {
         (c, int(a)): _maybe_float(v)
         for c, a, v in zip(runoff["cohort"], runoff["months_since"], runoff["remaining_pct"])
