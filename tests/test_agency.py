@@ -63,7 +63,7 @@ def test_ccaa_net_back_comparison(tmp_path: Path) -> None:
         ],
     )
     result = _compute(write_params(tmp_path, ledger, as_of="2026-10-31"))
-    league = result.tables["agency_league"].set_index("agency_id")
+    league = result.tables.league.set_index("agency_id")
     assert (league.loc["A", "collected"], league.loc["A", "fees"], league.loc["A", "net_back"]) == (
         D(20000),
         D(3000),
@@ -76,14 +76,14 @@ def test_ccaa_net_back_comparison(tmp_path: Path) -> None:
     )
     assert league.loc["B", "net_back"] - league.loc["A", "net_back"] == D(28000)
     assert (league.loc["A", "liquidation_pct"], league.loc["B", "liquidation_pct"]) == (D(10), D(30))
-    assert result.kpis == {
+    assert dict(result.kpis.items()) == {
         "agency_placed": D(400000),
         "agency_collected": D(80000),
         "agency_fees": D(18000),
         "agency_net_back": D(62000),
         "agency_liquidation_pct": D(20),
     }
-    assert list(result.tables["agency_league"]["agency_id"]) == ["B", "A"]  # ranked by net-back
+    assert list(result.tables.league["agency_id"]) == ["B", "A"]  # ranked by net-back
 
 
 def test_rows_after_as_of_are_ignored_and_curves_stop_at_recall(tmp_path: Path) -> None:
@@ -102,15 +102,15 @@ def test_rows_after_as_of_are_ignored_and_curves_stop_at_recall(tmp_path: Path) 
         ],
     )  # after as_of: ignored
     result = _compute(write_params(tmp_path, ledger, as_of="2026-10-31"))
-    assert result.kpis["agency_placed"] == D(2000)
-    assert result.kpis["agency_collected"] == D(350)
-    curve = result.tables["agency_liquidation_curves"]
+    assert result.kpis.agency_placed == D(2000)
+    assert result.kpis.agency_collected == D(350)
+    curve = result.tables.liquidation_curves
     january = curve[curve["cohort"].astype(str) == "2026-01-01"].set_index("months_since")
     assert january.loc[0, "collected_cumulative"] == D(200)  # P2 in January
     assert january.loc[1, "collected_cumulative"] == D(300)  # + P1 in February
     assert january.loc[9, "collected_cumulative"] == D(300)  # P1's post-recall 50 never accrues
     assert january.loc[9, "liquidation_pct"] == D(15)
-    league = result.tables["agency_league"].set_index("agency_id")
+    league = result.tables.league.set_index("agency_id")
     assert league.loc["A", "recall_rate_pct"] == D(100) and league.loc["B", "avg_days_to_first_collection"] == D(5)
 
 
@@ -147,7 +147,7 @@ def test_demo_agencies_match_the_oracle(demo_ledger: Path, tmp_path: Path, as_of
     result = _compute(write_params(tmp_path, demo_ledger, as_of=as_of, name="p.yaml"))
     expected = agency_totals(demo_ledger, __import__("datetime").date.fromisoformat(as_of))
     for kpi, value in expected.items():
-        assert result.kpis[kpi].quantize(D("1e-10")) == value.quantize(D("1e-10")), kpi
-    league = result.tables["agency_league"]
-    assert sum(league["net_back"]) == result.kpis["agency_net_back"]
+        assert result.kpis.value(kpi).quantize(D("1e-10")) == value.quantize(D("1e-10")), kpi
+    league = result.tables.league
+    assert sum(league["net_back"]) == result.kpis.agency_net_back
     assert expected["agency_collected"] > 0

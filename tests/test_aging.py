@@ -27,7 +27,7 @@ def compute(params_path: Path):
 
 
 def buckets(result) -> dict[str, Decimal]:
-    return dict(zip(result.tables["aging"]["bucket"], result.tables["aging"]["amount"]))
+    return dict(zip(result.tables.buckets["bucket"], result.tables.buckets["amount"]))
 
 
 def test_tiny_ledger_by_hand(tiny_ledger: Path, tmp_path: Path) -> None:
@@ -37,7 +37,11 @@ def test_tiny_ledger_by_hand(tiny_ledger: Path, tmp_path: Path) -> None:
     #   I5 fully paid → closed;  I6 dated 11-05 → after as_of, ignored;
     #   I7 200 EUR (paid 11-02, after as_of) = 216.00, 83 dpd
     result = compute(write_params(tmp_path, tiny_ledger))
-    assert result.kpis == {"ar_total": Decimal("2322.50"), "open_items": 5, "past_due_total": Decimal("1822.50")}
+    assert dict(result.kpis.items()) == {
+        "ar_total": Decimal("2322.50"),
+        "open_items": 5,
+        "past_due_total": Decimal("1822.50"),
+    }
     assert buckets(result) == {
         "current": Decimal("500"),
         "1-30": Decimal("756"),
@@ -46,29 +50,33 @@ def test_tiny_ledger_by_hand(tiny_ledger: Path, tmp_path: Path) -> None:
         "91-120": Decimal("0"),
         "120+": Decimal("250.50"),
     }
-    assert list(result.tables["aging"]["items"]) == [1, 1, 0, 2, 0, 1]
-    assert sum(result.tables["aging"]["share_pct"]) == Decimal("100")
-    by_currency = result.tables["aging_by_currency"].set_index("currency")
+    assert list(result.tables.buckets["items"]) == [1, 1, 0, 2, 0, 1]
+    assert sum(result.tables.buckets["share_pct"]) == Decimal("100")
+    by_currency = result.tables.by_currency.set_index("currency")
     assert by_currency.loc["EUR", "amount_original"] == Decimal("900") and by_currency.loc["EUR", "rate"] == Decimal(
         "1.08"
     )
-    assert list(result.tables["aging_over_credit_limit"]["customer_id"]) == ["C1"]  # 1,100 open vs 1,000 limit
-    assert result.tables["aging_over_credit_limit"]["over_limit"].iloc[0] == Decimal("100")
-    assert list(result.tables["aging_disputed_items"]["invoice_id"]) == ["I3"]
-    recon = result.tables["ar_reconciliation"].set_index("check")
+    assert list(result.tables.over_credit_limit["customer_id"]) == ["C1"]  # 1,100 open vs 1,000 limit
+    assert result.tables.over_credit_limit["over_limit"].iloc[0] == Decimal("100")
+    assert list(result.tables.disputed_items["invoice_id"]) == ["I3"]
+    recon = result.tables.reconciliation.set_index("check")
     assert recon.loc["GL ar_control", "status"] == "ok" and recon.loc["GL ar_control", "difference"] == 0
 
 
 def test_back_dated_pack_ignores_later_rows(tiny_ledger: Path, tmp_path: Path) -> None:
     # At 2026-09-30: I1 600 (30 dpd), I3 250.50, I4 800 EUR × 1.10 = 880 (not due), I5 300 (not due), I7 200 EUR = 220
     result = compute(write_params(tmp_path, tiny_ledger, as_of="2026-09-30"))
-    assert result.kpis == {"ar_total": Decimal("2250.50"), "open_items": 5, "past_due_total": Decimal("1070.50")}
+    assert dict(result.kpis.items()) == {
+        "ar_total": Decimal("2250.50"),
+        "open_items": 5,
+        "past_due_total": Decimal("1070.50"),
+    }
     assert buckets(result)["1-30"] == Decimal("600")  # exactly 30 days past due is still 1-30
 
 
 def test_rollforward_adds_up_and_fx_revaluation_is_explained(tiny_ledger: Path, tmp_path: Path) -> None:
     result = compute(write_params(tmp_path, tiny_ledger))
-    lines = dict(zip(result.tables["ar_rollforward"]["line"], result.tables["ar_rollforward"]["amount"]))
+    lines = dict(zip(result.tables.rollforward["line"], result.tables.rollforward["amount"]))
     assert lines["Opening AR (2026-09-30)"] == Decimal("2250.50")
     assert lines["+ Credit sales"] == Decimal("500")  # I2 (I6 is dated after as_of)
     assert lines["− Cash applied"] == Decimal("-300")  # P2 on I5
@@ -93,7 +101,7 @@ def _ledger_with_ages(folder: Path, as_of: dt.date, days_past_due: list[int], am
 def test_bucket_boundaries(tmp_path: Path) -> None:
     as_of = dt.date(2026, 10, 31)
     ledger = _ledger_with_ages(tmp_path / "l", as_of, [-5, 0, 1, 30, 31, 60, 61, 90, 91, 120, 121, 400])
-    counts = dict(zip(*(compute(write_params(tmp_path, ledger)).tables["aging"][c] for c in ("bucket", "items"))))
+    counts = dict(zip(*(compute(write_params(tmp_path, ledger)).tables.buckets[c] for c in ("bucket", "items"))))
     assert counts == {"current": 2, "1-30": 2, "31-60": 2, "61-90": 2, "91-120": 2, "120+": 2}
 
 
@@ -103,10 +111,10 @@ def test_invoice_date_basis_has_no_current_bucket(tmp_path: Path) -> None:
     ledger = _ledger_with_ages(tmp_path / "l", as_of, [-30, -1, 0, 1, 30, 91])
     rates = {"0-30": 0.01, "31-60": 0.05, "61-90": 0.1, "91-120": 0.5, "120+": 1}
     result = compute(write_params(tmp_path, ledger, aging={"basis": "invoice_date"}, allowance={"rates": rates}))
-    counts = dict(zip(result.tables["aging"]["bucket"], result.tables["aging"]["items"]))
+    counts = dict(zip(result.tables.buckets["bucket"], result.tables.buckets["items"]))
     # days since invoice 0, 29, 30 | 31, 60 | 121
     assert counts == {"0-30": 3, "31-60": 2, "61-90": 0, "91-120": 0, "120+": 1}
-    assert result.kpis["past_due_total"] == Decimal("300.00")  # dpd > 0 regardless of basis: 1, 30, 91
+    assert result.kpis.past_due_total == Decimal("300.00")  # dpd > 0 regardless of basis: 1, 30, 91
 
 
 def test_openstax_billies_watercraft_aging_buckets(tmp_path: Path) -> None:
@@ -142,7 +150,7 @@ def test_openstax_billies_watercraft_aging_buckets(tmp_path: Path) -> None:
     assert amounts["current"] + amounts["1-30"] == Decimal("145740")
     assert amounts["31-90"] == Decimal("102100")
     assert amounts["90+"] == Decimal("77010")
-    assert result.kpis["ar_total"] == Decimal("324850")
+    assert result.kpis.ar_total == Decimal("324850")
 
 
 AS_OF_DATES = ["2026-10-31", "2026-09-30", "2026-06-15", "2025-12-31", "2025-02-28"]
@@ -162,10 +170,10 @@ def test_matches_independent_oracle_on_demo_ledger(demo_ledger: Path, tmp_path: 
     params = write_params(tmp_path, demo_ledger, as_of=as_of, name="p.yaml", **sections)
     result = compute(params)
     expected = oracle_aging(_oracle(demo_ledger), dt.date.fromisoformat(as_of), basis=basis)
-    assert result.kpis["ar_total"] == expected["ar_total"]
-    assert result.kpis["open_items"] == expected["open_items"]
-    assert result.kpis["past_due_total"] == expected["past_due_total"]
-    table = result.tables["aging"]
+    assert result.kpis.ar_total == expected["ar_total"]
+    assert result.kpis.open_items == expected["open_items"]
+    assert result.kpis.past_due_total == expected["past_due_total"]
+    table = result.tables.buckets
     for bucket, amount, items in zip(table["bucket"], table["amount"], table["items"]):
         assert amount == expected["buckets"].get(bucket, Decimal(0)), bucket
         assert items == expected["counts"].get(bucket, 0), bucket
@@ -176,15 +184,15 @@ def test_parquet_and_csv_sources_agree(demo_ledger: Path, demo_ledger_parquet: P
     from_csv = compute(write_params(tmp_path, demo_ledger, name="csv.yaml"))
     from_parquet = compute(write_params(tmp_path, demo_ledger_parquet, name="pq.yaml"))
     assert from_csv.kpis == from_parquet.kpis
-    assert list(from_csv.tables["aging"]["amount"]) == list(from_parquet.tables["aging"]["amount"])
+    assert list(from_csv.tables.buckets["amount"]) == list(from_parquet.tables.buckets["amount"])
 
 
 def test_demo_gl_reconciles_and_trend_matches_oracle(demo_ledger: Path, tmp_path: Path) -> None:
     result = compute(write_params(tmp_path, demo_ledger, name="p.yaml"))
-    recon = result.tables["ar_reconciliation"].set_index("check")
+    recon = result.tables.reconciliation.set_index("check")
     assert recon.loc["GL ar_control", "status"] == "ok"
     oracle = _oracle(demo_ledger)
-    trend = result.tables["aging_trend"]
+    trend = result.tables.trend
     assert len(trend) == 13
     for month_end, ar_total, past_due in zip(trend["month_end"], trend["ar_total"], trend["past_due_total"]):
         expected = oracle_aging(oracle, month_end)
@@ -195,7 +203,7 @@ def test_gl_difference_is_shown_with_candidate_items(tiny_ledger: Path, tmp_path
     (tiny_ledger / "gl_balances.csv").write_text(
         "period_end,account,amount\n2026-10-31,ar_control,2072.00\n", encoding="utf-8"
     )
-    recon = compute(write_params(tmp_path, tiny_ledger)).tables["ar_reconciliation"].set_index("check")
+    recon = compute(write_params(tmp_path, tiny_ledger)).tables.reconciliation.set_index("check")
     assert recon.loc["GL ar_control", "status"] == "DIFFERENCE"
     assert recon.loc["GL ar_control", "difference"] == Decimal("-250.50")
     assert "I3" in recon.loc["GL ar_control", "explanation"]  # the 250.50 disputed item

@@ -146,10 +146,10 @@ def test_roll_rate_method_through_the_engine(tmp_path: Path) -> None:
     )
     params = load_params(params_path)
     result = _allowance(params, params_path)
-    loss = dict(zip(result.tables["loss_rates"]["bucket"], result.tables["loss_rates"]["loss_rate"]))
+    loss = dict(zip(result.tables.loss_rates["bucket"], result.tables.loss_rates["loss_rate"]))
     for label, expected in zip(["current", "1-30", "31-60", "61-90", "90+"], IFRS_COMMUNITY_LOSS):
         assert abs(loss[label] - expected) < D("1e-25"), label
-    assert result.kpis["write_offs"] == D(2000) and result.kpis["allowance_total"] == 0
+    assert result.kpis.write_offs == D(2000) and result.kpis.allowance_total == 0
 
 
 @pytest.mark.parametrize("method", ["aging_rates", "roll_rate"])
@@ -161,20 +161,20 @@ def test_matches_oracle_and_rollforward_adds_up(demo_ledger: Path, tmp_path: Pat
     oracle = _oracle(demo_ledger)
     day = dt.date.fromisoformat(as_of)
     expected = oracle_allowance(oracle, day, method, params.allowance_rates)
-    assert result.kpis["allowance_total"].quantize(CENT) == expected.quantize(CENT)
-    assert result.kpis["write_offs"] == write_offs_in_month(oracle, day)
-    assert result.kpis["recoveries"] == write_offs_in_month(oracle, day, "recovery")
-    lines = list(result.tables["allowance_rollforward"]["amount"])
+    assert result.kpis.allowance_total.quantize(CENT) == expected.quantize(CENT)
+    assert result.kpis.write_offs == write_offs_in_month(oracle, day)
+    assert result.kpis.recoveries == write_offs_in_month(oracle, day, "recovery")
+    lines = list(result.tables.rollforward["amount"])
     with decimal.localcontext(decimal.Context(prec=100)):
-        assert sum(lines[:-1]) == lines[-1] == result.kpis["allowance_total"]  # exact, not just to the cent
-    assert result.kpis["allowance_total"] > 0
+        assert sum(lines[:-1]) == lines[-1] == result.kpis.allowance_total  # exact, not just to the cent
+    assert result.kpis.allowance_total > 0
 
 
 def test_method_rates_and_overlay_move_the_allowance_as_expected(demo_ledger: Path, tmp_path: Path) -> None:
     def total(name: str, **allowance) -> Decimal:
         params_path = write_params(tmp_path, demo_ledger, name=name, allowance=allowance)
         params = load_params(params_path)
-        return _allowance(params, params_path).kpis["allowance_total"]
+        return _allowance(params, params_path).kpis.allowance_total
 
     base = total("a.yaml")
     doubled = total(
@@ -248,9 +248,9 @@ def test_a_roll_rate_of_zero_over_zero_leaves_the_allowance_not_available(tmp_pa
     )
     assert result.unavailable["allowance_total"] == reason
     assert result.unavailable["bad_debt_expense"] == reason
-    assert str(result.table("allowance_rollforward")) == f"Not available: {reason}."
-    assert "allowance_gl_reconciliation" not in result.tables
-    matrix = result.tables["allowance_matrix"]
+    assert str(result.tables.rollforward) == f"Not available: {reason}."
+    assert "allowance_gl_reconciliation" not in result.tables.published()
+    matrix = result.tables.matrix
     assert list(matrix["bucket"]) == ["current", "1-30", "31-60", "60+"]
     assert list(matrix["balance"]) == [D(0), D(500), D(0), D(900)]
     assert (matrix["loss_rate"][0], matrix["loss_rate"][1], matrix["loss_rate"][3]) == (None, None, D("0.05"))
@@ -271,9 +271,9 @@ def test_a_roll_rate_of_zero_over_zero_no_balance_depends_on_is_shown_as_not_ava
 
     params = load_params(params_path)
     result = _allowance(params, params_path)
-    assert result.kpis["allowance_total"] == D(45) and "allowance_total" not in result.unavailable
-    loss_rates = list(result.tables["loss_rates"]["loss_rate"])
+    assert result.kpis.allowance_total == D(45) and "allowance_total" not in result.unavailable
+    loss_rates = list(result.tables.loss_rates["loss_rate"])
     assert (loss_rates[0], loss_rates[1], loss_rates[3]) == (None, None, D("0.05"))
-    averages = list(result.tables["roll_rates_average"]["roll_rate_pct"])
+    averages = list(result.tables.roll_rates_average["roll_rate_pct"])
     assert (averages[0], averages[1], averages[3]) == (None, None, D(5))
-    assert list(result.tables["allowance_matrix"]["allowance"]) == [D(0), D(0), D(0), D(45)]
+    assert list(result.tables.matrix["allowance"]) == [D(0), D(0), D(0), D(45)]

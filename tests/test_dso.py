@@ -137,7 +137,7 @@ def test_creditguru_example_through_the_engine(tmp_path: Path) -> None:
         [("P1", "S1", "2026-09-24", "6000.00")],
     )
     result = _compute(write_params(tmp_path, ledger, as_of="2026-09-30", dso={"window_months": 1}))
-    assert (result.kpis["dso"], result.kpis["bpdso"], result.kpis["add"]) == (D(45), D(12), D(33))
+    assert (result.kpis.dso, result.kpis.bpdso, result.kpis.add) == (D(45), D(12), D(33))
 
 
 def test_anaplan_countback_through_the_engine(tmp_path: Path) -> None:
@@ -154,11 +154,11 @@ def test_anaplan_countback_through_the_engine(tmp_path: Path) -> None:
         [("P1", "S9", "2025-10-10", "400.00")],
     )
     result = _compute(write_params(tmp_path, ledger, as_of="2026-01-31"))
-    assert result.kpis["dso_countback"] == D(129)
+    assert result.kpis.dso_countback == D(129)
     thirty = _compute(
         write_params(tmp_path, ledger, as_of="2026-01-31", name="thirty.yaml", dso={"countback_month_days": 30})
     )
-    assert thirty.kpis["dso_countback"] == D(126)  # 30 + 30 + 30 + 30 + 100/500 × 30
+    assert thirty.kpis.dso_countback == D(126)  # 30 + 30 + 30 + 30 + 100/500 × 30
     assert {k: v for k, v in thirty.kpis.items() if k != "dso_countback"} == {
         k: v for k, v in result.kpis.items() if k != "dso_countback"
     }
@@ -176,13 +176,13 @@ def test_crf_cei_through_the_engine(tmp_path: Path) -> None:
         [("P1", "A", "2026-07-20", "12327157.00"), ("P2", "C", "2026-08-20", "34217466.00")],
     )
     monthly = _compute(write_params(tmp_path, ledger, as_of="2026-09-30", cei={"sales": "monthly_average"}))
-    assert monthly.kpis["cei_pct"].quantize(D("0.01")) == D("71.54")
+    assert monthly.kpis.cei_pct.quantize(D("0.01")) == D("71.54")
     total = _compute(write_params(tmp_path, ledger, as_of="2026-09-30", name="t.yaml"))
     assert close(
-        total.kpis["cei_pct"],
+        total.kpis.cei_pct,
         (D(12327157) + D(47881064) - D(13663598)) * 100 / (D(12327157) + D(47881064) - D(7846547)),
     )
-    assert {k for k in KPI_IDS if monthly.kpis[k] != total.kpis[k]} == {"cei_pct"}
+    assert {k for k in KPI_IDS if monthly.kpis.value(k) != total.kpis.value(k)} == {"cei_pct"}
 
 
 def test_softrak_weighted_days_to_pay(tmp_path: Path) -> None:
@@ -234,7 +234,7 @@ def test_matches_oracle_on_demo_ledger(
 
 def test_trend_rows_equal_a_pack_run_as_of_each_month_end(demo_ledger: Path, tmp_path: Path) -> None:
     """The 24-month trend is computed in one pass; each row must equal computing that month-end on its own."""
-    trend = _compute(write_params(tmp_path, demo_ledger, name="p.yaml")).tables["dso_trend"]
+    trend = _compute(write_params(tmp_path, demo_ledger, name="p.yaml")).tables.trend
     assert len(trend) == 24
     for index in (0, 11, 22):
         month_end = trend["month_end"].iloc[index]
@@ -245,16 +245,22 @@ def test_trend_rows_equal_a_pack_run_as_of_each_month_end(demo_ledger: Path, tmp
 
 def test_bridge_adds_up_to_the_change_in_dso(demo_ledger: Path, tmp_path: Path) -> None:
     result = _compute(write_params(tmp_path, demo_ledger, name="p.yaml"))
-    steps = list(result.tables["dso_bridge"]["days"])
+    steps = list(result.tables.bridge["days"])
     assert (sum(steps[:-1]) - steps[-1]).copy_abs() < D("1e-20")
-    assert steps[-1] == result.kpis["dso"]
+    assert steps[-1] == result.kpis.dso
 
 
 def test_breakdowns_add_up(demo_ledger: Path, tmp_path: Path) -> None:
     result = _compute(write_params(tmp_path, demo_ledger, name="p.yaml"))
-    total_ar = result.tables["dso_trend"]["ar_total"].iloc[-1]
-    for name in ("segment", "region", "collector", "currency", "customer"):
-        table = result.tables[f"dso_by_{name}"]
+    total_ar = result.tables.trend["ar_total"].iloc[-1]
+    tables = result.tables
+    for name, table in (
+        ("segment", tables.by_segment),
+        ("region", tables.by_region),
+        ("collector", tables.by_collector),
+        ("currency", tables.by_currency),
+        ("customer", tables.by_customer),
+    ):
         assert sum(table["ar_total"]) == total_ar, name
 
 

@@ -123,7 +123,9 @@ def test_history_equals_the_published_packs_kpis_and_tables_exactly(backfilled, 
     _, out, _ = published
     pack = out / "2026-10"
     expected = read_kpis(pack)
-    pack_tables = {name: frame for result in read_results(pack).values() for name, frame in result.tables.items()}
+    pack_tables = {
+        name: frame for result in read_results(pack).values() for name, frame in result.tables.published().items()
+    }
     # the month the pack stored itself (runner hook) and the same month back-filled without notebooks
     for source in (history.history_dir_for(out), history_dir):
         row = history.load_kpis(source, [LAST]).iloc[0]
@@ -165,21 +167,24 @@ def test_open_items_add_up_to_ar_total_in_every_month(backfilled) -> None:
 
 def test_storing_a_period_again_replaces_it(tmp_path: Path) -> None:
     from collections_mi.config.params import parse_params
+    from collections_mi.metrics.published import AgingKpis, AgingTables
     from collections_mi.metrics.result import SectionResult
 
     params = parse_params({"as_of": "2026-10-31", "source": {"kind": "files", "location": "nowhere"}})
     table = pd.DataFrame({"bucket": ["current", "1-30"], "amount": [Decimal("10.005"), Decimal("2")]})
     results = {
         "aging": SectionResult(
-            "aging", {"ar_total": Decimal("12.005"), "open_items": 2}, {"aging": table, "aging_trend": table}
+            "aging",
+            AgingKpis.from_values({"ar_total": Decimal("12.005"), "open_items": 2}),
+            AgingTables.from_published({"aging": table, "aging_trend": table}, {}),
         )
     }
     target = tmp_path / "history"
     history.store_snapshot(target, params, results)
     first = {p.name for p in history.period_dir(target, "2026-10").iterdir()}
     assert first == {"_snapshot.json", "kpis.parquet", "aging.parquet", "aging_trend.parquet"}
-    results["aging"].kpis["ar_total"] = Decimal("1.25")
-    results["aging"].tables.pop("aging_trend")
+    results["aging"].kpis.ar_total = Decimal("1.25")
+    results["aging"].omit(["trend"], "not stored this time")
     history.store_snapshot(target, params, results, origin={"origin": "test"})
     assert history.periods(target) == ["2026-10"]
     assert [p.name for p in target.iterdir() if p.name.startswith(".") and p.name != ".lock"] == []

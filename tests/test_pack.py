@@ -86,6 +86,99 @@ def test_html_is_offline_without_code_and_shows_the_same_numbers(published) -> N
     assert shown in page and shown in (folder / "index.html").read_text()
 
 
+def test_kpis_json_and_tables_hold_exactly_what_the_sections_declare(published) -> None:
+    """Every KPI id the demo pack publishes is declared by its section (metrics/published.py) and every declared KPI
+    and table is published (the demo ledger fills every optional column), in declared order."""
+    from collections_mi.metrics.sections import SECTIONS
+
+    _, out, _ = published
+    folder = out / "2026-10"
+    kpis = json.loads((folder / "kpis.json").read_text(), parse_float=Decimal)
+    assert list(kpis) == [kpi for section in SECTIONS.values() for kpi in section.kpis.ids()]
+    sections = json.loads((folder / "tables" / "_sections.json").read_text())
+    assert list(sections) == list(SECTIONS)
+    for name, section in SECTIONS.items():
+        assert sections[name]["kpis"] == list(section.kpis.ids()), name
+        assert sections[name]["tables"] == list(section.tables.files().values()), name
+        assert sections[name]["unavailable"] == {}, name
+    csv_names = {p.stem for p in (folder / "tables").glob("*.csv")}
+    assert csv_names == {file for s in SECTIONS.values() for file in s.tables.files().values()}
+
+
+#: the tiles heading the index page and the KPIs of the email, as the pack showed them before the headlines were
+#: declared (presentation/headlines.py) rather than sliced
+INDEX_TILES = [
+    "Open receivables",
+    "Open items",
+    "Past due",
+    "Past due share",
+    "DSO",
+    "Best possible DSO",
+    "Average days delinquent",
+    "Collection effectiveness",
+    "Allowance",
+    "Bad-debt expense (month)",
+    "Loans on the watch list",
+    "Total reserves",
+    "Net-back after fees",
+    "Liquidation",
+]
+EMAIL_TILES = [
+    "Open receivables",
+    "Open items",
+    "Past due",
+    "Past due share",
+    "DSO",
+    "Best possible DSO",
+    "Average days delinquent",
+    "Collection effectiveness",
+    "Days late (weighted)",
+    "Allowance",
+    "Bad-debt expense (month)",
+    "Write-offs (month)",
+    "Recoveries (month)",
+    "Loans on the watch list",
+    "Specific reserves",
+    "General reserves",
+    "Total reserves",
+    "Placed with agencies",
+    "Collected (gross)",
+    "Net-back after fees",
+    "Liquidation",
+]
+
+
+def test_index_and_email_show_the_declared_headlines(published) -> None:
+    """The index page and the email show each section's declared headline tiles, in order; each is a tile its
+    section's page shows, named by a KPI id of the section (or aging's derived past-due share)."""
+    import email
+    from email.policy import default
+
+    from collections_mi.delivery.email import kpi_lines
+    from collections_mi.presentation import aging as aging_view
+    from collections_mi.presentation import headlines
+    from collections_mi.store.results import read_results
+
+    _, out, _ = published
+    folder = out / "2026-10"
+    results = read_results(folder)
+    assert [t["label"] for t in headlines.index_tiles(results, "USD")] == INDEX_TILES
+    assert [line.label for line in kpi_lines(results, "USD")] == EMAIL_TILES
+    for name, declared in headlines.HEADLINES.items():
+        page = headlines.VIEWS[name].tiles(results[name], "USD")
+        assert set(declared.index) <= set(page) and set(declared.email) <= set(page), name
+        derived = set(aging_view.DERIVED_TILES) if name == "aging" else set()
+        assert set(page) <= set(results[name].kpis.ids()) | derived, name
+    index = (folder / "index.html").read_text()
+    labels = re.findall(r'<div class="mi-tile-label">([^<]*)</div>', index)
+    assert labels == [label.replace("&", "&amp;") for label in INDEX_TILES]
+    message = email.message_from_bytes((folder / "email.eml").read_bytes(), policy=default)
+    text = message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+    _title, _sentences, rows, *_ = text.split("\n\n")
+    width = max(len(label) for label in EMAIL_TILES)
+    assert [row[:width].rstrip() for row in rows.splitlines()] == EMAIL_TILES
+
+
 def test_executed_notebooks_have_no_errors_warnings_or_tracebacks(published) -> None:
     _, out, _ = published
     executed = sorted((out / "2026-10" / "executed").glob("*.ipynb"))
@@ -177,7 +270,7 @@ def test_excel_workbook_matches_the_csv_tables(published) -> None:
     folder = out / "2026-10"
     workbook = load_workbook(folder / "tables.xlsx", read_only=True)
     results = read_results(folder)
-    tables = {name: frame for r in results.values() for name, frame in r.tables.items()}
+    tables = {name: frame for r in results.values() for name, frame in r.tables.published().items()}
     assert len(workbook.sheetnames) == len(tables)
     aging = list(workbook["aging"].iter_rows(values_only=True))
     assert list(aging[0]) == ["bucket", "items", "amount", "share_pct"]

@@ -175,7 +175,7 @@ def compute(tiny: Tiny, as_of: dt.date = AS_OF, sections: tuple[str, ...] | None
 @given(tiny_ledgers())
 def test_aging_adds_up(tiny: Tiny) -> None:
     kpis, results, _ = compute(tiny, sections=("aging",))
-    aging = results["aging"].tables["aging"]
+    aging = results["aging"].tables.buckets
     assert sum(aging["amount"]) == kpis["ar_total"]
     assert sum(aging["items"]) == kpis["open_items"]
     assert 0 <= kpis["past_due_total"] <= kpis["ar_total"]

@@ -5,13 +5,36 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import typing
 from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
-from collections_mi.metrics.result import SectionResult
+from collections_mi.config.params import parse_params
+from collections_mi.metrics.dso import KPI_IDS
+from collections_mi.metrics.published import PUBLISHED, DsoKpis
+from collections_mi.metrics.result import SectionResult, Unavailable
+from collections_mi.metrics.sections import SECTIONS
 from collections_mi.store.results import kpis_json, read_results, write_results
+
+
+def typed_result(
+    section: str,
+    kpis: dict[str, object] | None = None,
+    tables: dict[str, pd.DataFrame] | None = None,
+    conventions: dict[str, str] | None = None,
+) -> SectionResult:
+    """A section's typed result holding ``kpis`` (the others None) and ``tables`` by published name (the others not
+    available)."""
+    outputs = PUBLISHED[section]
+    tables = tables or {}
+    assert set(tables) <= set(outputs.tables.files().values()), f"not tables of {section}: {sorted(tables)}"
+    assert set(kpis or {}) <= set(outputs.kpis.ids()), f"not KPIs of {section}: {sorted(kpis or {})}"
+    return SectionResult(
+        section, outputs.kpis.from_values(kpis or {}), outputs.tables.from_published(tables, {}), conventions or {}
+    )
 
 
 def test_tables_and_kpis_round_trip_exactly(tmp_path: Path) -> None:
@@ -26,18 +49,18 @@ def test_tables_and_kpis_round_trip_exactly(tmp_path: Path) -> None:
             "disputed": [True, False],
         }
     )
-    result = SectionResult(
+    result = typed_result(
         "aging",
-        kpis={"ar_total": exact, "open_items": 3, "dso": None},
+        kpis={"ar_total": exact, "open_items": 3, "past_due_total": None},
         tables={"aging": table},
         conventions={"aging.basis": "days past due"},
     )
-    write_results({"aging": result}, result.kpis, tmp_path)
+    write_results({"aging": result}, dict(result.kpis.items()), tmp_path)
     back = read_results(tmp_path)["aging"]
-    assert back.kpis == {"ar_total": exact, "open_items": 3, "dso": None}
+    assert dict(back.kpis.items()) == {"ar_total": exact, "open_items": 3, "past_due_total": None}
     assert back.conventions == result.conventions
     for column in table.columns:
-        assert list(back.tables["aging"][column]) == [None if v is None else v for v in table[column]], column
+        assert list(back.tables.buckets[column]) == [None if v is None else v for v in table[column]], column
     # exact plain notation in the CSV, no exponent, no float artefacts
     text = (tmp_path / "tables" / "aging.csv").read_text(encoding="utf-8")
     assert "80627009.491100580012345" in text and "E" not in text.split("\n", 1)[1]
@@ -54,32 +77,35 @@ def test_kpis_json_is_a_flat_object_of_unrounded_numbers() -> None:
 
 def test_statistics_stay_floats(tmp_path: Path) -> None:
     table = pd.DataFrame({"p_value": [0.0137, None], "verdict": ["significant", None]})
-    result = SectionResult("agency", tables={"agency_champion_challenger": table})
+    result = typed_result("agency", tables={"agency_champion_challenger": table})
     write_results({"agency": result}, {}, tmp_path)
-    back = read_results(tmp_path)["agency"].tables["agency_champion_challenger"]
+    back = read_results(tmp_path)["agency"].tables.champion_challenger
     assert back["p_value"].iloc[0] == 0.0137 and isinstance(back["p_value"].iloc[0], float)
 
 
 def test_read_results_can_read_only_some_sections(tmp_path: Path) -> None:
     """A notebook reads only its own section's tables (a large book's per-customer tables stay out of the other
     kernels); what it reads equals the full read."""
-    result = SectionResult(
-        section="aging",
+    result = typed_result(
+        "aging",
         kpis={"ar_total": Decimal("10.50")},
         tables={"aging": pd.DataFrame({"bucket": ["current"], "amount": [Decimal("10.50")]})},
-        conventions={},
     )
-    other = SectionResult(
-        section="dso",
+    other = typed_result(
+        "dso",
         kpis={"dso": Decimal("45")},
         tables={"dso_trend": pd.DataFrame({"dso": [Decimal("45")]})},
-        conventions={},
     )
     write_results({"aging": result, "dso": other}, {"ar_total": Decimal("10.50"), "dso": Decimal("45")}, tmp_path)
     only = read_results(tmp_path, only=["aging"])
     assert list(only) == ["aging"]
-    assert only["aging"].kpis == read_results(tmp_path)["aging"].kpis == {"ar_total": Decimal("10.50")}
-    assert only["aging"].tables["aging"].equals(read_results(tmp_path)["aging"].tables["aging"])
+    assert only["aging"].kpis == read_results(tmp_path)["aging"].kpis
+    assert dict(only["aging"].kpis.items()) == {
+        "ar_total": Decimal("10.50"),
+        "open_items": None,
+        "past_due_total": None,
+    }
+    assert only["aging"].tables.buckets.equals(read_results(tmp_path)["aging"].tables.buckets)
 
 
 #: text a customer may be named that a spreadsheet would run as a formula (OWASP "CSV Injection"): each starts with
@@ -99,21 +125,20 @@ def test_text_cells_that_a_spreadsheet_would_run_get_a_leading_apostrophe(tmp_pa
             "line": ["+ Recoveries"] * len(names),  # the pack's own labels are text too
         }
     )
-    result = SectionResult(
-        "aging", tables={"aging_by_customer": table, "mixed": pd.DataFrame({"-change": [Decimal("-1"), "-1 vs"]})}
-    )
+    mixed = pd.DataFrame({"-change": [Decimal("-1"), "-1 vs"]})
+    result = typed_result("aging", tables={"aging_by_customer": table, "aging_by_region": mixed})
     write_results({"aging": result}, {}, tmp_path)
     with (tmp_path / "tables" / "aging_by_customer.csv").open(newline="", encoding="utf-8") as handle:
         header, *rows = list(csv.reader(handle))
     assert header == ["customer", "balance", "items", "line"]
     assert [row[0] for row in rows] == [f"'{name}" for name in [*HOSTILE_TEXT, "'quoted"]] + ["Acme = Best", "plain"]
     assert {(row[1], row[2], row[3]) for row in rows} == {("-12.5", "-3", "'+ Recoveries")}
-    with (tmp_path / "tables" / "mixed.csv").open(newline="", encoding="utf-8") as handle:
+    with (tmp_path / "tables" / "aging_by_region.csv").open(newline="", encoding="utf-8") as handle:
         assert list(csv.reader(handle)) == [["'-change"], ["-1"], ["'-1 vs"]]  # per cell: a number, then a text
     back = read_results(tmp_path)["aging"].tables
-    assert list(back["aging_by_customer"]["customer"]) == names
-    assert list(back["aging_by_customer"]["balance"]) == [Decimal("-12.5")] * len(names)
-    assert list(back["mixed"].columns) == ["-change"]
+    assert list(back.by_customer["customer"]) == names
+    assert list(back.by_customer["balance"]) == [Decimal("-12.5")] * len(names)
+    assert list(back.by_region.columns) == ["-change"]
 
 
 def test_tables_xlsx_writes_hostile_text_as_text_never_as_a_formula(tmp_path: Path) -> None:
@@ -127,7 +152,7 @@ def test_tables_xlsx_writes_hostile_text_as_text_never_as_a_formula(tmp_path: Pa
 
     table = pd.DataFrame({"customer": HOSTILE_TEXT, "balance": [Decimal("-12.50")] * len(HOSTILE_TEXT)})
     path = tmp_path / "tables.xlsx"
-    write_excel({"aging": SectionResult("aging", tables={"aging_by_customer": table})}, path)
+    write_excel({"aging": typed_result("aging", tables={"aging_by_customer": table})}, path)
     sheet = openpyxl.load_workbook(path)["aging_by_customer"]
     cells = [
         (sheet.cell(row, 1).value, sheet.cell(row, 1).data_type, sheet.cell(row, 2).value, sheet.cell(row, 2).data_type)
@@ -138,3 +163,108 @@ def test_tables_xlsx_writes_hostile_text_as_text_never_as_a_formula(tmp_path: Pa
     with zipfile.ZipFile(path) as workbook:
         xml = "".join(workbook.read(name).decode("utf-8") for name in workbook.namelist() if name.endswith(".xml"))
     assert "<f>" not in xml and "<f " not in xml
+
+
+# --- what each section declares (metrics/published.py) -----------------------------------------------------------
+
+
+def test_every_kpi_id_and_published_table_name_is_declared_once() -> None:
+    """kpis.json is one flat object and tables/ one folder: a KPI id or a table name two sections declared would
+    overwrite the other's. Within a section no KPI id is also a table field (``omit`` takes either)."""
+    assert list(SECTIONS) == list(PUBLISHED)
+    kpi_ids = [kpi for s in SECTIONS.values() for kpi in s.kpis.ids()]
+    files = [file for s in SECTIONS.values() for file in s.tables.files().values()]
+    assert len(kpi_ids) == len(set(kpi_ids)) == 27
+    assert len(files) == len(set(files)) == 53
+    for section in SECTIONS.values():
+        assert not set(section.kpis.ids()) & set(section.tables.files()), section.name
+
+
+def test_what_may_be_not_available_is_typed_so() -> None:
+    """An output that needs optional data is typed to hold the reason: a table field ``Table`` (frame or
+    Unavailable), a KPI ``… | None``; one typed a bare DataFrame is always computed."""
+    for name, outputs in PUBLISHED.items():
+        table_types = typing.get_type_hints(outputs.tables)
+        for field_name, declared in outputs.tables.declared().items():
+            may_be_missing = Unavailable in typing.get_args(table_types[field_name])
+            assert may_be_missing or not declared.needs, f"{name}.{field_name} needs {declared.needs}"
+            assert table_types[field_name] in (pd.DataFrame, pd.DataFrame | Unavailable), f"{name}.{field_name}"
+        kpi_types = typing.get_type_hints(outputs.kpis)
+        for kpi, declared in outputs.kpis.declared().items():
+            assert type(None) in typing.get_args(kpi_types[kpi]) or not declared.needs, f"{name}.{kpi}"
+
+
+def test_dso_kpis_are_the_trend_kpis() -> None:
+    assert DsoKpis.ids() == KPI_IDS
+
+
+def test_output_needs_are_those_each_field_declares_under_the_params() -> None:
+    """Which outputs need optional contract data (data-contract.md §1), by published name, as declared per field;
+    with the roll-rate method the allowance itself needs the adjustments (the last bucket's roll rate is its
+    write-offs)."""
+
+    def needs(section: str, method: str) -> dict[str, tuple[tuple[str, str | None], ...]]:
+        params = parse_params(
+            {"as_of": "2026-10-31", "source": {"kind": "files", "location": "x"}, "allowance": {"method": method}}
+        )
+        files = SECTIONS[section].tables.files()
+        return {files.get(name, name): need for name, need in SECTIONS[section].output_needs(params).items()}
+
+    adjustments = (("adjustments", None),)
+    assert needs("aging", "aging_rates") == {
+        "aging_by_segment": (("customers", "segment"),),
+        "aging_by_region": (("customers", "region"),),
+        "aging_by_collector": (("customers", "collector"),),
+        "aging_over_credit_limit": (("customers", "credit_limit"),),
+        "aging_disputed_buckets": (("invoices", "disputed"),),
+        "aging_disputed_items": (("invoices", "disputed"),),
+    }
+    assert needs("dso", "aging_rates") == {
+        "dso_by_segment": (("customers", "segment"),),
+        "dso_by_region": (("customers", "region"),),
+        "dso_by_collector": (("customers", "collector"),),
+        "dso_collectors": (("customers", "collector"),),
+        "dso_by_risk_band": (("customers", "risk_score"),),
+        "promises": (("promises", None),),
+        "promises_kept_rate_trend": (("promises", None),),
+    }
+    write_off_driven = {
+        "write_offs": adjustments,
+        "recoveries": adjustments,
+        "bad_debt_expense": adjustments,
+        "allowance_rollforward": adjustments,
+        "allowance_backtest": adjustments,
+        "roll_rates_monthly": adjustments,
+        "roll_rates_average": adjustments,
+        "loss_rates": adjustments,
+        "allowance_vintages": adjustments,
+        "allowance_projection": adjustments,
+        "allowance_disputed": (("invoices", "disputed"),),
+    }
+    assert needs("allowance", "aging_rates") == write_off_driven
+    assert needs("allowance", "roll_rate") == {
+        **write_off_driven,
+        **dict.fromkeys(
+            ("allowance_total", "allowance_opening", "allowance_matrix", "allowance_gl_reconciliation"), adjustments
+        ),
+    }
+    assert needs("watchlist", "aging_rates") == {}
+    assert needs("agency", "aging_rates") == {"agency_champion_challenger": (("agencies", "strategy"),)}
+
+
+def test_omit_leaves_the_reason_in_the_field_and_refuses_what_the_section_does_not_publish() -> None:
+    result = typed_result(
+        "allowance",
+        kpis={"allowance_total": Decimal("45"), "write_offs": Decimal("2")},
+        tables={"allowance_rollforward": pd.DataFrame({"line": ["x"]}), "allowance_matrix": pd.DataFrame()},
+    )
+    result.omit(["write_offs", "rollforward"], "the ledger has no adjustments table")
+    assert result.kpis.write_offs is None and result.kpis.allowance_total == Decimal("45")
+    assert result.tables.rollforward == Unavailable("the ledger has no adjustments table")
+    assert list(result.tables.published()) == ["allowance_matrix"]
+    assert result.unavailable == {
+        "write_offs": "the ledger has no adjustments table",
+        "allowance_rollforward": "the ledger has no adjustments table",
+    }
+    with pytest.raises(KeyError, match="no KPI or table 'allowance_rollforward'"):
+        result.omit(["allowance_rollforward"], "a published name is not a field")

@@ -72,10 +72,10 @@ def test_demo_loan_book_matches_the_oracle(demo_ledger, tmp_path) -> None:
         with open_book(open_ledger(params, params_path), params) as book:
             result = compute_watchlist(book, params)
         expected = watchlist_reserves(demo_ledger, params.as_of, dict(params.watchlist.general_rates))
-        assert result.kpis["watchlist_loans"] == expected["watchlist_loans"] > 0
+        assert result.kpis.watchlist_loans == expected["watchlist_loans"] > 0
         for kpi in ("watchlist_balance", "specific_reserve", "general_reserve", "total_reserve"):
-            assert result.kpis[kpi].quantize(CENT) == expected[kpi].quantize(CENT), (as_of, kpi)
+            assert result.kpis.value(kpi).quantize(CENT) == expected[kpi].quantize(CENT), (as_of, kpi)
         assert expected["specific_reserve"] > 0
-        lines = list(result.tables["watchlist_reserve_rollforward"]["amount"])
+        lines = list(result.tables.reserve_rollforward["amount"])
         with decimal.localcontext(decimal.Context(prec=100)):
-            assert sum(lines[:-1]) == lines[-1] == result.kpis["total_reserve"]
+            assert sum(lines[:-1]) == lines[-1] == result.kpis.total_reserve

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -20,8 +20,10 @@ from IPython.display import HTML, display
 from plotly.offline import get_plotlyjs
 
 from collections_mi.config.params import Params, load_params
+from collections_mi.metrics.published import AgencyResult, AgingResult, AllowanceResult, DsoResult, WatchlistResult
 from collections_mi.metrics.result import SectionResult, Unavailable
 from collections_mi.presentation import format as fmt
+from collections_mi.presentation.format import Tile
 from collections_mi.store import history
 from collections_mi.store.results import read_results
 
@@ -40,9 +42,32 @@ def setup() -> None:
         _STATE["plotly_loaded"] = True
 
 
-def load_section(section: str, params_path: str, results_dir: str | None = None) -> tuple[Params, SectionResult]:
-    """The params and the computed results of one section (read from a pack run, or computed now — e.g. when the
-    notebook is opened in JupyterLab, where relative paths are taken from the project root)."""
+@overload
+def load_section(
+    section: Literal["aging"], params_path: str, results_dir: str | None = None
+) -> tuple[Params, AgingResult]: ...
+@overload
+def load_section(
+    section: Literal["dso"], params_path: str, results_dir: str | None = None
+) -> tuple[Params, DsoResult]: ...
+@overload
+def load_section(
+    section: Literal["allowance"], params_path: str, results_dir: str | None = None
+) -> tuple[Params, AllowanceResult]: ...
+@overload
+def load_section(
+    section: Literal["watchlist"], params_path: str, results_dir: str | None = None
+) -> tuple[Params, WatchlistResult]: ...
+@overload
+def load_section(
+    section: Literal["agency"], params_path: str, results_dir: str | None = None
+) -> tuple[Params, AgencyResult]: ...
+def load_section(
+    section: str, params_path: str, results_dir: str | None = None
+) -> tuple[Params, SectionResult[Any, Any]]:
+    """The params and the computed results of one section, typed (``aging.tables.by_segment``) — read from a pack
+    run, or computed now (e.g. when the notebook is opened in JupyterLab, where relative paths are taken from the
+    project root)."""
     if not results_dir:
         params_path = work_from_project(params_path)
     params = load_params(params_path)
@@ -91,11 +116,11 @@ def unavailable(missing: Unavailable) -> None:
     display(HTML(f'<p class="mi-unavailable">{html.escape(str(missing))}</p>'))
 
 
-def tiles(items: list[dict[str, Any]]) -> None:
+def tiles(items: Sequence[Tile]) -> None:
     display(HTML(fmt.kpi_tiles(items)))
 
 
-def conventions(result: SectionResult) -> None:
+def conventions(result: SectionResult[Any, Any]) -> None:
     display(HTML("<h4>Conventions in force</h4>" + fmt.definition_list(result.conventions)))
 
 

@@ -23,8 +23,9 @@ import plotly.graph_objects as go
 from collections_mi.config.params import Params, checked_addresses
 from collections_mi.core.errors import first_line
 from collections_mi.core.printable import character_problem
-from collections_mi.metrics.result import SectionResult
-from collections_mi.presentation import agency, aging, allowance, charts, dso, watchlist
+from collections_mi.metrics.published import AgingResult, AllowanceResult, DsoResult
+from collections_mi.metrics.result import SectionResult, Unavailable
+from collections_mi.presentation import charts, headlines
 from collections_mi.presentation import format as fmt
 
 #: inline styles only: many mail clients drop <style> blocks
@@ -48,57 +49,34 @@ class Chart:
     figure: go.Figure
 
 
-def kpi_lines(results: Mapping[str, SectionResult], currency: str) -> list[KpiLine]:
-    """The headline KPIs of every section present, with their month-on-month change where known."""
-    lines: list[KpiLine] = []
-    views = (
-        ("aging", lambda r: aging.headline_tiles(r, currency)),
-        ("dso", dso.headline_tiles),
-        ("allowance", lambda r: allowance.headline_tiles(r, currency)),
-        ("watchlist", lambda r: watchlist.headline_tiles(r, currency)),
-        ("agency", lambda r: agency.headline_tiles(r, currency)),
-    )
-    for name, tiles in views:
-        if name in results and results[name].kpis:
-            for tile in tiles(results[name]):
-                lines.append(KpiLine(tile["label"], tile["value"], tile.get("change"), tile.get("good")))
-    return lines
+def kpi_lines(results: Mapping[str, SectionResult[Any, Any]], currency: str) -> list[KpiLine]:
+    """The headline KPIs of every section present (presentation/headlines.py), with their month-on-month change
+    where known."""
+    return [
+        KpiLine(tile["label"], tile["value"], tile.get("change"), tile.get("good"))
+        for tile in headlines.email_tiles(results, currency)
+    ]
 
 
-def summary_sentences(results: Mapping[str, SectionResult], currency: str) -> list[str]:
-    sentences = []
-    if "aging" in results:
-        sentences.append(aging.summary_sentence(results["aging"], currency))
-    if "dso" in results:
-        sentences.append(dso.summary_sentence(results["dso"]))
-    if "allowance" in results:
-        sentences.append(allowance.summary_sentence(results["allowance"], currency))
-    if "watchlist" in results and results["watchlist"].kpis:
-        sentences.append(watchlist.summary_sentence(results["watchlist"], currency))
-    if "agency" in results:
-        sentences.append(agency.summary_sentence(results["agency"], currency))
-    return sentences
-
-
-def email_charts(results: Mapping[str, SectionResult], params: Params) -> list[Chart]:
+def email_charts(results: Mapping[str, SectionResult[Any, Any]], params: Params) -> list[Chart]:
     """The 3–4 charts leadership looks at first."""
     currency = params.reporting_currency
     found = []
     if "aging" in results:
+        aging: AgingResult = results["aging"]
         found.append(
-            Chart(
-                "aging", "Open receivables by age", charts.aging_buckets_bar(results["aging"].tables["aging"], currency)
-            )
+            Chart("aging", "Open receivables by age", charts.aging_buckets_bar(aging.tables.buckets, currency))
         )
         found.append(
             Chart(
                 "aging_trend",
                 "Receivables by age, month-end trend",
-                charts.trend_stacked_area(results["aging"].tables["aging_trend"], params.aging.labels, currency),
+                charts.trend_stacked_area(aging.tables.trend, params.aging.labels, currency),
             )
         )
     if "dso" in results:
-        trend = results["dso"].tables["dso_trend"].tail(params.report.trend_months)
+        dso: DsoResult = results["dso"]
+        trend = dso.tables.trend.tail(params.report.trend_months)
         found.append(
             Chart(
                 "dso_trend",
@@ -111,17 +89,18 @@ def email_charts(results: Mapping[str, SectionResult], params: Params) -> list[C
                 ),
             )
         )
-    if "allowance" in results and "allowance_rollforward" in results["allowance"].tables:
-        found.append(
-            Chart(
-                "allowance",
-                "Allowance rollforward",
-                charts.waterfall(
-                    results["allowance"].tables["allowance_rollforward"], currency, "Allowance rollforward"
-                ),
+    if "allowance" in results:
+        allowance: AllowanceResult = results["allowance"]
+        rollforward = allowance.tables.rollforward
+        if not isinstance(rollforward, Unavailable):
+            found.append(
+                Chart(
+                    "allowance",
+                    "Allowance rollforward",
+                    charts.waterfall(rollforward, currency, "Allowance rollforward"),
+                )
             )
-        )
-    return found[:4]
+    return found
 
 
 def render_pngs(figures: Sequence[Chart], width: int = 640, height: int = 360) -> dict[str, bytes]:
@@ -239,20 +218,23 @@ def header_text(text: str, limit: int = SUBJECT_LIMIT) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def subject(params: Params, results: Mapping[str, SectionResult]) -> str:
+def subject(params: Params, results: Mapping[str, SectionResult[Any, Any]]) -> str:
     """ "Acme Ltd · Collections MI · 2026-10 · AR $1.2m · DSO 41.3 days": the company (params), the period and
     numbers; one line."""
     parts = [fmt.brand(params.report.company, params.period)]
     if "aging" in results:
-        parts.append(f"AR {fmt.money(results['aging'].kpis['ar_total'], params.reporting_currency, symbol=True)}")
-    if "dso" in results and results["dso"].kpis.get("dso") is not None:
-        parts.append(f"DSO {fmt.decimal_places(results['dso'].kpis['dso'], 1)} days")
+        aging: AgingResult = results["aging"]
+        parts.append(f"AR {fmt.money(aging.kpis.ar_total, params.reporting_currency, symbol=True)}")
+    if "dso" in results:
+        dso: DsoResult = results["dso"]
+        if dso.kpis.dso is not None:
+            parts.append(f"DSO {fmt.decimal_places(dso.kpis.dso, 1)} days")
     return header_text(" · ".join(parts))
 
 
 def build_email(
     folder: Path,
-    results: Mapping[str, SectionResult],
+    results: Mapping[str, SectionResult[Any, Any]],
     params: Params,
     *,
     validation: str,
@@ -271,7 +253,7 @@ def build_email(
     message["Message-ID"] = make_msgid(domain="collections-mi.local")
     currency = params.reporting_currency
     lines = kpi_lines(results, currency)
-    sentences = summary_sentences(results, currency)
+    sentences = headlines.summary_sentences(results, currency)
     message.set_content(text_body(params, lines, sentences, validation))
     cids = {name: make_msgid(domain="collections-mi.local") for name in images}
     message.add_alternative(html_body(params, lines, sentences, cids, titles, validation), subtype="html")
@@ -287,7 +269,7 @@ def build_email(
 
 
 def write_email(
-    folder: Path, results: Mapping[str, SectionResult], params: Params, validation: str, progress: Any = None
+    folder: Path, results: Mapping[str, SectionResult[Any, Any]], params: Params, validation: str, progress: Any = None
 ) -> list[str]:
     """Write ``folder/email.eml``; returns warnings (e.g. charts omitted because no headless browser was found)."""
     warnings: list[str] = []

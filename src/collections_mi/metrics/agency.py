@@ -21,21 +21,13 @@ from collections_mi.config.params import Params
 from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio
 from collections_mi.core.periods import months_between
 from collections_mi.metrics.book import Book, present
-from collections_mi.metrics.result import KpiValue, SectionResult
+from collections_mi.metrics.published import AgencyKpis, AgencyResult, AgencyTables
+from collections_mi.metrics.result import KpiValue
 
 #: months after placement at which champion and challenger are compared
 HORIZON_MONTHS = 6
 SIGNIFICANCE = 0.05
 POWER = 0.8
-KPI_IDS = ("agency_placed", "agency_collected", "agency_fees", "agency_net_back", "agency_liquidation_pct")
-TABLE_NAMES = (
-    "agency_league",
-    "agency_placements",
-    "agency_liquidation_curves",
-    "agency_champion_challenger",
-    "agency_fee_reconciliation",
-    "agency_collections_by_month",
-)
 
 
 def placement_results(agencies: ir.Table, placements: ir.Table, collections: ir.Table, as_of: dt.date) -> pd.DataFrame:
@@ -349,28 +341,28 @@ def agency_trend(placements: pd.DataFrame, collections: ir.Table, as_of: dt.date
     return pd.DataFrame(out, columns=["month", "agency", "collected"])
 
 
-def compute_agency(book: Book, params: Params) -> SectionResult:
+def compute_agency(book: Book, params: Params) -> AgencyResult:
     as_of = params.as_of
     collections = present(book.agency_collections, "agency_collections")
     placements = placement_results(
         present(book.agencies, "agencies"), present(book.agency_placements, "agency_placements"), collections, as_of
     )
     if placements.empty:
-        return SectionResult.nothing_at(
-            "agency", KPI_IDS, TABLE_NAMES, f"no agency placement is dated on or before {params.as_of}"
+        return AgencyResult.nothing_at(
+            "agency", AgencyKpis, AgencyTables, f"no agency placement is dated on or before {params.as_of}"
         )
     test = champion_challenger(horizon_liquidation(collections, as_of, placements, HORIZON_MONTHS), HORIZON_MONTHS)
-    return SectionResult(
+    return AgencyResult(
         section="agency",
-        kpis=totals(placements),
-        tables={
-            "agency_league": league_table(placements),
-            "agency_placements": placements,
-            "agency_liquidation_curves": liquidation_curves(collections, as_of, placements),
-            "agency_champion_challenger": pd.DataFrame([test.__dict__]),
-            "agency_fee_reconciliation": fee_reconciliation(collections, as_of, placements),
-            "agency_collections_by_month": agency_trend(placements, collections, as_of),
-        },
+        kpis=AgencyKpis.from_values(totals(placements)),
+        tables=AgencyTables(
+            league=league_table(placements),
+            placements=placements,
+            liquidation_curves=liquidation_curves(collections, as_of, placements),
+            champion_challenger=pd.DataFrame([test.__dict__]),
+            fee_reconciliation=fee_reconciliation(collections, as_of, placements),
+            collections_by_month=agency_trend(placements, collections, as_of),
+        ),
         conventions={
             "scope": f"placements placed on or before {params.as_of}; collections dated on or before {params.as_of}",
             "fees": "Σ collections × the placement's fee_rate (commission on gross collections)",

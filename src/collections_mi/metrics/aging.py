@@ -18,7 +18,7 @@ from collections_mi.metrics.balances import bucket_expr, open_items
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.derived import reductions
 from collections_mi.metrics.fx import FxRates, convert_column
-from collections_mi.metrics.result import SectionResult
+from collections_mi.metrics.published import AgingKpis, AgingResult, AgingTables
 from collections_mi.sources.ledger import fetch
 
 CUSTOMER_ATTRIBUTES = ("name", "segment", "region", "collector", "credit_limit")
@@ -306,7 +306,7 @@ def open_item_list(book: Book, aging: AgingConfig, *, disputed_only: bool = Fals
     return frame
 
 
-def compute_aging(book: Book, params: Params) -> SectionResult:
+def compute_aging(book: Book, params: Params) -> AgingResult:
     """Everything the aging section shows: KPIs ar_total, open_items, past_due_total and its tables."""
     labels = params.aging.labels
     fx = book.fx
@@ -336,7 +336,8 @@ def compute_aging(book: Book, params: Params) -> SectionResult:
     )
 
     trend = aging_trend(book, params.aging, params.report.trend_months)
-    opening = trend["ar_total"].iloc[-2] if len(trend) > 1 else ZERO
+    # the trend's month-ends are its rows' labels: opening AR is the previous month-end's (none in a 1-month trend)
+    opening = dict(zip(trend["month_end"], trend["ar_total"])).get(previous_month_end(params.as_of), ZERO)
     gl = gl_reconciliation(
         book.gl_balances,
         params.as_of,
@@ -353,23 +354,23 @@ def compute_aging(book: Book, params: Params) -> SectionResult:
         if params.aging.basis == "due_date"
         else "days since invoice (as_of − invoice_date)"
     )
-    return SectionResult(
+    return AgingResult(
         section="aging",
-        kpis={"ar_total": ar_total, "open_items": open_items_count, "past_due_total": past_due_total},
-        tables={
-            "aging": buckets,
-            "aging_by_segment": breakdown(cells, "segment", labels),
-            "aging_by_region": breakdown(cells, "region", labels),
-            "aging_by_collector": breakdown(cells, "collector", labels),
-            "aging_by_currency": currency_breakdown(cells, fx, params.as_of),
-            "aging_by_customer": by_customer,
-            "aging_over_credit_limit": over_limit,
-            "aging_disputed_buckets": disputed_buckets,
-            "aging_disputed_items": disputed,
-            "aging_trend": trend,
-            "ar_reconciliation": gl,
-            "ar_rollforward": rollforward,
-        },
+        kpis=AgingKpis(ar_total=ar_total, open_items=open_items_count, past_due_total=past_due_total),
+        tables=AgingTables(
+            buckets=buckets,
+            by_segment=breakdown(cells, "segment", labels),
+            by_region=breakdown(cells, "region", labels),
+            by_collector=breakdown(cells, "collector", labels),
+            by_currency=currency_breakdown(cells, fx, params.as_of),
+            by_customer=by_customer,
+            over_credit_limit=over_limit,
+            disputed_buckets=disputed_buckets,
+            disputed_items=disputed,
+            trend=trend,
+            reconciliation=gl,
+            rollforward=rollforward,
+        ),
         conventions={
             "aging.basis": basis,
             "aging.buckets": ", ".join(labels),

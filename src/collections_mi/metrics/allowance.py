@@ -31,7 +31,8 @@ from collections_mi.core.periods import (
 )
 from collections_mi.metrics.aging import aged_items
 from collections_mi.metrics.book import Book
-from collections_mi.metrics.result import SectionResult
+from collections_mi.metrics.published import AllowanceKpis, AllowanceResult, AllowanceTables
+from collections_mi.metrics.result import Table, Unavailable
 
 ONE = Decimal(1)
 LOSS_RATE_QUANTUM = Decimal("1e-30")
@@ -164,16 +165,20 @@ def roll_rates(
     return RollRates(pd.DataFrame(monthly_rows), pd.DataFrame(averages), loss, undefined)
 
 
+def bad_debt_expense(opening: Decimal, write_offs: Decimal, recoveries: Decimal, closing: Decimal) -> Decimal:
+    """The month's charge that makes the allowance roll forward: closing − opening + write-offs − recoveries."""
+    with decimal.localcontext(MONEY_CONTEXT):
+        return closing - opening + write_offs - recoveries
+
+
 def rollforward(opening: Decimal, write_offs: Decimal, recoveries: Decimal, closing: Decimal) -> pd.DataFrame:
     """Opening − write-offs + recoveries + bad-debt expense = closing (expense is the balancing charge)."""
-    with decimal.localcontext(MONEY_CONTEXT):
-        expense = closing - opening + write_offs - recoveries
     return pd.DataFrame(
         [
             {"line": "Opening allowance", "amount": opening},
             {"line": "− Write-offs", "amount": -write_offs},
             {"line": "+ Recoveries", "amount": recoveries},
-            {"line": "+ Bad-debt expense", "amount": expense},
+            {"line": "+ Bad-debt expense", "amount": bad_debt_expense(opening, write_offs, recoveries, closing)},
             {"line": "Closing allowance", "amount": closing},
         ]
     )
@@ -480,7 +485,7 @@ def _agency_status(book: Book, customer_ids: pd.Series) -> list[str | None]:
     return [status.get(c) for c in customer_ids]
 
 
-def compute_allowance(book: Book, params: Params) -> SectionResult:
+def compute_allowance(book: Book, params: Params) -> AllowanceResult:
     """Everything the allowance section shows; KPIs allowance_total, allowance_opening, bad_debt_expense,
     write_offs, recoveries."""
     as_of = params.as_of
@@ -504,54 +509,51 @@ def compute_allowance(book: Book, params: Params) -> SectionResult:
     month_key = month_end(as_of)
     month_write_offs = write_offs.get(month_key, ZERO) if as_of == month_key else _partial_month(book, "write_off")
     month_recoveries = recoveries.get(month_key, ZERO) if as_of == month_key else _partial_month(book, "recovery")
-    roll = (
+    expense = (
         None
+        if closing.total is None or opening is None
+        else bad_debt_expense(opening, month_write_offs, month_recoveries, closing.total)
+    )
+    # what the opening or closing allowance cannot give is left out below, with the reason
+    roll: Table = (
+        Unavailable("the allowance rollforward needs the opening and the closing allowance")
         if closing.total is None or opening is None
         else rollforward(opening, month_write_offs, month_recoveries, closing.total)
     )
-    expense = None if roll is None else roll["amount"].iloc[3]
 
     rolls_now = closing.rolls or roll_rates_at(as_of, params, balances, write_offs)
     rolls_then = roll_rates_at(projection_base, params, balances, write_offs)
     labels = params.aging.labels
-    tables_out: dict[str, pd.DataFrame] = {
-        "allowance_matrix": closing.matrix,
-        **({} if roll is None else {"allowance_rollforward": roll}),
-        **(
-            {}
-            if closing.total is None
-            else {
-                "allowance_gl_reconciliation": _gl_reconciliation(
-                    book.gl_balances, as_of, closing.total, params.reporting_currency
-                )
-            }
-        ),
-        "allowance_backtest": backtest(book, params.aging, {d: estimates[d] for d in backtest_dates}),
-        "roll_rates_monthly": _wide_roll_rates(rolls_now.monthly),
-        "roll_rates_average": _with_non_roll(rolls_now.averages),
-        "loss_rates": pd.DataFrame({"bucket": labels, "loss_rate": [rolls_now.loss_rates[b] for b in labels]}),
-        "allowance_vintages": vintage_curves(book),
-        "allowance_projection": _projection_table(
-            balances, rolls_now, rolls_then, labels, as_of, projection_base, write_offs
-        ),
-        "write_off_candidates": write_off_candidates(book, params.aging, params.allowance.write_off_candidates),
-        "allowance_disputed": _disputed_allowance(book, params.aging, closing.matrix),
-    }
+    tables_out = AllowanceTables(
+        matrix=closing.matrix,
+        rollforward=roll,
+        gl_reconciliation=Unavailable("the closing allowance cannot be computed")
+        if closing.total is None
+        else _gl_reconciliation(book.gl_balances, as_of, closing.total, params.reporting_currency),
+        backtest=backtest(book, params.aging, {d: estimates[d] for d in backtest_dates}),
+        roll_rates_monthly=_wide_roll_rates(rolls_now.monthly),
+        roll_rates_average=_with_non_roll(rolls_now.averages),
+        loss_rates=pd.DataFrame({"bucket": labels, "loss_rate": [rolls_now.loss_rates[b] for b in labels]}),
+        vintages=vintage_curves(book),
+        projection=_projection_table(balances, rolls_now, rolls_then, labels, as_of, projection_base, write_offs),
+        write_off_candidates=write_off_candidates(book, params.aging, params.allowance.write_off_candidates),
+        disputed=_disputed_allowance(book, params.aging, closing.matrix),
+    )
     method = (
         "aging rates: allowance = Σ bucket balance × configured rate"
         if params.allowance.method == "aging_rates"
         else f"roll rates over the last {params.allowance.lookback_months} month-ends, chained into loss rates, "
         f"× overlay {params.allowance.overlay}, capped at 100%"
     )
-    result = SectionResult(
+    result = AllowanceResult(
         section="allowance",
-        kpis={
-            "allowance_total": closing.total,
-            "allowance_opening": opening,
-            "bad_debt_expense": expense,
-            "write_offs": month_write_offs,
-            "recoveries": month_recoveries,
-        },
+        kpis=AllowanceKpis(
+            allowance_total=closing.total,
+            allowance_opening=opening,
+            bad_debt_expense=expense,
+            write_offs=month_write_offs,
+            recoveries=month_recoveries,
+        ),
         tables=tables_out,
         conventions={
             "allowance.method": method,
@@ -566,13 +568,13 @@ def compute_allowance(book: Book, params: Params) -> SectionResult:
     # a loss rate chaining a roll rate of 0/0 is not available, and neither is what is built on it (never 0)
     if opening is None:
         result.omit(
-            ["allowance_opening", "bad_debt_expense", "allowance_rollforward"],
+            ["allowance_opening", "bad_debt_expense", "rollforward"],
             f"the opening allowance (recomputed at {opening_date}) cannot be computed: "
             f"{estimates[opening_date].unavailable}",
         )
     if closing.total is None:
         result.omit(
-            ["allowance_total", "bad_debt_expense", "allowance_rollforward", "allowance_gl_reconciliation"],
+            ["allowance_total", "bad_debt_expense", "rollforward", "gl_reconciliation"],
             f"the allowance at {as_of} cannot be computed: {closing.unavailable}",
         )
     return result

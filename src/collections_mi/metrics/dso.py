@@ -8,8 +8,11 @@ promises in :mod:`~collections_mi.metrics.promises`; :func:`compute_dso` puts th
 
 from __future__ import annotations
 
+import pandas as pd
+
 from collections_mi.config.params import Params
 from collections_mi.core.money import ZERO
+from collections_mi.core.periods import previous_month_end
 from collections_mi.metrics.aging import ar_rollforward
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.customer_groups import customer_attributes, risk_band_labels
@@ -20,52 +23,65 @@ from collections_mi.metrics.dso_breakdowns import (
     deteriorating_customers,
     group_inputs,
 )
-from collections_mi.metrics.dso_formulas import KPI_IDS, dso_window
+from collections_mi.metrics.dso_formulas import dso_window
 from collections_mi.metrics.dso_glossary import glossary
 from collections_mi.metrics.dso_trend import bridge, changes, dso_trend
 from collections_mi.metrics.promises import collector_view, kept_rate_trend, promise_status
-from collections_mi.metrics.result import SectionResult
+from collections_mi.metrics.published import DsoKpis, DsoResult, DsoTables
+from collections_mi.metrics.result import Table, Unavailable
 
 
-def compute_dso(book: Book, params: Params) -> SectionResult:
+def compute_dso(book: Book, params: Params) -> DsoResult:
     """Everything the DSO & collection KPIs section shows."""
     trend = dso_trend(book, params, months=24)
-    latest = trend.iloc[-1]
-    kpis = {k: latest[k] for k in KPI_IDS}
-    opening = trend.iloc[-2]["ar_total"] if len(trend) > 1 else ZERO
+    # the trend's rows are labelled by month-end: the KPIs are as_of's, the opening AR the previous month-end's
+    by_month = trend.set_index("month_end", drop=False)
+    latest = by_month.loc[params.as_of]
+    kpis = DsoKpis.from_values(latest.to_dict())
+    previous = previous_month_end(params.as_of)
+    opening = by_month.at[previous, "ar_total"] if previous in by_month.index else ZERO
     rollforward = ar_rollforward(book, opening, latest["ar_total"])
-    result_tables = {
-        "dso_trend": trend,
-        "dso_changes": changes(trend),
-        "dso_bridge": bridge(trend, rollforward),
-        "dso_glossary": glossary(params),
-        "dso_deteriorating_customers": deteriorating_customers(book, params.report.top_customers),
-    }
+    deteriorating = deteriorating_customers(book, params.report.top_customers)
     # customer-level inputs once; segment, region, collector and risk band are sums of customers
     per_customer = group_inputs(book, params.dso.window_months, "customer_id")
-    result_tables["dso_by_customer"] = breakdown_table(per_customer, params, "customer_id")
     attributes = [
         b
         for b in BREAKDOWNS
         if b not in ("customer_id", "currency") and (b != "risk_band" or "risk_score" in book.customers.columns)
     ]
     attribute_frame = customer_attributes(book.customers, attributes)
+    by_attribute: dict[str, pd.DataFrame] = {}
     for by in attributes:
         group_of = dict(zip(attribute_frame["customer_id"], attribute_frame[by]))
-        result_tables[f"dso_by_{by}"] = breakdown_table(per_customer.roll_up(group_of), params, by)
-    result_tables["dso_by_currency"] = breakdown(book, params, "currency")
-    if "dso_by_risk_band" in result_tables:
-        bands = result_tables["dso_by_risk_band"]
+        by_attribute[by] = breakdown_table(per_customer.roll_up(group_of), params, by)
+    by_currency = breakdown(book, params, "currency")
+    by_risk_band: Table = Unavailable("the customers table has no risk_score column")
+    if "risk_band" in by_attribute:
         order = {band: position for position, band in enumerate(risk_band_labels())}
-        result_tables["dso_by_risk_band"] = bands.sort_values(
-            "risk_band", key=lambda column: column.map(order), kind="stable"
-        ).reset_index(drop=True)
+        by_risk_band = (
+            by_attribute["risk_band"]
+            .sort_values("risk_band", key=lambda column: column.map(order), kind="stable")
+            .reset_index(drop=True)
+        )
     status = promise_status(book)
-    result_tables["promises"] = status
-    result_tables["promises_kept_rate_trend"] = kept_rate_trend(status, params.as_of, params.report.trend_months)
-    result_tables["dso_collectors"] = collector_view(book, result_tables["dso_by_collector"], status)
+    result_tables = DsoTables(
+        trend=trend,
+        changes=changes(trend),
+        bridge=bridge(trend, rollforward),
+        glossary=glossary(params),
+        deteriorating_customers=deteriorating,
+        by_customer=breakdown_table(per_customer, params, "customer_id"),
+        by_segment=by_attribute["segment"],
+        by_region=by_attribute["region"],
+        by_collector=by_attribute["collector"],
+        by_risk_band=by_risk_band,
+        by_currency=by_currency,
+        promises=status,
+        promises_kept_rate_trend=kept_rate_trend(status, params.as_of, params.report.trend_months),
+        collectors=collector_view(book, by_attribute["collector"], status),
+    )
     window = dso_window(params.as_of, params.dso.window_months)
-    return SectionResult(
+    return DsoResult(
         section="dso",
         kpis=kpis,
         tables=result_tables,

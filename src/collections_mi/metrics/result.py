@@ -1,13 +1,30 @@
-"""The result of one section's computation: KPIs, tables and the conventions in force."""
+"""The result of one section's computation: typed KPIs, typed tables and the conventions in force.
+
+A section declares what it publishes (:mod:`collections_mi.metrics.published`): a :class:`SectionKpis` dataclass
+whose fields are its KPI ids and a :class:`SectionTables` dataclass whose fields are its tables. Each table field
+declares the file it is published as (``tables/<file>.csv``, the Excel sheet, the history table) with
+:func:`published`; a KPI or table that needs optional contract data says so with ``needs`` (data-contract.md §1).
+A table the ledger cannot give holds :class:`Unavailable` in its field, so ``result.tables.by_segment`` is either
+the frame or the reason, never a missing key. Persistence, Excel and history iterate the fields
+(:meth:`SectionTables.published`), so they stay generic.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any, Generic, TypeVar
 
 import pandas as pd
 
+from collections_mi.config.params import Params
+
 KpiValue = Decimal | int | None
+#: what one output (a table or KPI id) needs: (table, column) pairs of the data contract, column None = the table
+#: with rows
+Needs = tuple[tuple[str, str | None], ...]
 
 
 @dataclass(frozen=True)
@@ -20,42 +37,182 @@ class Unavailable:
         return f"Not available: {self.reason}."
 
 
+#: a published table: the frame, or why the ledger cannot give it
+Table = pd.DataFrame | Unavailable
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What a KPI or table field declares about itself (read with :meth:`SectionKpis.declared` /
+    :meth:`SectionTables.declared`)."""
+
+    #: the table's published name: tables/<file>.csv, its Excel sheet and its history table (None for a KPI)
+    file: str | None = None
+    #: optional contract data it needs; without it the output is left out, with the reason
+    needs: Needs = ()
+    #: when it needs them (None: always), e.g. only with params.allowance.method roll_rate
+    when: Callable[[Params], bool] | None = None
+    #: the column that identifies a row and the value a restatement compares row by row (keyed tables only)
+    key: str | None = None
+    measure: str | None = None
+
+    def needs_under(self, params: Params) -> Needs:
+        """``needs`` if they apply under ``params``, else ()."""
+        return self.needs if self.when is None or self.when(params) else ()
+
+
+_DECLARED = "collections_mi.declared"
+
+
+def published(
+    file: str,
+    *,
+    needs: Needs = (),
+    when: Callable[[Params], bool] | None = None,
+    key: str | None = None,
+    measure: str | None = None,
+) -> dict[str, Declared]:
+    """The metadata of a table field: ``field(metadata=published("aging_by_segment", needs=...))``."""
+    return {_DECLARED: Declared(file, needs, when, key, measure)}
+
+
+def needing(needs: Needs, when: Callable[[Params], bool] | None = None) -> dict[str, Declared]:
+    """The metadata of a KPI field that needs optional contract data: ``field(metadata=needing(ADJUSTMENTS))``."""
+    return {_DECLARED: Declared(None, needs, when)}
+
+
+def _declarations(cls: type) -> dict[str, Declared]:
+    return {f.name: f.metadata.get(_DECLARED, Declared()) for f in dataclasses.fields(cls)}
+
+
+SelfKpis = TypeVar("SelfKpis", bound="SectionKpis")
+SelfTables = TypeVar("SelfTables", bound="SectionTables")
+
+
 @dataclass
-class SectionResult:
+class SectionKpis:
+    """A section's KPIs: each field one KPI id, its value exact (Decimal / int) or None when the ledger cannot give
+    it (kpis.json omits it, pages show why). Field order is kpis.json's order."""
+
+    @classmethod
+    def ids(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def declared(cls) -> dict[str, Declared]:
+        """KPI id → what it declares (``needs``)."""
+        return _declarations(cls)
+
+    @classmethod
+    def none(cls: type[SelfKpis]) -> SelfKpis:
+        """Every KPI not available."""
+        return cls.from_values({})
+
+    @classmethod
+    def from_values(cls: type[SelfKpis], values: Mapping[str, Any]) -> SelfKpis:
+        """The KPIs from ``values`` (kpis.json); a KPI it lacks is None."""
+        return cls(**{kpi: values.get(kpi) for kpi in cls.ids()})
+
+    def items(self) -> list[tuple[str, KpiValue]]:
+        """(KPI id, value) in declared order."""
+        return [(kpi, getattr(self, kpi)) for kpi in self.ids()]
+
+    def value(self, kpi: str) -> KpiValue:
+        """The value of KPI ``kpi`` (for generic code that holds an id, such as a tile's)."""
+        if kpi not in self.ids():
+            raise KeyError(f"{type(self).__name__} has no KPI {kpi!r}")
+        value: KpiValue = getattr(self, kpi)
+        return value
+
+
+@dataclass
+class SectionTables:
+    """A section's tables: each field one table — a frame, or :class:`Unavailable` — declaring its published name.
+    Field order is the order of tables/, the workbook's sheets and the history."""
+
+    @classmethod
+    def declared(cls) -> dict[str, Declared]:
+        """Field name → what it declares (published file, needs, row key)."""
+        return _declarations(cls)
+
+    @classmethod
+    def files(cls) -> dict[str, str]:
+        """Field name → published name (tables/<name>.csv)."""
+        files = {}
+        for name, declared in cls.declared().items():
+            if declared.file is None:
+                raise TypeError(f"{cls.__name__}.{name} declares no published name: field(metadata=published(...))")
+            files[name] = declared.file
+        return files
+
+    @classmethod
+    def from_published(
+        cls: type[SelfTables], frames: Mapping[str, pd.DataFrame], reasons: Mapping[str, str]
+    ) -> SelfTables:
+        """The tables from ``frames`` (published name → frame, as tables/ holds them); a table not among them is
+        :class:`Unavailable` with its recorded reason."""
+        return cls(
+            **{
+                name: frames[file] if file in frames else Unavailable(reasons.get(file, f"{file} was not computed"))
+                for name, file in cls.files().items()
+            }
+        )
+
+    @classmethod
+    def none_available(cls: type[SelfTables], reason: str) -> SelfTables:
+        """Every table not available, for ``reason``."""
+        return cls(**{name: Unavailable(reason) for name in cls.files()})
+
+    def published(self) -> dict[str, pd.DataFrame]:
+        """Published name → frame, for every table available, in declared order."""
+        frames = {}
+        for name, file in self.files().items():
+            table = getattr(self, name)
+            if not isinstance(table, Unavailable):
+                frames[file] = table
+        return frames
+
+
+KpisT = TypeVar("KpisT", bound=SectionKpis)
+TablesT = TypeVar("TablesT", bound=SectionTables)
+
+
+@dataclass
+class SectionResult(Generic[KpisT, TablesT]):
     """What a metrics module returns: everything the notebook, kpis.json, tables/ and the email show."""
 
     section: str
-    kpis: dict[str, KpiValue] = field(default_factory=dict)
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    kpis: KpisT
+    tables: TablesT
     #: plain-language statements of the conventions used, shown beside the numbers
     conventions: dict[str, str] = field(default_factory=dict)
-    #: tables and KPI ids left out because the ledger lacks what they need → the reason (data-contract.md §1)
+    #: KPI ids and tables (published names) left out because the ledger lacks what they need → the reason
+    #: (data-contract.md §1), in the order they were left out
     unavailable: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def nothing_at(
         cls,
         section: str,
-        kpis: tuple[str, ...],
-        tables: tuple[str, ...],
+        kpis: type[KpisT],
+        tables: type[TablesT],
         reason: str,
         conventions: dict[str, str] | None = None,
-    ) -> SectionResult:
+    ) -> SectionResult[KpisT, TablesT]:
         """A section whose tables exist but hold nothing for the as-of date: every KPI and table not available."""
-        result = cls(section, kpis=dict.fromkeys(kpis), conventions=dict(conventions or {}))
-        result.omit([*kpis, *tables], reason)
+        result = cls(section, kpis.none(), tables.none_available(reason), dict(conventions or {}))
+        result.omit([*kpis.ids(), *tables.files()], reason)
         return result
 
-    def table(self, name: str) -> pd.DataFrame | Unavailable:
-        """The table ``name``, or why it is not available."""
-        if name in self.tables:
-            return self.tables[name]
-        return Unavailable(self.unavailable.get(name, f"{name} was not computed"))
-
-    def omit(self, names: list[str] | tuple[str, ...], reason: str) -> None:
-        """Leave out tables / KPIs ``names`` and record why."""
+    def omit(self, names: Iterable[str], reason: str) -> None:
+        """Leave out the KPIs (ids) and tables (field names) ``names`` and record why."""
+        kpi_ids, files = self.kpis.ids(), self.tables.files()
         for name in names:
-            self.tables.pop(name, None)
-            if name in self.kpis:
-                self.kpis[name] = None  # the id stays (pages show "–"); kpis.json leaves it out
-            self.unavailable[name] = reason
+            if name not in kpi_ids and name not in files:
+                raise KeyError(f"the {self.section} section has no KPI or table {name!r}")
+            if name in kpi_ids:
+                setattr(self.kpis, name, None)  # the id stays (pages show "–"); kpis.json leaves it out
+                self.unavailable[name] = reason
+            if name in files:
+                setattr(self.tables, name, Unavailable(reason))
+                self.unavailable[files[name]] = reason

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from collections_mi.config.params import Params
 from collections_mi.metrics.agency import compute_agency
@@ -11,16 +12,10 @@ from collections_mi.metrics.aging import compute_aging
 from collections_mi.metrics.allowance import compute_allowance
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.dso import compute_dso
-from collections_mi.metrics.result import SectionResult
+from collections_mi.metrics.published import PUBLISHED
+from collections_mi.metrics.result import Needs, SectionKpis, SectionResult, SectionTables
 from collections_mi.metrics.shape import LedgerShape
 from collections_mi.metrics.watchlist import compute_watchlist
-
-#: what one output (a table or KPI id) needs: (table, column) pairs, column None = the table with rows
-Needs = tuple[tuple[str, str | None], ...]
-
-
-def _customer_column(column: str) -> Needs:
-    return (("customers", column),)
 
 
 @dataclass(frozen=True)
@@ -28,67 +23,29 @@ class Section:
     name: str
     notebook: str
     title: str
-    compute: Callable[[Book, Params], SectionResult]
+    compute: Callable[[Book, Params], SectionResult[Any, Any]]
     #: tables the section needs; a section whose tables are absent is skipped and its KPIs omitted
     needs: tuple[str, ...]
     #: other sections whose results its notebook shows too
     uses: tuple[str, ...] = ()
     #: tables that must have rows for the section to run (``needs`` of optional tables may be header-only)
     needs_rows: tuple[str, ...] = ()
-    #: outputs (tables, KPI ids) that need optional contract data, per params: left out, with the reason, when the
-    #: ledger lacks it (data-contract.md §1)
-    output_needs: Callable[[Params], dict[str, Needs]] = lambda params: {}
 
+    @property
+    def kpis(self) -> type[SectionKpis]:
+        """Every KPI id the section can publish (metrics/published.py)."""
+        return PUBLISHED[self.name].kpis
 
-def _aging_needs(params: Params) -> dict[str, Needs]:
-    disputed = (("invoices", "disputed"),)
-    return {
-        "aging_by_segment": _customer_column("segment"),
-        "aging_by_region": _customer_column("region"),
-        "aging_by_collector": _customer_column("collector"),
-        "aging_over_credit_limit": _customer_column("credit_limit"),
-        "aging_disputed_buckets": disputed,
-        "aging_disputed_items": disputed,
-    }
+    @property
+    def tables(self) -> type[SectionTables]:
+        """Every table the section can publish, with its published name (metrics/published.py)."""
+        return PUBLISHED[self.name].tables
 
-
-def _dso_needs(params: Params) -> dict[str, Needs]:
-    promises = (("promises", None),)
-    return {
-        "dso_by_segment": _customer_column("segment"),
-        "dso_by_region": _customer_column("region"),
-        "dso_by_collector": _customer_column("collector"),
-        "dso_collectors": _customer_column("collector"),
-        "dso_by_risk_band": _customer_column("risk_score"),
-        "promises": promises,
-        "promises_kept_rate_trend": promises,
-    }
-
-
-def _allowance_needs(params: Params) -> dict[str, Needs]:
-    adjustments = (("adjustments", None),)
-    # write-offs and recoveries are adjustments: without them every write-off-driven view would read as "no losses"
-    write_off_driven = (
-        "write_offs",
-        "recoveries",
-        "bad_debt_expense",
-        "allowance_rollforward",
-        "allowance_backtest",
-        "roll_rates_monthly",
-        "roll_rates_average",
-        "loss_rates",
-        "allowance_vintages",
-        "allowance_projection",
-    )
-    needs: dict[str, Needs] = dict.fromkeys(write_off_driven, adjustments)
-    needs["allowance_disputed"] = (("invoices", "disputed"),)
-    if params.allowance.method == "roll_rate":  # the last bucket's roll rate is its write-offs
-        needs.update(
-            dict.fromkeys(
-                ("allowance_total", "allowance_opening", "allowance_matrix", "allowance_gl_reconciliation"), adjustments
-            )
-        )
-    return needs
+    def output_needs(self, params: Params) -> dict[str, Needs]:
+        """Outputs (KPI ids, table fields) that need optional contract data under ``params``: left out, with the
+        reason, when the ledger lacks it (data-contract.md §1) — as each field declares."""
+        declared = {**self.kpis.declared(), **self.tables.declared()}
+        return {name: needs for name, d in declared.items() if (needs := d.needs_under(params))}
 
 
 SECTIONS: dict[str, Section] = {
@@ -100,7 +57,6 @@ SECTIONS: dict[str, Section] = {
             "Receivables aging",
             compute_aging,
             ("customers", "invoices", "payments"),
-            output_needs=_aging_needs,
         ),
         Section(
             "dso",
@@ -109,7 +65,6 @@ SECTIONS: dict[str, Section] = {
             compute_dso,
             ("customers", "invoices", "payments"),
             uses=("aging",),
-            output_needs=_dso_needs,
         ),
         Section(
             "allowance",
@@ -117,7 +72,6 @@ SECTIONS: dict[str, Section] = {
             "Bad-debt allowance",
             compute_allowance,
             ("customers", "invoices", "payments"),
-            output_needs=_allowance_needs,
         ),
         Section(
             "watchlist",
@@ -134,7 +88,6 @@ SECTIONS: dict[str, Section] = {
             compute_agency,
             ("agencies", "agency_placements", "agency_collections"),
             needs_rows=("agencies", "agency_placements"),
-            output_needs=lambda params: {"agency_champion_challenger": (("agencies", "strategy"),)},
         ),
     )
 }
@@ -176,7 +129,7 @@ def compute_sections(
     params: Params,
     sections: list[Section],
     progress: Callable[[str], None] | None = None,
-) -> dict[str, SectionResult]:
+) -> dict[str, SectionResult[Any, Any]]:
     """Compute every section once on ``book`` (opened for ``params``); the results feed kpis.json, tables/, the
     notebooks and the email.
 
@@ -209,7 +162,7 @@ def compute_sections(
     return results
 
 
-def flat_kpis(results: Mapping[str, SectionResult]) -> dict[str, object]:
+def flat_kpis(results: Mapping[str, SectionResult[Any, Any]]) -> dict[str, object]:
     """kpis.json: every section's KPIs, except those the ledger cannot give (None): omitted, never zero."""
     kpis: dict[str, object] = {}
     for result in results.values():

@@ -21,24 +21,12 @@ from collections_mi.config.params import Params
 from collections_mi.core.contract import RISK_GRADES, RiskGrade
 from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio
 from collections_mi.metrics.book import Book, present
-from collections_mi.metrics.result import KpiValue, SectionResult
+from collections_mi.metrics.published import WatchlistKpis, WatchlistResult, WatchlistTables
+from collections_mi.metrics.result import KpiValue
 
 PV_CONTEXT = decimal.Context(prec=50)
 DAYS_PER_YEAR = Decimal(365)
 NO_RESERVE_STATUSES = ("reo", "closed")
-KPI_IDS = ("watchlist_loans", "watchlist_balance", "specific_reserve", "general_reserve", "total_reserve")
-TABLE_NAMES = (
-    "watchlist_loans",
-    "watchlist_by_grade",
-    "watchlist_by_method",
-    "watchlist_by_segment",
-    "watchlist_movements",
-    "watchlist_reserve_rollforward",
-    "watchlist_migration_counts",
-    "watchlist_migration_balances",
-    "watchlist_non_accrual",
-    "watchlist_reo",
-)
 GRADE_ORDER = {grade: position for position, grade in enumerate(RISK_GRADES)}
 
 # ---------------------------------------------------------------------------------------------- pure definitions
@@ -264,20 +252,23 @@ def movements(previous: pd.DataFrame | None, current: pd.DataFrame) -> tuple[pd.
     return pd.DataFrame(rows, columns=columns), pd.DataFrame(cause_rows)
 
 
-def compute_watchlist(book: Book, params: Params) -> SectionResult:
+def compute_watchlist(book: Book, params: Params) -> WatchlistResult:
     """KPIs watchlist_loans, watchlist_balance, specific_reserve, general_reserve, total_reserve and the tables."""
     loans, cash_flows = present(book.loans, "loans"), present(book.loan_cash_flows, "loan_cash_flows")
     rates = params.watchlist.general_rates
     dates = snapshot_dates(loans, params.as_of)
     if not dates:
-        return SectionResult.nothing_at(
-            "watchlist", KPI_IDS, TABLE_NAMES, f"the loans table has no snapshot dated on or before {params.as_of}"
+        return WatchlistResult.nothing_at(
+            "watchlist",
+            WatchlistKpis,
+            WatchlistTables,
+            f"the loans table has no snapshot dated on or before {params.as_of}",
         )
     snapshot = dates[-1]
     current = loan_reserves(loans, cash_flows, rates, snapshot, params.as_of)
     previous_date = dates[-2] if len(dates) > 1 else None
     previous = loan_reserves(loans, cash_flows, rates, previous_date, previous_date) if previous_date else None
-    kpis = reserve_totals(current)
+    kpis = WatchlistKpis.from_values(reserve_totals(current))
     unmeasured = current[
         (current["impairment_method"] == "collateral")
         & current["collateral_value"].isna()
@@ -290,7 +281,7 @@ def compute_watchlist(book: Book, params: Params) -> SectionResult:
             [
                 {"line": f"Reserve at {previous_date}", "amount": opening_reserve},
                 *[{"line": f"± {c}", "amount": a} for c, a in zip(causes["cause"], causes["amount"])],
-                {"line": f"Reserve at {snapshot}", "amount": kpis["total_reserve"]},
+                {"line": f"Reserve at {snapshot}", "amount": kpis.total_reserve},
             ]
         )
         if previous is not None
@@ -326,30 +317,22 @@ def compute_watchlist(book: Book, params: Params) -> SectionResult:
         None if f is None else b - f for b, f in zip(reo["balance"], reo["fair_value_less_cost"])
     ]
     reo["months_held"] = [since.get(loan) for loan in reo["loan_id"]]
-    result = SectionResult(
+    result = WatchlistResult(
         section="watchlist",
         kpis=kpis,
-        tables={
-            "watchlist_loans": watch[loan_columns]
-            .sort_values("reserve", ascending=False, kind="stable")
-            .reset_index(drop=True),
-            "watchlist_by_grade": grade_totals(current, "risk_grade"),
-            "watchlist_by_method": grade_totals(
-                current.assign(method=current["impairment_method"].fillna("general")), "method"
-            ),
-            "watchlist_by_segment": grade_totals(current, "segment")
-            if "segment" in current.columns
-            else pd.DataFrame(),
-            "watchlist_movements": moved,
-            "watchlist_reserve_rollforward": rollforward,
-            "watchlist_migration_counts": migration_matrix(previous, current, "loans")
+        tables=WatchlistTables(
+            loans=watch[loan_columns].sort_values("reserve", ascending=False, kind="stable").reset_index(drop=True),
+            by_grade=grade_totals(current, "risk_grade"),
+            by_method=grade_totals(current.assign(method=current["impairment_method"].fillna("general")), "method"),
+            by_segment=grade_totals(current, "segment") if "segment" in current.columns else pd.DataFrame(),
+            movements=moved,
+            reserve_rollforward=rollforward,
+            migration_counts=migration_matrix(previous, current, "loans") if previous is not None else pd.DataFrame(),
+            migration_balances=migration_matrix(previous, current, "balance")
             if previous is not None
             else pd.DataFrame(),
-            "watchlist_migration_balances": migration_matrix(previous, current, "balance")
-            if previous is not None
-            else pd.DataFrame(),
-            "watchlist_non_accrual": grade_totals(non_accrual, "risk_grade") if len(non_accrual) else pd.DataFrame(),
-            "watchlist_reo": reo[
+            non_accrual=grade_totals(non_accrual, "risk_grade") if len(non_accrual) else pd.DataFrame(),
+            reo=reo[
                 [
                     "loan_id",
                     "borrower",
@@ -361,7 +344,7 @@ def compute_watchlist(book: Book, params: Params) -> SectionResult:
                     "months_held",
                 ]
             ].reset_index(drop=True),
-        },
+        ),
         conventions={
             "snapshot": f"loans snapshot of {snapshot}" + (f", compared with {previous_date}" if previous_date else ""),
             "present value": f"expected cash flows discounted at each loan's effective rate to {params.as_of}, "

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import xlsxwriter
@@ -47,7 +48,7 @@ def _number_format(column: str, values: pd.Series) -> str | None:
     return None
 
 
-def write_excel(results: Mapping[str, SectionResult], path: Path) -> dict[str, str]:
+def write_excel(results: Mapping[str, SectionResult[Any, Any]], path: Path) -> dict[str, str]:
     """Write the workbook; returns {table name: sheet name}.
 
     XlsxWriter in constant-memory mode streams each row to the file and formats whole columns (no style object
@@ -63,7 +64,7 @@ def write_excel(results: Mapping[str, SectionResult], path: Path) -> dict[str, s
     formats = {}
     try:
         for result in results.values():
-            for name, frame in result.tables.items():
+            for name, frame in result.tables.published().items():
                 title = sheet_name(name, used)
                 sheets[name] = title
                 sheet = workbook.add_worksheet(title)

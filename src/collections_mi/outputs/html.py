@@ -64,7 +64,7 @@ def index_page(
     company: str,
     period: str,
     as_of: str,
-    tiles: list[dict[str, Any]],
+    tiles: Sequence[fmt.Tile],
     sections: Sequence[Mapping[str, Any]],
     summary: Sequence[str],
     footer: str,

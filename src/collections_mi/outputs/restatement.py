@@ -8,6 +8,7 @@ The replaced version itself is kept under ``DIR/.history/<period>/<run_id>/`` by
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,21 +17,28 @@ import pandas as pd
 
 from collections_mi.core.money import plain
 from collections_mi.core.values import decimal_text
+from collections_mi.metrics.published import PUBLISHED
 from collections_mi.store.results import read_kpis, read_results, write_table
 
-#: tables whose first column identifies a row, compared row by row (the ones that explain most movements)
-KEYED_TABLES = {
-    "aging_by_customer": "customer_id",
-    "watchlist_loans": "loan_id",
-    "agency_league": "agency_id",
-    "aging": "bucket",
-}
-VALUE_COLUMNS = {
-    "aging_by_customer": "total",
-    "watchlist_loans": "reserve",
-    "agency_league": "collected",
-    "aging": "amount",
-}
+
+@dataclass(frozen=True)
+class KeyedTable:
+    """A table whose ``key`` column identifies a row and whose ``measure`` a restatement compares row by row
+    (declared by the table's field in metrics/published.py: the ones that explain most movements)."""
+
+    name: str
+    key: str
+    measure: str
+
+
+def keyed_tables() -> list[KeyedTable]:
+    """Every published table that declares a row key, in section and field order."""
+    return [
+        KeyedTable(declared.file, declared.key, declared.measure)
+        for outputs in PUBLISHED.values()
+        for declared in outputs.tables.declared().values()
+        if declared.file is not None and declared.key is not None and declared.measure is not None
+    ]
 
 
 def kpi_changes(previous: dict[str, Any], current: dict[str, Any]) -> pd.DataFrame:
@@ -46,13 +54,13 @@ def kpi_changes(previous: dict[str, Any], current: dict[str, Any]) -> pd.DataFra
 
 def row_changes(previous_folder: Path, current_folder: Path, limit: int = 50) -> pd.DataFrame:
     """Rows of the keyed tables whose value changed, largest changes first."""
-    before = {n: f for r in read_results(previous_folder).values() for n, f in r.tables.items()}
-    after = {n: f for r in read_results(current_folder).values() for n, f in r.tables.items()}
+    before = {n: f for r in read_results(previous_folder).values() for n, f in r.tables.published().items()}
+    after = {n: f for r in read_results(current_folder).values() for n, f in r.tables.published().items()}
     rows = []
-    for table, key in KEYED_TABLES.items():
+    for keyed in keyed_tables():
+        table, key, value = keyed.name, keyed.key, keyed.measure
         if table not in before or table not in after:
             continue
-        value = VALUE_COLUMNS[table]
         old = dict(zip(before[table][key], before[table][value]))
         new = dict(zip(after[table][key], after[table][value]))
         for identifier in dict.fromkeys([*old, *new]):

@@ -2,51 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Any
+import pandas as pd
 
-from collections_mi.metrics.result import SectionResult, Unavailable
-from collections_mi.presentation.format import explained_tiles, money, percent
+from collections_mi.metrics.published import AgencyResult
+from collections_mi.metrics.result import Unavailable
+from collections_mi.presentation.format import Tile, explained_tiles, money, percent
 
 
-def headline_tiles(result: SectionResult, currency: str) -> list[dict[str, Any]]:
+def tiles(result: AgencyResult, currency: str) -> dict[str, Tile]:
+    """Every headline tile of the section, by KPI id, in the order its page shows them."""
     kpis = result.kpis
     return explained_tiles(
         result,
-        [
-            {
-                "kpi": "agency_placed",
+        {
+            "agency_placed": {
                 "label": "Placed with agencies",
-                "value": money(kpis["agency_placed"], currency, symbol=True),
+                "value": money(kpis.agency_placed, currency, symbol=True),
             },
-            {
-                "kpi": "agency_collected",
+            "agency_collected": {
                 "label": "Collected (gross)",
-                "value": money(kpis["agency_collected"], currency, symbol=True),
+                "value": money(kpis.agency_collected, currency, symbol=True),
             },
-            {
-                "kpi": "agency_net_back",
+            "agency_net_back": {
                 "label": "Net-back after fees",
-                "value": money(kpis["agency_net_back"], currency, symbol=True),
-                "note": f"fees {money(kpis['agency_fees'], currency)}",
+                "value": money(kpis.agency_net_back, currency, symbol=True),
+                "note": f"fees {money(kpis.agency_fees, currency)}",
             },
-            {"kpi": "agency_liquidation_pct", "label": "Liquidation", "value": percent(kpis["agency_liquidation_pct"])},
-        ],
+            "agency_liquidation_pct": {"label": "Liquidation", "value": percent(kpis.agency_liquidation_pct)},
+        },
     )
 
 
-def verdict(result: SectionResult) -> str:
-    table = result.table("agency_champion_challenger")
+def verdict(result: AgencyResult) -> str:
+    table = result.tables.champion_challenger
     if isinstance(table, Unavailable):
         return str(table)
     return str(table["verdict"].iloc[0]) if len(table) else "No champion/challenger comparison available."
 
 
-def summary_sentence(result: SectionResult, currency: str) -> str:
+def summary_sentence(result: AgencyResult, currency: str) -> str:
     kpis = result.kpis
-    league = result.tables["agency_league"]
-    best = f" Best net-back: {league['agency'].iloc[0]}." if len(league) else ""
+    league = result.tables.league
+    best = f" Best net-back: {league['agency'].iloc[0]}." if isinstance(league, pd.DataFrame) and len(league) else ""
     return (
-        f"Agencies collected {money(kpis['agency_collected'], currency, symbol=True)} of "
-        f"{money(kpis['agency_placed'], currency, symbol=True)} placed ({percent(kpis['agency_liquidation_pct'])}); "
-        f"net-back after fees {money(kpis['agency_net_back'], currency, symbol=True)}.{best}"
+        f"Agencies collected {money(kpis.agency_collected, currency, symbol=True)} of "
+        f"{money(kpis.agency_placed, currency, symbol=True)} placed ({percent(kpis.agency_liquidation_pct)}); "
+        f"net-back after fees {money(kpis.agency_net_back, currency, symbol=True)}.{best}"
     )

@@ -3,49 +3,63 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
-from collections_mi.metrics.result import SectionResult
-from collections_mi.presentation.format import change_text, count, money, percent
+import pandas as pd
+
+from collections_mi.metrics.published import AgingResult
+from collections_mi.presentation.format import Tile, change_text, count, money, percent
+
+#: tiles that are not KPIs of the section but figures derived from them
+DERIVED_TILES = ("past_due_share",)
 
 
-def _previous(result: SectionResult, column: str) -> Decimal | None:
-    trend = result.tables["aging_trend"]
-    return trend[column].iloc[-2] if len(trend) > 1 else None
+def _previous(trend: pd.DataFrame, column: str) -> Decimal | None:
+    """``column`` at the month-end before the trend's latest (None when the trend holds one month)."""
+    latest = trend["month_end"].max()
+    earlier = trend.loc[trend["month_end"] < latest]
+    if earlier.empty:
+        return None
+    value: Decimal = earlier.set_index("month_end").at[earlier["month_end"].max(), column]
+    return value
 
 
-def headline_tiles(result: SectionResult, currency: str) -> list[dict[str, Any]]:
+def _past_due_share(result: AgingResult) -> Decimal | None:
     kpis = result.kpis
-    ar_total, past_due = kpis["ar_total"], kpis["past_due_total"]
-    past_due_share = (Decimal(past_due) / Decimal(ar_total) * 100) if ar_total else None
-    previous_ar, previous_past_due = _previous(result, "ar_total"), _previous(result, "past_due_total")
-    past_due_change = change_text(past_due, previous_past_due, currency)
-    return [
-        {
+    return (Decimal(kpis.past_due_total) / Decimal(kpis.ar_total) * 100) if kpis.ar_total else None
+
+
+def tiles(result: AgingResult, currency: str) -> dict[str, Tile]:
+    """Every headline tile of the section, by KPI id (or derived figure), in the order its page shows them."""
+    kpis = result.kpis
+    ar_total, past_due = kpis.ar_total, kpis.past_due_total
+    trend = result.tables.trend
+    previous_ar, previous_past_due = _previous(trend, "ar_total"), _previous(trend, "past_due_total")
+    return {
+        "ar_total": {
             "label": "Open receivables",
             "value": money(ar_total, currency, symbol=True),
             "change": change_text(ar_total, previous_ar, currency),
             "good": None,
         },
-        {"label": "Open items", "value": count(kpis["open_items"])},
-        {
+        "open_items": {"label": "Open items", "value": count(kpis.open_items)},
+        "past_due_total": {
             "label": "Past due",
             "value": money(past_due, currency, symbol=True),
-            "change": past_due_change,
+            "change": change_text(past_due, previous_past_due, currency),
             "good": None if previous_past_due is None else past_due <= previous_past_due,
         },
-        {"label": "Past due share", "value": percent(past_due_share)},
-    ]
+        "past_due_share": {"label": "Past due share", "value": percent(_past_due_share(result))},
+    }
 
 
-def summary_sentence(result: SectionResult, currency: str) -> str:
+def summary_sentence(result: AgingResult, currency: str) -> str:
     """One plain-language sentence for the top of the section and the email."""
-    aging = result.tables["aging"]
-    oldest = aging.iloc[-1]
+    buckets = result.tables.buckets
+    oldest = buckets.iloc[-1]  # the rows are the configured buckets, youngest first
     kpis = result.kpis
-    share = (Decimal(kpis["past_due_total"]) / Decimal(kpis["ar_total"]) * 100) if kpis["ar_total"] else Decimal(0)
+    share = _past_due_share(result) or Decimal(0)
     return (
-        f"{count(kpis['open_items'])} open items total {money(kpis['ar_total'], currency, symbol=True)}; "
+        f"{count(kpis.open_items)} open items total {money(kpis.ar_total, currency, symbol=True)}; "
         f"{percent(share)} is past due and {money(oldest['amount'], currency, symbol=True)} "
         f"({percent(oldest['share_pct'])}) sits in the oldest bucket ({oldest['bucket']})."
     )

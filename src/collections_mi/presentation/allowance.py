@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
-from collections_mi.metrics.result import SectionResult, Unavailable
-from collections_mi.presentation.format import explained_tiles, money
+from collections_mi.metrics.published import AllowanceResult
+from collections_mi.metrics.result import Unavailable
+from collections_mi.presentation.format import Tile, explained_tiles, money
 
 
-def headline_tiles(result: SectionResult, currency: str) -> list[dict[str, Any]]:
+def tiles(result: AllowanceResult, currency: str) -> dict[str, Tile]:
+    """Every headline tile of the section, by KPI id, in the order its page shows them."""
     kpis = result.kpis
-    total, opening = kpis["allowance_total"], kpis["allowance_opening"]
+    total, opening = kpis.allowance_total, kpis.allowance_opening
     change = None if total is None or opening is None else total - opening
     return explained_tiles(
         result,
-        [
-            {
-                "kpi": "allowance_total",
+        {
+            "allowance_total": {
                 "label": "Allowance",
                 "value": money(total, currency, symbol=True),
                 "change": None
@@ -26,42 +25,33 @@ def headline_tiles(result: SectionResult, currency: str) -> list[dict[str, Any]]
                 else f"{'+' if change >= 0 else '−'}{money(abs(change), currency)} vs opening",
                 "good": None,
             },
-            {
-                "kpi": "bad_debt_expense",
+            "bad_debt_expense": {
                 "label": "Bad-debt expense (month)",
-                "value": money(kpis["bad_debt_expense"], currency, symbol=True),
+                "value": money(kpis.bad_debt_expense, currency, symbol=True),
             },
-            {
-                "kpi": "write_offs",
-                "label": "Write-offs (month)",
-                "value": money(kpis["write_offs"], currency, symbol=True),
-            },
-            {
-                "kpi": "recoveries",
-                "label": "Recoveries (month)",
-                "value": money(kpis["recoveries"], currency, symbol=True),
-            },
-        ],
+            "write_offs": {"label": "Write-offs (month)", "value": money(kpis.write_offs, currency, symbol=True)},
+            "recoveries": {"label": "Recoveries (month)", "value": money(kpis.recoveries, currency, symbol=True)},
+        },
     )
 
 
-def summary_sentence(result: SectionResult, currency: str) -> str:
+def summary_sentence(result: AllowanceResult, currency: str) -> str:
     kpis = result.kpis
-    if kpis["allowance_total"] is None:
+    if kpis.allowance_total is None:
         return f"Allowance: not available — {result.unavailable.get('allowance_total', 'not computed')}."
     head = (
-        f"Allowance {money(kpis['allowance_total'], currency, symbol=True)} (opening "
-        f"{money(kpis['allowance_opening'], currency)})"
+        f"Allowance {money(kpis.allowance_total, currency, symbol=True)} (opening "
+        f"{money(kpis.allowance_opening, currency)})"
     )
-    if kpis["write_offs"] is None:
+    if kpis.write_offs is None:
         return (
             f"{head}; write-offs, recoveries and bad-debt expense are not available: "
             f"{result.unavailable.get('write_offs', 'not computed')}."
         )
     return (
-        f"{head}: write-offs {money(kpis['write_offs'], currency)}, "
-        f"recoveries {money(kpis['recoveries'], currency)}, bad-debt expense "
-        f"{money(kpis['bad_debt_expense'], currency)} for the month."
+        f"{head}: write-offs {money(kpis.write_offs, currency)}, "
+        f"recoveries {money(kpis.recoveries, currency)}, bad-debt expense "
+        f"{money(kpis.bad_debt_expense, currency)} for the month."
     )
 
 

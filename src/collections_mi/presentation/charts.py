@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -20,7 +21,7 @@ LAYOUT = dict(
 )
 
 
-def _floats(values: Sequence[object]) -> list[float]:
+def _floats(values: Sequence[Any]) -> list[float]:
     return [0.0 if v is None else float(v) for v in values]
 
 
@@ -281,11 +282,11 @@ SERIES_COLOURS = [
 ]
 
 
-def _maybe_float(value: object) -> float | None:
+def _maybe_float(value: Any) -> float | None:
     return None if value is None or value != value else float(value)
 
 
-def _dropdown(buttons: list[dict], x: float = 0.0, y: float = 1.16) -> dict:
+def _dropdown(buttons: list[dict[str, Any]], x: float = 0.0, y: float = 1.16) -> dict[str, Any]:
     return dict(
         type="dropdown",
         buttons=buttons,
@@ -366,7 +367,7 @@ def filter_dropdown(
             hovertemplate="%{x}: %{y:,.2f}<extra></extra>",
         )
     )
-    buttons = []
+    buttons: list[dict[str, Any]] = []
     for _, row in options.iterrows():
         y, text = _bucket_bars(row, labels, currency)
         name = "all open items" if row["filter"] == "all" else f"{row['filter']}: {row['value']}"
@@ -439,7 +440,7 @@ def dimension_trend_dropdown(
                     legendgroup=str(value),
                 )
                 owners.append((dimension, measure))
-    buttons = []
+    buttons: list[dict[str, Any]] = []
     for dimension in dimensions:
         for measure, label in measures:
             visible = [owner == (dimension, measure) for owner in owners]

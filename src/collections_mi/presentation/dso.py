@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from collections_mi.metrics.result import SectionResult
-from collections_mi.presentation.format import decimal_places, explained_tiles, percent
+from collections_mi.metrics.published import DsoResult
+from collections_mi.presentation.format import Tile, decimal_places, explained_tiles, percent
 
 KPI_LABELS = {
     "dso": "DSO",
@@ -46,34 +46,32 @@ def _change_text(kpi: str, change: Any) -> str | None:
     return f"{sign}{decimal_places(abs(change), 1)}{unit} vs previous month-end"
 
 
-def headline_tiles(result: SectionResult) -> list[dict[str, Any]]:
-    changes = result.tables["dso_changes"].set_index("kpi")
-    tiles = []
+def tiles(result: DsoResult) -> dict[str, Tile]:
+    """Every headline tile of the section, by KPI id, in the order its page shows them."""
+    changes = result.tables.changes.set_index("kpi")
+    shown: dict[str, Tile] = {}
     for kpi in ("dso", "bpdso", "add", "cei_pct", "days_late_weighted"):
         change = changes.loc[kpi, "mom_change"]
         good = None if change is None or change == 0 else ((change < 0) == (kpi in LOWER_IS_BETTER))
-        tiles.append(
-            {
-                "kpi": kpi,
-                "label": KPI_LABELS[kpi],
-                "value": _value_text(kpi, result.kpis[kpi]),
-                "change": _change_text(kpi, change),
-                "good": good,
-            }
-        )
-    return explained_tiles(result, tiles)
+        shown[kpi] = {
+            "label": KPI_LABELS[kpi],
+            "value": _value_text(kpi, result.kpis.value(kpi)),
+            "change": _change_text(kpi, change),
+            "good": good,
+        }
+    return explained_tiles(result, shown)
 
 
-def changes_table(result: SectionResult) -> pd.DataFrame:
+def changes_table(result: DsoResult) -> pd.DataFrame:
     """KPI, value, previous month, change, a year ago, change — display-ready labels."""
-    frame = result.tables["dso_changes"].copy()
+    frame = result.tables.changes.copy()
     frame.insert(0, "metric", [KPI_LABELS[k] for k in frame["kpi"]])
     return frame.drop(columns=["kpi"])
 
 
-def summary_sentence(result: SectionResult) -> str:
+def summary_sentence(result: DsoResult) -> str:
     kpis = result.kpis
-    changes = result.tables["dso_changes"].set_index("kpi")
+    changes = result.tables.changes.set_index("kpi")
     change = changes.loc["dso", "mom_change"]
     direction = (
         ""
@@ -81,14 +79,14 @@ def summary_sentence(result: SectionResult) -> str:
         else (f", {'up' if change > 0 else 'down'} {decimal_places(abs(change), 1)} days on the previous month-end")
     )
     return (
-        f"DSO is {decimal_places(kpis['dso'], 1)} days{direction}; {decimal_places(kpis['add'], 1)} of them are "
-        f"caused by late payment (best possible DSO {decimal_places(kpis['bpdso'], 1)}); collection "
-        f"effectiveness {percent(kpis['cei_pct'])}."
+        f"DSO is {decimal_places(kpis.dso, 1)} days{direction}; {decimal_places(kpis.add, 1)} of them are "
+        f"caused by late payment (best possible DSO {decimal_places(kpis.bpdso, 1)}); collection "
+        f"effectiveness {percent(kpis.cei_pct)}."
     )
 
 
-def trend_display(result: SectionResult, months: int) -> pd.DataFrame:
-    return result.tables["dso_trend"].tail(months).reset_index(drop=True)
+def trend_display(result: DsoResult, months: int) -> pd.DataFrame:
+    return result.tables.trend.tail(months).reset_index(drop=True)
 
 
 def largest(frame: pd.DataFrame, count: int) -> pd.DataFrame:

@@ -10,7 +10,7 @@ import datetime as dt
 import html
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, Required, TypedDict
 
 import pandas as pd
 
@@ -138,7 +138,18 @@ def _numeric(frame: pd.DataFrame, column: str) -> bool:
     return bool(values) and all(isinstance(v, (Decimal, int, float)) and not isinstance(v, bool) for v in values)
 
 
-def kpi_tiles(tiles: Sequence[Mapping[str, Any]]) -> str:
+class Tile(TypedDict, total=False):
+    """A headline tile: a label and display value, optionally a change (good news, bad news or neutral) and a
+    note."""
+
+    label: Required[str]
+    value: Required[str]
+    change: str | None
+    good: bool | None
+    note: str | None
+
+
+def kpi_tiles(tiles: Sequence[Tile]) -> str:
     """Headline tiles: each mapping has label, value (display text), and optional note / change / good."""
     parts = []
     for tile in tiles:
@@ -159,14 +170,15 @@ def brand(company: str, period: str) -> str:
     return " · ".join(part for part in (company.strip(), "Collections MI", period) if part)
 
 
-def explained_tiles(result: SectionResult, tiles: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """``tiles`` with each tile whose KPI (its ``kpi`` key) the result could not compute showing "Not available"
-    and why (e.g. "the ledger has no adjustments table") instead of a bare dash."""
-    shown = []
-    for tile in tiles:
-        kpi = tile.get("kpi")
-        reason = result.unavailable.get(kpi) if kpi is not None and result.kpis.get(kpi) is None else None
-        shown.append({"label": tile["label"], "value": "Not available", "note": reason} if reason else dict(tile))
+def explained_tiles(result: SectionResult[Any, Any], tiles: Mapping[str, Tile]) -> dict[str, Tile]:
+    """``tiles`` (keyed by tile id) with each tile whose KPI (the id, when it is one of the section's KPI ids) the
+    result could not compute showing "Not available" and why (e.g. "the ledger has no adjustments table") instead
+    of a bare dash."""
+    shown: dict[str, Tile] = {}
+    for tile_id, tile in tiles.items():
+        is_kpi = tile_id in result.kpis.ids()
+        reason = result.unavailable.get(tile_id) if is_kpi and result.kpis.value(tile_id) is None else None
+        shown[tile_id] = {"label": tile["label"], "value": "Not available", "note": reason} if reason else tile
     return shown
 
 

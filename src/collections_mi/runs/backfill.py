@@ -34,7 +34,7 @@ def record_pack(
     out_dir: str | Path,
     params: Params,
     ledger: Ledger,
-    results: Mapping[str, SectionResult],
+    results: Mapping[str, SectionResult[Any, Any]],
     *,
     run_id: str,
     complete: bool = True,
@@ -141,8 +141,8 @@ class _MonthComputer:
             )
         except Exception as exc:  # reported per month; the other months go on
             return StoredMonth(period, round(time.perf_counter() - started, 3), error=first_line(exc))
-        ar_total = results["aging"].kpis.get("ar_total") if "aging" in results else None
-        tables = sum(len(r.tables) for r in results.values()) + (items is not None)
+        ar_total = results["aging"].kpis.ar_total if "aging" in results else None
+        tables = sum(len(r.tables.published()) for r in results.values()) + (items is not None)
         return StoredMonth(period, round(time.perf_counter() - started, 3), tables=tables, ar_total=ar_total)
 
 

@@ -43,17 +43,15 @@ from collections_mi.metrics.shape import LedgerShape, ledger_shape
 from collections_mi.outputs import publish as publishing
 from collections_mi.outputs.excel import write_excel
 from collections_mi.outputs.restatement import compare_with_published
-from collections_mi.presentation import agency as agency_view
-from collections_mi.presentation import aging as aging_view
-from collections_mi.presentation import allowance as allowance_view
-from collections_mi.presentation import dso as dso_view
-from collections_mi.presentation import watchlist as watchlist_view
+from collections_mi.presentation import headlines
 from collections_mi.runs.backfill import record_pack
 from collections_mi.sources.ledger import Ledger, open_ledger
 from collections_mi.store.results import write_results
 from collections_mi.validation.gate import validate_ledger
 
 Progress = Callable[[str], None]
+#: how many moved KPIs the index page's restatement line names (restatement_kpis.csv lists them all)
+RESTATED_KPIS_NAMED = 6
 PACKAGES = (
     "collections_mi",
     "pandas",
@@ -262,7 +260,7 @@ def export_html(sections: list[Section], folder: Path, params: Params, footer: s
 
 def write_index(
     sections: list[Section],
-    results: dict[str, SectionResult],
+    results: dict[str, SectionResult[Any, Any]],
     folder: Path,
     params: Params,
     footer: str,
@@ -273,25 +271,12 @@ def write_index(
     from collections_mi.outputs.html import index_page  # nbformat (1.3 s): not for `collections-mi metrics`
 
     currency = params.reporting_currency
-    tiles: list[dict[str, Any]] = []
-    summary: list[str] = []
-    if "aging" in results:
-        tiles += aging_view.headline_tiles(results["aging"], currency)
-        summary.append(aging_view.summary_sentence(results["aging"], currency))
-    if "dso" in results:
-        tiles += dso_view.headline_tiles(results["dso"])[:4]
-        summary.append(dso_view.summary_sentence(results["dso"]))
-    if "allowance" in results:
-        tiles += allowance_view.headline_tiles(results["allowance"], currency)[:2]
-        summary.append(allowance_view.summary_sentence(results["allowance"], currency))
-    if "watchlist" in results and results["watchlist"].kpis:
-        tiles += watchlist_view.headline_tiles(results["watchlist"], currency)[::3]
-        summary.append(watchlist_view.summary_sentence(results["watchlist"], currency))
-    if "agency" in results:
-        tiles += agency_view.headline_tiles(results["agency"], currency)[2:]
-        summary.append(agency_view.summary_sentence(results["agency"], currency))
+    tiles = headlines.index_tiles(results, currency)
+    summary = headlines.summary_sentences(results, currency)
     if restatement and restatement.get("restated"):
-        moved = ", ".join(f"{k['kpi']} {k['published']} → {k['restated']}" for k in restatement["kpis"][:6])
+        moved = ", ".join(
+            f"{k['kpi']} {k['published']} → {k['restated']}" for k in restatement["kpis"][:RESTATED_KPIS_NAMED]
+        )
         summary.insert(
             0,
             f"RESTATED: this period was published before (run {restatement['previous_run_id']}); "

@@ -211,7 +211,7 @@ def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
     return pd.DataFrame(columns, columns=table.column_names)
 
 
-def kpis_to_arrow(results: Mapping[str, SectionResult], period: str, as_of: dt.date) -> pa.Table:
+def kpis_to_arrow(results: Mapping[str, SectionResult[Any, Any]], period: str, as_of: dt.date) -> pa.Table:
     """The KPIs in long form: one row per KPI with its section, exact value text and type."""
     rows: dict[str, list[Any]] = defaultdict(list)
     for section, result in results.items():
@@ -262,7 +262,7 @@ def _history_lock(history_dir: Path) -> Iterator[None]:
 def store_snapshot(
     history_dir: str | Path,
     params: Params,
-    results: Mapping[str, SectionResult],
+    results: Mapping[str, SectionResult[Any, Any]],
     open_items: pd.DataFrame | None = None,
     *,
     origin: Mapping[str, Any] | None = None,
@@ -273,7 +273,7 @@ def store_snapshot(
     period, as_of = params.period, params.as_of
     tables: dict[str, pd.DataFrame] = {}
     for result in results.values():
-        tables.update(result.tables)
+        tables.update(result.tables.published())
     reserved = sorted(set(tables) & {KPIS, OPEN_ITEMS})
     if reserved:
         raise HistoryError(f"a section returns a table named {', '.join(reserved)}, a name the history reserves")
@@ -292,7 +292,7 @@ def store_snapshot(
             **(dict(origin) if origin else {}),
             "collections_mi": __version__,
             "sections": list(results),
-            "kpis": sum(len(r.kpis) for r in results.values()),
+            "kpis": sum(len(r.kpis.ids()) for r in results.values()),
             "tables": {name: len(frame) for name, frame in tables.items()},
             "money": "exact decimals as strings in plain notation (field metadata collections_mi.type = decimal)",
         }

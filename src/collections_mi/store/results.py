@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from collections_mi.core.values import TEXT_PARSERS, cell_text, json_number
+from collections_mi.metrics.published import PUBLISHED
 from collections_mi.metrics.result import SectionResult
 
 TYPES_FILE = "_types.json"
@@ -98,18 +99,21 @@ def write_table(frame: pd.DataFrame, path: Path) -> dict[str, str]:
     return types
 
 
-def write_results(results: Mapping[str, SectionResult], kpis: Mapping[str, Any], folder: Path) -> None:
+def write_results(results: Mapping[str, SectionResult[Any, Any]], kpis: Mapping[str, Any], folder: Path) -> None:
+    """kpis.json, every available table as tables/<published name>.csv, their column types and, per section, which
+    KPIs and tables it has and why any is not available."""
     tables_dir = folder / "tables"
     tables_dir.mkdir(parents=True, exist_ok=True)
     (folder / "kpis.json").write_text(kpis_json(kpis), encoding="utf-8")
     types: dict[str, dict[str, str]] = {}
     sections: dict[str, Any] = {}
     for name, result in results.items():
-        for table_name, frame in result.tables.items():
+        frames = result.tables.published()
+        for table_name, frame in frames.items():
             types[table_name] = write_table(frame, tables_dir / f"{table_name}.csv")
         sections[name] = {
-            "kpis": list(result.kpis),
-            "tables": list(result.tables),
+            "kpis": list(result.kpis.ids()),
+            "tables": list(frames),
             "conventions": result.conventions,
             "unavailable": result.unavailable,
         }
@@ -117,7 +121,7 @@ def write_results(results: Mapping[str, SectionResult], kpis: Mapping[str, Any],
     (tables_dir / SECTIONS_FILE).write_text(json.dumps(sections, indent=1), encoding="utf-8")
 
 
-_PARSERS = {
+_PARSERS: dict[str, Callable[[str], Any]] = {
     **TEXT_PARSERS,
     "str": restored,  # a number in a text column never begins with ': it is read back as written
 }
@@ -139,9 +143,11 @@ def read_kpis(folder: Path) -> dict[str, Any]:
     return json.loads((folder / "kpis.json").read_text(encoding="utf-8"), parse_float=Decimal)
 
 
-def read_results(folder: Path, only: Iterable[str] | None = None) -> dict[str, SectionResult]:
-    """Read back what :func:`write_results` wrote, with exact types — every section, or those in ``only`` (a
-    notebook reads just its own: a large book's per-customer tables are not loaded into every kernel)."""
+def read_results(folder: Path, only: Iterable[str] | None = None) -> dict[str, SectionResult[Any, Any]]:
+    """Read back what :func:`write_results` wrote, with exact types, as each section's typed result — every section,
+    or those in ``only`` (a notebook reads just its own: a large book's per-customer tables are not loaded into
+    every kernel). A table the folder lacks holds :class:`~collections_mi.metrics.result.Unavailable` with the
+    recorded reason; a section this version does not publish is left out."""
     folder = Path(folder)
     tables_dir = folder / "tables"
     types = json.loads((tables_dir / TYPES_FILE).read_text(encoding="utf-8"))
@@ -150,13 +156,19 @@ def read_results(folder: Path, only: Iterable[str] | None = None) -> dict[str, S
         wanted = set(only)
         sections = {name: meta for name, meta in sections.items() if name in wanted}
     kpis = read_kpis(folder)
-    results = {}
+    results: dict[str, SectionResult[Any, Any]] = {}
     for name, meta in sections.items():
+        if name not in PUBLISHED:
+            continue  # a section this version does not publish (results written by another version)
+        outputs = PUBLISHED[name]
+        unavailable = meta.get("unavailable", {})
+        files = set(outputs.tables.files().values())
+        frames = {t: read_table(tables_dir / f"{t}.csv", types.get(t, {})) for t in meta["tables"] if t in files}
         results[name] = SectionResult(
             section=name,
-            kpis={k: kpis.get(k) for k in meta["kpis"]},
-            tables={t: read_table(tables_dir / f"{t}.csv", types.get(t, {})) for t in meta["tables"]},
+            kpis=outputs.kpis.from_values({k: kpis.get(k) for k in meta["kpis"]}),
+            tables=outputs.tables.from_published(frames, unavailable),
             conventions=meta["conventions"],
-            unavailable=meta.get("unavailable", {}),
+            unavailable=unavailable,
         )
     return results

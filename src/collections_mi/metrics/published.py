@@ -1,0 +1,225 @@
+"""What each section publishes: its KPI ids and its tables, as typed fields.
+
+A table field declares its published name — ``tables/<name>.csv``, the Excel sheet and the history table, which
+never change — and, where it has them, the optional contract data it needs (data-contract.md §1) and the column
+that identifies its rows (compared row by row when a period is restated). A table typed ``Table`` may be
+:class:`~collections_mi.metrics.result.Unavailable` (the ledger lacks what it needs); one typed ``pd.DataFrame``
+is always computed. A KPI typed ``… | None`` may be not available; kpis.json then omits it.
+
+``PUBLISHED`` maps each section of the registry (:mod:`collections_mi.metrics.sections`) to its two classes, so
+reading results back (:func:`collections_mi.store.results.read_results`) rebuilds the typed objects without
+importing the engine code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import NamedTuple
+
+import pandas as pd
+
+from collections_mi.config.params import Params
+from collections_mi.metrics.result import (
+    Needs,
+    SectionKpis,
+    SectionResult,
+    SectionTables,
+    Table,
+    needing,
+    published,
+)
+
+
+def _customers(column: str) -> Needs:
+    return (("customers", column),)
+
+
+SEGMENT = _customers("segment")
+REGION = _customers("region")
+COLLECTOR = _customers("collector")
+CREDIT_LIMIT = _customers("credit_limit")
+RISK_SCORE = _customers("risk_score")
+DISPUTED = (("invoices", "disputed"),)
+PROMISES: Needs = (("promises", None),)
+#: write-offs and recoveries are adjustments: without them every write-off-driven view would read as "no losses"
+ADJUSTMENTS: Needs = (("adjustments", None),)
+AGENCY_STRATEGY = (("agencies", "strategy"),)
+
+
+def _roll_rate(params: Params) -> bool:
+    """The roll-rate method: the last bucket's roll rate is its write-offs, so the allowance itself needs them."""
+    return params.allowance.method == "roll_rate"
+
+
+# ---------------------------------------------------------------------------------------------- aging
+
+
+@dataclass
+class AgingKpis(SectionKpis):
+    ar_total: Decimal
+    open_items: int
+    past_due_total: Decimal
+
+
+@dataclass
+class AgingTables(SectionTables):
+    buckets: pd.DataFrame = field(metadata=published("aging", key="bucket", measure="amount"))
+    by_segment: Table = field(metadata=published("aging_by_segment", needs=SEGMENT))
+    by_region: Table = field(metadata=published("aging_by_region", needs=REGION))
+    by_collector: Table = field(metadata=published("aging_by_collector", needs=COLLECTOR))
+    by_currency: pd.DataFrame = field(metadata=published("aging_by_currency"))
+    by_customer: pd.DataFrame = field(metadata=published("aging_by_customer", key="customer_id", measure="total"))
+    over_credit_limit: Table = field(metadata=published("aging_over_credit_limit", needs=CREDIT_LIMIT))
+    disputed_buckets: Table = field(metadata=published("aging_disputed_buckets", needs=DISPUTED))
+    disputed_items: Table = field(metadata=published("aging_disputed_items", needs=DISPUTED))
+    trend: pd.DataFrame = field(metadata=published("aging_trend"))
+    reconciliation: pd.DataFrame = field(metadata=published("ar_reconciliation"))
+    rollforward: pd.DataFrame = field(metadata=published("ar_rollforward"))
+
+
+AgingResult = SectionResult[AgingKpis, AgingTables]
+
+
+# ---------------------------------------------------------------------------------------------- DSO
+
+
+@dataclass
+class DsoKpis(SectionKpis):
+    dso: Decimal | None
+    dso_countback: Decimal | None
+    bpdso: Decimal | None
+    add: Decimal | None
+    cei_pct: Decimal | None
+    days_late_simple: Decimal | None
+    days_late_weighted: Decimal | None
+    days_to_pay_simple: Decimal | None
+    days_to_pay_weighted: Decimal | None
+
+
+@dataclass
+class DsoTables(SectionTables):
+    trend: pd.DataFrame = field(metadata=published("dso_trend"))
+    changes: pd.DataFrame = field(metadata=published("dso_changes"))
+    bridge: pd.DataFrame = field(metadata=published("dso_bridge"))
+    glossary: pd.DataFrame = field(metadata=published("dso_glossary"))
+    deteriorating_customers: pd.DataFrame = field(metadata=published("dso_deteriorating_customers"))
+    by_customer: pd.DataFrame = field(metadata=published("dso_by_customer"))
+    by_segment: Table = field(metadata=published("dso_by_segment", needs=SEGMENT))
+    by_region: Table = field(metadata=published("dso_by_region", needs=REGION))
+    by_collector: Table = field(metadata=published("dso_by_collector", needs=COLLECTOR))
+    by_risk_band: Table = field(metadata=published("dso_by_risk_band", needs=RISK_SCORE))
+    by_currency: pd.DataFrame = field(metadata=published("dso_by_currency"))
+    promises: Table = field(metadata=published("promises", needs=PROMISES))
+    promises_kept_rate_trend: Table = field(metadata=published("promises_kept_rate_trend", needs=PROMISES))
+    collectors: Table = field(metadata=published("dso_collectors", needs=COLLECTOR))
+
+
+DsoResult = SectionResult[DsoKpis, DsoTables]
+
+
+# ---------------------------------------------------------------------------------------------- allowance
+
+
+@dataclass
+class AllowanceKpis(SectionKpis):
+    allowance_total: Decimal | None = field(metadata=needing(ADJUSTMENTS, when=_roll_rate))
+    allowance_opening: Decimal | None = field(metadata=needing(ADJUSTMENTS, when=_roll_rate))
+    bad_debt_expense: Decimal | None = field(metadata=needing(ADJUSTMENTS))
+    write_offs: Decimal | None = field(metadata=needing(ADJUSTMENTS))
+    recoveries: Decimal | None = field(metadata=needing(ADJUSTMENTS))
+
+
+@dataclass
+class AllowanceTables(SectionTables):
+    matrix: Table = field(metadata=published("allowance_matrix", needs=ADJUSTMENTS, when=_roll_rate))
+    rollforward: Table = field(metadata=published("allowance_rollforward", needs=ADJUSTMENTS))
+    gl_reconciliation: Table = field(
+        metadata=published("allowance_gl_reconciliation", needs=ADJUSTMENTS, when=_roll_rate)
+    )
+    backtest: Table = field(metadata=published("allowance_backtest", needs=ADJUSTMENTS))
+    roll_rates_monthly: Table = field(metadata=published("roll_rates_monthly", needs=ADJUSTMENTS))
+    roll_rates_average: Table = field(metadata=published("roll_rates_average", needs=ADJUSTMENTS))
+    loss_rates: Table = field(metadata=published("loss_rates", needs=ADJUSTMENTS))
+    vintages: Table = field(metadata=published("allowance_vintages", needs=ADJUSTMENTS))
+    projection: Table = field(metadata=published("allowance_projection", needs=ADJUSTMENTS))
+    write_off_candidates: pd.DataFrame = field(metadata=published("write_off_candidates"))
+    disputed: Table = field(metadata=published("allowance_disputed", needs=DISPUTED))
+
+
+AllowanceResult = SectionResult[AllowanceKpis, AllowanceTables]
+
+
+# ---------------------------------------------------------------------------------------------- watch list
+# Every table and KPI may be not available: a ledger whose loans have no snapshot by as_of gives none.
+
+
+@dataclass
+class WatchlistKpis(SectionKpis):
+    watchlist_loans: int | None
+    watchlist_balance: Decimal | None
+    specific_reserve: Decimal | None
+    general_reserve: Decimal | None
+    total_reserve: Decimal | None
+
+
+@dataclass
+class WatchlistTables(SectionTables):
+    loans: Table = field(metadata=published("watchlist_loans", key="loan_id", measure="reserve"))
+    by_grade: Table = field(metadata=published("watchlist_by_grade"))
+    by_method: Table = field(metadata=published("watchlist_by_method"))
+    by_segment: Table = field(metadata=published("watchlist_by_segment"))
+    movements: Table = field(metadata=published("watchlist_movements"))
+    reserve_rollforward: Table = field(metadata=published("watchlist_reserve_rollforward"))
+    migration_counts: Table = field(metadata=published("watchlist_migration_counts"))
+    migration_balances: Table = field(metadata=published("watchlist_migration_balances"))
+    non_accrual: Table = field(metadata=published("watchlist_non_accrual"))
+    reo: Table = field(metadata=published("watchlist_reo"))
+
+
+WatchlistResult = SectionResult[WatchlistKpis, WatchlistTables]
+
+
+# ---------------------------------------------------------------------------------------------- agency
+# Every table and KPI may be not available: a ledger with no placement by as_of gives none.
+
+
+@dataclass
+class AgencyKpis(SectionKpis):
+    agency_placed: Decimal | None
+    agency_collected: Decimal | None
+    agency_fees: Decimal | None
+    agency_net_back: Decimal | None
+    agency_liquidation_pct: Decimal | None
+
+
+@dataclass
+class AgencyTables(SectionTables):
+    league: Table = field(metadata=published("agency_league", key="agency_id", measure="collected"))
+    placements: Table = field(metadata=published("agency_placements"))
+    liquidation_curves: Table = field(metadata=published("agency_liquidation_curves"))
+    champion_challenger: Table = field(metadata=published("agency_champion_challenger", needs=AGENCY_STRATEGY))
+    fee_reconciliation: Table = field(metadata=published("agency_fee_reconciliation"))
+    collections_by_month: Table = field(metadata=published("agency_collections_by_month"))
+
+
+AgencyResult = SectionResult[AgencyKpis, AgencyTables]
+
+
+# ---------------------------------------------------------------------------------------------- the sections
+
+
+class Outputs(NamedTuple):
+    """A section's published KPIs and tables."""
+
+    kpis: type[SectionKpis]
+    tables: type[SectionTables]
+
+
+PUBLISHED: dict[str, Outputs] = {
+    "aging": Outputs(AgingKpis, AgingTables),
+    "dso": Outputs(DsoKpis, DsoTables),
+    "allowance": Outputs(AllowanceKpis, AllowanceTables),
+    "watchlist": Outputs(WatchlistKpis, WatchlistTables),
+    "agency": Outputs(AgencyKpis, AgencyTables),
+}
