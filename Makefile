@@ -28,7 +28,7 @@ UPGRADE_VENV ?= /tmp/collections_mi-upgrade-check
 # a third of the time); UPGRADE_PYTEST= runs everything
 UPGRADE_PYTEST ?= -m "not engines"
 
-.PHONY: pack test lint install demo validate metrics lab clean-venv help chromium engines lock upgrade-check lock-python
+.PHONY: readme pack test lint install demo validate metrics lab clean-venv help chromium engines lock upgrade-check lock-python
 
 help:
 	@echo "make pack   - install, generate the demo ledger if missing, validate and publish the pack for $(PARAMS)"
@@ -36,6 +36,7 @@ help:
 	@echo "              make lint, then the test suite; with CI=true a missing engine fails its tests instead of skipping"
 	@echo "make lint   - the import layers (lint-imports), ruff check, ruff format --check and mypy on src/"
 	@echo "make lab    - open JupyterLab on the project"
+	@echo "make readme - regenerate README § Architecture's KPI catalogue from the section registry"
 	@echo "make lock   - re-resolve requirements/*.txt (hashes) after a change to pyproject.toml, keeping the pins"
 	@echo "              it can; LOCK_ARGS=--upgrade moves everything to the newest allowed, LOCK_ARGS='-P duckdb' one"
 	@echo "make upgrade-check - install the newest versions pyproject.toml allows in a scratch venv ($(UPGRADE_VENV)),"
@@ -108,6 +109,11 @@ lint: install
 # --dist loadgroup: the tests of one engine share a worker, hence one Postgres server and one Spark JVM
 test: lint $(WSTAMP)
 	$(BIN)/python -m pytest -q -n auto --dist loadgroup
+
+# README § Architecture's KPI catalogue, generated from the section registry (tests/test_docs.py fails when stale)
+readme: install
+	$(BIN)/python -c "import pathlib; from collections_mi.presentation.catalog import with_catalogue as w; \
+	p = pathlib.Path('README.md'); p.write_text(w(p.read_text(encoding='utf-8')), encoding='utf-8')"
 
 # JupyterLab on the project with its kernel (the venv's python3); notebooks/explore/ holds the exploration notebooks.
 # First the month-end history they read (reports/history/) gets the last report.trend_months months of $(PARAMS)
