@@ -38,26 +38,14 @@ import threading
 import time
 from pathlib import Path
 
+from collections_mi.demo import DEMO_TABLES  # the tables the demo writes, in its order
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS_JSON = HERE / "results.json"
 RESULTS_MD = HERE / "RESULTS.md"
 BEGIN, END = "<!-- results:begin (written by benchmarks/run.py) -->", "<!-- results:end -->"
 AS_OF = "2026-10-31"
-DEMO_TABLES = (
-    "customers",
-    "invoices",
-    "payments",
-    "adjustments",
-    "promises",
-    "fx_rates",
-    "gl_balances",
-    "agencies",
-    "agency_placements",
-    "agency_collections",
-    "loans",
-    "loan_cash_flows",
-)
 PACK_STAGES = ("open", "validate", "compute", "excel", "notebooks", "html", "email")
 
 try:
