@@ -197,9 +197,9 @@ def test_softrak_weighted_days_to_pay(tmp_path: Path) -> None:
         [("P1", "I1", "2026-10-11", "100.00"), ("P2", "I2", "2026-10-21", "1000.00")],
     )
     kpis = _compute(write_params(tmp_path, ledger, dso={"window_months": 1})).kpis
-    assert kpis["days_to_pay_simple"] == D(15)
-    assert kpis["days_to_pay_weighted"].quantize(D("0.1")) == D("19.1")
-    assert kpis["days_late_simple"] == D(0)  # both paid before the due date
+    assert kpis.days_to_pay_simple == D(15)
+    assert kpis.days_to_pay_weighted.quantize(D("0.1")) == D("19.1")
+    assert kpis.days_late_simple == D(0)  # both paid before the due date
 
 
 # ------------------------------------------------------------------ independent oracle on a generated ledger
@@ -228,8 +228,8 @@ def test_matches_oracle_on_demo_ledger(
     kpis = _compute(params).kpis
     expected = dso_family(_oracle(demo_ledger), dt.date.fromisoformat(as_of), window, countback, cei_sales)
     for kpi in KPI_IDS:
-        assert close(kpis[kpi], expected[kpi]), (kpi, kpis[kpi], expected[kpi])
-    assert kpis["dso"] > 0 and kpis["days_late_weighted"] > 0
+        assert close(kpis.value(kpi), expected[kpi]), (kpi, kpis.value(kpi), expected[kpi])
+    assert kpis.dso > 0 and kpis.days_late_weighted > 0
 
 
 def test_trend_rows_equal_a_pack_run_as_of_each_month_end(demo_ledger: Path, tmp_path: Path) -> None:
@@ -240,7 +240,7 @@ def test_trend_rows_equal_a_pack_run_as_of_each_month_end(demo_ledger: Path, tmp
         month_end = trend["month_end"].iloc[index]
         alone = _compute(write_params(tmp_path, demo_ledger, as_of=str(month_end), name=f"m{index}.yaml")).kpis
         for kpi in KPI_IDS:
-            assert trend[kpi].iloc[index] == alone[kpi], (month_end, kpi)
+            assert trend[kpi].iloc[index] == alone.value(kpi), (month_end, kpi)
 
 
 def test_bridge_adds_up_to_the_change_in_dso(demo_ledger: Path, tmp_path: Path) -> None:
@@ -287,10 +287,8 @@ def test_dynamics_weighted_days_to_pay_and_days_late_on_receipt_terms(tmp_path: 
         [("P1", "I1", "2026-10-06", "10.00"), ("P2", "I2", "2026-10-11", "100.00")],
     )
     kpis = _compute(write_params(tmp_path, ledger, dso={"window_months": 1})).kpis
-    assert kpis["days_to_pay_simple"] == kpis["days_late_simple"] == D("7.5")
-    assert (
-        kpis["days_to_pay_weighted"].quantize(D("0.01")) == kpis["days_late_weighted"].quantize(D("0.01")) == D("9.55")
-    )
+    assert kpis.days_to_pay_simple == kpis.days_late_simple == D("7.5")
+    assert kpis.days_to_pay_weighted.quantize(D("0.01")) == kpis.days_late_weighted.quantize(D("0.01")) == D("9.55")
     net7 = _write(
         tmp_path / "n",
         [
@@ -300,8 +298,8 @@ def test_dynamics_weighted_days_to_pay_and_days_late_on_receipt_terms(tmp_path: 
         [("P1", "I1", "2026-10-06", "10.00"), ("P2", "I2", "2026-10-11", "100.00")],
     )
     kpis = _compute(write_params(tmp_path, net7, dso={"window_months": 1}, name="n.yaml")).kpis
-    assert kpis["days_late_simple"] == D("1.5")
-    assert kpis["days_late_weighted"].quantize(D("0.01")) == D("2.73")
+    assert kpis.days_late_simple == D("1.5")
+    assert kpis.days_late_weighted.quantize(D("0.01")) == D("2.73")
 
 
 def test_partial_payments_prepayments_and_write_offs_in_settlement(tmp_path: Path) -> None:
@@ -326,6 +324,6 @@ def test_partial_payments_prepayments_and_write_offs_in_settlement(tmp_path: Pat
         "adjustment_id,invoice_id,adjustment_date,kind,amount\nW1,I3,2026-10-30,write_off,50.00\n", encoding="utf-8"
     )
     kpis = _compute(write_params(tmp_path, ledger, dso={"window_months": 1})).kpis
-    assert kpis["days_to_pay_simple"] == D(10)  # I1: 20 days, I2: 0 days
-    assert kpis["days_late_simple"] == D(5)  # I1: 10 days late, I2: 0
-    assert kpis["days_to_pay_weighted"].quantize(D("1e-20")) == (D(2000) / D(150)).quantize(D("1e-20"))
+    assert kpis.days_to_pay_simple == D(10)  # I1: 20 days, I2: 0 days
+    assert kpis.days_late_simple == D(5)  # I1: 10 days late, I2: 0
+    assert kpis.days_to_pay_weighted.quantize(D("1e-20")) == (D(2000) / D(150)).quantize(D("1e-20"))

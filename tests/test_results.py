@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from collections_mi.config.params import parse_params
-from collections_mi.metrics.dso import KPI_IDS
+from collections_mi.metrics.dso_formulas import KPI_IDS
 from collections_mi.metrics.published import PUBLISHED, DsoKpis
 from collections_mi.metrics.result import SectionResult, Unavailable
 from collections_mi.metrics.sections import SECTIONS
