@@ -66,8 +66,8 @@ def compute_dso(book: Book, params: Params) -> DsoResult:
     status = promise_status(book)
     result_tables = DsoTables(
         trend=trend,
-        changes=changes(trend),
-        bridge=bridge(trend, rollforward),
+        changes=changes(trend, params.as_of),
+        bridge=bridge(trend, rollforward, params.as_of),
         glossary=glossary(params),
         deteriorating_customers=deteriorating,
         by_customer=breakdown_table(per_customer, params, "customer_id"),

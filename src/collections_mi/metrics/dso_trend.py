@@ -13,7 +13,7 @@ import pandas as pd
 
 from collections_mi.config.params import Params
 from collections_mi.core.money import ZERO
-from collections_mi.core.periods import month_ends_up_to
+from collections_mi.core.periods import month_ends_up_to, previous_month_end, shift_month_end
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.dso_formulas import KPI_IDS, RATIO_CONTEXT, SalesLedger, dso_kpis, dso_window
 from collections_mi.metrics.dso_inputs import daily_sales, receivables_at, settlement_totals_by_month
@@ -61,11 +61,20 @@ def dso_trend(book: Book, params: Params, months: int = 24) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def changes(trend: pd.DataFrame) -> pd.DataFrame:
-    """Each KPI now, a month ago and a year ago, with the changes (in the KPI's own unit)."""
-    latest = trend.iloc[-1]
-    month_ago = trend.iloc[-2] if len(trend) >= 2 else None
-    year_ago = trend.iloc[-13] if len(trend) >= 13 else None
+def _row_at(trend: pd.DataFrame, day: dt.date) -> pd.Series | None:
+    """The trend's row at month-end ``day``, or None when the trend does not reach back that far."""
+    rows = trend.loc[trend["month_end"] == day]
+    return None if rows.empty else rows.iloc[0]
+
+
+def changes(trend: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """Each KPI at ``as_of``, at the month-end before it and at its month's end a year earlier, with the changes (in
+    the KPI's own unit)."""
+    latest = _row_at(trend, as_of)
+    if latest is None:
+        raise ValueError(f"the DSO trend has no row at {as_of}")
+    month_ago = _row_at(trend, previous_month_end(as_of))
+    year_ago = _row_at(trend, shift_month_end(as_of, -12))
     rows = []
     for kpi in KPI_IDS:
         now = latest[kpi]
@@ -84,16 +93,14 @@ def changes(trend: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def bridge(trend: pd.DataFrame, rollforward: pd.DataFrame) -> pd.DataFrame:
+def bridge(trend: pd.DataFrame, rollforward: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     """What moved DSO from the previous month-end to as_of: sales volume, then each AR movement of the month.
 
     DSO = AR / S × d. Holding last month's AR, the change in window sales (and days) moves DSO by
     AR₀/S₁×d₁ − AR₀/S₀×d₀; each AR movement m of the month (new invoices, cash, credits, write-offs, FX) moves it
     by m/S₁×d₁. The lines add up exactly to the change in DSO."""
-    if len(trend) < 2:
-        return pd.DataFrame(columns=["step", "days"])
-    before, now = trend.iloc[-2], trend.iloc[-1]
-    if before["dso"] is None or now["dso"] is None:
+    before, now = _row_at(trend, previous_month_end(as_of)), _row_at(trend, as_of)
+    if before is None or now is None or before["dso"] is None or now["dso"] is None:
         return pd.DataFrame(columns=["step", "days"])
     with decimal.localcontext(RATIO_CONTEXT):
         scale = Decimal(int(now["window_days"])) / now["sales_window"]
