@@ -28,7 +28,7 @@ UPGRADE_VENV ?= /tmp/collections_mi-upgrade-check
 # a third of the time); UPGRADE_PYTEST= runs everything
 UPGRADE_PYTEST ?= -m "not engines"
 
-.PHONY: readme pack test lint install demo validate metrics lab clean-venv help chromium engines lock upgrade-check lock-python
+.PHONY: readme pack test test-quick lint install demo validate metrics lab clean-venv help chromium engines lock upgrade-check lock-python
 
 help:
 	@echo "make pack   - install, generate the demo ledger if missing, validate and publish the pack for $(PARAMS)"
@@ -109,6 +109,11 @@ lint: install
 # --dist loadgroup: the tests of one engine share a worker, hence one Postgres server and one Spark JVM
 test: lint $(WSTAMP)
 	$(BIN)/python -m pytest -q -n auto --dist loadgroup
+
+# The inner loop: no lint, no notebooks executed, no engines (tests marked slow or engines are left out) — about
+# two minutes; `make test` before committing
+test-quick: install
+	$(BIN)/python -m pytest -q -n auto -m "not slow and not engines"
 
 # README § Architecture's KPI catalogue, generated from the section registry (tests/test_docs.py fails when stale)
 readme: install
