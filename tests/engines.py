@@ -237,11 +237,15 @@ def assert_same_results(reference: Path, other: Path) -> None:
 @pytest.fixture(scope="session")
 def duckdb_reference(demo_ledger_parquet: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The reference every source kind is compared with: the small demo ledger as Parquet files on DuckDB
-    (``source.kind: files``). A test module imports this fixture to use it."""
-    from conftest import write_params
+    (``source.kind: files``), computed once per run. A test module imports this fixture to use it."""
+    from conftest import built_once, write_params
 
-    work = tmp_path_factory.mktemp("engine_duckdb")
-    reference = compute_results(write_params(work, demo_ledger_parquet), work / "out")
+    work, _ = built_once(
+        tmp_path_factory,
+        "engine-duckdb-reference",
+        lambda work: compute_results(write_params(work, demo_ledger_parquet), work / "out") and None,
+    )
+    reference = work / "out"
     # every section ran and the ledger is not trivial: the comparisons cover every KPI
     kpis = json.loads((reference / "kpis.json").read_text(encoding="utf-8"))
     assert {"ar_total", "dso", "allowance_total", "total_reserve", "agency_net_back"} <= set(kpis)

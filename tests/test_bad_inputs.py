@@ -52,7 +52,7 @@ import yaml
 
 from collections_mi.core.contract import TABLES
 
-from conftest import TINY, cli, cli_preloaded, write_params
+from conftest import TINY, SharedPack, cli, cli_preloaded, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -165,14 +165,12 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory) -> Published:
-    """The tiny ledger published once through `collections-mi pack`: the report no bad input may touch."""
-    work = tmp_path_factory.mktemp("published")
-    ledger = work / "ledger"
-    shutil.copytree(TINY, ledger)
-    out = work / "reports"
-    run = cli("pack", "--params", str(write_params(work, ledger, as_of=AS_OF)), "--out", str(out))
-    assert run.returncode == 0, run.stderr
+def published(tiny_published: SharedPack, tmp_path_factory: pytest.TempPathFactory) -> Published:
+    """The tiny ledger published through `collections-mi pack` (as of AS_OF: the run's shared tiny pack, copied for
+    this module): the report no bad input may touch."""
+    assert yaml.safe_load(tiny_published.params.read_text(encoding="utf-8"))["as_of"] == AS_OF
+    _, out = tiny_published.private(tmp_path_factory.mktemp("published"))
+    assert tiny_published.run.returncode == 0, tiny_published.run.stderr
     assert (out / PERIOD / "kpis.json").is_file()
     assert not (out / "_failed").exists()
     return Published(

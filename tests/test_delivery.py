@@ -22,27 +22,17 @@ from collections_mi.config.params import SmtpConfig
 from collections_mi.core.errors import ConfigError, DeliveryError
 from collections_mi.delivery.smtp import send_eml
 
-from conftest import ROOT, write_params
+from conftest import ROOT, SharedPack, shared_pack
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def tiny_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny ledger (with a customer named <script>alert(1)</script>) published through the CLI."""
-    work = tmp_path_factory.mktemp("tinypack")
-    ledger = work / "ledger"
-    shutil.copytree(ROOT / "tests" / "fixtures" / "tiny_ledger", ledger)
-    params = write_params(work, ledger)
-    run = subprocess.run(
-        [sys.executable, "-m", "collections_mi", "pack", "--params", str(params), "--out", str(work / "reports")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "GX_ANALYTICS_ENABLED": "False"},
-    )
-    assert run.returncode == 0, run.stderr
-    return work / "reports" / "2026-10"
+def tiny_pack(tiny_published: SharedPack, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny ledger (with a customer named <script>alert(1)</script>) published through the CLI (the run's shared
+    tiny pack, in a copy of this module's own)."""
+    _, out = tiny_published.private(tmp_path_factory.mktemp("tinypack"))
+    return out / "2026-10"
 
 
 def test_email_is_multipart_with_html_text_inline_charts_and_the_zipped_pack(tiny_pack: Path) -> None:
@@ -171,22 +161,16 @@ RECIPIENTS = ["cfo@example.com", "AR team <ar@example.com>"]
 
 @pytest.fixture(scope="module")
 def hostile_pack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The tiny ledger published with a hostile report.company and a configured sender: (params, period folder)."""
-    work = tmp_path_factory.mktemp("hostile")
-    ledger = work / "ledger"
-    shutil.copytree(ROOT / "tests" / "fixtures" / "tiny_ledger", ledger)
-    params = write_params(
-        work, ledger, report={"company": HOSTILE_COMPANY}, email={"sender": SENDER, "recipients": RECIPIENTS}
+    """The tiny ledger published with a hostile report.company and a configured sender: (params, period folder).
+    Published once per run, copied for this module."""
+    pack = shared_pack(
+        tmp_path_factory,
+        "hostile-pack",
+        report={"company": HOSTILE_COMPANY},
+        email={"sender": SENDER, "recipients": RECIPIENTS},
     )
-    run = subprocess.run(
-        [sys.executable, "-m", "collections_mi", "pack", "--params", str(params), "--out", str(work / "reports")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "GX_ANALYTICS_ENABLED": "False"},
-    )
-    assert run.returncode == 0, run.stderr
-    return params, work / "reports" / "2026-10"
+    params, out = pack.private(tmp_path_factory.mktemp("hostile"))
+    return params, out / "2026-10"
 
 
 def _markup_problems(name: str, page: str) -> list[str]:

@@ -35,7 +35,7 @@ import pytest
 from collections_mi.core.errors import OutputNotWritable
 from collections_mi.outputs import publish
 
-from conftest import ROOT, TINY, cli, write_params
+from conftest import ROOT, TINY, built_once, cli, write_params
 
 PERIOD = "2026-10"
 ONLY = ("--only", "aging")
@@ -64,15 +64,19 @@ class Baseline:
     pack: dict[str, str]
 
 
-@pytest.fixture(scope="module")
-def baseline(tmp_path_factory: pytest.TempPathFactory) -> Baseline:
-    work = tmp_path_factory.mktemp("baseline")
+def _publish_baseline(work: Path) -> None:
     ledger = work / "ledger"
     shutil.copytree(TINY, ledger)
     params = write_params(work, ledger)
-    out = work / "reports"
-    run = cli("pack", "--params", str(params), "--out", str(out), *ONLY)
+    run = cli("pack", "--params", str(params), "--out", str(work / "reports"), *ONLY)
     assert run.returncode == 0, run.stderr
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> Baseline:
+    """Published once per run (every worker reads the same one; each case works on its own copy of ``out``)."""
+    work, _ = built_once(tmp_path_factory, "faults-baseline", _publish_baseline)
+    params, out = work / f"{PERIOD}.yaml", work / "reports"
     run_id = json.loads((out / PERIOD / "run.json").read_text(encoding="utf-8"))["run_id"]
     return Baseline(params, out, run_id, tree_digest(out / PERIOD))
 

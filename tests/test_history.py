@@ -5,9 +5,7 @@ and tables exactly; re-storing a period replaces it; the pack stores its own mon
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -26,7 +24,7 @@ from collections_mi.runs.backfill import backfill
 from collections_mi.store import history
 from collections_mi.store.results import read_kpis, read_results
 
-from conftest import cli, write_params
+from conftest import built_once, cli, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -38,34 +36,21 @@ MONTHS = periods.month_range(FIRST, LAST)
 def backfilled(demo_ledger: Path, tmp_path_factory: pytest.TempPathFactory):
     """12 months back-filled through the CLI from a copy of the demo ledger, which is then moved away.
 
-    Built once per test run: pytest-xdist workers share it through a lock in the run's common temp folder.
+    Built once per test run: pytest-xdist workers share it (conftest.built_once).
     """
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    root = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()
-    work = root / "history-backfill"
-    work.mkdir(exist_ok=True)
-    with (work / ".lock").open("a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            done = work / "done.json"
-            if not done.is_file():
-                ledger = work / "ledger"
-                shutil.copytree(demo_ledger, ledger)
-                params = write_params(work, ledger)
-                started = time.perf_counter()
-                run = cli(
-                    "backfill", "--params", str(params), "--from", FIRST, "--to", LAST, "--out", str(work / "reports")
-                )
-                seconds = time.perf_counter() - started
-                assert run.returncode == 0, run.stderr
-                shutil.move(str(ledger), str(work / "ledger-moved-away"))  # from here on nothing can read it
-                done.write_text(
-                    json.dumps({"stdout": run.stdout, "stderr": run.stderr, "seconds": seconds, "params": str(params)}),
-                    encoding="utf-8",
-                )
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    record = json.loads(done.read_text(encoding="utf-8"))
+
+    def build(work: Path) -> dict:
+        ledger = work / "ledger"
+        shutil.copytree(demo_ledger, ledger)
+        params = write_params(work, ledger)
+        started = time.perf_counter()
+        run = cli("backfill", "--params", str(params), "--from", FIRST, "--to", LAST, "--out", str(work / "reports"))
+        seconds = time.perf_counter() - started
+        assert run.returncode == 0, run.stderr
+        shutil.move(str(ledger), str(work / "ledger-moved-away"))  # from here on nothing can read it
+        return {"stdout": run.stdout, "stderr": run.stderr, "seconds": seconds, "params": str(params)}
+
+    work, record = built_once(tmp_path_factory, "history-backfill", build)
     run = subprocess.CompletedProcess([], 0, record["stdout"], record["stderr"])
     return work / "reports" / "history", run, record["seconds"], Path(record["params"])
 

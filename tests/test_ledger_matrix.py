@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import re
 import shutil
+import subprocess
 import tempfile
 from decimal import Decimal
 from html.parser import HTMLParser
@@ -27,7 +28,7 @@ import pytest
 
 import ledger_matrix as lm
 import oracle
-from conftest import cli, cli_preloaded, write_params
+from conftest import built_once, cli, cli_preloaded, cli_record, completed, write_params
 
 REPORTING = "USD"
 BASE_AS_OF = dt.date(2026, 10, 31)
@@ -139,14 +140,16 @@ def _variant_names() -> list[str]:
 VARIANT_NAMES = _variant_names()
 
 
-@pytest.fixture(scope="session")
-def matrix_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The small demo ledger the matrix is cut from (one per session / xdist worker; tests must not edit it)."""
+def _matrix_demo(work: Path) -> None:
     from collections_mi.demo import generate_demo
 
-    folder = tmp_path_factory.mktemp("matrix") / "ledger"
-    generate_demo(folder, **DEMO)
-    return folder
+    generate_demo(work / "ledger", **DEMO)
+
+
+@pytest.fixture(scope="session")
+def matrix_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small demo ledger the matrix is cut from (one per run; tests must not edit it)."""
+    return built_once(tmp_path_factory, "matrix-source", _matrix_demo)[0] / "ledger"
 
 
 @pytest.fixture(scope="session")
@@ -155,7 +158,11 @@ def matrix_variants(matrix_source: Path) -> dict[str, lm.Variant]:
 
 
 def run_metrics(params: Path):
-    run = cli_preloaded("metrics", "--params", str(params))
+    return checked_kpis(cli_preloaded("metrics", "--params", str(params)))
+
+
+def checked_kpis(run: subprocess.CompletedProcess[str]):
+    """The KPIs `collections-mi metrics` printed; the test fails if it did not exit 0 with a JSON object."""
     problems = []
     if run.returncode != 0:
         problems.append(f"exit {run.returncode}")
@@ -186,8 +193,14 @@ def last_error(stderr: str) -> str:
 
 @pytest.fixture(scope="session")
 def full_kpis(matrix_source: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    params = write_params(tmp_path_factory.mktemp("full"), matrix_source, as_of=str(BASE_AS_OF))
-    return run_metrics(params)
+    """The KPIs of the whole matrix ledger, computed once per run."""
+
+    def build(work: Path) -> dict:
+        params = write_params(work, matrix_source, as_of=str(BASE_AS_OF))
+        return cli_record(cli_preloaded("metrics", "--params", str(params)))
+
+    _, record = built_once(tmp_path_factory, "matrix-full-kpis", build)
+    return checked_kpis(completed(record, ["collections-mi", "metrics"]))
 
 
 # ------------------------------------------------------------------------------------------ expectations

@@ -14,7 +14,7 @@ import yaml
 
 from collections_mi.core.contract import TABLES
 
-from conftest import cli
+from conftest import built_once, cli
 
 AS_OF = "2026-10-31"
 #: the ERP's file and column names (contract → export); other tables keep their names
@@ -137,12 +137,9 @@ def write(path: Path, source: dict) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def ledgers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A small demo ledger in contract form (customer names with é, ü; Windows-1252 safe) and its ERP export."""
+def _contract_ledger_and_erp_export(work: Path) -> None:
     from collections_mi.demo import generate_demo
 
-    work = tmp_path_factory.mktemp("mapping")
     ledger = work / "ledger"
     generate_demo(ledger, invoices=300, seed=5)
     customers = read_rows(ledger / "customers.csv")
@@ -151,17 +148,29 @@ def ledgers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         customers[row][customers[0].index("name")] = name
     write_rows(ledger / "customers.csv", customers)
     as_erp_export(ledger, work / "erp")
-    return ledger, work / "erp"
+
+
+@pytest.fixture(scope="module")
+def ledgers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A small demo ledger in contract form (customer names with é, ü; Windows-1252 safe) and its ERP export; built
+    once per run, read-only."""
+    work, _ = built_once(tmp_path_factory, "mapping-ledgers", _contract_ledger_and_erp_export)
+    return work / "ledger", work / "erp"
 
 
 @pytest.fixture(scope="module")
 def contract_kpis(ledgers: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> str:
     ledger, _ = ledgers
-    params = write(tmp_path_factory.mktemp("contract") / "2026-10.yaml", {"kind": "files", "location": str(ledger)})
-    run = cli("metrics", "--params", str(params))
-    assert run.returncode == 0, run.stderr
-    assert '"ar_total"' in run.stdout
-    return run.stdout
+
+    def run_metrics(work: Path) -> dict:
+        params = write(work / "2026-10.yaml", {"kind": "files", "location": str(ledger)})
+        run = cli("metrics", "--params", str(params))
+        assert run.returncode == 0, run.stderr
+        return {"stdout": run.stdout}
+
+    _, record = built_once(tmp_path_factory, "mapping-contract-kpis", run_metrics)
+    assert '"ar_total"' in record["stdout"]
+    return record["stdout"]
 
 
 def test_the_export_is_what_an_erp_writes(ledgers: tuple[Path, Path]) -> None:

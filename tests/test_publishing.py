@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import pytest
 from collections_mi.core.errors import PackLocked
 from collections_mi.outputs.publish import period_lock
 
-from conftest import TINY, cli, write_params
+from conftest import TINY, SharedPack, cli, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -32,14 +31,10 @@ def tree_digest(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def published_tiny(tmp_path: Path) -> tuple[Path, Path]:
-    ledger = tmp_path / "ledger"
-    shutil.copytree(TINY, ledger)
-    params = write_params(tmp_path, ledger)
-    out = tmp_path / "reports"
-    run = cli("pack", "--params", str(params), "--out", str(out))
-    assert run.returncode == 0, run.stderr
-    return params, out
+def published_tiny(tiny_published: SharedPack, tmp_path: Path) -> tuple[Path, Path]:
+    """The tiny ledger published through `collections-mi pack` (the run's shared tiny pack): a private copy of its
+    ledger (``tmp_path/ledger``), params and out dir, which the test may change."""
+    return tiny_published.private(tmp_path, own_ledger=True)
 
 
 def test_sigint_during_a_pack_leaves_reports_exactly_as_before(published_tiny) -> None:
