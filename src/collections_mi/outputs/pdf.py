@@ -61,6 +61,7 @@ section.mi-print-section { break-before: page; }
 h1, h2, h3, h4, .mi-heading, .jp-MarkdownCell { break-after: avoid; }
 .modebar-container, .modebar { display: none !important; }
 table.mi-table th.txt, table.mi-table td.txt { text-align: left; }
+dl.mi-conventions dt { white-space: nowrap; }
 table.mi-table thead { display: table-header-group; }
 table.mi-table tr { break-inside: avoid; }
 table.mi-table { font-size: 11px; }
@@ -68,11 +69,17 @@ table.mi-table.mi-print-wide { font-size: 8.5px; }
 table.mi-table.mi-print-wide th { white-space: normal; vertical-align: bottom; padding: 3px 4px; }
 table.mi-table.mi-print-wide td { padding: 2px 4px; white-space: nowrap; }
 .mi-print-cut { color: #616e7c; font-size: 10px; margin: -10px 0 14px; }
-.mi-cover h1 { font-size: 26px; margin: 28px 0 4px; }
-.mi-cover .mi-cover-brand { background: #0d2a4a; color: #fff; padding: 12px 18px; font-size: 16px; font-weight: 700; }
-.mi-cover .mi-tile-value { font-size: 22px; }
-.mi-cover ul, .mi-cover ol { font-size: 13px; }
-.mi-cover .mi-run { margin-top: 18px; }
+.mi-cover h1 { font-size: 24px; margin: 16px 0 2px; }
+.mi-cover .mi-cover-brand { background: #0d2a4a; color: #fff; padding: 10px 16px; font-size: 15px; font-weight: 700; }
+.mi-cover .mi-tiles { display: grid; grid-template-columns: repeat(4, 1fr); gap: 8px; margin: 10px 0 8px; }
+.mi-cover .mi-tile { min-width: 0; padding: 7px 10px; }
+.mi-cover .mi-tile-label { font-size: 10px; }
+.mi-cover .mi-tile-value { font-size: 18px; white-space: nowrap; }
+.mi-cover .mi-change, .mi-cover .mi-tile-note { font-size: 10px; }
+.mi-cover ul { font-size: 12px; margin: 6px 0; padding-left: 18px; }
+.mi-cover h3 { margin: 10px 0 2px; font-size: 13px; }
+.mi-cover ol { columns: 3; font-size: 12px; margin: 2px 0; }
+.mi-cover .mi-run { margin-top: 10px; font-size: 9px; }
 """
 
 
