@@ -34,7 +34,9 @@ HOSTILE = 'Evil "Co" </style><script>alert(1)</script> \\ \n'
 
 def _table(columns: int, rows: int = 2) -> str:
     head = "".join(f'<th class="num">c{i}</th>' for i in range(columns))
-    body = "".join("<tr>" + "".join(f'<td class="num">{r}.{i}</td>' for i in range(columns)) + "</tr>" for r in range(rows))
+    body = "".join(
+        "<tr>" + "".join(f'<td class="num">{r}.{i}</td>' for i in range(columns)) + "</tr>" for r in range(rows)
+    )
     return f'<table class="mi-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
