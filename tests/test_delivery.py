@@ -35,32 +35,77 @@ def tiny_pack(tiny_published: SharedPack, tmp_path_factory: pytest.TempPathFacto
     return out / "2026-10"
 
 
-def test_email_is_multipart_with_html_text_inline_charts_and_the_zipped_pack(tiny_pack: Path) -> None:
-    message = BytesParser(policy=policy.default).parse((tiny_pack / "email.eml").open("rb"))
+def test_email_is_multipart_with_html_text_inline_charts_and_the_pdf_under_2_mb(tiny_pack: Path) -> None:
+    raw = (tiny_pack / "email.eml").read_bytes()
+    assert len(raw) <= 2_000_000
+    message = BytesParser(policy=policy.default).parsebytes(raw)
     assert message.is_multipart() and "2026-10" in message["Subject"]
     html_body = message.get_body(("html",)).get_content()
     text_body = message.get_body(("plain",)).get_content()
     assert "2,322.50" in html_body and "2,322.50" in text_body  # the same AR as kpis.json, rounded for display
     images = [p for p in message.walk() if p.get_content_type() == "image/png"]
     warnings = json.loads((tiny_pack / "run.json").read_text())["warnings"]
+    attachments = {p.get_filename(): p for p in message.iter_attachments()}
     if shutil.which("chromium"):
         assert len(images) >= 3 and not warnings
         for image in images:
             assert image["Content-ID"].strip("<>") in html_body
             assert image.get_content()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert attachments["pack.pdf"].get_content() == (tiny_pack / "pack.pdf").read_bytes()
+        assert "The board pack is attached: pack.pdf" in text_body
     else:
-        assert images == [] and "chromium" in warnings[0]
-    attachment = next(p for p in message.iter_attachments() if p.get_content_type() == "application/zip")
-    names = zipfile.ZipFile(BytesIO(attachment.get_content())).namelist()
-    assert "index.html" in names and "html/01_aging.html" in names
+        assert images == [] and "chromium" in warnings[0].lower() and "pack.pdf" not in attachments
+    # the HTML pack with its plotly.js (1.5 MB zipped, 2 MB in base64) does not fit: the body says where it is
+    assert "collections-pack-2026-10.zip" not in attachments
+    assert "The interactive pack (charts to hover and zoom) is in the report folder: 2026-10/index.html." in text_body
+
+
+def test_the_zip_opens_offline_with_the_shared_plotly_js(tiny_pack: Path) -> None:
+    from collections_mi.delivery.email import zip_pack
+
+    names = zipfile.ZipFile(BytesIO(zip_pack(tiny_pack))).namelist()
+    assert {"index.html", "html/01_aging.html", "html/plotly.min.js"} <= set(names)
+
+
+def test_email_leaves_out_the_pdf_then_charts_last_first_to_stay_under_the_limit(
+    tiny_pack: Path, tmp_path: Path
+) -> None:
+    from collections_mi.config.params import load_params
+    from collections_mi.delivery.email import build_email
+    from collections_mi.store.results import read_results
+
+    folder = tmp_path / "2026-10"
+    shutil.copytree(tiny_pack, folder)
+    (folder / "pack.pdf").write_bytes(b"%PDF-1.4\n" + os.urandom(1_600_000))  # a PDF too big to mail
+    params = load_params(folder / "params.yaml")
+    results = read_results(folder)
+    sent = BytesParser(policy=policy.default).parse((tiny_pack / "email.eml").open("rb"))
+    images = {p.get_filename()[:-4]: p.get_content() for p in sent.walk() if p.get_content_type() == "image/png"}
+    if len(images) < 3:
+        pytest.skip("no chromium: the email has no charts to leave out")
+    titles = {name: f"Chart {name}" for name in images}
+    message = build_email(folder, results, params, validation="passed", images=images, titles=titles)
+    assert len(bytes(message)) <= 2_000_000
+    assert [p.get_filename() for p in message.iter_attachments()] == []
+    assert len([p for p in message.walk() if p.get_content_type() == "image/png"]) == len(images)
+    text = message.get_body(("plain",)).get_content()
+    assert "Left out to keep this email under 2.0 MB: pack.pdf (1.6 MB; in the report folder as 2026-10/pack.pdf)" in (
+        " ".join(text.split())
+    )
+    # a limit the charts do not all fit: they go too, the last first, each named in the body
+    last = list(images)[-1]
+    small = len(bytes(message)) - len(images[last])  # the base64 of the last chart alone is 4/3 of its size
+    message = build_email(folder, results, params, validation="passed", images=images, titles=titles, limit=small)
+    assert len(bytes(message)) <= small
+    kept = [p.get_filename() for p in message.walk() if p.get_content_type() == "image/png"]
+    assert kept == [f"{name}.png" for name in images][:-1]
+    html_body = message.get_body(("html",)).get_content()
+    assert f"the chart “Chart {last}”" in html_body
 
 
 def test_customer_names_are_escaped_everywhere(tiny_pack: Path) -> None:
     pages = [(tiny_pack / "html" / "01_aging.html").read_text(), (tiny_pack / "html" / "02_dso.html").read_text()]
     message = BytesParser(policy=policy.default).parse((tiny_pack / "email.eml").open("rb"))
-    attachment = next(p for p in message.iter_attachments() if p.get_content_type() == "application/zip")
-    archive = zipfile.ZipFile(BytesIO(attachment.get_content()))
-    pages += [archive.read(name).decode() for name in archive.namelist()]
     pages.append(message.get_body(("html",)).get_content())
     assert any("&lt;script&gt;alert(1)&lt;/script&gt;" in page for page in pages)
     for page in pages:
@@ -192,6 +237,8 @@ def _markup_problems(name: str, page: str) -> list[str]:
 def test_report_company_is_text_never_markdown_or_html_on_any_page_or_in_the_email(hostile_pack) -> None:
     import html
 
+    from collections_mi.delivery.email import zip_pack
+
     _, folder = hostile_pack
     pages = {
         p.name: p.read_text(encoding="utf-8")
@@ -200,9 +247,8 @@ def test_report_company_is_text_never_markdown_or_html_on_any_page_or_in_the_ema
     assert len(pages) == 4
     message = BytesParser(policy=policy.default).parse((folder / "email.eml").open("rb"))
     pages["email (html)"] = message.get_body(("html",)).get_content()
-    attachment = next(p for p in message.iter_attachments() if p.get_content_type() == "application/zip")
-    archive = zipfile.ZipFile(BytesIO(attachment.get_content()))
-    pages.update({f"zip:{name}": archive.read(name).decode() for name in archive.namelist()})
+    archive = zipfile.ZipFile(BytesIO(zip_pack(folder)))  # what the email attaches when it fits
+    pages.update({f"zip:{n}": archive.read(n).decode() for n in archive.namelist() if n.endswith(".html")})
     escaped = html.escape(HOSTILE_COMPANY, quote=False)
     for name, page in pages.items():
         assert escaped in page, f"{name}: the company is not shown (escaped)"

@@ -77,8 +77,10 @@ def test_html_is_offline_without_code_and_shows_the_same_numbers(published) -> N
     _, out, _ = published
     folder = out / "2026-10"
     page = (folder / "html" / "01_aging.html").read_text()
-    assert "cdn" not in page.lower().split("plotly.js v", 1)[0]  # no CDN reference before the inline bundle
-    assert "<script src=" not in page and "require.js" not in page
+    assert "cdn" not in page.lower().split("</head>", 1)[0] and "require.js" not in page
+    # plotly.js once per pack (issue 19): the page loads the copy beside it, and has none inline
+    assert re.findall(r"<script\b[^>]*\bsrc=[^>]*>", page) == ['<script src="plotly.min.js">']
+    assert "plotly.js v" not in page and (folder / "html" / "plotly.min.js").is_file()
     assert "mi.setup()" not in page and "load_section" not in page  # no code cells
     assert page.count('class="plotly-graph-div"') >= 5
     kpis = json.loads((folder / "kpis.json").read_text(), parse_float=Decimal)

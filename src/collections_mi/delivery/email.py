@@ -1,7 +1,13 @@
 """The leadership email: subject with the period, an inline-CSS HTML body with the headline KPIs (renders in mail
-clients without <style> support), static PNG charts as inline images, a plain-text alternative and the HTML pack
-attached as a zip. Every text that comes from data is escaped in the HTML body; headers hold only the params'
-validated text (company, sender, recipients) and numbers, never a customer's name, and never a line break."""
+clients without <style> support), static PNG charts as inline images, a plain-text alternative and the board pack,
+``pack.pdf``, attached. Every text that comes from data is escaped in the HTML body; headers hold only the params'
+validated text (company, sender, recipients) and numbers, never a customer's name, and never a line break.
+
+The whole message is at most :data:`EMAIL_LIMIT_BYTES` (2 MB, data contract v1.1 § 4), as written and sent. The
+interactive HTML pack goes along as a zip only while the message stays within it; otherwise the body says where it
+is in the report folder. Should the message still be too big, parts are left out in this order, each named in the
+body: the HTML zip, then ``pack.pdf``, then the inline charts (the last first).
+"""
 
 from __future__ import annotations
 
@@ -27,6 +33,10 @@ from collections_mi.metrics.published import AgingResult, AllowanceResult, DsoRe
 from collections_mi.metrics.result import SectionResult, Unavailable
 from collections_mi.presentation import charts, headlines
 from collections_mi.presentation import format as fmt
+
+#: the largest email written (bytes as sent: attachments base64-encoded, CRLF line ends)
+EMAIL_LIMIT_BYTES = 2_000_000
+PDF_NAME = "pack.pdf"
 
 #: inline styles only: many mail clients drop <style> blocks
 FONT = "font-family:Segoe UI,Helvetica,Arial,sans-serif;"
@@ -123,10 +133,11 @@ def render_pngs(figures: Sequence[Chart], width: int = 640, height: int = 360) -
 
 
 def zip_pack(folder: Path) -> bytes:
-    """index.html and html/*.html as a zip (the pages are self-contained, so the zip opens offline)."""
+    """index.html and html/ (the pages and the plotly.js they share) as a zip that opens offline once unzipped."""
     buffer = io.BytesIO()
+    shown = [p for p in sorted((folder / "html").iterdir()) if p.is_file() and not p.name.startswith(".")]
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in [folder / "index.html", *sorted((folder / "html").glob("*.html"))]:
+        for path in [folder / "index.html", *shown]:
             info = zipfile.ZipInfo(str(path.relative_to(folder)), date_time=(2000, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, path.read_bytes())
@@ -153,9 +164,10 @@ def html_body(
     images: Mapping[str, str],
     titles: Mapping[str, str],
     validation: str,
+    delivery: Sequence[str] = (),
 ) -> str:
+    """``delivery``: the lines saying what is attached, where the rest of the pack is and what was left out."""
     brand = html.escape(fmt.brand(params.report.company, params.period))
-    period = html.escape(params.period)
     figures = "".join(
         f'<p style="margin:18px 0 4px;{FONT}font-weight:600;">{html.escape(titles[name])}</p>'
         f'<img src="cid:{cid[1:-1]}" width="640" style="max-width:100%;height:auto;border:1px solid #d9e2ec;" '
@@ -163,6 +175,7 @@ def html_body(
         for name, cid in images.items()
     )
     bullet_items = "".join(f'<li style="margin:4px 0;">{html.escape(s)}</li>' for s in sentences)
+    notes = "".join(f'<p style="margin:12px 0 0;color:#616e7c;font-size:12px;">{html.escape(n)}</p>' for n in delivery)
     return (
         f'<!DOCTYPE html><html><body style="margin:0;padding:0;background:#f5f7fa;">'
         f'<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="background:#f5f7fa;">'
@@ -176,13 +189,14 @@ def html_body(
         f'<ul style="margin:0 0 12px;padding-left:18px;">{bullet_items}</ul>'
         f'<table role="presentation" cellpadding="0" cellspacing="0" style="border-collapse:collapse;font-size:14px;">'
         f"{_kpi_rows_html(lines)}</table>{figures}"
-        f'<p style="margin:18px 0 0;color:#616e7c;font-size:12px;">The full pack is attached '
-        f"(collections-pack-{period}.zip; open index.html). Validation: {html.escape(validation)}.</p>"
+        f'{notes}<p style="margin:12px 0 0;color:#616e7c;font-size:12px;">Validation: {html.escape(validation)}.</p>'
         f"</td></tr></table></td></tr></table></body></html>"
     )
 
 
-def text_body(params: Params, lines: Sequence[KpiLine], sentences: Sequence[str], validation: str) -> str:
+def text_body(
+    params: Params, lines: Sequence[KpiLine], sentences: Sequence[str], validation: str, delivery: Sequence[str] = ()
+) -> str:
     width = max((len(line.label) for line in lines), default=10)
     rows = [
         f"{line.label.ljust(width)}  {line.value}" + (f"  ({line.change})" if line.change else "") for line in lines
@@ -196,7 +210,7 @@ def text_body(params: Params, lines: Sequence[KpiLine], sentences: Sequence[str]
                 "",
                 *rows,
                 "",
-                f"The full pack is attached (collections-pack-{params.period}.zip; open index.html).",
+                *delivery,
                 f"Validation: {validation}.",
             ]
         )
@@ -232,6 +246,38 @@ def subject(params: Params, results: Mapping[str, SectionResult[Any, Any]]) -> s
     return header_text(" · ".join(parts))
 
 
+def megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
+
+
+def delivery_lines(
+    period: str,
+    *,
+    pdf_size: int | None,
+    attach_pdf: bool,
+    zip_name: str | None,
+    left_out: Sequence[str],
+    limit: int = EMAIL_LIMIT_BYTES,
+) -> list[str]:
+    """What the email carries and where the rest is: the PDF, the interactive pack (attached as ``zip_name``, or
+    its place in the report folder, relative to it) and what was left out to stay within ``limit``."""
+    lines = []
+    if attach_pdf and pdf_size is not None:
+        lines.append(f"The board pack is attached: {PDF_NAME} ({megabytes(pdf_size)}, A4 landscape, printable).")
+    elif pdf_size is None:
+        lines.append(f"No {PDF_NAME} this month: it could not be printed (the warnings in run.json say why).")
+    if zip_name:
+        lines.append(f"The interactive pack is attached as {zip_name}: unzip it and open index.html.")
+    else:
+        lines.append(f"The interactive pack (charts to hover and zoom) is in the report folder: {period}/index.html.")
+    if left_out:
+        lines.append(
+            f"Left out to keep this email under {megabytes(limit)}: {'; '.join(left_out)}. "
+            f"Everything is in the report folder {period}/."
+        )
+    return lines
+
+
 def build_email(
     folder: Path,
     results: Mapping[str, SectionResult[Any, Any]],
@@ -243,29 +289,72 @@ def build_email(
     sender: str = "collections-mi@localhost",
     recipients: Sequence[str] = (),
     now: dt.datetime | None = None,
+    limit: int = EMAIL_LIMIT_BYTES,
 ) -> EmailMessage:
-    message = EmailMessage(policy=SMTP)
-    message["Subject"] = subject(params, results)
-    message["From"] = checked_addresses([sender], "email.sender")[0]
-    if recipients:
-        message["To"] = ", ".join(checked_addresses(recipients, "email.recipients"))
-    message["Date"] = format_datetime(now or dt.datetime.now(dt.UTC))
-    message["Message-ID"] = make_msgid(domain="collections-mi.local")
+    """The email for the pack in ``folder``, at most ``limit`` bytes as written: with ``folder/pack.pdf`` attached
+    when there is one, the HTML pack zipped while it fits, and — only if the message is still too big — without
+    the PDF, then without charts (the last first), each named in the body."""
+    headers = {
+        "Subject": subject(params, results),
+        "From": checked_addresses([sender], "email.sender")[0],
+        "To": ", ".join(checked_addresses(recipients, "email.recipients")) if recipients else None,
+        "Date": format_datetime(now or dt.datetime.now(dt.UTC)),
+        "Message-ID": make_msgid(domain="collections-mi.local"),
+    }
     currency = params.reporting_currency
     lines = kpi_lines(results, currency)
     sentences = headlines.summary_sentences(results, currency)
-    message.set_content(text_body(params, lines, sentences, validation))
     cids = {name: make_msgid(domain="collections-mi.local") for name in images}
-    message.add_alternative(html_body(params, lines, sentences, cids, titles, validation), subtype="html")
-    html_part = list(message.iter_parts())[1]  # the alternative just added: text, then html
-    for name, png in images.items():
-        html_part.add_related(
-            png, maintype="image", subtype="png", cid=cids[name], filename=f"{name}.png", disposition="inline"
+    pdf = (folder / PDF_NAME).read_bytes() if (folder / PDF_NAME).is_file() else None
+    html_zip = zip_pack(folder)
+    zip_name = f"collections-pack-{params.period}.zip"
+    attach_zip, attach_pdf, charts = True, pdf is not None, list(images)
+    left_out: list[str] = []
+    while True:
+        delivery = delivery_lines(
+            params.period,
+            pdf_size=None if pdf is None else len(pdf),
+            attach_pdf=attach_pdf,
+            zip_name=zip_name if attach_zip else None,
+            left_out=left_out,
+            limit=limit,
         )
-    message.add_attachment(
-        zip_pack(folder), maintype="application", subtype="zip", filename=f"collections-pack-{params.period}.zip"
-    )
-    return message
+        message = EmailMessage(policy=SMTP)
+        for name, value in headers.items():
+            if value is not None:
+                message[name] = value
+        message.set_content(text_body(params, lines, sentences, validation, delivery))
+        shown = {name: cids[name] for name in charts}
+        message.add_alternative(
+            html_body(params, lines, sentences, shown, titles, validation, delivery), subtype="html"
+        )
+        html_part = list(message.iter_parts())[1]  # the alternative just added: text, then html
+        for name in charts:
+            html_part.add_related(
+                images[name],
+                maintype="image",
+                subtype="png",
+                cid=cids[name],
+                filename=f"{name}.png",
+                disposition="inline",
+            )
+        if attach_pdf and pdf is not None:
+            message.add_attachment(pdf, maintype="application", subtype="pdf", filename=PDF_NAME)
+        if attach_zip:
+            message.add_attachment(html_zip, maintype="application", subtype="zip", filename=zip_name)
+        size = len(bytes(message))
+        if size <= limit:
+            return message
+        if attach_zip:  # not "left out": the body says where the interactive pack is
+            attach_zip = False
+        elif attach_pdf and pdf is not None:
+            attach_pdf = False
+            left_out.append(f"{PDF_NAME} ({megabytes(len(pdf))}; in the report folder as {params.period}/{PDF_NAME})")
+        elif charts:
+            left_out.append(f"the chart “{titles.get(charts[-1], charts[-1])}”")
+            charts.pop()
+        else:
+            raise RuntimeError(f"the email without attachments is {megabytes(size)}, over {megabytes(limit)}")
 
 
 def write_email(

@@ -16,6 +16,8 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "presentation" / "templates
 CSS = (Path(__file__).resolve().parent.parent / "presentation" / "assets" / "pack.css").read_text(encoding="utf-8")
 #: any external script/style reference: the published pack must open offline
 EXTERNAL_ASSET = re.compile(r"<(script|link)[^>]+(src|href)=[\"']?(https?:)?//", re.IGNORECASE)
+#: the pack's one copy of plotly.js, beside the pages in html/ (copied from the installed plotly package)
+PLOTLY_ASSET = "plotly.min.js"
 
 
 def notebook_to_html(
@@ -47,8 +49,39 @@ def notebook_to_html(
         }
     }
     body, _ = exporter.from_notebook_node(notebook, resources=resources)
+    body = share_plotlyjs(body)
     check_offline(body, str(notebook_path))
     return body
+
+
+def _inline_plotlyjs() -> str:
+    """The ``<script>`` block holding the whole plotly.js that a pack notebook embeds once (``notebook.setup``)."""
+    from plotly.offline import get_plotlyjs
+
+    return f'<script type="text/javascript">{get_plotlyjs()}</script>'
+
+
+def share_plotlyjs(page: str, src: str = PLOTLY_ASSET) -> str:
+    """``page`` with its inline copies of plotly.js (4.8 MB each) replaced by one ``<script src>`` in the head that
+    loads the pack's shared copy (:func:`write_plotly_asset`), a relative path: the page still opens offline, from
+    the folder or from an unzipped copy of it. A page without plotly.js is returned unchanged."""
+    inline = _inline_plotlyjs()
+    if inline not in page:
+        return page
+    page = page.replace(inline, "")
+    head_end = page.find("</head>")
+    if head_end < 0:
+        raise RuntimeError("the exported page has no </head> to load plotly.js from")
+    return f'{page[:head_end]}<script src="{html.escape(src)}"></script>\n{page[head_end:]}'
+
+
+def write_plotly_asset(html_dir: Path) -> Path:
+    """The installed plotly package's plotly.min.js, written once into ``html_dir`` for every page to share."""
+    from plotly.offline import get_plotlyjs
+
+    target = html_dir / PLOTLY_ASSET
+    target.write_text(get_plotlyjs(), encoding="utf-8")
+    return target
 
 
 def check_offline(page: str, name: str) -> None:

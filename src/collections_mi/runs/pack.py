@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from traitlets.config import Config
 
@@ -48,6 +48,9 @@ from collections_mi.runs.backfill import record_pack
 from collections_mi.sources.ledger import Ledger, open_ledger
 from collections_mi.store.results import write_results
 from collections_mi.validation.gate import validate_ledger
+
+if TYPE_CHECKING:
+    from collections_mi.outputs.pdf import PdfOutcome
 
 Progress = Callable[[str], None]
 #: how many moved KPIs the index page's restatement line names (restatement_kpis.csv lists them all)
@@ -241,10 +244,12 @@ def _notebook_failure(exc: Exception) -> str:
 
 
 def export_html(sections: list[Section], folder: Path, params: Params, footer: str) -> None:
-    from collections_mi.outputs.html import notebook_to_html  # nbformat (1.3 s): not for `collections-mi metrics`
+    # nbformat (1.3 s): not for `collections-mi metrics`
+    from collections_mi.outputs.html import notebook_to_html, write_plotly_asset
 
     html_dir = folder / "html"
     html_dir.mkdir()
+    write_plotly_asset(html_dir)  # one plotly.js for every page (issue 19), not 4.8 MB inline in each
     for section in sections:
         nav = [{"href": f"{s.notebook}.html", "title": s.title, "current": s is section} for s in sections]
         page = notebook_to_html(
@@ -272,17 +277,7 @@ def write_index(
 
     currency = params.reporting_currency
     tiles = headlines.index_tiles(results, currency)
-    summary = headlines.summary_sentences(results, currency)
-    if restatement and restatement.get("restated"):
-        moved = ", ".join(
-            f"{k['kpi']} {k['published']} → {k['restated']}" for k in restatement["kpis"][:RESTATED_KPIS_NAMED]
-        )
-        summary.insert(
-            0,
-            f"RESTATED: this period was published before (run {restatement['previous_run_id']}); "
-            f"moved: {moved}. Details in tables/restatement_kpis.csv and restatement_rows.csv; the "
-            "previous version is kept in .history/.",
-        )
+    summary = index_summary(results, currency, restatement)
     page = index_page(
         company=params.report.company,
         period=params.period,
@@ -295,6 +290,57 @@ def write_index(
         unavailable=[(SECTIONS[name].title, reason) for name, reason in (unavailable or {}).items()],
     )
     (folder / "index.html").write_text(page, encoding="utf-8")
+
+
+def index_summary(
+    results: dict[str, SectionResult[Any, Any]], currency: str, restatement: dict[str, Any] | None
+) -> list[str]:
+    """The sentences under the index page's tiles (and on the PDF's cover): a restatement first, when there is one."""
+    summary = headlines.summary_sentences(results, currency)
+    if restatement and restatement.get("restated"):
+        moved = ", ".join(
+            f"{k['kpi']} {k['published']} → {k['restated']}" for k in restatement["kpis"][:RESTATED_KPIS_NAMED]
+        )
+        summary.insert(
+            0,
+            f"RESTATED: this period was published before (run {restatement['previous_run_id']}); "
+            f"moved: {moved}. Details in tables/restatement_kpis.csv and restatement_rows.csv; the "
+            "previous version is kept in .history/.",
+        )
+    return summary
+
+
+def print_pdf(
+    sections: list[Section],
+    results: dict[str, SectionResult[Any, Any]],
+    folder: Path,
+    params: Params,
+    footer: str,
+    validation: str,
+    restatement: dict[str, Any] | None = None,
+) -> PdfOutcome:
+    """``folder/pack.pdf`` (issue 19): the cover shows the index page's tiles and sentences, then every exported
+    page. Without a headless Chromium there is no PDF and the outcome's warning says so."""
+    from collections_mi.outputs.pdf import Cover, PdfSection, write_pdf  # nbformat (1.3 s): see export_html
+
+    cover = Cover(
+        company=params.report.company,
+        period=params.period,
+        as_of=str(params.as_of),
+        tiles=headlines.index_tiles(results, params.reporting_currency),
+        summary=index_summary(results, params.reporting_currency, restatement),
+        validation=validation,
+        footer=footer,
+    )
+    pages = [PdfSection(s.title, folder / "html" / f"{s.notebook}.html") for s in sections]
+    return write_pdf(folder, cover, pages)
+
+
+def pdf_manifest(outcome: PdfOutcome) -> dict[str, Any]:
+    """run.json's ``pdf`` entry: the file, its pages and size, or why there is none."""
+    if outcome.path is None:
+        return {"file": None, "left_out": outcome.warning}
+    return {"file": outcome.path.name, "pages": outcome.pages, "bytes": outcome.path.stat().st_size}
 
 
 def package_versions() -> dict[str, str]:
@@ -397,7 +443,13 @@ def _run_locked(
                 restatement,
                 unavailable_sections(ledger.typed, shape) if only is None else None,
             )
-            warnings = clock.run(
+            pdf = clock.run(
+                "pdf",
+                "printing pack.pdf",
+                lambda: print_pdf(sections, results, staging, params, footer, validation_text, restatement),
+            )
+            warnings = [pdf.warning] if pdf.warning else []
+            warnings += clock.run(
                 "email", "writing email.eml", lambda: write_email(staging, results, params, validation_text)
             )
             for warning in warnings:
@@ -415,6 +467,7 @@ def _run_locked(
                 "validation": {"ok": True, "checks_run": report.checks_run, "seconds": report.seconds},
                 "timings_seconds": clock.timings,
                 "warnings": warnings,
+                "pdf": pdf_manifest(pdf),
                 "restatement": restatement,
                 "packages": package_versions(),
                 "python": platform.python_version(),
