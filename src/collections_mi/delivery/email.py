@@ -20,13 +20,14 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from collections_mi.config.params import Params, checked_addresses
+from collections_mi.config.params import Params, ReportConfig, checked_addresses
 from collections_mi.core.errors import first_line
 from collections_mi.core.printable import character_problem
 from collections_mi.metrics.published import AgingResult, AllowanceResult, DsoResult
 from collections_mi.metrics.result import SectionResult, Unavailable
 from collections_mi.presentation import charts, headlines
 from collections_mi.presentation import format as fmt
+from collections_mi.presentation.targets import RAG_BACKGROUNDS, RAG_COLOURS
 
 #: inline styles only: many mail clients drop <style> blocks
 FONT = "font-family:Segoe UI,Helvetica,Arial,sans-serif;"
@@ -40,6 +41,15 @@ class KpiLine:
     value: str
     change: str | None = None
     good: bool | None = None
+    #: against report.targets: "green" / "amber" / "red", "▲ At risk", "target 45.0 days"
+    rag: str | None = None
+    status: str | None = None
+    target: str | None = None
+
+    @property
+    def standing(self) -> str:
+        """ "▲ At risk · target 45.0 days" (or the target alone when the KPI is not available); "" without one."""
+        return " · ".join(part for part in (self.status, self.target) if part)
 
 
 @dataclass(frozen=True)
@@ -49,12 +59,22 @@ class Chart:
     figure: go.Figure
 
 
-def kpi_lines(results: Mapping[str, SectionResult[Any, Any]], currency: str) -> list[KpiLine]:
+def kpi_lines(
+    results: Mapping[str, SectionResult[Any, Any]], currency: str, report: ReportConfig | None = None
+) -> list[KpiLine]:
     """The headline KPIs of every section present (presentation/headlines.py), with their month-on-month change
-    where known."""
+    where known and, for a KPI with a target in ``report``, its RAG status and target."""
     return [
-        KpiLine(tile["label"], tile["value"], tile.get("change"), tile.get("good"))
-        for tile in headlines.email_tiles(results, currency)
+        KpiLine(
+            tile["label"],
+            tile["value"],
+            tile.get("change"),
+            tile.get("good"),
+            tile.get("rag"),
+            tile.get("status"),
+            tile.get("target"),
+        )
+        for tile in headlines.email_tiles(results, currency, report)
     ]
 
 
@@ -133,6 +153,18 @@ def zip_pack(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
+def _standing_html(line: KpiLine) -> str:
+    """The RAG badge of a KPI line, inline-styled: colour, icon and word (reads in greyscale too)."""
+    if not line.status:
+        return html.escape(line.standing)
+    rag = line.rag or "amber"
+    return (
+        f'<span style="color:{RAG_COLOURS[rag]};background:{RAG_BACKGROUNDS[rag]};font-weight:600;'
+        f'padding:1px 6px;border-radius:4px;white-space:nowrap;">{html.escape(line.status)}</span>'
+        + (f'<br><span style="color:#616e7c;">{html.escape(line.target)}</span>' if line.target else "")
+    )
+
+
 def _kpi_rows_html(lines: Sequence[KpiLine]) -> str:
     rows = []
     for line in lines:
@@ -141,6 +173,7 @@ def _kpi_rows_html(lines: Sequence[KpiLine]) -> str:
         rows.append(
             f'<tr><td style="{CELL}">{html.escape(line.label)}</td>'
             f'<td style="{NUMBER}font-weight:600;">{html.escape(line.value)}</td>'
+            f'<td style="{CELL}font-size:12px;">{_standing_html(line)}</td>'
             f'<td style="{CELL}color:{colour};font-size:12px;">{change}</td></tr>'
         )
     return "".join(rows)
@@ -185,7 +218,10 @@ def html_body(
 def text_body(params: Params, lines: Sequence[KpiLine], sentences: Sequence[str], validation: str) -> str:
     width = max((len(line.label) for line in lines), default=10)
     rows = [
-        f"{line.label.ljust(width)}  {line.value}" + (f"  ({line.change})" if line.change else "") for line in lines
+        f"{line.label.ljust(width)}  {line.value}"
+        + (f"  [{line.standing}]" if line.standing else "")
+        + (f"  ({line.change})" if line.change else "")
+        for line in lines
     ]
     return (
         "\n".join(
@@ -252,7 +288,7 @@ def build_email(
     message["Date"] = format_datetime(now or dt.datetime.now(dt.UTC))
     message["Message-ID"] = make_msgid(domain="collections-mi.local")
     currency = params.reporting_currency
-    lines = kpi_lines(results, currency)
+    lines = kpi_lines(results, currency, params.report)
     sentences = headlines.summary_sentences(results, currency)
     message.set_content(text_body(params, lines, sentences, validation))
     cids = {name: make_msgid(domain="collections-mi.local") for name in images}

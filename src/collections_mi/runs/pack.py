@@ -271,7 +271,7 @@ def write_index(
     from collections_mi.outputs.html import index_page  # nbformat (1.3 s): not for `collections-mi metrics`
 
     currency = params.reporting_currency
-    tiles = headlines.index_tiles(results, currency)
+    tiles = headlines.index_tiles(results, currency, params.report)
     summary = headlines.summary_sentences(results, currency)
     if restatement and restatement.get("restated"):
         moved = ", ".join(
