@@ -25,9 +25,9 @@ from collections_mi.core.errors import first_line
 from collections_mi.core.printable import character_problem
 from collections_mi.metrics.published import AgingResult, AllowanceResult, DsoResult
 from collections_mi.metrics.result import SectionResult, Unavailable
-from collections_mi.presentation import charts, headlines
+from collections_mi.presentation import charts, headlines, what_changed
 from collections_mi.presentation import format as fmt
-from collections_mi.presentation.targets import RAG_BACKGROUNDS, RAG_COLOURS
+from collections_mi.presentation.targets import RAG_BACKGROUNDS, RAG_COLOURS, RAG_RULE
 
 #: inline styles only: many mail clients drop <style> blocks
 FONT = "font-family:Segoe UI,Helvetica,Arial,sans-serif;"
@@ -186,6 +186,7 @@ def html_body(
     images: Mapping[str, str],
     titles: Mapping[str, str],
     validation: str,
+    changes: Sequence[str] = (),
 ) -> str:
     brand = html.escape(fmt.brand(params.report.company, params.period))
     period = html.escape(params.period)
@@ -196,6 +197,19 @@ def html_body(
         for name, cid in images.items()
     )
     bullet_items = "".join(f'<li style="margin:4px 0;">{html.escape(s)}</li>' for s in sentences)
+    changed = ""
+    if changes:
+        changed = (
+            '<p style="margin:14px 0 4px;font-weight:600;">What changed since the previous month-end</p>'
+            '<ul style="margin:0 0 12px;padding-left:18px;">'
+            + "".join(f'<li style="margin:4px 0;">{html.escape(s)}</li>' for s in changes)
+            + "</ul>"
+        )
+    rag_note = (
+        f'<p style="margin:6px 0 0;color:#616e7c;font-size:12px;">{html.escape(RAG_RULE)}</p>'
+        if any(line.target for line in lines)
+        else ""
+    )
     return (
         f'<!DOCTYPE html><html><body style="margin:0;padding:0;background:#f5f7fa;">'
         f'<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="background:#f5f7fa;">'
@@ -208,14 +222,16 @@ def html_body(
         f'<p style="margin:0 0 10px;">Month-end collections pack as of {html.escape(str(params.as_of))}.</p>'
         f'<ul style="margin:0 0 12px;padding-left:18px;">{bullet_items}</ul>'
         f'<table role="presentation" cellpadding="0" cellspacing="0" style="border-collapse:collapse;font-size:14px;">'
-        f"{_kpi_rows_html(lines)}</table>{figures}"
+        f"{_kpi_rows_html(lines)}</table>{rag_note}{changed}{figures}"
         f'<p style="margin:18px 0 0;color:#616e7c;font-size:12px;">The full pack is attached '
         f"(collections-pack-{period}.zip; open index.html). Validation: {html.escape(validation)}.</p>"
         f"</td></tr></table></td></tr></table></body></html>"
     )
 
 
-def text_body(params: Params, lines: Sequence[KpiLine], sentences: Sequence[str], validation: str) -> str:
+def text_body(
+    params: Params, lines: Sequence[KpiLine], sentences: Sequence[str], validation: str, changes: Sequence[str] = ()
+) -> str:
     width = max((len(line.label) for line in lines), default=10)
     rows = [
         f"{line.label.ljust(width)}  {line.value}"
@@ -231,7 +247,9 @@ def text_body(params: Params, lines: Sequence[KpiLine], sentences: Sequence[str]
                 *[f"- {s}" for s in sentences],
                 "",
                 *rows,
+                *([RAG_RULE] if any(line.target for line in lines) else []),
                 "",
+                *(["What changed since the previous month-end:", *[f"- {c}" for c in changes], ""] if changes else []),
                 f"The full pack is attached (collections-pack-{params.period}.zip; open index.html).",
                 f"Validation: {validation}.",
             ]
@@ -290,9 +308,10 @@ def build_email(
     currency = params.reporting_currency
     lines = kpi_lines(results, currency, params.report)
     sentences = headlines.summary_sentences(results, currency)
-    message.set_content(text_body(params, lines, sentences, validation))
+    changes = what_changed.what_changed(results, currency)
+    message.set_content(text_body(params, lines, sentences, validation, changes))
     cids = {name: make_msgid(domain="collections-mi.local") for name in images}
-    message.add_alternative(html_body(params, lines, sentences, cids, titles, validation), subtype="html")
+    message.add_alternative(html_body(params, lines, sentences, cids, titles, validation, changes), subtype="html")
     html_part = list(message.iter_parts())[1]  # the alternative just added: text, then html
     for name, png in images.items():
         html_part.add_related(

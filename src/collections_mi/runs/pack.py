@@ -43,7 +43,8 @@ from collections_mi.metrics.shape import LedgerShape, ledger_shape
 from collections_mi.outputs import publish as publishing
 from collections_mi.outputs.excel import write_excel
 from collections_mi.outputs.restatement import compare_with_published
-from collections_mi.presentation import headlines
+from collections_mi.presentation import headlines, what_changed
+from collections_mi.presentation.targets import RAG_RULE
 from collections_mi.runs.backfill import record_pack
 from collections_mi.sources.ledger import Ledger, open_ledger
 from collections_mi.store.results import write_results
@@ -293,6 +294,9 @@ def write_index(
         footer=footer,
         validation=validation,
         unavailable=[(SECTIONS[name].title, reason) for name, reason in (unavailable or {}).items()],
+        changes=what_changed.what_changed(results, currency),
+        movers=what_changed.movers_html(results, currency),
+        glossary=RAG_RULE if any(tile.get("target") for tile in tiles) else "",
     )
     (folder / "index.html").write_text(page, encoding="utf-8")
 
