@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -333,3 +334,77 @@ def test_what_changed_figures_are_the_tables_values(tiny_results) -> None:
     # the index's movers table escapes customer names (the tiny ledger has one that is a script tag)
     page = what_changed.movers_html(results, "USD")
     assert "<script>" not in page
+
+
+# ------------------------------------------------------------------------------------------ through the pack
+
+
+def _past_due_by(ledger: Ledger, day_: dt.date, group_of: dict[str, str]) -> dict[str, Decimal]:
+    totals: dict[str, Decimal] = {}
+    for item in ledger.open_items(day_):
+        if item["days_past_due"] > 0:
+            key = group_of.get(item["customer_id"], item["customer_id"])
+            totals[key] = totals.get(key, Decimal(0)) + item["reporting"]
+    return totals
+
+
+def _expected_movers(ledger: Ledger, group_of: dict[str, str], count: int = 5) -> list[tuple[str, Decimal]]:
+    before = _past_due_by(ledger, dt.date(2026, 9, 30), group_of)
+    now = _past_due_by(ledger, dt.date(2026, 10, 31), group_of)
+    changes = {k: now.get(k, Decimal(0)) - before.get(k, Decimal(0)) for k in set(before) | set(now)}
+    ranked = sorted((k for k, v in changes.items() if v != 0), key=lambda k: (-abs(changes[k]), k))
+    return [(k, changes[k]) for k in ranked[:count]]
+
+
+def test_top_movers_of_the_demo_pack_match_an_independent_computation(published, demo_ledger: Path) -> None:
+    """tables/top_movers.csv of the published demo pack: the segments and customers whose past due moved most,
+    recomputed naively (oracle.py: invoice by invoice, each at its own closing rate), and their DSO at both dates."""
+    from oracle import dso_family
+
+    _, out, _ = published
+    table = pd.read_csv(out / "2026-10" / "tables" / "top_movers.csv", dtype=str)
+    ledger = Ledger(demo_ledger)
+    segment_of = {row.customer_id: row.segment or "(none)" for row in ledger.customers}
+    for level, group_of in (("segment", segment_of), ("customer", {})):
+        rows = table[table["level"] == level]
+        expected = _expected_movers(ledger, group_of)
+        assert list(rows["key"]) == [k for k, _ in expected], level
+        for got, (_, change) in zip(rows["past_due_change"], expected):
+            assert Decimal(got) == pytest.approx(change, abs=Decimal("0.0001"))
+    # DSO then and now of the customer that moved most, from its own invoices only
+    top = table[table["level"] == "customer"].iloc[0]
+    own = Ledger(demo_ledger)
+    own.invoices = [row for row in own.invoices if row.customer_id == top["key"]]
+    for column, day_ in (("dso_before", dt.date(2026, 9, 30)), ("dso", dt.date(2026, 10, 31))):
+        expected_dso = dso_family(own, day_)["dso"]
+        if expected_dso is None:
+            assert pd.isna(top[column])
+        else:
+            assert Decimal(top[column]) == pytest.approx(expected_dso, rel=Decimal("1e-9"))
+    # the index page names the same figures
+    index = (out / "2026-10" / "index.html").read_text(encoding="utf-8")
+    assert "What changed since the previous month-end" in index
+    first_segment = table[table["level"] == "segment"].iloc[0]
+    assert money(abs(Decimal(first_segment["past_due_change"])), "USD", symbol=True) in index
+
+
+def test_a_pack_on_the_tiny_ledger_shows_targets_in_index_and_email(tmp_path: Path) -> None:
+    import email
+    from email.policy import default
+
+    from conftest import cli
+
+    targets = {"dso": {"target": 45, "amber": 50, "red": 55}, "open_items": {"target": 10, "amber": 20, "red": 30}}
+    params = write_params(tmp_path, TINY, report={"targets": targets})
+    run = cli("pack", "--params", str(params), "--out", str(tmp_path / "reports"))
+    assert run.returncode == 0, run.stderr
+    folder = tmp_path / "reports" / "2026-10"
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    assert "■ Off target · target 45.0 days" in index and "● On target · target 10" in index
+    assert "mi-tile-red" in index and "<svg" in index and "plotly" not in index.lower()
+    assert "Targets (report.targets)" in index
+    message = email.message_from_bytes((folder / "email.eml").read_bytes(), policy=default)
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "[■ Off target · target 45.0 days]" in text and "■ Off target" in html
+    assert "What changed since the previous month-end" in text
