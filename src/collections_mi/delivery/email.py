@@ -247,7 +247,7 @@ def text_body(
                 *[f"- {s}" for s in sentences],
                 "",
                 *rows,
-                *([RAG_RULE] if any(line.target for line in lines) else []),
+                *(["", RAG_RULE] if any(line.target for line in lines) else []),
                 "",
                 *(["What changed since the previous month-end:", *[f"- {c}" for c in changes], ""] if changes else []),
                 f"The full pack is attached (collections-pack-{params.period}.zip; open index.html).",
