@@ -408,3 +408,20 @@ def test_a_pack_on_the_tiny_ledger_shows_targets_in_index_and_email(tmp_path: Pa
     html = message.get_body(("html",)).get_content()
     assert "[■ Off target · target 45.0 days]" in text and "■ Off target" in html
     assert "What changed since the previous month-end" in text
+
+
+def test_what_changed_reads_results_published_before_top_movers(tiny_results) -> None:
+    """Results read back from a pack published before tables/top_movers.csv existed hold it as Unavailable: the
+    sentences leave the movers out rather than fail (collections-mi send on an older pack)."""
+    import dataclasses
+
+    from collections_mi.metrics.result import Unavailable
+
+    _, results = tiny_results
+    older = dict(results)
+    older["dso"] = dataclasses.replace(
+        results["dso"], tables=dataclasses.replace(results["dso"].tables, top_movers=Unavailable("not computed"))
+    )
+    sentences = what_changed.what_changed(older, "USD")
+    assert sentences[0].startswith("DSO moved from") and not any("segment" in s for s in sentences)
+    assert what_changed.movers_html(older, "USD") == ""

@@ -100,9 +100,11 @@ def what_changed(results: Mapping[str, SectionResult[Any, Any]], currency: str) 
     sentences: list[str] = []
     if "dso" in results:
         dso: DsoResult = results["dso"]
-        bridge = bridge_sentence(dso.tables.bridge)
+        # a table may be Unavailable in results read back from a pack published before it existed
+        bridge = bridge_sentence(dso.tables.bridge) if isinstance(dso.tables.bridge, pd.DataFrame) else None
         sentences += [bridge] if bridge else []
-        sentences += mover_sentences(dso.tables.top_movers, currency)
+        if isinstance(dso.tables.top_movers, pd.DataFrame):
+            sentences += mover_sentences(dso.tables.top_movers, currency)
     if "allowance" in results:
         allowance: AllowanceResult = results["allowance"]
         if not isinstance(allowance.tables.rollforward, Unavailable):
@@ -137,7 +139,7 @@ def movers_html(results: Mapping[str, SectionResult[Any, Any]], currency: str) -
     if "dso" not in results:
         return ""
     dso: DsoResult = results["dso"]
-    if dso.tables.top_movers.empty:
+    if not isinstance(dso.tables.top_movers, pd.DataFrame) or dso.tables.top_movers.empty:
         return ""
     table = html_table(
         movers_display(dso.tables.top_movers, currency),
