@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from collections_mi.config.targets import TARGET_KPIS, Targets
 from collections_mi.config.yaml_loader import MAX_BYTES, YamlRefused, load_yaml
 from collections_mi.core.contract import RISK_GRADES, TABLES, RiskGrade
 from collections_mi.core.currencies import ISO_4217
@@ -416,6 +417,8 @@ class ReportConfig(_Strict):
     company: Annotated[str, Field(max_length=200)] = ""
     top_customers: Annotated[int, Field(ge=1, le=500)] = 15
     trend_months: Annotated[int, Field(ge=2, le=60)] = 13
+    #: KPI id → {target, amber, red} (config/targets.py); the status beside the KPI on the index, email and PDF
+    targets: Targets = Field(default_factory=Targets)  # type: ignore[valid-type]
 
 
 class SmtpConfig(_Strict):
@@ -634,6 +637,8 @@ def _text_problems(value: Any, path: tuple[str, ...]) -> Iterator[tuple[str, str
 def _unknown_key_help(loc: tuple[Any, ...]) -> str:
     """What may stand where an unknown key was found: under ``source.tables``, the contract's names."""
     parts = [str(p) for p in loc]
+    if parts[:2] == ["report", "targets"]:
+        return f"not a KPI id of kpis.json: {', '.join(TARGET_KPIS)}" if len(parts) == 3 else "give target, amber, red"
     if parts[:2] == ["source", "tables"]:
         if len(parts) == 3:
             return f"not a table of the data contract: {', '.join(TABLES)}"
@@ -741,6 +746,7 @@ def params_to_jsonable(params: Params) -> dict[str, Any]:
     data = params.model_dump(mode="json", by_alias=True)
     data["source"]["location"] = redact_url(data["source"]["location"])
     data["source"] = _without_nulls(data["source"])  # the export's mapping as written, not every table's None
+    data["report"]["targets"] = _without_nulls(data["report"]["targets"])  # the KPIs with a target only
     return data
 
 

@@ -26,13 +26,14 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from collections_mi.config.params import Params, checked_addresses
+from collections_mi.config.params import Params, ReportConfig, checked_addresses
 from collections_mi.core.errors import first_line
 from collections_mi.core.printable import character_problem
 from collections_mi.metrics.published import AgingResult, AllowanceResult, DsoResult
 from collections_mi.metrics.result import SectionResult, Unavailable
-from collections_mi.presentation import charts, headlines
+from collections_mi.presentation import charts, headlines, what_changed
 from collections_mi.presentation import format as fmt
+from collections_mi.presentation.targets import RAG_BACKGROUNDS, RAG_COLOURS, RAG_RULE
 
 #: the largest email written (bytes as sent: attachments base64-encoded, CRLF line ends)
 EMAIL_LIMIT_BYTES = 2_000_000
@@ -50,6 +51,15 @@ class KpiLine:
     value: str
     change: str | None = None
     good: bool | None = None
+    #: against report.targets: "green" / "amber" / "red", "▲ At risk", "target 45.0 days"
+    rag: str | None = None
+    status: str | None = None
+    target: str | None = None
+
+    @property
+    def standing(self) -> str:
+        """ "▲ At risk · target 45.0 days" (or the target alone when the KPI is not available); "" without one."""
+        return " · ".join(part for part in (self.status, self.target) if part)
 
 
 @dataclass(frozen=True)
@@ -59,12 +69,22 @@ class Chart:
     figure: go.Figure
 
 
-def kpi_lines(results: Mapping[str, SectionResult[Any, Any]], currency: str) -> list[KpiLine]:
+def kpi_lines(
+    results: Mapping[str, SectionResult[Any, Any]], currency: str, report: ReportConfig | None = None
+) -> list[KpiLine]:
     """The headline KPIs of every section present (presentation/headlines.py), with their month-on-month change
-    where known."""
+    where known and, for a KPI with a target in ``report``, its RAG status and target."""
     return [
-        KpiLine(tile["label"], tile["value"], tile.get("change"), tile.get("good"))
-        for tile in headlines.email_tiles(results, currency)
+        KpiLine(
+            tile["label"],
+            tile["value"],
+            tile.get("change"),
+            tile.get("good"),
+            tile.get("rag"),
+            tile.get("status"),
+            tile.get("target"),
+        )
+        for tile in headlines.email_tiles(results, currency, report)
     ]
 
 
@@ -144,6 +164,18 @@ def zip_pack(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
+def _standing_html(line: KpiLine) -> str:
+    """The RAG badge of a KPI line, inline-styled: colour, icon and word (reads in greyscale too)."""
+    if not line.status:
+        return html.escape(line.standing)
+    rag = line.rag or "amber"
+    return (
+        f'<span style="color:{RAG_COLOURS[rag]};background:{RAG_BACKGROUNDS[rag]};font-weight:600;'
+        f'padding:1px 6px;border-radius:4px;white-space:nowrap;">{html.escape(line.status)}</span>'
+        + (f'<br><span style="color:#616e7c;">{html.escape(line.target)}</span>' if line.target else "")
+    )
+
+
 def _kpi_rows_html(lines: Sequence[KpiLine]) -> str:
     rows = []
     for line in lines:
@@ -152,6 +184,7 @@ def _kpi_rows_html(lines: Sequence[KpiLine]) -> str:
         rows.append(
             f'<tr><td style="{CELL}">{html.escape(line.label)}</td>'
             f'<td style="{NUMBER}font-weight:600;">{html.escape(line.value)}</td>'
+            f'<td style="{CELL}font-size:12px;">{_standing_html(line)}</td>'
             f'<td style="{CELL}color:{colour};font-size:12px;">{change}</td></tr>'
         )
     return "".join(rows)
@@ -165,6 +198,7 @@ def html_body(
     titles: Mapping[str, str],
     validation: str,
     delivery: Sequence[str] = (),
+    changes: Sequence[str] = (),
 ) -> str:
     """``delivery``: the lines saying what is attached, where the rest of the pack is and what was left out."""
     brand = html.escape(fmt.brand(params.report.company, params.period))
@@ -176,6 +210,19 @@ def html_body(
     )
     bullet_items = "".join(f'<li style="margin:4px 0;">{html.escape(s)}</li>' for s in sentences)
     notes = "".join(f'<p style="margin:12px 0 0;color:#616e7c;font-size:12px;">{html.escape(n)}</p>' for n in delivery)
+    changed = ""
+    if changes:
+        changed = (
+            '<p style="margin:14px 0 4px;font-weight:600;">What changed since the previous month-end</p>'
+            '<ul style="margin:0 0 12px;padding-left:18px;">'
+            + "".join(f'<li style="margin:4px 0;">{html.escape(s)}</li>' for s in changes)
+            + "</ul>"
+        )
+    rag_note = (
+        f'<p style="margin:6px 0 0;color:#616e7c;font-size:12px;">{html.escape(RAG_RULE)}</p>'
+        if any(line.target for line in lines)
+        else ""
+    )
     return (
         f'<!DOCTYPE html><html><body style="margin:0;padding:0;background:#f5f7fa;">'
         f'<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="background:#f5f7fa;">'
@@ -188,18 +235,26 @@ def html_body(
         f'<p style="margin:0 0 10px;">Month-end collections pack as of {html.escape(str(params.as_of))}.</p>'
         f'<ul style="margin:0 0 12px;padding-left:18px;">{bullet_items}</ul>'
         f'<table role="presentation" cellpadding="0" cellspacing="0" style="border-collapse:collapse;font-size:14px;">'
-        f"{_kpi_rows_html(lines)}</table>{figures}"
+        f"{_kpi_rows_html(lines)}</table>{rag_note}{changed}{figures}"
         f'{notes}<p style="margin:12px 0 0;color:#616e7c;font-size:12px;">Validation: {html.escape(validation)}.</p>'
         f"</td></tr></table></td></tr></table></body></html>"
     )
 
 
 def text_body(
-    params: Params, lines: Sequence[KpiLine], sentences: Sequence[str], validation: str, delivery: Sequence[str] = ()
+    params: Params,
+    lines: Sequence[KpiLine],
+    sentences: Sequence[str],
+    validation: str,
+    delivery: Sequence[str] = (),
+    changes: Sequence[str] = (),
 ) -> str:
     width = max((len(line.label) for line in lines), default=10)
     rows = [
-        f"{line.label.ljust(width)}  {line.value}" + (f"  ({line.change})" if line.change else "") for line in lines
+        f"{line.label.ljust(width)}  {line.value}"
+        + (f"  [{line.standing}]" if line.standing else "")
+        + (f"  ({line.change})" if line.change else "")
+        for line in lines
     ]
     return (
         "\n".join(
@@ -209,7 +264,9 @@ def text_body(
                 *[f"- {s}" for s in sentences],
                 "",
                 *rows,
+                *(["", RAG_RULE] if any(line.target for line in lines) else []),
                 "",
+                *(["What changed since the previous month-end:", *[f"- {c}" for c in changes], ""] if changes else []),
                 *delivery,
                 f"Validation: {validation}.",
             ]
@@ -302,8 +359,9 @@ def build_email(
         "Message-ID": make_msgid(domain="collections-mi.local"),
     }
     currency = params.reporting_currency
-    lines = kpi_lines(results, currency)
+    lines = kpi_lines(results, currency, params.report)
     sentences = headlines.summary_sentences(results, currency)
+    changes = what_changed.what_changed(results, currency)
     cids = {name: make_msgid(domain="collections-mi.local") for name in images}
     pdf = (folder / PDF_NAME).read_bytes() if (folder / PDF_NAME).is_file() else None
     html_zip = zip_pack(folder)
@@ -323,10 +381,10 @@ def build_email(
         for name, value in headers.items():
             if value is not None:
                 message[name] = value
-        message.set_content(text_body(params, lines, sentences, validation, delivery))
+        message.set_content(text_body(params, lines, sentences, validation, delivery, changes))
         shown = {name: cids[name] for name in charts}
         message.add_alternative(
-            html_body(params, lines, sentences, shown, titles, validation, delivery), subtype="html"
+            html_body(params, lines, sentences, shown, titles, validation, delivery, changes), subtype="html"
         )
         html_part = list(message.iter_parts())[1]  # the alternative just added: text, then html
         for name in charts:

@@ -26,6 +26,7 @@ from collections_mi.metrics.dso_breakdowns import (
 from collections_mi.metrics.dso_formulas import dso_window
 from collections_mi.metrics.dso_glossary import glossary
 from collections_mi.metrics.dso_trend import bridge, changes, dso_trend
+from collections_mi.metrics.movers import top_movers
 from collections_mi.metrics.promises import collector_view, kept_rate_trend, promise_status
 from collections_mi.metrics.published import DsoKpis, DsoResult, DsoTables
 from collections_mi.metrics.result import Table, Unavailable
@@ -54,6 +55,21 @@ def compute_dso(book: Book, params: Params) -> DsoResult:
     for by in attributes:
         group_of = dict(zip(attribute_frame["customer_id"], attribute_frame[by]))
         by_attribute[by] = breakdown_table(per_customer.roll_up(group_of), params, by)
+    # the same breakdowns at the previous month-end: what moved (tables/top_movers.csv)
+    before = group_inputs(book, params.dso.window_months, "customer_id", at=previous)
+    segments = None
+    if book.shape.has("customers", "segment"):
+        group_of = dict(zip(attribute_frame["customer_id"], attribute_frame["segment"]))
+        segment_before = breakdown_table(before.roll_up(group_of), params, "segment", at=previous)
+        segments = (by_attribute["segment"], segment_before)
+    by_customer = breakdown_table(per_customer, params, "customer_id")
+    names = book.customers.select("customer_id", "name").to_pyarrow().to_pandas()
+    movers = top_movers(
+        by_customer,
+        breakdown_table(before, params, "customer_id", at=previous),
+        {c: n if n else c for c, n in zip(names["customer_id"], names["name"])},
+        segments,
+    )
     by_currency = breakdown(book, params, "currency")
     by_risk_band: Table = Unavailable("the customers table has no risk_score column")
     if "risk_band" in by_attribute:
@@ -70,7 +86,8 @@ def compute_dso(book: Book, params: Params) -> DsoResult:
         bridge=bridge(trend, rollforward, params.as_of),
         glossary=glossary(params),
         deteriorating_customers=deteriorating,
-        by_customer=breakdown_table(per_customer, params, "customer_id"),
+        by_customer=by_customer,
+        top_movers=movers,
         by_segment=by_attribute["segment"],
         by_region=by_attribute["region"],
         by_collector=by_attribute["collector"],

@@ -70,20 +70,23 @@ class GroupInputs:
         return GroupInputs(receivables, dict(sales), dict(settlement))
 
 
-def group_inputs(book: Book, window_months: int, by: str) -> GroupInputs:
-    """The inputs per value of ``by`` for the window of ``window_months`` ending at as_of (and AR the day before)."""
-    window = dso_window(book.as_of, window_months)
+def group_inputs(book: Book, window_months: int, by: str, at: dt.date | None = None) -> GroupInputs:
+    """The inputs per value of ``by`` for the window of ``window_months`` ending at ``at`` (default as_of; e.g. the
+    previous month-end) and AR the day before it."""
+    end = book.as_of if at is None else at
+    window = dso_window(end, window_months)
     begin = window.start - dt.timedelta(days=1)
     return GroupInputs(
-        receivables_at(book, [begin, book.as_of], by=by),
+        receivables_at(book, [begin, end], by=by),
         daily_sales_by(book, by=by, since=window.start),
         settlement_totals_by_month(book, window.start, by=by),
     )
 
 
-def breakdown_table(inputs: GroupInputs, params: Params, by: str) -> pd.DataFrame:
-    """DSO family per group at as_of from pre-aggregated inputs."""
-    window = dso_window(params.as_of, params.dso.window_months)
+def breakdown_table(inputs: GroupInputs, params: Params, by: str, at: dt.date | None = None) -> pd.DataFrame:
+    """DSO family per group at ``at`` (default as_of) from pre-aggregated inputs (:func:`group_inputs` at it)."""
+    end = params.as_of if at is None else at
+    window = dso_window(end, params.dso.window_months)
     groups = sorted({g for (_, g) in inputs.receivables} | set(inputs.sales), key=lambda g: "" if g is None else str(g))
     receivables_by_group = split_by_group(inputs.receivables)
     settlement_by_group = split_by_group(inputs.settlement)
@@ -91,7 +94,7 @@ def breakdown_table(inputs: GroupInputs, params: Params, by: str) -> pd.DataFram
     for group in groups:
         group_receivables = {d: v for (d, _), v in receivables_by_group.get(group, {}).items()}
         group_sales = SalesLedger.from_daily(inputs.sales.get(group, {}))
-        ar, current = group_receivables.get(params.as_of, (ZERO, ZERO))
+        ar, current = group_receivables.get(end, (ZERO, ZERO))
         row: dict[str, object] = {
             by: group,
             "ar_total": ar,
@@ -100,7 +103,7 @@ def breakdown_table(inputs: GroupInputs, params: Params, by: str) -> pd.DataFram
             "sales_window": group_sales.total(window.start, window.end),
         }
         kpis = dso_kpis(
-            as_of=params.as_of,
+            as_of=end,
             dso_config=params.dso,
             cei_config=params.cei,
             sales=group_sales,

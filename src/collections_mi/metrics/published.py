@@ -105,6 +105,8 @@ class DsoTables(SectionTables):
     glossary: pd.DataFrame = field(metadata=published("dso_glossary"))
     deteriorating_customers: pd.DataFrame = field(metadata=published("dso_deteriorating_customers"))
     by_customer: pd.DataFrame = field(metadata=published("dso_by_customer"))
+    #: segments and customers whose past due moved most since the previous month-end, with their DSO (movers.py)
+    top_movers: pd.DataFrame = field(metadata=published("top_movers"))
     by_segment: Table = field(metadata=published("dso_by_segment", needs=SEGMENT))
     by_region: Table = field(metadata=published("dso_by_region", needs=REGION))
     by_collector: Table = field(metadata=published("dso_by_collector", needs=COLLECTOR))

@@ -103,8 +103,13 @@ def index_page(
     footer: str,
     validation: str,
     unavailable: Sequence[tuple[str, str]] = (),
+    changes: Sequence[str] = (),
+    movers: str = "",
+    glossary: str = "",
 ) -> str:
-    """The pack's front page; ``unavailable`` lists (section title, reason) of sections the ledger cannot feed."""
+    """The pack's front page; ``unavailable`` lists (section title, reason) of sections the ledger cannot feed;
+    ``changes`` are the "What changed" sentences and ``movers`` its table (HTML, already escaped); ``glossary``
+    says how the tiles' RAG status reads (shown when a tile has a target)."""
     links = "".join(
         f'<a href="{html.escape(s["href"])}">{html.escape(s["title"])}</a>'
         f'<p class="mi-note">{html.escape(s.get("blurb", ""))}</p>'
@@ -117,6 +122,11 @@ def index_page(
     )
     nav = "".join(f'<a href="{html.escape(s["href"])}">{html.escape(s["title"])}</a>' for s in sections)
     sentences = "".join(f"<li>{html.escape(line)}</li>" for line in summary)
+    changed = ""
+    if changes or movers:
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in changes)
+        changed = f"<h2>What changed since the previous month-end</h2><ul>{items}</ul>{movers}"
+    rag_note = f'<p class="mi-note">{html.escape(glossary)}</p>' if glossary else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(fmt.brand(company, period))}</title>
@@ -128,7 +138,9 @@ def index_page(
 <h1>Month-end collections pack — {html.escape(period)}</h1>
 <p class="mi-note">As of {html.escape(as_of)} · validation: {html.escape(validation)}</p>
 {fmt.kpi_tiles(tiles)}
+{rag_note}
 <ul>{sentences}</ul>
+{changed}
 <h2>Sections</h2>
 <div class="mi-index-sections">{links}</div>
 </main>

@@ -16,6 +16,7 @@ import pandas as pd
 
 from collections_mi.core.money import round_money
 from collections_mi.metrics.result import SectionResult
+from collections_mi.presentation.sparkline import sparkline_svg
 
 COUNT_COLUMNS = {"items", "open_items", "customers", "invoices", "loans"}
 #: columns measured in days (or other non-money ratios) shown with two decimals, no thousands grouping of money
@@ -140,17 +141,32 @@ def _numeric(frame: pd.DataFrame, column: str) -> bool:
 
 class Tile(TypedDict, total=False):
     """A headline tile: a label and display value, optionally a change (good news, bad news or neutral) and a
-    note."""
+    note; with a target (``report.targets``) its RAG colour (``rag``: green / amber / red), its status in words
+    with an icon (``status``: "▲ At risk") and the target (``target``: "target 45.0 days"); with a trend, the
+    values of its last month-ends, oldest first (``trend``: plot coordinates for a sparkline only)."""
 
     label: Required[str]
     value: Required[str]
     change: str | None
     good: bool | None
     note: str | None
+    rag: str | None
+    status: str | None
+    target: str | None
+    trend: list[float | None] | None
+
+
+def rag_badge(tile: Tile) -> str:
+    """The tile's status and target ("▲ At risk · target 45.0 days") in its RAG colour; empty without a target."""
+    if not tile.get("status"):  # a target whose KPI is not available: the target alone
+        return f'<div class="mi-tile-note">{html.escape(str(tile["target"]))}</div>' if tile.get("target") else ""
+    text = " · ".join(str(part) for part in (tile.get("status"), tile.get("target")) if part)
+    return f'<div class="mi-rag mi-rag-{html.escape(str(tile.get("rag")))}">{html.escape(text)}</div>'
 
 
 def kpi_tiles(tiles: Sequence[Tile]) -> str:
-    """Headline tiles: each mapping has label, value (display text), and optional note / change / good."""
+    """Headline tiles: each mapping has label, value (display text), and optional note / change / good, a RAG
+    status with its target and a trend drawn as a sparkline."""
     parts = []
     for tile in tiles:
         change = ""
@@ -158,9 +174,14 @@ def kpi_tiles(tiles: Sequence[Tile]) -> str:
             direction = {True: "good", False: "bad", None: "neutral"}[tile.get("good")]
             change = f'<div class="mi-change {direction}">{html.escape(str(tile["change"]))}</div>'
         note = f'<div class="mi-tile-note">{html.escape(str(tile["note"]))}</div>' if tile.get("note") else ""
+        trend = tile.get("trend") or []
+        spark = sparkline_svg(trend, f"{tile['label']} over the last {len(trend)} month-ends")
+        spark = f'<div class="mi-tile-spark">{spark}</div>' if spark else ""
+        rag = f" mi-tile-{html.escape(str(tile.get('rag')))}" if tile.get("status") else ""
         parts.append(
-            f'<div class="mi-tile"><div class="mi-tile-label">{html.escape(str(tile["label"]))}</div>'
-            f'<div class="mi-tile-value">{html.escape(str(tile["value"]))}</div>{change}{note}</div>'
+            f'<div class="mi-tile{rag}"><div class="mi-tile-label">{html.escape(str(tile["label"]))}</div>'
+            f'<div class="mi-tile-main"><div class="mi-tile-value">{html.escape(str(tile["value"]))}</div>{spark}</div>'
+            f"{rag_badge(tile)}{change}{note}</div>"
         )
     return f'<div class="mi-tiles">{"".join(parts)}</div>'
 

@@ -43,7 +43,8 @@ from collections_mi.metrics.shape import LedgerShape, ledger_shape
 from collections_mi.outputs import publish as publishing
 from collections_mi.outputs.excel import write_excel
 from collections_mi.outputs.restatement import compare_with_published
-from collections_mi.presentation import headlines
+from collections_mi.presentation import headlines, what_changed
+from collections_mi.presentation.targets import RAG_RULE
 from collections_mi.runs.backfill import record_pack
 from collections_mi.sources.ledger import Ledger, open_ledger
 from collections_mi.store.results import write_results
@@ -276,7 +277,7 @@ def write_index(
     from collections_mi.outputs.html import index_page  # nbformat (1.3 s): not for `collections-mi metrics`
 
     currency = params.reporting_currency
-    tiles = headlines.index_tiles(results, currency)
+    tiles = headlines.index_tiles(results, currency, params.report)
     summary = index_summary(results, currency, restatement)
     page = index_page(
         company=params.report.company,
@@ -288,6 +289,9 @@ def write_index(
         footer=footer,
         validation=validation,
         unavailable=[(SECTIONS[name].title, reason) for name, reason in (unavailable or {}).items()],
+        changes=what_changed.what_changed(results, currency),
+        movers=what_changed.movers_html(results, currency),
+        glossary=RAG_RULE if any(tile.get("target") for tile in tiles) else "",
     )
     (folder / "index.html").write_text(page, encoding="utf-8")
 
@@ -327,7 +331,7 @@ def print_pdf(
         company=params.report.company,
         period=params.period,
         as_of=str(params.as_of),
-        tiles=headlines.index_tiles(results, params.reporting_currency),
+        tiles=headlines.index_tiles(results, params.reporting_currency, params.report),
         summary=index_summary(results, params.reporting_currency, restatement),
         validation=validation,
         footer=footer,
