@@ -262,9 +262,9 @@ def test_email_lines_and_bodies_show_the_status(tiny_results) -> None:
     params, results = tiny_results
     lines = {line.label: line for line in kpi_lines(results, "USD", params.report)}
     assert lines["DSO"].standing == "■ Off target · target 45.0 days" and lines["DSO"].rag == "red"
-    text = text_body(params, list(lines.values()), [], "passed", ["a change"])
+    text = text_body(params, list(lines.values()), [], "passed", changes=["a change"])
     assert "[■ Off target · target 45.0 days]" in text and "- a change" in text and "○" not in text
-    body = html_body(params, list(lines.values()), [], {}, {}, "passed", ["a change"])
+    body = html_body(params, list(lines.values()), [], {}, {}, "passed", changes=["a change"])
     assert "■ Off target" in body and "#b71c1c" in body and "What changed" in body
 
 
