@@ -202,8 +202,9 @@ def dso_family(
     return result
 
 
-def settlement_speed(ledger: Ledger, start: dt.date, end: dt.date) -> dict:
-    """Invoices settled (payments/credits, no write-off) with settlement date in [start, end], naively."""
+def settled_invoices(ledger: Ledger, start: dt.date, end: dt.date) -> list[tuple[Row, dt.date, Decimal]]:
+    """(invoice, settlement date, amount in reporting currency at its invoice date's rate) of every invoice settled
+    by payments/credits (no write-off on or before it) with settlement date in [start, end], naively."""
     credits: dict[str, list[tuple[dt.date, Decimal]]] = defaultdict(list)
     write_offs: dict[str, list[dt.date]] = defaultdict(list)
     for row in ledger.payments:
@@ -213,7 +214,7 @@ def settlement_speed(ledger: Ledger, start: dt.date, end: dt.date) -> dict:
             credits[row.invoice_id].append((day(row.adjustment_date), Decimal(row.amount)))
         elif row.kind == "write_off":
             write_offs[row.invoice_id].append(day(row.adjustment_date))
-    late, to_pay, weights, weighted_late, weighted_pay, count = 0, 0, Decimal(0), Decimal(0), Decimal(0), 0
+    found = []
     for row in ledger.invoices:
         amount = Decimal(row.amount)
         applied = Decimal(0)
@@ -230,9 +231,16 @@ def settlement_speed(ledger: Ledger, start: dt.date, end: dt.date) -> dict:
         settled = max(closed, day(row.invoice_date))
         if not (start <= settled <= end) or day(row.invoice_date) > end:
             continue
+        found.append((row, settled, amount * ledger.rate(row.currency or ledger.reporting, day(row.invoice_date))))
+    return found
+
+
+def settlement_speed(ledger: Ledger, start: dt.date, end: dt.date) -> dict:
+    """Invoices settled (payments/credits, no write-off) with settlement date in [start, end], naively."""
+    late, to_pay, weights, weighted_late, weighted_pay, count = 0, 0, Decimal(0), Decimal(0), Decimal(0), 0
+    for row, settled, weight in settled_invoices(ledger, start, end):
         days_late = max(0, (settled - day(row.due_date)).days)
         days_to_pay = (settled - day(row.invoice_date)).days
-        weight = amount * ledger.rate(row.currency or ledger.reporting, day(row.invoice_date))
         count += 1
         late += days_late
         to_pay += days_to_pay
@@ -245,6 +253,128 @@ def settlement_speed(ledger: Ledger, start: dt.date, end: dt.date) -> dict:
         "days_to_pay_simple": Decimal(to_pay) / count if count else None,
         "days_to_pay_weighted": weighted_pay / weights if weights else None,
     }
+
+
+# ------------------------------------------------------------------------------------------ payment behaviour
+
+
+def payment_behaviour(ledger: Ledger, as_of: dt.date, window_months: int = 3) -> dict:
+    """terms_weighted over invoices raised in W; dbt_weighted (not clipped) and on_time_pct over invoices settled in
+    W; each invoice weighted by its amount at its invoice date's rate."""
+    start = _window_start(as_of, window_months)
+    raised, raised_terms = Decimal(0), Decimal(0)
+    for row in ledger.invoices:
+        invoice_date = day(row.invoice_date)
+        if start <= invoice_date <= as_of:
+            weight = Decimal(row.amount) * ledger.rate(row.currency or ledger.reporting, invoice_date)
+            raised += weight
+            raised_terms += weight * (day(row.due_date) - invoice_date).days
+    settled, beyond, on_time = Decimal(0), Decimal(0), Decimal(0)
+    for row, settled_on, weight in settled_invoices(ledger, start, as_of):
+        difference = (settled_on - day(row.due_date)).days
+        settled += weight
+        beyond += weight * difference
+        if difference <= 0:
+            on_time += weight
+    return {
+        "terms_weighted": raised_terms / raised if raised else None,
+        "dbt_weighted": beyond / settled if settled else None,
+        "on_time_pct": on_time / settled * 100 if settled else None,
+    }
+
+
+def _half_up(value: Decimal) -> int:
+    whole = int(value)  # value ≥ 0
+    return whole + 1 if value - whole >= Decimal("0.5") else whole
+
+
+def _band(days: int | None) -> str:
+    if days is None:
+        return "No history"
+    if days <= 15:
+        return "Great"
+    if days <= 45:
+        return "Good"
+    if days <= 90:
+        return "Poor"
+    return "Risk"
+
+
+def _balances(ledger: Ledger, as_of: dt.date) -> dict[str, Decimal]:
+    balances: dict[str, Decimal] = defaultdict(Decimal)
+    for item in ledger.open_items(as_of):
+        balances[item["customer_id"]] += item["reporting"]
+    return dict(balances)
+
+
+def behaviour_bands(ledger: Ledger, as_of: dt.date) -> dict:
+    """Per customer: band, weighted days late (clipped per invoice, over the 12 calendar months to D), open balance;
+    and per band: customers and open balance."""
+    start = _window_start(as_of, 12)
+    weights: dict[str, Decimal] = defaultdict(Decimal)
+    weighted: dict[str, Decimal] = defaultdict(Decimal)
+    for row, settled_on, weight in settled_invoices(ledger, start, as_of):
+        weights[row.customer_id] += weight
+        weighted[row.customer_id] += weight * max(0, (settled_on - day(row.due_date)).days)
+    balances = _balances(ledger, as_of)
+    customers = {}
+    for customer in {r.customer_id for r in ledger.customers} | set(balances) | set(weights):
+        late = weighted[customer] / weights[customer] if weights.get(customer) else None
+        customers[customer] = {
+            "band": _band(None if late is None else _half_up(late)),
+            "days_late_weighted": late,
+            "open_balance": balances.get(customer, Decimal(0)),
+        }
+    bands: dict[str, dict] = {
+        b: {"customers": 0, "open_balance": Decimal(0)} for b in ("Great", "Good", "Poor", "Risk", "No history")
+    }
+    for figures in customers.values():
+        bands[figures["band"]]["customers"] += 1
+        bands[figures["band"]]["open_balance"] += figures["open_balance"]
+    return {"customers": customers, "bands": bands}
+
+
+def risk_band(score: str | None) -> str:
+    if score is None:
+        return "no score"
+    value = Decimal(score)
+    for upper, label in ((580, "< 580"), (670, "580–669"), (740, "670–739"), (800, "740–799")):
+        if value < upper:
+            return label
+    return "800+"
+
+
+# ------------------------------------------------------------------------------------------ concentration, credit
+
+
+def concentration(ledger: Ledger, as_of: dt.date) -> dict:
+    """Shares of AR by customer at as_of: the 20 largest (ties by customer_id), top-10/top-20 shares, HHI."""
+    balances = {c: b for c, b in _balances(ledger, as_of).items() if b > 0}
+    total = sum(balances.values(), Decimal(0))
+    order = sorted(balances, key=lambda c: (-balances[c], c))
+    if not total:
+        return {"top10_share_pct": None, "top20_share_pct": None, "hhi": None, "top": []}
+    return {
+        "top10_share_pct": sum((balances[c] for c in order[:10]), Decimal(0)) / total * 100,
+        "top20_share_pct": sum((balances[c] for c in order[:20]), Decimal(0)) / total * 100,
+        "hhi": sum(((balances[c] / total * 100) ** 2 for c in order), Decimal(0)),
+        "top": [(c, balances[c]) for c in order[:20]],
+    }
+
+
+def credit_utilisation(ledger: Ledger, as_of: dt.date) -> dict[str, dict]:
+    """Customers with credit_limit > 0 by open balance / limit × 100: 0–50, 50–80, 80–100, > 100 (upper inclusive)."""
+    balances = _balances(ledger, as_of)
+    bands = {b: {"customers": 0, "balance": Decimal(0)} for b in ("0–50", "50–80", "80–100", "> 100")}
+    for row in ledger.customers:
+        if row.credit_limit is None or Decimal(row.credit_limit) <= 0:
+            continue
+        balance = balances.get(row.customer_id, Decimal(0))
+        used = balance / Decimal(row.credit_limit) * 100
+        band = "0–50" if used <= 50 else "50–80" if used <= 80 else "80–100" if used <= 100 else "> 100"
+        bands[band]["customers"] += 1
+        bands[band]["balance"] += balance
+    return bands
 
 
 # ------------------------------------------------------------------------------------------ allowance

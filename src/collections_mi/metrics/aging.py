@@ -16,6 +16,13 @@ from collections_mi.core.money import HUNDRED, ZERO, dsum, ratio, round_money
 from collections_mi.core.periods import month_ends_up_to, previous_month_end
 from collections_mi.metrics.balances import bucket_expr, open_items
 from collections_mi.metrics.book import Book
+from collections_mi.metrics.concentration import (
+    concentration_table,
+    concentration_trend,
+    credit_utilisation,
+    hhi,
+    top_share_pct,
+)
 from collections_mi.metrics.derived import reductions
 from collections_mi.metrics.fx import FxRates, convert_column
 from collections_mi.metrics.published import AgingKpis, AgingResult, AgingTables
@@ -349,6 +356,10 @@ def compute_aging(book: Book, params: Params) -> AgingResult:
     )
     rollforward = ar_rollforward(book, opening, ar_total)
 
+    # concentration and credit (metrics.md v1.1): the same converted balances as ar_total, per customer
+    per_customer = {c: dsum(group) for c, group in cells.groupby("customer_id", sort=True)["amount"]}
+    names = dict(zip(cells["customer_id"], cells["name"]))
+
     basis = (
         "days past due (as_of − due_date); current = not yet due"
         if params.aging.basis == "due_date"
@@ -356,7 +367,13 @@ def compute_aging(book: Book, params: Params) -> AgingResult:
     )
     return AgingResult(
         section="aging",
-        kpis=AgingKpis(ar_total=ar_total, open_items=open_items_count, past_due_total=past_due_total),
+        kpis=AgingKpis(
+            ar_total=ar_total,
+            open_items=open_items_count,
+            past_due_total=past_due_total,
+            top10_share_pct=top_share_pct(per_customer, 10),
+            hhi=hhi(per_customer),
+        ),
         tables=AgingTables(
             buckets=buckets,
             by_segment=breakdown(cells, "segment", labels),
@@ -370,6 +387,9 @@ def compute_aging(book: Book, params: Params) -> AgingResult:
             trend=trend,
             reconciliation=gl,
             rollforward=rollforward,
+            concentration=concentration_table(per_customer, names),
+            concentration_trend=concentration_trend(book, list(trend["month_end"])),
+            credit_utilisation=credit_utilisation(book, per_customer),
         ),
         conventions={
             "aging.basis": basis,
@@ -377,6 +397,10 @@ def compute_aging(book: Book, params: Params) -> AgingResult:
             "fx": f"balances in other currencies converted to {params.reporting_currency} at the closing rate "
             f"(latest rate dated on or before {params.as_of})",
             "as_of": f"only rows dated on or before {params.as_of} are used",
+            "concentration": "customers ranked by open balance at the closing rate, largest first, ties by "
+            "customer_id; top-10 share and HHI (Σ of squared % shares, 0–10,000) over customers with an open balance",
+            "credit utilisation": "open balance / credit_limit × 100 for customers with a credit_limit > 0, "
+            "bands 0–50, 50–80, 80–100, > 100 (upper bound inclusive)",
         },
     )
 

@@ -14,6 +14,13 @@ from collections_mi.config.params import Params
 from collections_mi.core.money import ZERO
 from collections_mi.core.periods import previous_month_end
 from collections_mi.metrics.aging import ar_rollforward
+from collections_mi.metrics.behaviour import (
+    BEHAVIOUR_MONTHS,
+    band_balances,
+    bands_by_risk_band,
+    behaviour_window,
+    customer_behaviour,
+)
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.customer_groups import customer_attributes, risk_band_labels
 from collections_mi.metrics.dso_breakdowns import (
@@ -80,6 +87,12 @@ def compute_dso(book: Book, params: Params) -> DsoResult:
             .reset_index(drop=True)
         )
     status = promise_status(book)
+    # payment behaviour: each customer's band beside its open balance at as_of (the per-customer AR above)
+    balances = {c: ar for (day, c), (ar, _) in per_customer.receivables.items() if day == params.as_of}
+    behaviour = customer_behaviour(book, balances)
+    behaviour_by_risk: Table = Unavailable("the customers table has no risk_score column")
+    if book.shape.has("customers", "risk_score"):
+        behaviour_by_risk = bands_by_risk_band(book, behaviour)
     result_tables = DsoTables(
         trend=trend,
         changes=changes(trend, params.as_of),
@@ -96,8 +109,12 @@ def compute_dso(book: Book, params: Params) -> DsoResult:
         promises=status,
         promises_kept_rate_trend=kept_rate_trend(status, params.as_of, params.report.trend_months),
         collectors=collector_view(book, by_attribute["collector"], status),
+        behaviour_customers=behaviour,
+        behaviour_bands=band_balances(behaviour),
+        behaviour_by_risk_band=behaviour_by_risk,
     )
     window = dso_window(params.as_of, params.dso.window_months)
+    behaviour_months = behaviour_window(params.as_of)
     return DsoResult(
         section="dso",
         kpis=kpis,
@@ -107,6 +124,11 @@ def compute_dso(book: Book, params: Params) -> DsoResult:
             f"({window.days} days)",
             "dso.countback_month_days": str(params.dso.countback_month_days),
             "cei.sales": params.cei.sales,
+            "payment behaviour": "terms_weighted over invoices raised in W; dbt_weighted (not clipped) and "
+            "on_time_pct over the invoices settled in W, weighted by invoice amount; behaviour band from each "
+            f"customer's weighted days late (clipped at 0) over invoices settled in the {BEHAVIOUR_MONTHS} months "
+            f"{behaviour_months.start} .. {behaviour_months.end}, rounded half up: Great ≤ 15, Good 16–45, Poor 46–90, "
+            "Risk > 90, No history = nothing settled",
             "fx": "AR at each date's closing rate; credit sales at each invoice date's rate "
             f"({params.reporting_currency})",
         },

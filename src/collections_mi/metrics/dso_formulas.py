@@ -31,6 +31,10 @@ KPI_IDS = (
     "days_to_pay_simple",
     "days_to_pay_weighted",
 )
+#: payment behaviour (shared/metrics.md § Payment behaviour): the section's KPIs after the family, in the trend too
+BEHAVIOUR_KPI_IDS = ("terms_weighted", "dbt_weighted", "on_time_pct")
+#: every KPI of the DSO section, in kpis.json's order
+SECTION_KPI_IDS = KPI_IDS + BEHAVIOUR_KPI_IDS
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,9 @@ class SalesLedger:
 
 @dataclass(frozen=True)
 class SettlementTotals:
-    """Sums over settled invoices, from which the four settlement-speed KPIs follow."""
+    """Sums over settled invoices, from which the four settlement-speed KPIs and the two payment-behaviour KPIs of
+    settled invoices follow. Amounts in reporting currency; ``amount_days_beyond_terms`` = Σ amount × (settlement −
+    due_date), not clipped; ``amount_on_time`` = Σ amount of those settled on or before their due date."""
 
     invoices: int = 0
     days_late: int = 0
@@ -144,6 +150,8 @@ class SettlementTotals:
     amount: Decimal = ZERO
     amount_days_late: Decimal = ZERO
     amount_days_to_pay: Decimal = ZERO
+    amount_days_beyond_terms: Decimal = ZERO
+    amount_on_time: Decimal = ZERO
 
     def __add__(self, other: SettlementTotals) -> SettlementTotals:
         return SettlementTotals(
@@ -153,27 +161,61 @@ class SettlementTotals:
             self.amount + other.amount,
             self.amount_days_late + other.amount_days_late,
             self.amount_days_to_pay + other.amount_days_to_pay,
+            self.amount_days_beyond_terms + other.amount_days_beyond_terms,
+            self.amount_on_time + other.amount_on_time,
         )
 
     def kpis(self) -> dict[str, Decimal | None]:
+        """The settlement-speed KPIs, then ``dbt_weighted`` and ``on_time_pct`` (None without settled invoices)."""
         count = Decimal(self.invoices)
+        on_time = ratio(self.amount_on_time, self.amount)
         return {
             "days_late_simple": ratio(Decimal(self.days_late), count),
             "days_late_weighted": ratio(self.amount_days_late, self.amount),
             "days_to_pay_simple": ratio(Decimal(self.days_to_pay), count),
             "days_to_pay_weighted": ratio(self.amount_days_to_pay, self.amount),
+            "dbt_weighted": ratio(self.amount_days_beyond_terms, self.amount),
+            "on_time_pct": None if on_time is None else on_time * HUNDRED,
         }
+
+
+def in_window(
+    totals: Mapping[tuple[dt.date, object], SettlementTotals], window: Window, group: object = None
+) -> SettlementTotals:
+    """The settlement sums of ``group`` over the months of ``window`` (keys: first day of the settlement month)."""
+    combined = SettlementTotals()
+    for (month, key), part in totals.items():
+        if key == group and window.start <= month <= window.end:
+            combined = combined + part
+    return combined
 
 
 def settlement_kpis(
     totals: Mapping[tuple[dt.date, object], SettlementTotals], window: Window, group: object = None
 ) -> dict[str, Decimal | None]:
-    """The four settlement-speed KPIs over settlements inside the window (whole months of the window)."""
-    combined = SettlementTotals()
-    for (month, key), part in totals.items():
-        if key == group and window.start <= month <= window.end:
+    """The settlement KPIs (:meth:`SettlementTotals.kpis`) over settlements inside the window (its whole months)."""
+    return in_window(totals, window, group).kpis()
+
+
+@dataclass(frozen=True)
+class TermsTotals:
+    """Σ amount and Σ amount × terms (due_date − invoice_date, days) of invoices raised, in reporting currency."""
+
+    amount: Decimal = ZERO
+    amount_terms: Decimal = ZERO
+
+    def __add__(self, other: TermsTotals) -> TermsTotals:
+        return TermsTotals(self.amount + other.amount, self.amount_terms + other.amount_terms)
+
+
+def terms_weighted(terms: Mapping[dt.date, TermsTotals], window: Window) -> Decimal | None:
+    """Amount-weighted mean terms of the invoices raised in the window (``terms`` per first day of the invoice
+    month); None when none was raised."""
+    combined = TermsTotals()
+    for month, part in terms.items():
+        if window.start <= month <= window.end:
             combined = combined + part
-    return combined.kpis()
+    return ratio(combined.amount_terms, combined.amount)
 
 
 def dso_kpis(
@@ -184,13 +226,16 @@ def dso_kpis(
     sales: SalesLedger,
     receivables: Mapping[dt.date, tuple[Decimal, Decimal]],
     settlement: Mapping[tuple[dt.date, object], SettlementTotals],
+    terms: Mapping[dt.date, TermsTotals] | None = None,
     group: object = None,
     countback: bool = True,
 ) -> dict[str, Decimal | None]:
-    """Every DSO-family KPI at ``as_of`` from pre-aggregated inputs (so trends reuse one pass over the data).
+    """Every DSO-family KPI at ``as_of`` from pre-aggregated inputs (so trends reuse one pass over the data), then
+    the payment-behaviour KPIs (:data:`BEHAVIOUR_KPI_IDS`).
 
     ``countback=False`` leaves ``dso_countback`` out (None): it walks back through the whole sales history, and the
-    breakdowns, which do not show it, only keep the window's sales."""
+    breakdowns, which do not show it, only keep the window's sales. Without ``terms`` (the invoices' terms per
+    month, :func:`~collections_mi.metrics.dso_inputs.terms_totals_by_month`) ``terms_weighted`` is None."""
     window = dso_window(as_of, dso_config.window_months)
     ar, current = receivables.get(as_of, (ZERO, ZERO))
     window_sales = sales.total(window.start, window.end)
@@ -215,5 +260,9 @@ def dso_kpis(
         "add": None if dso is None or bpdso is None else dso - bpdso,
         "cei_pct": collection_effectiveness(begin_ar, cei_sales, ar, current),
     }
-    kpis.update(settlement_kpis(settlement, window, group))
+    settled = settlement_kpis(settlement, window, group)
+    kpis.update({kpi: settled[kpi] for kpi in KPI_IDS if kpi in settled})
+    kpis["terms_weighted"] = None if terms is None else terms_weighted(terms, window)
+    kpis["dbt_weighted"] = settled["dbt_weighted"]
+    kpis["on_time_pct"] = settled["on_time_pct"]
     return kpis

@@ -13,13 +13,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
 
+import ibis
 import pandas as pd
 
 from collections_mi.core.money import MONEY_CONTEXT, dsum
 from collections_mi.metrics.balances import open_items
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.customer_groups import with_customer_attribute
-from collections_mi.metrics.dso_formulas import SalesLedger, SettlementTotals
+from collections_mi.metrics.dso_formulas import SalesLedger, SettlementTotals, TermsTotals
 from collections_mi.metrics.fx import by_conversion_day, convert_column
 
 
@@ -86,7 +87,17 @@ def receivables_at(
     return {key: (dsum(parts[0]), dsum(parts[1])) for key, parts in totals.items()}
 
 
-_SETTLEMENT_SUMS = ("invoices", "days_late", "days_to_pay", "amount", "amount_days_late", "amount_days_to_pay")
+_SETTLEMENT_SUMS = (
+    "invoices",
+    "days_late",
+    "days_to_pay",
+    "amount",
+    "amount_days_late",
+    "amount_days_to_pay",
+    "amount_days_beyond_terms",
+    "amount_on_time",
+)
+_SETTLEMENT_MONEY = ("amount", "amount_days_late", "amount_days_to_pay", "amount_days_beyond_terms", "amount_on_time")
 
 
 def settlement_sums(book: Book, since: dt.date, by: str | None = None) -> pd.DataFrame:
@@ -110,13 +121,16 @@ def settlement_sums(book: Book, since: dt.date, by: str | None = None) -> pd.Dat
             "amount": t.amount.sum(),
             "amount_days_late": (t.amount * t.days_late).sum(),
             "amount_days_to_pay": (t.amount * t.days_to_pay).sum(),
+            # days beyond terms are not clipped: paying early counts as negative (metrics.md § Payment behaviour)
+            "amount_days_beyond_terms": (t.amount * t.settled_on.delta(t.due_date, unit="day")).sum(),
+            "amount_on_time": (t.amount * ibis.ifelse(t.settled_on <= t.due_date, 1, 0)).sum(),
         },
     )
     if not len(frame):
         return pd.DataFrame(columns=[*group_keys, *_SETTLEMENT_SUMS])
     rates = book.fx.rates_for(frame["currency"], frame["invoice_date"])
     with decimal.localcontext(MONEY_CONTEXT):
-        for column in ("amount", "amount_days_late", "amount_days_to_pay"):
+        for column in _SETTLEMENT_MONEY:
             frame[column] = frame[column].to_numpy(dtype=object) * rates
         frame["month"] = [m if type(m) is dt.date else m.date() for m in frame["month"]]
         grouped = frame.groupby(group_keys, sort=True, dropna=False)[list(_SETTLEMENT_SUMS)].sum()
@@ -130,8 +144,37 @@ def settlement_totals_by_month(
     frame = settlement_sums(book, since, by)
     group_values = frame[by].tolist() if by is not None else [None] * len(frame)
     return {
-        (month, group): SettlementTotals(int(invoices), int(late), int(to_pay), amount, amount_late, amount_to_pay)
-        for month, group, invoices, late, to_pay, amount, amount_late, amount_to_pay in zip(
+        (month, group): SettlementTotals(int(invoices), int(late), int(to_pay), *money)
+        for month, group, invoices, late, to_pay, *money in zip(
             frame["month"], group_values, *(frame[c] for c in _SETTLEMENT_SUMS)
         )
     }
+
+
+def terms_totals_by_month(book: Book, since: dt.date) -> dict[dt.date, TermsTotals]:
+    """Σ amount and Σ amount × terms (due_date − invoice_date) of the invoices raised from ``since`` to as_of, per
+    invoice month (its first day), in reporting currency at each invoice date's rate (as credit sales)."""
+    inv = book.invoices
+    inv = inv.filter((inv.invoice_date >= since) & (inv.invoice_date <= book.as_of))
+    inv = inv.mutate(month=inv.invoice_date.truncate("M"))
+    frame = by_conversion_day(
+        inv,
+        book.reporting_currency,
+        "invoice_date",
+        ["month"],
+        lambda t: {
+            "amount": t.amount.sum(),
+            "amount_terms": (t.amount * t.due_date.delta(t.invoice_date, unit="day")).sum(),
+        },
+    )
+    totals: dict[dt.date, TermsTotals] = defaultdict(TermsTotals)
+    if not len(frame):
+        return totals
+    rates = book.fx.rates_for(frame["currency"], frame["invoice_date"])
+    with decimal.localcontext(MONEY_CONTEXT):
+        amounts = frame["amount"].to_numpy(dtype=object) * rates
+        weighted = frame["amount_terms"].to_numpy(dtype=object) * rates
+        for month, amount, amount_terms in zip(frame["month"], amounts, weighted):
+            day = month if type(month) is dt.date else month.date()
+            totals[day] = totals[day] + TermsTotals(amount, amount_terms)
+    return dict(totals)

@@ -16,7 +16,12 @@ from collections_mi.core.money import ZERO
 from collections_mi.core.periods import month_ends_up_to, previous_month_end, shift_month_end
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.dso_formulas import KPI_IDS, RATIO_CONTEXT, SalesLedger, dso_kpis, dso_window
-from collections_mi.metrics.dso_inputs import daily_sales, receivables_at, settlement_totals_by_month
+from collections_mi.metrics.dso_inputs import (
+    daily_sales,
+    receivables_at,
+    settlement_totals_by_month,
+    terms_totals_by_month,
+)
 
 
 def _needed_dates(month_ends: Sequence[dt.date], window_months: int) -> list[dt.date]:
@@ -28,13 +33,15 @@ def _needed_dates(month_ends: Sequence[dt.date], window_months: int) -> list[dt.
 
 
 def dso_trend(book: Book, params: Params, months: int = 24) -> pd.DataFrame:
-    """Every DSO-family KPI at each of the last ``months`` month-ends, from one pass over each table."""
+    """Every DSO-family KPI and payment-behaviour KPI at each of the last ``months`` month-ends, from one pass over
+    each table."""
     month_ends = month_ends_up_to(params.as_of, months)
     window_months = params.dso.window_months
     receivables = {d: v for (d, _), v in receivables_at(book, _needed_dates(month_ends, window_months)).items()}
     sales = daily_sales(book).get(None, SalesLedger((), ()))
     since = dso_window(month_ends[0], window_months).start
     settlement = settlement_totals_by_month(book, since)
+    terms = terms_totals_by_month(book, since)
     rows = []
     for end in month_ends:
         window = dso_window(end, window_months)
@@ -55,6 +62,7 @@ def dso_trend(book: Book, params: Params, months: int = 24) -> pd.DataFrame:
                 sales=sales,
                 receivables=receivables,
                 settlement=settlement,
+                terms=terms,
             )
         )
         rows.append(row)

@@ -60,6 +60,8 @@ class AgingKpis(SectionKpis):
     ar_total: Decimal
     open_items: int
     past_due_total: Decimal
+    top10_share_pct: Decimal | None
+    hhi: Decimal | None
 
 
 @dataclass
@@ -76,6 +78,11 @@ class AgingTables(SectionTables):
     trend: pd.DataFrame = field(metadata=published("aging_trend"))
     reconciliation: pd.DataFrame = field(metadata=published("ar_reconciliation"))
     rollforward: pd.DataFrame = field(metadata=published("ar_rollforward"))
+    #: the 20 largest customers at as_of with their shares (metrics.md § Concentration and credit)
+    concentration: pd.DataFrame = field(metadata=published("concentration"))
+    #: top-10 / top-20 shares and HHI at each month-end of the aging trend
+    concentration_trend: pd.DataFrame = field(metadata=published("concentration_trend"))
+    credit_utilisation: Table = field(metadata=published("credit_utilisation", needs=CREDIT_LIMIT))
 
 
 AgingResult = SectionResult[AgingKpis, AgingTables]
@@ -95,6 +102,9 @@ class DsoKpis(SectionKpis):
     days_late_weighted: Decimal | None
     days_to_pay_simple: Decimal | None
     days_to_pay_weighted: Decimal | None
+    terms_weighted: Decimal | None
+    dbt_weighted: Decimal | None
+    on_time_pct: Decimal | None
 
 
 @dataclass
@@ -115,6 +125,10 @@ class DsoTables(SectionTables):
     promises: Table = field(metadata=published("promises", needs=PROMISES))
     promises_kept_rate_trend: Table = field(metadata=published("promises_kept_rate_trend", needs=PROMISES))
     collectors: Table = field(metadata=published("dso_collectors", needs=COLLECTOR))
+    #: payment behaviour (metrics.md § Payment behaviour): each customer's band, balances per band, band × risk band
+    behaviour_customers: pd.DataFrame = field(metadata=published("behaviour_by_customer"))
+    behaviour_bands: pd.DataFrame = field(metadata=published("behaviour_bands"))
+    behaviour_by_risk_band: Table = field(metadata=published("behaviour_by_risk_band", needs=RISK_SCORE))
 
 
 DsoResult = SectionResult[DsoKpis, DsoTables]

@@ -1,0 +1,161 @@
+"""Concentration and credit (shared/metrics.md § Concentration and credit): how much of the book the largest customers
+hold (top 10 / top 20 shares, the Herfindahl-Hirschman index) at D and over the aging trend's month-ends, and how
+much of their credit limits the customers use.
+
+Balances are open balances in reporting currency at the closing rate of each date, as ``ar_total``
+(:mod:`collections_mi.metrics.aging`): summed per customer and currency in the engine, converted exactly afterwards.
+Customers are ranked by balance, largest first, ties broken by customer_id; a customer with no open balance holds no
+share.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+
+import pandas as pd
+
+from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio
+from collections_mi.metrics.balances import open_items
+from collections_mi.metrics.book import Book
+from collections_mi.metrics.fx import convert_column
+from collections_mi.sources.ledger import fetch
+
+#: the concentration table lists this many customers; top10_share_pct reads its first 10
+TOP_SHOWN = 20
+HHI_SCALE = Decimal(10_000)
+#: credit-utilisation bands: (upper bound in %, inclusive, label); above the last bound is "> 100"
+UTILISATION_BOUNDS = ((50, "0–50"), (80, "50–80"), (100, "80–100"))
+UTILISATION_BANDS = (*(label for _, label in UTILISATION_BOUNDS), "> 100")
+
+
+def ranked(balances: Mapping[str, Decimal]) -> list[tuple[str, Decimal]]:
+    """(customer_id, balance) of the customers with an open balance, largest first, ties by customer_id."""
+    return sorted(((c, b) for c, b in balances.items() if b > 0), key=lambda item: (-item[1], str(item[0])))
+
+
+def top_share_pct(balances: Mapping[str, Decimal], n: int) -> Decimal | None:
+    """Open balance of the ``n`` largest customers / all open balances × 100; None with no open balance."""
+    order = ranked(balances)
+    share = ratio(dsum(b for _, b in order[:n]), dsum(b for _, b in order))
+    return None if share is None else share * HUNDRED
+
+
+def hhi(balances: Mapping[str, Decimal]) -> Decimal | None:
+    """Σ over customers of (share of AR in %)² = Σ b² / (Σ b)² × 10,000 (0–10,000; 10,000 = one customer); None with
+    no open balance. The squares are summed exactly, the one division is to 28 digits."""
+    positive = [b for b in balances.values() if b > 0]
+    with decimal.localcontext(MONEY_CONTEXT) as context:
+        context.prec = 120  # exact squares of 60-digit balances
+        squares = sum((b * b for b in positive), ZERO)
+        total = sum(positive, ZERO)
+        denominator = total * total
+    share = ratio(squares, denominator)
+    return None if share is None else share * HHI_SCALE
+
+
+def concentration_table(balances: Mapping[str, Decimal], names: Mapping[str, str]) -> pd.DataFrame:
+    """The 20 largest customers at as_of: rank, customer_id, name, balance, share_pct and cumulative_share_pct (the
+    cumulative share at rank 10 is ``top10_share_pct``, at rank 20 the top-20 share)."""
+    order = ranked(balances)
+    total = dsum(b for _, b in order)
+    rows = []
+    running = ZERO
+    for rank, (customer, balance) in enumerate(order[:TOP_SHOWN], start=1):
+        running += balance
+        rows.append(
+            {
+                "rank": rank,
+                "customer_id": customer,
+                "name": names.get(customer) or customer,
+                "balance": balance,
+                "share_pct": _share(balance, total),
+                "cumulative_share_pct": _share(running, total),
+            }
+        )
+    return pd.DataFrame(rows, columns=["rank", "customer_id", "name", "balance", "share_pct", "cumulative_share_pct"])
+
+
+def balances_by_customer_at(book: Book, dates: Sequence[dt.date]) -> dict[dt.date, dict[str, Decimal]]:
+    """Open balance per customer in reporting currency at each date (closing rate of that date): one engine pass."""
+    items = open_items(book, list(dates))
+    grouped = items.group_by(["as_of", "customer_id", "currency"]).aggregate(balance=items.open_balance.sum())
+    frame = fetch(grouped)
+    at: dict[dt.date, dict[str, Decimal]] = {day: {} for day in dates}
+    if not len(frame):
+        return at
+    frame["amount"] = convert_column(frame, book.fx, "balance", "currency", "as_of")
+    parts: dict[tuple[dt.date, str], list[Decimal]] = defaultdict(list)
+    for day, customer, amount in zip(frame["as_of"], frame["customer_id"], frame["amount"]):
+        parts[(day, customer)].append(amount)
+    for (day, customer), amounts in parts.items():
+        at[day][customer] = dsum(amounts)
+    return at
+
+
+def concentration_trend(book: Book, dates: Sequence[dt.date]) -> pd.DataFrame:
+    """At each date: customers with an open balance, ar_total, top-10 and top-20 shares and the HHI."""
+    at = balances_by_customer_at(book, dates)
+    rows = []
+    for day in dates:
+        balances = at[day]
+        rows.append(
+            {
+                "month_end": day,
+                "customers": sum(1 for b in balances.values() if b > 0),
+                "ar_total": dsum(balances.values()),
+                "top10_share_pct": top_share_pct(balances, 10),
+                "top20_share_pct": top_share_pct(balances, 20),
+                "hhi": hhi(balances),
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["month_end", "customers", "ar_total", "top10_share_pct", "top20_share_pct", "hhi"]
+    )
+
+
+def utilisation_band(balance: Decimal, limit: Decimal) -> str:
+    """The band of balance / limit × 100 (limit > 0), upper bounds inclusive: 0–50, 50–80, 80–100, > 100."""
+    for bound, label in UTILISATION_BOUNDS:
+        if balance * HUNDRED <= limit * bound:
+            return label
+    return UTILISATION_BANDS[-1]
+
+
+def credit_utilisation(book: Book, balances: Mapping[str, Decimal]) -> pd.DataFrame:
+    """Customers with a credit_limit > 0 by utilisation band (every band, lowest first): customers, open balance at
+    as_of (reporting currency), their credit limits and the band's utilisation (balance / limits × 100)."""
+    customers = book.customers
+    limited = fetch(
+        customers.filter(customers.credit_limit > 0).select("customer_id", "credit_limit").order_by("customer_id")
+    )
+    counts: dict[str, int] = defaultdict(int)
+    amounts: dict[str, list[Decimal]] = defaultdict(list)
+    limits: dict[str, list[Decimal]] = defaultdict(list)
+    for customer, limit in zip(limited["customer_id"], limited["credit_limit"]):
+        balance = balances.get(customer, ZERO)
+        band = utilisation_band(balance, limit)
+        counts[band] += 1
+        amounts[band].append(balance)
+        limits[band].append(limit)
+    rows = []
+    for band in UTILISATION_BANDS:
+        balance, limit = dsum(amounts[band]), dsum(limits[band])
+        rows.append(
+            {
+                "band": band,
+                "customers": counts[band],
+                "balance": balance,
+                "credit_limit": limit,
+                "utilisation_pct": _share(balance, limit),
+            }
+        )
+    return pd.DataFrame(rows, columns=["band", "customers", "balance", "credit_limit", "utilisation_pct"])
+
+
+def _share(part: Decimal, total: Decimal) -> Decimal | None:
+    value = ratio(part, total)
+    return None if value is None else value * HUNDRED
