@@ -239,6 +239,9 @@ def oracle_kpis(folder: Path, as_of: dt.date) -> dict[str, Decimal | int | None]
             )
         }
     )
+    result.update(oracle.payment_behaviour(ledger, as_of))
+    shares = oracle.concentration(ledger, as_of)
+    result.update({k: shares[k] for k in ("top10_share_pct", "hhi")})
     rates = params.allowance_rates
     result["allowance_total"] = oracle.allowance(ledger, as_of, "aging_rates", rates)
     previous = as_of.replace(day=1) - dt.timedelta(days=1)

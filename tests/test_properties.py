@@ -9,7 +9,8 @@ Deterministic: derandomized, no example database, a modest number of examples (P
 - shuffling row order changes nothing; splitting a payment into two of the same date changes nothing;
 - an explicit reporting-currency column plus fx_rates (rate 1 for the reporting currency, and an unused
   currency) changes nothing on an all-reporting-currency ledger;
-- ar_total, open_items, past_due_total and the DSO family equal tests/oracle.py's independent computation.
+- ar_total, open_items, past_due_total, the DSO family, payment behaviour and concentration equal tests/oracle.py's
+  independent computation.
 """
 
 from __future__ import annotations
@@ -165,6 +166,8 @@ def compute(tiny: Tiny, as_of: dt.date = AS_OF, sections: tuple[str, ...] | None
             book = oracle.Ledger(ledger_folder, REPORTING)
             truth.update(oracle.aging(book, as_of))
             truth.update(oracle.dso_family(book, as_of))
+            truth.update(oracle.payment_behaviour(book, as_of))
+            truth.update(oracle.concentration(book, as_of))
     return flat_kpis(results), results, truth
 
 
@@ -198,6 +201,11 @@ def test_ar_and_dso_family_equal_the_oracle(tiny: Tiny) -> None:
         "days_late_weighted",
         "days_to_pay_simple",
         "days_to_pay_weighted",
+        "terms_weighted",
+        "dbt_weighted",
+        "on_time_pct",
+        "top10_share_pct",
+        "hhi",
     ):
         expected = truth[kpi]
         if expected is None:

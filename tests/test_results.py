@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from collections_mi.config.params import parse_params
-from collections_mi.metrics.dso_formulas import KPI_IDS
+from collections_mi.metrics.dso_formulas import BEHAVIOUR_KPI_IDS, KPI_IDS, SECTION_KPI_IDS
 from collections_mi.metrics.published import PUBLISHED, DsoKpis
 from collections_mi.metrics.result import SectionResult, Unavailable
 from collections_mi.metrics.sections import SECTIONS
@@ -195,7 +195,8 @@ def test_what_may_be_not_available_is_typed_so() -> None:
 
 
 def test_dso_kpis_are_the_trend_kpis() -> None:
-    assert DsoKpis.ids() == KPI_IDS
+    """The DSO family, then payment behaviour: every KPI of the section is a column of its trend."""
+    assert DsoKpis.ids() == SECTION_KPI_IDS == KPI_IDS + BEHAVIOUR_KPI_IDS
 
 
 def test_output_needs_are_those_each_field_declares_under_the_params() -> None:
@@ -218,6 +219,7 @@ def test_output_needs_are_those_each_field_declares_under_the_params() -> None:
         "aging_over_credit_limit": (("customers", "credit_limit"),),
         "aging_disputed_buckets": (("invoices", "disputed"),),
         "aging_disputed_items": (("invoices", "disputed"),),
+        "credit_utilisation": (("customers", "credit_limit"),),
     }
     assert needs("dso", "aging_rates") == {
         "dso_by_segment": (("customers", "segment"),),
@@ -227,6 +229,7 @@ def test_output_needs_are_those_each_field_declares_under_the_params() -> None:
         "dso_by_risk_band": (("customers", "risk_score"),),
         "promises": (("promises", None),),
         "promises_kept_rate_trend": (("promises", None),),
+        "behaviour_by_risk_band": (("customers", "risk_score"),),
     }
     write_off_driven = {
         "write_offs": adjustments,
