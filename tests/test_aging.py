@@ -37,11 +37,18 @@ def test_tiny_ledger_by_hand(tiny_ledger: Path, tmp_path: Path) -> None:
     #   I5 fully paid → closed;  I6 dated 11-05 → after as_of, ignored;
     #   I7 200 EUR (paid 11-02, after as_of) = 216.00, 83 dpd
     result = compute(write_params(tmp_path, tiny_ledger))
-    assert dict(result.kpis.items()) == {
+    kpis = dict(result.kpis.items())
+    hhi = kpis.pop("hhi")
+    assert kpis == {
         "ar_total": Decimal("2322.50"),
         "open_items": 5,
         "past_due_total": Decimal("1822.50"),
+        "top10_share_pct": Decimal(100),  # three customers
     }
+    # C1 1,100 (I1 600 + I2 500), C2 250.50, C3 972 (EUR 900 × 1.08): (1,100² + 250.5² + 972²) / 2,322.5² × 10,000
+    assert hhi.quantize(Decimal("1e-20")) == (Decimal("2217534.25") / Decimal("5394006.25") * 10000).quantize(
+        Decimal("1e-20")
+    )
     assert buckets(result) == {
         "current": Decimal("500"),
         "1-30": Decimal("756"),
@@ -66,11 +73,18 @@ def test_tiny_ledger_by_hand(tiny_ledger: Path, tmp_path: Path) -> None:
 def test_back_dated_pack_ignores_later_rows(tiny_ledger: Path, tmp_path: Path) -> None:
     # At 2026-09-30: I1 600 (30 dpd), I3 250.50, I4 800 EUR × 1.10 = 880 (not due), I5 300 (not due), I7 200 EUR = 220
     result = compute(write_params(tmp_path, tiny_ledger, as_of="2026-09-30"))
-    assert dict(result.kpis.items()) == {
+    kpis = dict(result.kpis.items())
+    hhi = kpis.pop("hhi")
+    assert kpis == {
         "ar_total": Decimal("2250.50"),
         "open_items": 5,
         "past_due_total": Decimal("1070.50"),
+        "top10_share_pct": Decimal(100),
     }
+    # C1 600, C2 550.50 (I3 250.50 + I5 300), C3 1,100 (EUR 1,000 × 1.10): (600² + 550.5² + 1,100²) / 2,250.5² × 10,000
+    assert hhi.quantize(Decimal("1e-20")) == (Decimal("1873050.25") / Decimal("5064750.25") * 10000).quantize(
+        Decimal("1e-20")
+    )
     assert buckets(result)["1-30"] == Decimal("600")  # exactly 30 days past due is still 1-30
 
 

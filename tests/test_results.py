@@ -57,7 +57,13 @@ def test_tables_and_kpis_round_trip_exactly(tmp_path: Path) -> None:
     )
     write_results({"aging": result}, dict(result.kpis.items()), tmp_path)
     back = read_results(tmp_path)["aging"]
-    assert dict(back.kpis.items()) == {"ar_total": exact, "open_items": 3, "past_due_total": None}
+    assert dict(back.kpis.items()) == {
+        "ar_total": exact,
+        "open_items": 3,
+        "past_due_total": None,
+        "top10_share_pct": None,
+        "hhi": None,
+    }
     assert back.conventions == result.conventions
     for column in table.columns:
         assert list(back.tables.buckets[column]) == [None if v is None else v for v in table[column]], column
@@ -104,6 +110,8 @@ def test_read_results_can_read_only_some_sections(tmp_path: Path) -> None:
         "ar_total": Decimal("10.50"),
         "open_items": None,
         "past_due_total": None,
+        "top10_share_pct": None,
+        "hhi": None,
     }
     assert only["aging"].tables.buckets.equals(read_results(tmp_path)["aging"].tables.buckets)
 
@@ -174,8 +182,8 @@ def test_every_kpi_id_and_published_table_name_is_declared_once() -> None:
     assert list(SECTIONS) == list(PUBLISHED)
     kpi_ids = [kpi for s in SECTIONS.values() for kpi in s.kpis.ids()]
     files = [file for s in SECTIONS.values() for file in s.tables.files().values()]
-    assert len(kpi_ids) == len(set(kpi_ids)) == 27
-    assert len(files) == len(set(files)) == 54
+    assert len(kpi_ids) == len(set(kpi_ids)) == 32
+    assert len(files) == len(set(files)) == 60
     for section in SECTIONS.values():
         assert not set(section.kpis.ids()) & set(section.tables.files()), section.name
 
