@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from collections_mi.config.audiences import AudienceConfig, AudienceName
 from collections_mi.config.yaml_loader import MAX_BYTES, YamlRefused, load_yaml
 from collections_mi.core.contract import RISK_GRADES, TABLES, RiskGrade
 from collections_mi.core.currencies import ISO_4217
@@ -416,6 +417,7 @@ class ReportConfig(_Strict):
     company: Annotated[str, Field(max_length=200)] = ""
     top_customers: Annotated[int, Field(ge=1, le=500)] = 15
     trend_months: Annotated[int, Field(ge=2, le=60)] = 13
+    audiences: dict[AudienceName, AudienceConfig[EmailAddress]] = Field(default_factory=dict)  # config/audiences.py
 
 
 class SmtpConfig(_Strict):

@@ -243,7 +243,9 @@ def build_email(
     sender: str = "collections-mi@localhost",
     recipients: Sequence[str] = (),
     now: dt.datetime | None = None,
+    notes: Sequence[str] = (),
 ) -> EmailMessage:
+    """``notes``: sentences heading the summary (an audience's scope: whose ledger, what it leaves out)."""
     message = EmailMessage(policy=SMTP)
     message["Subject"] = subject(params, results)
     message["From"] = checked_addresses([sender], "email.sender")[0]
@@ -253,7 +255,7 @@ def build_email(
     message["Message-ID"] = make_msgid(domain="collections-mi.local")
     currency = params.reporting_currency
     lines = kpi_lines(results, currency)
-    sentences = headlines.summary_sentences(results, currency)
+    sentences = [*notes, *headlines.summary_sentences(results, currency)]
     message.set_content(text_body(params, lines, sentences, validation))
     cids = {name: make_msgid(domain="collections-mi.local") for name in images}
     message.add_alternative(html_body(params, lines, sentences, cids, titles, validation), subtype="html")
@@ -269,7 +271,12 @@ def build_email(
 
 
 def write_email(
-    folder: Path, results: Mapping[str, SectionResult[Any, Any]], params: Params, validation: str, progress: Any = None
+    folder: Path,
+    results: Mapping[str, SectionResult[Any, Any]],
+    params: Params,
+    validation: str,
+    progress: Any = None,
+    notes: Sequence[str] = (),
 ) -> list[str]:
     """Write ``folder/email.eml``; returns warnings (e.g. charts omitted because no headless browser was found)."""
     warnings: list[str] = []
@@ -292,6 +299,7 @@ def write_email(
         titles={c.name: c.title for c in chosen},
         sender=params.email.sender,
         recipients=params.email.recipients,
+        notes=notes,
     )
     (folder / "email.eml").write_bytes(bytes(message))
     return warnings
