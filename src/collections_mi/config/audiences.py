@@ -24,6 +24,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 #: an audience's name: its folder under audiences/ — the same on every file system (no capitals, which a
 #: case-insensitive disk would merge), never ".", ".." or hidden
 AUDIENCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: the folder of the audience packs inside a period's pack: <pack>/audiences/<name>/
+AUDIENCES_DIR = "audiences"
 #: the most recipients one email may have (RFC 5321 §4.5.3.1.8: a server must accept 100), as for email.recipients
 MAX_RECIPIENTS = 100
 #: the most values one filter column may list

@@ -25,6 +25,7 @@ from typing import Any
 from traitlets.config import Config
 
 from collections_mi import __version__
+from collections_mi.config.audiences import AUDIENCES_DIR
 from collections_mi.config.params import Params, load_params, params_to_jsonable, write_frozen_params
 from collections_mi.core.errors import MACHINE_ERRNOS, PackError, first_line
 from collections_mi.delivery.email import write_email
@@ -45,7 +46,7 @@ from collections_mi.outputs.excel import write_excel
 from collections_mi.outputs.restatement import compare_with_published
 from collections_mi.presentation import headlines
 from collections_mi.runs.backfill import record_pack
-from collections_mi.sources.audiences import AudienceLedger, audience_ledger
+from collections_mi.sources.audiences import AudienceLedger, audience_ledger, materialised
 from collections_mi.sources.ledger import Ledger, open_ledger
 from collections_mi.store.results import write_results
 from collections_mi.validation.gate import validate_ledger
@@ -412,10 +413,6 @@ def write_outputs(
     return warnings
 
 
-#: the folder of the audience packs inside a period's pack
-AUDIENCES_DIR = "audiences"
-
-
 def audience_params(params: Params, audience: AudienceLedger) -> Params:
     """The params an audience's pack shows and its notebooks read: the audience named in the title line, its
     recipients as the email's To, and no audiences of its own."""
@@ -438,13 +435,17 @@ def prepare_audience(
     """Compute an audience's sections on its part of the ledger (the same functions as the main pack's) and write
     its results and frozen params into ``staging/audiences/<name>/``."""
     label = f"audience {audience.name}"
-    shape = ledger_shape(audience.typed, params.as_of, audience.left_out)
-    sections = available_sections(audience.typed, only, shape)
-    computed = with_dependencies(sections)
-    results = clock.run(
+
+    def compute() -> tuple[LedgerShape, list[Section], dict[str, SectionResult[Any, Any]]]:
+        with materialised(audience) as part:
+            shape = ledger_shape(part.typed, params.as_of, part.left_out)
+            sections = available_sections(part.typed, only, shape)
+            return shape, sections, compute_on_book(part.typed, params, with_dependencies(sections), shape)
+
+    shape, sections, results = clock.run(
         f"{label} compute",
-        f"{label} ({audience.customers:,} customers): computing {', '.join(s.name for s in computed)}",
-        lambda: compute_on_book(audience.typed, params, computed, shape),
+        f"{label} ({audience.customers:,} of {audience.customers_in_ledger:,} customers): computing",
+        compute,
     )
     folder = staging / AUDIENCES_DIR / audience.name
     folder.mkdir(parents=True)
