@@ -107,9 +107,10 @@ def check_audience_columns(raw: Mapping[str, ir.Table], params: Params, where: s
 
 
 def _selected(customers: ir.Table, audience: AudienceConfig[str]) -> ir.BooleanValue:
-    condition: ir.BooleanValue = ibis.literal(True)
-    for column, values in audience.filter.items():
-        condition = condition & customers[column].isin(list(values))
+    conditions = [customers[column].isin(list(values)) for column, values in audience.filter.items()]
+    condition = conditions[0]
+    for more in conditions[1:]:
+        condition = condition & more
     return condition
 
 
@@ -122,7 +123,9 @@ def audience_ledger(
     customers_raw = raw["customers"]
     chosen = customers_raw.filter(_selected(customers_raw, audience))
     counts = customers_raw.aggregate(
-        total=customers_raw.count(), matched=_selected(customers_raw, audience).cast("int64").sum()
+        # not a cast of the condition to an integer: Postgres cannot cast boolean to bigint
+        total=customers_raw.count(),
+        matched=ibis.ifelse(_selected(customers_raw, audience), 1, 0).sum(),
     ).to_pyarrow()
     total = int(counts.column("total")[0].as_py() or 0)
     matched = int(counts.column("matched")[0].as_py() or 0)
