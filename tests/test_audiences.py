@@ -430,3 +430,16 @@ def test_a_ledger_with_only_the_required_columns_publishes_an_audience(tmp_path:
     assert "not per customer" not in index  # this ledger has neither loans nor gl_balances: nothing is left out
     assert "Not available: the ledger has no loans table." in index
     assert os.path.isfile(pack / "audiences" / "two" / "html" / "01_aging.html")
+
+
+def test_several_filter_columns_select_the_customers_matching_each(tmp_path: Path) -> None:
+    audiences = {"na-ann": {"filter": {"region": "North America", "collector": ["Ann", "Zoe"]}}}
+    params, ledger = _ledger(TINY, audiences, tmp_path)
+    part = audience_ledger(ledger.raw, ledger.typed, "na-ann", params.report.audiences["na-ann"])
+    assert (part.customers, part.customers_in_ledger) == (1, 3)
+    assert part.typed["customers"].customer_id.to_pyarrow().to_pylist() == ["C1"]
+    invoices = set(part.typed["invoices"].invoice_id.to_pyarrow().to_pylist())
+    paid = set(part.typed["payments"].invoice_id.to_pyarrow().to_pylist())
+    assert invoices and paid <= invoices
+    expected = {r["invoice_id"] for r in csv.DictReader((TINY / "invoices.csv").open()) if r["customer_id"] == "C1"}
+    assert invoices == expected
