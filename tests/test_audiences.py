@@ -293,10 +293,12 @@ def test_the_pack_publishes_each_audience_tied_out_to_the_main_breakdown(tiny_au
         folder = pack / "audiences" / name
         for path in ("index.html", "kpis.json", "tables/aging.csv", "tables.xlsx", "email.eml", "params.yaml"):
             assert (folder / path).is_file(), path
+        assert (folder / "pack.pdf").read_bytes().startswith(b"%PDF-")
         assert sorted(p.name for p in (folder / "html").iterdir()) == [
             "01_aging.html",
             "02_dso.html",
             "03_allowance.html",
+            "plotly.min.js",
         ]
         kpis = json.loads((folder / "kpis.json").read_text())
         assert Decimal(str(kpis["ar_total"])) == Decimal(by_region[region]["total"])
