@@ -418,7 +418,7 @@ def _run_locked(
             # the notebooks read the params as validated at the start (staging/params.yaml, kept in the pack), never
             # the live file, which may have changed since
             frozen_params_path = write_frozen_params(params, params_path, staging)
-            clock.run("excel", "writing tables.xlsx", lambda: write_excel(results, staging / "tables.xlsx"))
+            clock.run("excel", "writing tables.xlsx", lambda: write_excel(results, staging / "tables.xlsx", params))
             footer = (
                 f"collections_mi {__version__} · run {run_id} · as of {params.as_of} · params "
                 f"{params_path.name} (aging {params.aging.basis}, allowance {params.allowance.method}, DSO window "
