@@ -43,6 +43,7 @@ def test_pack_publishes_every_output(published) -> None:
     ):
         assert (folder / relative).is_file(), relative
     assert "index.html" in run.stdout
+    assert "without encryption" not in run.stderr and "WARNING" not in run.stderr  # no kernel noise (issue 19 § 8)
     assert not (out / ".staging").exists() or not any((out / ".staging").iterdir())
     manifest = json.loads((folder / "run.json").read_text())
     assert manifest["period"] == "2026-10" and manifest["validation"]["ok"] is True
