@@ -178,10 +178,11 @@ def cell_value(plan: ColumnPlan, column: str, value: Any, row_currency: str) -> 
         return value if isinstance(value, dt.datetime) else dt.datetime(value.year, value.month, value.day)
     if not _is_number(value):
         return str(value)
+    exact = value if isinstance(value, Decimal) else Decimal(str(value))
     if kind == "percent":
-        return float(Decimal(str(value)) / 100)
+        return float(exact / 100)
     if kind in ("money", "own_money"):
-        return float(round_money(Decimal(str(value)), row_currency))
+        return float(round_money(exact, row_currency))
     if kind == "count" and _integral(value):
         return int(value)
     return float(value)
