@@ -116,6 +116,23 @@ class _Stopwatch:
 _IPC_PATH_LIMIT = 100
 
 
+def kernel_socket_dir() -> str | None:
+    """A new private folder for a kernel's Unix sockets, its path short enough for AF_UNIX: in the temporary folder,
+    else in /tmp (a long $TMPDIR would otherwise put the kernel on TCP, and ipykernel would warn about it on the
+    terminal); None where there are no Unix sockets (Windows) or no such folder can be made."""
+    if os.name != "posix":
+        return None
+    for base in (None, "/tmp"):
+        try:
+            folder = tempfile.mkdtemp(prefix="cmi-kernel-", dir=base)
+        except OSError:
+            continue
+        if len(folder) + 8 <= _IPC_PATH_LIMIT:
+            return folder
+        os.rmdir(folder)
+    return None
+
+
 def execute_notebook_file(source: str, target: str, parameters: dict[str, Any], cwd: str) -> None:
     """Run one notebook with papermill, writing the executed copy to ``target``."""
     import papermill  # 1.5 s to import: only a pack that runs notebooks pays it, not `collections-mi metrics`
@@ -125,10 +142,17 @@ def execute_notebook_file(source: str, target: str, parameters: dict[str, Any], 
     # of one pack, or two packs at once) can pick the same port and one dies ("Address already in use").
     # Sockets in a folder of our own cannot collide, and are not reachable from the network either.
     config = Config()
-    socket_dir = tempfile.mkdtemp(prefix="cmi-kernel-") if os.name == "posix" else None
-    if socket_dir is not None and len(socket_dir) + 8 <= _IPC_PATH_LIMIT:
+    socket_dir = kernel_socket_dir()
+    if socket_dir is not None:
         config.KernelManager.transport = "ipc"
         config.KernelManager.ip = os.path.join(socket_dir, "k")
+    else:
+        # No Unix sockets here (Windows): the kernel listens on TCP, on 127.0.0.1 only (jupyter_client's default),
+        # and ipykernel (kernelapp.py, init_sockets) then logs "Kernel is running over TCP without encryption" to
+        # the terminal at every start — once per notebook of every pack. The connection never leaves the machine
+        # and every message is signed with the kernel's key; the warning is noise to the person running the pack,
+        # so the kernel logs its errors only.
+        config.NotebookClient.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
     try:
         papermill.execute_notebook(
             source,
@@ -371,6 +395,20 @@ def pdf_manifest(outcome: PdfOutcome) -> dict[str, Any]:
     return {"file": outcome.path.name, "pages": outcome.pages, "bytes": outcome.path.stat().st_size}
 
 
+def shown_source(description: str, params_path: Path) -> str:
+    """The source as the published footer names it: a local folder or file inside the project (or beside the params
+    file) by its path relative to it — ``files:data/demo``, not the machine's ``files:/home/…/data/demo`` — and
+    anything else as it is. run.json keeps the full location."""
+    kind, separator, location = description.partition(":")
+    if not separator or not Path(location).is_absolute():  # a URL (ibis:postgres://…, spark:s3a://…)
+        return description
+    path = Path(location)
+    for base in (project_root(), params_path.resolve().parent):
+        if path.is_relative_to(base.resolve()):
+            return f"{kind}:{path.relative_to(base.resolve()).as_posix()}"
+    return description
+
+
 def package_versions() -> dict[str, str]:
     versions = {}
     for name in PACKAGES:
@@ -434,7 +472,7 @@ def write_results_stage(part: PackPart, clock: _Stopwatch) -> None:
     clock.run(
         part.stage("excel"),
         f"{part.label + ': ' if part.label else ''}writing tables.xlsx",
-        lambda: write_excel(part.results, part.folder / "tables.xlsx"),
+        lambda: write_excel(part.results, part.folder / "tables.xlsx", part.params),
     )
 
 
@@ -574,7 +612,8 @@ def _run_locked(
             footer = (
                 f"collections_mi {__version__} · run {run_id} · as of {params.as_of} · params "
                 f"{params_path.name} (aging {params.aging.basis}, allowance {params.allowance.method}, DSO window "
-                f"{params.dso.window_months} months) · source {ledger.description} · validation passed "
+                f"{params.dso.window_months} months) · source {shown_source(ledger.description, params_path)} · "
+                f"validation passed "
                 f"({report.checks_run} checks)"
             )
             main = PackPart(
