@@ -16,7 +16,7 @@ import pandas as pd
 
 from collections_mi.core.money import round_money
 from collections_mi.metrics.result import SectionResult
-from collections_mi.presentation.labels import column_label, enum_label
+from collections_mi.presentation.labels import column_label, enum_label, kpi_label
 from collections_mi.presentation.sparkline import sparkline_svg
 
 COUNT_COLUMNS = {"items", "open_items", "customers", "invoices", "loans"}
@@ -171,6 +171,8 @@ def cell(value: Any, column: str, currency: str) -> str:
         return money(value, currency)
     if column in ENUM_COLUMNS:
         return html.escape(enum_label(str(value)))
+    if column == "kpi":
+        return html.escape(kpi_label(str(value)))
     return html.escape(str(value))
 
 
@@ -184,10 +186,14 @@ def html_table(
     css_class: str = "mi-table",
     highlight: Sequence[str] = (),
     source: str | None = None,
+    empty: str | None = None,
 ) -> str:
     """A DataFrame as an accessible HTML table with right-aligned, rounded numbers, headers as words
     (:func:`labels.column_label`, or ``labels``), ids and dates on one line; every text escaped. With ``max_rows``
-    a longer table shows its first rows and says how many more are in ``tables/<source>.csv`` and tables.xlsx."""
+    a longer table shows its first rows and says how many more are in ``tables/<source>.csv`` and tables.xlsx; with
+    ``empty`` a table without rows is that sentence instead of a bare header."""
+    if empty is not None and frame.empty:
+        return f'<p class="mi-note">{html.escape(empty)}</p>'
     labels = labels or {}
     shown = frame if max_rows is None else frame.head(max_rows)
     classes = {c: _cell_class(frame, c) for c in frame.columns}
