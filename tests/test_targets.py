@@ -241,7 +241,7 @@ def test_tiles_carry_status_target_and_trend_on_the_tiny_ledger(tiny_results) ->
     )
     past_due = results["aging"].kpis.past_due_total
     expected = status(past_due, targets_of(params.report.targets)["past_due_total"])
-    assert tiles["Past due"]["status"] == expected.text and tiles["Past due"]["target"] == "target USD 1,000.00"
+    assert tiles["Past due"]["status"] == expected.text and tiles["Past due"]["target"] == "target USD 1.0k"
     # a KPI with a target that heads nothing gets a tile of its own, after its section's headlines
     assert "Days to pay (simple)" in tiles and tiles["Days to pay (simple)"]["target"] == "target 10.0 days"
     # no target, no status; the DSO trend's last 13 month-ends as the sparkline, the latest value last
