@@ -42,7 +42,7 @@ def test_email_is_multipart_with_html_text_inline_charts_and_the_pdf_under_2_mb(
     assert message.is_multipart() and "October 2026" in message["Subject"]
     html_body = message.get_body(("html",)).get_content()
     text_body = message.get_body(("plain",)).get_content()
-    assert "2,322.50" in html_body and "2,322.50" in text_body  # the same AR as kpis.json, rounded for display
+    assert "USD 2.3k" in html_body and "USD 2.3k" in text_body  # AR 2,322.50 (kpis.json) scaled for reading
     images = [p for p in message.walk() if p.get_content_type() == "image/png"]
     warnings = json.loads((tiny_pack / "run.json").read_text())["warnings"]
     attachments = {p.get_filename(): p for p in message.iter_attachments()}
