@@ -188,3 +188,12 @@ def test_one_colour_per_metric_across_charts() -> None:
     first = charts.kpi_trend(trend, ["dso", "add"], ["DSO", "ADD"], "t")
     second = charts.kpi_trend(trend, ["add"], ["ADD"], "t")
     assert first.data[1].line.color == second.data[0].line.color == charts.METRIC_COLOURS["add"]
+
+
+def test_a_breakdown_the_ledger_cannot_fill_is_left_out() -> None:
+    frame = pd.DataFrame(
+        {"customer_id": ["C1", "C2"], "name": ["Acme", "Beta"], "segment": ["(none)", "(none)"], "total": [1, 2]}
+    )
+    shown = display.customers(frame, "customers", ["current"])
+    assert isinstance(shown, pd.DataFrame)
+    assert list(shown.columns) == ["name", "total"]

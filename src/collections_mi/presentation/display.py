@@ -12,6 +12,7 @@ from decimal import Decimal
 import pandas as pd
 
 from collections_mi.core.money import round_money
+from collections_mi.metrics.aging import UNASSIGNED
 from collections_mi.metrics.result import Unavailable
 from collections_mi.presentation.format import count, is_missing, money_short
 
@@ -110,13 +111,23 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 _TINY = re.compile(r"-?\d+\.\d{3,}")
 
 
+def _pick(frame: pd.DataFrame, wanted: Sequence[str]) -> pd.DataFrame:
+    """``wanted`` columns ``frame`` has, in that order, leaving out a text column the ledger could not fill (every
+    value "(none)": an optional column such as customers.segment is absent)."""
+    kept = [
+        c
+        for c in dict.fromkeys(wanted)
+        if c in frame.columns and not (len(frame) and all(str(v) == UNASSIGNED for v in frame[c]))
+    ]
+    return frame[kept]
+
+
 def columns(frame: pd.DataFrame | Unavailable, kind: str, extra: Sequence[str] = ()) -> pd.DataFrame | Unavailable:
     """``frame`` with only the columns :data:`COLUMNS` lists for ``kind`` (those it has, in that order) and
     ``extra`` (e.g. the configured aging buckets); an Unavailable table is returned as it is."""
     if isinstance(frame, Unavailable):
         return frame
-    wanted = [*COLUMNS[kind], *extra]
-    return frame[[c for c in dict.fromkeys(wanted) if c in frame.columns]]
+    return _pick(frame, [*COLUMNS[kind], *extra])
 
 
 def customers(frame: pd.DataFrame | Unavailable, kind: str, buckets: Sequence[str]) -> pd.DataFrame | Unavailable:
@@ -129,7 +140,7 @@ def customers(frame: pd.DataFrame | Unavailable, kind: str, buckets: Sequence[st
         first = base.index("current")
         base = [c for c in base if c not in ("current", "1-30", "31-60", "61-90", "91-120", "120+")]
         base[first:first] = list(buckets)
-    return frame[[c for c in dict.fromkeys(base) if c in frame.columns]]
+    return _pick(frame, base)
 
 
 def with_names(frame: pd.DataFrame, names: pd.DataFrame | Unavailable) -> pd.DataFrame:
