@@ -39,10 +39,10 @@ def test_email_is_multipart_with_html_text_inline_charts_and_the_pdf_under_2_mb(
     raw = (tiny_pack / "email.eml").read_bytes()
     assert len(raw) <= 2_000_000
     message = BytesParser(policy=policy.default).parsebytes(raw)
-    assert message.is_multipart() and "2026-10" in message["Subject"]
+    assert message.is_multipart() and "October 2026" in message["Subject"]
     html_body = message.get_body(("html",)).get_content()
     text_body = message.get_body(("plain",)).get_content()
-    assert "2,322.50" in html_body and "2,322.50" in text_body  # the same AR as kpis.json, rounded for display
+    assert "USD 2.3k" in html_body and "USD 2.3k" in text_body  # AR 2,322.50 (kpis.json) scaled for reading
     images = [p for p in message.walk() if p.get_content_type() == "image/png"]
     warnings = json.loads((tiny_pack / "run.json").read_text())["warnings"]
     attachments = {p.get_filename(): p for p in message.iter_attachments()}
@@ -254,9 +254,9 @@ def test_report_company_is_text_never_markdown_or_html_on_any_page_or_in_the_ema
         assert escaped in page, f"{name}: the company is not shown (escaped)"
     assert [problem for name, page in pages.items() for problem in _markup_problems(name, page)] == []
     # the plain-text body and the subject are plain text: the company as written, on one line
-    assert message.get_body(("plain",)).get_content().startswith(f"{HOSTILE_COMPANY} · Collections MI · 2026-10 ")
+    assert message.get_body(("plain",)).get_content().startswith(f"{HOSTILE_COMPANY} · Collections MI · October 2026 ")
     subject = " ".join(str(message["Subject"]).split())  # unfolded (Python's decoder doubles a space at "·")
-    assert subject.startswith(f"{HOSTILE_COMPANY} · Collections MI · 2026-10 · AR ")
+    assert subject.startswith(f"{HOSTILE_COMPANY} · Collections MI · October 2026 · AR ")
 
 
 def test_the_exploration_notebook_shows_the_company_and_customer_names_as_text(hostile_pack, tmp_path: Path) -> None:
@@ -331,7 +331,7 @@ def test_a_line_break_that_bypassed_validation_never_reaches_a_header(tiny_pack:
     )
     parsed = BytesParser(policy=policy.default).parsebytes(bytes(message))
     assert " ".join(str(parsed["Subject"]).split()).startswith(
-        "Acme Bcc: leak@evil.example body · Collections MI · 2026-10 · AR "
+        "Acme Bcc: leak@evil.example body · Collections MI · October 2026 · AR "
     )
     assert parsed["Bcc"] is None and str(parsed["From"]) == "collections-mi@localhost"
     with pytest.raises(ConfigError, match=r"^email.sender: contains a line break \(character U\+000A at position 15\)"):

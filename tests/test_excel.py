@@ -20,7 +20,8 @@ from collections_mi.config.params import load_params
 from collections_mi.metrics.book import open_book
 from collections_mi.metrics.sections import available_sections, compute_sections, flat_kpis
 from collections_mi.outputs.excel import CONTENTS, KPI_SHEET, sheet_name, write_excel
-from collections_mi.presentation.labels import TABLES, column_label, value_label
+from collections_mi.presentation.labels import TABLES, value_label
+from collections_mi.presentation.labels import sheet_column_label as column_label
 from collections_mi.sources.ledger import open_ledger
 from collections_mi.store.results import write_results
 
@@ -109,7 +110,7 @@ def test_labels_for_ids_and_enum_values() -> None:
     assert column_label("special_mention") == "Special mention"  # a grade as a migration matrix's column
     assert value_label("risk_grade", "special_mention") == "Special mention"
     assert value_label("status", "non_accrual") == "Non-accrual" and value_label("status", "reo") == "REO (foreclosed)"
-    assert value_label("impairment_method", "cash_flows") == "Cash flows"
+    assert value_label("impairment_method", "cash_flows") == "PV of cash flows"
     assert value_label("kpi", "cei_pct") == "Collection effectiveness"
     assert value_label("name", "special_mention") == "special_mention"  # free text is never relabelled
     assert all(len(label.title) <= 31 for label in TABLES.values())

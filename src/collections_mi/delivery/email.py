@@ -296,7 +296,7 @@ def subject(params: Params, results: Mapping[str, SectionResult[Any, Any]]) -> s
     parts = [fmt.brand(params.report.company, params.period)]
     if "aging" in results:
         aging: AgingResult = results["aging"]
-        parts.append(f"AR {fmt.money(aging.kpis.ar_total, params.reporting_currency, symbol=True)}")
+        parts.append(f"AR {fmt.money_short(aging.kpis.ar_total, params.reporting_currency)}")
     if "dso" in results:
         dso: DsoResult = results["dso"]
         if dso.kpis.dso is not None:

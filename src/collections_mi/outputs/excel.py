@@ -29,7 +29,7 @@ from collections_mi.core.money import round_money
 from collections_mi.metrics.result import SectionResult
 from collections_mi.metrics.sections import SECTIONS
 from collections_mi.presentation.format import brand, column_kind, is_missing
-from collections_mi.presentation.labels import column_label, kpi_label, table_label, value_label
+from collections_mi.presentation.labels import kpi_label, sheet_column_label, table_label, value_label
 from collections_mi.presentation.targets import COUNT_KPIS, DAY_KPIS
 
 CONTENTS = "Contents"
@@ -132,7 +132,7 @@ def plan_column(frame: pd.DataFrame, column: str, currency: str) -> ColumnPlan:
     """The kind, header and format of ``column``, judged from its name and its values."""
     columns = [str(c) for c in frame.columns]
     values = [v for v in (_plain(v) for v in frame[column]) if v is not None]
-    label = column_label(column)
+    label = sheet_column_label(column)
     sample = values[:_SAMPLE]
     if sample and all(isinstance(v, bool) for v in sample):
         return ColumnPlan(label, "yes_no", None)

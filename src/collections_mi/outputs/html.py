@@ -37,7 +37,7 @@ def notebook_to_html(
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     notebook = nbformat.read(notebook_path, as_version=4)
-    notebook.metadata["title"] = f"{title} · {period}"
+    notebook.metadata["title"] = f"{title} · {fmt.period_label(period)}"
     resources = {
         "mi": {
             "css": CSS,
@@ -135,7 +135,7 @@ def index_page(
 <header class="mi-header"><span class="mi-brand">{html.escape(fmt.brand(company, period))}</span>
 <nav><a class="current" href="index.html">Overview</a>{nav}</nav></header>
 <main>
-<h1>Month-end collections pack — {html.escape(period)}</h1>
+<h1>Month-end collections pack — {html.escape(fmt.period_label(period))}</h1>
 <p class="mi-note">As of {html.escape(as_of)} · validation: {html.escape(validation)}</p>
 {fmt.kpi_tiles(tiles)}
 {rag_note}

@@ -9,17 +9,21 @@ import pandas as pd
 
 from collections_mi.metrics.published import DsoResult
 from collections_mi.presentation.format import Tile, decimal_places, explained_tiles, percent
+from collections_mi.presentation.labels import kpi_label
 
 KPI_LABELS = {
-    "dso": "DSO",
-    "dso_countback": "Countback DSO",
-    "bpdso": "Best possible DSO",
-    "add": "Average days delinquent",
-    "cei_pct": "Collection effectiveness",
-    "days_late_simple": "Days late (simple)",
-    "days_late_weighted": "Days late (weighted)",
-    "days_to_pay_simple": "Days to pay (simple)",
-    "days_to_pay_weighted": "Days to pay (weighted)",
+    kpi: kpi_label(kpi)
+    for kpi in (
+        "dso",
+        "dso_countback",
+        "bpdso",
+        "add",
+        "cei_pct",
+        "days_late_simple",
+        "days_late_weighted",
+        "days_to_pay_simple",
+        "days_to_pay_weighted",
+    )
 }
 #: for these KPIs a fall is good news; for CEI a rise is
 LOWER_IS_BETTER = {

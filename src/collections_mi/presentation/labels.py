@@ -1,30 +1,66 @@
-"""Readable names for what the pack publishes — one home for them: a table's title and what it shows, a column's
-header, an enum value as a reader says it, a KPI's name (the tiles' :data:`KPI_LABELS`, reused).
+"""Readable names for what the pack publishes — one home for them: a KPI's name (tiles, targets, glossaries), a
+table's title and what it shows, a column's header (short on the pages, :func:`column_label`; in full in the
+workbook, :func:`sheet_column_label`), an enum value as a reader says it.
 
-The workbook (:mod:`collections_mi.outputs.excel`) takes every sheet name, header and enum value from here; the
-HTML pages can pass :func:`column_label` to ``html_table(labels=…)`` for the same words. A name not listed here is
-shown with its underscores as spaces and a capital first letter (:func:`humanize`), never as a bare id.
+The pages, charts, tiles, the email and the PDF read :func:`kpi_label`, :func:`column_label` and :func:`enum_label`;
+the workbook (:mod:`collections_mi.outputs.excel`) takes every sheet name, header and enum value from here too. A
+name not listed here is shown with its underscores as spaces and a capital first letter (:func:`humanize`), never as
+a bare id.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from collections_mi.presentation.targets import KPI_LABELS
-
 __all__ = [
     "COLUMN_LABELS",
+    "PAGE_COLUMN_LABELS",
     "ENUM_COLUMNS",
     "KPI_LABELS",
     "TABLES",
     "VALUE_LABELS",
     "TableLabel",
     "column_label",
+    "enum_label",
     "humanize",
     "kpi_label",
+    "sheet_column_label",
     "table_label",
     "value_label",
 ]
+
+
+#: KPI id (kpis.json) → label
+KPI_LABELS: dict[str, str] = {
+    "ar_total": "Open receivables",
+    "open_items": "Open items",
+    "past_due_total": "Past due",
+    "past_due_share": "Past due share",
+    "dso": "DSO",
+    "dso_countback": "Countback DSO",
+    "bpdso": "Best possible DSO",
+    "add": "Average days delinquent",
+    "cei_pct": "Collection effectiveness",
+    "days_late_simple": "Days late (simple)",
+    "days_late_weighted": "Days late (weighted)",
+    "days_to_pay_simple": "Days to pay (simple)",
+    "days_to_pay_weighted": "Days to pay (weighted)",
+    "allowance_total": "Allowance",
+    "allowance_opening": "Opening allowance",
+    "bad_debt_expense": "Bad-debt expense (month)",
+    "write_offs": "Write-offs (month)",
+    "recoveries": "Recoveries (month)",
+    "watchlist_loans": "Loans on the watch list",
+    "watchlist_balance": "Watch-list recorded investment",
+    "specific_reserve": "Specific reserves",
+    "general_reserve": "General reserves",
+    "total_reserve": "Total reserves",
+    "agency_placed": "Placed with agencies",
+    "agency_collected": "Collected by agencies (gross)",
+    "agency_fees": "Agency fees",
+    "agency_net_back": "Net-back after fees",
+    "agency_liquidation_pct": "Liquidation",
+}
 
 
 class TableLabel(NamedTuple):
@@ -314,6 +350,83 @@ COLUMN_LABELS: dict[str, str] = {
     "long_dispute": "Long dispute",
 }
 
+#: table column → header on the pages (short: tables must fit the page); the workbook's longer headers are
+#: :data:`COLUMN_LABELS`
+PAGE_COLUMN_LABELS: dict[str, str] = {
+    "add": "ADD",
+    "bpdso": "Best possible DSO",
+    "dso": "DSO",
+    "dso_countback": "Countback DSO",
+    "cei_pct": "CEI %",
+    "ar_total": "Open AR",
+    "current_ar": "Current AR",
+    "past_due_ar": "Past due AR",
+    "past_due_total": "Past due",
+    "past_due_pct": "Past due %",
+    "share_pct": "Share %",
+    "sales_window": "Sales (window)",
+    "window_days": "Window days",
+    "days_late_simple": "Days late",
+    "days_late_weighted": "Days late (wtd)",
+    "days_to_pay_simple": "Days to pay",
+    "days_to_pay_weighted": "Days to pay (wtd)",
+    "customer_id": "Customer",
+    "invoice_id": "Invoice",
+    "loan_id": "Loan",
+    "placement_id": "Placement",
+    "agency_id": "Agency id",
+    "collection_id": "Collection",
+    "promise_id": "Promise",
+    "month_end": "Month-end",
+    "mom_change": "Change (month)",
+    "yoy_change": "Change (year)",
+    "previous_month": "Previous month",
+    "open_balance_reporting": "Open balance (reporting)",
+    "amount_original": "Amount (original)",
+    "rate": "Closing rate",
+    "risk_grade": "Risk grade",
+    "impairment_method": "Method",
+    "cost_to_sell_rate": "Cost to sell",
+    "collateral_net": "Collateral net",
+    "effective_rate": "Effective rate",
+    "present_value": "PV of cash flows",
+    "reserve_pct": "Reserve %",
+    "months_on_list": "Months listed",
+    "days_past_due": "Days past due",
+    "credit_limit": "Credit limit",
+    "over_limit": "Over limit",
+    "liquidation_pct": "Liquidation %",
+    "net_back_pct": "Net-back %",
+    "recall_rate_pct": "Recall rate %",
+    "avg_days_to_first_collection": "Days to 1st collection",
+    "days_to_first_collection": "Days to 1st collection",
+    "kept_rate_pct": "Kept %",
+    "roll_rate_pct": "Roll rate %",
+    "not_rolled_pct": "Not rolled %",
+    "coverage_pct": "Coverage %",
+    "loss_pct": "Loss %",
+    "write_offs_next_12m": "Write-offs next 12m",
+    "horizon_complete": "Horizon complete",
+    "horizon_months": "Horizon (months)",
+    "champion_n": "Champion n",
+    "challenger_n": "Challenger n",
+    "champion_mean_pct": "Champion %",
+    "challenger_mean_pct": "Challenger %",
+    "difference_pct": "Difference %",
+    "ci_low": "95% CI low",
+    "ci_high": "95% CI high",
+    "cohens_d": "Cohen's d",
+    "t_statistic": "t",
+    "p_value": "p-value",
+    "needed_per_group": "n needed",
+    "fair_value_less_cost": "Fair value less cost",
+    "carrying_over_fair_value": "Carrying over fair value",
+    "kpi": "KPI",
+    "no_recent_payment": "No recent payment",
+    "over_age_limit": "Over age limit",
+    "long_dispute": "Long dispute",
+}
+
 #: an enum value (risk grade, loan status, impairment method, …) → how a reader says it
 VALUE_LABELS: dict[str, str] = {
     "pass": "Pass",
@@ -324,9 +437,10 @@ VALUE_LABELS: dict[str, str] = {
     "performing": "Performing",
     "non_accrual": "Non-accrual",
     "reo": "REO (foreclosed)",
-    "cash_flows": "Cash flows",
+    "closed": "Closed",
+    "cash_flows": "PV of cash flows",
     "collateral": "Collateral",
-    "general": "General",
+    "general": "General (by grade)",
     "champion": "Champion",
     "challenger": "Challenger",
     "kept": "Kept",
@@ -371,10 +485,22 @@ def kpi_label(kpi: str) -> str:
     return KPI_LABELS.get(kpi) or humanize(kpi)
 
 
-def column_label(column: str) -> str:
-    """A column id as a header, without its unit: ``days_past_due`` → "Days past due", ``bpdso`` → "Best possible
-    DSO", a risk grade as a column (a migration matrix) → "Special mention"; a bucket label ("1-30") as it is."""
+def sheet_column_label(column: str) -> str:
+    """A column id as the workbook's header, without its unit: ``days_past_due`` → "Days past due", ``bpdso`` →
+    "Best possible DSO", a risk grade as a column (a migration matrix) → "Special mention"; a bucket label ("1-30")
+    as it is."""
     return COLUMN_LABELS.get(column) or KPI_LABELS.get(column) or VALUE_LABELS.get(column) or humanize(column)
+
+
+def column_label(column: str) -> str:
+    """A column id as the pages' header, short so that tables fit ("cei_pct" → "CEI %"; otherwise as
+    :func:`sheet_column_label`: "open_balance" → "Open balance")."""
+    return PAGE_COLUMN_LABELS.get(column) or sheet_column_label(column)
+
+
+def enum_label(value: str) -> str:
+    """An enum value as words ("special_mention" → "Special mention"); other text unchanged (names, buckets)."""
+    return VALUE_LABELS.get(value, value)
 
 
 def value_label(column: str, value: str) -> str:
