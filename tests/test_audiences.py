@@ -289,6 +289,8 @@ def test_the_pack_publishes_each_audience_tied_out_to_the_main_breakdown(tiny_au
     _, reports, stderr = tiny_audience_pack
     pack = reports / "2026-10"
     by_region = {r["region"]: r for r in csv.DictReader((pack / "tables" / "aging_by_region.csv").open())}
+    index = (pack / "index.html").read_text(encoding="utf-8")
+    assert '<a href="audiences/emea/index.html">emea</a>' in index and "region = EMEA" in index
     for name, region in (("emea", "EMEA"), ("north-america", "North America")):
         folder = pack / "audiences" / name
         for path in ("index.html", "kpis.json", "tables/aging.csv", "tables.xlsx", "email.eml", "params.yaml"):
@@ -306,7 +308,7 @@ def test_the_pack_publishes_each_audience_tied_out_to_the_main_breakdown(tiny_au
         assert kpis["open_items"] == int(by_region[region]["items"])
         assert not (folder / "tables" / "allowance_gl_reconciliation.csv").exists()
         index = (folder / "index.html").read_text()
-        assert f"Tiny Co · audience {name} · Collections MI · 2026-10" in index
+        assert f"Tiny Co · audience {name} · Collections MI · October 2026" in index
         assert f"customers with region = {region}" in index
         assert "The general ledger balances (gl_balances: the GL reconciliation lines) is not per customer" in index
         aging_page = (folder / "html" / "01_aging.html").read_text()

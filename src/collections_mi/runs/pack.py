@@ -315,8 +315,10 @@ def write_index(
     restatement: dict[str, Any] | None = None,
     unavailable: dict[str, str] | None = None,
     notes: list[str] | None = None,
+    audiences: list[tuple[str, str]] | None = None,
 ) -> None:
-    """``notes``: sentences that head the summary (an audience's scope: whose ledger, what it leaves out)."""
+    """``notes``: sentences that head the summary (an audience's scope: whose ledger, what it leaves out);
+    ``audiences``: (name, what it filters) of the audience packs the main pack links to."""
     from collections_mi.outputs.html import index_page  # nbformat (1.3 s): not for `collections-mi metrics`
 
     currency = params.reporting_currency
@@ -335,6 +337,7 @@ def write_index(
         changes=what_changed.what_changed(results, currency),
         movers=what_changed.movers_html(results, currency),
         glossary=RAG_RULE if any(tile.get("target") for tile in tiles) else "",
+        audiences=[(name, f"audiences/{name}/index.html", scope) for name, scope in (audiences or [])],
     )
     (folder / "index.html").write_text(page, encoding="utf-8")
 
@@ -455,6 +458,8 @@ class PackPart:
     unavailable: dict[str, str] | None
     #: sentences heading its index and email (an audience's scope)
     notes: list[str] = field(default_factory=list)
+    #: the main pack's: (name, what it filters) of each audience pack its index links to
+    audiences: list[tuple[str, str]] = field(default_factory=list)
     #: "" for the main pack, else "audience <name>" (progress lines, timings)
     label: str = ""
 
@@ -497,6 +502,7 @@ def write_outputs(
         restatement,
         part.unavailable,
         part.notes,
+        part.audiences,
     )
     pdf = clock.run(
         part.stage("pdf"),
@@ -512,6 +518,14 @@ def write_outputs(
         lambda: write_email(part.folder, part.results, part.params, validation, notes=part.notes),
     )
     return warnings, pdf
+
+
+def audience_filter_text(audience: AudienceLedger) -> str:
+    """An audience's filter as the index page lists it: "region = EMEA; segment in Enterprise, Public"."""
+    return "; ".join(
+        f"{column} = {values[0]}" if len(values) == 1 else f"{column} in {', '.join(values)}"
+        for column, values in ((c, [str(v) for v in vs]) for c, vs in audience.config.filter.items())
+    )
 
 
 def audience_params(params: Params, audience: AudienceLedger) -> Params:
@@ -624,6 +638,7 @@ def _run_locked(
                 results,
                 footer,
                 unavailable_sections(ledger.typed, shape) if only is None else None,
+                audiences=[(a.name, audience_filter_text(a)) for a in audiences],
             )
             write_results_stage(main, clock)
             parts = [main] + [
