@@ -343,7 +343,7 @@ def test_send_audience_sends_its_own_email_to_its_recipients(tiny_audience_pack,
     assert len(received) == 1 and received[0].rcpt_tos == ["emea@example.com"]
     message = BytesParser(policy=policy.default).parsebytes(received[0].content)
     assert message["To"] == "Head EMEA <emea@example.com>" and message["From"] == "mi@example.com"
-    assert message["Subject"].startswith("Tiny Co · audience emea · Collections MI · 2026-10 · AR USD 972.00")
+    assert message["Subject"].startswith("Tiny Co · audience emea · Collections MI · October 2026 · AR USD 972 ·")
     text = message.get_body(("plain",)).get_content()
     assert "Audience emea: the 1 of 3 customers with region = EMEA" in text
     assert "left out of this pack" in text

@@ -15,6 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from collections_mi.presentation import format as fmt
+
 from conftest import ROOT, cli, write_params
 from oracle import Ledger as OracleLedger
 from oracle import aging as oracle_aging
@@ -85,7 +87,9 @@ def test_html_is_offline_without_code_and_shows_the_same_numbers(published) -> N
     assert "mi.setup()" not in page and "load_section" not in page  # no code cells
     assert page.count('class="plotly-graph-div"') >= 5
     kpis = json.loads((folder / "kpis.json").read_text(), parse_float=Decimal)
-    shown = f"{kpis['ar_total'].quantize(Decimal('0.01')):,}"
+    # headline money is scaled for reading (USD 80.6m, issue 19): the same kpis.json value on the page and the index
+    shown = fmt.money_short(kpis["ar_total"], "USD")
+    assert re.fullmatch(r"USD \d+(\.\d)?[km]?", shown), shown
     assert shown in page and shown in (folder / "index.html").read_text()
 
 
