@@ -7,24 +7,12 @@ from typing import Any
 
 import pandas as pd
 
+from collections_mi.metrics.dso_formulas import KPI_IDS
 from collections_mi.metrics.published import DsoResult
 from collections_mi.presentation.format import Tile, decimal_places, explained_tiles, percent
 from collections_mi.presentation.labels import kpi_label
 
-KPI_LABELS = {
-    kpi: kpi_label(kpi)
-    for kpi in (
-        "dso",
-        "dso_countback",
-        "bpdso",
-        "add",
-        "cei_pct",
-        "days_late_simple",
-        "days_late_weighted",
-        "days_to_pay_simple",
-        "days_to_pay_weighted",
-    )
-}
+KPI_LABELS = {kpi: kpi_label(kpi) for kpi in KPI_IDS}
 #: for these KPIs a fall is good news; for CEI a rise is
 LOWER_IS_BETTER = {
     "dso",

@@ -16,6 +16,7 @@ import pandas as pd
 
 from collections_mi.core.money import round_money
 from collections_mi.metrics.result import SectionResult
+from collections_mi.presentation.labels import ENUM_COLUMNS as labels_enum_columns
 from collections_mi.presentation.labels import column_label, enum_label, kpi_label
 from collections_mi.presentation.sparkline import sparkline_svg
 
@@ -35,17 +36,9 @@ DAY_COLUMNS = {
 }
 #: statistics (not money): a plain minus sign, never accounting parentheses
 STAT_COLUMNS = {"ci_low", "ci_high", "cohens_d", "t_statistic", "p_value"}
-#: columns whose values are enum ids a reader sees as words (:func:`labels.enum_label`)
-ENUM_COLUMNS = {
-    "risk_grade",
-    "grade_before",
-    "grade_now",
-    "from_grade",
-    "status",
-    "impairment_method",
-    "method",
-    "strategy",
-}
+#: columns whose values are enum ids a reader sees as words (:func:`labels.enum_label`): one list for pages and
+#: workbook
+ENUM_COLUMNS = labels_enum_columns
 #: columns kept on one line (ids and dates); any date value is too
 NOWRAP_COLUMNS = {"bucket", "month_end", "month", "cohort", "currency", "due_by", "promised_on", "first_collection"}
 #: the scales of headline money: the largest whose unit the value reaches
