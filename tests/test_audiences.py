@@ -8,7 +8,6 @@ import csv
 import json
 import os
 import shutil
-import socket
 from decimal import Decimal
 from email import policy
 from email.parser import BytesParser
@@ -236,33 +235,6 @@ def test_a_filter_matching_no_customer_is_an_error_naming_the_audience_and_the_v
 
 
 # ------------------------------------------------------------------------------------ end to end: the CLI
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server():
-    """A real SMTP server on localhost (aiosmtpd), as in test_delivery.py: (port, received envelopes)."""
-    from aiosmtpd.controller import Controller
-
-    received: list = []
-
-    class Handler:
-        async def handle_DATA(self, server, session, envelope):
-            received.append(envelope)
-            return "250 OK"
-
-    port = _free_port()
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, received
-    finally:
-        controller.stop()
 
 
 AUDIENCES = {

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import zipfile
@@ -22,7 +21,7 @@ from collections_mi.config.params import SmtpConfig
 from collections_mi.core.errors import ConfigError, DeliveryError
 from collections_mi.delivery.smtp import send_eml
 
-from conftest import ROOT, SharedPack, shared_pack
+from conftest import ROOT, SharedPack, free_port, shared_pack
 
 pytestmark = pytest.mark.slow
 
@@ -112,39 +111,6 @@ def test_customer_names_are_escaped_everywhere(tiny_pack: Path) -> None:
         assert "<script>alert(1)</script>" not in page
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server():
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import AuthResult
-
-    received: list = []
-
-    class Handler:
-        async def handle_DATA(self, server, session, envelope):
-            received.append(envelope)
-            return "250 OK"
-
-    def authenticator(server, session, envelope, mechanism, auth_data):
-        ok = auth_data.login == b"mi" and auth_data.password == b"s3cret"
-        return AuthResult(success=ok, handled=False)
-
-    port = _free_port()
-    controller = Controller(
-        Handler(), hostname="127.0.0.1", port=port, authenticator=authenticator, auth_require_tls=False
-    )
-    controller.start()
-    try:
-        yield port, received
-    finally:
-        controller.stop()
-
-
 def test_send_delivers_through_a_real_smtp_server(tiny_pack: Path, smtp_server, monkeypatch) -> None:
     port, received = smtp_server
     monkeypatch.setenv("COLLECTIONS_MI_SMTP_PASSWORD", "s3cret")
@@ -188,7 +154,7 @@ def test_send_command_exits_non_zero_for_an_unreachable_host(tiny_pack: Path) ->
         env={
             **os.environ,
             "COLLECTIONS_MI_SMTP_HOST": "127.0.0.1",
-            "COLLECTIONS_MI_SMTP_PORT": str(_free_port()),
+            "COLLECTIONS_MI_SMTP_PORT": str(free_port()),
             "COLLECTIONS_MI_SMTP_SECURITY": "none",
         },
     )
