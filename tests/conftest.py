@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -317,3 +318,42 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
             worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
             with open(_TIMELINE, "a", encoding="utf-8") as log:
                 log.write(f"{worker} {started:.3f} {time.time():.3f} {item.nodeid}\n")
+
+
+# ------------------------------------------------------------------------------------------ a mail server
+
+
+def free_port() -> int:
+    """A TCP port on localhost that nothing listens on (for a server a test starts, or a host that refuses)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on localhost (aiosmtpd): (port, received envelopes). It offers AUTH (user ``mi``, password
+    ``s3cret``) without requiring it."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    received: list = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            received.append(envelope)
+            return "250 OK"
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = auth_data.login == b"mi" and auth_data.password == b"s3cret"
+        return AuthResult(success=ok, handled=False)
+
+    port = free_port()
+    controller = Controller(
+        Handler(), hostname="127.0.0.1", port=port, authenticator=authenticator, auth_require_tls=False
+    )
+    controller.start()
+    try:
+        yield port, received
+    finally:
+        controller.stop()

@@ -562,7 +562,7 @@ def test_notebooks_read_the_params_as_validated_at_the_start_not_the_live_file(
     assert [p.stem for p in sections] == ["01_aging", "02_dso", "03_allowance"]
     for page in [folder / "index.html", *sections]:
         text = page.read_text(encoding="utf-8")
-        assert "Original Co · Collections MI · 2026-10" in text and "Changed Co" not in text, page.name
+        assert "Original Co · Collections MI · October 2026" in text and "Changed Co" not in text, page.name
         assert "2026-10-30" not in text, page.name
     for page in sections:  # the context line each notebook writes from the params it loaded
         assert '<p class="mi-context"><b>Original Co</b> · as of <b>2026-10-31</b>' in page.read_text(encoding="utf-8")

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import zipfile
@@ -22,7 +21,7 @@ from collections_mi.config.params import SmtpConfig
 from collections_mi.core.errors import ConfigError, DeliveryError
 from collections_mi.delivery.smtp import send_eml
 
-from conftest import ROOT, SharedPack, shared_pack
+from conftest import ROOT, SharedPack, free_port, shared_pack
 
 pytestmark = pytest.mark.slow
 
@@ -39,10 +38,10 @@ def test_email_is_multipart_with_html_text_inline_charts_and_the_pdf_under_2_mb(
     raw = (tiny_pack / "email.eml").read_bytes()
     assert len(raw) <= 2_000_000
     message = BytesParser(policy=policy.default).parsebytes(raw)
-    assert message.is_multipart() and "2026-10" in message["Subject"]
+    assert message.is_multipart() and "October 2026" in message["Subject"]
     html_body = message.get_body(("html",)).get_content()
     text_body = message.get_body(("plain",)).get_content()
-    assert "2,322.50" in html_body and "2,322.50" in text_body  # the same AR as kpis.json, rounded for display
+    assert "USD 2.3k" in html_body and "USD 2.3k" in text_body  # AR 2,322.50 (kpis.json) scaled for reading
     images = [p for p in message.walk() if p.get_content_type() == "image/png"]
     warnings = json.loads((tiny_pack / "run.json").read_text())["warnings"]
     attachments = {p.get_filename(): p for p in message.iter_attachments()}
@@ -112,39 +111,6 @@ def test_customer_names_are_escaped_everywhere(tiny_pack: Path) -> None:
         assert "<script>alert(1)</script>" not in page
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server():
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import AuthResult
-
-    received: list = []
-
-    class Handler:
-        async def handle_DATA(self, server, session, envelope):
-            received.append(envelope)
-            return "250 OK"
-
-    def authenticator(server, session, envelope, mechanism, auth_data):
-        ok = auth_data.login == b"mi" and auth_data.password == b"s3cret"
-        return AuthResult(success=ok, handled=False)
-
-    port = _free_port()
-    controller = Controller(
-        Handler(), hostname="127.0.0.1", port=port, authenticator=authenticator, auth_require_tls=False
-    )
-    controller.start()
-    try:
-        yield port, received
-    finally:
-        controller.stop()
-
-
 def test_send_delivers_through_a_real_smtp_server(tiny_pack: Path, smtp_server, monkeypatch) -> None:
     port, received = smtp_server
     monkeypatch.setenv("COLLECTIONS_MI_SMTP_PASSWORD", "s3cret")
@@ -188,7 +154,7 @@ def test_send_command_exits_non_zero_for_an_unreachable_host(tiny_pack: Path) ->
         env={
             **os.environ,
             "COLLECTIONS_MI_SMTP_HOST": "127.0.0.1",
-            "COLLECTIONS_MI_SMTP_PORT": str(_free_port()),
+            "COLLECTIONS_MI_SMTP_PORT": str(free_port()),
             "COLLECTIONS_MI_SMTP_SECURITY": "none",
         },
     )
@@ -254,9 +220,9 @@ def test_report_company_is_text_never_markdown_or_html_on_any_page_or_in_the_ema
         assert escaped in page, f"{name}: the company is not shown (escaped)"
     assert [problem for name, page in pages.items() for problem in _markup_problems(name, page)] == []
     # the plain-text body and the subject are plain text: the company as written, on one line
-    assert message.get_body(("plain",)).get_content().startswith(f"{HOSTILE_COMPANY} · Collections MI · 2026-10 ")
+    assert message.get_body(("plain",)).get_content().startswith(f"{HOSTILE_COMPANY} · Collections MI · October 2026 ")
     subject = " ".join(str(message["Subject"]).split())  # unfolded (Python's decoder doubles a space at "·")
-    assert subject.startswith(f"{HOSTILE_COMPANY} · Collections MI · 2026-10 · AR ")
+    assert subject.startswith(f"{HOSTILE_COMPANY} · Collections MI · October 2026 · AR ")
 
 
 def test_the_exploration_notebook_shows_the_company_and_customer_names_as_text(hostile_pack, tmp_path: Path) -> None:
@@ -331,7 +297,7 @@ def test_a_line_break_that_bypassed_validation_never_reaches_a_header(tiny_pack:
     )
     parsed = BytesParser(policy=policy.default).parsebytes(bytes(message))
     assert " ".join(str(parsed["Subject"]).split()).startswith(
-        "Acme Bcc: leak@evil.example body · Collections MI · 2026-10 · AR "
+        "Acme Bcc: leak@evil.example body · Collections MI · October 2026 · AR "
     )
     assert parsed["Bcc"] is None and str(parsed["From"]) == "collections-mi@localhost"
     with pytest.raises(ConfigError, match=r"^email.sender: contains a line break \(character U\+000A at position 15\)"):

@@ -271,3 +271,33 @@ def test_spark_source_folder_must_exist(tmp_path: Path) -> None:
     params_path = write_params(tmp_path, tmp_path, source={"kind": "spark", "location": "no-such-ledger"})
     with pytest.raises(SourceError, match="source folder not found: .*no-such-ledger"):
         open_ledger(load_params(params_path), params_path)
+
+
+def _audience_kpis(params_path: Path) -> dict[str, object]:
+    """kpis.json of the audience ``emea`` (region EMEA) of ``params_path``'s ledger: its part of the ledger
+    materialised in the engine, every section it can run computed on it."""
+    from collections_mi.metrics.sections import available_sections, flat_kpis
+    from collections_mi.metrics.shape import ledger_shape
+    from collections_mi.runs.pack import compute_on_book
+    from collections_mi.sources.audiences import audience_ledger, materialised
+
+    params = load_params(params_path)
+    ledger = open_ledger(params, params_path)
+    part = audience_ledger(ledger.raw, ledger.typed, "emea", params.report.audiences["emea"])
+    with materialised(part) as cached:
+        shape = ledger_shape(cached.typed, params.as_of, cached.left_out)
+        return flat_kpis(compute_on_book(cached.typed, params, available_sections(cached.typed, shape=shape), shape))
+
+
+@pytest.mark.xdist_group("postgres")
+def test_postgres_audience_is_identical_to_duckdb(
+    postgres, demo_ledger_parquet: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """An audience's part of the ledger (report.audiences) is filtered and materialised in the engine: on Postgres
+    (temporary tables) its KPIs are DuckDB's, exactly."""
+    report = {"audiences": {"emea": {"filter": {"region": "EMEA"}}}}
+    reference = _audience_kpis(write_params(tmp_path, demo_ledger_parquet, name="duckdb.yaml", report=report))
+    source = {"kind": "ibis", "location": postgres.url(), "schema": "ar"}
+    monkeypatch.setenv("PGPASSWORD", postgres.password)
+    assert _audience_kpis(write_params(tmp_path, tmp_path, name="pg.yaml", source=source, report=report)) == reference
+    assert reference["ar_total"] > 0 and "agency_placed" in reference and "total_reserve" not in reference

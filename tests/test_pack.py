@@ -15,6 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from collections_mi.presentation import format as fmt
+
 from conftest import ROOT, cli, write_params
 from oracle import Ledger as OracleLedger
 from oracle import aging as oracle_aging
@@ -43,6 +45,7 @@ def test_pack_publishes_every_output(published) -> None:
     ):
         assert (folder / relative).is_file(), relative
     assert "index.html" in run.stdout
+    assert "without encryption" not in run.stderr and "WARNING" not in run.stderr  # no kernel noise (issue 19 § 8)
     assert not (out / ".staging").exists() or not any((out / ".staging").iterdir())
     manifest = json.loads((folder / "run.json").read_text())
     assert manifest["period"] == "2026-10" and manifest["validation"]["ok"] is True
@@ -84,7 +87,9 @@ def test_html_is_offline_without_code_and_shows_the_same_numbers(published) -> N
     assert "mi.setup()" not in page and "load_section" not in page  # no code cells
     assert page.count('class="plotly-graph-div"') >= 5
     kpis = json.loads((folder / "kpis.json").read_text(), parse_float=Decimal)
-    shown = f"{kpis['ar_total'].quantize(Decimal('0.01')):,}"
+    # headline money is scaled for reading (USD 80.6m, issue 19): the same kpis.json value on the page and the index
+    shown = fmt.money_short(kpis["ar_total"], "USD")
+    assert re.fullmatch(r"USD \d+(\.\d)?[km]?", shown), shown
     assert shown in page and shown in (folder / "index.html").read_text()
 
 
@@ -273,13 +278,17 @@ def test_excel_workbook_matches_the_csv_tables(published) -> None:
     workbook = load_workbook(folder / "tables.xlsx", read_only=True)
     results = read_results(folder)
     tables = {name: frame for r in results.values() for name, frame in r.tables.published().items()}
-    assert len(workbook.sheetnames) == len(tables)
-    aging = list(workbook["aging"].iter_rows(values_only=True))
-    assert list(aging[0]) == ["bucket", "items", "amount", "share_pct"]
-    for row, (bucket, items, amount) in zip(
-        aging[1:], zip(*(tables["aging"][c] for c in ("bucket", "items", "amount")))
+    assert workbook.sheetnames[:2] == ["Contents", "KPIs"] and len(workbook.sheetnames) == len(tables) + 2
+    contents = [row[0] for row in workbook["Contents"].iter_rows(min_row=7, values_only=True)]
+    assert contents == workbook.sheetnames[1:]  # one line per sheet, in order
+    aging = list(workbook["Aging"].iter_rows(values_only=True))
+    assert list(aging[0]) == ["Age bucket", "Items", "Amount", "Share of total (%)"]
+    for row, (bucket, items, amount, share) in zip(
+        aging[1:], zip(*(tables["aging"][c] for c in ("bucket", "items", "amount", "share_pct")))
     ):
         assert row[0] == bucket and row[1] == items
-        assert Decimal(str(row[2])).quantize(Decimal("0.01")) == amount.quantize(Decimal("0.01"))
-    sheet = load_workbook(folder / "tables.xlsx")["aging"]
+        assert Decimal(str(row[2])) == amount.quantize(Decimal("0.01"))  # rounded to the cent, exact in the CSV
+        assert row[3] == pytest.approx(float(share / 100))
+    sheet = load_workbook(folder / "tables.xlsx")["Aging"]
     assert sheet.freeze_panes == "A2" and sheet["C2"].number_format.startswith("#,##0.00")
+    assert sheet["D2"].number_format == "0.0%" and sheet["B2"].number_format == "#,##0"

@@ -161,7 +161,7 @@ def test_tables_xlsx_writes_hostile_text_as_text_never_as_a_formula(tmp_path: Pa
     table = pd.DataFrame({"customer": HOSTILE_TEXT, "balance": [Decimal("-12.50")] * len(HOSTILE_TEXT)})
     path = tmp_path / "tables.xlsx"
     write_excel({"aging": typed_result("aging", tables={"aging_by_customer": table})}, path)
-    sheet = openpyxl.load_workbook(path)["aging_by_customer"]
+    sheet = openpyxl.load_workbook(path)["Aging by customer"]
     cells = [
         (sheet.cell(row, 1).value, sheet.cell(row, 1).data_type, sheet.cell(row, 2).value, sheet.cell(row, 2).data_type)
         for row in range(2, len(HOSTILE_TEXT) + 2)

@@ -20,7 +20,7 @@ from collections_mi.metrics.movers import movers
 from collections_mi.metrics.published import PUBLISHED
 from collections_mi.metrics.sections import available_sections, compute_sections
 from collections_mi.presentation import headlines, what_changed
-from collections_mi.presentation.format import decimal_places, kpi_tiles, money
+from collections_mi.presentation.format import decimal_places, kpi_tiles, money_short
 from collections_mi.presentation.sparkline import points, sparkline_svg
 from collections_mi.presentation.targets import Status, status
 from collections_mi.sources.ledger import open_ledger
@@ -241,7 +241,7 @@ def test_tiles_carry_status_target_and_trend_on_the_tiny_ledger(tiny_results) ->
     )
     past_due = results["aging"].kpis.past_due_total
     expected = status(past_due, targets_of(params.report.targets)["past_due_total"])
-    assert tiles["Past due"]["status"] == expected.text and tiles["Past due"]["target"] == "target USD 1,000.00"
+    assert tiles["Past due"]["status"] == expected.text and tiles["Past due"]["target"] == "target USD 1.0k"
     # a KPI with a target that heads nothing gets a tile of its own, after its section's headlines
     assert "Days to pay (simple)" in tiles and tiles["Days to pay (simple)"]["target"] == "target 10.0 days"
     # no target, no status; the DSO trend's last 13 month-ends as the sparkline, the latest value last
@@ -322,15 +322,15 @@ def test_what_changed_figures_are_the_tables_values(tiny_results) -> None:
     movers_table = results["dso"].tables.top_movers
     segment = movers_table[movers_table["level"] == "segment"].iloc[0]
     assert (
-        f"+{money(segment['past_due_change'], 'USD', symbol=True)} to {money(segment['past_due'], 'USD', symbol=True)}"
+        f"+{money_short(segment['past_due_change'], 'USD')} to {money_short(segment['past_due'], 'USD')}"
         in sentences[1]
     )
     rollforward = results["allowance"].tables.rollforward
     last = sentences[-1]
-    opening, closing = (money(rollforward["amount"].iloc[i], "USD", symbol=True) for i in (0, -1))
+    opening, closing = (money_short(rollforward["amount"].iloc[i], "USD") for i in (0, -1))
     assert last.startswith(f"The allowance moved from {opening} to {closing}")
     for amount in rollforward["amount"].iloc[1:-1]:
-        assert money(abs(amount), "USD", symbol=True) in last
+        assert money_short(abs(amount), "USD") in last
     # the index's movers table escapes customer names (the tiny ledger has one that is a script tag)
     page = what_changed.movers_html(results, "USD")
     assert "<script>" not in page
@@ -385,7 +385,7 @@ def test_top_movers_of_the_demo_pack_match_an_independent_computation(published,
     index = (out / "2026-10" / "index.html").read_text(encoding="utf-8")
     assert "What changed since the previous month-end" in index
     first_segment = table[table["level"] == "segment"].iloc[0]
-    assert money(abs(Decimal(first_segment["past_due_change"])), "USD", symbol=True) in index
+    assert money_short(abs(Decimal(first_segment["past_due_change"])), "USD") in index
 
 
 def test_a_pack_on_the_tiny_ledger_shows_targets_in_index_and_email(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from collections_mi import __version__
 from collections_mi.core.errors import (
@@ -30,6 +31,9 @@ from collections_mi.core.errors import (
     machine_fault_reason,
 )
 from collections_mi.core.printable import escaped
+
+if TYPE_CHECKING:
+    from collections_mi.config.params import Params
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
@@ -79,12 +83,40 @@ def _cmd_send(args: argparse.Namespace) -> int:
     from collections_mi.config.params import EmailConfig, load_params
     from collections_mi.delivery.smtp import send_eml
 
-    email = load_params(args.params).email if args.params else EmailConfig()
+    params = load_params(args.params) if args.params else None
+    email = params.email if params is not None else EmailConfig()
     recipients = [a.strip() for a in args.to.split(",") if a.strip()] if args.to else email.recipients
     path = args.out / args.period / "email.eml"
+    if args.audience is not None:
+        path, audience_recipients = _audience_email(args, params)
+        recipients = [a.strip() for a in args.to.split(",") if a.strip()] if args.to else audience_recipients
     send_eml(path, recipients, email.smtp, sender=email.sender if args.params else None)  # else the email's From
     print(f"Sent {path} to {', '.join(recipients)}")
     return 0
+
+
+def _audience_email(args: argparse.Namespace, params: Params | None) -> tuple[Path, list[str]]:
+    """`send --audience NAME`: the audience's email.eml in the published pack and its recipients (from params)."""
+    from collections_mi.config.audiences import AUDIENCE_NAME, AUDIENCES_DIR
+
+    name = args.audience
+    folder = args.out / args.period / AUDIENCES_DIR
+    published = sorted(p.name for p in folder.iterdir() if (p / "email.eml").is_file()) if folder.is_dir() else []
+    if params is not None and name not in params.report.audiences:
+        configured = ", ".join(params.report.audiences) or "none"
+        raise ConfigError(
+            f"--audience {escaped(name, one_line=True)}: {args.params} has no report.audiences."
+            f"{escaped(name, one_line=True)} (audiences there: {configured})",
+            hint="name an audience of report.audiences in params (README § Params)",
+        )
+    if not AUDIENCE_NAME.match(name) or name not in published:
+        raise ConfigError(
+            f"--audience {escaped(name, one_line=True)}: the pack {args.out / args.period} has no audience of that "
+            f"name (audiences published there: {', '.join(published) or 'none'})",
+            hint="add it to report.audiences in params and run `collections-mi pack` again, or name a published one",
+        )
+    recipients = list(params.report.audiences[name].recipients) if params is not None else []
+    return folder / name / "email.eml", recipients
 
 
 def _cmd_backfill(args: argparse.Namespace) -> int:
@@ -210,12 +242,22 @@ def build_parser() -> argparse.ArgumentParser:
     send = commands.add_parser(
         "send",
         help="send a published pack's email.eml over SMTP",
-        description="Send DIR/<period>/email.eml. SMTP host/port/user/security from params "
-        "(email.smtp) or COLLECTIONS_MI_SMTP_HOST/PORT/USER/SECURITY; the password "
+        description="Send DIR/<period>/email.eml (with --audience NAME: DIR/<period>/audiences/NAME/email.eml). "
+        "SMTP host/port/user/security from params (email.smtp) or COLLECTIONS_MI_SMTP_HOST/PORT/USER/SECURITY; "
+        "the password "
         "only from COLLECTIONS_MI_SMTP_PASSWORD. Nothing is sent without this command.",
     )
     send.add_argument("--period", required=True, help="YYYY-MM of a published pack")
-    send.add_argument("--to", help="comma-separated recipients (default: email.recipients in params)")
+    send.add_argument(
+        "--to",
+        help="comma-separated recipients (default: email.recipients in params; with --audience, the audience's "
+        "report.audiences.NAME.recipients)",
+    )
+    send.add_argument(
+        "--audience",
+        metavar="NAME",
+        help="send the email of the audience NAME (DIR/<period>/audiences/NAME/email.eml) instead of the pack's",
+    )
     send.add_argument("--params", type=Path, help="params file with the email section (optional)")
     send.add_argument("--out", default=Path("reports"), type=Path, help="reports folder (default: reports)")
     send.set_defaults(run=_cmd_send)

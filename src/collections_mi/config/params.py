@@ -15,7 +15,7 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path, PurePath
@@ -23,7 +23,6 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -34,12 +33,14 @@ from pydantic import (
     model_validator,
 )
 
+from collections_mi.config.addresses import EmailAddress
+from collections_mi.config.audiences import AudienceConfig, AudienceName
 from collections_mi.config.targets import TARGET_KPIS, Targets
 from collections_mi.config.yaml_loader import MAX_BYTES, YamlRefused, load_yaml
 from collections_mi.core.contract import RISK_GRADES, TABLES, RiskGrade
 from collections_mi.core.currencies import ISO_4217
 from collections_mi.core.errors import ConfigError
-from collections_mi.core.printable import escaped, text_problem
+from collections_mi.core.printable import as_written, escaped, text_problem
 
 Rate = Annotated[Decimal, Field(ge=0, le=1)]
 
@@ -419,6 +420,7 @@ class ReportConfig(_Strict):
     trend_months: Annotated[int, Field(ge=2, le=60)] = 13
     #: KPI id → {target, amber, red} (config/targets.py); the status beside the KPI on the index, email and PDF
     targets: Targets = Field(default_factory=Targets)  # type: ignore[valid-type]
+    audiences: dict[AudienceName, AudienceConfig[EmailAddress]] = Field(default_factory=dict)  # config/audiences.py
 
 
 class SmtpConfig(_Strict):
@@ -429,65 +431,6 @@ class SmtpConfig(_Strict):
     user: Annotated[str, Field(max_length=256)] | None = None
     security: Literal["starttls", "ssl", "none"] = "starttls"
     timeout_seconds: Annotated[int, Field(ge=1, le=600)] = 30
-
-
-#: an address as it travels in SMTP: a local part, one @, a domain; no spaces, quotes, brackets or separators
-_ADDRESS = re.compile(r"^(?P<local>[^\s@<>()\[\],;:\\\"]+)@(?P<domain>[^\s@<>()\[\],;:\\\"]+)$")
-#: ``Display Name <address>``: the name without <, >, quotes or list separators
-_NAMED_ADDRESS = re.compile(r"^(?P<name>[^<>\",;]*?)\s*<(?P<address>[^<>]*)>$")
-
-
-def address_problem(text: str) -> str | None:
-    """Why ``text`` is not an e-mail address (``ar@example.com`` or ``Accounts Receivable <ar@example.com>``), or
-    None. RFC 5321 §4.5.3.1's limits: the address at most 254 characters, its local part 64, its domain 255; a
-    display name at most 200."""
-    problem = text_problem(text)
-    if problem is not None:
-        return problem
-    named = _NAMED_ADDRESS.match(text.strip())
-    address = named.group("address") if named else text.strip()
-    match = _ADDRESS.match(address)
-    if match is None or (named is not None and len(named.group("name")) > 200):
-        return f'{_shown(text)} is not an e-mail address such as ar@example.com or "Accounts <ar@example.com>"'
-    for part, length, limit in (
-        ("address", len(address), 254),
-        ("local part (before @)", len(match["local"]), 64),
-        ("domain", len(match["domain"]), 255),
-    ):
-        if length > limit:
-            return f"the {part} is {length:,} characters long; at most {limit} (RFC 5321)"
-    return None
-
-
-def checked_addresses(addresses: Sequence[str], key: str) -> list[str]:
-    """``addresses`` stripped, each an e-mail address (:func:`address_problem`); otherwise a
-    :class:`ConfigError` naming ``key`` (e.g. ``email.sender``): never a header with a line break."""
-    checked = []
-    for number, address in enumerate(addresses):
-        problem = address_problem(address)
-        if problem is not None:
-            where = key if len(addresses) == 1 else f"{key}, address {number + 1}"
-            raise ConfigError(
-                f"{where}: {problem}", hint="give e-mail addresses such as ar@example.com, on one line each"
-            )
-        checked.append(address.strip())
-    return checked
-
-
-def bare_address(text: str) -> str:
-    """``Accounts <ar@example.com>`` → ``ar@example.com`` (the SMTP envelope's address)."""
-    named = _NAMED_ADDRESS.match(text.strip())
-    return named.group("address") if named else text.strip()
-
-
-def _address(value: str) -> str:
-    problem = address_problem(value)
-    if problem is not None:
-        raise ValueError(problem)
-    return value.strip()
-
-
-EmailAddress = Annotated[str, AfterValidator(_address)]
 
 
 class EmailConfig(_Strict):
@@ -593,7 +536,7 @@ def parse_params(data: Any, *, origin: str = "params") -> Params:
                 lines.append(f"  {key}: required key is missing")
             else:
                 given = err.get("input")
-                shown = "" if isinstance(given, dict) else f" (got {_shown(given)})"
+                shown = "" if isinstance(given, dict) else f" (got {as_written(given)})"
                 lines.append(f"  {key}: {err['msg']}{shown}")
         if len(lines) > 20:
             lines[20:] = [f"  … and {len(lines) - 20} more"]
@@ -651,18 +594,6 @@ def _unknown_key_help(loc: tuple[Any, ...]) -> str:
         if table is not None and len(parts) == 4:
             return "a table's source says file, table, columns, values or csv"
     return "check spelling; see README.md § Params"
-
-
-def _shown(value: Any, limit: int = 80) -> str:
-    """A value as the user wrote it in YAML: 1.5, not Decimal('1.5'); text quoted (controls escaped by repr); a
-    long value cut to ``limit`` characters with its length."""
-    shown = (
-        str(value) if isinstance(value, (Decimal, int, float, dt.date)) and not isinstance(value, bool) else repr(value)
-    )
-    if len(shown) <= limit:
-        return shown
-    size = f"{len(value):,} characters" if isinstance(value, str) else f"{len(shown):,} characters written out"
-    return f"{shown[:limit]}… ({size})"
 
 
 _PERIOD_FILE = re.compile(r"^(\d{4})-(\d{2})\.ya?ml$")

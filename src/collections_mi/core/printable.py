@@ -12,7 +12,10 @@ Standard library only: the CLI imports it on its error path.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from decimal import Decimal
+from typing import Any
 
 #: line breaks YAML or a mail header would take as the end of a line
 LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
@@ -65,3 +68,15 @@ def escaped(text: str, *, one_line: bool = False) -> str:
     """``text`` with every control character shown as its escape (``\\x1b``, ``\\r``→``\\x0d``, ``\\u202e``);
     with ``one_line`` line feeds and tabs too (``\\n``, ``\\t``), for a name quoted inside a message."""
     return (_ONE_LINE if one_line else _MULTI_LINE).sub(_escape, text)
+
+
+def as_written(value: Any, limit: int = 80) -> str:
+    """A value as the user wrote it in YAML: 1.5, not Decimal('1.5'); text quoted (controls escaped by repr); a
+    long value cut to ``limit`` characters with its length."""
+    shown = (
+        str(value) if isinstance(value, (Decimal, int, float, dt.date)) and not isinstance(value, bool) else repr(value)
+    )
+    if len(shown) <= limit:
+        return shown
+    size = f"{len(value):,} characters" if isinstance(value, str) else f"{len(shown):,} characters written out"
+    return f"{shown[:limit]}… ({size})"

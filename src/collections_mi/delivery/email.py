@@ -26,7 +26,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from collections_mi.config.params import Params, ReportConfig, checked_addresses
+from collections_mi.config.addresses import checked_addresses
+from collections_mi.config.params import Params, ReportConfig
 from collections_mi.core.errors import first_line
 from collections_mi.core.printable import character_problem
 from collections_mi.metrics.published import AgingResult, AllowanceResult, DsoResult
@@ -295,7 +296,7 @@ def subject(params: Params, results: Mapping[str, SectionResult[Any, Any]]) -> s
     parts = [fmt.brand(params.report.company, params.period)]
     if "aging" in results:
         aging: AgingResult = results["aging"]
-        parts.append(f"AR {fmt.money(aging.kpis.ar_total, params.reporting_currency, symbol=True)}")
+        parts.append(f"AR {fmt.money_short(aging.kpis.ar_total, params.reporting_currency)}")
     if "dso" in results:
         dso: DsoResult = results["dso"]
         if dso.kpis.dso is not None:
@@ -347,10 +348,12 @@ def build_email(
     recipients: Sequence[str] = (),
     now: dt.datetime | None = None,
     limit: int = EMAIL_LIMIT_BYTES,
+    notes: Sequence[str] = (),
 ) -> EmailMessage:
     """The email for the pack in ``folder``, at most ``limit`` bytes as written: with ``folder/pack.pdf`` attached
     when there is one, the HTML pack zipped while it fits, and — only if the message is still too big — without
-    the PDF, then without charts (the last first), each named in the body."""
+    the PDF, then without charts (the last first), each named in the body. ``notes``: sentences heading the summary
+    (an audience's scope: whose ledger, what it leaves out)."""
     headers = {
         "Subject": subject(params, results),
         "From": checked_addresses([sender], "email.sender")[0],
@@ -360,7 +363,7 @@ def build_email(
     }
     currency = params.reporting_currency
     lines = kpi_lines(results, currency, params.report)
-    sentences = headlines.summary_sentences(results, currency)
+    sentences = [*notes, *headlines.summary_sentences(results, currency)]
     changes = what_changed.what_changed(results, currency)
     cids = {name: make_msgid(domain="collections-mi.local") for name in images}
     pdf = (folder / PDF_NAME).read_bytes() if (folder / PDF_NAME).is_file() else None
@@ -416,7 +419,12 @@ def build_email(
 
 
 def write_email(
-    folder: Path, results: Mapping[str, SectionResult[Any, Any]], params: Params, validation: str, progress: Any = None
+    folder: Path,
+    results: Mapping[str, SectionResult[Any, Any]],
+    params: Params,
+    validation: str,
+    progress: Any = None,
+    notes: Sequence[str] = (),
 ) -> list[str]:
     """Write ``folder/email.eml``; returns warnings (e.g. charts omitted because no headless browser was found)."""
     warnings: list[str] = []
@@ -439,6 +447,7 @@ def write_email(
         titles={c.name: c.title for c in chosen},
         sender=params.email.sender,
         recipients=params.email.recipients,
+        notes=notes,
     )
     (folder / "email.eml").write_bytes(bytes(message))
     return warnings

@@ -15,7 +15,8 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
-from collections_mi.config.params import SmtpConfig, bare_address, checked_addresses
+from collections_mi.config.addresses import bare_address, checked_addresses
+from collections_mi.config.params import SmtpConfig
 from collections_mi.core.errors import DeliveryError
 
 PASSWORD_VARIABLE = "COLLECTIONS_MI_SMTP_PASSWORD"

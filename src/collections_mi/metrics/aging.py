@@ -211,8 +211,10 @@ def gl_reconciliation(
     open_items_count: int,
     bucket_sum: Decimal,
     open_items_list: Callable[[], pd.DataFrame],
+    absent: str = "no gl_balances table in the source",
 ) -> pd.DataFrame:
-    """Aging total = Σ open items = gl_balances.ar_control at as_of; differences shown, never hidden."""
+    """Aging total = Σ open items = gl_balances.ar_control at as_of; differences shown, never hidden. ``absent``:
+    why the GL line is empty when there is no ``gl_balances`` (an audience's book leaves it out)."""
     lines: list[dict[str, object]] = [
         {
             "check": "Aging buckets total",
@@ -236,7 +238,7 @@ def gl_reconciliation(
                 "amount": None,
                 "difference": None,
                 "status": "not provided",
-                "explanation": "no gl_balances table in the source",
+                "explanation": absent,
             }
         )
         return pd.DataFrame(lines)
@@ -353,6 +355,7 @@ def compute_aging(book: Book, params: Params) -> AgingResult:
         open_items_count,
         dsum(buckets["amount"]),
         lambda: _items_for_explanations(book, params.aging),
+        book.shape.left_out.get("gl_balances", "no gl_balances table in the source"),
     )
     rollforward = ar_rollforward(book, opening, ar_total)
 

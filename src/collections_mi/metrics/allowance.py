@@ -577,6 +577,8 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
             ["allowance_total", "bad_debt_expense", "rollforward", "gl_reconciliation"],
             f"the allowance at {as_of} cannot be computed: {closing.unavailable}",
         )
+    if "gl_balances" in book.shape.left_out:  # an audience's book: the GL is not per customer
+        result.omit(["gl_reconciliation"], book.shape.left_out["gl_balances"])
     return result
 
 

@@ -31,6 +31,8 @@ class LedgerShape:
     as_of: dt.date | None = None
     #: rows per table whatever their date (to say "no rows dated on or before D" rather than "no rows")
     all_rows: Mapping[str, int] = field(default_factory=dict)
+    #: tables the ledger has but this book leaves out (an audience's: not per customer) → why
+    left_out: Mapping[str, str] = field(default_factory=dict)
 
     def has_rows(self, table: str) -> bool:
         return self.rows.get(table, 0) > 0
@@ -45,6 +47,8 @@ class LedgerShape:
 
     def missing(self, table: str, column: str | None = None) -> str:
         """Why ``table`` (or ``table.column``) gives nothing, in the words a page shows after "Not available: "."""
+        if table in self.left_out:
+            return self.left_out[table]
         if table not in self.rows:
             return f"the ledger has no {table} table"
         if not self.has_rows(table):
@@ -61,9 +65,12 @@ class LedgerShape:
         return None
 
 
-def ledger_shape(tables: Mapping[str, ir.Table], as_of: dt.date | None = None) -> LedgerShape:
+def ledger_shape(
+    tables: Mapping[str, ir.Table], as_of: dt.date | None = None, left_out: Mapping[str, str] | None = None
+) -> LedgerShape:
     """Count each contract table's rows and which of its optional columns hold a value, as of ``as_of`` (rows dated
-    after it left out; None: every row) — one query per table."""
+    after it left out; None: every row) — one query per table. ``left_out``: tables deliberately not in ``tables``
+    → the reason pages show (an audience's ledger, :mod:`collections_mi.sources.audiences`)."""
     rows: dict[str, int] = {}
     all_rows: dict[str, int] = {}
     filled: dict[str, frozenset[str]] = {}
@@ -85,4 +92,4 @@ def ledger_shape(tables: Mapping[str, ir.Table], as_of: dt.date | None = None) -
         rows[name] = int(values.pop("_rows") or 0)
         all_rows[name] = int(values.pop("_all_rows") or 0)
         filled[name] = frozenset(c for c, n in values.items() if n)
-    return LedgerShape(rows=rows, filled=filled, as_of=as_of, all_rows=all_rows)
+    return LedgerShape(rows=rows, filled=filled, as_of=as_of, all_rows=all_rows, left_out=dict(left_out or {}))

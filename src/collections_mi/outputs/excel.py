@@ -1,102 +1,427 @@
-"""tables.xlsx: every table of the pack, one formatted sheet each (number formats, frozen header, widths)."""
+"""tables.xlsx: every table of the pack for a finance reader — a contents sheet first (title, as-of date, units, one
+line per sheet with a link), the KPIs with their names and units, then one sheet per table with a readable name and
+headers, numbers in Excel formats (whole numbers without decimals, percentages as Excel percentages, money rounded
+to the minor unit), widths from the displayed values, a frozen header and a filter.
+
+The workbook is for reading and filtering; the exact values stay in tables/*.csv and kpis.json, which this module
+never touches. Text from the data (customer names, borrowers) is always written as text: a name starting with
+``=``, ``+``, ``-`` or ``@`` never becomes a formula.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
 
+from collections_mi.config.params import Params
+from collections_mi.core.contract import minor_unit_digits
+from collections_mi.core.money import round_money
 from collections_mi.metrics.result import SectionResult
-from collections_mi.presentation.format import column_kind
+from collections_mi.metrics.sections import SECTIONS
+from collections_mi.presentation.format import brand, column_kind, is_missing
+from collections_mi.presentation.labels import kpi_label, sheet_column_label, table_label, value_label
+from collections_mi.presentation.targets import COUNT_KPIS, DAY_KPIS
 
-FORMATS = {"money": "#,##0.00;(#,##0.00)", "percent": "0.00", "days": "0.00", "count": "#,##0", "rate": "0.000000"}
+CONTENTS = "Contents"
+KPI_SHEET = "KPIs"
+#: the number format of each kind of column (money's depends on the currency's minor unit: :func:`money_format`)
+FORMATS = {
+    "count": "#,##0",
+    "days": "#,##0.0",
+    "percent": "0.0%",
+    "fraction": "0.00%",
+    "fx": "0.000000",
+    "points": "0.0",
+    "statistic": "0.000",
+    "p_value": "0.0000",
+    "date": "yyyy-mm-dd",
+    "month": "mmm yyyy",
+}
+#: statistics of the champion/challenger test: not money, not days
+STATISTICS = {
+    "ci_low": "points",
+    "ci_high": "points",
+    "cohens_d": "statistic",
+    "t_statistic": "statistic",
+    "p_value": "p_value",
+}
+#: date columns that always hold the first day of a month: shown as "Oct 2026"
+MONTH_COLUMNS = {"month", "cohort"}
+#: characters Excel refuses in a sheet name
+_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+#: widths (characters) of a column: at least, at most, and what a date needs
+_MIN_WIDTH, _MAX_WIDTH, _DATE_WIDTH = 6, 60, 10
+#: rows sampled for a column's kind and width (a per-customer table of a large book has 100k rows)
+_SAMPLE = 500
+
+
+def money_format(currency: str) -> str:
+    """``#,##0.00;(#,##0.00)`` for a currency with cents, ``#,##0;(#,##0)`` for one without (JPY)."""
+    digits = minor_unit_digits(currency)
+    number = "#,##0" + ("." + "0" * digits if digits else "")
+    return f"{number};({number})"
 
 
 def sheet_name(name: str, used: set[str]) -> str:
-    """Excel sheet names: at most 31 characters, unique."""
-    base = name[:31]
+    """A valid, unique Excel sheet name for ``name``: without ``[]:*?/\\``, not starting or ending with an
+    apostrophe, at most 31 characters; unique ignoring case (as Excel compares them). ``used`` holds the names
+    taken so far, folded to lower case, and gets this one."""
+    base = _SHEET_FORBIDDEN.sub(" ", name).strip().strip("'").strip()[:31].rstrip() or "Sheet"
     candidate, number = base, 2
-    while candidate in used:
-        suffix = f"~{number}"
-        candidate = base[: 31 - len(suffix)] + suffix
+    while candidate.casefold() in used:
+        suffix = f" ({number})"
+        candidate = base[: 31 - len(suffix)].rstrip() + suffix
         number += 1
-    used.add(candidate)
+    used.add(candidate.casefold())
     return candidate
 
 
-def _cell(value: object) -> object:
-    if value is None or (isinstance(value, float) and value != value) or value is pd.NaT:
+def _plain(value: Any) -> Any:
+    """A numpy/pandas scalar as its Python value; missing values as None."""
+    if is_missing(value):
         return None
-    if isinstance(value, Decimal):
-        return value  # openpyxl stores Decimals as numbers; no float summing happens here
-    if hasattr(value, "item") and not isinstance(value, (dt.date, str)):
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if hasattr(value, "item") and not isinstance(value, (dt.date, str, Decimal)):
         return value.item()
     return value
 
 
-def _number_format(column: str, values: pd.Series) -> str | None:
-    """The Excel number format of a column, judged from its first values."""
-    if any(isinstance(v, dt.date) for v in values):
-        return "yyyy-mm-dd"
-    if any(isinstance(v, (Decimal, int, float)) and not isinstance(v, bool) for v in values):
-        return FORMATS.get(column_kind(column), "General")
-    return None
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (Decimal, int, float)) and not isinstance(value, bool)
 
 
-def write_excel(results: Mapping[str, SectionResult[Any, Any]], path: Path) -> dict[str, str]:
+def _integral(value: Any) -> bool:
+    return isinstance(value, int) or (_is_number(value) and math.isfinite(float(value)) and value == int(value))
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """How one column is written: its header, its kind (count, days, percent, money, own_money, date, text…), its
+    number format and the position of the row's currency for money in the item's own currency."""
+
+    header: str
+    kind: str
+    number_format: str | None
+    currency_at: int | None = None
+
+
+def _own_currency(column: str, columns: list[str]) -> bool:
+    """Whether money ``column`` is in each row's own currency (the table has a ``currency`` column): the original
+    amount of a currency row, and an item's amounts beside their ``…_reporting`` conversion."""
+    if "currency" not in columns:
+        return False
+    return (
+        column == "amount_original"
+        or f"{column}_reporting" in columns
+        or ("invoice_id" in columns and not column.endswith("_reporting"))
+    )
+
+
+def plan_column(frame: pd.DataFrame, column: str, currency: str) -> ColumnPlan:
+    """The kind, header and format of ``column``, judged from its name and its values."""
+    columns = [str(c) for c in frame.columns]
+    values = [v for v in (_plain(v) for v in frame[column]) if v is not None]
+    label = sheet_column_label(column)
+    sample = values[:_SAMPLE]
+    if sample and all(isinstance(v, bool) for v in sample):
+        return ColumnPlan(label, "yes_no", None)
+    if sample and all(isinstance(v, (dt.date, dt.datetime)) for v in sample):
+        kind = "month" if column in MONTH_COLUMNS else "date"
+        return ColumnPlan(label, kind, FORMATS[kind])
+    numbers = sample and all(_is_number(v) for v in sample)
+    if not numbers:
+        return ColumnPlan(label, "text", None)
+    name_kind = column_kind(column)
+    if column in STATISTICS:
+        kind = STATISTICS[column]
+    elif name_kind == "percent" or column.endswith(" %"):
+        kind = "percent"
+    elif name_kind == "rate":
+        kind = "fx" if column == "rate" else "fraction"
+    elif all(isinstance(v, int) for v in sample):
+        kind = "count"  # money is Decimal: an int column is a count (items, loans, months, days past due)
+    elif name_kind in ("count", "days") or "days" in column or column.startswith("dso"):
+        kind = "count" if all(_integral(v) for v in values) else "days"
+    else:
+        own = _own_currency(column, columns)
+        header = f"{label} (own currency)" if own else label
+        where = columns.index("currency") if own else None
+        return ColumnPlan(header, "own_money" if own else "money", money_format(currency), where)
+    if kind in ("percent", "fraction") and "%" not in label:
+        label = f"{label} (%)"
+    return ColumnPlan(label, kind, FORMATS[kind])
+
+
+def cell_value(plan: ColumnPlan, column: str, value: Any, row_currency: str) -> Any:
+    """What the workbook stores for ``value``: a number as the format expects it (a percentage as a fraction,
+    money rounded to the minor unit), a date as a date, an enum by its label, text as text."""
+    value = _plain(value)
+    if value is None:
+        return None
+    kind = plan.kind
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, str):
+        return value_label(column, value)
+    if kind in ("date", "month") and isinstance(value, dt.date):
+        return value if isinstance(value, dt.datetime) else dt.datetime(value.year, value.month, value.day)
+    if not _is_number(value):
+        return str(value)
+    exact = value if isinstance(value, Decimal) else Decimal(str(value))
+    if kind == "percent":
+        return float(exact / 100)
+    if kind in ("money", "own_money"):
+        return float(round_money(exact, row_currency))
+    if kind == "count" and _integral(value):
+        return int(value)
+    return float(value)
+
+
+def shown_width(plan: ColumnPlan, value: Any) -> int:
+    """How many characters ``value`` (as :func:`cell_value` stores it) takes once Excel formats it."""
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        return len(value)
+    if plan.kind == "date":
+        return _DATE_WIDTH
+    if plan.kind == "month":
+        return 8
+    if isinstance(value, dt.date):
+        return _DATE_WIDTH
+    number = float(value)
+    texts: dict[str, Callable[[float], str]] = {
+        "count": lambda v: f"{v:,.0f}",
+        "days": lambda v: f"{v:,.1f}",
+        "percent": lambda v: f"{v * 100:.1f}%",
+        "fraction": lambda v: f"{v * 100:.2f}%",
+        "fx": lambda v: f"{v:.6f}",
+        "points": lambda v: f"{v:.1f}",
+        "statistic": lambda v: f"{v:.3f}",
+        "p_value": lambda v: f"{v:.4f}",
+    }
+    text = texts.get(plan.kind, lambda v: f"{abs(v):,.2f}" + ("()" if v < 0 else ""))(number)
+    return len(text)
+
+
+def column_width(header: str, widths: Iterable[int]) -> float:
+    """A column as wide as its widest shown value, at least as wide as the header's longest word (the header
+    wraps), within bounds."""
+    longest_word = max((len(word) for word in header.split()), default=0)
+    return float(min(max([_MIN_WIDTH, longest_word, min(len(header), 14), *widths]) + 2, _MAX_WIDTH))
+
+
+def _with_customer_names(frame: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFrame:
+    """A table listing customers by id only gets their name beside the id (a reader knows customers by name)."""
+    if "customer_id" not in frame.columns or "name" in frame.columns or not names:
+        return frame
+    shown = frame.copy()
+    shown.insert(
+        list(frame.columns).index("customer_id") + 1, "name", [names.get(str(c)) for c in frame["customer_id"]]
+    )
+    return shown
+
+
+def customer_names(tables: Iterable[pd.DataFrame]) -> dict[str, str]:
+    """customer id → name, from every table that lists both."""
+    names: dict[str, str] = {}
+    for frame in tables:
+        if "customer_id" in frame.columns and "name" in frame.columns:
+            for customer, name in zip(frame["customer_id"], frame["name"]):
+                if not is_missing(name):
+                    names.setdefault(str(customer), str(name))
+    return names
+
+
+@dataclass(frozen=True)
+class _Sheet:
+    table: str
+    title: str
+    description: str
+    frame: pd.DataFrame
+
+
+class _Styles:
+    """The workbook's formats, made once."""
+
+    def __init__(self, workbook: xlsxwriter.Workbook, currency: str) -> None:
+        self.workbook = workbook
+        self.header = workbook.add_format({"bold": True, "bg_color": "#F0F4F8", "text_wrap": True, "valign": "top"})
+        self.title = workbook.add_format({"bold": True, "font_size": 14})
+        self.bold = workbook.add_format({"bold": True})
+        self.link = workbook.add_format({"font_color": "#1565C0", "underline": 1})
+        self.wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
+        self.money = money_format(currency)
+        self._numbers: dict[str, Any] = {}
+
+    def number(self, number_format: str | None) -> Any:
+        if number_format is None:
+            return None
+        if number_format not in self._numbers:
+            self._numbers[number_format] = self.workbook.add_format({"num_format": number_format})
+        return self._numbers[number_format]
+
+
+def _period_text(as_of: dt.date) -> str:
+    """ "October 2026"."""
+    return f"{as_of:%B} {as_of.year}"
+
+
+def write_contents(sheet: Worksheet, styles: _Styles, params: Params | None, lines: list[_Sheet]) -> None:
+    """The first sheet: the pack's title, as-of date and units, then one line per sheet with a link to it."""
+    currency = params.reporting_currency if params else "USD"
+    if params is not None:
+        sheet.write_string(0, 0, brand(params.report.company, _period_text(params.as_of)), styles.title)
+        sheet.write_string(1, 0, f"As of {params.as_of.day} {_period_text(params.as_of)} ({params.as_of.isoformat()})")
+    else:
+        sheet.write_string(0, 0, "Collections MI", styles.title)
+    digits = minor_unit_digits(currency)
+    unit = "the cent" if digits == 2 else f"{digits} decimals" if digits else "whole units"
+    notes = [
+        f'Money is in {currency} (the reporting currency), rounded to {unit}; a header saying "own currency" is '
+        "in each row's currency. The exact values are in tables/*.csv and kpis.json.",
+        "Percentages are Excel percentages: 85.0% is stored as 0.85 (format 0.0%). Counts and whole days have no "
+        "decimals; other days one decimal.",
+    ]
+    for offset, note in enumerate(notes):
+        sheet.write_string(2 + offset, 0, note)
+    first = 2 + len(notes) + 1
+    sheet.write_row(first, 0, ["Sheet", "What it shows", "Rows", "CSV file"], styles.header)
+    for number, line in enumerate(lines, start=first + 1):
+        target = line.title.replace("'", "''")
+        sheet.write_url(number, 0, f"internal:'{target}'!A1", styles.link, string=line.title)
+        sheet.write_string(number, 1, line.description)
+        sheet.write_number(number, 2, len(line.frame), styles.number(FORMATS["count"]))
+        sheet.write_string(number, 3, f"tables/{line.table}.csv" if line.table else "kpis.json")
+    width = max([len(line.title) for line in lines] + [12])
+    sheet.set_column(0, 0, width + 2)
+    sheet.set_column(1, 1, min(max([len(line.description) for line in lines] + [20]) + 2, 100))
+    sheet.set_column(2, 2, 8)
+    sheet.set_column(3, 3, max([len(line.table) for line in lines] + [10]) + 14)
+
+
+def kpi_frame(results: Mapping[str, SectionResult[Any, Any]]) -> pd.DataFrame:
+    """Every KPI of kpis.json, in its order: section, name, value, unit and id."""
+    rows = []
+    for name, section in SECTIONS.items():
+        if name not in results:
+            continue
+        for kpi in results[name].kpis.ids():
+            rows.append({"section": section.title, "kpi": kpi, "value": results[name].kpis.value(kpi), "kpi_id": kpi})
+    return pd.DataFrame(rows, columns=["section", "kpi", "value", "kpi_id"])
+
+
+def _kpi_unit(kpi: str, currency: str) -> tuple[str, str]:
+    """(unit shown, kind) of a KPI."""
+    if kpi in DAY_KPIS:
+        return "days", "days"
+    if kpi.endswith("_pct") or kpi.endswith("_share"):
+        return "%", "percent"
+    if kpi in COUNT_KPIS:
+        return "count", "count"
+    return currency, "money"
+
+
+def write_kpis(sheet: Worksheet, styles: _Styles, frame: pd.DataFrame, currency: str) -> None:
+    """The KPI sheet: each KPI's section, name, value in its unit's format, unit and kpis.json id."""
+    sheet.write_row(0, 0, ["Section", "KPI", "Value", "Unit", "KPI id (kpis.json)"], styles.header)
+    widths = [7, 3, 5, 4, 18]
+    for number, (section, kpi, value) in enumerate(zip(frame["section"], frame["kpi"], frame["value"]), start=1):
+        unit, kind = _kpi_unit(kpi, currency)
+        label = kpi_label(kpi)
+        sheet.write_string(number, 0, section)
+        sheet.write_string(number, 1, label)
+        plan = ColumnPlan("Value", kind, styles.money if kind == "money" else FORMATS[kind])
+        stored = cell_value(plan, "value", value, currency)
+        if stored is None:
+            sheet.write_string(number, 2, "Not available")
+        else:
+            sheet.write_number(number, 2, stored, styles.number(plan.number_format))
+        sheet.write_string(number, 3, unit)
+        sheet.write_string(number, 4, kpi)
+        shown = [len(section), len(label), shown_width(plan, stored), len(unit), len(kpi)]
+        widths = [max(w, s) for w, s in zip(widths, shown)]
+    for position, width in enumerate(widths):
+        sheet.set_column(position, position, min(width + 2, _MAX_WIDTH))
+    sheet.freeze_panes(1, 0)
+    sheet.autofilter(0, 0, len(frame), 4)
+
+
+def write_table(sheet: Worksheet, styles: _Styles, frame: pd.DataFrame, currency: str) -> None:
+    """One table: readable headers, typed cells, widths from the shown values, frozen header and a filter."""
+    columns = [str(c) for c in frame.columns]
+    plans = [plan_column(frame, column, currency) for column in columns]
+    formats = [styles.number(plan.number_format) for plan in plans]
+    widths: list[list[int]] = [[] for _ in columns]
+    sheet.write_row(0, 0, [plan.header for plan in plans], styles.header)
+    for number, row in enumerate(frame.itertuples(index=False, name=None), start=1):
+        for position, (plan, column, value) in enumerate(zip(plans, columns, row)):
+            row_currency = currency
+            if plan.currency_at is not None and isinstance(row[plan.currency_at], str):
+                row_currency = row[plan.currency_at]
+            stored = cell_value(plan, column, value, row_currency)
+            if stored is None:
+                continue
+            if number <= _SAMPLE:
+                widths[position].append(shown_width(plan, stored))
+            if isinstance(stored, str):
+                sheet.write_string(number, position, stored, styles.wrap if len(stored) > _MAX_WIDTH else None)
+            elif isinstance(stored, dt.datetime):
+                sheet.write_datetime(number, position, stored, formats[position])
+            else:
+                sheet.write_number(number, position, stored, formats[position])
+    for position, plan in enumerate(plans):
+        sheet.set_column(position, position, column_width(plan.header, widths[position]), formats[position])
+    sheet.freeze_panes(1, 0)
+    if columns:
+        sheet.autofilter(0, 0, max(len(frame), 1), len(columns) - 1)
+
+
+def write_excel(
+    results: Mapping[str, SectionResult[Any, Any]], path: Path, params: Params | None = None
+) -> dict[str, str]:
     """Write the workbook; returns {table name: sheet name}.
 
-    XlsxWriter in constant-memory mode streams each row to the file and formats whole columns (no style object
-    per cell), so a per-customer table of a large book costs seconds and little memory. Excel stores numbers as
-    doubles: money shows to the cent, and the exact values are in tables/*.csv."""
-    used: set[str] = set()
-    sheets: dict[str, str] = {}
+    XlsxWriter in constant-memory mode streams each row to the file, so a per-customer table of a large book costs
+    seconds and little memory. ``params`` gives the title (company, period), the as-of date and the reporting
+    currency of the contents sheet; without them the workbook says "Collections MI" and money is in USD."""
+    currency = params.reporting_currency if params else "USD"
+    tables = {name: frame for result in results.values() for name, frame in result.tables.published().items()}
+    names = customer_names(tables.values())
+    used = {CONTENTS.casefold(), KPI_SHEET.casefold()}
+    sheets = []
+    for name, frame in tables.items():
+        label = table_label(name)
+        sheets.append(
+            _Sheet(name, sheet_name(label.title, used), label.description, _with_customer_names(frame, names))
+        )
+    kpis = kpi_frame(results)
+    kpi_line = _Sheet("", KPI_SHEET, "Every KPI of the pack (kpis.json) with its name and unit.", kpis)
     workbook = xlsxwriter.Workbook(
         str(path),
         {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
     )
-    header = workbook.add_format({"bold": True, "bg_color": "#F0F4F8", "text_wrap": True, "valign": "top"})
-    formats = {}
     try:
-        for result in results.values():
-            for name, frame in result.tables.published().items():
-                title = sheet_name(name, used)
-                sheets[name] = title
-                sheet = workbook.add_worksheet(title)
-                sheet.freeze_panes(1, 0)
-                dates = []
-                for position, column in enumerate(frame.columns):
-                    values = frame[column].head(200)
-                    number_format = _number_format(str(column), values)
-                    if number_format and number_format not in formats:
-                        formats[number_format] = workbook.add_format({"num_format": number_format})
-                    width = max([len(str(column))] + [len(str(v)) for v in values if v is not None][:200] + [8])
-                    sheet.set_column(
-                        position,
-                        position,
-                        min(max(10, width * 0.9 + 2), 60),
-                        formats.get(number_format) if number_format else None,
-                    )
-                    dates.append(number_format == "yyyy-mm-dd")
-                sheet.write_row(0, 0, [str(c) for c in frame.columns], header)
-                for number, row in enumerate(frame.itertuples(index=False, name=None), start=1):
-                    for position, value in enumerate(row):
-                        value = _cell(value)
-                        if value is None:
-                            continue
-                        if dates[position] and isinstance(value, dt.date):
-                            sheet.write_datetime(number, position, value, formats["yyyy-mm-dd"])
-                        elif isinstance(value, str):
-                            sheet.write_string(number, position, value)
-                        else:
-                            sheet.write(number, position, value)
-                if frame.shape[1]:
-                    sheet.autofilter(0, 0, len(frame), frame.shape[1] - 1)
+        styles = _Styles(workbook, currency)
+        if params is not None:
+            workbook.set_properties(
+                {"title": brand(params.report.company, _period_text(params.as_of)), "company": params.report.company}
+            )
+        write_contents(workbook.add_worksheet(CONTENTS), styles, params, [kpi_line, *sheets])
+        write_kpis(workbook.add_worksheet(KPI_SHEET), styles, kpis, currency)
+        for sheet in sheets:
+            write_table(workbook.add_worksheet(sheet.title), styles, sheet.frame, currency)
     finally:
         workbook.close()
-    return sheets
+    return {sheet.table: sheet.title for sheet in sheets}

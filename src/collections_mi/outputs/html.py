@@ -37,7 +37,7 @@ def notebook_to_html(
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     notebook = nbformat.read(notebook_path, as_version=4)
-    notebook.metadata["title"] = f"{title} · {period}"
+    notebook.metadata["title"] = f"{title} · {fmt.period_label(period)}"
     resources = {
         "mi": {
             "css": CSS,
@@ -106,10 +106,22 @@ def index_page(
     changes: Sequence[str] = (),
     movers: str = "",
     glossary: str = "",
+    audiences: Sequence[tuple[str, str, str]] = (),
 ) -> str:
     """The pack's front page; ``unavailable`` lists (section title, reason) of sections the ledger cannot feed;
     ``changes`` are the "What changed" sentences and ``movers`` its table (HTML, already escaped); ``glossary``
-    says how the tiles' RAG status reads (shown when a tile has a target)."""
+    says how the tiles' RAG status reads (shown when a tile has a target); ``audiences`` lists (name, href, filter)
+    of the audience packs published with it."""
+    audience_links = (
+        '<h2>Packs per audience</h2><div class="mi-index-sections">'
+        + "".join(
+            f'<a href="{html.escape(href)}">{html.escape(name)}</a><p class="mi-note">{html.escape(scope)}</p>'
+            for name, href, scope in audiences
+        )
+        + "</div>"
+        if audiences
+        else ""
+    )
     links = "".join(
         f'<a href="{html.escape(s["href"])}">{html.escape(s["title"])}</a>'
         f'<p class="mi-note">{html.escape(s.get("blurb", ""))}</p>'
@@ -135,7 +147,7 @@ def index_page(
 <header class="mi-header"><span class="mi-brand">{html.escape(fmt.brand(company, period))}</span>
 <nav><a class="current" href="index.html">Overview</a>{nav}</nav></header>
 <main>
-<h1>Month-end collections pack — {html.escape(period)}</h1>
+<h1>Month-end collections pack — {html.escape(fmt.period_label(period))}</h1>
 <p class="mi-note">As of {html.escape(as_of)} · validation: {html.escape(validation)}</p>
 {fmt.kpi_tiles(tiles)}
 {rag_note}
@@ -143,7 +155,7 @@ def index_page(
 {changed}
 <h2>Sections</h2>
 <div class="mi-index-sections">{links}</div>
-</main>
+{audience_links}</main>
 <footer class="mi-footer">{html.escape(footer)}</footer>
 </body></html>
 """

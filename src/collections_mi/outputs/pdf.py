@@ -190,7 +190,7 @@ def cover_html(cover: Cover, titles: Sequence[str]) -> str:
     contents = "".join(f"<li>{html.escape(title)}</li>" for title in titles)
     return (
         f'<section class="mi-cover"><div class="mi-cover-brand">{brand}</div>'
-        f"<h1>Month-end collections pack — {html.escape(cover.period)}</h1>"
+        f"<h1>Month-end collections pack — {html.escape(fmt.period_label(cover.period))}</h1>"
         f'<p class="mi-note">As of {html.escape(cover.as_of)} · validation: {html.escape(cover.validation)}</p>'
         f"{fmt.kpi_tiles(cover.tiles)}<ul>{sentences}</ul>"
         f"<h3>Contents</h3><ol>{contents}</ol>"

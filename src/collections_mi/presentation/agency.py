@@ -6,7 +6,7 @@ import pandas as pd
 
 from collections_mi.metrics.published import AgencyResult
 from collections_mi.metrics.result import Unavailable
-from collections_mi.presentation.format import Tile, explained_tiles, money, percent
+from collections_mi.presentation.format import Tile, explained_tiles, money_short, percent
 
 
 def tiles(result: AgencyResult, currency: str) -> dict[str, Tile]:
@@ -17,16 +17,16 @@ def tiles(result: AgencyResult, currency: str) -> dict[str, Tile]:
         {
             "agency_placed": {
                 "label": "Placed with agencies",
-                "value": money(kpis.agency_placed, currency, symbol=True),
+                "value": money_short(kpis.agency_placed, currency),
             },
             "agency_collected": {
                 "label": "Collected (gross)",
-                "value": money(kpis.agency_collected, currency, symbol=True),
+                "value": money_short(kpis.agency_collected, currency),
             },
             "agency_net_back": {
                 "label": "Net-back after fees",
-                "value": money(kpis.agency_net_back, currency, symbol=True),
-                "note": f"fees {money(kpis.agency_fees, currency)}",
+                "value": money_short(kpis.agency_net_back, currency),
+                "note": f"fees {money_short(kpis.agency_fees, currency)}",
             },
             "agency_liquidation_pct": {"label": "Liquidation", "value": percent(kpis.agency_liquidation_pct)},
         },
@@ -45,7 +45,7 @@ def summary_sentence(result: AgencyResult, currency: str) -> str:
     league = result.tables.league
     best = f" Best net-back: {league['agency'].iloc[0]}." if isinstance(league, pd.DataFrame) and len(league) else ""
     return (
-        f"Agencies collected {money(kpis.agency_collected, currency, symbol=True)} of "
-        f"{money(kpis.agency_placed, currency, symbol=True)} placed ({percent(kpis.agency_liquidation_pct)}); "
-        f"net-back after fees {money(kpis.agency_net_back, currency, symbol=True)}.{best}"
+        f"Agencies collected {money_short(kpis.agency_collected, currency)} of "
+        f"{money_short(kpis.agency_placed, currency)} placed ({percent(kpis.agency_liquidation_pct)}); "
+        f"net-back after fees {money_short(kpis.agency_net_back, currency)}.{best}"
     )

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pandas as pd
 
 from collections_mi.metrics.published import AgingResult
-from collections_mi.presentation.format import Tile, change_text, count, money, percent
+from collections_mi.presentation.format import Tile, change_text, count, money_short, percent
 
 #: tiles that are not KPIs of the section but figures derived from them
 DERIVED_TILES = ("past_due_share",)
@@ -37,14 +37,14 @@ def tiles(result: AgingResult, currency: str) -> dict[str, Tile]:
     return {
         "ar_total": {
             "label": "Open receivables",
-            "value": money(ar_total, currency, symbol=True),
+            "value": money_short(ar_total, currency),
             "change": change_text(ar_total, previous_ar, currency),
             "good": None,
         },
         "open_items": {"label": "Open items", "value": count(kpis.open_items)},
         "past_due_total": {
             "label": "Past due",
-            "value": money(past_due, currency, symbol=True),
+            "value": money_short(past_due, currency),
             "change": change_text(past_due, previous_past_due, currency),
             "good": None if previous_past_due is None else past_due <= previous_past_due,
         },
@@ -59,7 +59,7 @@ def summary_sentence(result: AgingResult, currency: str) -> str:
     kpis = result.kpis
     share = _past_due_share(result) or Decimal(0)
     return (
-        f"{count(kpis.open_items)} open items total {money(kpis.ar_total, currency, symbol=True)}; "
-        f"{percent(share)} is past due and {money(oldest['amount'], currency, symbol=True)} "
+        f"{count(kpis.open_items)} open items total {money_short(kpis.ar_total, currency)}; "
+        f"{percent(share)} is past due and {money_short(oldest['amount'], currency)} "
         f"({percent(oldest['share_pct'])}) sits in the oldest bucket ({oldest['bucket']})."
     )

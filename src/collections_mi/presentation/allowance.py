@@ -6,7 +6,7 @@ import pandas as pd
 
 from collections_mi.metrics.published import AllowanceResult
 from collections_mi.metrics.result import Unavailable
-from collections_mi.presentation.format import Tile, explained_tiles, money
+from collections_mi.presentation.format import Tile, explained_tiles, money_short
 
 
 def tiles(result: AllowanceResult, currency: str) -> dict[str, Tile]:
@@ -19,18 +19,18 @@ def tiles(result: AllowanceResult, currency: str) -> dict[str, Tile]:
         {
             "allowance_total": {
                 "label": "Allowance",
-                "value": money(total, currency, symbol=True),
+                "value": money_short(total, currency),
                 "change": None
                 if change is None
-                else f"{'+' if change >= 0 else '−'}{money(abs(change), currency)} vs opening",
+                else f"{'+' if change >= 0 else '−'}{money_short(abs(change), currency)} vs opening",
                 "good": None,
             },
             "bad_debt_expense": {
                 "label": "Bad-debt expense (month)",
-                "value": money(kpis.bad_debt_expense, currency, symbol=True),
+                "value": money_short(kpis.bad_debt_expense, currency),
             },
-            "write_offs": {"label": "Write-offs (month)", "value": money(kpis.write_offs, currency, symbol=True)},
-            "recoveries": {"label": "Recoveries (month)", "value": money(kpis.recoveries, currency, symbol=True)},
+            "write_offs": {"label": "Write-offs (month)", "value": money_short(kpis.write_offs, currency)},
+            "recoveries": {"label": "Recoveries (month)", "value": money_short(kpis.recoveries, currency)},
         },
     )
 
@@ -40,8 +40,8 @@ def summary_sentence(result: AllowanceResult, currency: str) -> str:
     if kpis.allowance_total is None:
         return f"Allowance: not available — {result.unavailable.get('allowance_total', 'not computed')}."
     head = (
-        f"Allowance {money(kpis.allowance_total, currency, symbol=True)} (opening "
-        f"{money(kpis.allowance_opening, currency)})"
+        f"Allowance {money_short(kpis.allowance_total, currency)} (opening "
+        f"{money_short(kpis.allowance_opening, currency)})"
     )
     if kpis.write_offs is None:
         return (
@@ -49,9 +49,9 @@ def summary_sentence(result: AllowanceResult, currency: str) -> str:
             f"{result.unavailable.get('write_offs', 'not computed')}."
         )
     return (
-        f"{head}: write-offs {money(kpis.write_offs, currency)}, "
-        f"recoveries {money(kpis.recoveries, currency)}, bad-debt expense "
-        f"{money(kpis.bad_debt_expense, currency)} for the month."
+        f"{head}: write-offs {money_short(kpis.write_offs, currency)}, "
+        f"recoveries {money_short(kpis.recoveries, currency)}, bad-debt expense "
+        f"{money_short(kpis.bad_debt_expense, currency)} for the month."
     )
 
 

@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 
-from collections_mi.presentation.format import money
+from collections_mi.presentation.format import money, money_short
+from collections_mi.presentation.labels import enum_label
 
 #: one colour per aging bucket, from calm (current) to alarming (oldest)
 BUCKET_COLOURS = ["#2e7d32", "#9ccc65", "#fdd835", "#fb8c00", "#e53935", "#8e24aa", "#4a148c", "#212121"]
+#: one colour per metric, the same in every chart of the pack and the email
+METRIC_COLOURS = {
+    "dso": "#1565c0",
+    "dso_countback": "#6a1b9a",
+    "bpdso": "#2e7d32",
+    "add": "#c62828",
+    "cei_pct": "#ef6c00",
+    "days_late_simple": "#00838f",
+    "days_late_weighted": "#00838f",
+    "days_to_pay_simple": "#5d4037",
+    "days_to_pay_weighted": "#5d4037",
+    "kept_rate_pct": "#455a64",
+    "net_back_pct": "#00695c",
+    "reserve": "#ad1457",
+    "allowance": "#1565c0",
+    "write_offs_next_12m": "#c62828",
+}
+#: series that are not highlighted (earlier cohorts) and the number of latest cohorts drawn in colour
+MUTED = "#c5ccd3"
+HIGHLIGHTED_COHORTS = 3
+FALLBACK_COLOURS = ["#1565c0", "#6a1b9a", "#2e7d32", "#c62828", "#ef6c00", "#00838f"]
 LAYOUT = dict(
     template="plotly_white",
     font=dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=13),
@@ -28,7 +51,7 @@ def _floats(values: Sequence[Any]) -> list[float]:
 def aging_buckets_bar(aging: pd.DataFrame, currency: str, title: str = "Open receivables by age") -> go.Figure:
     """One bar per bucket, coloured by severity, labelled with rounded amount and share."""
     colours = BUCKET_COLOURS[: len(aging)] if len(aging) <= len(BUCKET_COLOURS) else None
-    text = [f"{money(a, currency)}<br>{float(s or 0):.1f}%" for a, s in zip(aging["amount"], aging["share_pct"])]
+    text = [f"{money_short(a, '')}<br>{float(s or 0):.1f}%" for a, s in zip(aging["amount"], aging["share_pct"])]
     fig = go.Figure(
         go.Bar(
             x=list(aging["bucket"]),
@@ -112,10 +135,28 @@ def trend_stacked_area(
         barmode="stack",
         title=title,
         yaxis=dict(title=currency),
-        yaxis2=dict(title="past due %", overlaying="y", side="right", rangemode="tozero", showgrid=False),
+        yaxis2=dict(
+            title="past due %",
+            overlaying="y",
+            side="right",
+            showgrid=False,
+            **round_axis(_floats(trend["past_due_pct"])),
+        ),
         **LAYOUT,
     )
     return fig
+
+
+def round_axis(values: Sequence[float], steps: int = 5) -> dict[str, Any]:
+    """A 0-based axis range with a round step (1, 2, 2.5 or 5 × a power of ten) over ``values``: ticks at 0, 10,
+    20… instead of 7.8, 15.6 (a second axis does not share the first's ticks)."""
+    top = max([v for v in values if v is not None] + [0.0])
+    if top <= 0:
+        return dict(range=[0, 1], dtick=0.2)
+    raw = top / steps
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    return dict(range=[0, math.ceil(top / step) * step], dtick=step)
 
 
 def waterfall(lines: pd.DataFrame, currency: str, title: str) -> go.Figure:
@@ -126,7 +167,7 @@ def waterfall(lines: pd.DataFrame, currency: str, title: str) -> go.Figure:
             x=list(lines["line"]),
             y=_floats(lines["amount"]),
             measure=measures,
-            text=[money(a, currency) for a in lines["amount"]],
+            text=[money_short(a, "") for a in lines["amount"]],
             textposition="outside",
             connector=dict(line=dict(color="#90a4ae")),
         )
@@ -141,7 +182,8 @@ def kpi_trend(
     """Lines of several KPIs over month-ends."""
     months = [f"{m:%Y-%m}" for m in trend["month_end"]]
     fig = go.Figure()
-    for colour, column, label in zip(["#1565c0", "#6a1b9a", "#2e7d32", "#c62828", "#ef6c00"], columns, labels):
+    for index, (column, label) in enumerate(zip(columns, labels)):
+        colour = METRIC_COLOURS.get(column, FALLBACK_COLOURS[index % len(FALLBACK_COLOURS)])
         fig.add_scatter(
             x=months,
             y=[None if v is None else float(v) for v in trend[column]],
@@ -160,10 +202,10 @@ def horizontal_bars(
     shown = frame.head(top) if top else frame
     fig = go.Figure(
         go.Bar(
-            y=[str(v) for v in shown[category]],
+            y=[enum_label(str(v)) for v in shown[category]],
             x=_floats(shown[value]),
             orientation="h",
-            marker_color="#1565c0",
+            marker_color=METRIC_COLOURS.get(value, "#1565c0"),
             hovertemplate=f"%{{y}}: %{{x:.1f}} {unit}<extra></extra>",
         )
     )
@@ -195,18 +237,32 @@ def bridge_waterfall(bridge: pd.DataFrame, title: str = "What moved DSO this mon
 def cohort_curves(
     curves: pd.DataFrame, value: str, title: str, xaxis_title: str, yaxis_title: str, digits: int = 1
 ) -> go.Figure:
-    """One line per cohort (a month), over months since the cohort started."""
+    """One line per cohort (a month), over months since the cohort started: the latest
+    :data:`HIGHLIGHTED_COHORTS` in colour and named in the legend, the earlier ones thin and grey (one legend entry),
+    so 15–24 cohorts stay readable; every line still names its cohort on hover."""
     fig = go.Figure()
-    for cohort, group in curves.groupby("cohort", sort=True):
+    cohorts = sorted(set(curves["cohort"]))
+    latest = cohorts[-HIGHLIGHTED_COHORTS:]
+    groups = dict(list(curves.groupby("cohort", sort=True)))
+    for cohort in cohorts:
+        group = groups[cohort]
+        highlighted = cohort in latest
+        first_muted = not highlighted and cohort == cohorts[0]
         fig.add_scatter(
             x=list(group["months_since"]),
             y=_floats(group[value]),
-            name=f"{cohort:%Y-%m}",
+            name=f"{cohort:%Y-%m}" if highlighted else "earlier cohorts",
+            legendgroup=None if highlighted else "earlier",
+            showlegend=highlighted or first_muted,
             mode="lines",
+            line=dict(
+                color=FALLBACK_COLOURS[latest.index(cohort)] if highlighted else MUTED,
+                width=3 if highlighted else 1.2,
+            ),
             hovertemplate=f"{cohort:%Y-%m} · month %{{x}}: %{{y:.{digits}f}}%<extra></extra>",
         )
     fig.update_layout(title=title, xaxis_title=xaxis_title, yaxis_title=yaxis_title, **LAYOUT)
-    fig.update_layout(legend=dict(orientation="v", x=1.02, y=1))
+    fig.update_layout(legend=dict(orientation="v", x=1.02, y=1, traceorder="reversed"))
     return fig
 
 
@@ -219,12 +275,17 @@ def vintage_lines(
 def backtest_bars(backtest: pd.DataFrame, currency: str) -> go.Figure:
     months = [f"{m:%Y-%m}" for m in backtest["month_end"]]
     fig = go.Figure()
-    fig.add_bar(x=months, y=_floats(backtest["allowance"]), name="allowance (predicted)", marker_color="#1565c0")
+    fig.add_bar(
+        x=months,
+        y=_floats(backtest["allowance"]),
+        name="Allowance (predicted)",
+        marker_color=METRIC_COLOURS["allowance"],
+    )
     fig.add_bar(
         x=months,
         y=_floats(backtest["write_offs_next_12m"]),
-        name="write-offs in the next 12 months",
-        marker_color="#c62828",
+        name="Write-offs in the next 12 months",
+        marker_color=METRIC_COLOURS["write_offs_next_12m"],
     )
     fig.update_layout(
         barmode="group", title="Back-test: allowance against the losses that followed", yaxis_title=currency, **LAYOUT
@@ -256,8 +317,13 @@ def liquidation_curves(curves: pd.DataFrame, title: str = "Liquidation curves by
 
 def stacked_monthly(frame: pd.DataFrame, series: str, value: str, currency: str, title: str) -> go.Figure:
     fig = go.Figure()
-    for _colour, (name, group) in zip(BUCKET_COLOURS * 3, frame.groupby(series, sort=True)):
-        fig.add_bar(x=[f"{m:%Y-%m}" for m in group["month"]], y=_floats(group[value]), name=str(name))
+    for colour, (name, group) in zip(SERIES_COLOURS * 3, frame.groupby(series, sort=True)):
+        fig.add_bar(
+            x=[f"{m:%Y-%m}" for m in group["month"]],
+            y=_floats(group[value]),
+            name=enum_label(str(name)),
+            marker_color=colour,
+        )
     fig.update_layout(barmode="stack", title=title, yaxis_title=currency, **LAYOUT)
     return fig
 

@@ -7,20 +7,12 @@ from typing import Any
 
 import pandas as pd
 
+from collections_mi.metrics.dso_formulas import KPI_IDS
 from collections_mi.metrics.published import DsoResult
 from collections_mi.presentation.format import Tile, decimal_places, explained_tiles, percent
+from collections_mi.presentation.labels import kpi_label
 
-KPI_LABELS = {
-    "dso": "DSO",
-    "dso_countback": "Countback DSO",
-    "bpdso": "Best possible DSO",
-    "add": "Average days delinquent",
-    "cei_pct": "Collection effectiveness",
-    "days_late_simple": "Days late (simple)",
-    "days_late_weighted": "Days late (weighted)",
-    "days_to_pay_simple": "Days to pay (simple)",
-    "days_to_pay_weighted": "Days to pay (weighted)",
-}
+KPI_LABELS = {kpi: kpi_label(kpi) for kpi in KPI_IDS}
 #: for these KPIs a fall is good news; for CEI a rise is
 LOWER_IS_BETTER = {
     "dso",

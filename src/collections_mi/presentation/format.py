@@ -16,6 +16,8 @@ import pandas as pd
 
 from collections_mi.core.money import round_money
 from collections_mi.metrics.result import SectionResult
+from collections_mi.presentation.labels import ENUM_COLUMNS as labels_enum_columns
+from collections_mi.presentation.labels import column_label, enum_label, kpi_label
 from collections_mi.presentation.sparkline import sparkline_svg
 
 COUNT_COLUMNS = {"items", "open_items", "customers", "invoices", "loans"}
@@ -32,6 +34,29 @@ DAY_COLUMNS = {
     "year_ago",
     "yoy_change",
 }
+#: statistics (not money): a plain minus sign, never accounting parentheses
+STAT_COLUMNS = {"ci_low", "ci_high", "cohens_d", "t_statistic", "p_value"}
+#: columns whose values are enum ids a reader sees as words (:func:`labels.enum_label`): one list for pages and
+#: workbook
+ENUM_COLUMNS = labels_enum_columns
+#: columns kept on one line (ids and dates); any date value is too
+NOWRAP_COLUMNS = {"bucket", "month_end", "month", "cohort", "currency", "due_by", "promised_on", "first_collection"}
+#: the scales of headline money: the largest whose unit the value reaches
+SCALES = ((Decimal(10) ** 9, "bn"), (Decimal(10) ** 6, "m"), (Decimal(10) ** 3, "k"))
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 def is_missing(value: Any) -> bool:
@@ -42,10 +67,44 @@ def money(value: Any, currency: str = "USD", *, symbol: bool = False) -> str:
     if is_missing(value):
         return "–"
     rounded = round_money(Decimal(value), currency)
+    if rounded == 0:
+        rounded = abs(rounded)  # −0.0011 shows as 0.00, not (0.00)
     text = f"{rounded:,}"
     if text.startswith("-"):
         text = f"({text[1:]})"
     return f"{currency} {text}" if symbol else text
+
+
+def money_short(value: Any, currency: str = "USD") -> str:
+    """Money scaled for reading a headline: "USD 80.6m", "USD 75.2k", "USD 950"; negative "−USD 1.2m"; None "–";
+    without a currency ("") the figure alone ("80.6m", for chart labels).
+
+    One decimal in the largest unit (bn, m, k) the amount reaches; a value that rounds up to the next unit is shown
+    in it (999,999.99 → "USD 1.0m", 999.5 → "USD 1.0k"). Below 1,000: whole units. Tables, CSV and Excel keep the
+    full precision."""
+    if is_missing(value):
+        return "–"
+    amount = Decimal(value)
+    size = abs(amount)
+    text = f"{size.quantize(Decimal(1), rounding=ROUND_HALF_UP):,}"
+    # the smallest scale whose one-decimal value stays under 1,000 (999,999.99 is 1,000.0k: so 1.0m)
+    carried = size.quantize(Decimal(1), rounding=ROUND_HALF_UP) >= 1000
+    for unit, suffix in reversed(SCALES):
+        if not carried and size < unit:
+            break
+        scaled = (size / unit).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        text = f"{scaled:,}{suffix}"
+        carried = scaled >= 1000
+    sign = "−" if amount < 0 and text.strip("0.,kmbn") else ""
+    return f"{sign}{currency} {text}" if currency else f"{sign}{text}"
+
+
+def period_label(period: str) -> str:
+    """ "2026-10" → "October 2026" (a period that is not YYYY-MM unchanged)."""
+    year, _, month = period.partition("-")
+    if len(year) == 4 and year.isdigit() and month.isdigit() and 1 <= int(month) <= 12:
+        return f"{MONTHS[int(month) - 1]} {year}"
+    return period
 
 
 def percent(value: Any, digits: int = 2) -> str:
@@ -67,6 +126,8 @@ def count(value: Any) -> str:
 
 
 def column_kind(name: str) -> str:
+    if name in STAT_COLUMNS:
+        return "statistic"
     if name.endswith("_pct") or name.endswith("_share"):
         return "percent"
     if name in ("rate", "fee_rate") or name.endswith("_rate"):
@@ -90,6 +151,8 @@ def cell(value: Any, column: str, currency: str) -> str:
         kind = column_kind(column)
         if kind == "percent":
             return percent(value)
+        if kind == "statistic":
+            return decimal_places(value, 3 if column == "p_value" else 2).replace("-", "−")
         if kind == "rate":
             if column == "rate":  # an FX rate: as given, at most 6 decimals
                 return html.escape(f"{Decimal(str(value)).quantize(Decimal('1e-6')).normalize():f}")
@@ -99,6 +162,10 @@ def cell(value: Any, column: str, currency: str) -> str:
         if kind in ("count", "days"):
             return decimal_places(value, 2)
         return money(value, currency)
+    if column in ENUM_COLUMNS:
+        return html.escape(enum_label(str(value)))
+    if column == "kpi":
+        return html.escape(kpi_label(str(value)))
     return html.escape(str(value))
 
 
@@ -111,27 +178,49 @@ def html_table(
     total_row: bool = False,
     css_class: str = "mi-table",
     highlight: Sequence[str] = (),
+    source: str | None = None,
+    empty: str | None = None,
 ) -> str:
-    """A DataFrame as an accessible HTML table with right-aligned, rounded numbers; every text escaped."""
+    """A DataFrame as an accessible HTML table with right-aligned, rounded numbers, headers as words
+    (:func:`labels.column_label`, or ``labels``), ids and dates on one line; every text escaped. With ``max_rows``
+    a longer table shows its first rows and says how many more are in ``tables/<source>.csv`` and tables.xlsx; with
+    ``empty`` a table without rows is that sentence instead of a bare header."""
+    if empty is not None and frame.empty:
+        return f'<p class="mi-note">{html.escape(empty)}</p>'
     labels = labels or {}
     shown = frame if max_rows is None else frame.head(max_rows)
+    classes = {c: _cell_class(frame, c) for c in frame.columns}
     head = "".join(
-        f'<th class="{"num" if _numeric(frame, c) else "txt"}">{html.escape(labels.get(c, c.replace("_", " ")))}</th>'
-        for c in frame.columns
+        f'<th class="{classes[c]}">{html.escape(labels.get(c) or column_label(str(c)))}</th>' for c in frame.columns
     )
     body_rows = []
     for _, row in shown.iterrows():
         status = str(row.get("status", "")) if "status" in frame.columns else ""
         row_class = ' class="warn"' if status == "DIFFERENCE" or any(bool(row.get(h)) for h in highlight) else ""
-        cells = "".join(
-            f'<td class="{"num" if _numeric(frame, c) else "txt"}">{cell(row[c], c, currency)}</td>'
-            for c in frame.columns
-        )
+        cells = "".join(f'<td class="{classes[c]}">{cell(row[c], c, currency)}</td>' for c in frame.columns)
         body_rows.append(f"<tr{row_class}>{cells}</tr>")
-    note = ""
-    if max_rows is not None and len(frame) > max_rows:
-        note = f'<p class="mi-note">Showing {max_rows:,} of {len(frame):,} rows; the full table is in tables/.</p>'
-    return f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{"".join(body_rows)}</tbody></table>{note}'
+    return (
+        f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{"".join(body_rows)}</tbody></table>'
+        f"{more_rows_note(len(frame), len(shown), source)}"
+    )
+
+
+def more_rows_note(total: int, shown: int, source: str | None) -> str:
+    """ "Showing 10 of 62 rows; 52 more in tables/aging_over_credit_limit.csv and tables.xlsx." (empty when all
+    rows are shown)."""
+    if total <= shown:
+        return ""
+    where = f"tables/{source}.csv and tables.xlsx" if source else "tables/ and tables.xlsx"
+    text = f"Showing {shown:,} of {total:,} rows; {total - shown:,} more in {where}."
+    return f'<p class="mi-note">{html.escape(text)}</p>'
+
+
+def _cell_class(frame: pd.DataFrame, column: Any) -> str:
+    name = str(column)
+    values = [v for v in frame[column].head(50) if not is_missing(v)]
+    dated = bool(values) and all(isinstance(v, (dt.date, pd.Timestamp)) for v in values)
+    nowrap = name in NOWRAP_COLUMNS or name.endswith(("_id", "_date")) or dated
+    return ("num" if _numeric(frame, column) else "txt") + (" nowrap" if nowrap else "")
 
 
 def _numeric(frame: pd.DataFrame, column: str) -> bool:
@@ -187,8 +276,8 @@ def kpi_tiles(tiles: Sequence[Tile]) -> str:
 
 
 def brand(company: str, period: str) -> str:
-    """The pack's title line: "Acme Ltd · Collections MI · 2026-10", or without a company when none is set."""
-    return " · ".join(part for part in (company.strip(), "Collections MI", period) if part)
+    """The pack's title line: "Acme Ltd · Collections MI · October 2026", or without a company when none is set."""
+    return " · ".join(part for part in (company.strip(), "Collections MI", period_label(period)) if part)
 
 
 def explained_tiles(result: SectionResult[Any, Any], tiles: Mapping[str, Tile]) -> dict[str, Tile]:
@@ -214,4 +303,4 @@ def change_text(current: Decimal | None, previous: Decimal | None, currency: str
         return None
     delta = Decimal(current) - Decimal(previous)
     sign = "+" if delta >= 0 else "−"
-    return f"{sign}{money(abs(delta), currency)} vs previous month-end"
+    return f"{sign}{money_short(abs(delta), currency)} vs previous month-end"

@@ -20,7 +20,8 @@ from decimal import Decimal
 from enum import Enum
 
 from collections_mi.config.targets import KpiTarget
-from collections_mi.presentation.format import decimal_places, money, percent
+from collections_mi.presentation import labels
+from collections_mi.presentation.format import decimal_places, money_short, percent
 
 RAG_RULE = (
     "Targets (report.targets): ● On target (green) — at or better than the target; △ Watch (amber) — worse than "
@@ -75,35 +76,7 @@ def status(value: Decimal | int | None, target: KpiTarget) -> Status | None:
 
 
 #: how each KPI is read: its label and unit (days, percent, count; money otherwise)
-KPI_LABELS = {
-    "ar_total": "Open receivables",
-    "open_items": "Open items",
-    "past_due_total": "Past due",
-    "dso": "DSO",
-    "dso_countback": "Countback DSO",
-    "bpdso": "Best possible DSO",
-    "add": "Average days delinquent",
-    "cei_pct": "Collection effectiveness",
-    "days_late_simple": "Days late (simple)",
-    "days_late_weighted": "Days late (weighted)",
-    "days_to_pay_simple": "Days to pay (simple)",
-    "days_to_pay_weighted": "Days to pay (weighted)",
-    "allowance_total": "Allowance",
-    "allowance_opening": "Opening allowance",
-    "bad_debt_expense": "Bad-debt expense (month)",
-    "write_offs": "Write-offs (month)",
-    "recoveries": "Recoveries (month)",
-    "watchlist_loans": "Loans on the watch list",
-    "watchlist_balance": "Watch-list recorded investment",
-    "specific_reserve": "Specific reserves",
-    "general_reserve": "General reserves",
-    "total_reserve": "Total reserves",
-    "agency_placed": "Placed with agencies",
-    "agency_collected": "Collected by agencies (gross)",
-    "agency_fees": "Agency fees",
-    "agency_net_back": "Net-back after fees",
-    "agency_liquidation_pct": "Liquidation",
-}
+KPI_LABELS = labels.KPI_LABELS
 COUNT_KPIS = {"open_items", "watchlist_loans"}
 DAY_KPIS = {"dso", "dso_countback", "bpdso", "add", *(k for k in KPI_LABELS if k.startswith("days_"))}
 
@@ -118,7 +91,7 @@ def kpi_text(kpi: str, value: Decimal | int | None, currency: str) -> str:
         return percent(value)
     if kpi in COUNT_KPIS:
         return f"{Decimal(value):,f}" if Decimal(value) != int(value) else f"{int(value):,}"
-    return money(value, currency, symbol=True)
+    return money_short(value, currency)
 
 
 def target_text(kpi: str, target: KpiTarget, currency: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections_mi.metrics.published import WatchlistResult
-from collections_mi.presentation.format import Tile, count, explained_tiles, money
+from collections_mi.presentation.format import Tile, count, explained_tiles, money_short
 
 
 def tiles(result: WatchlistResult, currency: str) -> dict[str, Tile]:
@@ -15,17 +15,17 @@ def tiles(result: WatchlistResult, currency: str) -> dict[str, Tile]:
             "watchlist_loans": {
                 "label": "Loans on the watch list",
                 "value": count(kpis.watchlist_loans),
-                "note": f"{money(kpis.watchlist_balance, currency, symbol=True)} recorded investment",
+                "note": f"{money_short(kpis.watchlist_balance, currency)} recorded investment",
             },
             "specific_reserve": {
                 "label": "Specific reserves",
-                "value": money(kpis.specific_reserve, currency, symbol=True),
+                "value": money_short(kpis.specific_reserve, currency),
             },
             "general_reserve": {
                 "label": "General reserves",
-                "value": money(kpis.general_reserve, currency, symbol=True),
+                "value": money_short(kpis.general_reserve, currency),
             },
-            "total_reserve": {"label": "Total reserves", "value": money(kpis.total_reserve, currency, symbol=True)},
+            "total_reserve": {"label": "Total reserves", "value": money_short(kpis.total_reserve, currency)},
         },
     )
 
@@ -33,7 +33,8 @@ def tiles(result: WatchlistResult, currency: str) -> dict[str, Tile]:
 def summary_sentence(result: WatchlistResult, currency: str) -> str:
     kpis = result.kpis
     return (
-        f"{count(kpis.watchlist_loans)} loans ({money(kpis.watchlist_balance, currency, symbol=True)}) are on "
-        f"the watch list; reserves total {money(kpis.total_reserve, currency, symbol=True)} "
-        f"(specific {money(kpis.specific_reserve, currency)}, general {money(kpis.general_reserve, currency)})."
+        f"{count(kpis.watchlist_loans)} loans ({money_short(kpis.watchlist_balance, currency)}) are on "
+        f"the watch list; reserves total {money_short(kpis.total_reserve, currency)} "
+        f"(specific {money_short(kpis.specific_reserve, currency)}, "
+        f"general {money_short(kpis.general_reserve, currency)})."
     )

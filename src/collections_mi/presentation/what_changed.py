@@ -13,7 +13,7 @@ import pandas as pd
 
 from collections_mi.metrics.published import AllowanceResult, DsoResult
 from collections_mi.metrics.result import SectionResult, Unavailable
-from collections_mi.presentation.format import decimal_places, html_table, money
+from collections_mi.presentation.format import decimal_places, html_table, money_short
 
 #: how many steps of the DSO bridge and how many customers a sentence names (the largest)
 STEPS_NAMED = 3
@@ -22,7 +22,7 @@ CUSTOMERS_NAMED = 3
 
 def signed_money(value: Decimal, currency: str) -> str:
     """+USD 1,234.56 / −USD 1,234.56."""
-    return f"{'+' if value >= 0 else '−'}{money(abs(value), currency, symbol=True)}"
+    return f"{'+' if value >= 0 else '−'}{money_short(abs(value), currency)}"
 
 
 def signed_days(value: Decimal) -> str:
@@ -49,7 +49,7 @@ def mover_sentences(movers: pd.DataFrame, currency: str) -> list[str]:
         dso = _dso_move(top)
         sentences.append(
             f"Past due {'rose' if top['past_due_change'] > 0 else 'fell'} most in the {top['name']} segment: "
-            f"{signed_money(top['past_due_change'], currency)} to {money(top['past_due'], currency, symbol=True)}"
+            f"{signed_money(top['past_due_change'], currency)} to {money_short(top['past_due'], currency)}"
             + (f"; {dso}." if dso else ".")
         )
     customers = movers[movers["level"] == "customer"].head(CUSTOMERS_NAMED)
@@ -90,8 +90,8 @@ def allowance_sentence(rollforward: pd.DataFrame, currency: str) -> str:
         for line, amount in zip(rollforward["line"][1:-1], rollforward["amount"][1:-1])
     )
     return (
-        f"The allowance moved from {money(opening['amount'], currency, symbol=True)} to "
-        f"{money(closing['amount'], currency, symbol=True)}: {causes}."
+        f"The allowance moved from {money_short(opening['amount'], currency)} to "
+        f"{money_short(closing['amount'], currency)}: {causes}."
     )
 
 

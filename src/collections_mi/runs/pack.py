@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 from traitlets.config import Config
 
 from collections_mi import __version__
+from collections_mi.config.audiences import AUDIENCES_DIR
 from collections_mi.config.params import Params, load_params, params_to_jsonable, write_frozen_params
 from collections_mi.core.errors import MACHINE_ERRNOS, PackError, first_line
 from collections_mi.delivery.email import write_email
-from collections_mi.metrics.book import open_book
+from collections_mi.metrics.book import Tables, open_book
 from collections_mi.metrics.result import SectionResult
 from collections_mi.metrics.sections import (
     SECTIONS,
@@ -46,6 +47,7 @@ from collections_mi.outputs.restatement import compare_with_published
 from collections_mi.presentation import headlines, what_changed
 from collections_mi.presentation.targets import RAG_RULE
 from collections_mi.runs.backfill import record_pack
+from collections_mi.sources.audiences import AudienceLedger, audience_ledger, materialised
 from collections_mi.sources.ledger import Ledger, open_ledger
 from collections_mi.store.results import write_results
 from collections_mi.validation.gate import validate_ledger
@@ -114,6 +116,23 @@ class _Stopwatch:
 _IPC_PATH_LIMIT = 100
 
 
+def kernel_socket_dir() -> str | None:
+    """A new private folder for a kernel's Unix sockets, its path short enough for AF_UNIX: in the temporary folder,
+    else in /tmp (a long $TMPDIR would otherwise put the kernel on TCP, and ipykernel would warn about it on the
+    terminal); None where there are no Unix sockets (Windows) or no such folder can be made."""
+    if os.name != "posix":
+        return None
+    for base in (None, "/tmp"):
+        try:
+            folder = tempfile.mkdtemp(prefix="cmi-kernel-", dir=base)
+        except OSError:
+            continue
+        if len(folder) + 8 <= _IPC_PATH_LIMIT:
+            return folder
+        os.rmdir(folder)
+    return None
+
+
 def execute_notebook_file(source: str, target: str, parameters: dict[str, Any], cwd: str) -> None:
     """Run one notebook with papermill, writing the executed copy to ``target``."""
     import papermill  # 1.5 s to import: only a pack that runs notebooks pays it, not `collections-mi metrics`
@@ -123,10 +142,17 @@ def execute_notebook_file(source: str, target: str, parameters: dict[str, Any], 
     # of one pack, or two packs at once) can pick the same port and one dies ("Address already in use").
     # Sockets in a folder of our own cannot collide, and are not reachable from the network either.
     config = Config()
-    socket_dir = tempfile.mkdtemp(prefix="cmi-kernel-") if os.name == "posix" else None
-    if socket_dir is not None and len(socket_dir) + 8 <= _IPC_PATH_LIMIT:
+    socket_dir = kernel_socket_dir()
+    if socket_dir is not None:
         config.KernelManager.transport = "ipc"
         config.KernelManager.ip = os.path.join(socket_dir, "k")
+    else:
+        # No Unix sockets here (Windows): the kernel listens on TCP, on 127.0.0.1 only (jupyter_client's default),
+        # and ipykernel (kernelapp.py, init_sockets) then logs "Kernel is running over TCP without encryption" to
+        # the terminal at every start — once per notebook of every pack. The connection never leaves the machine
+        # and every message is signed with the kernel's key; the warning is noise to the person running the pack,
+        # so the kernel logs its errors only.
+        config.NotebookClient.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
     try:
         papermill.execute_notebook(
             source,
@@ -176,20 +202,35 @@ def _check_declared_parameters(notebook: Path, passed: dict[str, str]) -> None:
         )
 
 
-def execute_notebooks(sections: list[Section], folder: Path, params_path: Path, progress: Progress) -> None:
+@dataclass(frozen=True)
+class NotebookRun:
+    """The notebooks of one pack in the period folder — the main pack, or an audience's (``audiences/<name>/``):
+    its sections, its folder (the results the notebooks read, where the executed copies go) and its frozen params."""
+
+    sections: list[Section]
+    folder: Path
+    params_path: Path
+    #: how progress lines and failures name it ("" for the main pack, "audience emea")
+    label: str = ""
+
+
+def execute_notebooks(runs: list[NotebookRun], progress: Progress) -> None:
+    """Execute the notebooks of every run in one pool of worker processes (the main pack's and its audiences')."""
     notebooks_dir = project_root() / "notebooks"
-    executed = folder / "executed"
-    executed.mkdir()
-    parameters = {"params_path": str(params_path.resolve()), "results_dir": str(folder.resolve())}
-    jobs = {}
-    for section in sections:
-        source = notebooks_dir / f"{section.notebook}.ipynb"
-        if not source.is_file():
-            raise PackError(
-                f"notebook not found: {source}", hint="run from the project checkout or set COLLECTIONS_MI_HOME"
-            )
-        _check_declared_parameters(source, parameters)
-        jobs[section.notebook] = (str(source), str(executed / f"{section.notebook}.ipynb"))
+    jobs: dict[str, tuple[str, str, dict[str, str], str]] = {}
+    for run in runs:
+        executed = run.folder / "executed"
+        executed.mkdir()
+        parameters = {"params_path": str(run.params_path.resolve()), "results_dir": str(run.folder.resolve())}
+        for section in run.sections:
+            source = notebooks_dir / f"{section.notebook}.ipynb"
+            if not source.is_file():
+                raise PackError(
+                    f"notebook not found: {source}", hint="run from the project checkout or set COLLECTIONS_MI_HOME"
+                )
+            _check_declared_parameters(source, parameters)
+            name = f"{run.label} {section.notebook}" if run.label else section.notebook
+            jobs[name] = (str(source), str(executed / f"{section.notebook}.ipynb"), parameters, str(run.folder))
     workers = max(1, min(len(jobs), os.cpu_count() or 1))
     failures = []
     # fresh interpreters, not forks: a fork of this process would start with its whole address space (the
@@ -205,8 +246,8 @@ def execute_notebooks(sections: list[Section], folder: Path, params_path: Path, 
     )
     try:
         futures = {
-            pool.submit(execute_notebook_file, src, dst, parameters, str(folder)): name
-            for name, (src, dst) in jobs.items()
+            pool.submit(execute_notebook_file, src, dst, parameters, cwd): name
+            for name, (src, dst, parameters, cwd) in jobs.items()
         }
         for done, future in enumerate(as_completed(futures), start=1):
             name = futures[future]
@@ -273,12 +314,16 @@ def write_index(
     validation: str,
     restatement: dict[str, Any] | None = None,
     unavailable: dict[str, str] | None = None,
+    notes: list[str] | None = None,
+    audiences: list[tuple[str, str]] | None = None,
 ) -> None:
+    """``notes``: sentences that head the summary (an audience's scope: whose ledger, what it leaves out);
+    ``audiences``: (name, what it filters) of the audience packs the main pack links to."""
     from collections_mi.outputs.html import index_page  # nbformat (1.3 s): not for `collections-mi metrics`
 
     currency = params.reporting_currency
     tiles = headlines.index_tiles(results, currency, params.report)
-    summary = index_summary(results, currency, restatement)
+    summary = index_summary(results, currency, restatement, notes)
     page = index_page(
         company=params.report.company,
         period=params.period,
@@ -292,15 +337,20 @@ def write_index(
         changes=what_changed.what_changed(results, currency),
         movers=what_changed.movers_html(results, currency),
         glossary=RAG_RULE if any(tile.get("target") for tile in tiles) else "",
+        audiences=[(name, f"audiences/{name}/index.html", scope) for name, scope in (audiences or [])],
     )
     (folder / "index.html").write_text(page, encoding="utf-8")
 
 
 def index_summary(
-    results: dict[str, SectionResult[Any, Any]], currency: str, restatement: dict[str, Any] | None
+    results: dict[str, SectionResult[Any, Any]],
+    currency: str,
+    restatement: dict[str, Any] | None,
+    notes: list[str] | None = None,
 ) -> list[str]:
-    """The sentences under the index page's tiles (and on the PDF's cover): a restatement first, when there is one."""
-    summary = headlines.summary_sentences(results, currency)
+    """The sentences under the index page's tiles (and on the PDF's cover): a restatement first, when there is one,
+    then ``notes`` (an audience's scope)."""
+    summary = [*(notes or []), *headlines.summary_sentences(results, currency)]
     if restatement and restatement.get("restated"):
         moved = ", ".join(
             f"{k['kpi']} {k['published']} → {k['restated']}" for k in restatement["kpis"][:RESTATED_KPIS_NAMED]
@@ -322,6 +372,7 @@ def print_pdf(
     footer: str,
     validation: str,
     restatement: dict[str, Any] | None = None,
+    notes: list[str] | None = None,
 ) -> PdfOutcome:
     """``folder/pack.pdf`` (issue 19): the cover shows the index page's tiles and sentences, then every exported
     page. Without a headless Chromium there is no PDF and the outcome's warning says so."""
@@ -332,7 +383,7 @@ def print_pdf(
         period=params.period,
         as_of=str(params.as_of),
         tiles=headlines.index_tiles(results, params.reporting_currency, params.report),
-        summary=index_summary(results, params.reporting_currency, restatement),
+        summary=index_summary(results, params.reporting_currency, restatement, notes),
         validation=validation,
         footer=footer,
     )
@@ -345,6 +396,20 @@ def pdf_manifest(outcome: PdfOutcome) -> dict[str, Any]:
     if outcome.path is None:
         return {"file": None, "left_out": outcome.warning}
     return {"file": outcome.path.name, "pages": outcome.pages, "bytes": outcome.path.stat().st_size}
+
+
+def shown_source(description: str, params_path: Path) -> str:
+    """The source as the published footer names it: a local folder or file inside the project (or beside the params
+    file) by its path relative to it — ``files:data/demo``, not the machine's ``files:/home/…/data/demo`` — and
+    anything else as it is. run.json keeps the full location."""
+    kind, separator, location = description.partition(":")
+    if not separator or not Path(location).is_absolute():  # a URL (ibis:postgres://…, spark:s3a://…)
+        return description
+    path = Path(location)
+    for base in (project_root(), params_path.resolve().parent):
+        if path.is_relative_to(base.resolve()):
+            return f"{kind}:{path.relative_to(base.resolve()).as_posix()}"
+    return description
 
 
 def package_versions() -> dict[str, str]:
@@ -376,6 +441,145 @@ def run_pack(
         raise fault from None
 
 
+@dataclass
+class PackPart:
+    """One pack the period folder publishes — the main pack, or an audience's in ``audiences/<name>/`` — with what its
+    output stages (pages, index, email) need. Both kinds run the same stages (:func:`write_outputs`)."""
+
+    folder: Path
+    #: the params its pages and email show (an audience's: the audience in the title, its recipients)
+    params: Params
+    #: the frozen params its notebooks read (``<folder>/params.yaml``)
+    params_path: Path
+    sections: list[Section]
+    results: dict[str, SectionResult[Any, Any]]
+    footer: str
+    #: sections it cannot show → why (None: not listed, e.g. with --only)
+    unavailable: dict[str, str] | None
+    #: sentences heading its index and email (an audience's scope)
+    notes: list[str] = field(default_factory=list)
+    #: the main pack's: (name, what it filters) of each audience pack its index links to
+    audiences: list[tuple[str, str]] = field(default_factory=list)
+    #: "" for the main pack, else "audience <name>" (progress lines, timings)
+    label: str = ""
+
+    def notebooks(self) -> NotebookRun:
+        return NotebookRun(self.sections, self.folder, self.params_path, self.label)
+
+    def stage(self, name: str) -> str:
+        """The timing key of stage ``name`` for this part ("html"; "audience emea html")."""
+        return f"{self.label} {name}" if self.label else name
+
+
+def write_results_stage(part: PackPart, clock: _Stopwatch) -> None:
+    """kpis.json and tables/ (store), then tables.xlsx."""
+    write_results(part.results, flat_kpis(part.results), part.folder)
+    clock.run(
+        part.stage("excel"),
+        f"{part.label + ': ' if part.label else ''}writing tables.xlsx",
+        lambda: write_excel(part.results, part.folder / "tables.xlsx", part.params),
+    )
+
+
+def write_outputs(
+    part: PackPart, clock: _Stopwatch, validation: str, restatement: dict[str, Any] | None = None
+) -> tuple[list[str], PdfOutcome]:
+    """The output stages after the notebooks, the same for the main pack and every audience: HTML pages, the index
+    page, pack.pdf and email.eml. Returns the warnings (no PDF, parts left out of the email) and the PDF's outcome."""
+    prefix = f"{part.label}: " if part.label else ""
+    clock.run(
+        part.stage("html"),
+        f"{prefix}exporting HTML",
+        lambda: export_html(part.sections, part.folder, part.params, part.footer),
+    )
+    write_index(
+        part.sections,
+        part.results,
+        part.folder,
+        part.params,
+        part.footer,
+        validation,
+        restatement,
+        part.unavailable,
+        part.notes,
+        part.audiences,
+    )
+    pdf = clock.run(
+        part.stage("pdf"),
+        f"{prefix}printing pack.pdf",
+        lambda: print_pdf(
+            part.sections, part.results, part.folder, part.params, part.footer, validation, restatement, part.notes
+        ),
+    )
+    warnings = [pdf.warning] if pdf.warning else []
+    warnings += clock.run(
+        part.stage("email"),
+        f"{prefix}writing email.eml",
+        lambda: write_email(part.folder, part.results, part.params, validation, notes=part.notes),
+    )
+    return warnings, pdf
+
+
+def audience_filter_text(audience: AudienceLedger) -> str:
+    """An audience's filter as the index page lists it: "region = EMEA; segment in Enterprise, Public"."""
+    return "; ".join(
+        f"{column} = {values[0]}" if len(values) == 1 else f"{column} in {', '.join(values)}"
+        for column, values in ((c, [str(v) for v in vs]) for c, vs in audience.config.filter.items())
+    )
+
+
+def audience_params(params: Params, audience: AudienceLedger) -> Params:
+    """The params an audience's pack shows and its notebooks read: the audience named in the title line, its
+    recipients as the email's To, and no audiences of its own."""
+    company = params.report.company.strip()
+    label = f"{company} · audience {audience.name}" if company else f"Audience {audience.name}"
+    report = params.report.model_copy(update={"company": label[:200], "audiences": {}})
+    email = params.email.model_copy(update={"recipients": list(audience.config.recipients)})
+    return params.model_copy(update={"report": report, "email": email})
+
+
+def prepare_audience(
+    audience: AudienceLedger,
+    params: Params,
+    params_path: Path,
+    staging: Path,
+    only: list[str] | None,
+    footer: str,
+    clock: _Stopwatch,
+) -> PackPart:
+    """Compute an audience's sections on its part of the ledger (the same functions as the main pack's) and write
+    its results and frozen params into ``staging/audiences/<name>/``."""
+    label = f"audience {audience.name}"
+
+    def compute() -> tuple[LedgerShape, list[Section], dict[str, SectionResult[Any, Any]]]:
+        with materialised(audience) as part:
+            shape = ledger_shape(part.typed, params.as_of, part.left_out)
+            sections = available_sections(part.typed, only, shape)
+            return shape, sections, compute_on_book(part.typed, params, with_dependencies(sections), shape)
+
+    shape, sections, results = clock.run(
+        f"{label} compute",
+        f"{label} ({audience.customers:,} of {audience.customers_in_ledger:,} customers): computing",
+        compute,
+    )
+    folder = staging / AUDIENCES_DIR / audience.name
+    folder.mkdir(parents=True)
+    shown = audience_params(params, audience)
+    part = PackPart(
+        folder=folder,
+        params=shown,
+        params_path=write_frozen_params(shown, params_path, folder),
+        sections=sections,
+        results=results,
+        footer=f"{footer} · audience {audience.name}: {audience.config.describe()}",
+        unavailable=unavailable_sections(audience.typed, shape) if only is None else None,
+        notes=[audience.scope()],
+        label=label,
+    )
+    write_results_stage(part, clock)
+    return part
+
+
 def _run_locked(
     params: Params,
     params_path: Path,
@@ -400,6 +604,8 @@ def _run_locked(
             )
             failed_dir = lambda: publishing.keep_failed(out_dir, params.period, run_id, staging)  # noqa: E731
             report = clock.run("validate", "validating input data", lambda: validate_ledger(ledger, params, failed_dir))
+            # each audience's part of the ledger, before any work: a filter that matches no customer stops here
+            audiences = [audience_ledger(ledger.raw, ledger.typed, n, a) for n, a in params.report.audiences.items()]
             shape = ledger_shape(ledger.typed, params.as_of)
             sections = available_sections(ledger.typed, only, shape)
             if not sections:
@@ -414,48 +620,45 @@ def _run_locked(
                 lambda: compute_on_book(ledger, params, computed, shape),
             )
             kpis = flat_kpis(results)
-            write_results(results, kpis, staging)
             # the notebooks read the params as validated at the start (staging/params.yaml, kept in the pack), never
             # the live file, which may have changed since
             frozen_params_path = write_frozen_params(params, params_path, staging)
-            clock.run("excel", "writing tables.xlsx", lambda: write_excel(results, staging / "tables.xlsx"))
             footer = (
                 f"collections_mi {__version__} · run {run_id} · as of {params.as_of} · params "
                 f"{params_path.name} (aging {params.aging.basis}, allowance {params.allowance.method}, DSO window "
-                f"{params.dso.window_months} months) · source {ledger.description} · validation passed "
+                f"{params.dso.window_months} months) · source {shown_source(ledger.description, params_path)} · "
+                f"validation passed "
                 f"({report.checks_run} checks)"
             )
+            main = PackPart(
+                staging,
+                params,
+                frozen_params_path,
+                sections,
+                results,
+                footer,
+                unavailable_sections(ledger.typed, shape) if only is None else None,
+                audiences=[(a.name, audience_filter_text(a)) for a in audiences],
+            )
+            write_results_stage(main, clock)
+            parts = [main] + [
+                prepare_audience(audience, params, params_path, staging, only, footer, clock) for audience in audiences
+            ]
             try:
                 clock.run(
                     "notebooks",
-                    f"executing {len(sections)} notebook(s)",
-                    lambda: execute_notebooks(sections, staging, frozen_params_path, clock.progress),
+                    f"executing {sum(len(p.sections) for p in parts)} notebook(s)"
+                    + (f" (the pack and {len(audiences)} audience(s))" if audiences else ""),
+                    lambda: execute_notebooks([p.notebooks() for p in parts], clock.progress),
                 )
             except PackError:
                 keep = True
                 raise
-            clock.run("html", "exporting HTML", lambda: export_html(sections, staging, params, footer))
-            restatement = compare_with_published(out_dir / params.period, staging)
             validation_text = f"passed ({report.checks_run} checks)"
-            write_index(
-                sections,
-                results,
-                staging,
-                params,
-                footer,
-                validation_text,
-                restatement,
-                unavailable_sections(ledger.typed, shape) if only is None else None,
-            )
-            pdf = clock.run(
-                "pdf",
-                "printing pack.pdf",
-                lambda: print_pdf(sections, results, staging, params, footer, validation_text, restatement),
-            )
-            warnings = [pdf.warning] if pdf.warning else []
-            warnings += clock.run(
-                "email", "writing email.eml", lambda: write_email(staging, results, params, validation_text)
-            )
+            restatement = compare_with_published(out_dir / params.period, staging)
+            warnings, pdf = write_outputs(main, clock, validation_text, restatement)
+            for part in parts[1:]:
+                warnings += [f"{part.label}: {w}" for w in write_outputs(part, clock, validation_text)[0]]
             for warning in warnings:
                 progress(f"[{params.period}] warning: {warning}")
             manifest = {
@@ -468,6 +671,15 @@ def _run_locked(
                 "params": params_to_jsonable(params),
                 "source": ledger.fingerprint(report.tables if set(report.tables) == set(ledger.raw) else None),
                 "sections": [s.name for s in sections],
+                "audiences": {
+                    audience.name: {
+                        "filter": audience.config.describe(),
+                        "customers": audience.customers,
+                        "sections": [s.name for s in part.sections],
+                        "left_out": sorted(audience.left_out),
+                    }
+                    for audience, part in zip(audiences, parts[1:])
+                },
                 "validation": {"ok": True, "checks_run": report.checks_run, "seconds": report.seconds},
                 "timings_seconds": clock.timings,
                 "warnings": warnings,
@@ -512,9 +724,9 @@ def compute_kpis(params_path: str | Path, *, validate: bool = True) -> dict[str,
 
 
 def compute_on_book(
-    ledger: Ledger, params: Params, sections: list[Section], shape: LedgerShape
+    ledger: Ledger | Tables, params: Params, sections: list[Section], shape: LedgerShape
 ) -> dict[str, SectionResult]:
-    """Open the ledger's Book as of ``params.as_of`` (``shape`` measured for that date), compute ``sections`` on it,
-    release it."""
+    """Open the Book of ``ledger`` (or of typed tables: an audience's part of it) as of ``params.as_of`` (``shape``
+    measured for that date), compute ``sections`` on it, release it."""
     with open_book(ledger, params, shape=shape) as book:
         return compute_sections(book, params, sections)

@@ -31,6 +31,7 @@ import pandas as pd
 from collections_mi.config.params import Params, SourceConfig, redact_url, resolve_location
 from collections_mi.core.contract import TABLES
 from collections_mi.core.errors import SourceError, first_line
+from collections_mi.sources.audiences import check_audience_columns
 from collections_mi.sources.csv_files import DEFAULT_DIALECT, CsvProblem, read_csv
 from collections_mi.sources.typed_views import TableNames, table_views
 
@@ -450,6 +451,8 @@ def open_ledger(params: Params, params_path: str | Path | None = None) -> Ledger
         tables, names = _read_backend(backend, src.schema_, src, where=redact_url(src.location))
         description = f"ibis:{redact_url(src.location)}"
     raw, typed, extras, names = table_views(tables, names, src)
+    if "customers" in names:  # report.audiences filter on columns the customers table has (exit 2 naming the key)
+        check_audience_columns(raw, params, f"the customers table ({names['customers'].where})")
     return Ledger(
         backend=backend,
         raw=raw,

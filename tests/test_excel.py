@@ -1,0 +1,201 @@
+"""tables.xlsx as a finance reader opens it (issue 19 § 7): a contents sheet first that lists and links every sheet,
+readable sheet names and headers, percentages as Excel percentages (value / 100, a % format), money rounded to the
+cent, whole numbers without decimals, widths from the shown values; customer names always text, never formulas.
+
+Computed in-process on the tiny hand-checked ledger (tests/fixtures/tiny_ledger), with one customer renamed to a
+formula; the CSVs written beside the workbook by the pack's own writer are the reference."""
+
+from __future__ import annotations
+
+import csv
+import re
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collections_mi.config.params import load_params
+from collections_mi.metrics.book import open_book
+from collections_mi.metrics.sections import available_sections, compute_sections, flat_kpis
+from collections_mi.outputs.excel import CONTENTS, KPI_SHEET, sheet_name, write_excel
+from collections_mi.presentation.labels import TABLES, value_label
+from collections_mi.presentation.labels import sheet_column_label as column_label
+from collections_mi.sources.ledger import open_ledger
+from collections_mi.store.results import write_results
+
+from conftest import write_params
+
+openpyxl = pytest.importorskip("openpyxl")
+
+HOSTILE = '=HYPERLINK("http://example.com/x","Click")'
+
+
+@pytest.fixture(scope="module")
+def workbook(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The tiny ledger (customer C3 renamed to a formula) computed and written as the pack writes it."""
+    import shutil
+
+    from conftest import TINY
+
+    folder = tmp_path_factory.mktemp("excel")
+    ledger = Path(shutil.copytree(TINY, folder / "ledger"))
+    customers = (ledger / "customers.csv").read_text(encoding="utf-8")
+    (ledger / "customers.csv").write_text(customers.replace("Müller GmbH", '"' + HOSTILE.replace('"', '""') + '"'))
+    params_path = write_params(folder, ledger, report={"company": "Tiny Ltd"})
+    params = load_params(params_path)
+    source = open_ledger(params, params_path)
+    with open_book(source, params) as book:
+        results = compute_sections(book, params, available_sections(source.typed))
+    out = folder / "pack"
+    out.mkdir()
+    write_results(results, flat_kpis(results), out)
+    sheets = write_excel(results, out / "tables.xlsx", params)
+    return {"out": out, "sheets": sheets, "book": openpyxl.load_workbook(out / "tables.xlsx")}
+
+
+def _csv(out: Path, table: str) -> list[dict[str, str]]:
+    with (out / "tables" / f"{table}.csv").open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _column(sheet: Any, header: str) -> int:
+    headers = [cell.value for cell in sheet[1]]
+    assert header in headers, (header, headers)
+    return headers.index(header) + 1
+
+
+def test_the_contents_sheet_comes_first_and_links_every_sheet(workbook) -> None:
+    book, sheets = workbook["book"], workbook["sheets"]
+    assert book.sheetnames[:2] == [CONTENTS, KPI_SHEET]
+    assert book.sheetnames[2:] == list(sheets.values())
+    contents = book[CONTENTS]
+    assert contents["A1"].value == "Tiny Ltd · Collections MI · October 2026"
+    assert contents["A2"].value.startswith("As of 31 October 2026")
+    text = " ".join(str(cell.value) for row in contents.iter_rows(max_row=5) for cell in row if cell.value)
+    assert "USD" in text and "0.0%" in text and "tables/*.csv" in text
+    listed = {}
+    for row in contents.iter_rows(min_row=6):
+        if row[0].hyperlink is not None:
+            listed[row[0].value] = (row[0].hyperlink.location, row[1].value, row[3].value)
+    assert set(listed) == {KPI_SHEET, *sheets.values()}
+    for table, title in sheets.items():
+        location, description, file = listed[title]
+        assert location == f"'{title}'!A1" and file == f"tables/{table}.csv"
+        assert description == TABLES[table].description and description
+    assert sheets["aging"] == "Aging" and sheets["dso_by_customer"] == "DSO by customer"
+
+
+def test_sheet_names_and_headers_are_readable(workbook) -> None:
+    book = workbook["book"]
+    for title in book.sheetnames:
+        assert len(title) <= 31 and not re.search(r"[\[\]:*?/\\]", title), title
+        assert "_" not in title, title
+        if title == CONTENTS:
+            continue
+        sheet = book[title]
+        headers = [cell.value for cell in sheet[1]]
+        assert all(header and "_" not in header for header in headers), (title, headers)
+        assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref, title
+    assert len({title.casefold() for title in book.sheetnames}) == len(book.sheetnames)
+    dso = [cell.value for cell in book[workbook["sheets"]["dso_by_customer"]][1]]
+    assert {"Best possible DSO", "Average days delinquent", "Collection effectiveness (%)"} <= set(dso)
+    assert dso[:2] == ["Customer ID", "Customer"]  # the name beside the id, which the CSV does not carry
+
+
+def test_labels_for_ids_and_enum_values() -> None:
+    assert column_label("days_past_due") == "Days past due"
+    assert column_label("bpdso") == "Best possible DSO" and column_label("add") == "Average days delinquent"
+    assert column_label("special_mention") == "Special mention"  # a grade as a migration matrix's column
+    assert value_label("risk_grade", "special_mention") == "Special mention"
+    assert value_label("status", "non_accrual") == "Non-accrual" and value_label("status", "reo") == "REO (foreclosed)"
+    assert value_label("impairment_method", "cash_flows") == "PV of cash flows"
+    assert value_label("kpi", "cei_pct") == "Collection effectiveness"
+    assert value_label("name", "special_mention") == "special_mention"  # free text is never relabelled
+    assert all(len(label.title) <= 31 for label in TABLES.values())
+
+
+def test_sheet_name_is_valid_and_unique() -> None:
+    used: set[str] = set()
+    assert sheet_name("Over limit: [A/B]*?", used) == "Over limit   A B"
+    assert sheet_name("x" * 40, used) == "x" * 31
+    assert sheet_name("X" * 40, used) == "X" * 27 + " (2)"  # Excel compares sheet names ignoring case
+    assert len(used) == 3 and all(len(name) <= 31 for name in used)
+    assert sheet_name("'quoted'", set()) == "quoted"
+
+
+def test_percentages_are_excel_percentages(workbook) -> None:
+    out, book = workbook["out"], workbook["book"]
+    sheet = book[workbook["sheets"]["aging"]]
+    share = _column(sheet, "Share of total (%)")
+    for number, row in enumerate(_csv(out, "aging"), start=2):
+        cell = sheet.cell(number, share)
+        assert cell.number_format == "0.0%"
+        assert cell.value == pytest.approx(float(Decimal(row["share_pct"]) / 100), rel=1e-12)
+    assert sum(sheet.cell(n, share).value for n in range(2, sheet.max_row + 1)) == pytest.approx(1)
+
+
+def test_money_is_rounded_to_the_cent_and_counts_are_whole(workbook) -> None:
+    out, book = workbook["out"], workbook["book"]
+    sheet = book[workbook["sheets"]["aging"]]
+    amount, items = _column(sheet, "Amount"), _column(sheet, "Items")
+    rows = _csv(out, "aging")
+    for number, row in enumerate(rows, start=2):
+        cell = sheet.cell(number, amount)
+        assert Decimal(str(cell.value)) == Decimal(row["amount"]).quantize(Decimal("0.01"))
+        assert cell.number_format.startswith("#,##0.00")
+        assert sheet.cell(number, items).value == int(row["items"])
+        assert sheet.cell(number, items).number_format == "#,##0"
+    # an FX-converted table: the CSV keeps more than cents, the sheet shows cents
+    converted = book[workbook["sheets"]["aging_by_currency"]]
+    own, reporting = _column(converted, "Amount (own currency)"), _column(converted, "Amount")
+    for number, row in enumerate(_csv(out, "aging_by_currency"), start=2):
+        assert Decimal(str(converted.cell(number, reporting).value)) == Decimal(row["amount"]).quantize(Decimal("0.01"))
+        assert Decimal(str(converted.cell(number, own).value)) == Decimal(row["amount_original"]).quantize(
+            Decimal("0.01")
+        )
+
+
+def test_the_kpi_sheet_holds_every_kpi_in_its_unit(workbook) -> None:
+    out, book = workbook["out"], workbook["book"]
+    import json
+
+    kpis = json.loads((out / "kpis.json").read_text(), parse_float=Decimal)
+    rows = list(book[KPI_SHEET].iter_rows(min_row=2))
+    by_id = {row[4].value: row for row in rows}
+    assert list(by_id) == list(kpis)
+    ar = by_id["ar_total"]
+    assert ar[1].value == "Open receivables" and ar[3].value == "USD"
+    assert Decimal(str(ar[2].value)) == kpis["ar_total"].quantize(Decimal("0.01"))
+    assert by_id["open_items"][2].value == kpis["open_items"] and by_id["open_items"][2].number_format == "#,##0"
+    cei = by_id["cei_pct"]
+    assert cei[2].number_format == "0.0%" and cei[2].value == pytest.approx(float(kpis["cei_pct"] / 100))
+    assert by_id["bpdso"][1].value == "Best possible DSO" and by_id["bpdso"][3].value == "days"
+
+
+def test_widths_follow_the_shown_values(workbook) -> None:
+    book = workbook["book"]
+    sheet = book[workbook["sheets"]["aging"]]
+    column = _column(sheet, "Share of total (%)")
+    letter = openpyxl.utils.get_column_letter(column)
+    shown = max(len(f"{sheet.cell(n, column).value:.1%}") for n in range(2, sheet.max_row + 1))  # "41.9%"
+    raw = max(len(row["share_pct"]) for row in _csv(workbook["out"], "aging"))  # 41.85145317545748116254036598
+    width = sheet.column_dimensions[letter].width
+    assert shown <= width < raw  # as wide as what is shown (and the header's words), not as the raw value
+    assert width >= len("Share") + 2  # the longest word of the wrapped header fits
+
+
+def test_a_customer_name_that_looks_like_a_formula_stays_text(workbook) -> None:
+    out, book = workbook["out"], workbook["book"]
+    sheet = book[workbook["sheets"]["aging_by_customer"]]
+    name = _column(sheet, "Customer")
+    cells = [sheet.cell(n, name) for n in range(2, sheet.max_row + 1)]
+    hostile = [cell for cell in cells if cell.value == HOSTILE]
+    assert hostile and all(cell.data_type == "s" for cell in hostile)
+    # the CSV writer defuses it with a leading apostrophe; the workbook keeps the name as it is, as text
+    assert any(row["name"] == "'" + HOSTILE for row in _csv(out, "aging_by_customer"))
+    with zipfile.ZipFile(out / "tables.xlsx") as archive:
+        for member in archive.namelist():
+            if member.startswith("xl/worksheets/"):
+                assert "<f>" not in archive.read(member).decode("utf-8"), member  # no formula anywhere

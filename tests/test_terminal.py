@@ -1,0 +1,109 @@
+"""The terminal and the footer of a pack (issue 19 § 8): the pack prints its own progress lines and nothing from
+third parties (ipykernel's "running over TCP without encryption" on every notebook); the published footer names a
+source inside the project by its relative path, not by the machine's absolute one (run.json keeps that)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from collections_mi.runs import pack
+from collections_mi.runs.pack import execute_notebook_file, shown_source
+
+from conftest import ROOT, TINY, cli
+
+#: a line of the pack's own progress on stderr: "16:02:14 [2026-10] …"
+PROGRESS = re.compile(r"^\d\d:\d\d:\d\d \[\d{4}-\d\d\] ")
+
+
+def _third_party(stderr: str) -> list[str]:
+    """stderr lines that are not the pack's progress, and any warning from a library or the kernel."""
+    return [
+        line
+        for line in stderr.splitlines()
+        if not PROGRESS.match(line) or "without encryption" in line or re.search(r"Warning|WARNING", line)
+    ]
+
+
+def _tiny_notebook(folder: Path) -> Path:
+    notebook = nbformat.v4.new_notebook(
+        metadata={
+            "kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"},
+            "language_info": {"name": "python"},
+        }
+    )
+    notebook.cells = [
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print(x * 2)"),
+    ]
+    path = folder / "tiny.ipynb"
+    nbformat.write(notebook, path)
+    return path
+
+
+@pytest.mark.parametrize("transport", ["ipc", "tcp"])
+def test_a_notebook_kernel_prints_nothing_on_the_terminal(
+    transport: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """On Unix sockets (even with a $TMPDIR too long for one) and on TCP (Windows; forced here) the kernel says
+    nothing on stderr — the output the notebook computes is still there."""
+    long_tmp = tmp_path / ("t" * 90)
+    long_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(long_tmp))  # too long for AF_UNIX: the sockets go to /tmp instead
+    monkeypatch.setattr("tempfile.tempdir", None)
+    if transport == "tcp":
+        monkeypatch.setattr(pack, "_IPC_PATH_LIMIT", 0)  # no folder is short enough: the kernel listens on TCP
+    else:
+        folder = pack.kernel_socket_dir()
+        assert folder is not None and folder.startswith("/tmp/") and len(folder) < pack._IPC_PATH_LIMIT
+        shutil.rmtree(folder)
+    source = _tiny_notebook(tmp_path)
+    target = tmp_path / "out.ipynb"
+    execute_notebook_file(str(source), str(target), {"x": 21}, str(tmp_path))
+    _, err = capfd.readouterr()
+    assert "without encryption" not in err and "WARNING" not in err, err
+    outputs = nbformat.read(target, as_version=4).cells[-1].outputs
+    assert outputs[0]["text"].strip() == "42"
+    assert not any(long_tmp.iterdir())  # no socket folder left behind
+
+
+def test_shown_source_is_relative_inside_the_project(tmp_path: Path) -> None:
+    params = tmp_path / "params" / "2026-10.yaml"
+    assert shown_source(f"files:{ROOT / 'data' / 'demo'}", params) == "files:data/demo"
+    assert shown_source(f"duckdb:{tmp_path / 'params' / 'book.duckdb'}", params) == "duckdb:book.duckdb"
+    elsewhere = tmp_path.parent / "elsewhere"
+    assert shown_source(f"files:{elsewhere}", params) == f"files:{elsewhere}"  # outside both: as it is
+    assert shown_source("ibis:postgres://mi@db/ledger", params) == "ibis:postgres://mi@db/ledger"
+
+
+@pytest.mark.slow
+def test_a_project_pack_is_quiet_and_its_footer_names_the_source_relatively(tmp_path: Path) -> None:
+    """A project as a user lays it out — notebooks/, data/<ledger>, params/ — packed from its folder: stderr holds
+    the pack's progress only, the footer of every page says ``files:data/ledger``, run.json the full path."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notebooks").symlink_to(ROOT / "notebooks")
+    shutil.copytree(TINY, project / "data" / "ledger")
+    (project / "params").mkdir()
+    params = project / "params" / "2026-10.yaml"
+    params.write_text("as_of: 2026-10-31\nsource: {kind: files, location: data/ledger}\n", encoding="utf-8")
+    run = cli(
+        "pack", "--params", str(params), "--out", str(project / "reports"),
+        cwd=project, env={"COLLECTIONS_MI_HOME": str(project)},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert _third_party(run.stderr) == [], run.stderr
+    folder = project / "reports" / "2026-10"
+    pages = [folder / "index.html", *sorted((folder / "html").glob("*.html"))]
+    assert len(pages) > 1
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "source files:data/ledger ·" in text, page.name
+        assert str(project) not in text and str(tmp_path) not in text, page.name
+    manifest = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    assert manifest["source"]["description"] == f"files:{(project / 'data' / 'ledger').resolve()}"
