@@ -87,3 +87,26 @@ def test_restatement_names_the_kpis_and_rows_that_moved(published_tiny, tmp_path
     assert "aging_by_customer,C1,total,1100,1000,-100" in rows
     assert "RESTATED" in (folder / "index.html").read_text()
     assert (out / ".history" / "2026-10" / first_run / "kpis.json").is_file()
+
+
+def _folder(path: Path, kpis: dict[str, str], computed: list[str]) -> Path:
+    (path / "tables").mkdir(parents=True)
+    (path / "kpis.json").write_text(json.dumps(kpis), encoding="utf-8")
+    section = {"kpis": computed, "tables": [], "conventions": {}, "unavailable": {}}
+    (path / "tables" / "_sections.json").write_text(json.dumps({"aging": section}), encoding="utf-8")
+    (path / "tables" / "_types.json").write_text("{}", encoding="utf-8")
+    return path
+
+
+def test_a_kpi_a_newer_version_adds_is_not_a_restatement(tmp_path: Path) -> None:
+    from collections_mi.outputs.restatement import compare_with_published
+
+    # October published by a version without the HHI, re-run by one with it: same data, nothing restated
+    published = _folder(tmp_path / "published", {"ar_total": 100.5}, ["ar_total"])
+    staging = _folder(tmp_path / "staging", {"ar_total": 100.5, "hhi": 2500}, ["ar_total", "hhi"])
+    assert compare_with_published(published, staging) == {"restated": False, "previous_run_id": "unknown"}
+    # a KPI both versions compute that disappears (the ledger lost what it needs) is a restatement
+    staging = _folder(tmp_path / "staging-2", {"hhi": 2500}, ["ar_total", "hhi"])
+    summary = compare_with_published(published, staging)
+    assert summary is not None and summary["restated"] is True
+    assert summary["kpis"] == [{"kpi": "ar_total", "published": "100.5", "restated": None, "change": None}]

@@ -48,6 +48,18 @@ def test_target_kpis_are_the_published_kpi_ids() -> None:
     assert tuple(kpi for outputs in PUBLISHED.values() for kpi in outputs.kpis.ids()) == TARGET_KPIS
 
 
+def test_every_published_kpi_has_a_label_and_a_unit() -> None:
+    from collections_mi.presentation.labels import KPI_LABELS, KPI_UNITS
+    from collections_mi.presentation.targets import kpi_text
+
+    assert set(KPI_LABELS) - {"past_due_share"} == set(TARGET_KPIS) == set(KPI_UNITS) - {"past_due_share"}
+    shown = {kpi: kpi_text(kpi, Decimal("1234.56"), "USD") for kpi in TARGET_KPIS}
+    assert shown["dso"] == "1,234.6 days" and shown["dbt_weighted"] == "1,234.6 days"
+    assert shown["on_time_pct"] == "1,234.56%" and shown["top10_share_pct"] == "1,234.56%"
+    assert shown["hhi"] == "1,235" and shown["ar_total"] == "USD 1.2k" and shown["open_items"] == "1,234.56"
+    assert kpi_text("dbt_weighted", Decimal("-3.25"), "USD") == "−3.3 days"  # paid early: a minus sign
+
+
 def test_targets_parse_both_directions() -> None:
     targets = _targets(
         {"dso": {"target": 45, "amber": 50, "red": 55}, "cei_pct": {"target": 85, "amber": 80, "red": 75}}

@@ -29,8 +29,7 @@ from collections_mi.core.money import round_money
 from collections_mi.metrics.result import SectionResult
 from collections_mi.metrics.sections import SECTIONS
 from collections_mi.presentation.format import brand, column_kind, is_missing
-from collections_mi.presentation.labels import kpi_label, sheet_column_label, table_label, value_label
-from collections_mi.presentation.targets import COUNT_KPIS, DAY_KPIS
+from collections_mi.presentation.labels import kpi_label, kpi_unit, sheet_column_label, table_label, value_label
 
 CONTENTS = "Contents"
 KPI_SHEET = "KPIs"
@@ -323,14 +322,15 @@ def kpi_frame(results: Mapping[str, SectionResult[Any, Any]]) -> pd.DataFrame:
 
 
 def _kpi_unit(kpi: str, currency: str) -> tuple[str, str]:
-    """(unit shown, kind) of a KPI."""
-    if kpi in DAY_KPIS:
-        return "days", "days"
-    if kpi.endswith("_pct") or kpi.endswith("_share"):
+    """(unit shown, cell format kind) of a KPI, from its unit in :data:`labels.KPI_UNITS`."""
+    unit = kpi_unit(kpi)
+    if unit == "money":
+        return currency, "money"
+    if unit == "percent":
         return "%", "percent"
-    if kpi in COUNT_KPIS:
-        return "count", "count"
-    return currency, "money"
+    if unit == "index":
+        return "points (0–10,000)", "count"
+    return unit, unit  # days, count
 
 
 def write_kpis(sheet: Worksheet, styles: _Styles, frame: pd.DataFrame, currency: str) -> None:

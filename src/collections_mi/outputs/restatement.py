@@ -18,7 +18,7 @@ import pandas as pd
 from collections_mi.core.money import plain
 from collections_mi.core.values import decimal_text
 from collections_mi.metrics.published import PUBLISHED
-from collections_mi.store.results import read_kpis, read_results, write_table
+from collections_mi.store.results import SECTIONS_FILE, read_kpis, read_results, write_table
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,14 @@ def keyed_tables() -> list[KeyedTable]:
     ]
 
 
-def kpi_changes(previous: dict[str, Any], current: dict[str, Any]) -> pd.DataFrame:
+def kpi_changes(previous: dict[str, Any], current: dict[str, Any], comparable: set[str] | None = None) -> pd.DataFrame:
+    """The KPIs whose value differs between the published and the new kpis.json. ``comparable``: the KPI ids both
+    versions of collections_mi compute (a KPI a newer version adds, or an older one had, is not a restatement);
+    None compares every id."""
     rows = []
     for kpi in dict.fromkeys([*previous, *current]):
+        if comparable is not None and kpi not in comparable:
+            continue
         before, after = previous.get(kpi), current.get(kpi)
         if before == after:
             continue
@@ -92,6 +97,19 @@ def row_changes(previous_folder: Path, current_folder: Path, limit: int = 50) ->
     )
 
 
+def _computed_ids(folder: Path) -> set[str] | None:
+    """The KPI ids the version that wrote ``folder`` computes (tables/_sections.json), None when not recorded."""
+    sections = folder / "tables" / SECTIONS_FILE
+    if not sections.is_file():
+        return None
+    return {kpi for meta in json.loads(sections.read_text(encoding="utf-8")).values() for kpi in meta.get("kpis", [])}
+
+
+def _computed_by_both(published: Path, staging: Path) -> set[str] | None:
+    before, after = _computed_ids(published), _computed_ids(staging)
+    return None if before is None or after is None else before & after
+
+
 def compare_with_published(published: Path, staging: Path) -> dict[str, Any] | None:
     """Write the restatement files into ``staging`` when ``published`` exists and any KPI changed; return a summary."""
     if not (published / "kpis.json").is_file():
@@ -101,7 +119,7 @@ def compare_with_published(published: Path, staging: Path) -> dict[str, Any] | N
         if (published / "run.json").is_file()
         else "unknown"
     )
-    kpis = kpi_changes(read_kpis(published), read_kpis(staging))
+    kpis = kpi_changes(read_kpis(published), read_kpis(staging), _computed_by_both(published, staging))
     if kpis.empty:
         return {"restated": False, "previous_run_id": previous_run}
     rows = row_changes(published, staging)

@@ -87,3 +87,17 @@ def largest(frame: pd.DataFrame, count: int) -> pd.DataFrame:
 
 def as_days(value: Decimal | None) -> str:
     return decimal_places(value, 1)
+
+
+#: the behaviour bands a collector should look at first
+WATCH_BANDS = ("Risk", "Poor")
+
+
+def behaviour_watch(customers: pd.DataFrame, count: int) -> pd.DataFrame:
+    """The ``count`` customers with the largest open balances among those paying worst (bands Risk and Poor), Risk
+    first: whom to call about late payment. All customers and their bands are in tables/behaviour_by_customer.csv."""
+    watched = customers[customers["band"].isin(WATCH_BANDS) & (customers["open_balance"] > 0)].copy()
+    watched["_band"] = watched["band"].map(WATCH_BANDS.index)
+    watched["_balance"] = -watched["open_balance"].map(Decimal)
+    ordered = watched.sort_values(["_band", "_balance", "customer_id"], kind="stable").head(count)
+    return ordered.drop(columns=["_band", "_balance"]).reset_index(drop=True)

@@ -33,6 +33,9 @@ DAY_COLUMNS = {
     "mom_change",
     "year_ago",
     "yoy_change",
+    "terms_weighted",
+    "dbt_weighted",
+    "hhi",  # an index, 0–10,000
 }
 #: statistics (not money): a plain minus sign, never accounting parentheses
 STAT_COLUMNS = {"ci_low", "ci_high", "cohens_d", "t_statistic", "p_value"}

@@ -16,6 +16,7 @@ import pandas as pd
 
 from collections_mi.config.params import ReportConfig
 from collections_mi.config.targets import targets_of
+from collections_mi.metrics.dso_formulas import BEHAVIOUR_KPI_IDS
 from collections_mi.metrics.result import SectionResult
 from collections_mi.presentation import agency, aging, allowance, dso, watchlist
 from collections_mi.presentation.format import Tile, explained_tiles
@@ -80,6 +81,7 @@ TRENDS: dict[str, str] = {
     "past_due_total": "past_due_total",
     "past_due_share": "past_due_pct",
     **{kpi: kpi for kpi in dso.KPI_LABELS},
+    **{kpi: kpi for kpi in BEHAVIOUR_KPI_IDS},  # terms, days beyond terms and on-time share: columns of dso_trend
 }
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "PAGE_COLUMN_LABELS",
     "ENUM_COLUMNS",
     "KPI_LABELS",
+    "KPI_UNITS",
     "TABLES",
     "VALUE_LABELS",
     "TableLabel",
@@ -24,6 +25,7 @@ __all__ = [
     "enum_label",
     "humanize",
     "kpi_label",
+    "kpi_unit",
     "sheet_column_label",
     "table_label",
     "value_label",
@@ -60,6 +62,51 @@ KPI_LABELS: dict[str, str] = {
     "agency_fees": "Agency fees",
     "agency_net_back": "Net-back after fees",
     "agency_liquidation_pct": "Liquidation",
+    # payment behaviour and concentration (metrics.md v1.1)
+    "terms_weighted": "Terms granted (weighted)",
+    "dbt_weighted": "Days beyond terms (weighted)",
+    "on_time_pct": "Paid on time",
+    "top10_share_pct": "Top-10 customers' share",
+    "hhi": "Concentration (HHI)",
+}
+
+#: KPI id → its unit: ``money`` (the reporting currency), ``days``, ``percent``, ``count`` or ``index`` (a number
+#: without a unit: the HHI, 0–10,000). Every KPI of kpis.json is listed (tested): tiles, targets, the email, the PDF
+#: and the workbook's KPI sheet format a KPI by this, never by guessing from its name.
+KPI_UNITS: dict[str, str] = {
+    "ar_total": "money",
+    "open_items": "count",
+    "past_due_total": "money",
+    "past_due_share": "percent",
+    "top10_share_pct": "percent",
+    "hhi": "index",
+    "dso": "days",
+    "dso_countback": "days",
+    "bpdso": "days",
+    "add": "days",
+    "cei_pct": "percent",
+    "days_late_simple": "days",
+    "days_late_weighted": "days",
+    "days_to_pay_simple": "days",
+    "days_to_pay_weighted": "days",
+    "terms_weighted": "days",
+    "dbt_weighted": "days",
+    "on_time_pct": "percent",
+    "allowance_total": "money",
+    "allowance_opening": "money",
+    "bad_debt_expense": "money",
+    "write_offs": "money",
+    "recoveries": "money",
+    "watchlist_loans": "count",
+    "watchlist_balance": "money",
+    "specific_reserve": "money",
+    "general_reserve": "money",
+    "total_reserve": "money",
+    "agency_placed": "money",
+    "agency_collected": "money",
+    "agency_fees": "money",
+    "agency_net_back": "money",
+    "agency_liquidation_pct": "percent",
 }
 
 
@@ -96,6 +143,15 @@ TABLES: dict[str, TableLabel] = {
     "ar_rollforward": TableLabel(
         "AR rollforward", "Opening receivables, sales, cash, credits and write-offs to closing receivables."
     ),
+    "concentration": TableLabel(
+        "Customer concentration", "The 20 largest customers by open balance, their share and cumulative share."
+    ),
+    "concentration_trend": TableLabel(
+        "Concentration trend", "Top-10 and top-20 customers' share of receivables and the HHI at each month-end."
+    ),
+    "credit_utilisation": TableLabel(
+        "Credit utilisation", "Customers with a credit limit by how much of it their open balance uses."
+    ),
     # DSO and collection KPIs
     "dso_trend": TableLabel("DSO trend", "DSO and the other collection KPIs at each month-end."),
     "dso_changes": TableLabel("DSO changes", "Each collection KPI against the previous month-end and a year ago."),
@@ -116,6 +172,13 @@ TABLES: dict[str, TableLabel] = {
     "promises": TableLabel("Promises to pay", "Every promise to pay: amount, due date and whether it was kept."),
     "promises_kept_rate_trend": TableLabel("Promises kept trend", "Promises to pay falling due, kept and broken."),
     "dso_collectors": TableLabel("Collector scorecard", "Each collector's book, DSO, cash collected and promises."),
+    "behaviour_by_customer": TableLabel(
+        "Behaviour by customer", "Each customer's payment-behaviour band from its weighted days late, with its balance."
+    ),
+    "behaviour_bands": TableLabel("Behaviour bands", "Open receivables by payment-behaviour band."),
+    "behaviour_by_risk_band": TableLabel(
+        "Behaviour by risk band", "Customers and open receivables by behaviour band and risk-score band."
+    ),
     # bad-debt allowance
     "allowance_matrix": TableLabel("Allowance matrix", "Receivables by age bucket × loss rate = allowance."),
     "allowance_rollforward": TableLabel(
@@ -174,6 +237,17 @@ TABLES: dict[str, TableLabel] = {
 
 #: column id → header, without its unit (the workbook adds "(USD)", "(%)" from the column's kind)
 COLUMN_LABELS: dict[str, str] = {
+    # payment behaviour and concentration
+    "rank": "Rank",
+    "band": "Band",
+    "behaviour_band": "Behaviour band",
+    "customers": "Customers",
+    "cumulative_share_pct": "Cumulative share",
+    "top20_share_pct": "Top-20 customers' share",
+    "utilisation_pct": "Credit utilisation",
+    "days_late_rounded": "Days late (rounded)",
+    "settled_invoices": "Invoices settled",
+    "amount_settled": "Amount settled",
     # who and what
     "customer_id": "Customer ID",
     "name": "Customer",
@@ -353,6 +427,14 @@ COLUMN_LABELS: dict[str, str] = {
 #: table column → header on the pages (short: tables must fit the page); the workbook's longer headers are
 #: :data:`COLUMN_LABELS`
 PAGE_COLUMN_LABELS: dict[str, str] = {
+    "top10_share_pct": "Top 10 %",
+    "top20_share_pct": "Top 20 %",
+    "cumulative_share_pct": "Cumulative %",
+    "utilisation_pct": "Utilisation %",
+    "terms_weighted": "Terms (wtd)",
+    "dbt_weighted": "DBT (wtd)",
+    "on_time_pct": "On time %",
+    "hhi": "HHI",
     "add": "ADD",
     "bpdso": "Best possible DSO",
     "dso": "DSO",
@@ -478,6 +560,14 @@ def humanize(name: str) -> str:
     """``some_id`` → "Some id": the fallback for a name no map lists."""
     text = name.replace("_", " ").strip()
     return text[:1].upper() + text[1:]
+
+
+def kpi_unit(kpi: str) -> str:
+    """A KPI's unit (:data:`KPI_UNITS`); an id not listed is a programming error, not money by default."""
+    try:
+        return KPI_UNITS[kpi]
+    except KeyError:
+        raise KeyError(f"KPI {kpi!r} has no unit in presentation.labels.KPI_UNITS") from None
 
 
 def kpi_label(kpi: str) -> str:

@@ -75,21 +75,23 @@ def status(value: Decimal | int | None, target: KpiTarget) -> Status | None:
     return Status.WATCH
 
 
-#: how each KPI is read: its label and unit (days, percent, count; money otherwise)
+#: how each KPI is read: its label; its unit is :func:`labels.kpi_unit`
 KPI_LABELS = labels.KPI_LABELS
-COUNT_KPIS = {"open_items", "watchlist_loans"}
-DAY_KPIS = {"dso", "dso_countback", "bpdso", "add", *(k for k in KPI_LABELS if k.startswith("days_"))}
 
 
 def kpi_text(kpi: str, value: Decimal | int | None, currency: str) -> str:
-    """A KPI's value (or a threshold) as a reader sees it: "45.0 days", "85.00%", "1,234", "USD 1,234.00"."""
+    """A KPI's value (or a threshold) as a reader sees it, in its unit (:data:`labels.KPI_UNITS`): "45.0 days",
+    "85.00%", "1,234" (a count; the HHI in whole points), "USD 1.2m"."""
     if value is None:
         return "–"
-    if kpi in DAY_KPIS:
-        return f"{decimal_places(value, 1)} days"
-    if kpi.endswith("_pct"):
+    unit = labels.kpi_unit(kpi)
+    if unit == "days":
+        return f"{decimal_places(value, 1)} days".replace("-", "−")
+    if unit == "percent":
         return percent(value)
-    if kpi in COUNT_KPIS:
+    if unit == "index":  # the HHI, 0–10,000: whole points
+        return decimal_places(value, 0)
+    if unit == "count":
         return f"{Decimal(value):,f}" if Decimal(value) != int(value) else f"{int(value):,}"
     return money_short(value, currency)
 
