@@ -46,6 +46,15 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "past_due",
         "past_due_pct",
     ),
+    "concentration": ("rank", "name", "balance", "share_pct", "cumulative_share_pct"),
+    "behaviour_watch": (
+        "name",
+        "band",
+        "days_late_weighted",
+        "settled_invoices",
+        "amount_settled",
+        "open_balance",
+    ),
     "disputed_items": ("invoice_id", "name", "due_date", "days_past_due", "bucket", "open_balance_reporting"),
     "write_off_candidates": (
         "invoice_id",
