@@ -183,6 +183,11 @@ def cli_preloaded(
         return subprocess.CompletedProcess(["collections-mi", *args], child.exitcode, read(out), read(err))
 
 
+#: the environment of a pack whose test reads neither pack.pdf nor the email's charts: no headless Chromium, so
+#: neither is drawn (~3–7 s of a browser per pack; tests/test_pdf.py and the shared packs keep them)
+NO_BROWSER = {"COLLECTIONS_MI_CHROMIUM": ""}
+
+
 def cli(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the public command line as a user would."""
     environment = {**os.environ, "GX_ANALYTICS_ENABLED": "False", **(env or {})}

@@ -31,7 +31,7 @@ from collections_mi.sources.audiences import (
 )
 from collections_mi.sources.ledger import open_ledger
 
-from conftest import ROOT, cli, write_params
+from conftest import ROOT, cli, shared_pack, write_params
 
 TINY = ROOT / "tests" / "fixtures" / "tiny_ledger"
 TRACEBACK = "Traceback (most recent call last)"
@@ -245,15 +245,17 @@ AUDIENCES = {
 
 @pytest.fixture(scope="module")
 def tiny_audience_pack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
-    """The tiny ledger published with two audiences by region: (params, reports folder, the run's stderr)."""
-    work = tmp_path_factory.mktemp("audiences")
-    shutil.copytree(TINY, work / "ledger")
-    params = write_params(
-        work, work / "ledger", report={"company": "Tiny Co", "audiences": AUDIENCES}, email={"sender": "mi@example.com"}
+    """The tiny ledger published with two audiences by region, once per run (whichever worker needs it first):
+    (params, a private copy of the reports folder, the run's stderr)."""
+    pack = shared_pack(
+        tmp_path_factory,
+        "tiny-audience-pack",
+        report={"company": "Tiny Co", "audiences": AUDIENCES},
+        email={"sender": "mi@example.com"},
     )
-    run = cli("pack", "--params", str(params), "--out", str(work / "reports"))
-    assert run.returncode == 0, run.stderr
-    return params, work / "reports", run.stderr
+    assert pack.run.returncode == 0, pack.run.stderr
+    params, reports = pack.private(tmp_path_factory.mktemp("audiences"))
+    return params, reports, pack.run.stderr
 
 
 @pytest.mark.slow
@@ -319,6 +321,7 @@ def test_send_audience_sends_its_own_email_to_its_recipients(tiny_audience_pack,
     text = message.get_body(("plain",)).get_content()
     assert "Audience emea: the 1 of 3 customers with region = EMEA" in text
     assert "left out of this pack" in text
+    assert "in the report folder: 2026-10/audiences/emea/index.html" in text  # its own place, not the main pack's
     # --to overrides the audience's recipients, as it does for the pack's email
     run = cli(*args, "--to", "x@example.com", env=env)
     assert run.returncode == 0 and received[1].rcpt_tos == ["x@example.com"]

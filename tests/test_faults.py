@@ -35,7 +35,7 @@ import pytest
 from collections_mi.core.errors import OutputNotWritable
 from collections_mi.outputs import publish
 
-from conftest import ROOT, TINY, built_once, cli, write_params
+from conftest import NO_BROWSER, ROOT, TINY, built_once, cli, write_params
 
 PERIOD = "2026-10"
 ONLY = ("--only", "aging")
@@ -68,7 +68,7 @@ def _publish_baseline(work: Path) -> None:
     ledger = work / "ledger"
     shutil.copytree(TINY, ledger)
     params = write_params(work, ledger)
-    run = cli("pack", "--params", str(params), "--out", str(work / "reports"), *ONLY)
+    run = cli("pack", "--params", str(params), "--out", str(work / "reports"), *ONLY, env=NO_BROWSER)
     assert run.returncode == 0, run.stderr
 
 
@@ -97,7 +97,8 @@ def as_legacy(out: Path, run_id: str) -> None:
 def pack(
     baseline: Baseline, out: Path, *extra: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return cli("pack", "--params", str(baseline.params), "--out", str(out), *extra, env=env)
+    """The baseline's pack into ``out``; publishing is what these tests look at, not the PDF or the email's charts."""
+    return cli("pack", "--params", str(baseline.params), "--out", str(out), *extra, env={**NO_BROWSER, **(env or {})})
 
 
 def assert_consistent(out: Path, *, not_run: set[str]) -> str:

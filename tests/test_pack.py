@@ -17,7 +17,7 @@ import pytest
 
 from collections_mi.presentation import format as fmt
 
-from conftest import ROOT, cli, write_params
+from conftest import NO_BROWSER, ROOT, cli, write_params
 from oracle import Ledger as OracleLedger
 from oracle import aging as oracle_aging
 
@@ -261,7 +261,7 @@ def test_rerun_is_byte_identical_and_keeps_the_previous_version(published) -> No
     folder = out / "2026-10"
     first_run_id = json.loads((folder / "run.json").read_text())["run_id"]
     before = {k: v for k, v in tree_digest(folder).items() if k == "kpis.json" or k.startswith("tables/")}
-    run = cli("pack", "--params", str(params), "--out", str(out))
+    run = cli("pack", "--params", str(params), "--out", str(out), env=NO_BROWSER)
     assert run.returncode == 0, run.stderr
     after = {k: v for k, v in tree_digest(folder).items() if k == "kpis.json" or k.startswith("tables/")}
     assert after == before

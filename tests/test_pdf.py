@@ -81,7 +81,10 @@ def _page(tmp_path: Path, body: str) -> Path:
 
 def _cover(company: str = HOSTILE) -> Cover:
     tile: fmt.Tile = {"label": "AR <total>", "value": "USD 1,234.50", "change": "+1.00", "good": False}
-    return Cover(company, "2026-10", "2026-10-31", [tile], ["Sentence <b>one</b>."], "passed (3 checks)", "run x")
+    changes = ["Customer <i>Acme</i> past due +USD 1.2k."]
+    return Cover(
+        company, "2026-10", "2026-10-31", [tile], ["Sentence <b>one</b>."], "passed (3 checks)", "run x", changes
+    )
 
 
 def test_the_print_document_escapes_every_text_and_loads_plotly_once(tmp_path: Path) -> None:
@@ -92,6 +95,7 @@ def test_the_print_document_escapes_every_text_and_loads_plotly_once(tmp_path: P
     assert "<script>alert(1)</script>" not in document and "</style><script>" not in document
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in document  # the cover's brand line, as text
     assert "AR &lt;total&gt;" in document and "Sentence &lt;b&gt;one&lt;/b&gt;." in document
+    assert "<h3>What changed</h3>" in document and "Customer &lt;i&gt;Acme&lt;/i&gt; past due" in document
     assert "Receivables &lt;aging&gt;" in document  # the contents
     assert "<h1>Receivables aging</h1>" in document and ">nav</header>" not in document  # main only, no nav
     assert re.search(r'@bottom-right \{ content: "Page " counter\(page\) " of " counter\(pages\)', document)
@@ -133,5 +137,9 @@ def test_a_pack_without_chromium_is_published_without_pdf_and_says_so_once(tmp_p
     manifest = json.loads((folder / "run.json").read_text())
     assert manifest["pdf"]["file"] is None and "no headless Chromium" in manifest["pdf"]["left_out"]
     assert sum("pack.pdf left out" in w for w in manifest["warnings"]) == 1
+    # the same setting governs the email's charts (Kaleido drives the same Chromium): left out, said once
+    assert (run.stdout + run.stderr).count("email charts omitted: no headless Chromium") == 1
+    assert sum("email charts omitted" in w for w in manifest["warnings"]) == 1
+    assert "Content-Type: image/png" not in (folder / "email.eml").read_text(encoding="utf-8", errors="replace")
     assert "No pack.pdf this month" in (folder / "email.eml").read_text(encoding="utf-8", errors="replace")
     assert os.path.getsize(folder / "email.eml") <= 2_000_000

@@ -17,7 +17,7 @@ import pytest
 from collections_mi.core.errors import PackLocked
 from collections_mi.outputs.publish import period_lock
 
-from conftest import TINY, SharedPack, cli, write_params
+from conftest import NO_BROWSER, TINY, SharedPack, cli, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +62,7 @@ def test_sigint_during_a_pack_leaves_reports_exactly_as_before(published_tiny) -
 def test_a_second_pack_of_the_same_period_is_refused_while_one_runs(tmp_path: Path) -> None:
     params, out = write_params(tmp_path, TINY), tmp_path / "reports"
     with period_lock(out, "2026-10"):
-        run = cli("pack", "--params", str(params), "--out", str(out))
+        run = cli("pack", "--params", str(params), "--out", str(out), env=NO_BROWSER)
         assert run.returncode == PackLocked.exit_code
         assert "another pack for 2026-10 is running" in run.stderr
         with pytest.raises(PackLocked), period_lock(out, "2026-10"):
@@ -75,7 +75,7 @@ def test_restatement_names_the_kpis_and_rows_that_moved(published_tiny, tmp_path
     ledger = tmp_path / "ledger"
     with (ledger / "payments.csv").open("a", encoding="utf-8") as handle:
         handle.write("P9,I1,2026-10-28,100.00\n")  # posted late: October's AR falls by 100
-    run = cli("pack", "--params", str(params), "--out", str(out))
+    run = cli("pack", "--params", str(params), "--out", str(out), env=NO_BROWSER)
     assert run.returncode == 0, run.stderr
     folder = out / "2026-10"
     restatement = json.loads((folder / "restatement.json").read_text())

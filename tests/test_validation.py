@@ -614,6 +614,56 @@ def test_importing_validation_does_not_import_great_expectations() -> None:
     assert result.returncode == 0, result.stderr
 
 
+_VALIDATE_TINY = """
+import json, sys
+from collections_mi.config.params import load_params
+from collections_mi.sources.ledger import open_ledger
+from collections_mi.validation import SuiteError, validate
+params = load_params(sys.argv[1])
+try:
+    report = validate(open_ledger(params, sys.argv[1]), params)
+except SuiteError as exc:
+    print(json.dumps({"suite_error": str(exc)}))
+else:
+    print(json.dumps({"ok": report.ok, "checks": report.checks_run, "gx": "great_expectations" in sys.modules}))
+"""
+
+
+def test_suites_gx_has_built_are_remembered_and_a_clean_ledger_then_validates_without_gx(tmp_path: Path) -> None:
+    """Great Expectations (~3 s to import) builds each suite file once per content and GX version; then a ledger
+    whose every table passes the engine screen validates without importing it — the same checks, the same verdict.
+    A changed suite file is built again, so a broken edit is still an error at load."""
+    suites = shutil.copytree(expectations_dir(), tmp_path / "expectations")
+    env = {
+        "PYTHONPATH": str(SRC),
+        "PATH": "",
+        "GX_ANALYTICS_ENABLED": "False",
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "COLLECTIONS_MI_EXPECTATIONS": str(suites),
+    }
+
+    def run() -> dict:
+        result = subprocess.run(
+            [sys.executable, "-c", _VALIDATE_TINY, str(TINY_PARAMS)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=TINY_PARAMS.parent,
+        )
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    first, second = run(), run()
+    assert first == {"ok": True, "checks": first["checks"], "gx": True} and first["checks"] > 100
+    assert second == {**first, "gx": False}
+    assert len(list((tmp_path / "cache" / "collections_mi" / "verified-suites").iterdir())) == len(TABLES)
+    data = json.loads((suites / "invoices.json").read_text(encoding="utf-8"))
+    data["expectations"][0]["type"] = "expect_column_values_to_be_purple"
+    (suites / "invoices.json").write_text(json.dumps(data), encoding="utf-8")
+    assert "Great Expectations cannot build it" in run()["suite_error"]
+
+
 # ------------------------------------------------------------------------------ values the engine would change
 
 

@@ -32,6 +32,7 @@ from collections_mi.core.errors import first_line
 from collections_mi.core.printable import character_problem
 from collections_mi.metrics.published import AgingResult, AllowanceResult, DsoResult
 from collections_mi.metrics.result import SectionResult, Unavailable
+from collections_mi.outputs.pdf import NO_CHROMIUM_FIX, find_chromium
 from collections_mi.presentation import charts, headlines, what_changed
 from collections_mi.presentation import format as fmt
 from collections_mi.presentation.targets import RAG_BACKGROUNDS, RAG_COLOURS, RAG_RULE
@@ -134,13 +135,13 @@ def email_charts(results: Mapping[str, SectionResult[Any, Any]], params: Params)
     return found
 
 
-def render_pngs(figures: Sequence[Chart], width: int = 640, height: int = 360) -> dict[str, bytes]:
-    """Static PNGs through Kaleido and a headless Chromium (Debian's `chromium`); {} when none is available."""
+def render_pngs(figures: Sequence[Chart], chromium: str, width: int = 640, height: int = 360) -> dict[str, bytes]:
+    """Static PNGs through Kaleido, driving the headless Chromium at ``chromium`` (the one that prints pack.pdf)."""
     import kaleido  # with plotly.io 0.1 s, and it drives a browser: only when charts are drawn
     import plotly.io as pio
 
     images: dict[str, bytes] = {}
-    kaleido.start_sync_server(silence_warnings=True)  # one browser for all charts (uses chromium on PATH)
+    kaleido.start_sync_server(path=chromium, silence_warnings=True)  # one browser for all charts
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
@@ -349,11 +350,14 @@ def build_email(
     now: dt.datetime | None = None,
     limit: int = EMAIL_LIMIT_BYTES,
     notes: Sequence[str] = (),
+    place: str | None = None,
 ) -> EmailMessage:
     """The email for the pack in ``folder``, at most ``limit`` bytes as written: with ``folder/pack.pdf`` attached
     when there is one, the HTML pack zipped while it fits, and — only if the message is still too big — without
     the PDF, then without charts (the last first), each named in the body. ``notes``: sentences heading the summary
-    (an audience's scope: whose ledger, what it leaves out)."""
+    (an audience's scope: whose ledger, what it leaves out). ``place``: where the pack is in the report folder, as
+    the body names it ("2026-10", the default; an audience's "2026-10/audiences/emea")."""
+    place = place or params.period
     headers = {
         "Subject": subject(params, results),
         "From": checked_addresses([sender], "email.sender")[0],
@@ -373,7 +377,7 @@ def build_email(
     left_out: list[str] = []
     while True:
         delivery = delivery_lines(
-            params.period,
+            place,
             pdf_size=None if pdf is None else len(pdf),
             attach_pdf=attach_pdf,
             zip_name=zip_name if attach_zip else None,
@@ -410,7 +414,7 @@ def build_email(
             attach_zip = False
         elif attach_pdf and pdf is not None:
             attach_pdf = False
-            left_out.append(f"{PDF_NAME} ({megabytes(len(pdf))}; in the report folder as {params.period}/{PDF_NAME})")
+            left_out.append(f"{PDF_NAME} ({megabytes(len(pdf))}; in the report folder as {place}/{PDF_NAME})")
         elif charts:
             left_out.append(f"the chart “{titles.get(charts[-1], charts[-1])}”")
             charts.pop()
@@ -425,19 +429,24 @@ def write_email(
     validation: str,
     progress: Any = None,
     notes: Sequence[str] = (),
+    place: str | None = None,
 ) -> list[str]:
-    """Write ``folder/email.eml``; returns warnings (e.g. charts omitted because no headless browser was found)."""
+    """Write ``folder/email.eml`` (``place``: as :func:`build_email`); returns warnings (e.g. charts omitted because
+    no headless browser was found)."""
     warnings: list[str] = []
     chosen = email_charts(results, params)
-    try:
-        images = render_pngs(chosen)
-    except Exception as exc:  # kaleido raises several types when no browser can be started
-        images = {}
-        warnings.append(
-            "email charts omitted: no headless Chromium for static images "
-            f"({first_line(exc)}); "
-            "install Debian's chromium package"
-        )
+    chromium = find_chromium()
+    images: dict[str, bytes] = {}
+    if chromium is None:
+        warnings.append(f"email charts omitted: no headless Chromium for static images ({NO_CHROMIUM_FIX})")
+    else:
+        try:
+            images = render_pngs(chosen, chromium)
+        except Exception as exc:  # kaleido raises several types when the browser cannot be started
+            warnings.append(
+                f"email charts omitted: the headless Chromium {chromium} could not draw them ({first_line(exc)}); "
+                f"{NO_CHROMIUM_FIX}"
+            )
     message = build_email(
         folder,
         results,
@@ -448,6 +457,7 @@ def write_email(
         sender=params.email.sender,
         recipients=params.email.recipients,
         notes=notes,
+        place=place,
     )
     (folder / "email.eml").write_bytes(bytes(message))
     return warnings

@@ -27,6 +27,8 @@ from collections_mi.presentation import format as fmt
 PDF_NAME = "pack.pdf"
 #: the browser: this variable (a path) first, then ``chromium`` / ``chromium-browser`` on PATH
 CHROMIUM_ENV = "COLLECTIONS_MI_CHROMIUM"
+#: what to do when there is none (pack.pdf and the email's charts need it)
+NO_CHROMIUM_FIX = f"install Debian's chromium package, or set {CHROMIUM_ENV} to a Chromium's path"
 #: a table with more columns prints its first PRINT_COLUMNS and says the rest are in Excel
 PRINT_COLUMNS = 18
 #: from this many columns a table prints in a smaller font, its headers wrapping
@@ -94,6 +96,8 @@ class Cover:
     summary: Sequence[str]
     validation: str
     footer: str
+    #: the "What changed" sentences of the index page
+    changes: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -183,16 +187,18 @@ def page_styles(page: str) -> str:
 
 
 def cover_html(cover: Cover, titles: Sequence[str]) -> str:
-    """The first page: the brand, the period and as-of date, the headline tiles and the summary sentences of the
-    index page, the contents and the run's provenance line. Every text escaped."""
+    """The first page: the brand, the period and as-of date, the headline tiles, the summary sentences and "What
+    changed" of the index page, the contents and the run's provenance line. Every text escaped."""
     brand = html.escape(fmt.brand(cover.company, cover.period))
     sentences = "".join(f"<li>{html.escape(line)}</li>" for line in cover.summary)
+    changes = "".join(f"<li>{html.escape(line)}</li>" for line in cover.changes)
+    changed = f'<h3>What changed</h3><ul class="mi-changes">{changes}</ul>' if changes else ""
     contents = "".join(f"<li>{html.escape(title)}</li>" for title in titles)
     return (
         f'<section class="mi-cover"><div class="mi-cover-brand">{brand}</div>'
         f"<h1>Month-end collections pack — {html.escape(fmt.period_label(cover.period))}</h1>"
         f'<p class="mi-note">As of {html.escape(cover.as_of)} · validation: {html.escape(cover.validation)}</p>'
-        f"{fmt.kpi_tiles(cover.tiles)}<ul>{sentences}</ul>"
+        f"{fmt.kpi_tiles(cover.tiles)}<ul>{sentences}</ul>{changed}"
         f"<h3>Contents</h3><ol>{contents}</ol>"
         f'<p class="mi-note mi-run">{html.escape(cover.footer)}</p></section>'
     )
@@ -272,8 +278,7 @@ def write_pdf(folder: Path, cover: Cover, sections: Sequence[PdfSection], chromi
     if chromium is None:
         return PdfOutcome(
             None,
-            warning=f"{PDF_NAME} left out: no headless Chromium to print it (install Debian's chromium package, "
-            f"or set {CHROMIUM_ENV})",
+            warning=f"{PDF_NAME} left out: no headless Chromium to print it ({NO_CHROMIUM_FIX})",
         )
     document = folder / "html" / ".print.html"
     target = folder / PDF_NAME

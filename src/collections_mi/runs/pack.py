@@ -45,6 +45,7 @@ from collections_mi.outputs import publish as publishing
 from collections_mi.outputs.excel import write_excel
 from collections_mi.outputs.restatement import compare_with_published
 from collections_mi.presentation import headlines, what_changed
+from collections_mi.presentation.format import Tile
 from collections_mi.presentation.targets import RAG_RULE
 from collections_mi.runs.backfill import record_pack
 from collections_mi.sources.audiences import AudienceLedger, audience_ledger, materialised
@@ -305,41 +306,49 @@ def export_html(sections: list[Section], folder: Path, params: Params, footer: s
         (html_dir / f"{section.notebook}.html").write_text(page, encoding="utf-8")
 
 
-def write_index(
-    sections: list[Section],
-    results: dict[str, SectionResult[Any, Any]],
-    folder: Path,
-    params: Params,
-    footer: str,
-    validation: str,
-    restatement: dict[str, Any] | None = None,
-    unavailable: dict[str, str] | None = None,
-    notes: list[str] | None = None,
-    audiences: list[tuple[str, str]] | None = None,
-) -> None:
-    """``notes``: sentences that head the summary (an audience's scope: whose ledger, what it leaves out);
-    ``audiences``: (name, what it filters) of the audience packs the main pack links to."""
+@dataclass(frozen=True)
+class FrontPage:
+    """What heads a pack — its index page and the PDF's cover — computed once for both: the headline tiles (with
+    targets and sparklines), the summary sentences, "What changed" and its movers table (HTML, escaped)."""
+
+    tiles: list[Tile]
+    summary: list[str]
+    changes: list[str]
+    movers: str
+
+
+def front_page(part: PackPart, restatement: dict[str, Any] | None = None) -> FrontPage:
+    currency = part.params.reporting_currency
+    return FrontPage(
+        tiles=headlines.index_tiles(part.results, currency, part.params.report),
+        summary=index_summary(part.results, currency, restatement, part.notes),
+        changes=what_changed.what_changed(part.results, currency),
+        movers=what_changed.movers_html(part.results, currency),
+    )
+
+
+def write_index(part: PackPart, front: FrontPage, validation: str) -> None:
+    """``part.folder/index.html``: ``front``, the links to the sections' pages, what is not available and why, and
+    (the main pack's) the links to the audience packs."""
     from collections_mi.outputs.html import index_page  # nbformat (1.3 s): not for `collections-mi metrics`
 
-    currency = params.reporting_currency
-    tiles = headlines.index_tiles(results, currency, params.report)
-    summary = index_summary(results, currency, restatement, notes)
+    params = part.params
     page = index_page(
         company=params.report.company,
         period=params.period,
         as_of=str(params.as_of),
-        tiles=tiles,
-        sections=[{"href": f"html/{s.notebook}.html", "title": s.title} for s in sections],
-        summary=summary,
-        footer=footer,
+        tiles=front.tiles,
+        sections=[{"href": f"html/{s.notebook}.html", "title": s.title} for s in part.sections],
+        summary=front.summary,
+        footer=part.footer,
         validation=validation,
-        unavailable=[(SECTIONS[name].title, reason) for name, reason in (unavailable or {}).items()],
-        changes=what_changed.what_changed(results, currency),
-        movers=what_changed.movers_html(results, currency),
-        glossary=RAG_RULE if any(tile.get("target") for tile in tiles) else "",
-        audiences=[(name, f"audiences/{name}/index.html", scope) for name, scope in (audiences or [])],
+        unavailable=[(SECTIONS[name].title, reason) for name, reason in (part.unavailable or {}).items()],
+        changes=front.changes,
+        movers=front.movers,
+        glossary=RAG_RULE if any(tile.get("target") for tile in front.tiles) else "",
+        audiences=[(name, f"audiences/{name}/index.html", scope) for name, scope in part.audiences],
     )
-    (folder / "index.html").write_text(page, encoding="utf-8")
+    (part.folder / "index.html").write_text(page, encoding="utf-8")
 
 
 def index_summary(
@@ -364,31 +373,25 @@ def index_summary(
     return summary
 
 
-def print_pdf(
-    sections: list[Section],
-    results: dict[str, SectionResult[Any, Any]],
-    folder: Path,
-    params: Params,
-    footer: str,
-    validation: str,
-    restatement: dict[str, Any] | None = None,
-    notes: list[str] | None = None,
-) -> PdfOutcome:
-    """``folder/pack.pdf`` (issue 19): the cover shows the index page's tiles and sentences, then every exported
-    page. Without a headless Chromium there is no PDF and the outcome's warning says so."""
+def print_pdf(part: PackPart, front: FrontPage, validation: str) -> PdfOutcome:
+    """``part.folder/pack.pdf`` (issue 19): the cover shows ``front`` as the index page does (tiles, sentences, "What
+    changed"), then every exported page. Without a headless Chromium there is no PDF and the outcome's warning says
+    so."""
     from collections_mi.outputs.pdf import Cover, PdfSection, write_pdf  # nbformat (1.3 s): see export_html
 
+    params = part.params
     cover = Cover(
         company=params.report.company,
         period=params.period,
         as_of=str(params.as_of),
-        tiles=headlines.index_tiles(results, params.reporting_currency, params.report),
-        summary=index_summary(results, params.reporting_currency, restatement, notes),
+        tiles=front.tiles,
+        summary=front.summary,
         validation=validation,
-        footer=footer,
+        footer=part.footer,
+        changes=front.changes,
     )
-    pages = [PdfSection(s.title, folder / "html" / f"{s.notebook}.html") for s in sections]
-    return write_pdf(folder, cover, pages)
+    pages = [PdfSection(s.title, part.folder / "html" / f"{s.notebook}.html") for s in part.sections]
+    return write_pdf(part.folder, cover, pages)
 
 
 def pdf_manifest(outcome: PdfOutcome) -> dict[str, Any]:
@@ -462,6 +465,9 @@ class PackPart:
     audiences: list[tuple[str, str]] = field(default_factory=list)
     #: "" for the main pack, else "audience <name>" (progress lines, timings)
     label: str = ""
+    #: where it is in the report folder, as its email names it: None for the main pack (the period folder), an
+    #: audience's "<period>/audiences/<name>"
+    place: str | None = None
 
     def notebooks(self) -> NotebookRun:
         return NotebookRun(self.sections, self.folder, self.params_path, self.label)
@@ -492,30 +498,14 @@ def write_outputs(
         f"{prefix}exporting HTML",
         lambda: export_html(part.sections, part.folder, part.params, part.footer),
     )
-    write_index(
-        part.sections,
-        part.results,
-        part.folder,
-        part.params,
-        part.footer,
-        validation,
-        restatement,
-        part.unavailable,
-        part.notes,
-        part.audiences,
-    )
-    pdf = clock.run(
-        part.stage("pdf"),
-        f"{prefix}printing pack.pdf",
-        lambda: print_pdf(
-            part.sections, part.results, part.folder, part.params, part.footer, validation, restatement, part.notes
-        ),
-    )
+    front = front_page(part, restatement)
+    write_index(part, front, validation)
+    pdf = clock.run(part.stage("pdf"), f"{prefix}printing pack.pdf", lambda: print_pdf(part, front, validation))
     warnings = [pdf.warning] if pdf.warning else []
     warnings += clock.run(
         part.stage("email"),
         f"{prefix}writing email.eml",
-        lambda: write_email(part.folder, part.results, part.params, validation, notes=part.notes),
+        lambda: write_email(part.folder, part.results, part.params, validation, notes=part.notes, place=part.place),
     )
     return warnings, pdf
 
@@ -575,6 +565,7 @@ def prepare_audience(
         unavailable=unavailable_sections(audience.typed, shape) if only is None else None,
         notes=[audience.scope()],
         label=label,
+        place=f"{params.period}/{AUDIENCES_DIR}/{audience.name}",
     )
     write_results_stage(part, clock)
     return part

@@ -8,12 +8,15 @@ that writes nothing to disk; the context is built once per process.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +62,20 @@ class Suite:
     path: Path
     #: the expectations as written in the file (dicts with type, kwargs, meta)
     items: tuple[dict[str, Any], ...]
-    #: the same expectations built by Great Expectations, in the same order
-    expectations: tuple[Any, ...]
-    #: the Great Expectations suite holding all of them
-    gx_suite: Any
+
+    @cached_property
+    def _built(self) -> tuple[tuple[Any, ...], Any]:
+        return _build(self.table, self.path, self.items)
+
+    @property
+    def expectations(self) -> tuple[Any, ...]:
+        """The expectations built by Great Expectations, in the file's order (GX is imported on first use)."""
+        return self._built[0]
+
+    @property
+    def gx_suite(self) -> Any:
+        """The Great Expectations suite holding all of them."""
+        return self._built[1]
 
     def runnable_suite(self, runtime: _Runtime, expectations: list[Any]) -> Any:
         """A GX suite of some of the expectations (cached: building one costs time on every run)."""
@@ -135,7 +148,13 @@ _REQUIRED_META = ("check", "notes", "hint")
 
 
 def load_suite(path: str | Path) -> Suite:
-    """Read one suite file and build its expectations; every expectation must load, or :class:`SuiteError`."""
+    """Read one suite file; every expectation must name what it checks and Great Expectations must build every one
+    of them, or :class:`SuiteError`.
+
+    Building needs Great Expectations (~3 s to import), which a run whose tables all pass the engine screen never
+    uses otherwise: so a suite file GX has built once — these bytes, this GX version — is remembered as verified
+    (an empty marker file named by their digest in the user's cache, :func:`verified_marker`), and later runs build
+    its expectations only when they run them. A file that changes, or a new GX, is built again at load."""
     path = Path(path)
     try:
         stamp = path.stat().st_mtime_ns
@@ -148,7 +167,8 @@ def load_suite(path: str | Path) -> Suite:
     if cached is not None:
         return cached
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        data = json.loads(raw.decode("utf-8"))
     except (OSError, ValueError) as exc:
         raise SuiteError(
             f"{path}: not a readable JSON expectation suite: {exc}",
@@ -159,9 +179,7 @@ def load_suite(path: str | Path) -> Suite:
         raise SuiteError(f"{path}: expected an object with a list under 'expectations'")
     if data.get("name") != table:
         raise SuiteError(f"{path}: the suite is named {data.get('name')!r}; it must be named {table!r} like its file")
-    runtime = _Runtime.get()
     items: list[dict[str, Any]] = data["expectations"]
-    built = []
     for number, item in enumerate(items, start=1):
         where = f"{path}, expectation #{number} ({item.get('type', '?') if isinstance(item, dict) else '?'})"
         if not isinstance(item, dict) or not isinstance(item.get("kwargs"), dict) or "type" not in item:
@@ -174,8 +192,48 @@ def load_suite(path: str | Path) -> Suite:
                 hint="every expectation says what it checks (meta.check, a short id), why in plain "
                 "English (meta.notes) and how to fix a failure (meta.hint)",
             )
+    suite = Suite(table, path, tuple(items))
+    marker = verified_marker(raw)
+    if marker is None or not marker.exists():
+        suite.expectations  # noqa: B018 - built now: a suite GX cannot build is an error at load, not mid-run
+        _remember(marker)
+    _SUITES[(str(path), stamp)] = suite
+    return suite
+
+
+def verified_marker(content: bytes) -> Path | None:
+    """Where the marker of a suite file with ``content``, built by the installed Great Expectations, is kept:
+    ``$XDG_CACHE_HOME`` (default ``~/.cache``)``/collections_mi/verified-suites/<sha256>``; None when GX's version
+    cannot be read (then every load builds)."""
+    try:
+        version = metadata.version("great_expectations")
+    except metadata.PackageNotFoundError:
+        return None
+    digest = hashlib.sha256(version.encode() + b"\0" + content).hexdigest()
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "collections_mi" / "verified-suites" / digest
+
+
+def _remember(marker: Path | None) -> None:
+    if marker is None:
+        return
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        pass  # a read-only cache: the next run builds again, nothing else changes
+
+
+def _build(table: str, path: Path, items: tuple[dict[str, Any], ...]) -> tuple[tuple[Any, ...], Any]:
+    """The expectations of a suite file built by Great Expectations, and the GX suite holding them."""
+    runtime = _Runtime.get()
+    built = []
+    for number, item in enumerate(items, start=1):
+        where = f"{path}, expectation #{number} ({item['type']})"
         try:
-            config = runtime.ExpectationConfiguration(type=item["type"], kwargs=item["kwargs"], meta=meta)
+            config = runtime.ExpectationConfiguration(
+                type=item["type"], kwargs=item["kwargs"], meta=item.get("meta") or {}
+            )
             built.append(config.to_domain_obj())
         except Exception as exc:  # GX raises many types (not found, pydantic validation…): all mean "cannot build"
             raise SuiteError(
@@ -188,9 +246,7 @@ def load_suite(path: str | Path) -> Suite:
             f"{path}: {len(items)} expectations written but {len(gx_suite.expectations)} loaded",
             hint="an expectation is invalid; load the file with collections_mi.validation.load_suite",
         )
-    suite = Suite(table, path, tuple(items), tuple(built), gx_suite)
-    _SUITES[(str(path), stamp)] = suite
-    return suite
+    return tuple(built), gx_suite
 
 
 def load_suites(directory: str | Path | None = None, tables: Iterable[str] | None = None) -> dict[str, Suite]:
