@@ -167,27 +167,33 @@ def zip_pack(folder: Path) -> bytes:
 
 
 def _standing_html(line: KpiLine) -> str:
-    """The RAG badge of a KPI line, inline-styled: colour, icon and word (reads in greyscale too)."""
+    """The RAG badge of a KPI line and its target, inline-styled: colour, icon and word (reads in greyscale too)."""
     if not line.status:
         return html.escape(line.standing)
     rag = line.rag or "amber"
     return (
         f'<span style="color:{RAG_COLOURS[rag]};background:{RAG_BACKGROUNDS[rag]};font-weight:600;'
         f'padding:1px 6px;border-radius:4px;white-space:nowrap;">{html.escape(line.status)}</span>'
-        + (f'<br><span style="color:#616e7c;">{html.escape(line.target)}</span>' if line.target else "")
+        + (f' <span style="color:#616e7c;white-space:nowrap;">{html.escape(line.target)}</span>' if line.target else "")
     )
 
 
 def _kpi_rows_html(lines: Sequence[KpiLine]) -> str:
+    """Two columns, so that a phone shows them without wrapping word by word: the KPI's name, then its value with
+    its status and target, and its change, on small lines beneath."""
     rows = []
     for line in lines:
         colour = {True: "#2e7d32", False: "#c62828", None: "#616e7c"}[line.good]
-        change = html.escape(line.change) if line.change else ""
+        details = []
+        standing = _standing_html(line)
+        if standing:
+            details.append(f'<div style="font-size:12px;margin-top:2px;">{standing}</div>')
+        if line.change:
+            details.append(f'<div style="font-size:12px;color:{colour};">{html.escape(line.change)}</div>')
         rows.append(
             f'<tr><td style="{CELL}">{html.escape(line.label)}</td>'
-            f'<td style="{NUMBER}font-weight:600;">{html.escape(line.value)}</td>'
-            f'<td style="{CELL}font-size:12px;">{_standing_html(line)}</td>'
-            f'<td style="{CELL}color:{colour};font-size:12px;">{change}</td></tr>'
+            f'<td style="{NUMBER}"><span style="font-weight:600;">{html.escape(line.value)}</span>'
+            f"{''.join(details)}</td></tr>"
         )
     return "".join(rows)
 

@@ -71,17 +71,17 @@ table.mi-table.mi-print-wide { font-size: 8.5px; }
 table.mi-table.mi-print-wide th { white-space: normal; vertical-align: bottom; padding: 3px 4px; }
 table.mi-table.mi-print-wide td { padding: 2px 4px; white-space: nowrap; }
 .mi-print-cut { color: #616e7c; font-size: 10px; margin: -10px 0 14px; }
-.mi-cover h1 { font-size: 24px; margin: 16px 0 2px; }
+.mi-cover h1 { font-size: 22px; margin: 8px 0 0; }
 .mi-cover .mi-cover-brand { background: #0d2a4a; color: #fff; padding: 10px 16px; font-size: 15px; font-weight: 700; }
-.mi-cover .mi-tiles { display: grid; grid-template-columns: repeat(4, 1fr); gap: 8px; margin: 10px 0 8px; }
-.mi-cover .mi-tile { min-width: 0; padding: 7px 10px; }
+.mi-cover .mi-tiles { display: grid; grid-template-columns: repeat(4, 1fr); gap: 5px; margin: 6px 0 4px; }
+.mi-cover .mi-tile { min-width: 0; padding: 4px 10px; }
 .mi-cover .mi-tile-label { font-size: 10px; }
 .mi-cover .mi-tile-value { font-size: 18px; white-space: nowrap; }
 .mi-cover .mi-change, .mi-cover .mi-tile-note { font-size: 10px; }
-.mi-cover ul { font-size: 12px; margin: 6px 0; padding-left: 18px; }
-.mi-cover h3 { margin: 10px 0 2px; font-size: 13px; }
-.mi-cover ol { columns: 3; font-size: 12px; margin: 2px 0; }
-.mi-cover .mi-run { margin-top: 10px; font-size: 9px; }
+.mi-cover ul { font-size: 11px; margin: 4px 0; padding-left: 18px; }
+.mi-cover h3 { margin: 8px 0 2px; font-size: 12px; }
+.mi-cover .mi-contents { font-size: 11px; margin: 8px 0 0; }
+.mi-cover .mi-run { margin-top: 6px; font-size: 9px; }
 """
 
 
@@ -193,13 +193,13 @@ def cover_html(cover: Cover, titles: Sequence[str]) -> str:
     sentences = "".join(f"<li>{html.escape(line)}</li>" for line in cover.summary)
     changes = "".join(f"<li>{html.escape(line)}</li>" for line in cover.changes)
     changed = f'<h3>What changed</h3><ul class="mi-changes">{changes}</ul>' if changes else ""
-    contents = "".join(f"<li>{html.escape(title)}</li>" for title in titles)
+    contents = " · ".join(f"{number}. {html.escape(title)}" for number, title in enumerate(titles, start=1))
     return (
         f'<section class="mi-cover"><div class="mi-cover-brand">{brand}</div>'
         f"<h1>Month-end collections pack — {html.escape(fmt.period_label(cover.period))}</h1>"
         f'<p class="mi-note">As of {html.escape(cover.as_of)} · validation: {html.escape(cover.validation)}</p>'
         f"{fmt.kpi_tiles(cover.tiles)}<ul>{sentences}</ul>{changed}"
-        f"<h3>Contents</h3><ol>{contents}</ol>"
+        f'<p class="mi-contents"><b>Contents</b> {contents}</p>'
         f'<p class="mi-note mi-run">{html.escape(cover.footer)}</p></section>'
     )
 
