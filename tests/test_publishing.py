@@ -110,3 +110,24 @@ def test_a_kpi_a_newer_version_adds_is_not_a_restatement(tmp_path: Path) -> None
     summary = compare_with_published(published, staging)
     assert summary is not None and summary["restated"] is True
     assert summary["kpis"] == [{"kpi": "ar_total", "published": "100.5", "restated": None, "change": None}]
+
+
+_SWALLOWED = """
+import os, signal, sys
+from collections_mi.core.interrupts import raise_if_stopped, stop_on
+signal.signal(signal.SIGINT, stop_on)
+try:  # a library that catches everything, as one did under load during a pack's notebooks
+    os.kill(os.getpid(), signal.SIGINT)
+    signal.pause() if hasattr(signal, "pause") else None
+except BaseException:
+    pass
+try:
+    raise_if_stopped()
+except KeyboardInterrupt as exc:
+    sys.exit(f"stopped: {exc}")
+"""
+
+
+def test_a_ctrl_c_a_library_swallows_still_stops_the_run() -> None:
+    run = subprocess.run([sys.executable, "-c", _SWALLOWED], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1 and run.stderr.strip() == f"stopped: signal {int(signal.SIGINT)}", run.stderr

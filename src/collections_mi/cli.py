@@ -30,6 +30,7 @@ from collections_mi.core.errors import (
     machine_fault_hint,
     machine_fault_reason,
 )
+from collections_mi.core.interrupts import stop_on
 from collections_mi.core.printable import escaped
 
 if TYPE_CHECKING:
@@ -327,13 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _terminate(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    for stop in (signal.SIGINT, signal.SIGTERM):  # both interrupt, and are remembered (core/interrupts.py)
+        signal.signal(stop, stop_on)
     try:
         return args.run(args)
     except CollectionsMIError as exc:

@@ -28,6 +28,7 @@ from collections_mi import __version__
 from collections_mi.config.audiences import AUDIENCES_DIR
 from collections_mi.config.params import Params, load_params, params_to_jsonable, write_frozen_params
 from collections_mi.core.errors import MACHINE_ERRNOS, PackError, first_line
+from collections_mi.core.interrupts import raise_if_stopped
 from collections_mi.delivery.email import write_email
 from collections_mi.metrics.book import Tables, open_book
 from collections_mi.metrics.result import SectionResult
@@ -105,9 +106,11 @@ class _Stopwatch:
         self.started = time.perf_counter()
 
     def run(self, stage: str, message: str, work: Callable[[], Any]) -> Any:
+        raise_if_stopped()  # a Ctrl-C a library swallowed still stops the run here (core/interrupts.py)
         self.progress(f"{message} …")
         begin = time.perf_counter()
         value = work()
+        raise_if_stopped()
         self.timings[stage] = round(time.perf_counter() - begin, 3)
         self.progress(f"{message} done ({self.timings[stage]:.1f} s)")
         return value
@@ -252,6 +255,7 @@ def execute_notebooks(runs: list[NotebookRun], progress: Progress) -> None:
         }
         for done, future in enumerate(as_completed(futures), start=1):
             name = futures[future]
+            raise_if_stopped()
             try:
                 future.result()
                 progress(f"  [{done}/{len(jobs)}] {name} executed")
@@ -681,6 +685,7 @@ def _run_locked(
                 "command": " ".join(sys.argv),
             }
             (staging / "run.json").write_text(json.dumps(manifest, indent=1, default=str), encoding="utf-8")
+            raise_if_stopped()  # never publish after a stop was asked for
             final = publishing.publish(out_dir, params.period, staging)
             # issue 11: store this month-end's snapshot in <out>/history (a failure only warns: the pack is published)
             record_pack(
