@@ -58,6 +58,12 @@ def ratio(numerator: Decimal, denominator: Decimal) -> Decimal | None:
         return Decimal(numerator) / Decimal(denominator)
 
 
+def percent_of(part: Decimal, total: Decimal) -> Decimal | None:
+    """``part`` as a percentage of ``total`` (:func:`ratio` × 100); None when the total is zero."""
+    value = ratio(part, total)
+    return None if value is None else value * HUNDRED
+
+
 def plain(value: Decimal) -> Decimal:
     """Drop trailing zeros without switching to exponent notation (12.3400 → 12.34, 100 → 100)."""
     if value == value.to_integral_value():

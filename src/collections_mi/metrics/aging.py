@@ -12,7 +12,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from collections_mi.config.params import AgingConfig, Params
-from collections_mi.core.money import HUNDRED, ZERO, dsum, ratio, round_money
+from collections_mi.core.money import ZERO, dsum, percent_of, round_money
 from collections_mi.core.periods import month_ends_up_to, previous_month_end
 from collections_mi.metrics.balances import bucket_expr, open_items
 from collections_mi.metrics.book import Book
@@ -59,11 +59,6 @@ def _customer_cells(book: Book, aging: AgingConfig) -> pd.DataFrame:
     return frame
 
 
-def _share(part: Decimal, total: Decimal) -> Decimal | None:
-    value = ratio(part, total)
-    return None if value is None else value * HUNDRED
-
-
 def bucket_table(rows: Iterable[tuple[str, int, Decimal]], labels: Sequence[str]) -> pd.DataFrame:
     """tables/aging.csv: bucket, items, amount, share_pct — every configured bucket, in order."""
     items: dict[str, int] = defaultdict(int)
@@ -78,7 +73,7 @@ def bucket_table(rows: Iterable[tuple[str, int, Decimal]], labels: Sequence[str]
             "bucket": list(labels),
             "items": [items[b] for b in labels],
             "amount": [sums[b] for b in labels],
-            "share_pct": [_share(sums[b], total) for b in labels],
+            "share_pct": [percent_of(sums[b], total) for b in labels],
         }
     )
 
@@ -106,7 +101,10 @@ def breakdown(cells: pd.DataFrame, by: str | list[str], labels: Sequence[str]) -
         total = dsum(acc[key]["__total"])
         past_due = dsum(acc[key]["__past_due"])
         row.update(
-            total=total, past_due=past_due, past_due_pct=_share(past_due, total), share_pct=_share(total, grand_total)
+            total=total,
+            past_due=past_due,
+            past_due_pct=percent_of(past_due, total),
+            share_pct=percent_of(total, grand_total),
         )
         rows.append(row)
     columns = keys + ["items", *labels, "total", "past_due", "past_due_pct", "share_pct"]
@@ -129,7 +127,7 @@ def currency_breakdown(cells: pd.DataFrame, fx: FxRates, as_of: dt.date) -> pd.D
                 "amount_original": original,
                 "rate": fx.rate(currency, as_of),
                 "amount": amount,
-                "share_pct": _share(amount, total),
+                "share_pct": percent_of(amount, total),
             }
         )
     return pd.DataFrame(rows, columns=["currency", "items", "amount_original", "rate", "amount", "share_pct"])
@@ -157,7 +155,7 @@ def aging_trend(book: Book, aging: AgingConfig, months: int) -> pd.DataFrame:
             open_items=int(month_rows["items"].sum()),
             ar_total=total,
             past_due_total=past_due,
-            past_due_pct=_share(past_due, total),
+            past_due_pct=percent_of(past_due, total),
         )
         rows.append(row)
     return pd.DataFrame(

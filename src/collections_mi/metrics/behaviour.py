@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from collections_mi.core.money import HUNDRED, ZERO, dsum, ratio
+from collections_mi.core.money import ZERO, dsum, percent_of, ratio
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.customer_groups import customer_attributes, risk_band_labels
 from collections_mi.metrics.dso_formulas import SettlementTotals, Window, dso_window
@@ -117,7 +117,7 @@ def band_balances(customers: pd.DataFrame) -> pd.DataFrame:
             "band": list(BANDS),
             "customers": [counts[band] for band in BANDS],
             "open_balance": [sums[band] for band in BANDS],
-            "share_pct": [_share(sums[band], total) for band in BANDS],
+            "share_pct": [percent_of(sums[band], total) for band in BANDS],
         }
     )
 
@@ -144,8 +144,3 @@ def bands_by_risk_band(book: Book, customers: pd.DataFrame) -> pd.DataFrame:
         for risk_band in risk_band_labels()
     ]
     return pd.DataFrame(rows, columns=["behaviour_band", "risk_band", "customers", "open_balance"])
-
-
-def _share(part: Decimal, total: Decimal) -> Decimal | None:
-    value = ratio(part, total)
-    return None if value is None else value * HUNDRED

@@ -18,7 +18,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio
+from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, percent_of, ratio
 from collections_mi.metrics.balances import open_items
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.fx import convert_column
@@ -72,8 +72,8 @@ def concentration_table(balances: Mapping[str, Decimal], names: Mapping[str, str
                 "customer_id": customer,
                 "name": names.get(customer) or customer,
                 "balance": balance,
-                "share_pct": _share(balance, total),
-                "cumulative_share_pct": _share(running, total),
+                "share_pct": percent_of(balance, total),
+                "cumulative_share_pct": percent_of(running, total),
             }
         )
     return pd.DataFrame(rows, columns=["rank", "customer_id", "name", "balance", "share_pct", "cumulative_share_pct"])
@@ -150,12 +150,7 @@ def credit_utilisation(book: Book, balances: Mapping[str, Decimal]) -> pd.DataFr
                 "customers": counts[band],
                 "balance": balance,
                 "credit_limit": limit,
-                "utilisation_pct": _share(balance, limit),
+                "utilisation_pct": percent_of(balance, limit),
             }
         )
     return pd.DataFrame(rows, columns=["band", "customers", "balance", "credit_limit", "utilisation_pct"])
-
-
-def _share(part: Decimal, total: Decimal) -> Decimal | None:
-    value = ratio(part, total)
-    return None if value is None else value * HUNDRED

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from collections_mi.core.errors import HistoryError
-from collections_mi.core.money import HUNDRED, dsum, ratio
+from collections_mi.core.money import dsum, percent_of
 from collections_mi.core.periods import periods_between
 
 #: the customer attributes the exploration views filter and trend by
@@ -36,18 +36,13 @@ def _backfill_hint() -> str:
     )
 
 
-def _share(part: Decimal, total: Decimal) -> Decimal | None:
-    value = ratio(part, total)
-    return None if value is None else value * HUNDRED
-
-
 def _bucket_row(group: pd.DataFrame, labels: Sequence[str]) -> dict[str, Any]:
     row: dict[str, Any] = {"items": len(group)}
     for label in labels:
         row[label] = dsum(group.loc[group["bucket"] == label, "open_balance_reporting"])
     total = dsum(group["open_balance_reporting"])
     past_due = dsum(group.loc[group["past_due"].astype(bool), "open_balance_reporting"])
-    row.update(total=total, past_due=past_due, past_due_pct=_share(past_due, total))
+    row.update(total=total, past_due=past_due, past_due_pct=percent_of(past_due, total))
     return row
 
 
@@ -90,7 +85,7 @@ def customers_in_bucket(open_items: pd.DataFrame, bucket: str) -> pd.DataFrame:
                 "collector": collector,
                 "items": len(group),
                 "amount": amount,
-                "share_pct": _share(amount, total),
+                "share_pct": percent_of(amount, total),
                 "oldest_days_past_due": int(group["days_past_due"].max()),
             }
         )
@@ -215,7 +210,7 @@ def trend_by(open_items_history: pd.DataFrame, dimension: str) -> pd.DataFrame:
                 "items": len(group),
                 "total": total,
                 "past_due": past_due,
-                "past_due_pct": _share(past_due, total),
+                "past_due_pct": percent_of(past_due, total),
             }
         )
     return pd.DataFrame(rows, columns=["period", "dimension", "value", "items", "total", "past_due", "past_due_pct"])
@@ -250,7 +245,7 @@ def cohort_runoff(open_items_history: pd.DataFrame) -> pd.DataFrame:
                     "months_since": months_since,
                     "items": int(counts.get((cohort, period), 0)),
                     "open_balance": balance,
-                    "remaining_pct": _share(balance, start),
+                    "remaining_pct": percent_of(balance, start),
                 }
             )
     return pd.DataFrame(rows, columns=["cohort", "period", "months_since", "items", "open_balance", "remaining_pct"])
@@ -310,7 +305,7 @@ def compare_periods(kpis: pd.DataFrame, first: str | None = None, second: str | 
                 first: before,
                 later: after,
                 "change": change,
-                "change_pct": None if change is None else _share(change, abs(Decimal(before))),
+                "change_pct": None if change is None else percent_of(change, abs(Decimal(before))),
             }
         )
     return pd.DataFrame(rows, columns=["kpi", first, later, "change", "change_pct"])
