@@ -18,7 +18,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from collections_mi.config.params import Params
-from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio
+from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, percent_of, ratio
 from collections_mi.core.periods import months_between
 from collections_mi.metrics.book import Book, present
 from collections_mi.metrics.published import AgencyKpis, AgencyResult, AgencyTables
@@ -71,9 +71,7 @@ def placement_results(agencies: ir.Table, placements: ir.Table, collections: ir.
     with decimal.localcontext(MONEY_CONTEXT):
         frame["fees"] = [c * r for c, r in zip(frame["collected"], frame["fee_rate"])]
         frame["net_back"] = [c - f for c, f in zip(frame["collected"], frame["fees"])]
-    frame["liquidation_pct"] = [
-        None if (p := ratio(c, a)) is None else p * HUNDRED for c, a in zip(frame["collected"], frame["placed_amount"])
-    ]
+    frame["liquidation_pct"] = [percent_of(c, a) for c, a in zip(frame["collected"], frame["placed_amount"])]
     frame["days_to_first_collection"] = [
         None if f is None else (f - p).days for f, p in zip(frame["first_collection"], frame["placed_date"])
     ]
@@ -113,12 +111,8 @@ def league_table(placements: pd.DataFrame) -> pd.DataFrame:
                 "liquidation_pct": summary["agency_liquidation_pct"],
                 "fees": summary["agency_fees"],
                 "net_back": summary["agency_net_back"],
-                "net_back_pct": None
-                if (p := ratio(dsum(group["net_back"]), dsum(group["placed_amount"]))) is None
-                else p * HUNDRED,
-                "recall_rate_pct": None
-                if (r := ratio(Decimal(recalled), Decimal(len(group)))) is None
-                else r * HUNDRED,
+                "net_back_pct": percent_of(dsum(group["net_back"]), dsum(group["placed_amount"])),
+                "recall_rate_pct": percent_of(Decimal(recalled), Decimal(len(group))),
                 "avg_days_to_first_collection": (Decimal(sum(days)) / len(days)) if days else None,
                 "open_balance": dsum(group["open_balance"]),
             }

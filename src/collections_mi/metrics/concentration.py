@@ -40,8 +40,7 @@ def ranked(balances: Mapping[str, Decimal]) -> list[tuple[str, Decimal]]:
 def top_share_pct(balances: Mapping[str, Decimal], n: int) -> Decimal | None:
     """Open balance of the ``n`` largest customers / all open balances × 100; None with no open balance."""
     order = ranked(balances)
-    share = ratio(dsum(b for _, b in order[:n]), dsum(b for _, b in order))
-    return None if share is None else share * HUNDRED
+    return percent_of(dsum(b for _, b in order[:n]), dsum(b for _, b in order))
 
 
 def hhi(balances: Mapping[str, Decimal]) -> Decimal | None:

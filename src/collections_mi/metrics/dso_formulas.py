@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from collections_mi.config.params import CeiConfig, DsoConfig
-from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, ratio
+from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, percent_of, ratio
 from collections_mi.core.periods import first_of_month_back, is_month_end
 
 RATIO_CONTEXT = decimal.Context(prec=28)
@@ -168,14 +168,13 @@ class SettlementTotals:
     def kpis(self) -> dict[str, Decimal | None]:
         """The settlement-speed KPIs, then ``dbt_weighted`` and ``on_time_pct`` (None without settled invoices)."""
         count = Decimal(self.invoices)
-        on_time = ratio(self.amount_on_time, self.amount)
         return {
             "days_late_simple": ratio(Decimal(self.days_late), count),
             "days_late_weighted": ratio(self.amount_days_late, self.amount),
             "days_to_pay_simple": ratio(Decimal(self.days_to_pay), count),
             "days_to_pay_weighted": ratio(self.amount_days_to_pay, self.amount),
             "dbt_weighted": ratio(self.amount_days_beyond_terms, self.amount),
-            "on_time_pct": None if on_time is None else on_time * HUNDRED,
+            "on_time_pct": percent_of(self.amount_on_time, self.amount),
         }
 
 

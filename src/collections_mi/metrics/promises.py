@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from collections_mi.core.money import HUNDRED, ZERO, dsum, ratio
+from collections_mi.core.money import HUNDRED, ZERO, dsum, percent_of, ratio
 from collections_mi.core.periods import month_ends_up_to
 from collections_mi.metrics.book import Book
 
@@ -62,8 +62,7 @@ def promise_status(book: Book) -> pd.DataFrame:
 
 
 def _kept_rate(kept: int, broken: int) -> Decimal | None:
-    value = ratio(Decimal(kept), Decimal(kept + broken))
-    return None if value is None else value * HUNDRED
+    return percent_of(Decimal(kept), Decimal(kept + broken))
 
 
 def kept_rate_trend(status: pd.DataFrame, as_of: dt.date, months: int) -> pd.DataFrame:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from collections_mi.config.params import Params
 from collections_mi.core.contract import RISK_GRADES, RiskGrade
-from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio
+from collections_mi.core.money import MONEY_CONTEXT, ZERO, dsum, percent_of
 from collections_mi.metrics.book import Book, present
 from collections_mi.metrics.published import WatchlistKpis, WatchlistResult, WatchlistTables
 from collections_mi.metrics.result import KpiValue
@@ -107,9 +107,7 @@ def loan_reserves(
     frame["collateral_net"] = nets
     frame["reserve"] = reserves
     frame["reserve_kind"] = kinds
-    frame["reserve_pct"] = [
-        None if (p := ratio(r, b)) is None else p * HUNDRED for r, b in zip(frame["reserve"], frame["balance"])
-    ]
+    frame["reserve_pct"] = [percent_of(r, b) for r, b in zip(frame["reserve"], frame["balance"])]
     return frame
 
 
@@ -139,7 +137,7 @@ def grade_totals(frame: pd.DataFrame, by: str) -> pd.DataFrame:
                 "specific_reserve": dsum(group.loc[group["reserve_kind"] == "specific", "reserve"]),
                 "general_reserve": dsum(group.loc[group["reserve_kind"] == "general", "reserve"]),
                 "reserve": reserve,
-                "reserve_pct": None if (p := ratio(reserve, balance)) is None else p * HUNDRED,
+                "reserve_pct": percent_of(reserve, balance),
             }
         )
     table = pd.DataFrame(rows)
