@@ -72,6 +72,29 @@ def test_a_notebook_kernel_prints_nothing_on_the_terminal(
     assert not any(long_tmp.iterdir())  # no socket folder left behind
 
 
+def test_what_a_kernel_writes_to_its_own_stderr_stays_off_the_terminal_unless_it_dies(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The kernel's own log (ipykernel's "KeyboardInterrupt caught in kernel." when jupyter_client interrupts it at
+    shutdown — seen in CI) goes to its process stderr, not to the notebook: it never reaches the terminal. A kernel
+    that dies without an error of its own hands its last lines to the failure instead."""
+    source = _tiny_notebook(tmp_path)
+    notebook = nbformat.read(source, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell("import os\nos.write(2, b'[IPKernelApp] ERROR | noise\\n')"))
+    nbformat.write(notebook, source)
+    execute_notebook_file(str(source), str(tmp_path / "out.ipynb"), {"x": 21}, str(tmp_path))
+    _, err = capfd.readouterr()
+    assert "noise" not in err, err
+
+    notebook.cells.append(nbformat.v4.new_code_cell("os.write(2, b'out of memory: the last words\\n')\nos._exit(9)"))
+    nbformat.write(notebook, source)
+    with pytest.raises(Exception) as failure:
+        execute_notebook_file(str(source), str(tmp_path / "died.ipynb"), {"x": 21}, str(tmp_path))
+    _, err = capfd.readouterr()
+    assert "last words" not in err, err
+    assert "out of memory: the last words" in pack._notebook_failure(failure.value)
+
+
 def test_shown_source_is_relative_inside_the_project(tmp_path: Path) -> None:
     params = tmp_path / "params" / "2026-10.yaml"
     assert shown_source(f"files:{ROOT / 'data' / 'demo'}", params) == "files:data/demo"

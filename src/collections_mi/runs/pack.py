@@ -157,21 +157,39 @@ def execute_notebook_file(source: str, target: str, parameters: dict[str, Any], 
         # and every message is signed with the kernel's key; the warning is noise to the person running the pack,
         # so the kernel logs its errors only.
         config.NotebookClient.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
-    try:
-        papermill.execute_notebook(
-            source,
-            target,
-            parameters=parameters,
-            kernel_name="python3",
-            progress_bar=False,
-            log_output=False,
-            cwd=cwd,
-            report_mode=False,
-            config=config,
-        )
-    finally:
-        if socket_dir is not None:
-            shutil.rmtree(socket_dir, ignore_errors=True)
+    # The kernel is a child of this worker and writes its own log to the stderr it inherits: at shutdown
+    # jupyter_client interrupts it before asking it to stop, and a kernel still answering a message then logs
+    # "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel." — on the terminal of the person running the pack,
+    # about nothing they can act on. What a cell prints reaches the executed notebook over the kernel's channels,
+    # not this stream; the stream goes to a file, and only a notebook that failed without an error of its own (the
+    # kernel died) shows its last lines.
+    with tempfile.TemporaryFile() as kernel_log:
+        saved_stderr = os.dup(2)
+        os.dup2(kernel_log.fileno(), 2)
+        try:
+            papermill.execute_notebook(
+                source,
+                target,
+                parameters=parameters,
+                kernel_name="python3",
+                progress_bar=False,
+                log_output=False,
+                cwd=cwd,
+                report_mode=False,
+                config=config,
+            )
+        except Exception as exc:
+            if not getattr(exc, "ename", None):
+                kernel_log.seek(0)
+                tail = kernel_log.read().decode("utf-8", errors="replace").strip().splitlines()[-5:]
+                if tail:
+                    exc.add_note("the kernel's last words: " + " | ".join(line.strip() for line in tail))
+            raise
+        finally:
+            os.dup2(saved_stderr, 2)
+            os.close(saved_stderr)
+            if socket_dir is not None:
+                shutil.rmtree(socket_dir, ignore_errors=True)
 
 
 def exit_with_parent(parent_pid: int) -> None:
@@ -287,7 +305,8 @@ def _notebook_failure(exc: Exception) -> str:
     ename = getattr(exc, "ename", None)
     if ename:
         return f"{ename}: {getattr(exc, 'evalue', None)} (cell {getattr(exc, 'exec_count', '?')})"
-    return first_line(exc)
+    notes = getattr(exc, "__notes__", [])
+    return "; ".join([first_line(exc), *notes])
 
 
 def export_html(sections: list[Section], folder: Path, params: Params, footer: str) -> None:
