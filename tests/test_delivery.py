@@ -229,7 +229,7 @@ def test_the_exploration_notebook_shows_the_company_and_customer_names_as_text(h
     """explore_receivables wrote the company and a customer's name as Markdown; now escaped HTML."""
     import nbformat
 
-    from collections_mi.runs.pack import execute_notebook_file
+    from collections_mi.runs.notebook_worker import execute_notebook_file
 
     params, folder = hostile_pack
     target = tmp_path / "receivables.ipynb"

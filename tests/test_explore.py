@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from collections_mi.runs.pack import execute_notebook_file
+from collections_mi.runs.notebook_worker import execute_notebook_file
 from collections_mi.store import history
 
 from conftest import ROOT, write_params

@@ -7,13 +7,16 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from collections_mi.runs import pack
-from collections_mi.runs.pack import execute_notebook_file, shown_source
+from collections_mi.runs import notebook_worker, pack
+from collections_mi.runs.notebook_worker import execute_notebook_file
+from collections_mi.runs.pack import shown_source
 
 from conftest import ROOT, TINY, cli
 
@@ -57,10 +60,12 @@ def test_a_notebook_kernel_prints_nothing_on_the_terminal(
     monkeypatch.setenv("TMPDIR", str(long_tmp))  # too long for AF_UNIX: the sockets go to /tmp instead
     monkeypatch.setattr("tempfile.tempdir", None)
     if transport == "tcp":
-        monkeypatch.setattr(pack, "_IPC_PATH_LIMIT", 0)  # no folder is short enough: the kernel listens on TCP
+        monkeypatch.setattr(
+            notebook_worker, "_IPC_PATH_LIMIT", 0
+        )  # no folder is short enough: the kernel listens on TCP
     else:
-        folder = pack.kernel_socket_dir()
-        assert folder is not None and folder.startswith("/tmp/") and len(folder) < pack._IPC_PATH_LIMIT
+        folder = notebook_worker.kernel_socket_dir()
+        assert folder is not None and folder.startswith("/tmp/") and len(folder) < notebook_worker._IPC_PATH_LIMIT
         shutil.rmtree(folder)
     source = _tiny_notebook(tmp_path)
     target = tmp_path / "out.ipynb"
@@ -130,3 +135,22 @@ def test_a_project_pack_is_quiet_and_its_footer_names_the_source_relatively(tmp_
         assert str(project) not in text and str(tmp_path) not in text, page.name
     manifest = json.loads((folder / "run.json").read_text(encoding="utf-8"))
     assert manifest["source"]["description"] == f"files:{(project / 'data' / 'ledger').resolve()}"
+
+
+def test_a_notebook_worker_and_the_metrics_command_import_only_what_they_use() -> None:
+    """A spawned notebook worker imports the module of the function it runs: that module imports nothing heavy
+    (the pack's module would cost each worker 1–2 s of Ibis, plotly and nbformat). No process of ours compiles
+    rfc3987_syntax's grammars (1.2 s), which jsonschema imports only to check formats no schema of ours uses."""
+    code = (
+        "import sys\n"
+        "import collections_mi.runs.notebook_worker\n"
+        "heavy = {'ibis', 'plotly', 'nbformat', 'pandas', 'papermill'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+        "from collections_mi.core.imports import skip_unused_slow_imports\n"
+        "skip_unused_slow_imports()\n"
+        "import papermill, jsonschema\n"
+        "assert jsonschema.FormatChecker().conforms('not an iri', 'iri')\n"
+        "assert sys.modules['rfc3987_syntax'] is None\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr

@@ -30,6 +30,7 @@ from collections_mi.core.errors import (
     machine_fault_hint,
     machine_fault_reason,
 )
+from collections_mi.core.imports import skip_unused_slow_imports
 from collections_mi.core.interrupts import stop_on
 from collections_mi.core.printable import escaped
 
@@ -329,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    skip_unused_slow_imports()
     args = build_parser().parse_args(argv)
     for stop in (signal.SIGINT, signal.SIGTERM):  # both interrupt, and are remembered (core/interrupts.py)
         signal.signal(stop, stop_on)

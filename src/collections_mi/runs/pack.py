@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import ctypes
+import ast
 import datetime as dt
 import json
 import multiprocessing
 import os
 import platform
-import shutil
-import signal
 import sys
-import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -21,8 +17,6 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from traitlets.config import Config
 
 from collections_mi import __version__
 from collections_mi.config.audiences import AUDIENCES_DIR
@@ -49,6 +43,7 @@ from collections_mi.presentation import headlines, what_changed
 from collections_mi.presentation.format import Tile
 from collections_mi.presentation.targets import RAG_RULE
 from collections_mi.runs.backfill import record_pack
+from collections_mi.runs.notebook_worker import execute_notebook_file, exit_with_parent
 from collections_mi.sources.audiences import AudienceLedger, audience_ledger, materialised
 from collections_mi.sources.ledger import Ledger, open_ledger
 from collections_mi.store.results import write_results
@@ -116,107 +111,33 @@ class _Stopwatch:
         return value
 
 
-# AF_UNIX socket paths are limited to 107 bytes on Linux (103 on macOS); the kernel adds "-<n>"
-_IPC_PATH_LIMIT = 100
-
-
-def kernel_socket_dir() -> str | None:
-    """A new private folder for a kernel's Unix sockets, its path short enough for AF_UNIX: in the temporary folder,
-    else in /tmp (a long $TMPDIR would otherwise put the kernel on TCP, and ipykernel would warn about it on the
-    terminal); None where there are no Unix sockets (Windows) or no such folder can be made."""
-    if os.name != "posix":
-        return None
-    for base in (None, "/tmp"):
-        try:
-            folder = tempfile.mkdtemp(prefix="cmi-kernel-", dir=base)
-        except OSError:
-            continue
-        if len(folder) + 8 <= _IPC_PATH_LIMIT:
-            return folder
-        os.rmdir(folder)
-    return None
-
-
-def execute_notebook_file(source: str, target: str, parameters: dict[str, Any], cwd: str) -> None:
-    """Run one notebook with papermill, writing the executed copy to ``target``."""
-    import papermill  # 1.5 s to import: only a pack that runs notebooks pays it, not `collections-mi metrics`
-
-    # Kernels talk over Unix sockets in a private folder, not TCP: jupyter_client picks TCP ports by asking the OS
-    # for a free one and closing it before the kernel binds, so two kernels starting together (three notebooks
-    # of one pack, or two packs at once) can pick the same port and one dies ("Address already in use").
-    # Sockets in a folder of our own cannot collide, and are not reachable from the network either.
-    config = Config()
-    socket_dir = kernel_socket_dir()
-    if socket_dir is not None:
-        config.KernelManager.transport = "ipc"
-        config.KernelManager.ip = os.path.join(socket_dir, "k")
-    else:
-        # No Unix sockets here (Windows): the kernel listens on TCP, on 127.0.0.1 only (jupyter_client's default),
-        # and ipykernel (kernelapp.py, init_sockets) then logs "Kernel is running over TCP without encryption" to
-        # the terminal at every start — once per notebook of every pack. The connection never leaves the machine
-        # and every message is signed with the kernel's key; the warning is noise to the person running the pack,
-        # so the kernel logs its errors only.
-        config.NotebookClient.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
-    # The kernel is a child of this worker and writes its own log to the stderr it inherits: at shutdown
-    # jupyter_client interrupts it before asking it to stop, and a kernel still answering a message then logs
-    # "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel." — on the terminal of the person running the pack,
-    # about nothing they can act on. What a cell prints reaches the executed notebook over the kernel's channels,
-    # not this stream; the stream goes to a file, and only a notebook that failed without an error of its own (the
-    # kernel died) shows its last lines.
-    with tempfile.TemporaryFile() as kernel_log:
-        saved_stderr = os.dup(2)
-        os.dup2(kernel_log.fileno(), 2)
-        try:
-            papermill.execute_notebook(
-                source,
-                target,
-                parameters=parameters,
-                kernel_name="python3",
-                progress_bar=False,
-                log_output=False,
-                cwd=cwd,
-                report_mode=False,
-                config=config,
-            )
-        except Exception as exc:
-            if not getattr(exc, "ename", None):
-                kernel_log.seek(0)
-                tail = kernel_log.read().decode("utf-8", errors="replace").strip().splitlines()[-5:]
-                if tail:
-                    exc.add_note("the kernel's last words: " + " | ".join(line.strip() for line in tail))
-            raise
-        finally:
-            os.dup2(saved_stderr, 2)
-            os.close(saved_stderr)
-            if socket_dir is not None:
-                shutil.rmtree(socket_dir, ignore_errors=True)
-
-
-def exit_with_parent(parent_pid: int) -> None:
-    """Initializer of a notebook worker: die with the pack process. On Linux the kernel sends SIGKILL when the
-    parent dies (``prctl(PR_SET_PDEATHSIG)``); everywhere a watcher thread exits once the parent is gone."""
-    if sys.platform.startswith("linux"):
-        try:
-            pr_set_pdeathsig = 1
-            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent_pid:  # the parent died before the death signal was asked for
-        os._exit(1)
-    threading.Thread(target=_watch_parent, args=(parent_pid,), name="exit-with-parent", daemon=True).start()
-
-
-def _watch_parent(parent_pid: int) -> None:
-    while os.getppid() == parent_pid:
-        time.sleep(0.5)
-    os._exit(1)
+def declared_parameters(notebook: Path) -> set[str]:
+    """The names the notebook's cell tagged ``parameters`` assigns at its top level — what papermill's
+    ``inspect_notebook`` reports for a Python notebook, read here from the notebook's JSON with :mod:`ast`, so the
+    pack process does not import papermill (1.5 s) only to check its own notebooks."""
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PackError(f"{notebook}: not a readable notebook ({first_line(exc)})", hint="restore it from git") from exc
+    for cell in cells:
+        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = cell.get("source", "")
+            try:
+                tree = ast.parse(source if isinstance(source, str) else "".join(source))
+            except SyntaxError as exc:
+                raise PackError(f"{notebook}: its parameters cell is not valid Python ({exc.msg})") from exc
+            names: set[str] = set()
+            for statement in tree.body:
+                targets = statement.targets if isinstance(statement, ast.Assign) else []
+                if isinstance(statement, ast.AnnAssign):
+                    targets = [statement.target]
+                names.update(target.id for target in targets if isinstance(target, ast.Name))
+            return names
+    return set()
 
 
 def _check_declared_parameters(notebook: Path, passed: dict[str, str]) -> None:
-    import papermill  # 1.5 s to import: see execute_notebook_file
-
-    declared = papermill.inspect_notebook(str(notebook))
-    undeclared = sorted(set(passed) - set(declared))
+    undeclared = sorted(set(passed) - declared_parameters(notebook))
     if undeclared:
         raise PackError(
             f"{notebook}: the parameters cell does not declare {', '.join(undeclared)}",
