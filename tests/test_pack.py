@@ -292,3 +292,28 @@ def test_excel_workbook_matches_the_csv_tables(published) -> None:
     sheet = load_workbook(folder / "tables.xlsx")["Aging"]
     assert sheet.freeze_panes == "A2" and sheet["C2"].number_format.startswith("#,##0.00")
     assert sheet["D2"].number_format == "0.0%" and sheet["B2"].number_format == "#,##0"
+
+
+def test_declared_parameters_are_what_papermill_finds_and_a_missing_one_is_named(tmp_path: Path) -> None:
+    """The pack checks every notebook declares the parameters it passes, reading the parameters cell with ast
+    (papermill not imported in the pack process); papermill's own inspection is the oracle."""
+    import papermill
+
+    from collections_mi.core.errors import PackError
+    from collections_mi.runs.pack import _check_declared_parameters, declared_parameters
+
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "notebooks" / "explore").glob("*.ipynb"))
+    assert len(notebooks) >= 6
+    for notebook in notebooks:
+        assert declared_parameters(notebook) == set(papermill.inspect_notebook(str(notebook))), notebook.name
+    assert declared_parameters(ROOT / "notebooks" / "01_aging.ipynb") == {"params_path", "results_dir"}
+
+    source = nbformat.read(ROOT / "notebooks" / "01_aging.ipynb", as_version=4)
+    cell = next(c for c in source.cells if "parameters" in c.metadata.get("tags", []))
+    cell.source = 'params_path: str = "params/2026-10.yaml"'
+    broken = tmp_path / "01_aging.ipynb"
+    nbformat.write(source, broken)
+    assert declared_parameters(broken) == {"params_path"}
+    with pytest.raises(PackError, match="does not declare results_dir") as failure:
+        _check_declared_parameters(broken, {"params_path": "p.yaml", "results_dir": "r"})
+    assert "cell tagged `parameters`" in (failure.value.hint or "")
