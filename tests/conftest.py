@@ -163,6 +163,7 @@ def cli_preloaded(
             [
                 "collections_mi.cli",
                 "collections_mi.runs.pack",
+                "ibis.backends.duckdb",  # every case opens a ledger: ibis loads its DuckDB backend on first use
                 "collections_mi.validation",
                 "great_expectations",
                 "conftest",

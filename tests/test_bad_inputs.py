@@ -28,7 +28,7 @@ has imported the package and Great Expectations once (``conftest.cli_preloaded``
 only validates), and must exit non-zero with the expected message and publish nothing: every file of the out dir
 byte-identical (the period folder, ``.history/``, ``history/``…), no new period folder, no staging left over, and
 ``_failed/`` holding at most the validation report. Cases that must pass run ``collections-mi metrics`` (or
-``pack`` with ``publish: true``) and compare the KPIs.
+``pack`` with ``publish: true``) the same way and compare the KPIs.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ import yaml
 
 from collections_mi.core.contract import TABLES
 
-from conftest import TINY, SharedPack, cli, cli_preloaded, write_params
+from conftest import TINY, SharedPack, cli_preloaded, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -185,9 +185,9 @@ def run_case(case: Case, published: Published, work: Path) -> Run:
     ledger, params = lay_out(case, work)
     out = work / "reports"
     if case.ok and case.expected.get("publish"):
-        return Run(case, ledger, out, cli("pack", "--params", str(params), "--out", str(out), env=CASE_ENV))
+        return Run(case, ledger, out, cli_preloaded("pack", "--params", str(params), "--out", str(out), env=CASE_ENV))
     if case.ok:
-        return Run(case, ledger, None, cli("metrics", "--params", str(params), env=CASE_ENV))
+        return Run(case, ledger, None, cli_preloaded("metrics", "--params", str(params), env=CASE_ENV))
     copy_out_dir(published.out, out)
     result = cli_preloaded("pack", "--params", str(params), "--out", str(out), env=CASE_ENV)
     return Run(case, ledger, out, result)

@@ -525,11 +525,16 @@ def test_the_frozen_params_read_back_to_the_validated_values_with_an_absolute_lo
 
 @pytest.mark.slow
 def test_notebooks_read_the_params_as_validated_at_the_start_not_the_live_file(
-    tiny_ledger: Path, tmp_path: Path
+    tiny_ledger: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The params file is rewritten (another company and as-of) once the notebooks start: every page, run.json,
     kpis.json and the pack's params.yaml still show the run's own params."""
     import json
+
+    from conftest import NO_BROWSER
+
+    for name, value in NO_BROWSER.items():  # pages, manifest and KPIs are read here, not pack.pdf
+        monkeypatch.setenv(name, value)
 
     import nbformat
 
