@@ -19,6 +19,10 @@ import numpy as np
 
 from collections_mi.core.money import plain
 
+#: how a breakdown shows customers whose grouping attribute (segment, region, collector, …) is empty: its own row
+#: under this label, never dropped
+UNASSIGNED = "(none)"
+
 #: the column types of tables/_types.json and of the history's Parquet field metadata
 COLUMN_TYPES = ("decimal", "int", "float", "bool", "date", "str")
 

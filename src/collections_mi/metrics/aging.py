@@ -14,6 +14,7 @@ import pandas as pd
 from collections_mi.config.params import AgingConfig, Params
 from collections_mi.core.money import ZERO, dsum, percent_of, round_money
 from collections_mi.core.periods import month_ends_up_to, previous_month_end
+from collections_mi.core.values import UNASSIGNED
 from collections_mi.metrics.balances import bucket_expr, open_items
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.concentration import (
@@ -29,7 +30,6 @@ from collections_mi.metrics.published import AgingKpis, AgingResult, AgingTables
 from collections_mi.sources.ledger import fetch
 
 CUSTOMER_ATTRIBUTES = ("name", "segment", "region", "collector", "credit_limit")
-UNASSIGNED = "(none)"
 
 
 def aged_items(book: Book, aging: AgingConfig, as_of: dt.date | Sequence[dt.date]) -> ibis.Table:

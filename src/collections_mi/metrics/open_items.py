@@ -6,7 +6,8 @@ import ibis
 import pandas as pd
 
 from collections_mi.config.params import AgingConfig
-from collections_mi.metrics.aging import UNASSIGNED, aged_items
+from collections_mi.core.values import UNASSIGNED
+from collections_mi.metrics.aging import aged_items
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.fx import convert_column
 

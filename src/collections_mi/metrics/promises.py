@@ -15,9 +15,8 @@ import pandas as pd
 
 from collections_mi.core.money import HUNDRED, ZERO, dsum, percent_of, ratio
 from collections_mi.core.periods import month_ends_up_to
+from collections_mi.core.values import UNASSIGNED
 from collections_mi.metrics.book import Book
-
-UNASSIGNED = "(none)"
 
 
 def promise_status(book: Book) -> pd.DataFrame:

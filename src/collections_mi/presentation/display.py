@@ -12,7 +12,7 @@ from decimal import Decimal
 import pandas as pd
 
 from collections_mi.core.money import round_money
-from collections_mi.metrics.aging import UNASSIGNED
+from collections_mi.core.values import UNASSIGNED
 from collections_mi.metrics.result import Unavailable
 from collections_mi.presentation.format import count, is_missing, money_short
 
