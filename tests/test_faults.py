@@ -35,7 +35,7 @@ import pytest
 from collections_mi.core.errors import OutputNotWritable
 from collections_mi.outputs import publish
 
-from conftest import NO_BROWSER, ROOT, TINY, built_once, cli, write_params
+from conftest import NO_BROWSER, ROOT, TINY, built_once, cli, cli_preloaded, write_params
 
 PERIOD = "2026-10"
 ONLY = ("--only", "aging")
@@ -97,8 +97,11 @@ def as_legacy(out: Path, run_id: str) -> None:
 def pack(
     baseline: Baseline, out: Path, *extra: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """The baseline's pack into ``out``; publishing is what these tests look at, not the PDF or the email's charts."""
-    return cli("pack", "--params", str(baseline.params), "--out", str(out), *extra, env={**NO_BROWSER, **(env or {})})
+    """The baseline's pack into ``out``, in a process of its own forked from the preloaded server (a SIGKILL of it is
+    its exit code); publishing is what these tests look at, not the PDF or the email's charts."""
+    return cli_preloaded(
+        "pack", "--params", str(baseline.params), "--out", str(out), *extra, env={**NO_BROWSER, **(env or {})}
+    )
 
 
 def assert_consistent(out: Path, *, not_run: set[str]) -> str:

@@ -234,7 +234,7 @@ def _only_up_to(tiny: Tiny, as_of: dt.date) -> Tiny:
     )
 
 
-@profile(20)
+@profile(15)
 @given(tiny_ledgers(), st.randoms(use_true_random=False), st.data())
 def test_later_rows_row_order_payment_splits_and_unit_rates_change_nothing(
     tiny: Tiny, rnd: random.Random, data
