@@ -114,8 +114,9 @@ def book_of(source: Ledger | Tables, params: Params, *, shape: LedgerShape | Non
 def open_book(source: Ledger | Tables, params: Params, *, shape: LedgerShape | None = None) -> Iterator[Book]:
     """The Book of ``source`` as of ``params.as_of`` with its derived tables materialised once (temporary tables in
     the engine), released on exit (now, not when the interpreter exits)."""
-    inline = book_of(source, params, shape=shape)
     with ExitStack() as cached:
+        tables = {name: _materialised(table, cached) for name, table in _tables_of(source).items()}
+        inline = book_of(tables, params, shape=shape)
         daily = _materialised(inline.daily_reductions, cached)
         spans = _materialised(invoice_spans(inline.invoices, daily), cached)
         settlements = _materialised(inline.settlements, cached)
