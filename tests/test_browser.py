@@ -95,7 +95,9 @@ def test_pages_share_one_plotly_js_and_open_from_an_unzipped_copy(published, tmp
     assert total < 15_000_000, f"the HTML pack is {total / 1e6:.1f} MB"
     zipfile.ZipFile(BytesIO(zip_pack(folder))).extractall(tmp_path / "unzipped")
     copy = tmp_path / "unzipped"
-    _render_offline([copy / "index.html", *sorted((copy / "html").glob("*.html"))])
+    # every page loads plotly.js by the same relative path: the index and the first section page prove the copy
+    # opens (the previous test renders every page of the folder)
+    _render_offline([copy / "index.html", sorted((copy / "html").glob("*.html"))[0]])
 
 
 def test_the_pdf_has_a_cover_and_every_section_and_the_email_carries_it_under_2_mb(published) -> None:
