@@ -120,13 +120,13 @@ def test_a_project_pack_is_quiet_and_its_footer_names_the_source_relatively(tmp_
     (project / "params").mkdir()
     params = project / "params" / "2026-10.yaml"
     params.write_text("as_of: 2026-10-31\nsource: {kind: files, location: data/ledger}\n", encoding="utf-8")
-    run = cli(
-        "pack", "--params", str(params), "--out", str(project / "reports"),
-        cwd=project, env={"COLLECTIONS_MI_HOME": str(project)},
-    )  # fmt: skip
+    # as a user types it in the project folder: relative params, the default --out (reports/, relative too)
+    run = cli("pack", "--params", "params/2026-10.yaml", cwd=project, env={"COLLECTIONS_MI_HOME": str(project)})
     assert run.returncode == 0, run.stderr
     assert _third_party(run.stderr) == [], run.stderr
+    assert "warning" not in run.stderr, run.stderr  # e.g. Chromium printing to a relative path from its own folder
     folder = project / "reports" / "2026-10"
+    assert (folder / "pack.pdf").read_bytes().startswith(b"%PDF")
     pages = [folder / "index.html", *sorted((folder / "html").glob("*.html"))]
     assert len(pages) > 1
     for page in pages:

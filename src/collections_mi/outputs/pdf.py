@@ -234,6 +234,9 @@ def pdf_pages(pdf: bytes) -> int:
 def render_pdf(document: Path, target: Path, chromium: str, timeout: float = RENDER_TIMEOUT_SECONDS) -> None:
     """Print ``document`` (a local HTML file) to ``target`` with headless ``chromium``; raises RuntimeError with
     the browser's last words when no PDF comes out."""
+    # absolute: Chromium runs in its profile folder, where a relative target (``--out reports``, the default) does
+    # not exist — it then prints nothing and exits 0
+    target = target.resolve()
     with tempfile.TemporaryDirectory(prefix="cmi-pdf-") as profile:
         command = [
             chromium,
