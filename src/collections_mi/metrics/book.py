@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 from collections_mi.config.params import Params
@@ -115,12 +116,20 @@ def open_book(source: Ledger | Tables, params: Params, *, shape: LedgerShape | N
     """The Book of ``source`` as of ``params.as_of`` with its derived tables materialised once (temporary tables in
     the engine), released on exit (now, not when the interpreter exits)."""
     with ExitStack() as cached:
-        tables = {name: _materialised(table, cached) for name, table in _tables_of(source).items()}
+        tables = {name: _in_engine(table, cached) for name, table in _tables_of(source).items()}
         inline = book_of(tables, params, shape=shape)
         daily = _materialised(inline.daily_reductions, cached)
         spans = _materialised(invoice_spans(inline.invoices, daily), cached)
         settlements = _materialised(inline.settlements, cached)
         yield replace(inline, daily_reductions=daily, spans=spans, settlements=settlements)
+
+
+def _in_engine(table: ir.Table, releases: ExitStack) -> ir.Table:
+    """``table`` as a table in the engine: as it is when it already is one (an audience's part of the ledger,
+    materialised by :func:`collections_mi.sources.audiences.materialised`), else materialised once."""
+    if isinstance(table.op(), ops.DatabaseTable):
+        return table
+    return _materialised(table, releases)
 
 
 def _materialised(table: ir.Table, releases: ExitStack) -> ir.Table:
