@@ -250,11 +250,18 @@ def shared_pack(
     return SharedPack(Path(record["params"]), Path(record["ledger"]), folder / "reports", run)
 
 
+def demo_targets() -> dict[str, Any]:
+    """The demo's own targets (params/2026-10.yaml report.targets): the published demo pack shows them."""
+    import yaml
+
+    return dict(yaml.safe_load((ROOT / "params" / "2026-10.yaml").read_text(encoding="utf-8"))["report"]["targets"])
+
+
 @pytest.fixture(scope="session")
 def published(demo_ledger: Path, tmp_path_factory: pytest.TempPathFactory):
     """The small demo ledger published through `collections-mi pack`: (params, out dir, completed run). The pack is
     built once per run; each worker gets its own copy of the out dir, which its tests may publish into again."""
-    pack = shared_pack(tmp_path_factory, "demo-pack", demo_ledger)
+    pack = shared_pack(tmp_path_factory, "demo-pack", demo_ledger, report={"targets": demo_targets()})
     out = private_copy(pack.out, tmp_path_factory.mktemp("pack") / "reports")
     return pack.params, out, pack.run
 

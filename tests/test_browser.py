@@ -6,10 +6,13 @@ email of at most 2 MB carrying it."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import shutil
 import subprocess
+import unicodedata
 import zipfile
 from email import policy
 from email.parser import BytesParser
@@ -17,6 +20,11 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
+
+from collections_mi.metrics.sections import SECTIONS
+
+from conftest import demo_targets
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -106,15 +114,21 @@ def test_the_pdf_has_a_cover_and_every_section_and_the_email_carries_it_under_2_
     manifest = json.loads((folder / "run.json").read_text())
     pdf = (folder / "pack.pdf").read_bytes()
     assert pdf.startswith(b"%PDF") and b"%%EOF" in pdf[-64:]
-    try:
-        from pypdf import PdfReader
-
-        pages = len(PdfReader(BytesIO(pdf)).pages)
-    except ImportError:
-        from collections_mi.outputs.pdf import pdf_pages
-
-        pages = pdf_pages(pdf)
+    texts = [unicodedata.normalize("NFKC", page.extract_text()) for page in PdfReader(BytesIO(pdf)).pages]
+    pages = len(texts)
     assert pages >= len(manifest["sections"]) + 1  # a cover, then every section from a new page
+    # the cover is page 1 alone — its contents and run line on it — and shows each target's status as the index does
+    titles = [SECTIONS[name].title for name in manifest["sections"]]
+    contents = " · ".join(f"{number}. {title}" for number, title in enumerate(titles, start=1))
+    assert f"Contents {contents}" in texts[0] and f"run {manifest['run_id']}" in texts[0]
+    assert texts[1].split("\n")[1] == titles[0]  # page 2 opens the first section (after the running head)
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    badges = [
+        html.unescape(b) for b in re.findall(r'<div class="mi-rag mi-rag-(?:green|amber|red)">([^<]+)</div>', index)
+    ]
+    assert len(badges) == len(demo_targets()) and "■ Off target · target 45.0 days" in badges
+    for badge in badges:
+        assert badge in texts[0], badge
     assert manifest["pdf"] == {"file": "pack.pdf", "pages": pages, "bytes": len(pdf)}
     assert "pdf" in manifest["timings_seconds"]
     raw = (folder / "email.eml").read_bytes()

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -14,15 +15,18 @@ import pytest
 from collections_mi.outputs.html import PLOTLY_ASSET, share_plotlyjs
 from collections_mi.outputs.pdf import (
     CHROMIUM_ENV,
+    COVER_TILES,
     PRINT_COLUMNS,
     WIDE_COLUMNS,
     Cover,
     PdfSection,
+    cover_layout,
     css_string,
     find_chromium,
     fit_tables,
     pdf_pages,
     print_document,
+    scorecard_html,
     write_pdf,
 )
 from collections_mi.presentation import format as fmt
@@ -102,6 +106,35 @@ def test_the_print_document_escapes_every_text_and_loads_plotly_once(tmp_path: P
     assert "as of 2026-10-31" in document and "size: A4 landscape" in document
 
 
+def _tiles(headlines: int, extras: int) -> list[fmt.Tile]:
+    """``headlines`` headline tiles (every third with a target), then ``extras`` tiles shown for their target."""
+    tiles: list[fmt.Tile] = []
+    for number in range(headlines + extras):
+        tile: fmt.Tile = {"label": f"KPI {number}", "value": f"{number}.0 days", "headline": number < headlines}
+        if number >= headlines or number % 3 == 0:
+            tile |= {"rag": "amber", "status": "△ Watch", "target": f"target {number}.5 days"}
+        tile |= {"change": "+1.0 days vs previous month-end", "good": False, "trend": [1.0, 3.0, 2.0, 4.0]}
+        tiles.append(tile)
+    return tiles
+
+
+def test_the_cover_keeps_its_headlines_and_lists_every_target_on_a_scorecard_when_the_tiles_do_not_fit() -> None:
+    few = _tiles(10, COVER_TILES - 10)
+    assert cover_layout(few) == (few, [])  # all on the cover, no scorecard
+    many = _tiles(14, 9)
+    shown, scorecard = cover_layout(many)
+    # every headline, then the first extras in pack order up to the cover's room
+    assert [t["label"] for t in shown] == [f"KPI {n}" for n in range(COVER_TILES)]
+    assert [t["label"] for t in scorecard] == [t["label"] for t in many if t.get("target")]  # every target, once
+    assert len(scorecard) == 5 + 9  # KPI 0, 3, 6, 9, 12 and the nine extras
+    crowded = _tiles(COVER_TILES + 2, 3)  # more headlines than room: headlines are never dropped for extras
+    shown, _ = cover_layout(crowded)
+    assert [t["label"] for t in shown] == [f"KPI {n}" for n in range(COVER_TILES + 2)]
+    hostile: fmt.Tile = {"label": HOSTILE, "value": "<b>1</b>", "rag": "red", "status": "■ Off target", "target": "t"}
+    page = scorecard_html([hostile])
+    assert "<script>" not in page and "&lt;b&gt;1&lt;/b&gt;" in page and "mi-rag-red" in page
+
+
 def test_without_chromium_no_pdf_and_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     page = _page(tmp_path, "<p>x</p>")
     monkeypatch.setenv(CHROMIUM_ENV, str(tmp_path / "no-such-browser"))
@@ -122,6 +155,42 @@ def test_a_pdf_with_a_cover_and_a_page_per_section(tmp_path: Path, monkeypatch: 
     pdf = outcome.path.read_bytes()
     assert pdf.startswith(b"%PDF") and outcome.pages == pdf_pages(pdf) == 3  # cover + one page per section
     assert not list((tmp_path / "html").glob(".*"))  # the print document is gone
+
+
+def _page_texts(pdf: Path) -> list[str]:
+    from pypdf import PdfReader
+
+    return [unicodedata.normalize("NFKC", page.extract_text()) for page in PdfReader(pdf).pages]
+
+
+@pytest.mark.skipif(not find_chromium(), reason="no chromium (make installs Debian's chromium)")
+def test_a_crowded_cover_still_fits_one_page_and_the_scorecard_follows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Targets on many KPIs (the cover's room taken, the rest on the scorecard) and long "What changed" lines: the
+    cover is still page 1 alone — its contents line and run line on it — and the scorecard starts page 2."""
+    monkeypatch.delenv(CHROMIUM_ENV, raising=False)
+    page = _page(tmp_path, "<h1>Aging</h1>" + _table(4, rows=3))
+    long_name = "Very Long Customer Name Holdings International Limited Partnership " * 2
+    changes = [f"Customers whose past due moved most: {long_name} +USD 1.2m (DSO 50.0 → 61.0 days)."] * 6
+    tiles = _tiles(14, 12)
+    cover = Cover(
+        "Demo Co",
+        "2026-10",
+        "2026-10-31",
+        tiles,
+        ["A summary sentence of some length. " * 6] * 5,
+        "passed (3 checks)",
+        "collections_mi run line",
+        changes,
+    )
+    outcome = write_pdf(tmp_path, cover, [PdfSection("Aging", page)])
+    assert outcome.path is not None, outcome.warning
+    texts = _page_texts(outcome.path)
+    assert "Contents Scorecard (next page) · 1. Aging" in texts[0] and "collections_mi run line" in texts[0]
+    assert "10 more KPIs with a target are on the scorecard (next page)." in texts[0]
+    assert "Scorecard: the 17 KPIs with a target" in texts[1] and "Contents" not in texts[1]
+    assert "KPI 25" in texts[1] + texts[2] and "KPI 25" not in texts[0]
 
 
 @pytest.mark.slow

@@ -37,13 +37,23 @@ WIDE_COLUMNS = 9
 PRINT_WIDTH_PX = 1047
 #: wall-clock limit for the browser; the pack goes on without a PDF when it is exceeded
 RENDER_TIMEOUT_SECONDS = 240
-#: after layout, a table still wider than the page (long names, many columns) is scaled down to fit it
+#: the height of an A4 landscape page (210 mm) less the page margins below, in CSS pixels: what the cover must fit
+PRINT_HEIGHT_PX = 695
+#: after layout (the window is as wide as the printed page), a table still wider than the page (long names, many
+#: columns) is scaled down to fit it, and so is a cover taller than its page (long names in "What changed", many
+#: tiles with targets), with a little room to spare: the cover is always one page
 FIT_SCRIPT = """
 document.querySelectorAll("table.mi-table").forEach(function (table) {
   var room = table.parentElement.clientWidth;
   if (room > 0 && table.scrollWidth > room) { table.style.zoom = (room / table.scrollWidth).toFixed(3); }
 });
-"""
+var cover = document.querySelector("section.mi-cover"), height = PRINT_HEIGHT_PX * 0.97;
+if (cover && cover.scrollHeight > height) { cover.style.zoom = (height / cover.scrollHeight).toFixed(3); }
+""".replace("PRINT_HEIGHT_PX", str(PRINT_HEIGHT_PX))
+#: tiles the cover holds (four rows of four) with its sentences, "What changed" and contents on one A4 landscape page;
+#: with more (targets on many KPIs) the headlines stay on the cover and every KPI with a target is listed on a
+#: scorecard page after it
+COVER_TILES = 16
 #: how long the page may run its scripts (plotly drawing every chart) before it is printed, in virtual time
 SCRIPT_BUDGET_MS = 60_000
 
@@ -77,11 +87,14 @@ table.mi-table.mi-print-wide td { padding: 2px 4px; white-space: nowrap; }
 .mi-cover .mi-tile { min-width: 0; padding: 4px 10px; }
 .mi-cover .mi-tile-label { font-size: 10px; }
 .mi-cover .mi-tile-value { font-size: 18px; white-space: nowrap; }
+.mi-cover .mi-tile-main { flex-direction: row; align-items: center; gap: 10px; }
 .mi-cover .mi-change, .mi-cover .mi-tile-note { font-size: 10px; }
 .mi-cover ul { font-size: 11px; margin: 4px 0; padding-left: 18px; }
 .mi-cover h3 { margin: 8px 0 2px; font-size: 12px; }
 .mi-cover .mi-contents { font-size: 11px; margin: 8px 0 0; }
 .mi-cover .mi-run { margin-top: 6px; font-size: 9px; }
+.mi-scorecard h2 { font-size: 18px; margin: 0 0 4px; }
+.mi-scorecard td.mi-rag-cell { white-space: nowrap; font-weight: 600; }
 """
 
 
@@ -186,21 +199,70 @@ def page_styles(page: str) -> str:
     return "".join(re.findall(r"<style\b[^>]*>.*?</style>", head, flags=re.DOTALL))
 
 
+def cover_layout(tiles: Sequence[fmt.Tile], room: int = COVER_TILES) -> tuple[list[fmt.Tile], list[fmt.Tile]]:
+    """The tiles the cover shows and those of the scorecard page after it. Up to ``room`` tiles all go on the cover
+    and there is no scorecard; beyond, the cover keeps every headline tile and fills what room is left with the
+    first tiles shown for their target alone (in pack order), and the scorecard lists every tile with a target."""
+    if len(tiles) <= room:
+        return list(tiles), []
+    headline = sum(1 for tile in tiles if tile.get("headline", True))
+    extra = max(room - headline, 0)
+    shown: list[fmt.Tile] = []
+    for tile in tiles:
+        if tile.get("headline", True):
+            shown.append(tile)
+        elif extra > 0:
+            shown.append(tile)
+            extra -= 1
+    return shown, [tile for tile in tiles if tile.get("target")]
+
+
+def scorecard_html(tiles: Sequence[fmt.Tile]) -> str:
+    """The scorecard page: one row per KPI with a target — its value, status (icon and word, in its RAG colour),
+    target and change. Every text escaped."""
+    rows = "".join(
+        f'<tr><td class="txt">{html.escape(str(tile["label"]))}</td>'
+        f'<td class="num">{html.escape(str(tile["value"]))}</td>'
+        f'<td class="txt mi-rag-cell mi-rag-{html.escape(str(tile.get("rag") or "none"))}">'
+        f"{html.escape(str(tile.get('status') or 'Not available'))}</td>"
+        f'<td class="txt">{html.escape(str(tile.get("target") or ""))}</td>'
+        f'<td class="num">{html.escape(str(tile.get("change") or ""))}</td></tr>'
+        for tile in tiles
+    )
+    return (
+        f'<section class="mi-print-section mi-scorecard"><h2>Scorecard: the {len(tiles)} KPIs with a target</h2>'
+        '<p class="mi-note">Targets from params (report.targets); the same values as the index page, the email and '
+        'kpis.json.</p><table class="mi-table"><thead><tr><th class="txt">KPI</th><th class="num">Value</th>'
+        '<th class="txt">Status</th><th class="txt">Target</th><th class="num">Change</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table></section>"
+    )
+
+
 def cover_html(cover: Cover, titles: Sequence[str]) -> str:
     """The first page: the brand, the period and as-of date, the headline tiles, the summary sentences and "What
-    changed" of the index page, the contents and the run's provenance line. Every text escaped."""
+    changed" of the index page, the contents and the run's provenance line — then, when the tiles do not fit the
+    cover (:func:`cover_layout`), the scorecard page. Every text escaped."""
     brand = html.escape(fmt.brand(cover.company, cover.period))
+    shown, scorecard = cover_layout(cover.tiles)
     sentences = "".join(f"<li>{html.escape(line)}</li>" for line in cover.summary)
     changes = "".join(f"<li>{html.escape(line)}</li>" for line in cover.changes)
     changed = f'<h3>What changed</h3><ul class="mi-changes">{changes}</ul>' if changes else ""
-    contents = " · ".join(f"{number}. {html.escape(title)}" for number, title in enumerate(titles, start=1))
+    entries = [f"{number}. {html.escape(title)}" for number, title in enumerate(titles, start=1)]
+    more = ""
+    if scorecard:
+        entries.insert(0, "Scorecard (next page)")
+        more = (
+            f'<p class="mi-note">{len(cover.tiles) - len(shown)} more KPIs with a target are on the scorecard '
+            "(next page).</p>"
+        )
     return (
         f'<section class="mi-cover"><div class="mi-cover-brand">{brand}</div>'
         f"<h1>Month-end collections pack — {html.escape(fmt.period_label(cover.period))}</h1>"
         f'<p class="mi-note">As of {html.escape(cover.as_of)} · validation: {html.escape(cover.validation)}</p>'
-        f"{fmt.kpi_tiles(cover.tiles)}<ul>{sentences}</ul>{changed}"
-        f'<p class="mi-contents"><b>Contents</b> {contents}</p>'
+        f"{fmt.kpi_tiles(shown)}{more}<ul>{sentences}</ul>{changed}"
+        f'<p class="mi-contents"><b>Contents</b> {" · ".join(entries)}</p>'
         f'<p class="mi-note mi-run">{html.escape(cover.footer)}</p></section>'
+        f"{scorecard_html(scorecard) if scorecard else ''}"
     )
 
 

@@ -235,7 +235,8 @@ class Tile(TypedDict, total=False):
     """A headline tile: a label and display value, optionally a change (good news, bad news or neutral) and a
     note; with a target (``report.targets``) its RAG colour (``rag``: green / amber / red), its status in words
     with an icon (``status``: "▲ At risk") and the target (``target``: "target 45.0 days"); with a trend, the
-    values of its last month-ends, oldest first (``trend``: plot coordinates for a sparkline only)."""
+    values of its last month-ends, oldest first (``trend``: plot coordinates for a sparkline only); ``headline``
+    False for a tile shown only because its KPI has a target (the PDF's cover makes room for headlines first)."""
 
     label: Required[str]
     value: Required[str]
@@ -246,6 +247,7 @@ class Tile(TypedDict, total=False):
     status: str | None
     target: str | None
     trend: list[float | None] | None
+    headline: bool
 
 
 def rag_badge(tile: Tile) -> str:

@@ -115,6 +115,7 @@ def section_tiles(
     shown: list[Tile] = []
     for tile_id in ids:
         tile = tiles[tile_id].copy() if tile_id in tiles else _kpi_tile(result, tile_id, currency)
+        tile["headline"] = tile_id in chosen
         target = targets.get(tile_id)
         if target is not None:
             standing = status(result.kpis.value(tile_id), target)
