@@ -51,6 +51,10 @@ class Book:
     payments: ir.Table
     adjustments: ir.Table | None
     promises: ir.Table | None
+    #: disputes against invoices with their history (v1.1): when present they decide "disputed at D"
+    disputes: ir.Table | None
+    #: cash received but not yet applied to invoices (v1.1)
+    unapplied_cash: ir.Table | None
     fx_rates: ir.Table | None
     gl_balances: ir.Table | None
     agencies: ir.Table | None
@@ -96,6 +100,8 @@ def book_of(source: Ledger | Tables, params: Params, *, shape: LedgerShape | Non
         payments=tables["payments"],
         adjustments=adjustments,
         promises=tables.get("promises"),
+        disputes=tables.get("disputes"),
+        unapplied_cash=tables.get("unapplied_cash"),
         fx_rates=tables.get("fx_rates"),
         gl_balances=tables.get("gl_balances"),
         agencies=tables.get("agencies"),
