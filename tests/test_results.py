@@ -63,6 +63,11 @@ def test_tables_and_kpis_round_trip_exactly(tmp_path: Path) -> None:
         "past_due_total": None,
         "top10_share_pct": None,
         "hhi": None,
+        "unapplied_cash_total": None,
+        "ar_net": None,
+        "disputes_open": None,
+        "disputed_open_total": None,
+        "dispute_days_to_resolve": None,
     }
     assert back.conventions == result.conventions
     for column in table.columns:
@@ -112,6 +117,11 @@ def test_read_results_can_read_only_some_sections(tmp_path: Path) -> None:
         "past_due_total": None,
         "top10_share_pct": None,
         "hhi": None,
+        "unapplied_cash_total": None,
+        "ar_net": None,
+        "disputes_open": None,
+        "disputed_open_total": None,
+        "dispute_days_to_resolve": None,
     }
     assert only["aging"].tables.buckets.equals(read_results(tmp_path)["aging"].tables.buckets)
 
@@ -182,8 +192,8 @@ def test_every_kpi_id_and_published_table_name_is_declared_once() -> None:
     assert list(SECTIONS) == list(PUBLISHED)
     kpi_ids = [kpi for s in SECTIONS.values() for kpi in s.kpis.ids()]
     files = [file for s in SECTIONS.values() for file in s.tables.files().values()]
-    assert len(kpi_ids) == len(set(kpi_ids)) == 32
-    assert len(files) == len(set(files)) == 60
+    assert len(kpi_ids) == len(set(kpi_ids)) == 37
+    assert len(files) == len(set(files)) == 68
     for section in SECTIONS.values():
         assert not set(section.kpis.ids()) & set(section.tables.files()), section.name
 
@@ -228,6 +238,20 @@ def test_output_needs_are_those_each_field_declares_under_the_params() -> None:
         "aging_disputed_buckets": (("invoices", "disputed"),),
         "aging_disputed_items": (("invoices", "disputed"),),
         "credit_utilisation": (("customers", "credit_limit"),),
+        # v1.1: only with the tables
+        "unapplied_cash_total": (("unapplied_cash", None),),
+        "ar_net": (("unapplied_cash", None),),
+        "disputes_open": (("disputes", None),),
+        "disputed_open_total": (("disputes", None),),
+        "dispute_days_to_resolve": (("disputes", None),),
+        "disputes": (("disputes", None),),
+        "disputes_by_reason": (("disputes", None),),
+        "disputes_by_owner": (("disputes", None),),
+        "disputes_by_age": (("disputes", None),),
+        "disputes_resolved": (("disputes", None),),
+        "disputes_trend": (("disputes", None),),
+        "unapplied_cash": (("unapplied_cash", None),),
+        "unapplied_cash_trend": (("unapplied_cash", None),),
     }
     assert needs("dso", "aging_rates") == {
         "dso_by_segment": (("customers", "segment"),),

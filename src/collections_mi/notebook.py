@@ -104,6 +104,19 @@ def table(frame: pd.DataFrame | Unavailable, currency: str = "USD", **options: A
     display(HTML(fmt.html_table(frame, currency=currency, **options)))
 
 
+def tables(frames: Sequence[pd.DataFrame | Unavailable], currency: str = "USD", **options: Any) -> None:
+    """Tables of one view (e.g. disputes by reason, owner and age): each shown; when none is available, "Not
+    available: <reason>" once, not once per table."""
+    shown = [frame for frame in frames if not isinstance(frame, Unavailable)]
+    if not shown and frames:
+        first = frames[0]
+        assert isinstance(first, Unavailable)
+        unavailable(first)
+        return
+    for frame in frames:
+        table(frame, currency, **options)
+
+
 def chart(make: Callable[..., go.Figure], frame: pd.DataFrame | Unavailable, *args: Any, **kwargs: Any) -> None:
     """``make(frame, *args, **kwargs)`` shown as a chart; nothing for a table the ledger cannot give (its
     :func:`table` says why)."""

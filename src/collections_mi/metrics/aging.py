@@ -13,7 +13,7 @@ import pandas as pd
 
 from collections_mi.config.params import AgingConfig, Params
 from collections_mi.core.money import ZERO, dsum, percent_of, round_money
-from collections_mi.core.periods import month_ends_up_to, previous_month_end
+from collections_mi.core.periods import first_of_month_back, month_ends_up_to, previous_month_end
 from collections_mi.core.values import UNASSIGNED
 from collections_mi.metrics.balances import bucket_expr, open_items
 from collections_mi.metrics.book import Book
@@ -25,8 +25,10 @@ from collections_mi.metrics.concentration import (
     top_share_pct,
 )
 from collections_mi.metrics.derived import reductions
+from collections_mi.metrics.disputes import dispute_view, unapplied_view
 from collections_mi.metrics.fx import FxRates, convert_column
 from collections_mi.metrics.published import AgingKpis, AgingResult, AgingTables
+from collections_mi.metrics.result import Unavailable
 from collections_mi.sources.ledger import fetch
 
 CUSTOMER_ATTRIBUTES = ("name", "segment", "region", "collector", "credit_limit")
@@ -210,9 +212,12 @@ def gl_reconciliation(
     bucket_sum: Decimal,
     open_items_list: Callable[[], pd.DataFrame],
     absent: str = "no gl_balances table in the source",
+    unapplied: Decimal | None = None,
 ) -> pd.DataFrame:
     """Aging total = Σ open items = gl_balances.ar_control at as_of; differences shown, never hidden. ``absent``:
-    why the GL line is empty when there is no ``gl_balances`` (an audience's book leaves it out)."""
+    why the GL line is empty when there is no ``gl_balances`` (an audience's book leaves it out). ``unapplied``: cash
+    received but not applied at as_of (the ledger's unapplied_cash), shown as a reconciling item — a GL ar_control
+    net of it reconciles."""
     lines: list[dict[str, object]] = [
         {
             "check": "Aging buckets total",
@@ -229,6 +234,17 @@ def gl_reconciliation(
             "explanation": "",
         },
     ]
+    if unapplied is not None:
+        lines.append(
+            {
+                "check": "Unapplied cash (reconciling item)",
+                "amount": -unapplied,
+                "difference": None,
+                "status": "",
+                "explanation": "receipts not yet applied to invoices; AR net of them "
+                f"{round_money(ar_total - unapplied, reporting_currency):f}",
+            }
+        )
     if gl_balances is None:
         lines.append(
             {
@@ -256,9 +272,13 @@ def gl_reconciliation(
     gl_total = dsum(gl_amounts)
     difference = gl_total - ar_total
     shown_difference = round_money(difference, reporting_currency)
+    net_difference = None if unapplied is None else round_money(gl_total - (ar_total - unapplied), reporting_currency)
     if shown_difference == 0:
         status = "ok"
         explanation = "" if difference == 0 else f"sub-cent FX rounding of {difference:f}"
+    elif net_difference == 0 and unapplied:
+        status = "ok"
+        explanation = "GL ar_control is net of unapplied cash: the difference is the reconciling item above"
     else:
         status = "DIFFERENCE"
         explanation = _explain_difference(shown_difference, open_items_list(), reporting_currency)
@@ -345,6 +365,14 @@ def compute_aging(book: Book, params: Params) -> AgingResult:
     trend = aging_trend(book, params.aging, params.report.trend_months)
     # the trend's month-ends are its rows' labels: opening AR is the previous month-end's (none in a 1-month trend)
     opening = dict(zip(trend["month_end"], trend["ar_total"])).get(previous_month_end(params.as_of), ZERO)
+    # disputes and unapplied cash (metrics.md v1.1), when the ledger has the tables
+    trend_dates = list(trend["month_end"])
+    window_start = first_of_month_back(params.as_of, params.dso.window_months - 1)
+    disputes = None if book.disputes is None else dispute_view(book, book.disputes, window_start, trend_dates)
+    unapplied = (
+        None if book.unapplied_cash is None else unapplied_view(book, book.unapplied_cash, ar_total, trend_dates)
+    )
+    absent = Unavailable("the ledger has no disputes / unapplied_cash table")
     gl = gl_reconciliation(
         book.gl_balances,
         params.as_of,
@@ -354,6 +382,7 @@ def compute_aging(book: Book, params: Params) -> AgingResult:
         dsum(buckets["amount"]),
         lambda: _items_for_explanations(book, params.aging),
         book.shape.left_out.get("gl_balances", "no gl_balances table in the source"),
+        unapplied=None if unapplied is None else unapplied.unapplied_cash_total,
     )
     rollforward = ar_rollforward(book, opening, ar_total)
 
@@ -374,6 +403,11 @@ def compute_aging(book: Book, params: Params) -> AgingResult:
             past_due_total=past_due_total,
             top10_share_pct=top_share_pct(per_customer, 10),
             hhi=hhi(per_customer),
+            unapplied_cash_total=None if unapplied is None else unapplied.unapplied_cash_total,
+            ar_net=None if unapplied is None else unapplied.ar_net,
+            disputes_open=None if disputes is None else disputes.disputes_open,
+            disputed_open_total=None if disputes is None else disputes.disputed_open_total,
+            dispute_days_to_resolve=None if disputes is None else disputes.dispute_days_to_resolve,
         ),
         tables=AgingTables(
             buckets=buckets,
@@ -391,6 +425,14 @@ def compute_aging(book: Book, params: Params) -> AgingResult:
             concentration=concentration_table(per_customer, names),
             concentration_trend=concentration_trend(book, list(trend["month_end"])),
             credit_utilisation=credit_utilisation(book, per_customer),
+            disputes=absent if disputes is None else disputes.open_disputes,
+            disputes_by_reason=absent if disputes is None else disputes.by_reason,
+            disputes_by_owner=absent if disputes is None else disputes.by_owner,
+            disputes_by_age=absent if disputes is None else disputes.by_age,
+            disputes_resolved=absent if disputes is None else disputes.resolved,
+            disputes_trend=absent if disputes is None else disputes.trend,
+            unapplied_cash=absent if unapplied is None else unapplied.by_customer,
+            unapplied_cash_trend=absent if unapplied is None else unapplied.trend,
         ),
         conventions={
             "aging.basis": basis,
@@ -402,6 +444,25 @@ def compute_aging(book: Book, params: Params) -> AgingResult:
             "customer_id; top-10 share and HHI (Σ of squared % shares, 0–10,000) over customers with an open balance",
             "credit utilisation": "open balance / credit_limit × 100 for customers with a credit_limit > 0, "
             "bands 0–50, 50–80, 80–100, > 100 (upper bound inclusive)",
+            **(
+                {}
+                if book.disputes is None
+                else {
+                    "disputes": "an invoice is disputed at a date when one of its disputes is open then (opened_on ≤ "
+                    "date < resolved_on); invoices.disputed is ignored. Disputed amount: the dispute's amount, or the "
+                    "invoice's open balance when it has none; dispute age = as_of − opened_on; days to resolve: mean "
+                    f"over disputes resolved {window_start} to {params.as_of}"
+                }
+            ),
+            **(
+                {}
+                if book.unapplied_cash is None
+                else {
+                    "unapplied cash": "receipts dated on or before as_of and not applied by then, at the closing "
+                    "rate; shown apart from the aging buckets (ar_total stays the gross open invoices); "
+                    "AR net = ar_total − unapplied cash"
+                }
+            ),
         },
     )
 

@@ -49,10 +49,36 @@ def open_items(book: Book, as_of: dt.date | Sequence[dt.date]) -> ir.Table:
     ).drop("key_invoice_id", "key_as_of")
     balance = (joined.amount - joined.reduced.fill_null(0)).cast("decimal(18, 4)")
     items = joined.mutate(open_balance=balance).drop("reduced").filter(lambda t: t.open_balance > 0)
-    return items.mutate(
+    items = items.mutate(
         days_past_due=items.as_of.delta(items.due_date, unit="day"),
         days_since_invoice=items.as_of.delta(items.invoice_date, unit="day"),
     )
+    return items if book.disputes is None else disputed_at(items, book.disputes)
+
+
+def disputed_at(items: ir.Table, disputes: ir.Table) -> ir.Table:
+    """``items`` (one row per invoice and ``as_of``) with ``disputed`` decided by the disputes table (data-contract.md
+    v1.1 § disputes): true when one of the invoice's disputes is open at that date — opened_on ≤ as_of and
+    (resolved_on null or resolved_on > as_of) — so a back-dated report sees the disputes of its own date;
+    ``invoices.disputed`` is then ignored."""
+    keys = items.select(key_invoice_id=items.invoice_id, key_as_of=items.as_of)
+    open_then = (
+        keys.join(
+            disputes,
+            [
+                keys.key_invoice_id == disputes.invoice_id,
+                disputes.opened_on <= keys.key_as_of,
+                disputes.resolved_on.isnull() | (disputes.resolved_on > keys.key_as_of),
+            ],
+        )
+        .select("key_invoice_id", "key_as_of")
+        .distinct()
+        .mutate(open_dispute=ibis.literal(True))
+    )
+    joined = items.left_join(
+        open_then, [items.invoice_id == open_then.key_invoice_id, items.as_of == open_then.key_as_of]
+    ).drop("key_invoice_id", "key_as_of")
+    return joined.mutate(disputed=joined.open_dispute.fill_null(False)).drop("open_dispute")
 
 
 def bucket_expr(age: ir.IntegerValue, labels: Sequence[str], bounds: Sequence[int], basis: str) -> ir.StringValue:

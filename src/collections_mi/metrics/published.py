@@ -40,7 +40,10 @@ REGION = _customers("region")
 COLLECTOR = _customers("collector")
 CREDIT_LIMIT = _customers("credit_limit")
 RISK_SCORE = _customers("risk_score")
+#: disputed at D: invoices.disputed, or the disputes table when the ledger has one (metrics/shape.SUPERSEDED_BY)
 DISPUTED = (("invoices", "disputed"),)
+DISPUTES: Needs = (("disputes", None),)
+UNAPPLIED_CASH: Needs = (("unapplied_cash", None),)
 PROMISES: Needs = (("promises", None),)
 #: write-offs and recoveries are adjustments: without them every write-off-driven view would read as "no losses"
 ADJUSTMENTS: Needs = (("adjustments", None),)
@@ -62,6 +65,12 @@ class AgingKpis(SectionKpis):
     past_due_total: Decimal
     top10_share_pct: Decimal | None
     hhi: Decimal | None
+    # v1.1, only when the ledger has the tables (metrics/disputes.py)
+    unapplied_cash_total: Decimal | None = field(metadata=needing(UNAPPLIED_CASH))
+    ar_net: Decimal | None = field(metadata=needing(UNAPPLIED_CASH))
+    disputes_open: int | None = field(metadata=needing(DISPUTES))
+    disputed_open_total: Decimal | None = field(metadata=needing(DISPUTES))
+    dispute_days_to_resolve: Decimal | None = field(metadata=needing(DISPUTES))
 
 
 @dataclass
@@ -83,6 +92,16 @@ class AgingTables(SectionTables):
     #: top-10 / top-20 shares and HHI at each month-end of the aging trend
     concentration_trend: pd.DataFrame = field(metadata=published("concentration_trend"))
     credit_utilisation: Table = field(metadata=published("credit_utilisation", needs=CREDIT_LIMIT))
+    #: v1.1 (metrics/disputes.py): disputes open at as_of, their breakdowns, those resolved in the window, the trend
+    disputes: Table = field(metadata=published("disputes", needs=DISPUTES, key="dispute_id"))
+    disputes_by_reason: Table = field(metadata=published("disputes_by_reason", needs=DISPUTES))
+    disputes_by_owner: Table = field(metadata=published("disputes_by_owner", needs=DISPUTES))
+    disputes_by_age: Table = field(metadata=published("disputes_by_age", needs=DISPUTES))
+    disputes_resolved: Table = field(metadata=published("disputes_resolved", needs=DISPUTES))
+    disputes_trend: Table = field(metadata=published("disputes_trend", needs=DISPUTES))
+    #: v1.1: cash received but not applied at as_of, per customer (unidentified apart), and its trend
+    unapplied_cash: Table = field(metadata=published("unapplied_cash", needs=UNAPPLIED_CASH))
+    unapplied_cash_trend: Table = field(metadata=published("unapplied_cash_trend", needs=UNAPPLIED_CASH))
 
 
 AgingResult = SectionResult[AgingKpis, AgingTables]

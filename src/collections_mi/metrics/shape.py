@@ -20,6 +20,10 @@ import ibis.expr.types as ir
 
 from collections_mi.core.contract import TABLES
 
+#: optional columns whose role a v1.1 table takes over when the ledger has it (even with no rows): with a disputes
+#: table, the disputes decide which invoices are disputed at D and ``invoices.disputed`` is ignored (contract v1.1)
+SUPERSEDED_BY: Mapping[tuple[str, str], str] = {("invoices", "disputed"): "disputes"}
+
 
 @dataclass(frozen=True)
 class LedgerShape:
@@ -38,7 +42,10 @@ class LedgerShape:
         return self.rows.get(table, 0) > 0
 
     def has(self, table: str, column: str | None = None) -> bool:
-        """``table`` has rows and, with ``column``, that column holds at least one value."""
+        """``table`` has rows and, with ``column``, that column holds at least one value (or the ledger has the
+        table that takes over the column's role: :data:`SUPERSEDED_BY`)."""
+        if column is not None and SUPERSEDED_BY.get((table, column)) in self.rows:
+            return True
         if not self.has_rows(table):
             return False
         if column is None or TABLES[table].column(column).required:

@@ -311,12 +311,18 @@ def write_contents(sheet: Worksheet, styles: _Styles, params: Params | None, lin
 
 
 def kpi_frame(results: Mapping[str, SectionResult[Any, Any]]) -> pd.DataFrame:
-    """Every KPI of kpis.json, in its order: section, name, value, unit and id."""
+    """Every KPI of kpis.json, in its order: section, name, value, unit and id — and those the ledger could not give
+    for another reason than a table or column it does not have (e.g. nothing to divide by: "Not available"); a KPI
+    that needs optional data the ledger lacks (disputes without a disputes table) is left out, as kpis.json does."""
     rows = []
     for name, section in SECTIONS.items():
         if name not in results:
             continue
-        for kpi in results[name].kpis.ids():
+        kpis = results[name].kpis
+        declared = kpis.declared()
+        for kpi in kpis.ids():
+            if kpis.value(kpi) is None and declared[kpi].needs:
+                continue
             rows.append({"section": section.title, "kpi": kpi, "value": results[name].kpis.value(kpi), "kpi_id": kpi})
     return pd.DataFrame(rows, columns=["section", "kpi", "value", "kpi_id"])
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pandas as pd
 
+from collections_mi.core.money import percent_of
 from collections_mi.metrics.published import AgingResult
 from collections_mi.presentation.format import Tile, change_text, count, money_short, percent
 
@@ -62,4 +63,32 @@ def summary_sentence(result: AgingResult, currency: str) -> str:
         f"{count(kpis.open_items)} open items total {money_short(kpis.ar_total, currency)}; "
         f"{percent(share)} is past due and {money_short(oldest['amount'], currency)} "
         f"({percent(oldest['share_pct'])}) sits in the oldest bucket ({oldest['bucket']})."
+    )
+
+
+def disputes_sentence(result: AgingResult, currency: str) -> str:
+    """The disputes KPIs in a sentence (the ledger has a disputes table), or why there are none."""
+    kpis = result.kpis
+    if kpis.disputes_open is None or kpis.disputed_open_total is None:
+        return f"Not available: {result.unavailable.get('disputes_open', 'the ledger has no disputes table')}."
+    share = percent(percent_of(kpis.disputed_open_total, kpis.ar_total))
+    sentence = (
+        f"{count(kpis.disputes_open)} disputes are open at the month-end for "
+        f"{money_short(kpis.disputed_open_total, currency)} ({share} of open receivables)."
+    )
+    if kpis.dispute_days_to_resolve is None:
+        return sentence + " No dispute was resolved in the DSO window."
+    return sentence + f" Disputes resolved in the DSO window took {kpis.dispute_days_to_resolve:.1f} days on average."
+
+
+def unapplied_sentence(result: AgingResult, currency: str) -> str:
+    """Unapplied cash and receivables net of it in a sentence (the ledger has an unapplied_cash table)."""
+    kpis = result.kpis
+    if kpis.unapplied_cash_total is None or kpis.ar_net is None:
+        reason = result.unavailable.get("unapplied_cash_total", "the ledger has no unapplied_cash table")
+        return f"Not available: {reason}."
+    return (
+        f"{money_short(kpis.unapplied_cash_total, currency)} of cash received is not applied to invoices at the "
+        f"month-end; receivables net of it: {money_short(kpis.ar_net, currency)} (open invoices, gross: "
+        f"{money_short(kpis.ar_total, currency)})."
     )

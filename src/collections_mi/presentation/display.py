@@ -22,6 +22,8 @@ LIST_ROWS = 10
 
 #: the columns a page shows of each wide table (the rest stay in the CSV and Excel)
 COLUMNS: dict[str, tuple[str, ...]] = {
+    "disputes": ("dispute_id", "invoice_id", "name", "reason", "owner", "opened_on", "age_days", "amount_reporting"),
+    "unapplied_cash": ("name", "receipts", "oldest_receipt", "amount", "share_pct"),
     "customers": (
         "name",
         "segment",

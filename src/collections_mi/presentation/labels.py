@@ -68,6 +68,12 @@ KPI_LABELS: dict[str, str] = {
     "on_time_pct": "Paid on time",
     "top10_share_pct": "Top-10 customers' share",
     "hhi": "Concentration (HHI)",
+    # unapplied cash and disputes (metrics.md v1.1)
+    "unapplied_cash_total": "Unapplied cash",
+    "ar_net": "Receivables net of unapplied cash",
+    "disputes_open": "Open disputes",
+    "disputed_open_total": "Disputed amount",
+    "dispute_days_to_resolve": "Days to resolve a dispute",
 }
 
 #: KPI id → its unit: ``money`` (the reporting currency), ``days``, ``percent``, ``count`` or ``index`` (a number
@@ -80,6 +86,11 @@ KPI_UNITS: dict[str, str] = {
     "past_due_share": "percent",
     "top10_share_pct": "percent",
     "hhi": "index",
+    "unapplied_cash_total": "money",
+    "ar_net": "money",
+    "disputes_open": "count",
+    "disputed_open_total": "money",
+    "dispute_days_to_resolve": "days",
     "dso": "days",
     "dso_countback": "days",
     "bpdso": "days",
@@ -151,6 +162,22 @@ TABLES: dict[str, TableLabel] = {
     ),
     "credit_utilisation": TableLabel(
         "Credit utilisation", "Customers with a credit limit by how much of it their open balance uses."
+    ),
+    "disputes": TableLabel(
+        "Open disputes", "Every dispute open at the month-end: invoice, reason, owner, age, amount."
+    ),
+    "disputes_by_reason": TableLabel("Disputes by reason", "Open disputes and the disputed amount by reason."),
+    "disputes_by_owner": TableLabel("Disputes by owner", "Open disputes and the disputed amount by who works them."),
+    "disputes_by_age": TableLabel("Disputes by age", "Open disputes by days since they were opened."),
+    "disputes_resolved": TableLabel(
+        "Disputes resolved", "Disputes resolved in the DSO window by reason: how many, mean days to resolve, outcomes."
+    ),
+    "disputes_trend": TableLabel("Disputes trend", "Open disputes and the disputed amount at each month-end."),
+    "unapplied_cash": TableLabel(
+        "Unapplied cash", "Cash received but not applied to invoices, per customer; unidentified cash apart."
+    ),
+    "unapplied_cash_trend": TableLabel(
+        "Unapplied cash trend", "Identified and unidentified unapplied cash at each month-end."
     ),
     # DSO and collection KPIs
     "dso_trend": TableLabel("DSO trend", "DSO and the other collection KPIs at each month-end."),
@@ -237,6 +264,23 @@ TABLES: dict[str, TableLabel] = {
 
 #: column id → header, without its unit (the workbook adds "(USD)", "(%)" from the column's kind)
 COLUMN_LABELS: dict[str, str] = {
+    # disputes and unapplied cash (metrics.md v1.1)
+    "dispute_id": "Dispute",
+    "reason": "Reason",
+    "owner": "Owner",
+    "opened_on": "Opened on",
+    "age_days": "Days open",
+    "age_band": "Dispute age (days)",
+    "disputes": "Disputes",
+    "disputes_open": "Open disputes",
+    "amount_reporting": "Amount (reporting currency)",
+    "resolved": "Resolved",
+    "mean_days_to_resolve": "Mean days to resolve",
+    "outcomes": "Outcomes",
+    "receipts": "Receipts",
+    "oldest_receipt": "Oldest receipt",
+    "identified": "Identified",
+    "unidentified": "Unidentified",
     # payment behaviour and concentration
     "rank": "Rank",
     "band": "Band",

@@ -153,6 +153,27 @@ ROW_CHECKS: list[RowCheck] = [
         show=("customer_id", "promised_on", "due_by"),
     ),
     RowCheck(
+        id="resolved_before_opened",
+        table="disputes",
+        column="resolved_on",
+        rule="A dispute is resolved on or after the day it was opened (resolved_on ≥ opened_on).",
+        problem="{rows} where resolved_on is before opened_on",
+        hint="correct resolved_on or opened_on on the rows listed in {file} (were the two swapped?)",
+        where=lambda t, ctx: t.resolved_on < t.opened_on,
+        show=("invoice_id", "opened_on", "resolved_on"),
+    ),
+    RowCheck(
+        id="applied_before_receipt",
+        table="unapplied_cash",
+        column="applied_on",
+        rule="Cash is applied on or after the day it was received (applied_on ≥ receipt_date).",
+        problem="{rows} where applied_on is before receipt_date",
+        hint="correct applied_on or receipt_date on the rows listed in {file}; leave applied_on empty while the "
+        "receipt is still unapplied",
+        where=lambda t, ctx: t.applied_on < t.receipt_date,
+        show=("customer_id", "receipt_date", "applied_on"),
+    ),
+    RowCheck(
         id="flow_not_after_snapshot",
         table="loan_cash_flows",
         column="flow_date",
@@ -213,6 +234,30 @@ def _invoice_money_decimals() -> RowCheck:
     )
 
 
+def _own_currency_money_decimals(table: str) -> RowCheck:
+    """``table.amount`` against the decimals of the row's own ``currency`` (absent/null = the reporting currency)."""
+
+    def where(t: ir.Table, ctx: Context) -> ir.BooleanValue:
+        return _decimals(t.amount) > _minor_digits(_invoice_currency(t, ctx.reporting_currency))
+
+    def show(t: ir.Table, ctx: Context) -> dict[str, ir.Value]:
+        currency = _invoice_currency(t, ctx.reporting_currency)
+        return {"amount": t.amount, "currency": currency, "max_decimals": _minor_digits(currency)}
+
+    return RowCheck(
+        id="money_decimals",
+        table=table,
+        column="amount",
+        view="raw",
+        rule="amount has at most the decimals of the row's currency (2 for USD/EUR, 0 for JPY, 3 for KWD…).",
+        problem="{rows} where amount has more decimals than its currency allows",
+        hint="round amount to the currency's smallest unit in {file} (e.g. cents; whole yen for JPY)",
+        where=where,
+        show=show,
+        example="amount",
+    )
+
+
 def _never(t: ir.Table, table: str) -> ir.BooleanValue:
     """No row: for a check on an optional column the table does not have."""
     key = t[row_keys(table)[0]]
@@ -235,14 +280,18 @@ def _unknown_currency(table: str, used_by: str) -> RowCheck:
         rule=f"currency is an ISO 4217 code (EUR, GBP, JPY…){used_by}.",
         problem="{rows} where currency is not an ISO 4217 currency code",
         hint="correct currency in {file} to the ISO 4217 code of the currency meant (e.g. EUR, GBP, JPY)"
-        + ("; leave it empty for the reporting currency ({reporting})" if table == "invoices" else ""),
+        + ("; leave it empty for the reporting currency ({reporting})" if table != "fx_rates" else ""),
         where=where,
         show=("currency",),
         example="currency",
     )
 
 
-ROW_CHECKS += [_unknown_currency("invoices", "; empty means the reporting currency"), _unknown_currency("fx_rates", "")]
+ROW_CHECKS += [
+    _unknown_currency("invoices", "; empty means the reporting currency"),
+    _unknown_currency("unapplied_cash", "; empty means the reporting currency"),
+    _unknown_currency("fx_rates", ""),
+]
 
 #: the most characters a text value may have: an Excel cell's limit (the pack exports every table to tables.xlsx);
 #: a longer "name" is a pasted document or a broken export, and would break the pack's outputs
@@ -278,9 +327,12 @@ MONEY_IN_REPORTING_CURRENCY = [
     (name, column.name)
     for name, table in TABLES.items()
     for column in table.columns
-    if column.type == "money" and name not in ("invoices", "payments", "adjustments")
+    # invoices and unapplied cash carry their own currency; payments, adjustments and disputes their invoice's
+    if column.type == "money" and name not in ("invoices", "payments", "adjustments", "disputes", "unapplied_cash")
 ]
-ROW_CHECKS += [_invoice_money_decimals()] + [_money_in_reporting_currency(t, c) for t, c in MONEY_IN_REPORTING_CURRENCY]
+ROW_CHECKS += [_invoice_money_decimals(), _own_currency_money_decimals("unapplied_cash")] + [
+    _money_in_reporting_currency(t, c) for t, c in MONEY_IN_REPORTING_CURRENCY
+]
 
 
 def decimal_bounds(engine_type: str) -> tuple[int, int] | None:
@@ -414,9 +466,18 @@ def _collections_before_placement(ctx: Context) -> ir.Table:
 
 
 def _reduction_decimals(table: str) -> Callable[[Context], ir.Table]:
-    """payments / adjustments: amount decimals against the currency of the invoice they apply to."""
+    """payments / adjustments / disputes: amount decimals against the currency of the invoice they apply to."""
 
     def items(ctx: Context) -> ir.Table:
+        if "amount" not in ctx.raw[table].columns:  # disputes.amount is optional: nothing to check
+            rows = ctx.raw[table]
+            return rows.filter(_never(rows, table)).select(
+                row_keys(table)[0],
+                "invoice_id",
+                amount=ibis.null("string"),
+                currency=ibis.null("string"),
+                max_decimals=ibis.null("int64"),
+            )
         invoices = ctx.raw["invoices"]
         invoices = invoices.select("invoice_id", currency=_invoice_currency(invoices, ctx.reporting_currency))
         currency = invoices.group_by("invoice_id").aggregate(invoice_currency=invoices.currency.max())
@@ -429,33 +490,40 @@ def _reduction_decimals(table: str) -> Callable[[Context], ir.Table]:
     return items
 
 
-def _fx_gaps(ctx: Context) -> ir.Table:
-    """Foreign currencies of invoices (dated ≤ as_of) with no rate on or before their earliest invoice."""
-    invoices = ctx.typed["invoices"]
-    currency = _invoice_currency(invoices, ctx.reporting_currency)
-    foreign = invoices.mutate(currency=currency)
-    foreign = foreign.filter(
-        (foreign.invoice_date <= ctx.as_of)
-        & (foreign.currency != ctx.reporting_currency)
-        & foreign.currency.isin(sorted(ISO_4217))
-    )  # unknown codes: unknown_currency
-    needed = foreign.group_by("currency").aggregate(
-        earliest_invoice_date=foreign.invoice_date.min(),
-        earliest_invoice=foreign.invoice_id.argmin(foreign.invoice_date),
-        invoices=foreign.count(),
-    )
-    if "fx_rates" in ctx.typed:
-        rates = ctx.typed["fx_rates"]
-        rates = rates.filter(
-            rates.rate_date.notnull() & (rates.rate_date <= ctx.as_of) & rates.rate.notnull() & (rates.rate > 0)
+def _fx_gaps(table: str, key: str, dated: str, noun: str) -> Callable[[Context], ir.Table]:
+    """Foreign currencies of ``table``'s rows (``invoices`` / ``unapplied_cash``, dated ≤ as_of by ``dated``) with no
+    rate on or before the earliest such row: currency, earliest_<noun> (its ``key``), earliest_<noun>_date, <noun>s
+    and first_rate_date."""
+    first_key, first_date, count = f"earliest_{noun}", f"earliest_{noun}_date", f"{noun}s"
+
+    def items(ctx: Context) -> ir.Table:
+        rows = ctx.typed[table]
+        foreign = rows.select(key, dated, currency=_invoice_currency(rows, ctx.reporting_currency))
+        foreign = foreign.filter(
+            (foreign[dated] <= ctx.as_of)
+            & (foreign.currency != ctx.reporting_currency)
+            & foreign.currency.isin(sorted(ISO_4217))
+        )  # unknown codes: unknown_currency
+        needed = foreign.group_by("currency").aggregate(
+            **{
+                first_date: foreign[dated].min(),
+                first_key: foreign[key].argmin(foreign[dated]),
+                count: foreign.count(),
+            }
         )
-        first = rates.group_by(currency=rates.currency.upper()).aggregate(first_rate_date=rates.rate_date.min())
-        joined = needed.left_join(first, "currency")
-        gaps = joined.filter(joined.first_rate_date.isnull() | (joined.first_rate_date > joined.earliest_invoice_date))
-        return gaps.select("currency", "earliest_invoice", "earliest_invoice_date", "invoices", "first_rate_date")
-    return needed.mutate(first_rate_date=ibis.null("date")).select(
-        "currency", "earliest_invoice", "earliest_invoice_date", "invoices", "first_rate_date"
-    )
+        columns = ("currency", first_key, first_date, count, "first_rate_date")
+        if "fx_rates" in ctx.typed:
+            rates = ctx.typed["fx_rates"]
+            rates = rates.filter(
+                rates.rate_date.notnull() & (rates.rate_date <= ctx.as_of) & rates.rate.notnull() & (rates.rate > 0)
+            )
+            first = rates.group_by(currency=rates.currency.upper()).aggregate(first_rate_date=rates.rate_date.min())
+            joined = needed.left_join(first, "currency")
+            gaps = joined.filter(joined.first_rate_date.isnull() | (joined.first_rate_date > joined[first_date]))
+            return gaps.select(*columns)
+        return needed.mutate(first_rate_date=ibis.null("date")).select(*columns)
+
+    return items
 
 
 SET_CHECKS: list[SetCheck] = [
@@ -506,6 +574,31 @@ SET_CHECKS: list[SetCheck] = [
         hint="add the missing customers to {customers}, or correct customer_id on the promises listed in {file}",
         items=_orphans("promises", "customers", ("customer_id",), ("promised_on", "amount")),
         order_by=("promise_id",),
+    ),
+    SetCheck(
+        id="orphan_dispute",
+        table="disputes",
+        column="invoice_id",
+        needs=("invoices",),
+        noun="dispute",
+        rule="Every dispute is raised against an invoice that exists in invoices.",
+        problem="{rows} for an invoice_id that is not in invoices",
+        hint="add the missing invoices to {invoices}, or correct invoice_id on the disputes listed in {file}",
+        items=_orphans("disputes", "invoices", ("invoice_id",), ("opened_on", "reason")),
+        order_by=("dispute_id",),
+    ),
+    SetCheck(
+        id="orphan_receipt",
+        table="unapplied_cash",
+        column="customer_id",
+        needs=("customers",),
+        noun="receipt",
+        rule="Every receipt names a customer listed in customers, or none (empty customer_id = unidentified cash).",
+        problem="{rows} for a customer_id that is not in customers",
+        hint="add the missing customers to {customers}, correct customer_id on the receipts listed in {file}, or "
+        "leave it empty when the payer is not known (unidentified cash)",
+        items=_orphans("unapplied_cash", "customers", ("customer_id",), ("receipt_date", "amount")),
+        order_by=("receipt_id",),
     ),
     SetCheck(
         id="orphan_placement_customer",
@@ -607,6 +700,17 @@ SET_CHECKS: list[SetCheck] = [
         order_by=("adjustment_id",),
     ),
     SetCheck(
+        id="money_decimals",
+        table="disputes",
+        column="amount",
+        needs=("invoices",),
+        rule="A disputed amount is in its invoice's currency and has at most that currency's decimals.",
+        problem="{rows} where amount has more decimals than the invoice's currency allows",
+        hint="round amount to the currency's smallest unit in {file} (e.g. cents; whole yen for JPY)",
+        items=_reduction_decimals("disputes"),
+        order_by=("dispute_id",),
+    ),
+    SetCheck(
         id="fx_coverage",
         table="fx_rates",
         column="currency",
@@ -617,7 +721,23 @@ SET_CHECKS: list[SetCheck] = [
         problem="{rows} used on invoices without an exchange rate dated on or before the earliest such invoice",
         hint="add rows to {fx_rates} (rate_date, currency, rate = {reporting} per 1 unit) dated on or before the "
         "earliest_invoice_date shown",
-        items=_fx_gaps,
+        items=_fx_gaps("invoices", "invoice_id", "invoice_date", "invoice"),
+        order_by=("currency",),
+        table_may_be_absent=True,
+    ),
+    SetCheck(
+        id="fx_coverage",
+        table="fx_rates",
+        column="currency",
+        needs=("unapplied_cash",),
+        noun="currency",
+        rule="Every currency of unapplied cash other than {reporting} has a rate in fx_rates dated on or before its "
+        "earliest receipt (and not after {as_of}); a missing rate is an error, never a silent 1.0.",
+        problem="{rows} used on unapplied receipts without an exchange rate dated on or before the earliest such "
+        "receipt",
+        hint="add rows to {fx_rates} (rate_date, currency, rate = {reporting} per 1 unit) dated on or before the "
+        "earliest_receipt_date shown",
+        items=_fx_gaps("unapplied_cash", "receipt_id", "receipt_date", "receipt"),
         order_by=("currency",),
         table_may_be_absent=True,
     ),
