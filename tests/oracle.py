@@ -56,6 +56,8 @@ class Ledger:
         self.adjustments = read_table(folder, "adjustments")
         self.customers = read_table(folder, "customers")
         self.gl = read_table(folder, "gl_balances")
+        self.disputes = read_table(folder, "disputes")  # optional (v1.1): None when the file is absent
+        self.unapplied_cash = read_table(folder, "unapplied_cash")  # optional (v1.1)
         fx = read_table(folder, "fx_rates")
         self.rates: dict[str, list[tuple[dt.date, Decimal]]] = defaultdict(list)
         if fx is not None:
@@ -132,6 +134,144 @@ def aging(ledger: Ledger, as_of: dt.date, bounds: Sequence[int] = (30, 60, 90, 1
         "past_due_total": sum((i["reporting"] for i in items if i["days_past_due"] > 0), Decimal(0)),
         "buckets": dict(buckets),
         "counts": dict(counts),
+    }
+
+
+# ------------------------------------------------------------------------------------------ disputes, unapplied cash
+
+AGE_BANDS = ("0–30", "31–60", "61–90", "90+")  # D − opened_on; upper bound inclusive: 30 → 0–30, 90 → 61–90
+
+
+def open_balance(ledger: Ledger, invoice_id: str, as_of: dt.date) -> Decimal:
+    """The invoice's open balance at as_of in its own currency: amount − payments/credits/write-offs dated ≤ as_of
+    (0 before its invoice_date, never below 0)."""
+    row = next(r for r in ledger.invoices if r.invoice_id == invoice_id)
+    if day(row.invoice_date) > as_of:
+        return Decimal(0)
+    balance = Decimal(row.amount) - sum((a for d, a in ledger.events[invoice_id] if d <= as_of), Decimal(0))
+    return max(balance, Decimal(0))
+
+
+def dispute_open(row: Row, as_of: dt.date) -> bool:
+    """opened_on ≤ D and (resolved_on null or resolved_on > D)."""
+    return day(row.opened_on) <= as_of and (row.resolved_on is None or day(row.resolved_on) > as_of)
+
+
+def _flag(text: str | None) -> bool:
+    value = (text or "").lower()
+    if value not in ("", "true", "false"):
+        raise ValueError(f"invoices.disputed is not a bool: {text!r}")
+    return value == "true"
+
+
+def disputed_at(ledger: Ledger, invoice_id: str, as_of: dt.date) -> bool:
+    """With a disputes table: one of the invoice's disputes is open at as_of (invoices.disputed is ignored).
+    Without it: invoices.disputed (true/false in any capitalisation; empty = false)."""
+    if ledger.disputes is not None:
+        return any(r.invoice_id == invoice_id and dispute_open(r, as_of) for r in ledger.disputes)
+    row = next(r for r in ledger.invoices if r.invoice_id == invoice_id)
+    return _flag(row.disputed)
+
+
+def disputed_aging(
+    ledger: Ledger, as_of: dt.date, bounds: Sequence[int] = (30, 60, 90, 120), basis: str = "due_date"
+) -> dict:
+    """The open items disputed at as_of (disputed_at) by aging bucket: their whole open balance in reporting currency.
+    {"disputed_total", "disputed_items", "buckets": {label: amount}, "counts": {label: items}} (buckets with no
+    disputed item are absent, as in aging)."""
+    buckets: dict[str, Decimal] = defaultdict(Decimal)
+    counts: dict[str, int] = defaultdict(int)
+    for item in ledger.open_items(as_of):
+        if not disputed_at(ledger, item["invoice_id"], as_of):
+            continue
+        age = item["days_past_due"] if basis == "due_date" else item["days_since_invoice"]
+        label = bucket_of(age, bounds, basis)
+        buckets[label] += item["reporting"]
+        counts[label] += 1
+    return {
+        "disputed_total": sum(buckets.values(), Decimal(0)),
+        "disputed_items": sum(counts.values()),
+        "buckets": dict(buckets),
+        "counts": dict(counts),
+    }
+
+
+def _age_band(days: int) -> str:
+    if days <= 30:
+        return "0–30"
+    if days <= 60:
+        return "31–60"
+    if days <= 90:
+        return "61–90"
+    return "90+"
+
+
+def disputes(ledger: Ledger, as_of: dt.date, window_months: int = 3) -> dict | None:
+    """Disputes at as_of; None without a disputes table. Each open dispute's amount (null = the invoice's open balance
+    at as_of) is in the invoice's currency, converted at as_of's closing rate. Breakdowns are {key: (count, amount)};
+    by_age always has the four bands, by_reason ("(none)" for a null reason) and by_owner ("(unassigned)" for a null
+    owner) only the keys that occur. dispute_days_to_resolve = mean (resolved_on − opened_on) in days over disputes
+    with resolved_on in W = [1st of the month window_months−1 before as_of's month, as_of]; None when there is none."""
+    if ledger.disputes is None:
+        return None
+    invoices = {r.invoice_id: r for r in ledger.invoices}
+    count, total = 0, Decimal(0)
+    by_reason: dict[str, list] = defaultdict(lambda: [0, Decimal(0)])
+    by_owner: dict[str, list] = defaultdict(lambda: [0, Decimal(0)])
+    by_age: dict[str, list] = {band: [0, Decimal(0)] for band in AGE_BANDS}
+    for row in ledger.disputes:
+        if not dispute_open(row, as_of):
+            continue
+        invoice = invoices[row.invoice_id]
+        original = Decimal(row.amount) if row.amount is not None else open_balance(ledger, row.invoice_id, as_of)
+        amount = original * ledger.rate(invoice.currency or ledger.reporting, as_of)
+        count += 1
+        total += amount
+        for table, key in (
+            (by_reason, row.reason or "(none)"),
+            (by_owner, row.owner or "(unassigned)"),
+            (by_age, _age_band((as_of - day(row.opened_on)).days)),
+        ):
+            table[key][0] += 1
+            table[key][1] += amount
+    start = _window_start(as_of, window_months)
+    durations = [
+        (day(r.resolved_on) - day(r.opened_on)).days
+        for r in ledger.disputes
+        if r.resolved_on is not None and start <= day(r.resolved_on) <= as_of
+    ]
+    return {
+        "disputes_open": count,
+        "disputed_open_total": total,
+        "by_reason": {k: (n, a) for k, (n, a) in by_reason.items()},
+        "by_owner": {k: (n, a) for k, (n, a) in by_owner.items()},
+        "by_age": {k: (n, a) for k, (n, a) in by_age.items()},
+        "dispute_days_to_resolve": Decimal(sum(durations)) / len(durations) if durations else None,
+    }
+
+
+def unapplied(ledger: Ledger, as_of: dt.date) -> dict | None:
+    """Receipts unapplied at as_of (receipt_date ≤ D and (applied_on null or > D)), each at as_of's closing rate of its
+    currency (null/absent = reporting); None without an unapplied_cash table. by_customer holds identified receipts
+    only (customers with none are absent); unidentified (null customer_id) is apart; both are in the total."""
+    if ledger.unapplied_cash is None:
+        return None
+    total, unidentified = Decimal(0), Decimal(0)
+    by_customer: dict[str, Decimal] = defaultdict(Decimal)
+    for row in ledger.unapplied_cash:
+        if day(row.receipt_date) > as_of or (row.applied_on is not None and day(row.applied_on) <= as_of):
+            continue
+        amount = Decimal(row.amount) * ledger.rate(row.currency or ledger.reporting, as_of)
+        total += amount
+        if row.customer_id is None:
+            unidentified += amount
+        else:
+            by_customer[row.customer_id] += amount
+    return {
+        "unapplied_cash_total": total,
+        "ar_net": aging(ledger, as_of)["ar_total"] - total,
+        "by_customer": dict(by_customer),
+        "unidentified": unidentified,
     }
 
 
