@@ -5,6 +5,7 @@ is in config.py — that the proposed params run `collections-mi metrics` to eac
 from __future__ import annotations
 
 import json
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from collections_mi.sources.inspection import (
     yes_no_values,
 )
 
-from conftest import FIXTURES, cli
+from conftest import FIXTURES, TINY, cli
 
 ERP = FIXTURES / "erp"
 
@@ -359,3 +360,39 @@ def test_proposed_params_give_the_hand_computed_ar(erp: str, tmp_path: Path) -> 
     kpis = json.loads(run.stdout, parse_float=Decimal)
     assert Decimal(str(kpis["ar_total"])) == EXPECTED[erp]["ar_total"]
     assert int(kpis["open_items"]) == EXPECTED[erp]["open_items"]
+
+
+def test_dispute_and_unapplied_cash_exports_are_recognised_and_validate(tmp_path: Path) -> None:
+    """An SAP Dispute Management case list and an unapplied-receipts report (v1.1 tables) by their own headers: the
+    proposal maps every column by synonym, and the proposed params validate and give the hand-computed KPIs."""
+    folder = tmp_path / "export"
+    shutil.copytree(TINY, folder)
+    (folder / "dispute_cases.csv").write_text(
+        "Case ID,Invoice,Created On,Closed On,Reason Code,Disputed Amount,Processor\nC1,I1,2026-09-05,,pricing,,Ann\n",
+        encoding="utf-8",
+    )
+    (folder / "unapplied_receipts.csv").write_text(
+        "Receipt No,Payer,Posting Date,Unapplied Amount,Currency\nR1,C1,2026-10-20,150.00,USD\nR2,,2026-10-25,75.00,\n",
+        encoding="utf-8",
+    )
+    matches, missing = match_columns(
+        "disputes", ("Case ID", "Invoice", "Created On", "Closed On", "Reason Code", "Disputed Amount", "Processor")
+    )
+    assert {m.contract: m.header for m in matches} == {
+        "dispute_id": "Case ID",
+        "invoice_id": "Invoice",
+        "opened_on": "Created On",
+        "resolved_on": "Closed On",
+        "reason": "Reason Code",
+        "amount": "Disputed Amount",
+        "owner": "Processor",
+    } and missing == {}
+    params = tmp_path / "2026-10.yaml"
+    run = cli("inspect", str(folder), "--out", str(params))
+    assert run.returncode == 0, run.stderr
+    run = cli("metrics", "--params", str(params))
+    assert run.returncode == 0, run.stderr
+    kpis = json.loads(run.stdout, parse_float=Decimal)
+    # I1's open balance at 10-31 is 600.00 (1000 − 400); unapplied 150.00 + 75.00 (unidentified) of 2,322.50
+    assert (kpis["disputes_open"], kpis["disputed_open_total"]) == (1, Decimal(600))
+    assert (kpis["unapplied_cash_total"], kpis["ar_net"]) == (Decimal(225), Decimal("2097.5"))

@@ -185,6 +185,25 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "adjustment_date": ["Date", "Posting Date", "Credit Note Date"],
         "amount": ["Amount", "Total", "Grand Total"],
     },
+    # v1.1: SAP Dispute Management (case id, processor, disputed amount), Oracle / NetSuite dispute exports
+    "disputes": {
+        "dispute_id": ["Dispute ID", "Dispute Number", "Case ID", "Case Number", "Dispute No"],
+        "invoice_id": ["Invoice Number", "Invoice No", "Invoice", "Document Number", "Reference"],
+        "opened_on": ["Opened On", "Opened", "Created On", "Created", "Dispute Date", "Open Date"],
+        "resolved_on": ["Resolved On", "Resolved", "Closed On", "Closed", "Resolution Date"],
+        "reason": ["Reason", "Reason Code", "Dispute Reason", "Category"],
+        "amount": ["Disputed Amount", "Dispute Amount", "Amount"],
+        "owner": ["Owner", "Processor", "Coordinator", "Assigned To"],
+        "outcome": ["Outcome", "Resolution"],
+    },
+    "unapplied_cash": {
+        "receipt_id": ["Receipt Number", "Receipt No", "Payment Number", "Document Number", "ID"],
+        "customer_id": ["Customer ID", "Customer Number", "Customer", "Payer"],
+        "receipt_date": ["Receipt Date", "Payment Date", "Posting Date", "Date"],
+        "amount": ["Unapplied Amount", "Unallocated Amount", "Amount"],
+        "currency": ["Currency", "Currency Code"],
+        "applied_on": ["Applied On", "Applied Date", "Allocated On", "Clearing Date"],
+    },
 }
 
 #: words in a file name that say which table it holds (normalised, see :func:`norm`)
