@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import nbformat
@@ -41,6 +42,8 @@ def test_notebook_is_thin(path: Path) -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_committed_without_outputs(path: Path) -> None:
+    raw = json.loads(path.read_text(encoding="utf-8"))  # as committed: nbformat.read would add missing ids
+    assert all("id" in cell for cell in raw["cells"]), f"{path.name}: every cell has an id (nbformat 4.5)"
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
         if cell.cell_type == "code":
