@@ -580,6 +580,14 @@ VALUE_LABELS: dict[str, str] = {
     "downgraded": "Downgraded",
     "ok": "OK",
     "gone": "Left the book",
+    # dispute reason codes named by the contract (data-contract.md v1.1 § disputes); a system's own codes show as
+    # they are
+    "pricing": "Pricing",
+    "quantity": "Quantity",
+    "quality": "Quality",
+    "not_received": "Not received",
+    "duplicate_billing": "Duplicate billing",
+    "terms": "Terms",
 }
 
 #: columns whose values are enum ids (shown through :data:`VALUE_LABELS`; ``kpi`` through :data:`KPI_LABELS`)
@@ -596,6 +604,7 @@ ENUM_COLUMNS = frozenset(
         "level",
         "series",
         "kpi",
+        "reason",
     }
 )
 
