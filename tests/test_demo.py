@@ -35,6 +35,8 @@ CONTRACT_COLUMNS = {
     "payments": ["payment_id", "invoice_id", "payment_date", "amount"],
     "adjustments": ["adjustment_id", "invoice_id", "adjustment_date", "kind", "amount"],
     "promises": ["promise_id", "customer_id", "promised_on", "due_by", "amount", "collector"],
+    "disputes": ["dispute_id", "invoice_id", "opened_on", "resolved_on", "reason", "amount", "owner", "outcome"],
+    "unapplied_cash": ["receipt_id", "customer_id", "receipt_date", "amount", "currency", "applied_on"],
     "fx_rates": ["rate_date", "currency", "rate"],
     "gl_balances": ["period_end", "account", "amount"],
     "agencies": ["agency_id", "name", "strategy"],
@@ -361,6 +363,8 @@ def test_nothing_is_dated_after_end(tables: dict[str, pd.DataFrame]) -> None:
         "payments": ["payment_date"],
         "adjustments": ["adjustment_date"],
         "promises": ["promised_on"],  # due_by may be later: a pending promise
+        "disputes": ["opened_on", "resolved_on"],
+        "unapplied_cash": ["receipt_date", "applied_on"],
         "fx_rates": ["rate_date"],
         "gl_balances": ["period_end"],
         "agency_placements": ["placed_date", "recalled_date"],
@@ -946,3 +950,46 @@ def test_end_in_mid_month(tmp_path: Path) -> None:
         for column in columns:
             assert tables[table][column].map(day).max() <= end
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", tables["fx_rates"]["rate_date"].max())
+
+
+def test_disputes_and_unapplied_cash_are_consistent_with_the_ledger(tables: dict[str, pd.DataFrame]) -> None:
+    """Disputes belong to existing invoices, open after them and resolve after they open, one at a time per invoice;
+    resolution time depends on the reason; every disputed invoice of the simulation has a dispute. Receipts applied
+    later are the same money as a payment of an invoice of that customer on applied_on; the cash still on account at
+    the end is a small share of the open receivables (data contract v1.1)."""
+    invoices = tables["invoices"].set_index("invoice_id")
+    disputes = tables["disputes"]
+    assert disputes["dispute_id"].is_unique and disputes["invoice_id"].isin(invoices.index).all()
+    opened = disputes["opened_on"].map(day)
+    assert (opened >= disputes["invoice_id"].map(invoices["invoice_date"]).map(day)).all()
+    resolved = disputes["resolved_on"].map(lambda text: day(text) if text else None)
+    closed = resolved.notna()
+    assert (resolved[closed] >= opened[closed]).all() and (disputes.loc[~closed, "outcome"] == "").all()
+    for _, group in disputes.assign(opened=opened, resolved=resolved).groupby("invoice_id"):
+        ends = group.sort_values("opened")
+        assert all(
+            end is not None and end < start for end, start in zip(ends["resolved"].iloc[:-1], ends["opened"].iloc[1:])
+        )
+    flagged = set(invoices.index[invoices["disputed"] == "true"])
+    assert flagged <= set(disputes["invoice_id"])
+    took = (resolved[closed] - opened[closed]).map(lambda delta: delta.days)
+    medians = took.groupby(disputes.loc[closed, "reason"]).median()
+    assert medians["not_received"] < medians["pricing"] < medians["quality"]
+    assert set(disputes["outcome"]) == {"", "credit_note", "customer_pays", "written_off"}
+    assert 0 < (~closed).sum() < closed.sum()
+
+    receipts = tables["unapplied_cash"]
+    assert receipts["receipt_id"].is_unique
+    assert receipts.loc[receipts["customer_id"] != "", "customer_id"].isin(tables["customers"]["customer_id"]).all()
+    applied = receipts[receipts["applied_on"] != ""]
+    assert (applied["applied_on"].map(day) >= applied["receipt_date"].map(day)).all()
+    payments = tables["payments"].assign(customer_id=lambda p: p["invoice_id"].map(invoices["customer_id"]))
+    paid = set(zip(payments["customer_id"], payments["payment_date"], payments["amount"]))
+    paid_by_anyone = set(zip(payments["payment_date"], payments["amount"]))
+    for _, row in applied.iterrows():
+        if row["customer_id"]:
+            assert (row["customer_id"], row["applied_on"], row["amount"]) in paid, row["receipt_id"]
+        else:
+            assert (row["applied_on"], row["amount"]) in paid_by_anyone, row["receipt_id"]
+    waiting = receipts[receipts["applied_on"] == ""]
+    assert len(waiting) and (receipts["customer_id"] == "").any()  # cash still on account; some unidentified

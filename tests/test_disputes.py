@@ -154,3 +154,29 @@ def test_a_pack_with_disputes_and_unapplied_cash_publishes_them(tmp_path: Path) 
     run = cli("metrics", "--params", str(plain_params))
     assert run.returncode == 0, run.stderr
     assert not {"disputes_open", "unapplied_cash_total", "ar_net"} & set(json.loads(run.stdout))
+
+
+@pytest.mark.parametrize("as_of", ["2026-10-31", "2026-09-30"])
+def test_the_demo_ledger_equals_the_oracle(demo_ledger: Path, tmp_path: Path, as_of: str) -> None:
+    """The generated demo (disputes with reasons, owners, resolution times by reason; receipts on account, applied
+    later or still waiting, some unidentified) at two month-ends: every new KPI and breakdown to the cent."""
+    day = dt.date.fromisoformat(as_of)
+    result = _aging(write_params(tmp_path, demo_ledger, as_of=as_of))
+    oracle = OracleLedger(demo_ledger)
+    expected, cash = disputes(oracle, day), unapplied(oracle, day)
+    assert expected is not None and cash is not None
+    kpis = result.kpis
+    assert expected["disputes_open"] > 0 and cash["unapplied_cash_total"] > 0
+    assert (kpis.disputes_open, kpis.disputed_open_total) == (
+        expected["disputes_open"],
+        expected["disputed_open_total"],
+    )
+    assert kpis.dispute_days_to_resolve == expected["dispute_days_to_resolve"]
+    assert (kpis.unapplied_cash_total, kpis.ar_net) == (cash["unapplied_cash_total"], cash["ar_net"])
+    reasons = result.tables.disputes_by_reason
+    assert {r: (n, a) for r, n, a in zip(reasons["reason"], reasons["disputes"], reasons["amount"])} == expected[
+        "by_reason"
+    ]
+    disputed = disputed_aging(oracle, day)
+    buckets = result.tables.disputed_buckets
+    assert {b: a for b, a in zip(buckets["bucket"], buckets["amount"]) if a} == disputed["buckets"]

@@ -22,6 +22,7 @@ from collections_mi.core.errors import ConfigError
 from collections_mi.demo.agencies import PastDueAccumulator, agency_tables
 from collections_mi.demo.columns import IdWidths
 from collections_mi.demo.customers import build_customers
+from collections_mi.demo.disputes import dispute_table, unapplied_cash_table
 from collections_mi.demo.general_ledger import BalanceAccumulator, gl_balances_table
 from collections_mi.demo.loans import loan_tables
 from collections_mi.demo.receivables import (
@@ -213,7 +214,24 @@ def _ledger_tables(
         past_due.add_chunk(chunk, month_end_balance)
         del month_end_balance
         defaulters.add_chunk(chunk, customers, fx)
-        yield from chunk_tables(chunk, customers, id_widths, counters).items()
+        tables = chunk_tables(chunk, customers, id_widths, counters)
+        yield from tables.items()
+        invoice_ids = tables["invoices"].column("invoice_id").combine_chunks()
+        invoice_customers = tables["invoices"].column("customer_id").combine_chunks()
+        yield (
+            "disputes",
+            dispute_table(random_stream(seed, Stream.DISPUTES, chunk_number), chunk, invoice_ids, calendar.end_day),
+        )
+        yield (
+            "unapplied_cash",
+            unapplied_cash_table(
+                random_stream(seed, Stream.UNAPPLIED_CASH, chunk_number),
+                chunk,
+                invoice_ids,
+                invoice_customers,
+                calendar.end_day,
+            ),
+        )
         if progress is not None:
             progress(
                 f"demo: invoices {first_invoice + count:,}/{invoices:,} (chunk {chunk_number + 1}/{len(chunk_starts)})"

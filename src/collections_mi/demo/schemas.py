@@ -30,6 +30,8 @@ DEMO_TABLES: tuple[str, ...] = (
     "payments",
     "adjustments",
     "promises",
+    "disputes",
+    "unapplied_cash",
     "fx_rates",
     "gl_balances",
     "agencies",

@@ -30,6 +30,8 @@ class Stream:
     BROKEN_PROMISES = 4
     AGENCIES = 5
     LOANS = 6
+    DISPUTES = 7
+    UNAPPLIED_CASH = 8
 
 
 def random_stream(seed: int, stream: int, index: int = 0) -> np.random.Generator:
