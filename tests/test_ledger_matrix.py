@@ -100,11 +100,15 @@ KPI_INPUTS: dict[str, dict[str, tuple[str, ...]]] = {
     "agency_net_back": {"needs": ("agencies", "agency_placements"), "value": ("agency_collections",)},
     "agency_liquidation_pct": {"needs": ("agencies", "agency_placements"), "value": ("agency_collections",)},
     # v1.1 (metrics.md); checked as soon as the library emits them
-    "ar_net": {"needs": ("unapplied_cash",), "value": AR},
-    "unapplied_cash_total": {"needs": ("unapplied_cash",)},
-    "disputes_open": {"needs": ("disputes",)},
-    "disputed_open_total": {"needs": ("disputes",), "value": AR},
-    "dispute_days_to_resolve": {"needs": ("disputes",)},
+    # resolved_on / applied_on null = still open / still unapplied (the contract's meaning): values, not needs
+    "ar_net": {"needs": ("unapplied_cash",), "value": (*AR, "unapplied_cash.applied_on", "unapplied_cash.currency")},
+    "unapplied_cash_total": {
+        "needs": ("unapplied_cash",),
+        "value": ("unapplied_cash.applied_on", "unapplied_cash.currency"),
+    },
+    "disputes_open": {"needs": ("disputes",), "value": ("disputes.resolved_on",)},
+    "disputed_open_total": {"needs": ("disputes",), "value": (*AR, "disputes.resolved_on", "disputes.amount")},
+    "dispute_days_to_resolve": {"needs": ("disputes", "disputes.resolved_on")},
     "terms_weighted": {"value": ("invoices.currency",)},
     "dbt_weighted": {"value": AR},
     "on_time_pct": {"value": AR},
@@ -264,6 +268,18 @@ def oracle_kpis(folder: Path, as_of: dt.date) -> dict[str, Decimal | int | None]
         result["bad_debt_expense"] = (
             result["allowance_total"] - result["allowance_opening"] + result["write_offs"] - result["recoveries"]
         )
+    # disputes and unapplied cash: a table without rows dated on or before as_of counts as missing (data-contract.md
+    # §1: "present with no rows" = missing), so the KPIs are absent then
+    found = oracle.disputes(ledger, as_of, params.dso.window_months)
+    if found is not None and any(oracle.day(r.opened_on) <= as_of for r in ledger.disputes or []):
+        result.update({k: found[k] for k in ("disputes_open", "disputed_open_total", "dispute_days_to_resolve")})
+    else:
+        result.update(dict.fromkeys(("disputes_open", "disputed_open_total", "dispute_days_to_resolve")))
+    cash = oracle.unapplied(ledger, as_of)
+    if cash is not None and any(oracle.day(r.receipt_date) <= as_of for r in ledger.unapplied_cash or []):
+        result.update({k: cash[k] for k in ("unapplied_cash_total", "ar_net")})
+    else:
+        result.update(dict.fromkeys(("unapplied_cash_total", "ar_net")))
     with contextlib.suppress(TypeError, ValueError, KeyError):  # no loans / no snapshot ≤ as_of
         result.update(oracle.watchlist_reserves(folder, as_of, params.watchlist.general_rates))
     with contextlib.suppress(TypeError, ValueError, ArithmeticError):  # no placements ≤ as_of

@@ -243,7 +243,7 @@ def test_output_needs_are_those_each_field_declares_under_the_params() -> None:
         "ar_net": (("unapplied_cash", None),),
         "disputes_open": (("disputes", None),),
         "disputed_open_total": (("disputes", None),),
-        "dispute_days_to_resolve": (("disputes", None),),
+        "dispute_days_to_resolve": (("disputes", None), ("disputes", "resolved_on")),
         "disputes": (("disputes", None),),
         "disputes_by_reason": (("disputes", None),),
         "disputes_by_owner": (("disputes", None),),

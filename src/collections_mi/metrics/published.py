@@ -70,7 +70,8 @@ class AgingKpis(SectionKpis):
     ar_net: Decimal | None = field(metadata=needing(UNAPPLIED_CASH))
     disputes_open: int | None = field(metadata=needing(DISPUTES))
     disputed_open_total: Decimal | None = field(metadata=needing(DISPUTES))
-    dispute_days_to_resolve: Decimal | None = field(metadata=needing(DISPUTES))
+    #: without resolved_on no dispute was ever resolved (the contract: null = still open)
+    dispute_days_to_resolve: Decimal | None = field(metadata=needing((*DISPUTES, ("disputes", "resolved_on"))))
 
 
 @dataclass
