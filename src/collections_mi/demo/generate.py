@@ -1,9 +1,11 @@
 """``generate_demo``: the whole demo ledger, written chunk by chunk into a folder.
 
 The calendar, FX rates and customers are built first; invoices are then simulated and written in chunks
-(``receivables``), while accumulators keep only what later tables need (``general_ledger``, ``agencies``,
-broken promises); after the last chunk come the broken promises, the GL balances, the agency tables and
-the loan book, each from its own random stream.
+(``receivables``) with their disputes (``disputes``, which decide ``invoices.disputed``) and the receipts on
+account applied to their payments (``unapplied_cash``), while accumulators keep only what later tables need
+(``general_ledger``, ``agencies``, broken promises, open receivables per customer); after the last chunk come
+the broken promises, the cash still on account, the GL balances, the agency tables and the loan book, each
+from its own random stream.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import datetime
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -22,7 +24,7 @@ from collections_mi.core.errors import ConfigError
 from collections_mi.demo.agencies import PastDueAccumulator, agency_tables
 from collections_mi.demo.columns import IdWidths
 from collections_mi.demo.customers import build_customers
-from collections_mi.demo.disputes import dispute_table, unapplied_cash_table
+from collections_mi.demo.disputes import dispute_table, plan_disputes
 from collections_mi.demo.general_ledger import BalanceAccumulator, gl_balances_table
 from collections_mi.demo.loans import loan_tables
 from collections_mi.demo.receivables import (
@@ -36,6 +38,7 @@ from collections_mi.demo.receivables import (
 )
 from collections_mi.demo.schemas import DEMO_TABLES
 from collections_mi.demo.sinks import TableSink, open_sink
+from collections_mi.demo.unapplied_cash import OpenReceivables, applied_receipts, unapplied_cash_table, waiting_receipts
 from collections_mi.demo.world import (
     CURRENCIES,
     Calendar,
@@ -198,6 +201,7 @@ def _ledger_tables(
     past_due = PastDueAccumulator(month_ends=calendar.month_ends, customer_count=customers.count)
     defaulters = DefaulterAccumulator(customers.count)
     counters = RowCounters()
+    open_receivables = OpenReceivables(customers.count)
     for chunk_number, first_invoice in enumerate(chunk_starts):
         count = min(chunk_size, invoices - first_invoice)
         chunk = simulate_chunk(
@@ -214,24 +218,15 @@ def _ledger_tables(
         past_due.add_chunk(chunk, month_end_balance)
         del month_end_balance
         defaulters.add_chunk(chunk, customers, fx)
-        tables = chunk_tables(chunk, customers, id_widths, counters)
+        # the disputes decide invoices.disputed: a dispute open at the demo's last day
+        disputes = plan_disputes(random_stream(seed, Stream.DISPUTES, chunk_number), chunk, calendar.end_day)
+        tables = chunk_tables(replace(chunk, disputed=disputes.open_at_end), customers, id_widths, counters)
         yield from tables.items()
         invoice_ids = tables["invoices"].column("invoice_id").combine_chunks()
-        invoice_customers = tables["invoices"].column("customer_id").combine_chunks()
-        yield (
-            "disputes",
-            dispute_table(random_stream(seed, Stream.DISPUTES, chunk_number), chunk, invoice_ids, calendar.end_day),
-        )
-        yield (
-            "unapplied_cash",
-            unapplied_cash_table(
-                random_stream(seed, Stream.UNAPPLIED_CASH, chunk_number),
-                chunk,
-                invoice_ids,
-                invoice_customers,
-                calendar.end_day,
-            ),
-        )
+        yield "disputes", dispute_table(disputes, invoice_ids, id_widths, counters)
+        receipts = applied_receipts(random_stream(seed, Stream.UNAPPLIED_CASH, chunk_number), chunk, calendar.first_day)
+        yield "unapplied_cash", unapplied_cash_table(receipts, id_widths, counters)
+        open_receivables.add_chunk(chunk, fx, calendar.end_day)
         if progress is not None:
             progress(
                 f"demo: invoices {first_invoice + count:,}/{invoices:,} (chunk {chunk_number + 1}/{len(chunk_starts)})"
@@ -241,6 +236,10 @@ def _ledger_tables(
         random_stream(seed, Stream.BROKEN_PROMISES), counters.promises, customers, defaulters, calendar
     )
     yield "promises", promises_table(broken, customers, id_widths, counters)
+    waiting = waiting_receipts(
+        random_stream(seed, Stream.CASH_ON_ACCOUNT), open_receivables, customers, fx, calendar, reporting_code
+    )
+    yield "unapplied_cash", unapplied_cash_table(waiting, id_widths, counters)
     yield "gl_balances", gl_balances_table(balances, fx, calendar)
     agency_rng = random_stream(seed, Stream.AGENCIES)
     yield from agency_tables(agency_rng, past_due.finish(), customers, fx, calendar, id_widths).items()

@@ -508,6 +508,8 @@ class RowCounters:
     payments: int = 0
     adjustments: int = 0
     promises: int = 0
+    disputes: int = 0
+    receipts: int = 0  # unapplied_cash
 
 
 def chunk_tables(

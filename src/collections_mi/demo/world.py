@@ -32,6 +32,7 @@ class Stream:
     LOANS = 6
     DISPUTES = 7
     UNAPPLIED_CASH = 8
+    CASH_ON_ACCOUNT = 9
 
 
 def random_stream(seed: int, stream: int, index: int = 0) -> np.random.Generator:
