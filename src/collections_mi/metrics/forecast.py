@@ -468,7 +468,8 @@ def customers_table(lines: Sequence[_Line], names: Mapping[object, str], days: P
 def lines_table(lines: Sequence[_Line]) -> pd.DataFrame:
     rows = [{column: getattr(line, column) for column in LINE_COLUMNS} for line in lines]
     frame = pd.DataFrame(rows, columns=LINE_COLUMNS)
-    frame["week"] = frame["week"].astype(object)
+    for column in ("promise_id", "expected_on", "week", "reason"):  # None stays None, not NaN
+        frame[column] = pd.Series([row[column] for row in rows], index=frame.index, dtype=object)
     return frame
 
 
