@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import decimal
+import shutil
 import tempfile
 from collections import defaultdict
 from decimal import Decimal
@@ -17,6 +18,7 @@ from hypothesis import given
 
 from collections_mi.config.params import load_params
 from collections_mi.metrics.aging import compute_aging
+from collections_mi.metrics.allowance import write_off_candidates
 from collections_mi.metrics.book import open_book
 from collections_mi.metrics.forecast import (
     Backtest,
@@ -29,7 +31,7 @@ from collections_mi.metrics.forecast import (
 from collections_mi.sources.ledger import open_ledger
 from test_properties import Tiny, profile, tiny_ledgers
 
-from conftest import write_params
+from conftest import FIXTURES, write_params
 
 D = Decimal
 AS_OF = dt.date(2026, 10, 31)
@@ -143,6 +145,9 @@ PROMISES = [
     ("PR4", "K7", "2026-10-30", "2026-11-03", "1000.00"),
     ("PR5", "K3", "2026-10-01", "2026-10-31", "400.00"),
     ("PR6", "K1", "2026-11-02", "2026-11-20", "600.00"),
+    # PR7 150 made 09-20, due 10-12: nothing paid in [09-20, 10-12] → broken at D (not applied); pending at 09-30 (the
+    # back-test): 150 of F1 on 10-12
+    ("PR7", "K4", "2026-09-20", "2026-10-12", "150.00"),
 ]
 DISPUTES = [
     # resolved in the 12 months: 20 and 30 days → mean 25; D4 resolved 2025-10-15, before them: not counted
@@ -259,6 +264,33 @@ def test_a_disputed_flag_without_the_table_adds_zero_days(tmp_path: Path) -> Non
     assert (_row(forecast, 3)["amount"], _row(forecast, 3)["disputed"]) == (D(200), D(200))
 
 
+def test_tiny_ledger_with_disputes_by_hand(tiny_ledger: Path, tmp_path: Path) -> None:
+    """tests/fixtures/tiny_ledger + tiny_disputes at 2026-10-31. Open: I1 600 (due 08-31), I2 500 (due 11-14), I3 250.50
+    (153 days past due → 120+), I4 EUR 700 × 1.08 = 756 and I7 EUR 200 × 1.08 = 216 (C3 has no payment dated ≤ D and
+    both are past due → write-off candidates, as the allowance's write-off candidate list says).
+    Disputed at D: I1 (D1 open); I2's D3 resolved on 10-31 = D → not disputed. Settled in the 12 months: only I5 (paid
+    10-10, due 10-01: +9) → everyone takes the book's 9 days. Resolved in the 12 months: D3 11, D4 44, D6 35 days →
+    mean 30. I1: 08-31 + 9 + 30 = 10-09 ≤ D → 11-01, week 1 (disputed); I2: 11-14 + 9 = 11-23, week 4."""
+    for table in ("disputes", "unapplied_cash"):
+        shutil.copy(FIXTURES / "tiny_disputes" / f"{table}.csv", tiny_ledger / f"{table}.csv")
+    params_path = write_params(tmp_path, tiny_ledger)
+    params = load_params(params_path)
+    with open_book(open_ledger(params, params_path), params) as book:
+        forecast = cash_forecast(book, params)
+        candidates = write_off_candidates(book, params.aging, params.allowance.write_off_candidates)
+    assert (_row(forecast, 1)["amount"], _row(forecast, 1)["disputed"]) == (D(600), D(600))
+    assert (_row(forecast, 4)["amount"], _row(forecast, 4)["segment_or_book"]) == (D(500), D(500))
+    assert forecast.forecast_13w_total == D(1100) and forecast.later_total == D(0)
+    assert forecast.not_forecast_by_reason == {"last bucket": D("250.50"), "write-off candidate": D(972)}
+    assert (forecast.book_dbt_days, forecast.dispute_days_to_resolve, forecast.dispute_days) == (9, D(30), 30)
+    lines = forecast.lines
+    assert (
+        sorted(lines.loc[lines["reason"] == "write-off candidate", "invoice_id"])
+        == sorted(candidates.loc[candidates["bucket"] != "120+", "invoice_id"])
+        == ["I4", "I7"]
+    )
+
+
 def test_placing_an_expected_date() -> None:
     assert placed(AS_OF, dt.date(2026, 10, 31)) == (dt.date(2026, 11, 1), 1)  # ≤ D → D + 1
     assert placed(AS_OF, dt.date(2026, 1, 1)) == (dt.date(2026, 11, 1), 1)
@@ -285,16 +317,18 @@ def test_backtest_by_hand(tmp_path: Path) -> None:
     paid → write-off candidate). The 12 months to 09-30 (2025-10-01 .. 2026-09-30) hold S1 +10, S2 +10 (K1: only 2
     invoices), S4 +30 (K2), S5 −10, S6 −10 (K5); S0 (settled 2025-09-15) is outside. K1 → segment Ent (S1, S2, S4:
     (10,000 + 10,000 + 30,000) / 3,000 = 16.67 → 17 days); K4 (no segment) → book ((10,000 + 10,000 + 30,000 −
-    10,000 − 10,000) / 5,000 = 6 days). No dispute open at 09-30 on an open item; no promise made by 09-30.
+    10,000 − 10,000) / 5,000 = 6 days). No dispute open at 09-30 on an open item. Promises made by 09-30: PR7 only
+    (pending then: due 10-12, nothing paid), 150 on K4's oldest due item F1.
       K1 (segment Ent, 17 days): S3 09-30 + 17 = 10-17 (week 3) 2,000; A1 10-20 + 17 = 11-06 (after week 4) 600
-      K4 (book 6): F1 09-30 + 6 = 10-06 (week 1) 400; F2 10-15 + 6 = 10-21 (week 3) 600
-    Forecast weeks 1–4: 400, 0, 2,600, 0. Actual: P3 2,000 on S3 10-05 (week 1), P7 100 on F1 10-20 (week 3) →
-    2,000, 0, 100, 0. Errors 400 − 2,000 = −1,600, 0, 2,500, 0."""
+      K4 (book 6): F1 150 on PR7's 10-12 (week 2), its other 250 on 09-30 + 6 = 10-06 (week 1); F2 10-15 + 6 = 10-21
+      (week 3) 600
+    Forecast weeks 1–4: 250, 150, 2,600, 0. Actual: P3 2,000 on S3 10-05 (week 1), P7 100 on F1 10-20 (week 3) →
+    2,000, 0, 100, 0. Errors 250 − 2,000 = −1,750, 150, 2,500, 0."""
     _, backtest, _ = _compute(tmp_path, hand_ledger(tmp_path / "ledger"))
     september = backtest.weeks[backtest.weeks["month_end"] == dt.date(2026, 9, 30)]
-    assert list(september["forecast"]) == [D(400), D(0), D(2600), D(0)]
+    assert list(september["forecast"]) == [D(250), D(150), D(2600), D(0)]
     assert list(september["actual"]) == [D(2000), D(0), D(100), D(0)]
-    assert list(september["error"]) == [D(-1600), D(0), D(2500), D(0)]
+    assert list(september["error"]) == [D(-1750), D(150), D(2500), D(0)]
     assert list(september["week_start"]) == [dt.date(2026, 10, d) for d in (1, 8, 15, 22)]
     assert backtest.month_ends == tuple(backtest_month_ends(AS_OF))
     expected = rebuild_backtest(tmp_path / "ledger", AS_OF)
@@ -305,12 +339,12 @@ def test_backtest_by_hand(tmp_path: Path) -> None:
     ratio = decimal.Context(prec=28).divide
     assert backtest.forecast_wape_pct == ratio(sum(abs(e) for e in errors), actual_total) * 100
     assert backtest.forecast_bias_pct == ratio(sum(errors), actual_total) * 100
-    # by hand for September alone: |−1,600| + |2,500| = 4,100 over 2,100 received
+    # by hand for September alone: |−1,750| + |150| + |2,500| = 4,400 over 2,100 received
     september_row = backtest.months[backtest.months["month_end"] == dt.date(2026, 9, 30)].iloc[0]
     assert (september_row["forecast"], september_row["actual"], september_row["abs_error"]) == (
         D(3000),
         D(2100),
-        D(4100),
+        D(4400),
     )
 
 
