@@ -531,7 +531,10 @@ def _gather(book: Book, params: Params, dates: Sequence[dt.date]) -> _Inputs:
     return _Inputs(frame, settled, segment_of, names, resolved, promises)
 
 
-def _forecast_at(book: Book, params: Params, inputs: _Inputs, as_of: dt.date) -> tuple[list[_Line], PaymentDays]:
+def _forecast_at(
+    book: Book, params: Params, inputs: _Inputs, as_of: dt.date
+) -> tuple[list[_Line], PaymentDays, Decimal | None]:
+    """The lines of the forecast as of ``as_of``, the dbt figures and the exact mean days to resolve it used."""
     days = payment_days(inputs.settled, inputs.segment_of, as_of)
     resolve = None if inputs.resolved is None else mean_days_to_resolve(inputs.resolved, as_of)
     items = inputs.items[inputs.items["as_of"] == as_of]
@@ -544,7 +547,7 @@ def _forecast_at(book: Book, params: Params, inputs: _Inputs, as_of: dt.date) ->
         params.aging.labels[-1],
         book.fx,
     )
-    return lines, days
+    return lines, days, resolve
 
 
 def cash_forecast(book: Book, params: Params) -> CashForecast:
@@ -552,8 +555,7 @@ def cash_forecast(book: Book, params: Params) -> CashForecast:
     docstring)."""
     as_of = book.as_of
     inputs = _gather(book, params, [as_of])
-    lines, days = _forecast_at(book, params, inputs, as_of)
-    resolve = None if inputs.resolved is None else mean_days_to_resolve(inputs.resolved, as_of)
+    lines, days, resolve = _forecast_at(book, params, inputs, as_of)
     weeks = weeks_table(as_of, lines)
     in_weeks = weeks[weeks["week"].map(lambda w: isinstance(w, int))]
     reasons: dict[str, list[Decimal]] = defaultdict(list)
@@ -607,7 +609,7 @@ def forecast_backtest(book: Book, params: Params) -> Backtest:
     errors: list[Decimal] = []
     received_all: list[Decimal] = []
     for month_end in month_ends:
-        lines, _ = _forecast_at(book, params, inputs, month_end)
+        lines, _, _ = _forecast_at(book, params, inputs, month_end)
         not_forecast = {line.invoice_id for line in lines if line.week == NOT_FORECAST}
         forecast: dict[object, list[Decimal]] = defaultdict(list)
         for line in lines:
