@@ -261,7 +261,9 @@ class _Open:
 
 
 @dataclass(frozen=True)
-class _Line:
+class ForecastLine:
+    """One part of an open item: its rule (or ``not forecast`` with its reason), expected date and week."""
+
     invoice_id: object
     customer_id: object
     currency: str
@@ -313,10 +315,10 @@ def forecast_lines(
     dispute_days: int,
     last_bucket: str,
     fx: FxRates,
-) -> list[_Line]:
+) -> list[ForecastLine]:
     """Every open item at as_of split into lines by the four rules. ``items``: the open items at as_of with
     invoice_id, customer_id, currency, invoice_date, due_date, open_balance, bucket, disputed, candidate."""
-    lines: list[_Line] = []
+    lines: list[ForecastLine] = []
     queues: dict[object, list[_Open]] = defaultdict(list)
     ordered = items.sort_values(["due_date", "invoice_date", "invoice_id"], kind="stable")
     for invoice, customer, currency, due, balance, bucket, disputed, candidate in zip(
@@ -334,7 +336,7 @@ def forecast_lines(
         if bucket == last_bucket or bool(candidate):
             reason = LAST_BUCKET if bucket == last_bucket else WRITE_OFF_CANDIDATE
             lines.append(
-                _Line(
+                ForecastLine(
                     invoice,
                     customer,
                     currency,
@@ -360,7 +362,7 @@ def forecast_lines(
             take = min(owed, item.left)
             expected, week = placed(as_of, promise.due_by)
             lines.append(
-                _Line(
+                ForecastLine(
                     item.invoice_id,
                     item.customer_id,
                     item.currency,
@@ -387,7 +389,7 @@ def forecast_lines(
             total_shift = shift + (dispute_days if item.disputed else 0)
             expected, week = placed(as_of, item.due_date + dt.timedelta(days=total_shift))
             lines.append(
-                _Line(
+                ForecastLine(
                     item.invoice_id,
                     item.customer_id,
                     item.currency,
@@ -403,7 +405,7 @@ def forecast_lines(
     return lines
 
 
-def _sums(lines: Iterable[_Line]) -> dict[str, Decimal]:
+def _sums(lines: Iterable[ForecastLine]) -> dict[str, Decimal]:
     parts: dict[str, list[Decimal]] = defaultdict(list)
     for line in lines:
         parts["amount"].append(line.amount)
@@ -412,10 +414,10 @@ def _sums(lines: Iterable[_Line]) -> dict[str, Decimal]:
     return {key: dsum(parts[key]) for key in ("amount", *RULES)}
 
 
-def weeks_table(as_of: dt.date, lines: Sequence[_Line]) -> pd.DataFrame:
+def weeks_table(as_of: dt.date, lines: Sequence[ForecastLine]) -> pd.DataFrame:
     """``tables/cash_forecast.csv``: weeks 1–13, ``later`` (from the day after week 13) and ``not forecast`` (no
     dates, no rule)."""
-    by_week: dict[int | str, list[_Line]] = defaultdict(list)
+    by_week: dict[int | str, list[ForecastLine]] = defaultdict(list)
     for line in lines:
         by_week[line.week].append(line)
     rows: list[dict[str, object]] = []
@@ -436,10 +438,10 @@ def weeks_table(as_of: dt.date, lines: Sequence[_Line]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=WEEK_COLUMNS)
 
 
-def customers_table(lines: Sequence[_Line], names: Mapping[object, str], days: PaymentDays) -> pd.DataFrame:
+def customers_table(lines: Sequence[ForecastLine], names: Mapping[object, str], days: PaymentDays) -> pd.DataFrame:
     """Expected receipts per customer with an open item: weeks 1–13 in total and by rule, later, not forecast, and
     the whole days beyond terms it was forecast with; largest in weeks 1–13 first, then customer_id."""
-    mine: dict[object, list[_Line]] = defaultdict(list)
+    mine: dict[object, list[ForecastLine]] = defaultdict(list)
     for line in lines:
         mine[line.customer_id].append(line)
     rows: list[tuple[Decimal, str, dict[str, object]]] = []
@@ -465,7 +467,7 @@ def customers_table(lines: Sequence[_Line], names: Mapping[object, str], days: P
     return pd.DataFrame([row for _, _, row in rows], columns=CUSTOMER_COLUMNS)
 
 
-def lines_table(lines: Sequence[_Line]) -> pd.DataFrame:
+def lines_table(lines: Sequence[ForecastLine]) -> pd.DataFrame:
     rows = [{column: getattr(line, column) for column in LINE_COLUMNS} for line in lines]
     frame = pd.DataFrame(rows, columns=LINE_COLUMNS)
     for column in ("promise_id", "expected_on", "week", "reason"):  # None stays None, not NaN
@@ -533,7 +535,7 @@ def _gather(book: Book, params: Params, dates: Sequence[dt.date]) -> _Inputs:
 
 def _forecast_at(
     book: Book, params: Params, inputs: _Inputs, as_of: dt.date
-) -> tuple[list[_Line], PaymentDays, Decimal | None]:
+) -> tuple[list[ForecastLine], PaymentDays, Decimal | None]:
     """The lines of the forecast as of ``as_of``, the dbt figures and the exact mean days to resolve it used."""
     days = payment_days(inputs.settled, inputs.segment_of, as_of)
     resolve = None if inputs.resolved is None else mean_days_to_resolve(inputs.resolved, as_of)
