@@ -416,26 +416,40 @@ def _rolled(balance: Decimal | None, rate: Decimal | None) -> Decimal | None:
     return _provision(balance, rate)
 
 
+def with_write_off_rules(book: Book, items: ir.Table, rules: WriteOffCandidatesConfig) -> ir.Table:
+    """``items`` (open items at one or more ``as_of`` dates, as :func:`aged_items` gives them) with the customer's
+    ``last_payment`` on or before each date and the write-off candidate rules ``over_age_limit``,
+    ``no_recent_payment`` and ``long_dispute`` (an item is a candidate when any holds). Only payments dated on or
+    before an item's ``as_of`` count, so a month-end before as_of sees the candidates of its own date."""
+    invoices = book.invoices.select(paid_invoice_id="invoice_id", paid_customer_id="customer_id")
+    payments = book.payments.join(invoices, book.payments.invoice_id == invoices.paid_invoice_id)
+    keys = items.select(key_customer_id=items.customer_id, key_as_of=items.as_of).distinct()
+    last_paid = (
+        keys.join(
+            payments,
+            [keys.key_customer_id == payments.paid_customer_id, payments.payment_date <= keys.key_as_of],
+        )
+        .group_by(["key_customer_id", "key_as_of"])
+        .aggregate(last_payment=lambda t: t.payment_date.max())
+    )
+    items = items.left_join(
+        last_paid, [items.customer_id == last_paid.key_customer_id, items.as_of == last_paid.key_as_of]
+    ).drop("key_customer_id", "key_as_of")
+    silent_since = items.as_of - ibis.interval(days=rules.no_payment_days)
+    no_payment = items.last_payment.isnull() | (items.last_payment < silent_since)
+    return items.mutate(
+        over_age_limit=items.days_past_due >= rules.min_days_past_due,
+        no_recent_payment=no_payment & (items.days_past_due > 0),
+        long_dispute=items.disputed & (items.days_past_due >= rules.disputed_days),
+    )
+
+
 def write_off_candidates(book: Book, aging: AgingConfig, rules: WriteOffCandidatesConfig) -> pd.DataFrame:
     """Open items proposed for write-off approval: past the age limit, or no payment from the customer for N days,
     or disputed and past due beyond N days; with the customer's last payment and agency status."""
     as_of = book.as_of
-    items = aged_items(book, aging, as_of)
-    payments = book.payments.filter(lambda t: t.payment_date <= as_of)
-    invoices = book.invoices.select("invoice_id", "customer_id")
-    last_paid = (
-        payments.join(invoices, "invoice_id")
-        .group_by("customer_id")
-        .aggregate(last_payment=lambda t: t.payment_date.max())
-    )
-    items = items.left_join(last_paid, "customer_id").drop("customer_id_right")
-    no_payment = items.last_payment.isnull() | (items.last_payment < as_of - dt.timedelta(days=rules.no_payment_days))
-    rule_age = items.days_past_due >= rules.min_days_past_due
-    rule_silent = no_payment & (items.days_past_due > 0)
-    rule_dispute = items.disputed & (items.days_past_due >= rules.disputed_days)
-    items = items.filter(rule_age | rule_silent | rule_dispute).mutate(
-        over_age_limit=rule_age, no_recent_payment=rule_silent, long_dispute=rule_dispute
-    )
+    items = with_write_off_rules(book, aged_items(book, aging, as_of), rules)
+    items = items.filter(items.over_age_limit | items.no_recent_payment | items.long_dispute)
     customers = book.customers
     extra = [c for c in ("name", "collector") if c in customers.columns]
     items = items.left_join(customers.select("customer_id", *extra), "customer_id").drop("customer_id_right")

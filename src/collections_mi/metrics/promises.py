@@ -19,12 +19,13 @@ from collections_mi.core.values import UNASSIGNED
 from collections_mi.metrics.book import Book
 
 
-def promise_status(book: Book) -> pd.DataFrame:
-    """Every promise made on or before as_of with paid_in_window, status, and the collector who took it."""
+def promise_status(book: Book, as_of: dt.date | None = None) -> pd.DataFrame:
+    """Every promise made on or before as_of with paid_in_window, status, and the collector who took it. ``as_of``:
+    an earlier date than the book's (only promises and payments dated on or before it count); default the book's."""
     columns = ["promise_id", "customer_id", "collector", "promised_on", "due_by", "amount", "paid_in_window", "status"]
     if book.promises is None:
         return pd.DataFrame(columns=columns)
-    as_of = book.as_of
+    as_of = book.as_of if as_of is None else as_of
     promises = book.promises
     promises = promises.filter(promises.promised_on <= as_of)
     customers = book.customers

@@ -1,0 +1,671 @@
+"""The cash-collection forecast over the 13 weeks from D and its back-test (shared/metrics.md v1.1 § Cash-collection
+forecast). A pure module: :func:`cash_forecast` and :func:`forecast_backtest` read one Book as of D.
+
+Week k = D + 7(k−1) + 1 … D + 7k, k = 1..13. Every open item at D (data-contract.md §3) lands, in reporting currency
+at D's closing rate, in exactly one of: a week 1–13, ``later`` or ``not forecast`` — so the rows of
+``tables/cash_forecast.csv`` add up to ``ar_total`` exactly (money is exact Decimal throughout).
+
+1. **Not forecast**: items in the last aging bucket (``aging.basis`` and ``aging.buckets`` as the aging) and the
+   allowance section's write-off candidates.
+2. **promise**: a customer's pending promises (due_by > D) are applied to its open items oldest due date first; the
+   covered amount is expected on the promise's due_by.
+3. Any other amount is expected on due_date + the customer's ``dbt_weighted`` over the 12 months to D, rounded half
+   up to whole days (**customer**); a customer with fewer than 3 settled invoices there takes its segment's figure,
+   else the whole book's (**segment_or_book**). A **disputed** item adds the mean days to resolve of the disputes
+   resolved in those 12 months (0 without a disputes table).
+4. An expected date ≤ D moves to D + 1 (week 1); one after week 13 is ``later``.
+
+Choices where metrics.md is silent (the pack's conventions text should repeat them):
+
+* **Write-off candidates** are the allowance section's rule (:func:`~collections_mi.metrics.allowance.
+  with_write_off_rules`, params ``allowance.write_off_candidates``): past ``min_days_past_due``, or past due with no
+  payment from the customer for ``no_payment_days``, or disputed and past due ≥ ``disputed_days``. An item both in
+  the last bucket and a candidate is counted once (reason: last bucket).
+* **Rule 1 comes first**: promises are applied only to the items that are forecast; a promise does not bring an item
+  of the last bucket or a write-off candidate back into the forecast.
+* **Promise amount**: what is still owed on a pending promise — its amount − the customer's payments already dated
+  in [promised_on, D] (``paid_in_window`` of :func:`~collections_mi.metrics.promises.promise_status`, whose
+  pending/kept/broken status is reused as is): that cash has already reduced the open items. A customer's promises
+  are applied earliest due_by first (then promise_id), each to the items with the oldest due_date first (then
+  invoice_date, invoice_id), all in reporting currency at D's closing rate.
+* **Partly covered item**: the covered part is expected on the promise's due_by (column promise), the rest by rule 3.
+* **Promise larger than the customer's forecast items**: capped at them — the excess is forecast nowhere (this is a
+  forecast of the open balances at D; a promise on cash not yet invoiced is not in it).
+* **dbt_weighted "over the 12 months to D"**: the payment-behaviour band's window (``behaviour_window``: the 1st of the
+  month 11 months before D's month .. D) and the DSO family's settled invoices and settlement sums
+  (:func:`~collections_mi.metrics.dso_inputs.settlement_totals_by_month`, ``SettlementTotals.kpis()["dbt_weighted"]``:
+  amount-weighted at each invoice date's rate, not clipped). The segment's figure (``customers.segment``) is used when
+  the segment has at least 3 settled invoices in the window as well; a customer without a segment, or whose segment
+  has fewer, takes the book's figure; a book with no settled invoice in the window forecasts on due dates (0 days).
+* **Rule columns partition the amount**: promise + customer + segment_or_book + disputed = amount. A disputed item's
+  amount not covered by a promise is in ``disputed`` (whichever dbt it used); a promise wins over a dispute (a
+  covered amount is expected on due_by, not shifted).
+* **Disputed** = disputed at D as the aging reads it (the disputes table when present, else ``invoices.disputed``);
+  the whole uncovered balance of a disputed item is shifted, not only the disputed amount. Mean days to resolve =
+  mean (resolved_on − opened_on) over the disputes resolved in the same 12-month window (as
+  ``dispute_days_to_resolve``, over 12 months instead of W), rounded half up; 0 when none was resolved there. The
+  dbt and the dispute days are each rounded to whole days, then added to the due date.
+* **Back-test**: the month-ends m are the last 6 with m + 28 days ≤ D. The forecast as of m is computed from the same
+  Book with only rows dated ≤ m (open balances, payments, promises made and paid, disputes open and resolved,
+  settlements and fx rates ≤ m — the way the DSO trend and the allowance back-test recompute earlier month-ends),
+  except ``invoices.disputed``, a flag of the export's day when the ledger has no disputes table. Actual = payments
+  dated in each week on the invoices open at m (including those not forecast: the spec's "items open at m"; the part
+  on not-forecast items is shown apart), converted at **m's closing rate**, the rate of the forecast, so a currency
+  move after m is not counted as a forecast error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import ibis
+import pandas as pd
+
+from collections_mi.config.params import Params
+from collections_mi.core.money import dsum, percent_of, ratio
+from collections_mi.core.periods import closed_month_ends_up_to
+from collections_mi.metrics.aging import aged_items
+from collections_mi.metrics.allowance import with_write_off_rules
+from collections_mi.metrics.balances import open_items
+from collections_mi.metrics.behaviour import behaviour_window, rounded_days
+from collections_mi.metrics.book import Book
+from collections_mi.metrics.dso_formulas import SettlementTotals
+from collections_mi.metrics.dso_inputs import settlement_totals_by_month
+from collections_mi.metrics.fx import FxRates
+from collections_mi.metrics.promises import promise_status
+from collections_mi.sources.ledger import fetch
+
+FORECAST_WEEKS = 13
+#: the back-test: month-ends, and weeks of each month-end's forecast compared with the cash received
+BACKTEST_MONTHS = 6
+BACKTEST_WEEKS = 4
+#: a customer with fewer settled invoices in the 12 months takes its segment's figure (or the book's)
+MIN_SETTLED_INVOICES = 3
+RULES = ("promise", "customer", "segment_or_book", "disputed")
+LATER = "later"
+NOT_FORECAST = "not forecast"
+#: why an item is not forecast
+LAST_BUCKET = "last bucket"
+WRITE_OFF_CANDIDATE = "write-off candidate"
+
+WEEK_COLUMNS = ["week", "week_start", "week_end", "amount", *RULES]
+CUSTOMER_COLUMNS = ["customer_id", "name", "amount", *RULES, "later", "not_forecast", "dbt_days", "dbt_basis"]
+LINE_COLUMNS = [
+    "invoice_id",
+    "customer_id",
+    "currency",
+    "due_date",
+    "disputed",
+    "rule",
+    "promise_id",
+    "expected_on",
+    "week",
+    "amount",
+    "reason",
+]
+BACKTEST_COLUMNS = [
+    "month_end",
+    "week",
+    "week_start",
+    "week_end",
+    "forecast",
+    "actual",
+    "error",
+    "actual_not_forecast",
+]
+BACKTEST_MONTH_COLUMNS = ["month_end", "forecast", "actual", "error", "abs_error", "wape_pct", "bias_pct"]
+
+
+# ---------------------------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class CashForecast:
+    """The forecast as of ``as_of``: ``weeks`` is ``tables/cash_forecast.csv`` (weeks 1–13, ``later``,
+    ``not forecast``); ``customers`` the expected receipts per customer (largest in weeks 1–13 first); ``lines`` one
+    row per item and rule (the drill-down)."""
+
+    as_of: dt.date
+    weeks: pd.DataFrame
+    customers: pd.DataFrame
+    lines: pd.DataFrame
+    #: Σ weeks 1–13 (the KPI)
+    forecast_13w_total: Decimal
+    later_total: Decimal
+    not_forecast_total: Decimal
+    #: not forecast, by reason (``last bucket``, ``write-off candidate``)
+    not_forecast_by_reason: Mapping[str, Decimal]
+    #: the book's dbt_weighted over the 12 months (exact; None without a settled invoice) and the days it gives
+    book_dbt_weighted: Decimal | None
+    book_dbt_days: int
+    #: mean days to resolve of the 12 months (exact; None: no disputes table or none resolved) and the days added
+    dispute_days_to_resolve: Decimal | None
+    dispute_days: int
+    #: the 12 months the dbt and the days to resolve are read from
+    window_start: dt.date
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """Each back-test month-end's forecast of its weeks 1–4 against the cash received in them on its open items."""
+
+    month_ends: tuple[dt.date, ...]
+    #: one row per month-end and week (BACKTEST_COLUMNS); error = forecast − actual
+    weeks: pd.DataFrame
+    #: one row per month-end: the four weeks together
+    months: pd.DataFrame
+    #: Σ|forecast − actual| / Σ actual × 100 and Σ(forecast − actual) / Σ actual × 100 (None when Σ actual = 0)
+    forecast_wape_pct: Decimal | None
+    forecast_bias_pct: Decimal | None
+
+
+# ---------------------------------------------------------------------------------------------- pure definitions
+
+
+def week_bounds(as_of: dt.date, week: int) -> tuple[dt.date, dt.date]:
+    """Week k from as_of: D + 7(k−1) + 1 … D + 7k."""
+    return as_of + dt.timedelta(days=7 * (week - 1) + 1), as_of + dt.timedelta(days=7 * week)
+
+
+def placed(as_of: dt.date, expected: dt.date) -> tuple[dt.date, int | str]:
+    """The date an amount is expected on and its week: an expected date ≤ D moves to D + 1 (week 1); one after week
+    13 is ``later``."""
+    if expected <= as_of:
+        expected = as_of + dt.timedelta(days=1)
+    week = ((expected - as_of).days - 1) // 7 + 1
+    return expected, week if week <= FORECAST_WEEKS else LATER
+
+
+def backtest_month_ends(as_of: dt.date) -> list[dt.date]:
+    """The last 6 month-ends m at least 4 weeks before D (m + 28 days ≤ D), oldest first."""
+    return closed_month_ends_up_to(as_of - dt.timedelta(days=7 * BACKTEST_WEEKS), BACKTEST_MONTHS)
+
+
+@dataclass(frozen=True)
+class PaymentDays:
+    """Whole days beyond terms per customer (its own figure), per segment and for the whole book, at one date."""
+
+    customer_days: Mapping[object, int]
+    segment_days: Mapping[object, int]
+    segment_of: Mapping[object, object]
+    book_dbt_weighted: Decimal | None
+
+    @property
+    def book_days(self) -> int:
+        return 0 if self.book_dbt_weighted is None else rounded_days(self.book_dbt_weighted)
+
+    def days_of(self, customer: object) -> tuple[int, str]:
+        """The customer's whole days beyond terms and whose figure it is: ``customer``, ``segment`` or ``book``."""
+        if customer in self.customer_days:
+            return self.customer_days[customer], "customer"
+        segment = self.segment_of.get(customer)
+        if segment is not None and segment in self.segment_days:
+            return self.segment_days[segment], "segment"
+        return self.book_days, "book"
+
+
+def _dbt(totals: SettlementTotals) -> Decimal | None:
+    return totals.kpis()["dbt_weighted"]
+
+
+def payment_days(
+    settled: Mapping[tuple[dt.date, object], SettlementTotals], segment_of: Mapping[object, object], as_of: dt.date
+) -> PaymentDays:
+    """The dbt figures at ``as_of`` from the settlement sums per (settlement month, customer): the months of the 12
+    months to as_of; a customer's (or segment's) own figure needs at least 3 settled invoices."""
+    window = behaviour_window(as_of)
+    per_customer: dict[object, SettlementTotals] = defaultdict(SettlementTotals)
+    for (month, customer), part in settled.items():
+        if window.start <= month <= window.end:
+            per_customer[customer] = per_customer[customer] + part
+    per_segment: dict[object, SettlementTotals] = defaultdict(SettlementTotals)
+    book = SettlementTotals()
+    for customer, totals in per_customer.items():
+        book = book + totals
+        segment = segment_of.get(customer)
+        if segment is not None:
+            per_segment[segment] = per_segment[segment] + totals
+
+    def whole_days(groups: Mapping[object, SettlementTotals]) -> dict[object, int]:
+        days = {}
+        for key, totals in groups.items():
+            weighted = _dbt(totals)
+            if totals.invoices >= MIN_SETTLED_INVOICES and weighted is not None:
+                days[key] = rounded_days(weighted)
+        return days
+
+    return PaymentDays(whole_days(per_customer), whole_days(per_segment), segment_of, _dbt(book))
+
+
+def mean_days_to_resolve(resolved: Iterable[tuple[dt.date, dt.date]], as_of: dt.date) -> Decimal | None:
+    """Mean (resolved_on − opened_on) over the disputes (opened_on, resolved_on) resolved in the 12 months to as_of."""
+    start = behaviour_window(as_of).start
+    days = [(resolved_on - opened_on).days for opened_on, resolved_on in resolved if start <= resolved_on <= as_of]
+    return ratio(Decimal(sum(days)), Decimal(len(days))) if days else None
+
+
+@dataclass
+class _Open:
+    """An item being forecast: what is left of it (reporting currency) once promises took their part."""
+
+    invoice_id: object
+    customer_id: object
+    currency: str
+    due_date: dt.date
+    disputed: bool
+    left: Decimal
+
+
+@dataclass(frozen=True)
+class ForecastLine:
+    """One part of an open item: its rule (or ``not forecast`` with its reason), expected date and week."""
+
+    invoice_id: object
+    customer_id: object
+    currency: str
+    due_date: dt.date
+    disputed: bool
+    rule: str
+    promise_id: object
+    expected_on: dt.date | None
+    week: int | str
+    amount: Decimal
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Promise:
+    """A pending promise: what is still owed on it (reporting currency) and when."""
+
+    promise_id: object
+    customer_id: object
+    due_by: dt.date
+    owed: Decimal
+
+
+def pending_promises(status: pd.DataFrame, as_of: dt.date) -> list[Promise]:
+    """The pending promises with due_by > as_of (from :func:`promise_status` as of that date), each with amount −
+    paid_in_window still owed, earliest due_by first (then promise_id)."""
+    if not len(status):
+        return []
+    rows = [
+        Promise(promise_id, customer, due_by, amount - paid)
+        for promise_id, customer, due_by, amount, paid, state in zip(
+            status["promise_id"],
+            status["customer_id"],
+            status["due_by"],
+            status["amount"],
+            status["paid_in_window"],
+            status["status"],
+        )
+        if state == "pending" and due_by > as_of and amount > paid
+    ]
+    return sorted(rows, key=lambda p: (p.due_by, str(p.promise_id)))
+
+
+def forecast_lines(
+    as_of: dt.date,
+    items: pd.DataFrame,
+    promises: Sequence[Promise],
+    days: PaymentDays,
+    dispute_days: int,
+    last_bucket: str,
+    fx: FxRates,
+) -> list[ForecastLine]:
+    """Every open item at as_of split into lines by the four rules. ``items``: the open items at as_of with
+    invoice_id, customer_id, currency, invoice_date, due_date, open_balance, bucket, disputed, candidate."""
+    lines: list[ForecastLine] = []
+    queues: dict[object, list[_Open]] = defaultdict(list)
+    ordered = items.sort_values(["due_date", "invoice_date", "invoice_id"], kind="stable")
+    for invoice, customer, currency, due, balance, bucket, disputed, candidate in zip(
+        ordered["invoice_id"],
+        ordered["customer_id"],
+        ordered["currency"],
+        ordered["due_date"],
+        ordered["open_balance"],
+        ordered["bucket"],
+        ordered["disputed"],
+        ordered["candidate"],
+    ):
+        amount = fx.convert(balance, currency, as_of)
+        is_disputed = bool(disputed)
+        if bucket == last_bucket or bool(candidate):
+            reason = LAST_BUCKET if bucket == last_bucket else WRITE_OFF_CANDIDATE
+            lines.append(
+                ForecastLine(
+                    invoice,
+                    customer,
+                    currency,
+                    due,
+                    is_disputed,
+                    NOT_FORECAST,
+                    None,
+                    None,
+                    NOT_FORECAST,
+                    amount,
+                    reason,
+                )
+            )
+            continue
+        queues[customer].append(_Open(invoice, customer, currency, due, is_disputed, amount))
+    # 2. promises, earliest due_by first, each on the customer's oldest due items first; the excess is capped
+    position: dict[object, int] = defaultdict(int)
+    for promise in promises:
+        queue = queues.get(promise.customer_id, [])
+        owed = promise.owed
+        while owed > 0 and position[promise.customer_id] < len(queue):
+            item = queue[position[promise.customer_id]]
+            take = min(owed, item.left)
+            expected, week = placed(as_of, promise.due_by)
+            lines.append(
+                ForecastLine(
+                    item.invoice_id,
+                    item.customer_id,
+                    item.currency,
+                    item.due_date,
+                    item.disputed,
+                    "promise",
+                    promise.promise_id,
+                    expected,
+                    week,
+                    take,
+                )
+            )
+            item.left -= take
+            owed -= take
+            if item.left == 0:
+                position[promise.customer_id] += 1
+    # 3. the rest by payment behaviour (+ the days to resolve when disputed)
+    for customer, queue in queues.items():
+        shift, basis = days.days_of(customer)
+        for item in queue:
+            if item.left == 0:
+                continue
+            rule = "disputed" if item.disputed else ("customer" if basis == "customer" else "segment_or_book")
+            total_shift = shift + (dispute_days if item.disputed else 0)
+            expected, week = placed(as_of, item.due_date + dt.timedelta(days=total_shift))
+            lines.append(
+                ForecastLine(
+                    item.invoice_id,
+                    item.customer_id,
+                    item.currency,
+                    item.due_date,
+                    item.disputed,
+                    rule,
+                    None,
+                    expected,
+                    week,
+                    item.left,
+                )
+            )
+    return lines
+
+
+def _sums(lines: Iterable[ForecastLine]) -> dict[str, Decimal]:
+    parts: dict[str, list[Decimal]] = defaultdict(list)
+    for line in lines:
+        parts["amount"].append(line.amount)
+        if line.rule in RULES:
+            parts[line.rule].append(line.amount)
+    return {key: dsum(parts[key]) for key in ("amount", *RULES)}
+
+
+def weeks_table(as_of: dt.date, lines: Sequence[ForecastLine]) -> pd.DataFrame:
+    """``tables/cash_forecast.csv``: weeks 1–13, ``later`` (from the day after week 13) and ``not forecast`` (no
+    dates, no rule)."""
+    by_week: dict[int | str, list[ForecastLine]] = defaultdict(list)
+    for line in lines:
+        by_week[line.week].append(line)
+    rows: list[dict[str, object]] = []
+    for week in range(1, FORECAST_WEEKS + 1):
+        start, end = week_bounds(as_of, week)
+        rows.append({"week": week, "week_start": start, "week_end": end, **_sums(by_week[week])})
+    later_start = week_bounds(as_of, FORECAST_WEEKS)[1] + dt.timedelta(days=1)
+    rows.append({"week": LATER, "week_start": later_start, "week_end": None, **_sums(by_week[LATER])})
+    rows.append(
+        {
+            "week": NOT_FORECAST,
+            "week_start": None,
+            "week_end": None,
+            "amount": dsum(line.amount for line in by_week[NOT_FORECAST]),
+            **dict.fromkeys(RULES),
+        }
+    )
+    return pd.DataFrame(rows, columns=WEEK_COLUMNS)
+
+
+def customers_table(lines: Sequence[ForecastLine], names: Mapping[object, str], days: PaymentDays) -> pd.DataFrame:
+    """Expected receipts per customer with an open item: weeks 1–13 in total and by rule, later, not forecast, and
+    the whole days beyond terms it was forecast with; largest in weeks 1–13 first, then customer_id."""
+    mine: dict[object, list[ForecastLine]] = defaultdict(list)
+    for line in lines:
+        mine[line.customer_id].append(line)
+    rows: list[tuple[Decimal, str, dict[str, object]]] = []
+    for customer, own in mine.items():
+        in_weeks = _sums(line for line in own if isinstance(line.week, int))
+        dbt_days, basis = days.days_of(customer)
+        rows.append(
+            (
+                -in_weeks["amount"],
+                str(customer),
+                {
+                    "customer_id": customer,
+                    "name": names.get(customer) or customer,
+                    **in_weeks,
+                    "later": dsum(line.amount for line in own if line.week == LATER),
+                    "not_forecast": dsum(line.amount for line in own if line.week == NOT_FORECAST),
+                    "dbt_days": dbt_days,
+                    "dbt_basis": basis,
+                },
+            )
+        )
+    rows.sort(key=lambda row: row[:2])
+    return pd.DataFrame([row for _, _, row in rows], columns=CUSTOMER_COLUMNS)
+
+
+def lines_table(lines: Sequence[ForecastLine]) -> pd.DataFrame:
+    rows = [{column: getattr(line, column) for column in LINE_COLUMNS} for line in lines]
+    frame = pd.DataFrame(rows, columns=LINE_COLUMNS)
+    for column in ("promise_id", "expected_on", "week", "reason"):  # None stays None, not NaN
+        frame[column] = pd.Series([row[column] for row in rows], index=frame.index, dtype=object)
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------- from the Book
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What the forecasts at ``dates`` are made from, gathered in a handful of engine queries."""
+
+    items: pd.DataFrame
+    settled: Mapping[tuple[dt.date, object], SettlementTotals]
+    segment_of: Mapping[object, object]
+    names: Mapping[object, str]
+    resolved: list[tuple[dt.date, dt.date]] | None
+    promises: Mapping[dt.date, list[Promise]] = field(default_factory=dict)
+
+
+def _gather(book: Book, params: Params, dates: Sequence[dt.date]) -> _Inputs:
+    items = with_write_off_rules(
+        book, aged_items(book, params.aging, list(dates)), params.allowance.write_off_candidates
+    )
+    frame = fetch(
+        items.select(
+            "as_of",
+            "invoice_id",
+            "customer_id",
+            "currency",
+            "invoice_date",
+            "due_date",
+            "open_balance",
+            "bucket",
+            "disputed",
+            candidate=items.over_age_limit | items.no_recent_payment | items.long_dispute,
+        ).order_by(["as_of", "due_date", "invoice_date", "invoice_id"])
+    )
+    since = behaviour_window(min(dates)).start
+    settled = settlement_totals_by_month(book, since, by="customer_id")
+    customers = fetch(book.customers.select("customer_id", "name", "segment"))
+    segment_of = {c: s for c, s in zip(customers["customer_id"], customers["segment"]) if isinstance(s, str) and s}
+    names = {c: n for c, n in zip(customers["customer_id"], customers["name"]) if isinstance(n, str) and n}
+    resolved = None
+    if book.disputes is not None:
+        disputes = book.disputes
+        done = fetch(
+            disputes.filter(
+                disputes.resolved_on.notnull()
+                & (disputes.resolved_on >= since)
+                & (disputes.resolved_on <= max(dates))
+                & (disputes.opened_on <= disputes.resolved_on)
+            ).select("opened_on", "resolved_on")
+        )
+        resolved = list(zip(done["opened_on"], done["resolved_on"]))
+    promises = (
+        {day: pending_promises(promise_status(book, as_of=day), day) for day in dates}
+        if book.promises is not None
+        else {}
+    )
+    return _Inputs(frame, settled, segment_of, names, resolved, promises)
+
+
+def _forecast_at(
+    book: Book, params: Params, inputs: _Inputs, as_of: dt.date
+) -> tuple[list[ForecastLine], PaymentDays, Decimal | None]:
+    """The lines of the forecast as of ``as_of``, the dbt figures and the exact mean days to resolve it used."""
+    days = payment_days(inputs.settled, inputs.segment_of, as_of)
+    resolve = None if inputs.resolved is None else mean_days_to_resolve(inputs.resolved, as_of)
+    items = inputs.items[inputs.items["as_of"] == as_of]
+    lines = forecast_lines(
+        as_of,
+        items,
+        inputs.promises.get(as_of, []),
+        days,
+        0 if resolve is None else rounded_days(resolve),
+        params.aging.labels[-1],
+        book.fx,
+    )
+    return lines, days, resolve
+
+
+def cash_forecast(book: Book, params: Params) -> CashForecast:
+    """The 13-week cash-collection forecast as of ``book.as_of`` (metrics.md v1.1; the choices in this module's
+    docstring)."""
+    as_of = book.as_of
+    inputs = _gather(book, params, [as_of])
+    lines, days, resolve = _forecast_at(book, params, inputs, as_of)
+    weeks = weeks_table(as_of, lines)
+    in_weeks = weeks[weeks["week"].map(lambda w: isinstance(w, int))]
+    reasons: dict[str, list[Decimal]] = defaultdict(list)
+    for line in lines:
+        if line.reason is not None:
+            reasons[line.reason].append(line.amount)
+    return CashForecast(
+        as_of=as_of,
+        weeks=weeks,
+        customers=customers_table(lines, inputs.names, days),
+        lines=lines_table(lines),
+        forecast_13w_total=dsum(in_weeks["amount"]),
+        later_total=weeks.loc[weeks["week"] == LATER, "amount"].iloc[0],
+        not_forecast_total=weeks.loc[weeks["week"] == NOT_FORECAST, "amount"].iloc[0],
+        not_forecast_by_reason={reason: dsum(reasons[reason]) for reason in (LAST_BUCKET, WRITE_OFF_CANDIDATE)},
+        book_dbt_weighted=days.book_dbt_weighted,
+        book_dbt_days=days.book_days,
+        dispute_days_to_resolve=resolve,
+        dispute_days=0 if resolve is None else rounded_days(resolve),
+        window_start=behaviour_window(as_of).start,
+    )
+
+
+def _actuals(book: Book, month_ends: Sequence[dt.date]) -> pd.DataFrame:
+    """Payments dated in the 4 weeks after each month-end m on the invoices open at m, per (m, invoice, currency,
+    payment day): one engine query."""
+    items = open_items(book, list(month_ends)).select("as_of", open_invoice_id="invoice_id", currency="currency")
+    payments = book.payments.select("invoice_id", "payment_date", "amount")
+    joined = items.join(
+        payments,
+        [
+            items.open_invoice_id == payments.invoice_id,
+            payments.payment_date > items.as_of,
+            payments.payment_date <= items.as_of + ibis.interval(days=7 * BACKTEST_WEEKS),
+        ],
+    )
+    grouped = joined.group_by(["as_of", "open_invoice_id", "currency", "payment_date"]).aggregate(
+        amount=joined.amount.sum()
+    )
+    return fetch(grouped.order_by(["as_of", "open_invoice_id", "payment_date"]))
+
+
+def forecast_backtest(book: Book, params: Params) -> Backtest:
+    """The forecast made as of each of the last 6 month-ends m at least 4 weeks before D (only rows dated ≤ m) for
+    its weeks 1–4, against the cash received in those weeks on the items open at m (at m's closing rate)."""
+    month_ends = backtest_month_ends(book.as_of)
+    inputs = _gather(book, params, month_ends)
+    paid = _actuals(book, month_ends)
+    week_rows: list[dict[str, object]] = []
+    month_rows: list[dict[str, object]] = []
+    errors: list[Decimal] = []
+    received_all: list[Decimal] = []
+    for month_end in month_ends:
+        lines, _, _ = _forecast_at(book, params, inputs, month_end)
+        not_forecast = {line.invoice_id for line in lines if line.week == NOT_FORECAST}
+        forecast: dict[object, list[Decimal]] = defaultdict(list)
+        for line in lines:
+            forecast[line.week].append(line.amount)
+        actual: dict[int, list[Decimal]] = defaultdict(list)
+        actual_excluded: dict[int, list[Decimal]] = defaultdict(list)
+        mine = paid[paid["as_of"] == month_end]
+        for invoice, currency, day, amount in zip(
+            mine["open_invoice_id"], mine["currency"], mine["payment_date"], mine["amount"]
+        ):
+            week = ((day - month_end).days - 1) // 7 + 1
+            converted = book.fx.convert(amount, currency, month_end)
+            actual[week].append(converted)
+            if invoice in not_forecast:
+                actual_excluded[week].append(converted)
+        rows = []
+        for week in range(1, BACKTEST_WEEKS + 1):
+            start, end = week_bounds(month_end, week)
+            predicted, received = dsum(forecast[week]), dsum(actual[week])
+            errors.append(predicted - received)
+            received_all.append(received)
+            rows.append(
+                {
+                    "month_end": month_end,
+                    "week": week,
+                    "week_start": start,
+                    "week_end": end,
+                    "forecast": predicted,
+                    "actual": received,
+                    "error": predicted - received,
+                    "actual_not_forecast": dsum(actual_excluded[week]),
+                }
+            )
+        week_rows.extend(rows)
+        month_errors = errors[-BACKTEST_WEEKS:]
+        received = dsum(received_all[-BACKTEST_WEEKS:])
+        abs_error = dsum(abs(error) for error in month_errors)
+        error = dsum(month_errors)
+        month_rows.append(
+            {
+                "month_end": month_end,
+                "forecast": received + error,
+                "actual": received,
+                "error": error,
+                "abs_error": abs_error,
+                "wape_pct": percent_of(abs_error, received),
+                "bias_pct": percent_of(error, received),
+            }
+        )
+    actual_total = dsum(received_all)
+    return Backtest(
+        month_ends=tuple(month_ends),
+        weeks=pd.DataFrame(week_rows, columns=BACKTEST_COLUMNS),
+        months=pd.DataFrame(month_rows, columns=BACKTEST_MONTH_COLUMNS),
+        forecast_wape_pct=percent_of(dsum(abs(error) for error in errors), actual_total),
+        forecast_bias_pct=percent_of(dsum(errors), actual_total),
+    )
