@@ -20,7 +20,14 @@ from IPython.display import HTML, display
 from plotly.offline import get_plotlyjs
 
 from collections_mi.config.params import Params, load_params
-from collections_mi.metrics.published import AgencyResult, AgingResult, AllowanceResult, DsoResult, WatchlistResult
+from collections_mi.metrics.published import (
+    AgencyResult,
+    AgingResult,
+    AllowanceResult,
+    CashResult,
+    DsoResult,
+    WatchlistResult,
+)
 from collections_mi.metrics.result import SectionResult, Unavailable
 from collections_mi.presentation import format as fmt
 from collections_mi.presentation.format import Tile
@@ -62,6 +69,10 @@ def load_section(
 def load_section(
     section: Literal["agency"], params_path: str, results_dir: str | None = None
 ) -> tuple[Params, AgencyResult]: ...
+@overload
+def load_section(
+    section: Literal["cash"], params_path: str, results_dir: str | None = None
+) -> tuple[Params, CashResult]: ...
 def load_section(
     section: str, params_path: str, results_dir: str | None = None
 ) -> tuple[Params, SectionResult[Any, Any]]:

@@ -57,6 +57,9 @@ TARGET_KPIS = (
     "agency_fees",
     "agency_net_back",
     "agency_liquidation_pct",
+    "forecast_13w_total",
+    "forecast_wape_pct",
+    "forecast_bias_pct",
 )
 
 

@@ -242,6 +242,39 @@ class AgencyTables(SectionTables):
 AgencyResult = SectionResult[AgencyKpis, AgencyTables]
 
 
+# ---------------------------------------------------------------------------------------------- cash
+# metrics.md v1.1 § Cash-collection forecast (metrics/forecast.py). The forecast is always computed (0 with no open
+# item); the back-test KPIs are not available when no back-test month-end saw cash on its open items.
+
+
+@dataclass
+class CashKpis(SectionKpis):
+    forecast_13w_total: Decimal
+    forecast_wape_pct: Decimal | None
+    forecast_bias_pct: Decimal | None
+
+
+@dataclass
+class CashTables(SectionTables):
+    #: weeks 1–13, later, not forecast — the spec's tables/cash_forecast.csv
+    weeks: pd.DataFrame = field(metadata=published("cash_forecast", key="week", measure="amount"))
+    by_customer: pd.DataFrame = field(
+        metadata=published("cash_forecast_by_customer", key="customer_id", measure="amount")
+    )
+    #: the not-forecast line by reason (last bucket, write-off candidate)
+    not_forecast: pd.DataFrame = field(metadata=published("cash_forecast_not_forecast", key="reason", measure="amount"))
+    #: one row per open item and rule: the drill-down behind every week
+    items: pd.DataFrame = field(metadata=published("cash_forecast_items"))
+    #: each back-test month-end's weeks 1–4: forecast, actual, error
+    backtest: pd.DataFrame = field(metadata=published("cash_forecast_backtest"))
+    backtest_months: pd.DataFrame = field(
+        metadata=published("cash_forecast_backtest_months", key="month_end", measure="error")
+    )
+
+
+CashResult = SectionResult[CashKpis, CashTables]
+
+
 # ---------------------------------------------------------------------------------------------- the sections
 
 
@@ -258,4 +291,5 @@ PUBLISHED: dict[str, Outputs] = {
     "allowance": Outputs(AllowanceKpis, AllowanceTables),
     "watchlist": Outputs(WatchlistKpis, WatchlistTables),
     "agency": Outputs(AgencyKpis, AgencyTables),
+    "cash": Outputs(CashKpis, CashTables),
 }

@@ -11,6 +11,7 @@ from collections_mi.metrics.agency import compute_agency
 from collections_mi.metrics.aging import compute_aging
 from collections_mi.metrics.allowance import compute_allowance
 from collections_mi.metrics.book import Book
+from collections_mi.metrics.cash import compute_cash
 from collections_mi.metrics.dso import compute_dso
 from collections_mi.metrics.published import PUBLISHED
 from collections_mi.metrics.result import Needs, SectionKpis, SectionResult, SectionTables
@@ -88,6 +89,13 @@ SECTIONS: dict[str, Section] = {
             compute_agency,
             ("agencies", "agency_placements", "agency_collections"),
             needs_rows=("agencies", "agency_placements"),
+        ),
+        Section(
+            "cash",
+            "06_cash",
+            "Cash forecast",
+            compute_cash,
+            ("customers", "invoices", "payments"),
         ),
     )
 }

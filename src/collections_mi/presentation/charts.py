@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -289,6 +290,68 @@ def backtest_bars(backtest: pd.DataFrame, currency: str) -> go.Figure:
     )
     fig.update_layout(
         barmode="group", title="Back-test: allowance against the losses that followed", yaxis_title=currency, **LAYOUT
+    )
+    return fig
+
+
+#: how the cash forecast estimated an amount → its colour (promises surest, disputes least sure)
+RULE_COLOURS = {
+    "promise": "#2e7d32",
+    "customer": "#1565c0",
+    "segment_or_book": "#90caf9",
+    "disputed": "#ef6c00",
+}
+
+
+def forecast_weeks(weeks: pd.DataFrame, currency: str, title: str = "Cash expected by week") -> go.Figure:
+    """Weeks 1–13 of tables/cash_forecast.csv stacked by how each amount was estimated, with the cumulative total
+    on a second axis (later and not forecast are left to the table: they have no week)."""
+    rows = weeks[[str(w) not in ("later", "not forecast") for w in weeks["week"]]]
+    labels = [f"W{w} · {start:%d %b}" for w, start in zip(rows["week"], rows["week_start"])]
+    fig = go.Figure()
+    for rule, colour in RULE_COLOURS.items():
+        fig.add_bar(
+            x=labels,
+            y=_floats(rows[rule]),
+            name=enum_label(rule),
+            marker_color=colour,
+            hovertemplate=f"%{{x}} · {enum_label(rule)}: %{{y:,.2f}}<extra></extra>",
+        )
+    running = list(itertools.accumulate(_floats(rows["amount"])))
+    fig.add_scatter(
+        x=labels,
+        y=running,
+        name="Cumulative",
+        yaxis="y2",
+        mode="lines+markers",
+        line=dict(color="#37474f", width=2),
+        hovertemplate="%{x} · cumulative: %{y:,.2f}<extra></extra>",
+    )
+    fig.update_layout(
+        barmode="stack",
+        title=title,
+        yaxis=dict(title=currency),
+        yaxis2=dict(title=f"cumulative ({currency})", overlaying="y", side="right", showgrid=False, rangemode="tozero"),
+        **{**LAYOUT, "margin": dict(l=60, r=70, t=60, b=50)},
+    )
+    return fig
+
+
+def forecast_backtest(months: pd.DataFrame, currency: str) -> go.Figure:
+    """Each back-test month-end's forecast of its first 4 weeks beside the cash that came in, its WAPE above."""
+    labels = [f"{m:%Y-%m}" for m in months["month_end"]]
+    fig = go.Figure()
+    fig.add_bar(x=labels, y=_floats(months["forecast"]), name="Forecast (weeks 1–4)", marker_color="#90caf9")
+    fig.add_bar(
+        x=labels,
+        y=_floats(months["actual"]),
+        name="Cash received",
+        marker_color="#1565c0",
+        text=["" if w is None else f"WAPE {float(w):.1f}%" for w in months["wape_pct"]],
+        textposition="outside",
+    )
+    fig.update_layout(
+        barmode="group", title="Back-test: forecast against the cash received", yaxis_title=currency, **LAYOUT
     )
     return fig
 

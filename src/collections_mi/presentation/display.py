@@ -24,6 +24,28 @@ LIST_ROWS = 10
 COLUMNS: dict[str, tuple[str, ...]] = {
     "disputes": ("dispute_id", "invoice_id", "name", "reason", "owner", "opened_on", "age_days", "amount_reporting"),
     "unapplied_cash": ("name", "receipts", "oldest_receipt", "amount", "share_pct"),
+    "cash_customers": (
+        "name",
+        "amount",
+        "promise",
+        "customer",
+        "segment_or_book",
+        "disputed",
+        "later",
+        "not_forecast",
+        "dbt_days",
+        "dbt_basis",
+    ),
+    "cash_items": (
+        "invoice_id",
+        "name",
+        "due_date",
+        "rule",
+        "expected_on",
+        "week",
+        "amount",
+        "reason",
+    ),
     "customers": (
         "name",
         "segment",

@@ -18,7 +18,7 @@ from collections_mi.config.params import ReportConfig
 from collections_mi.config.targets import targets_of
 from collections_mi.metrics.dso_formulas import BEHAVIOUR_KPI_IDS
 from collections_mi.metrics.result import SectionResult
-from collections_mi.presentation import agency, aging, allowance, dso, watchlist
+from collections_mi.presentation import agency, aging, allowance, cash, dso, watchlist
 from collections_mi.presentation.format import Tile, explained_tiles
 from collections_mi.presentation.targets import KPI_LABELS, kpi_text, status, target_text
 
@@ -52,6 +52,10 @@ HEADLINES: dict[str, Headlines] = {
         index=("agency_net_back", "agency_liquidation_pct"),
         email=("agency_placed", "agency_collected", "agency_net_back", "agency_liquidation_pct"),
     ),
+    "cash": Headlines(
+        index=("forecast_13w_total", "forecast_wape_pct"),
+        email=("forecast_13w_total", "forecast_wape_pct", "forecast_bias_pct"),
+    ),
 }
 
 
@@ -71,6 +75,7 @@ VIEWS: dict[str, SectionView] = {
     "allowance": SectionView(allowance.tiles, allowance.summary_sentence),
     "watchlist": SectionView(watchlist.tiles, watchlist.summary_sentence),
     "agency": SectionView(agency.tiles, agency.summary_sentence),
+    "cash": SectionView(cash.tiles, cash.summary_sentence),
 }
 
 

@@ -74,6 +74,10 @@ KPI_LABELS: dict[str, str] = {
     "disputes_open": "Open disputes",
     "disputed_open_total": "Disputed amount",
     "dispute_days_to_resolve": "Days to resolve a dispute",
+    # the cash-collection forecast (metrics.md v1.1)
+    "forecast_13w_total": "Cash expected in 13 weeks",
+    "forecast_wape_pct": "Forecast error (WAPE)",
+    "forecast_bias_pct": "Forecast bias",
 }
 
 #: KPI id → its unit: ``money`` (the reporting currency), ``days``, ``percent``, ``count`` or ``index`` (a number
@@ -118,6 +122,9 @@ KPI_UNITS: dict[str, str] = {
     "agency_fees": "money",
     "agency_net_back": "money",
     "agency_liquidation_pct": "percent",
+    "forecast_13w_total": "money",
+    "forecast_wape_pct": "percent",
+    "forecast_bias_pct": "percent",
 }
 
 
@@ -260,6 +267,28 @@ TABLES: dict[str, TableLabel] = {
         "Agency fee check", "Agency fees charged that differ from the contracted rate."
     ),
     "agency_collections_by_month": TableLabel("Agency cash by month", "Collections by agency and month."),
+    # cash forecast
+    "cash_forecast": TableLabel(
+        "Cash forecast",
+        "Open receivables by the week their cash is expected (13 weeks), later and not forecast, by how each amount "
+        "was estimated.",
+    ),
+    "cash_forecast_by_customer": TableLabel(
+        "Cash forecast by customer", "Cash expected from each customer in the 13 weeks, later and not forecast."
+    ),
+    "cash_forecast_not_forecast": TableLabel(
+        "Not forecast", "Open items left out of the forecast: the last aging bucket and the write-off candidates."
+    ),
+    "cash_forecast_items": TableLabel(
+        "Cash forecast by item", "Every open item: the rule that placed it, its expected date and week."
+    ),
+    "cash_forecast_backtest": TableLabel(
+        "Forecast back-test by week",
+        "The forecast made at each of the last 6 month-ends for its first 4 weeks against the cash received.",
+    ),
+    "cash_forecast_backtest_months": TableLabel(
+        "Forecast back-test by month", "Each back-test month-end's 4 weeks together: forecast, actual, WAPE, bias."
+    ),
 }
 
 #: column id → header, without its unit (the workbook adds "(USD)", "(%)" from the column's kind)
@@ -466,6 +495,19 @@ COLUMN_LABELS: dict[str, str] = {
     "over_age_limit": "Over the age limit",
     "no_recent_payment": "No recent payment",
     "long_dispute": "Long dispute",
+    # the cash forecast
+    "segment_or_book": "Segment or book behaviour",
+    "not_forecast": "Not forecast",
+    "dbt_days": "Days beyond terms used",
+    "dbt_basis": "Days beyond terms of",
+    "expected_on": "Expected on",
+    "week_start": "Week from",
+    "week_end": "Week to",
+    "actual_not_forecast": "Actual on items not forecast",
+    "abs_error": "Absolute error",
+    "wape_pct": "WAPE %",
+    "bias_pct": "Bias %",
+    "rule": "Estimated from",
 }
 
 #: table column → header on the pages (short: tables must fit the page); the workbook's longer headers are
@@ -551,6 +593,19 @@ PAGE_COLUMN_LABELS: dict[str, str] = {
     "no_recent_payment": "No recent payment",
     "over_age_limit": "Over age limit",
     "long_dispute": "Long dispute",
+    # the cash forecast
+    "segment_or_book": "Segment or book behaviour",
+    "not_forecast": "Not forecast",
+    "dbt_days": "Days beyond terms used",
+    "dbt_basis": "Days beyond terms of",
+    "expected_on": "Expected on",
+    "week_start": "Week from",
+    "week_end": "Week to",
+    "actual_not_forecast": "Actual on items not forecast",
+    "abs_error": "Absolute error",
+    "wape_pct": "WAPE %",
+    "bias_pct": "Bias %",
+    "rule": "Estimated from",
 }
 
 #: an enum value (risk grade, loan status, impairment method, …) → how a reader says it
@@ -588,6 +643,15 @@ VALUE_LABELS: dict[str, str] = {
     "not_received": "Not received",
     "duplicate_billing": "Duplicate billing",
     "terms": "Terms",
+    # how the cash forecast estimated an amount, and why an item is not forecast
+    "promise": "Promise to pay",
+    "segment_or_book": "Segment or book behaviour",
+    "disputed": "Disputed",
+    "later": "Later",
+    "not forecast": "Not forecast",
+    "last bucket": "Last aging bucket",
+    "write-off candidate": "Write-off candidate",
+    "book": "Whole book",
 }
 
 #: columns whose values are enum ids (shown through :data:`VALUE_LABELS`; ``kpi`` through :data:`KPI_LABELS`)
@@ -605,6 +669,8 @@ ENUM_COLUMNS = frozenset(
         "series",
         "kpi",
         "reason",
+        "rule",
+        "dbt_basis",
     }
 )
 
