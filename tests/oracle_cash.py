@@ -229,7 +229,11 @@ class CashOracle:
         queues: dict[str, list[list]] = defaultdict(list)  # customer → [due, amount left, disputed]
         items = sorted(
             self.ledger.open_items(on),
-            key=lambda i: (self.invoice[i["invoice_id"]].due_date, self.invoice[i["invoice_id"]].invoice_date, i["invoice_id"]),
+            key=lambda i: (
+                self.invoice[i["invoice_id"]].due_date,
+                self.invoice[i["invoice_id"]].invoice_date,
+                i["invoice_id"],
+            ),
         )
         for item in items:
             invoice_id, customer = item["invoice_id"], item["customer_id"]
@@ -322,4 +326,8 @@ def accuracy(cells: dict[tuple[dt.date, int], tuple[Decimal, Decimal]]) -> tuple
 def forecast_kpis(folder: Path, as_of: dt.date, rules: Rules = Rules()) -> dict[str, Decimal | None]:
     oracle = CashOracle(folder, rules)
     wape, bias = accuracy({k: (f, a) for k, (f, a, _) in oracle.backtest(as_of).items()})
-    return {"forecast_13w_total": oracle.forecast(as_of).total_13w, "forecast_wape_pct": wape, "forecast_bias_pct": bias}
+    return {
+        "forecast_13w_total": oracle.forecast(as_of).total_13w,
+        "forecast_wape_pct": wape,
+        "forecast_bias_pct": bias,
+    }
