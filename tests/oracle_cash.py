@@ -227,15 +227,12 @@ class CashOracle:
         days, resolve = self.whole_days(on), self.resolve_days(on)
         rules = self.rules
         queues: dict[str, list[list]] = defaultdict(list)  # customer → [due, amount left, disputed]
-        items = sorted(
-            self.ledger.open_items(on),
-            key=lambda i: (
-                self.invoice[i["invoice_id"]].due_date,
-                self.invoice[i["invoice_id"]].invoice_date,
-                i["invoice_id"],
-            ),
-        )
-        for item in items:
+
+        def oldest_due_first(item: dict) -> tuple[dt.date, dt.date, str]:
+            invoice = self.invoice[item["invoice_id"]]
+            return day(invoice.due_date), day(invoice.invoice_date), item["invoice_id"]
+
+        for item in sorted(self.ledger.open_items(on), key=oldest_due_first):
             invoice_id, customer = item["invoice_id"], item["customer_id"]
             late = item["days_past_due"]
             age = late if rules.basis == "due_date" else item["days_since_invoice"]
