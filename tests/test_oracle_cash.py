@@ -137,3 +137,50 @@ def test_tiny_ledger_with_disputes_equals_the_oracle(tiny_ledger: Path, tmp_path
     assert expected.not_forecast == {"I3", "I4", "I7"}
     forecast, backtest = _library(tmp_path, tiny_ledger, as_of)
     _same_as_the_oracle(forecast, backtest, tiny_ledger, as_of, oracle_cash.Rules())
+
+
+def _csv(folder: Path, name: str, rows: list[str]) -> None:
+    (folder / f"{name}.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def test_promise_order_and_item_order_by_hand(tmp_path: Path) -> None:
+    """Where the order of promises and of items shows in the weeks (D = 2026-10-31; nothing settled → the book's 0
+    days; nothing past due → no write-off candidate).
+    K1: X1 300 (due 10-31), X2 200 (due 11-09); Q2 250 due 11-05 (week 1), Q1 400 due 11-20 (week 3). Earliest due_by
+    first: Q2 250 on X1 (week 1), Q1 on X1's 50 + X2 200 (week 3), its other 150 beyond K1's items is forecast nowhere.
+    (Latest first would give week 3 400, week 1 100.)
+    K2: Y1 100 (due 10-31), Y2 100 (due 12-20, week 8); Q3 150 due 11-12 (week 2) on Y1 100 + Y2 50; Y2's other 50 on
+    12-20 (week 8). (Newest due first would leave Y1's 50, expected 10-31 ≤ D → week 1.)"""
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    _csv(ledger, "customers", ["customer_id,name", "K1,Kay One", "K2,Kay Two"])
+    _csv(
+        ledger,
+        "invoices",
+        [
+            "invoice_id,customer_id,invoice_date,due_date,amount",
+            "X1,K1,2026-10-01,2026-10-31,300.00",
+            "X2,K1,2026-10-10,2026-11-09,200.00",
+            "Y1,K2,2026-10-01,2026-10-31,100.00",
+            "Y2,K2,2026-10-20,2026-12-20,100.00",
+        ],
+    )
+    _csv(ledger, "payments", ["payment_id,invoice_id,payment_date,amount"])
+    _csv(
+        ledger,
+        "promises",
+        [
+            "promise_id,customer_id,promised_on,due_by,amount",
+            "Q1,K1,2026-10-20,2026-11-20,400.00",
+            "Q2,K1,2026-10-25,2026-11-05,250.00",
+            "Q3,K2,2026-10-26,2026-11-12,150.00",
+        ],
+    )
+    as_of = dt.date(2026, 10, 31)
+    expected = dict.fromkeys([*range(1, 14), "later", "not forecast"], ZERO)
+    expected.update({1: Decimal(250), 2: Decimal(150), 3: Decimal(250), 8: Decimal(50)})
+    assert oracle_cash.forecast_weeks(ledger, as_of) == expected
+    forecast, backtest = _library(tmp_path, ledger, as_of)
+    assert dict(zip(forecast.weeks["week"], forecast.weeks["amount"])) == expected
+    oracle = _same_as_the_oracle(forecast, backtest, ledger, as_of, oracle_cash.Rules())
+    assert (_rule_total(oracle, "promise"), _rule_total(oracle, "segment_or_book")) == (Decimal(650), Decimal(50))
