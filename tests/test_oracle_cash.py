@@ -184,3 +184,17 @@ def test_promise_order_and_item_order_by_hand(tmp_path: Path) -> None:
     assert dict(zip(forecast.weeks["week"], forecast.weeks["amount"])) == expected
     oracle = _same_as_the_oracle(forecast, backtest, ledger, as_of, oracle_cash.Rules())
     assert (_rule_total(oracle, "promise"), _rule_total(oracle, "segment_or_book")) == (Decimal(650), Decimal(50))
+
+
+@pytest.mark.parametrize("disputes", [True, False])
+def test_hand_ledger_equals_the_oracle_everywhere(disputes: bool, tmp_path: Path) -> None:
+    """The hand-checked ledger of tests/test_forecast.py (every rule, a promise pending at a back-test month-end), with
+    and without its disputes table: rule columns, reasons and back-test cells too."""
+    from test_forecast import hand_ledger
+
+    ledger = hand_ledger(tmp_path / "ledger", disputes=disputes)
+    as_of = dt.date(2026, 10, 31)
+    forecast, backtest = _library(tmp_path, ledger, as_of)
+    oracle = _same_as_the_oracle(forecast, backtest, ledger, as_of, oracle_cash.Rules())
+    assert _rule_total(oracle, "promise") == Decimal(1350)  # PR4 250 + PR1 400 + PR2 700
+    assert _rule_total(oracle, "disputed") == (Decimal(200) if disputes else ZERO)
