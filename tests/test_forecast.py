@@ -1,21 +1,20 @@
 """The 13-week cash-collection forecast and its back-test (shared/metrics.md v1.1 § Cash-collection forecast;
-collections_mi.metrics.forecast): a hand-checked ledger for every rule, an independent as-of rebuild of the forecast
-and the back-test in plain Python over the CSV rows, and a property on random ledgers (every row adds up to
-ar_total exactly, and the library equals the plain-Python rebuild)."""
+collections_mi.metrics.forecast): a hand-checked ledger for every rule, the back-test by hand, and a property on random
+ledgers (every row adds up to ar_total exactly, and the library equals the independent oracle, tests/oracle_cash.py,
+which shares no code with the library). The library against the oracle on the demo ledger: tests/test_oracle_cash.py."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import decimal
 import shutil
 import tempfile
-from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
 from hypothesis import given
 
+import oracle_cash
 from collections_mi.config.params import load_params
 from collections_mi.metrics.aging import compute_aging
 from collections_mi.metrics.allowance import write_off_candidates
@@ -306,6 +305,12 @@ def test_backtest_month_ends() -> None:
         dt.date(2026, m, d) for m, d in ((4, 30), (5, 31), (6, 30), (7, 31), (8, 31), (9, 30))
     ]
     assert backtest_month_ends(dt.date(2026, 10, 27))[-1] == dt.date(2026, 8, 31)
+    # the oracle's own month-ends agree, also across a year end and on a day that is not a month-end
+    for as_of in (AS_OF, dt.date(2026, 10, 27), dt.date(2026, 1, 28), dt.date(2026, 1, 29), dt.date(2027, 3, 1)):
+        assert oracle_cash.backtest_month_ends(as_of) == backtest_month_ends(as_of)
+    assert oracle_cash.backtest_month_ends(dt.date(2026, 1, 28)) == [
+        dt.date(2025, m, d) for m, d in ((7, 31), (8, 31), (9, 30), (10, 31), (11, 30), (12, 31))
+    ]
 
 
 def test_backtest_by_hand(tmp_path: Path) -> None:
@@ -331,7 +336,7 @@ def test_backtest_by_hand(tmp_path: Path) -> None:
     assert list(september["error"]) == [D(-1750), D(150), D(2500), D(0)]
     assert list(september["week_start"]) == [dt.date(2026, 10, d) for d in (1, 8, 15, 22)]
     assert backtest.month_ends == tuple(backtest_month_ends(AS_OF))
-    expected = rebuild_backtest(tmp_path / "ledger", AS_OF)
+    expected = oracle_cash.backtest_cells(tmp_path / "ledger", AS_OF)
     assert _backtest_cells(backtest) == expected
     actual_total = sum(a for _, a in expected.values())
     errors = [f - a for f, a in expected.values()]
@@ -357,239 +362,24 @@ def _backtest_cells(backtest: Backtest) -> dict[tuple[dt.date, int], tuple[Decim
     }
 
 
-# ------------------------------------------------------------------ the forecast rebuilt from the CSV rows
-
-LAST_BUCKET_DAYS, CANDIDATE_DAYS, SILENT_DAYS, DISPUTE_DAYS = 120, 180, 120, 90  # params defaults
+# ------------------------------------------------------------------ the independent oracle (tests/oracle_cash.py)
 
 
-def _rows(folder: Path, name: str) -> list[dict[str, str]]:
-    path = folder / f"{name}.csv"
-    if not path.is_file():
-        return []
-    with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _day(text: str) -> dt.date:
-    return dt.date.fromisoformat(text)
-
-
-def _half_up(value: Decimal) -> int:
-    return int(value.quantize(Decimal(1), rounding=decimal.ROUND_HALF_UP))
-
-
-class Rebuilt:
-    """The forecast as of any date, from the CSV rows in plain Python (only rows dated ≤ that date count)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.invoices = {r["invoice_id"]: r for r in _rows(folder, "invoices")}
-        self.customers = {r["customer_id"]: r for r in _rows(folder, "customers")}
-        self.payments = _rows(folder, "payments")
-        self.adjustments = _rows(folder, "adjustments")
-        self.promises = _rows(folder, "promises")
-        self.disputes = _rows(folder, "disputes") if (folder / "disputes.csv").is_file() else None
-        self.rates: dict[str, list[tuple[dt.date, Decimal]]] = defaultdict(list)
-        for r in _rows(folder, "fx_rates"):
-            self.rates[r["currency"]].append((_day(r["rate_date"]), D(r["rate"])))
-
-    def currency(self, invoice: dict[str, str]) -> str:
-        return (invoice.get("currency") or "USD").upper()
-
-    def rate(self, currency: str, on: dt.date) -> Decimal:
-        if currency == "USD":
-            return D(1)
-        return max((d, r) for d, r in self.rates[currency] if d <= on)[1]
-
-    def reductions(self, invoice_id: str, kinds=("payment", "credit_note", "discount", "write_off")):
-        events = [
-            (_day(p["payment_date"]), "payment", D(p["amount"])) for p in self.payments if p["invoice_id"] == invoice_id
-        ]
-        events += [
-            (_day(a["adjustment_date"]), a["kind"], D(a["amount"]))
-            for a in self.adjustments
-            if a["invoice_id"] == invoice_id and a["kind"] in kinds
-        ]
-        return sorted(events)
-
-    def balance(self, invoice_id: str, on: dt.date) -> Decimal:
-        invoice = self.invoices[invoice_id]
-        return D(invoice["amount"]) - sum((a for d, _, a in self.reductions(invoice_id) if d <= on), D(0))
-
-    def open_at(self, on: dt.date) -> list[str]:
-        return [i for i, r in self.invoices.items() if _day(r["invoice_date"]) <= on and self.balance(i, on) > 0]
-
-    def disputed(self, invoice_id: str, on: dt.date) -> bool:
-        if self.disputes is None:
-            return self.invoices[invoice_id].get("disputed", "").lower() == "true"
-        return any(
-            d["invoice_id"] == invoice_id
-            and _day(d["opened_on"]) <= on
-            and (not d["resolved_on"] or _day(d["resolved_on"]) > on)
-            for d in self.disputes
-        )
-
-    def last_payment(self, customer: str, on: dt.date) -> dt.date | None:
-        days = [
-            _day(p["payment_date"])
-            for p in self.payments
-            if self.invoices[p["invoice_id"]]["customer_id"] == customer and _day(p["payment_date"]) <= on
-        ]
-        return max(days) if days else None
-
-    def window_start(self, on: dt.date) -> dt.date:
-        index = on.year * 12 + on.month - 1 - 11
-        return dt.date(index // 12, index % 12 + 1, 1)
-
-    def settled(self, on: dt.date) -> list[tuple[str, Decimal, int]]:
-        """(customer, amount at the invoice date's rate, settlement − due) of invoices settled in the 12 months."""
-        out = []
-        for invoice_id, invoice in self.invoices.items():
-            amount, running, closed = D(invoice["amount"]), D(0), None
-            events = self.reductions(invoice_id, ("payment", "credit_note", "discount"))
-            for day in sorted({d for d, _, _ in events}):
-                running += sum((a for d, _, a in events if d == day), D(0))
-                if running >= amount:
-                    closed = day
-                    break
-            if closed is None or closed > on:
-                continue
-            write_offs = [d for d, kind, _ in self.reductions(invoice_id) if kind == "write_off"]
-            if write_offs and min(write_offs) <= closed:
-                continue
-            settled_on = max(closed, _day(invoice["invoice_date"]))
-            if self.window_start(on) <= settled_on <= on:
-                rate = self.rate(self.currency(invoice), _day(invoice["invoice_date"]))
-                out.append((invoice["customer_id"], amount * rate, (settled_on - _day(invoice["due_date"])).days))
-        return out
-
-    def dbt_days(self, on: dt.date) -> dict[str, tuple[int, str]]:
-        settled = self.settled(on)
-
-        def figure(rows) -> int | None:
-            if len(rows) < 3:
-                return None
-            return _half_up(sum(a * d for _, a, d in rows) / sum(a for _, a, _ in rows))
-
-        book = _half_up(sum(a * d for _, a, d in settled) / sum(a for _, a, _ in settled)) if settled else 0
-        days = {}
-        for customer in {r["customer_id"] for r in self.invoices.values()}:
-            own = figure([r for r in settled if r[0] == customer])
-            segment = (self.customers.get(customer) or {}).get("segment") or None
-            seg = (
-                None
-                if segment is None
-                else figure([r for r in settled if (self.customers.get(r[0]) or {}).get("segment") == segment])
-            )
-            days[customer] = (
-                (own, "customer") if own is not None else (seg, "segment") if seg is not None else (book, "book")
-            )
-        return days
-
-    def resolve_days(self, on: dt.date) -> int:
-        if self.disputes is None:
-            return 0
-        days = [
-            (_day(d["resolved_on"]) - _day(d["opened_on"])).days
-            for d in self.disputes
-            if d["resolved_on"] and self.window_start(on) <= _day(d["resolved_on"]) <= on
-        ]
-        return _half_up(D(sum(days)) / len(days)) if days else 0
-
-    def forecast(self, on: dt.date) -> dict[object, Decimal]:
-        """Amount per week 1–13, 'later' and 'not forecast'."""
-        weeks: dict[object, Decimal] = defaultdict(Decimal)
-        days, resolve = self.dbt_days(on), self.resolve_days(on)
-
-        def place(expected: dt.date, amount: Decimal) -> None:
-            expected = max(expected, on + dt.timedelta(days=1))
-            week = ((expected - on).days - 1) // 7 + 1
-            weeks[week if week <= 13 else "later"] += amount
-
-        left: dict[str, list[list]] = defaultdict(list)  # customer → [due, invoice_id, amount left, disputed]
-        for invoice_id in sorted(
-            self.open_at(on), key=lambda i: (self.invoices[i]["due_date"], self.invoices[i]["invoice_date"], i)
-        ):
-            invoice = self.invoices[invoice_id]
-            customer, due = invoice["customer_id"], _day(invoice["due_date"])
-            amount = self.balance(invoice_id, on) * self.rate(self.currency(invoice), on)
-            late, disputed, last = (on - due).days, self.disputed(invoice_id, on), self.last_payment(customer, on)
-            silent = last is None or last < on - dt.timedelta(days=SILENT_DAYS)
-            candidate = late >= CANDIDATE_DAYS or (silent and late > 0) or (disputed and late >= DISPUTE_DAYS)
-            if late > LAST_BUCKET_DAYS or candidate:
-                weeks["not forecast"] += amount
-            else:
-                left[customer].append([due, invoice_id, amount, disputed])
-        pending = []
-        for p in self.promises:
-            made, due_by = _day(p["promised_on"]), _day(p["due_by"])
-            if made > on or due_by <= on:
-                continue
-            paid = sum(
-                (
-                    D(q["amount"]) * self.rate(self.currency(self.invoices[q["invoice_id"]]), _day(q["payment_date"]))
-                    for q in self.payments
-                    if self.invoices[q["invoice_id"]]["customer_id"] == p["customer_id"]
-                    and made <= _day(q["payment_date"]) <= min(due_by, on)
-                ),
-                D(0),
-            )
-            if paid < D(p["amount"]):
-                pending.append((due_by, p["promise_id"], p["customer_id"], D(p["amount"]) - paid))
-        for due_by, _, customer, owed in sorted(pending):
-            for item in left[customer]:
-                take = min(owed, item[2])
-                if take > 0:
-                    place(due_by, take)
-                    item[2] -= take
-                    owed -= take
-        for customer, items in left.items():
-            shift = days[customer][0]
-            for due, _, amount, disputed in items:
-                if amount > 0:
-                    place(due + dt.timedelta(days=shift + (resolve if disputed else 0)), amount)
-        return weeks
-
-    def received(self, month_end: dt.date) -> dict[int, Decimal]:
-        """Payments in weeks 1–4 after month_end on the invoices open then, at month_end's rate."""
-        open_then = set(self.open_at(month_end))
-        weeks: dict[int, Decimal] = defaultdict(Decimal)
-        for p in self.payments:
-            day = _day(p["payment_date"])
-            if p["invoice_id"] in open_then and month_end < day <= month_end + dt.timedelta(days=28):
-                rate = self.rate(self.currency(self.invoices[p["invoice_id"]]), month_end)
-                weeks[((day - month_end).days - 1) // 7 + 1] += D(p["amount"]) * rate
-        return weeks
-
-
-def rebuild_backtest(folder: Path, as_of: dt.date) -> dict[tuple[dt.date, int], tuple[Decimal, Decimal]]:
-    rebuilt = Rebuilt(folder)
-    cells = {}
-    for month_end in backtest_month_ends(as_of):
-        forecast, received = rebuilt.forecast(month_end), rebuilt.received(month_end)
-        for week in range(1, 5):
-            cells[(month_end, week)] = (forecast.get(week, D(0)), received.get(week, D(0)))
-    return cells
-
-
-def test_hand_ledger_equals_the_rebuild(tmp_path: Path) -> None:
+def test_hand_ledger_equals_the_oracle(tmp_path: Path) -> None:
     forecast, _, _ = _compute(tmp_path, hand_ledger(tmp_path / "ledger"))
-    rebuilt = Rebuilt(tmp_path / "ledger").forecast(AS_OF)
-    assert {k: v for k, v in _weeks(forecast).items() if v} == {k: v for k, v in rebuilt.items() if v}
+    assert _weeks(forecast) == oracle_cash.forecast_weeks(tmp_path / "ledger", AS_OF)
 
 
 @profile(8)
 @given(tiny_ledgers())
-def test_rows_add_up_to_ar_total_and_equal_the_rebuild(tiny: Tiny) -> None:
+def test_rows_add_up_to_ar_total_and_equal_the_oracle(tiny: Tiny) -> None:
     """On random ledgers (a second currency at times): weeks 1–13 + later + not forecast = ar_total exactly; the
-    forecast and the back-test equal the plain-Python rebuild."""
+    forecast and the back-test equal the independent oracle (tests/oracle_cash.py)."""
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         ledger = tiny.write(root / "ledger")
         forecast, backtest, aging = _compute(root, ledger)
         assert sum(forecast.weeks["amount"]) == aging.kpis.ar_total
         assert forecast.forecast_13w_total == sum(forecast.weeks["amount"].iloc[:13])
-        rebuilt = Rebuilt(ledger)
-        assert {k: v for k, v in _weeks(forecast).items() if v} == {
-            k: v for k, v in rebuilt.forecast(AS_OF).items() if v
-        }
-        assert _backtest_cells(backtest) == rebuild_backtest(ledger, AS_OF)
+        assert _weeks(forecast) == oracle_cash.forecast_weeks(ledger, AS_OF)
+        assert _backtest_cells(backtest) == oracle_cash.backtest_cells(ledger, AS_OF)
