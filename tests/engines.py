@@ -248,6 +248,16 @@ def duckdb_reference(demo_ledger_parquet: Path, tmp_path_factory: pytest.TempPat
     reference = work / "out"
     # every section ran and the ledger is not trivial: the comparisons cover every KPI
     kpis = json.loads((reference / "kpis.json").read_text(encoding="utf-8"))
-    assert {"ar_total", "dso", "allowance_total", "total_reserve", "agency_net_back"} <= set(kpis)
+    assert {
+        "ar_total",
+        "dso",
+        "allowance_total",
+        "total_reserve",
+        "agency_net_back",
+        "disputes_open",
+        "unapplied_cash_total",
+        "forecast_13w_total",
+        "forecast_wape_pct",
+    } <= set(kpis)
     assert kpis["open_items"] > 100
     return reference

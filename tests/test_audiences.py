@@ -182,6 +182,7 @@ def test_a_list_filter_is_the_sum_of_its_values_and_the_loan_book_and_gl_are_lef
             "dso",
             "allowance",
             "agency",
+            "cash",
         ]
         results = _compute(cached.typed, params, shape, ("aging", "allowance", "agency"))
     by_segment = main["aging"].tables.by_segment
@@ -274,6 +275,7 @@ def test_the_pack_publishes_each_audience_tied_out_to_the_main_breakdown(tiny_au
             "01_aging.html",
             "02_dso.html",
             "03_allowance.html",
+            "06_cash.html",
             "plotly.min.js",
         ]
         kpis = json.loads((folder / "kpis.json").read_text())
@@ -295,7 +297,7 @@ def test_the_pack_publishes_each_audience_tied_out_to_the_main_breakdown(tiny_au
     assert manifest["audiences"]["emea"] == {
         "filter": "region = EMEA",
         "customers": 1,
-        "sections": ["aging", "dso", "allowance"],
+        "sections": ["aging", "dso", "allowance", "cash"],
         "left_out": ["gl_balances"],
     }
     # one atomic version: the audiences live inside the published version folder

@@ -129,6 +129,8 @@ INDEX_TILES = [
     "Total reserves",
     "Net-back after fees",
     "Liquidation",
+    "Cash expected in 13 weeks",
+    "Forecast error (WAPE)",
 ]
 EMAIL_TILES = [
     "Open receivables",
@@ -152,6 +154,9 @@ EMAIL_TILES = [
     "Collected (gross)",
     "Net-back after fees",
     "Liquidation",
+    "Cash expected in 13 weeks",
+    "Forecast error (WAPE)",
+    "Forecast bias",
 ]
 
 
@@ -189,7 +194,7 @@ def test_index_and_email_show_the_declared_headlines(published) -> None:
 def test_executed_notebooks_have_no_errors_warnings_or_tracebacks(published) -> None:
     _, out, _ = published
     executed = sorted((out / "2026-10" / "executed").glob("*.ipynb"))
-    assert [p.stem for p in executed] == ["01_aging", "02_dso", "03_allowance", "04_watchlist", "05_agency"]
+    assert [p.stem for p in executed] == ["01_aging", "02_dso", "03_allowance", "04_watchlist", "05_agency", "06_cash"]
     for path in executed:
         notebook = nbformat.read(path, as_version=4)
         for cell in notebook.cells:
