@@ -7,24 +7,23 @@ from decimal import Decimal
 import pandas as pd
 
 from collections_mi.core.money import dsum
+from collections_mi.metrics.forecast import LATER, NOT_FORECAST
 from collections_mi.metrics.published import CashResult
 from collections_mi.presentation.format import Tile, explained_tiles, money_short, percent
 
-#: the rows of tables/cash_forecast.csv that are not weeks (their ``week`` cell)
-LATER = "later"
-NOT_FORECAST = "not forecast"
 #: the first weeks the back-test checks (the near term a treasurer plans on)
 NEAR_WEEKS = 4
 
 
-def _is_week(value: object) -> bool:
-    """A week row (1–13) of the forecast table — ints when computed, their text when read back from tables/."""
-    return str(value) not in (LATER, NOT_FORECAST)
+def week_rows(weeks: pd.DataFrame) -> pd.DataFrame:
+    """The rows of weeks 1–13 of the forecast table (not ``later`` or ``not forecast``) — weeks are ints when
+    computed, their text when read back from tables/."""
+    return weeks[[str(week) not in (LATER, NOT_FORECAST) for week in weeks["week"]]]
 
 
 def week_amounts(weeks: pd.DataFrame) -> list[Decimal]:
     """The amounts of weeks 1–13, in order."""
-    return [amount for week, amount in zip(weeks["week"], weeks["amount"]) if _is_week(week)]
+    return list(week_rows(weeks)["amount"])
 
 
 def row_amount(weeks: pd.DataFrame, row: str) -> Decimal:

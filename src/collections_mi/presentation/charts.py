@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from collections_mi.presentation.cash import week_rows
 from collections_mi.presentation.format import money, money_short
 from collections_mi.presentation.labels import enum_label
 
@@ -306,7 +307,7 @@ RULE_COLOURS = {
 def forecast_weeks(weeks: pd.DataFrame, currency: str, title: str = "Cash expected by week") -> go.Figure:
     """Weeks 1–13 of tables/cash_forecast.csv stacked by how each amount was estimated, with the cumulative total
     on a second axis (later and not forecast are left to the table: they have no week)."""
-    rows = weeks[[str(w) not in ("later", "not forecast") for w in weeks["week"]]]
+    rows = week_rows(weeks)
     labels = [f"W{w} · {start:%d %b}" for w, start in zip(rows["week"], rows["week_start"])]
     fig = go.Figure()
     for rule, colour in RULE_COLOURS.items():

@@ -593,19 +593,6 @@ PAGE_COLUMN_LABELS: dict[str, str] = {
     "no_recent_payment": "No recent payment",
     "over_age_limit": "Over age limit",
     "long_dispute": "Long dispute",
-    # the cash forecast
-    "segment_or_book": "Segment or book behaviour",
-    "not_forecast": "Not forecast",
-    "dbt_days": "Days beyond terms used",
-    "dbt_basis": "Days beyond terms of",
-    "expected_on": "Expected on",
-    "week_start": "Week from",
-    "week_end": "Week to",
-    "actual_not_forecast": "Actual on items not forecast",
-    "abs_error": "Absolute error",
-    "wape_pct": "WAPE %",
-    "bias_pct": "Bias %",
-    "rule": "Estimated from",
 }
 
 #: an enum value (risk grade, loan status, impairment method, …) → how a reader says it
