@@ -93,7 +93,7 @@ def test_pages_share_one_plotly_js_and_open_from_an_unzipped_copy(published, tmp
     _, out, _ = published
     folder = out / "2026-10"
     pages = sorted((folder / "html").glob("*.html"))
-    assert len(pages) == 5
+    assert len(pages) == 6  # the six sections of the demo
     for page in pages:
         text = page.read_text(encoding="utf-8")
         check_offline(text, page.name)

@@ -210,7 +210,7 @@ def test_report_company_is_text_never_markdown_or_html_on_any_page_or_in_the_ema
         p.name: p.read_text(encoding="utf-8")
         for p in [folder / "index.html", *sorted((folder / "html").glob("*.html"))]
     }
-    assert len(pages) == 4
+    assert len(pages) == 5  # the index and the four sections of a ledger without loans or agencies
     message = BytesParser(policy=policy.default).parse((folder / "email.eml").open("rb"))
     pages["email (html)"] = message.get_body(("html",)).get_content()
     archive = zipfile.ZipFile(BytesIO(zip_pack(folder)))  # what the email attaches when it fits

@@ -148,7 +148,9 @@ def test_a_notebook_worker_and_the_metrics_command_import_only_what_they_use() -
         "heavy = {'ibis', 'plotly', 'nbformat', 'pandas', 'papermill'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
         "from collections_mi import notebook\n"  # what every pack notebook imports: results are read, not computed
-        "from collections_mi.presentation import agency, aging, allowance, charts, display, dso, headlines, watchlist\n"
+        "from collections_mi.presentation import (\n"
+        "    agency, aging, allowance, cash, charts, display, dso, headlines, watchlist\n"
+        ")\n"
         "assert 'ibis' not in sys.modules\n"
         "from collections_mi.core.imports import skip_unused_slow_imports\n"
         "skip_unused_slow_imports()\n"

@@ -16,14 +16,13 @@ from collections_mi.metrics.forecast import (
     FORECAST_WEEKS,
     LAST_BUCKET,
     MIN_SETTLED_INVOICES,
-    NOT_FORECAST,
     WRITE_OFF_CANDIDATE,
     Backtest,
     CashForecast,
     cash_forecast,
     forecast_backtest,
 )
-from collections_mi.metrics.published import CashKpis, CashResult, CashTables
+from collections_mi.metrics.published import NOT_FORECAST, CashKpis, CashResult, CashTables
 
 
 def _conventions(book: Book, params: Params, forecast: CashForecast, backtest: Backtest) -> dict[str, str]:

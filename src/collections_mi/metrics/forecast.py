@@ -77,6 +77,7 @@ from collections_mi.metrics.dso_formulas import SettlementTotals
 from collections_mi.metrics.dso_inputs import settlement_totals_by_month
 from collections_mi.metrics.fx import FxRates
 from collections_mi.metrics.promises import promise_status
+from collections_mi.metrics.published import LATER, NOT_FORECAST
 from collections_mi.sources.ledger import fetch
 
 FORECAST_WEEKS = 13
@@ -86,8 +87,6 @@ BACKTEST_WEEKS = 4
 #: a customer with fewer settled invoices in the 12 months takes its segment's figure (or the book's)
 MIN_SETTLED_INVOICES = 3
 RULES = ("promise", "customer", "segment_or_book", "disputed")
-LATER = "later"
-NOT_FORECAST = "not forecast"
 #: why an item is not forecast
 LAST_BUCKET = "last bucket"
 WRITE_OFF_CANDIDATE = "write-off candidate"

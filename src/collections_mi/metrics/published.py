@@ -254,6 +254,12 @@ class CashKpis(SectionKpis):
     forecast_bias_pct: Decimal | None
 
 
+#: the ``week`` of cash_forecast beyond weeks 1–13: expected after week 13, and open but not forecast (last bucket,
+#: write-off candidate). Here, not in metrics.forecast, so that pages can name them without importing the engine.
+LATER = "later"
+NOT_FORECAST = "not forecast"
+
+
 @dataclass
 class CashTables(SectionTables):
     #: weeks 1–13, later, not forecast — the spec's tables/cash_forecast.csv

@@ -7,8 +7,7 @@ from decimal import Decimal
 import pandas as pd
 
 from collections_mi.core.money import dsum
-from collections_mi.metrics.forecast import LATER, NOT_FORECAST
-from collections_mi.metrics.published import CashResult
+from collections_mi.metrics.published import LATER, NOT_FORECAST, CashResult
 from collections_mi.presentation.format import Tile, explained_tiles, money_short, percent
 
 #: the first weeks the back-test checks (the near term a treasurer plans on)
