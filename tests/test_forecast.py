@@ -25,6 +25,7 @@ from collections_mi.metrics.forecast import (
     backtest_month_ends,
     cash_forecast,
     forecast_backtest,
+    forecast_inputs,
     placed,
 )
 from collections_mi.sources.ledger import open_ledger
@@ -47,7 +48,14 @@ def _compute(tmp_path: Path, ledger: Path, as_of: str = "2026-10-31", **sections
     source = open_ledger(params, params_path)
     try:
         with open_book(source, params) as book:
-            return cash_forecast(book, params), forecast_backtest(book, params), compute_aging(book, params)
+            # as the cash section computes them: inputs gathered once for D and the back-test month-ends (the
+            # oracle tests on the demo, tests/test_oracle_cash.py, call each with its own inputs)
+            inputs = forecast_inputs(book, params)
+            return (
+                cash_forecast(book, params, inputs),
+                forecast_backtest(book, params, inputs),
+                compute_aging(book, params),
+            )
     finally:
         disconnect = getattr(source.backend, "disconnect", None)
         if disconnect:

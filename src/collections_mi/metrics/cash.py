@@ -21,6 +21,7 @@ from collections_mi.metrics.forecast import (
     CashForecast,
     cash_forecast,
     forecast_backtest,
+    forecast_inputs,
 )
 from collections_mi.metrics.published import NOT_FORECAST, CashKpis, CashResult, CashTables
 
@@ -76,8 +77,9 @@ def not_forecast_table(forecast: CashForecast) -> pd.DataFrame:
 
 def compute_cash(book: Book, params: Params) -> CashResult:
     """Everything the cash section shows: the forecast as of D, its back-test and their KPIs."""
-    forecast = cash_forecast(book, params)
-    backtest = forecast_backtest(book, params)
+    inputs = forecast_inputs(book, params)  # D and the back-test month-ends: one pass over the engine
+    forecast = cash_forecast(book, params, inputs)
+    backtest = forecast_backtest(book, params, inputs)
     result = CashResult(
         section="cash",
         kpis=CashKpis(

@@ -76,7 +76,7 @@ from collections_mi.metrics.book import Book
 from collections_mi.metrics.dso_formulas import SettlementTotals
 from collections_mi.metrics.dso_inputs import settlement_totals_by_month
 from collections_mi.metrics.fx import FxRates
-from collections_mi.metrics.promises import promise_status
+from collections_mi.metrics.promises import promise_statuses
 from collections_mi.metrics.published import LATER, NOT_FORECAST
 from collections_mi.sources.ledger import fetch
 
@@ -478,9 +478,11 @@ def lines_table(lines: Sequence[ForecastLine]) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class _Inputs:
-    """What the forecasts at ``dates`` are made from, gathered in a handful of engine queries."""
+class ForecastInputs:
+    """What the forecasts at ``dates`` are made from, gathered in a handful of engine queries whatever their number
+    (:func:`forecast_inputs`)."""
 
+    dates: tuple[dt.date, ...]
     items: pd.DataFrame
     settled: Mapping[tuple[dt.date, object], SettlementTotals]
     segment_of: Mapping[object, object]
@@ -489,7 +491,10 @@ class _Inputs:
     promises: Mapping[dt.date, list[Promise]] = field(default_factory=dict)
 
 
-def _gather(book: Book, params: Params, dates: Sequence[dt.date]) -> _Inputs:
+def forecast_inputs(book: Book, params: Params, dates: Sequence[dt.date] | None = None) -> ForecastInputs:
+    """The inputs of the forecasts as of each of ``dates`` (default: D and the back-test month-ends — what the cash
+    section needs, in one pass)."""
+    dates = [book.as_of, *backtest_month_ends(book.as_of)] if dates is None else list(dates)
     items = with_write_off_rules(
         book, aged_items(book, params.aging, list(dates)), params.allowance.write_off_candidates
     )
@@ -525,17 +530,19 @@ def _gather(book: Book, params: Params, dates: Sequence[dt.date]) -> _Inputs:
         )
         resolved = list(zip(done["opened_on"], done["resolved_on"]))
     promises = (
-        {day: pending_promises(promise_status(book, as_of=day), day) for day in dates}
+        {day: pending_promises(status, day) for day, status in promise_statuses(book, dates).items()}
         if book.promises is not None
         else {}
     )
-    return _Inputs(frame, settled, segment_of, names, resolved, promises)
+    return ForecastInputs(tuple(dates), frame, settled, segment_of, names, resolved, promises)
 
 
 def _forecast_at(
-    book: Book, params: Params, inputs: _Inputs, as_of: dt.date
+    book: Book, params: Params, inputs: ForecastInputs, as_of: dt.date
 ) -> tuple[list[ForecastLine], PaymentDays, Decimal | None]:
     """The lines of the forecast as of ``as_of``, the dbt figures and the exact mean days to resolve it used."""
+    if as_of not in inputs.dates:
+        raise ValueError(f"the forecast inputs were gathered for {list(inputs.dates)}, not {as_of}")
     days = payment_days(inputs.settled, inputs.segment_of, as_of)
     resolve = None if inputs.resolved is None else mean_days_to_resolve(inputs.resolved, as_of)
     items = inputs.items[inputs.items["as_of"] == as_of]
@@ -551,11 +558,11 @@ def _forecast_at(
     return lines, days, resolve
 
 
-def cash_forecast(book: Book, params: Params) -> CashForecast:
+def cash_forecast(book: Book, params: Params, inputs: ForecastInputs | None = None) -> CashForecast:
     """The 13-week cash-collection forecast as of ``book.as_of`` (metrics.md v1.1; the choices in this module's
-    docstring)."""
+    docstring). ``inputs``: gathered by :func:`forecast_inputs` for dates including D (default: for D alone)."""
     as_of = book.as_of
-    inputs = _gather(book, params, [as_of])
+    inputs = forecast_inputs(book, params, [as_of]) if inputs is None else inputs
     lines, days, resolve = _forecast_at(book, params, inputs, as_of)
     weeks = weeks_table(as_of, lines)
     in_weeks = weeks[weeks["week"].map(lambda w: isinstance(w, int))]
@@ -599,11 +606,12 @@ def _actuals(book: Book, month_ends: Sequence[dt.date]) -> pd.DataFrame:
     return fetch(grouped.order_by(["as_of", "open_invoice_id", "payment_date"]))
 
 
-def forecast_backtest(book: Book, params: Params) -> Backtest:
+def forecast_backtest(book: Book, params: Params, inputs: ForecastInputs | None = None) -> Backtest:
     """The forecast made as of each of the last 6 month-ends m at least 4 weeks before D (only rows dated ≤ m) for
-    its weeks 1–4, against the cash received in those weeks on the items open at m (at m's closing rate)."""
+    its weeks 1–4, against the cash received in those weeks on the items open at m (at m's closing rate).
+    ``inputs``: gathered by :func:`forecast_inputs` for dates including those month-ends (default: for them alone)."""
     month_ends = backtest_month_ends(book.as_of)
-    inputs = _gather(book, params, month_ends)
+    inputs = forecast_inputs(book, params, month_ends) if inputs is None else inputs
     paid = _actuals(book, month_ends)
     week_rows: list[dict[str, object]] = []
     month_rows: list[dict[str, object]] = []

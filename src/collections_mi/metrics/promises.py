@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from decimal import Decimal
 
 import pandas as pd
@@ -18,16 +19,34 @@ from collections_mi.core.periods import month_ends_up_to
 from collections_mi.core.values import UNASSIGNED
 from collections_mi.metrics.book import Book
 
+STATUS_COLUMNS = [
+    "promise_id",
+    "customer_id",
+    "collector",
+    "promised_on",
+    "due_by",
+    "amount",
+    "paid_in_window",
+    "status",
+]
+
 
 def promise_status(book: Book, as_of: dt.date | None = None) -> pd.DataFrame:
     """Every promise made on or before as_of with paid_in_window, status, and the collector who took it. ``as_of``:
     an earlier date than the book's (only promises and payments dated on or before it count); default the book's."""
-    columns = ["promise_id", "customer_id", "collector", "promised_on", "due_by", "amount", "paid_in_window", "status"]
-    if book.promises is None:
-        return pd.DataFrame(columns=columns)
-    as_of = book.as_of if as_of is None else as_of
+    day = book.as_of if as_of is None else as_of
+    return promise_statuses(book, [day])[day]
+
+
+def promise_statuses(book: Book, dates: Sequence[dt.date]) -> dict[dt.date, pd.DataFrame]:
+    """:func:`promise_status` as of each of ``dates``, from two engine queries whatever their number: the payments
+    in each promise's window are fetched per payment day up to the latest date, and each date keeps those dated on or
+    before it."""
+    if book.promises is None or not dates:
+        return {day: pd.DataFrame(columns=STATUS_COLUMNS) for day in dates}
+    latest = max(dates)
     promises = book.promises
-    promises = promises.filter(promises.promised_on <= as_of)
+    promises = promises.filter(promises.promised_on <= latest)
     customers = book.customers
     owner = customers.collector
     promises = promises.left_join(customers.select("customer_id", owner=owner), "customer_id").drop("customer_id_right")
@@ -35,30 +54,37 @@ def promise_status(book: Book, as_of: dt.date | None = None) -> pd.DataFrame:
     promises = promises.mutate(collector=taken_by.fill_null(promises.owner).fill_null(UNASSIGNED))
     invoices = book.invoices.select("invoice_id", "customer_id", "currency")
     payments = book.payments.join(invoices, "invoice_id")
-    payments = payments.filter(payments.payment_date <= as_of)
+    payments = payments.filter(payments.payment_date <= latest)
     matched = promises.select("promise_id", "customer_id", "promised_on", "due_by").join(
         payments.select("customer_id", "currency", "payment_date", paid=payments.amount), "customer_id"
     )
     matched = matched.filter((matched.payment_date >= matched.promised_on) & (matched.payment_date <= matched.due_by))
     paid = matched.group_by(["promise_id", "currency", "payment_date"]).aggregate(paid=matched.paid.sum())
     paid_frame = paid.to_pyarrow().to_pandas()
-    paid_by_promise: dict[str, list[Decimal]] = defaultdict(list)
+    #: (payment day, amount in reporting currency) per promise
+    paid_by_promise: dict[str, list[tuple[dt.date, Decimal]]] = defaultdict(list)
     for promise_id, currency, day, amount in zip(
         paid_frame["promise_id"], paid_frame["currency"], paid_frame["payment_date"], paid_frame["paid"]
     ):
-        paid_by_promise[promise_id].append(book.fx.convert(amount, currency, day))
-    frame = (
+        paid_by_promise[promise_id].append((day, book.fx.convert(amount, currency, day)))
+    every = (
         promises.select("promise_id", "customer_id", "collector", "promised_on", "due_by", "amount")
         .order_by("promise_id")
         .to_pyarrow()
         .to_pandas()
     )
-    frame["paid_in_window"] = [dsum(paid_by_promise.get(p, [])) for p in frame["promise_id"]]
-    frame["status"] = [
-        "kept" if paid >= amount else ("broken" if due_by < as_of else "pending")
-        for paid, amount, due_by in zip(frame["paid_in_window"], frame["amount"], frame["due_by"])
-    ]
-    return frame[columns]
+    statuses = {}
+    for as_of in dates:
+        frame = every[every["promised_on"] <= as_of].reset_index(drop=True) if len(every) else every.copy()
+        frame["paid_in_window"] = [
+            dsum(amount for day, amount in paid_by_promise.get(p, []) if day <= as_of) for p in frame["promise_id"]
+        ]
+        frame["status"] = [
+            "kept" if paid >= amount else ("broken" if due_by < as_of else "pending")
+            for paid, amount, due_by in zip(frame["paid_in_window"], frame["amount"], frame["due_by"])
+        ]
+        statuses[as_of] = frame[STATUS_COLUMNS]
+    return statuses
 
 
 def _kept_rate(kept: int, broken: int) -> Decimal | None:
