@@ -181,3 +181,39 @@ def test_the_demo_ledger_equals_the_oracle(demo_ledger: Path, tmp_path: Path, as
     disputed = disputed_aging(oracle, day)
     buckets = result.tables.disputed_buckets
     assert {b: a for b, a in zip(buckets["bucket"], buckets["amount"]) if a} == disputed["buckets"]
+
+
+@pytest.mark.parametrize(
+    ("as_of", "with_table", "expected"),
+    [
+        # the disputes table decides, at the report's own date: D1 pricing on I1, D5 quality on I3 (D4 resolved), D2
+        # quantity on I4, D8 pricing on I7; D3 on I2 was resolved on D itself, D7 opens after D
+        ("2026-10-31", True, {"I1": "pricing", "I2": "not disputed", "I3": "quality", "I4": "quantity", "I7": "pricing"}),
+        # back-dated: D6 not_received on I5 was still open, D2 not yet opened
+        ("2026-09-30", True, {"I1": "pricing", "I3": "quality", "I4": "not disputed", "I5": "not_received", "I7": "pricing"}),
+        # no disputes table: invoices.disputed decides, and there is no reason to show
+        ("2026-10-31", False, {"I1": "not disputed", "I2": "not disputed", "I3": "disputed (flag, no reason)",
+                               "I4": "not disputed", "I7": "not disputed"}),
+    ],
+)  # fmt: skip
+def test_open_items_snapshot_carries_the_dispute_reason_and_behaviour_band(
+    tmp_path: Path, as_of: str, with_table: bool, expected: dict[str, str]
+) -> None:
+    """What explore_receivables and explore_trends filter by, on the minimal ledger (no segment, region or
+    collector). Behaviour at 2026-10-31: C2 settled I5 nine days late (Great); C1 and C3 settled nothing in the 12
+    months (No history)."""
+    from collections_mi.metrics import explore
+    from collections_mi.metrics.open_items import open_items_snapshot
+
+    folder = _ledger(tmp_path, ("disputes",) if with_table else ())
+    params_path = write_params(tmp_path, folder, as_of=as_of)
+    params = load_params(params_path)
+    with open_book(open_ledger(params, params_path), params) as book:
+        items = open_items_snapshot(book, params.aging)
+    assert dict(zip(items["invoice_id"], items["dispute_reason"])) == expected
+    if as_of == "2026-10-31":
+        bands = dict(zip(items["invoice_id"], items["behaviour_band"]))
+        assert bands == {"I1": "No history", "I2": "No history", "I3": "Great", "I4": "No history", "I7": "No history"}
+    options = explore.filter_options(items, params.aging.labels)
+    for dimension in ("behaviour_band", "dispute_reason", "segment"):
+        assert sum(options.loc[options["filter"] == dimension, "total"]) == sum(items["open_balance_reporting"])

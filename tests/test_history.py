@@ -150,6 +150,40 @@ def test_open_items_add_up_to_ar_total_in_every_month(backfilled) -> None:
     assert all(v == 100 for v in runoff.loc[runoff["months_since"] == 0, "remaining_pct"] if v is not None)
 
 
+def test_open_items_carry_the_behaviour_band_and_dispute_reason_of_their_month(backfilled) -> None:
+    """The exploration notebooks filter by behaviour band and dispute reason: each stored item carries its
+    customer's band at that month-end (the DSO section's behaviour_by_customer of the same month) and, when disputed
+    then, the reason of a dispute open at that month-end (the aging section's disputes table of the same month)."""
+    history_dir, _, _, _ = backfilled
+    items = history.load_table(history_dir, "open_items")
+    bands = history.load_table(history_dir, "behaviour_by_customer")
+    disputes = history.load_table(history_dir, "disputes")
+    reasons_seen = set()
+    for period in (FIRST, LAST):
+        month = items[items["period"] == period]
+        band_of = dict(zip(*(bands.loc[bands["period"] == period, c] for c in ("customer_id", "band"))))
+        assert [band_of[c] for c in month["customer_id"]] == list(month["behaviour_band"])
+        open_disputes = disputes[disputes["period"] == period]
+        reasons_of: dict[str, set[str]] = {}
+        for invoice, reason in zip(open_disputes["invoice_id"], open_disputes["reason"]):
+            reasons_of.setdefault(invoice, set()).add(reason if isinstance(reason, str) else "(none)")
+        for invoice, disputed, reason in zip(month["invoice_id"], month["disputed"], month["dispute_reason"]):
+            if disputed:
+                assert reason in reasons_of[invoice], (period, invoice, reason)
+                reasons_seen.add(reason)
+            else:
+                assert reason == "not disputed" and invoice not in reasons_of, (period, invoice)
+        assert {"Great", "Poor"} <= set(month["behaviour_band"]), period
+    assert len(reasons_seen) >= 3  # the demo's disputes have several reasons
+    latest = items[items["period"] == LAST]
+    options = explore.filter_options(latest, ["current", "1-30", "31-60", "61-90", "91-120", "120+"])
+    assert set(options.loc[options["filter"] == "dispute_reason", "value"]) == set(latest["dispute_reason"])
+    # a month stored before the snapshot had these columns reads "not stored", not NaN, and still adds up
+    trend = explore.trend_by(items.drop(columns=["behaviour_band"]), "behaviour_band")
+    assert set(trend["value"]) == {explore.NOT_STORED}
+    assert dsum(trend.loc[trend["period"] == LAST, "total"]) == dsum(latest["open_balance_reporting"])
+
+
 def test_storing_a_period_again_replaces_it(tmp_path: Path) -> None:
     from collections_mi.config.params import parse_params
     from collections_mi.metrics.published import AgingKpis, AgingTables

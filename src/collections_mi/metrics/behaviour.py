@@ -29,7 +29,8 @@ from collections_mi.metrics.dso_inputs import settlement_totals_by_month
 #: months of settlements a customer's band is read from
 BEHAVIOUR_MONTHS = 12
 #: the bands, best first; ``No history``: no invoice settled in the 12 months
-BANDS = ("Great", "Good", "Poor", "Risk", "No history")
+NO_HISTORY = "No history"
+BANDS = ("Great", "Good", "Poor", "Risk", NO_HISTORY)
 #: upper bounds (whole days late, inclusive) of Great, Good and Poor; above the last is Risk
 BAND_BOUNDS = ((15, "Great"), (45, "Good"), (90, "Poor"))
 
@@ -58,7 +59,7 @@ def rounded_days(days: Decimal) -> int:
 def behaviour_band(days: int | None) -> str:
     """The band of a customer's weighted days late (whole days); None (nothing settled) = No history."""
     if days is None:
-        return "No history"
+        return NO_HISTORY
     for bound, band in BAND_BOUNDS:
         if days <= bound:
             return band

@@ -1,9 +1,10 @@
 """Exploration views: exact, pure functions over month-end history loaded by :mod:`collections_mi.store.history`.
 
 The exploration notebooks (notebooks/explore/) call these: filter choices with their bucket amounts, drill-down
-from a bucket to its customers and invoices, trends by segment/region/collector/currency, invoice-month cohorts and
-period-to-period KPI comparisons. Inputs are the frames ``history.load_table`` / ``history.load_kpis`` return
-(money as ``Decimal``); outputs keep money exact (sums with :func:`collections_mi.core.money.dsum`).
+from a bucket to its customers and invoices, trends by segment, region, collector, currency, behaviour band and
+dispute reason, invoice-month cohorts and period-to-period KPI comparisons. Inputs are the frames
+``history.load_table`` / ``history.load_kpis`` return (money as ``Decimal``); outputs keep money exact (sums with
+:func:`collections_mi.core.money.dsum`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from collections_mi.core.money import dsum, percent_of
 from collections_mi.core.periods import periods_between
 
 #: the customer attributes the exploration views filter and trend by
-DIMENSIONS = ("segment", "region", "collector", "currency")
+DIMENSIONS = ("segment", "region", "collector", "currency", "behaviour_band", "dispute_reason")
+#: a dimension's value in a month stored before the snapshot carried that column (behaviour_band, dispute_reason)
+NOT_STORED = "(not stored for this month)"
 #: columns of a loaded history frame that are not KPIs
 SNAPSHOT_COLUMNS = ("period", "as_of")
 
@@ -52,10 +55,10 @@ def filter_options(
     """One row per filter choice — all items, each segment/region/collector/currency value, the largest customers —
     with items, the exact amount in every bucket, total, past due and past-due share (reporting currency)."""
     rows = [{"filter": "all", "value": "all open items", **_bucket_row(open_items, labels)}]
-    for dimension in dimensions:
+    for dimension in _stored(open_items, dimensions):
         choices = [
             {"filter": dimension, "value": str(value), **_bucket_row(group, labels)}
-            for value, group in open_items.groupby(dimension, sort=True, dropna=False)
+            for value, group in _with_values(open_items, dimension).groupby(dimension, sort=True, dropna=False)
         ]
         rows += sorted(choices, key=lambda r: r["total"], reverse=True)
     customers = [
@@ -199,7 +202,8 @@ def drill_tree(open_items: pd.DataFrame, labels: Sequence[str], top_customers: i
 def trend_by(open_items_history: pd.DataFrame, dimension: str) -> pd.DataFrame:
     """Per period and ``dimension`` value: items, open balance, past due and past-due share (exact)."""
     rows = []
-    for (period, value), group in open_items_history.groupby(["period", dimension], sort=True, dropna=False):
+    stored = _with_values(open_items_history, dimension)
+    for (period, value), group in stored.groupby(["period", dimension], sort=True, dropna=False):
         total = dsum(group["open_balance_reporting"])
         past_due = dsum(group.loc[group["past_due"].astype(bool), "open_balance_reporting"])
         rows.append(
@@ -218,7 +222,24 @@ def trend_by(open_items_history: pd.DataFrame, dimension: str) -> pd.DataFrame:
 
 def trends_by(open_items_history: pd.DataFrame, dimensions: Sequence[str] = DIMENSIONS) -> pd.DataFrame:
     """:func:`trend_by` for several dimensions, stacked (a ``dimension`` column tells them apart)."""
-    return pd.concat([trend_by(open_items_history, d) for d in dimensions], ignore_index=True)
+    return pd.concat(
+        [trend_by(open_items_history, d) for d in _stored(open_items_history, dimensions)], ignore_index=True
+    )
+
+
+def _stored(frame: pd.DataFrame, dimensions: Sequence[str]) -> list[str]:
+    """The ``dimensions`` the frame has (a history stored by an older version lacks the newer ones)."""
+    return [d for d in dimensions if d in frame.columns]
+
+
+def _with_values(frame: pd.DataFrame, dimension: str) -> pd.DataFrame:
+    """``frame`` with the months stored before ``dimension`` existed labelled NOT_STORED instead of NaN."""
+    if dimension not in frame.columns:
+        return frame.assign(**{dimension: NOT_STORED})
+    column = frame[dimension]
+    if not column.isna().any():
+        return frame
+    return frame.assign(**{dimension: column.astype("object").where(column.notna(), NOT_STORED)})
 
 
 def cohort_runoff(open_items_history: pd.DataFrame) -> pd.DataFrame:

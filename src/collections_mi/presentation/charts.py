@@ -500,7 +500,7 @@ def filter_dropdown(
     buttons: list[dict[str, Any]] = []
     for _, row in options.iterrows():
         y, text = _bucket_bars(row, labels, currency)
-        name = "all open items" if row["filter"] == "all" else f"{row['filter']}: {row['value']}"
+        name = "all open items" if row["filter"] == "all" else f"{str(row['filter']).replace('_', ' ')}: {row['value']}"
         heading = (
             f"{title} — {name}<br><sup>{money(row['total'], currency, symbol=True)} in {int(row['items']):,} "
             f"items, {float(row['past_due_pct'] or 0):.1f}% past due</sup>"
@@ -576,9 +576,12 @@ def dimension_trend_dropdown(
             visible = [owner == (dimension, measure) for owner in owners]
             buttons.append(
                 dict(
-                    label=f"{dimension} · {label}",
+                    label=f"{dimension.replace('_', ' ')} · {label}",
                     method="update",
-                    args=[{"visible": visible}, {"title.text": f"{title}: {dimension}", "yaxis.title.text": label}],
+                    args=[
+                        {"visible": visible},
+                        {"title.text": f"{title}: {dimension.replace('_', ' ')}", "yaxis.title.text": label},
+                    ],
                 )
             )
     if buttons:

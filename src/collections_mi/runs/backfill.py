@@ -52,7 +52,11 @@ def record_pack(
         return None
     started = time.perf_counter()
     try:
-        items = open_items_snapshot(book_of(ledger, params, shape=shape), params.aging) if "aging" in results else None
+        items = (
+            open_items_snapshot(book_of(ledger, params, shape=shape), params.aging, _behaviour(results))
+            if "aging" in results
+            else None
+        )
         folder = store_snapshot(
             history_dir_for(out_dir),
             params,
@@ -87,6 +91,13 @@ class BackfillOutcome:
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
     validation: str = "skipped"
+
+
+def _behaviour(results: Mapping[str, SectionResult[Any, Any]]) -> Any:
+    """The DSO section's behaviour band per customer when it was computed (the snapshot then reuses it)."""
+    dso = results.get("dso")
+    table = None if dso is None else getattr(dso.tables, "behaviour_customers", None)
+    return table if table is not None and "band" in getattr(table, "columns", ()) else None
 
 
 def month_params(template: Params, period: str) -> Params:
@@ -126,7 +137,7 @@ class _MonthComputer:
             params = month_params(self.template, period)
             with open_book(self.tables, params) as book:
                 results = compute_sections(book, params, available_sections(self.tables))
-                items = open_items_snapshot(book, params.aging) if "aging" in results else None
+                items = open_items_snapshot(book, params.aging, _behaviour(results)) if "aging" in results else None
             store_snapshot(
                 self.history_dir,
                 params,

@@ -7,7 +7,8 @@ Layout, under ``<out>/history/`` (default ``reports/history/``; a pack run with 
         kpis.parquet        one row per KPI: period, as_of, section, kpi, value, type (the kpis.json values)
         aging.parquet       every table of the pack's tables/, under the same name, with period and as_of first
         ...
-        open_items.parquet  the open invoices at the month-end: bucket, customer, segment, region, collector, …
+        open_items.parquet  the open invoices at the month-end: bucket, customer, segment, region, collector,
+                            behaviour band, dispute reason, …
 
 **Money stays exact.** Decimal columns are stored as Parquet *strings* holding the exact value in plain notation —
 the same text as ``kpis.json`` and ``tables/*.csv`` — and the column's field metadata says
