@@ -188,9 +188,11 @@ def test_the_demo_ledger_equals_the_oracle(demo_ledger: Path, tmp_path: Path, as
     [
         # the disputes table decides, at the report's own date: D1 pricing on I1, D5 quality on I3 (D4 resolved), D2
         # quantity on I4, D8 pricing on I7; D3 on I2 was resolved on D itself, D7 opens after D
-        ("2026-10-31", True, {"I1": "pricing", "I2": "not disputed", "I3": "quality", "I4": "quantity", "I7": "pricing"}),
+        ("2026-10-31", True, {"I1": "pricing", "I2": "not disputed", "I3": "quality", "I4": "quantity",
+                              "I7": "pricing"}),
         # back-dated: D6 not_received on I5 was still open, D2 not yet opened
-        ("2026-09-30", True, {"I1": "pricing", "I3": "quality", "I4": "not disputed", "I5": "not_received", "I7": "pricing"}),
+        ("2026-09-30", True, {"I1": "pricing", "I3": "quality", "I4": "not disputed", "I5": "not_received",
+                              "I7": "pricing"}),
         # no disputes table: invoices.disputed decides, and there is no reason to show
         ("2026-10-31", False, {"I1": "not disputed", "I2": "not disputed", "I3": "disputed (flag, no reason)",
                                "I4": "not disputed", "I7": "not disputed"}),
