@@ -219,3 +219,41 @@ def test_open_items_snapshot_carries_the_dispute_reason_and_behaviour_band(
     options = explore.filter_options(items, params.aging.labels)
     for dimension in ("behaviour_band", "dispute_reason", "segment"):
         assert sum(options.loc[options["filter"] == dimension, "total"]) == sum(items["open_balance_reporting"])
+
+
+def test_what_changed_tells_the_disputes_and_unapplied_cash_movement(tmp_path: Path) -> None:
+    """The index's and the email's "What changed" names the disputed amount and unapplied cash at the previous
+    month-end and at D, with the figures of the independent oracle, and the largest dispute reason in words."""
+    from collections_mi.presentation.format import money_short
+    from collections_mi.presentation.what_changed import what_changed
+
+    folder = _ledger(tmp_path)
+    params_path = write_params(tmp_path, folder)
+    params = load_params(params_path)
+    with open_book(open_ledger(params, params_path), params) as book:
+        results = {"aging": compute_aging(book, params)}
+    oracle = OracleLedger(folder)
+    before, now = (disputes(oracle, day) for day in (dt.date(2026, 9, 30), dt.date(2026, 10, 31)))
+    cash_before, cash_now = (unapplied(oracle, day) for day in (dt.date(2026, 9, 30), dt.date(2026, 10, 31)))
+    assert before and now and cash_before and cash_now
+    sentences = what_changed(results, "USD")
+    largest = max(now["by_reason"].items(), key=lambda item: item[1][1])
+    moved = "rose" if now["disputed_open_total"] > before["disputed_open_total"] else "fell"
+    assert (
+        f"Disputed amount {moved} from {money_short(before['disputed_open_total'], 'USD')} to "
+        f"{money_short(now['disputed_open_total'], 'USD')} ({before['disputes_open']} → {now['disputes_open']} open "
+        f"disputes); the largest reason: {largest[0].replace('_', ' ')} {money_short(largest[1][1], 'USD')}."
+    ) in sentences
+    moved = "rose" if cash_now["unapplied_cash_total"] > cash_before["unapplied_cash_total"] else "fell"
+    assert (
+        f"Unapplied cash {moved} from {money_short(cash_before['unapplied_cash_total'], 'USD')} to "
+        f"{money_short(cash_now['unapplied_cash_total'], 'USD')}, of which "
+        f"{money_short(cash_now['unidentified'], 'USD')} unidentified (no customer)."
+    ) in sentences
+    # without the tables: no such sentence
+    plain = tmp_path / "plain"
+    params_path = write_params(plain, _ledger(plain, ()))
+    params = load_params(params_path)
+    with open_book(open_ledger(params, params_path), params) as book:
+        results = {"aging": compute_aging(book, params)}
+    assert not [s for s in what_changed(results, "USD") if "Disputed" in s or "Unapplied" in s]

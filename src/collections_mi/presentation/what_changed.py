@@ -1,6 +1,8 @@
 """ "What changed" since the previous month-end: sentences generated from computed drivers — the top movers
-(tables/top_movers.csv), the DSO bridge (tables/dso_bridge.csv) and the allowance rollforward
-(tables/allowance_rollforward.csv) — for the index page and the email. Every figure is a value of those tables,
+(tables/top_movers.csv), the DSO bridge (tables/dso_bridge.csv), the allowance rollforward
+(tables/allowance_rollforward.csv) and, when the ledger has the tables, the disputes and unapplied-cash trends
+(tables/disputes_trend.csv with disputes_by_reason.csv, tables/unapplied_cash_trend.csv) — for the index page and
+the email. Every figure is a value of those tables,
 rounded for display here and only here."""
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from collections_mi.metrics.published import AllowanceResult, DsoResult
+from collections_mi.metrics.published import AgingResult, AllowanceResult, DsoResult
 from collections_mi.metrics.result import SectionResult, Unavailable
 from collections_mi.presentation.format import decimal_places, html_table, money_short
 
@@ -95,8 +97,48 @@ def allowance_sentence(rollforward: pd.DataFrame, currency: str) -> str:
     )
 
 
+def _moved(before: Decimal, now: Decimal) -> str:
+    return "rose" if now > before else ("fell" if now < before else "was unchanged")
+
+
+def code_text(code: object) -> str:
+    """A system's own code (a dispute reason, an outcome) for reading: ``not_received`` → ``not received``."""
+    return str(code).replace("_", " ")
+
+
+def disputes_sentence(trend: pd.DataFrame, by_reason: pd.DataFrame, currency: str) -> str | None:
+    """ "Disputed amount rose from USD … to USD … (41 → 44 open disputes); the largest reason: pricing USD …"
+    (the last two month-ends of the disputes trend; the reason with the largest amount at D)."""
+    if len(trend) < 2:
+        return None
+    before, now = trend.iloc[-2], trend.iloc[-1]
+    sentence = (
+        f"Disputed amount {_moved(before['amount'], now['amount'])} from {money_short(before['amount'], currency)} to "
+        f"{money_short(now['amount'], currency)} ({before['disputes_open']} → {now['disputes_open']} open disputes)"
+    )
+    largest = by_reason[by_reason["disputes"] > 0].head(1)
+    if len(largest):
+        reason = largest.iloc[0]
+        sentence += f"; the largest reason: {code_text(reason['reason'])} {money_short(reason['amount'], currency)}"
+    return sentence + "."
+
+
+def unapplied_sentence(trend: pd.DataFrame, currency: str) -> str | None:
+    """ "Unapplied cash rose from USD … to USD …, of which USD … unidentified (no customer)." (the last two
+    month-ends of the unapplied-cash trend)."""
+    if len(trend) < 2:
+        return None
+    before, now = trend.iloc[-2], trend.iloc[-1]
+    return (
+        f"Unapplied cash {_moved(before['total'], now['total'])} from {money_short(before['total'], currency)} to "
+        f"{money_short(now['total'], currency)}, of which {money_short(now['unidentified'], currency)} unidentified "
+        "(no customer)."
+    )
+
+
 def what_changed(results: Mapping[str, SectionResult[Any, Any]], currency: str) -> list[str]:
-    """The sentences of "What changed", from the results present: DSO bridge, top movers, allowance."""
+    """The sentences of "What changed", from the results present: DSO bridge, top movers, allowance, disputes and
+    unapplied cash (when the ledger has those tables)."""
     sentences: list[str] = []
     if "dso" in results:
         dso: DsoResult = results["dso"]
@@ -109,6 +151,15 @@ def what_changed(results: Mapping[str, SectionResult[Any, Any]], currency: str) 
         allowance: AllowanceResult = results["allowance"]
         if not isinstance(allowance.tables.rollforward, Unavailable):
             sentences.append(allowance_sentence(allowance.tables.rollforward, currency))
+    if "aging" in results:
+        aging: AgingResult = results["aging"]
+        tables = aging.tables
+        if isinstance(tables.disputes_trend, pd.DataFrame) and isinstance(tables.disputes_by_reason, pd.DataFrame):
+            disputes = disputes_sentence(tables.disputes_trend, tables.disputes_by_reason, currency)
+            sentences += [disputes] if disputes else []
+        if isinstance(tables.unapplied_cash_trend, pd.DataFrame):
+            unapplied = unapplied_sentence(tables.unapplied_cash_trend, currency)
+            sentences += [unapplied] if unapplied else []
     return sentences
 
 
