@@ -199,7 +199,11 @@ def test_a_list_filter_is_the_sum_of_its_values_and_the_loan_book_and_gl_are_lef
     placed = _placed(demo_ledger, customers, params.as_of)
     assert placed > 0 and results["agency"].kpis.agency_placed == placed
     assert part.scope().startswith(f"Audience key: the {len(customers):,} of ")
-    assert "The loan book (watch-list reserves) and the general ledger balances" in part.scope()
+    assert part.scope().endswith(
+        " The loan book (watch-list reserves), the general ledger balances (gl_balances: the GL reconciliation lines) "
+        "and unidentified cash (receipts without a customer) are not per customer: left out of this pack (the main "
+        "pack shows them)."
+    )
 
 
 def _customer_ids(folder: Path, column: str, values: set[str]) -> set[str]:

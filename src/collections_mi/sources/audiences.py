@@ -61,8 +61,10 @@ class AudienceLedger:
             f"{self.config.describe()} — their {covered}."
         )
         missing = [words for table, words in _LEFT_OUT_WORDS.items() if table in self.left_out]
+        if "unapplied_cash" in self.typed:  # a receipt without a customer belongs to no audience
+            missing.append("unidentified cash (receipts without a customer)")
         if missing:
-            left_out = " and ".join(missing)
+            left_out = ", ".join(missing[:-1]) + f" and {missing[-1]}" if len(missing) > 1 else missing[0]
             sentence += (
                 f" {left_out[0].upper()}{left_out[1:]} {'is' if len(missing) == 1 else 'are'} not per customer: left "
                 "out of this pack (the main pack shows them)."
