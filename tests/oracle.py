@@ -536,6 +536,51 @@ def write_offs_in_month(ledger: Ledger, month_end: dt.date, kind: str = "write_o
     return total
 
 
+def lookback_month_ends(as_of: dt.date, lookback: int) -> list[dt.date]:
+    """The last ``lookback`` month-ends up to as_of (as_of itself when it is one)."""
+    ends = []
+    cursor = as_of if month_end_of(as_of) == as_of else as_of.replace(day=1) - dt.timedelta(days=1)
+    while len(ends) < lookback:
+        ends.append(cursor)
+        cursor = cursor.replace(day=1) - dt.timedelta(days=1)
+    return ends
+
+
+def item_roll_sums(
+    ledger: Ledger, as_of: dt.date, bounds: Sequence[int] = (30, 60, 90, 120), lookback: int = 12
+) -> tuple[list[Decimal], list[Decimal]]:
+    """Item-level roll-rate numerators and denominators per bucket, summed over the lookback (metrics.md v1.1):
+    for each month-end m and the month-end b before it, every invoice open at b in bucket k counts its balance at b
+    in the denominator of k; in the numerator of k < K, its balance at m if it is then in a later bucket; in the
+    numerator of K (the last bucket), the write-offs dated in (b, m]. All at b's closing rate."""
+    labels = (
+        ["current"] + [f"{lo}-{hi}" for lo, hi in zip([1] + [b + 1 for b in bounds[:-1]], bounds)] + [f"{bounds[-1]}+"]
+    )
+    last = len(labels) - 1
+    numerators = [Decimal(0)] * len(labels)
+    denominators = [Decimal(0)] * len(labels)
+    write_offs: dict[str, list[tuple[dt.date, Decimal]]] = defaultdict(list)
+    for row in ledger.adjustments or []:
+        if row.kind == "write_off":
+            write_offs[row.invoice_id].append((day(row.adjustment_date), Decimal(row.amount)))
+    for month in lookback_month_ends(as_of, lookback):
+        before = month.replace(day=1) - dt.timedelta(days=1)
+        now = {item["invoice_id"]: item for item in ledger.open_items(month)}
+        for item in ledger.open_items(before):
+            k = labels.index(bucket_of(item["days_past_due"], bounds, "due_date"))
+            rate = ledger.rate(item["currency"], before)
+            denominators[k] += item["balance"] * rate
+            if k == last:
+                numerators[k] += (
+                    sum((a for d, a in write_offs[item["invoice_id"]] if before < d <= month), Decimal(0)) * rate
+                )
+                continue
+            later = now.get(item["invoice_id"])
+            if later is not None and labels.index(bucket_of(later["days_past_due"], bounds, "due_date")) > k:
+                numerators[k] += later["balance"] * rate
+    return numerators, denominators
+
+
 def allowance(
     ledger: Ledger,
     as_of: dt.date,
@@ -551,22 +596,7 @@ def allowance(
     at = aging(ledger, as_of, bounds)["buckets"]
     if method == "aging_rates":
         return sum((at.get(b, Decimal(0)) * rates[b] for b in labels), Decimal(0))
-    ends = []
-    cursor = as_of if month_end_of(as_of) == as_of else as_of.replace(day=1) - dt.timedelta(days=1)
-    while len(ends) < lookback:
-        ends.append(cursor)
-        cursor = cursor.replace(day=1) - dt.timedelta(days=1)
-    numerators = [Decimal(0)] * len(labels)
-    denominators = [Decimal(0)] * len(labels)
-    for month in ends:
-        before = month.replace(day=1) - dt.timedelta(days=1)
-        now_b = aging(ledger, month, bounds)["buckets"]
-        before_b = aging(ledger, before, bounds)["buckets"]
-        for k in range(len(labels)):
-            denominators[k] += before_b.get(labels[k], Decimal(0))
-            numerators[k] += (
-                write_offs_in_month(ledger, month) if k == len(labels) - 1 else now_b.get(labels[k + 1], Decimal(0))
-            )
+    numerators, denominators = item_roll_sums(ledger, as_of, bounds, lookback)
     average = [n / d if d else Decimal(0) for n, d in zip(numerators, denominators)]
     total = Decimal(0)
     for k, label in enumerate(labels):

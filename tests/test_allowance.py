@@ -10,16 +10,19 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
 
 from collections_mi.config.params import Params, load_params
-from collections_mi.metrics.allowance import aging_rate_allowance, compute_allowance, roll_rates, rollforward
+from collections_mi.metrics.allowance import Migration, aging_rate_allowance, compute_allowance, roll_rates, rollforward
 from collections_mi.metrics.book import open_book
 from collections_mi.metrics.result import SectionResult
 from collections_mi.sources.ledger import open_ledger
+from test_properties import Tiny, profile, tiny_ledgers
 
 from conftest import write_params
 from oracle import Ledger as OracleLedger
 from oracle import allowance as oracle_allowance
+from oracle import item_roll_sums as oracle_item_roll_sums
 from oracle import write_offs_in_month
 
 D = Decimal
@@ -95,15 +98,21 @@ def test_roll_rates_reproduce_the_ifrscommunity_flow() -> None:
     labels = ["current", "1-30", "31-60", "61-90", "90+"]
     months = [dt.date(2026, m, d) for m, d in ((1, 31), (2, 28), (3, 31), (4, 30), (5, 31), (6, 30))]
     flow = [D(100000), D(50000), D(23000), D(8000), D(2000)]
-    balances = {months[i]: {labels[i]: flow[i]} for i in range(5)}
-    rolls = roll_rates(balances, {months[5]: D(2000)}, months[1:], labels, D(1))
+    # the cohort's migration: in bucket i at month-end i, rolled on to bucket i + 1 at month-end i + 1; the 2,000 left
+    # in 90+ written off in June
+    migration = Migration(
+        balance_before={(months[i + 1], labels[i]): flow[i] for i in range(5)},
+        rolled={(months[i + 1], labels[i]): flow[i + 1] for i in range(4)},
+        written_off={(months[5], labels[4]): D(2000)},
+    )
+    rolls = roll_rates(migration, months[1:], labels, D(1))
     for label, expected in zip(labels, IFRS_COMMUNITY_LOSS):
         assert abs(rolls.loss_rates[label] - expected) < D("1e-25"), label
     at_year_end = dict(zip(labels, map(D, ["300000", "140000", "60000", "23000", "5000"])))
     total = sum(aging_rate_allowance(at_year_end, rolls.loss_rates, labels)["allowance"])
     assert total.quantize(D(1)) == D(27567)
     # the overlay scales every loss rate, capped at 100%
-    stressed = roll_rates(balances, {months[5]: D(2000)}, months[1:], labels, D("1.5"))
+    stressed = roll_rates(migration, months[1:], labels, D("1.5"))
     assert stressed.loss_rates["61-90"] == D("0.375") and stressed.loss_rates["90+"] == D(1)
 
 
@@ -277,3 +286,137 @@ def test_a_roll_rate_of_zero_over_zero_no_balance_depends_on_is_shown_as_not_ava
     averages = list(result.tables.roll_rates_average["roll_rate_pct"])
     assert (averages[0], averages[1], averages[3]) == (None, None, D(5))
     assert list(result.tables.matrix["allowance"]) == [D(0), D(0), D(0), D(45)]
+
+
+AS_OF_OCT = dt.date(2026, 10, 31)
+
+
+def _migration_ledger(folder: Path) -> Path:
+    """Buckets current, 1-30, 31-60, 60+ (due-date basis); D = 2026-10-31, the month before ends 2026-09-30.
+
+    ======  ======  ==========  ===================  ====================  ==================================
+    item    amount  due         at 09-30             at 10-31              in October
+    ======  ======  ==========  ===================  ====================  ==================================
+    A       1,000   2026-07-01  60+ (91 days)        60+ 700               written off 200, paid 100
+    B         500   2026-08-15  31-60 (46)           60+ 500 (77)          —
+    C         400   2026-09-01  1-30 (29)            31-60 250 (60)        paid 150
+    E         300   2026-09-30  current (0)          31-60 300 (31)        — (skips 1-30 in a 31-day month)
+    F         600   2026-10-15  current              closed                paid 600
+    G         200   2026-11-15  current              current 200           —
+    H         250   2026-09-20  1-30 (10)            closed                credit note 250
+    ======  ======  ==========  ===================  ====================  ==================================
+    """
+    folder.mkdir(parents=True)
+    (folder / "customers.csv").write_text("customer_id,name\nK1,Kappa Ltd\n", encoding="utf-8")
+    rows = [
+        ("A", "2026-05-01", "2026-07-01", "1000.00"),
+        ("B", "2026-07-15", "2026-08-15", "500.00"),
+        ("C", "2026-08-01", "2026-09-01", "400.00"),
+        ("E", "2026-09-01", "2026-09-30", "300.00"),
+        ("F", "2026-09-15", "2026-10-15", "600.00"),
+        ("G", "2026-09-20", "2026-11-15", "200.00"),
+        ("H", "2026-08-20", "2026-09-20", "250.00"),
+    ]
+    (folder / "invoices.csv").write_text(
+        "invoice_id,customer_id,invoice_date,due_date,amount\n"
+        + "".join(f"{i},K1,{d},{due},{a}\n" for i, d, due, a in rows),
+        encoding="utf-8",
+    )
+    (folder / "payments.csv").write_text(
+        "payment_id,invoice_id,payment_date,amount\nP1,A,2026-10-20,100.00\nP2,C,2026-10-05,150.00\n"
+        "P3,F,2026-10-10,600.00\n",
+        encoding="utf-8",
+    )
+    (folder / "adjustments.csv").write_text(
+        "adjustment_id,invoice_id,adjustment_date,kind,amount\nW1,A,2026-10-15,write_off,200.00\n"
+        "N1,H,2026-10-12,credit_note,250.00\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+def test_item_level_roll_rates_cure_rates_and_migration_by_hand(tmp_path: Path) -> None:
+    """metrics.md v1.1: r(current) = E's 300 now in 31-60 / 1,100 (F closed, G still current — the aggregate formula
+    read 1-30's 0 at 10-31 over 1,100); r(1-30) = C's 250 / 650; r(31-60) = B's 500 / 500 = 100 % (the aggregate
+    formula counted A, already in 60+, too: 1,200 / 500 = 240 %); r(60+) = A's write-off 200 / 1,000 = 20 %.
+    Loss rates chain them: 60+ 20 %, 31-60 20 %, 1-30 250/650 × 20 %, current 300/1,100 × 250/650 × 20 % = 3/143.
+    Allowance = 200 × 3/143 + 0 + 550 × 20 % + 1,200 × 20 % = 350 + 600/143."""
+    ledger = _migration_ledger(tmp_path / "l")
+    params_path = write_params(
+        tmp_path,
+        ledger,
+        aging={"buckets": [30, 60]},
+        allowance={**ROLL_RATE_3, "lookback_months": 1},
+    )
+    params = load_params(params_path)
+    result = _allowance(params, params_path)
+    averages = result.tables.roll_rates_average
+    assert list(averages["numerator"]) == [D(300), D(250), D(500), D(200)]
+    assert list(averages["denominator"]) == [D(1100), D(650), D(500), D(1000)]
+    assert all(rate <= 100 for rate in averages["roll_rate_pct"])
+    loss = dict(zip(result.tables.loss_rates["bucket"], result.tables.loss_rates["loss_rate"]))
+    assert loss["60+"] == loss["31-60"] == D("0.2")
+    assert abs(loss["current"] - D(3) / D(143)) < D("1e-29")
+    assert abs(result.kpis.allowance_total - (D(350) + D(600) / D(143))) < D("1e-25")
+    # the same sums from the independent oracle
+    numerators, denominators = oracle_item_roll_sums(OracleLedger(ledger), AS_OF_OCT, (30, 60), 1)
+    assert (numerators, denominators) == (list(averages["numerator"]), list(averages["denominator"]))
+
+    cures = result.tables.cure_rates.set_index("from_bucket")
+    expected = {  # rolled on, still open, settled, of which written off
+        "current": (300, 200, 600, 0),
+        "1-30": (250, 0, 400, 0),
+        "31-60": (500, 0, 0, 0),
+        "60+": (0, 700, 300, 200),
+    }
+    for bucket, parts in expected.items():
+        row = cures.loc[bucket]
+        assert (row["rolled_on"], row["still_open"], row["settled"], row["written_off"]) == tuple(map(D, parts))
+        assert row["rolled_on"] + row["still_open"] + row["settled"] == row["bucket_balance"]
+    assert abs(cures.loc["current", "settled_pct"] - D(600) / D(1100) * 100) < D("1e-20")
+
+    migration = result.tables.migration
+    cells = {
+        (f, t): (n, b, a)
+        for f, t, n, b, a in zip(
+            migration["from_bucket"],
+            migration["to_bucket"],
+            migration["items"],
+            migration["balance_before"],
+            migration["balance_now"],
+        )
+    }
+    assert cells == {
+        ("current", "current"): (1, D(200), D(200)),
+        ("current", "31-60"): (1, D(300), D(300)),
+        ("current", "closed"): (1, D(600), D(0)),
+        ("1-30", "31-60"): (1, D(400), D(250)),
+        ("1-30", "closed"): (1, D(250), D(0)),
+        ("31-60", "60+"): (1, D(500), D(500)),
+        ("60+", "60+"): (1, D(1000), D(700)),
+    }
+
+
+@profile(8)
+@given(tiny_ledgers())
+def test_item_level_roll_rates_stay_within_100_pct_and_equal_the_oracle(tiny: Tiny) -> None:
+    """On random ledgers (a second currency at times, prepayments, partial payments, credits and write-offs): every
+    average roll rate is ≤ 100 % (month-ends at the earlier month-end's rate), the numerators and denominators
+    equal the independent oracle's, and where each bucket went adds up to its balance exactly."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        ledger = tiny.write(root / "ledger")
+        params_path = write_params(root, ledger, allowance={"method": "roll_rate", "lookback_months": 12})
+        params = load_params(params_path)
+        result = _allowance(params, params_path)
+        averages = result.tables.roll_rates_average
+        assert all(rate is None or 0 <= rate <= 100 for rate in averages["roll_rate_pct"])
+        numerators, denominators = oracle_item_roll_sums(OracleLedger(ledger), params.as_of)
+        assert list(averages["numerator"]) == numerators
+        assert list(averages["denominator"]) == denominators
+        cures = result.tables.cure_rates
+        for row in cures.itertuples():
+            assert row.rolled_on + row.still_open + row.settled == row.bucket_balance
+            assert row.still_open >= 0 and row.written_off <= row.settled + row.still_open

@@ -33,6 +33,7 @@ from collections_mi.metrics.aging import aged_items
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.published import AllowanceKpis, AllowanceResult, AllowanceTables
 from collections_mi.metrics.result import Table, Unavailable
+from collections_mi.sources.ledger import fetch
 
 ONE = Decimal(1)
 LOSS_RATE_QUANTUM = Decimal("1e-30")
@@ -95,26 +96,45 @@ class RollRates:
         )
 
 
-def roll_rates(
-    balances: BalancesByMonth,
-    write_offs: Mapping[dt.date, Decimal],
-    months: Sequence[dt.date],
-    labels: Sequence[str],
-    overlay: Decimal,
-) -> RollRates:
-    """Roll rates over ``months`` (each compared with the month-end before it).
+#: the ``to_bucket`` of an item open at m−1 that is no longer open at m (paid, credited or written off in full)
+CLOSED = "closed"
 
-    r_k(m) = balance(b_{k+1}, m) / balance(b_k, m−1) for k < K; r_K(m) = write-offs in month m / balance(b_K, m−1).
-    r̄_k = Σ_m numerators / Σ_m denominators. L_k = overlay × Π_{j=k..K} r̄_j, capped at 1."""
+
+@dataclass(frozen=True)
+class Migration:
+    """Where each bucket's items went between consecutive month-ends (metrics.md v1.1, item-level migration).
+
+    Keyed by (month-end m, bucket the items were in at m−1); every amount is in reporting currency at m−1's closing
+    rate, so a move in exchange rates is not counted as a roll (and no rate can exceed 100 %)."""
+
+    #: balance at m−1 of the items in the bucket then (the roll rate's denominator)
+    balance_before: Mapping[tuple[dt.date, str], Decimal]
+    #: balance at m of those items that are in a later bucket at m (the numerator of r_k, k < K)
+    rolled: Mapping[tuple[dt.date, str], Decimal]
+    #: write-offs dated in month m on those items (the numerator of r_K)
+    written_off: Mapping[tuple[dt.date, str], Decimal]
+    #: balance at m of those items wherever they are (open at m) — balance_before minus this was paid, credited or
+    #: written off in the month
+    balance_now: Mapping[tuple[dt.date, str], Decimal] = field(default_factory=dict)
+    #: month_end, from_bucket, to_bucket (a bucket, or CLOSED), items, balance_before, balance_now
+    matrix: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def roll_rates(migration: Migration, months: Sequence[dt.date], labels: Sequence[str], overlay: Decimal) -> RollRates:
+    """Item-level roll rates over ``months`` (each compared with the month-end before it, metrics.md v1.1).
+
+    r_k(m) = balance at m of the items in b_k at m−1 that are in b_{k+1} or later at m / balance(b_k, m−1) for k < K;
+    r_K(m) = write-offs in month m of the items in b_K at m−1 / balance(b_K, m−1). r̄_k = Σ_m numerators / Σ_m
+    denominators. L_k = overlay × Π_{j=k..K} r̄_j, capped at 1."""
     last = len(labels) - 1
     monthly_rows = []
     numerators: dict[int, Decimal] = defaultdict(Decimal)
     denominators: dict[int, Decimal] = defaultdict(Decimal)
     for month in months:
-        before = previous_month_end(month)
         for k in range(last + 1):
-            denominator = balances.get(before, {}).get(labels[k], ZERO)
-            numerator = write_offs.get(month, ZERO) if k == last else balances.get(month, {}).get(labels[k + 1], ZERO)
+            key = (month, labels[k])
+            denominator = migration.balance_before.get(key, ZERO)
+            numerator = (migration.written_off if k == last else migration.rolled).get(key, ZERO)
             numerators[k] += numerator
             denominators[k] += denominator
             monthly_rows.append(
@@ -203,6 +223,111 @@ def bucket_balances(book: Book, aging: AgingConfig, dates: Sequence[dt.date]) ->
     return {d: {b: dsum(v) for b, v in result.get(d, {}).items()} for d in dates}
 
 
+def item_migration(book: Book, aging: AgingConfig, months: Sequence[dt.date]) -> Migration:
+    """For each month-end m of ``months``: every item open at m−1 (the month-end before) by its bucket then and its
+    bucket at m (or closed), and the write-offs dated in month m on the items of each bucket — one engine query for
+    the balances, one for the write-offs, whatever the number of months."""
+    months = sorted(set(months))
+    if not months:
+        return Migration({}, {}, {})
+    befores = [previous_month_end(m) for m in months]
+    items = aged_items(book, aging, sorted(set(months) | set(befores)))
+    pairs = ibis.memtable(
+        pd.DataFrame(
+            {"pair_before": pd.Series(befores, dtype="object"), "month_end": pd.Series(months, dtype="object")}
+        ),
+        schema=ibis.schema({"pair_before": "date", "month_end": "date"}),
+    )
+    then = items.select(
+        before=items.as_of,
+        invoice_id=items.invoice_id,
+        currency=items.currency,
+        from_bucket=items.bucket,
+        balance_before=items.open_balance,
+    )
+    then = then.join(pairs, then.before == pairs.pair_before).drop("pair_before")
+    later = items.view()
+    now = later.select(
+        now_as_of=later.as_of, now_invoice_id=later.invoice_id, to_bucket=later.bucket, balance_now=later.open_balance
+    )
+    moved = then.left_join(now, [then.invoice_id == now.now_invoice_id, then.month_end == now.now_as_of])
+    grouped = moved.group_by(["month_end", "before", "currency", "from_bucket", "to_bucket"]).aggregate(
+        items=moved.count(),
+        balance_before=moved.balance_before.sum(),
+        balance_now=moved.balance_now.fill_null(0).sum(),
+    )
+    frame = fetch(grouped.order_by(["month_end", "from_bucket", "to_bucket", "currency"]))
+    written: dict[tuple[dt.date, str], list[Decimal]] = defaultdict(list)
+    if book.adjustments is not None:
+        adj = book.adjustments
+        adj = adj.filter((adj.kind == "write_off") & (adj.adjustment_date <= book.as_of))
+        adj = adj.select(written_invoice_id=adj.invoice_id, adjustment_date=adj.adjustment_date, amount=adj.amount)
+        joined = then.join(
+            adj,
+            [
+                then.invoice_id == adj.written_invoice_id,
+                adj.adjustment_date > then.before,
+                adj.adjustment_date <= then.month_end,
+            ],
+        )
+        offs = fetch(
+            joined.group_by(["month_end", "before", "currency", "from_bucket"]).aggregate(amount=joined.amount.sum())
+        )
+        for month, before, currency, bucket, amount in zip(
+            offs["month_end"], offs["before"], offs["currency"], offs["from_bucket"], offs["amount"]
+        ):
+            written[(month, bucket)].append(book.fx.convert(amount, currency, before))
+    order = {label: position for position, label in enumerate(aging.labels)}
+    before_sums: dict[tuple[dt.date, str], list[Decimal]] = defaultdict(list)
+    now_sums: dict[tuple[dt.date, str], list[Decimal]] = defaultdict(list)
+    rolled_sums: dict[tuple[dt.date, str], list[Decimal]] = defaultdict(list)
+    cells: dict[tuple[dt.date, str, str], list[tuple[int, Decimal, Decimal]]] = defaultdict(list)
+    for month, before, currency, source, target, count, then_balance, now_balance in zip(
+        frame["month_end"],
+        frame["before"],
+        frame["currency"],
+        frame["from_bucket"],
+        frame["to_bucket"],
+        frame["items"],
+        frame["balance_before"],
+        frame["balance_now"],
+    ):
+        key = (month, source)
+        converted_before = book.fx.convert(then_balance, currency, before)
+        converted_now = book.fx.convert(now_balance, currency, before)
+        before_sums[key].append(converted_before)
+        now_sums[key].append(converted_now)
+        closed = target is None or (isinstance(target, float) and target != target)
+        if not closed and order[target] > order[source]:
+            rolled_sums[key].append(converted_now)
+        cells[(month, source, CLOSED if closed else target)].append((int(count), converted_before, converted_now))
+    columns = ["month_end", "from_bucket", "to_bucket", "items", "balance_before", "balance_now"]
+    targets = {label: position for position, label in enumerate([*aging.labels, CLOSED])}
+    matrix = pd.DataFrame(
+        [
+            {
+                "month_end": month,
+                "from_bucket": source,
+                "to_bucket": target,
+                "items": sum(c for c, _, _ in parts),
+                "balance_before": dsum(b for _, b, _ in parts),
+                "balance_now": dsum(n for _, _, n in parts),
+            }
+            for (month, source, target), parts in sorted(
+                cells.items(), key=lambda kv: (kv[0][0], order[kv[0][1]], targets[kv[0][2]])
+            )
+        ],
+        columns=columns,
+    )
+    return Migration(
+        balance_before={k: dsum(v) for k, v in before_sums.items()},
+        rolled={k: dsum(v) for k, v in rolled_sums.items()},
+        written_off={k: dsum(v) for k, v in written.items()},
+        balance_now={k: dsum(v) for k, v in now_sums.items()},
+        matrix=matrix,
+    )
+
+
 def _adjustments_in_invoice_currency(book: Book, kind: str, start: dt.date | None = None) -> ir.Table | None:
     """Adjustments of ``kind`` dated from ``start`` (or the first) to as_of, with their invoice's ``currency``."""
     if book.adjustments is None:
@@ -238,23 +363,19 @@ class AllowanceEstimate:
     unavailable: str | None = None
 
 
-def roll_rates_at(
-    as_of: dt.date, params: Params, balances: BalancesByMonth, write_offs: Mapping[dt.date, Decimal]
-) -> RollRates:
+def roll_rates_at(as_of: dt.date, params: Params, migration: Migration) -> RollRates:
     """The roll rates (and loss rates) of the lookback ending at the last month-end on or before ``as_of``."""
     months = closed_month_ends_up_to(as_of, params.allowance.lookback_months)
-    return roll_rates(balances, write_offs, months, params.aging.labels, params.allowance.overlay)
+    return roll_rates(migration, months, params.aging.labels, params.allowance.overlay)
 
 
-def allowance_at(
-    as_of: dt.date, params: Params, balances: BalancesByMonth, write_offs: Mapping[dt.date, Decimal]
-) -> AllowanceEstimate:
+def allowance_at(as_of: dt.date, params: Params, balances: BalancesByMonth, migration: Migration) -> AllowanceEstimate:
     labels = params.aging.labels
     at = balances.get(as_of, {})
     if params.allowance.method == "aging_rates":
         matrix = aging_rate_allowance(at, params.allowance_rates, labels)
         return AllowanceEstimate(as_of, dsum(matrix["allowance"]), matrix)
-    rolls = roll_rates_at(as_of, params, balances, write_offs)
+    rolls = roll_rates_at(as_of, params, migration)
     matrix = aging_rate_allowance(at, rolls.loss_rates, labels)
     held = [label for label in labels if at.get(label, ZERO) != 0]
     reason = rolls.why_not_available(held, as_of)
@@ -262,15 +383,9 @@ def allowance_at(
     return AllowanceEstimate(as_of, total, matrix, rolls, reason)
 
 
-def dates_needed(params: Params, estimate_dates: Sequence[dt.date]) -> list[dt.date]:
-    """Every month-end whose balances the estimates at ``estimate_dates`` need (lookback and the month before it)."""
-    needed = set(estimate_dates)
-    if params.allowance.method == "roll_rate":
-        for day in estimate_dates:
-            months = closed_month_ends_up_to(day, params.allowance.lookback_months)
-            needed.update(months)
-            needed.add(previous_month_end(months[0]))
-    return sorted(needed)
+def lookback_months(params: Params, dates: Sequence[dt.date]) -> list[dt.date]:
+    """Every month-end whose migration (from the month-end before it) the roll rates at ``dates`` need."""
+    return sorted({m for day in dates for m in closed_month_ends_up_to(day, params.allowance.lookback_months)})
 
 
 def gl_allowance(gl: ir.Table | None, day: dt.date) -> Decimal | None:
@@ -505,18 +620,22 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
     as_of = params.as_of
     opening_date = previous_month_end(as_of)
     backtest_dates = month_ends_up_to(opening_date, BACKTEST_MONTHS)
-    roll_params = params.model_copy(update={"allowance": params.allowance.model_copy(update={"method": "roll_rate"})})
     projection_base = shift_month_end(as_of, -12)
     estimate_dates = sorted({as_of, opening_date, *backtest_dates, projection_base})
+    # bucket balances: at each estimate date, the 3 month-ends the projections take new business from, and the
+    # months last year's projection is compared with
     needed = sorted(
-        set(dates_needed(params, estimate_dates))
-        | set(dates_needed(roll_params, [as_of, projection_base]))
+        set(estimate_dates)
+        | {m for base in (as_of, projection_base) for m in closed_month_ends_up_to(base, 3)}
         | {shift_month_end(projection_base, i) for i in range(1, PROJECTION_MONTHS + 1)}
     )
     balances = bucket_balances(book, params.aging, needed)
+    # the roll rates are shown (and projected) whatever the method; with roll_rate every estimate needs its own
+    rolled_dates = estimate_dates if params.allowance.method == "roll_rate" else [as_of, projection_base]
+    migration = item_migration(book, params.aging, lookback_months(params, rolled_dates))
     write_offs = adjustments_by_month(book, "write_off")
     recoveries = adjustments_by_month(book, "recovery")
-    estimates = {d: allowance_at(d, params, balances, write_offs) for d in estimate_dates}
+    estimates = {d: allowance_at(d, params, balances, migration) for d in estimate_dates}
     closing = estimates[as_of]
     gl_opening = gl_allowance(book.gl_balances, opening_date)
     opening = gl_opening if gl_opening is not None else estimates[opening_date].total
@@ -535,8 +654,8 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
         else rollforward(opening, month_write_offs, month_recoveries, closing.total)
     )
 
-    rolls_now = closing.rolls or roll_rates_at(as_of, params, balances, write_offs)
-    rolls_then = roll_rates_at(projection_base, params, balances, write_offs)
+    rolls_now = closing.rolls or roll_rates_at(as_of, params, migration)
+    rolls_then = roll_rates_at(projection_base, params, migration)
     labels = params.aging.labels
     tables_out = AllowanceTables(
         matrix=closing.matrix,
@@ -548,6 +667,8 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
         roll_rates_monthly=_wide_roll_rates(rolls_now.monthly),
         roll_rates_average=_with_non_roll(rolls_now.averages),
         loss_rates=pd.DataFrame({"bucket": labels, "loss_rate": [rolls_now.loss_rates[b] for b in labels]}),
+        cure_rates=cure_rates(migration, list(rolls_now.monthly["month_end"].unique()), labels),
+        migration=migration_table(migration, list(rolls_now.monthly["month_end"].unique())),
         vintages=vintage_curves(book),
         projection=_projection_table(balances, rolls_now, rolls_then, labels, as_of, projection_base, write_offs),
         write_off_candidates=write_off_candidates(book, params.aging, params.allowance.write_off_candidates),
@@ -556,8 +677,9 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
     method = (
         "aging rates: allowance = Σ bucket balance × configured rate"
         if params.allowance.method == "aging_rates"
-        else f"roll rates over the last {params.allowance.lookback_months} month-ends, chained into loss rates, "
-        f"× overlay {params.allowance.overlay}, capped at 100%"
+        else f"item-level roll rates over the last {params.allowance.lookback_months} month-ends (each invoice "
+        "followed from one month-end to the next; the last bucket's rate = the month's write-offs of the items in "
+        f"it), chained into loss rates, × overlay {params.allowance.overlay}, capped at 100%"
     )
     result = AllowanceResult(
         section="allowance",
@@ -577,6 +699,9 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
                 "closing − opening + write-offs − recoveries (the charge that makes the rollforward add up)"
             ),
             "buckets": f"aging buckets ({params.aging.basis} basis): {', '.join(labels)}",
+            "roll rates": "item-level migration (metrics.md v1.1): the balance a month later of a bucket's items now "
+            "in a later bucket, over the bucket's balance; both month-ends at the earlier month-end's exchange rate, "
+            "so a currency move is not a roll and no rate exceeds 100%",
         },
     )
     # a loss rate chaining a roll rate of 0/0 is not available, and neither is what is built on it (never 0)
@@ -646,6 +771,51 @@ def _wide_roll_rates(monthly: pd.DataFrame) -> pd.DataFrame:
             row[f"{transition} %"] = None if rate is None else rate * HUNDRED
         rows.append(row)
     return pd.DataFrame(rows, columns=["month_end", *[f"{t} %" for t in order]])
+
+
+def cure_rates(migration: Migration, months: Sequence[dt.date], labels: Sequence[str]) -> pd.DataFrame:
+    """Where each bucket's balance went a month later, summed over ``months`` (the roll rates' lookback): rolled on
+    to a later bucket, still open in the same or an earlier bucket, or settled — paid, credited or written off in
+    the month (of which written off shown apart). ``bucket_balance`` is the bucket's balance at each month-end
+    before, summed over the months; the three parts add up to it exactly (each month at its month-end-before rate)."""
+    last = len(labels) - 1
+    rows = []
+    for k, label in enumerate(labels):
+        keys = [(month, label) for month in months]
+        before = dsum(migration.balance_before.get(key, ZERO) for key in keys)
+        now = dsum(migration.balance_now.get(key, ZERO) for key in keys)
+        rolled = ZERO if k == last else dsum(migration.rolled.get(key, ZERO) for key in keys)
+        written = dsum(migration.written_off.get(key, ZERO) for key in keys)
+        settled = before - now
+        rows.append(
+            {
+                "from_bucket": label,
+                "bucket_balance": before,
+                "rolled_on": rolled,
+                "still_open": now - rolled,
+                "settled": settled,
+                "written_off": written,
+                "rolled_on_pct": _share(rolled, before),
+                "still_open_pct": _share(now - rolled, before),
+                "settled_pct": _share(settled, before),
+                "written_off_pct": _share(written, before),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _share(part: Decimal, whole: Decimal) -> Decimal | None:
+    share = ratio(part, whole)
+    return None if share is None else share * HUNDRED
+
+
+def migration_table(migration: Migration, months: Sequence[dt.date]) -> pd.DataFrame:
+    """The monthly migration matrix behind the roll rates of ``months``: from-bucket × to-bucket (or closed), items
+    and balances at both month-ends."""
+    matrix = migration.matrix
+    if matrix.empty:
+        return matrix
+    return matrix[matrix["month_end"].isin(set(months))].reset_index(drop=True)
 
 
 def _with_non_roll(averages: pd.DataFrame) -> pd.DataFrame:

@@ -177,6 +177,10 @@ class AllowanceTables(SectionTables):
     roll_rates_monthly: Table = field(metadata=published("roll_rates_monthly", needs=ADJUSTMENTS))
     roll_rates_average: Table = field(metadata=published("roll_rates_average", needs=ADJUSTMENTS))
     loss_rates: Table = field(metadata=published("loss_rates", needs=ADJUSTMENTS))
+    #: v1.1 item-level migration: where each bucket's balance went a month later (rolled on, still open, settled)
+    cure_rates: pd.DataFrame = field(metadata=published("cure_rates", key="from_bucket", measure="bucket_balance"))
+    #: the monthly from-bucket × to-bucket migration behind the roll rates
+    migration: pd.DataFrame = field(metadata=published("roll_migration"))
     vintages: Table = field(metadata=published("allowance_vintages", needs=ADJUSTMENTS))
     projection: Table = field(metadata=published("allowance_projection", needs=ADJUSTMENTS))
     write_off_candidates: pd.DataFrame = field(metadata=published("write_off_candidates"))

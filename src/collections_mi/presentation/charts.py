@@ -375,6 +375,38 @@ def roll_rate_heatmap(monthly: pd.DataFrame, title: str = "Monthly roll rates (%
     return fig
 
 
+#: the parts of a bucket's balance a month later (metrics.allowance.cure_rates), worst outcome last
+OUTCOME_PARTS = (
+    ("settled_pct", "Paid, credited or written off", "#2e7d32"),
+    ("still_open_pct", "Still open (same or earlier bucket)", "#90a4ae"),
+    ("rolled_on_pct", "Rolled to a later bucket", "#e53935"),
+)
+
+
+def bucket_outcomes(
+    cure_rates: pd.DataFrame, title: str = "Where each bucket's balance was a month later"
+) -> go.Figure:
+    """One 100 % bar per bucket: the share settled (paid, credited or written off), still open, and rolled on."""
+    fig = go.Figure()
+    buckets = [str(b) for b in cure_rates["from_bucket"]]
+    for column, name, colour in OUTCOME_PARTS:
+        values = [_maybe_float(v) for v in cure_rates[column]]
+        fig.add_bar(
+            y=buckets,
+            x=values,
+            name=name,
+            orientation="h",
+            marker_color=colour,
+            text=[None if v is None else f"{v:.0f}%" for v in values],
+            textposition="inside",
+            hovertemplate="%{y}: %{x:.1f}%<extra>" + name + "</extra>",
+        )
+    fig.update_layout(title=title, barmode="stack", **LAYOUT)
+    fig.update_xaxes(range=[0, 100], ticksuffix="%")
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
 def liquidation_curves(curves: pd.DataFrame, title: str = "Liquidation curves by placement month") -> go.Figure:
     return cohort_curves(curves, "liquidation_pct", title, "months since placement", "% of placed collected")
 

@@ -227,6 +227,13 @@ TABLES: dict[str, TableLabel] = {
     "roll_rates_monthly": TableLabel("Roll rates by month", "The share of each age bucket rolling into the next."),
     "roll_rates_average": TableLabel("Average roll rates", "Roll rates averaged over the look-back period."),
     "loss_rates": TableLabel("Loss rates", "The loss rate of each age bucket implied by the roll rates."),
+    "cure_rates": TableLabel(
+        "Where each bucket went",
+        "Each bucket's balance a month later: rolled on, still open, or paid, credited or written off.",
+    ),
+    "roll_migration": TableLabel(
+        "Migration matrix", "Items and balances moving from each bucket to each bucket (or closed) month by month."
+    ),
     "allowance_vintages": TableLabel("Loss vintages", "Cumulative net write-offs of each month's sales."),
     "allowance_projection": TableLabel(
         "Allowance projection", "Receivables and write-offs projected forward by the roll rates."
@@ -456,6 +463,14 @@ COLUMN_LABELS: dict[str, str] = {
     "kept_rate_pct": "Kept rate",
     "roll_rate_pct": "Roll rate",
     "not_rolled_pct": "Not rolled",
+    "bucket_balance": "Balance in the bucket (Σ over the months)",
+    "rolled_on": "Rolled to a later bucket",
+    "still_open": "Still open, same or earlier bucket",
+    "settled": "Paid, credited or written off",
+    "rolled_on_pct": "Rolled on",
+    "still_open_pct": "Still open",
+    "settled_pct": "Paid, credited or written off",
+    "written_off_pct": "Of which written off",
     "loss_pct": "Cumulative loss",
     "reserve_pct": "Reserve ratio",
     "liquidation_pct": "Liquidation",
@@ -571,6 +586,10 @@ PAGE_COLUMN_LABELS: dict[str, str] = {
     "kept_rate_pct": "Kept %",
     "roll_rate_pct": "Roll rate %",
     "not_rolled_pct": "Not rolled %",
+    "rolled_on_pct": "Rolled on %",
+    "still_open_pct": "Still open %",
+    "settled_pct": "Settled %",
+    "written_off_pct": "Written off %",
     "coverage_pct": "Coverage %",
     "loss_pct": "Loss %",
     "write_offs_next_12m": "Write-offs next 12m",
@@ -658,6 +677,7 @@ ENUM_COLUMNS = frozenset(
         "reason",
         "rule",
         "dbt_basis",
+        "to_bucket",
     }
 )
 
