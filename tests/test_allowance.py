@@ -420,3 +420,100 @@ def test_item_level_roll_rates_stay_within_100_pct_and_equal_the_oracle(tiny: Ti
         for row in cures.itertuples():
             assert row.rolled_on + row.still_open + row.settled == row.bucket_balance
             assert row.still_open >= 0 and row.written_off <= row.settled + row.still_open
+
+
+QUALITATIVE = [
+    {"factor": "Recession", "scope": "all", "adjustment_pct": 10, "rationale": "GDP outlook", "approved_by": "CFO"},
+    {
+        "factor": "Old items",
+        "scope": {"bucket": "60+"},
+        "adjustment_pct": 25,
+        "rationale": "court backlog slows recoveries",
+        "approved_by": "Credit committee",
+    },
+    {
+        "factor": "Retail relief",
+        "scope": {"segment": ["Retail"]},
+        "adjustment_pct": -5,
+        "rationale": "government support scheme",
+        "approved_by": "CFO",
+    },
+]
+
+
+def test_qualitative_factors_by_hand(tmp_path: Path) -> None:
+    """metrics.md v1.1 qualitative factors on the migration ledger (one Retail customer), aging rates 1 % / 5 % /
+    20 % / 100 %. At 2026-10-31: current 200, 31-60 550, 60+ 1,200 → the method's allowance 2 + 110 + 1,200 =
+    1,312. Recession +10 % on all: 0.2 + 11 + 120 = 131.2; Old items +25 % on 60+: 300; Retail relief −5 % on all
+    (every item is Retail): −65.6. 60+ would be 1,200 × 1.30 = 1,560 > its balance: capped, −360. Booked: 2.1 +
+    115.5 + 1,200 = 1,317.6 = 1,312 + 131.2 + 300 − 65.6 − 360. The recomputed opening (no GL) carries the same
+    factors: at 09-30 current 1,100 → 11 × 1.05, 1-30 650 → 32.5 × 1.05, 31-60 500 → 100 × 1.05, 60+ 1,000 →
+    capped at 1,000: 1,150.675; expense = 1,317.6 − 1,150.675 + 200 written off = 366.925."""
+    ledger = _migration_ledger(tmp_path / "l")
+    (ledger / "customers.csv").write_text("customer_id,name,segment\nK1,Kappa Ltd,Retail\n", encoding="utf-8")
+    params_path = write_params(
+        tmp_path,
+        ledger,
+        aging={"buckets": [30, 60]},
+        allowance={"rates": ROLL_RATE_3["rates"], "qualitative": QUALITATIVE},
+    )
+    params = load_params(params_path)
+    result = _allowance(params, params_path)
+    waterfall = list(zip(result.tables.waterfall["line"], result.tables.waterfall["amount"]))
+    assert waterfall == [
+        ("Quantitative allowance (aging rates)", D("1312")),
+        ("Recession", D("131.2")),
+        ("Old items", D("300")),
+        ("Retail relief", D("-65.6")),
+        ("Capped at the items' balance or floored at 0", D("-360")),
+        ("Allowance booked", D("1317.6")),
+    ]
+    assert sum(a for _, a in waterfall[:-1]) == waterfall[-1][1]  # exact
+    assert sum(result.tables.matrix["allowance"]) == D(1312)  # the provision matrix stays the method's
+    kpis = result.kpis
+    assert (kpis.allowance_total, kpis.allowance_opening, kpis.bad_debt_expense) == (
+        D("1317.6"),
+        D("1150.675"),
+        D("366.925"),
+    )
+    register = result.tables.qualitative.set_index("factor")
+    assert list(register.index) == ["Recession", "Old items", "Retail relief"]
+    assert register.loc["Old items", "scope"] == "bucket 60+"
+    assert register.loc["Old items", "balance_in_scope"] == D(1200)
+    assert register.loc["Old items", "allowance_in_scope"] == D(1200)
+    assert register.loc["Retail relief", "approved_by"] == "CFO"
+    lines = list(result.tables.rollforward["amount"])
+    assert lines[-1] == D("1317.6") and sum(lines[:-1]) == lines[-1]
+
+
+def test_without_qualitative_factors_the_booked_allowance_is_the_methods(tmp_path: Path) -> None:
+    ledger = _migration_ledger(tmp_path / "l")
+    params_path = write_params(tmp_path, ledger, aging={"buckets": [30, 60]}, allowance={"rates": ROLL_RATE_3["rates"]})
+    params = load_params(params_path)
+    result = _allowance(params, params_path)
+    assert result.kpis.allowance_total == D(1312) and result.tables.qualitative.empty
+    assert list(result.tables.waterfall["amount"]) == [D(1312), D(1312)]
+
+
+@pytest.mark.parametrize(
+    ("factor", "expected"),
+    [
+        ({"scope": {"bucket": "90+"}}, "allowance.qualitative.0.scope.bucket: 90+ is not an aging bucket"),
+        ({"scope": {"region": "EMEA"}}, "allowance.qualitative.0.scope: Value error, write `all`"),
+        ({"rationale": " "}, "allowance.qualitative.0.rationale: Value error, must not be empty"),
+        ({"approved_by": ""}, "allowance.qualitative.0.approved_by"),
+        ({"owner": "me"}, "allowance.qualitative.0.owner: unknown key"),
+        ({"adjustment_pct": -101}, "allowance.qualitative.0.adjustment_pct"),
+    ],
+)
+def test_a_bad_qualitative_factor_exits_2_naming_the_key(tmp_path: Path, factor: dict, expected: str) -> None:
+    from conftest import cli
+
+    ledger = _migration_ledger(tmp_path / "l")
+    entry = {**QUALITATIVE[0], **factor}
+    params_path = write_params(
+        tmp_path, ledger, aging={"buckets": [30, 60]}, allowance={"rates": ROLL_RATE_3["rates"], "qualitative": [entry]}
+    )
+    run = cli("metrics", "--params", str(params_path))
+    assert run.returncode == 2 and expected in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr

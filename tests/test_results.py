@@ -193,7 +193,7 @@ def test_every_kpi_id_and_published_table_name_is_declared_once() -> None:
     kpi_ids = [kpi for s in SECTIONS.values() for kpi in s.kpis.ids()]
     files = [file for s in SECTIONS.values() for file in s.tables.files().values()]
     assert len(kpi_ids) == len(set(kpi_ids)) == 40
-    assert len(files) == len(set(files)) == 76
+    assert len(files) == len(set(files)) == 78
     for section in SECTIONS.values():
         assert not set(section.kpis.ids()) & set(section.tables.files()), section.name
 
@@ -280,7 +280,15 @@ def test_output_needs_are_those_each_field_declares_under_the_params() -> None:
     assert needs("allowance", "roll_rate") == {
         **write_off_driven,
         **dict.fromkeys(
-            ("allowance_total", "allowance_opening", "allowance_matrix", "allowance_gl_reconciliation"), adjustments
+            (
+                "allowance_total",
+                "allowance_opening",
+                "allowance_matrix",
+                "allowance_gl_reconciliation",
+                "allowance_qualitative",
+                "allowance_waterfall",
+            ),
+            adjustments,
         ),
     }
     assert needs("watchlist", "aging_rates") == {}

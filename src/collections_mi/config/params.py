@@ -27,6 +27,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     ValidationError,
     create_model,
     field_validator,
@@ -380,12 +381,87 @@ class WriteOffCandidatesConfig(_Strict):
     disputed_days: Annotated[int, Field(ge=1)] = 90
 
 
+@dataclass(frozen=True)
+class QualitativeScope:
+    """Which items a qualitative factor covers: every item (``all``), the items of some aging buckets, or the items
+    of customers in some segments."""
+
+    kind: Literal["all", "bucket", "segment"]
+    values: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        if self.kind == "all":
+            return "all items"
+        return f"{self.kind} {', '.join(self.values)}"
+
+
+def _scope(value: Any) -> QualitativeScope:
+    """``all``, ``{bucket: 91-120}``, ``{bucket: [91-120, 120+]}``, ``{segment: Retail}`` (or a list)."""
+    if isinstance(value, QualitativeScope):
+        return value
+    if value == "all":
+        return QualitativeScope("all")
+    if isinstance(value, dict) and len(value) == 1:
+        ((key, chosen),) = value.items()
+        if key in ("bucket", "segment"):
+            chosen = [chosen] if isinstance(chosen, str) else chosen
+            if (
+                isinstance(chosen, list)
+                and chosen
+                and all(isinstance(v, str) and v.strip() and len(v) <= 200 for v in chosen)
+            ):
+                return QualitativeScope(key, tuple(dict.fromkeys(v.strip() for v in chosen)))
+            raise ValueError(f"{key}: give one {key} or a list of them (non-empty text)")
+    raise ValueError("write `all`, `{bucket: <label or list of labels>}` or `{segment: <name or list of names>}`")
+
+
+def _scope_as_written(scope: QualitativeScope) -> Any:
+    return "all" if scope.kind == "all" else {scope.kind: list(scope.values)}
+
+
+NonBlank = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class QualitativeFactor(_Strict):
+    """One entry of the qualitative-factor register (metrics.md v1.1): the allowance of the items in ``scope`` is
+    multiplied by 1 + (the adjustment_pct of every factor covering them) / 100."""
+
+    factor: Annotated[str, Field(min_length=1, max_length=200)]
+    scope: Annotated[QualitativeScope, BeforeValidator(_scope), PlainSerializer(_scope_as_written)] = QualitativeScope(
+        "all"
+    )
+    adjustment_pct: Annotated[Decimal, Field(ge=-100, le=1000)]
+    rationale: NonBlank
+    approved_by: Annotated[str, Field(min_length=1, max_length=200)]
+
+    @field_validator("factor", "rationale", "approved_by")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty: the register says what each factor is, why, and who approved it")
+        return value.strip()
+
+
 class AllowanceConfig(_Strict):
     method: Literal["aging_rates", "roll_rate"] = "aging_rates"
     rates: dict[str, Rate] | None = None
     lookback_months: Annotated[int, Field(ge=1, le=60)] = 12
     overlay: Annotated[Decimal, Field(ge=0, le=10)] = Decimal("1.0")
     write_off_candidates: WriteOffCandidatesConfig = Field(default_factory=WriteOffCandidatesConfig)
+    #: v1.1 qualitative-factor register, applied in order to the method's allowance
+    qualitative: Annotated[list[QualitativeFactor], Field(max_length=50)] = Field(default_factory=list)
+
+    @field_validator("qualitative")
+    @classmethod
+    def _unique_factors(cls, factors: list[QualitativeFactor]) -> list[QualitativeFactor]:
+        names = [f.factor for f in factors]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(
+                f"each factor once: {', '.join(repeated)} "
+                f"{'appears' if len(repeated) == 1 else 'appear'} more than once"
+            )
+        return factors
 
 
 def _general_rates() -> dict[RiskGrade, Decimal]:
@@ -477,12 +553,14 @@ class Params(_Strict):
         labels = self.aging.labels
         rates = self.allowance.rates
         if rates is None:
+            self._qualitative_buckets_exist(labels)
             if labels != list(DEFAULT_ALLOWANCE_RATES):
                 raise ValueError(
                     "allowance.rates: the aging buckets are not the default ones, so give a rate for each "
                     f"bucket: {', '.join(labels)}"
                 )
             return self
+        self._qualitative_buckets_exist(labels)
         missing = [b for b in labels if b not in rates]
         extra = [b for b in rates if b not in labels]
         if missing or extra:
@@ -491,6 +569,15 @@ class Params(_Strict):
                 f"{labels}; missing {missing or 'none'}, unknown {extra or 'none'}"
             )
         return self
+
+    def _qualitative_buckets_exist(self, labels: list[str]) -> None:
+        for position, factor in enumerate(self.allowance.qualitative):
+            unknown = [v for v in factor.scope.values if factor.scope.kind == "bucket" and v not in labels]
+            if unknown:
+                raise ValueError(
+                    f"allowance.qualitative.{position}.scope.bucket: {', '.join(unknown)} is not an aging bucket; "
+                    f"the buckets are {', '.join(labels)}"
+                )
 
     @property
     def period(self) -> str:

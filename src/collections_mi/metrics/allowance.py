@@ -8,6 +8,7 @@ lookback of the method, the opening allowance, the back-test — is computed in 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
 from collections import defaultdict
@@ -19,7 +20,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from collections_mi.config.params import AgingConfig, Params, WriteOffCandidatesConfig
+from collections_mi.config.params import AgingConfig, Params, QualitativeFactor, WriteOffCandidatesConfig
 from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio, round_money
 from collections_mi.core.periods import (
     closed_month_ends_up_to,
@@ -29,6 +30,7 @@ from collections_mi.core.periods import (
     previous_month_end,
     shift_month_end,
 )
+from collections_mi.core.values import UNASSIGNED
 from collections_mi.metrics.aging import aged_items
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.published import AllowanceKpis, AllowanceResult, AllowanceTables
@@ -204,6 +206,99 @@ def rollforward(opening: Decimal, write_offs: Decimal, recoveries: Decimal, clos
     )
 
 
+@dataclass(frozen=True)
+class QualitativeResult:
+    """The qualitative-factor register applied to a quantitative allowance (metrics.md v1.1)."""
+
+    quantitative: Decimal
+    final: Decimal
+    #: factor, scope, adjustment_pct, rationale, approved_by, balance_in_scope, allowance_in_scope, amount
+    register: pd.DataFrame
+    #: line, amount: quantitative → each factor → (cap / floor) → final; the steps add up to the final exactly
+    waterfall: pd.DataFrame
+
+
+CAP_OR_FLOOR = "Capped at the items' balance or floored at 0"
+REGISTER_COLUMNS = [
+    "factor",
+    "scope",
+    "adjustment_pct",
+    "rationale",
+    "approved_by",
+    "balance_in_scope",
+    "allowance_in_scope",
+    "amount",
+]
+
+
+def _register(rows: list[dict[str, object]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=REGISTER_COLUMNS)
+
+
+def _covers(factor: QualitativeFactor, bucket: str, segment: str) -> bool:
+    scope = factor.scope
+    return scope.kind == "all" or (
+        scope.values is not None and (bucket if scope.kind == "bucket" else segment) in scope.values
+    )
+
+
+def apply_qualitative(
+    cells: Mapping[tuple[str, str], Decimal],
+    loss_rates: Mapping[str, Decimal | None],
+    factors: Sequence[QualitativeFactor],
+    method: str,
+) -> QualitativeResult:
+    """``cells``: (bucket, segment) → open balance (reporting currency); the quantitative allowance of a cell is its
+    balance × its bucket's loss rate. The allowance of the items a factor covers is multiplied by 1 + Σ
+    adjustment_pct / 100 of the factors covering them, floored at 0 and capped at their balance. Each factor's
+    amount is its own adjustment_pct / 100 × the quantitative allowance it covers; what the floor or the cap takes
+    is a line of its own, so quantitative + Σ factors + cap/floor = final, exactly."""
+    step = Decimal("0.01")
+    quantitative_total = ZERO
+    final_total = ZERO
+    cap_total = ZERO
+    amounts: dict[str, Decimal] = {f.factor: ZERO for f in factors}
+    in_scope_balance: dict[str, Decimal] = {f.factor: ZERO for f in factors}
+    in_scope_allowance: dict[str, Decimal] = {f.factor: ZERO for f in factors}
+    with decimal.localcontext(MONEY_CONTEXT):
+        for (bucket, segment), balance in sorted(cells.items()):
+            rate = loss_rates.get(bucket)
+            quantitative = ZERO if rate is None else balance * rate  # None only where nothing is held (checked before)
+            covering = [f for f in factors if _covers(f, bucket, segment)]
+            raw = quantitative
+            for factor in covering:
+                amount = quantitative * factor.adjustment_pct * step
+                amounts[factor.factor] += amount
+                in_scope_balance[factor.factor] += balance
+                in_scope_allowance[factor.factor] += quantitative
+                raw += amount
+            final = min(balance, max(ZERO, raw))
+            cap_total += final - raw
+            quantitative_total += quantitative
+            final_total += final
+    register = _register(
+        [
+            {
+                "factor": f.factor,
+                "scope": f.scope.describe(),
+                "adjustment_pct": f.adjustment_pct,
+                "rationale": f.rationale,
+                "approved_by": f.approved_by,
+                "balance_in_scope": in_scope_balance[f.factor],
+                "allowance_in_scope": in_scope_allowance[f.factor],
+                "amount": amounts[f.factor],
+            }
+            for f in factors
+        ]
+    )
+    steps = [{"line": f"Quantitative allowance ({method.replace('_', ' ')})", "amount": quantitative_total}]
+    steps += [{"line": f.factor, "amount": amounts[f.factor]} for f in factors]
+    if cap_total != 0:
+        steps.append({"line": CAP_OR_FLOOR, "amount": cap_total})
+    steps.append({"line": "Allowance booked", "amount": final_total})
+    return QualitativeResult(quantitative_total, final_total, register, pd.DataFrame(steps, columns=["line", "amount"]))
+
+
 # ---------------------------------------------------------------------------------------------- ledger inputs
 
 
@@ -221,6 +316,28 @@ def bucket_balances(book: Book, aging: AgingConfig, dates: Sequence[dt.date]) ->
     for as_of, currency, bucket, balance in zip(frame["as_of"], frame["currency"], frame["bucket"], frame["balance"]):
         result[as_of][bucket].append(fx.convert(balance, currency, as_of))
     return {d: {b: dsum(v) for b, v in result.get(d, {}).items()} for d in dates}
+
+
+def bucket_segment_balances(
+    book: Book, aging: AgingConfig, dates: Sequence[dt.date]
+) -> dict[dt.date, dict[tuple[str, str], Decimal]]:
+    """Open balance per (aging bucket, customer segment) in reporting currency at each date; a customer without a
+    segment is "(none)" — what the qualitative factors' scopes are matched against. One engine query."""
+    items = aged_items(book, aging, sorted(set(dates)))
+    customers = book.customers
+    segment = customers.segment if "segment" in customers.columns else ibis.null().cast("string")
+    segments = customers.select(segment_customer=customers.customer_id, segment=segment)
+    items = items.left_join(segments, items.customer_id == segments.segment_customer)
+    frame = fetch(
+        items.group_by(["as_of", "currency", "bucket", "segment"]).aggregate(balance=items.open_balance.sum())
+    )
+    result: dict[dt.date, dict[tuple[str, str], list[Decimal]]] = defaultdict(lambda: defaultdict(list))
+    for as_of, currency, bucket, name, balance in zip(
+        frame["as_of"], frame["currency"], frame["bucket"], frame["segment"], frame["balance"]
+    ):
+        key = (bucket, name if isinstance(name, str) and name else UNASSIGNED)
+        result[as_of][key].append(book.fx.convert(balance, currency, as_of))
+    return {d: {k: dsum(v) for k, v in result.get(d, {}).items()} for d in dates}
 
 
 def item_migration(book: Book, aging: AgingConfig, months: Sequence[dt.date]) -> Migration:
@@ -639,6 +756,21 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
     closing = estimates[as_of]
     gl_opening = gl_allowance(book.gl_balances, opening_date)
     opening = gl_opening if gl_opening is not None else estimates[opening_date].total
+    # the qualitative-factor register on the method's allowance at D (and on the recomputed opening, so that the
+    # month's expense is not the register's whole effect again every month; a GL opening already carries it)
+    factors = params.allowance.qualitative
+    qualitative = None
+    if closing.total is not None and not factors:
+        qualitative = QualitativeResult(closing.total, closing.total, _register([]), _plain(closing.total, params))
+    elif closing.total is not None:
+        recompute_opening = gl_opening is None and opening is not None
+        cells = bucket_segment_balances(book, params.aging, [as_of, opening_date] if recompute_opening else [as_of])
+        qualitative = apply_qualitative(cells[as_of], _rates_of(closing), factors, params.allowance.method)
+        closing = dataclasses.replace(closing, total=qualitative.final)
+        if recompute_opening:
+            opening = apply_qualitative(
+                cells[opening_date], _rates_of(estimates[opening_date]), factors, params.allowance.method
+            ).final
     month_key = month_end(as_of)
     month_write_offs = write_offs.get(month_key, ZERO) if as_of == month_key else _partial_month(book, "write_off")
     month_recoveries = recoveries.get(month_key, ZERO) if as_of == month_key else _partial_month(book, "recovery")
@@ -673,6 +805,12 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
         projection=_projection_table(balances, rolls_now, rolls_then, labels, as_of, projection_base, write_offs),
         write_off_candidates=write_off_candidates(book, params.aging, params.allowance.write_off_candidates),
         disputed=_disputed_allowance(book, params.aging, closing.matrix),
+        qualitative=Unavailable("the method's allowance at D cannot be computed")
+        if qualitative is None
+        else qualitative.register,
+        waterfall=Unavailable("the method's allowance at D cannot be computed")
+        if qualitative is None
+        else qualitative.waterfall,
     )
     method = (
         "aging rates: allowance = Σ bucket balance × configured rate"
@@ -699,6 +837,19 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
                 "closing − opening + write-offs − recoveries (the charge that makes the rollforward add up)"
             ),
             "buckets": f"aging buckets ({params.aging.basis} basis): {', '.join(labels)}",
+            "qualitative factors": (
+                "none: the allowance booked is the method's"
+                if not factors
+                else f"{len(factors)} in the register, each multiplying the allowance of the items in its scope by "
+                "1 + its adjustment % / 100 (factors on the same items add up), floored at 0 and capped at the "
+                "items' balance; "
+                + (
+                    "the opening allowance is the GL's"
+                    if gl_opening is not None
+                    else "the recomputed opening carries the same factors, so the expense is not their whole effect "
+                    "again every month"
+                )
+            ),
             "roll rates": "item-level migration (metrics.md v1.1): the balance a month later of a bucket's items now "
             "in a later bucket, over the bucket's balance; both month-ends at the earlier month-end's exchange rate, "
             "so a currency move is not a roll and no rate exceeds 100%",
@@ -719,6 +870,21 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
     if "gl_balances" in book.shape.left_out:  # an audience's book: the GL is not per customer
         result.omit(["gl_reconciliation"], book.shape.left_out["gl_balances"])
     return result
+
+
+def _rates_of(estimate: AllowanceEstimate) -> dict[str, Decimal | None]:
+    return dict(zip(estimate.matrix["bucket"], estimate.matrix["loss_rate"]))
+
+
+def _plain(total: Decimal, params: Params) -> pd.DataFrame:
+    method = params.allowance.method.replace("_", " ")
+    return pd.DataFrame(
+        [
+            {"line": f"Quantitative allowance ({method})", "amount": total},
+            {"line": "Allowance booked", "amount": total},
+        ],
+        columns=["line", "amount"],
+    )
 
 
 def _partial_month(book: Book, kind: str) -> Decimal:

@@ -185,6 +185,11 @@ class AllowanceTables(SectionTables):
     projection: Table = field(metadata=published("allowance_projection", needs=ADJUSTMENTS))
     write_off_candidates: pd.DataFrame = field(metadata=published("write_off_candidates"))
     disputed: Table = field(metadata=published("allowance_disputed", needs=DISPUTED))
+    #: v1.1 qualitative-factor register (empty without factors) and the waterfall quantitative → factors → booked
+    qualitative: Table = field(
+        metadata=published("allowance_qualitative", needs=ADJUSTMENTS, when=_roll_rate, key="factor", measure="amount")
+    )
+    waterfall: Table = field(metadata=published("allowance_waterfall", needs=ADJUSTMENTS, when=_roll_rate))
 
 
 AllowanceResult = SectionResult[AllowanceKpis, AllowanceTables]

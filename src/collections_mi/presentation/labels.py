@@ -242,6 +242,12 @@ TABLES: dict[str, TableLabel] = {
         "Write-off candidates", "Open items proposed for write-off, with the rule each meets."
     ),
     "allowance_disputed": TableLabel("Allowance on disputes", "The allowance on disputed items by age bucket."),
+    "allowance_qualitative": TableLabel(
+        "Qualitative factors", "The register: each factor's scope, adjustment, rationale, approver and amount."
+    ),
+    "allowance_waterfall": TableLabel(
+        "Allowance waterfall", "The method's allowance, each qualitative factor, and the allowance booked."
+    ),
     # watch-list reserves
     "watchlist_loans": TableLabel("Watch-list loans", "Every loan on the watch list: grade, status, PV and reserve."),
     "watchlist_by_grade": TableLabel("Reserves by grade", "Loans, balance and reserves by risk grade."),
@@ -464,6 +470,13 @@ COLUMN_LABELS: dict[str, str] = {
     "roll_rate_pct": "Roll rate",
     "not_rolled_pct": "Not rolled",
     "bucket_balance": "Balance in the bucket (Σ over the months)",
+    "factor": "Factor",
+    "scope": "Applies to",
+    "adjustment_pct": "Adjustment",
+    "rationale": "Rationale",
+    "approved_by": "Approved by",
+    "balance_in_scope": "Balance in scope",
+    "allowance_in_scope": "Method's allowance in scope",
     "rolled_on": "Rolled to a later bucket",
     "still_open": "Still open, same or earlier bucket",
     "settled": "Paid, credited or written off",
