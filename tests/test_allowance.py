@@ -465,7 +465,7 @@ def test_qualitative_factors_by_hand(tmp_path: Path) -> None:
         ("Recession", D("131.2")),
         ("Old items", D("300")),
         ("Retail relief", D("-65.6")),
-        ("Capped at the items' balance or floored at 0", D("-360")),
+        ("Capped at balance / floored at 0", D("-360")),
         ("Allowance booked", D("1317.6")),
     ]
     assert sum(a for _, a in waterfall[:-1]) == waterfall[-1][1]  # exact

@@ -218,7 +218,7 @@ class QualitativeResult:
     waterfall: pd.DataFrame
 
 
-CAP_OR_FLOOR = "Capped at the items' balance or floored at 0"
+CAP_OR_FLOOR = "Capped at balance / floored at 0"
 REGISTER_COLUMNS = [
     "factor",
     "scope",
