@@ -177,6 +177,21 @@ def test_matches_oracle_and_rollforward_adds_up(demo_ledger: Path, tmp_path: Pat
     with decimal.localcontext(decimal.Context(prec=100)):
         assert sum(lines[:-1]) == lines[-1] == result.kpis.allowance_total  # exact, not just to the cent
     assert result.kpis.allowance_total > 0
+    # the methods compared: each method's allowance at D is the oracle's for that method, the booked one marked;
+    # the booked method's back-test error is its own back-test table's over the 12 latest complete month-ends
+    methods = result.tables.methods.set_index("allowance_method")
+    assert list(methods.index) == ["aging_rates", "roll_rate"]
+    assert [m for m in methods.index if methods.loc[m, "booked"]] == [method]
+    other = "roll_rate" if method == "aging_rates" else "aging_rates"
+    other_expected = oracle_allowance(oracle, day, other, params.allowance_rates)
+    assert methods.loc[other, "allowance"].quantize(CENT) == other_expected.quantize(CENT)
+    assert methods.loc[method, "allowance"] == result.kpis.allowance_total  # no qualitative factors here
+    complete = result.tables.backtest[result.tables.backtest["horizon_complete"]].tail(12)
+    complete = complete[complete["allowance"].notna()]
+    if len(complete):
+        error = sum(abs(d) for d in complete["difference"]) / sum(complete["write_offs_next_12m"]) * 100
+        assert abs(methods.loc[method, "backtest_error_pct"] - error) < D("1e-20")
+        assert methods.loc[method, "backtest_months"] == len(complete)
 
 
 def test_method_rates_and_overlay_move_the_allowance_as_expected(demo_ledger: Path, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from collections_mi.config.params import AgingConfig, Params, QualitativeFactor, WriteOffCandidatesConfig
-from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, ratio, round_money
+from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, percent_of, ratio, round_money
 from collections_mi.core.periods import (
     closed_month_ends_up_to,
     month_end,
@@ -519,14 +519,17 @@ BACKTEST_HORIZON_MONTHS = 12
 PROJECTION_MONTHS = 3
 
 
-def backtest(book: Book, aging: AgingConfig, estimates: Mapping[dt.date, AllowanceEstimate]) -> pd.DataFrame:
-    """Allowance predicted at each past month-end against write-offs of the balances then open, over the next
-    12 months (fewer where the horizon reaches past as_of: ``horizon_complete`` is then false)."""
-    dates = sorted(estimates)
-    columns = ["month_end", "allowance", "write_offs_next_12m", "difference", "coverage_pct", "horizon_complete"]
-    if not dates or book.adjustments is None:
-        return pd.DataFrame(columns=columns)
-    items = aged_items(book, aging, dates).select("as_of", "invoice_id", "currency")
+BACKTEST_COLUMNS = ["month_end", "allowance", "write_offs_next_12m", "difference", "coverage_pct", "horizon_complete"]
+
+
+def realised_write_offs(book: Book, aging: AgingConfig, dates: Sequence[dt.date]) -> dict[dt.date, Decimal] | None:
+    """Per month-end: the write-offs, over the next 12 months (up to as_of), of the items open then (each at its
+    write-off date's rate); None without an adjustments table. One engine query."""
+    if book.adjustments is None:
+        return None
+    if not dates:
+        return {}
+    items = aged_items(book, aging, sorted(dates)).select("as_of", "invoice_id", "currency")
     adj = book.adjustments
     write_offs = adj.filter((adj.kind == "write_off") & (adj.adjustment_date <= book.as_of))
     joined = items.join(write_offs.select("invoice_id", "adjustment_date", "amount"), "invoice_id")
@@ -534,21 +537,27 @@ def backtest(book: Book, aging: AgingConfig, estimates: Mapping[dt.date, Allowan
         (joined.adjustment_date > joined.as_of)
         & (joined.adjustment_date <= joined.as_of + ibis.interval(months=BACKTEST_HORIZON_MONTHS))
     )
-    frame = (
-        joined.group_by(["as_of", "currency", "adjustment_date"])
-        .aggregate(amount=joined.amount.sum())
-        .to_pyarrow()
-        .to_pandas()
-    )
+    frame = fetch(joined.group_by(["as_of", "currency", "adjustment_date"]).aggregate(amount=joined.amount.sum()))
     realised: dict[dt.date, list[Decimal]] = defaultdict(list)
     for as_of, currency, day, amount in zip(
         frame["as_of"], frame["currency"], frame["adjustment_date"], frame["amount"]
     ):
         realised[as_of].append(book.fx.convert(amount, currency, day))
+    return {d: dsum(realised.get(d, [])) for d in dates}
+
+
+def backtest(
+    estimates: Mapping[dt.date, AllowanceEstimate], realised: Mapping[dt.date, Decimal] | None, as_of: dt.date
+) -> pd.DataFrame:
+    """Allowance predicted at each past month-end against write-offs of the balances then open, over the next
+    12 months (fewer where the horizon reaches past as_of: ``horizon_complete`` is then false)."""
+    dates = sorted(estimates)
+    if not dates or realised is None:
+        return pd.DataFrame(columns=BACKTEST_COLUMNS)
     rows = []
     for estimate_date in dates:
         predicted = estimates[estimate_date].total  # None: not available at that month-end (a roll rate of 0/0)
-        actual = dsum(realised.get(estimate_date, []))
+        actual = realised.get(estimate_date, ZERO)
         coverage = None if predicted is None else ratio(predicted, actual)
         rows.append(
             {
@@ -557,10 +566,60 @@ def backtest(book: Book, aging: AgingConfig, estimates: Mapping[dt.date, Allowan
                 "write_offs_next_12m": actual,
                 "difference": None if predicted is None else predicted - actual,
                 "coverage_pct": None if coverage is None else coverage * HUNDRED,
-                "horizon_complete": shift_month_end(estimate_date, BACKTEST_HORIZON_MONTHS) <= book.as_of,
+                "horizon_complete": shift_month_end(estimate_date, BACKTEST_HORIZON_MONTHS) <= as_of,
             }
         )
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=BACKTEST_COLUMNS)
+
+
+#: how many of the latest month-ends with a complete 12-month horizon the method comparison back-tests
+COMPARISON_MONTHS = 12
+METHODS = ("aging_rates", "roll_rate")
+
+
+def method_comparison(
+    booked: str,
+    allowance_at_d: Mapping[str, AllowanceEstimate],
+    backtests: Mapping[str, pd.DataFrame],
+    ar_total: Decimal,
+) -> pd.DataFrame:
+    """Every method side by side on the same book (metrics.md v1.1): its allowance at D, coverage of the open
+    receivables, and its back-test over the latest COMPARISON_MONTHS month-ends whose 12-month horizon is complete —
+    error = Σ |allowance − write-offs that followed| / Σ write-offs × 100, bias = Σ (allowance − write-offs) / Σ
+    write-offs × 100 (positive: the method provided more than was lost)."""
+    rows = []
+    for method, estimate in allowance_at_d.items():
+        frame = backtests.get(method, pd.DataFrame(columns=BACKTEST_COLUMNS))
+        complete = frame[frame["horizon_complete"].astype(bool)] if len(frame) else frame
+        complete = complete.sort_values("month_end").tail(COMPARISON_MONTHS) if len(complete) else complete
+        usable = complete[complete["allowance"].notna()] if len(complete) else complete
+        actual = dsum(usable["write_offs_next_12m"]) if len(usable) else ZERO
+        differences = list(usable["difference"]) if len(usable) else []
+        rows.append(
+            {
+                "allowance_method": method,
+                "booked": method == booked,
+                "allowance": estimate.total,
+                "coverage_pct": None if estimate.total is None else percent_of(estimate.total, ar_total),
+                "backtest_months": len(usable),
+                "backtest_error_pct": percent_of(dsum(abs(d) for d in differences), actual) if differences else None,
+                "backtest_bias_pct": percent_of(dsum(differences), actual) if differences else None,
+                "not_available": estimate.unavailable or "",
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "allowance_method",
+            "booked",
+            "allowance",
+            "coverage_pct",
+            "backtest_months",
+            "backtest_error_pct",
+            "backtest_bias_pct",
+            "not_available",
+        ],
+    )
 
 
 def vintage_curves(book: Book, cohorts: int = 24) -> pd.DataFrame:
@@ -747,12 +806,22 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
         | {shift_month_end(projection_base, i) for i in range(1, PROJECTION_MONTHS + 1)}
     )
     balances = bucket_balances(book, params.aging, needed)
-    # the roll rates are shown (and projected) whatever the method; with roll_rate every estimate needs its own
-    rolled_dates = estimate_dates if params.allowance.method == "roll_rate" else [as_of, projection_base]
-    migration = item_migration(book, params.aging, lookback_months(params, rolled_dates))
+    # the roll rates are shown, projected and compared whatever the method: every estimate date needs its lookback
+    migration = item_migration(book, params.aging, lookback_months(params, estimate_dates))
     write_offs = adjustments_by_month(book, "write_off")
     recoveries = adjustments_by_month(book, "recovery")
-    estimates = {d: allowance_at(d, params, balances, migration) for d in estimate_dates}
+    by_method = {
+        method: {
+            d: allowance_at(d, _with_method(params, method), balances, migration)
+            for d in (estimate_dates if method == params.allowance.method else [as_of, *backtest_dates])
+        }
+        for method in METHODS
+    }
+    estimates = by_method[params.allowance.method]
+    realised = realised_write_offs(book, params.aging, backtest_dates)
+    backtests = {
+        method: backtest({d: by_method[method][d] for d in backtest_dates}, realised, as_of) for method in METHODS
+    }
     closing = estimates[as_of]
     gl_opening = gl_allowance(book.gl_balances, opening_date)
     opening = gl_opening if gl_opening is not None else estimates[opening_date].total
@@ -795,7 +864,13 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
         gl_reconciliation=Unavailable("the closing allowance cannot be computed")
         if closing.total is None
         else _gl_reconciliation(book.gl_balances, as_of, closing.total, params.reporting_currency),
-        backtest=backtest(book, params.aging, {d: estimates[d] for d in backtest_dates}),
+        backtest=backtests[params.allowance.method],
+        methods=method_comparison(
+            params.allowance.method,
+            {method: by_method[method][as_of] for method in METHODS},
+            backtests,
+            dsum(balances.get(as_of, {}).values()),
+        ),
         roll_rates_monthly=_wide_roll_rates(rolls_now.monthly),
         roll_rates_average=_with_non_roll(rolls_now.averages),
         loss_rates=pd.DataFrame({"bucket": labels, "loss_rate": [rolls_now.loss_rates[b] for b in labels]}),
@@ -850,6 +925,11 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
                     "again every month"
                 )
             ),
+            "method comparison": "every method on the same book: its own allowance at D (before the qualitative "
+            "factors), coverage of the open receivables, and its back-test over the latest "
+            f"{COMPARISON_MONTHS} month-ends whose 12-month horizon is complete (error = Σ|allowance − write-offs "
+            "that followed| / Σ write-offs; bias = Σ(allowance − write-offs) / Σ write-offs, positive = provided more "
+            "than was lost); the booked method is the one in params",
             "roll rates": "item-level migration (metrics.md v1.1): the balance a month later of a bucket's items now "
             "in a later bucket, over the bucket's balance; both month-ends at the earlier month-end's exchange rate, "
             "so a currency move is not a roll and no rate exceeds 100%",
@@ -870,6 +950,12 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
     if "gl_balances" in book.shape.left_out:  # an audience's book: the GL is not per customer
         result.omit(["gl_reconciliation"], book.shape.left_out["gl_balances"])
     return result
+
+
+def _with_method(params: Params, method: str) -> Params:
+    if params.allowance.method == method:
+        return params
+    return params.model_copy(update={"allowance": params.allowance.model_copy(update={"method": method})})
 
 
 def _rates_of(estimate: AllowanceEstimate) -> dict[str, Decimal | None]:

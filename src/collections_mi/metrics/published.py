@@ -174,6 +174,10 @@ class AllowanceTables(SectionTables):
         metadata=published("allowance_gl_reconciliation", needs=ADJUSTMENTS, when=_roll_rate)
     )
     backtest: Table = field(metadata=published("allowance_backtest", needs=ADJUSTMENTS))
+    #: v1.1: every method on the same book — allowance at D, coverage, back-test error and bias; the booked one marked
+    methods: Table = field(
+        metadata=published("allowance_methods", needs=ADJUSTMENTS, key="allowance_method", measure="allowance")
+    )
     roll_rates_monthly: Table = field(metadata=published("roll_rates_monthly", needs=ADJUSTMENTS))
     roll_rates_average: Table = field(metadata=published("roll_rates_average", needs=ADJUSTMENTS))
     loss_rates: Table = field(metadata=published("loss_rates", needs=ADJUSTMENTS))

@@ -242,6 +242,10 @@ TABLES: dict[str, TableLabel] = {
         "Write-off candidates", "Open items proposed for write-off, with the rule each meets."
     ),
     "allowance_disputed": TableLabel("Allowance on disputes", "The allowance on disputed items by age bucket."),
+    "allowance_methods": TableLabel(
+        "Allowance methods compared",
+        "Every method on the same book: allowance, coverage and back-test error; the booked one marked.",
+    ),
     "allowance_qualitative": TableLabel(
         "Qualitative factors", "The register: each factor's scope, adjustment, rationale, approver and amount."
     ),
@@ -470,6 +474,12 @@ COLUMN_LABELS: dict[str, str] = {
     "roll_rate_pct": "Roll rate",
     "not_rolled_pct": "Not rolled",
     "bucket_balance": "Balance in the bucket (Σ over the months)",
+    "allowance_method": "Method",
+    "booked": "Booked",
+    "backtest_months": "Month-ends back-tested",
+    "backtest_error_pct": "Back-test error",
+    "backtest_bias_pct": "Back-test bias",
+    "not_available": "Why not available",
     "factor": "Factor",
     "scope": "Applies to",
     "adjustment_pct": "Adjustment",
@@ -671,6 +681,10 @@ VALUE_LABELS: dict[str, str] = {
     "last bucket": "Last aging bucket",
     "write-off candidate": "Write-off candidate",
     "book": "Whole book",
+    # allowance methods (metrics.md § Bad-debt allowance)
+    "aging_rates": "Aging rates",
+    "roll_rate": "Roll rates (item-level)",
+    "vintage": "Vintage (chain ladder)",
 }
 
 #: columns whose values are enum ids (shown through :data:`VALUE_LABELS`; ``kpi`` through :data:`KPI_LABELS`)
@@ -691,6 +705,7 @@ ENUM_COLUMNS = frozenset(
         "rule",
         "dbt_basis",
         "to_bucket",
+        "allowance_method",
     }
 )
 
