@@ -79,3 +79,49 @@ def test_demo_loan_book_matches_the_oracle(demo_ledger, tmp_path) -> None:
         lines = list(result.tables.reserve_rollforward["amount"])
         with decimal.localcontext(decimal.Context(prec=100)):
             assert sum(lines[:-1]) == lines[-1] == result.kpis.total_reserve
+
+
+def test_reserve_sensitivity_by_hand() -> None:
+    """Three loans: L1 on collateral (balance 1,000, collateral 1,000, cost to sell 10 % → net 900, reserve 100);
+    L2 on the general reserve, grade substandard (balance 2,000 × 15 % = 300); L3 closed (no reserve). Collateral
+    10 % lower: 1,000 − 900 × 0.9 = 190 (+90); 20 % lower: 1,000 − 800 × 0.9 = 280 (+180). One grade worse: L2
+    doubtful, 2,000 × 50 % = 1,000 (+700); L1's specific reserve does not move."""
+    import pandas as pd
+
+    from collections_mi.metrics.watchlist import reserve_sensitivity
+
+    rates = {
+        "pass": D("0.01"),
+        "special_mention": D("0.05"),
+        "substandard": D("0.15"),
+        "doubtful": D("0.5"),
+        "loss": D(1),
+    }
+    frame = pd.DataFrame(
+        [
+            ("L1", D(1000), "substandard", "performing", "collateral", D(1000), D("0.1"), D(100), "specific", False),
+            ("L2", D(2000), "substandard", "performing", None, None, None, D(300), "general", True),
+            ("L3", D(500), "loss", "closed", None, None, None, D(0), "none (closed)", False),
+        ],
+        columns=[
+            "loan_id",
+            "balance",
+            "risk_grade",
+            "status",
+            "impairment_method",
+            "collateral_value",
+            "cost_to_sell_rate",
+            "reserve",
+            "reserve_kind",
+            "on_watch_list",
+        ],
+    )
+    table = reserve_sensitivity(frame, rates)
+    rows = {r.scenario: (r.specific_reserve, r.general_reserve, r.total_reserve, r.change) for r in table.itertuples()}
+    assert rows == {
+        "Reserve booked": (D(100), D(300), D(400), D(0)),
+        "Collateral values 10% lower": (D(190), D(300), D(490), D(90)),
+        "Collateral values 20% lower": (D(280), D(300), D(580), D(180)),
+        "Every loan one grade worse": (D(100), D(1000), D(1100), D(700)),
+    }
+    assert table["change_pct"].iloc[3] == D(175)

@@ -224,6 +224,8 @@ class WatchlistTables(SectionTables):
     migration_balances: Table = field(metadata=published("watchlist_migration_balances"))
     non_accrual: Table = field(metadata=published("watchlist_non_accrual"))
     reo: Table = field(metadata=published("watchlist_reo"))
+    #: v1.1: the total reserve if collateral values fall 10 / 20 % and if every loan moves one grade worse
+    sensitivity: Table = field(metadata=published("watchlist_sensitivity", key="scenario", measure="total_reserve"))
 
 
 WatchlistResult = SectionResult[WatchlistKpis, WatchlistTables]

@@ -255,6 +255,9 @@ TABLES: dict[str, TableLabel] = {
     # watch-list reserves
     "watchlist_loans": TableLabel("Watch-list loans", "Every loan on the watch list: grade, status, PV and reserve."),
     "watchlist_by_grade": TableLabel("Reserves by grade", "Loans, balance and reserves by risk grade."),
+    "watchlist_sensitivity": TableLabel(
+        "Reserve sensitivity", "The total reserve if collateral values fall and if every loan moves one grade worse."
+    ),
     "watchlist_by_method": TableLabel("Reserves by method", "Loans, balance and reserves by impairment method."),
     "watchlist_by_segment": TableLabel("Reserves by segment", "Loans, balance and reserves by loan segment."),
     "watchlist_movements": TableLabel(
@@ -475,6 +478,9 @@ COLUMN_LABELS: dict[str, str] = {
     "not_rolled_pct": "Not rolled",
     "bucket_balance": "Balance in the bucket (Σ over the months)",
     "allowance_method": "Method",
+    "scenario": "Scenario",
+    "change": "Change",
+    "change_pct": "Change %",
     "booked": "Booked",
     "backtest_months": "Month-ends back-tested",
     "backtest_error_pct": "Back-test error",
