@@ -665,3 +665,78 @@ def agency_totals(folder: Path, as_of: dt.date) -> dict:
         "agency_net_back": collected - fees,
         "agency_liquidation_pct": collected / placed * 100,
     }
+
+
+# ------------------------------------------------------------------------------------------ vintage (chain ladder)
+
+
+def _month_index(day_: dt.date) -> int:
+    return day_.year * 12 + day_.month - 1
+
+
+def vintage_allowance(
+    ledger: Ledger,
+    as_of: dt.date,
+    lookback: int = 12,
+    overlay: Decimal = Decimal(1),
+    triangle_months: int = 36,
+) -> Decimal | None:
+    """metrics.md v1.1 vintage: cohorts = invoice months of the last ``triangle_months`` months to as_of; L(c, a) =
+    cumulative write-offs − recoveries (each at its date's rate) by age a (months since the invoice month);
+    f_a = Σ L(c, a+1) / Σ L(c, a) over the latest ``lookback`` cohorts with both ages (1 when both sums are 0, None
+    when only the first is); allowance = Σ_c min(open(c), max(0, L(c) × Π f − L(c))) × overlay, a cohort with
+    nothing lost developing to nothing. None when a cohort with losses and an open balance needs a None factor."""
+    first = _month_index(as_of) - (triangle_months - 1)
+    invoices = {r.invoice_id: r for r in ledger.invoices}
+    cohort_of = {
+        r.invoice_id: _month_index(day(r.invoice_date))
+        for r in ledger.invoices
+        if first <= _month_index(day(r.invoice_date)) and day(r.invoice_date) <= as_of
+    }
+    cohorts = sorted(set(cohort_of.values()))
+    increments: dict[int, dict[int, Decimal]] = {c: defaultdict(Decimal) for c in cohorts}
+    for row in ledger.adjustments or []:
+        if row.kind not in ("write_off", "recovery") or row.invoice_id not in cohort_of:
+            continue
+        when = day(row.adjustment_date)
+        if when > as_of:
+            continue
+        invoice = invoices[row.invoice_id]
+        value = Decimal(row.amount) * ledger.rate(invoice.currency or ledger.reporting, when)
+        cohort = cohort_of[row.invoice_id]
+        increments[cohort][_month_index(when) - cohort] += value if row.kind == "write_off" else -value
+    series: dict[int, list[Decimal]] = {}
+    for cohort in cohorts:
+        running, values = Decimal(0), []
+        for age in range(_month_index(as_of) - cohort + 1):
+            running += increments[cohort][age]
+            values.append(running)
+        series[cohort] = values
+    longest = max((len(v) for v in series.values()), default=0)
+    factors: list[Decimal | None] = []
+    for age in range(max(longest - 1, 0)):
+        both = [c for c in cohorts if len(series[c]) > age + 1][-lookback:]
+        before = sum((series[c][age] for c in both), Decimal(0))
+        after = sum((series[c][age + 1] for c in both), Decimal(0))
+        factors.append(
+            Decimal(1) if not both or (before == 0 and after == 0) else None if before == 0 else after / before
+        )
+    open_by_cohort: dict[int, Decimal] = defaultdict(Decimal)
+    for item in ledger.open_items(as_of):
+        if item["invoice_id"] in cohort_of:
+            open_by_cohort[cohort_of[item["invoice_id"]]] += item["reporting"]
+    total = Decimal(0)
+    for cohort in cohorts:
+        losses = series[cohort][-1]
+        if losses == 0:
+            continue
+        development = Decimal(1)
+        for factor in factors[len(series[cohort]) - 1 :]:
+            if factor is None:
+                if open_by_cohort[cohort] != 0:
+                    return None
+                development = Decimal(0)
+                break
+            development *= factor
+        total += min(open_by_cohort[cohort], max(Decimal(0), losses * development - losses)) * overlay
+    return total

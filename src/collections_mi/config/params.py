@@ -443,7 +443,7 @@ class QualitativeFactor(_Strict):
 
 
 class AllowanceConfig(_Strict):
-    method: Literal["aging_rates", "roll_rate"] = "aging_rates"
+    method: Literal["aging_rates", "roll_rate", "vintage"] = "aging_rates"
     rates: dict[str, Rate] | None = None
     lookback_months: Annotated[int, Field(ge=1, le=60)] = 12
     overlay: Annotated[Decimal, Field(ge=0, le=10)] = Decimal("1.0")

@@ -35,6 +35,13 @@ from collections_mi.metrics.aging import aged_items
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.published import AllowanceKpis, AllowanceResult, AllowanceTables
 from collections_mi.metrics.result import Table, Unavailable
+from collections_mi.metrics.vintage import (
+    VintageEstimate,
+    VintageInputs,
+    allowance_cells,
+    vintage_allowance,
+    vintage_inputs,
+)
 from collections_mi.sources.ledger import fetch
 
 ONE = Decimal(1)
@@ -242,17 +249,29 @@ def _covers(factor: QualitativeFactor, bucket: str, segment: str) -> bool:
     )
 
 
+def rate_cells(
+    balances: Mapping[tuple[str, str], Decimal], loss_rates: Mapping[str, Decimal | None]
+) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
+    """(bucket, segment) → (balance, balance × its bucket's loss rate): the quantitative allowance of a rate method
+    by cell (a rate that is not available only where nothing is held: checked before)."""
+    cells = {}
+    with decimal.localcontext(MONEY_CONTEXT):
+        for (bucket, segment), balance in balances.items():
+            rate = loss_rates.get(bucket)
+            cells[(bucket, segment)] = (balance, ZERO if rate is None else balance * rate)
+    return cells
+
+
 def apply_qualitative(
-    cells: Mapping[tuple[str, str], Decimal],
-    loss_rates: Mapping[str, Decimal | None],
+    cells: Mapping[tuple[str, str], tuple[Decimal, Decimal]],
     factors: Sequence[QualitativeFactor],
     method: str,
 ) -> QualitativeResult:
-    """``cells``: (bucket, segment) → open balance (reporting currency); the quantitative allowance of a cell is its
-    balance × its bucket's loss rate. The allowance of the items a factor covers is multiplied by 1 + Σ
-    adjustment_pct / 100 of the factors covering them, floored at 0 and capped at their balance. Each factor's
-    amount is its own adjustment_pct / 100 × the quantitative allowance it covers; what the floor or the cap takes
-    is a line of its own, so quantitative + Σ factors + cap/floor = final, exactly."""
+    """``cells``: (bucket, segment) → (open balance, the method's allowance on it), reporting currency. The
+    allowance of the items a factor covers is multiplied by 1 + Σ adjustment_pct / 100 of the factors covering
+    them, floored at 0 and capped at their balance. Each factor's amount is its own adjustment_pct / 100 × the
+    quantitative allowance it covers; what the floor or the cap takes is a line of its own, so quantitative + Σ
+    factors + cap/floor = final, exactly."""
     step = Decimal("0.01")
     quantitative_total = ZERO
     final_total = ZERO
@@ -261,9 +280,7 @@ def apply_qualitative(
     in_scope_balance: dict[str, Decimal] = {f.factor: ZERO for f in factors}
     in_scope_allowance: dict[str, Decimal] = {f.factor: ZERO for f in factors}
     with decimal.localcontext(MONEY_CONTEXT):
-        for (bucket, segment), balance in sorted(cells.items()):
-            rate = loss_rates.get(bucket)
-            quantitative = ZERO if rate is None else balance * rate  # None only where nothing is held (checked before)
+        for (bucket, segment), (balance, quantitative) in sorted(cells.items()):
             covering = [f for f in factors if _covers(f, bucket, segment)]
             raw = quantitative
             for factor in covering:
@@ -478,6 +495,10 @@ class AllowanceEstimate:
     rolls: RollRates | None = None
     #: why ``total`` is not available
     unavailable: str | None = None
+    #: the vintage method's cohorts, triangle and factors
+    vintage: VintageEstimate | None = None
+    #: the vintage method's allowance by (bucket, segment): (balance, allowance)
+    cells: Mapping[tuple[str, str], tuple[Decimal, Decimal]] | None = None
 
 
 def roll_rates_at(as_of: dt.date, params: Params, migration: Migration) -> RollRates:
@@ -486,9 +507,30 @@ def roll_rates_at(as_of: dt.date, params: Params, migration: Migration) -> RollR
     return roll_rates(migration, months, params.aging.labels, params.allowance.overlay)
 
 
-def allowance_at(as_of: dt.date, params: Params, balances: BalancesByMonth, migration: Migration) -> AllowanceEstimate:
+def allowance_at(
+    as_of: dt.date,
+    params: Params,
+    balances: BalancesByMonth,
+    migration: Migration,
+    vintage: VintageInputs | None = None,
+) -> AllowanceEstimate:
     labels = params.aging.labels
     at = balances.get(as_of, {})
+    if params.allowance.method == "vintage":
+        if vintage is None:
+            raise ValueError("the vintage method needs its inputs (metrics.vintage.vintage_inputs)")
+        estimate = vintage_allowance(vintage, as_of, params.allowance.lookback_months, params.allowance.overlay)
+        cells = allowance_cells(estimate, vintage.open_cells.get(as_of, {}))
+        rows = []
+        for label in labels:
+            parts = [value for (bucket, _), value in cells.items() if bucket == label]
+            balance, allowance = dsum(b for b, _ in parts), dsum(a for _, a in parts)
+            rows.append(
+                {"bucket": label, "balance": balance, "loss_rate": ratio(allowance, balance), "allowance": allowance}
+            )
+        return AllowanceEstimate(
+            as_of, estimate.total, pd.DataFrame(rows), unavailable=estimate.unavailable, vintage=estimate, cells=cells
+        )
     if params.allowance.method == "aging_rates":
         matrix = aging_rate_allowance(at, params.allowance_rates, labels)
         return AllowanceEstimate(as_of, dsum(matrix["allowance"]), matrix)
@@ -574,7 +616,7 @@ def backtest(
 
 #: how many of the latest month-ends with a complete 12-month horizon the method comparison back-tests
 COMPARISON_MONTHS = 12
-METHODS = ("aging_rates", "roll_rate")
+METHODS = ("aging_rates", "roll_rate", "vintage")
 
 
 def method_comparison(
@@ -810,14 +852,17 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
     migration = item_migration(book, params.aging, lookback_months(params, estimate_dates))
     write_offs = adjustments_by_month(book, "write_off")
     recoveries = adjustments_by_month(book, "recovery")
+    vintage = vintage_inputs(book, params.aging, sorted({as_of, opening_date, *backtest_dates}))
     by_method = {
         method: {
-            d: allowance_at(d, _with_method(params, method), balances, migration)
+            d: allowance_at(d, _with_method(params, method), balances, migration, vintage)
             for d in (estimate_dates if method == params.allowance.method else [as_of, *backtest_dates])
         }
         for method in METHODS
     }
     estimates = by_method[params.allowance.method]
+    _vintage_at_d = by_method["vintage"][as_of].vintage
+    assert _vintage_at_d is not None
     realised = realised_write_offs(book, params.aging, backtest_dates)
     backtests = {
         method: backtest({d: by_method[method][d] for d in backtest_dates}, realised, as_of) for method in METHODS
@@ -834,11 +879,11 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
     elif closing.total is not None:
         recompute_opening = gl_opening is None and opening is not None
         cells = bucket_segment_balances(book, params.aging, [as_of, opening_date] if recompute_opening else [as_of])
-        qualitative = apply_qualitative(cells[as_of], _rates_of(closing), factors, params.allowance.method)
+        qualitative = apply_qualitative(_cells_of(closing, cells[as_of]), factors, params.allowance.method)
         closing = dataclasses.replace(closing, total=qualitative.final)
         if recompute_opening:
             opening = apply_qualitative(
-                cells[opening_date], _rates_of(estimates[opening_date]), factors, params.allowance.method
+                _cells_of(estimates[opening_date], cells[opening_date]), factors, params.allowance.method
             ).final
     month_key = month_end(as_of)
     month_write_offs = write_offs.get(month_key, ZERO) if as_of == month_key else _partial_month(book, "write_off")
@@ -880,6 +925,9 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
         projection=_projection_table(balances, rolls_now, rolls_then, labels, as_of, projection_base, write_offs),
         write_off_candidates=write_off_candidates(book, params.aging, params.allowance.write_off_candidates),
         disputed=_disputed_allowance(book, params.aging, closing.matrix),
+        vintage_cohorts=_vintage_at_d.cohorts,
+        vintage_triangle=_vintage_at_d.triangle,
+        vintage_factors=_vintage_at_d.factors,
         qualitative=Unavailable("the method's allowance at D cannot be computed")
         if qualitative is None
         else qualitative.register,
@@ -890,6 +938,12 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
     method = (
         "aging rates: allowance = Σ bucket balance × configured rate"
         if params.allowance.method == "aging_rates"
+        else "vintage: static pools by invoice month, volume-weighted age-to-age factors over the latest "
+        f"{params.allowance.lookback_months} cohorts with both ages (chain ladder, tail 1); each cohort's allowance "
+        "= min(open balance, ultimate − losses to date)"
+        + (f" × overlay {params.allowance.overlay}" if params.allowance.overlay != 1 else "")
+        + "; a cohort with no losses yet develops to nothing"
+        if params.allowance.method == "vintage"
         else f"item-level roll rates over the last {params.allowance.lookback_months} month-ends (each invoice "
         "followed from one month-end to the next; the last bucket's rate = the month's write-offs of the items in "
         f"it), chained into loss rates, × overlay {params.allowance.overlay}, capped at 100%"
@@ -958,8 +1012,13 @@ def _with_method(params: Params, method: str) -> Params:
     return params.model_copy(update={"allowance": params.allowance.model_copy(update={"method": method})})
 
 
-def _rates_of(estimate: AllowanceEstimate) -> dict[str, Decimal | None]:
-    return dict(zip(estimate.matrix["bucket"], estimate.matrix["loss_rate"]))
+def _cells_of(
+    estimate: AllowanceEstimate, balances: Mapping[tuple[str, str], Decimal]
+) -> Mapping[tuple[str, str], tuple[Decimal, Decimal]]:
+    """The method's allowance by (bucket, segment): the vintage method's own spread, else balance × bucket rate."""
+    if estimate.cells is not None:
+        return estimate.cells
+    return rate_cells(balances, dict(zip(estimate.matrix["bucket"], estimate.matrix["loss_rate"])))
 
 
 def _plain(total: Decimal, params: Params) -> pd.DataFrame:

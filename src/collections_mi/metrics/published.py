@@ -51,8 +51,9 @@ AGENCY_STRATEGY = (("agencies", "strategy"),)
 
 
 def _roll_rate(params: Params) -> bool:
-    """The roll-rate method: the last bucket's roll rate is its write-offs, so the allowance itself needs them."""
-    return params.allowance.method == "roll_rate"
+    """The roll-rate and vintage methods: the last bucket's roll rate is its write-offs, a cohort's development its
+    net write-offs, so the allowance itself needs them."""
+    return params.allowance.method in ("roll_rate", "vintage")
 
 
 # ---------------------------------------------------------------------------------------------- aging
@@ -186,6 +187,11 @@ class AllowanceTables(SectionTables):
     #: the monthly from-bucket × to-bucket migration behind the roll rates
     migration: pd.DataFrame = field(metadata=published("roll_migration"))
     vintages: Table = field(metadata=published("allowance_vintages", needs=ADJUSTMENTS))
+    #: v1.1 vintage method (chain ladder), computed whatever the booked method: per cohort, the triangle (observed
+    #: and projected) and the age-to-age factors
+    vintage_cohorts: Table = field(metadata=published("vintage_cohorts", needs=ADJUSTMENTS, measure="allowance"))
+    vintage_triangle: Table = field(metadata=published("vintage_triangle", needs=ADJUSTMENTS))
+    vintage_factors: Table = field(metadata=published("vintage_factors", needs=ADJUSTMENTS))
     projection: Table = field(metadata=published("allowance_projection", needs=ADJUSTMENTS))
     write_off_candidates: pd.DataFrame = field(metadata=published("write_off_candidates"))
     disputed: Table = field(metadata=published("allowance_disputed", needs=DISPUTED))

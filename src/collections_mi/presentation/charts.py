@@ -274,6 +274,42 @@ def vintage_lines(
     return cohort_curves(vintages, "loss_pct", title, "months since invoice month", "% of cohort sales", digits=2)
 
 
+def vintage_development(
+    triangle: pd.DataFrame, title: str = "Loss development by invoice month: observed, then projected"
+) -> go.Figure:
+    """The vintage method's triangle: each cohort's cumulative net write-offs (% of its sales) by age, solid where
+    observed and dotted where the chain ladder projects it; the latest cohorts in colour, the others grey."""
+    fig = go.Figure()
+    if triangle.empty:
+        fig.update_layout(title=title, **LAYOUT)
+        return fig
+    cohorts = sorted(set(triangle["cohort"]))
+    latest = cohorts[-HIGHLIGHTED_COHORTS:]
+    for cohort, group in triangle.groupby("cohort", sort=True):
+        highlighted = cohort in latest
+        colour = FALLBACK_COLOURS[latest.index(cohort)] if highlighted else MUTED
+        observed = group[~group["projected"].astype(bool)]
+        projected = group[group["projected"].astype(bool)]
+        if len(projected) and len(observed):  # the dotted part starts where the observed one ends
+            projected = pd.concat([observed.tail(1), projected])
+        for part, dash, suffix in ((observed, "solid", ""), (projected, "dot", " (projected)")):
+            if part.empty:
+                continue
+            fig.add_scatter(
+                x=list(part["age_months"]),
+                y=[_maybe_float(v) for v in part["loss_pct"]],
+                name=f"{cohort:%Y-%m}{suffix}" if highlighted else "earlier cohorts",
+                legendgroup=f"{cohort:%Y-%m}" if highlighted else "earlier",
+                showlegend=(highlighted and not suffix) or (not highlighted and cohort == cohorts[0] and not suffix),
+                mode="lines",
+                line=dict(color=colour, width=3 if highlighted else 1.2, dash=dash),
+                hovertemplate=f"{cohort:%Y-%m}{suffix} · month %{{x}}: %{{y:.2f}}%<extra></extra>",
+            )
+    fig.update_layout(title=title, xaxis_title="months since invoice month", yaxis_title="% of cohort sales", **LAYOUT)
+    fig.update_layout(legend=dict(orientation="v", x=1.02, y=1, traceorder="reversed"))
+    return fig
+
+
 def backtest_bars(backtest: pd.DataFrame, currency: str) -> go.Figure:
     months = [f"{m:%Y-%m}" for m in backtest["month_end"]]
     fig = go.Figure()

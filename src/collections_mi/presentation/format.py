@@ -38,7 +38,7 @@ DAY_COLUMNS = {
     "hhi",  # an index, 0–10,000
 }
 #: statistics (not money): a plain minus sign, never accounting parentheses
-STAT_COLUMNS = {"ci_low", "ci_high", "cohens_d", "t_statistic", "p_value"}
+STAT_COLUMNS = {"ci_low", "ci_high", "cohens_d", "t_statistic", "p_value", "development_factor", "age_to_age_factor"}
 #: columns whose values are enum ids a reader sees as words (:func:`labels.enum_label`): one list for pages and
 #: workbook
 ENUM_COLUMNS = labels_enum_columns
@@ -155,7 +155,8 @@ def cell(value: Any, column: str, currency: str) -> str:
         if kind == "percent":
             return percent(value)
         if kind == "statistic":
-            return decimal_places(value, 3 if column == "p_value" else 2).replace("-", "−")
+            places = 3 if column in ("p_value", "development_factor", "age_to_age_factor") else 2
+            return decimal_places(value, places).replace("-", "−")
         if kind == "rate":
             if column == "rate":  # an FX rate: as given, at most 6 decimals
                 return html.escape(f"{Decimal(str(value)).quantize(Decimal('1e-6')).normalize():f}")

@@ -242,6 +242,14 @@ TABLES: dict[str, TableLabel] = {
         "Write-off candidates", "Open items proposed for write-off, with the rule each meets."
     ),
     "allowance_disputed": TableLabel("Allowance on disputes", "The allowance on disputed items by age bucket."),
+    "vintage_cohorts": TableLabel(
+        "Vintage allowance by cohort",
+        "Each cohort's losses to date, development to ultimate, open balance and allowance.",
+    ),
+    "vintage_triangle": TableLabel(
+        "Loss triangle", "Cumulative net write-offs of each invoice month by age, observed and projected."
+    ),
+    "vintage_factors": TableLabel("Age-to-age factors", "Volume-weighted development factors (chain ladder)."),
     "allowance_methods": TableLabel(
         "Allowance methods compared",
         "Every method on the same book: allowance, coverage and back-test error; the booked one marked.",
@@ -478,6 +486,14 @@ COLUMN_LABELS: dict[str, str] = {
     "not_rolled_pct": "Not rolled",
     "bucket_balance": "Balance in the bucket (Σ over the months)",
     "allowance_method": "Method",
+    "age_months": "Age (months)",
+    "loss_to_date_rate": "Loss rate to date",
+    "development_factor": "Development to ultimate",
+    "ultimate_loss_rate": "Ultimate loss rate",
+    "ultimate_losses": "Ultimate losses",
+    "age_to_age_factor": "Age-to-age factor",
+    "cohorts_used": "Cohorts used",
+    "projected": "Projected",
     "scenario": "Scenario",
     "change": "Change",
     "change_pct": "Change %",
