@@ -632,3 +632,33 @@ def test_vintage_through_the_command_line_needs_write_offs(tiny_ledger: Path, tm
     assert run.returncode == 0, run.stderr
     kpis = json.loads(run.stdout, parse_float=Decimal)
     assert "allowance_total" not in kpis and "allowance_opening" not in kpis and "ar_total" in kpis
+
+
+def test_qualitative_factors_apply_to_the_vintage_allowance(tmp_path: Path) -> None:
+    """The RAA ledger booked on the vintage method with a factor of +10 % on everything and one of −100 % on the
+    120+ bucket: each cohort's allowance follows its items into their bucket, so the cohorts invoiced 2026-01 …
+    2026-06 (past 120 days at 2026-10-31) keep 1 + 10 % − 100 % = 10 % of theirs, the younger ones 110 %."""
+    ledger = _raa_ledger(tmp_path / "l")
+    factors = [
+        {"factor": "Outlook", "scope": "all", "adjustment_pct": 10, "rationale": "r", "approved_by": "CFO"},
+        {
+            "factor": "Collected",
+            "scope": {"bucket": "120+"},
+            "adjustment_pct": -100,
+            "rationale": "r",
+            "approved_by": "CFO",
+        },
+    ]
+    params_path = write_params(
+        tmp_path, ledger, allowance={"method": "vintage", "lookback_months": 12, "qualitative": factors}
+    )
+    params = load_params(params_path)
+    result = _allowance(params, params_path)
+    cohorts = result.tables.vintage_cohorts
+    by_cohort = dict(zip(cohorts["cohort"], cohorts["allowance"]))
+    waterfall = dict(zip(result.tables.waterfall["line"], result.tables.waterfall["amount"]))
+    assert abs(waterfall["Quantitative allowance (vintage)"] - sum(by_cohort.values())) < D("1e-20")
+    young = sum(a for c, a in by_cohort.items() if c >= dt.date(2026, 7, 1))
+    old = sum(a for c, a in by_cohort.items() if c < dt.date(2026, 7, 1))
+    assert abs(result.kpis.allowance_total - (young * D("1.1") + old * D("0.1"))) < D("1e-20")
+    assert sum(list(waterfall.values())[:-1]) == waterfall["Allowance booked"] == result.kpis.allowance_total
