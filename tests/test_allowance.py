@@ -537,8 +537,8 @@ def test_a_bad_qualitative_factor_exits_2_naming_the_key(tmp_path: Path, factor:
 
 # ------------------------------------------------------------------------------------------ vintage (chain ladder)
 
-#: Mack (1993) "RAA" triangle: cumulative losses of accident years 1981–1990 by development year (ASTIN Bulletin
-#: 23(2); chainladder-python's chainladder/utils/data/raa.csv; tests/worked_examples.md)
+#: the "RAA" triangle (RAA Historical Loss Development Study 1991; Mack 1994): cumulative losses of accident years
+#: 1981–1990 by development year (chainladder-python's chainladder/utils/data/raa.csv; tests/worked_examples.md § 7)
 RAA = [
     [5012, 8269, 10907, 11805, 13539, 16181, 18009, 18608, 18662, 18834],
     [106, 4285, 5396, 10666, 13782, 15599, 15496, 16169, 16704],
@@ -579,9 +579,10 @@ def _raa_ledger(folder: Path) -> Path:
     return folder
 
 
-def test_the_raa_triangle_gives_mack_s_chain_ladder_reserve(tmp_path: Path) -> None:
-    """Mack (1993), RAA: volume-weighted factors 2.999, 1.624, 1.271, 1.172, 1.113, 1.042, 1.033, 1.017, 1.009 and
-    total IBNR 52,135.23 — here the vintage allowance (ultimate − losses to date per cohort, none capped)."""
+def test_the_raa_triangle_gives_the_chain_ladder_reserve(tmp_path: Path) -> None:
+    """RAA (ChainLadder's MackChainLadder output): volume-weighted factors 2.999, 1.624, 1.271, 1.172, 1.113, 1.042,
+    1.033, 1.017, 1.009, ultimates 18,834 … 18,402 and total IBNR 52,135.23 — here the vintage allowance (ultimate −
+    losses to date per cohort, none capped)."""
     ledger = _raa_ledger(tmp_path / "l")
     params_path = write_params(tmp_path, ledger, allowance={"method": "vintage", "lookback_months": 12})
     params = load_params(params_path)
@@ -593,6 +594,10 @@ def test_the_raa_triangle_gives_mack_s_chain_ladder_reserve(tmp_path: Path) -> N
     assert abs(result.kpis.allowance_total - oracle_vintage(OracleLedger(ledger), AS_OF_OCT)) < D("1e-20")
     cohorts = result.tables.vintage_cohorts
     assert list(cohorts["losses"]) == [D(row[-1]) for row in RAA]
+    ultimates = [18834, 16858, 24083, 28703, 28927, 19501, 17749, 24019, 16045, 18402]
+    assert [u.quantize(D(1), rounding=decimal.ROUND_HALF_UP) for u in cohorts["ultimate_losses"]] == list(
+        map(D, ultimates)
+    )
 
 
 @pytest.mark.parametrize("as_of", ["2026-08-31", "2026-04-30", "2026-01-31"])
