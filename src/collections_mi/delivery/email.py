@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import io
+import time
 import warnings
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -133,6 +134,10 @@ def email_charts(results: Mapping[str, SectionResult[Any, Any]], params: Params)
                 )
             )
     return found
+
+
+#: how many times the charts are drawn before the email goes without them
+CHART_ATTEMPTS = 2
 
 
 def render_pngs(figures: Sequence[Chart], chromium: str, width: int = 640, height: int = 360) -> dict[str, bytes]:
@@ -446,13 +451,18 @@ def write_email(
     if chromium is None:
         warnings.append(f"email charts omitted: no headless Chromium for static images ({NO_CHROMIUM_FIX})")
     else:
-        try:
-            images = render_pngs(chosen, chromium)
-        except Exception as exc:  # kaleido raises several types when the browser cannot be started
-            warnings.append(
-                f"email charts omitted: the headless Chromium {chromium} could not draw them ({first_line(exc)}); "
-                f"{NO_CHROMIUM_FIX}"
-            )
+        for attempt in range(CHART_ATTEMPTS):
+            try:
+                images = render_pngs(chosen, chromium)
+                break
+            except Exception as exc:  # kaleido raises several types when the browser cannot be started
+                if attempt + 1 < CHART_ATTEMPTS:  # a browser that starts too slowly on a busy machine: once more
+                    time.sleep(1)
+                    continue
+                warnings.append(
+                    f"email charts omitted: the headless Chromium {chromium} could not draw them "
+                    f"({first_line(exc)}); {NO_CHROMIUM_FIX}"
+                )
     message = build_email(
         folder,
         results,
