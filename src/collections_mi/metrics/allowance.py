@@ -244,9 +244,7 @@ def _register(rows: list[dict[str, object]]) -> pd.DataFrame:
 
 def _covers(factor: QualitativeFactor, bucket: str, segment: str) -> bool:
     scope = factor.scope
-    return scope.kind == "all" or (
-        scope.values is not None and (bucket if scope.kind == "bucket" else segment) in scope.values
-    )
+    return scope.kind == "all" or (bucket if scope.kind == "bucket" else segment) in scope.values
 
 
 def rate_cells(
@@ -1106,18 +1104,13 @@ def cure_rates(migration: Migration, months: Sequence[dt.date], labels: Sequence
                 "still_open": now - rolled,
                 "settled": settled,
                 "written_off": written,
-                "rolled_on_pct": _share(rolled, before),
-                "still_open_pct": _share(now - rolled, before),
-                "settled_pct": _share(settled, before),
-                "written_off_pct": _share(written, before),
+                "rolled_on_pct": percent_of(rolled, before),
+                "still_open_pct": percent_of(now - rolled, before),
+                "settled_pct": percent_of(settled, before),
+                "written_off_pct": percent_of(written, before),
             }
         )
     return pd.DataFrame(rows)
-
-
-def _share(part: Decimal, whole: Decimal) -> Decimal | None:
-    share = ratio(part, whole)
-    return None if share is None else share * HUNDRED
 
 
 def migration_table(migration: Migration, months: Sequence[dt.date]) -> pd.DataFrame:

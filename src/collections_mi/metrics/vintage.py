@@ -31,7 +31,7 @@ from decimal import Decimal
 import pandas as pd
 
 from collections_mi.config.params import AgingConfig
-from collections_mi.core.money import MONEY_CONTEXT, ZERO, dsum, ratio
+from collections_mi.core.money import MONEY_CONTEXT, ZERO, dsum, percent_of, ratio
 from collections_mi.core.periods import months_between, shift_month_end
 from collections_mi.core.values import UNASSIGNED
 from collections_mi.metrics.aging import aged_items
@@ -231,16 +231,19 @@ def allowance_cells(
 ) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
     """(bucket, segment) → (open balance, vintage allowance): each cohort's allowance spread over its open items
     pro rata to their balance — what the provision matrix by bucket and the qualitative factors' scopes read."""
-    allowance_of = {c: a for c, a in zip(estimate.cohorts["cohort"], estimate.cohorts["allowance"]) if c is not None}
-    cohort_balance: dict[dt.date, list[Decimal]] = defaultdict(list)
-    for (cohort, _, _), balance in open_cells.items():
-        cohort_balance[cohort].append(balance)
-    totals = {c: dsum(v) for c, v in cohort_balance.items()}
+    # cohort → (its allowance, its open balance): the open-item cells of a cohort add up to that balance; a cohort
+    # older than the triangle (cohort None in the estimate) has no allowance to spread
+    cohorts = estimate.cohorts
+    spread = {
+        c: (a or ZERO, b)
+        for c, a, b in zip(cohorts["cohort"], cohorts["allowance"], cohorts["open_balance"])
+        if c is not None
+    }
     cells: dict[tuple[str, str], list[tuple[Decimal, Decimal]]] = defaultdict(list)
     with decimal.localcontext(MONEY_CONTEXT):
         for (cohort, bucket, segment), balance in open_cells.items():
-            allowance = allowance_of.get(cohort) or ZERO
-            share = ZERO if totals[cohort] == 0 else (allowance * balance / totals[cohort]).quantize(FACTOR_QUANTUM)
+            allowance, total = spread.get(cohort, (ZERO, ZERO))
+            share = ZERO if total == 0 else (allowance * balance / total).quantize(FACTOR_QUANTUM)
             cells[(bucket, segment)].append((balance, share))
     return {key: (dsum(b for b, _ in parts), dsum(a for _, a in parts)) for key, parts in cells.items()}
 
@@ -266,16 +269,11 @@ def _triangle_table(
                     "cohort": cohort,
                     "age_months": age,
                     "losses": value,
-                    "loss_pct": None if value is None else _pct(value, sales[cohort]),
+                    "loss_pct": None if value is None else percent_of(value, sales[cohort]),
                     "projected": projected,
                 }
             )
     return pd.DataFrame(rows, columns=["cohort", "age_months", "losses", "loss_pct", "projected"])
-
-
-def _pct(part: Decimal, whole: Decimal) -> Decimal | None:
-    share = ratio(part, whole)
-    return None if share is None else share * 100
 
 
 # ---------------------------------------------------------------------------------------------- ledger inputs
