@@ -30,7 +30,6 @@ from collections_mi.core.periods import (
     previous_month_end,
     shift_month_end,
 )
-from collections_mi.core.values import UNASSIGNED
 from collections_mi.metrics.aging import aged_items
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.published import AllowanceKpis, AllowanceResult, AllowanceTables
@@ -331,28 +330,6 @@ def bucket_balances(book: Book, aging: AgingConfig, dates: Sequence[dt.date]) ->
     for as_of, currency, bucket, balance in zip(frame["as_of"], frame["currency"], frame["bucket"], frame["balance"]):
         result[as_of][bucket].append(fx.convert(balance, currency, as_of))
     return {d: {b: dsum(v) for b, v in result.get(d, {}).items()} for d in dates}
-
-
-def bucket_segment_balances(
-    book: Book, aging: AgingConfig, dates: Sequence[dt.date]
-) -> dict[dt.date, dict[tuple[str, str], Decimal]]:
-    """Open balance per (aging bucket, customer segment) in reporting currency at each date; a customer without a
-    segment is "(none)" — what the qualitative factors' scopes are matched against. One engine query."""
-    items = aged_items(book, aging, sorted(set(dates)))
-    customers = book.customers
-    segment = customers.segment if "segment" in customers.columns else ibis.null().cast("string")
-    segments = customers.select(segment_customer=customers.customer_id, segment=segment)
-    items = items.left_join(segments, items.customer_id == segments.segment_customer)
-    frame = fetch(
-        items.group_by(["as_of", "currency", "bucket", "segment"]).aggregate(balance=items.open_balance.sum())
-    )
-    result: dict[dt.date, dict[tuple[str, str], list[Decimal]]] = defaultdict(lambda: defaultdict(list))
-    for as_of, currency, bucket, name, balance in zip(
-        frame["as_of"], frame["currency"], frame["bucket"], frame["segment"], frame["balance"]
-    ):
-        key = (bucket, name if isinstance(name, str) and name else UNASSIGNED)
-        result[as_of][key].append(book.fx.convert(balance, currency, as_of))
-    return {d: {k: dsum(v) for k, v in result.get(d, {}).items()} for d in dates}
 
 
 def item_migration(book: Book, aging: AgingConfig, months: Sequence[dt.date]) -> Migration:
@@ -875,13 +852,16 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
     if closing.total is not None and not factors:
         qualitative = QualitativeResult(closing.total, closing.total, _register([]), _plain(closing.total, params))
     elif closing.total is not None:
-        recompute_opening = gl_opening is None and opening is not None
-        cells = bucket_segment_balances(book, params.aging, [as_of, opening_date] if recompute_opening else [as_of])
-        qualitative = apply_qualitative(_cells_of(closing, cells[as_of]), factors, params.allowance.method)
+        # the open balances by bucket and segment come with the vintage inputs (gathered at D and the opening)
+        qualitative = apply_qualitative(
+            _cells_of(closing, vintage.bucket_segment_balances(as_of)), factors, params.allowance.method
+        )
         closing = dataclasses.replace(closing, total=qualitative.final)
-        if recompute_opening:
+        if gl_opening is None and opening is not None:
             opening = apply_qualitative(
-                _cells_of(estimates[opening_date], cells[opening_date]), factors, params.allowance.method
+                _cells_of(estimates[opening_date], vintage.bucket_segment_balances(opening_date)),
+                factors,
+                params.allowance.method,
             ).final
     month_key = month_end(as_of)
     month_write_offs = write_offs.get(month_key, ZERO) if as_of == month_key else _partial_month(book, "write_off")

@@ -93,6 +93,14 @@ class VintageInputs:
     #: estimate date → (cohort, aging bucket, customer segment) → open balance at that date
     open_cells: Mapping[dt.date, Mapping[tuple[dt.date, str, str], Decimal]]
 
+    def bucket_segment_balances(self, as_of: dt.date) -> dict[tuple[str, str], Decimal]:
+        """(aging bucket, customer segment) → open balance at ``as_of``, whatever the invoice month: what the
+        qualitative factors' scopes are matched against for every method."""
+        sums: dict[tuple[str, str], list[Decimal]] = defaultdict(list)
+        for (_, bucket, segment), balance in self.open_cells.get(as_of, {}).items():
+            sums[(bucket, segment)].append(balance)
+        return {key: dsum(values) for key, values in sums.items()}
+
     def open_balances(self, as_of: dt.date) -> dict[dt.date, Decimal]:
         """Cohort → open balance at ``as_of``."""
         sums: dict[dt.date, list[Decimal]] = defaultdict(list)
