@@ -20,6 +20,7 @@ from collections_mi.core.periods import check_period, month_end_of, month_range,
 from collections_mi.core.values import exact_text
 from collections_mi.metrics.book import book_of, open_book
 from collections_mi.metrics.open_items import open_items_snapshot
+from collections_mi.metrics.published import DsoResult
 from collections_mi.metrics.result import SectionResult
 from collections_mi.metrics.sections import available_sections, compute_sections
 from collections_mi.metrics.shape import LedgerShape
@@ -94,10 +95,9 @@ class BackfillOutcome:
 
 
 def _behaviour(results: Mapping[str, SectionResult[Any, Any]]) -> Any:
-    """The DSO section's behaviour band per customer when it was computed (the snapshot then reuses it)."""
-    dso = results.get("dso")
-    table = None if dso is None else getattr(dso.tables, "behaviour_customers", None)
-    return table if table is not None and "band" in getattr(table, "columns", ()) else None
+    """The DSO section's behaviour band per customer when the run computed it (the snapshot then reuses it)."""
+    dso: DsoResult | None = results.get("dso")
+    return None if dso is None else dso.tables.behaviour_customers
 
 
 def month_params(template: Params, period: str) -> Params:
