@@ -116,11 +116,32 @@ class VintageEstimate:
     #: cohort, age_months, sales, losses, loss_to_date_rate, development_factor, ultimate_loss_rate,
     #: ultimate_losses, open_balance, allowance
     cohorts: pd.DataFrame
-    #: cohort × age cumulative net write-offs (long: cohort, age_months, losses, loss_pct, projected)
-    triangle: pd.DataFrame
-    #: age_months, age_to_age_factor, cohorts_used
-    factors: pd.DataFrame
+    #: cohort → cumulative net write-offs by age (observed), cohort → sales, the age-to-age factors, the lookback
+    losses_by_age: Mapping[dt.date, Sequence[Decimal]]
+    sales: Mapping[dt.date, Decimal]
+    factor_values: Sequence[Decimal | None]
+    lookback: int
     unavailable: str | None = None
+
+    @property
+    def triangle(self) -> pd.DataFrame:
+        """Cohort × age cumulative net write-offs (long: cohort, age_months, losses, loss_pct, projected) — built
+        only for the estimate the pack shows, not for every back-test month-end."""
+        return _triangle_table(self.losses_by_age, self.sales, self.factor_values)
+
+    @property
+    def factors(self) -> pd.DataFrame:
+        """age_months, age_to_age_factor, cohorts_used."""
+        series = self.losses_by_age
+        ages = range(len(self.factor_values))
+        return pd.DataFrame(
+            {
+                "age_months": list(ages),
+                "age_to_age_factor": list(self.factor_values),
+                "cohorts_used": [len([c for c in series if len(series[c]) > a + 1][-self.lookback :]) for a in ages],
+            },
+            columns=["age_months", "age_to_age_factor", "cohorts_used"],
+        )
 
 
 COHORT_COLUMNS = [
@@ -215,23 +236,7 @@ def vintage_allowance(inputs: VintageInputs, as_of: dt.date, lookback: int, over
         f"{', '.join(f'{c:%Y-%m}' for c in missing)}"
     )
     total = None if unavailable else dsum(a for a in frame["allowance"] if a is not None)
-    return VintageEstimate(
-        as_of,
-        total,
-        frame,
-        _triangle_table(triangle, sales, factors),
-        pd.DataFrame(
-            {
-                "age_months": list(range(len(factors))),
-                "age_to_age_factor": factors,
-                "cohorts_used": [
-                    len([c for c in triangle if len(triangle[c]) > a + 1][-lookback:]) for a in range(len(factors))
-                ],
-            },
-            columns=["age_months", "age_to_age_factor", "cohorts_used"],
-        ),
-        unavailable,
-    )
+    return VintageEstimate(as_of, total, frame, triangle, sales, factors, lookback, unavailable)
 
 
 def allowance_cells(
