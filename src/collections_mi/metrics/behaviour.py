@@ -23,8 +23,8 @@ import pandas as pd
 from collections_mi.core.money import ZERO, dsum, percent_of, ratio
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.customer_groups import customer_attributes, risk_band_labels
-from collections_mi.metrics.dso_formulas import SettlementTotals, Window, dso_window
-from collections_mi.metrics.dso_inputs import settlement_totals_by_month
+from collections_mi.metrics.dso_formulas import Window, dso_window
+from collections_mi.metrics.dso_inputs import SettlementSums
 
 #: months of settlements a customer's band is read from
 BEHAVIOUR_MONTHS = 12
@@ -66,16 +66,18 @@ def behaviour_band(days: int | None) -> str:
     return "Risk"
 
 
-def customer_behaviour(book: Book, balances: Mapping[object, Decimal]) -> pd.DataFrame:
+def customer_behaviour(
+    book: Book, balances: Mapping[object, Decimal], sums: SettlementSums | None = None
+) -> pd.DataFrame:
     """One row per customer (the customers table's, and any other customer with an open balance or a settled invoice):
     its band, weighted days late (exact, and rounded half up), invoices and amount settled in the 12 months, and its
-    open balance at as_of (``balances``: customer → open balance in reporting currency). Sorted by band (best first),
+    open balance at as_of (``balances``: customer → open balance in reporting currency; ``sums``: the settlement
+    sums per customer, when already gathered from the window's start or earlier). Sorted by band (best first),
     then open balance (largest first), then customer_id."""
     window = behaviour_window(book.as_of)
-    settled: dict[object, SettlementTotals] = defaultdict(SettlementTotals)
-    for (month, customer), part in settlement_totals_by_month(book, window.start, by="customer_id").items():
-        if window.start <= month <= window.end:
-            settled[customer] = settled[customer] + part
+    if sums is None or sums.by != "customer_id" or sums.since > window.start:
+        sums = SettlementSums.gather(book, window.start, by="customer_id")
+    settled = sums.per_group(window.start, window.end)
     names_frame = book.customers.select("customer_id", "name").to_pyarrow().to_pandas()
     names = {c: n if n else c for c, n in zip(names_frame["customer_id"], names_frame["name"])}
     customers = list(dict.fromkeys([*names, *balances, *settled]))

@@ -12,7 +12,7 @@ import pandas as pd
 
 from collections_mi.config.params import Params
 from collections_mi.core.money import ZERO
-from collections_mi.core.periods import previous_month_end
+from collections_mi.core.periods import first_of_month_back, previous_month_end
 from collections_mi.metrics.aging import ar_rollforward
 from collections_mi.metrics.behaviour import (
     BEHAVIOUR_MONTHS,
@@ -25,6 +25,7 @@ from collections_mi.metrics.book import Book
 from collections_mi.metrics.customer_groups import customer_attributes, risk_band_labels
 from collections_mi.metrics.dso_breakdowns import (
     BREAKDOWNS,
+    DETERIORATION_NORM_MONTHS,
     breakdown,
     breakdown_table,
     deteriorating_customers,
@@ -32,6 +33,7 @@ from collections_mi.metrics.dso_breakdowns import (
 )
 from collections_mi.metrics.dso_formulas import dso_window
 from collections_mi.metrics.dso_glossary import glossary
+from collections_mi.metrics.dso_inputs import SettlementSums
 from collections_mi.metrics.dso_trend import bridge, changes, dso_trend
 from collections_mi.metrics.movers import top_movers
 from collections_mi.metrics.promises import collector_view, kept_rate_trend, promise_status
@@ -49,9 +51,20 @@ def compute_dso(book: Book, params: Params) -> DsoResult:
     previous = previous_month_end(params.as_of)
     opening = by_month.at[previous, "ar_total"] if previous in by_month.index else ZERO
     rollforward = ar_rollforward(book, opening, latest["ar_total"])
-    deteriorating = deteriorating_customers(book, params.report.top_customers)
+    # the settlement sums per customer and month once, from the earliest month the list of deteriorating customers,
+    # the breakdowns (at as_of and the previous month-end) and the payment-behaviour bands read
+    sums = SettlementSums.gather(
+        book,
+        min(
+            first_of_month_back(book.as_of, DETERIORATION_NORM_MONTHS),
+            dso_window(previous, params.dso.window_months).start,
+            behaviour_window(book.as_of).start,
+        ),
+        by="customer_id",
+    )
+    deteriorating = deteriorating_customers(book, params.report.top_customers, sums)
     # customer-level inputs once; segment, region, collector and risk band are sums of customers
-    per_customer = group_inputs(book, params.dso.window_months, "customer_id")
+    per_customer = group_inputs(book, params.dso.window_months, "customer_id", sums=sums)
     attributes = [
         b
         for b in BREAKDOWNS
@@ -63,7 +76,7 @@ def compute_dso(book: Book, params: Params) -> DsoResult:
         group_of = dict(zip(attribute_frame["customer_id"], attribute_frame[by]))
         by_attribute[by] = breakdown_table(per_customer.roll_up(group_of), params, by)
     # the same breakdowns at the previous month-end: what moved (tables/top_movers.csv)
-    before = group_inputs(book, params.dso.window_months, "customer_id", at=previous)
+    before = group_inputs(book, params.dso.window_months, "customer_id", at=previous, sums=sums)
     segments = None
     if book.shape.has("customers", "segment"):
         group_of = dict(zip(attribute_frame["customer_id"], attribute_frame["segment"]))
@@ -89,7 +102,7 @@ def compute_dso(book: Book, params: Params) -> DsoResult:
     status = promise_status(book)
     # payment behaviour: each customer's band beside its open balance at as_of (the per-customer AR above)
     balances = {c: ar for (day, c), (ar, _) in per_customer.receivables.items() if day == params.as_of}
-    behaviour = customer_behaviour(book, balances)
+    behaviour = customer_behaviour(book, balances, sums)
     behaviour_by_risk: Table = Unavailable("the customers table has no risk_score column")
     if book.shape.has("customers", "risk_score"):
         behaviour_by_risk = bands_by_risk_band(book, behaviour)

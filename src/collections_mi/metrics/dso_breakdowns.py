@@ -22,7 +22,7 @@ from collections_mi.core.money import MONEY_CONTEXT, ZERO
 from collections_mi.core.periods import first_of_month_back
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.dso_formulas import KPI_IDS, SalesLedger, SettlementTotals, dso_kpis, dso_window
-from collections_mi.metrics.dso_inputs import daily_sales_by, receivables_at, settlement_totals_by_month
+from collections_mi.metrics.dso_inputs import SettlementSums, daily_sales_by, receivables_at
 
 #: what the DSO family is broken down by (``risk_band``: bands of ``customers.risk_score``)
 BREAKDOWNS = ("segment", "region", "collector", "currency", "customer_id", "risk_band")
@@ -70,16 +70,21 @@ class GroupInputs:
         return GroupInputs(receivables, dict(sales), dict(settlement))
 
 
-def group_inputs(book: Book, window_months: int, by: str, at: dt.date | None = None) -> GroupInputs:
+def group_inputs(
+    book: Book, window_months: int, by: str, at: dt.date | None = None, sums: SettlementSums | None = None
+) -> GroupInputs:
     """The inputs per value of ``by`` for the window of ``window_months`` ending at ``at`` (default as_of; e.g. the
-    previous month-end) and AR the day before it."""
+    previous month-end) and AR the day before it. ``sums``: the settlement sums per ``by``, when already gathered
+    from the window's start or earlier."""
     end = book.as_of if at is None else at
     window = dso_window(end, window_months)
     begin = window.start - dt.timedelta(days=1)
+    if sums is None or sums.by != by or sums.since > window.start:
+        sums = SettlementSums.gather(book, window.start, by=by)
     return GroupInputs(
         receivables_at(book, [begin, end], by=by),
         daily_sales_by(book, by=by, since=window.start),
-        settlement_totals_by_month(book, window.start, by=by),
+        sums.within(window.start).by_month(),
     )
 
 
@@ -131,18 +136,15 @@ def breakdown(book: Book, params: Params, by: str) -> pd.DataFrame:
     return breakdown_table(group_inputs(book, params.dso.window_months, by), params, by)
 
 
-def deteriorating_customers(book: Book, top: int) -> pd.DataFrame:
-    """Customers paying later this month than their own norm (weighted days late, previous 6 months)."""
+def deteriorating_customers(book: Book, top: int, sums: SettlementSums | None = None) -> pd.DataFrame:
+    """Customers paying later this month than their own norm (weighted days late, previous 6 months). ``sums``: the
+    settlement sums per customer, when already gathered from the norm's start or earlier."""
     month_start = book.as_of.replace(day=1)
     norm_start = first_of_month_back(book.as_of, DETERIORATION_NORM_MONTHS)
-    totals = settlement_totals_by_month(book, norm_start, by="customer_id")
-    now: dict[object, SettlementTotals] = defaultdict(SettlementTotals)
-    norm: dict[object, SettlementTotals] = defaultdict(SettlementTotals)
-    for (month, customer), part in totals.items():
-        if month >= month_start:
-            now[customer] = now[customer] + part
-        else:
-            norm[customer] = norm[customer] + part
+    if sums is None or sums.by != "customer_id" or sums.since > norm_start:
+        sums = SettlementSums.gather(book, norm_start, by="customer_id")
+    now = sums.per_group(month_start, book.as_of)
+    norm = sums.per_group(norm_start, month_start - dt.timedelta(days=1))
     rows = []
     for customer, current in now.items():
         if customer not in norm:

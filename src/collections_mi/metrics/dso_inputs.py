@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 import ibis
 import pandas as pd
 
-from collections_mi.core.money import MONEY_CONTEXT, dsum
+from collections_mi.core.money import MONEY_CONTEXT, ZERO, dsum
 from collections_mi.metrics.balances import open_items
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.customer_groups import with_customer_attribute
@@ -137,18 +138,74 @@ def settlement_sums(book: Book, since: dt.date, by: str | None = None) -> pd.Dat
     return grouped.reset_index()
 
 
+@dataclass(frozen=True)
+class SettlementSums:
+    """Settlement sums per (settlement month, group) from ``since`` (a first of month) to as_of, in reporting
+    currency, exact (:func:`settlement_sums`): gathered in one engine query, then summed over any months and any
+    grouping of the groups here. Decimal sums run at the 60-digit money precision, so they do not depend on the
+    order of the additions."""
+
+    since: dt.date
+    #: the group column (e.g. ``customer_id``); None: the whole book
+    by: str | None
+    #: ``month`` (first day), ``by`` (when given) and the settlement sums
+    frame: pd.DataFrame
+
+    @classmethod
+    def gather(cls, book: Book, since: dt.date, by: str | None = None) -> SettlementSums:
+        return cls(since, by, settlement_sums(book, since, by))
+
+    def by_month(self) -> dict[tuple[dt.date, object], SettlementTotals]:
+        """(settlement month, group) → sums; the group is None without ``by``."""
+        frame = self.frame
+        group_values = frame[self.by].tolist() if self.by is not None else [None] * len(frame)
+        return {
+            (month, group): SettlementTotals(int(invoices), int(late), int(to_pay), *money)
+            for month, group, invoices, late, to_pay, *money in zip(
+                frame["month"], group_values, *(frame[c] for c in _SETTLEMENT_SUMS)
+            )
+        }
+
+    def within(self, since: dt.date) -> SettlementSums:
+        """The sums of the months from ``since`` (a first of month on or after this one's ``since``)."""
+        if since < self.since or since.day != 1:
+            raise ValueError(f"settlement sums gathered from {self.since} cannot give the months from {since}")
+        return SettlementSums(since, self.by, self.frame[self.frame["month"] >= since].reset_index(drop=True))
+
+    def per_group(
+        self, start: dt.date, end: dt.date, group_of: Mapping[object, object] | None = None
+    ) -> dict[object, SettlementTotals]:
+        """The sums over the settlement months from ``start`` to ``end`` per group, or per ``group_of[group]`` (a
+        group ``group_of`` does not list is left out), in no particular order."""
+        if self.by is None:
+            raise ValueError("settlement sums of the whole book have no groups")
+        frame = self.frame
+        rows = frame[(frame["month"] >= start) & (frame["month"] <= end)]
+        keys = rows[self.by] if group_of is None else rows[self.by].map(group_of)
+        if group_of is not None:
+            rows, keys = rows[keys.notna()], keys[keys.notna()]
+        if not len(rows):
+            return {}
+        with decimal.localcontext(MONEY_CONTEXT):
+            grouped = rows.groupby(keys.to_numpy(dtype=object), sort=False)[list(_SETTLEMENT_SUMS)].sum()
+            return {
+                group: SettlementTotals(int(invoices), int(late), int(to_pay), *(ZERO + amount for amount in money))
+                for group, invoices, late, to_pay, *money in zip(grouped.index, *(grouped[c] for c in _SETTLEMENT_SUMS))
+            }
+
+    def total(self, start: dt.date, end: dt.date) -> SettlementTotals:
+        """The sums over the settlement months from ``start`` to ``end``, all groups together."""
+        frame = self.frame
+        rows = frame[(frame["month"] >= start) & (frame["month"] <= end)]
+        invoices, late, to_pay = (int(rows[c].sum()) for c in _SETTLEMENT_SUMS[:3])
+        return SettlementTotals(invoices, late, to_pay, *(dsum(rows[c]) for c in _SETTLEMENT_SUMS[3:]))
+
+
 def settlement_totals_by_month(
     book: Book, since: dt.date, by: str | None = None
 ) -> dict[tuple[dt.date, object], SettlementTotals]:
     """Settlement sums per (settlement month, group); the group is None without ``by``."""
-    frame = settlement_sums(book, since, by)
-    group_values = frame[by].tolist() if by is not None else [None] * len(frame)
-    return {
-        (month, group): SettlementTotals(int(invoices), int(late), int(to_pay), *money)
-        for month, group, invoices, late, to_pay, *money in zip(
-            frame["month"], group_values, *(frame[c] for c in _SETTLEMENT_SUMS)
-        )
-    }
+    return SettlementSums.gather(book, since, by).by_month()
 
 
 def terms_totals_by_month(book: Book, since: dt.date) -> dict[dt.date, TermsTotals]:

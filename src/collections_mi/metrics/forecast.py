@@ -33,7 +33,7 @@ Choices where metrics.md is silent (the pack's conventions text should repeat th
   forecast of the open balances at D; a promise on cash not yet invoiced is not in it).
 * **dbt_weighted "over the 12 months to D"**: the payment-behaviour band's window (``behaviour_window``: the 1st of the
   month 11 months before D's month .. D) and the DSO family's settled invoices and settlement sums
-  (:func:`~collections_mi.metrics.dso_inputs.settlement_totals_by_month`, ``SettlementTotals.kpis()["dbt_weighted"]``:
+  (:class:`~collections_mi.metrics.dso_inputs.SettlementSums`, ``SettlementTotals.kpis()["dbt_weighted"]``:
   amount-weighted at each invoice date's rate, not clipped). The segment's figure (``customers.segment``) is used when
   the segment has at least 3 settled invoices in the window as well; a customer without a segment, or whose segment
   has fewer, takes the book's figure; a book with no settled invoice in the window forecasts on due dates (0 days).
@@ -74,7 +74,7 @@ from collections_mi.metrics.balances import open_items
 from collections_mi.metrics.behaviour import behaviour_window, rounded_days
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.dso_formulas import SettlementTotals
-from collections_mi.metrics.dso_inputs import settlement_totals_by_month
+from collections_mi.metrics.dso_inputs import SettlementSums
 from collections_mi.metrics.fx import FxRates
 from collections_mi.metrics.promises import promise_statuses
 from collections_mi.metrics.published import LATER, NOT_FORECAST
@@ -211,23 +211,10 @@ def _dbt(totals: SettlementTotals) -> Decimal | None:
     return totals.kpis()["dbt_weighted"]
 
 
-def payment_days(
-    settled: Mapping[tuple[dt.date, object], SettlementTotals], segment_of: Mapping[object, object], as_of: dt.date
-) -> PaymentDays:
+def payment_days(settled: SettlementSums, segment_of: Mapping[object, object], as_of: dt.date) -> PaymentDays:
     """The dbt figures at ``as_of`` from the settlement sums per (settlement month, customer): the months of the 12
     months to as_of; a customer's (or segment's) own figure needs at least 3 settled invoices."""
     window = behaviour_window(as_of)
-    per_customer: dict[object, SettlementTotals] = defaultdict(SettlementTotals)
-    for (month, customer), part in settled.items():
-        if window.start <= month <= window.end:
-            per_customer[customer] = per_customer[customer] + part
-    per_segment: dict[object, SettlementTotals] = defaultdict(SettlementTotals)
-    book = SettlementTotals()
-    for customer, totals in per_customer.items():
-        book = book + totals
-        segment = segment_of.get(customer)
-        if segment is not None:
-            per_segment[segment] = per_segment[segment] + totals
 
     def whole_days(groups: Mapping[object, SettlementTotals]) -> dict[object, int]:
         days = {}
@@ -237,7 +224,12 @@ def payment_days(
                 days[key] = rounded_days(weighted)
         return days
 
-    return PaymentDays(whole_days(per_customer), whole_days(per_segment), segment_of, _dbt(book))
+    return PaymentDays(
+        whole_days(settled.per_group(window.start, window.end)),
+        whole_days(settled.per_group(window.start, window.end, segment_of)),
+        segment_of,
+        _dbt(settled.total(window.start, window.end)),
+    )
 
 
 def mean_days_to_resolve(resolved: Iterable[tuple[dt.date, dt.date]], as_of: dt.date) -> Decimal | None:
@@ -484,7 +476,7 @@ class ForecastInputs:
 
     dates: tuple[dt.date, ...]
     items: pd.DataFrame
-    settled: Mapping[tuple[dt.date, object], SettlementTotals]
+    settled: SettlementSums
     segment_of: Mapping[object, object]
     names: Mapping[object, str]
     resolved: list[tuple[dt.date, dt.date]] | None
@@ -513,7 +505,7 @@ def forecast_inputs(book: Book, params: Params, dates: Sequence[dt.date] | None 
         ).order_by(["as_of", "due_date", "invoice_date", "invoice_id"])
     )
     since = behaviour_window(min(dates)).start
-    settled = settlement_totals_by_month(book, since, by="customer_id")
+    settled = SettlementSums.gather(book, since, by="customer_id")
     customers = fetch(book.customers.select("customer_id", "name", "segment"))
     segment_of = {c: s for c, s in zip(customers["customer_id"], customers["segment"]) if isinstance(s, str) and s}
     names = {c: n for c, n in zip(customers["customer_id"], customers["name"]) if isinstance(n, str) and n}
