@@ -24,13 +24,17 @@ Money stays DECIMAL (exact) in SQL and Decimal in Python. Defaults of params.py 
 120 by due date, 3-month DSO window, actual-days countback, window-total CEI sales, aging-rates allowance, the
 default watch-list general rates, write-off candidates 180/120/90 days, trend_months 13, DSO trend 24).
 
-Computed: all 40 KPIs of kpis.json; trend tables aging_trend, dso_trend, concentration_trend, disputes_trend,
-unapplied_cash_trend (compared to the pack's tables/*.csv with ``--tables``).
+Computed: all 40 KPIs of kpis.json, and the nine month-end trend tables of the pack (compared to its
+tables/*.csv with ``--tables``): aging_trend, concentration_trend, disputes_trend, unapplied_cash_trend and
+promises_kept_rate_trend (13 month-ends), dso_trend (24), allowance_backtest (24 month-ends before D: aging-rates
+allowance against the next 12 months' write-offs of the items then open), roll_rates_monthly (12, item-level
+migration) and cash_forecast_backtest_months (6). All equal to the product's at 100k and 1M invoices.
 
-Left out: the pack's other tables (breakdowns by segment/collector/customer, roll rates, vintage, back-test of
-the allowance, agency curves, …), validation, and the other allowance methods (only the params' default
-``aging_rates`` is booked in kpis.json). The watch-list's cash-flow present values use DOUBLE ``pow`` (the
-product uses 60-digit Decimal): equal to well within 1e-9.
+Left out: the pack's other tables (breakdowns by segment/collector/customer/currency, the item lists, roll-rate
+averages and loss rates, vintage triangle, agency league and curves, watch-list movements, …), validation, and the
+allowance methods the params do not book (roll_rate and vintage estimates at D: only the default ``aging_rates``
+reaches kpis.json). Params are the defaults of params.py (below); other params are not read. The watch-list's
+cash-flow present values use DOUBLE ``pow`` (the product uses 60-digit Decimal): equal to well within 1e-9.
 
 Usage: python floor_full.py LEDGER_DIR --as-of 2026-10-31 [--json] [--memory-limit 3GB] [--threads N]
                            [--compare KPIS_JSON [--tables DIR]]
@@ -60,6 +64,7 @@ TREND_MONTHS = 13  # report.trend_months: aging, concentration, disputes and una
 DSO_TREND_MONTHS = 24
 WRITE_OFF_MIN_DPD, NO_PAYMENT_DAYS, DISPUTED_DAYS = 180, 120, 90
 WEEKS, BACKTEST_MONTHS, BACKTEST_WEEKS, MIN_SETTLED = 13, 6, 4, 3
+ALLOWANCE_BACKTEST_MONTHS, BACKTEST_HORIZON = 24, 12  # allowance back-test: month-ends, horizon in months
 RATIO = decimal.Context(prec=28)
 ZERO = Decimal(0)
 
@@ -328,6 +333,65 @@ def sql_allowance(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> dict[str, o
     return {"allowance": dict(allowance), "gl_opening": gl[0][0], "moves": moves[0], "previous": previous}
 
 
+def sql_allowance_backtest(con: duckdb.DuckDBPyConnection, as_of: dt.date, ends: list[dt.date]) -> list[tuple]:
+    """Per past month-end: the aging-rates allowance and the write-offs, over the next 12 months (up to D, each at its
+    date's rate), of the items open then."""
+    rates = values([(k, Decimal(ALLOWANCE_RATES[label])) for k, label in enumerate(LABELS)], "bucket, rate")
+    return con.execute(f"""
+    WITH e AS {values([(d,) for d in ends], "me")},
+    allowance AS (SELECT me, sum(amount_rep * r.rate) AS allowance FROM items JOIN {rates} r USING (bucket)
+                  WHERE me IN (SELECT me FROM e) GROUP BY me),
+    realised AS (SELECT i.me, sum(w.amount * fx.rate) AS amount
+                 FROM items i JOIN events w ON w.invoice_id = i.invoice_id AND w.kind = 'write_off'
+                  AND w.d > i.me AND w.d <= i.me + INTERVAL {BACKTEST_HORIZON} MONTH
+                 JOIN fx ON fx.currency = i.currency AND fx.d = w.d
+                 WHERE i.me IN (SELECT me FROM e) GROUP BY i.me)
+    SELECT e.me, coalesce(allowance.allowance, 0), coalesce(realised.amount, 0),
+           (e.me + INTERVAL {BACKTEST_HORIZON} MONTH)::DATE <= DATE '{as_of}'
+    FROM e LEFT JOIN allowance USING (me) LEFT JOIN realised USING (me) ORDER BY e.me""").fetchall()
+
+
+def sql_roll_rates(con: duckdb.DuckDBPyConnection, ends: list[dt.date]) -> list[tuple]:
+    """Item-level roll rates per month-end m (metrics.md v1.1): per bucket k at the month-end b before m, the balance
+    at b (denominator); the balance at m of the items then in a later bucket, or for the last bucket the write-offs
+    dated in (b, m] (numerator); all at b's closing rate."""
+    pairs = values([(m, m.replace(day=1) - dt.timedelta(days=1)) for m in ends], "m, b")
+    last = len(LABELS) - 1
+    return con.execute(f"""
+    WITH p AS {pairs},
+    was AS (SELECT p.m, i.* FROM p JOIN items i ON i.me = p.b),
+    written AS (SELECT was.m, was.invoice_id, sum(w.amount) AS amount FROM was
+                JOIN events w ON w.invoice_id = was.invoice_id AND w.kind = 'write_off'
+                 AND w.d > was.me AND w.d <= was.m
+                WHERE was.bucket = {last} GROUP BY ALL)
+    SELECT was.m, was.bucket, sum(was.balance * was.rate),
+           coalesce(sum(CASE WHEN was.bucket = {last} THEN written.amount * was.rate
+                             WHEN now.bucket > was.bucket THEN now.balance * was.rate END), 0)
+    FROM was LEFT JOIN items now ON now.me = was.m AND now.invoice_id = was.invoice_id
+    LEFT JOIN written ON written.m = was.m AND written.invoice_id = was.invoice_id
+    GROUP BY ALL ORDER BY ALL""").fetchall()
+
+
+def sql_promises(con: duckdb.DuckDBPyConnection, as_of: dt.date, trend: list[dt.date]) -> list[tuple]:
+    """Promises falling due in each trend month, by their status at D: kept (the customer's payments dated in
+    [promised_on, due_by], up to D, at their dates' rates, reach the amount), else broken (due before D) or pending."""
+    return con.execute(f"""
+    WITH t AS {values([(d,) for d in trend], "me")},
+    paid AS (SELECT inv.customer_id, e.d, e.amount * fx.rate AS amount FROM events e JOIN inv USING (invoice_id)
+             JOIN fx ON fx.currency = inv.currency AND fx.d = e.d WHERE e.kind = 'payment'),
+    status AS (
+        SELECT p.promise_id, p.due_by, p.amount,
+               CASE WHEN coalesce(sum(paid.amount), 0) >= p.amount THEN 'kept'
+                    WHEN p.due_by < DATE '{as_of}' THEN 'broken' ELSE 'pending' END AS status
+        FROM promises p LEFT JOIN paid ON paid.customer_id = p.customer_id AND paid.d BETWEEN p.promised_on AND p.due_by
+        WHERE p.promised_on <= DATE '{as_of}' GROUP BY p.promise_id, p.due_by, p.amount)
+    SELECT t.me, count(s.promise_id), count(*) FILTER (WHERE s.status = 'kept'),
+           count(*) FILTER (WHERE s.status = 'broken'), count(*) FILTER (WHERE s.status = 'pending'),
+           coalesce(sum(s.amount), 0)
+    FROM t LEFT JOIN status s ON s.due_by BETWEEN date_trunc('month', t.me) AND t.me
+    GROUP BY t.me ORDER BY t.me""").fetchall()
+
+
 def sql_watchlist(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> tuple:
     grades = values([(g, Decimal(r)) for g, r in GENERAL_RATES.items()], "risk_grade, rate")
     return con.execute(f"""
@@ -518,19 +582,42 @@ def compute(folder: str, as_of: dt.date, threads: int | None, memory_limit: str 
     dso_ends = month_ends_up_to(as_of, DSO_TREND_MONTHS)
     trend = dso_ends[-TREND_MONTHS:]
     backtest = backtest_month_ends(as_of)
-    dates = sorted(set(dso_ends) | {window_start(e) - dt.timedelta(days=1) for e in dso_ends} | set(backtest) | {as_of})
-    begin = time.perf_counter()
-    setup(con, folder, as_of, dates)
-    aging = sql_aging(con, trend)
-    concentration = sql_concentration(con, trend)
-    dso = sql_dso(con, as_of, dso_ends)
-    disputes = sql_disputes(con, as_of, trend)
-    unapplied = sql_unapplied(con, trend)
-    allowance = sql_allowance(con, as_of)
-    watch = sql_watchlist(con, as_of)
-    agency = sql_agency(con, as_of)
-    forecast = sql_forecast(con, as_of, backtest)
-    seconds = time.perf_counter() - begin
+    previous = as_of.replace(day=1) - dt.timedelta(days=1)
+    allowance_ends = month_ends_up_to(previous, ALLOWANCE_BACKTEST_MONTHS)
+    roll_ends = month_ends_up_to(as_of, 12)  # allowance.lookback_months
+    # every date an open-item balance is needed at: one pass builds them all
+    dates = sorted(
+        set(dso_ends)
+        | {window_start(e) - dt.timedelta(days=1) for e in dso_ends}
+        | set(backtest)
+        | set(allowance_ends)
+        | {m.replace(day=1) - dt.timedelta(days=1) for m in roll_ends}
+        | {as_of}
+    )
+    steps = {
+        "setup (fx, items at every date, settled)": lambda: setup(con, folder, as_of, dates),
+        "aging": lambda: sql_aging(con, trend),
+        "concentration": lambda: sql_concentration(con, trend),
+        "dso": lambda: sql_dso(con, as_of, dso_ends),
+        "disputes": lambda: sql_disputes(con, as_of, trend),
+        "unapplied": lambda: sql_unapplied(con, trend),
+        "allowance": lambda: sql_allowance(con, as_of),
+        "allowance_backtest": lambda: sql_allowance_backtest(con, as_of, allowance_ends),
+        "roll_rates": lambda: sql_roll_rates(con, roll_ends),
+        "promises": lambda: sql_promises(con, as_of, trend),
+        "watchlist": lambda: sql_watchlist(con, as_of),
+        "agency": lambda: sql_agency(con, as_of),
+        "forecast": lambda: sql_forecast(con, as_of, backtest),
+    }
+    raw: dict[str, object] = {}
+    timings: dict[str, float] = {}
+    for name, step in steps.items():
+        begin = time.perf_counter()
+        raw[name] = step()
+        timings[name] = round(time.perf_counter() - begin, 3)
+    aging, concentration, dso = raw["aging"], raw["concentration"], raw["dso"]
+    disputes, unapplied, allowance = raw["disputes"], raw["unapplied"], raw["allowance"]
+    watch, agency, forecast = raw["watchlist"], raw["agency"], raw["forecast"]
 
     kpis: dict[str, object] = {}
     # aging and concentration at D
@@ -611,14 +698,35 @@ def compute(folder: str, as_of: dt.date, threads: int | None, memory_limit: str 
     received = sum((a for _, a in cells), ZERO)
     kpis["forecast_wape_pct"] = ratio(sum((abs(f - a) for f, a in cells), ZERO), received, 100)
     kpis["forecast_bias_pct"] = ratio(sum((f - a for f, a in cells), ZERO), received, 100)
+    forecast_months = []
+    for m in backtest:
+        month = [(f, a) for end, week, f, a in forecast if end == m and week <= BACKTEST_WEEKS]
+        f, a = sum((c[0] for c in month), ZERO), sum((c[1] for c in month), ZERO)
+        wrong = sum((abs(c[0] - c[1]) for c in month), ZERO)
+        forecast_months.append([m, f, a, f - a, wrong, ratio(wrong, a, 100), ratio(f - a, a, 100)])
+    allowance_backtest = [
+        [me, predicted, actual, predicted - actual, ratio(predicted, actual, 100), "true" if complete else "false"]
+        for me, predicted, actual, complete in raw["allowance_backtest"]
+    ]
+    rolls: dict[dt.date, list[object]] = {m: [None] * len(LABELS) for m in roll_ends}
+    for m, bucket, denominator, numerator in raw["roll_rates"]:
+        rolls[m][bucket] = ratio(numerator, denominator, 100)
+    promises_trend = [
+        [me, due, kept, broken, pending, ratio(kept, kept + broken, 100), amount]
+        for me, due, kept, broken, pending, amount in raw["promises"]
+    ]
     trends = {
         "aging_trend": aging_trend,
         "dso_trend": dso_trend,
         "concentration_trend": concentration_trend,
         "disputes_trend": disputes_trend,
         "unapplied_cash_trend": unapplied_trend,
+        "promises_kept_rate_trend": promises_trend,
+        "allowance_backtest": allowance_backtest,
+        "roll_rates_monthly": [[m, *rates] for m, rates in rolls.items()],
+        "cash_forecast_backtest_months": forecast_months,
     }
-    return {"seconds_sql": round(seconds, 3), "kpis": kpis, "trends": trends}
+    return {"seconds_sql": round(sum(timings.values()), 3), "seconds_by_step": timings, "kpis": kpis, "trends": trends}
 
 
 # ---------------------------------------------------------------------------------------------------- compare
@@ -644,7 +752,8 @@ def compare(result: dict[str, object], kpis_json: str, tables: str | None) -> li
     with open(kpis_json) as handle:
         theirs = json.load(handle, parse_float=Decimal)
     mine = result["kpis"]
-    problems = []
+    problems: list[str] = []
+    checked: list[str] = []
     for name, value in theirs.items():
         if name not in mine:
             problems.append(f"kpi {name}: not computed (product {value})")
@@ -660,6 +769,7 @@ def compare(result: dict[str, object], kpis_json: str, tables: str | None) -> li
                 continue
             with open(path, newline="") as handle:
                 header, *expected = list(csv.reader(handle))
+            checked.append(f"{table} ({len(rows)} rows)")
             if len(expected) != len(rows):
                 problems.append(f"table {table}: {len(rows)} rows, the pack has {len(expected)}")
             for row, want in zip(rows, expected):
@@ -669,6 +779,7 @@ def compare(result: dict[str, object], kpis_json: str, tables: str | None) -> li
                     a_text = a.isoformat() if isinstance(a, dt.date) else ("" if a is None else str(a))
                     if a_text != b and not close(a_text, b, True):
                         problems.append(f"table {table} {want[0]} {column}: floor {a_text} != pack {b}")
+    print(f"compared {len(theirs)} KPIs" + (f" and the tables {', '.join(checked)}" if checked else ""))
     return problems
 
 
@@ -695,6 +806,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, default=plain))
     else:
         print(f"seconds_sql: {result['seconds_sql']}")
+        for name, seconds in result["seconds_by_step"].items():
+            print(f"  {name:40} {seconds:8.3f} s")
         for name, value in result["kpis"].items():
             print(f"  {name:26} {value}")
         for name, rows in result["trends"].items():
