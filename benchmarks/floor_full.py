@@ -432,17 +432,16 @@ def sql_forecast(con: duckdb.DuckDBPyConnection, as_of: dt.date, ends: list[dt.d
     WITH fd AS {fd},
     paid AS (SELECT inv.customer_id, e.d, e.amount, inv.currency FROM events e JOIN inv USING (invoice_id)
              WHERE e.kind = 'payment'),
-    silent AS (SELECT fd.m, c.customer_id FROM fd CROSS JOIN (SELECT DISTINCT customer_id FROM inv) c
-               WHERE NOT EXISTS (SELECT 1 FROM paid WHERE paid.customer_id = c.customer_id
-                                 AND paid.d BETWEEN fd.m - {NO_PAYMENT_DAYS} AND fd.m)),
+    paying AS (SELECT DISTINCT fd.m, paid.customer_id FROM fd
+               JOIN paid ON paid.d BETWEEN fd.m - {NO_PAYMENT_DAYS} AND fd.m),
     disputed AS (SELECT DISTINCT fd.m, x.invoice_id FROM fd JOIN disputes x
                  ON x.opened_on <= fd.m AND (x.resolved_on IS NULL OR x.resolved_on > fd.m)),
     open AS (
         SELECT i.me AS m, i.invoice_id, i.customer_id, i.invoice_date, i.due_date, i.dpd, i.bucket, i.amount_rep,
-               disputed.invoice_id IS NOT NULL AS disputed, silent.customer_id IS NOT NULL AS silent
+               disputed.invoice_id IS NOT NULL AS disputed, paying.customer_id IS NULL AS silent
         FROM items i JOIN fd ON fd.m = i.me
         LEFT JOIN disputed ON disputed.m = i.me AND disputed.invoice_id = i.invoice_id
-        LEFT JOIN silent ON silent.m = i.me AND silent.customer_id = i.customer_id)
+        LEFT JOIN paying ON paying.m = i.me AND paying.customer_id = i.customer_id)
     SELECT *, CASE WHEN bucket = {last_bucket} THEN 'last bucket'
                    WHEN dpd >= {WRITE_OFF_MIN_DPD} OR (dpd > 0 AND silent) OR (disputed AND dpd >= {DISPUTED_DAYS})
                    THEN 'write-off candidate' END AS reason
@@ -484,18 +483,22 @@ def sql_forecast(con: duckdb.DuckDBPyConnection, as_of: dt.date, ends: list[dt.d
     book AS (SELECT m, sum(n) AS n, sum(weight) AS weight, sum(beyond) AS beyond FROM speed GROUP BY ALL),
     resolve AS (SELECT fd.m, count(x.dispute_id) AS n, coalesce(sum(x.resolved_on - x.opened_on), 0) AS days
                 FROM fd LEFT JOIN disputes x ON x.resolved_on BETWEEN fd.since AND fd.m GROUP BY ALL),
-    shift AS (
-        SELECT q.m, q.invoice_id, q.due_date, q.disputed, q.amount_rep - coalesce(b.amount, 0) AS amount,
+    -- whole days per (date, customer) once, not per item
+    dbt AS (
+        SELECT k.m, k.customer_id,
                CASE WHEN own.n >= {MIN_SETTLED} THEN {half_up_sql("own.beyond", "own.weight")}
                     WHEN seg.n >= {MIN_SETTLED} THEN {half_up_sql("seg.beyond", "seg.weight")}
-                    WHEN book.n > 0 THEN {half_up_sql("book.beyond", "book.weight")} ELSE 0 END
-               + CASE WHEN q.disputed AND resolve.n > 0 THEN {half_up_sql("resolve.days", "resolve.n")} ELSE 0 END
-               AS days
-        FROM queue q LEFT JOIN by_item b USING (m, invoice_id)
-        LEFT JOIN speed own ON own.m = q.m AND own.customer_id = q.customer_id
-        LEFT JOIN customers c ON c.customer_id = q.customer_id
-        LEFT JOIN seg ON seg.m = q.m AND seg.segment = c.segment
-        LEFT JOIN book ON book.m = q.m LEFT JOIN resolve ON resolve.m = q.m),
+                    WHEN book.n > 0 THEN {half_up_sql("book.beyond", "book.weight")} ELSE 0 END AS days
+        FROM (SELECT DISTINCT m, customer_id FROM queue) k
+        LEFT JOIN speed own ON own.m = k.m AND own.customer_id = k.customer_id
+        LEFT JOIN customers c ON c.customer_id = k.customer_id
+        LEFT JOIN seg ON seg.m = k.m AND seg.segment = c.segment LEFT JOIN book ON book.m = k.m),
+    resolve_days AS (SELECT m, CASE WHEN n > 0 THEN {half_up_sql("days", "n")} ELSE 0 END AS days FROM resolve),
+    shift AS (
+        SELECT q.m, q.invoice_id, q.due_date, q.disputed, q.amount_rep - coalesce(b.amount, 0) AS amount,
+               dbt.days + CASE WHEN q.disputed THEN r.days ELSE 0 END AS days
+        FROM queue q LEFT JOIN by_item b USING (m, invoice_id) JOIN dbt USING (m, customer_id)
+        JOIN resolve_days r USING (m)),
     expected AS (SELECT m, due_by AS expected, amount FROM covered
                  UNION ALL SELECT m, (due_date + days::INTEGER)::DATE, amount FROM shift WHERE amount > 0),
     weeks AS (SELECT m, greatest(expected - m - 1, 0) // 7 + 1 AS week, sum(amount) AS amount
