@@ -186,7 +186,7 @@ def setup(con: duckdb.DuckDBPyConnection, folder: str, as_of: dt.date, dates: li
     UNION ALL
     SELECT invoice_id, adjustment_date, amount, kind FROM adjustments WHERE adjustment_date <= DATE '{as_of}';
 
-    -- closing rate of every currency on every day (the latest rate dated on or before it); reporting = 1
+    -- closing rate of every currency on every day (the latest rate dated on or before it), reporting = 1
     CREATE TABLE fx AS
     WITH days AS (
         SELECT unnest(generate_series(least((SELECT min(invoice_date) FROM inv), (SELECT min(rate_date) FROM fx_rates),
