@@ -172,33 +172,48 @@ class SettlementSums:
             raise ValueError(f"settlement sums gathered from {self.since} cannot give the months from {since}")
         return SettlementSums(since, self.by, self.frame[self.frame["month"] >= since].reset_index(drop=True))
 
+    def grouped(
+        self,
+        start: dt.date,
+        end: dt.date,
+        columns: Sequence[str] = _SETTLEMENT_SUMS,
+        group_of: Mapping[object, object] | None = None,
+    ) -> pd.DataFrame:
+        """``columns`` of the sums summed over the settlement months from ``start`` to ``end`` per group (the index),
+        or per ``group_of[group]`` (a group ``group_of`` does not list is left out), in no particular order."""
+        if self.by is None:
+            raise ValueError("settlement sums of the whole book have no groups")
+        frame = self.frame
+        rows = frame.loc[(frame["month"] >= start) & (frame["month"] <= end), [self.by, *columns]]
+        return regrouped(rows.set_index(self.by), group_of)
+
     def per_group(
         self, start: dt.date, end: dt.date, group_of: Mapping[object, object] | None = None
     ) -> dict[object, SettlementTotals]:
         """The sums over the settlement months from ``start`` to ``end`` per group, or per ``group_of[group]`` (a
         group ``group_of`` does not list is left out), in no particular order."""
-        if self.by is None:
-            raise ValueError("settlement sums of the whole book have no groups")
-        frame = self.frame
-        rows = frame[(frame["month"] >= start) & (frame["month"] <= end)]
-        keys = rows[self.by] if group_of is None else rows[self.by].map(group_of)
-        if group_of is not None:
-            rows, keys = rows[keys.notna()], keys[keys.notna()]
-        if not len(rows):
-            return {}
-        with decimal.localcontext(MONEY_CONTEXT):
-            grouped = rows.groupby(keys.to_numpy(dtype=object), sort=False)[list(_SETTLEMENT_SUMS)].sum()
-            return {
-                group: SettlementTotals(int(invoices), int(late), int(to_pay), *(ZERO + amount for amount in money))
-                for group, invoices, late, to_pay, *money in zip(grouped.index, *(grouped[c] for c in _SETTLEMENT_SUMS))
-            }
+        grouped = self.grouped(start, end, group_of=group_of)
+        return {
+            group: SettlementTotals(int(invoices), int(late), int(to_pay), *money)
+            for group, invoices, late, to_pay, *money in zip(grouped.index, *(grouped[c] for c in _SETTLEMENT_SUMS))
+        }
 
-    def total(self, start: dt.date, end: dt.date) -> SettlementTotals:
-        """The sums over the settlement months from ``start`` to ``end``, all groups together."""
-        frame = self.frame
-        rows = frame[(frame["month"] >= start) & (frame["month"] <= end)]
-        invoices, late, to_pay = (int(rows[c].sum()) for c in _SETTLEMENT_SUMS[:3])
-        return SettlementTotals(invoices, late, to_pay, *(dsum(rows[c]) for c in _SETTLEMENT_SUMS[3:]))
+
+def regrouped(sums: pd.DataFrame, group_of: Mapping[object, object] | None = None) -> pd.DataFrame:
+    """``sums`` (settlement sums, indexed by group; a group may repeat) summed per group, or per ``group_of[group]``
+    (a group ``group_of`` does not list is left out). Money stays exact: Decimal sums at the money precision, each
+    plus zero as a sum started from zero would be."""
+    keys = sums.index.to_series() if group_of is None else sums.index.to_series().map(group_of)
+    if group_of is not None:
+        sums, keys = sums[keys.notna().to_numpy()], keys[keys.notna()]
+    if not len(sums):
+        return sums.iloc[0:0]
+    with decimal.localcontext(MONEY_CONTEXT):
+        grouped = sums.groupby(keys.to_numpy(dtype=object), sort=False).sum()
+        for column in grouped.columns:
+            if column in _SETTLEMENT_MONEY:
+                grouped[column] = [ZERO + amount for amount in grouped[column]]
+    return grouped
 
 
 def settlement_totals_by_month(

@@ -61,6 +61,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 import ibis
 import pandas as pd
@@ -73,9 +74,8 @@ from collections_mi.metrics.allowance import with_write_off_rules
 from collections_mi.metrics.balances import open_items
 from collections_mi.metrics.behaviour import behaviour_window, rounded_days
 from collections_mi.metrics.book import Book
-from collections_mi.metrics.dso_formulas import SettlementTotals
-from collections_mi.metrics.dso_inputs import SettlementSums
-from collections_mi.metrics.fx import FxRates
+from collections_mi.metrics.dso_inputs import SettlementSums, regrouped
+from collections_mi.metrics.fx import FxRates, convert_column
 from collections_mi.metrics.promises import promise_statuses
 from collections_mi.metrics.published import LATER, NOT_FORECAST
 from collections_mi.sources.ledger import fetch
@@ -207,28 +207,29 @@ class PaymentDays:
         return self.book_days, "book"
 
 
-def _dbt(totals: SettlementTotals) -> Decimal | None:
-    return totals.kpis()["dbt_weighted"]
+#: what the dbt figures are read from (:func:`payment_days`)
+_DBT_SUMS = ("invoices", "amount", "amount_days_beyond_terms")
 
 
 def payment_days(settled: SettlementSums, segment_of: Mapping[object, object], as_of: dt.date) -> PaymentDays:
     """The dbt figures at ``as_of`` from the settlement sums per (settlement month, customer): the months of the 12
-    months to as_of; a customer's (or segment's) own figure needs at least 3 settled invoices."""
+    months to as_of; a customer's (or segment's) own figure needs at least 3 settled invoices. dbt_weighted is
+    Σ amount × (settlement − due date) / Σ amount (``SettlementTotals.kpis()``)."""
     window = behaviour_window(as_of)
+    per_customer = settled.grouped(window.start, window.end, _DBT_SUMS)
 
-    def whole_days(groups: Mapping[object, SettlementTotals]) -> dict[object, int]:
-        days = {}
-        for key, totals in groups.items():
-            weighted = _dbt(totals)
-            if totals.invoices >= MIN_SETTLED_INVOICES and weighted is not None:
-                days[key] = rounded_days(weighted)
-        return days
+    def whole_days(groups: pd.DataFrame) -> dict[object, int]:
+        return {
+            key: rounded_days(weighted)
+            for key, invoices, amount, beyond in zip(groups.index, *(groups[c] for c in _DBT_SUMS))
+            if invoices >= MIN_SETTLED_INVOICES and (weighted := ratio(beyond, amount)) is not None
+        }
 
     return PaymentDays(
-        whole_days(settled.per_group(window.start, window.end)),
-        whole_days(settled.per_group(window.start, window.end, segment_of)),
+        whole_days(per_customer),
+        whole_days(regrouped(per_customer, segment_of)),
         segment_of,
-        _dbt(settled.total(window.start, window.end)),
+        ratio(dsum(per_customer["amount_days_beyond_terms"]), dsum(per_customer["amount"])),
     )
 
 
@@ -251,9 +252,9 @@ class _Open:
     left: Decimal
 
 
-@dataclass(frozen=True)
-class ForecastLine:
-    """One part of an open item: its rule (or ``not forecast`` with its reason), expected date and week."""
+class ForecastLine(NamedTuple):
+    """One part of an open item: its rule (or ``not forecast`` with its reason), expected date and week. (A named
+    tuple: the back-test makes one per open item at seven dates, half a million at 1M invoices.)"""
 
     invoice_id: object
     customer_id: object
@@ -312,17 +313,16 @@ def forecast_lines(
     lines: list[ForecastLine] = []
     queues: dict[object, list[_Open]] = defaultdict(list)
     ordered = items.sort_values(["due_date", "invoice_date", "invoice_id"], kind="stable")
-    for invoice, customer, currency, due, balance, bucket, disputed, candidate in zip(
+    for invoice, customer, currency, due, amount, bucket, disputed, candidate in zip(
         ordered["invoice_id"],
         ordered["customer_id"],
         ordered["currency"],
         ordered["due_date"],
-        ordered["open_balance"],
+        convert_column(ordered, fx, "open_balance", "currency", as_of),
         ordered["bucket"],
         ordered["disputed"],
         ordered["candidate"],
     ):
-        amount = fx.convert(balance, currency, as_of)
         is_disputed = bool(disputed)
         if bucket == last_bucket or bool(candidate):
             reason = LAST_BUCKET if bucket == last_bucket else WRITE_OFF_CANDIDATE

@@ -18,6 +18,7 @@ from collections_mi.core.money import HUNDRED, ZERO, dsum, percent_of, ratio
 from collections_mi.core.periods import month_ends_up_to
 from collections_mi.core.values import UNASSIGNED
 from collections_mi.metrics.book import Book
+from collections_mi.metrics.fx import convert_column
 
 STATUS_COLUMNS = [
     "promise_id",
@@ -63,10 +64,12 @@ def promise_statuses(book: Book, dates: Sequence[dt.date]) -> dict[dt.date, pd.D
     paid_frame = paid.to_pyarrow().to_pandas()
     #: (payment day, amount in reporting currency) per promise
     paid_by_promise: dict[str, list[tuple[dt.date, Decimal]]] = defaultdict(list)
-    for promise_id, currency, day, amount in zip(
-        paid_frame["promise_id"], paid_frame["currency"], paid_frame["payment_date"], paid_frame["paid"]
+    for promise_id, day, amount in zip(
+        paid_frame["promise_id"],
+        paid_frame["payment_date"],
+        convert_column(paid_frame, book.fx, "paid", "currency", "payment_date"),
     ):
-        paid_by_promise[promise_id].append((day, book.fx.convert(amount, currency, day)))
+        paid_by_promise[promise_id].append((day, amount))
     every = (
         promises.select("promise_id", "customer_id", "collector", "promised_on", "due_by", "amount")
         .order_by("promise_id")
