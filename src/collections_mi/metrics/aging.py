@@ -85,7 +85,7 @@ def breakdown(cells: pd.DataFrame, by: str | list[str], labels: Sequence[str]) -
     keys = [by] if isinstance(by, str) else list(by)
     acc: dict[tuple, dict[str, list[Decimal]]] = defaultdict(lambda: defaultdict(list))
     counts: dict[tuple, int] = defaultdict(int)
-    for record in cells[keys + ["bucket", "amount", "items", "past_due"]].itertuples(index=False):
+    for record in zip(*(cells[c].tolist() for c in [*keys, "bucket", "amount", "items", "past_due"])):
         key = tuple(record[: len(keys)])
         bucket, amount, count, past_due = record[len(keys) :]
         acc[key][bucket].append(amount)

@@ -88,7 +88,7 @@ def balances_by_customer_at(book: Book, dates: Sequence[dt.date]) -> dict[dt.dat
         return at
     frame["amount"] = convert_column(frame, book.fx, "balance", "currency", "as_of")
     parts: dict[tuple[dt.date, str], list[Decimal]] = defaultdict(list)
-    for day, customer, amount in zip(frame["as_of"], frame["customer_id"], frame["amount"]):
+    for day, customer, amount in zip(*(frame[c].tolist() for c in ("as_of", "customer_id", "amount"))):
         parts[(day, customer)].append(amount)
     for (day, customer), amounts in parts.items():
         at[day][customer] = dsum(amounts)

@@ -287,12 +287,7 @@ def pending_promises(status: pd.DataFrame, as_of: dt.date) -> list[Promise]:
     rows = [
         Promise(promise_id, customer, due_by, amount - paid)
         for promise_id, customer, due_by, amount, paid, state in zip(
-            status["promise_id"],
-            status["customer_id"],
-            status["due_by"],
-            status["amount"],
-            status["paid_in_window"],
-            status["status"],
+            *(status[c].tolist() for c in ("promise_id", "customer_id", "due_by", "amount", "paid_in_window", "status"))
         )
         if state == "pending" and due_by > as_of and amount > paid
     ]
@@ -314,14 +309,9 @@ def forecast_lines(
     queues: dict[object, list[_Open]] = defaultdict(list)
     ordered = items.sort_values(["due_date", "invoice_date", "invoice_id"], kind="stable")
     for invoice, customer, currency, due, amount, bucket, disputed, candidate in zip(
-        ordered["invoice_id"],
-        ordered["customer_id"],
-        ordered["currency"],
-        ordered["due_date"],
-        convert_column(ordered, fx, "open_balance", "currency", as_of),
-        ordered["bucket"],
-        ordered["disputed"],
-        ordered["candidate"],
+        *(ordered[c].tolist() for c in ("invoice_id", "customer_id", "currency", "due_date")),
+        convert_column(ordered, fx, "open_balance", "currency", as_of).tolist(),
+        *(ordered[c].tolist() for c in ("bucket", "disputed", "candidate")),
     ):
         is_disputed = bool(disputed)
         if bucket == last_bucket or bool(candidate):
@@ -619,7 +609,7 @@ def forecast_backtest(book: Book, params: Params, inputs: ForecastInputs | None 
         actual_excluded: dict[int, list[Decimal]] = defaultdict(list)
         mine = paid[paid["as_of"] == month_end]
         for invoice, currency, day, amount in zip(
-            mine["open_invoice_id"], mine["currency"], mine["payment_date"], mine["amount"]
+            *(mine[c].tolist() for c in ("open_invoice_id", "currency", "payment_date", "amount"))
         ):
             week = ((day - month_end).days - 1) // 7 + 1
             converted = book.fx.convert(amount, currency, month_end)

@@ -80,11 +80,12 @@ def promise_statuses(book: Book, dates: Sequence[dt.date]) -> dict[dt.date, pd.D
     for as_of in dates:
         frame = every[every["promised_on"] <= as_of].reset_index(drop=True) if len(every) else every.copy()
         frame["paid_in_window"] = [
-            dsum(amount for day, amount in paid_by_promise.get(p, []) if day <= as_of) for p in frame["promise_id"]
+            dsum(amount for day, amount in paid_by_promise.get(p, []) if day <= as_of)
+            for p in frame["promise_id"].tolist()
         ]
         frame["status"] = [
             "kept" if paid >= amount else ("broken" if due_by < as_of else "pending")
-            for paid, amount, due_by in zip(frame["paid_in_window"], frame["amount"], frame["due_by"])
+            for paid, amount, due_by in zip(*(frame[c].tolist() for c in ("paid_in_window", "amount", "due_by")))
         ]
         statuses[as_of] = frame[STATUS_COLUMNS]
     return statuses
