@@ -41,7 +41,7 @@ def dsum(values: Iterable[object]) -> Decimal:
         for value in values:
             if value is None or value != value:  # None or NaN from an empty outer join
                 continue
-            total += to_decimal(value)
+            total += value if type(value) is Decimal else to_decimal(value)
     return total
 
 
