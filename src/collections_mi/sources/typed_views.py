@@ -37,8 +37,11 @@ _EDGE_WHITESPACE = r"^[ \t\n\r\x0b\x0c]+|[ \t\n\r\x0b\x0c]+$"
 
 
 def as_text(column: ir.Value) -> ir.StringValue:
-    text = column.cast("string").re_replace(_EDGE_WHITESPACE, "")
-    return ibis.ifelse(text == "", ibis.null("string"), text)
+    """The value as trimmed text, empty text as null. A column the source types (a Parquet date, a database
+    decimal) is just cast: the engine writes no spaces around a number or a date, and never an empty one."""
+    if not column.type().is_string():
+        return column.cast("string")
+    return column.cast("string").re_replace(_EDGE_WHITESPACE, "").nullif("")
 
 
 @ibis.udf.scalar.builtin

@@ -258,6 +258,16 @@ def _own_currency_money_decimals(table: str) -> RowCheck:
     )
 
 
+#: every ISO 4217 code between commas: a three-letter code is one of them when ",<code>," is in this text
+_ISO_CODES_TEXT = "," + ",".join(sorted(ISO_4217)) + ","
+
+
+def _listed_code(currency: ir.StringValue) -> ir.BooleanValue:
+    """Whether a three-letter upper-case ``currency`` is an ISO 4217 code: one substring search in a short text,
+    four times faster in DuckDB than ``IN`` with the ~180 codes (a million-row table's largest check)."""
+    return ibis.literal(_ISO_CODES_TEXT).contains(ibis.literal(",").concat(currency, ","))
+
+
 def _never(t: ir.Table, table: str) -> ir.BooleanValue:
     """No row: for a check on an optional column the table does not have."""
     key = t[row_keys(table)[0]]
@@ -270,7 +280,7 @@ def _unknown_currency(table: str, used_by: str) -> RowCheck:
     def where(t: ir.Table, ctx: Context) -> ir.BooleanValue:
         if "currency" not in t.columns:  # invoices.currency is optional: absent = reporting currency
             return _never(t, table)
-        return t.currency.re_search(r"^[A-Z]{3}$") & ~t.currency.isin(sorted(ISO_4217))
+        return t.currency.re_search(r"^[A-Z]{3}$") & ~_listed_code(t.currency)
 
     return RowCheck(
         id="unknown_currency",
@@ -754,21 +764,52 @@ class Outcome:
     skipped: list[str] = field(default_factory=list)
 
 
+def row_check_key(check: RowCheck) -> str:
+    """A row check's name among the checks of a run (its id, table and column)."""
+    return f"{check.id}:{check.table}:{check.column}"
+
+
+def raw_row_counts(ctx: Context, table: str, rows: ir.Table, row_checks: Iterable[RowCheck]) -> dict[str, ir.Value]:
+    """The row checks of ``table`` that read its raw view and can run, as counts over ``rows`` (the raw view, or a
+    selection of its contract columns), by :func:`row_check_key`: for the screen to compute in its scan."""
+    return {
+        row_check_key(check): check.where(rows, ctx).fill_null(False).sum()
+        for check in row_checks
+        if check.table == table and check.view == "raw" and _runnable(check, ctx, Outcome())
+    }
+
+
 def run_checks(
-    ctx: Context, files: FileNames, *, sample_rows: int, row_checks: list[RowCheck], set_checks: list[SetCheck]
+    ctx: Context,
+    files: FileNames,
+    *,
+    sample_rows: int,
+    row_checks: list[RowCheck],
+    set_checks: list[SetCheck],
+    counted: Mapping[str, int] | None = None,
 ) -> Outcome:
+    """Run the checks; ``counted``: the failing rows of row checks already counted (by :func:`row_check_key`, e.g.
+    in the screen's scan of their table), which need no query of their own unless they fail."""
     outcome = Outcome()
+    counted = counted or {}
+    keys = [row_check_key(c) for c in row_checks]
+    if len(set(keys)) != len(keys):
+        raise ValueError("two row checks share an id, table and column")
     runnable_rows = [c for c in row_checks if _runnable(c, ctx, outcome)]
     by_table: dict[tuple[str, str], list[RowCheck]] = {}
     for check in runnable_rows:
         by_table.setdefault((check.table, check.view), []).append(check)
     for (table, view), checks in by_table.items():
         rows = (ctx.raw if view == "raw" else ctx.typed)[table]
-        counts = (
-            rows.aggregate(**{f"c{i}": check.where(rows, ctx).fill_null(False).sum() for i, check in enumerate(checks)})
-            .to_pyarrow()
-            .to_pylist()[0]
-        )
+        counts = {f"c{i}": counted[key] for i, check in enumerate(checks) if (key := row_check_key(check)) in counted}
+        if len(counts) < len(checks):
+            counts = (
+                rows.aggregate(
+                    **{f"c{i}": check.where(rows, ctx).fill_null(False).sum() for i, check in enumerate(checks)}
+                )
+                .to_pyarrow()
+                .to_pylist()[0]
+            )
         outcome.checks_run += len(checks)
         for i, check in enumerate(checks):
             count = int(counts[f"c{i}"] or 0)

@@ -13,8 +13,8 @@ or an engine that cannot run the query, sends the table to GX.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
@@ -32,6 +32,8 @@ class Screen:
     rows: int
     #: positions (in the items given) of the expectations that may fail; GX must settle them
     flagged: tuple[int, ...]
+    #: the other counts asked for (``extra``), computed in the same scan
+    extra: Mapping[str, int] = field(default_factory=dict)
 
 
 class Unscreenable(Exception):
@@ -71,10 +73,14 @@ def _compound_duplicates(table: ir.Table, columns: Sequence[str]) -> ir.Table:
     return groups.aggregate(duplicated=lambda t: (t.rows > 1).sum())
 
 
-def screen(table: ir.Table, items: Sequence[dict[str, Any]]) -> Screen:
+def screen(table: ir.Table, items: Sequence[dict[str, Any]], extra: Mapping[str, ir.Value] | None = None) -> Screen:
     """Run every expectation in ``items`` against ``table`` (raw text) in one engine query (plus one per
-    compound-unique expectation). Raises :class:`Unscreenable` when it cannot judge one of them."""
+    compound-unique expectation). Raises :class:`Unscreenable` when it cannot judge one of them.
+
+    ``extra``: more counts over ``table`` (aggregates, e.g. the rows breaking a cross-table row check) to compute in
+    the same scan; they are in ``Screen.extra`` under the same names."""
     measures: dict[str, ir.Value] = {"__rows": table.count()}
+    measures.update({f"x{position}": value for position, value in enumerate((extra or {}).values())})
     compound: dict[int, list[str]] = {}
     for position, item in enumerate(items):
         if item["type"] == "expect_compound_columns_to_be_unique":
@@ -94,4 +100,8 @@ def screen(table: ir.Table, items: Sequence[dict[str, Any]]) -> Screen:
                 flagged.append(position)
     except Exception as exc:  # an engine without regex or try_cast support: let GX judge
         raise Unscreenable(f"{type(exc).__name__}: {exc}") from exc
-    return Screen(rows=int(counts["__rows"]), flagged=tuple(sorted(flagged)))
+    return Screen(
+        rows=int(counts["__rows"]),
+        flagged=tuple(sorted(flagged)),
+        extra={name: int(counts[f"x{position}"] or 0) for position, name in enumerate(extra or {})},
+    )
