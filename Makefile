@@ -28,7 +28,7 @@ UPGRADE_VENV ?= /tmp/collections_mi-upgrade-check
 # a third of the time); UPGRADE_PYTEST= runs everything
 UPGRADE_PYTEST ?= -m "not engines"
 
-.PHONY: readme pack test test-quick lint install demo validate metrics lab clean-venv help chromium engines lock upgrade-check lock-python
+.PHONY: readme pack test test-quick lint install demo validate metrics bench lab clean-venv help chromium engines lock upgrade-check lock-python
 
 help:
 	@echo "make pack   - install, generate the demo ledger if missing, validate and publish the pack for $(PARAMS)"
@@ -36,6 +36,7 @@ help:
 	@echo "              make lint, then the test suite; with CI=true a missing engine fails its tests instead of skipping"
 	@echo "make lint   - the import layers (lint-imports), ruff check, ruff format --check and mypy on src/"
 	@echo "make lab    - open JupyterLab on the project"
+	@echo "make bench  - the quick benchmark: 100k invoices, metrics against the same-work floor, ratios printed"
 	@echo "make readme - regenerate README § Architecture's KPI catalogue from the section registry"
 	@echo "make lock   - re-resolve requirements/*.txt (hashes) after a change to pyproject.toml, keeping the pins"
 	@echo "              it can; LOCK_ARGS=--upgrade moves everything to the newest allowed, LOCK_ARGS='-P duckdb' one"
@@ -96,6 +97,12 @@ validate: install demo
 
 metrics: install demo
 	$(BIN)/collections-mi metrics --params $(PARAMS)
+
+# The performance guard (benchmarks/README.md): 100k demo invoices, the same-work floor, the aging+DSO floor and
+# `metrics`, each its own process; prints seconds, peak RSS and the ratios; saves nothing (under a minute).
+# BENCH_ARGS adds or replaces options, e.g. make bench BENCH_ARGS="--runs floor_full,floor,metrics,pack".
+bench: install
+	$(BIN)/python benchmarks/run.py --quick $(BENCH_ARGS)
 
 # The guards `make test` (hence CI) runs before the suite: the floors' import contract (pyproject's
 # [tool.importlinter]), lint and formatting over the whole repo, types on src/ ([tool.mypy]). All four run, then it

@@ -4,6 +4,8 @@ For each size (invoices): generate (or reuse) a Parquet demo ledger with the pac
 write a params file (as_of 2026-10-31, source = that folder), then run, each as its own subprocess so that
 peak RSS is per run:
 
+  floor_full         benchmarks/floor_full.py — the same-work floor: plain DuckDB SQL computing every KPI of
+                     kpis.json and the month-end trend tables (checked equal to the metrics run's output)
   floor              benchmarks/floor.py — plain DuckDB SQL of the aging + DSO aggregates (no ibis/pandas/Decimal)
   metrics            collections-mi metrics --params P                 (validation + every section)
   metrics-noval      collections-mi metrics --params P --skip-validation
@@ -20,6 +22,7 @@ Results accumulate in benchmarks/results.json (keyed by size, so sizes can be ru
 table is (re)written between the markers of benchmarks/RESULTS.md; the analysis outside them is kept.
 
 Usage: python benchmarks/run.py [--sizes 100000,1000000,10000000] [--work DIR] [--skip-pack] [--keep]
+       python benchmarks/run.py --quick   # `make bench`: 100k, both floors and metrics, ratios printed, nothing saved
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ RESULTS_JSON = HERE / "results.json"
 RESULTS_MD = HERE / "RESULTS.md"
 BEGIN, END = "<!-- results:begin (written by benchmarks/run.py) -->", "<!-- results:end -->"
 AS_OF = "2026-10-31"
-PACK_STAGES = ("open", "validate", "compute", "excel", "notebooks", "html", "email")
+PACK_STAGES = ("open", "validate", "compute", "excel", "notebooks", "html", "pdf", "email")
 
 try:
     import psutil
@@ -209,25 +212,53 @@ def git_commit() -> str:
         return "?"
 
 
-def run_floor(size: int, ledger: Path, work: Path, args: argparse.Namespace, env: dict[str, str]) -> dict[str, object]:
+def run_floor(
+    size: int, ledger: Path, work: Path, args: argparse.Namespace, env: dict[str, str], script: str = "floor"
+) -> dict[str, object]:
+    """``benchmarks/<script>.py`` on the ledger, ``--floor-repeats`` times; the median run counts."""
     floors = []
     for _ in range(max(1, args.floor_repeats)):
         floors.append(
             measure(
-                [PYTHON, str(HERE / "floor.py"), str(ledger), "--as-of", AS_OF, "--json"],
-                stdout=work / f"floor-{size}.json",
-                stderr=work / f"floor-{size}.err",
+                [PYTHON, str(HERE / f"{script}.py"), str(ledger), "--as-of", AS_OF, "--json"],
+                stdout=work / f"{script}-{size}.json",
+                stderr=work / f"{script}-{size}.err",
                 timeout=args.timeout,
                 cwd=work,
                 env=env,
             )
         )
         if floors[-1]["status"] == "ok":
-            floors[-1]["sql"] = json.loads((work / f"floor-{size}.json").read_text())
+            output = json.loads((work / f"{script}-{size}.json").read_text())
+            if script == "floor_full":  # keep the timings, not the values
+                output = {"total_seconds": output["seconds_sql"], "seconds_by_step": output["seconds_by_step"]}
+            floors[-1]["sql"] = output
     ok = sorted((f for f in floors if f["status"] == "ok"), key=lambda f: f["seconds"])
     chosen = ok[len(ok) // 2] if ok else floors[-1]  # the median run
     chosen["repeats"] = [f["seconds"] for f in floors]
     return chosen
+
+
+def same_values(size: int, ledger: Path, work: Path, env: dict[str, str]) -> dict[str, object]:
+    """Whether the same-work floor computes the metrics run's KPIs (floor_full.py --compare; not timed)."""
+    done = subprocess.run(
+        [
+            PYTHON,
+            str(HERE / "floor_full.py"),
+            str(ledger),
+            "--as-of",
+            AS_OF,
+            "--compare",
+            str(work / f"metrics-{size}.json"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+        check=False,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    return {"equal": done.returncode == 0, "summary": lines[-1] if lines else done.stderr.strip()[-300:]}
 
 
 def run_pack(size: int, params: Path, work: Path, args: argparse.Namespace, env: dict[str, str]) -> dict[str, object]:
@@ -270,6 +301,8 @@ def run_size(size: int, work: Path, args: argparse.Namespace, env: dict[str, str
     for name in wanted:
         if name == "floor":
             runs["floor"] = run_floor(size, ledger, work, args, env)
+        elif name == "floor_full":
+            runs["floor_full"] = run_floor(size, ledger, work, args, env, script="floor_full")
         elif name == "metrics":
             runs["metrics"] = measure(
                 [CLI, "metrics", "--params", str(params)],
@@ -291,7 +324,10 @@ def run_size(size: int, work: Path, args: argparse.Namespace, env: dict[str, str
         elif name == "pack":
             runs["pack"] = run_pack(size, params, work, args, env)
         else:
-            raise SystemExit(f"--runs: unknown run {name!r} (floor, metrics, metrics_noval, pack)")
+            raise SystemExit(f"--runs: unknown run {name!r} (floor_full, floor, metrics, metrics_noval, pack)")
+    if "floor_full" in runs and runs.get("metrics", {}).get("status") == "ok":
+        entry["same_values"] = same_values(size, ledger, work, env)
+        log(f"same-work floor vs metrics: {entry['same_values']['summary']}")
     if not args.keep and generated is not None:
         shutil.rmtree(ledger, ignore_errors=True)
     return entry
@@ -345,12 +381,17 @@ def ratio(value: float | None, base: float | None) -> str:
 
 
 def table_rows(entry: dict[str, object], papermill: dict[str, object] | None) -> list[list[str]]:
+    """One row per run and pack stage: seconds, peak RSS, ratio to the same-work floor (floor_full) and to the
+    aging + DSO floor (floor), note."""
     size = f"{int(entry['size']):,}"
     runs: dict[str, dict[str, object]] = entry["runs"]  # type: ignore[assignment]
     rows: list[list[str]] = []
-    floor = runs.get("floor", {})
-    floor_s = floor.get("seconds") if floor.get("status") == "ok" else None
-    sql_s = floor.get("sql", {}).get("total_seconds") if floor_s else None
+
+    def ok_seconds(run: dict[str, object] | None) -> float | None:
+        return float(run["seconds"]) if run and run.get("status") == "ok" else None  # type: ignore[arg-type]
+
+    full, floor = runs.get("floor_full", {}), runs.get("floor", {})
+    full_s, floor_s = ok_seconds(full), ok_seconds(floor)
 
     def rss(run: dict[str, object]) -> str:
         if not run or run.get("peak_rss_mb") is None:
@@ -364,30 +405,53 @@ def table_rows(entry: dict[str, object], papermill: dict[str, object] | None) ->
     def status(run: dict[str, object]) -> str:
         return "" if run.get("status") == "ok" else f" **{run.get('status')}**"
 
-    rows.append(
-        [
-            size,
-            "floor: plain DuckDB SQL (process)",
-            fmt_seconds(floor_s),
-            rss(floor),
-            "duckdb",
-            "1.0×",
-            f"SQL {fmt_seconds(sql_s)} s; CPU {floor.get('cpu_seconds', '—')} s; median of "
-            f"{', '.join(str(x) for x in floor.get('repeats', []))} s" + status(floor),
-        ]
-    )
+    def floor_note(run: dict[str, object]) -> str:
+        sql = run.get("sql", {}).get("total_seconds") if run.get("status") == "ok" else None  # type: ignore[union-attr]
+        repeats = ", ".join(str(x) for x in run.get("repeats", []))  # type: ignore[union-attr]
+        return f"SQL {fmt_seconds(sql)} s; CPU {run.get('cpu_seconds', '—')} s; median of {repeats} s" + status(run)
+
+    if full:
+        same = entry.get("same_values")
+        checked = ""
+        if isinstance(same, dict):
+            checked = (
+                "; same KPIs as metrics" if same.get("equal") else f"; **differs from metrics: {same.get('summary')}**"
+            )
+        rows.append(
+            [
+                size,
+                "same-work floor: plain DuckDB SQL, every KPI + trends",
+                fmt_seconds(full_s),
+                rss(full),
+                "1.0×",
+                ratio(full_s, floor_s),
+                floor_note(full) + checked,
+            ]
+        )
+    if floor:
+        rows.append(
+            [
+                size,
+                "aging + DSO floor: plain DuckDB SQL",
+                fmt_seconds(floor_s),
+                rss(floor),
+                ratio(floor_s, full_s),
+                "1.0×",
+                floor_note(floor),
+            ]
+        )
     for key, label in (("metrics", "metrics (validate + compute)"), ("metrics_noval", "metrics --skip-validation")):
         run = runs.get(key)
         if not run:
             continue
-        seconds = run["seconds"] if run["status"] == "ok" else None
+        seconds = ok_seconds(run)
         rows.append(
             [
                 size,
                 label,
                 fmt_seconds(run["seconds"]),
                 rss(run),
-                "duckdb (ibis)",
+                ratio(seconds, full_s),
                 ratio(seconds, floor_s),
                 f"CPU {run['cpu_seconds']} s; load {run.get('load_avg_1m_after')}" + status(run),
             ]
@@ -400,7 +464,7 @@ def table_rows(entry: dict[str, object], papermill: dict[str, object] | None) ->
                 "  ↳ validation (metrics − skip)",
                 fmt_seconds(float(m["seconds"]) - float(n["seconds"])),
                 "",
-                "duckdb (screen + cross-table checks; GX only on flagged tables)",
+                "",
                 "",
                 "derived",
             ]
@@ -408,17 +472,19 @@ def table_rows(entry: dict[str, object], papermill: dict[str, object] | None) ->
     pack = runs.get("pack")
     if pack:
         fixed = papermill["empty"]["parallel_seconds"] if papermill else None
+        full_floor = full_s + fixed if full_s is not None and fixed is not None else None
         pack_floor = floor_s + fixed if floor_s is not None and fixed is not None else None
-        seconds = pack["seconds"] if pack["status"] == "ok" else None
+        seconds = ok_seconds(pack)
         rows.append(
             [
                 size,
                 "pack (total)",
                 fmt_seconds(pack["seconds"]),
                 rss(pack),
-                "duckdb (ibis) + papermill",
-                ratio(seconds, pack_floor),
-                f"vs floor + Papermill fixed = {fmt_seconds(pack_floor)} s; CPU {pack['cpu_seconds']} s; "
+                ratio(seconds, full_floor),
+                ratio(seconds, floor_s),
+                f"first ratio vs same-work floor + Papermill fixed = {fmt_seconds(full_floor)} s (aging + DSO floor + "
+                f"fixed = {fmt_seconds(pack_floor)} s: {ratio(seconds, pack_floor)}); CPU {pack['cpu_seconds']} s; "
                 f"load {pack.get('load_avg_1m_after')}" + status(pack),
             ]
         )
@@ -430,30 +496,40 @@ def table_rows(entry: dict[str, object], papermill: dict[str, object] | None) ->
             "excel": "excel",
             "notebooks": "notebooks",
             "html": "HTML",
+            "pdf": "PDF",
             "email": "email",
         }
         for stage in [*PACK_STAGES, *(k for k in timings if k not in PACK_STAGES)]:
             if stage in timings:
-                note, stage_ratio = "", ""
+                note, full_ratio, floor_ratio = "", "", ""
+                share = f"{float(timings[stage]) / float(pack['seconds']) * 100:.0f} % of the pack"
                 if stage == "compute":
-                    stage_ratio, note = ratio(timings[stage], floor_s), "vs floor"
+                    full_ratio, floor_ratio = ratio(timings[stage], full_s), ratio(timings[stage], floor_s)
                 elif stage == "notebooks" and fixed:
-                    stage_ratio, note = ratio(timings[stage], fixed), "vs Papermill fixed"
+                    note = f"{ratio(timings[stage], fixed)} the Papermill fixed cost; "
                 rows.append(
                     [
                         size,
                         f"  ↳ pack: {labels.get(stage, stage)}",
                         fmt_seconds(timings[stage]),
                         "",
-                        "",
-                        stage_ratio,
-                        note,
+                        full_ratio,
+                        floor_ratio,
+                        note + share,
                     ]
                 )
         other = float(pack["seconds"]) - sum(float(v) for v in timings.values()) if timings else None
         if other is not None:
             rows.append(
-                [size, "  ↳ pack: other (imports, results, fingerprint, publish)", fmt_seconds(other), "", "", "", ""]
+                [
+                    size,
+                    "  ↳ pack: other (imports, results, history snapshot, tables/*.csv, publish)",
+                    fmt_seconds(other),
+                    "",
+                    "",
+                    "",
+                    f"{other / float(pack['seconds']) * 100:.0f} % of the pack",
+                ]
             )
     return rows
 
@@ -486,8 +562,8 @@ def render(results: dict[str, object]) -> str:
             "",
         ]
     lines += [
-        "| invoices | stage | seconds | peak RSS MB | engine | ratio to floor | note |",
-        "|---:|---|---:|---:|---|---:|---|",
+        "| invoices | stage | seconds | peak RSS MB | × same-work floor | × aging+DSO floor | note |",
+        "|---:|---|---:|---:|---:|---:|---|",
     ]
     for key in sorted(results["sizes"], key=int):
         for row in table_rows(results["sizes"][key], papermill):
@@ -553,8 +629,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--floor-repeats", type=int, default=3, help="floor runs per size; the median counts")
     parser.add_argument(
         "--runs",
-        default="floor,metrics,metrics_noval,pack",
-        help="which runs per size, in order (default: floor,metrics,metrics_noval,pack)",
+        default="floor_full,floor,metrics,metrics_noval,pack",
+        help="which runs per size, in order (default: floor_full,floor,metrics,metrics_noval,pack)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="the regression guard (`make bench`, under a minute): 100k invoices, floor_full,floor,metrics, one floor "
+        "run each, nothing written; prints the ratios",
     )
     parser.add_argument("--threads", type=int, help="set COLLECTIONS_MI_THREADS for the package runs")
     parser.add_argument("--fresh", action="store_true", help="forget earlier sizes in results.json")
@@ -565,6 +647,14 @@ def main(argv: list[str] | None = None) -> int:
         help="only rewrite the table in RESULTS.md from results.json (runs nothing)",
     )
     args = parser.parse_args(argv)
+    if args.quick:  # its own defaults; options given beside it still count
+        defaults = {"sizes": "100000,1000000,10000000", "runs": "floor_full,floor,metrics,metrics_noval,pack"}
+        quick = {"sizes": "100000", "runs": "floor_full,floor,metrics"}
+        for option, value in quick.items():
+            if getattr(args, option) == defaults[option]:
+                setattr(args, option, value)
+        args.floor_repeats = 1 if args.floor_repeats == 3 else args.floor_repeats
+        args.no_write = True
     global MAX_RSS_MB
     MAX_RSS_MB = args.max_rss_mb
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
@@ -604,7 +694,10 @@ def main(argv: list[str] | None = None) -> int:
         results["sizes"][str(size)] = entry  # type: ignore[index]
         save()
     save()
+    print("invoices | stage | seconds | peak RSS MB | × same-work floor | × aging+DSO floor | note")
     for key in sorted(results["sizes"], key=int):  # type: ignore[arg-type]
+        if str(key) not in {str(size) for size in sizes}:
+            continue
         for row in table_rows(results["sizes"][key], results.get("papermill_fixed")):  # type: ignore[index]
             print(" | ".join(row))
     return 0
