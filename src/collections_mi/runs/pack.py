@@ -423,7 +423,11 @@ class PackPart:
 
 def write_results_stage(part: PackPart, clock: _Stopwatch) -> None:
     """kpis.json and tables/ (store), then tables.xlsx."""
-    write_results(part.results, flat_kpis(part.results), part.folder)
+    clock.run(
+        part.stage("tables"),
+        f"{part.label + ': ' if part.label else ''}writing kpis.json and tables/",
+        lambda: write_results(part.results, flat_kpis(part.results), part.folder),
+    )
     clock.run(
         part.stage("excel"),
         f"{part.label + ': ' if part.label else ''}writing tables.xlsx",
