@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import functools
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -73,5 +74,10 @@ def plain(value: Decimal) -> Decimal:
 
 def round_money(value: Decimal, currency: str = "USD") -> Decimal:
     """Round half-up to the currency's minor unit — for display only."""
-    exponent = Decimal(1).scaleb(-minor_unit_digits(currency))
-    return value.quantize(exponent, rounding=decimal.ROUND_HALF_UP)
+    return value.quantize(_minor_unit(currency), rounding=decimal.ROUND_HALF_UP)
+
+
+@functools.cache
+def _minor_unit(currency: str) -> Decimal:
+    """The currency's smallest unit: 0.01 for USD, 1 for JPY (a workbook rounds every money cell with it)."""
+    return Decimal(1).scaleb(-minor_unit_digits(currency))

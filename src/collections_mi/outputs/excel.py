@@ -25,6 +25,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from collections_mi.config.params import Params
 from collections_mi.core.contract import minor_unit_digits
+from collections_mi.core.interrupts import raise_if_stopped
 from collections_mi.core.money import round_money
 from collections_mi.metrics.result import SectionResult
 from collections_mi.metrics.sections import SECTIONS
@@ -371,7 +372,7 @@ def write_table(sheet: Worksheet, styles: _Styles, frame: pd.DataFrame, currency
     formats = [styles.number(plan.number_format) for plan in plans]
     widths: list[list[int]] = [[] for _ in columns]
     sheet.write_row(0, 0, [plan.header for plan in plans], styles.header)
-    for number, row in enumerate(frame.itertuples(index=False, name=None), start=1):
+    for number, row in enumerate(zip(*(frame[column].tolist() for column in frame.columns)), start=1):
         for position, (plan, column, value) in enumerate(zip(plans, columns, row)):
             row_currency = currency
             if plan.currency_at is not None and isinstance(row[plan.currency_at], str):
@@ -427,6 +428,7 @@ def write_excel(
         write_contents(workbook.add_worksheet(CONTENTS), styles, params, [kpi_line, *sheets])
         write_kpis(workbook.add_worksheet(KPI_SHEET), styles, kpis, currency)
         for sheet in sheets:
+            raise_if_stopped()  # the pack writes the workbook beside its notebooks: a stop ends it here
             write_table(workbook.add_worksheet(sheet.title), styles, sheet.frame, currency)
     finally:
         workbook.close()

@@ -12,8 +12,9 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -422,17 +423,40 @@ class PackPart:
 
 
 def write_results_stage(part: PackPart, clock: _Stopwatch) -> None:
-    """kpis.json and tables/ (store), then tables.xlsx."""
+    """kpis.json and tables/ (store): what the notebooks read."""
     clock.run(
         part.stage("tables"),
         f"{part.label + ': ' if part.label else ''}writing kpis.json and tables/",
         lambda: write_results(part.results, flat_kpis(part.results), part.folder),
     )
-    clock.run(
-        part.stage("excel"),
-        f"{part.label + ': ' if part.label else ''}writing tables.xlsx",
-        lambda: write_excel(part.results, part.folder / "tables.xlsx", part.params),
-    )
+
+
+def write_workbooks(parts: list[PackPart], clock: _Stopwatch) -> None:
+    """tables.xlsx of every part (the pack's, then each audience's)."""
+    for part in parts:
+        clock.run(
+            part.stage("excel"),
+            f"{part.label + ': ' if part.label else ''}writing tables.xlsx",
+            partial(write_excel, part.results, part.folder / "tables.xlsx", part.params),
+        )
+
+
+def notebooks_and_workbooks(parts: list[PackPart], clock: _Stopwatch) -> None:
+    """Execute every part's notebooks and, beside them in a thread of this process, write the workbooks.
+
+    The notebooks run in worker processes while this process only waits for them, and writing tables.xlsx is
+    single-threaded Python: side by side they share the machine's cores (a fifth of a 1M-invoice pack was the
+    workbook, one core busy, before the notebooks started). A stop asked for ends the workbook at its next sheet
+    (:func:`~collections_mi.outputs.excel.write_excel` asks); a failed workbook fails the pack after the notebooks."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tables.xlsx") as beside:
+        workbooks = beside.submit(write_workbooks, parts, clock)
+        clock.run(
+            "notebooks",
+            f"executing {sum(len(p.sections) for p in parts)} notebook(s)"
+            + (f" (the pack and {len(parts) - 1} audience(s))" if len(parts) > 1 else ""),
+            lambda: execute_notebooks([p.notebooks() for p in parts], clock.progress),
+        )
+        workbooks.result()
 
 
 def write_outputs(
@@ -584,12 +608,7 @@ def _run_locked(
                 prepare_audience(audience, params, params_path, staging, only, footer, clock) for audience in audiences
             ]
             try:
-                clock.run(
-                    "notebooks",
-                    f"executing {sum(len(p.sections) for p in parts)} notebook(s)"
-                    + (f" (the pack and {len(audiences)} audience(s))" if audiences else ""),
-                    lambda: execute_notebooks([p.notebooks() for p in parts], clock.progress),
-                )
+                notebooks_and_workbooks(parts, clock)
             except PackError:
                 keep = True
                 raise
