@@ -64,6 +64,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from collections_mi.config.params import Params
@@ -465,7 +466,8 @@ class ForecastInputs:
     (:func:`forecast_inputs`)."""
 
     dates: tuple[dt.date, ...]
-    items: pd.DataFrame
+    #: the open items at each date (:func:`_open_items`): engine expressions, fetched one date at a time
+    items: Mapping[dt.date, ir.Table]
     settled: SettlementSums
     segment_of: Mapping[object, object]
     names: Mapping[object, str]
@@ -473,27 +475,30 @@ class ForecastInputs:
     promises: Mapping[dt.date, list[Promise]] = field(default_factory=dict)
 
 
+def _open_items(book: Book, params: Params, day: dt.date) -> ir.Table:
+    """The open items at ``day`` with what the forecast reads: bucket, dispute flag and the write-off ``candidate``
+    flag (:func:`~collections_mi.metrics.allowance.with_write_off_rules`)."""
+    items = with_write_off_rules(book, aged_items(book, params.aging, [day]), params.allowance.write_off_candidates)
+    return items.select(
+        "invoice_id",
+        "customer_id",
+        "currency",
+        "invoice_date",
+        "due_date",
+        "open_balance",
+        "bucket",
+        "disputed",
+        candidate=items.over_age_limit | items.no_recent_payment | items.long_dispute,
+    )
+
+
 def forecast_inputs(book: Book, params: Params, dates: Sequence[dt.date] | None = None) -> ForecastInputs:
     """The inputs of the forecasts as of each of ``dates`` (default: D and the back-test month-ends — what the cash
     section needs, in one pass)."""
     dates = [book.as_of, *backtest_month_ends(book.as_of)] if dates is None else list(dates)
-    items = with_write_off_rules(
-        book, aged_items(book, params.aging, list(dates)), params.allowance.write_off_candidates
-    )
-    frame = fetch(
-        items.select(
-            "as_of",
-            "invoice_id",
-            "customer_id",
-            "currency",
-            "invoice_date",
-            "due_date",
-            "open_balance",
-            "bucket",
-            "disputed",
-            candidate=items.over_age_limit | items.no_recent_payment | items.long_dispute,
-        ).order_by(["as_of", "due_date", "invoice_date", "invoice_id"])
-    )
+    # the open items stay in the engine, one query per date: each forecast fetches its own date's (the seven dates at
+    # once are ~5M rows at 10M invoices, more memory than the whole run may use)
+    items = {day: _open_items(book, params, day) for day in dates}
     since = behaviour_window(min(dates)).start
     settled = SettlementSums.gather(book, since, by="customer_id")
     customers = fetch(book.customers.select("customer_id", "name", "segment"))
@@ -516,7 +521,7 @@ def forecast_inputs(book: Book, params: Params, dates: Sequence[dt.date] | None 
         if book.promises is not None
         else {}
     )
-    return ForecastInputs(tuple(dates), frame, settled, segment_of, names, resolved, promises)
+    return ForecastInputs(tuple(dates), items, settled, segment_of, names, resolved, promises)
 
 
 def _forecast_at(
@@ -527,7 +532,7 @@ def _forecast_at(
         raise ValueError(f"the forecast inputs were gathered for {list(inputs.dates)}, not {as_of}")
     days = payment_days(inputs.settled, inputs.segment_of, as_of)
     resolve = None if inputs.resolved is None else mean_days_to_resolve(inputs.resolved, as_of)
-    items = inputs.items[inputs.items["as_of"] == as_of]
+    items = fetch(inputs.items[as_of].order_by(["due_date", "invoice_date", "invoice_id"]))
     lines = forecast_lines(
         as_of,
         items,
