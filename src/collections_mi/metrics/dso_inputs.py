@@ -22,7 +22,7 @@ from collections_mi.metrics.balances import open_items
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.customer_groups import with_customer_attribute
 from collections_mi.metrics.dso_formulas import SalesLedger, SettlementTotals, TermsTotals
-from collections_mi.metrics.fx import by_conversion_day, convert_column
+from collections_mi.metrics.fx import by_conversion_day, by_conversion_day_parts, convert_column
 
 
 def daily_sales_by(
@@ -110,7 +110,7 @@ def settlement_sums(book: Book, since: dt.date, by: str | None = None) -> pd.Dat
     if by is not None:
         settled = with_customer_attribute(book.customers, settled, by)
     group_keys = ["month"] if by is None else ["month", by]
-    frame = by_conversion_day(
+    parts = by_conversion_day_parts(
         settled,
         book.reporting_currency,
         "invoice_date",
@@ -127,14 +127,19 @@ def settlement_sums(book: Book, since: dt.date, by: str | None = None) -> pd.Dat
             "amount_on_time": (t.amount * ibis.ifelse(t.settled_on <= t.due_date, 1, 0)).sum(),
         },
     )
-    if not len(frame):
-        return pd.DataFrame(columns=[*group_keys, *_SETTLEMENT_SUMS])
-    rates = book.fx.rates_for(frame["currency"], frame["invoice_date"])
+    # each part (sums per group, month, currency and invoice day) converted and summed per group and month on its
+    # own, then the parts summed: at 10M invoices the rows per customer and day would not fit in memory at once
+    sums = []
     with decimal.localcontext(MONEY_CONTEXT):
-        for column in _SETTLEMENT_MONEY:
-            frame[column] = frame[column].to_numpy(dtype=object) * rates
-        frame["month"] = [m if type(m) is dt.date else m.date() for m in frame["month"]]
-        grouped = frame.groupby(group_keys, sort=True, dropna=False)[list(_SETTLEMENT_SUMS)].sum()
+        for frame in parts:
+            rates = book.fx.rates_for(frame["currency"], frame["invoice_date"])
+            for column in _SETTLEMENT_MONEY:
+                frame[column] = frame[column].to_numpy(dtype=object) * rates
+            frame["month"] = [m if type(m) is dt.date else m.date() for m in frame["month"]]
+            sums.append(frame.groupby(group_keys, sort=False, dropna=False)[list(_SETTLEMENT_SUMS)].sum())
+        if not sums:
+            return pd.DataFrame(columns=[*group_keys, *_SETTLEMENT_SUMS])
+        grouped = pd.concat(sums).groupby(level=list(range(len(group_keys))), sort=True, dropna=False).sum()
     return grouped.reset_index()
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import decimal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -135,6 +135,39 @@ def by_conversion_day(
     ``currency`` and ``day`` (each day has its own closing rate), rows in the reporting currency (rate 1) only per
     ``keys`` — or per ``keys`` and ``day`` with ``keep_day`` — with ``currency`` set to the reporting currency and
     ``day`` null. Fewer rows leave the engine: most of a book is usually in its reporting currency."""
+    return conversion_sums(table, reporting_currency, day, keys, measures, keep_day).to_pyarrow().to_pandas()
+
+
+#: rows per part of :func:`by_conversion_day_parts`: a few hundred MB of Python objects at most
+PART_ROWS = 500_000
+
+
+def by_conversion_day_parts(
+    table: ir.Table,
+    reporting_currency: str,
+    day: str,
+    keys: list[str],
+    measures: Callable[[ir.Table], dict[str, ir.Value]],
+) -> Iterator[pd.DataFrame]:
+    """:func:`by_conversion_day` in parts of at most :data:`PART_ROWS` rows: for sums per customer and day, which are
+    millions of rows on a large book — the caller converts and sums each part. The Arrow result is compact; its
+    rows as Python objects (a Decimal per amount) are what would not fit at once. (Not streamed from the engine:
+    Ibis 12's record-batch reader calls a method DuckDB 2.0 removed.)"""
+    arrow = conversion_sums(table, reporting_currency, day, keys, measures).to_pyarrow()
+    for batch in arrow.to_batches(max_chunksize=PART_ROWS):
+        if batch.num_rows:
+            yield batch.to_pandas()
+
+
+def conversion_sums(
+    table: ir.Table,
+    reporting_currency: str,
+    day: str,
+    keys: list[str],
+    measures: Callable[[ir.Table], dict[str, ir.Value]],
+    keep_day: bool = False,
+) -> ir.Table:
+    """The engine expression of :func:`by_conversion_day`."""
     local = table.filter(table.currency == reporting_currency)
     foreign = table.filter(table.currency != reporting_currency)
     local_keys = [*keys, day] if keep_day else keys
@@ -147,4 +180,4 @@ def by_conversion_day(
         local_sums = local_sums.mutate(**{day: ibis.null("date")})
     foreign_sums = foreign.group_by(list(dict.fromkeys([*keys, "currency", day]))).aggregate(**measures(foreign))
     columns = list(dict.fromkeys([*keys, "currency", day, *measures(foreign)]))
-    return local_sums.select(*columns).union(foreign_sums.select(*columns)).to_pyarrow().to_pandas()
+    return local_sums.select(*columns).union(foreign_sums.select(*columns))
