@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from collections_mi.core.money import MONEY_CONTEXT, ZERO, dsum
@@ -101,9 +102,29 @@ _SETTLEMENT_SUMS = (
 _SETTLEMENT_MONEY = ("amount", "amount_days_late", "amount_days_to_pay", "amount_days_beyond_terms", "amount_on_time")
 
 
-def settlement_sums(book: Book, since: dt.date, by: str | None = None) -> pd.DataFrame:
+def _settlement_measures(t: ir.Table) -> dict[str, ir.Value]:
+    """Every settlement sum over the settled invoices ``t``, amounts in each invoice's own currency."""
+    return {
+        "invoices": t.count(),
+        "days_late": t.days_late.sum(),
+        "days_to_pay": t.days_to_pay.sum(),
+        "amount": t.amount.sum(),
+        "amount_days_late": (t.amount * t.days_late).sum(),
+        "amount_days_to_pay": (t.amount * t.days_to_pay).sum(),
+        # days beyond terms are not clipped: paying early counts as negative (metrics.md § Payment behaviour)
+        "amount_days_beyond_terms": (t.amount * t.settled_on.delta(t.due_date, unit="day")).sum(),
+        "amount_on_time": (t.amount * ibis.ifelse(t.settled_on <= t.due_date, 1, 0)).sum(),
+    }
+
+
+def settlement_sums(
+    book: Book, since: dt.date, by: str | None = None, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Settlement sums per settlement month (first day, ``month``) and group (column ``by``, when given), amounts in
-    reporting currency at each invoice date's rate: exact Decimals, converted row by row before summing."""
+    reporting currency at each invoice date's rate: exact Decimals, converted row by row before summing.
+    ``columns``: only these sums (default all of them; per customer and month on a large book each is millions of
+    Decimals)."""
+    wanted = list(_SETTLEMENT_SUMS if columns is None else columns)
     settled = book.settlements
     settled = settled.filter(settled.settled_on >= since)
     settled = settled.mutate(month=settled.settled_on.truncate("M"))
@@ -115,17 +136,7 @@ def settlement_sums(book: Book, since: dt.date, by: str | None = None) -> pd.Dat
         book.reporting_currency,
         "invoice_date",
         group_keys,
-        lambda t: {
-            "invoices": t.count(),
-            "days_late": t.days_late.sum(),
-            "days_to_pay": t.days_to_pay.sum(),
-            "amount": t.amount.sum(),
-            "amount_days_late": (t.amount * t.days_late).sum(),
-            "amount_days_to_pay": (t.amount * t.days_to_pay).sum(),
-            # days beyond terms are not clipped: paying early counts as negative (metrics.md § Payment behaviour)
-            "amount_days_beyond_terms": (t.amount * t.settled_on.delta(t.due_date, unit="day")).sum(),
-            "amount_on_time": (t.amount * ibis.ifelse(t.settled_on <= t.due_date, 1, 0)).sum(),
-        },
+        lambda t: {name: value for name, value in _settlement_measures(t).items() if name in wanted},
     )
     # each part (sums per group, month, currency and invoice day) converted and summed per group and month on its
     # own, then the parts summed: at 10M invoices the rows per customer and day would not fit in memory at once
@@ -134,11 +145,12 @@ def settlement_sums(book: Book, since: dt.date, by: str | None = None) -> pd.Dat
         for frame in parts:
             rates = book.fx.rates_for(frame["currency"], frame["invoice_date"])
             for column in _SETTLEMENT_MONEY:
-                frame[column] = frame[column].to_numpy(dtype=object) * rates
+                if column in wanted:
+                    frame[column] = frame[column].to_numpy(dtype=object) * rates
             frame["month"] = [m if type(m) is dt.date else m.date() for m in frame["month"]]
-            sums.append(frame.groupby(group_keys, sort=False, dropna=False)[list(_SETTLEMENT_SUMS)].sum())
+            sums.append(frame.groupby(group_keys, sort=False, dropna=False)[wanted].sum())
         if not sums:
-            return pd.DataFrame(columns=[*group_keys, *_SETTLEMENT_SUMS])
+            return pd.DataFrame(columns=[*group_keys, *wanted])
         grouped = pd.concat(sums).groupby(level=list(range(len(group_keys))), sort=True, dropna=False).sum()
     return grouped.reset_index()
 
@@ -157,8 +169,11 @@ class SettlementSums:
     frame: pd.DataFrame
 
     @classmethod
-    def gather(cls, book: Book, since: dt.date, by: str | None = None) -> SettlementSums:
-        return cls(since, by, settlement_sums(book, since, by))
+    def gather(
+        cls, book: Book, since: dt.date, by: str | None = None, columns: Sequence[str] | None = None
+    ) -> SettlementSums:
+        """The sums from ``since``; ``columns``: only these (e.g. the three the cash forecast reads)."""
+        return cls(since, by, settlement_sums(book, since, by, columns))
 
     def by_month(self) -> dict[tuple[dt.date, object], SettlementTotals]:
         """(settlement month, group) → sums; the group is None without ``by``."""

@@ -500,7 +500,7 @@ def forecast_inputs(book: Book, params: Params, dates: Sequence[dt.date] | None 
     # once are ~5M rows at 10M invoices, more memory than the whole run may use)
     items = {day: _open_items(book, params, day) for day in dates}
     since = behaviour_window(min(dates)).start
-    settled = SettlementSums.gather(book, since, by="customer_id")
+    settled = SettlementSums.gather(book, since, by="customer_id", columns=_DBT_SUMS)
     customers = fetch(book.customers.select("customer_id", "name", "segment"))
     segment_of = {c: s for c, s in zip(customers["customer_id"], customers["segment"]) if isinstance(s, str) and s}
     names = {c: n for c, n in zip(customers["customer_id"], customers["name"]) if isinstance(n, str) and n}
