@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import platform
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -98,8 +99,15 @@ class PackOutcome:
 class _Stopwatch:
     def __init__(self, progress: Progress) -> None:
         self.timings: dict[str, float] = {}
-        self.progress = progress
+        self._shown = progress
+        self._one_line_at_a_time = threading.Lock()
         self.started = time.perf_counter()
+
+    def progress(self, message: str) -> None:
+        """One progress line, whole: the workbook's thread reports beside the notebooks (a line printed in two
+        writes, text then newline, would otherwise interleave with another thread's)."""
+        with self._one_line_at_a_time:
+            self._shown(message)
 
     def run(self, stage: str, message: str, work: Callable[[], Any]) -> Any:
         raise_if_stopped()  # a Ctrl-C a library swallowed still stops the run here (core/interrupts.py)
