@@ -75,9 +75,7 @@ def customer_behaviour(
     sums per customer, when already gathered from the window's start or earlier). Sorted by band (best first),
     then open balance (largest first), then customer_id."""
     window = behaviour_window(book.as_of)
-    if sums is None or sums.by != "customer_id" or sums.since > window.start:
-        sums = SettlementSums.gather(book, window.start, by="customer_id")
-    settled = sums.per_group(window.start, window.end)
+    settled = SettlementSums.covering(book, window.start, "customer_id", sums).per_group(window.start, window.end)
     names_frame = book.customers.select("customer_id", "name").to_pyarrow().to_pandas()
     names = {c: n if n else c for c, n in zip(names_frame["customer_id"], names_frame["name"])}
     customers = list(dict.fromkeys([*names, *balances, *settled]))

@@ -79,12 +79,10 @@ def group_inputs(
     end = book.as_of if at is None else at
     window = dso_window(end, window_months)
     begin = window.start - dt.timedelta(days=1)
-    if sums is None or sums.by != by or sums.since > window.start:
-        sums = SettlementSums.gather(book, window.start, by=by)
     return GroupInputs(
         receivables_at(book, [begin, end], by=by),
         daily_sales_by(book, by=by, since=window.start),
-        sums.within(window.start).by_month(),
+        SettlementSums.covering(book, window.start, by, sums).within(window.start).by_month(),
     )
 
 
@@ -141,8 +139,7 @@ def deteriorating_customers(book: Book, top: int, sums: SettlementSums | None = 
     settlement sums per customer, when already gathered from the norm's start or earlier."""
     month_start = book.as_of.replace(day=1)
     norm_start = first_of_month_back(book.as_of, DETERIORATION_NORM_MONTHS)
-    if sums is None or sums.by != "customer_id" or sums.since > norm_start:
-        sums = SettlementSums.gather(book, norm_start, by="customer_id")
+    sums = SettlementSums.covering(book, norm_start, "customer_id", sums)
     now = sums.per_group(month_start, book.as_of)
     norm = sums.per_group(norm_start, month_start - dt.timedelta(days=1))
     rows = []

@@ -175,6 +175,14 @@ class SettlementSums:
         """The sums from ``since``; ``columns``: only these (e.g. the three the cash forecast reads)."""
         return cls(since, by, settlement_sums(book, since, by, columns))
 
+    @classmethod
+    def covering(cls, book: Book, since: dt.date, by: str, sums: SettlementSums | None) -> SettlementSums:
+        """``sums`` when they are per ``by`` and start on or before ``since`` (gathered once by the caller for
+        several uses), else the sums per ``by`` from ``since``, gathered now."""
+        if sums is not None and sums.by == by and sums.since <= since:
+            return sums
+        return cls.gather(book, since, by)
+
     def by_month(self) -> dict[tuple[dt.date, object], SettlementTotals]:
         """(settlement month, group) → sums; the group is None without ``by``."""
         frame = self.frame
