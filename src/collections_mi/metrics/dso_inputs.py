@@ -23,7 +23,7 @@ from collections_mi.metrics.balances import open_items
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.customer_groups import with_customer_attribute
 from collections_mi.metrics.dso_formulas import SalesLedger, SettlementTotals, TermsTotals
-from collections_mi.metrics.fx import by_conversion_day, by_conversion_day_parts, convert_column
+from collections_mi.metrics.fx import by_conversion_day, conversion_sums, convert_column, in_parts
 
 
 def daily_sales_by(
@@ -131,12 +131,14 @@ def settlement_sums(
     if by is not None:
         settled = with_customer_attribute(book.customers, settled, by)
     group_keys = ["month"] if by is None else ["month", by]
-    parts = by_conversion_day_parts(
-        settled,
-        book.reporting_currency,
-        "invoice_date",
-        group_keys,
-        lambda t: {name: value for name, value in _settlement_measures(t).items() if name in wanted},
+    parts = in_parts(
+        conversion_sums(
+            settled,
+            book.reporting_currency,
+            "invoice_date",
+            group_keys,
+            lambda t: {name: value for name, value in _settlement_measures(t).items() if name in wanted},
+        )
     )
     # each part (sums per group, month, currency and invoice day) converted and summed per group and month on its
     # own, then the parts summed: at 10M invoices the rows per customer and day would not fit in memory at once

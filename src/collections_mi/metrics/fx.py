@@ -138,22 +138,16 @@ def by_conversion_day(
     return conversion_sums(table, reporting_currency, day, keys, measures, keep_day).to_pyarrow().to_pandas()
 
 
-#: rows per part of :func:`by_conversion_day_parts`: a few hundred MB of Python objects at most
+#: rows per part of :func:`in_parts`: a few hundred MB of Python objects at most
 PART_ROWS = 500_000
 
 
-def by_conversion_day_parts(
-    table: ir.Table,
-    reporting_currency: str,
-    day: str,
-    keys: list[str],
-    measures: Callable[[ir.Table], dict[str, ir.Value]],
-) -> Iterator[pd.DataFrame]:
-    """:func:`by_conversion_day` in parts of at most :data:`PART_ROWS` rows: for sums per customer and day, which are
-    millions of rows on a large book — the caller converts and sums each part. The Arrow result is compact; its
-    rows as Python objects (a Decimal per amount) are what would not fit at once. (Not streamed from the engine:
-    Ibis 12's record-batch reader calls a method DuckDB 2.0 removed.)"""
-    arrow = conversion_sums(table, reporting_currency, day, keys, measures).to_pyarrow()
+def in_parts(expression: ir.Table) -> Iterator[pd.DataFrame]:
+    """The rows of ``expression`` (e.g. :func:`conversion_sums` per customer and day, millions of rows on a large
+    book) as frames of at most :data:`PART_ROWS` rows, for the caller to convert and sum part by part. The Arrow
+    result is compact; its rows as Python objects (a Decimal per amount) are what would not fit at once. (Not
+    streamed from the engine: Ibis 12's record-batch reader calls a method DuckDB 2.0 removed.)"""
+    arrow = expression.to_pyarrow()
     for batch in arrow.to_batches(max_chunksize=PART_ROWS):
         if batch.num_rows:
             yield batch.to_pandas()
