@@ -72,7 +72,6 @@ from collections_mi.core.money import dsum, percent_of, ratio
 from collections_mi.core.periods import closed_month_ends_up_to
 from collections_mi.metrics.aging import aged_items
 from collections_mi.metrics.allowance import with_write_off_rules
-from collections_mi.metrics.balances import open_items
 from collections_mi.metrics.behaviour import behaviour_window, rounded_days
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.dso_inputs import SettlementSums, regrouped
@@ -485,6 +484,7 @@ def _open_items(book: Book, params: Params, day: dt.date) -> ir.Table:
         "currency",
         "invoice_date",
         "due_date",
+        "days_past_due",
         "open_balance",
         "bucket",
         "disputed",
@@ -574,23 +574,99 @@ def cash_forecast(book: Book, params: Params, inputs: ForecastInputs | None = No
     )
 
 
-def _actuals(book: Book, month_ends: Sequence[dt.date]) -> pd.DataFrame:
-    """Payments dated in the 4 weeks after each month-end m on the invoices open at m, per (m, invoice, currency,
-    payment day): one engine query."""
-    items = open_items(book, list(month_ends)).select("as_of", open_invoice_id="invoice_id", currency="currency")
-    payments = book.payments.select("invoice_id", "payment_date", "amount")
-    joined = items.join(
-        payments,
-        [
-            items.open_invoice_id == payments.invoice_id,
-            payments.payment_date > items.as_of,
-            payments.payment_date <= items.as_of + ibis.interval(days=7 * BACKTEST_WEEKS),
-        ],
+def _not_forecast(items: ir.Table, last_bucket: str) -> ir.BooleanValue:
+    """Rule 1 in the engine, as :func:`forecast_lines` reads it: the last bucket or a write-off candidate."""
+    return (items.bucket.fill_null("") == last_bucket) | items.candidate.fill_null(False)
+
+
+def _backtest_month(
+    book: Book, params: Params, inputs: ForecastInputs, month_end: dt.date
+) -> tuple[dict[int, Decimal], dict[int, Decimal], dict[int, Decimal]]:
+    """The forecast as of ``month_end`` for its weeks 1–4 and the cash received in them on the items open then —
+    forecast, actual and the actual on not-forecast items per week — without a line per item: the sums of the lines
+    :func:`forecast_lines` would make. The items of customers with a pending promise go through it; every other
+    forecast item lands whole on due date + its days (rule 3), so the engine sums those per week and currency, and the
+    payments per week, currency and rule 1; the sums are converted at month_end's rate afterwards (conversion is
+    linear, so the Decimals equal converting each item)."""
+    days = payment_days(inputs.settled, inputs.segment_of, month_end)
+    resolve = None if inputs.resolved is None else mean_days_to_resolve(inputs.resolved, month_end)
+    dispute_days = 0 if resolve is None else rounded_days(resolve)
+    promises = inputs.promises.get(month_end, [])
+    promised = {promise.customer_id for promise in promises}
+    last_bucket = params.aging.labels[-1]
+    items = inputs.items[month_end].cache()
+    try:
+        customers = [*dict.fromkeys([*days.customer_days, *days.segment_of, *promised])]
+        shifts = ibis.memtable(
+            pd.DataFrame(
+                {
+                    "shift_customer_id": customers,
+                    "shift": [days.days_of(customer)[0] for customer in customers],
+                    "promised": [customer in promised for customer in customers],
+                }
+            ),
+            schema={"shift_customer_id": items.customer_id.type(), "shift": "int64", "promised": "boolean"},
+        )
+        forecast_items = items.filter(~_not_forecast(items, last_bucket))
+        joined = forecast_items.left_join(shifts, forecast_items.customer_id == shifts.shift_customer_id)
+        promised_customer = joined.promised.fill_null(False)
+        # expected − month_end in days: due date + days beyond terms (+ the days to resolve when disputed)
+        ahead = (
+            joined.shift.fill_null(days.book_days)
+            + ibis.ifelse(joined.disputed.fill_null(False), dispute_days, 0)
+            - joined.days_past_due
+        )
+        rest = joined.filter(~promised_customer).mutate(week=ibis.greatest(ahead - 1, 0) // 7 + 1)
+        rest = rest.filter(rest.week <= BACKTEST_WEEKS)
+        forecast: dict[int, list[Decimal]] = defaultdict(list)
+        for week, currency, amount in _week_sums(
+            rest.group_by(["week", "currency"]).aggregate(amount=rest.open_balance.sum())
+        ):
+            forecast[week].append(book.fx.convert(amount, currency, month_end))
+        with_promises = fetch(
+            joined.filter(promised_customer).select(*items.columns).order_by(["due_date", "invoice_date", "invoice_id"])
+        )
+        for line in forecast_lines(month_end, with_promises, promises, days, dispute_days, last_bucket, book.fx):
+            if isinstance(line.week, int) and line.week <= BACKTEST_WEEKS:
+                forecast[line.week].append(line.amount)
+        # the cash received in the four weeks on every item open at month_end (rule 1 kept apart)
+        keys = items.select(
+            open_invoice_id="invoice_id", open_currency="currency", not_forecast=_not_forecast(items, last_bucket)
+        )
+        payments = book.payments
+        received = keys.join(
+            payments,
+            [
+                keys.open_invoice_id == payments.invoice_id,
+                payments.payment_date > ibis.date(month_end),
+                payments.payment_date <= ibis.date(month_end + dt.timedelta(days=7 * BACKTEST_WEEKS)),
+            ],
+        )
+        received = received.mutate(week=(received.payment_date.delta(ibis.date(month_end), unit="day") - 1) // 7 + 1)
+        actual: dict[int, list[Decimal]] = defaultdict(list)
+        actual_not_forecast: dict[int, list[Decimal]] = defaultdict(list)
+        grouped = received.group_by(["week", "open_currency", "not_forecast"]).aggregate(amount=received.amount.sum())
+        frame = fetch(grouped)
+        for week, currency, excluded, amount in zip(
+            *(frame[c].tolist() for c in ("week", "open_currency", "not_forecast", "amount"))
+        ):
+            converted = book.fx.convert(amount, currency, month_end)
+            actual[week].append(converted)
+            if excluded:
+                actual_not_forecast[week].append(converted)
+    finally:
+        items.release()
+    weeks = range(1, BACKTEST_WEEKS + 1)
+    return (
+        {week: dsum(forecast[week]) for week in weeks},
+        {week: dsum(actual[week]) for week in weeks},
+        {week: dsum(actual_not_forecast[week]) for week in weeks},
     )
-    grouped = joined.group_by(["as_of", "open_invoice_id", "currency", "payment_date"]).aggregate(
-        amount=joined.amount.sum()
-    )
-    return fetch(grouped.order_by(["as_of", "open_invoice_id", "payment_date"]))
+
+
+def _week_sums(expression: ir.Table) -> list[tuple[int, str, Decimal]]:
+    frame = fetch(expression)
+    return list(zip(*(frame[c].tolist() for c in ("week", "currency", "amount"))))
 
 
 def forecast_backtest(book: Book, params: Params, inputs: ForecastInputs | None = None) -> Backtest:
@@ -599,32 +675,16 @@ def forecast_backtest(book: Book, params: Params, inputs: ForecastInputs | None 
     ``inputs``: gathered by :func:`forecast_inputs` for dates including those month-ends (default: for them alone)."""
     month_ends = backtest_month_ends(book.as_of)
     inputs = forecast_inputs(book, params, month_ends) if inputs is None else inputs
-    paid = _actuals(book, month_ends)
     week_rows: list[dict[str, object]] = []
     month_rows: list[dict[str, object]] = []
     errors: list[Decimal] = []
     received_all: list[Decimal] = []
     for month_end in month_ends:
-        lines, _, _ = _forecast_at(book, params, inputs, month_end)
-        not_forecast = {line.invoice_id for line in lines if line.week == NOT_FORECAST}
-        forecast: dict[object, list[Decimal]] = defaultdict(list)
-        for line in lines:
-            forecast[line.week].append(line.amount)
-        actual: dict[int, list[Decimal]] = defaultdict(list)
-        actual_excluded: dict[int, list[Decimal]] = defaultdict(list)
-        mine = paid[paid["as_of"] == month_end]
-        for invoice, currency, day, amount in zip(
-            *(mine[c].tolist() for c in ("open_invoice_id", "currency", "payment_date", "amount"))
-        ):
-            week = ((day - month_end).days - 1) // 7 + 1
-            converted = book.fx.convert(amount, currency, month_end)
-            actual[week].append(converted)
-            if invoice in not_forecast:
-                actual_excluded[week].append(converted)
+        forecast, actual, actual_excluded = _backtest_month(book, params, inputs, month_end)
         rows = []
         for week in range(1, BACKTEST_WEEKS + 1):
             start, end = week_bounds(month_end, week)
-            predicted, received = dsum(forecast[week]), dsum(actual[week])
+            predicted, received = forecast[week], actual[week]
             errors.append(predicted - received)
             received_all.append(received)
             rows.append(
@@ -636,7 +696,7 @@ def forecast_backtest(book: Book, params: Params, inputs: ForecastInputs | None 
                     "forecast": predicted,
                     "actual": received,
                     "error": predicted - received,
-                    "actual_not_forecast": dsum(actual_excluded[week]),
+                    "actual_not_forecast": actual_excluded[week],
                 }
             )
         week_rows.extend(rows)
