@@ -80,13 +80,13 @@ def compute_dso(book: Book, params: Params) -> DsoResult:
     segments = None
     if book.shape.has("customers", "segment"):
         group_of = dict(zip(attribute_frame["customer_id"], attribute_frame["segment"]))
-        segment_before = breakdown_table(before.roll_up(group_of), params, "segment", at=previous)
+        segment_before = breakdown_table(before.roll_up(group_of), params, "segment")
         segments = (by_attribute["segment"], segment_before)
     by_customer = breakdown_table(per_customer, params, "customer_id")
     names = book.customers.select("customer_id", "name").to_pyarrow().to_pandas()
     movers = top_movers(
         by_customer,
-        breakdown_table(before, params, "customer_id", at=previous),
+        breakdown_table(before, params, "customer_id"),
         {c: n if n else c for c, n in zip(names["customer_id"], names["name"])},
         segments,
     )
@@ -101,8 +101,7 @@ def compute_dso(book: Book, params: Params) -> DsoResult:
         )
     status = promise_status(book)
     # payment behaviour: each customer's band beside its open balance at as_of (the per-customer AR above)
-    balances = {c: ar for (day, c), (ar, _) in per_customer.receivables.items() if day == params.as_of}
-    behaviour = customer_behaviour(book, balances, sums)
+    behaviour = customer_behaviour(book, per_customer.balances, sums)
     behaviour_by_risk: Table = Unavailable("the customers table has no risk_score column")
     if book.shape.has("customers", "risk_score"):
         behaviour_by_risk = bands_by_risk_band(book, behaviour)

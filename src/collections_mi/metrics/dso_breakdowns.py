@@ -10,64 +10,70 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TypeVar
 
+import numpy as np
 import pandas as pd
 
 from collections_mi.config.params import Params
-from collections_mi.core.money import MONEY_CONTEXT, ZERO
+from collections_mi.core.money import MONEY_CONTEXT, ZERO, dsum
 from collections_mi.core.periods import first_of_month_back
 from collections_mi.metrics.book import Book
-from collections_mi.metrics.dso_formulas import KPI_IDS, SalesLedger, SettlementTotals, dso_kpis, dso_window
-from collections_mi.metrics.dso_inputs import SettlementSums, daily_sales_by, receivables_at
+from collections_mi.metrics.dso_formulas import KPI_IDS, SettlementTotals, Window, breakdown_kpis, dso_window
+from collections_mi.metrics.dso_inputs import (
+    SETTLEMENT_MONEY,
+    SETTLEMENT_SUMS,
+    SettlementSums,
+    daily_sales_by,
+    receivables_at,
+)
 
 #: what the DSO family is broken down by (``risk_band``: bands of ``customers.risk_score``)
 BREAKDOWNS = ("segment", "region", "collector", "currency", "customer_id", "risk_band")
 #: months before as_of's month whose settlements make a customer's own norm of days late
 DETERIORATION_NORM_MONTHS = 6
 
-Value = TypeVar("Value")
-
-
-def split_by_group(
-    values: Mapping[tuple[dt.date, object], Value],
-) -> dict[object, dict[tuple[dt.date, object], Value]]:
-    """{(date, group): v} → {group: {(date, group): v}} so per-group lookups do not rescan everything."""
-    grouped: dict[object, dict[tuple[dt.date, object], Value]] = defaultdict(dict)
-    for key, value in values.items():
-        grouped[key[1]][key] = value
-    return grouped
+#: what a breakdown row is computed from besides the settlement sums: every one a sum over the group's customers
+_FLOW_SUMS = ("ar_total", "current_ar", "begin_ar", "sales_window")
 
 
 @dataclass(frozen=True)
 class GroupInputs:
-    """Receivables, daily sales and settlement sums per group: everything a breakdown needs."""
+    """Per group (the index of ``sums``), what the DSO family at ``at`` is computed from, each a sum over the group's
+    customers: AR and current AR at ``at`` (``ar_total``, ``current_ar``), AR the day before the window
+    (``begin_ar``), credit sales in the window (``sales_window``) and the settlement sums of the window's months
+    (:data:`~collections_mi.metrics.dso_inputs.SETTLEMENT_SUMS`) — so rolling customers up into the groups of any
+    customer attribute is exact. One row per group with AR at either date or an invoice up to as_of."""
 
-    receivables: dict[tuple[dt.date, object], tuple[Decimal, Decimal]]
-    sales: dict[object, dict[dt.date, Decimal]]
-    settlement: dict[tuple[dt.date, object], SettlementTotals]
+    at: dt.date
+    window: Window
+    sums: pd.DataFrame
+    #: AR at ``at`` of the groups with an open item then
+    balances: Mapping[object, Decimal]
 
     def roll_up(self, group_of: Mapping[object, object]) -> GroupInputs:
         """Sum customer-level inputs into the groups of a customer attribute (additive, so exact)."""
-        receivables: dict[tuple[dt.date, object], tuple[Decimal, Decimal]] = {}
-        for (day, customer), (ar, current) in self.receivables.items():
-            key = (day, group_of.get(customer, "(none)"))
-            before = receivables.get(key, (ZERO, ZERO))
-            receivables[key] = (before[0] + ar, before[1] + current)
-        sales: dict[object, dict[dt.date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        keys = [group_of.get(group, "(none)") for group in self.sums.index]
+        balances: dict[object, Decimal] = defaultdict(lambda: ZERO)
         with decimal.localcontext(MONEY_CONTEXT):
-            for customer, daily in self.sales.items():
-                target = sales[group_of.get(customer, "(none)")]
-                for day, amount in daily.items():
-                    target[day] += amount
-        settlement: dict[tuple[dt.date, object], SettlementTotals] = defaultdict(SettlementTotals)
-        for (month, customer), part in self.settlement.items():
-            key = (month, group_of.get(customer, "(none)"))
-            settlement[key] = settlement[key] + part
-        return GroupInputs(receivables, dict(sales), dict(settlement))
+            for group, ar in self.balances.items():
+                balances[group_of.get(group, "(none)")] += ar
+        return GroupInputs(self.at, self.window, summed_by(self.sums, keys), dict(balances))
+
+
+def summed_by(frame: pd.DataFrame, keys: Sequence[object]) -> pd.DataFrame:
+    """The columns of ``frame`` summed per key (one per row; None is a key like any other), in first-seen order.
+    Money stays exact: Decimal sums at the money precision, each plus zero as a sum started from zero would be."""
+    codes, uniques = pd.factorize(np.asarray(list(keys), dtype=object), use_na_sentinel=False)
+    with decimal.localcontext(MONEY_CONTEXT):
+        grouped = frame.groupby(codes, sort=True).sum()
+        for column in grouped.columns:
+            if column in _FLOW_SUMS or column in SETTLEMENT_MONEY:
+                grouped[column] = [ZERO + amount for amount in grouped[column]]
+    grouped.index = pd.Index([uniques[code] for code in grouped.index], dtype=object)
+    return grouped
 
 
 def group_inputs(
@@ -79,45 +85,61 @@ def group_inputs(
     end = book.as_of if at is None else at
     window = dso_window(end, window_months)
     begin = window.start - dt.timedelta(days=1)
-    return GroupInputs(
-        receivables_at(book, [begin, end], by=by),
-        daily_sales_by(book, by=by, since=window.start),
-        SettlementSums.covering(book, window.start, by, sums).within(window.start).by_month(),
+    receivables = receivables_at(book, [begin, end], by=by)
+    sales = daily_sales_by(book, by=by, since=window.start)
+    settled = SettlementSums.covering(book, window.start, by, sums).grouped(window.start, window.end)
+    groups = list(dict.fromkeys([*(group for _, group in receivables), *sales]))
+    none = (ZERO, ZERO)
+    frame = pd.DataFrame(
+        {
+            "ar_total": [receivables.get((end, group), none)[0] for group in groups],
+            "current_ar": [receivables.get((end, group), none)[1] for group in groups],
+            "begin_ar": [receivables.get((begin, group), none)[0] for group in groups],
+            "sales_window": [
+                dsum(amount for day, amount in sales.get(group, {}).items() if window.start <= day <= window.end)
+                for group in groups
+            ],
+        },
+        index=pd.Index(groups, dtype=object),
     )
+    position = {group: row for row, group in enumerate(settled.index)}
+    for column in SETTLEMENT_SUMS:
+        values = settled[column].tolist()
+        frame[column] = [values[position[group]] if group in position else ZERO for group in groups]
+    balances = {group: ar for (day, group), (ar, _) in receivables.items() if day == end}
+    return GroupInputs(end, window, frame, balances)
 
 
-def breakdown_table(inputs: GroupInputs, params: Params, by: str, at: dt.date | None = None) -> pd.DataFrame:
-    """DSO family per group at ``at`` (default as_of) from pre-aggregated inputs (:func:`group_inputs` at it)."""
-    end = params.as_of if at is None else at
-    window = dso_window(end, params.dso.window_months)
-    groups = sorted({g for (_, g) in inputs.receivables} | set(inputs.sales), key=lambda g: "" if g is None else str(g))
-    receivables_by_group = split_by_group(inputs.receivables)
-    settlement_by_group = split_by_group(inputs.settlement)
+def breakdown_table(inputs: GroupInputs, params: Params, by: str) -> pd.DataFrame:
+    """DSO family per group at the inputs' date from pre-aggregated inputs (:func:`group_inputs` at it)."""
+    sums = inputs.sums
+    order = sorted(range(len(sums)), key=lambda row: "" if sums.index[row] is None else str(sums.index[row]))
+    columns = {column: sums[column].tolist() for column in sums.columns}
     rows = []
-    for group in groups:
-        group_receivables = {d: v for (d, _), v in receivables_by_group.get(group, {}).items()}
-        group_sales = SalesLedger.from_daily(inputs.sales.get(group, {}))
-        ar, current = group_receivables.get(end, (ZERO, ZERO))
-        row: dict[str, object] = {
-            by: group,
-            "ar_total": ar,
-            "current_ar": current,
-            "past_due_ar": ar - current,
-            "sales_window": group_sales.total(window.start, window.end),
-        }
-        kpis = dso_kpis(
-            as_of=end,
+    for row in order:
+        ar, current, begin_ar, sales = (columns[column][row] for column in _FLOW_SUMS)
+        invoices, late, to_pay, *money = (columns[column][row] for column in SETTLEMENT_SUMS)
+        kpis = breakdown_kpis(
+            window=inputs.window,
             dso_config=params.dso,
             cei_config=params.cei,
-            sales=group_sales,
-            receivables=group_receivables,
-            settlement=settlement_by_group.get(group, {}),
-            group=group,
-            countback=False,
+            receivables=ar,
+            current=current,
+            begin_receivables=begin_ar,
+            window_sales=sales,
+            settled=SettlementTotals(int(invoices), int(late), int(to_pay), *money),
         )
-        row.update({k: kpis[k] for k in KPI_IDS if k != "dso_countback"})
-        rows.append(row)
-    columns = [
+        rows.append(
+            {
+                by: sums.index[row],
+                "ar_total": ar,
+                "current_ar": current,
+                "past_due_ar": ar - current,
+                "sales_window": sales,
+                **kpis,
+            }
+        )
+    columns_out = [
         by,
         "ar_total",
         "current_ar",
@@ -125,7 +147,7 @@ def breakdown_table(inputs: GroupInputs, params: Params, by: str, at: dt.date | 
         "sales_window",
         *(k for k in KPI_IDS if k != "dso_countback"),
     ]
-    frame = pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=columns_out)
     return frame.sort_values("ar_total", ascending=False, kind="stable").reset_index(drop=True)
 
 

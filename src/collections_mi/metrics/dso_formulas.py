@@ -189,13 +189,6 @@ def in_window(
     return combined
 
 
-def settlement_kpis(
-    totals: Mapping[tuple[dt.date, object], SettlementTotals], window: Window, group: object = None
-) -> dict[str, Decimal | None]:
-    """The settlement KPIs (:meth:`SettlementTotals.kpis`) over settlements inside the window (its whole months)."""
-    return in_window(totals, window, group).kpis()
-
-
 @dataclass(frozen=True)
 class TermsTotals:
     """Σ amount and Σ amount × terms (due_date − invoice_date, days) of invoices raised, in reporting currency."""
@@ -238,8 +231,6 @@ def dso_kpis(
     window = dso_window(as_of, dso_config.window_months)
     ar, current = receivables.get(as_of, (ZERO, ZERO))
     window_sales = sales.total(window.start, window.end)
-    dso = days_sales_outstanding(ar, window_sales, window.days)
-    bpdso = days_sales_outstanding(current, window_sales, window.days)
     months = []
     first_day = sales.first_day
     for start, end, days in countback_months(as_of, dso_config.countback_month_days) if countback else ():
@@ -247,21 +238,59 @@ def dso_kpis(
             break
         months.append((sales.total(start, end), days))
     begin_ar, _ = receivables.get(window.start - dt.timedelta(days=1), (ZERO, ZERO))
-    cei_sales = (
-        window_sales
-        if cei_config.sales == "window_total"
-        else (window_sales / dso_config.window_months if window_sales else ZERO)
-    )
+    flow = _flow_kpis(window, dso_config, cei_config, ar, current, begin_ar, window_sales)
     kpis: dict[str, Decimal | None] = {
-        "dso": dso,
+        "dso": flow["dso"],
         "dso_countback": countback_dso(ar, months) if countback else None,
-        "bpdso": bpdso,
-        "add": None if dso is None or bpdso is None else dso - bpdso,
-        "cei_pct": collection_effectiveness(begin_ar, cei_sales, ar, current),
+        **{kpi: flow[kpi] for kpi in ("bpdso", "add", "cei_pct")},
     }
-    settled = settlement_kpis(settlement, window, group)
+    settled = in_window(settlement, window, group).kpis()
     kpis.update({kpi: settled[kpi] for kpi in KPI_IDS if kpi in settled})
     kpis["terms_weighted"] = None if terms is None else terms_weighted(terms, window)
     kpis["dbt_weighted"] = settled["dbt_weighted"]
     kpis["on_time_pct"] = settled["on_time_pct"]
     return kpis
+
+
+def _flow_kpis(
+    window: Window,
+    dso_config: DsoConfig,
+    cei_config: CeiConfig,
+    ar: Decimal,
+    current: Decimal,
+    begin_ar: Decimal,
+    window_sales: Decimal,
+) -> dict[str, Decimal | None]:
+    """dso, bpdso, add and cei_pct over the window from AR and current AR at its end, AR the day before it and the
+    window's credit sales."""
+    dso = days_sales_outstanding(ar, window_sales, window.days)
+    bpdso = days_sales_outstanding(current, window_sales, window.days)
+    cei_sales = (
+        window_sales
+        if cei_config.sales == "window_total"
+        else (window_sales / dso_config.window_months if window_sales else ZERO)
+    )
+    return {
+        "dso": dso,
+        "bpdso": bpdso,
+        "add": None if dso is None or bpdso is None else dso - bpdso,
+        "cei_pct": collection_effectiveness(begin_ar, cei_sales, ar, current),
+    }
+
+
+def breakdown_kpis(
+    *,
+    window: Window,
+    dso_config: DsoConfig,
+    cei_config: CeiConfig,
+    receivables: Decimal,
+    current: Decimal,
+    begin_receivables: Decimal,
+    window_sales: Decimal,
+    settled: SettlementTotals,
+) -> dict[str, Decimal | None]:
+    """The KPIs of a breakdown row (:data:`KPI_IDS` without ``dso_countback``) from a group's sums over the window —
+    the values :func:`dso_kpis` gives from the same sums."""
+    kpis = _flow_kpis(window, dso_config, cei_config, receivables, current, begin_receivables, window_sales)
+    speed = settled.kpis()
+    return {kpi: kpis[kpi] if kpi in kpis else speed[kpi] for kpi in KPI_IDS if kpi != "dso_countback"}

@@ -18,7 +18,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from collections_mi.core.money import MONEY_CONTEXT, ZERO, dsum
+from collections_mi.core.money import MONEY_CONTEXT, ZERO
 from collections_mi.metrics.balances import open_items
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.customer_groups import with_customer_attribute
@@ -77,19 +77,23 @@ def receivables_at(
     frame = (
         items.group_by(list(dict.fromkeys(keys))).aggregate(balance=items.open_balance.sum()).to_pyarrow().to_pandas()
     )
-    totals: dict[tuple[dt.date, object], list[list[Decimal]]] = defaultdict(lambda: [[], []])
-    group_values = frame[by] if by is not None else [None] * len(frame)
-    for group, as_of, currency, current, balance in zip(
-        group_values, frame["as_of"], frame["currency"], frame["current"], frame["balance"]
-    ):
-        amount = book.fx.convert(balance, currency, as_of)
-        totals[(as_of, group)][0].append(amount)
-        if current:
-            totals[(as_of, group)][1].append(amount)
-    return {key: (dsum(parts[0]), dsum(parts[1])) for key, parts in totals.items()}
+    totals: dict[tuple[dt.date, object], list[Decimal]] = {}
+    group_values = frame[by].tolist() if by is not None else [None] * len(frame)
+    with decimal.localcontext(MONEY_CONTEXT):
+        for group, as_of, current, amount in zip(
+            group_values,
+            frame["as_of"].tolist(),
+            frame["current"].tolist(),
+            convert_column(frame, book.fx, "balance", "currency", "as_of").tolist(),
+        ):
+            sums = totals.setdefault((as_of, group), [ZERO, ZERO])
+            sums[0] += amount
+            if current:
+                sums[1] += amount
+    return {key: (ar, current) for key, (ar, current) in totals.items()}
 
 
-_SETTLEMENT_SUMS = (
+SETTLEMENT_SUMS = (
     "invoices",
     "days_late",
     "days_to_pay",
@@ -99,7 +103,7 @@ _SETTLEMENT_SUMS = (
     "amount_days_beyond_terms",
     "amount_on_time",
 )
-_SETTLEMENT_MONEY = ("amount", "amount_days_late", "amount_days_to_pay", "amount_days_beyond_terms", "amount_on_time")
+SETTLEMENT_MONEY = ("amount", "amount_days_late", "amount_days_to_pay", "amount_days_beyond_terms", "amount_on_time")
 
 
 def _settlement_measures(t: ir.Table) -> dict[str, ir.Value]:
@@ -124,7 +128,7 @@ def settlement_sums(
     reporting currency at each invoice date's rate: exact Decimals, converted row by row before summing.
     ``columns``: only these sums (default all of them; per customer and month on a large book each is millions of
     Decimals)."""
-    wanted = list(_SETTLEMENT_SUMS if columns is None else columns)
+    wanted = list(SETTLEMENT_SUMS if columns is None else columns)
     settled = book.settlements
     settled = settled.filter(settled.settled_on >= since)
     settled = settled.mutate(month=settled.settled_on.truncate("M"))
@@ -146,7 +150,7 @@ def settlement_sums(
     with decimal.localcontext(MONEY_CONTEXT):
         for frame in parts:
             rates = book.fx.rates_for(frame["currency"], frame["invoice_date"])
-            for column in _SETTLEMENT_MONEY:
+            for column in SETTLEMENT_MONEY:
                 if column in wanted:
                     frame[column] = frame[column].to_numpy(dtype=object) * rates
             frame["month"] = [m if type(m) is dt.date else m.date() for m in frame["month"]]
@@ -192,7 +196,7 @@ class SettlementSums:
         return {
             (month, group): SettlementTotals(int(invoices), int(late), int(to_pay), *money)
             for month, group, invoices, late, to_pay, *money in zip(
-                frame["month"], group_values, *(frame[c] for c in _SETTLEMENT_SUMS)
+                frame["month"], group_values, *(frame[c] for c in SETTLEMENT_SUMS)
             )
         }
 
@@ -206,7 +210,7 @@ class SettlementSums:
         self,
         start: dt.date,
         end: dt.date,
-        columns: Sequence[str] = _SETTLEMENT_SUMS,
+        columns: Sequence[str] = SETTLEMENT_SUMS,
         group_of: Mapping[object, object] | None = None,
     ) -> pd.DataFrame:
         """``columns`` of the sums summed over the settlement months from ``start`` to ``end`` per group (the index),
@@ -225,7 +229,7 @@ class SettlementSums:
         grouped = self.grouped(start, end, group_of=group_of)
         return {
             group: SettlementTotals(int(invoices), int(late), int(to_pay), *money)
-            for group, invoices, late, to_pay, *money in zip(grouped.index, *(grouped[c] for c in _SETTLEMENT_SUMS))
+            for group, invoices, late, to_pay, *money in zip(grouped.index, *(grouped[c] for c in SETTLEMENT_SUMS))
         }
 
 
@@ -241,7 +245,7 @@ def regrouped(sums: pd.DataFrame, group_of: Mapping[object, object] | None = Non
     with decimal.localcontext(MONEY_CONTEXT):
         grouped = sums.groupby(keys.to_numpy(dtype=object), sort=False).sum()
         for column in grouped.columns:
-            if column in _SETTLEMENT_MONEY:
+            if column in SETTLEMENT_MONEY:
                 grouped[column] = [ZERO + amount for amount in grouped[column]]
     return grouped
 
