@@ -9,8 +9,11 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from collections_mi.core.errors import ConfigError, first_line
+from collections_mi.core.money import plain
 from collections_mi.core.printable import character_problem, escaped
 from collections_mi.core.values import (
     TEXT_PARSERS,
@@ -40,6 +43,16 @@ def test_a_decimal_is_written_exactly_in_plain_notation(value: Decimal, text: st
     assert cell_text(value) == text
     if value.is_finite():
         assert Decimal(text) == value and json_number(value) == text
+
+
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False) | st.decimals(places=8, allow_nan=False, allow_infinity=False)
+)
+def test_a_decimal_is_spelled_as_its_plain_value(value: Decimal) -> None:
+    """decimal_text strips the fraction's trailing zeros from the exact text: the text of plain(value), the same
+    number."""
+    assert decimal_text(value) == format(plain(value), "f")
+    assert Decimal(decimal_text(value)) == value
 
 
 def test_each_type_is_spelled_once_and_reads_back() -> None:

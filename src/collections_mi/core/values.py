@@ -17,8 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from collections_mi.core.money import plain
-
 #: how a breakdown shows customers whose grouping attribute (segment, region, collector, …) is empty: its own row
 #: under this label, never dropped
 UNASSIGNED = "(none)"
@@ -30,7 +28,12 @@ COLUMN_TYPES = ("decimal", "int", "float", "bool", "date", "str")
 def decimal_text(value: Decimal) -> str:
     """A Decimal exactly, in plain notation: 12.3400 → 12.34, 1E+2 → 100, -0.00 → -0 (NaN and Infinity as
     Decimal spells them)."""
-    return format(plain(value), "f") if value.is_finite() else str(value)
+    if not value.is_finite():
+        return str(value)
+    text = format(value, "f")  # exact: no precision given, so no rounding
+    # the trailing zeros of the fraction go (what plain() drops), without building another Decimal: the history and
+    # tables/*.csv spell millions of them
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def exact_text(value: Decimal | int | np.integer) -> str:

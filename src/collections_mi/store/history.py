@@ -127,8 +127,25 @@ def _backfill_hint(period: str | None = None) -> str:
 # Exact columns ↔ Parquet
 
 
+#: a column holding only these types (and None) is typed from the set of its types alone, in one pass
+_OBVIOUS_TYPES: dict[frozenset[type], str] = {
+    frozenset({Decimal}): "decimal",
+    frozenset({Decimal, int}): "decimal",
+    frozenset({int}): "int",
+    frozenset({str}): "str",
+    frozenset({dt.date}): "date",
+    frozenset({bool}): "bool",
+    frozenset({float}): "float",
+}
+
+
 def _column_type(values: Sequence[Any]) -> str:
     """decimal | int | float | bool | date | str — the vocabulary of tables/_types.json."""
+    types = set(map(type, values))
+    types.discard(type(None))
+    obvious = _OBVIOUS_TYPES.get(frozenset(types))
+    if obvious is not None and (obvious != "float" or all(v == v for v in values if v is not None)):
+        return obvious
     present = [v for v in values if not is_missing(v)]
     if not present:
         return "str"
@@ -171,7 +188,15 @@ _PARSE: dict[str, Callable[[Any], Any]] = {
 
 def _arrow_column(values: Sequence[Any], kind: str) -> pa.Array:
     arrow_type, convert = _ARROW[kind]
+    types = set(map(type, values))
+    types.discard(type(None))
+    if types == {_NATIVE.get(kind)}:  # Arrow takes these as they are (None is null)
+        return pa.array(values, type=arrow_type)
     return pa.array([None if is_missing(v) else convert(v) for v in values], type=arrow_type)
+
+
+#: the Python type Arrow converts to each kind's Arrow type unchanged (money is text: never native)
+_NATIVE: dict[str, type] = {"int": int, "bool": bool, "date": dt.date, "str": str}
 
 
 def frame_to_arrow(frame: pd.DataFrame, period: str, as_of: dt.date, name: str) -> pa.Table:
@@ -189,7 +214,7 @@ def frame_to_arrow(frame: pd.DataFrame, period: str, as_of: dt.date, name: str) 
     ]
     arrays = [pa.array([period] * rows, type=pa.string()), pa.array([as_of] * rows, type=pa.date32())]
     for column in frame.columns:
-        values = list(frame[column])
+        values = frame[column].tolist()
         kind = _column_type(values)
         fields.append(pa.field(str(column), _ARROW[kind][0], metadata={TYPE_KEY: kind.encode()}))
         arrays.append(_arrow_column(values, kind))
