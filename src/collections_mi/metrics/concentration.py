@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import heapq
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -39,8 +40,8 @@ def ranked(balances: Mapping[str, Decimal]) -> list[tuple[str, Decimal]]:
 
 def top_share_pct(balances: Mapping[str, Decimal], n: int) -> Decimal | None:
     """Open balance of the ``n`` largest customers / all open balances × 100; None with no open balance."""
-    order = ranked(balances)
-    return percent_of(dsum(b for _, b in order[:n]), dsum(b for _, b in order))
+    positive = [b for b in balances.values() if b > 0]
+    return percent_of(dsum(heapq.nlargest(n, positive)), dsum(positive))  # a sum: the order of ties does not matter
 
 
 def hhi(balances: Mapping[str, Decimal]) -> Decimal | None:
@@ -87,11 +88,10 @@ def balances_by_customer_at(book: Book, dates: Sequence[dt.date]) -> dict[dt.dat
     if not len(frame):
         return at
     frame["amount"] = convert_column(frame, book.fx, "balance", "currency", "as_of")
-    parts: dict[tuple[dt.date, str], list[Decimal]] = defaultdict(list)
-    for day, customer, amount in zip(*(frame[c].tolist() for c in ("as_of", "customer_id", "amount"))):
-        parts[(day, customer)].append(amount)
-    for (day, customer), amounts in parts.items():
-        at[day][customer] = dsum(amounts)
+    with decimal.localcontext(MONEY_CONTEXT):
+        for day, customer, amount in zip(*(frame[c].tolist() for c in ("as_of", "customer_id", "amount"))):
+            balances = at[day]
+            balances[customer] = balances.get(customer, ZERO) + amount
     return at
 
 
