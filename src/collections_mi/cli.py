@@ -56,8 +56,7 @@ def _cmd_pack(args: argparse.Namespace) -> int:
                 f"--only: unknown section(s) {', '.join(unknown)}", hint=f"choose from {', '.join(SECTIONS)}"
             )
     outcome = run_pack(args.params, args.out, only=only, progress=_progress)
-    total = sum(outcome.timings.values())
-    print(f"Published {outcome.folder}/ in {total:.1f} s")
+    print(f"Published {outcome.folder}/ in {outcome.seconds:.1f} s")
     print(f"Open the pack: {os.path.abspath(outcome.index_html)}")  # through the period's link, not the version
     return 0
 

@@ -433,6 +433,40 @@ def build_email(
             raise RuntimeError(f"the email without attachments is {megabytes(size)}, over {megabytes(limit)}")
 
 
+@dataclass(frozen=True)
+class EmailCharts:
+    """The email's charts drawn as PNGs (chart name → bytes; none when they could not be drawn), their titles, and
+    the warnings saying why charts were left out."""
+
+    images: Mapping[str, bytes]
+    titles: Mapping[str, str]
+    warnings: tuple[str, ...] = ()
+
+
+def draw_email_charts(results: Mapping[str, SectionResult[Any, Any]], params: Params) -> EmailCharts:
+    """The charts the email shows (:func:`email_charts`) as PNGs, through the headless Chromium that prints the PDF.
+    They need only the results, so the pack draws them beside its notebooks."""
+    chosen = email_charts(results, params)
+    titles = {c.name: c.title for c in chosen}
+    chromium = find_chromium()
+    if chromium is None:
+        return EmailCharts(
+            {}, titles, (f"email charts omitted: no headless Chromium for static images ({NO_CHROMIUM_FIX})",)
+        )
+    failure = ""
+    for attempt in range(CHART_ATTEMPTS):
+        try:
+            return EmailCharts(render_pngs(chosen, chromium), titles)
+        except Exception as exc:  # kaleido raises several types when the browser cannot be started
+            failure = first_line(exc)
+            if attempt + 1 < CHART_ATTEMPTS:  # a browser that starts too slowly on a busy machine: once more
+                time.sleep(1)
+    warning = (
+        f"email charts omitted: the headless Chromium {chromium} could not draw them ({failure}); {NO_CHROMIUM_FIX}"
+    )
+    return EmailCharts({}, titles, (warning,))
+
+
 def write_email(
     folder: Path,
     results: Mapping[str, SectionResult[Any, Any]],
@@ -441,39 +475,22 @@ def write_email(
     progress: Any = None,
     notes: Sequence[str] = (),
     place: str | None = None,
+    charts: EmailCharts | None = None,
 ) -> list[str]:
     """Write ``folder/email.eml`` (``place``: as :func:`build_email`); returns warnings (e.g. charts omitted because
-    no headless browser was found)."""
-    warnings: list[str] = []
-    chosen = email_charts(results, params)
-    chromium = find_chromium()
-    images: dict[str, bytes] = {}
-    if chromium is None:
-        warnings.append(f"email charts omitted: no headless Chromium for static images ({NO_CHROMIUM_FIX})")
-    else:
-        for attempt in range(CHART_ATTEMPTS):
-            try:
-                images = render_pngs(chosen, chromium)
-                break
-            except Exception as exc:  # kaleido raises several types when the browser cannot be started
-                if attempt + 1 < CHART_ATTEMPTS:  # a browser that starts too slowly on a busy machine: once more
-                    time.sleep(1)
-                    continue
-                warnings.append(
-                    f"email charts omitted: the headless Chromium {chromium} could not draw them "
-                    f"({first_line(exc)}); {NO_CHROMIUM_FIX}"
-                )
+    no headless browser was found). ``charts``: already drawn (:func:`draw_email_charts`), else drawn now."""
+    charts = draw_email_charts(results, params) if charts is None else charts
     message = build_email(
         folder,
         results,
         params,
         validation=validation,
-        images=images,
-        titles={c.name: c.title for c in chosen},
+        images=charts.images,
+        titles=charts.titles,
         sender=params.email.sender,
         recipients=params.email.recipients,
         notes=notes,
         place=place,
     )
     (folder / "email.eml").write_bytes(bytes(message))
-    return warnings
+    return list(charts.warnings)

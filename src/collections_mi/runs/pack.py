@@ -25,7 +25,7 @@ from collections_mi.config.audiences import AUDIENCES_DIR
 from collections_mi.config.params import Params, load_params, params_to_jsonable, write_frozen_params
 from collections_mi.core.errors import MACHINE_ERRNOS, PackError, first_line
 from collections_mi.core.interrupts import raise_if_stopped
-from collections_mi.delivery.email import write_email
+from collections_mi.delivery.email import EmailCharts, draw_email_charts, write_email
 from collections_mi.metrics.book import Tables, open_book
 from collections_mi.metrics.result import SectionResult
 from collections_mi.metrics.sections import (
@@ -90,6 +90,9 @@ class PackOutcome:
     folder: Path
     kpis: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
+    #: the run from start to end (not the sum of ``timings``: the workbook and the email's charts are made beside
+    #: the notebooks)
+    seconds: float = 0.0
 
     @property
     def index_html(self) -> Path:
@@ -421,6 +424,8 @@ class PackPart:
     #: where it is in the report folder, as its email names it: None for the main pack (the period folder), an
     #: audience's "<period>/audiences/<name>"
     place: str | None = None
+    #: the email's charts, drawn beside the notebooks (None: not drawn yet)
+    charts: EmailCharts | None = None
 
     def notebooks(self) -> NotebookRun:
         return NotebookRun(self.sections, self.folder, self.params_path, self.label)
@@ -449,15 +454,28 @@ def write_workbooks(parts: list[PackPart], clock: _Stopwatch) -> None:
         )
 
 
-def notebooks_and_workbooks(parts: list[PackPart], clock: _Stopwatch) -> None:
-    """Execute every part's notebooks and, beside them in a thread of this process, write the workbooks.
+def draw_charts(parts: list[PackPart], clock: _Stopwatch) -> None:
+    """The email's charts of every part (PNGs through the headless Chromium), kept on the part for its email."""
+    for part in parts:
+        part.charts = clock.run(
+            part.stage("email charts"),
+            f"{part.label + ': ' if part.label else ''}drawing the email's charts",
+            partial(draw_email_charts, part.results, part.params),
+        )
 
-    The notebooks run in worker processes while this process only waits for them, and writing tables.xlsx is
-    single-threaded Python: side by side they share the machine's cores (a fifth of a 1M-invoice pack was the
-    workbook, one core busy, before the notebooks started). A stop asked for ends the workbook at its next sheet
-    (:func:`~collections_mi.outputs.excel.write_excel` asks); a failed workbook fails the pack after the notebooks."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tables.xlsx") as beside:
+
+def notebooks_and_workbooks(parts: list[PackPart], clock: _Stopwatch) -> None:
+    """Execute every part's notebooks and, beside them in threads of this process, write the workbooks and draw the
+    email's charts.
+
+    The notebooks run in worker processes while this process only waits for them; writing tables.xlsx is
+    single-threaded Python and the charts are drawn by a browser: side by side they share the machine's cores (a
+    fifth of a 1M-invoice pack was the workbook, one core busy, before the notebooks started). A stop asked for ends
+    the workbook at its next sheet (:func:`~collections_mi.outputs.excel.write_excel` asks); a failed workbook fails
+    the pack after the notebooks."""
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="beside-notebooks") as beside:
         workbooks = beside.submit(write_workbooks, parts, clock)
+        charts = beside.submit(draw_charts, parts, clock)
         clock.run(
             "notebooks",
             f"executing {sum(len(p.sections) for p in parts)} notebook(s)"
@@ -465,6 +483,7 @@ def notebooks_and_workbooks(parts: list[PackPart], clock: _Stopwatch) -> None:
             lambda: execute_notebooks([p.notebooks() for p in parts], clock.progress),
         )
         workbooks.result()
+        charts.result()
 
 
 def write_outputs(
@@ -485,7 +504,15 @@ def write_outputs(
     warnings += clock.run(
         part.stage("email"),
         f"{prefix}writing email.eml",
-        lambda: write_email(part.folder, part.results, part.params, validation, notes=part.notes, place=part.place),
+        lambda: write_email(
+            part.folder,
+            part.results,
+            part.params,
+            validation,
+            notes=part.notes,
+            place=part.place,
+            charts=part.charts,
+        ),
     )
     return warnings, pdf
 
@@ -676,7 +703,7 @@ def _run_locked(
             elif staging.exists():
                 publishing.discard(staging)
             raise
-    return PackOutcome(params.period, final, kpis, clock.timings)
+    return PackOutcome(params.period, final, kpis, clock.timings, time.perf_counter() - clock.started)
 
 
 def compute_kpis(params_path: str | Path, *, validate: bool = True) -> dict[str, Any]:
