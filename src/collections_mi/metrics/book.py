@@ -139,9 +139,18 @@ def _in_engine(table: ir.Table, releases: ExitStack) -> ir.Table:
 
 
 def _materialised(table: ir.Table, releases: ExitStack) -> ir.Table:
-    cached = table.cache()
+    cached = computed_once(table)
     releases.callback(cached.release)
     return cached
+
+
+def computed_once(table: ir.Table) -> ir.Table:
+    """``table`` computed once into a temporary table of its engine (``.release()`` drops it). The in-memory tables
+    the expression reads (e.g. the dates of :func:`~collections_mi.metrics.balances.open_items`) are registered
+    first, as running a query would: Ibis 12's PySpark backend caches without registering them, and Spark then
+    reports a table that cannot be found."""
+    table._find_backend()._run_pre_execute_hooks(table)
+    return table.cache()
 
 
 def present(table: ir.Table | None, name: str) -> ir.Table:

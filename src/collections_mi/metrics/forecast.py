@@ -73,7 +73,7 @@ from collections_mi.core.periods import closed_month_ends_up_to
 from collections_mi.metrics.aging import aged_items
 from collections_mi.metrics.allowance import with_write_off_rules
 from collections_mi.metrics.behaviour import behaviour_window, rounded_days
-from collections_mi.metrics.book import Book
+from collections_mi.metrics.book import Book, computed_once
 from collections_mi.metrics.dso_inputs import SettlementSums, regrouped
 from collections_mi.metrics.fx import FxRates, convert_column
 from collections_mi.metrics.promises import promise_statuses
@@ -594,7 +594,7 @@ def _backtest_month(
     promises = inputs.promises.get(month_end, [])
     promised = {promise.customer_id for promise in promises}
     last_bucket = params.aging.labels[-1]
-    items = inputs.items[month_end].cache()
+    items = computed_once(inputs.items[month_end])
     try:
         customers = [*dict.fromkeys([*days.customer_days, *days.segment_of, *promised])]
         shifts = ibis.memtable(
