@@ -10,11 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-import numpy as np
 import pandas as pd
 
 from collections_mi.config.params import Params
@@ -28,6 +27,7 @@ from collections_mi.metrics.dso_inputs import (
     SettlementSums,
     daily_sales_by,
     receivables_at,
+    summed_by,
 )
 
 #: what the DSO family is broken down by (``risk_band``: bands of ``customers.risk_score``)
@@ -60,20 +60,9 @@ class GroupInputs:
         with decimal.localcontext(MONEY_CONTEXT):
             for group, ar in self.balances.items():
                 balances[group_of.get(group, "(none)")] += ar
-        return GroupInputs(self.at, self.window, summed_by(self.sums, keys), dict(balances))
-
-
-def summed_by(frame: pd.DataFrame, keys: Sequence[object]) -> pd.DataFrame:
-    """The columns of ``frame`` summed per key (one per row; None is a key like any other), in first-seen order.
-    Money stays exact: Decimal sums at the money precision, each plus zero as a sum started from zero would be."""
-    codes, uniques = pd.factorize(np.asarray(list(keys), dtype=object), use_na_sentinel=False)
-    with decimal.localcontext(MONEY_CONTEXT):
-        grouped = frame.groupby(codes, sort=True).sum()
-        for column in grouped.columns:
-            if column in _FLOW_SUMS or column in SETTLEMENT_MONEY:
-                grouped[column] = [ZERO + amount for amount in grouped[column]]
-    grouped.index = pd.Index([uniques[code] for code in grouped.index], dtype=object)
-    return grouped
+        return GroupInputs(
+            self.at, self.window, summed_by(self.sums, keys, (*_FLOW_SUMS, *SETTLEMENT_MONEY)), dict(balances)
+        )
 
 
 def group_inputs(

@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from collections_mi.core.money import MONEY_CONTEXT, ZERO
@@ -235,18 +236,25 @@ class SettlementSums:
 
 def regrouped(sums: pd.DataFrame, group_of: Mapping[object, object] | None = None) -> pd.DataFrame:
     """``sums`` (settlement sums, indexed by group; a group may repeat) summed per group, or per ``group_of[group]``
-    (a group ``group_of`` does not list is left out). Money stays exact: Decimal sums at the money precision, each
-    plus zero as a sum started from zero would be."""
+    (a group ``group_of`` does not list is left out), exactly (:func:`summed_by`)."""
     keys = sums.index.to_series() if group_of is None else sums.index.to_series().map(group_of)
-    if group_of is not None:
-        sums, keys = sums[keys.notna().to_numpy()], keys[keys.notna()]
-    if not len(sums):
+    listed = keys.notna().to_numpy()
+    if not listed.any():
         return sums.iloc[0:0]
+    return summed_by(sums[listed], keys[listed].tolist(), SETTLEMENT_MONEY)
+
+
+def summed_by(frame: pd.DataFrame, keys: Sequence[object], money: Collection[str]) -> pd.DataFrame:
+    """The columns of ``frame`` summed per key (one per row; None is a key like any other), in first-seen order.
+    Money stays exact: Decimal sums at the money precision, and each ``money`` column plus zero, as a sum started
+    from zero would be (the same Decimal exponent whatever the additions)."""
+    codes, uniques = pd.factorize(np.asarray(list(keys), dtype=object), use_na_sentinel=False)
     with decimal.localcontext(MONEY_CONTEXT):
-        grouped = sums.groupby(keys.to_numpy(dtype=object), sort=False).sum()
+        grouped = frame.groupby(codes, sort=True).sum()
         for column in grouped.columns:
-            if column in SETTLEMENT_MONEY:
+            if column in money:
                 grouped[column] = [ZERO + amount for amount in grouped[column]]
+    grouped.index = pd.Index([uniques[code] for code in grouped.index], dtype=object)
     return grouped
 
 
