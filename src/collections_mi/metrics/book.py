@@ -27,7 +27,7 @@ from collections_mi.config.params import Params
 from collections_mi.core.contract import TABLES
 from collections_mi.core.errors import SourceError
 from collections_mi.metrics.derived import daily_reductions, invoice_spans, settled_invoices, with_invoice_defaults
-from collections_mi.metrics.fx import FxRates, load_fx
+from collections_mi.metrics.fx import EngineRates, FxRates, engine_rates, load_fx
 from collections_mi.metrics.shape import LedgerShape, ledger_shape
 from collections_mi.sources.ledger import Ledger
 
@@ -64,6 +64,8 @@ class Book:
     loan_cash_flows: ir.Table | None
     #: closing rates (from ``fx_rates``; reporting currency only when the ledger has none)
     fx: FxRates
+    #: the same rates as an engine table, when the engine converts exactly (None: amounts are converted in Python)
+    fx_in_engine: EngineRates | None
     #: which contract tables and optional columns hold data as of ``as_of``
     shape: LedgerShape
     #: balance reductions per invoice and day (:func:`collections_mi.metrics.derived.daily_reductions`)
@@ -92,6 +94,7 @@ def book_of(source: Ledger | Tables, params: Params, *, shape: LedgerShape | Non
     invoices = with_invoice_defaults(tables["invoices"], currency)
     adjustments = tables.get("adjustments")
     daily = daily_reductions(tables["payments"], adjustments)
+    fx = load_fx(tables.get("fx_rates"), currency)
     return Book(
         as_of=params.as_of,
         reporting_currency=currency,
@@ -109,7 +112,8 @@ def book_of(source: Ledger | Tables, params: Params, *, shape: LedgerShape | Non
         agency_collections=tables.get("agency_collections"),
         loans=tables.get("loans"),
         loan_cash_flows=tables.get("loan_cash_flows"),
-        fx=load_fx(tables.get("fx_rates"), currency),
+        fx=fx,
+        fx_in_engine=engine_rates(fx, params.as_of, invoices._find_backend().name),
         shape=shape if shape is not None else ledger_shape(tables, params.as_of),
         daily_reductions=daily,
         spans=invoice_spans(invoices, daily),

@@ -2,7 +2,7 @@
 settlement sums per month — for the whole book or per customer group, each for many dates in one pass.
 
 Amounts are in reporting currency, exact: sums per currency and day leave the engine and are converted afterwards
-(:func:`collections_mi.metrics.fx.by_conversion_day`).
+(:func:`collections_mi.metrics.fx.reporting_sums`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections_mi.metrics.balances import open_items
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.customer_groups import with_customer_attribute
 from collections_mi.metrics.dso_formulas import SalesLedger, SettlementTotals, TermsTotals
-from collections_mi.metrics.fx import by_conversion_day, conversion_sums, convert_column, in_parts
+from collections_mi.metrics.fx import reporting_sums
 
 
 def daily_sales_by(
@@ -44,20 +44,17 @@ def daily_sales_by(
             for group in inv.filter(inv.invoice_date < since).select(by).distinct().to_pyarrow().column(0).to_pylist():
                 per_group[group]
         inv = inv.filter(inv.invoice_date >= since)
-    frame = by_conversion_day(
-        inv,
-        book.reporting_currency,
-        "invoice_date",
-        [by] if by is not None else [],
-        lambda t: {"amount": t.amount.sum()},
-        keep_day=True,
-    )
-    converted = convert_column(frame, book.fx, "amount", "currency", "invoice_date")
+    keys = ["invoice_date"] if by is None else [by, "invoice_date"]
+    frame = reporting_sums(inv, book.fx, book.fx_in_engine, "invoice_date", keys, _sales, ("amount",))
     group_values = frame[by].tolist() if by is not None else [None] * len(frame)
     with decimal.localcontext(MONEY_CONTEXT):
-        for group, day, amount in zip(group_values, frame["invoice_date"], converted):
+        for group, day, amount in zip(group_values, frame["invoice_date"], frame["amount"]):
             per_group[group][day] += amount
     return per_group
+
+
+def _sales(t: ir.Table) -> dict[str, ir.Value]:
+    return {"amount": t.amount.sum()}
 
 
 def daily_sales(book: Book, by: str | None = None) -> dict[object, SalesLedger]:
@@ -71,21 +68,24 @@ def receivables_at(
     """(AR, current AR) in reporting currency at each date (and per group): one engine pass for all dates."""
     items = open_items(book, list(dates))
     items = items.mutate(current=items.days_past_due <= 0)
-    keys = ["as_of", "currency", "current"]
+    keys = ["as_of", "current"]
     if by is not None:
         items = with_customer_attribute(book.customers, items, by)
         keys = [by, *keys]
-    frame = (
-        items.group_by(list(dict.fromkeys(keys))).aggregate(balance=items.open_balance.sum()).to_pyarrow().to_pandas()
+    frame = reporting_sums(
+        items.mutate(amount=items.open_balance),
+        book.fx,
+        book.fx_in_engine,
+        "as_of",
+        keys,
+        lambda t: {"balance": t.amount.sum()},
+        ("balance",),
     )
     totals: dict[tuple[dt.date, object], list[Decimal]] = {}
     group_values = frame[by].tolist() if by is not None else [None] * len(frame)
     with decimal.localcontext(MONEY_CONTEXT):
         for group, as_of, current, amount in zip(
-            group_values,
-            frame["as_of"].tolist(),
-            frame["current"].tolist(),
-            convert_column(frame, book.fx, "balance", "currency", "as_of").tolist(),
+            group_values, frame["as_of"].tolist(), frame["current"].tolist(), frame["balance"].tolist()
         ):
             sums = totals.setdefault((as_of, group), [ZERO, ZERO])
             sums[0] += amount
@@ -136,30 +136,17 @@ def settlement_sums(
     if by is not None:
         settled = with_customer_attribute(book.customers, settled, by)
     group_keys = ["month"] if by is None else ["month", by]
-    parts = in_parts(
-        conversion_sums(
-            settled,
-            book.reporting_currency,
-            "invoice_date",
-            group_keys,
-            lambda t: {name: value for name, value in _settlement_measures(t).items() if name in wanted},
-        )
+    frame = reporting_sums(
+        settled,
+        book.fx,
+        book.fx_in_engine,
+        "invoice_date",
+        group_keys,
+        lambda t: {name: value for name, value in _settlement_measures(t).items() if name in wanted},
+        SETTLEMENT_MONEY,
     )
-    # each part (sums per group, month, currency and invoice day) converted and summed per group and month on its
-    # own, then the parts summed: at 10M invoices the rows per customer and day would not fit in memory at once
-    sums = []
-    with decimal.localcontext(MONEY_CONTEXT):
-        for frame in parts:
-            rates = book.fx.rates_for(frame["currency"], frame["invoice_date"])
-            for column in SETTLEMENT_MONEY:
-                if column in wanted:
-                    frame[column] = frame[column].to_numpy(dtype=object) * rates
-            frame["month"] = [m if type(m) is dt.date else m.date() for m in frame["month"]]
-            sums.append(frame.groupby(group_keys, sort=False, dropna=False)[wanted].sum())
-        if not sums:
-            return pd.DataFrame(columns=[*group_keys, *wanted])
-        grouped = pd.concat(sums).groupby(level=list(range(len(group_keys))), sort=True, dropna=False).sum()
-    return grouped.reset_index()
+    frame["month"] = [m if type(m) is dt.date else m.date() for m in frame["month"]]
+    return frame.sort_values(group_keys, ignore_index=True)
 
 
 @dataclass(frozen=True)
@@ -271,24 +258,21 @@ def terms_totals_by_month(book: Book, since: dt.date) -> dict[dt.date, TermsTota
     inv = book.invoices
     inv = inv.filter((inv.invoice_date >= since) & (inv.invoice_date <= book.as_of))
     inv = inv.mutate(month=inv.invoice_date.truncate("M"))
-    frame = by_conversion_day(
+    frame = reporting_sums(
         inv,
-        book.reporting_currency,
+        book.fx,
+        book.fx_in_engine,
         "invoice_date",
         ["month"],
         lambda t: {
             "amount": t.amount.sum(),
             "amount_terms": (t.amount * t.due_date.delta(t.invoice_date, unit="day")).sum(),
         },
+        ("amount", "amount_terms"),
     )
     totals: dict[dt.date, TermsTotals] = defaultdict(TermsTotals)
-    if not len(frame):
-        return totals
-    rates = book.fx.rates_for(frame["currency"], frame["invoice_date"])
     with decimal.localcontext(MONEY_CONTEXT):
-        amounts = frame["amount"].to_numpy(dtype=object) * rates
-        weighted = frame["amount_terms"].to_numpy(dtype=object) * rates
-        for month, amount, amount_terms in zip(frame["month"], amounts, weighted):
+        for month, amount, amount_terms in zip(frame["month"], frame["amount"], frame["amount_terms"]):
             day = month if type(month) is dt.date else month.date()
             totals[day] = totals[day] + TermsTotals(amount, amount_terms)
     return dict(totals)

@@ -1,14 +1,19 @@
 """FX conversion at the closing rate: the latest rate with rate_date ≤ the date (data-contract.md).
 
 Conversion is linear, so engine sums per currency and day, converted afterwards in Decimal, equal converting each
-item: :func:`by_conversion_day` groups so that this holds, :func:`convert_column` converts a frame's column."""
+item: :func:`by_conversion_day` groups so that this holds, :func:`convert_column` converts a frame's column.
+
+Where the engine can multiply exactly (:func:`engine_rates`), :func:`reporting_sums` converts each row in the engine
+instead (the closing rate per currency and day as a small table, joined) and only the sums per group leave it — the
+same values; the Python conversion stays for the rest (Spark, rates with more than :data:`ENGINE_RATE_SCALE`
+decimals)."""
 
 from __future__ import annotations
 
 import bisect
 import datetime as dt
 import decimal
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -16,7 +21,9 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from collections_mi.core.contract import ENGINE_TYPES
 from collections_mi.core.errors import MissingFxRate
 from collections_mi.core.money import MONEY_CONTEXT, mul, to_decimal
 
@@ -164,7 +171,7 @@ def conversion_sums(
     """The engine expression of :func:`by_conversion_day`."""
     local = table.filter(table.currency == reporting_currency)
     foreign = table.filter(table.currency != reporting_currency)
-    local_keys = [*keys, day] if keep_day else keys
+    local_keys = list(dict.fromkeys([*keys, day])) if keep_day else keys
     local_sums = (
         local.group_by(local_keys)
         .aggregate(**measures(local))
@@ -175,3 +182,142 @@ def conversion_sums(
     foreign_sums = foreign.group_by(list(dict.fromkeys([*keys, "currency", day]))).aggregate(**measures(foreign))
     columns = list(dict.fromkeys([*keys, "currency", day, *measures(foreign)]))
     return local_sums.select(*columns).union(foreign_sums.select(*columns))
+
+
+#: the most decimals a rate may have (normalised) for the engine to convert: money has 4 decimals, so converted
+#: amounts have at most 14, and their sums (× days, for the settlement sums) fit a 38-digit decimal up to 10^24
+ENGINE_RATE_SCALE = 10
+#: the engine type of money (data-contract.md: decimal(18, 4)) and its decimals
+_MONEY_TYPE = ENGINE_TYPES["money"]
+_MONEY_SCALE = 4
+#: engines whose decimal products may round (Spark reduces the scale of a product wider than 38 digits)
+_ROUNDING_ENGINES = frozenset({"pyspark"})
+
+
+@dataclass(frozen=True)
+class EngineRates:
+    """The closing rate of every foreign currency on every day from its first rate to the last date a run converts
+    at, as an engine table (``currency``, ``rate_day``, ``rate`` as decimal(38, ``scale``)); converted amounts are
+    decimal(38, 4 + ``scale``): exact, as the Python conversion. (The engine multiplies decimal(18, 4) money by the
+    rate at scale 4 + ``scale``, and refuses a product that does not fit rather than rounding it; the scale is at
+    least 4 so that Ibis can type the product.)"""
+
+    reporting_currency: str
+    scale: int
+    daily: ir.Table | None
+
+    @property
+    def amount_type(self) -> str:
+        return f"decimal(38, {_MONEY_SCALE + self.scale})"
+
+    def converted(self, table: ir.Table, day: str) -> ir.Table:
+        """``table`` with ``amount`` in reporting currency at the closing rate of its ``day`` (rows in the reporting
+        currency unchanged) and ``unrated``: true on a foreign row without a rate on that day."""
+        amount_type = self.amount_type
+        if self.daily is None:  # no foreign rates: every row must be in the reporting currency
+            return table.mutate(
+                amount=table.amount.cast(amount_type), unrated=table.currency != self.reporting_currency
+            )
+        daily = self.daily
+        joined = table.left_join(daily, [table.currency == daily.currency, table[day] == daily.rate_day])
+        joined = joined.drop(*(c for c in ("currency_right", "rate_day") if c in joined.columns))
+        local = joined.currency == self.reporting_currency
+        amount = ibis.cases(
+            (local, joined.amount.cast(amount_type)),
+            else_=(joined.amount.cast(_MONEY_TYPE) * joined.rate).cast(amount_type),
+        )
+        return joined.mutate(amount=amount, unrated=~local & joined.rate.isnull()).drop("rate")
+
+
+def engine_rates(fx: FxRates, last_day: dt.date, engine: str) -> EngineRates | None:
+    """The rates of ``fx`` as an engine table when ``engine`` multiplies decimals exactly and no rate has more than
+    :data:`ENGINE_RATE_SCALE` decimals; None otherwise (amounts are then converted in Python). ``last_day``: the
+    latest day a run converts at (its as-of date)."""
+    if engine in _ROUNDING_ENGINES:
+        return None
+    foreign = [c for c in fx.dates if c != fx.reporting_currency and fx.dates[c]]
+    rates = [rate.normalize() for c in foreign for rate in fx.rates[c]]
+    scale = max((-int(rate.as_tuple().exponent) for rate in rates), default=0)
+    if scale > ENGINE_RATE_SCALE:
+        return None
+    scale = max(scale, _MONEY_SCALE)
+    if not foreign:
+        return EngineRates(fx.reporting_currency, scale, None)
+    currencies: list[str] = []
+    days: list[np.ndarray] = []
+    daily_rates: list[np.ndarray] = []
+    for currency in foreign:
+        known = np.array(fx.dates[currency], dtype="datetime64[D]")
+        span = np.arange(known[0], max(known[-1], np.datetime64(last_day, "D")) + 1, dtype="datetime64[D]")
+        positions = np.searchsorted(known, span, side="right") - 1
+        currencies.extend([currency] * len(span))
+        days.append(span)
+        daily_rates.append(np.asarray(fx.rates[currency], dtype=object)[positions])
+    table = pa.table(
+        {
+            "currency": pa.array(currencies, type=pa.string()),
+            "rate_day": pa.array(np.concatenate(days), type=pa.date32()),
+            "rate": pa.array(np.concatenate(daily_rates).tolist(), type=pa.decimal128(38, scale)),
+        }
+    )
+    return EngineRates(fx.reporting_currency, scale, ibis.memtable(table))
+
+
+def reporting_sums(
+    table: ir.Table,
+    fx: FxRates,
+    rates: EngineRates | None,
+    day: str,
+    keys: list[str],
+    measures: Callable[[ir.Table], dict[str, ir.Value]],
+    money: Collection[str],
+) -> pd.DataFrame:
+    """``measures`` of ``table`` per ``keys`` (at least one; rows in no particular order), with the ``money`` measures
+    (linear in ``amount``) in reporting currency at the closing rate of each row's ``day``, exact: converted row by
+    row in the engine (``rates``), else summed there per currency and day and converted here. A foreign row without
+    a rate raises :class:`MissingFxRate`, as :meth:`FxRates.rate` does."""
+    if rates is None:
+        return _converted_here(table, fx, day, keys, measures, money)
+    converted = rates.converted(table, day)
+    sums = converted.group_by(keys).aggregate(**measures(converted), unrated=converted.unrated.sum())
+    frame = sums.to_pyarrow().to_pandas()
+    if len(frame) and frame["unrated"].fillna(0).astype("int64").any():
+        _raise_missing(converted, fx, day)
+    return frame.drop(columns="unrated")
+
+
+def _raise_missing(converted: ir.Table, fx: FxRates, day: str) -> None:
+    """The :class:`MissingFxRate` of the earliest unrated day of each currency (the first in currency order)."""
+    unrated = converted.filter(converted.unrated)
+    firsts = unrated.group_by("currency").aggregate(first=unrated[day].min()).order_by("currency").to_pyarrow()
+    for currency, first in zip(firsts.column("currency").to_pylist(), firsts.column("first").to_pylist()):
+        fx.rate(currency, first)  # raises, naming the currency and day
+        raise MissingFxRate(
+            f"fx_rates has no {currency} rate for {first}",
+            hint=f"add a {currency} rate dated on or before {first}",
+        )
+
+
+def _converted_here(
+    table: ir.Table,
+    fx: FxRates,
+    day: str,
+    keys: list[str],
+    measures: Callable[[ir.Table], dict[str, ir.Value]],
+    money: Collection[str],
+) -> pd.DataFrame:
+    """:func:`reporting_sums` converting in Python: the sums per keys, currency and day (:func:`conversion_sums`),
+    converted part by part and summed per keys."""
+    sums = []
+    names = list(measures(table))
+    with decimal.localcontext(MONEY_CONTEXT):
+        for frame in in_parts(conversion_sums(table, fx.reporting_currency, day, keys, measures, day in keys)):
+            rates = fx.rates_for(frame["currency"], frame[day])
+            for column in money:
+                if column in frame:
+                    frame[column] = frame[column].to_numpy(dtype=object) * rates
+            sums.append(frame.groupby(keys, sort=False, dropna=False)[names].sum())
+        if not sums:
+            return pd.DataFrame(columns=[*keys, *names])
+        grouped = pd.concat(sums).groupby(level=list(range(len(keys))), sort=False, dropna=False).sum()
+    return grouped.reset_index()
