@@ -1,7 +1,7 @@
 """FX conversion at the closing rate: the latest rate with rate_date ≤ the date (data-contract.md).
 
 Conversion is linear, so engine sums per currency and day, converted afterwards in Decimal, equal converting each
-item: :func:`by_conversion_day` groups so that this holds, :func:`convert_column` converts a frame's column.
+item: :func:`conversion_sums` groups so that this holds, :func:`convert_column` converts a frame's column.
 
 Where the engine can multiply exactly (:func:`engine_rates`), :func:`reporting_sums` converts each row in the engine
 instead (the closing rate per currency and day as a small table, joined) and only the sums per group leave it — the
@@ -130,21 +130,6 @@ def convert_column(frame: pd.DataFrame, fx: FxRates, amount: str, currency: str,
     return pd.Series(np.where(unchanged, amounts, converted), index=frame.index, dtype="object")
 
 
-def by_conversion_day(
-    table: ir.Table,
-    reporting_currency: str,
-    day: str,
-    keys: list[str],
-    measures: Callable[[ir.Table], dict[str, ir.Value]],
-    keep_day: bool = False,
-) -> pd.DataFrame:
-    """Sums per ``keys`` that can be converted exactly afterwards: rows in a foreign currency are kept apart per
-    ``currency`` and ``day`` (each day has its own closing rate), rows in the reporting currency (rate 1) only per
-    ``keys`` — or per ``keys`` and ``day`` with ``keep_day`` — with ``currency`` set to the reporting currency and
-    ``day`` null. Fewer rows leave the engine: most of a book is usually in its reporting currency."""
-    return conversion_sums(table, reporting_currency, day, keys, measures, keep_day).to_pyarrow().to_pandas()
-
-
 #: rows per part of :func:`in_parts`: a few hundred MB of Python objects at most
 PART_ROWS = 500_000
 
@@ -168,7 +153,10 @@ def conversion_sums(
     measures: Callable[[ir.Table], dict[str, ir.Value]],
     keep_day: bool = False,
 ) -> ir.Table:
-    """The engine expression of :func:`by_conversion_day`."""
+    """Sums per ``keys`` that can be converted exactly afterwards: rows in a foreign currency are kept apart per
+    ``currency`` and ``day`` (each day has its own closing rate), rows in the reporting currency (rate 1) only per
+    ``keys`` — or per ``keys`` and ``day`` with ``keep_day`` — with ``currency`` set to the reporting currency and
+    ``day`` null. Fewer rows leave the engine: most of a book is usually in its reporting currency."""
     local = table.filter(table.currency == reporting_currency)
     foreign = table.filter(table.currency != reporting_currency)
     local_keys = list(dict.fromkeys([*keys, day])) if keep_day else keys

@@ -17,8 +17,9 @@ import pandas as pd
 from collections_mi.core.money import HUNDRED, ZERO, dsum, percent_of, ratio
 from collections_mi.core.periods import month_ends_up_to
 from collections_mi.core.values import UNASSIGNED
+from collections_mi.metrics.balances import as_of_table
 from collections_mi.metrics.book import Book
-from collections_mi.metrics.fx import convert_column
+from collections_mi.metrics.fx import reporting_sums
 
 STATUS_COLUMNS = [
     "promise_id",
@@ -41,8 +42,7 @@ def promise_status(book: Book, as_of: dt.date | None = None) -> pd.DataFrame:
 
 def promise_statuses(book: Book, dates: Sequence[dt.date]) -> dict[dt.date, pd.DataFrame]:
     """:func:`promise_status` as of each of ``dates``, from two engine queries whatever their number: the payments
-    in each promise's window are fetched per payment day up to the latest date, and each date keeps those dated on or
-    before it."""
+    in each promise's window dated on or before each date, summed per promise and date."""
     if book.promises is None or not dates:
         return {day: pd.DataFrame(columns=STATUS_COLUMNS) for day in dates}
     latest = max(dates)
@@ -60,16 +60,22 @@ def promise_statuses(book: Book, dates: Sequence[dt.date]) -> dict[dt.date, pd.D
         payments.select("customer_id", "currency", "payment_date", paid=payments.amount), "customer_id"
     )
     matched = matched.filter((matched.payment_date >= matched.promised_on) & (matched.payment_date <= matched.due_by))
-    paid = matched.group_by(["promise_id", "currency", "payment_date"]).aggregate(paid=matched.paid.sum())
-    paid_frame = paid.to_pyarrow().to_pandas()
-    #: (payment day, amount in reporting currency) per promise
-    paid_by_promise: dict[str, list[tuple[dt.date, Decimal]]] = defaultdict(list)
-    for promise_id, day, amount in zip(
-        paid_frame["promise_id"],
-        paid_frame["payment_date"],
-        convert_column(paid_frame, book.fx, "paid", "currency", "payment_date"),
-    ):
-        paid_by_promise[promise_id].append((day, amount))
+    # what each promise was paid within its window up to each date, in reporting currency at each payment's rate
+    per_date = matched.cross_join(as_of_table(dates))
+    per_date = per_date.filter(per_date.payment_date <= per_date.as_of)
+    paid = reporting_sums(
+        per_date.mutate(amount=per_date.paid),
+        book.fx,
+        book.fx_in_engine,
+        "payment_date",
+        ["promise_id", "as_of"],
+        lambda t: {"paid": t.amount.sum()},
+        ("paid",),
+    )
+    paid_by_promise = {
+        (promise_id, as_of): amount
+        for promise_id, as_of, amount in zip(paid["promise_id"], paid["as_of"].tolist(), paid["paid"])
+    }
     every = (
         promises.select("promise_id", "customer_id", "collector", "promised_on", "due_by", "amount")
         .order_by("promise_id")
@@ -79,10 +85,7 @@ def promise_statuses(book: Book, dates: Sequence[dt.date]) -> dict[dt.date, pd.D
     statuses = {}
     for as_of in dates:
         frame = every[every["promised_on"] <= as_of].reset_index(drop=True) if len(every) else every.copy()
-        frame["paid_in_window"] = [
-            dsum(amount for day, amount in paid_by_promise.get(p, []) if day <= as_of)
-            for p in frame["promise_id"].tolist()
-        ]
+        frame["paid_in_window"] = [ZERO + paid_by_promise.get((p, as_of), ZERO) for p in frame["promise_id"].tolist()]
         frame["status"] = [
             "kept" if paid >= amount else ("broken" if due_by < as_of else "pending")
             for paid, amount, due_by in zip(*(frame[c].tolist() for c in ("paid_in_window", "amount", "due_by")))
