@@ -24,6 +24,8 @@ from collections_mi.sources.ledger import open_ledger
 
 from conftest import write_params
 from oracle import Ledger as OracleLedger
+from oracle import credit_sales as oracle_credit_sales
+from oracle import day as oracle_day
 from oracle import dso_family
 
 D = Decimal
@@ -263,6 +265,23 @@ def test_breakdowns_add_up(demo_ledger: Path, tmp_path: Path) -> None:
         ("customer", tables.by_customer),
     ):
         assert sum(table["ar_total"]) == total_ar, name
+
+
+def test_customer_breakdown_sales_in_the_window_per_customer(demo_ledger: Path, tmp_path: Path) -> None:
+    """The per-customer table lists every customer invoiced on or before as_of (those whose invoices all predate the
+    window with zero sales in it) and their credit sales in the window add up to the oracle's for the book."""
+    result = _compute(write_params(tmp_path, demo_ledger, name="p.yaml"))
+    table = result.tables.by_customer
+    ledger = _oracle(demo_ledger)
+    as_of = dt.date(2026, 10, 31)
+    invoiced = {row.customer_id for row in ledger.invoices if oracle_day(row.invoice_date) <= as_of}
+    assert set(table["customer_id"]) == invoiced
+    start = dt.date(2026, 8, 1)  # the 3-month window ending 2026-10-31
+    assert sum(table["sales_window"]) == oracle_credit_sales(ledger, start, as_of) > 0
+    before = {row.customer_id for row in ledger.invoices if oracle_day(row.invoice_date) < start}
+    before -= {row.customer_id for row in ledger.invoices if start <= oracle_day(row.invoice_date) <= as_of}
+    quiet = table[table["customer_id"].isin(before)]
+    assert len(quiet) and (quiet["sales_window"] == 0).all()
 
 
 _ORACLES: dict[Path, OracleLedger] = {}

@@ -17,7 +17,7 @@ from decimal import Decimal
 import pandas as pd
 
 from collections_mi.config.params import Params
-from collections_mi.core.money import MONEY_CONTEXT, ZERO, dsum
+from collections_mi.core.money import MONEY_CONTEXT, ZERO
 from collections_mi.core.periods import first_of_month_back
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.dso_formulas import KPI_IDS, SettlementTotals, Window, breakdown_kpis, dso_window
@@ -25,9 +25,9 @@ from collections_mi.metrics.dso_inputs import (
     SETTLEMENT_MONEY,
     SETTLEMENT_SUMS,
     SettlementSums,
-    daily_sales_by,
     receivables_at,
     summed_by,
+    window_sales_by,
 )
 
 #: what the DSO family is broken down by (``risk_band``: bands of ``customers.risk_score``)
@@ -75,7 +75,7 @@ def group_inputs(
     window = dso_window(end, window_months)
     begin = window.start - dt.timedelta(days=1)
     receivables = receivables_at(book, [begin, end], by=by)
-    sales = daily_sales_by(book, by=by, since=window.start)
+    sales = window_sales_by(book, by, window.start, window.end)
     settled = SettlementSums.covering(book, window.start, by, sums).grouped(window.start, window.end)
     groups = list(dict.fromkeys([*(group for _, group in receivables), *sales]))
     none = (ZERO, ZERO)
@@ -84,10 +84,7 @@ def group_inputs(
             "ar_total": [receivables.get((end, group), none)[0] for group in groups],
             "current_ar": [receivables.get((end, group), none)[1] for group in groups],
             "begin_ar": [receivables.get((begin, group), none)[0] for group in groups],
-            "sales_window": [
-                dsum(amount for day, amount in sales.get(group, {}).items() if window.start <= day <= window.end)
-                for group in groups
-            ],
+            "sales_window": [sales.get(group, ZERO) for group in groups],
         },
         index=pd.Index(groups, dtype=object),
     )

@@ -27,23 +27,13 @@ from collections_mi.metrics.dso_formulas import SalesLedger, SettlementTotals, T
 from collections_mi.metrics.fx import reporting_sums
 
 
-def daily_sales_by(
-    book: Book, by: str | None = None, since: dt.date | None = None
-) -> dict[object, dict[dt.date, Decimal]]:
-    """Credit sales per day in reporting currency up to as_of, for the whole book (key None) or per group.
-
-    With ``since``, only days from ``since`` on are listed; groups whose sales all fall before it are still
-    present, with no days (a breakdown lists them, and their sales in the window are zero)."""
+def daily_sales_by(book: Book, by: str | None = None) -> dict[object, dict[dt.date, Decimal]]:
+    """Credit sales per day in reporting currency up to as_of, for the whole book (key None) or per group."""
     inv = book.invoices
     inv = inv.filter(inv.invoice_date <= book.as_of)
     if by is not None:
         inv = with_customer_attribute(book.customers, inv, by)
     per_group: dict[object, dict[dt.date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    if since is not None:
-        if by is not None:
-            for group in inv.filter(inv.invoice_date < since).select(by).distinct().to_pyarrow().column(0).to_pylist():
-                per_group[group]
-        inv = inv.filter(inv.invoice_date >= since)
     keys = ["invoice_date"] if by is None else [by, "invoice_date"]
     frame = reporting_sums(inv, book.fx, book.fx_in_engine, "invoice_date", keys, _sales, ("amount",))
     group_values = frame[by].tolist() if by is not None else [None] * len(frame)
@@ -51,6 +41,23 @@ def daily_sales_by(
         for group, day, amount in zip(group_values, frame["invoice_date"], frame["amount"]):
             per_group[group][day] += amount
     return per_group
+
+
+def window_sales_by(book: Book, by: str, start: dt.date, end: dt.date) -> dict[object, Decimal]:
+    """Credit sales from ``start`` to ``end`` in reporting currency per value of ``by``, for every group with an
+    invoice dated on or before as_of (zero when none falls in the window): one engine query, summed per group."""
+    inv = book.invoices
+    inv = with_customer_attribute(book.customers, inv.filter(inv.invoice_date <= book.as_of), by)
+    frame = reporting_sums(
+        inv,
+        book.fx,
+        book.fx_in_engine,
+        "invoice_date",
+        [by],
+        lambda t: {"amount": ibis.coalesce(t.amount.sum(where=(t.invoice_date >= start) & (t.invoice_date <= end)), 0)},
+        ("amount",),
+    )
+    return {group: ZERO + amount for group, amount in zip(frame[by].tolist(), frame["amount"].tolist())}
 
 
 def _sales(t: ir.Table) -> dict[str, ir.Value]:
