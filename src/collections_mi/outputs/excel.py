@@ -97,6 +97,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _first_present(values: list[Any], count: int) -> list[Any]:
+    """The first ``count`` values that are not missing, as Python values (:func:`_plain`)."""
+    found = []
+    for value in values:
+        plain = _plain(value)
+        if plain is not None:
+            found.append(plain)
+            if len(found) == count:
+                break
+    return found
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (Decimal, int, float)) and not isinstance(value, bool)
 
@@ -131,9 +143,9 @@ def _own_currency(column: str, columns: list[str]) -> bool:
 def plan_column(frame: pd.DataFrame, column: str, currency: str) -> ColumnPlan:
     """The kind, header and format of ``column``, judged from its name and its values."""
     columns = [str(c) for c in frame.columns]
-    values = [v for v in (_plain(v) for v in frame[column]) if v is not None]
+    raw = frame[column].tolist()
     label = sheet_column_label(column)
-    sample = values[:_SAMPLE]
+    sample = _first_present(raw, _SAMPLE)
     if sample and all(isinstance(v, bool) for v in sample):
         return ColumnPlan(label, "yes_no", None)
     if sample and all(isinstance(v, (dt.date, dt.datetime)) for v in sample):
@@ -152,7 +164,7 @@ def plan_column(frame: pd.DataFrame, column: str, currency: str) -> ColumnPlan:
     elif all(isinstance(v, int) for v in sample):
         kind = "count"  # money is Decimal: an int column is a count (items, loans, months, days past due)
     elif name_kind in ("count", "days") or "days" in column or column.startswith("dso"):
-        kind = "count" if all(_integral(v) for v in values) else "days"
+        kind = "count" if all(_integral(v) for v in (_plain(v) for v in raw) if v is not None) else "days"
     else:
         own = _own_currency(column, columns)
         header = f"{label} (own currency)" if own else label
@@ -203,6 +215,29 @@ def column_cells(
         return [
             float(round_money(value, row_currency))
             if type(value) is Decimal and value.is_finite()
+            else cell_value(plan, column, value, row_currency)
+            for value, row_currency in zip(values, currencies)
+        ]
+    # the common types of the other kinds without the per-cell checks: the same cells as cell_value
+    if plan.kind == "text":
+        labels: dict[str, str] = {}
+        return [
+            None
+            if value is None
+            else (labels[value] if value in labels else labels.setdefault(value, value_label(column, value)))
+            if type(value) is str
+            else cell_value(plan, column, value, row_currency)
+            for value, row_currency in zip(values, currencies)
+        ]
+    if plan.kind == "count":
+        return [
+            value if type(value) is int else cell_value(plan, column, value, row_currency)
+            for value, row_currency in zip(values, currencies)
+        ]
+    if plan.kind in ("date", "month"):
+        return [
+            dt.datetime(value.year, value.month, value.day)
+            if type(value) is dt.date
             else cell_value(plan, column, value, row_currency)
             for value, row_currency in zip(values, currencies)
         ]
