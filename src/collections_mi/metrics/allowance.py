@@ -31,7 +31,7 @@ from collections_mi.core.periods import (
     shift_month_end,
 )
 from collections_mi.metrics.aging import aged_items
-from collections_mi.metrics.book import Book
+from collections_mi.metrics.book import Book, computed_once
 from collections_mi.metrics.published import AllowanceKpis, AllowanceResult, AllowanceTables
 from collections_mi.metrics.result import Table, Unavailable
 from collections_mi.metrics.vintage import (
@@ -340,7 +340,18 @@ def item_migration(book: Book, aging: AgingConfig, months: Sequence[dt.date]) ->
     if not months:
         return Migration({}, {}, {})
     befores = [previous_month_end(m) for m in months]
-    items = aged_items(book, aging, sorted(set(months) | set(befores)))
+    # the items at every date, computed once: the query below reads them twice (then and now) and the write-offs once
+    items = computed_once(aged_items(book, aging, sorted(set(months) | set(befores))))
+    try:
+        return _migration(book, aging, months, befores, items)
+    finally:
+        items.release()
+
+
+def _migration(
+    book: Book, aging: AgingConfig, months: list[dt.date], befores: list[dt.date], items: ir.Table
+) -> Migration:
+    """:func:`item_migration` from the aged items at ``months`` and ``befores``."""
     pairs = ibis.memtable(
         pd.DataFrame(
             {"pair_before": pd.Series(befores, dtype="object"), "month_end": pd.Series(months, dtype="object")}
