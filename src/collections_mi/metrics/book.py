@@ -22,12 +22,13 @@ from dataclasses import dataclass, replace
 
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
+import pandas as pd
 
 from collections_mi.config.params import Params
 from collections_mi.core.contract import TABLES
 from collections_mi.core.errors import SourceError
 from collections_mi.metrics.derived import daily_reductions, invoice_spans, settled_invoices, with_invoice_defaults
-from collections_mi.metrics.fx import EngineRates, FxRates, engine_rates, load_fx
+from collections_mi.metrics.fx import EngineRates, FxRates, engine_rates, load_fx, reporting_sums
 from collections_mi.metrics.shape import LedgerShape, ledger_shape
 from collections_mi.sources.ledger import Ledger
 
@@ -74,6 +75,11 @@ class Book:
     spans: ir.Table
     #: invoices settled by payments and credits on or before ``as_of`` (:func:`~.derived.settled_invoices`)
     settlements: ir.Table
+
+    def summed_in_reporting_currency(self, table: ir.Table, day: str, keys: list[str], name: str) -> pd.DataFrame:
+        """Σ ``amount`` of ``table`` per ``keys`` (column ``name``) in reporting currency at the closing rate of
+        each row's ``day``, exact (:func:`~collections_mi.metrics.fx.reporting_sums`)."""
+        return reporting_sums(table, self.fx, self.fx_in_engine, day, keys, lambda t: {name: t.amount.sum()}, (name,))
 
 
 def _tables_of(source: Ledger | Tables) -> Tables:

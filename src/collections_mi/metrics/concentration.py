@@ -22,7 +22,6 @@ import pandas as pd
 from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, percent_of, ratio
 from collections_mi.metrics.balances import open_items
 from collections_mi.metrics.book import Book
-from collections_mi.metrics.fx import reporting_sums
 from collections_mi.sources.ledger import fetch
 
 #: the concentration table lists this many customers; top10_share_pct reads its first 10
@@ -82,14 +81,8 @@ def concentration_table(balances: Mapping[str, Decimal], names: Mapping[str, str
 def balances_by_customer_at(book: Book, dates: Sequence[dt.date]) -> dict[dt.date, dict[str, Decimal]]:
     """Open balance per customer in reporting currency at each date (closing rate of that date): one engine pass."""
     items = open_items(book, list(dates))
-    frame = reporting_sums(
-        items.mutate(amount=items.open_balance),
-        book.fx,
-        book.fx_in_engine,
-        "as_of",
-        ["as_of", "customer_id"],
-        lambda t: {"amount": t.amount.sum()},
-        ("amount",),
+    frame = book.summed_in_reporting_currency(
+        items.mutate(amount=items.open_balance), "as_of", ["as_of", "customer_id"], "amount"
     )
     at: dict[dt.date, dict[str, Decimal]] = {day: {} for day in dates}
     with decimal.localcontext(MONEY_CONTEXT):

@@ -35,7 +35,7 @@ def daily_sales_by(book: Book, by: str | None = None) -> dict[object, dict[dt.da
         inv = with_customer_attribute(book.customers, inv, by)
     per_group: dict[object, dict[dt.date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     keys = ["invoice_date"] if by is None else [by, "invoice_date"]
-    frame = reporting_sums(inv, book.fx, book.fx_in_engine, "invoice_date", keys, _sales, ("amount",))
+    frame = book.summed_in_reporting_currency(inv, "invoice_date", keys, "amount")
     group_values = frame[by].tolist() if by is not None else [None] * len(frame)
     with decimal.localcontext(MONEY_CONTEXT):
         for group, day, amount in zip(group_values, frame["invoice_date"], frame["amount"]):
@@ -60,10 +60,6 @@ def window_sales_by(book: Book, by: str, start: dt.date, end: dt.date) -> dict[o
     return {group: ZERO + amount for group, amount in zip(frame[by].tolist(), frame["amount"].tolist())}
 
 
-def _sales(t: ir.Table) -> dict[str, ir.Value]:
-    return {"amount": t.amount.sum()}
-
-
 def daily_sales(book: Book, by: str | None = None) -> dict[object, SalesLedger]:
     """Sales ledgers up to as_of: one for the whole book (key None) or one per value of a customer attribute."""
     return {group: SalesLedger.from_daily(daily) for group, daily in daily_sales_by(book, by).items()}
@@ -79,15 +75,7 @@ def receivables_at(
     if by is not None:
         items = with_customer_attribute(book.customers, items, by)
         keys = [by, *keys]
-    frame = reporting_sums(
-        items.mutate(amount=items.open_balance),
-        book.fx,
-        book.fx_in_engine,
-        "as_of",
-        keys,
-        lambda t: {"balance": t.amount.sum()},
-        ("balance",),
-    )
+    frame = book.summed_in_reporting_currency(items.mutate(amount=items.open_balance), "as_of", keys, "balance")
     totals: dict[tuple[dt.date, object], list[Decimal]] = {}
     group_values = frame[by].tolist() if by is not None else [None] * len(frame)
     with decimal.localcontext(MONEY_CONTEXT):

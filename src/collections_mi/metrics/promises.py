@@ -19,7 +19,6 @@ from collections_mi.core.periods import month_ends_up_to
 from collections_mi.core.values import UNASSIGNED
 from collections_mi.metrics.balances import as_of_table
 from collections_mi.metrics.book import Book
-from collections_mi.metrics.fx import reporting_sums
 
 STATUS_COLUMNS = [
     "promise_id",
@@ -63,14 +62,8 @@ def promise_statuses(book: Book, dates: Sequence[dt.date]) -> dict[dt.date, pd.D
     # what each promise was paid within its window up to each date, in reporting currency at each payment's rate
     per_date = matched.cross_join(as_of_table(dates))
     per_date = per_date.filter(per_date.payment_date <= per_date.as_of)
-    paid = reporting_sums(
-        per_date.mutate(amount=per_date.paid),
-        book.fx,
-        book.fx_in_engine,
-        "payment_date",
-        ["promise_id", "as_of"],
-        lambda t: {"paid": t.amount.sum()},
-        ("paid",),
+    paid = book.summed_in_reporting_currency(
+        per_date.mutate(amount=per_date.paid), "payment_date", ["promise_id", "as_of"], "paid"
     )
     paid_by_promise = {
         (promise_id, as_of): amount
