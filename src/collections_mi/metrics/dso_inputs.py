@@ -1,8 +1,8 @@
 """What the DSO family is computed from, gathered in the engine: credit sales per day, receivables at dates and
 settlement sums per month — for the whole book or per customer group, each for many dates in one pass.
 
-Amounts are in reporting currency, exact: sums per currency and day leave the engine and are converted afterwards
-(:func:`collections_mi.metrics.fx.reporting_sums`).
+Amounts are in reporting currency, exact: converted at each row's closing rate in the engine, or summed per
+currency and day there and converted afterwards (:func:`collections_mi.metrics.fx.reporting_sums`).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import decimal
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NoReturn
 
 import ibis
 import ibis.expr.types as ir
@@ -274,16 +275,18 @@ def reporting_sums(
     return frame.drop(columns="unrated")
 
 
-def _raise_missing(converted: ir.Table, fx: FxRates, day: str) -> None:
-    """The :class:`MissingFxRate` of the earliest unrated day of each currency (the first in currency order)."""
+def _raise_missing(converted: ir.Table, fx: FxRates, day: str) -> NoReturn:
+    """The :class:`MissingFxRate` of the earliest unrated day of the first currency (in currency order) lacking one:
+    :meth:`FxRates.rate`'s, naming the currency and day."""
     unrated = converted.filter(converted.unrated)
-    firsts = unrated.group_by("currency").aggregate(first=unrated[day].min()).order_by("currency").to_pyarrow()
-    for currency, first in zip(firsts.column("currency").to_pylist(), firsts.column("first").to_pylist()):
-        fx.rate(currency, first)  # raises, naming the currency and day
-        raise MissingFxRate(
-            f"fx_rates has no {currency} rate for {first}",
-            hint=f"add a {currency} rate dated on or before {first}",
-        )
+    first = unrated.group_by("currency").aggregate(first=unrated[day].min()).order_by("currency").limit(1)
+    rows = first.to_pyarrow().to_pylist()
+    currency, on = (rows[0]["currency"], rows[0]["first"]) if rows else (None, None)
+    if currency is not None and on is not None:
+        fx.rate(currency, on)  # raises, naming the currency and day
+    raise MissingFxRate(
+        f"fx_rates has no {currency} rate for {on}", hint=f"add a {currency} rate dated on or before {on}"
+    )
 
 
 def _converted_here(
