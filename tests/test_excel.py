@@ -8,6 +8,7 @@ formula; the CSVs written beside the workbook by the pack's own writer are the r
 from __future__ import annotations
 
 import csv
+import datetime
 import re
 import zipfile
 from decimal import Decimal
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from collections_mi.config.params import load_params
 from collections_mi.metrics.book import open_book
@@ -199,3 +202,97 @@ def test_a_customer_name_that_looks_like_a_formula_stays_text(workbook) -> None:
         for member in archive.namelist():
             if member.startswith("xl/worksheets/"):
                 assert "<f>" not in archive.read(member).decode("utf-8"), member  # no formula anywhere
+
+
+# --- the rows written straight into the sheet's XML (outputs/excel.py write_rows) ------------------------------
+
+
+def _sheet_xml(columns: list[list[Any]], fast: bool) -> str:
+    """The XML of a one-sheet constant-memory workbook holding ``columns`` under a header: written by write_rows, or
+    cell by cell through XlsxWriter's public API (the oracle: what the workbook was before write_rows)."""
+    import io
+
+    import xlsxwriter
+
+    from collections_mi.outputs import excel
+
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(
+        buffer,
+        {
+            "constant_memory": True,
+            "in_memory": False,
+            "strings_to_numbers": False,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+        },
+    )
+    styles = excel._Styles(book, "USD")
+    formats = [styles.number("#,##0.00"), styles.number("yyyy-mm-dd"), None]
+    sheet = book.add_worksheet("T")
+    sheet.write_row(0, 0, ["Money", "Date", "Text"], styles.header)
+    if fast:
+        excel.write_rows(sheet, styles, formats, columns)
+    else:
+        for number, row in enumerate(zip(*columns), start=1):
+            for position, value in enumerate(row):
+                if value is None:
+                    continue
+                if isinstance(value, str):
+                    sheet.write_string(number, position, value, styles.wrap if len(value) > 60 else None)
+                elif isinstance(value, datetime.datetime):
+                    sheet.write_datetime(number, position, value, formats[position])
+                else:
+                    sheet.write_number(number, position, value, formats[position])
+    sheet.set_column(0, 2, 12)
+    sheet.freeze_panes(1, 0)
+    book.close()
+    with zipfile.ZipFile(buffer) as archive:
+        return archive.read("xl/worksheets/sheet1.xml").decode("utf-8")
+
+
+_CELLS = {
+    "number": st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-(10**20), 10**20)),
+    "date": st.datetimes(min_value=datetime.datetime(1900, 1, 1)),
+    "text": st.text(max_size=80).filter(lambda text: not (text.startswith("<r>") and text.endswith("</r>"))),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@example(
+    (
+        [0.1, -(2**60), 1e-20, None, "text in a number column"],
+        [datetime.datetime(1900, 2, 28), None, datetime.datetime(2026, 10, 31, 12, 30), None, None],
+        ["_x0041_", " leading", "trailing\n", None, "&<>\"'\x07\ufffe" + "x" * 70],
+    )
+)
+@given(
+    st.integers(0, 12).flatmap(
+        lambda rows: st.tuples(
+            *(
+                st.lists(st.one_of(st.none(), _CELLS[kind], _CELLS["text"]), min_size=rows, max_size=rows)
+                for kind in ("number", "date", "text")
+            )
+        )
+    )
+)
+def test_rows_written_straight_into_the_sheet_are_the_xml_xlsxwriter_writes(columns) -> None:
+    """Numbers (floats, ints past 2**53), dates, text with control characters, XML's special characters, leading or
+    trailing blanks, text longer than 60 characters (wrapped), missing cells and rows with no cell at all: the sheet
+    XML is byte for byte what XlsxWriter's own write_number/write_string/write_datetime give."""
+    columns = [list(values) for values in columns]
+    assert _sheet_xml(columns, fast=True) == _sheet_xml(columns, fast=False)
+
+
+def test_text_shaped_like_xlsxwriter_markup_is_escaped_like_any_text(tmp_path: Path) -> None:
+    """XlsxWriter copies a constant-memory text that starts with <r> and ends with </r> into the XML as it is (its
+    rich-string markup): a customer named "<r>&</r>" made tables.xlsx unreadable. Every table's text is escaped."""
+    import pandas as pd
+
+    from test_results import typed_result
+
+    names = ["<r>&</r>", "<r><t>x</t></r>", "plain"]
+    table = pd.DataFrame({"customer": names, "balance": [Decimal("1.00")] * len(names)})
+    write_excel({"aging": typed_result("aging", tables={"aging_by_customer": table})}, tmp_path / "t.xlsx")
+    sheet = openpyxl.load_workbook(tmp_path / "t.xlsx")["Aging by customer"]
+    assert [sheet.cell(row, 1).value for row in range(2, 5)] == names

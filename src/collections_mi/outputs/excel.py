@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 import xlsxwriter
+from xlsxwriter.utility import _preserve_whitespace, _utf16_len, _utf16_truncate, xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
 from collections_mi.config.params import Params
@@ -421,34 +422,116 @@ def write_kpis(sheet: Worksheet, styles: _Styles, frame: pd.DataFrame, currency:
     sheet.autofilter(0, 0, len(frame), 4)
 
 
+#: what makes a text need more than copying into the XML: a character to escape (XML's, a control character, the
+#: start of an ``_xHHHH_`` escape, a non-character), or a blank to preserve at either end (:func:`_row_cells`)
+_NOT_PLAIN = re.compile(r'[\x00-\x1f&<>"_\ufffe\uffff]|^\s|\s$')
+
+
+def _first_uses(formats: list[Any], wrap: Any, columns: list[list[Any]]) -> list[Any]:
+    """The formats the rows use, in the order XlsxWriter would first meet them writing row by row: it numbers a
+    format the first time a cell uses it, so the styles (and the sheet's ``s="…"``) stay those it writes itself."""
+    firsts = []
+    for position, values in enumerate(columns):
+        number = next(
+            (row for row, value in enumerate(values) if value is not None and not isinstance(value, str)), None
+        )
+        if number is not None and formats[position] is not None:
+            firsts.append((number, position, formats[position]))
+        long = next(
+            (row for row, value in enumerate(values) if isinstance(value, str) and len(value) > _MAX_WIDTH), None
+        )
+        if long is not None:
+            firsts.append((long, position, wrap))
+    return [fmt for _, _, fmt in sorted(firsts, key=lambda first: first[:2])]
+
+
+def _row_cells(sheet: Worksheet, styles: list[str], wrap: str, first: int, columns: list[list[Any]]) -> str:
+    """The ``<row>`` elements of rows ``first``… (0-based) holding ``columns``' cells as :func:`column_cells` stores
+    them (``styles``: each column's ` s="…"` for its numbers and dates, ``wrap`` that of a long text), byte for byte
+    what XlsxWriter's ``write_number``/``write_string``/``write_datetime`` put in a constant-memory worksheet —
+    except that a text looking like XlsxWriter's rich-string markup (``<r>…</r>``) is escaped like any other text
+    instead of being copied into the XML as it is (a customer named ``<r>&</r>`` made the workbook unreadable). A row
+    without any cell is left out, as XlsxWriter leaves it out."""
+    serials: dict[dt.datetime, float] = {}
+
+    def text(ref: str, value: str) -> str:
+        if len(value) > sheet.xls_strmax // 2 and _utf16_len(value) > sheet.xls_strmax:
+            value = _utf16_truncate(value, sheet.xls_strmax)
+        style = wrap if len(value) > _MAX_WIDTH else ""
+        value = sheet._escape_control_characters(value)
+        preserve = ' xml:space="preserve"' if _preserve_whitespace(value) else ""
+        return f'<c r="{ref}"{style} t="inlineStr"><is><t{preserve}>{sheet._escape_data(value)}</t></is></c>'
+
+    def other(ref: str, style: str, value: Any) -> str:
+        if isinstance(value, str):
+            return text(ref, value)
+        if isinstance(value, dt.datetime):
+            if value not in serials:
+                serials[value] = sheet._convert_date_time(value)
+            value = serials[value]
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise TypeError("NAN/INF not supported in write_number() without 'nan_inf_to_errors' Workbook() option")
+        return f'<c r="{ref}"{style}><v>{value:.16G}</v></c>'
+
+    rows = [str(number) for number in range(first + 1, first + 1 + len(columns[0]))]
+    cells = []
+    for position, values in enumerate(columns):
+        letter, style = xl_col_to_name(position), styles[position]
+        cells.append(
+            [
+                ""
+                if value is None
+                else f'<c r="{letter}{row}"{style}><v>{value:.16G}</v></c>'
+                if type(value) is float and math.isfinite(value)
+                else f'<c r="{letter}{row}" t="inlineStr"><is><t>{value}</t></is></c>'
+                if type(value) is str and len(value) <= _MAX_WIDTH and not _NOT_PLAIN.search(value)
+                else other(f"{letter}{row}", style, value)
+                for row, value in zip(rows, values)
+            ]
+        )
+    return "".join(f'<row r="{row}">{body}</row>' for row, body in zip(rows, map("".join, zip(*cells))) if body)
+
+
+#: rows turned into XML at a time (bounds the memory of a 1M-row sheet's XML)
+_ROWS_AT_A_TIME = 20_000
+
+
+def write_rows(sheet: Worksheet, styles: _Styles, formats: list[Any], columns: list[list[Any]]) -> None:
+    """Write the data rows (``columns``, from row 1 under the header; ``formats``: each column's number format) straight
+    into the constant-memory worksheet's row file — XlsxWriter's per-cell calls were two thirds of a large workbook's
+    time — and move its dimensions and current row past them as its own writes would. A text longer than a column's
+    widest is wrapped. Rows past Excel's last are left out, as XlsxWriter leaves them out."""
+    count = min(len(columns[0]) if columns else 0, sheet.xls_rowmax - 1)
+    columns = [values[:count] for values in columns]
+    filled = next((row for row in reversed(range(count)) if any(values[row] is not None for values in columns)), None)
+    if filled is None:
+        return
+    last = filled + 1
+    sheet._check_dimensions(last, 0)  # the dimension (A1:…) covers the last row holding a cell
+    sheet._write_single_row(last + 1)  # the header row goes out first; XlsxWriter's current row is now past ours
+    used = {id(fmt): fmt._get_xf_index() for fmt in _first_uses(formats, styles.wrap, columns)}
+    attributes = [f' s="{used[id(fmt)]}"' if id(fmt) in used else "" for fmt in formats]
+    wrap = f' s="{used[id(styles.wrap)]}"' if id(styles.wrap) in used else ""
+    for start in range(0, last, _ROWS_AT_A_TIME):
+        stop = min(start + _ROWS_AT_A_TIME, last)
+        sheet.fh.write(_row_cells(sheet, attributes, wrap, start + 1, [values[start:stop] for values in columns]))
+
+
 def write_table(sheet: Worksheet, styles: _Styles, frame: pd.DataFrame, currency: str) -> None:
     """One table: readable headers, typed cells, widths from the shown values, frozen header and a filter."""
     columns = [str(c) for c in frame.columns]
     plans = [plan_column(frame, column, currency) for column in columns]
     formats = [styles.number(plan.number_format) for plan in plans]
-    widths: list[list[int]] = [[] for _ in columns]
     sheet.write_row(0, 0, [plan.header for plan in plans], styles.header)
     raw = [frame[column].tolist() for column in frame.columns]
     stored_columns = [
         column_cells(plan, column, values, currency, raw[plan.currency_at] if plan.currency_at is not None else None)
         for plan, column, values in zip(plans, columns, raw)
     ]
-    for number, row in enumerate(zip(*stored_columns), start=1):
-        for position, stored in enumerate(row):
-            if stored is None:
-                continue
-            if number <= _SAMPLE:
-                widths[position].append(shown_width(plans[position], stored))
-            if type(stored) is float:
-                sheet.write_number(number, position, stored, formats[position])
-            elif isinstance(stored, str):
-                sheet.write_string(number, position, stored, styles.wrap if len(stored) > _MAX_WIDTH else None)
-            elif isinstance(stored, dt.datetime):
-                sheet.write_datetime(number, position, stored, formats[position])
-            else:
-                sheet.write_number(number, position, stored, formats[position])
+    write_rows(sheet, styles, formats, stored_columns)
     for position, plan in enumerate(plans):
-        sheet.set_column(position, position, column_width(plan.header, widths[position]), formats[position])
+        shown = [shown_width(plan, stored) for stored in stored_columns[position][:_SAMPLE] if stored is not None]
+        sheet.set_column(position, position, column_width(plan.header, shown), formats[position])
     sheet.freeze_panes(1, 0)
     if columns:
         sheet.autofilter(0, 0, max(len(frame), 1), len(columns) - 1)
