@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 import typing
 from decimal import Decimal
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from collections_mi.config.params import parse_params
 from collections_mi.metrics.dso_formulas import BEHAVIOUR_KPI_IDS, KPI_IDS, SECTION_KPI_IDS
@@ -181,6 +184,39 @@ def test_tables_xlsx_writes_hostile_text_as_text_never_as_a_formula(tmp_path: Pa
     with zipfile.ZipFile(path) as workbook:
         xml = "".join(workbook.read(name).decode("utf-8") for name in workbook.namelist() if name.endswith(".xml"))
     assert "<f>" not in xml and "<f " not in xml
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.decimals(allow_nan=False, allow_infinity=False, places=4),
+    st.integers(-(10**20), 10**20),
+    st.text(alphabet=st.sampled_from([*"ab,;\"' \r\n\t=+-@"]), max_size=6),
+    st.dates(),
+    st.booleans(),
+    st.floats(allow_nan=False, width=32),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 3).flatmap(lambda width: st.lists(st.lists(_VALUES, min_size=width, max_size=width), max_size=8)))
+def test_a_table_csv_is_what_csv_writer_writes_with_carriage_returns_quoted(tmp_path_factory, rows) -> None:
+    """tables/*.csv, however a table's cells mix types: each record as Python's csv.writer writes the cells (each
+    cell spelled by cell_text, text neutralised), with a cell holding a carriage return quoted too and a lone empty
+    cell as '""' — a table written a column at a time, a row at a time here (the oracle)."""
+    from collections_mi.core.values import cell_text
+    from collections_mi.store.results import neutralised, write_table
+
+    width = len(rows[0]) if rows else 1
+    frame = pd.DataFrame(rows, columns=[f"c{i}" for i in range(width)], dtype=object)
+    path = tmp_path_factory.mktemp("csv") / "t.csv"
+    write_table(frame, path)
+    expected = io.StringIO()
+    for record in [list(frame.columns), *rows]:
+        buffer = io.StringIO()
+        cells = [neutralised(v) if isinstance(v, str) else cell_text(v) for v in record]
+        csv.writer(buffer, lineterminator="\r\n").writerow(cells)  # "\r\n": a cell with either is quoted
+        expected.write(buffer.getvalue()[: -len("\r\n")] + "\n")
+    assert path.read_bytes().decode("utf-8") == expected.getvalue()
 
 
 # --- what each section declares (metrics/published.py) -----------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from collections_mi.core.values import TEXT_PARSERS, cell_text, json_number
+from collections_mi.core.values import TEXT_PARSERS, cell_text, date_text, decimal_text, json_number
 from collections_mi.metrics.published import PUBLISHED
 from collections_mi.metrics.result import SectionResult
 
@@ -80,22 +81,56 @@ def _cell(value: Any) -> str:
     return neutralised(value) if isinstance(value, str) else cell_text(value)
 
 
+#: what makes a CSV cell need quotes (csv.writer's minimal quoting, plus a carriage return: :func:`_csv_line`)
+_NEEDS_QUOTES = re.compile('[,"\n\r]')
+
+
+def _quoted(cell: str) -> str:
+    return '"' + cell.replace('"', '""') + '"' if _NEEDS_QUOTES.search(cell) else cell
+
+
 def _csv_line(cells: list[str]) -> str:
     """One CSV record as ``csv.writer`` writes it with ``\\n`` line ends, except that a cell holding a carriage
     return is quoted too (the csv module quotes only the line terminator's characters, so a bare CR split the
     record for every reader, ours included)."""
     if cells == [""]:
         return '""\n'  # a lone empty cell, as csv.writer writes it: an empty line would be no record at all
-    quoted = ['"' + cell.replace('"', '""') + '"' if any(c in cell for c in ',"\n\r') else cell for cell in cells]
-    return ",".join(quoted) + "\n"
+    return ",".join(map(_quoted, cells)) + "\n"
+
+
+#: rows joined into text at a time (bounds the memory of a large table's CSV)
+_ROWS_AT_A_TIME = 50_000
+
+
+def _column_cells(values: list[Any]) -> list[str]:
+    """:func:`_cell` of each value, quoted as :func:`_csv_line` quotes it — money (a Decimal) and counts, most of a
+    large table's cells, without the per-cell type tests (neither ever needs quotes); a date spelled once."""
+    dates: dict[dt.date, str] = {}
+    return [
+        decimal_text(value)
+        if type(value) is Decimal
+        else str(value)
+        if type(value) is int
+        else (dates[value] if value in dates else dates.setdefault(value, date_text(value)))
+        if type(value) is dt.date
+        else _quoted(neutralised(value))
+        if type(value) is str
+        else _quoted(_cell(value))
+        for value in values
+    ]
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> dict[str, str]:
+    """tables/<name>.csv: the header and each row as :func:`_csv_line` writes them, converted a column at a time."""
     types = {str(c): _column_type(frame[c]) for c in frame.columns}
+    raw = [frame[column].tolist() for column in frame.columns]
     with path.open("w", newline="", encoding="utf-8") as handle:
         handle.write(_csv_line([neutralised(str(c)) for c in frame.columns]))
-        for row in frame.itertuples(index=False, name=None):
-            handle.write(_csv_line([_cell(v) for v in row]))
+        for start in range(0, len(frame), _ROWS_AT_A_TIME):
+            columns = [_column_cells(values[start : start + _ROWS_AT_A_TIME]) for values in raw]
+            if len(columns) == 1:  # a lone empty cell is written '""', as csv.writer writes it (_csv_line)
+                columns = [[cell or '""' for cell in columns[0]]]
+            handle.write("".join(",".join(row) + "\n" for row in zip(*columns)) if columns else "\n" * len(frame))
     return types
 
 
