@@ -127,6 +127,12 @@ def test_history_equals_the_published_packs_kpis_and_tables_exactly(backfilled, 
                 pairs = zip(stored[column], frame[column])
                 assert all(_same(a, b) for a, b in pairs), (source, name, column)
     assert history.snapshot_manifest(history.history_dir_for(out), LAST)["origin"] == "pack"
+    # the open items too: the pack's from the Book it computed on, the backfill's from its own
+    stored_by_pack = history.load_table(history.history_dir_for(out), "open_items", [LAST])
+    backfilled_items = history.load_table(history_dir, "open_items", [LAST])
+    assert len(stored_by_pack) > 100 and list(stored_by_pack.columns) == list(backfilled_items.columns)
+    for column in backfilled_items.columns:
+        assert all(_same(a, b) for a, b in zip(stored_by_pack[column], backfilled_items[column])), column
 
 
 def test_open_items_add_up_to_ar_total_in_every_month(backfilled) -> None:

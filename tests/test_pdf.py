@@ -215,3 +215,6 @@ def test_a_pack_without_chromium_is_published_without_pdf_and_says_so_once(tmp_p
     assert "Content-Type: image/png" not in (folder / "email.eml").read_text(encoding="utf-8", errors="replace")
     assert "No pack.pdf this month" in (folder / "email.eml").read_text(encoding="utf-8", errors="replace")
     assert os.path.getsize(folder / "email.eml") <= 2_000_000
+    # a run of some sections is not the month-end's snapshot: the history is left as it was, and that is said
+    assert not (tmp_path / "reports" / "history").exists()
+    assert "history not updated: a run with --only is not a complete month-end snapshot" in run.stdout + run.stderr

@@ -14,15 +14,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from collections_mi.config.params import Params, load_params, params_to_jsonable, parse_params
 from collections_mi.core.errors import BackfillFailed, first_line
 from collections_mi.core.periods import check_period, month_end_of, month_range, shift_period
 from collections_mi.core.values import exact_text
-from collections_mi.metrics.book import book_of, open_book
+from collections_mi.metrics.book import Tables, open_book
 from collections_mi.metrics.open_items import open_items_snapshot
 from collections_mi.metrics.published import DsoResult
 from collections_mi.metrics.result import SectionResult
-from collections_mi.metrics.sections import available_sections, compute_sections
+from collections_mi.metrics.sections import Section, available_sections, compute_sections
 from collections_mi.metrics.shape import LedgerShape
 from collections_mi.sources.ledger import Ledger, open_ledger
 from collections_mi.store.history import history_dir_for, periods, store_snapshot
@@ -31,39 +33,51 @@ from collections_mi.validation.gate import validate_ledger
 Progress = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class MonthEnd:
+    """What one Book gives a month-end's snapshot: every section's result and the open items (None without aging)."""
+
+    results: dict[str, SectionResult[Any, Any]]
+    open_items: pd.DataFrame | None
+
+
+def compute_month_end(
+    source: Ledger | Tables, params: Params, sections: list[Section], shape: LedgerShape | None = None
+) -> MonthEnd:
+    """Compute ``sections`` and the history's open-items table on one opened Book of ``source`` as of
+    ``params.as_of``: the open items are read from the Book's materialised tables, not a second Book's views."""
+    with open_book(source, params, shape=shape) as book:
+        results = compute_sections(book, params, sections)
+        items = open_items_snapshot(book, params.aging, _behaviour(results)) if "aging" in results else None
+    return MonthEnd(results, items)
+
+
 def record_pack(
     out_dir: str | Path,
     params: Params,
-    ledger: Ledger,
-    results: Mapping[str, SectionResult[Any, Any]],
+    source_description: str,
+    month_end: MonthEnd | None,
     *,
     run_id: str,
-    complete: bool = True,
     progress: Progress = print,
-    shape: LedgerShape | None = None,
 ) -> Path | None:
     """After a successful publish: store the month-end snapshot in ``out_dir/history``.
 
     The pack is already published, so a failure here is reported as a warning (with the backfill command that
-    stores the month later), never as a failed pack. A partial run (``--only``) is not a month-end snapshot and
-    is not stored. ``shape``: the ledger's, as of ``params.as_of``, when already measured.
+    stores the month later), never as a failed pack. A partial run (``--only``: ``month_end`` None) is not a
+    month-end snapshot and is not stored.
     """
-    if not complete:
+    if month_end is None:
         progress("history not updated: a run with --only is not a complete month-end snapshot")
         return None
     started = time.perf_counter()
     try:
-        items = (
-            open_items_snapshot(book_of(ledger, params, shape=shape), params.aging, _behaviour(results))
-            if "aging" in results
-            else None
-        )
         folder = store_snapshot(
             history_dir_for(out_dir),
             params,
-            results,
-            items,
-            origin={"origin": "pack", "run_id": run_id, "source": ledger.description},
+            month_end.results,
+            month_end.open_items,
+            origin={"origin": "pack", "run_id": run_id, "source": source_description},
         )
     except Exception as exc:  # the pack is published; say what failed and how to store the month later
         progress(
@@ -135,9 +149,8 @@ class _MonthComputer:
         started = time.perf_counter()
         try:
             params = month_params(self.template, period)
-            with open_book(self.tables, params) as book:
-                results = compute_sections(book, params, available_sections(self.tables))
-                items = open_items_snapshot(book, params.aging, _behaviour(results)) if "aging" in results else None
+            month_end = compute_month_end(self.tables, params, available_sections(self.tables))
+            results, items = month_end.results, month_end.open_items
             store_snapshot(
                 self.history_dir,
                 params,

@@ -44,7 +44,7 @@ from collections_mi.outputs.restatement import compare_with_published
 from collections_mi.presentation import headlines, what_changed
 from collections_mi.presentation.format import Tile
 from collections_mi.presentation.targets import RAG_RULE
-from collections_mi.runs.backfill import record_pack
+from collections_mi.runs.backfill import MonthEnd, compute_month_end, record_pack
 from collections_mi.runs.notebook_worker import execute_notebook_file, exit_with_parent
 from collections_mi.sources.audiences import AudienceLedger, audience_ledger, materialised
 from collections_mi.sources.ledger import Ledger, open_ledger
@@ -616,11 +616,17 @@ def _run_locked(
                     hint="check source.location and the table names against data-contract.md",
                 )
             computed = with_dependencies(sections)
-            results = clock.run(
+            # a complete run is the month-end's snapshot: its open items come from the same Book (issue 11)
+            month_end = clock.run(
                 "compute",
                 f"computing {', '.join(s.name for s in computed)}",
-                lambda: compute_on_book(ledger, params, computed, shape),
+                lambda: (
+                    compute_month_end(ledger, params, computed, shape)
+                    if only is None
+                    else MonthEnd(compute_on_book(ledger, params, computed, shape), None)
+                ),
             )
+            results = month_end.results
             kpis = flat_kpis(results)
             # the notebooks read the params as validated at the start (staging/params.yaml, kept in the pack), never
             # the live file, which may have changed since
@@ -693,12 +699,10 @@ def _run_locked(
             record_pack(
                 out_dir,
                 params,
-                ledger,
-                results,
+                ledger.description,
+                month_end if only is None else None,
                 run_id=run_id,
-                complete=only is None,
                 progress=clock.progress,
-                shape=shape,
             )
         except BaseException:
             if keep and staging.exists():
