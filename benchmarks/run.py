@@ -587,7 +587,7 @@ def render(results: dict[str, object]) -> str:
             "",
         ]
     own = {
-        key: entry["papermill_fixed"]["empty"]["parallel_seconds"]  # type: ignore[index]
+        key: entry["papermill_fixed"]["empty"]["parallel_seconds"]
         for key, entry in sorted(results["sizes"].items(), key=lambda item: int(item[0]))  # type: ignore[attr-defined]
         if entry.get("papermill_fixed")
     }
@@ -738,9 +738,9 @@ def main(argv: list[str] | None = None) -> int:
     for key in sorted(results["sizes"], key=int):  # type: ignore[arg-type]
         if str(key) not in {str(size) for size in sizes}:
             continue
-        entry: dict[str, object] = results["sizes"][key]  # type: ignore[index]
-        fixed_cost: dict[str, object] | None = entry.get("papermill_fixed") or results.get("papermill_fixed")  # type: ignore[assignment]
-        for row in table_rows(entry, fixed_cost):
+        measured: dict[str, object] = results["sizes"][key]  # type: ignore[index]
+        fixed_cost: dict[str, object] | None = measured.get("papermill_fixed") or results.get("papermill_fixed")  # type: ignore[assignment]
+        for row in table_rows(measured, fixed_cost):
             print(" | ".join(row))
     return 0
 
