@@ -427,22 +427,29 @@ def write_kpis(sheet: Worksheet, styles: _Styles, frame: pd.DataFrame, currency:
 _NOT_PLAIN = re.compile(r'[\x00-\x1f&<>"_\ufffe\uffff]|^\s|\s$')
 
 
-def _first_uses(formats: list[Any], wrap: Any, columns: list[list[Any]]) -> list[Any]:
-    """The formats the rows use, in the order XlsxWriter would first meet them writing row by row: it numbers a
-    format the first time a cell uses it, so the styles (and the sheet's ``s="…"``) stay those it writes itself."""
+def _first_uses(formats: list[Any], wrap: Any, columns: list[list[Any]]) -> dict[int, int]:
+    """Each format (by ``id``) → its XlsxWriter number: those numbered by an earlier sheet, and those the rows use
+    first, numbered here in the order XlsxWriter would first meet them writing row by row (it numbers a format the
+    first time a cell uses it, so the styles and each cell's ``s="…"`` stay those it writes itself)."""
     firsts = []
     for position, values in enumerate(columns):
-        number = next(
-            (row for row, value in enumerate(values) if value is not None and not isinstance(value, str)), None
-        )
-        if number is not None and formats[position] is not None:
-            firsts.append((number, position, formats[position]))
-        long = next(
-            (row for row, value in enumerate(values) if isinstance(value, str) and len(value) > _MAX_WIDTH), None
-        )
-        if long is not None:
-            firsts.append((long, position, wrap))
-    return [fmt for _, _, fmt in sorted(firsts, key=lambda first: first[:2])]
+        fmt = formats[position]
+        if fmt is not None and fmt.xf_index is None:
+            number = next(
+                (row for row, value in enumerate(values) if value is not None and not isinstance(value, str)), None
+            )
+            if number is not None:
+                firsts.append((number, position, fmt))
+        if wrap.xf_index is None:
+            long = next(
+                (row for row, value in enumerate(values) if isinstance(value, str) and len(value) > _MAX_WIDTH), None
+            )
+            if long is not None:
+                firsts.append((long, position, wrap))
+    numbered = {id(fmt): fmt._get_xf_index() for _, _, fmt in sorted(firsts, key=lambda first: first[:2])}
+    return {
+        id(fmt): fmt.xf_index for fmt in (*formats, wrap) if fmt is not None and fmt.xf_index is not None
+    } | numbered
 
 
 def _row_cells(sheet: Worksheet, styles: list[str], wrap: str, first: int, columns: list[list[Any]]) -> str:
@@ -509,7 +516,7 @@ def write_rows(sheet: Worksheet, styles: _Styles, formats: list[Any], columns: l
     last = filled + 1
     sheet._check_dimensions(last, 0)  # the dimension (A1:…) covers the last row holding a cell
     sheet._write_single_row(last + 1)  # the header row goes out first; XlsxWriter's current row is now past ours
-    used = {id(fmt): fmt._get_xf_index() for fmt in _first_uses(formats, styles.wrap, columns)}
+    used = _first_uses(formats, styles.wrap, columns)
     attributes = [f' s="{used[id(fmt)]}"' if id(fmt) in used else "" for fmt in formats]
     wrap = f' s="{used[id(styles.wrap)]}"' if id(styles.wrap) in used else ""
     for start in range(0, last, _ROWS_AT_A_TIME):
