@@ -79,6 +79,9 @@ def execute_notebook_file(source: str, target: str, parameters: dict[str, Any], 
                 log_output=False,
                 cwd=cwd,
                 report_mode=False,
+                # written once when it ends (or fails: papermill writes the failing cell's error), not after every
+                # cell: a notebook holding plotly.js is 5 MB, and its 20 saves were a third of its run
+                request_save_on_cell_execute=False,
                 config=config,
             )
         except Exception as exc:
