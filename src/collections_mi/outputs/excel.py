@@ -506,8 +506,8 @@ _ROWS_AT_A_TIME = 20_000
 def write_rows(sheet: Worksheet, styles: _Styles, formats: list[Any], columns: list[list[Any]]) -> None:
     """Write the data rows (``columns``, from row 1 under the header; ``formats``: each column's number format) straight
     into the constant-memory worksheet's row file — XlsxWriter's per-cell calls were two thirds of a large workbook's
-    time — and move its dimensions and current row past them as its own writes would. A text longer than a column's
-    widest is wrapped. Rows past Excel's last are left out, as XlsxWriter leaves them out."""
+    time — and move its dimensions and current row past them as its own writes would. A text longer than the widest
+    column (60 characters) is wrapped. Rows past Excel's last are left out, as XlsxWriter leaves them out."""
     count = min(len(columns[0]) if columns else 0, sheet.xls_rowmax - 1)
     columns = [values[:count] for values in columns]
     filled = next((row for row in reversed(range(count)) if any(values[row] is not None for values in columns)), None)
