@@ -242,7 +242,34 @@ def column_cells(
             else cell_value(plan, column, value, row_currency)
             for value, row_currency in zip(values, currencies)
         ]
+    if plan.kind in _PLAIN_NUMBER_KINDS:  # days, rates, statistics: the float of a finite Decimal
+        return [
+            float(value)
+            if type(value) is Decimal and value.is_finite()
+            else None
+            if value is None
+            else cell_value(plan, column, value, row_currency)
+            for value, row_currency in zip(values, currencies)
+        ]
+    if plan.kind == "percent":  # stored as a fraction of one (Excel's 0.0% format)
+        return [
+            float(value / 100)
+            if type(value) is Decimal and value.is_finite()
+            else None
+            if value is None
+            else cell_value(plan, column, value, row_currency)
+            for value, row_currency in zip(values, currencies)
+        ]
+    if plan.kind == "yes_no":
+        return [
+            ("Yes" if value else "No") if type(value) is bool else cell_value(plan, column, value, row_currency)
+            for value, row_currency in zip(values, currencies)
+        ]
     return [cell_value(plan, column, value, row_currency) for value, row_currency in zip(values, currencies)]
+
+
+#: the kinds whose cells are the number itself, as a float (:func:`cell_value`'s last line)
+_PLAIN_NUMBER_KINDS = frozenset({"days", "fraction", "fx", "points", "statistic", "p_value"})
 
 
 def shown_width(plan: ColumnPlan, value: Any) -> int:
