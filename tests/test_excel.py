@@ -296,3 +296,33 @@ def test_text_shaped_like_xlsxwriter_markup_is_escaped_like_any_text(tmp_path: P
     write_excel({"aging": typed_result("aging", tables={"aging_by_customer": table})}, tmp_path / "t.xlsx")
     sheet = openpyxl.load_workbook(tmp_path / "t.xlsx")["Aging by customer"]
     assert [sheet.cell(row, 1).value for row in range(2, 5)] == names
+
+
+_KINDS = ["money", "own_money", "text", "count", "date", "month", "days", "percent", "fraction", "fx", "points",
+          "statistic", "p_value", "yes_no"]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(_KINDS),
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.decimals(min_value=-(10**15), max_value=10**15, places=6),  # money's range: 1e15 units
+            st.integers(-(10**12), 10**12),
+            st.floats(min_value=-1e15, max_value=1e15),
+            st.booleans(),
+            st.text(max_size=5),
+            st.dates(),
+        ),
+        max_size=12,
+    ),
+)
+def test_a_columns_cells_are_each_cells_value(kind: str, values: list[Any]) -> None:
+    """column_cells' typed fast paths store what cell_value stores for each cell, whatever the column's kind and
+    however its values mix types."""
+    from collections_mi.outputs.excel import ColumnPlan, cell_value, column_cells
+
+    plan = ColumnPlan("Header", kind, None)
+    expected = [cell_value(plan, "balance", value, "USD") for value in values]
+    assert column_cells(plan, "balance", values, "USD") == expected
