@@ -326,3 +326,26 @@ def test_a_columns_cells_are_each_cells_value(kind: str, values: list[Any]) -> N
     plan = ColumnPlan("Header", kind, None)
     expected = [cell_value(plan, "balance", value, "USD") for value in values]
     assert column_cells(plan, "balance", values, "USD") == expected
+
+
+def test_a_table_longer_than_a_sheet_fills_the_sheet_and_says_where_the_rest_is(tmp_path: Path) -> None:
+    """Excel has 1,048,576 rows: a table of 1,048,576 data rows fills its sheet under the header (with its filter)
+    and the contents sheet says the sheet holds only the first 1,048,575, every row being in the table's CSV."""
+    import pandas as pd
+
+    from collections_mi.outputs.excel import SHEET_ROWS
+    from test_results import typed_result
+
+    table = pd.DataFrame({"customer": ["C1"] * (SHEET_ROWS + 1), "balance": [Decimal("1.00")] * (SHEET_ROWS + 1)})
+    path = tmp_path / "t.xlsx"
+    sheets = write_excel({"aging": typed_result("aging", tables={"aging_by_customer": table})}, path)
+    contents = openpyxl.load_workbook(path, read_only=True)[CONTENTS]
+    line = next(row for row in contents.iter_rows(values_only=True) if row[0] == sheets["aging_by_customer"])
+    assert line[2] == SHEET_ROWS + 1  # the table's rows
+    assert line[1].endswith(
+        "Excel holds only the first 1,048,575 of its 1,048,576 rows: every row is in tables/aging_by_customer.csv."
+    )
+    with zipfile.ZipFile(path) as archive:  # sheet1 is the contents, sheet2 the KPIs, sheet3 the table
+        xml = archive.read("xl/worksheets/sheet3.xml").decode("utf-8")
+    assert '<dimension ref="A1:B1048576"/>' in xml and '<autoFilter ref="A1:B1048576"/>' in xml
+    assert xml.count("<row ") == SHEET_ROWS + 1 and '<row r="1048576">' in xml

@@ -64,6 +64,9 @@ _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _MIN_WIDTH, _MAX_WIDTH, _DATE_WIDTH = 6, 60, 10
 #: rows sampled for a column's kind and width (a per-customer table of a large book has 100k rows)
 _SAMPLE = 500
+#: the rows a sheet holds under its header (Excel's 1,048,576 rows, less the header); a longer table's sheet holds
+#: its first rows and says so on the contents sheet — every row is in tables/<name>.csv
+SHEET_ROWS = 1_048_575
 
 
 def money_format(currency: str) -> str:
@@ -362,6 +365,17 @@ def _period_text(as_of: dt.date) -> str:
     return f"{as_of:%B} {as_of.year}"
 
 
+def _described(line: _Sheet) -> str:
+    """A sheet's line on the contents sheet: what it shows, and that it holds only the first rows of a table longer
+    than a sheet."""
+    if len(line.frame) <= SHEET_ROWS:
+        return line.description
+    return (
+        f"{line.description} Excel holds only the first {SHEET_ROWS:,} of its {len(line.frame):,} rows: every row is "
+        f"in tables/{line.table}.csv."
+    )
+
+
 def write_contents(sheet: Worksheet, styles: _Styles, params: Params | None, lines: list[_Sheet]) -> None:
     """The first sheet: the pack's title, as-of date and units, then one line per sheet with a link to it."""
     currency = params.reporting_currency if params else "USD"
@@ -385,12 +399,12 @@ def write_contents(sheet: Worksheet, styles: _Styles, params: Params | None, lin
     for number, line in enumerate(lines, start=first + 1):
         target = line.title.replace("'", "''")
         sheet.write_url(number, 0, f"internal:'{target}'!A1", styles.link, string=line.title)
-        sheet.write_string(number, 1, line.description)
+        sheet.write_string(number, 1, _described(line))
         sheet.write_number(number, 2, len(line.frame), styles.number(FORMATS["count"]))
         sheet.write_string(number, 3, f"tables/{line.table}.csv" if line.table else "kpis.json")
     width = max([len(line.title) for line in lines] + [12])
     sheet.set_column(0, 0, width + 2)
-    sheet.set_column(1, 1, min(max([len(line.description) for line in lines] + [20]) + 2, 100))
+    sheet.set_column(1, 1, min(max([len(_described(line)) for line in lines] + [20]) + 2, 100))
     sheet.set_column(2, 2, 8)
     sheet.set_column(3, 3, max([len(line.table) for line in lines] + [10]) + 14)
 
@@ -534,8 +548,8 @@ def write_rows(sheet: Worksheet, styles: _Styles, formats: list[Any], columns: l
     """Write the data rows (``columns``, from row 1 under the header; ``formats``: each column's number format) straight
     into the constant-memory worksheet's row file — XlsxWriter's per-cell calls were two thirds of a large workbook's
     time — and move its dimensions and current row past them as its own writes would. A text longer than the widest
-    column (60 characters) is wrapped. Rows past Excel's last are left out, as XlsxWriter leaves them out."""
-    count = min(len(columns[0]) if columns else 0, sheet.xls_rowmax - 1)
+    column (60 characters) is wrapped. Rows past a sheet's last (SHEET_ROWS) are left out."""
+    count = min(len(columns[0]) if columns else 0, SHEET_ROWS)
     columns = [values[:count] for values in columns]
     filled = next((row for row in reversed(range(count)) if any(values[row] is not None for values in columns)), None)
     if filled is None:
@@ -557,7 +571,7 @@ def write_table(sheet: Worksheet, styles: _Styles, frame: pd.DataFrame, currency
     plans = [plan_column(frame, column, currency) for column in columns]
     formats = [styles.number(plan.number_format) for plan in plans]
     sheet.write_row(0, 0, [plan.header for plan in plans], styles.header)
-    raw = [frame[column].tolist() for column in frame.columns]
+    raw = [frame[column].tolist()[:SHEET_ROWS] for column in frame.columns]  # the rest is in the CSV only
     stored_columns = [
         column_cells(plan, column, values, currency, raw[plan.currency_at] if plan.currency_at is not None else None)
         for plan, column, values in zip(plans, columns, raw)
@@ -568,7 +582,7 @@ def write_table(sheet: Worksheet, styles: _Styles, frame: pd.DataFrame, currency
         sheet.set_column(position, position, column_width(plan.header, shown), formats[position])
     sheet.freeze_panes(1, 0)
     if columns:
-        sheet.autofilter(0, 0, max(len(frame), 1), len(columns) - 1)
+        sheet.autofilter(0, 0, min(max(len(frame), 1), SHEET_ROWS), len(columns) - 1)
 
 
 def write_excel(
