@@ -42,13 +42,20 @@ class MonthEnd:
 
 
 def compute_month_end(
-    source: Ledger | Tables, params: Params, sections: list[Section], shape: LedgerShape | None = None
+    source: Ledger | Tables,
+    params: Params,
+    sections: list[Section],
+    shape: LedgerShape | None = None,
+    *,
+    open_items: bool = True,
 ) -> MonthEnd:
-    """Compute ``sections`` and the history's open-items table on one opened Book of ``source`` as of
-    ``params.as_of``: the open items are read from the Book's materialised tables, not a second Book's views."""
+    """Compute ``sections`` on one opened Book of ``source`` as of ``params.as_of`` (``shape`` measured for that date),
+    then release it; with ``open_items``, also the history's open-items table, read from the same Book's
+    materialised tables rather than a second Book's views."""
     with open_book(source, params, shape=shape) as book:
         results = compute_sections(book, params, sections)
-        items = open_items_snapshot(book, params.aging, _behaviour(results)) if "aging" in results else None
+        wanted = open_items and "aging" in results
+        items = open_items_snapshot(book, params.aging, _behaviour(results)) if wanted else None
     return MonthEnd(results, items)
 
 

@@ -26,13 +26,12 @@ from collections_mi.config.params import Params, load_params, params_to_jsonable
 from collections_mi.core.errors import MACHINE_ERRNOS, PackError, first_line
 from collections_mi.core.interrupts import raise_if_stopped
 from collections_mi.delivery.email import EmailCharts, draw_email_charts, write_email
-from collections_mi.metrics.book import Tables, open_book
+from collections_mi.metrics.book import Tables
 from collections_mi.metrics.result import SectionResult
 from collections_mi.metrics.sections import (
     SECTIONS,
     Section,
     available_sections,
-    compute_sections,
     flat_kpis,
     unavailable_sections,
     with_dependencies,
@@ -44,7 +43,7 @@ from collections_mi.outputs.restatement import compare_with_published
 from collections_mi.presentation import headlines, what_changed
 from collections_mi.presentation.format import Tile
 from collections_mi.presentation.targets import RAG_RULE
-from collections_mi.runs.backfill import MonthEnd, compute_month_end, record_pack
+from collections_mi.runs.backfill import compute_month_end, record_pack
 from collections_mi.runs.notebook_worker import execute_notebook_file, exit_with_parent
 from collections_mi.sources.audiences import AudienceLedger, audience_ledger, materialised
 from collections_mi.sources.ledger import Ledger, open_ledger
@@ -620,11 +619,7 @@ def _run_locked(
             month_end = clock.run(
                 "compute",
                 f"computing {', '.join(s.name for s in computed)}",
-                lambda: (
-                    compute_month_end(ledger, params, computed, shape)
-                    if only is None
-                    else MonthEnd(compute_on_book(ledger, params, computed, shape), None)
-                ),
+                lambda: compute_month_end(ledger, params, computed, shape, open_items=only is None),
             )
             results = month_end.results
             kpis = flat_kpis(results)
@@ -730,5 +725,4 @@ def compute_on_book(
 ) -> dict[str, SectionResult]:
     """Open the Book of ``ledger`` (or of typed tables: an audience's part of it) as of ``params.as_of`` (``shape``
     measured for that date), compute ``sections`` on it, release it."""
-    with open_book(ledger, params, shape=shape) as book:
-        return compute_sections(book, params, sections)
+    return compute_month_end(ledger, params, sections, shape, open_items=False).results
