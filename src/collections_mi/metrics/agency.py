@@ -66,16 +66,19 @@ def placement_results(agencies: ir.Table, placements: ir.Table, collections: ir.
         .to_pyarrow()
         .to_pandas()
     )
-    frame["collected"] = [ZERO if v is None else v for v in frame["collected"]]
-    frame["collections"] = [0 if v is None or v != v else int(v) for v in frame["collections"]]
+    frame["collected"] = [ZERO if v is None else v for v in frame["collected"].tolist()]
+    frame["collections"] = [0 if v is None or v != v else int(v) for v in frame["collections"].tolist()]
     with decimal.localcontext(MONEY_CONTEXT):
-        frame["fees"] = [c * r for c, r in zip(frame["collected"], frame["fee_rate"])]
-        frame["net_back"] = [c - f for c, f in zip(frame["collected"], frame["fees"])]
-    frame["liquidation_pct"] = [percent_of(c, a) for c, a in zip(frame["collected"], frame["placed_amount"])]
-    frame["days_to_first_collection"] = [
-        None if f is None else (f - p).days for f, p in zip(frame["first_collection"], frame["placed_date"])
+        frame["fees"] = [c * r for c, r in zip(frame["collected"].tolist(), frame["fee_rate"].tolist())]
+        frame["net_back"] = [c - f for c, f in zip(frame["collected"].tolist(), frame["fees"].tolist())]
+    frame["liquidation_pct"] = [
+        percent_of(c, a) for c, a in zip(frame["collected"].tolist(), frame["placed_amount"].tolist())
     ]
-    frame["open_balance"] = [a - c for a, c in zip(frame["placed_amount"], frame["collected"])]
+    frame["days_to_first_collection"] = [
+        None if f is None else (f - p).days
+        for f, p in zip(frame["first_collection"].tolist(), frame["placed_date"].tolist())
+    ]
+    frame["open_balance"] = [a - c for a, c in zip(frame["placed_amount"].tolist(), frame["collected"].tolist())]
     return frame
 
 
@@ -98,7 +101,7 @@ def league_table(placements: pd.DataFrame) -> pd.DataFrame:
         ["agency_id", "agency", "strategy"], sort=True, dropna=False
     ):
         summary = totals(group)
-        days = [d for d in group["days_to_first_collection"] if d is not None and d == d]
+        days = [d for d in group["days_to_first_collection"].tolist() if d is not None and d == d]
         recalled = int(group["recalled_date"].notna().sum())
         rows.append(
             {
@@ -135,7 +138,12 @@ def liquidation_curves(collections: ir.Table, as_of: dt.date, placements: pd.Dat
         .to_pylist()
     )
     info = {
-        p: (d, r) for p, d, r in zip(placements["placement_id"], placements["placed_date"], placements["recalled_date"])
+        p: (d, r)
+        for p, d, r in zip(
+            placements["placement_id"].tolist(),
+            placements["placed_date"].tolist(),
+            placements["recalled_date"].tolist(),
+        )
     }
     cohort_of = {p: d.replace(day=1) for p, (d, _) in info.items()}
     collected: dict[tuple[dt.date, int], list[Decimal]] = defaultdict(list)
@@ -186,7 +194,7 @@ class ChampionChallenger:
 
 def horizon_liquidation(collections: ir.Table, as_of: dt.date, placements: pd.DataFrame, horizon: int) -> pd.DataFrame:
     """Liquidation % of each placement old enough to have reached the horizon, counting collections within it."""
-    old_enough = placements[[months_between(d, as_of) >= horizon for d in placements["placed_date"]]]
+    old_enough = placements[[months_between(d, as_of) >= horizon for d in placements["placed_date"].tolist()]]
     if old_enough.empty:
         return old_enough.assign(horizon_pct=[])
     rows = (
@@ -307,16 +315,19 @@ def fee_reconciliation(collections: ir.Table, as_of: dt.date, placements: pd.Dat
         .to_pyarrow()
         .to_pandas()
     )
-    rates = dict(zip(placements["placement_id"], placements["fee_rate"]))
-    names = dict(zip(placements["placement_id"], placements["agency"]))
-    frame["fee_rate"] = [rates.get(p) for p in frame["placement_id"]]
-    frame["agency"] = [names.get(p) for p in frame["placement_id"]]
-    frame["fee_computed"] = [a * r if r is not None else None for a, r in zip(frame["amount"], frame["fee_rate"])]
-    frame["fee_charged"] = [Decimal(str(v)) if v is not None else None for v in frame["fee_amount"]]
-    frame["difference"] = [
-        None if c is None or x is None else x - c for c, x in zip(frame["fee_computed"], frame["fee_charged"])
+    rates = dict(zip(placements["placement_id"].tolist(), placements["fee_rate"].tolist()))
+    names = dict(zip(placements["placement_id"].tolist(), placements["agency"].tolist()))
+    frame["fee_rate"] = [rates.get(p) for p in frame["placement_id"].tolist()]
+    frame["agency"] = [names.get(p) for p in frame["placement_id"].tolist()]
+    frame["fee_computed"] = [
+        a * r if r is not None else None for a, r in zip(frame["amount"].tolist(), frame["fee_rate"].tolist())
     ]
-    frame = frame[[d is not None and d != 0 for d in frame["difference"]]]
+    frame["fee_charged"] = [Decimal(str(v)) if v is not None else None for v in frame["fee_amount"].tolist()]
+    frame["difference"] = [
+        None if c is None or x is None else x - c
+        for c, x in zip(frame["fee_computed"].tolist(), frame["fee_charged"].tolist())
+    ]
+    frame = frame[[d is not None and d != 0 for d in frame["difference"].tolist()]]
     return frame[columns].reset_index(drop=True)
 
 
@@ -324,7 +335,7 @@ def agency_trend(placements: pd.DataFrame, collections: ir.Table, as_of: dt.date
     """Collections per month by agency (gross), for the trend chart."""
     collections = collections.filter(collections.collection_date <= as_of)
     rows = collections.select("placement_id", "collection_date", "amount").to_pyarrow().to_pylist()
-    agency_of = dict(zip(placements["placement_id"], placements["agency"]))
+    agency_of = dict(zip(placements["placement_id"].tolist(), placements["agency"].tolist()))
     sums: dict[tuple[dt.date, str], list[Decimal]] = defaultdict(list)
     for row in rows:
         sums[(row["collection_date"].replace(day=1), agency_of.get(row["placement_id"], "?"))].append(row["amount"])

@@ -297,7 +297,7 @@ def gl_reconciliation(
 def _explain_difference(difference: Decimal, items: pd.DataFrame, currency: str) -> str:
     """Open items whose amount equals the difference: the usual culprits (posted in one ledger only)."""
     target = abs(difference)
-    matches = items[[round_money(a, currency) == target for a in items["amount"]]] if len(items) else items
+    matches = items[[round_money(a, currency) == target for a in items["amount"].tolist()]] if len(items) else items
     if len(matches):
         ids = ", ".join(matches["invoice_id"].astype(str).head(5))
         return f"GL − subledger = {difference}; open items of exactly that amount: {ids}"
@@ -339,17 +339,17 @@ def compute_aging(book: Book, params: Params) -> AgingResult:
     fx = book.fx
     cells = _customer_cells(book, params.aging)
     cells["amount"] = convert_column(cells, fx, "balance", "currency", params.as_of)
-    buckets = bucket_table(zip(cells["bucket"], cells["items"], cells["amount"]), labels)
+    buckets = bucket_table(zip(cells["bucket"].tolist(), cells["items"].tolist(), cells["amount"].tolist()), labels)
     ar_total = dsum(cells["amount"])
     past_due_total = dsum(cells.loc[cells["past_due"].astype(bool), "amount"])
     open_items_count = int(cells["items"].sum())
 
     by_customer = breakdown(cells, ["customer_id", "name", "segment", "collector"], labels)
     limits = cells.drop_duplicates("customer_id").set_index("customer_id")["credit_limit"]
-    by_customer["credit_limit"] = [limits.get(c) for c in by_customer["customer_id"]]
+    by_customer["credit_limit"] = [limits.get(c) for c in by_customer["customer_id"].tolist()]
     by_customer["over_limit"] = [
         (total - limit) if limit is not None and limit == limit and total > limit else None
-        for total, limit in zip(by_customer["total"], by_customer["credit_limit"])
+        for total, limit in zip(by_customer["total"].tolist(), by_customer["credit_limit"].tolist())
     ]
     over_limit = (
         by_customer[by_customer["over_limit"].notna()]
@@ -359,12 +359,15 @@ def compute_aging(book: Book, params: Params) -> AgingResult:
     disputed = open_item_list(book, params.aging, disputed_only=True)
     disputed_cells = cells[cells["disputed"].astype(bool)]
     disputed_buckets = bucket_table(
-        zip(disputed_cells["bucket"], disputed_cells["items"], disputed_cells["amount"]), labels
+        zip(disputed_cells["bucket"].tolist(), disputed_cells["items"].tolist(), disputed_cells["amount"].tolist()),
+        labels,
     )
 
     trend = aging_trend(book, params.aging, params.report.trend_months)
     # the trend's month-ends are its rows' labels: opening AR is the previous month-end's (none in a 1-month trend)
-    opening = dict(zip(trend["month_end"], trend["ar_total"])).get(previous_month_end(params.as_of), ZERO)
+    opening = dict(zip(trend["month_end"].tolist(), trend["ar_total"].tolist())).get(
+        previous_month_end(params.as_of), ZERO
+    )
     # disputes and unapplied cash (metrics.md v1.1), when the ledger has the tables
     trend_dates = list(trend["month_end"])
     window_start = first_of_month_back(params.as_of, params.dso.window_months - 1)
@@ -388,7 +391,7 @@ def compute_aging(book: Book, params: Params) -> AgingResult:
 
     # concentration and credit (metrics.md v1.1): the same converted balances as ar_total, per customer
     per_customer = {c: dsum(group) for c, group in cells.groupby("customer_id", sort=True)["amount"]}
-    names = dict(zip(cells["customer_id"], cells["name"]))
+    names = dict(zip(cells["customer_id"].tolist(), cells["name"].tolist()))
 
     basis = (
         "days past due (as_of − due_date); current = not yet due"

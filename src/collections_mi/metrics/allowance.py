@@ -327,7 +327,9 @@ def bucket_balances(book: Book, aging: AgingConfig, dates: Sequence[dt.date]) ->
         .to_pandas()
     )
     result: dict[dt.date, dict[str, list[Decimal]]] = defaultdict(lambda: defaultdict(list))
-    for as_of, currency, bucket, balance in zip(frame["as_of"], frame["currency"], frame["bucket"], frame["balance"]):
+    for as_of, currency, bucket, balance in zip(
+        frame["as_of"].tolist(), frame["currency"].tolist(), frame["bucket"].tolist(), frame["balance"].tolist()
+    ):
         result[as_of][bucket].append(fx.convert(balance, currency, as_of))
     return {d: {b: dsum(v) for b, v in result.get(d, {}).items()} for d in dates}
 
@@ -467,7 +469,9 @@ def adjustments_by_month(book: Book, kind: str) -> dict[dt.date, Decimal]:
         return {}
     frame = adj.group_by(["currency", "adjustment_date"]).aggregate(amount=adj.amount.sum()).to_pyarrow().to_pandas()
     totals: dict[dt.date, list[Decimal]] = defaultdict(list)
-    for currency, day, amount in zip(frame["currency"], frame["adjustment_date"], frame["amount"]):
+    for currency, day, amount in zip(
+        frame["currency"].tolist(), frame["adjustment_date"].tolist(), frame["amount"].tolist()
+    ):
         totals[month_end(day)].append(book.fx.convert(amount, currency, day))
     return {m: dsum(v) for m, v in totals.items()}
 
@@ -660,7 +664,9 @@ def vintage_curves(book: Book, cohorts: int = 24) -> pd.DataFrame:
     inv = inv.filter((inv.invoice_date >= first_cohort) & (inv.invoice_date <= as_of))
     sales = inv.group_by(["currency", "invoice_date"]).aggregate(amount=inv.amount.sum()).to_pyarrow().to_pandas()
     cohort_sales: dict[dt.date, list[Decimal]] = defaultdict(list)
-    for currency_code, day, amount in zip(sales["currency"], sales["invoice_date"], sales["amount"]):
+    for currency_code, day, amount in zip(
+        sales["currency"].tolist(), sales["invoice_date"].tolist(), sales["amount"].tolist()
+    ):
         cohort_sales[day.replace(day=1)].append(fx.convert(amount, currency_code, day))
     losses: dict[tuple[dt.date, int], list[Decimal]] = defaultdict(list)
     if book.adjustments is not None:
@@ -794,7 +800,7 @@ def write_off_candidates(book: Book, aging: AgingConfig, rules: WriteOffCandidat
         .to_pandas()
     )
     frame["open_balance_reporting"] = [
-        book.fx.convert(a, c, as_of) for a, c in zip(frame["open_balance"], frame["currency"])
+        book.fx.convert(a, c, as_of) for a, c in zip(frame["open_balance"].tolist(), frame["currency"].tolist())
     ]
     frame["agency"] = _agency_status(book, frame["customer_id"])
     return frame
@@ -813,7 +819,8 @@ def _agency_status(book: Book, customer_ids: pd.Series) -> list[str | None]:
         active.join(agencies, "agency_id").select("customer_id", "agency_name", "placed_date").to_pyarrow().to_pandas()
     )
     status = {
-        c: f"with {n} since {d}" for c, n, d in zip(frame["customer_id"], frame["agency_name"], frame["placed_date"])
+        c: f"with {n} since {d}"
+        for c, n, d in zip(frame["customer_id"].tolist(), frame["agency_name"].tolist(), frame["placed_date"].tolist())
     }
     return [status.get(c) for c in customer_ids]
 
@@ -1062,12 +1069,14 @@ def _wide_roll_rates(monthly: pd.DataFrame) -> pd.DataFrame:
     """month_end × transition matrix of monthly roll rates (%)."""
     if monthly.empty:
         return monthly
-    monthly = monthly.assign(transition=[f"{a} → {b}" for a, b in zip(monthly["from_bucket"], monthly["to_bucket"])])
+    monthly = monthly.assign(
+        transition=[f"{a} → {b}" for a, b in zip(monthly["from_bucket"].tolist(), monthly["to_bucket"].tolist())]
+    )
     order = list(dict.fromkeys(monthly["transition"]))
     rows = []
     for month, group in monthly.groupby("month_end", sort=True):
         row: dict[str, object] = {"month_end": month}
-        for transition, rate in zip(group["transition"], group["roll_rate"]):
+        for transition, rate in zip(group["transition"].tolist(), group["roll_rate"].tolist()):
             row[f"{transition} %"] = None if rate is None else rate * HUNDRED
         rows.append(row)
     return pd.DataFrame(rows, columns=["month_end", *[f"{t} %" for t in order]])
@@ -1116,8 +1125,8 @@ def migration_table(migration: Migration, months: Sequence[dt.date]) -> pd.DataF
 def _with_non_roll(averages: pd.DataFrame) -> pd.DataFrame:
     """Average roll rates with their complement: the share that did not roll on (paid, credited or cured)."""
     frame = averages.copy()
-    frame["roll_rate_pct"] = [None if r is None else r * HUNDRED for r in frame["roll_rate"]]
-    frame["not_rolled_pct"] = [None if r is None else (ONE - r) * HUNDRED for r in frame["roll_rate"]]
+    frame["roll_rate_pct"] = [None if r is None else r * HUNDRED for r in frame["roll_rate"].tolist()]
+    frame["not_rolled_pct"] = [None if r is None else (ONE - r) * HUNDRED for r in frame["roll_rate"].tolist()]
     return frame.drop(columns=["roll_rate"])
 
 
@@ -1162,11 +1171,13 @@ def _disputed_allowance(book: Book, aging: AgingConfig, matrix: pd.DataFrame) ->
         .to_pyarrow()
         .to_pandas()
     )
-    rates = dict(zip(matrix["bucket"], matrix["loss_rate"]))
+    rates = dict(zip(matrix["bucket"].tolist(), matrix["loss_rate"].tolist()))
     rows = []
     for bucket in aging.labels:
         part = frame[frame["bucket"] == bucket]
-        balance = dsum(fx.convert(b, c, book.as_of) for b, c in zip(part["balance"], part["currency"]))
+        balance = dsum(
+            fx.convert(b, c, book.as_of) for b, c in zip(part["balance"].tolist(), part["currency"].tolist())
+        )
         rows.append(
             {
                 "bucket": bucket,

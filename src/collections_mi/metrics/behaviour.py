@@ -77,7 +77,7 @@ def customer_behaviour(
     window = behaviour_window(book.as_of)
     settled = SettlementSums.covering(book, window.start, "customer_id", sums).per_group(window.start, window.end)
     names_frame = book.customers.select("customer_id", "name").to_pyarrow().to_pandas()
-    names = {c: n if n else c for c, n in zip(names_frame["customer_id"], names_frame["name"])}
+    names = {c: n if n else c for c, n in zip(names_frame["customer_id"].tolist(), names_frame["name"].tolist())}
     customers = list(dict.fromkeys([*names, *balances, *settled]))
     rows: list[dict[str, Any]] = []
     for customer in customers:
@@ -108,7 +108,7 @@ def band_balances(customers: pd.DataFrame) -> pd.DataFrame:
     """Per band (every band, best first): customers, open balance at as_of and its share of the total."""
     counts: dict[str, int] = defaultdict(int)
     amounts: dict[str, list[Decimal]] = defaultdict(list)
-    for band, balance in zip(customers["band"], customers["open_balance"]):
+    for band, balance in zip(customers["band"].tolist(), customers["open_balance"].tolist()):
         counts[band] += 1
         amounts[band].append(balance)
     sums = {band: dsum(amounts[band]) for band in BANDS}
@@ -127,10 +127,12 @@ def bands_by_risk_band(book: Book, customers: pd.DataFrame) -> pd.DataFrame:
     """Behaviour band × risk-score band (every pair, in band order): customers and open balance at as_of. A customer
     not in the customers table, or without a score, is in "no score"."""
     risk = customer_attributes(book.customers, ["risk_band"])
-    risk_of = dict(zip(risk["customer_id"], risk["risk_band"]))
+    risk_of = dict(zip(risk["customer_id"].tolist(), risk["risk_band"].tolist()))
     counts: dict[tuple[str, str], int] = defaultdict(int)
     amounts: dict[tuple[str, str], list[Decimal]] = defaultdict(list)
-    for customer, band, balance in zip(customers["customer_id"], customers["band"], customers["open_balance"]):
+    for customer, band, balance in zip(
+        customers["customer_id"].tolist(), customers["band"].tolist(), customers["open_balance"].tolist()
+    ):
         key = (band, risk_of.get(customer, "no score"))
         counts[key] += 1
         amounts[key].append(balance)

@@ -131,7 +131,7 @@ def credit_utilisation(book: Book, balances: Mapping[str, Decimal]) -> pd.DataFr
     counts: dict[str, int] = defaultdict(int)
     amounts: dict[str, list[Decimal]] = defaultdict(list)
     limits: dict[str, list[Decimal]] = defaultdict(list)
-    for customer, limit in zip(limited["customer_id"], limited["credit_limit"]):
+    for customer, limit in zip(limited["customer_id"].tolist(), limited["credit_limit"].tolist()):
         balance = balances.get(customer, ZERO)
         band = utilisation_band(balance, limit)
         counts[band] += 1

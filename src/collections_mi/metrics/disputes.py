@@ -155,11 +155,11 @@ def dispute_view(book: Book, disputes: ir.Table, window_start: dt.date, trend_da
     dates = sorted({*trend_dates, as_of})
     every = _open_disputes(book, disputes, dates)
     current = every[every["as_of"] == as_of].copy()
-    current["age_days"] = [(as_of - opened).days for opened in current["opened_on"]]
-    current["age_band"] = [dispute_age_band(days) for days in current["age_days"]]
+    current["age_days"] = [(as_of - opened).days for opened in current["opened_on"].tolist()]
+    current["age_band"] = [dispute_age_band(days) for days in current["age_days"].tolist()]
     names = fetch(book.customers.select("customer_id", "name"))
-    name_of = dict(zip(names["customer_id"], names["name"]))
-    current["name"] = [name_of.get(c) or c for c in current["customer_id"]]
+    name_of = dict(zip(names["customer_id"].tolist(), names["name"].tolist()))
+    current["name"] = [name_of.get(c) or c for c in current["customer_id"].tolist()]
     open_list = current.sort_values(["opened_on", "dispute_id"], kind="stable")[
         [
             "dispute_id",
@@ -189,7 +189,7 @@ def dispute_view(book: Book, disputes: ir.Table, window_start: dt.date, trend_da
         )
     )
     resolved["reason"] = resolved["reason"].astype("object").where(resolved["reason"].notna(), UNASSIGNED)
-    days = [int(d) for d in resolved["days_to_resolve"]]
+    days = [int(d) for d in resolved["days_to_resolve"].tolist()]
     mean_days = ratio(Decimal(sum(days)), Decimal(len(days))) if days else None
     resolved_rows = []
     for reason, group in resolved.groupby("reason", sort=True):
@@ -244,7 +244,7 @@ def unapplied_view(book: Book, unapplied: ir.Table, ar_total: Decimal, trend_dat
     identified = frame["customer_id"].notna()
     current = frame[frame["as_of"] == as_of]
     names = fetch(book.customers.select("customer_id", "name"))
-    name_of = dict(zip(names["customer_id"], names["name"]))
+    name_of = dict(zip(names["customer_id"].tolist(), names["name"].tolist()))
     customer_rows = []
     for customer, group in current[current["customer_id"].notna()].groupby("customer_id", sort=True):
         customer_rows.append(
@@ -271,7 +271,7 @@ def unapplied_view(book: Book, unapplied: ir.Table, ar_total: Decimal, trend_dat
         )
     total = dsum(current["amount_reporting"])
     by_customer = pd.DataFrame(customer_rows, columns=["customer_id", "name", "receipts", "oldest_receipt", "amount"])
-    by_customer["share_pct"] = [percent_of(amount, total) for amount in by_customer["amount"]]
+    by_customer["share_pct"] = [percent_of(amount, total) for amount in by_customer["amount"].tolist()]
     trend_rows = []
     for date in trend_dates:
         month = frame[frame["as_of"] == date]

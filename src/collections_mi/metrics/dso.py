@@ -73,13 +73,13 @@ def compute_dso(book: Book, params: Params) -> DsoResult:
     attribute_frame = customer_attributes(book.customers, attributes)
     by_attribute: dict[str, pd.DataFrame] = {}
     for by in attributes:
-        group_of = dict(zip(attribute_frame["customer_id"], attribute_frame[by]))
+        group_of = dict(zip(attribute_frame["customer_id"].tolist(), attribute_frame[by].tolist()))
         by_attribute[by] = breakdown_table(per_customer.roll_up(group_of), params, by)
     # the same breakdowns at the previous month-end: what moved (tables/top_movers.csv)
     before = group_inputs(book, params.dso.window_months, "customer_id", at=previous, sums=sums)
     segments = None
     if book.shape.has("customers", "segment"):
-        group_of = dict(zip(attribute_frame["customer_id"], attribute_frame["segment"]))
+        group_of = dict(zip(attribute_frame["customer_id"].tolist(), attribute_frame["segment"].tolist()))
         segment_before = breakdown_table(before.roll_up(group_of), params, "segment")
         segments = (by_attribute["segment"], segment_before)
     by_customer = breakdown_table(per_customer, params, "customer_id")
@@ -87,7 +87,7 @@ def compute_dso(book: Book, params: Params) -> DsoResult:
     movers = top_movers(
         by_customer,
         breakdown_table(before, params, "customer_id"),
-        {c: n if n else c for c, n in zip(names["customer_id"], names["name"])},
+        {c: n if n else c for c, n in zip(names["customer_id"].tolist(), names["name"].tolist())},
         segments,
     )
     by_currency = breakdown(book, params, "currency")

@@ -38,7 +38,7 @@ def daily_sales_by(book: Book, by: str | None = None) -> dict[object, dict[dt.da
     frame = book.summed_in_reporting_currency(inv, "invoice_date", keys, "amount")
     group_values = frame[by].tolist() if by is not None else [None] * len(frame)
     with decimal.localcontext(MONEY_CONTEXT):
-        for group, day, amount in zip(group_values, frame["invoice_date"], frame["amount"]):
+        for group, day, amount in zip(group_values, frame["invoice_date"].tolist(), frame["amount"].tolist()):
             per_group[group][day] += amount
     return per_group
 
@@ -140,7 +140,7 @@ def settlement_sums(
         lambda t: {name: value for name, value in _settlement_measures(t).items() if name in wanted},
         SETTLEMENT_MONEY,
     )
-    frame["month"] = [m if type(m) is dt.date else m.date() for m in frame["month"]]
+    frame["month"] = [m if type(m) is dt.date else m.date() for m in frame["month"].tolist()]
     return frame.sort_values(group_keys, ignore_index=True)
 
 
@@ -267,7 +267,9 @@ def terms_totals_by_month(book: Book, since: dt.date) -> dict[dt.date, TermsTota
     )
     totals: dict[dt.date, TermsTotals] = defaultdict(TermsTotals)
     with decimal.localcontext(MONEY_CONTEXT):
-        for month, amount, amount_terms in zip(frame["month"], frame["amount"], frame["amount_terms"]):
+        for month, amount, amount_terms in zip(
+            frame["month"].tolist(), frame["amount"].tolist(), frame["amount_terms"].tolist()
+        ):
             day = month if type(month) is dt.date else month.date()
             totals[day] = totals[day] + TermsTotals(amount, amount_terms)
     return dict(totals)

@@ -249,7 +249,7 @@ def cohort_runoff(open_items_history: pd.DataFrame) -> pd.DataFrame:
     the open balance as a percentage of the balance at the cohort's own month-end (0 once all of it is settled).
     Only cohorts whose own month-end is in the history are shown (older cohorts have no starting point).
     """
-    frame = open_items_history.assign(cohort=[f"{d:%Y-%m}" for d in open_items_history["invoice_date"]])
+    frame = open_items_history.assign(cohort=[f"{d:%Y-%m}" for d in open_items_history["invoice_date"].tolist()])
     sums = {key: dsum(group["open_balance_reporting"]) for key, group in frame.groupby(["cohort", "period"], sort=True)}
     counts = frame.groupby(["cohort", "period"], sort=True).size().to_dict()
     stored = sorted(set(frame["period"]))
@@ -278,7 +278,7 @@ def cohort_matrix(runoff: pd.DataFrame) -> pd.DataFrame:
     ages = sorted({int(a) for a in runoff["months_since"]})
     rows = []
     for cohort, group in runoff.groupby("cohort", sort=True):
-        cells = dict(zip(group["months_since"], group["remaining_pct"]))
+        cells = dict(zip(group["months_since"].tolist(), group["remaining_pct"].tolist()))
         start = group.loc[group["months_since"] == 0, "open_balance"]
         rows.append(
             {
@@ -292,7 +292,7 @@ def cohort_matrix(runoff: pd.DataFrame) -> pd.DataFrame:
 
 def open_by_invoice_month(open_items: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
     """The month-end's open balance by invoice month (the cohorts it comes from), split by bucket, exact."""
-    frame = open_items.assign(cohort=[f"{d:%Y-%m}" for d in open_items["invoice_date"]])
+    frame = open_items.assign(cohort=[f"{d:%Y-%m}" for d in open_items["invoice_date"].tolist()])
     rows = [{"cohort": cohort, **_bucket_row(group, labels)} for cohort, group in frame.groupby("cohort", sort=True)]
     return pd.DataFrame(rows, columns=["cohort", "items", *labels, "total", "past_due", "past_due_pct"])
 

@@ -502,8 +502,14 @@ def forecast_inputs(book: Book, params: Params, dates: Sequence[dt.date] | None 
     since = behaviour_window(min(dates)).start
     settled = SettlementSums.gather(book, since, by="customer_id", columns=_DBT_SUMS)
     customers = fetch(book.customers.select("customer_id", "name", "segment"))
-    segment_of = {c: s for c, s in zip(customers["customer_id"], customers["segment"]) if isinstance(s, str) and s}
-    names = {c: n for c, n in zip(customers["customer_id"], customers["name"]) if isinstance(n, str) and n}
+    segment_of = {
+        c: s
+        for c, s in zip(customers["customer_id"].tolist(), customers["segment"].tolist())
+        if isinstance(s, str) and s
+    }
+    names = {
+        c: n for c, n in zip(customers["customer_id"].tolist(), customers["name"].tolist()) if isinstance(n, str) and n
+    }
     resolved = None
     if book.disputes is not None:
         disputes = book.disputes
@@ -515,7 +521,7 @@ def forecast_inputs(book: Book, params: Params, dates: Sequence[dt.date] | None 
                 & (disputes.opened_on <= disputes.resolved_on)
             ).select("opened_on", "resolved_on")
         )
-        resolved = list(zip(done["opened_on"], done["resolved_on"]))
+        resolved = list(zip(done["opened_on"].tolist(), done["resolved_on"].tolist()))
     promises = (
         {day: pending_promises(status, day) for day, status in promise_statuses(book, dates).items()}
         if book.promises is not None

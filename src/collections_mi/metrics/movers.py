@@ -31,7 +31,7 @@ COLUMNS = [
 
 
 def _by_key(frame: pd.DataFrame, key: str) -> dict[object, tuple[Decimal, Decimal | None]]:
-    return {k: (p, d) for k, p, d in zip(frame[key], frame["past_due_ar"], frame["dso"])}
+    return {k: (p, d) for k, p, d in zip(frame[key].tolist(), frame["past_due_ar"].tolist(), frame["dso"].tolist())}
 
 
 def movers(

@@ -65,8 +65,8 @@ def open_items_snapshot(book: Book, aging: AgingConfig, behaviour: pd.DataFrame 
     frame["open_balance_reporting"] = convert_column(frame, book.fx, "open_balance", "currency", book.as_of)
     if behaviour is None:
         behaviour = customer_behaviour(book, {})
-    band_of = dict(zip(behaviour["customer_id"], behaviour["band"]))
-    frame["behaviour_band"] = [band_of.get(customer, NO_HISTORY) for customer in frame["customer_id"]]
+    band_of = dict(zip(behaviour["customer_id"].tolist(), behaviour["band"].tolist()))
+    frame["behaviour_band"] = [band_of.get(customer, NO_HISTORY) for customer in frame["customer_id"].tolist()]
     frame["dispute_reason"] = _dispute_reasons(book, frame)
     order = [
         "invoice_id",
@@ -94,7 +94,7 @@ def open_items_snapshot(book: Book, aging: AgingConfig, behaviour: pd.DataFrame 
 def _dispute_reasons(book: Book, frame: pd.DataFrame) -> list[str]:
     """Per item of ``frame``: why it is disputed at ``book.as_of`` (module docstring)."""
     if book.disputes is None:
-        return [FLAGGED_WITHOUT_REASON if flag else NOT_DISPUTED for flag in frame["disputed"]]
+        return [FLAGGED_WITHOUT_REASON if flag else NOT_DISPUTED for flag in frame["disputed"].tolist()]
     disputes = book.disputes
     as_of = book.as_of
     open_then = fetch(
@@ -104,10 +104,10 @@ def _dispute_reasons(book: Book, frame: pd.DataFrame) -> list[str]:
     )
     reason_of: dict[object, str] = {}
     latest_first = open_then.sort_values(["opened_on", "dispute_id"], ascending=False, kind="stable")
-    for invoice, reason in zip(latest_first["invoice_id"], latest_first["reason"]):
+    for invoice, reason in zip(latest_first["invoice_id"].tolist(), latest_first["reason"].tolist()):
         if invoice not in reason_of:
             reason_of[invoice] = reason if isinstance(reason, str) and reason else UNASSIGNED
     return [
         reason_of.get(invoice, UNASSIGNED) if flag else NOT_DISPUTED
-        for invoice, flag in zip(frame["invoice_id"], frame["disputed"])
+        for invoice, flag in zip(frame["invoice_id"].tolist(), frame["disputed"].tolist())
     ]

@@ -67,7 +67,7 @@ def promise_statuses(book: Book, dates: Sequence[dt.date]) -> dict[dt.date, pd.D
     )
     paid_by_promise = {
         (promise_id, as_of): amount
-        for promise_id, as_of, amount in zip(paid["promise_id"], paid["as_of"].tolist(), paid["paid"])
+        for promise_id, as_of, amount in zip(paid["promise_id"].tolist(), paid["as_of"].tolist(), paid["paid"].tolist())
     }
     every = (
         promises.select("promise_id", "customer_id", "collector", "promised_on", "due_by", "amount")

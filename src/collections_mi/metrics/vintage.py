@@ -235,7 +235,7 @@ def vintage_allowance(inputs: VintageInputs, as_of: dt.date, lookback: int, over
         f"Σ L(c, a + 1) > 0), so it cannot be developed by a ratio; cohorts with an open balance depending on it: "
         f"{', '.join(f'{c:%Y-%m}' for c in missing)}"
     )
-    total = None if unavailable else dsum(a for a in frame["allowance"] if a is not None)
+    total = None if unavailable else dsum(a for a in frame["allowance"].tolist() if a is not None)
     return VintageEstimate(as_of, total, frame, triangle, sales, factors, lookback, unavailable)
 
 
@@ -249,7 +249,7 @@ def allowance_cells(
     cohorts = estimate.cohorts
     spread = {
         c: (a or ZERO, b)
-        for c, a, b in zip(cohorts["cohort"], cohorts["allowance"], cohorts["open_balance"])
+        for c, a, b in zip(cohorts["cohort"].tolist(), cohorts["allowance"].tolist(), cohorts["open_balance"].tolist())
         if c is not None
     }
     cells: dict[tuple[str, str], list[tuple[Decimal, Decimal]]] = defaultdict(list)
@@ -302,7 +302,9 @@ def vintage_inputs(book: Book, aging: AgingConfig, dates: Sequence[dt.date]) -> 
     inv = inv.filter((inv.invoice_date >= first) & (inv.invoice_date <= latest))
     frame = fetch(inv.group_by(["currency", "invoice_date"]).aggregate(amount=inv.amount.sum()))
     sales: dict[dt.date, list[tuple[dt.date, Decimal]]] = defaultdict(list)
-    for currency, day, amount in zip(frame["currency"], frame["invoice_date"], frame["amount"]):
+    for currency, day, amount in zip(
+        frame["currency"].tolist(), frame["invoice_date"].tolist(), frame["amount"].tolist()
+    ):
         sales[day.replace(day=1)].append((day, fx.convert(amount, currency, day)))
     losses: dict[dt.date, list[tuple[dt.date, Decimal]]] = defaultdict(list)
     if book.adjustments is not None:

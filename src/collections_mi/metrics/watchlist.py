@@ -107,7 +107,7 @@ def loan_reserves(
     frame["collateral_net"] = nets
     frame["reserve"] = reserves
     frame["reserve_kind"] = kinds
-    frame["reserve_pct"] = [percent_of(r, b) for r, b in zip(frame["reserve"], frame["balance"])]
+    frame["reserve_pct"] = [percent_of(r, b) for r, b in zip(frame["reserve"].tolist(), frame["balance"].tolist())]
     return frame
 
 
@@ -151,7 +151,8 @@ def reserve_sensitivity(frame: pd.DataFrame, rates: Mapping[RiskGrade, Decimal])
         rows.append((f"Collateral values {fall * 100:.0f}% lower", base_specific + change, base_general))
     general = reserving[reserving["reserve_kind"].eq("general")]
     downgraded = dsum(
-        general_reserve(b, one_grade_down(g), rates) for b, g in zip(general["balance"], general["risk_grade"])
+        general_reserve(b, one_grade_down(g), rates)
+        for b, g in zip(general["balance"].tolist(), general["risk_grade"].tolist())
     )
     rows.append(("Every loan one grade worse", base_specific, downgraded))
     base_total = base_specific + base_general
@@ -195,10 +196,10 @@ def grade_totals(frame: pd.DataFrame, by: str) -> pd.DataFrame:
 
 def migration_matrix(previous: pd.DataFrame, current: pd.DataFrame, value: str) -> pd.DataFrame:
     """Grade at the previous snapshot (rows) × grade now (columns): loan counts or balances now; plus 'new' / 'gone'."""
-    before = dict(zip(previous["loan_id"], previous["risk_grade"]))
-    now = dict(zip(current["loan_id"], current["risk_grade"]))
-    balances = dict(zip(current["loan_id"], current["balance"]))
-    previous_balances = dict(zip(previous["loan_id"], previous["balance"]))
+    before = dict(zip(previous["loan_id"].tolist(), previous["risk_grade"].tolist()))
+    now = dict(zip(current["loan_id"].tolist(), current["risk_grade"].tolist()))
+    balances = dict(zip(current["loan_id"].tolist(), current["balance"].tolist()))
+    previous_balances = dict(zip(previous["loan_id"].tolist(), previous["balance"].tolist()))
     columns = [*RISK_GRADES, "gone"]
     cells: dict[tuple[str, str], list] = defaultdict(list)
     for loan, grade in now.items():
@@ -325,7 +326,7 @@ def compute_watchlist(book: Book, params: Params) -> WatchlistResult:
         pd.DataFrame(
             [
                 {"line": f"Reserve at {previous_date}", "amount": opening_reserve},
-                *[{"line": f"± {c}", "amount": a} for c, a in zip(causes["cause"], causes["amount"])],
+                *[{"line": f"± {c}", "amount": a} for c, a in zip(causes["cause"].tolist(), causes["amount"].tolist())],
                 {"line": f"Reserve at {snapshot}", "amount": kpis.total_reserve},
             ]
         )
@@ -334,7 +335,7 @@ def compute_watchlist(book: Book, params: Params) -> WatchlistResult:
     )
     watch = current[current["on_watch_list"].astype(bool)].copy()
     since = _months_on_list(loans, snapshot, watch["loan_id"])
-    watch["months_on_list"] = [since.get(loan) for loan in watch["loan_id"]]
+    watch["months_on_list"] = [since.get(loan) for loan in watch["loan_id"].tolist()]
     loan_columns = [
         "loan_id",
         "borrower",
@@ -356,12 +357,12 @@ def compute_watchlist(book: Book, params: Params) -> WatchlistResult:
     reo = current[current["status"] == "reo"].copy()
     reo["fair_value_less_cost"] = [
         None if v is None or v != v else Decimal(v) * (1 - Decimal(c or 0))
-        for v, c in zip(reo["collateral_value"], reo["cost_to_sell_rate"])
+        for v, c in zip(reo["collateral_value"].tolist(), reo["cost_to_sell_rate"].tolist())
     ]
     reo["carrying_over_fair_value"] = [
-        None if f is None else b - f for b, f in zip(reo["balance"], reo["fair_value_less_cost"])
+        None if f is None else b - f for b, f in zip(reo["balance"].tolist(), reo["fair_value_less_cost"].tolist())
     ]
-    reo["months_held"] = [since.get(loan) for loan in reo["loan_id"]]
+    reo["months_held"] = [since.get(loan) for loan in reo["loan_id"].tolist()]
     result = WatchlistResult(
         section="watchlist",
         kpis=kpis,
