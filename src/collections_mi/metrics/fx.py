@@ -23,6 +23,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from collections_mi.core.contract import ENGINE_TYPES
 from collections_mi.core.errors import MissingFxRate
@@ -267,12 +268,25 @@ def reporting_sums(
     a rate raises :class:`MissingFxRate`, as :meth:`FxRates.rate` does."""
     if rates is None:
         return _converted_here(table, fx, day, keys, measures, money)
+    return engine_reporting_sums(table, fx, rates, day, keys, measures).to_pandas()
+
+
+def engine_reporting_sums(
+    table: ir.Table,
+    fx: FxRates,
+    rates: EngineRates,
+    day: str,
+    keys: list[str],
+    measures: Callable[[ir.Table], dict[str, ir.Value]],
+) -> pa.Table:
+    """:func:`reporting_sums` converted row by row in the engine, as Arrow: each money measure one decimal type, so
+    every value of it has the same scale (Arrow can sum them further, exactly)."""
     converted = rates.converted(table, day)
     sums = converted.group_by(keys).aggregate(**measures(converted), unrated=converted.unrated.sum())
-    frame = sums.to_pyarrow().to_pandas()
-    if len(frame) and frame["unrated"].fillna(0).astype("int64").any():
+    arrow = sums.to_pyarrow()
+    if len(arrow) and pc.any(pc.not_equal(pc.fill_null(arrow.column("unrated"), 0), 0)).as_py():
         _raise_missing(converted, fx, day)
-    return frame.drop(columns="unrated")
+    return arrow.drop_columns(["unrated"])
 
 
 def _raise_missing(converted: ir.Table, fx: FxRates, day: str) -> NoReturn:
