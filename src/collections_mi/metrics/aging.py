@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
@@ -12,7 +13,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from collections_mi.config.params import AgingConfig, Params
-from collections_mi.core.money import ZERO, dsum, percent_of, round_money
+from collections_mi.core.money import MONEY_CONTEXT, ZERO, dsum, percent_of, round_money
 from collections_mi.core.periods import first_of_month_back, month_ends_up_to, previous_month_end
 from collections_mi.core.values import UNASSIGNED
 from collections_mi.metrics.balances import bucket_expr, open_items
@@ -83,25 +84,30 @@ def bucket_table(rows: Iterable[tuple[str, int, Decimal]], labels: Sequence[str]
 def breakdown(cells: pd.DataFrame, by: str | list[str], labels: Sequence[str]) -> pd.DataFrame:
     """Wide breakdown: one row per ``by`` value with items, each bucket's amount, total, past-due and shares."""
     keys = [by] if isinstance(by, str) else list(by)
-    acc: dict[tuple, dict[str, list[Decimal]]] = defaultdict(lambda: defaultdict(list))
+    # running sums from zero in row order: the Decimals dsum() of each list of amounts gives
+    acc: dict[tuple, dict[str, Decimal]] = defaultdict(dict)
     counts: dict[tuple, int] = defaultdict(int)
-    for record in zip(*(cells[c].tolist() for c in [*keys, "bucket", "amount", "items", "past_due"])):
-        key = tuple(record[: len(keys)])
-        bucket, amount, count, past_due = record[len(keys) :]
-        acc[key][bucket].append(amount)
-        acc[key]["__total"].append(amount)
-        if past_due:
-            acc[key]["__past_due"].append(amount)
-        counts[key] += int(count)
+    with decimal.localcontext(MONEY_CONTEXT):
+        for record in zip(*(cells[c].tolist() for c in [*keys, "bucket", "amount", "items", "past_due"])):
+            key = tuple(record[: len(keys)])
+            bucket, amount, count, past_due = record[len(keys) :]
+            sums = acc[key]
+            counts[key] += int(count)
+            if amount is None or amount != amount:  # as dsum: nothing to add
+                continue
+            sums[bucket] = sums.get(bucket, ZERO) + amount
+            sums["__total"] = sums.get("__total", ZERO) + amount
+            if past_due:
+                sums["__past_due"] = sums.get("__past_due", ZERO) + amount
     grand_total = dsum(cells["amount"])
     rows = []
     for key in sorted(acc, key=lambda k: tuple("" if v is None else str(v) for v in k)):
         row = dict(zip(keys, key))
         row["items"] = counts[key]
         for label in labels:
-            row[label] = dsum(acc[key][label])
-        total = dsum(acc[key]["__total"])
-        past_due = dsum(acc[key]["__past_due"])
+            row[label] = acc[key].get(label, ZERO)
+        total = acc[key].get("__total", ZERO)
+        past_due = acc[key].get("__past_due", ZERO)
         row.update(
             total=total,
             past_due=past_due,
@@ -390,7 +396,11 @@ def compute_aging(book: Book, params: Params) -> AgingResult:
     rollforward = ar_rollforward(book, opening, ar_total)
 
     # concentration and credit (metrics.md v1.1): the same converted balances as ar_total, per customer
-    per_customer = {c: dsum(group) for c, group in cells.groupby("customer_id", sort=True)["amount"]}
+    per_customer: dict[str, Decimal] = {}
+    with decimal.localcontext(MONEY_CONTEXT):  # cells come ordered by customer_id
+        for customer, amount in zip(cells["customer_id"].tolist(), cells["amount"].tolist()):
+            so_far = per_customer.get(customer, ZERO)
+            per_customer[customer] = so_far if amount is None or amount != amount else so_far + amount
     names = dict(zip(cells["customer_id"].tolist(), cells["name"].tolist()))
 
     basis = (

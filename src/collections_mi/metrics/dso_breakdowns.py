@@ -99,12 +99,19 @@ def group_inputs(
 def breakdown_table(inputs: GroupInputs, params: Params, by: str) -> pd.DataFrame:
     """DSO family per group at the inputs' date from pre-aggregated inputs (:func:`group_inputs` at it)."""
     sums = inputs.sums
-    order = sorted(range(len(sums)), key=lambda row: "" if sums.index[row] is None else str(sums.index[row]))
+    groups = sums.index.tolist()
+    order = sorted(range(len(groups)), key=lambda row: "" if groups[row] is None else str(groups[row]))
     columns = {column: sums[column].tolist() for column in sums.columns}
-    rows = []
+    flow = [columns[column] for column in _FLOW_SUMS]
+    settlement = [columns[column] for column in SETTLEMENT_SUMS]
+    kpi_ids = [k for k in KPI_IDS if k != "dso_countback"]
+    out: dict[str, list[object]] = {
+        column: [] for column in (by, "ar_total", "current_ar", "past_due_ar", "sales_window")
+    }
+    out.update({kpi: [] for kpi in kpi_ids})
     for row in order:
-        ar, current, begin_ar, sales = (columns[column][row] for column in _FLOW_SUMS)
-        invoices, late, to_pay, *money = (columns[column][row] for column in SETTLEMENT_SUMS)
+        ar, current, begin_ar, sales = (values[row] for values in flow)
+        invoices, late, to_pay, *money = (values[row] for values in settlement)
         kpis = breakdown_kpis(
             window=inputs.window,
             dso_config=params.dso,
@@ -115,25 +122,14 @@ def breakdown_table(inputs: GroupInputs, params: Params, by: str) -> pd.DataFram
             window_sales=sales,
             settled=SettlementTotals(int(invoices), int(late), int(to_pay), *money),
         )
-        rows.append(
-            {
-                by: sums.index[row],
-                "ar_total": ar,
-                "current_ar": current,
-                "past_due_ar": ar - current,
-                "sales_window": sales,
-                **kpis,
-            }
-        )
-    columns_out = [
-        by,
-        "ar_total",
-        "current_ar",
-        "past_due_ar",
-        "sales_window",
-        *(k for k in KPI_IDS if k != "dso_countback"),
-    ]
-    frame = pd.DataFrame(rows, columns=columns_out)
+        out[by].append(groups[row])
+        out["ar_total"].append(ar)
+        out["current_ar"].append(current)
+        out["past_due_ar"].append(ar - current)
+        out["sales_window"].append(sales)
+        for kpi in kpi_ids:
+            out[kpi].append(kpis[kpi])
+    frame = pd.DataFrame(out)
     return frame.sort_values("ar_total", ascending=False, kind="stable").reset_index(drop=True)
 
 

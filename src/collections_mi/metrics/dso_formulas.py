@@ -57,8 +57,8 @@ def days_sales_outstanding(receivables: Decimal, sales: Decimal, days: int) -> D
     """AR / sales × days; None when there were no sales (undefined, not zero)."""
     if sales == 0:
         return None
-    with decimal.localcontext(RATIO_CONTEXT):
-        return Decimal(receivables) * days / Decimal(sales)
+    # AR × days / sales at 28 digits (each step rounded in RATIO_CONTEXT, as the operators inside it would be)
+    return RATIO_CONTEXT.divide(RATIO_CONTEXT.multiply(Decimal(receivables), days), Decimal(sales))
 
 
 def countback_dso(receivables: Decimal, months_newest_first: Iterable[tuple[Decimal, int]]) -> Decimal | None:
@@ -83,11 +83,13 @@ def collection_effectiveness(
     receivables_begin: Decimal, sales: Decimal, receivables_end: Decimal, current_end: Decimal
 ) -> Decimal | None:
     """CEI % = (AR(start−1) + S − AR(D)) / (AR(start−1) + S − current AR(D)) × 100."""
-    denominator = Decimal(receivables_begin) + Decimal(sales) - Decimal(current_end)
+    begin, sales = Decimal(receivables_begin), Decimal(sales)
+    denominator = begin + sales - Decimal(current_end)
     if denominator == 0:
         return None
-    with decimal.localcontext(RATIO_CONTEXT):
-        return (Decimal(receivables_begin) + Decimal(sales) - Decimal(receivables_end)) * HUNDRED / denominator
+    # each step rounded in RATIO_CONTEXT, as the operators inside it would be
+    collected = RATIO_CONTEXT.subtract(RATIO_CONTEXT.add(begin, sales), Decimal(receivables_end))
+    return RATIO_CONTEXT.divide(RATIO_CONTEXT.multiply(collected, HUNDRED), denominator)
 
 
 def countback_months(as_of: dt.date, convention: str | int) -> Iterable[tuple[dt.date, dt.date, int]]:
