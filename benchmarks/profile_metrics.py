@@ -17,6 +17,7 @@ the raw stats saved to FILE (open with ``python -m pstats FILE`` or snakeviz).
 Nothing in src/ is modified: the wrappers are installed on the classes in this process only.
 
 Usage: python benchmarks/profile_metrics.py --params P [--skip-validation] [--cprofile OUT.prof] [--json OUT.json]
+       [--slowest N]  (the N slowest queries with their SQL)
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class QueryLog:
         self.phase = "startup"
         self.queries: list[dict[str, object]] = []
         self.compile_seconds = 0.0
+        #: also keep each query's SQL (``--slowest``), compiled again outside the timings
+        self.keep_sql = False
         self._depth = 0  # nested backend calls (execute → to_pyarrow …) are counted once
 
     def caller(self) -> str:
@@ -56,6 +59,24 @@ class QueryLog:
 
 
 LOG = QueryLog()
+
+
+def _sql_of(backend, args) -> str:
+    """The SQL of a query's first argument (an Ibis expression, SQL text or a table name), uncounted."""
+    if not args:
+        return ""
+    first = args[0]
+    if isinstance(first, str):
+        return first
+    LOG._depth += 1
+    counted = LOG.compile_seconds
+    try:
+        return str(backend.compile(first)) if hasattr(first, "op") else repr(first)[:200]
+    except Exception as error:  # noqa: BLE001 - a profile annotation, never a failure
+        return f"(not compiled: {error})"
+    finally:
+        LOG._depth -= 1
+        LOG.compile_seconds = counted
 
 
 def _instrument() -> None:
@@ -74,16 +95,17 @@ def _instrument() -> None:
                 LOG._depth -= 1
                 total = time.perf_counter() - begin
                 compiled = LOG.compile_seconds - compile_before
-                LOG.queries.append(
-                    {
-                        "phase": LOG.phase,
-                        "method": name,
-                        "caller": LOG.caller(),
-                        "seconds": total,
-                        "compile": compiled,
-                        "engine": total - compiled,
-                    }
-                )
+                entry = {
+                    "phase": LOG.phase,
+                    "method": name,
+                    "caller": LOG.caller(),
+                    "seconds": total,
+                    "compile": compiled,
+                    "engine": total - compiled,
+                }
+                if LOG.keep_sql:
+                    entry["sql"] = _sql_of(self, args if name != "create_table" else (kwargs.get("obj", *args[1:2]),))
+                LOG.queries.append(entry)
 
         return wrapper
 
@@ -238,8 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-validation", action="store_true")
     parser.add_argument("--cprofile", type=Path, help="also run under cProfile and save the stats here")
     parser.add_argument("--json", type=Path, help="write the summary as JSON here")
+    parser.add_argument(
+        "--slowest", type=int, default=0, metavar="N", help="print the N slowest queries with their SQL (and keep it)"
+    )
     args = parser.parse_args(argv)
     _instrument()
+    LOG.keep_sql = args.slowest > 0
     profile = None
     if args.cprofile:
         profiler = cProfile.Profile()
@@ -254,7 +280,13 @@ def main(argv: list[str] | None = None) -> int:
     summary["cprofile"] = profile
     summary["instrumented_under_cprofile"] = bool(args.cprofile)
     print_report(summary, profile)
+    if args.slowest:
+        print(f"\nthe {args.slowest} slowest queries (seconds, phase · caller, SQL)")
+        for query in sorted(LOG.queries, key=lambda q: -float(q["seconds"]))[: args.slowest]:
+            sql = " ".join(str(query.get("sql", "")).split())
+            print(f"{query['seconds']:7.2f}  {query['phase']} · {query['caller']}\n         {sql[:600]}")
     if args.json:
+        summary["queries"] = LOG.queries if args.slowest else None
         args.json.write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
     return 0
 

@@ -129,7 +129,7 @@ def breakdown_table(inputs: GroupInputs, params: Params, by: str) -> pd.DataFram
         out["sales_window"].append(sales)
         for kpi in kpi_ids:
             out[kpi].append(kpis[kpi])
-    frame = pd.DataFrame(out)
+    frame = pd.DataFrame(out) if order else pd.DataFrame([], columns=list(out))  # no rows: object columns
     return frame.sort_values("ar_total", ascending=False, kind="stable").reset_index(drop=True)
 
 

@@ -57,6 +57,7 @@ Choices where metrics.md is silent (the pack's conventions text should repeat th
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -68,7 +69,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from collections_mi.config.params import Params
-from collections_mi.core.money import dsum, percent_of, ratio
+from collections_mi.core.money import MONEY_CONTEXT, ZERO, dsum, percent_of, ratio
 from collections_mi.core.periods import closed_month_ends_up_to
 from collections_mi.metrics.aging import aged_items
 from collections_mi.metrics.allowance import with_write_off_rules
@@ -422,23 +423,33 @@ def weeks_table(as_of: dt.date, lines: Sequence[ForecastLine]) -> pd.DataFrame:
 def customers_table(lines: Sequence[ForecastLine], names: Mapping[object, str], days: PaymentDays) -> pd.DataFrame:
     """Expected receipts per customer with an open item: weeks 1–13 in total and by rule, later, not forecast, and
     the whole days beyond terms it was forecast with; largest in weeks 1–13 first, then customer_id."""
-    mine: dict[object, list[ForecastLine]] = defaultdict(list)
-    for line in lines:
-        mine[line.customer_id].append(line)
+    # running sums from zero in line order per customer: the Decimals dsum() of each part's amounts gives
+    sums: dict[object, dict[str, Decimal]] = {}
+    parts = ("amount", *RULES, "later", "not_forecast")
+    with decimal.localcontext(MONEY_CONTEXT):
+        for line in lines:
+            own = sums.get(line.customer_id)
+            if own is None:
+                own = sums[line.customer_id] = dict.fromkeys(parts, ZERO)
+            if isinstance(line.week, int):
+                own["amount"] += line.amount
+                if line.rule in RULES:
+                    own[line.rule] += line.amount
+            elif line.week == LATER:
+                own["later"] += line.amount
+            elif line.week == NOT_FORECAST:
+                own["not_forecast"] += line.amount
     rows: list[tuple[Decimal, str, dict[str, object]]] = []
-    for customer, own in mine.items():
-        in_weeks = _sums(line for line in own if isinstance(line.week, int))
+    for customer, own in sums.items():
         dbt_days, basis = days.days_of(customer)
         rows.append(
             (
-                -in_weeks["amount"],
+                -own["amount"],
                 str(customer),
                 {
                     "customer_id": customer,
                     "name": names.get(customer) or customer,
-                    **in_weeks,
-                    "later": dsum(line.amount for line in own if line.week == LATER),
-                    "not_forecast": dsum(line.amount for line in own if line.week == NOT_FORECAST),
+                    **own,
                     "dbt_days": dbt_days,
                     "dbt_basis": basis,
                 },
@@ -449,10 +460,12 @@ def customers_table(lines: Sequence[ForecastLine], names: Mapping[object, str], 
 
 
 def lines_table(lines: Sequence[ForecastLine]) -> pd.DataFrame:
-    rows = [{column: getattr(line, column) for column in LINE_COLUMNS} for line in lines]
-    frame = pd.DataFrame(rows, columns=LINE_COLUMNS)
+    if not lines:
+        return pd.DataFrame([], columns=LINE_COLUMNS)
+    values = dict(zip(ForecastLine._fields, (list(column) for column in zip(*lines))))
+    frame = pd.DataFrame({column: values[column] for column in LINE_COLUMNS}, columns=LINE_COLUMNS)
     for column in ("promise_id", "expected_on", "week", "reason"):  # None stays None, not NaN
-        frame[column] = pd.Series([row[column] for row in rows], index=frame.index, dtype=object)
+        frame[column] = pd.Series(values[column], index=frame.index, dtype=object)
     return frame
 
 
