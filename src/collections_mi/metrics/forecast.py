@@ -478,8 +478,9 @@ class ForecastInputs:
     (:func:`forecast_inputs`)."""
 
     dates: tuple[dt.date, ...]
-    #: the open items at each date (:func:`_open_items`): engine expressions, fetched one date at a time
-    items: Mapping[dt.date, ir.Table]
+    #: the open items at every date, column ``as_of`` (:func:`_open_items`): an engine expression, fetched one date at
+    #: a time (the forecast at D) or materialised for the back-test's month-ends together
+    items: ir.Table
     settled: SettlementSums
     segment_of: Mapping[object, object]
     names: Mapping[object, str]
@@ -487,11 +488,14 @@ class ForecastInputs:
     promises: Mapping[dt.date, list[Promise]] = field(default_factory=dict)
 
 
-def _open_items(book: Book, params: Params, day: dt.date) -> ir.Table:
-    """The open items at ``day`` with what the forecast reads: bucket, dispute flag and the write-off ``candidate``
-    flag (:func:`~collections_mi.metrics.allowance.with_write_off_rules`)."""
-    items = with_write_off_rules(book, aged_items(book, params.aging, [day]), params.allowance.write_off_candidates)
+def _open_items(book: Book, params: Params, days: Sequence[dt.date]) -> ir.Table:
+    """The open items at each of ``days`` (column ``as_of``) with what the forecast reads: bucket, dispute flag and
+    the write-off ``candidate`` flag (:func:`~collections_mi.metrics.allowance.with_write_off_rules`)."""
+    items = with_write_off_rules(
+        book, aged_items(book, params.aging, list(days)), params.allowance.write_off_candidates
+    )
     return items.select(
+        "as_of",
         "invoice_id",
         "customer_id",
         "currency",
@@ -509,9 +513,9 @@ def forecast_inputs(book: Book, params: Params, dates: Sequence[dt.date] | None 
     """The inputs of the forecasts as of each of ``dates`` (default: D and the back-test month-ends — what the cash
     section needs, in one pass)."""
     dates = [book.as_of, *backtest_month_ends(book.as_of)] if dates is None else list(dates)
-    # the open items stay in the engine, one query per date: each forecast fetches its own date's (the seven dates at
-    # once are ~5M rows at 10M invoices, more memory than the whole run may use)
-    items = {day: _open_items(book, params, day) for day in dates}
+    # the open items stay in the engine: the forecast at D fetches its own date's, the back-test computes its
+    # month-ends' once (the seven dates fetched at once would be ~5M Python rows at 10M invoices)
+    items = _open_items(book, params, dates)
     since = behaviour_window(min(dates)).start
     settled = SettlementSums.gather(book, since, by="customer_id", columns=_DBT_SUMS)
     customers = fetch(book.customers.select("customer_id", "name", "segment"))
@@ -551,7 +555,8 @@ def _forecast_at(
         raise ValueError(f"the forecast inputs were gathered for {list(inputs.dates)}, not {as_of}")
     days = payment_days(inputs.settled, inputs.segment_of, as_of)
     resolve = None if inputs.resolved is None else mean_days_to_resolve(inputs.resolved, as_of)
-    items = fetch(inputs.items[as_of].order_by(["due_date", "invoice_date", "invoice_id"]))
+    every = inputs.items
+    items = fetch(every.filter(every.as_of == as_of).order_by(["due_date", "invoice_date", "invoice_id"]))
     lines = forecast_lines(
         as_of,
         items,
@@ -599,7 +604,7 @@ def _not_forecast(items: ir.Table, last_bucket: str) -> ir.BooleanValue:
 
 
 def _backtest_month(
-    book: Book, params: Params, inputs: ForecastInputs, month_end: dt.date
+    book: Book, params: Params, inputs: ForecastInputs, month_end: dt.date, items: ir.Table
 ) -> tuple[dict[int, Decimal], dict[int, Decimal], dict[int, Decimal]]:
     """The forecast as of ``month_end`` for its weeks 1–4 and the cash received in them on the items open then —
     forecast, actual and the actual on not-forecast items per week — without a line per item: the sums of the lines
@@ -613,68 +618,64 @@ def _backtest_month(
     promises = inputs.promises.get(month_end, [])
     promised = {promise.customer_id for promise in promises}
     last_bucket = params.aging.labels[-1]
-    items = computed_once(inputs.items[month_end])
-    try:
-        customers = [*dict.fromkeys([*days.customer_days, *days.segment_of, *promised])]
-        shifts = ibis.memtable(
-            pd.DataFrame(
-                {
-                    "shift_customer_id": customers,
-                    "shift": [days.days_of(customer)[0] for customer in customers],
-                    "promised": [customer in promised for customer in customers],
-                }
-            ),
-            schema={"shift_customer_id": items.customer_id.type(), "shift": "int64", "promised": "boolean"},
-        )
-        forecast_items = items.filter(~_not_forecast(items, last_bucket))
-        joined = forecast_items.left_join(shifts, forecast_items.customer_id == shifts.shift_customer_id)
-        promised_customer = joined.promised.fill_null(False)
-        # expected − month_end in days: due date + days beyond terms (+ the days to resolve when disputed)
-        ahead = (
-            joined.shift.fill_null(days.book_days)
-            + ibis.ifelse(joined.disputed.fill_null(False), dispute_days, 0)
-            - joined.days_past_due
-        )
-        rest = joined.filter(~promised_customer).mutate(week=ibis.greatest(ahead - 1, 0) // 7 + 1)
-        rest = rest.filter(rest.week <= BACKTEST_WEEKS)
-        forecast: dict[int, list[Decimal]] = defaultdict(list)
-        for week, currency, amount in _week_sums(
-            rest.group_by(["week", "currency"]).aggregate(amount=rest.open_balance.sum())
-        ):
-            forecast[week].append(book.fx.convert(amount, currency, month_end))
-        with_promises = fetch(
-            joined.filter(promised_customer).select(*items.columns).order_by(["due_date", "invoice_date", "invoice_id"])
-        )
-        for line in forecast_lines(month_end, with_promises, promises, days, dispute_days, last_bucket, book.fx):
-            if isinstance(line.week, int) and line.week <= BACKTEST_WEEKS:
-                forecast[line.week].append(line.amount)
-        # the cash received in the four weeks on every item open at month_end (rule 1 kept apart)
-        keys = items.select(
-            open_invoice_id="invoice_id", open_currency="currency", not_forecast=_not_forecast(items, last_bucket)
-        )
-        payments = book.payments
-        received = keys.join(
-            payments,
-            [
-                keys.open_invoice_id == payments.invoice_id,
-                payments.payment_date > ibis.date(month_end),
-                payments.payment_date <= ibis.date(month_end + dt.timedelta(days=7 * BACKTEST_WEEKS)),
-            ],
-        )
-        received = received.mutate(week=(received.payment_date.delta(ibis.date(month_end), unit="day") - 1) // 7 + 1)
-        actual: dict[int, list[Decimal]] = defaultdict(list)
-        actual_not_forecast: dict[int, list[Decimal]] = defaultdict(list)
-        grouped = received.group_by(["week", "open_currency", "not_forecast"]).aggregate(amount=received.amount.sum())
-        frame = fetch(grouped)
-        for week, currency, excluded, amount in zip(
-            *(frame[c].tolist() for c in ("week", "open_currency", "not_forecast", "amount"))
-        ):
-            converted = book.fx.convert(amount, currency, month_end)
-            actual[week].append(converted)
-            if excluded:
-                actual_not_forecast[week].append(converted)
-    finally:
-        items.release()
+    customers = [*dict.fromkeys([*days.customer_days, *days.segment_of, *promised])]
+    shifts = ibis.memtable(
+        pd.DataFrame(
+            {
+                "shift_customer_id": customers,
+                "shift": [days.days_of(customer)[0] for customer in customers],
+                "promised": [customer in promised for customer in customers],
+            }
+        ),
+        schema={"shift_customer_id": items.customer_id.type(), "shift": "int64", "promised": "boolean"},
+    )
+    forecast_items = items.filter(~_not_forecast(items, last_bucket))
+    joined = forecast_items.left_join(shifts, forecast_items.customer_id == shifts.shift_customer_id)
+    promised_customer = joined.promised.fill_null(False)
+    # expected − month_end in days: due date + days beyond terms (+ the days to resolve when disputed)
+    ahead = (
+        joined.shift.fill_null(days.book_days)
+        + ibis.ifelse(joined.disputed.fill_null(False), dispute_days, 0)
+        - joined.days_past_due
+    )
+    rest = joined.filter(~promised_customer).mutate(week=ibis.greatest(ahead - 1, 0) // 7 + 1)
+    rest = rest.filter(rest.week <= BACKTEST_WEEKS)
+    forecast: dict[int, list[Decimal]] = defaultdict(list)
+    for week, currency, amount in _week_sums(
+        rest.group_by(["week", "currency"]).aggregate(amount=rest.open_balance.sum())
+    ):
+        forecast[week].append(book.fx.convert(amount, currency, month_end))
+    with_promises = fetch(
+        joined.filter(promised_customer).select(*items.columns).order_by(["due_date", "invoice_date", "invoice_id"])
+    )
+    for line in forecast_lines(month_end, with_promises, promises, days, dispute_days, last_bucket, book.fx):
+        if isinstance(line.week, int) and line.week <= BACKTEST_WEEKS:
+            forecast[line.week].append(line.amount)
+    # the cash received in the four weeks on every item open at month_end (rule 1 kept apart)
+    keys = items.select(
+        open_invoice_id="invoice_id", open_currency="currency", not_forecast=_not_forecast(items, last_bucket)
+    )
+    payments = book.payments
+    received = keys.join(
+        payments,
+        [
+            keys.open_invoice_id == payments.invoice_id,
+            payments.payment_date > ibis.date(month_end),
+            payments.payment_date <= ibis.date(month_end + dt.timedelta(days=7 * BACKTEST_WEEKS)),
+        ],
+    )
+    received = received.mutate(week=(received.payment_date.delta(ibis.date(month_end), unit="day") - 1) // 7 + 1)
+    actual: dict[int, list[Decimal]] = defaultdict(list)
+    actual_not_forecast: dict[int, list[Decimal]] = defaultdict(list)
+    grouped = received.group_by(["week", "open_currency", "not_forecast"]).aggregate(amount=received.amount.sum())
+    frame = fetch(grouped)
+    for week, currency, excluded, amount in zip(
+        *(frame[c].tolist() for c in ("week", "open_currency", "not_forecast", "amount"))
+    ):
+        converted = book.fx.convert(amount, currency, month_end)
+        actual[week].append(converted)
+        if excluded:
+            actual_not_forecast[week].append(converted)
     weeks = range(1, BACKTEST_WEEKS + 1)
     return (
         {week: dsum(forecast[week]) for week in weeks},
@@ -698,8 +699,17 @@ def forecast_backtest(book: Book, params: Params, inputs: ForecastInputs | None 
     month_rows: list[dict[str, object]] = []
     errors: list[Decimal] = []
     received_all: list[Decimal] = []
-    for month_end in month_ends:
-        forecast, actual, actual_excluded = _backtest_month(book, params, inputs, month_end)
+    # the open items at every month-end computed together, once (one pass instead of one per month-end)
+    every = inputs.items
+    opened = computed_once(every.filter(every.as_of.isin(month_ends) if month_ends else ibis.literal(False)))
+    try:
+        results = [
+            _backtest_month(book, params, inputs, month_end, opened.filter(opened.as_of == month_end))
+            for month_end in month_ends
+        ]
+    finally:
+        opened.release()
+    for month_end, (forecast, actual, actual_excluded) in zip(month_ends, results):
         rows = []
         for week in range(1, BACKTEST_WEEKS + 1):
             start, end = week_bounds(month_end, week)
