@@ -30,6 +30,7 @@ from collections_mi.metrics.dso_breakdowns import (
     breakdown_table,
     deteriorating_customers,
     group_inputs,
+    past_due_and_dso,
 )
 from collections_mi.metrics.dso_formulas import dso_window
 from collections_mi.metrics.dso_glossary import glossary
@@ -86,7 +87,7 @@ def compute_dso(book: Book, params: Params) -> DsoResult:
     names = book.customers.select("customer_id", "name").to_pyarrow().to_pandas()
     movers = top_movers(
         by_customer,
-        breakdown_table(before, params, "customer_id"),
+        past_due_and_dso(before, "customer_id"),
         {c: n if n else c for c, n in zip(names["customer_id"].tolist(), names["name"].tolist())},
         segments,
     )

@@ -20,7 +20,14 @@ from collections_mi.config.params import Params
 from collections_mi.core.money import MONEY_CONTEXT, ZERO
 from collections_mi.core.periods import first_of_month_back
 from collections_mi.metrics.book import Book
-from collections_mi.metrics.dso_formulas import KPI_IDS, SettlementTotals, Window, breakdown_kpis, dso_window
+from collections_mi.metrics.dso_formulas import (
+    KPI_IDS,
+    SettlementTotals,
+    Window,
+    breakdown_kpis,
+    days_sales_outstanding,
+    dso_window,
+)
 from collections_mi.metrics.dso_inputs import (
     SETTLEMENT_MONEY,
     SETTLEMENT_SUMS,
@@ -131,6 +138,21 @@ def breakdown_table(inputs: GroupInputs, params: Params, by: str) -> pd.DataFram
             out[kpi].append(kpis[kpi])
     frame = pd.DataFrame(out) if order else pd.DataFrame([], columns=list(out))  # no rows: object columns
     return frame.sort_values("ar_total", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def past_due_and_dso(inputs: GroupInputs, by: str) -> pd.DataFrame:
+    """Per group: ``past_due_ar`` and ``dso`` only — the two columns of :func:`breakdown_table` that top movers
+    compare at the previous month-end (the same values; the other KPIs per customer are not needed there)."""
+    sums = inputs.sums
+    days = inputs.window.days
+    ar, current, sales = (sums[column].tolist() for column in ("ar_total", "current_ar", "sales_window"))
+    return pd.DataFrame(
+        {
+            by: pd.Series(sums.index.tolist(), dtype=object),
+            "past_due_ar": pd.Series([a - c for a, c in zip(ar, current)], dtype=object),
+            "dso": pd.Series([days_sales_outstanding(a, s, days) for a, s in zip(ar, sales)], dtype=object),
+        }
+    )
 
 
 def breakdown(book: Book, params: Params, by: str) -> pd.DataFrame:

@@ -181,8 +181,9 @@ class SettlementSums:
             table = table.set_column(
                 table.schema.get_field_index("month"), "month", pc.cast(table["month"], pa.date32())
             )
-        nulls = any(table.column(name).null_count for name in wanted)
-        return cls(since, by, frame, None if by is None or nulls else table)
+        if by is None or any(table.column(name).null_count for name in [by, *wanted]):
+            return cls(since, by, frame)  # sums by Decimal (a null key or sum: as the general path reads it)
+        return cls(since, by, frame, table)
 
     @classmethod
     def covering(cls, book: Book, since: dt.date, by: str, sums: SettlementSums | None) -> SettlementSums:
