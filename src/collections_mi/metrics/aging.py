@@ -35,8 +35,14 @@ from collections_mi.sources.ledger import fetch
 CUSTOMER_ATTRIBUTES = ("name", "segment", "region", "collector", "credit_limit")
 
 
-def aged_items(book: Book, aging: AgingConfig, as_of: dt.date | Sequence[dt.date]) -> ibis.Table:
-    """Open items with their ``bucket`` (per ``aging``) and ``past_due`` flag (days past due > 0)."""
+def aged_items(
+    book: Book, aging: AgingConfig, as_of: dt.date | Sequence[dt.date], *, within: ir.Table | None = None
+) -> ibis.Table:
+    """Open items with their ``bucket`` (per ``aging``) and ``past_due`` flag (days past due > 0). ``within``: these
+    aged items at the dates and others, computed once (e.g. materialised for a whole section): its rows at the dates
+    are read instead of computing them again."""
+    if within is not None:
+        return within.filter(within.as_of.isin([as_of] if isinstance(as_of, dt.date) else list(as_of)))
     items = open_items(book, as_of)
     age = items.days_past_due if aging.basis == "due_date" else items.days_since_invoice
     return items.mutate(

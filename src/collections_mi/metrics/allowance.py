@@ -316,10 +316,13 @@ def apply_qualitative(
 # ---------------------------------------------------------------------------------------------- ledger inputs
 
 
-def bucket_balances(book: Book, aging: AgingConfig, dates: Sequence[dt.date]) -> dict[dt.date, dict[str, Decimal]]:
-    """Open balance per aging bucket (reporting currency) at each date — one engine pass for all dates."""
+def bucket_balances(
+    book: Book, aging: AgingConfig, dates: Sequence[dt.date], *, items: ir.Table | None = None
+) -> dict[dt.date, dict[str, Decimal]]:
+    """Open balance per aging bucket (reporting currency) at each date — one engine pass for all dates. ``items``:
+    the aged items at these dates and others, computed once by the caller (:func:`aged_items`'s ``within``)."""
     fx = book.fx
-    items = aged_items(book, aging, sorted(set(dates)))
+    items = aged_items(book, aging, sorted(set(dates)), within=items)
     frame = (
         items.group_by(["as_of", "currency", "bucket"])
         .aggregate(balance=items.open_balance.sum())
@@ -334,20 +337,26 @@ def bucket_balances(book: Book, aging: AgingConfig, dates: Sequence[dt.date]) ->
     return {d: {b: dsum(v) for b, v in result.get(d, {}).items()} for d in dates}
 
 
-def item_migration(book: Book, aging: AgingConfig, months: Sequence[dt.date]) -> Migration:
+def item_migration(
+    book: Book, aging: AgingConfig, months: Sequence[dt.date], *, items: ir.Table | None = None
+) -> Migration:
     """For each month-end m of ``months``: every item open at m−1 (the month-end before) by its bucket then and its
     bucket at m (or closed), and the write-offs dated in month m on the items of each bucket — one engine query for
-    the balances, one for the write-offs, whatever the number of months."""
+    the balances, one for the write-offs, whatever the number of months. ``items``: the aged items at these
+    month-ends, the ones before them and others, computed once by the caller."""
     months = sorted(set(months))
     if not months:
         return Migration({}, {}, {})
     befores = [previous_month_end(m) for m in months]
+    dates = sorted(set(months) | set(befores))
+    if items is not None:
+        return _migration(book, aging, months, befores, aged_items(book, aging, dates, within=items))
     # the items at every date, computed once: the query below reads them twice (then and now) and the write-offs once
-    items = computed_once(aged_items(book, aging, sorted(set(months) | set(befores))))
+    cached = computed_once(aged_items(book, aging, dates))
     try:
-        return _migration(book, aging, months, befores, items)
+        return _migration(book, aging, months, befores, cached)
     finally:
-        items.release()
+        cached.release()
 
 
 def _migration(
@@ -554,14 +563,17 @@ PROJECTION_MONTHS = 3
 BACKTEST_COLUMNS = ["month_end", "allowance", "write_offs_next_12m", "difference", "coverage_pct", "horizon_complete"]
 
 
-def realised_write_offs(book: Book, aging: AgingConfig, dates: Sequence[dt.date]) -> dict[dt.date, Decimal] | None:
+def realised_write_offs(
+    book: Book, aging: AgingConfig, dates: Sequence[dt.date], *, items: ir.Table | None = None
+) -> dict[dt.date, Decimal] | None:
     """Per month-end: the write-offs, over the next 12 months (up to as_of), of the items open then (each at its
-    write-off date's rate); None without an adjustments table. One engine query."""
+    write-off date's rate); None without an adjustments table. One engine query. ``items``: the aged items at these
+    dates and others, computed once by the caller."""
     if book.adjustments is None:
         return None
     if not dates:
         return {}
-    items = aged_items(book, aging, sorted(dates)).select("as_of", "invoice_id", "currency")
+    items = aged_items(book, aging, sorted(dates), within=items).select("as_of", "invoice_id", "currency")
     adj = book.adjustments
     write_offs = adj.filter((adj.kind == "write_off") & (adj.adjustment_date <= book.as_of))
     joined = items.join(write_offs.select("invoice_id", "adjustment_date", "amount"), "invoice_id")
@@ -769,11 +781,14 @@ def with_write_off_rules(book: Book, items: ir.Table, rules: WriteOffCandidatesC
     )
 
 
-def write_off_candidates(book: Book, aging: AgingConfig, rules: WriteOffCandidatesConfig) -> pd.DataFrame:
+def write_off_candidates(
+    book: Book, aging: AgingConfig, rules: WriteOffCandidatesConfig, *, items: ir.Table | None = None
+) -> pd.DataFrame:
     """Open items proposed for write-off approval: past the age limit, or no payment from the customer for N days,
-    or disputed and past due beyond N days; with the customer's last payment and agency status."""
+    or disputed and past due beyond N days; with the customer's last payment and agency status. ``items``: the aged
+    items at as_of and other dates, computed once by the caller."""
     as_of = book.as_of
-    items = with_write_off_rules(book, aged_items(book, aging, as_of), rules)
+    items = with_write_off_rules(book, aged_items(book, aging, as_of, within=items), rules)
     items = items.filter(items.over_age_limit | items.no_recent_payment | items.long_dispute)
     customers = book.customers
     extra = [c for c in ("name", "collector") if c in customers.columns]
@@ -840,23 +855,33 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
         | {m for base in (as_of, projection_base) for m in closed_month_ends_up_to(base, 3)}
         | {shift_month_end(projection_base, i) for i in range(1, PROJECTION_MONTHS + 1)}
     )
-    balances = bucket_balances(book, params.aging, needed)
     # the roll rates are shown, projected and compared whatever the method: every estimate date needs its lookback
-    migration = item_migration(book, params.aging, lookback_months(params, estimate_dates))
-    write_offs = adjustments_by_month(book, "write_off")
-    recoveries = adjustments_by_month(book, "recovery")
-    vintage = vintage_inputs(book, params.aging, sorted({as_of, opening_date, *backtest_dates}))
-    by_method = {
-        method: {
-            d: allowance_at(d, _with_method(params, method), balances, migration, vintage)
-            for d in (estimate_dates if method == params.allowance.method else [as_of, *backtest_dates])
+    migration_months = lookback_months(params, estimate_dates)
+    vintage_dates = sorted({as_of, opening_date, *backtest_dates})
+    # the aged items at every date the section reads, computed once (the migration's month-ends cover the others)
+    every_date = {*needed, *migration_months, *(previous_month_end(m) for m in migration_months), *vintage_dates}
+    aged = computed_once(aged_items(book, params.aging, sorted(every_date)))
+    try:
+        balances = bucket_balances(book, params.aging, needed, items=aged)
+        migration = item_migration(book, params.aging, migration_months, items=aged)
+        write_offs = adjustments_by_month(book, "write_off")
+        recoveries = adjustments_by_month(book, "recovery")
+        vintage = vintage_inputs(book, params.aging, vintage_dates, items=aged)
+        by_method = {
+            method: {
+                d: allowance_at(d, _with_method(params, method), balances, migration, vintage)
+                for d in (estimate_dates if method == params.allowance.method else [as_of, *backtest_dates])
+            }
+            for method in METHODS
         }
-        for method in METHODS
-    }
-    estimates = by_method[params.allowance.method]
-    _vintage_at_d = by_method["vintage"][as_of].vintage
-    assert _vintage_at_d is not None
-    realised = realised_write_offs(book, params.aging, backtest_dates)
+        estimates = by_method[params.allowance.method]
+        _vintage_at_d = by_method["vintage"][as_of].vintage
+        assert _vintage_at_d is not None
+        realised = realised_write_offs(book, params.aging, backtest_dates, items=aged)
+        candidates = write_off_candidates(book, params.aging, params.allowance.write_off_candidates, items=aged)
+        disputed = _disputed_allowance(book, params.aging, estimates[as_of].matrix, items=aged)
+    finally:
+        aged.release()
     backtests = {
         method: backtest({d: by_method[method][d] for d in backtest_dates}, realised, as_of) for method in METHODS
     }
@@ -919,8 +944,8 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
         migration=migration_table(migration, list(rolls_now.monthly["month_end"].unique())),
         vintages=vintage_curves(book),
         projection=_projection_table(balances, rolls_now, rolls_then, labels, as_of, projection_base, write_offs),
-        write_off_candidates=write_off_candidates(book, params.aging, params.allowance.write_off_candidates),
-        disputed=_disputed_allowance(book, params.aging, closing.matrix),
+        write_off_candidates=candidates,
+        disputed=disputed,
         vintage_cohorts=_vintage_at_d.cohorts,
         vintage_triangle=_vintage_at_d.triangle,
         vintage_factors=_vintage_at_d.factors,
@@ -1160,10 +1185,13 @@ def _projection_table(
     return pd.DataFrame(rows)
 
 
-def _disputed_allowance(book: Book, aging: AgingConfig, matrix: pd.DataFrame) -> pd.DataFrame:
-    """Disputed items stay in their bucket; shown separately with the loss rate of their bucket."""
+def _disputed_allowance(
+    book: Book, aging: AgingConfig, matrix: pd.DataFrame, *, items: ir.Table | None = None
+) -> pd.DataFrame:
+    """Disputed items stay in their bucket; shown separately with the loss rate of their bucket. ``items``: the aged
+    items at as_of and other dates, computed once by the caller."""
     fx = book.fx
-    items = aged_items(book, aging, book.as_of)
+    items = aged_items(book, aging, book.as_of, within=items)
     items = items.filter(items.disputed)
     frame = (
         items.group_by(["bucket", "currency"])

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+import ibis.expr.types as ir
 import pandas as pd
 
 from collections_mi.config.params import AgingConfig
@@ -292,9 +293,12 @@ def _triangle_table(
 # ---------------------------------------------------------------------------------------------- ledger inputs
 
 
-def vintage_inputs(book: Book, aging: AgingConfig, dates: Sequence[dt.date]) -> VintageInputs:
+def vintage_inputs(
+    book: Book, aging: AgingConfig, dates: Sequence[dt.date], *, items: ir.Table | None = None
+) -> VintageInputs:
     """Sales and net write-offs by invoice month (each at its own date's rate) for the cohorts any of ``dates``
-    needs, and the open balance by invoice month at each date — three engine queries."""
+    needs, and the open balance by invoice month at each date — three engine queries. ``items``: the aged items at
+    these dates and others, computed once by the caller."""
     fx = book.fx
     first = shift_month_end(min(dates), -(TRIANGLE_COHORTS - 1)).replace(day=1)
     latest = max(dates)
@@ -321,10 +325,10 @@ def vintage_inputs(book: Book, aging: AgingConfig, dates: Sequence[dt.date]) -> 
             cohort = cohort if isinstance(cohort, dt.date) else cohort.date()
             value = fx.convert(amount, currency, day)
             losses[cohort].append((day, value if kind == "write_off" else -value))
-    items = aged_items(book, aging, sorted(set(dates)))
+    aged = aged_items(book, aging, sorted(set(dates)), within=items)
     customers = book.customers
     segments = customers.select(segment_customer=customers.customer_id, segment=customers.segment)
-    items = items.left_join(segments, items.customer_id == segments.segment_customer)
+    items = aged.left_join(segments, aged.customer_id == segments.segment_customer)
     items = items.mutate(cohort=items.invoice_date.truncate("M"))
     balances = fetch(
         items.group_by(["as_of", "cohort", "bucket", "segment", "currency"]).aggregate(balance=items.open_balance.sum())
