@@ -611,7 +611,8 @@ def _backtest_month(
     :func:`forecast_lines` would make. The items of customers with a pending promise go through it; every other
     forecast item lands whole on due date + its days (rule 3), so the engine sums those per week and currency, and the
     payments per week, currency and rule 1; the sums are converted at month_end's rate afterwards (conversion is
-    linear, so the Decimals equal converting each item)."""
+    linear, so the Decimals equal converting each item). ``items``: the open items at month_end (:func:`_open_items`,
+    materialised by the caller with the other month-ends')."""
     days = payment_days(inputs.settled, inputs.segment_of, month_end)
     resolve = None if inputs.resolved is None else mean_days_to_resolve(inputs.resolved, month_end)
     dispute_days = 0 if resolve is None else rounded_days(resolve)
