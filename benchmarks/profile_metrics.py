@@ -72,7 +72,7 @@ def _sql_of(backend, args) -> str:
     counted = LOG.compile_seconds
     try:
         return str(backend.compile(first)) if hasattr(first, "op") else repr(first)[:200]
-    except Exception as error:  # noqa: BLE001 - a profile annotation, never a failure
+    except Exception as error:  # a profile annotation, never a failure
         return f"(not compiled: {error})"
     finally:
         LOG._depth -= 1
