@@ -97,6 +97,17 @@ def _tree_rss(process) -> int:
         return 0
 
 
+def _tree_split(process) -> str:
+    """The processes of the tree by RSS, largest first (e.g. ``4,812 MB collections-mi pack; 1,509 MB
+    ipykernel_launcher``): which one made a new peak of the tree's sum."""
+    parts = []
+    for member in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            words = [Path(w).name for w in member.cmdline()[1:3] if not w.startswith("-")] or [member.name()]
+            parts.append((member.memory_info().rss, " ".join(words)))
+    return "; ".join(f"{rss / 2**20:,.0f} MB {what}" for rss, what in sorted(parts, reverse=True))
+
+
 MAX_RSS_MB = 8192.0  # set from --max-rss-mb: a run whose process tree grows past it is stopped
 
 
@@ -109,6 +120,7 @@ def measure(
         begin = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=cwd, env=env, start_new_session=True)
         peak_tree = 0
+        peak_split = ""
         done = threading.Event()
         timed_out = threading.Event()
         too_big = threading.Event()
@@ -123,11 +135,15 @@ def measure(
                 pass
 
         def sample() -> None:
-            nonlocal peak_tree
+            nonlocal peak_tree, peak_split
             handle = psutil.Process(proc.pid) if psutil else None
             while not done.wait(0.2):
                 if handle is not None:
-                    peak_tree = max(peak_tree, _tree_rss(handle))
+                    tree = _tree_rss(handle)
+                    if tree > peak_tree:
+                        peak_tree = tree
+                        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                            peak_split = _tree_split(handle)  # who made the peak (sampled just after it)
                     if peak_tree > MAX_RSS_MB * 2**20 and not (too_big.is_set() or timed_out.is_set()):
                         too_big.set()
                         stop(f"process tree RSS {peak_tree / 2**20:,.0f} MB > --max-rss-mb {MAX_RSS_MB:,.0f}")
@@ -158,6 +174,7 @@ def measure(
         "seconds": round(wall, 2),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "peak_tree_rss_mb": round(peak_tree / 2**20, 1) if psutil else None,
+        "peak_tree_split": peak_split or None,
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
         "exit": code,
         "status": outcome,
@@ -167,6 +184,8 @@ def measure(
         f"  {outcome}: {wall:.1f} s wall, {result['cpu_seconds']} s CPU, peak RSS {result['peak_rss_mb']} MB"
         + (f" (tree {result['peak_tree_rss_mb']} MB)" if psutil else "")
     )
+    if peak_split:
+        log(f"  tree at its peak: {peak_split}")
     if outcome != "ok":
         tail = stderr.read_text(errors="replace").strip().splitlines()[-5:]
         result["stderr_tail"] = tail
