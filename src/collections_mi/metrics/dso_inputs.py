@@ -119,16 +119,6 @@ def _settlement_measures(t: ir.Table) -> dict[str, ir.Value]:
     }
 
 
-def settlement_sums(
-    book: Book, since: dt.date, by: str | None = None, columns: Sequence[str] | None = None
-) -> pd.DataFrame:
-    """Settlement sums per settlement month (first day, ``month``) and group (column ``by``, when given), amounts in
-    reporting currency at each invoice date's rate: exact Decimals, converted row by row before summing.
-    ``columns``: only these sums (default all of them; per customer and month on a large book each is millions of
-    Decimals)."""
-    return SettlementSums.gather(book, since, by, columns).frame
-
-
 def _settled_since(book: Book, since: dt.date, by: str | None) -> tuple[ir.Table, list[str]]:
     """The settlements from ``since`` with their settlement ``month`` (and ``by``), and the keys they are summed by."""
     settled = book.settlements
@@ -147,7 +137,7 @@ def _with_date_months(frame: pd.DataFrame, group_keys: list[str]) -> pd.DataFram
 @dataclass(frozen=True)
 class SettlementSums:
     """Settlement sums per (settlement month, group) from ``since`` (a first of month) to as_of, in reporting
-    currency, exact (:func:`settlement_sums`): gathered in one engine query, then summed over any months and any
+    currency, exact (:meth:`gather`): gathered in one engine query, then summed over any months and any
     grouping of the groups here. Decimal sums run at the 60-digit money precision, so they do not depend on the
     order of the additions."""
 
@@ -261,16 +251,12 @@ def _arrow_grouped(
     sums = rows.group_by(by, use_threads=False).aggregate([(column, "sum") for column in columns])
     keys: list[object] = sums[by].to_pylist()
     if group_of is not None:
-        mapped = [group_of.get(key) for key in keys]
-        listed = pa.array(
-            [key is not None and not (isinstance(key, float) and key != key) for key in mapped], pa.bool_()
-        )
-        codes, uniques = pd.factorize(
-            np.asarray([key for key, kept in zip(mapped, listed.to_pylist()) if kept], dtype=object),
-            use_na_sentinel=False,
-        )
+        # the groups of group_of, and a group it does not list left out, as regrouped() reads them
+        mapped = pd.Series(keys, dtype=object).map(group_of)
+        listed = mapped.notna().to_numpy()
+        codes, uniques = pd.factorize(mapped[listed].to_numpy(dtype=object), use_na_sentinel=False)
         sums = (
-            sums.filter(listed)
+            sums.filter(pa.array(listed, pa.bool_()))
             .append_column("group_code", pa.array(codes, pa.int64()))
             .group_by("group_code", use_threads=False)
             .aggregate([(f"{column}_sum", "sum") for column in columns])
