@@ -340,3 +340,31 @@ def test_send_uses_email_sender_as_from_and_envelope_and_refuses_a_broken_recipi
     with pytest.raises(ConfigError, match=r"address 2: contains a line break \(character U\+000D at position 15\)"):
         send_eml(folder / "email.eml", ["cfo@example.com", "ar@example.com\r\nBcc: leak@evil.example"], config)
     assert len(received) == 2
+
+
+def test_a_browser_that_cannot_start_fails_the_charts_instead_of_hanging(tmp_path: Path) -> None:
+    """Kaleido's sync server waited for ever when its browser died at start (a pack hung beside its notebooks):
+    the charts are drawn on a loop of their own, and a browser that exits at once is an error the email reports
+    (\"email charts omitted\"), not a wait. The thread's join limit only turns a hang into a failure here."""
+    import threading
+
+    import plotly.graph_objects as go
+
+    from collections_mi.delivery.email import Chart, render_pngs
+
+    browser = tmp_path / "chromium"
+    browser.write_text("#!/bin/sh\nexit 1\n")
+    browser.chmod(0o755)
+    outcome: dict[str, BaseException] = {}
+
+    def draw() -> None:
+        try:
+            render_pngs([Chart("ar", "AR", go.Figure(go.Bar(x=["a"], y=[1])))], str(browser))
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    drawing = threading.Thread(target=draw, daemon=True)
+    drawing.start()
+    drawing.join(timeout=120)
+    assert not drawing.is_alive(), "render_pngs hung on a browser that cannot start"
+    assert "browser" in str(outcome["error"]).lower(), outcome

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import io
+import threading
 import time
 import warnings
 import zipfile
@@ -140,23 +141,52 @@ def email_charts(results: Mapping[str, SectionResult[Any, Any]], params: Params)
 CHART_ATTEMPTS = 2
 
 
-def render_pngs(figures: Sequence[Chart], chromium: str, width: int = 640, height: int = 360) -> dict[str, bytes]:
-    """Static PNGs through Kaleido, driving the headless Chromium at ``chromium`` (the one that prints pack.pdf)."""
-    import kaleido  # with plotly.io 0.1 s, and it drives a browser: only when charts are drawn
-    import plotly.io as pio
+#: seconds the email's charts may take in all (the browser's start included) before the email goes without them
+CHART_SECONDS = 120
 
-    images: dict[str, bytes] = {}
-    kaleido.start_sync_server(path=chromium, silence_warnings=True)  # one browser for all charts
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
+
+def render_pngs(figures: Sequence[Chart], chromium: str, width: int = 640, height: int = 360) -> dict[str, bytes]:
+    """Static PNGs through Kaleido, driving the headless Chromium at ``chromium`` (the one that prints pack.pdf): one
+    browser for all charts, on an event loop of a thread of its own.
+
+    Not Kaleido's "sync server" (``kaleido.start_sync_server`` + ``plotly.io.to_image``): when its browser fails to
+    start, the server's thread dies and every later ``to_image`` waits on its queue for ever — a pack hung, beside
+    its notebooks, on a machine where Chromium could not start (seen with a long $TMPDIR). Here a browser that
+    cannot start, or charts that take longer than :data:`CHART_SECONDS`, raise."""
+    import asyncio
+
+    import kaleido  # with plotly.io 0.1 s, and it drives a browser: only when charts are drawn
+
+    async def draw() -> dict[str, bytes]:
+        images: dict[str, bytes] = {}
+        async with kaleido.Kaleido(path=chromium) as browser:
             for chart in figures:
                 figure = go.Figure(chart.figure)
                 figure.update_layout(width=width, height=height, margin=dict(l=50, r=20, t=50, b=60))
-                images[chart.name] = pio.to_image(figure, format="png", width=width, height=height, scale=2)
-    finally:
-        kaleido.stop_sync_server(silence_warnings=True)
-    return images
+                options = {"format": "png", "width": width, "height": height, "scale": 2}
+                images[chart.name] = await browser.calc_fig(figure.to_dict(), opts=options)
+        return images
+
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                outcome["images"] = asyncio.run(asyncio.wait_for(draw(), CHART_SECONDS))
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome["error"] = exc
+
+    # a thread of its own: the caller may be inside a running event loop (a notebook), where asyncio.run refuses
+    drawing = threading.Thread(target=run, name="email-charts", daemon=True)
+    drawing.start()
+    drawing.join()
+    if "error" in outcome:
+        error = outcome["error"]
+        if isinstance(error, TimeoutError):
+            raise RuntimeError(f"timed out (the charts may take {CHART_SECONDS} s in all)")
+        raise error
+    return dict(outcome["images"])
 
 
 def zip_pack(folder: Path) -> bytes:

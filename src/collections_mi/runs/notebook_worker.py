@@ -21,25 +21,37 @@ from collections_mi.core.imports import skip_unused_slow_imports
 _IPC_PATH_LIMIT = 100
 
 
-def kernel_socket_dir() -> str | None:
-    """A new private folder for a kernel's Unix sockets, its path short enough for AF_UNIX: in the temporary folder,
-    else in /tmp (a long $TMPDIR would otherwise put the kernel on TCP, and ipykernel would warn about it on the
-    terminal); None where there are no Unix sockets (Windows) or no such folder can be made."""
+def kernel_socket_dir(within: str | None = None, *, room: int = 0) -> str | None:
+    """A new private folder for a kernel's Unix sockets, its path short enough for AF_UNIX: inside ``within`` (the
+    pack's folder of kernel folders, see :func:`kernel_sockets_root`) when given, else in the temporary folder or in
+    /tmp (a long $TMPDIR would otherwise put the kernel on TCP, and ipykernel would warn about it on the terminal);
+    None where there are no Unix sockets (Windows) or no such folder can be made. ``room``: characters its path must
+    leave for folders inside it."""
     if os.name != "posix":
         return None
-    for base in (None, "/tmp"):
+    for base in (within,) if within is not None else (None, "/tmp"):
         try:
-            folder = tempfile.mkdtemp(prefix="cmi-kernel-", dir=base)
+            folder = tempfile.mkdtemp(prefix="cmi-kernel-" if within is None else "k-", dir=base)
         except OSError:
             continue
-        if len(folder) + 8 <= _IPC_PATH_LIMIT:
+        if len(folder) + room + 8 <= _IPC_PATH_LIMIT:
             return folder
         os.rmdir(folder)
     return None
 
 
-def execute_notebook_file(source: str, target: str, parameters: dict[str, Any], cwd: str) -> None:
-    """Run one notebook with papermill, writing the executed copy to ``target``."""
+def kernel_sockets_root() -> str | None:
+    """The folder a pack's notebook workers put their kernels' socket folders in, made by the pack process, which
+    removes it when the notebooks end: a worker stopped with the pack (SIGTERM, or SIGKILL when the pack dies) never
+    gets to remove its own folder, and each stopped pack left two behind in /tmp. None without Unix sockets."""
+    return kernel_socket_dir(room=len("/k-12345678"))  # a worker's folder inside it (mkdtemp: 8 random characters)
+
+
+def execute_notebook_file(
+    source: str, target: str, parameters: dict[str, Any], cwd: str, sockets_root: str | None = None
+) -> None:
+    """Run one notebook with papermill, writing the executed copy to ``target`` (its kernel's sockets in a folder
+    inside ``sockets_root`` when given: :func:`kernel_sockets_root`)."""
     skip_unused_slow_imports()  # before papermill imports nbformat, hence jsonschema
     import papermill  # 1.5 s to import: only a pack that runs notebooks pays it, not `collections-mi metrics`
     from traitlets.config import Config
@@ -49,7 +61,7 @@ def execute_notebook_file(source: str, target: str, parameters: dict[str, Any], 
     # of one pack, or two packs at once) can pick the same port and one dies ("Address already in use").
     # Sockets in a folder of our own cannot collide, and are not reachable from the network either.
     config = Config()
-    socket_dir = kernel_socket_dir()
+    socket_dir = kernel_socket_dir(sockets_root)
     if socket_dir is not None:
         config.KernelManager.transport = "ipc"
         config.KernelManager.ip = os.path.join(socket_dir, "k")

@@ -8,6 +8,7 @@ import json
 import multiprocessing
 import os
 import platform
+import shutil
 import sys
 import threading
 import time
@@ -44,7 +45,7 @@ from collections_mi.presentation import headlines, what_changed
 from collections_mi.presentation.format import Tile
 from collections_mi.presentation.targets import RAG_RULE
 from collections_mi.runs.backfill import compute_month_end, record_pack
-from collections_mi.runs.notebook_worker import execute_notebook_file, exit_with_parent
+from collections_mi.runs.notebook_worker import execute_notebook_file, exit_with_parent, kernel_sockets_root
 from collections_mi.sources.audiences import AudienceLedger, audience_ledger, materialised
 from collections_mi.sources.ledger import Ledger, open_ledger
 from collections_mi.store.results import write_results
@@ -185,8 +186,30 @@ def execute_notebooks(runs: list[NotebookRun], progress: Progress) -> None:
             _check_declared_parameters(source, parameters)
             name = f"{run.label} {section.notebook}" if run.label else section.notebook
             jobs[name] = (str(source), str(executed / f"{section.notebook}.ipynb"), parameters, str(run.folder))
+    sockets_root = kernel_sockets_root()
+    try:
+        failures = _run_notebook_jobs(jobs, progress, sockets_root)
+    finally:
+        if sockets_root is not None:  # every notebook has ended, or its worker was stopped
+            shutil.rmtree(sockets_root, ignore_errors=True)
+    for _, failure in failures:
+        if isinstance(failure, OSError) and failure.errno in MACHINE_ERRNOS:
+            # the disk filled up (or the folder went read-only) under a notebook: not the notebook's fault
+            raise failure
+    if failures:
+        lines = [f"{name}: {_notebook_failure(exc)}" for name, exc in failures]
+        raise PackError(
+            "notebook(s) failed:\n  " + "\n  ".join(lines),
+            hint="the executed copy, run up to the failing cell, is kept with this run",
+        )
+
+
+def _run_notebook_jobs(
+    jobs: dict[str, tuple[str, str, dict[str, str], str]], progress: Progress, sockets_root: str | None
+) -> list[tuple[str, Exception]]:
+    """Run ``jobs`` (name → source, target, parameters, folder) in a pool of notebook workers; returns the failures."""
     workers = max(1, min(len(jobs), os.cpu_count() or 1))
-    failures = []
+    failures: list[tuple[str, Exception]] = []
     # fresh interpreters, not forks: a fork of this process would start with its whole address space (the
     # ledger's engine, every result table: 4 GB at 10M invoices), and Python's reference counting would copy it
     # page by page into each worker
@@ -200,7 +223,7 @@ def execute_notebooks(runs: list[NotebookRun], progress: Progress) -> None:
     )
     try:
         futures = {
-            pool.submit(execute_notebook_file, src, dst, parameters, cwd): name
+            pool.submit(execute_notebook_file, src, dst, parameters, cwd, sockets_root): name
             for name, (src, dst, parameters, cwd) in jobs.items()
         }
         for done, future in enumerate(as_completed(futures), start=1):
@@ -219,16 +242,7 @@ def execute_notebooks(runs: list[NotebookRun], progress: Progress) -> None:
             child.terminate()
         raise
     pool.shutdown(wait=True)
-    for _, failure in failures:
-        if isinstance(failure, OSError) and failure.errno in MACHINE_ERRNOS:
-            # the disk filled up (or the folder went read-only) under a notebook: not the notebook's fault
-            raise failure
-    if failures:
-        lines = [f"{name}: {_notebook_failure(exc)}" for name, exc in failures]
-        raise PackError(
-            "notebook(s) failed:\n  " + "\n  ".join(lines),
-            hint="the executed copy, run up to the failing cell, is kept with this run",
-        )
+    return failures
 
 
 def _notebook_failure(exc: Exception) -> str:
