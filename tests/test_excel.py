@@ -207,9 +207,10 @@ def test_a_customer_name_that_looks_like_a_formula_stays_text(workbook) -> None:
 # --- the rows written straight into the sheet's XML (outputs/excel.py write_rows) ------------------------------
 
 
-def _sheet_xml(columns: list[list[Any]], fast: bool) -> str:
-    """The XML of a one-sheet constant-memory workbook holding ``columns`` under a header: written by write_rows, or
-    cell by cell through XlsxWriter's public API (the oracle: what the workbook was before write_rows)."""
+def _sheet_xml(columns: list[list[Any]], fast: bool, cuts: list[int] | None = None) -> str:
+    """The XML of a one-sheet constant-memory workbook holding ``columns`` under a header: written by write_rows (in
+    blocks of rows split at ``cuts``), or cell by cell through XlsxWriter's public API (the oracle: what the workbook
+    was before write_rows)."""
     import io
 
     import xlsxwriter
@@ -232,7 +233,8 @@ def _sheet_xml(columns: list[list[Any]], fast: bool) -> str:
     sheet = book.add_worksheet("T")
     sheet.write_row(0, 0, ["Money", "Date", "Text"], styles.header)
     if fast:
-        excel.write_rows(sheet, styles, formats, columns)
+        bounds = [0, *sorted(cuts or []), len(columns[0])]
+        excel.write_rows(sheet, styles, formats, ([v[a:b] for v in columns] for a, b in zip(bounds, bounds[1:])))
     else:
         for number, row in enumerate(zip(*columns), start=1):
             for position, value in enumerate(row):
@@ -264,7 +266,8 @@ _CELLS = {
         [0.1, -(2**60), 1e-20, None, "text in a number column"],
         [datetime.datetime(1900, 2, 28), None, datetime.datetime(2026, 10, 31, 12, 30), None, None],
         ["_x0041_", " leading", "trailing\n", None, "&<>\"'\x07\ufffe" + "x" * 70],
-    )
+    ),
+    [1, 1, 4],
 )
 @given(
     st.integers(0, 12).flatmap(
@@ -274,14 +277,19 @@ _CELLS = {
                 for kind in ("number", "date", "text")
             )
         )
-    )
+    ),
+    st.lists(st.integers(0, 12), max_size=4),
 )
-def test_rows_written_straight_into_the_sheet_are_the_xml_xlsxwriter_writes(columns) -> None:
+def test_rows_written_straight_into_the_sheet_are_the_xml_xlsxwriter_writes(columns, cuts) -> None:
     """Numbers (floats, ints past 2**53), dates, text with control characters, XML's special characters, leading or
     trailing blanks, text longer than 60 characters (wrapped), missing cells and rows with no cell at all: the sheet
-    XML is byte for byte what XlsxWriter's own write_number/write_string/write_datetime give."""
+    XML is byte for byte what XlsxWriter's own write_number/write_string/write_datetime give — whole, and written in
+    blocks of rows split anywhere (empty blocks, blocks of empty rows, a format first used in a later block)."""
     columns = [list(values) for values in columns]
-    assert _sheet_xml(columns, fast=True) == _sheet_xml(columns, fast=False)
+    oracle = _sheet_xml(columns, fast=False)
+    assert _sheet_xml(columns, fast=True) == oracle
+    cuts = [min(cut, len(columns[0])) for cut in cuts]
+    assert _sheet_xml(columns, fast=True, cuts=cuts) == oracle
 
 
 def test_text_shaped_like_xlsxwriter_markup_is_escaped_like_any_text(tmp_path: Path) -> None:

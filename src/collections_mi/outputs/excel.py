@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -540,46 +540,68 @@ def _row_cells(sheet: Worksheet, styles: list[str], wrap: str, first: int, colum
     return "".join(f'<row r="{row}">{body}</row>' for row, body in zip(rows, map("".join, zip(*cells))) if body)
 
 
-#: rows turned into XML at a time (bounds the memory of a 1M-row sheet's XML)
+#: rows converted and turned into XML at a time (bounds the memory of a 1M-row sheet: its cells are never all in memory)
 _ROWS_AT_A_TIME = 20_000
 
 
-def write_rows(sheet: Worksheet, styles: _Styles, formats: list[Any], columns: list[list[Any]]) -> None:
-    """Write the data rows (``columns``, from row 1 under the header; ``formats``: each column's number format) straight
-    into the constant-memory worksheet's row file — XlsxWriter's per-cell calls were two thirds of a large workbook's
-    time — and move its dimensions and current row past them as its own writes would. A text longer than the widest
-    column (60 characters) is wrapped. Rows past a sheet's last (SHEET_ROWS) are left out."""
-    count = min(len(columns[0]) if columns else 0, SHEET_ROWS)
-    columns = [values[:count] for values in columns]
-    filled = next((row for row in reversed(range(count)) if any(values[row] is not None for values in columns)), None)
-    if filled is None:
-        return
-    last = filled + 1
-    sheet._check_dimensions(last, 0)  # the dimension (A1:…) covers the last row holding a cell
-    sheet._write_single_row(last + 1)  # the header row goes out first; XlsxWriter's current row is now past ours
-    used = _first_uses(formats, styles.wrap, columns)
-    attributes = [f' s="{used[id(fmt)]}"' if id(fmt) in used else "" for fmt in formats]
-    wrap = f' s="{used[id(styles.wrap)]}"' if id(styles.wrap) in used else ""
-    for start in range(0, last, _ROWS_AT_A_TIME):
-        stop = min(start + _ROWS_AT_A_TIME, last)
-        sheet.fh.write(_row_cells(sheet, attributes, wrap, start + 1, [values[start:stop] for values in columns]))
+def write_rows(sheet: Worksheet, styles: _Styles, formats: list[Any], blocks: Iterable[list[list[Any]]]) -> None:
+    """Write the data rows straight into the constant-memory worksheet's row file — XlsxWriter's per-cell calls were
+    two thirds of a large workbook's time — and move its dimensions and current row past them as its own writes
+    would. ``blocks``: consecutive blocks of rows from row 1 under the header, each as its columns' cells (as
+    :func:`column_cells` stores them); ``formats``: each column's number format. A text longer than the widest column
+    (60 characters) is wrapped. The XML is the same however the rows are split into blocks."""
+    first, last = 1, None
+    for columns in blocks:
+        rows = len(columns[0]) if columns else 0
+        if rows == 0:
+            continue
+        if first == 1:
+            sheet._write_single_row(
+                SHEET_ROWS + 1
+            )  # the header row goes out first; XlsxWriter's current row is past ours
+        filled = next(
+            (row for row in reversed(range(rows)) if any(values[row] is not None for values in columns)), None
+        )
+        if filled is not None:
+            last = first + filled
+            used = _first_uses(formats, styles.wrap, columns)
+            attributes = [f' s="{used[id(fmt)]}"' if id(fmt) in used else "" for fmt in formats]
+            wrap = f' s="{used[id(styles.wrap)]}"' if id(styles.wrap) in used else ""
+            sheet.fh.write(_row_cells(sheet, attributes, wrap, first, columns))
+        first += rows
+    if last is not None:
+        sheet._check_dimensions(last, 0, ignore_col=True)  # the dimension (A1:…) covers the last row holding a cell
 
 
 def write_table(sheet: Worksheet, styles: _Styles, frame: pd.DataFrame, currency: str) -> None:
-    """One table: readable headers, typed cells, widths from the shown values, frozen header and a filter."""
+    """One table: readable headers, typed cells, widths from the shown values, frozen header and a filter. Its rows
+    are converted and written a block at a time (:data:`_ROWS_AT_A_TIME`); rows past a sheet's last (SHEET_ROWS)
+    are left out (the contents sheet says so)."""
     columns = [str(c) for c in frame.columns]
     plans = [plan_column(frame, column, currency) for column in columns]
     formats = [styles.number(plan.number_format) for plan in plans]
     sheet.write_row(0, 0, [plan.header for plan in plans], styles.header)
-    raw = [frame[column].tolist()[:SHEET_ROWS] for column in frame.columns]  # the rest is in the CSV only
-    stored_columns = [
-        column_cells(plan, column, values, currency, raw[plan.currency_at] if plan.currency_at is not None else None)
-        for plan, column, values in zip(plans, columns, raw)
-    ]
-    write_rows(sheet, styles, formats, stored_columns)
+    count = min(len(frame), SHEET_ROWS)  # the rest is in the CSV only
+    shown: list[list[int]] = [[] for _ in plans]
+
+    def blocks() -> Iterator[list[list[Any]]]:
+        for start in range(0, count, _ROWS_AT_A_TIME):
+            part = frame.iloc[start : min(start + _ROWS_AT_A_TIME, count)]
+            raw = [part[column].tolist() for column in part.columns]
+            stored = [
+                column_cells(
+                    plan, column, values, currency, raw[plan.currency_at] if plan.currency_at is not None else None
+                )
+                for plan, column, values in zip(plans, columns, raw)
+            ]
+            if start == 0:  # widths from the first rows' shown values
+                for position, plan in enumerate(plans):
+                    shown[position] = [shown_width(plan, v) for v in stored[position][:_SAMPLE] if v is not None]
+            yield stored
+
+    write_rows(sheet, styles, formats, blocks())
     for position, plan in enumerate(plans):
-        shown = [shown_width(plan, stored) for stored in stored_columns[position][:_SAMPLE] if stored is not None]
-        sheet.set_column(position, position, column_width(plan.header, shown), formats[position])
+        sheet.set_column(position, position, column_width(plan.header, shown[position]), formats[position])
     sheet.freeze_panes(1, 0)
     if columns:
         sheet.autofilter(0, 0, min(max(len(frame), 1), SHEET_ROWS), len(columns) - 1)
@@ -600,9 +622,7 @@ def write_excel(
     sheets = []
     for name, frame in tables.items():
         label = table_label(name)
-        sheets.append(
-            _Sheet(name, sheet_name(label.title, used), label.description, _with_customer_names(frame, names))
-        )
+        sheets.append(_Sheet(name, sheet_name(label.title, used), label.description, frame))
     kpis = kpi_frame(results)
     kpi_line = _Sheet("", KPI_SHEET, "Every KPI of the pack (kpis.json) with its name and unit.", kpis)
     workbook = xlsxwriter.Workbook(
@@ -619,7 +639,8 @@ def write_excel(
         write_kpis(workbook.add_worksheet(KPI_SHEET), styles, kpis, currency)
         for sheet in sheets:
             raise_if_stopped()  # the pack writes the workbook beside its notebooks: a stop ends it here
-            write_table(workbook.add_worksheet(sheet.title), styles, sheet.frame, currency)
+            # the names beside the ids a sheet at a time: a copy of one table in memory, not of all of them
+            write_table(workbook.add_worksheet(sheet.title), styles, _with_customer_names(sheet.frame, names), currency)
     finally:
         workbook.close()
     return {sheet.table: sheet.title for sheet in sheets}
