@@ -219,6 +219,44 @@ def test_a_table_csv_is_what_csv_writer_writes_with_carriage_returns_quoted(tmp_
     assert path.read_bytes().decode("utf-8") == expected.getvalue()
 
 
+_TYPED_COLUMNS = {
+    "amount": st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=-1000, max_value=1000),
+    "days": st.integers(-3, 3),
+    "due": st.dates(min_value=dt.date(2026, 1, 1), max_value=dt.date(2026, 1, 5)),
+    "name": st.text(alphabet=st.sampled_from([*'ab,"=\n']), min_size=1, max_size=3),  # "" is written as empty
+    "kept": st.booleans(),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.fixed_dictionaries({c: st.one_of(st.none(), v) for c, v in _TYPED_COLUMNS.items()}), max_size=12),
+    st.integers(1, 5),
+)
+def test_a_table_read_in_blocks_of_rows_is_the_table_written(tmp_path_factory, rows, block) -> None:
+    """read_table reads a block of rows at a time and keeps one object per distinct text of a column: every value
+    comes back with its type and value, wherever the blocks split the rows, and equal cells of a column are one object
+    (what keeps a 10M pack's notebook kernels small)."""
+    from collections_mi.store import results as store
+
+    frame = pd.DataFrame(rows, columns=list(_TYPED_COLUMNS), dtype=object)
+    path = tmp_path_factory.mktemp("blocks") / "t.csv"
+    types = store.write_table(frame, path)
+    saved, store._ROWS_AT_A_TIME = store._ROWS_AT_A_TIME, block
+    try:
+        back = store.read_table(path, types)
+    finally:
+        store._ROWS_AT_A_TIME = saved
+    assert list(back.columns) == list(frame.columns) and len(back) == len(frame)
+    for column in frame.columns:
+        written, read = frame[column].tolist(), back[column].tolist()
+        assert [(type(v), v) for v in read] == [(type(v), v) for v in written], column
+        by_text: dict[str, object] = {}
+        for value in read:  # the same text, the same object
+            if value is not None:
+                assert by_text.setdefault(f"{type(value)}{value}", value) is value, column
+
+
 # --- what each section declares (metrics/published.py) -----------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -162,15 +163,27 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
 }
 
 
+def _parsed(texts: Iterable[str], parse: Callable[[str], Any], seen: dict[str, Any]) -> list[Any]:
+    """Each cell of a column parsed — an empty one as None — with one object per distinct text (``seen``: text →
+    value, kept across a column's blocks of rows): the values are immutable, so a column's repeated dates, ids,
+    labels, counts and amounts share one (the same text gives the same value, a Decimal's exponent included)."""
+    return [seen[text] if text in seen else seen.setdefault(text, parse(text)) for text in texts]
+
+
 def read_table(path: Path, types: Mapping[str, str]) -> pd.DataFrame:
+    """A table as :func:`write_table` wrote it, each column typed, read a block of rows at a time. A 1M-invoice pack's
+    per-item and per-customer tables hold 2.4M cells of which 0.8M distinct: the notebook kernel reading them keeps
+    one object per distinct value of a column, and never all the rows' texts at once."""
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header = [restored(name) for name in next(reader)]
-        rows = list(reader)
-    columns = {}
-    for position, name in enumerate(header):
-        parse = _PARSERS[types.get(name, "str")]
-        columns[name] = pd.Series([parse(r[position]) if r[position] != "" else None for r in rows], dtype="object")
+        parsers = [_PARSERS[types.get(name, "str")] for name in header]
+        seen: list[dict[str, Any]] = [{"": None} for _ in header]
+        values: list[list[Any]] = [[] for _ in header]
+        while rows := list(itertools.islice(reader, _ROWS_AT_A_TIME)):
+            for position, parse in enumerate(parsers):
+                values[position].extend(_parsed((row[position] for row in rows), parse, seen[position]))
+    columns = {name: pd.Series(column, dtype="object") for name, column in zip(header, values)}
     return pd.DataFrame(columns, columns=header)
 
 
