@@ -368,3 +368,38 @@ def test_a_browser_that_cannot_start_fails_the_charts_instead_of_hanging(tmp_pat
     drawing.join(timeout=120)
     assert not drawing.is_alive(), "render_pngs hung on a browser that cannot start"
     assert "browser" in str(outcome["error"]).lower(), outcome
+
+
+def test_a_stop_asked_for_ends_the_charts_while_the_browser_hangs(tmp_path: Path, monkeypatch) -> None:
+    """The pack draws the email's charts in a thread beside its notebooks, which Ctrl-C does not interrupt: with a
+    stop asked for, drawing ends (KeyboardInterrupt) instead of waiting for a browser that never answers — the
+    pack's stop would otherwise wait up to CHART_SECONDS. The join limit only turns a hang into a failure here."""
+    import threading
+
+    import plotly.graph_objects as go
+
+    from collections_mi.core import interrupts
+    from collections_mi.delivery import email
+
+    browser = tmp_path / "chromium"
+    browser.write_text(f"#!/bin/sh\necho $$ > {tmp_path / 'pid'}\nexec sleep 600\n")  # starts, never answers
+    browser.chmod(0o755)
+    monkeypatch.setattr(interrupts, "_RECEIVED", [])
+    outcome: dict[str, BaseException] = {}
+
+    def draw() -> None:
+        try:
+            email.render_pngs([email.Chart("ar", "AR", go.Figure(go.Bar(x=["a"], y=[1])))], str(browser))
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    drawing = threading.Thread(target=draw, daemon=True)
+    drawing.start()
+    drawing.join(timeout=3)
+    assert drawing.is_alive()  # waiting for the browser
+    interrupts._RECEIVED.append(2)  # what the SIGINT handler records
+    drawing.join(timeout=60)
+    assert not drawing.is_alive(), "the charts went on after a stop"
+    assert isinstance(outcome["error"], KeyboardInterrupt)
+    pid = int((tmp_path / "pid").read_text())
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()  # no browser left

@@ -20,6 +20,11 @@ def stop_on(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def stop_requested() -> bool:
+    """Whether a stop was asked for since the process started (for work in a thread, which no signal interrupts)."""
+    return bool(_RECEIVED)
+
+
 def raise_if_stopped() -> None:
     """``KeyboardInterrupt`` if a stop was asked for since the process started (its handler may have been caught)."""
     if _RECEIVED:

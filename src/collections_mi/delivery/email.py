@@ -11,9 +11,13 @@ body: the HTML zip, then ``pack.pdf``, then the inline charts (the last first).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
 import io
+import os
+import signal
+import subprocess
 import threading
 import time
 import warnings
@@ -31,6 +35,7 @@ import plotly.graph_objects as go
 from collections_mi.config.addresses import checked_addresses
 from collections_mi.config.params import Params, ReportConfig
 from collections_mi.core.errors import first_line
+from collections_mi.core.interrupts import raise_if_stopped, stop_requested
 from collections_mi.core.printable import character_problem
 from collections_mi.metrics.published import AgingResult, AllowanceResult, DsoResult
 from collections_mi.metrics.result import SectionResult, Unavailable
@@ -152,20 +157,41 @@ def render_pngs(figures: Sequence[Chart], chromium: str, width: int = 640, heigh
     Not Kaleido's "sync server" (``kaleido.start_sync_server`` + ``plotly.io.to_image``): when its browser fails to
     start, the server's thread dies and every later ``to_image`` waits on its queue for ever — a pack hung, beside
     its notebooks, on a machine where Chromium could not start (seen with a long $TMPDIR). Here a browser that
-    cannot start, or charts that take longer than :data:`CHART_SECONDS`, raise."""
+    cannot start, or charts that take longer than :data:`CHART_SECONDS`, raise; so does a stop asked for
+    (``KeyboardInterrupt``, within 0.2 s)."""
     import asyncio
 
     import kaleido  # with plotly.io 0.1 s, and it drives a browser: only when charts are drawn
 
     async def draw() -> dict[str, bytes]:
         images: dict[str, bytes] = {}
-        async with kaleido.Kaleido(path=chromium) as browser:
+        browser = kaleido.Kaleido(path=chromium)
+        try:
+            await browser.open()
+        except BaseException:
+            _abandon(browser)
+            raise
+        try:
             for chart in figures:
                 figure = go.Figure(chart.figure)
                 figure.update_layout(width=width, height=height, margin=dict(l=50, r=20, t=50, b=60))
                 options = {"format": "png", "width": width, "height": height, "scale": 2}
                 images[chart.name] = await browser.calc_fig(figure.to_dict(), opts=options)
+        finally:
+            await browser.close()
         return images
+
+    async def draw_unless_stopped() -> dict[str, bytes]:
+        # the pack draws the charts in a thread beside its notebooks, which Ctrl-C does not interrupt: a stop asked
+        # for closes the browser within 0.2 s instead of letting the pack wait for the charts
+        drawing = asyncio.ensure_future(asyncio.wait_for(draw(), CHART_SECONDS))
+        while not drawing.done():
+            await asyncio.wait({drawing}, timeout=0.2)
+            if stop_requested() and not drawing.done():
+                drawing.cancel()
+                await asyncio.gather(drawing, return_exceptions=True)  # Kaleido closes its browser
+                raise_if_stopped()
+        return drawing.result()
 
     outcome: dict[str, Any] = {}
 
@@ -173,7 +199,7 @@ def render_pngs(figures: Sequence[Chart], chromium: str, width: int = 640, heigh
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                outcome["images"] = asyncio.run(asyncio.wait_for(draw(), CHART_SECONDS))
+                outcome["images"] = asyncio.run(draw_unless_stopped())
         except BaseException as exc:  # handed to the caller's thread below
             outcome["error"] = exc
 
@@ -187,6 +213,24 @@ def render_pngs(figures: Sequence[Chart], chromium: str, width: int = 640, heigh
             raise RuntimeError(f"timed out (the charts may take {CHART_SECONDS} s in all)")
         raise error
     return dict(outcome["images"])
+
+
+def _abandon(browser: Any) -> None:
+    """End a browser that failed, timed out or was stopped while it started: choreographer (under Kaleido) then
+    leaves its process running and its temporary profile folder behind (``org.chromium.Chromium.*`` in $TMPDIR)."""
+    process = getattr(browser, "subprocess", None)
+    if process is not None:
+        if os.name == "posix":  # Chromium runs under choreographer's wrapper, in a process group of its own
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+        elif process.poll() is None:
+            process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+    for part in (getattr(browser, "_browser_impl", None), getattr(browser, "_html_tmp_dir", None)):
+        if part is not None:
+            with contextlib.suppress(Exception):  # best effort: private parts of choreographer and Kaleido
+                part.clean()
 
 
 def zip_pack(folder: Path) -> bytes:

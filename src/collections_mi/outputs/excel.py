@@ -555,10 +555,8 @@ def write_rows(sheet: Worksheet, styles: _Styles, formats: list[Any], blocks: It
         rows = len(columns[0]) if columns else 0
         if rows == 0:
             continue
-        if first == 1:
-            sheet._write_single_row(
-                SHEET_ROWS + 1
-            )  # the header row goes out first; XlsxWriter's current row is past ours
+        if first == 1:  # the header row goes out first; XlsxWriter's current row is now past ours
+            sheet._write_single_row(SHEET_ROWS + 1)
         filled = next(
             (row for row in reversed(range(rows)) if any(values[row] is not None for values in columns)), None
         )
