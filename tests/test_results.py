@@ -235,8 +235,8 @@ _TYPED_COLUMNS = {
 )
 def test_a_table_read_in_blocks_of_rows_is_the_table_written(tmp_path_factory, rows, block) -> None:
     """read_table reads a block of rows at a time and keeps one object per distinct text of a column: every value
-    comes back with its type and value, wherever the blocks split the rows, and equal cells of a column are one object
-    (what keeps a 10M pack's notebook kernels small)."""
+    comes back with its type and value, wherever the blocks split the rows, and equal cells of a column that repeats
+    its values are one object (what keeps a 10M pack's notebook kernels small)."""
     from collections_mi.store import results as store
 
     frame = pd.DataFrame(rows, columns=list(_TYPED_COLUMNS), dtype=object)
@@ -252,9 +252,22 @@ def test_a_table_read_in_blocks_of_rows_is_the_table_written(tmp_path_factory, r
         written, read = frame[column].tolist(), back[column].tolist()
         assert [(type(v), v) for v in read] == [(type(v), v) for v in written], column
         by_text: dict[str, object] = {}
-        for value in read:  # the same text, the same object
+        for value in read:  # the same text, the same object (fewer rows than read_table judges a column on)
             if value is not None:
                 assert by_text.setdefault(f"{type(value)}{value}", value) is value, column
+    # judged after 2 values: a column of distinct values is parsed cell by cell from then on, one that keeps
+    # repeating its values shares them in every block — the values the same either way
+    mixed = pd.DataFrame(
+        {"id": [f"i{n}" for n in range(12)], "due": [dt.date(2026, 1, 5)] * 9 + [None] * 3, "n": [7] * 12}, dtype=object
+    )
+    store.write_table(mixed, path)
+    judged, store._JUDGED_AFTER, store._ROWS_AT_A_TIME = store._JUDGED_AFTER, 2, block
+    try:
+        again = store.read_table(path, {"id": "str", "due": "date", "n": "int"})
+    finally:
+        store._JUDGED_AFTER, store._ROWS_AT_A_TIME = judged, saved
+    assert again["id"].tolist() == mixed["id"].tolist() and again["due"].tolist() == mixed["due"].tolist()
+    assert len({id(v) for v in again["due"].tolist()[:9]}) == len({id(v) for v in again["n"].tolist()}) == 1
 
 
 # --- what each section declares (metrics/published.py) -----------------------------------------------------------
