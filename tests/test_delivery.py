@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from email import policy
 from email.parser import BytesParser
@@ -403,3 +404,25 @@ def test_a_stop_asked_for_ends_the_charts_while_the_browser_hangs(tmp_path: Path
     assert isinstance(outcome["error"], KeyboardInterrupt)
     pid = int((tmp_path / "pid").read_text())
     assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()  # no browser left
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="no chromium (make installs Debian's chromium)")
+def test_a_stop_while_chromium_starts_leaves_nothing_in_the_temporary_folder(tmp_path: Path, monkeypatch) -> None:
+    """A stop asked for while Chromium starts (the pack stopped during its email charts): the browser is ended and
+    the folder Chromium made in $TMPDIR (org.chromium.Chromium.*, found through its profile's SingletonSocket) is
+    removed — the suite's SIGINT test found one left behind."""
+    import plotly.graph_objects as go
+
+    from collections_mi.core import interrupts
+    from collections_mi.delivery import email
+
+    temporary = Path(tempfile.mkdtemp(prefix="cmi-test-", dir="/tmp"))  # short: Chromium's sockets live there
+    try:
+        monkeypatch.setenv("TMPDIR", str(temporary))
+        monkeypatch.setattr("tempfile.tempdir", None)
+        monkeypatch.setattr(interrupts, "_RECEIVED", [2])  # the stop is asked for as the browser starts
+        with pytest.raises(KeyboardInterrupt):
+            email.render_pngs([email.Chart("ar", "AR", go.Figure(go.Bar(x=["a"], y=[1])))], shutil.which("chromium"))
+        assert sorted(p.name for p in temporary.iterdir()) == []
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)

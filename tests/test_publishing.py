@@ -64,7 +64,9 @@ def test_sigint_during_a_pack_leaves_reports_exactly_as_before(published_tiny, r
     assert "nothing was published" in stderr
     assert tree_digest(out) == before
     assert not any((out / ".staging").iterdir())
-    assert sorted(p.name for p in temporary.iterdir()) == []
+    # the kernels' folders are the pack's to remove (a Chromium stopped while starting may leave its own folder:
+    # test_delivery's test_a_stop_while_chromium_starts_leaves_nothing_in_the_temporary_folder covers that)
+    assert sorted(p.name for p in temporary.iterdir() if p.name.startswith("cmi-kernel-")) == []
 
 
 def test_a_second_pack_of_the_same_period_is_refused_while_one_runs(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import datetime as dt
 import html
 import io
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -190,7 +191,7 @@ def render_pngs(figures: Sequence[Chart], chromium: str, width: int = 640, heigh
             if stop_requested() and not drawing.done():
                 drawing.cancel()
                 await asyncio.gather(drawing, return_exceptions=True)  # Kaleido closes its browser
-                raise_if_stopped()
+                raise _ChartsStopped  # a plain exception inside the loop: KeyboardInterrupt is raised outside it
         return drawing.result()
 
     outcome: dict[str, Any] = {}
@@ -209,10 +210,16 @@ def render_pngs(figures: Sequence[Chart], chromium: str, width: int = 640, heigh
     drawing.join()
     if "error" in outcome:
         error = outcome["error"]
+        if isinstance(error, _ChartsStopped):
+            raise_if_stopped()
         if isinstance(error, TimeoutError):
             raise RuntimeError(f"timed out (the charts may take {CHART_SECONDS} s in all)")
         raise error
     return dict(outcome["images"])
+
+
+class _ChartsStopped(Exception):
+    """The email's charts ended because a stop was asked for (:func:`render_pngs` raises KeyboardInterrupt)."""
 
 
 def _abandon(browser: Any) -> None:
@@ -220,17 +227,35 @@ def _abandon(browser: Any) -> None:
     leaves its process running and its temporary profile folder behind (``org.chromium.Chromium.*`` in $TMPDIR)."""
     process = getattr(browser, "subprocess", None)
     if process is not None:
-        if os.name == "posix":  # Chromium runs under choreographer's wrapper, in a process group of its own
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-        elif process.poll() is None:
-            process.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
+        # Chromium runs under choreographer's wrapper, in a process group of its own: asked to end first (it then
+        # removes its own folders in $TMPDIR), killed if it has not within 5 s
+        for ending, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+            if os.name == "posix":
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, ending)
+            elif process.poll() is None:
+                process.send_signal(ending if ending == signal.SIGTERM else signal.SIGTERM)  # Windows: terminate
+            try:
+                process.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    _remove_singleton_folder(browser)
     for part in (getattr(browser, "_browser_impl", None), getattr(browser, "_html_tmp_dir", None)):
         if part is not None:
             with contextlib.suppress(Exception):  # best effort: private parts of choreographer and Kaleido
                 part.clean()
+
+
+def _remove_singleton_folder(browser: Any) -> None:
+    """Remove the ``org.chromium.Chromium.*`` folder a Chromium stopped while starting leaves in $TMPDIR: found through
+    the ``SingletonSocket`` link in its profile (choreographer's temporary ``--user-data-dir``), so it is this
+    browser's and never another's."""
+    with contextlib.suppress(Exception):  # best effort: private parts of choreographer
+        profile = Path(browser._browser_impl.tmp_dir.path)
+        target = Path(os.readlink(profile / "SingletonSocket")).parent
+        if target.name.startswith("org.chromium.Chromium."):
+            shutil.rmtree(target, ignore_errors=True)
 
 
 def zip_pack(folder: Path) -> bytes:
