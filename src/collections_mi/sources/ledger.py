@@ -97,7 +97,7 @@ def _connect_duckdb(database: str = ":memory:", read_only: bool = False) -> Any:
     """A DuckDB connection with bounded memory: $COLLECTIONS_MI_MEMORY_LIMIT (default 2GB; e.g. 8GB, 500MB),
     spilling to $COLLECTIONS_MI_TEMP_DIR (default: a folder per process in the system temp dir, which DuckDB
     creates only when it spills and removes on close),
-    and $COLLECTIONS_MI_THREADS threads (default: all cores); memory the engine freed goes back to the system."""
+    and $COLLECTIONS_MI_THREADS threads (default: all cores)."""
     backend = ibis.duckdb.connect(database, read_only=read_only)
     limit = os.environ.get("COLLECTIONS_MI_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT).strip()
     if not re.fullmatch(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", limit, flags=re.IGNORECASE):
@@ -110,10 +110,6 @@ def _connect_duckdb(database: str = ":memory:", read_only: bool = False) -> Any:
         tempfile.gettempdir(), f"collections_mi-duckdb-{os.getpid()}"
     )
     backend.raw_sql(f"SET temp_directory = '{spill.replace(chr(39), chr(39) * 2)}'")
-    # DuckDB's allocator (jemalloc) keeps the pages of freed query memory until a later allocation purges them: after
-    # the Book's tables were dropped, a 1M-invoice pack still held ~400 MB the engine no longer used, through the
-    # notebooks, the workbook and the history. Its background threads give them back to the system within seconds.
-    backend.raw_sql("SET allocator_background_threads = true")
     threads = os.environ.get("COLLECTIONS_MI_THREADS")
     if threads:
         backend.raw_sql(f"SET threads = {int(threads)}")
