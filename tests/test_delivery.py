@@ -343,29 +343,42 @@ def test_send_uses_email_sender_as_from_and_envelope_and_refuses_a_broken_recipi
     assert len(received) == 2
 
 
-def test_a_browser_that_cannot_start_fails_the_charts_instead_of_hanging(tmp_path: Path) -> None:
-    """Kaleido's sync server waited for ever when its browser died at start (a pack hung beside its notebooks):
-    the charts are drawn on a loop of their own, and a browser that exits at once is an error the email reports
-    (\"email charts omitted\"), not a wait. The thread's join limit only turns a hang into a failure here."""
-    import threading
-
+def _one_chart() -> list:
     import plotly.graph_objects as go
 
-    from collections_mi.delivery.email import Chart, render_pngs
+    from collections_mi.delivery.email import Chart
 
-    browser = tmp_path / "chromium"
-    browser.write_text("#!/bin/sh\nexit 1\n")
-    browser.chmod(0o755)
+    return [Chart("ar", "AR", go.Figure(go.Bar(x=["a"], y=[1])))]
+
+
+def _drawing_beside(browser: Path) -> tuple:
+    """render_pngs with the "browser" at ``browser`` in a thread of its own, as the pack draws the email's charts
+    beside its notebooks: (the thread, where its exception lands as "error")."""
+    import threading
+
+    from collections_mi.delivery.email import render_pngs
+
     outcome: dict[str, BaseException] = {}
 
     def draw() -> None:
         try:
-            render_pngs([Chart("ar", "AR", go.Figure(go.Bar(x=["a"], y=[1])))], str(browser))
+            render_pngs(_one_chart(), str(browser))
         except BaseException as exc:
             outcome["error"] = exc
 
-    drawing = threading.Thread(target=draw, daemon=True)
-    drawing.start()
+    thread = threading.Thread(target=draw, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_a_browser_that_cannot_start_fails_the_charts_instead_of_hanging(tmp_path: Path) -> None:
+    """Kaleido's sync server waited for ever when its browser died at start (a pack hung beside its notebooks):
+    the charts are drawn on a loop of their own, and a browser that exits at once is an error the email reports
+    (\"email charts omitted\"), not a wait. The thread's join limit only turns a hang into a failure here."""
+    browser = tmp_path / "chromium"
+    browser.write_text("#!/bin/sh\nexit 1\n")
+    browser.chmod(0o755)
+    drawing, outcome = _drawing_beside(browser)
     drawing.join(timeout=120)
     assert not drawing.is_alive(), "render_pngs hung on a browser that cannot start"
     assert "browser" in str(outcome["error"]).lower(), outcome
@@ -375,27 +388,13 @@ def test_a_stop_asked_for_ends_the_charts_while_the_browser_hangs(tmp_path: Path
     """The pack draws the email's charts in a thread beside its notebooks, which Ctrl-C does not interrupt: with a
     stop asked for, drawing ends (KeyboardInterrupt) instead of waiting for a browser that never answers — the
     pack's stop would otherwise wait up to CHART_SECONDS. The join limit only turns a hang into a failure here."""
-    import threading
-
-    import plotly.graph_objects as go
-
     from collections_mi.core import interrupts
-    from collections_mi.delivery import email
 
     browser = tmp_path / "chromium"
     browser.write_text(f"#!/bin/sh\necho $$ > {tmp_path / 'pid'}\nexec sleep 600\n")  # starts, never answers
     browser.chmod(0o755)
     monkeypatch.setattr(interrupts, "_RECEIVED", [])
-    outcome: dict[str, BaseException] = {}
-
-    def draw() -> None:
-        try:
-            email.render_pngs([email.Chart("ar", "AR", go.Figure(go.Bar(x=["a"], y=[1])))], str(browser))
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    drawing = threading.Thread(target=draw, daemon=True)
-    drawing.start()
+    drawing, outcome = _drawing_beside(browser)
     drawing.join(timeout=3)
     assert drawing.is_alive()  # waiting for the browser
     interrupts._RECEIVED.append(2)  # what the SIGINT handler records
@@ -411,8 +410,6 @@ def test_a_stop_while_chromium_starts_leaves_nothing_in_the_temporary_folder(tmp
     """A stop asked for while Chromium starts (the pack stopped during its email charts): the browser is ended and
     the folder Chromium made in $TMPDIR (org.chromium.Chromium.*, found through its profile's SingletonSocket) is
     removed — the suite's SIGINT test found one left behind."""
-    import plotly.graph_objects as go
-
     from collections_mi.core import interrupts
     from collections_mi.delivery import email
 
@@ -422,7 +419,7 @@ def test_a_stop_while_chromium_starts_leaves_nothing_in_the_temporary_folder(tmp
         monkeypatch.setattr("tempfile.tempdir", None)
         monkeypatch.setattr(interrupts, "_RECEIVED", [2])  # the stop is asked for as the browser starts
         with pytest.raises(KeyboardInterrupt):
-            email.render_pngs([email.Chart("ar", "AR", go.Figure(go.Bar(x=["a"], y=[1])))], shutil.which("chromium"))
+            email.render_pngs(_one_chart(), shutil.which("chromium"))
         assert sorted(p.name for p in temporary.iterdir()) == []
     finally:
         shutil.rmtree(temporary, ignore_errors=True)

@@ -40,8 +40,8 @@ def published_tiny(tiny_published: SharedPack, tmp_path: Path) -> tuple[Path, Pa
 
 
 def test_sigint_during_a_pack_leaves_reports_exactly_as_before(published_tiny, request: pytest.FixtureRequest) -> None:
-    """… and leaves nothing in the temporary folder either: the kernels' socket folders of the stopped notebook
-    workers go with the pack (each stopped pack used to leave two in /tmp)."""
+    """… and the kernels' socket folders of the stopped notebook workers go with the pack (each stopped pack used to
+    leave two in /tmp)."""
     params, out = published_tiny
     before = tree_digest(out)
     # a short one: Chromium (the email's charts, beside the notebooks) cannot start under a $TMPDIR as long as pytest's

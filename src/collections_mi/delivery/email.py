@@ -205,9 +205,9 @@ def render_pngs(figures: Sequence[Chart], chromium: str, width: int = 640, heigh
             outcome["error"] = exc
 
     # a thread of its own: the caller may be inside a running event loop (a notebook), where asyncio.run refuses
-    drawing = threading.Thread(target=run, name="email-charts", daemon=True)
-    drawing.start()
-    drawing.join()
+    thread = threading.Thread(target=run, name="email-charts", daemon=True)
+    thread.start()
+    thread.join()
     if "error" in outcome:
         error = outcome["error"]
         if isinstance(error, _ChartsStopped):
@@ -223,28 +223,36 @@ class _ChartsStopped(Exception):
 
 
 def _abandon(browser: Any) -> None:
-    """End a browser that failed, timed out or was stopped while it started: choreographer (under Kaleido) then
-    leaves its process running and its temporary profile folder behind (``org.chromium.Chromium.*`` in $TMPDIR)."""
+    """End a browser that failed, timed out or was stopped while it started, which choreographer (under Kaleido) then
+    leaves running: its process, Chromium's own folder in $TMPDIR (:func:`_remove_singleton_folder`), and the
+    temporary profile and page folders of choreographer and Kaleido."""
     process = getattr(browser, "subprocess", None)
     if process is not None:
-        # Chromium runs under choreographer's wrapper, in a process group of its own: asked to end first (it then
-        # removes its own folders in $TMPDIR), killed if it has not within 5 s
-        for ending, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-            if os.name == "posix":
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(process.pid, ending)
-            elif process.poll() is None:
-                process.send_signal(ending if ending == signal.SIGTERM else signal.SIGTERM)  # Windows: terminate
-            try:
-                process.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        _end(process)
     _remove_singleton_folder(browser)
     for part in (getattr(browser, "_browser_impl", None), getattr(browser, "_html_tmp_dir", None)):
         if part is not None:
             with contextlib.suppress(Exception):  # best effort: private parts of choreographer and Kaleido
                 part.clean()
+
+
+def _end(process: subprocess.Popen[Any]) -> None:
+    """End Chromium started under choreographer's wrapper ``process``, in a process group of its own: asked first
+    (SIGTERM to the group; it then removes what it can of its own), killed (SIGKILL) if still there after 5 s.
+    Without process groups (Windows) the wrapper is terminated."""
+    if os.name != "posix":
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)
+        return
+    for ending in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, ending)
+        try:
+            process.wait(timeout=5)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _remove_singleton_folder(browser: Any) -> None:
