@@ -406,6 +406,22 @@ def test_out_on_a_read_only_file_system_is_a_named_error(baseline: Baseline, tmp
         )
 
 
+@pytest.mark.slow
+def test_an_engine_out_of_memory_is_a_named_error_and_the_previous_pack_stays(
+    baseline: Baseline, tmp_path: Path
+) -> None:
+    out = copy_out(baseline, tmp_path / "reports")
+    before = tree_digest(out)
+    run = pack(baseline, out, *ONLY, env={"COLLECTIONS_MI_MEMORY_LIMIT": "1MB"})
+    assert run.returncode == 7, run.stderr[-3000:]
+    assert TRACEBACK not in run.stderr and "internal error" not in run.stderr and "Published" not in run.stdout
+    assert "error: the DuckDB engine ran out of memory" in run.stderr
+    assert "its limit of 1MB (COLLECTIONS_MI_MEMORY_LIMIT)" in run.stderr
+    assert "\n  fix: raise the limit, e.g. COLLECTIONS_MI_MEMORY_LIMIT=1GB" in run.stderr
+    assert tree_digest(out) == before
+    assert list((out / publish.STAGING).iterdir()) == [] and not (out / publish.FAILED).exists()
+
+
 @contextlib.contextmanager
 def not_writable(folder: Path) -> Iterator[None]:
     """``folder`` refuses new entries: the immutable attribute for root (permission bits do not stop root), mode

@@ -33,6 +33,7 @@ from collections_mi.core.errors import (
 from collections_mi.core.imports import skip_unused_slow_imports
 from collections_mi.core.interrupts import stop_on
 from collections_mi.core.printable import escaped
+from collections_mi.sources.engine_memory import out_of_memory
 
 if TYPE_CHECKING:
     from collections_mi.config.params import Params
@@ -354,6 +355,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return OutputNotWritable.exit_code
     except Exception as exc:
+        engine = out_of_memory(exc)  # the machine's settings, not a fault in collections_mi
+        if engine is not None:
+            print(f"error: {escaped(str(engine))}", file=sys.stderr)
+            return engine.exit_code
         return _internal_error(args, exc)
 
 

@@ -147,3 +147,10 @@ class DeliveryError(CollectionsMIError):
     """The email could not be sent."""
 
     exit_code = 5
+
+
+class EngineOutOfMemory(CollectionsMIError):
+    """The engine needed more memory than its limit allows for a step it cannot spill to disk (DuckDB's
+    ``OutOfMemoryException``): a fault of the machine's settings, not of the data. Nothing was published."""
+
+    exit_code = 7

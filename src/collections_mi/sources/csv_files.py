@@ -13,6 +13,7 @@ import ibis.expr.types as ir
 
 from collections_mi.config.params import CsvDialect
 from collections_mi.core.contract import TABLES
+from collections_mi.sources.engine_memory import out_of_memory
 
 #: the longest line (record) a CSV may have; a longer one is almost always an unclosed quote
 MAX_CSV_LINE_BYTES = 2 * 1024 * 1024
@@ -265,7 +266,9 @@ def read_csv(
             # parse the CSV once into the engine; every later query reads the in-engine copy
             table = backend.create_table(f"src_{name}", view)
         except Exception as exc:  # duckdb raises its own error types for unreadable CSV
-            raise _explain_csv_error(readable, str(exc), dialect, shown=path.name, table=name) from None
+            raise out_of_memory(exc, f"reading {path.name}") or _explain_csv_error(
+                readable, str(exc), dialect, shown=path.name, table=name
+            ) from None
         _check_value_counts(readable, len(names), dialect.delimiter, shown=path.name)
     finally:
         if readable != path:

@@ -33,6 +33,7 @@ from collections_mi.core.contract import TABLES
 from collections_mi.core.errors import SourceError, first_line
 from collections_mi.sources.audiences import check_audience_columns
 from collections_mi.sources.csv_files import DEFAULT_DIALECT, CsvProblem, read_csv
+from collections_mi.sources.engine_memory import memory_limit
 from collections_mi.sources.typed_views import TableNames, table_views
 
 
@@ -88,24 +89,13 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-#: DuckDB's memory ceiling unless $COLLECTIONS_MI_MEMORY_LIMIT says otherwise: beyond it the engine spills to
-#: disk instead of growing (its own default, 80 % of RAM, let a 10M-invoice run reach 8 GB)
-DEFAULT_MEMORY_LIMIT = "2GB"
-
-
 def _connect_duckdb(database: str = ":memory:", read_only: bool = False) -> Any:
     """A DuckDB connection with bounded memory: $COLLECTIONS_MI_MEMORY_LIMIT (default 2GB; e.g. 8GB, 500MB),
     spilling to $COLLECTIONS_MI_TEMP_DIR (default: a folder per process in the system temp dir, which DuckDB
     creates only when it spills and removes on close),
     and $COLLECTIONS_MI_THREADS threads (default: all cores)."""
     backend = ibis.duckdb.connect(database, read_only=read_only)
-    limit = os.environ.get("COLLECTIONS_MI_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT).strip()
-    if not re.fullmatch(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", limit, flags=re.IGNORECASE):
-        raise SourceError(
-            f"COLLECTIONS_MI_MEMORY_LIMIT={limit!r} is not a memory size",
-            hint="set it like 2GB, 8GB or 500MB, or unset it for the default (2GB)",
-        )
-    backend.raw_sql(f"SET memory_limit = '{limit}'")
+    backend.raw_sql(f"SET memory_limit = '{memory_limit()}'")
     spill = os.environ.get("COLLECTIONS_MI_TEMP_DIR") or os.path.join(
         tempfile.gettempdir(), f"collections_mi-duckdb-{os.getpid()}"
     )

@@ -20,6 +20,8 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from collections_mi.sources.engine_memory import out_of_memory
+
 #: strftime formats the screen can check, as the regex a conforming value must fully match
 _STRFTIME_PATTERNS = {"%Y-%m-%d": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
 _KNOWN_KWARGS = {"column", "column_list", "regex", "value_set", "strftime_format", "result_format"}
@@ -99,7 +101,8 @@ def screen(table: ir.Table, items: Sequence[dict[str, Any]], extra: Mapping[str,
             if duplicated:
                 flagged.append(position)
     except Exception as exc:  # an engine without regex or try_cast support: let GX judge
-        raise Unscreenable(f"{type(exc).__name__}: {exc}") from exc
+        # (not an engine out of memory: Great Expectations would then hold the whole table in pandas)
+        raise out_of_memory(exc, "validating the ledger") or Unscreenable(f"{type(exc).__name__}: {exc}") from exc
     return Screen(
         rows=int(counts["__rows"]),
         flagged=tuple(sorted(flagged)),
