@@ -8,12 +8,17 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
+import ibis
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from collections_mi.config.params import load_params
 from collections_mi.core.contract import RISK_GRADES, TABLES
 from collections_mi.core.errors import SourceError
 from collections_mi.metrics.book import Book, book_of, open_book
+from collections_mi.metrics.derived import running_totals
 from collections_mi.metrics.sections import SECTIONS, available_sections, compute_sections, flat_kpis
 from collections_mi.sources.ledger import fetch, open_ledger
 
@@ -142,3 +147,41 @@ def test_an_optional_table_the_ledger_lacks_is_none(tiny_ledger: Path, tmp_path:
     book = book_of(ledger, params)
     assert book.gl_balances is None and book.adjustments is not None
     assert book.shape.missing("gl_balances") == "the ledger has no gl_balances table"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["I1", "I2", "I3", "I4"]),
+        st.dictionaries(
+            st.dates(dt.date(2026, 1, 1), dt.date(2026, 3, 31)),
+            st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("99999.9999"), places=4),
+            min_size=1,
+            max_size=8,
+        ),
+        max_size=4,
+    )
+)
+def test_running_totals_are_each_invoices_sum_up_to_each_of_its_days(
+    days: dict[str, dict[dt.date, Decimal]],
+) -> None:
+    """The running total the spans and settlements are built from (a join and a sum, which spill to disk, instead of
+    a window): for each invoice and day, the sum of that invoice's amounts on or before the day, exact."""
+    rows = [(invoice, day, amount) for invoice, amounts in days.items() for day, amount in amounts.items()]
+    daily = ibis.memtable(
+        pa.table(
+            {
+                "invoice_id": pa.array([r[0] for r in rows], pa.string()),
+                "event_date": pa.array([r[1] for r in rows], pa.date32()),
+                "reduced": pa.array([r[2] for r in rows], pa.decimal128(18, 4)),
+            }
+        )
+    )
+    totals = ibis.duckdb.connect().to_pyarrow(running_totals(daily, "reduced", "cumulative")).to_pylist()
+    expected = {
+        (invoice, day): sum((a for d, a in amounts.items() if d <= day), Decimal(0))
+        for invoice, amounts in days.items()
+        for day in amounts
+    }
+    assert {(row["invoice_id"], row["event_date"]): row["cumulative"] for row in totals} == expected
+    assert len(totals) == len(rows)

@@ -48,6 +48,23 @@ def daily_reductions(payments: ir.Table, adjustments: ir.Table | None) -> ir.Tab
     return events.group_by(["invoice_id", "event_date"]).aggregate(reduced=events.amount.sum())
 
 
+def running_totals(daily: ir.Table, amount: str, total: str) -> ir.Table:
+    """Per invoice and day of ``daily`` (one row per ``invoice_id`` and ``event_date``): ``total`` = Σ ``amount`` of
+    that invoice's days up to and including that day.
+
+    A join of each day with the invoice's days on or before it, then a sum — not a running-sum window: joins and
+    aggregates spill to disk beyond DuckDB's memory limit, a window over every invoice's days does not (a 10M-invoice
+    ledger ran out of memory there at a 1GB limit). An invoice has few days (a payment or two, a credit), so the join
+    stays about the size of ``daily``."""
+    earlier = daily.select(
+        earlier_invoice_id=daily.invoice_id, earlier_date=daily.event_date, earlier_amount=daily[amount]
+    )
+    joined = daily.join(
+        earlier, [daily.invoice_id == earlier.earlier_invoice_id, earlier.earlier_date <= daily.event_date]
+    )
+    return joined.group_by(["invoice_id", "event_date"]).aggregate(**{total: joined.earlier_amount.sum()})
+
+
 def invoice_spans(invoices: ir.Table, daily: ir.Table) -> ir.Table:
     """Every invoice (as :func:`with_invoice_defaults` gives them) with ``closed_on``: the first day its reductions
     (``daily``, :func:`daily_reductions`) reach its amount (null while open).
@@ -56,11 +73,7 @@ def invoice_spans(invoices: ir.Table, daily: ir.Table) -> ir.Table:
     ``[invoice_date, closed_on)``. This lets :func:`collections_mi.metrics.balances.open_items` build only the
     (invoice, date) pairs where the invoice is open, instead of every invoice × every date.
     """
-    running = daily.mutate(
-        cumulative=daily.reduced.sum().over(
-            ibis.window(group_by=daily.invoice_id, order_by=daily.event_date, rows=(None, 0))
-        )
-    )
+    running = running_totals(daily, "reduced", "cumulative")
     amounts = invoices.select(amount_invoice_id=invoices.invoice_id, invoice_amount=invoices.amount)
     reached = running.join(amounts, running.invoice_id == amounts.amount_invoice_id).filter(
         lambda t: t.cumulative >= t.invoice_amount
@@ -92,9 +105,7 @@ def settled_invoices(invoices: ir.Table, payments: ir.Table, adjustments: ir.Tab
         )
     events = events.filter(events.event_date <= as_of)
     daily = events.group_by(["invoice_id", "event_date"]).aggregate(amount=events.amount.sum())
-    running = daily.mutate(
-        applied=daily.amount.sum().over(ibis.window(group_by="invoice_id", order_by="event_date", rows=(None, 0)))
-    )
+    running = running_totals(daily, "amount", "applied")
     running = running.join(inv.select("invoice_id", invoice_amount=inv.amount), "invoice_id")
     closed = (
         running.filter(running.applied >= running.invoice_amount)
