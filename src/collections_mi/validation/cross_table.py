@@ -844,8 +844,8 @@ def run_checks(
             continue
         items = set_check.items(ctx)
         outcome.checks_run += 1
-        counted = items if set_check.counted is None else set_check.counted(ctx)
-        count = int(counted.count().to_pyarrow().as_py() or 0)
+        to_count = items if set_check.counted is None else set_check.counted(ctx)
+        count = int(to_count.count().to_pyarrow().as_py() or 0)
         if count:
             sample = _fetch(items.order_by(list(set_check.order_by)).limit(sample_rows))
             outcome.failures.append(
