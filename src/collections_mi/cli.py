@@ -337,8 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except CollectionsMIError as exc:
-        print(f"error: {escaped(str(exc))}", file=sys.stderr)  # data in a message never drives the terminal
-        return exc.exit_code
+        return _user_error(exc)
     except KeyboardInterrupt:
         print("interrupted: nothing was published", file=sys.stderr)
         return 130
@@ -357,9 +356,14 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         engine = out_of_memory(exc)  # the machine's settings, not a fault in collections_mi
         if engine is not None:
-            print(f"error: {escaped(str(engine))}", file=sys.stderr)
-            return engine.exit_code
+            return _user_error(engine)
         return _internal_error(args, exc)
+
+
+def _user_error(exc: CollectionsMIError) -> int:
+    """The error's message and fix on one ``error:`` line (and its fix line), and its exit code."""
+    print(f"error: {escaped(str(exc))}", file=sys.stderr)  # data in a message never drives the terminal
+    return exc.exit_code
 
 
 def _internal_error(args: argparse.Namespace, exc: Exception) -> int:

@@ -35,7 +35,8 @@ def memory_limit() -> str:
 
 
 def _bytes(size: str) -> int:
-    match = _SIZE.fullmatch(size.strip())
+    """``size`` (as :func:`memory_limit` gives it) in bytes."""
+    match = _SIZE.fullmatch(size)
     if match is None:
         raise ValueError(f"not a memory size: {size!r}")
     return int(float(match.group(1)) * _BYTES[match.group(2).lower()])
@@ -71,11 +72,11 @@ def out_of_memory(exc: BaseException, doing: str | None = None) -> EngineOutOfMe
     was being done (``doing``, e.g. "reading invoices.csv") and how to give the engine more room."""
     if not is_out_of_memory(exc):
         return None
-    limit = os.environ.get(MEMORY_LIMIT_VARIABLE, DEFAULT_MEMORY_LIMIT).strip()
     try:
-        current = _bytes(limit)
-    except ValueError:  # the connection would have refused it: the default was in force
-        limit, current = DEFAULT_MEMORY_LIMIT, _bytes(DEFAULT_MEMORY_LIMIT)
+        limit = memory_limit()
+    except SourceError:  # the connection would have refused it: the default was in force
+        limit = DEFAULT_MEMORY_LIMIT
+    current = _bytes(limit)
     wanted, room = 2 * current, ""
     machine = _machine_memory()
     if machine is not None:
