@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -146,6 +147,12 @@ def _run_cli_in_child(argv: list[str], env: dict[str, str], cwd: str, stdout: st
 
 _PRELOADED: list = []
 
+#: held while a preloaded child starts and while its exit code is read. ``Process.start()`` polls every other live
+#: child (``multiprocessing.process._cleanup``), and a forkserver child's exit code is 4 bytes on a pipe that only
+#: one reader gets: a thread's ``start()`` racing another thread's ``join()`` left the loser with 255 instead of
+#: the child's own code (CPython gh-130895; seen in CI once in ~1,500 runs: a case that exited 2 reported 255)
+_CHILDREN = threading.Lock()
+
 
 def cli_preloaded(
     *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, timeout: float = 900
@@ -155,6 +162,7 @@ def cli_preloaded(
     that fails validation then costs its validation, not ~6 s of imports. The exit code, stdout and stderr are the
     child's own. For the many bad-input cases; other tests use :func:`cli`."""
     import multiprocessing
+    import multiprocessing.connection
     import tempfile
 
     if not _PRELOADED:
@@ -174,14 +182,17 @@ def cli_preloaded(
     with tempfile.TemporaryDirectory() as folder:
         out, err = os.path.join(folder, "stdout"), os.path.join(folder, "stderr")
         child = context.Process(target=_run_cli_in_child, args=(list(args), {**(env or {})}, str(cwd), out, err))
-        child.start()
-        child.join(timeout)
-        if child.exitcode is None:
-            child.kill()
-            child.join()
-            raise TimeoutError(f"collections-mi {' '.join(args)} took longer than {timeout} s")
+        with _CHILDREN:
+            child.start()
+        ended = multiprocessing.connection.wait([child.sentinel], timeout)  # not join(): it reads the code unlocked
+        with _CHILDREN:
+            if not ended:
+                child.kill()
+                child.join()
+                raise TimeoutError(f"collections-mi {' '.join(args)} took longer than {timeout} s")
+            code = child.exitcode
         read = lambda path: Path(path).read_text(encoding="utf-8", errors="replace") if os.path.exists(path) else ""  # noqa: E731
-        return subprocess.CompletedProcess(["collections-mi", *args], child.exitcode, read(out), read(err))
+        return subprocess.CompletedProcess(["collections-mi", *args], code, read(out), read(err))
 
 
 #: the environment of a pack whose test reads neither pack.pdf nor the email's charts: no headless Chromium, so
