@@ -7,6 +7,7 @@ was told before). It is a named error, exit 7, saying which limit was in force a
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -33,6 +34,14 @@ def duckdb_out_of_memory() -> BaseException:
     finally:
         connection.close()
     raise AssertionError("DuckDB held a million strings in 1 MB")
+
+
+def error_after_progress(stderr: str) -> str:
+    """What follows the stages' progress lines (``HH:MM:SS [period] …``) in ``stderr``: the error."""
+    lines = stderr.splitlines(keepends=True)
+    while lines and re.match(r"\d\d:\d\d:\d\d \[\d{4}-\d\d\] ", lines[0]):
+        lines.pop(0)
+    return "".join(lines)
 
 
 def test_out_of_memory_names_the_limit_what_was_done_and_a_larger_limit(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,7 +112,7 @@ def test_reading_csv_exports_beyond_the_limit_names_the_file_not_a_csv_fault(dem
     assert run.returncode == 7, run.stderr
     assert TRACEBACK not in run.stderr and "internal error" not in run.stderr
     assert "cannot be read as" not in run.stderr  # not blamed on the file
-    assert run.stderr.startswith("error: the DuckDB engine ran out of memory reading ")
+    assert error_after_progress(run.stderr).startswith("error: the DuckDB engine ran out of memory reading ")
     assert ".csv: a step needed more than its limit of 1MB (COLLECTIONS_MI_MEMORY_LIMIT)" in run.stderr
     assert "\n  fix: raise the limit, e.g. COLLECTIONS_MI_MEMORY_LIMIT=1GB" in run.stderr
 
@@ -114,7 +123,7 @@ def test_computing_beyond_the_limit_is_a_named_error_not_an_internal_error(tiny_
     assert run.returncode == 7, run.stderr
     assert TRACEBACK not in run.stderr and "internal error" not in run.stderr
     assert run.stdout == ""
-    assert run.stderr.startswith("error: the DuckDB engine ran out of memory")
+    assert error_after_progress(run.stderr).startswith("error: the DuckDB engine ran out of memory")
     assert "its limit of 1MB (COLLECTIONS_MI_MEMORY_LIMIT)" in run.stderr
     assert "COLLECTIONS_MI_THREADS=1" in run.stderr
 

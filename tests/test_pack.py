@@ -74,10 +74,40 @@ def test_kpis_and_aging_table_match_the_oracle(published, demo_ledger: Path) -> 
 
 
 def test_metrics_command_prints_the_same_kpis(published) -> None:
+    """stdout is kpis.json's object alone; the stages go to stderr as the pack's do, each start and end."""
     params, out, _ = published
     run = cli("metrics", "--params", str(params))
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == json.loads((out / "2026-10" / "kpis.json").read_text())
+    assert stages(run.stderr) == [
+        "opening source files:<ledger> …",
+        "opening source files:<ledger> done",
+        "validating input data …",
+        "validating input data done",
+        "computing aging, dso, allowance, watchlist, agency, cash …",
+        "computing aging, dso, allowance, watchlist, agency, cash done",
+    ]
+
+
+def test_validate_command_shows_its_stages_and_what_passed(published) -> None:
+    params, _, _ = published
+    run = cli("validate", "--params", str(params))
+    assert run.returncode == 0, run.stderr
+    assert stages(run.stderr) == [
+        "opening source files:<ledger> …",
+        "opening source files:<ledger> done",
+        "validating input data …",
+        "validating input data done",
+    ]
+    assert re.fullmatch(r"validation passed: 321 checks in \d+\.\d s\n", run.stdout), run.stdout
+
+
+def stages(stderr: str) -> list[str]:
+    """The progress lines of ``stderr`` without their clock, period, folder and seconds; every line must be one."""
+    lines = stderr.splitlines()
+    shown = [re.fullmatch(r"\d\d:\d\d:\d\d \[2026-10\] (.+)", line) for line in lines]
+    assert all(shown), stderr
+    return [re.sub(r" \(\d+\.\d s\)$", "", re.sub(r"files:\S+", "files:<ledger>", m[1])) for m in shown if m]
 
 
 def test_html_is_offline_without_code_and_shows_the_same_numbers(published) -> None:

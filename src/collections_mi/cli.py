@@ -66,17 +66,14 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     from collections_mi.runs.pack import compute_kpis
     from collections_mi.store.results import kpis_json
 
-    sys.stdout.write(kpis_json(compute_kpis(args.params, validate=not args.skip_validation)))
+    sys.stdout.write(kpis_json(compute_kpis(args.params, validate=not args.skip_validation, progress=_progress)))
     return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from collections_mi.config.params import load_params
-    from collections_mi.sources.ledger import open_ledger
-    from collections_mi.validation.gate import validate_ledger
+    from collections_mi.runs.pack import validate_source
 
-    params = load_params(args.params)
-    report = validate_ledger(open_ledger(params, args.params), params)
+    report = validate_source(args.params, progress=_progress)
     print(f"validation passed: {report.checks_run} checks in {report.seconds:.1f} s")
     return 0
 

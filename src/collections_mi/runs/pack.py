@@ -50,6 +50,7 @@ from collections_mi.sources.audiences import AudienceLedger, audience_ledger, ma
 from collections_mi.sources.ledger import Ledger, open_ledger
 from collections_mi.store.results import write_results
 from collections_mi.validation.gate import validate_ledger
+from collections_mi.validation.report import ValidationReport
 
 if TYPE_CHECKING:
     from collections_mi.outputs.pdf import PdfOutcome
@@ -723,15 +724,42 @@ def _run_locked(
     return PackOutcome(params.period, final, kpis, clock.timings, time.perf_counter() - clock.started)
 
 
-def compute_kpis(params_path: str | Path, *, validate: bool = True) -> dict[str, Any]:
+def _opened(params: Params, params_path: str | Path, progress: Progress | None) -> tuple[Ledger, _Stopwatch]:
+    """The source opened, and the stopwatch of a command without a pack (`metrics`, `validate`): its stages are
+    shown as the pack's are when ``progress`` is given (a 100M-invoice ledger validates and computes for many
+    minutes)."""
+    clock = _Stopwatch(lambda m: progress(f"[{params.period}] {m}") if progress else None)
+    ledger = clock.run(
+        "open",
+        f"opening source {params.source.kind}:{params.source.location}",
+        lambda: open_ledger(params, params_path),
+    )
+    return ledger, clock
+
+
+def validate_source(params_path: str | Path, progress: Progress | None = None) -> ValidationReport:
+    """`collections-mi validate`: the source of ``params_path`` through the validation gate (raises when it fails)."""
+    params = load_params(params_path)
+    ledger, clock = _opened(params, params_path, progress)
+    report: ValidationReport = clock.run("validate", "validating input data", lambda: validate_ledger(ledger, params))
+    return report
+
+
+def compute_kpis(params_path: str | Path, *, validate: bool = True, progress: Progress | None = None) -> dict[str, Any]:
     """`collections-mi metrics`: the kpis.json object without notebooks (validated unless told otherwise)."""
     params = load_params(params_path)
-    ledger = open_ledger(params, params_path)
+    ledger, clock = _opened(params, params_path, progress)
     if validate:
-        validate_ledger(ledger, params)
+        clock.run("validate", "validating input data", lambda: validate_ledger(ledger, params))
     shape = ledger_shape(ledger.typed, params.as_of)
     sections = available_sections(ledger.typed, shape=shape)
-    return flat_kpis(compute_on_book(ledger, params, sections, shape))
+    return flat_kpis(
+        clock.run(
+            "compute",
+            f"computing {', '.join(s.name for s in sections)}",
+            lambda: compute_on_book(ledger, params, sections, shape),
+        )
+    )
 
 
 def compute_on_book(
