@@ -613,13 +613,9 @@ def _run_locked(
         staging = publishing.staging_dir(out_dir, params.period, run_id)
         keep = False
         try:
-            ledger = clock.run(
-                "open",
-                f"opening source {params.source.kind}:{params.source.location}",
-                lambda: open_ledger(params, params_path),
-            )
+            ledger = _open_source(params, params_path, clock)
             failed_dir = lambda: publishing.keep_failed(out_dir, params.period, run_id, staging)  # noqa: E731
-            report = clock.run("validate", "validating input data", lambda: validate_ledger(ledger, params, failed_dir))
+            report = clock.run("validate", VALIDATING, lambda: validate_ledger(ledger, params, failed_dir))
             # each audience's part of the ledger, before any work: a filter that matches no customer stops here
             audiences = [audience_ledger(ledger.raw, ledger.typed, n, a) for n, a in params.report.audiences.items()]
             shape = ledger_shape(ledger.typed, params.as_of)
@@ -724,33 +720,38 @@ def _run_locked(
     return PackOutcome(params.period, final, kpis, clock.timings, time.perf_counter() - clock.started)
 
 
-def _opened(params: Params, params_path: str | Path, progress: Progress | None) -> tuple[Ledger, _Stopwatch]:
-    """The source opened, and the stopwatch of a command without a pack (`metrics`, `validate`): its stages are
-    shown as the pack's are when ``progress`` is given (a 100M-invoice ledger validates and computes for many
-    minutes)."""
-    clock = _Stopwatch(lambda m: progress(f"[{params.period}] {m}") if progress else None)
-    ledger = clock.run(
-        "open",
-        f"opening source {params.source.kind}:{params.source.location}",
-        lambda: open_ledger(params, params_path),
-    )
-    return ledger, clock
+#: the validation stage's progress line (pack, metrics, validate)
+VALIDATING = "validating input data"
+
+
+def _open_source(params: Params, params_path: str | Path, clock: _Stopwatch) -> Ledger:
+    """The source of ``params`` opened, as the stage "open" of ``clock``."""
+    where = f"{params.source.kind}:{params.source.location}"
+    return clock.run("open", f"opening source {where}", lambda: open_ledger(params, params_path))
+
+
+def _command_clock(params: Params, progress: Progress | None) -> _Stopwatch:
+    """The stopwatch of a command without a pack (`metrics`, `validate`): its stages are shown as the pack's are
+    when ``progress`` is given (a 100M-invoice ledger validates and computes for many minutes)."""
+    return _Stopwatch(lambda m: progress(f"[{params.period}] {m}") if progress else None)
 
 
 def validate_source(params_path: str | Path, progress: Progress | None = None) -> ValidationReport:
     """`collections-mi validate`: the source of ``params_path`` through the validation gate (raises when it fails)."""
     params = load_params(params_path)
-    ledger, clock = _opened(params, params_path, progress)
-    report: ValidationReport = clock.run("validate", "validating input data", lambda: validate_ledger(ledger, params))
+    clock = _command_clock(params, progress)
+    ledger = _open_source(params, params_path, clock)
+    report: ValidationReport = clock.run("validate", VALIDATING, lambda: validate_ledger(ledger, params))
     return report
 
 
 def compute_kpis(params_path: str | Path, *, validate: bool = True, progress: Progress | None = None) -> dict[str, Any]:
     """`collections-mi metrics`: the kpis.json object without notebooks (validated unless told otherwise)."""
     params = load_params(params_path)
-    ledger, clock = _opened(params, params_path, progress)
+    clock = _command_clock(params, progress)
+    ledger = _open_source(params, params_path, clock)
     if validate:
-        clock.run("validate", "validating input data", lambda: validate_ledger(ledger, params))
+        clock.run("validate", VALIDATING, lambda: validate_ledger(ledger, params))
     shape = ledger_shape(ledger.typed, params.as_of)
     sections = available_sections(ledger.typed, shape=shape)
     return flat_kpis(
