@@ -48,7 +48,7 @@ def _sums(records: list[tuple[object, ...]]) -> tuple[SettlementSums, Settlement
     frame = table.to_pandas()
     assert list(frame.columns) == columns
     since = MONTHS[0]
-    return SettlementSums(since, "customer_id", frame), SettlementSums(since, "customer_id", frame, table)
+    return SettlementSums(since, "customer_id", frame), SettlementSums(since, "customer_id", None, table)
 
 
 def _cells(frame: pd.DataFrame) -> dict[object, tuple[str, ...]]:
@@ -83,3 +83,25 @@ def test_arrow_sums_equal_the_decimal_sums(
     assert _cells(arrow.within(later).grouped(later, end, columns)) == _cells(
         general.within(later).grouped(later, end, columns)
     )
+
+
+def _rows(frame: pd.DataFrame) -> list[tuple[str, ...]]:
+    """The rows as text (the Decimal exponent counts too), in a fixed order."""
+    return sorted(tuple(str(v) for v in row) for row in frame.itertuples(index=False, name=None))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(rows, st.integers(min_value=0, max_value=11))
+def test_rows_built_from_the_arrow_table_when_read_are_the_rows_of_the_general_path(
+    records: list[tuple[object, ...]], first: int
+) -> None:
+    """Sums kept as an Arrow table build their Python rows only when read (``frame``), and then the same rows —
+    months as dates, the same Decimals — also for the months from a later first (``within``)."""
+    general, arrow = _sums(records)
+    assert "frame" not in vars(arrow)  # not built until read
+    assert _rows(arrow.frame) == _rows(general.frame)
+    assert all(type(month) is dt.date for month in arrow.frame["month"])
+    since = MONTHS[first]
+    later = arrow.within(since)
+    assert later.table is not None and "frame" not in vars(later)
+    assert _rows(later.frame) == _rows(general.within(since).frame)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -144,12 +145,23 @@ class SettlementSums:
     since: dt.date
     #: the group column (e.g. ``customer_id``); None: the whole book
     by: str | None
-    #: ``month`` (first day), ``by`` (when given) and the settlement sums
-    frame: pd.DataFrame
+    #: the rows as Python objects (:attr:`frame`) when they were gathered so; None when ``table`` holds them
+    rows: pd.DataFrame | None
     #: the same rows as Arrow columns (``month`` a date32) when the engine converted them, so that each money column
     #: has one decimal scale and no null: sums over months per group are then Arrow's, exact integer sums at that
     #: scale, equal to the Decimal sums (and with the same exponent) without a Python addition per row
     table: pa.Table | None = None
+
+    @functools.cached_property
+    def frame(self) -> pd.DataFrame:
+        """``month`` (first day), ``by`` (when given) and the settlement sums as date, int and ``Decimal`` objects.
+        Built from ``table`` only when read: the DSO section and the forecast sum per customer by Arrow, and never
+        read these objects — 9 per (month, customer), millions in a 10M-invoice book, converted for nothing."""
+        if self.rows is not None:
+            return self.rows
+        if self.table is None:
+            raise ValueError("settlement sums without rows")
+        return _with_date_months(self.table.to_pandas(), ["month"] if self.by is None else ["month", self.by])
 
     @classmethod
     def gather(
@@ -166,14 +178,14 @@ class SettlementSums:
             frame = reporting_sums(settled, book.fx, None, "invoice_date", group_keys, measures, SETTLEMENT_MONEY)
             return cls(since, by, _with_date_months(frame, group_keys))
         table = engine_reporting_sums(settled, book.fx, book.fx_in_engine, "invoice_date", group_keys, measures)
-        frame = _with_date_months(table.to_pandas(), group_keys)
         if table.schema.field("month").type != pa.date32():
             table = table.set_column(
                 table.schema.get_field_index("month"), "month", pc.cast(table["month"], pa.date32())
             )
         if by is None or any(table.column(name).null_count for name in [by, *wanted]):
-            return cls(since, by, frame)  # sums by Decimal (a null key or sum: as the general path reads it)
-        return cls(since, by, frame, table)
+            # sums by Decimal (a null key or sum: as the general path reads it)
+            return cls(since, by, _with_date_months(table.to_pandas(), group_keys))
+        return cls(since, by, None, table)
 
     @classmethod
     def covering(cls, book: Book, since: dt.date, by: str, sums: SettlementSums | None) -> SettlementSums:
@@ -200,8 +212,10 @@ class SettlementSums:
             raise ValueError(f"settlement sums gathered from {self.since} cannot give the months from {since}")
         table = self.table
         if table is not None:
-            table = table.filter(pc.greater_equal(table["month"], pa.scalar(since, pa.date32())))
-        return SettlementSums(since, self.by, self.frame[self.frame["month"] >= since].reset_index(drop=True), table)
+            return SettlementSums(
+                since, self.by, None, table.filter(pc.greater_equal(table["month"], pa.scalar(since, pa.date32())))
+            )
+        return SettlementSums(since, self.by, self.frame[self.frame["month"] >= since].reset_index(drop=True))
 
     def grouped(
         self,
