@@ -76,8 +76,8 @@ def test_out_of_memory_suggests_at_most_three_quarters_of_the_machine(monkeypatc
     )
     monkeypatch.delenv("COLLECTIONS_MI_MEMORY_LIMIT")  # the default is in force
     error = out_of_memory(duckdb_out_of_memory())
-    assert error is not None and "its limit of 2GB (COLLECTIONS_MI_MEMORY_LIMIT)" in error.message
-    assert error.hint is not None and "COLLECTIONS_MI_MEMORY_LIMIT=4GB" in error.hint
+    assert error is not None and "its limit of 1GB (COLLECTIONS_MI_MEMORY_LIMIT)" in error.message
+    assert error.hint is not None and "COLLECTIONS_MI_MEMORY_LIMIT=2GB" in error.hint
 
 
 def test_only_duckdb_running_out_of_memory_is_recognised_also_when_wrapped() -> None:
@@ -100,7 +100,7 @@ def test_a_memory_limit_that_is_not_a_size_is_a_named_error(monkeypatch: pytest.
     with pytest.raises(SourceError) as raised:
         memory_limit()
     assert raised.value.message == "COLLECTIONS_MI_MEMORY_LIMIT='lots' is not a memory size"
-    assert raised.value.hint == "set it like 2GB, 8GB or 500MB, or unset it for the default (2GB)"
+    assert raised.value.hint == "set it like 2GB, 8GB or 500MB, or unset it for the default (1GB)"
     for size in ("500MB", "8GB", "1.5GiB", " 2 gb "):
         monkeypatch.setenv("COLLECTIONS_MI_MEMORY_LIMIT", size)
         assert memory_limit() == size.strip()

@@ -90,7 +90,7 @@ def _sha256(path: Path) -> str:
 
 
 def _connect_duckdb(database: str = ":memory:", read_only: bool = False) -> Any:
-    """A DuckDB connection with bounded memory: $COLLECTIONS_MI_MEMORY_LIMIT (default 2GB; e.g. 8GB, 500MB),
+    """A DuckDB connection with bounded memory: $COLLECTIONS_MI_MEMORY_LIMIT (default 1GB; e.g. 8GB, 500MB),
     spilling to $COLLECTIONS_MI_TEMP_DIR (default: a folder per process in the system temp dir, which DuckDB
     creates only when it spills and removes on close),
     and $COLLECTIONS_MI_THREADS threads (default: all cores); memory the engine freed goes back to the system."""
