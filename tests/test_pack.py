@@ -102,6 +102,19 @@ def test_validate_command_shows_its_stages_and_what_passed(published) -> None:
     assert re.fullmatch(r"validation passed: 321 checks in \d+\.\d s\n", run.stdout), run.stdout
 
 
+@pytest.mark.parametrize("command", ["validate", "metrics", "pack"])
+def test_a_password_in_the_source_url_never_reaches_the_terminal(command: str, tmp_path: Path) -> None:
+    """Each command names its source as it opens it ("opening source ibis:postgres://…"): a password written into
+    the URL (rather than in PGPASSWORD) is shown as ***, also when the connection then fails (nothing listens)."""
+    url = "postgres://mi_reader:s3cret-Pa55@127.0.0.1:9/ledger"
+    params = write_params(tmp_path, tmp_path, source={"kind": "ibis", "location": url})
+    out = ["--out", str(tmp_path / "reports")] if command == "pack" else []
+    run = cli(command, "--params", str(params), *out)
+    assert run.returncode == 2, run.stderr
+    assert "s3cret-Pa55" not in run.stdout + run.stderr
+    assert "opening source ibis:postgres://mi_reader:***@127.0.0.1:9/ledger …" in run.stderr
+
+
 def stages(stderr: str) -> list[str]:
     """The progress lines of ``stderr`` without their clock, period, folder and seconds; every line must be one."""
     lines = stderr.splitlines()

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from collections_mi import __version__
 from collections_mi.config.audiences import AUDIENCES_DIR
-from collections_mi.config.params import Params, load_params, params_to_jsonable, write_frozen_params
+from collections_mi.config.params import Params, load_params, params_to_jsonable, redact_url, write_frozen_params
 from collections_mi.core.errors import MACHINE_ERRNOS, PackError, first_line
 from collections_mi.core.interrupts import raise_if_stopped
 from collections_mi.delivery.email import EmailCharts, draw_email_charts, write_email
@@ -726,7 +726,7 @@ VALIDATING = "validating input data"
 
 def _open_source(params: Params, params_path: str | Path, clock: _Stopwatch) -> Ledger:
     """The source of ``params`` opened, as the stage "open" of ``clock``."""
-    where = f"{params.source.kind}:{params.source.location}"
+    where = f"{params.source.kind}:{redact_url(params.source.location)}"  # a URL's password never on the terminal
     return clock.run("open", f"opening source {where}", lambda: open_ledger(params, params_path))
 
 
