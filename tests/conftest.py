@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -198,6 +199,10 @@ def cli_preloaded(
 #: the environment of a pack whose test reads neither pack.pdf nor the email's charts: no headless Chromium, so
 #: neither is drawn (~3–7 s of a browser per pack; tests/test_pdf.py and the shared packs keep them)
 NO_BROWSER = {"COLLECTIONS_MI_CHROMIUM": ""}
+
+
+#: a progress line of the command line on stderr (``HH:MM:SS [YYYY-MM] message``): group 1 the period, 2 the message
+PROGRESS_LINE = re.compile(r"\d\d:\d\d:\d\d \[(\d{4}-\d\d)\] (.+)")
 
 
 def cli(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,6 @@ was told before). It is a named error, exit 7, saying which limit was in force a
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import duckdb
@@ -17,7 +16,7 @@ from collections_mi.core.errors import EngineOutOfMemory, SourceError
 from collections_mi.sources import engine_memory
 from collections_mi.sources.engine_memory import is_out_of_memory, memory_limit, out_of_memory
 
-from conftest import cli, write_params
+from conftest import PROGRESS_LINE, cli, write_params
 
 TRACEBACK = "Traceback (most recent call last)"
 
@@ -39,7 +38,7 @@ def duckdb_out_of_memory() -> BaseException:
 def error_after_progress(stderr: str) -> str:
     """What follows the stages' progress lines (``HH:MM:SS [period] …``) in ``stderr``: the error."""
     lines = stderr.splitlines(keepends=True)
-    while lines and re.match(r"\d\d:\d\d:\d\d \[\d{4}-\d\d\] ", lines[0]):
+    while lines and PROGRESS_LINE.fullmatch(lines[0].rstrip("\n")):
         lines.pop(0)
     return "".join(lines)
 

@@ -17,7 +17,7 @@ import pytest
 
 from collections_mi.presentation import format as fmt
 
-from conftest import NO_BROWSER, ROOT, cli, write_params
+from conftest import NO_BROWSER, PROGRESS_LINE, ROOT, cli, write_params
 from oracle import Ledger as OracleLedger
 from oracle import aging as oracle_aging
 
@@ -117,10 +117,9 @@ def test_a_password_in_the_source_url_never_reaches_the_terminal(command: str, t
 
 def stages(stderr: str) -> list[str]:
     """The progress lines of ``stderr`` without their clock, period, folder and seconds; every line must be one."""
-    lines = stderr.splitlines()
-    shown = [re.fullmatch(r"\d\d:\d\d:\d\d \[2026-10\] (.+)", line) for line in lines]
-    assert all(shown), stderr
-    return [re.sub(r" \(\d+\.\d s\)$", "", re.sub(r"files:\S+", "files:<ledger>", m[1])) for m in shown if m]
+    shown = [PROGRESS_LINE.fullmatch(line) for line in stderr.splitlines()]
+    assert all(m and m[1] == "2026-10" for m in shown), stderr
+    return [re.sub(r" \(\d+\.\d s\)$", "", re.sub(r"files:\S+", "files:<ledger>", m[2])) for m in shown if m]
 
 
 def test_html_is_offline_without_code_and_shows_the_same_numbers(published) -> None:

@@ -127,7 +127,12 @@ def _settled_since(book: Book, since: dt.date, by: str | None) -> tuple[ir.Table
     settled = settled.mutate(month=settled.settled_on.truncate("M"))
     if by is not None:
         settled = with_customer_attribute(book.customers, settled, by)
-    return settled, ["month"] if by is None else ["month", by]
+    return settled, _summed_by(by)
+
+
+def _summed_by(by: str | None) -> list[str]:
+    """The keys settlement sums are summed by: the settlement ``month``, then ``by`` when given."""
+    return ["month"] if by is None else ["month", by]
 
 
 def _with_date_months(frame: pd.DataFrame, group_keys: list[str]) -> pd.DataFrame:
@@ -161,7 +166,7 @@ class SettlementSums:
             return self.rows
         if self.table is None:
             raise ValueError("settlement sums without rows")
-        return _with_date_months(self.table.to_pandas(), ["month"] if self.by is None else ["month", self.by])
+        return _with_date_months(self.table.to_pandas(), _summed_by(self.by))
 
     @classmethod
     def gather(
