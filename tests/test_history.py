@@ -219,6 +219,40 @@ def test_storing_a_period_again_replaces_it(tmp_path: Path) -> None:
     assert history.snapshot_manifest(target, "2026-10")["origin"] == "test"
 
 
+def test_open_items_are_stored_the_same_from_the_frame_or_its_compact_table(tmp_path: Path) -> None:
+    """A pack holds the month's open items as :func:`history.open_items_table` (Arrow, money as exact text) from the
+    end of compute until the history is stored: the stored file is the same as from the frame, and a table of another
+    month is refused rather than stored under this one."""
+    import pyarrow.parquet as pq
+
+    from collections_mi.config.params import parse_params
+
+    params = parse_params({"as_of": "2026-10-31", "source": {"kind": "files", "location": "nowhere"}})
+    items = pd.DataFrame(
+        {
+            "invoice_id": ["INV-2", "INV-1"],
+            "open_balance": [Decimal("0.10"), Decimal("1234567890123.455")],
+            "due_date": [dt.date(2026, 9, 30), dt.date(2026, 10, 15)],
+            "days_past_due": [31, 16],
+            "disputed": [True, False],
+        },
+        dtype="object",
+    )
+    compact = history.open_items_table(items, params.period, params.as_of)
+    stored = {}
+    for given in ("frame", "table"):
+        target = tmp_path / given
+        history.store_snapshot(target, params, {}, items if given == "frame" else compact)
+        stored[given] = pq.read_table(history.period_dir(target, "2026-10") / "open_items.parquet")
+    assert stored["frame"].equals(stored["table"]) and stored["frame"].schema.equals(stored["table"].schema, True)
+    back = history.load_table(tmp_path / "table", "open_items")
+    assert back["open_balance"].tolist() == [Decimal("0.10"), Decimal("1234567890123.455")]
+    assert back["due_date"].tolist() == [dt.date(2026, 9, 30), dt.date(2026, 10, 15)]
+    september = history.open_items_table(items, "2026-09", dt.date(2026, 9, 30))
+    with pytest.raises(history.HistoryError, match="not that month's open_items table"):
+        history.store_snapshot(tmp_path / "other", params, {}, september)
+
+
 def test_missing_only_skips_stored_months_without_opening_the_ledger(backfilled) -> None:
     history_dir, _, _, params = backfilled
     run = cli(

@@ -270,6 +270,46 @@ def test_a_table_read_in_blocks_of_rows_is_the_table_written(tmp_path_factory, r
     assert len({id(v) for v in again["due"].tolist()[:9]}) == len({id(v) for v in again["n"].tolist()}) == 1
 
 
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_VALUES, max_size=30), st.integers(1, 40))
+def test_a_computed_tables_equal_cells_become_one_object_and_nothing_else_changes(values, judged) -> None:
+    """compute_sections hands on each table with its object columns' equal cells as one object
+    (SectionTables.with_shared_values): every cell keeps its type, value and spelling (0.00 beside 0, True beside 1,
+    a date beside its text), cells of the same type and text are one object, the other columns and the index are
+    untouched, the frame computed is left as it was — and a column mostly distinct in its first cells is not
+    touched at all."""
+    from collections_mi.core import values as core_values
+    from collections_mi.metrics.published import AgingTables
+
+    column = [*values, Decimal("0.00"), Decimal("0"), Decimal("0.00"), True, 1, 1, "1", dt.date(2026, 1, 1)]
+    column = [Decimal(str(v)) if type(v) is Decimal else v for v in column]  # fresh objects, as computed
+    frame = pd.DataFrame({"cell": column, "count": range(len(column))}, index=range(100, 100 + len(column)))
+    frame["cell"] = frame["cell"].astype(object)
+    before = frame["cell"].tolist()
+    tables = AgingTables.from_published({"aging": frame}, {})
+    saved, core_values._JUDGED_VALUES = core_values._JUDGED_VALUES, judged
+    try:
+        shared = tables.with_shared_values().buckets
+    finally:
+        core_values._JUDGED_VALUES = saved
+    assert isinstance(shared, pd.DataFrame) and shared is not frame and frame["cell"].tolist() == before
+    assert list(shared.index) == list(frame.index) and shared["count"].tolist() == list(range(len(column)))
+    after = shared["cell"].tolist()
+    assert [(type(v), str(v)) for v in after] == [(type(v), str(v)) for v in before]
+    mostly_distinct = (
+        len(before) > judged
+        and len({(type(v), str(v)) for v in before[:judged] if type(v) in (Decimal, str, int, bool, dt.date)})
+        > judged * 0.8
+    )
+    if mostly_distinct:
+        assert all(a is b for a, b in zip(after, before))
+    else:
+        one: dict[tuple[type, str], object] = {}
+        for value in after:
+            if type(value) in (Decimal, str, int, bool, dt.date):
+                assert one.setdefault((type(value), str(value)), value) is value
+
+
 # --- what each section declares (metrics/published.py) -----------------------------------------------------------
 
 

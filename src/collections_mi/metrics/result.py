@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 import pandas as pd
 
 from collections_mi.config.params import Params
+from collections_mi.core.values import shared_values
 
 KpiValue = Decimal | int | None
 #: what one output (a table or KPI id) needs: (table, column) pairs of the data contract, column None = the table
@@ -163,6 +164,19 @@ class SectionTables:
         """Every table not available, for ``reason``."""
         return cls(**{name: Unavailable(reason) for name in cls.files()})
 
+    def with_shared_values(self: SelfTables) -> SelfTables:
+        """These tables with each object column's equal cells as one object
+        (:func:`~collections_mi.core.values.shared_values`): the same values in less memory, which a pack holds
+        from compute through its workbook, email and history."""
+        return dataclasses.replace(
+            self,
+            **{
+                name: _frame_with_shared_values(table)
+                for name in self.files()
+                if isinstance(table := getattr(self, name), pd.DataFrame)
+            },
+        )
+
     def published(self) -> dict[str, pd.DataFrame]:
         """Published name → frame, for every table available, in declared order."""
         frames = {}
@@ -171,6 +185,21 @@ class SectionTables:
             if not isinstance(table, Unavailable):
                 frames[file] = table
         return frames
+
+
+def _frame_with_shared_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with :func:`shared_values` in each object column: a new frame whose object columns are all new
+    arrays (``frame`` is left as it is). A column kept from ``frame`` would keep its whole block alive — pandas holds
+    a frame's object columns in one two-dimensional array — and with it every object the sharing meant to free."""
+    if not frame.columns.is_unique:
+        return frame
+    columns = {}
+    for position, column in enumerate(frame.columns):
+        values = frame.iloc[:, position]
+        if pd.api.types.is_object_dtype(values.dtype):
+            values = pd.Series(shared_values(values.tolist()), index=frame.index, dtype="object", name=column)
+        columns[column] = values
+    return pd.DataFrame(columns, index=frame.index, columns=frame.columns)
 
 
 KpisT = TypeVar("KpisT", bound=SectionKpis)

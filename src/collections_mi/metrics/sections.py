@@ -166,6 +166,8 @@ def compute_sections(
                     "ledger (nothing to divide by: no sales or no settled "
                     "invoices in the window)",
                 )
+        # one object per repeated value (zeros, dates, labels): the results are held until the pack is published
+        result.tables = result.tables.with_shared_values()
         results[section.name] = result
     return results
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import pyarrow as pa
 
 from collections_mi.config.params import Params, load_params, params_to_jsonable, parse_params
 from collections_mi.core.errors import BackfillFailed, first_line
@@ -27,7 +27,7 @@ from collections_mi.metrics.result import SectionResult
 from collections_mi.metrics.sections import Section, available_sections, compute_sections
 from collections_mi.metrics.shape import LedgerShape
 from collections_mi.sources.ledger import Ledger, open_ledger
-from collections_mi.store.history import history_dir_for, periods, store_snapshot
+from collections_mi.store.history import history_dir_for, open_items_table, periods, store_snapshot
 from collections_mi.validation.gate import validate_ledger
 
 Progress = Callable[[str], None]
@@ -35,10 +35,11 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class MonthEnd:
-    """What one Book gives a month-end's snapshot: every section's result and the open items (None without aging)."""
+    """What one Book gives a month-end's snapshot: every section's result and the open items as the history stores
+    them (:func:`~collections_mi.store.history.open_items_table`; None without aging)."""
 
     results: dict[str, SectionResult[Any, Any]]
-    open_items: pd.DataFrame | None
+    open_items: pa.Table | None
 
 
 def compute_month_end(
@@ -56,7 +57,8 @@ def compute_month_end(
         results = compute_sections(book, params, sections)
         wanted = open_items and "aging" in results
         items = open_items_snapshot(book, params.aging, _behaviour(results)) if wanted else None
-    return MonthEnd(results, items)
+    # compact now: a pack holds the month-end through its notebooks, workbook and outputs until the history is stored
+    return MonthEnd(results, None if items is None else open_items_table(items, params.period, params.as_of))
 
 
 def record_pack(
