@@ -531,7 +531,7 @@ def table_rows(entry: dict[str, object], papermill: dict[str, object] | None) ->
             "compute": "compute",
             "tables": "kpis.json + tables/*.csv",
             "excel": "excel (tables.xlsx, beside the notebooks)",
-            "email charts": "email charts (PNGs, beside the notebooks, before the workbook)",
+            "email charts": "email charts (PNGs, in the workbook's thread beside the notebooks)",
             "notebooks": "notebooks",
             "html": "HTML",
             "pdf": "PDF",
@@ -557,7 +557,7 @@ def table_rows(entry: dict[str, object], papermill: dict[str, object] | None) ->
                         note + share,
                     ]
                 )
-        # the email's charts, then tables.xlsx, are made in one thread beside the notebooks: together they take the
+        # tables.xlsx and the email's charts are made in one thread beside the notebooks: together they take the
         # longer one's time
         notebooks = float(timings.get("notebooks", 0))
         beside = float(timings.get("excel", 0)) + float(timings.get("email charts", 0))

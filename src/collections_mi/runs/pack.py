@@ -479,22 +479,25 @@ def draw_charts(parts: list[PackPart], clock: _Stopwatch) -> None:
 
 
 def notebooks_and_workbooks(parts: list[PackPart], clock: _Stopwatch) -> None:
-    """Execute every part's notebooks and, beside them in a thread of this process, draw the email's charts and then
-    write the workbooks.
+    """Execute every part's notebooks and, beside them in a thread of this process, write the workbooks and then
+    draw the email's charts.
 
     The notebooks run in worker processes while this process only waits for them: side by side they share the
     machine's cores (a fifth of a 1M-invoice pack was the workbook, one core busy, before the notebooks started).
-    Charts, then workbooks, in one thread: both are mostly Python (figures, XlsxWriter), so two threads would only
-    take turns at the interpreter lock — at 1M invoices the workbook took 26 s beside the charts instead of 17. A
-    stop asked for ends the workbook at its next sheet (:func:`~collections_mi.outputs.excel.write_excel` asks); a
-    failed workbook fails the pack after the notebooks."""
+    Workbooks, then charts, in one thread: both are mostly Python (XlsxWriter, figures), so two threads would only
+    take turns at the interpreter lock — at 1M invoices the workbook took 26 s beside the charts instead of 17. The
+    workbooks first: the charts start the headless Chromium (~1 GB of processes), which beside the notebook
+    kernels made the 10M pack's peak (main 2.35 GB + kernels 0.6 GB + Chromium 1.0 GB); after a large ledger's
+    workbook the kernels are gone, and the thread takes as long either way. A stop asked for ends the workbook at
+    its next sheet (:func:`~collections_mi.outputs.excel.write_excel` asks); a failed workbook fails the pack after
+    the notebooks."""
 
-    def charts_then_workbooks() -> None:
-        draw_charts(parts, clock)
+    def workbooks_then_charts() -> None:
         write_workbooks(parts, clock)
+        draw_charts(parts, clock)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="beside-notebooks") as beside:
-        done_beside = beside.submit(charts_then_workbooks)
+        done_beside = beside.submit(workbooks_then_charts)
         clock.run(
             "notebooks",
             f"executing {sum(len(p.sections) for p in parts)} notebook(s)"
