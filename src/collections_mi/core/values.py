@@ -111,9 +111,10 @@ def json_number(value: Any) -> str:
 
 #: the immutable cell types :func:`shared_values` shares (exact types: a bool is not the int 1)
 _SHAREABLE: frozenset[type] = frozenset({str, int, bool, dt.date})
-#: values judged before a column is shared, and the share of distinct values above which it is left as it is
+#: values judged before a column is shared
 _JUDGED_VALUES = 20_000
-_MOSTLY_DISTINCT = 0.8
+#: the share of distinct values above which a column's values are not shared (here, and by the tables' reader)
+MOSTLY_DISTINCT = 0.8
 
 
 def shared_values(values: list[Any]) -> list[Any]:
@@ -126,7 +127,7 @@ def shared_values(values: list[Any]) -> list[Any]:
     seen: dict[tuple[type, object], Any] = {}
     shared: list[Any] = []
     for position, value in enumerate(values):
-        if position == _JUDGED_VALUES and len(seen) > _JUDGED_VALUES * _MOSTLY_DISTINCT:
+        if position == _JUDGED_VALUES and len(seen) > _JUDGED_VALUES * MOSTLY_DISTINCT:
             return values
         kind = type(value)
         if kind is Decimal:

@@ -25,7 +25,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from collections_mi.core.values import TEXT_PARSERS, cell_text, date_text, decimal_text, json_number
+from collections_mi.core.values import (
+    MOSTLY_DISTINCT,
+    TEXT_PARSERS,
+    cell_text,
+    date_text,
+    decimal_text,
+    json_number,
+)
 from collections_mi.metrics.published import PUBLISHED
 from collections_mi.metrics.result import SectionResult
 
@@ -197,7 +204,7 @@ def read_table(path: Path, types: Mapping[str, str]) -> pd.DataFrame:
             for position, parse in enumerate(parsers):
                 values[position].extend(_parsed(map(itemgetter(position), rows), parse, seen[position]))
                 distinct, count = seen[position], len(values[position])
-                if distinct is not None and count >= _JUDGED_AFTER and len(distinct) - 1 > count * 0.8:
+                if distinct is not None and count >= _JUDGED_AFTER and len(distinct) - 1 > count * MOSTLY_DISTINCT:
                     seen[position] = None  # mostly distinct so far: cell by cell from the next block on
     columns = {name: pd.Series(column, dtype="object") for name, column in zip(header, values)}
     return pd.DataFrame(columns, columns=header)
