@@ -129,6 +129,31 @@ def test_read_results_can_read_only_some_sections(tmp_path: Path) -> None:
     assert only["aging"].tables.buckets.equals(read_results(tmp_path)["aging"].tables.buckets)
 
 
+def test_tables_read_when_used_are_read_at_first_use_and_equal_the_full_read(tmp_path: Path) -> None:
+    """A notebook page reads a table the first time it uses it (a 10M book's DSO page never holds the promises it
+    does not show); what it reads equals the full read, a table not written is the recorded reason, and a table is
+    read once."""
+    tables = {
+        "aging": pd.DataFrame({"bucket": ["current", "1-30"], "amount": [Decimal("10.50"), Decimal("0.00")]}),
+        "aging_by_segment": pd.DataFrame({"segment": ["Retail"], "amount": [Decimal("10.50")]}),
+    }
+    result = typed_result("aging", kpis={"ar_total": Decimal("10.50")}, tables=tables)
+    result.omit(["by_region"], "the customers table has no region column")
+    write_results({"aging": result}, {"ar_total": Decimal("10.50")}, tmp_path)
+    eager = read_results(tmp_path)["aging"].tables
+    lazy = read_results(tmp_path, when_used=True)["aging"].tables
+
+    assert lazy.buckets.equals(eager.buckets) and lazy.buckets is lazy.buckets  # read once, then kept
+    assert lazy.by_region == eager.by_region == Unavailable("the customers table has no region column")
+    # by_segment is read only now: what the file holds at first use, not when the results were opened
+    (tmp_path / "tables" / "aging_by_segment.csv").write_text("segment,amount\nWholesale,3.25\n", encoding="utf-8")
+    assert lazy.by_segment.to_dict("list") == {"segment": ["Wholesale"], "amount": [Decimal("3.25")]}
+    assert lazy.published().keys() == eager.published().keys()
+    misspelt = "by_sgement"  # (written as an attribute, mypy already refuses it: only declared tables exist)
+    with pytest.raises(AttributeError, match="no attribute 'by_sgement'"):
+        getattr(lazy, misspelt)
+
+
 #: text a customer may be named that a spreadsheet would run as a formula (OWASP "CSV Injection"): each starts with
 #: = + - @, a tab or a carriage return, or with spaces before one of them (a spreadsheet trims them on import)
 HOSTILE_TEXT = ['=HYPERLINK("http://x","y")', "+1+2", "-2+3", "@SUM(A1:A9)", "\t=2+2", "\r=1", "  =1+1", "\n-1"]

@@ -78,12 +78,12 @@ def load_section(
 ) -> tuple[Params, SectionResult[Any, Any]]:
     """The params and the computed results of one section, typed (``aging.tables.by_segment``) — read from a pack
     run, or computed now (e.g. when the notebook is opened in JupyterLab, where relative paths are taken from the
-    project root)."""
+    project root). Read from a pack run, each table is read the first time the page uses it."""
     if not results_dir:
         params_path = work_from_project(params_path)
     params = load_params(params_path)
     if results_dir:
-        results = read_results(Path(results_dir), only=[section])
+        results = read_results(Path(results_dir), only=[section], when_used=True)
         return params, results[section]
     # computing imports Ibis and the metrics (0.3 s): not in a pack's notebooks, which read the results
     from collections_mi.metrics.book import open_book

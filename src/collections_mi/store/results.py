@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
+from functools import partial
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -210,15 +211,23 @@ def read_table(path: Path, types: Mapping[str, str]) -> pd.DataFrame:
     return pd.DataFrame(columns, columns=header)
 
 
+def _read_written(tables_dir: Path, types: Mapping[str, Mapping[str, str]], table: str) -> pd.DataFrame:
+    return read_table(tables_dir / f"{table}.csv", types.get(table, {}))
+
+
 def read_kpis(folder: Path) -> dict[str, Any]:
     return json.loads((folder / "kpis.json").read_text(encoding="utf-8"), parse_float=Decimal)
 
 
-def read_results(folder: Path, only: Iterable[str] | None = None) -> dict[str, SectionResult[Any, Any]]:
+def read_results(
+    folder: Path, only: Iterable[str] | None = None, *, when_used: bool = False
+) -> dict[str, SectionResult[Any, Any]]:
     """Read back what :func:`write_results` wrote, with exact types, as each section's typed result — every section,
     or those in ``only`` (a notebook reads just its own: a large book's per-customer tables are not loaded into
-    every kernel). A table the folder lacks holds :class:`~collections_mi.metrics.result.Unavailable` with the
-    recorded reason; a section this version does not publish is left out."""
+    every kernel). With ``when_used`` each table is read the first time it is used (a notebook page: the tables it
+    never shows are never read). A table the folder lacks holds
+    :class:`~collections_mi.metrics.result.Unavailable` with the recorded reason; a section this version does not
+    publish is left out."""
     folder = Path(folder)
     tables_dir = folder / "tables"
     types = json.loads((tables_dir / TYPES_FILE).read_text(encoding="utf-8"))
@@ -234,11 +243,16 @@ def read_results(folder: Path, only: Iterable[str] | None = None) -> dict[str, S
         outputs = PUBLISHED[name]
         unavailable = meta.get("unavailable", {})
         files = set(outputs.tables.files().values())
-        frames = {t: read_table(tables_dir / f"{t}.csv", types.get(t, {})) for t in meta["tables"] if t in files}
+        written = [t for t in meta["tables"] if t in files]
+        read = partial(_read_written, tables_dir, types)
+        if when_used:
+            tables = outputs.tables.read_when_used(read, written, unavailable)
+        else:
+            tables = outputs.tables.from_published({t: read(t) for t in written}, unavailable)
         results[name] = SectionResult(
             section=name,
             kpis=outputs.kpis.from_values({k: kpis.get(k) for k in meta["kpis"]}),
-            tables=outputs.tables.from_published(frames, unavailable),
+            tables=tables,
             conventions=meta["conventions"],
             unavailable=unavailable,
         )
