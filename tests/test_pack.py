@@ -237,6 +237,30 @@ def test_index_and_email_show_the_declared_headlines(published) -> None:
     assert [row[:width].rstrip() for row in rows.splitlines()] == EMAIL_TILES
 
 
+def test_long_lists_show_their_first_rows_and_how_many_the_csv_holds(published) -> None:
+    """A page shows the first rows of a long list (only those are read) and says how many rows the table has: the
+    count each page states is the row count of the tables/*.csv it names, and every list the demo makes longer
+    than a page's rows says so."""
+    import csv
+
+    from collections_mi.presentation.display import LIST_ROWS
+
+    _, out, _ = published
+    folder = out / "2026-10"
+    stated = {}
+    for page in sorted((folder / "html").glob("*.html")):
+        notes = re.findall(r"Showing ([\d,]+) of ([\d,]+) rows; ([\d,]+) more in tables/(\w+)\.csv", page.read_text())
+        for shown, total, more, table in notes:
+            stated[table] = int(total.replace(",", ""))
+            assert int(shown) == LIST_ROWS and int(more.replace(",", "")) == stated[table] - LIST_ROWS, page.name
+    for table, total in stated.items():
+        with (folder / "tables" / f"{table}.csv").open(newline="", encoding="utf-8") as handle:
+            assert sum(1 for _ in csv.reader(handle)) - 1 == total, table
+    assert {"aging_disputed_items", "write_off_candidates", "cash_forecast_by_customer", "cash_forecast_items"} <= set(
+        stated
+    )
+
+
 def test_executed_notebooks_have_no_errors_warnings_or_tracebacks(published) -> None:
     _, out, _ = published
     executed = sorted((out / "2026-10" / "executed").glob("*.ipynb"))

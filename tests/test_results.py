@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from collections_mi.config.params import parse_params
 from collections_mi.metrics.dso_formulas import BEHAVIOUR_KPI_IDS, KPI_IDS, SECTION_KPI_IDS
 from collections_mi.metrics.published import PUBLISHED, DsoKpis
-from collections_mi.metrics.result import SectionResult, Unavailable
+from collections_mi.metrics.result import FirstRows, SectionResult, Unavailable
 from collections_mi.metrics.sections import SECTIONS
 from collections_mi.store.results import kpis_json, read_results, write_results
 
@@ -152,6 +152,43 @@ def test_tables_read_when_used_are_read_at_first_use_and_equal_the_full_read(tmp
     misspelt = "by_sgement"  # (written as an attribute, mypy already refuses it: only declared tables exist)
     with pytest.raises(AttributeError, match="no attribute 'by_sgement'"):
         getattr(lazy, misspelt)
+
+
+def test_first_rows_reads_only_a_tables_first_rows_and_counts_them_all(tmp_path: Path) -> None:
+    """A page's long list shows its first rows and how many more there are: of a table not read yet only those rows
+    are read; the count is the one recorded when the results were written, or (results written before it was
+    recorded) counted in the file — cells spanning lines included."""
+    items = pd.DataFrame(
+        {
+            "customer_id": [f"C{n:03}" for n in range(120)],
+            "name": ["Line one\nline two" if n == 3 else f"Customer {n}" for n in range(120)],
+            "total": [Decimal(n) / 4 for n in range(120)],
+        }
+    )
+    result = typed_result("aging", kpis={"ar_total": Decimal("1")}, tables={"aging_by_customer": items})
+    result.omit(["by_region"], "the customers table has no region column")
+    write_results({"aging": result}, {"ar_total": Decimal("1")}, tmp_path)
+    eager = read_results(tmp_path)["aging"].tables
+    lazy = read_results(tmp_path, when_used=True)["aging"].tables
+
+    first = lazy.first_rows("by_customer", 50)
+    assert isinstance(first, FirstRows) and first.rows == 120
+    assert first.frame.equals(eager.by_customer.head(50))
+    assert "by_customer" not in vars(lazy)  # only the first rows were read: the table itself is still unread
+    assert lazy.by_customer.equals(eager.by_customer)
+    computed = eager.first_rows("by_customer", 5)  # a table already in memory: its head and its length
+    assert isinstance(computed, FirstRows) and computed.rows == 120 and computed.frame.equals(eager.by_customer.head(5))
+    assert lazy.first_rows("by_region", 10) == Unavailable("the customers table has no region column")
+    with pytest.raises(AttributeError, match="no table 'by_sgement'"):
+        lazy.first_rows("by_sgement", 10)
+
+    sections_file = tmp_path / "tables" / "_sections.json"
+    sections = json.loads(sections_file.read_text(encoding="utf-8"))
+    assert sections["aging"]["rows"] == {"aging_by_customer": 120}
+    del sections["aging"]["rows"]  # results written before the count was recorded
+    sections_file.write_text(json.dumps(sections), encoding="utf-8")
+    older = read_results(tmp_path, when_used=True)["aging"].tables.first_rows("by_customer", 10)
+    assert isinstance(older, FirstRows) and older.rows == 120 and older.frame.equals(eager.by_customer.head(10))
 
 
 #: text a customer may be named that a spreadsheet would run as a formula (OWASP "CSV Injection"): each starts with

@@ -28,8 +28,9 @@ from collections_mi.metrics.published import (
     DsoResult,
     WatchlistResult,
 )
-from collections_mi.metrics.result import SectionResult, Unavailable
+from collections_mi.metrics.result import SectionResult, SectionTables, Unavailable
 from collections_mi.presentation import format as fmt
+from collections_mi.presentation.display import LIST_ROWS
 from collections_mi.presentation.format import Tile
 from collections_mi.store import history
 from collections_mi.store.results import read_results
@@ -113,6 +114,27 @@ def table(frame: pd.DataFrame | Unavailable, currency: str = "USD", **options: A
         unavailable(frame)
         return
     display(HTML(fmt.html_table(frame, currency=currency, **options)))
+
+
+def list_table(
+    tables: SectionTables,
+    name: str,
+    currency: str,
+    view: Callable[..., pd.DataFrame | Unavailable] | None = None,
+    *view_args: Any,
+    **options: Any,
+) -> None:
+    """The first rows (``display.LIST_ROWS``) of the long list ``name`` of ``tables`` — through ``view(frame,
+    *view_args)`` when given: a view of each row (its columns, its words), never one that filters or orders rows —
+    and how many more are in tables/<published name>.csv and tables.xlsx. Read from a pack run, only the first rows
+    are read: a 10M-invoice book's cash page shows ten of 750,000 forecast items without holding them."""
+    first = tables.first_rows(name, fmt.COLUMN_SAMPLE_ROWS)
+    if isinstance(first, Unavailable):
+        unavailable(first)
+        return
+    shown = first.frame if view is None else view(first.frame, *view_args)
+    source = tables.files()[name]
+    table(shown, currency, max_rows=LIST_ROWS, total_rows=first.rows, source=source, **options)
 
 
 def tables(frames: Sequence[pd.DataFrame | Unavailable], currency: str = "USD", **options: Any) -> None:

@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import pandas as pd
 
@@ -40,6 +40,23 @@ class Unavailable:
 
 #: a published table: the frame, or why the ledger cannot give it
 Table = pd.DataFrame | Unavailable
+
+
+@dataclass(frozen=True)
+class FirstRows:
+    """The first rows of a table and how many rows it has: what a page shows of a long list."""
+
+    frame: pd.DataFrame
+    rows: int
+
+
+class TableReader(Protocol):
+    """Reads a published table (by its published name) that :meth:`SectionTables.read_when_used` has not read yet:
+    whole, or only its first rows."""
+
+    def __call__(self, file: str) -> pd.DataFrame: ...
+
+    def first_rows(self, file: str, count: int) -> FirstRows: ...
 
 
 @dataclass(frozen=True)
@@ -164,7 +181,7 @@ class SectionTables:
     @classmethod
     def read_when_used(
         cls: type[SelfTables],
-        read: Callable[[str], pd.DataFrame],
+        read: TableReader,
         files: Collection[str],
         reasons: Mapping[str, str],
     ) -> SelfTables:
@@ -192,6 +209,21 @@ class SectionTables:
             table = read(unread.pop(name))
             setattr(self, name, table)
             return table
+
+    def first_rows(self, name: str, count: int) -> FirstRows | Unavailable:
+        """The first ``count`` rows of the table ``name`` (a field name) and how many it has — of a table
+        :meth:`read_when_used` has not read yet, only those rows are read (a page shows the first rows of a list of
+        750,000 forecast items without holding them)."""
+        files = self.files()
+        if name not in files:
+            raise AttributeError(f"{type(self).__name__!r} object has no table {name!r}")
+        unread, read = self.__dict__.get(_UNREAD, ({}, None))
+        if name in unread:
+            return read.first_rows(files[name], count)
+        table = getattr(self, name)
+        if isinstance(table, Unavailable):
+            return table
+        return FirstRows(table.head(count), len(table))
 
     @classmethod
     def none_available(cls: type[SelfTables], reason: str) -> SelfTables:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from collections_mi.core.money import round_money
 from collections_mi.core.values import UNASSIGNED
-from collections_mi.metrics.result import Unavailable
+from collections_mi.metrics.result import SectionTables, Unavailable
 from collections_mi.presentation.format import count, is_missing, money_short
 
 #: operational lists (credit-limit breaches, disputed items, write-off candidates, placements) show this many rows
@@ -176,10 +176,19 @@ def customers(frame: pd.DataFrame | Unavailable, kind: str, buckets: Sequence[st
     return _pick(frame, base)
 
 
-def with_names(frame: pd.DataFrame, names: pd.DataFrame | Unavailable) -> pd.DataFrame:
+def first_rows(tables: SectionTables, name: str, count: int) -> pd.DataFrame | Unavailable:
+    """The first ``count`` rows of the table ``name`` of ``tables`` (the largest customers of a table ordered largest
+    first): from a pack run's results only those rows are read."""
+    first = tables.first_rows(name, count)
+    return first if isinstance(first, Unavailable) else first.frame.reset_index(drop=True)
+
+
+def with_names(frame: pd.DataFrame | Unavailable, names: pd.DataFrame | Unavailable) -> pd.DataFrame | Unavailable:
     """``frame`` (keyed by customer_id) with the customer's name beside the id, from a table of ``customer_id``,
     ``name`` (e.g. aging_by_customer)."""
-    if isinstance(names, Unavailable) or "name" not in names.columns or "name" in frame.columns:
+    if isinstance(frame, Unavailable) or isinstance(names, Unavailable):
+        return frame
+    if "name" not in names.columns or "name" in frame.columns:
         return frame
     lookup = dict(zip(names["customer_id"], names["name"]))
     shown = frame.copy()

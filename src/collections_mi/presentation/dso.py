@@ -81,10 +81,6 @@ def trend_display(result: DsoResult, months: int) -> pd.DataFrame:
     return result.tables.trend.tail(months).reset_index(drop=True)
 
 
-def largest(frame: pd.DataFrame, count: int) -> pd.DataFrame:
-    return frame.head(count).reset_index(drop=True)
-
-
 def as_days(value: Decimal | None) -> str:
     return decimal_places(value, 1)
 

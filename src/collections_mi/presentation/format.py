@@ -184,10 +184,12 @@ def html_table(
     highlight: Sequence[str] = (),
     source: str | None = None,
     empty: str | None = None,
+    total_rows: int | None = None,
 ) -> str:
     """A DataFrame as an accessible HTML table with right-aligned, rounded numbers, headers as words
     (:func:`labels.column_label`, or ``labels``), ids and dates on one line; every text escaped. With ``max_rows``
-    a longer table shows its first rows and says how many more are in ``tables/<source>.csv`` and tables.xlsx; with
+    a longer table shows its first rows and says how many more are in ``tables/<source>.csv`` and tables.xlsx
+    (``total_rows``: the whole table's rows when ``frame`` holds only its first :data:`COLUMN_SAMPLE_ROWS`); with
     ``empty`` a table without rows is that sentence instead of a bare header."""
     if empty is not None and frame.empty:
         return f'<p class="mi-note">{html.escape(empty)}</p>'
@@ -205,8 +207,12 @@ def html_table(
         body_rows.append(f"<tr{row_class}>{cells}</tr>")
     return (
         f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{"".join(body_rows)}</tbody></table>'
-        f"{more_rows_note(len(frame), len(shown), source)}"
+        f"{more_rows_note(len(frame) if total_rows is None else total_rows, len(shown), source)}"
     )
+
+
+#: a column's first rows that decide how it is aligned and formatted (dates, numbers, text)
+COLUMN_SAMPLE_ROWS = 50
 
 
 def more_rows_note(total: int, shown: int, source: str | None) -> str:
@@ -221,14 +227,14 @@ def more_rows_note(total: int, shown: int, source: str | None) -> str:
 
 def _cell_class(frame: pd.DataFrame, column: Any) -> str:
     name = str(column)
-    values = [v for v in frame[column].head(50) if not is_missing(v)]
+    values = [v for v in frame[column].head(COLUMN_SAMPLE_ROWS) if not is_missing(v)]
     dated = bool(values) and all(isinstance(v, (dt.date, pd.Timestamp)) for v in values)
     nowrap = name in NOWRAP_COLUMNS or name.endswith(("_id", "_date")) or dated
     return ("num" if _numeric(frame, column) else "txt") + (" nowrap" if nowrap else "")
 
 
 def _numeric(frame: pd.DataFrame, column: str) -> bool:
-    values = [v for v in frame[column].head(50) if not is_missing(v)]
+    values = [v for v in frame[column].head(COLUMN_SAMPLE_ROWS) if not is_missing(v)]
     return bool(values) and all(isinstance(v, (Decimal, int, float)) and not isinstance(v, bool) for v in values)
 
 

@@ -16,9 +16,10 @@ import datetime as dt
 import itertools
 import json
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from collections_mi.core.values import (
     json_number,
 )
 from collections_mi.metrics.published import PUBLISHED
-from collections_mi.metrics.result import SectionResult
+from collections_mi.metrics.result import FirstRows, SectionResult
 
 TYPES_FILE = "_types.json"
 SECTIONS_FILE = "_sections.json"
@@ -159,6 +160,7 @@ def write_results(results: Mapping[str, SectionResult[Any, Any]], kpis: Mapping[
         sections[name] = {
             "kpis": list(result.kpis.ids()),
             "tables": list(frames),
+            "rows": {table_name: len(frame) for table_name, frame in frames.items()},
             "conventions": result.conventions,
             "unavailable": result.unavailable,
         }
@@ -188,22 +190,24 @@ _MISSING = object()
 _JUDGED_AFTER = 1_000
 
 
-def read_table(path: Path, types: Mapping[str, str]) -> pd.DataFrame:
+def read_table(path: Path, types: Mapping[str, str], rows: int | None = None) -> pd.DataFrame:
     """A table as :func:`write_table` wrote it, each column typed, read a block of rows at a time, never all the rows'
     texts at once. A column whose first block repeats its values (dates, customer ids, currencies, labels, counts,
     zero amounts) keeps one object per distinct value: a 10M-invoice pack's cash kernel reads its tables in 515 MB
     instead of 1,020, the DSO kernel in 701 instead of 1,055. A column of mostly distinct values (over 80 %: invoice
     ids, most amounts) is parsed cell by cell from its second block on: sharing would save little there and cost a
-    large dictionary."""
+    large dictionary. With ``rows``, only the first ``rows`` rows."""
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header = [restored(name) for name in next(reader)]
         parsers = [_PARSERS[types.get(name, "str")] for name in header]
         seen: list[dict[str, Any] | None] = [{"": None} for _ in header]
         values: list[list[Any]] = [[] for _ in header]
-        while rows := list(itertools.islice(reader, _ROWS_AT_A_TIME)):
+        rows_left = sys.maxsize if rows is None else rows
+        while block := list(itertools.islice(reader, min(_ROWS_AT_A_TIME, rows_left))):
+            rows_left -= len(block)
             for position, parse in enumerate(parsers):
-                values[position].extend(_parsed(map(itemgetter(position), rows), parse, seen[position]))
+                values[position].extend(_parsed(map(itemgetter(position), block), parse, seen[position]))
                 distinct, count = seen[position], len(values[position])
                 if distinct is not None and count >= _JUDGED_AFTER and len(distinct) - 1 > count * MOSTLY_DISTINCT:
                     seen[position] = None  # mostly distinct so far: cell by cell from the next block on
@@ -211,8 +215,26 @@ def read_table(path: Path, types: Mapping[str, str]) -> pd.DataFrame:
     return pd.DataFrame(columns, columns=header)
 
 
-def _read_written(tables_dir: Path, types: Mapping[str, Mapping[str, str]], table: str) -> pd.DataFrame:
-    return read_table(tables_dir / f"{table}.csv", types.get(table, {}))
+@dataclass(frozen=True)
+class _WrittenTables:
+    """The tables of a results folder, each read whole or only its first rows (a
+    :class:`~collections_mi.metrics.result.TableReader`)."""
+
+    tables_dir: Path
+    types: Mapping[str, Mapping[str, str]]
+    #: rows of each table as written (results written before the count was recorded: counted when asked)
+    rows: Mapping[str, int]
+
+    def __call__(self, file: str) -> pd.DataFrame:
+        return read_table(self.tables_dir / f"{file}.csv", self.types.get(file, {}))
+
+    def first_rows(self, file: str, count: int) -> FirstRows:
+        path = self.tables_dir / f"{file}.csv"
+        rows = self.rows.get(file)
+        if rows is None:
+            with path.open(newline="", encoding="utf-8") as handle:
+                rows = sum(1 for _ in csv.reader(handle)) - 1
+        return FirstRows(read_table(path, self.types.get(file, {}), rows=count), rows)
 
 
 def read_kpis(folder: Path) -> dict[str, Any]:
@@ -244,7 +266,7 @@ def read_results(
         unavailable = meta.get("unavailable", {})
         files = set(outputs.tables.files().values())
         written = [t for t in meta["tables"] if t in files]
-        read = partial(_read_written, tables_dir, types)
+        read = _WrittenTables(tables_dir, types, meta.get("rows", {}))
         if when_used:
             tables = outputs.tables.read_when_used(read, written, unavailable)
         else:
