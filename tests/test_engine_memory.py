@@ -174,3 +174,33 @@ def test_a_ledger_opens_on_duckdb_with_the_documented_engine_settings(
         "threads": "1",
         "allocator_background_threads": "true",
     }
+
+
+def test_the_book_is_built_with_rows_in_any_order_and_the_ledger_read_in_file_order(
+    tiny_ledger: Path, tmp_path: Path
+) -> None:
+    """The Book's tables are built with ``preserve_insertion_order = false`` (DuckDB's advice against running out of
+    memory on large tables); afterwards, and for validation before, the connection keeps insertion order — the
+    rows validation names are positions in the ledger's files."""
+    from collections_mi.config.params import load_params
+    from collections_mi.metrics.book import open_book
+    from collections_mi.sources.ledger import open_ledger, rows_in_any_order
+
+    params_path = write_params(tmp_path, tiny_ledger)
+    params = load_params(params_path)
+    ledger = open_ledger(params, params_path)
+
+    def insertion_order() -> str:
+        found = ledger.backend.con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
+        return str(found[0][0]).lower()
+
+    assert insertion_order() == "true"
+    with rows_in_any_order(ledger.typed):
+        assert insertion_order() == "false"
+    assert insertion_order() == "true"
+    with pytest.raises(RuntimeError), rows_in_any_order(ledger.typed):
+        raise RuntimeError("a failed build")
+    assert insertion_order() == "true"
+    with open_book(ledger, params) as book:
+        assert insertion_order() == "true"
+        assert book.spans.count().to_pyarrow().as_py() > 0

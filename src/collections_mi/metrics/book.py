@@ -30,7 +30,7 @@ from collections_mi.core.errors import SourceError
 from collections_mi.metrics.derived import daily_reductions, invoice_spans, settled_invoices, with_invoice_defaults
 from collections_mi.metrics.fx import EngineRates, FxRates, engine_rates, load_fx, reporting_sums
 from collections_mi.metrics.shape import LedgerShape, ledger_shape
-from collections_mi.sources.ledger import Ledger
+from collections_mi.sources.ledger import Ledger, rows_in_any_order
 
 #: contract table name → table (the typed views of a ledger, or tables materialised from them)
 Tables = Mapping[str, ir.Table]
@@ -132,11 +132,13 @@ def open_book(source: Ledger | Tables, params: Params, *, shape: LedgerShape | N
     """The Book of ``source`` as of ``params.as_of`` with its derived tables materialised once (temporary tables in
     the engine), released on exit (now, not when the interpreter exits)."""
     with ExitStack() as cached:
-        tables = {name: _in_engine(table, cached) for name, table in _tables_of(source).items()}
-        inline = book_of(tables, params, shape=shape)
-        daily = _materialised(inline.daily_reductions, cached)
-        spans = _materialised(invoice_spans(inline.invoices, daily), cached)
-        settlements = _materialised(inline.settlements, cached)
+        source_tables = _tables_of(source)
+        with rows_in_any_order(source_tables):
+            tables = {name: _in_engine(table, cached) for name, table in source_tables.items()}
+            inline = book_of(tables, params, shape=shape)
+            daily = _materialised(inline.daily_reductions, cached)
+            spans = _materialised(invoice_spans(inline.invoices, daily), cached)
+            settlements = _materialised(inline.settlements, cached)
         yield replace(inline, daily_reductions=daily, spans=spans, settlements=settlements)
 
 

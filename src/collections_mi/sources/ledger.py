@@ -20,6 +20,8 @@ import re
 import shutil
 import tempfile
 import urllib.parse
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +76,25 @@ class Ledger:
             "files": [f.__dict__ for f in self.files],
             "row_counts": dict(row_counts) if row_counts is not None else self.row_counts(),
         }
+
+
+@contextmanager
+def rows_in_any_order(tables: Mapping[str, ir.Table]) -> Iterator[None]:
+    """While the tables built inside are built: on DuckDB (the engine of ``tables``), ``preserve_insertion_order =
+    false``, so the engine writes a table of ten million rows without holding rows back to keep their order — which
+    DuckDB recommends against out-of-memory errors. For tables whose order nobody reads: every query over them
+    that shows rows orders them itself (the pack's outputs at 1M and 10M invoices are byte-identical either way).
+    Other engines keep no such order anyway. Validation, which reports rows by their position in the ledger's
+    files, runs before it and never under it."""
+    backend = next((table._find_backend() for table in tables.values()), None)
+    if backend is None or backend.name != "duckdb":
+        yield
+        return
+    backend.raw_sql("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        backend.raw_sql("SET preserve_insertion_order = true")
 
 
 def fetch(expr: ir.Table) -> pd.DataFrame:
