@@ -58,6 +58,10 @@ class TableReader(Protocol):
 
     def first_rows(self, file: str, count: int) -> FirstRows: ...
 
+    def keeps(self, file: str) -> bool:
+        """Whether a table once read is kept (else it is read again each time it is used)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Declared:
@@ -186,9 +190,10 @@ class SectionTables:
         reasons: Mapping[str, str],
     ) -> SelfTables:
         """The tables of the published names ``files``, each read by ``read(published name)`` the first time it is
-        used, then kept; a table not among ``files`` is :class:`Unavailable` with its recorded reason. A page that
-        never shows a section's long lists does not hold them: at 10M invoices the DSO page's kernel read 450,000
-        promises (189 MB as Python objects) and every aging table only to show a few of them."""
+        used, then kept (unless ``read.keeps`` says otherwise: then read each time); a table not among ``files`` is
+        :class:`Unavailable` with its recorded reason. A page that never shows a section's long lists does not hold
+        them: at 10M invoices the DSO page's kernel read 450,000 promises (189 MB as Python objects) and every aging
+        table only to show a few of them."""
         tables = cls.__new__(cls)
         unread: dict[str, str] = {}
         for name, file in cls.files().items():
@@ -206,9 +211,35 @@ class SectionTables:
             unread, read = self.__dict__.get(_UNREAD, ({}, None))
             if name not in unread:
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-            table = read(unread.pop(name))
-            setattr(self, name, table)
+            table = read(unread[name])
+            if read.keeps(unread[name]):
+                del unread[name]
+                setattr(self, name, table)
             return table
+
+    def at_rest(self: SelfTables, reader: TableReader) -> SelfTables:
+        """These tables as :meth:`read_when_used` gives them from ``reader``, which holds them in a compact form
+        (the pack's :class:`~collections_mi.store.history.TablesAtRest`): the frames themselves are let go."""
+        files = self.available_files()
+        reasons = {
+            file: table.reason
+            for name, file in self.files().items()
+            if name not in files and isinstance(table := self.__dict__.get(name), Unavailable)
+        }
+        return self.read_when_used(reader, list(files.values()), reasons)
+
+    def available_files(self) -> dict[str, str]:
+        """Field name → published name of each table that is not :class:`Unavailable`, in declared order, reading
+        none."""
+        unread = self.__dict__.get(_UNREAD, ({}, None))[0]
+        available = {}
+        for name, file in self.files().items():
+            if name in self.__dict__:
+                if not isinstance(self.__dict__[name], Unavailable):
+                    available[name] = file
+            elif name in unread:
+                available[name] = file
+        return available
 
     def first_rows(self, name: str, count: int) -> FirstRows | Unavailable:
         """The first ``count`` rows of the table ``name`` (a field name) and how many it has — of a table
@@ -218,7 +249,7 @@ class SectionTables:
         if name not in files:
             raise AttributeError(f"{type(self).__name__!r} object has no table {name!r}")
         unread, read = self.__dict__.get(_UNREAD, ({}, None))
-        if name in unread:
+        if name in unread and name not in self.__dict__:
             return read.first_rows(files[name], count)
         table = getattr(self, name)
         if isinstance(table, Unavailable):
@@ -245,12 +276,7 @@ class SectionTables:
 
     def published(self) -> dict[str, pd.DataFrame]:
         """Published name → frame, for every table available, in declared order."""
-        frames = {}
-        for name, file in self.files().items():
-            table = getattr(self, name)
-            if not isinstance(table, Unavailable):
-                frames[file] = table
-        return frames
+        return {file: getattr(self, name) for name, file in self.available_files().items()}
 
 
 def _frame_with_shared_values(frame: pd.DataFrame) -> pd.DataFrame:

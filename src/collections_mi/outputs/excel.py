@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from collections_mi.config.params import Params
 from collections_mi.core.contract import minor_unit_digits
 from collections_mi.core.interrupts import raise_if_stopped
 from collections_mi.core.money import round_money
-from collections_mi.metrics.result import SectionResult
+from collections_mi.metrics.result import FirstRows, SectionResult, SectionTables
 from collections_mi.metrics.sections import SECTIONS
 from collections_mi.presentation.format import brand, column_kind, is_missing
 from collections_mi.presentation.labels import kpi_label, kpi_unit, sheet_column_label, table_label, value_label
@@ -336,7 +337,9 @@ class _Sheet:
     table: str
     title: str
     description: str
-    frame: pd.DataFrame
+    rows: int
+    #: the table, got when its sheet is written (a pack holds its tables at rest, not as frames)
+    frame: Callable[[], pd.DataFrame]
 
 
 class _Styles:
@@ -368,10 +371,10 @@ def _period_text(as_of: dt.date) -> str:
 def _described(line: _Sheet) -> str:
     """A sheet's line on the contents sheet: what it shows, and that it holds only the first rows of a table longer
     than a sheet."""
-    if len(line.frame) <= SHEET_ROWS:
+    if line.rows <= SHEET_ROWS:
         return line.description
     return (
-        f"{line.description} Excel holds only the first {SHEET_ROWS:,} of its {len(line.frame):,} rows: every row is "
+        f"{line.description} Excel holds only the first {SHEET_ROWS:,} of its {line.rows:,} rows: every row is "
         f"in tables/{line.table}.csv."
     )
 
@@ -400,7 +403,7 @@ def write_contents(sheet: Worksheet, styles: _Styles, params: Params | None, lin
         target = line.title.replace("'", "''")
         sheet.write_url(number, 0, f"internal:'{target}'!A1", styles.link, string=line.title)
         sheet.write_string(number, 1, _described(line))
-        sheet.write_number(number, 2, len(line.frame), styles.number(FORMATS["count"]))
+        sheet.write_number(number, 2, line.rows, styles.number(FORMATS["count"]))
         sheet.write_string(number, 3, f"tables/{line.table}.csv" if line.table else "kpis.json")
     width = max([len(line.title) for line in lines] + [12])
     sheet.set_column(0, 0, width + 2)
@@ -614,15 +617,28 @@ def write_excel(
     seconds and little memory. ``params`` gives the title (company, period), the as-of date and the reporting
     currency of the contents sheet; without them the workbook says "Collections MI" and money is in USD."""
     currency = params.reporting_currency if params else "USD"
-    tables = {name: frame for result in results.values() for name, frame in result.tables.published().items()}
-    names = customer_names(tables.values())
+    # each table got when used, one at a time: a pack holds its tables at rest (store.history.TablesAtRest)
+    heads: dict[str, tuple[SectionTables, str, FirstRows]] = {}
+    for result in results.values():
+        for field_name, file in result.tables.available_files().items():
+            head = result.tables.first_rows(field_name, 0)
+            assert isinstance(head, FirstRows)  # an available table
+            heads[file] = (result.tables, field_name, head)
+    names = customer_names(
+        getattr(tables, field_name)
+        for tables, field_name, head in heads.values()
+        if {"customer_id", "name"} <= set(head.frame.columns)
+    )
     used = {CONTENTS.casefold(), KPI_SHEET.casefold()}
     sheets = []
-    for name, frame in tables.items():
-        label = table_label(name)
-        sheets.append(_Sheet(name, sheet_name(label.title, used), label.description, frame))
+    for file, (tables, field_name, head) in heads.items():
+        label = table_label(file)
+        table = partial(getattr, tables, field_name)
+        sheets.append(_Sheet(file, sheet_name(label.title, used), label.description, head.rows, table))
     kpis = kpi_frame(results)
-    kpi_line = _Sheet("", KPI_SHEET, "Every KPI of the pack (kpis.json) with its name and unit.", kpis)
+    kpi_line = _Sheet(
+        "", KPI_SHEET, "Every KPI of the pack (kpis.json) with its name and unit.", len(kpis), lambda: kpis
+    )
     workbook = xlsxwriter.Workbook(
         str(path),
         {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
@@ -638,7 +654,8 @@ def write_excel(
         for sheet in sheets:
             raise_if_stopped()  # the pack writes the workbook beside its notebooks: a stop ends it here
             # the names beside the ids a sheet at a time: a copy of one table in memory, not of all of them
-            write_table(workbook.add_worksheet(sheet.title), styles, _with_customer_names(sheet.frame, names), currency)
+            frame = _with_customer_names(sheet.frame(), names)
+            write_table(workbook.add_worksheet(sheet.title), styles, frame, currency)
     finally:
         workbook.close()
     return {sheet.table: sheet.title for sheet in sheets}

@@ -27,7 +27,7 @@ from collections_mi.metrics.result import SectionResult
 from collections_mi.metrics.sections import Section, available_sections, compute_sections
 from collections_mi.metrics.shape import LedgerShape
 from collections_mi.sources.ledger import Ledger, open_ledger
-from collections_mi.store.history import history_dir_for, open_items_table, periods, store_snapshot
+from collections_mi.store.history import TablesAtRest, history_dir_for, open_items_table, periods, store_snapshot
 from collections_mi.validation.gate import validate_ledger
 
 Progress = Callable[[str], None]
@@ -40,6 +40,8 @@ class MonthEnd:
 
     results: dict[str, SectionResult[Any, Any]]
     open_items: pa.Table | None
+    #: the results' tables once a pack has written tables/ (:meth:`TablesAtRest.put`), stored as they are
+    at_rest: TablesAtRest | None = None
 
 
 def compute_month_end(
@@ -87,6 +89,7 @@ def record_pack(
             month_end.results,
             month_end.open_items,
             origin={"origin": "pack", "run_id": run_id, "source": source_description},
+            at_rest=month_end.at_rest,
         )
     except Exception as exc:  # the pack is published; say what failed and how to store the month later
         progress(
@@ -175,7 +178,7 @@ class _MonthComputer:
         except Exception as exc:  # reported per month; the other months go on
             return StoredMonth(period, round(time.perf_counter() - started, 3), error=first_line(exc))
         ar_total = results["aging"].kpis.ar_total if "aging" in results else None
-        tables = sum(len(r.tables.published()) for r in results.values()) + (items is not None)
+        tables = sum(len(r.tables.available_files()) for r in results.values()) + (items is not None)
         return StoredMonth(period, round(time.perf_counter() - started, 3), tables=tables, ar_total=ar_total)
 
 

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from importlib import metadata
 from pathlib import Path
@@ -26,6 +26,7 @@ from collections_mi.config.audiences import AUDIENCES_DIR
 from collections_mi.config.params import Params, load_params, params_to_jsonable, redact_url, write_frozen_params
 from collections_mi.core.errors import MACHINE_ERRNOS, PackError, first_line
 from collections_mi.core.interrupts import raise_if_stopped
+from collections_mi.core.memory import give_back_freed_memory
 from collections_mi.delivery.email import EmailCharts, draw_email_charts, write_email
 from collections_mi.metrics.book import Tables
 from collections_mi.metrics.result import SectionResult
@@ -48,6 +49,7 @@ from collections_mi.runs.backfill import compute_month_end, record_pack
 from collections_mi.runs.notebook_worker import execute_notebook_file, exit_with_parent, kernel_sockets_root
 from collections_mi.sources.audiences import AudienceLedger, audience_ledger, materialised
 from collections_mi.sources.ledger import Ledger, open_ledger
+from collections_mi.store.history import TablesAtRest
 from collections_mi.store.results import write_results
 from collections_mi.validation.gate import validate_ledger
 from collections_mi.validation.report import ValidationReport
@@ -449,12 +451,20 @@ class PackPart:
         return f"{self.label} {name}" if self.label else name
 
 
-def write_results_stage(part: PackPart, clock: _Stopwatch) -> None:
-    """kpis.json and tables/ (store): what the notebooks read."""
-    clock.run(
-        part.stage("tables"),
-        f"{part.label + ': ' if part.label else ''}writing kpis.json and tables/",
-        lambda: write_results(part.results, flat_kpis(part.results), part.folder),
+def write_results_stage(part: PackPart, clock: _Stopwatch) -> TablesAtRest:
+    """kpis.json and tables/ (store): what the notebooks read. Then the part's tables are held at rest
+    (:class:`~collections_mi.store.history.TablesAtRest`) until the history stores them: the workbook, the email and
+    the front page get each table back as the same exact frame when they use it."""
+
+    def write() -> TablesAtRest:
+        write_results(part.results, flat_kpis(part.results), part.folder)
+        at_rest = TablesAtRest(part.params.period, part.params.as_of)
+        at_rest.put(part.results)
+        give_back_freed_memory()  # the frames just let go, before the notebook kernels start beside this process
+        return at_rest
+
+    return clock.run(
+        part.stage("tables"), f"{part.label + ': ' if part.label else ''}writing kpis.json and tables/", write
     )
 
 
@@ -657,7 +667,7 @@ def _run_locked(
                 unavailable_sections(ledger.typed, shape) if only is None else None,
                 audiences=[(a.name, audience_filter_text(a)) for a in audiences],
             )
-            write_results_stage(main, clock)
+            month_end = replace(month_end, at_rest=write_results_stage(main, clock))
             parts = [main] + [
                 prepare_audience(audience, params, params_path, staging, only, footer, clock) for audience in audiences
             ]

@@ -40,6 +40,7 @@ import shutil
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,7 @@ from collections_mi.core.errors import HistoryError
 from collections_mi.core.periods import check_period, month_end_of
 from collections_mi.core.values import TEXT_PARSERS, decimal_text, exact_text, float_text
 from collections_mi.metrics.explore import SNAPSHOT_COLUMNS, is_missing
-from collections_mi.metrics.result import SectionResult
+from collections_mi.metrics.result import FirstRows, SectionResult
 
 Progress = Callable[[str], None]
 
@@ -206,23 +207,35 @@ _NATIVE: dict[str, type] = {"int": int, "bool": bool, "date": dt.date, "str": st
 
 def frame_to_arrow(frame: pd.DataFrame, period: str, as_of: dt.date, name: str) -> pa.Table:
     """A result table with ``period`` and ``as_of`` in front; each column's exact type in its field metadata."""
-    clash = [c for c in SNAPSHOT_COLUMNS if c in frame.columns]
-    if clash:
-        raise HistoryError(
-            f"table {name} already has a column named {', '.join(clash)}",
-            hint="rename that column in the metrics module; the history adds period and as_of",
-        )
-    rows = len(frame)
-    fields = [
-        pa.field("period", pa.string(), metadata={TYPE_KEY: b"str"}),
-        pa.field("as_of", pa.date32(), metadata={TYPE_KEY: b"date"}),
-    ]
-    arrays = [pa.array([period] * rows, type=pa.string()), pa.array([as_of] * rows, type=pa.date32())]
+    return with_snapshot_columns(columns_to_arrow(frame), period, as_of, name)
+
+
+def columns_to_arrow(frame: pd.DataFrame) -> pa.Table:
+    """``frame``'s columns in Arrow, each column's exact type in its field metadata (money as exact text)."""
+    fields, arrays = [], []
     for column in frame.columns:
         values = frame[column].tolist()
         kind = _column_type(values)
         fields.append(pa.field(str(column), _ARROW[kind][0], metadata={TYPE_KEY: kind.encode()}))
         arrays.append(_arrow_column(values, kind))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def with_snapshot_columns(table: pa.Table, period: str, as_of: dt.date, name: str) -> pa.Table:
+    """:func:`columns_to_arrow`'s ``table`` as the history stores it: ``period`` and ``as_of`` in front."""
+    clash = [c for c in SNAPSHOT_COLUMNS if c in table.column_names]
+    if clash:
+        raise HistoryError(
+            f"table {name} already has a column named {', '.join(clash)}",
+            hint="rename that column in the metrics module; the history adds period and as_of",
+        )
+    rows = table.num_rows
+    fields = [
+        pa.field("period", pa.string(), metadata={TYPE_KEY: b"str"}),
+        pa.field("as_of", pa.date32(), metadata={TYPE_KEY: b"date"}),
+        *table.schema,
+    ]
+    arrays = [pa.array([period] * rows, type=pa.string()), pa.array([as_of] * rows, type=pa.date32()), *table.columns]
     schema = pa.schema(
         fields, metadata={b"collections_mi.table": name.encode(), b"collections_mi.period": period.encode()}
     )
@@ -312,6 +325,109 @@ def _stored_open_items(open_items: pd.DataFrame | pa.Table, period: str, as_of: 
     return open_items
 
 
+#: a table at rest of at most this many rows is kept as a frame once used (the tables the pages' front, the email and
+#: its charts show); a longer one is converted each time it is used (the workbook and the history use it once each)
+KEPT_ROWS = 10_000
+
+
+@dataclass(frozen=True)
+class _Held:
+    """One table at rest: the columns Arrow gives back exactly, and the others as their objects."""
+
+    columns: list[Any]
+    index: pd.Index
+    exact: pa.Table
+    #: a column Arrow would not give back as it was — e.g. the forecast's week, 1 … 13 or "later": Arrow's text
+    #: column would make the numbers text — kept as the values themselves (mostly shared small ints and labels)
+    as_objects: dict[Any, list[Any]]
+
+    def frame(self, rows: slice) -> pd.DataFrame:
+        index = self.index[rows]
+        exact = arrow_to_frame(self.exact.slice(rows.start, rows.stop - rows.start))
+        columns = {name: exact[name].tolist() for name in exact.columns}
+        for name, values in self.as_objects.items():
+            columns[name] = values[rows]
+        # object columns, as computed: a text column's None stays None (not NaN, as an inferred text type makes it)
+        return pd.DataFrame(
+            {name: pd.Series(columns[name], index=index, dtype="object") for name in self.columns}, index=index
+        )
+
+
+#: the type each column kind comes back as from Arrow (:func:`arrow_to_frame`)
+_KIND_TYPE: dict[str, type] = {
+    "decimal": Decimal,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "date": dt.date,
+    "str": str,
+}
+
+
+def _given_back_exactly(values: list[Any], kind: str) -> bool:
+    """Whether Arrow gives ``values`` back as they are: every cell None or of the kind's own type (no int in a
+    text column, no datetime in a date column), and no NaN (Arrow gives None)."""
+    types = set(map(type, values))
+    types.discard(type(None))
+    if not types <= {_KIND_TYPE[kind]}:
+        return False
+    return kind != "float" or not any(v != v for v in values if v is not None)
+
+
+class TablesAtRest:
+    """A pack's computed tables, from when tables/ is written until the history is stored, in the history's form
+    (Arrow columns, money as exact text: :func:`columns_to_arrow`) instead of a Python object per cell — a
+    :class:`~collections_mi.metrics.result.TableReader` that gives each back as the same frame: the same values of
+    the same types, in the same order, on the same index. At 10M invoices a pack held its tables through the
+    notebooks, the workbook and the email as ~1.5 GB of Python objects; the history then stores these very tables."""
+
+    def __init__(self, period: str, as_of: dt.date, kept_rows: int = KEPT_ROWS) -> None:
+        self.period, self.as_of, self.kept_rows = period, as_of, kept_rows
+        self._held: dict[str, _Held] = {}
+
+    def __call__(self, file: str) -> pd.DataFrame:
+        held = self._held[file]
+        return held.frame(slice(0, len(held.index)))
+
+    def first_rows(self, file: str, count: int) -> FirstRows:
+        held = self._held[file]
+        rows = len(held.index)
+        return FirstRows(held.frame(slice(0, min(count, rows))), rows)
+
+    def keeps(self, file: str) -> bool:
+        return len(self._held[file].index) <= self.kept_rows
+
+    def put(self, results: Mapping[str, SectionResult[Any, Any]]) -> None:
+        """Every available table of ``results`` converted and held here; each result's tables then read from here."""
+        for result in results.values():
+            for file, frame in result.tables.published().items():
+                self._held[file] = _held(frame)
+            result.tables = result.tables.at_rest(self)
+
+    def stored(self, file: str) -> pa.Table | None:
+        """The table ``file`` as :func:`columns_to_arrow` gives it (what the history stores), None if not held."""
+        held = self._held.get(file)
+        if held is None:
+            return None
+        if not held.as_objects:
+            return held.exact
+        return columns_to_arrow(held.frame(slice(0, len(held.index))))
+
+
+def _held(frame: pd.DataFrame) -> _Held:
+    if not frame.columns.is_unique or not all(isinstance(c, str) for c in frame.columns):
+        return _Held(list(frame.columns), frame.index, pa.table({}), {c: frame[c].tolist() for c in frame.columns})
+    exact, as_objects = [], {}
+    for column in frame.columns:
+        values = frame[column].tolist()
+        if _given_back_exactly(values, _column_type(values)):
+            exact.append(column)
+        else:
+            as_objects[column] = values
+    arrow = columns_to_arrow(frame[exact]) if exact else pa.table({})
+    return _Held(list(frame.columns), frame.index, arrow, as_objects)
+
+
 def store_snapshot(
     history_dir: str | Path,
     params: Params,
@@ -319,15 +435,24 @@ def store_snapshot(
     open_items: pd.DataFrame | pa.Table | None = None,
     *,
     origin: Mapping[str, Any] | None = None,
+    at_rest: TablesAtRest | None = None,
 ) -> Path:
-    """Store one period (params.period): its KPIs, every table of ``results`` and the open items (a frame, or
-    :func:`open_items_table` of it); replaces the period if stored before."""
+    """Store one period (params.period): its KPIs, every table of ``results`` — taken as they are from ``at_rest``
+    when held there — and the open items (a frame, or :func:`open_items_table` of it); replaces the period if
+    stored before."""
     history_dir = Path(history_dir)
     history_dir.mkdir(parents=True, exist_ok=True)
     period, as_of = params.period, params.as_of
+    if at_rest is not None and (at_rest.period, at_rest.as_of) != (period, as_of):
+        raise HistoryError(f"the tables held for {at_rest.period} are not {period}'s")
     tables: dict[str, pd.DataFrame | pa.Table] = {}
     for result in results.values():
-        tables.update(result.tables.published())
+        for name, file in result.tables.available_files().items():
+            held = at_rest.stored(file) if at_rest is not None else None
+            if held is not None:
+                tables[file] = with_snapshot_columns(held, period, as_of, file)
+            else:
+                tables[file] = getattr(result.tables, name)
     reserved = sorted(set(tables) & {KPIS, OPEN_ITEMS})
     if reserved:
         raise HistoryError(f"a section returns a table named {', '.join(reserved)}, a name the history reserves")

@@ -228,6 +228,9 @@ class _WrittenTables:
     def __call__(self, file: str) -> pd.DataFrame:
         return read_table(self.tables_dir / f"{file}.csv", self.types.get(file, {}))
 
+    def keeps(self, file: str) -> bool:
+        return True  # a page uses a table it reads a few times: read it once
+
     def first_rows(self, file: str, count: int) -> FirstRows:
         path = self.tables_dir / f"{file}.csv"
         rows = self.rows.get(file)

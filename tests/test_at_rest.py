@@ -1,0 +1,111 @@
+"""A pack holds its computed tables at rest (store.history.TablesAtRest) from when tables/ is written until the
+history stores them: every consumer gets the same exact values, the workbook is the same file, and the history
+stores the same tables."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from collections_mi.config.params import load_params
+from collections_mi.metrics.book import open_book
+from collections_mi.metrics.result import FirstRows, Unavailable
+from collections_mi.metrics.sections import available_sections, compute_sections, flat_kpis
+from collections_mi.outputs.excel import write_excel
+from collections_mi.sources.ledger import open_ledger
+from collections_mi.store import history
+from collections_mi.store.results import write_results
+
+from conftest import TINY, write_params
+
+#: tables of more rows than this are converted each time they are used (the tiny ledger's lists are short)
+KEPT = 3
+
+
+def _computed(folder: Path) -> tuple[Any, dict[str, Any]]:
+    params_path = write_params(folder, Path(shutil.copytree(TINY, folder / "ledger")), report={"company": "Tiny"})
+    params = load_params(params_path)
+    source = open_ledger(params, params_path)
+    with open_book(source, params) as book:
+        return params, compute_sections(book, params, available_sections(source.typed))
+
+
+def _cells(workbook: Path) -> dict[str, bytes]:
+    """The workbook's parts but its creation time (docProps/core.xml)."""
+    with zipfile.ZipFile(workbook) as archive:
+        return {name: archive.read(name) for name in archive.namelist() if name != "docProps/core.xml"}
+
+
+@pytest.fixture(scope="module")
+def held(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The tiny ledger's results twice: as computed, and at rest after tables/ was written (as a pack does)."""
+    folder = tmp_path_factory.mktemp("at-rest")
+    params, computed = _computed(folder / "a")
+    _, rested = _computed(folder / "b")
+    out = folder / "pack"
+    write_results(rested, flat_kpis(rested), out)
+    at_rest = history.TablesAtRest(params.period, params.as_of, kept_rows=KEPT)
+    at_rest.put(rested)
+    return {"params": params, "computed": computed, "rested": rested, "at_rest": at_rest, "out": out}
+
+
+def test_tables_at_rest_give_back_the_computed_tables(held) -> None:
+    """Each table at rest comes back as it was computed: the same values of the same types (exact decimals, ints,
+    dates, an int beside a label in the forecast's week column), the same index; its first rows and row count
+    without converting the rest; a table the ledger cannot give is still the reason. A long table is converted each
+    time it is used, a short one is kept."""
+    long_tables = objects = 0
+    for section, result in held["rested"].items():
+        computed = held["computed"][section].tables
+        for name, file in result.tables.files().items():
+            back, before = getattr(result.tables, name), getattr(computed, name)
+            if isinstance(before, Unavailable):
+                assert back == before, file  # with its reason
+                continue
+            assert list(back.columns) == list(before.columns) and back.index.equals(before.index), file
+            for column in before.columns:
+                pairs = list(zip(back[column].tolist(), before[column].tolist(), strict=True))
+                assert all(type(a) is type(b) and (a == b or a != a and b != b) for a, b in pairs), (file, column)
+                objects += len({type(b) for _, b in pairs} - {type(None)}) > 1
+            first = result.tables.first_rows(name, 2)
+            assert isinstance(first, FirstRows) and first.rows == len(before) and first.frame.equals(back.head(2)), file
+            kept = len(before) <= KEPT
+            long_tables += not kept
+            assert (name in vars(result.tables)) is kept, file
+            assert (getattr(result.tables, name) is back) is kept, file
+    assert long_tables >= 5 and objects >= 1  # the forecast's week: 1 … 13, "later", "not forecast"
+
+
+def test_the_workbook_from_tables_at_rest_is_the_same_file(held, tmp_path: Path) -> None:
+    """tables.xlsx written from the tables at rest (each converted when its sheet is written) has every part of the
+    workbook written from the computed tables, cell for cell."""
+    params = held["params"]
+    write_excel(held["computed"], tmp_path / "computed.xlsx", params)
+    write_excel(held["rested"], tmp_path / "rested.xlsx", params)
+    computed, rested = _cells(tmp_path / "computed.xlsx"), _cells(tmp_path / "rested.xlsx")
+    assert computed.keys() == rested.keys() and len(computed) > 20
+    assert [name for name in computed if computed[name] != rested[name]] == []
+
+
+def test_the_history_stores_the_tables_at_rest_as_they_are(held, tmp_path: Path) -> None:
+    """The history stores the tables it is given at rest without converting them again: the same files as from the
+    computed tables; tables held for another month are refused."""
+    params = held["params"]
+    history.store_snapshot(tmp_path / "computed", params, held["computed"])
+    history.store_snapshot(tmp_path / "rested", params, held["rested"], at_rest=held["at_rest"])
+    stored = {
+        kind: {p.name: pq.read_table(p) for p in history.period_dir(tmp_path / kind, params.period).glob("*.parquet")}
+        for kind in ("computed", "rested")
+    }
+    files = list(stored["computed"])
+    assert len(files) > 20 and sorted(stored["rested"]) == sorted(stored["computed"])
+    for name in files:
+        assert stored["rested"][name].equals(stored["computed"][name]), name
+    other = history.TablesAtRest("2026-09", params.as_of)
+    with pytest.raises(history.HistoryError, match="not 2026-10's"):
+        history.store_snapshot(tmp_path / "other", params, held["rested"], at_rest=other)
