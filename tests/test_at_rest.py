@@ -109,3 +109,48 @@ def test_the_history_stores_the_tables_at_rest_as_they_are(held, tmp_path: Path)
     other = history.TablesAtRest("2026-09", params.as_of)
     with pytest.raises(history.HistoryError, match="not 2026-10's"):
         history.store_snapshot(tmp_path / "other", params, held["rested"], at_rest=other)
+
+
+def test_tables_at_rest_give_back_unusual_frames_as_they_were() -> None:
+    """What Arrow would change is held as it was: a float column with NaN (Arrow: None), datetimes in a date column,
+    Decimals beside ints, a label beside numbers, an index that is not 0 … n-1, column names that are not text or
+    repeat, a table without rows. The history still stores its own text for each."""
+    import datetime as dt
+    from decimal import Decimal
+
+    import pandas as pd
+
+    from collections_mi.metrics.published import AgingTables
+
+    frames = {
+        "aging": pd.DataFrame(
+            {
+                "bucket": ["current", "1-30", None],
+                "amount": [Decimal("1.10"), 2, None],
+                "share": [0.5, float("nan"), None],
+                "on": [dt.date(2026, 10, 31), dt.datetime(2026, 10, 31, 12, 0), None],
+                "week": [1, "later", None],
+                "count": pd.Series([1, 2, 3], dtype="int64"),
+            },
+            index=pd.Index([7, 3, 7]),
+        ),
+        "aging_by_currency": pd.DataFrame([[1, "a"], [2, "b"]], columns=["x", "x"]),
+        "aging_by_customer": pd.DataFrame({0: [Decimal("1")], "name": ["Acme"]}),
+        "aging_trend": pd.DataFrame({"amount": pd.Series([], dtype="object")}),
+    }
+    computed = AgingTables.from_published(frames, {})
+    result = type("Result", (), {"tables": computed})()
+    at_rest = history.TablesAtRest("2026-10", dt.date(2026, 10, 31), kept_rows=1)
+    at_rest.put({"aging": result})
+    for field_name, file in computed.files().items():
+        if file not in frames:
+            continue
+        back, before = getattr(result.tables, field_name), frames[file]
+        assert list(back.columns) == list(before.columns) and list(back.index) == list(before.index), file
+        for position in range(before.shape[1]):
+            pairs = zip(back.iloc[:, position].tolist(), before.iloc[:, position].tolist(), strict=True)
+            assert all(type(a) is type(b) and (a == b or a != a and b != b) for a, b in pairs), (file, position)
+    stored = at_rest.stored("aging")
+    assert stored is not None and stored.column("week").to_pylist() == ["1", "later", None]
+    assert stored.column("amount").to_pylist() == ["1.1", "2", None]
+    assert at_rest.stored("aging_by_region") is None

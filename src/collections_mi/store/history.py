@@ -325,8 +325,8 @@ def _stored_open_items(open_items: pd.DataFrame | pa.Table, period: str, as_of: 
     return open_items
 
 
-#: a table at rest of at most this many rows is kept as a frame once used (the tables the pages' front, the email and
-#: its charts show); a longer one is converted each time it is used (the workbook and the history use it once each)
+#: a table at rest of at most this many rows is kept as a frame once used (the tables the front page, the email and
+#: its charts show); a longer one is converted each time it is used (the workbook uses it once)
 KEPT_ROWS = 10_000
 
 
@@ -340,8 +340,12 @@ class _Held:
     #: a column Arrow would not give back as it was — e.g. the forecast's week, 1 … 13 or "later": Arrow's text
     #: column would make the numbers text — kept as the values themselves (mostly shared small ints and labels)
     as_objects: dict[Any, list[Any]]
+    #: a frame whose column names are not distinct texts, held as it is
+    itself: pd.DataFrame | None = None
 
     def frame(self, rows: slice) -> pd.DataFrame:
+        if self.itself is not None:
+            return self.itself.iloc[rows]
         index = self.index[rows]
         exact = arrow_to_frame(self.exact.slice(rows.start, rows.stop - rows.start))
         columns = {name: exact[name].tolist() for name in exact.columns}
@@ -409,23 +413,25 @@ class TablesAtRest:
         held = self._held.get(file)
         if held is None:
             return None
-        if not held.as_objects:
+        if not held.as_objects and held.itself is None:
             return held.exact
         return columns_to_arrow(held.frame(slice(0, len(held.index))))
 
 
 def _held(frame: pd.DataFrame) -> _Held:
     if not frame.columns.is_unique or not all(isinstance(c, str) for c in frame.columns):
-        return _Held(list(frame.columns), frame.index, pa.table({}), {c: frame[c].tolist() for c in frame.columns})
-    exact, as_objects = [], {}
+        return _Held(list(frame.columns), frame.index, pa.table({}), {}, itself=frame)
+    fields, arrays, as_objects = [], [], {}
     for column in frame.columns:
         values = frame[column].tolist()
-        if _given_back_exactly(values, _column_type(values)):
-            exact.append(column)
+        kind = _column_type(values)
+        if _given_back_exactly(values, kind):
+            fields.append(pa.field(column, _ARROW[kind][0], metadata={TYPE_KEY: kind.encode()}))
+            arrays.append(_arrow_column(values, kind))  # as columns_to_arrow makes it
         else:
             as_objects[column] = values
-    arrow = columns_to_arrow(frame[exact]) if exact else pa.table({})
-    return _Held(list(frame.columns), frame.index, arrow, as_objects)
+    exact = pa.Table.from_arrays(arrays, schema=pa.schema(fields)) if fields else pa.table({})
+    return _Held(list(frame.columns), frame.index, exact, as_objects)
 
 
 def store_snapshot(
