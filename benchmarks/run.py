@@ -17,7 +17,8 @@ and once per run of this script:
 
 Wall time is measured around each subprocess; peak RSS is the largest single process of the run's process
 tree (``ru_maxrss`` from wait4, as ``/usr/bin/time -v`` reports) and, where psutil is available, the largest
-sum of RSS over the tree sampled every 0.2 s (the pack's notebook kernels run beside each other).
+sum of RSS over the tree sampled every 0.2 s (the pack's notebook kernels run beside each other), with the tree's
+PSS at that peak (shared pages — a browser's processes map the same libraries — counted once instead of per process).
 Results accumulate in benchmarks/results.json (keyed by size, so sizes can be run separately) and the
 table is (re)written between the markers of benchmarks/RESULTS.md; the analysis outside them is kept.
 
@@ -97,6 +98,16 @@ def _tree_rss(process) -> int:
         return 0
 
 
+def _tree_pss(process) -> int:
+    """The tree's proportional set size: each shared page (a browser's or interpreter's libraries, mapped by each of
+    its processes) counted once across the processes that share it, where the RSS sum counts it in each."""
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, AttributeError):
+            total += member.memory_full_info().pss
+    return total
+
+
 def _tree_split(process) -> str:
     """The processes of the tree by RSS, largest first (e.g. ``4,812 MB collections-mi pack; 1,509 MB
     ipykernel_launcher``): which one made a new peak of the tree's sum."""
@@ -121,6 +132,8 @@ def measure(
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=cwd, env=env, start_new_session=True)
         peak_tree = 0
         peak_split = ""
+        pss_at_peak = 0  # the tree's PSS when its RSS sum made a peak (read at most once per 1 % of growth)
+        pss_read_at = 0
         done = threading.Event()
         timed_out = threading.Event()
         too_big = threading.Event()
@@ -135,7 +148,7 @@ def measure(
                 pass
 
         def sample() -> None:
-            nonlocal peak_tree, peak_split
+            nonlocal peak_tree, peak_split, pss_at_peak, pss_read_at
             handle = psutil.Process(proc.pid) if psutil else None
             while not done.wait(0.2):
                 if handle is not None:
@@ -144,6 +157,8 @@ def measure(
                         peak_tree = tree
                         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
                             peak_split = _tree_split(handle)  # who made the peak (sampled just after it)
+                        if tree > pss_read_at * 1.01:
+                            pss_read_at, pss_at_peak = tree, _tree_pss(handle)
                     if peak_tree > MAX_RSS_MB * 2**20 and not (too_big.is_set() or timed_out.is_set()):
                         too_big.set()
                         stop(f"process tree RSS {peak_tree / 2**20:,.0f} MB > --max-rss-mb {MAX_RSS_MB:,.0f}")
@@ -175,6 +190,7 @@ def measure(
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "peak_tree_rss_mb": round(peak_tree / 2**20, 1) if psutil else None,
         "peak_tree_split": peak_split or None,
+        "tree_pss_at_peak_mb": round(pss_at_peak / 2**20, 1) if psutil and pss_at_peak else None,
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
         "exit": code,
         "status": outcome,
@@ -183,6 +199,7 @@ def measure(
     log(
         f"  {outcome}: {wall:.1f} s wall, {result['cpu_seconds']} s CPU, peak RSS {result['peak_rss_mb']} MB"
         + (f" (tree {result['peak_tree_rss_mb']} MB)" if psutil else "")
+        + (f"; tree PSS at that peak {result['tree_pss_at_peak_mb']} MB" if result["tree_pss_at_peak_mb"] else "")
     )
     if peak_split:
         log(f"  tree at its peak: {peak_split}")
@@ -435,7 +452,8 @@ def table_rows(entry: dict[str, object], papermill: dict[str, object] | None) ->
         text = f"{float(run['peak_rss_mb']):,.0f}"
         tree = run.get("peak_tree_rss_mb")
         if tree and float(tree) > float(run["peak_rss_mb"]) * 1.2:
-            text += f" (tree {float(tree):,.0f})"
+            pss = run.get("tree_pss_at_peak_mb")
+            text += f" (tree {float(tree):,.0f}" + (f"; PSS {float(pss):,.0f})" if pss else ")")
         return text
 
     def status(run: dict[str, object]) -> str:
