@@ -177,7 +177,7 @@ class SectionTables:
         :class:`Unavailable` with its recorded reason."""
         return cls(
             **{
-                name: frames[file] if file in frames else Unavailable(reasons.get(file, f"{file} was not computed"))
+                name: frames[file] if file in frames else _not_written(file, reasons)
                 for name, file in cls.files().items()
             }
         )
@@ -200,7 +200,7 @@ class SectionTables:
             if file in files:
                 unread[name] = file
             else:
-                tables.__dict__[name] = Unavailable(reasons.get(file, f"{file} was not computed"))
+                tables.__dict__[name] = _not_written(file, reasons)
         tables.__dict__[_UNREAD] = (unread, read)
         return tables
 
@@ -277,6 +277,11 @@ class SectionTables:
     def published(self) -> dict[str, pd.DataFrame]:
         """Published name → frame, for every table available, in declared order."""
         return {file: getattr(self, name) for name, file in self.available_files().items()}
+
+
+def _not_written(file: str, reasons: Mapping[str, str]) -> Unavailable:
+    """A table not among those written: its recorded reason."""
+    return Unavailable(reasons.get(file, f"{file} was not computed"))
 
 
 def _frame_with_shared_values(frame: pd.DataFrame) -> pd.DataFrame:

@@ -215,10 +215,15 @@ def columns_to_arrow(frame: pd.DataFrame) -> pa.Table:
     fields, arrays = [], []
     for column in frame.columns:
         values = frame[column].tolist()
-        kind = _column_type(values)
-        fields.append(pa.field(str(column), _ARROW[kind][0], metadata={TYPE_KEY: kind.encode()}))
-        arrays.append(_arrow_column(values, kind))
+        arrow_field, array = _typed_column(str(column), values, _column_type(values))
+        fields.append(arrow_field)
+        arrays.append(array)
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _typed_column(name: str, values: list[Any], kind: str) -> tuple[pa.Field, pa.Array]:
+    """One column of :func:`columns_to_arrow`: its field (the kind in its metadata) and its values."""
+    return pa.field(name, _ARROW[kind][0], metadata={TYPE_KEY: kind.encode()}), _arrow_column(values, kind)
 
 
 def with_snapshot_columns(table: pa.Table, period: str, as_of: dt.date, name: str) -> pa.Table:
@@ -413,9 +418,21 @@ class TablesAtRest:
         held = self._held.get(file)
         if held is None:
             return None
-        if not held.as_objects and held.itself is None:
+        if held.itself is not None:
+            return columns_to_arrow(held.itself)
+        if not held.as_objects:
             return held.exact
-        return columns_to_arrow(held.frame(slice(0, len(held.index))))
+        # the exact columns as they are; only the columns held as objects are typed now (in their place)
+        fields, arrays = [], []
+        for column in held.columns:
+            if column in held.as_objects:
+                values = held.as_objects[column]
+                arrow_field, array = _typed_column(column, values, _column_type(values))
+            else:
+                arrow_field, array = held.exact.schema.field(column), held.exact.column(column)
+            fields.append(arrow_field)
+            arrays.append(array)
+        return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
 def _held(frame: pd.DataFrame) -> _Held:
@@ -426,8 +443,9 @@ def _held(frame: pd.DataFrame) -> _Held:
         values = frame[column].tolist()
         kind = _column_type(values)
         if _given_back_exactly(values, kind):
-            fields.append(pa.field(column, _ARROW[kind][0], metadata={TYPE_KEY: kind.encode()}))
-            arrays.append(_arrow_column(values, kind))  # as columns_to_arrow makes it
+            arrow_field, array = _typed_column(column, values, kind)
+            fields.append(arrow_field)
+            arrays.append(array)
         else:
             as_objects[column] = values
     exact = pa.Table.from_arrays(arrays, schema=pa.schema(fields)) if fields else pa.table({})
