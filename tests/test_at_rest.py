@@ -154,3 +154,53 @@ def test_tables_at_rest_give_back_unusual_frames_as_they_were() -> None:
     assert stored is not None and stored.column("week").to_pylist() == ["1", "later", None]
     assert stored.column("amount").to_pylist() == ["1.1", "2", None]
     assert at_rest.stored("aging_by_region") is None
+
+
+def test_a_pack_sets_each_section_aside_as_soon_as_it_is_computed(held, tmp_path: Path) -> None:
+    """compute_month_end with a TablesAtRest (as the pack computes) holds each section's tables at rest before the
+    next section runs — so the DSO family per customer is not held as Python objects while the cash section runs —
+    and every table comes back with the computed values and types."""
+    import dataclasses
+
+    from collections_mi.runs.backfill import compute_month_end
+
+    params_path = write_params(tmp_path, Path(shutil.copytree(TINY, tmp_path / "ledger")), report={"company": "Tiny"})
+    params = load_params(params_path)
+    source = open_ledger(params, params_path)
+    events: list[tuple[str, str]] = []
+    at_rest = history.TablesAtRest(params.period, params.as_of, kept_rows=KEPT)
+    put = at_rest.put
+
+    def record_put(results: Any) -> None:
+        events.extend(("set aside", name) for name in results)
+        put(results)
+
+    at_rest.put = record_put  # type: ignore[method-assign]
+
+    def recording(section: Any) -> Any:
+        def compute(book: Any, p: Any) -> Any:
+            events.append(("computed", section.name))
+            return section.compute(book, p)
+
+        return dataclasses.replace(section, compute=compute)
+
+    sections = [recording(s) for s in available_sections(source.typed)]
+    month_end = compute_month_end(source, params, sections, at_rest=at_rest)
+    names = [s.name for s in sections]
+    assert len(names) >= 4 and events == [(kind, n) for n in names for kind in ("computed", "set aside")]
+    assert month_end.at_rest is at_rest and month_end.open_items is not None
+    compared = 0
+    for section, result in month_end.results.items():
+        computed = held["computed"][section].tables
+        for name, file in result.tables.files().items():
+            before = getattr(computed, name)
+            if isinstance(before, Unavailable) or len(before) <= KEPT:
+                continue
+            assert name not in vars(result.tables), file  # held at rest, not as a frame
+            back = getattr(result.tables, name)
+            assert list(back.columns) == list(before.columns) and back.index.equals(before.index), file
+            for column in before.columns:
+                pairs = zip(back[column].tolist(), before[column].tolist(), strict=True)
+                assert all(type(a) is type(b) and (a == b or a != a and b != b) for a, b in pairs), (file, column)
+            compared += 1
+    assert compared >= 5

@@ -8,6 +8,11 @@ promises in :mod:`~collections_mi.metrics.promises`; :func:`compute_dso` puts th
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
 import pandas as pd
 
 from collections_mi.config.params import Params
@@ -64,32 +69,15 @@ def compute_dso(book: Book, params: Params) -> DsoResult:
         by="customer_id",
     )
     deteriorating = deteriorating_customers(book, params.report.top_customers, sums)
-    # customer-level inputs once; segment, region, collector and risk band are sums of customers
-    per_customer = group_inputs(book, params.dso.window_months, "customer_id", sums=sums)
-    attributes = [
-        b
-        for b in BREAKDOWNS
-        if b not in ("customer_id", "currency") and (b != "risk_band" or "risk_score" in book.customers.columns)
-    ]
-    attribute_frame = customer_attributes(book.customers, attributes)
-    by_attribute: dict[str, pd.DataFrame] = {}
-    for by in attributes:
-        group_of = dict(zip(attribute_frame["customer_id"].tolist(), attribute_frame[by].tolist()))
-        by_attribute[by] = breakdown_table(per_customer.roll_up(group_of), params, by)
-    # the same breakdowns at the previous month-end: what moved (tables/top_movers.csv)
-    before = group_inputs(book, params.dso.window_months, "customer_id", at=previous, sums=sums)
-    segments = None
-    if book.shape.has("customers", "segment"):
-        group_of = dict(zip(attribute_frame["customer_id"].tolist(), attribute_frame["segment"].tolist()))
-        segment_before = breakdown_table(before.roll_up(group_of), params, "segment")
-        segments = (by_attribute["segment"], segment_before)
-    by_customer = breakdown_table(per_customer, params, "customer_id")
+    breakdowns = _breakdowns_now(book, params, sums)
+    before = _breakdowns_before(book, params, previous, sums, breakdowns.segment_of)
     names = book.customers.select("customer_id", "name").to_pyarrow().to_pandas()
+    by_attribute, by_customer = breakdowns.by_attribute, breakdowns.by_customer
     movers = top_movers(
         by_customer,
-        past_due_and_dso(before, "customer_id"),
+        before.by_customer,
         {c: n if n else c for c, n in zip(names["customer_id"].tolist(), names["name"].tolist())},
-        segments,
+        None if before.by_segment is None else (by_attribute["segment"], before.by_segment),
     )
     by_currency = breakdown(book, params, "currency")
     by_risk_band: Table = Unavailable("the customers table has no risk_score column")
@@ -102,7 +90,7 @@ def compute_dso(book: Book, params: Params) -> DsoResult:
         )
     status = promise_status(book)
     # payment behaviour: each customer's band beside its open balance at as_of (the per-customer AR above)
-    behaviour = customer_behaviour(book, per_customer.balances, sums)
+    behaviour = customer_behaviour(book, breakdowns.balances, sums)
     behaviour_by_risk: Table = Unavailable("the customers table has no risk_score column")
     if book.shape.has("customers", "risk_score"):
         behaviour_by_risk = bands_by_risk_band(book, behaviour)
@@ -146,3 +134,59 @@ def compute_dso(book: Book, params: Params) -> DsoResult:
             f"({params.reporting_currency})",
         },
     )
+
+
+@dataclass(frozen=True)
+class _BreakdownsNow:
+    """The DSO family per customer attribute and per customer at as_of, and each customer's AR then."""
+
+    by_attribute: dict[str, pd.DataFrame]
+    by_customer: pd.DataFrame
+    balances: Mapping[object, Decimal]
+    #: customer_id → the customer's segment (what the segments' breakdown at the previous month-end rolls up by)
+    segment_of: dict[object, object]
+
+
+@dataclass(frozen=True)
+class _BreakdownsBefore:
+    """What top movers compare at the previous month-end: past due AR and DSO per customer, and the segment
+    breakdown (None without customers.segment)."""
+
+    by_customer: pd.DataFrame
+    by_segment: pd.DataFrame | None
+
+
+def _breakdowns_now(book: Book, params: Params, sums: SettlementSums) -> _BreakdownsNow:
+    """Customer-level inputs once, rolled up into each attribute's groups (every input is a sum). A function of its
+    own so that the inputs (a dozen Decimals per customer, ~1 GB at 10M invoices) are let go as soon as the
+    breakdowns are made, before the previous month-end's are gathered."""
+    per_customer = group_inputs(book, params.dso.window_months, "customer_id", sums=sums)
+    attributes = [
+        b
+        for b in BREAKDOWNS
+        if b not in ("customer_id", "currency") and (b != "risk_band" or "risk_score" in book.customers.columns)
+    ]
+    attribute_frame = customer_attributes(book.customers, attributes)
+    customers = attribute_frame["customer_id"].tolist()
+    by_attribute = {
+        by: breakdown_table(per_customer.roll_up(dict(zip(customers, attribute_frame[by].tolist()))), params, by)
+        for by in attributes
+    }
+    return _BreakdownsNow(
+        by_attribute,
+        breakdown_table(per_customer, params, "customer_id"),
+        per_customer.balances,
+        dict(zip(customers, attribute_frame["segment"].tolist())),
+    )
+
+
+def _breakdowns_before(
+    book: Book, params: Params, at: dt.date, sums: SettlementSums, segment_of: Mapping[object, object]
+) -> _BreakdownsBefore:
+    """The same breakdowns at ``at`` (the previous month-end), only what top movers compare; its inputs are let go on
+    return."""
+    before = group_inputs(book, params.dso.window_months, "customer_id", at=at, sums=sums)
+    by_segment = None
+    if book.shape.has("customers", "segment"):
+        by_segment = breakdown_table(before.roll_up(segment_of), params, "segment")
+    return _BreakdownsBefore(past_due_and_dso(before, "customer_id"), by_segment)

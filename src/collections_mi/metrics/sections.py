@@ -137,9 +137,13 @@ def compute_sections(
     params: Params,
     sections: list[Section],
     progress: Callable[[str], None] | None = None,
+    *,
+    set_aside: Callable[[Mapping[str, SectionResult[Any, Any]]], None] | None = None,
 ) -> dict[str, SectionResult[Any, Any]]:
     """Compute every section once on ``book`` (opened for ``params``); the results feed kpis.json, tables/, the
-    notebooks and the email.
+    notebooks and the email. ``set_aside``: given each section's result as soon as it is computed, before the next
+    section runs, to hold its tables in a compact form (a pack's
+    :class:`~collections_mi.store.history.TablesAtRest`); without it each table shares its repeated values.
 
     What needs optional data the ledger lacks (``book.shape``) is left out of each result, with its reason, and a KPI
     that cannot be computed (e.g. a ratio with nothing to divide by) is None: kpis.json omits both."""
@@ -166,8 +170,12 @@ def compute_sections(
                     "ledger (nothing to divide by: no sales or no settled "
                     "invoices in the window)",
                 )
-        # one object per repeated value (zeros, dates, labels): the results are held until the pack is published
-        result.tables = result.tables.with_shared_values()
+        if set_aside is None:
+            # one object per repeated value (zeros, dates, labels): the results are held until they are published
+            result.tables = result.tables.with_shared_values()
+        else:
+            # at 10M invoices the DSO section's tables were ~1 GB as Python objects, held while the cash section ran
+            set_aside({section.name: result})
         results[section.name] = result
     return results
 

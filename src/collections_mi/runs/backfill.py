@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from collections_mi.config.params import Params, load_params, params_to_jsonable, parse_params
 from collections_mi.core.errors import BackfillFailed, first_line
+from collections_mi.core.memory import give_back_freed_memory
 from collections_mi.core.periods import check_period, month_end_of, month_range, shift_period
 from collections_mi.core.values import exact_text
 from collections_mi.metrics.book import Tables, open_book
@@ -40,7 +41,7 @@ class MonthEnd:
 
     results: dict[str, SectionResult[Any, Any]]
     open_items: pa.Table | None
-    #: the results' tables once a pack has written tables/ (:meth:`TablesAtRest.put`), stored as they are
+    #: the results' tables held at rest since each section was computed (:meth:`TablesAtRest.put`), stored as they are
     at_rest: TablesAtRest | None = None
 
 
@@ -51,16 +52,24 @@ def compute_month_end(
     shape: LedgerShape | None = None,
     *,
     open_items: bool = True,
+    at_rest: TablesAtRest | None = None,
 ) -> MonthEnd:
     """Compute ``sections`` on one opened Book of ``source`` as of ``params.as_of`` (``shape`` measured for that date),
     then release it; with ``open_items``, also the history's open-items table, read from the same Book's
-    materialised tables rather than a second Book's views."""
+    materialised tables rather than a second Book's views. ``at_rest``: holds each section's tables from when the
+    section is computed (a pack's, until its history is stored)."""
+
+    def set_aside(results: Mapping[str, SectionResult[Any, Any]]) -> None:
+        if at_rest is not None:
+            at_rest.put(results)
+            give_back_freed_memory()  # the frames just let go, before the next section builds its own
+
     with open_book(source, params, shape=shape) as book:
-        results = compute_sections(book, params, sections)
+        results = compute_sections(book, params, sections, set_aside=None if at_rest is None else set_aside)
         wanted = open_items and "aging" in results
         items = open_items_snapshot(book, params.aging, _behaviour(results)) if wanted else None
     # compact now: a pack holds the month-end through its notebooks, workbook and outputs until the history is stored
-    return MonthEnd(results, None if items is None else open_items_table(items, params.period, params.as_of))
+    return MonthEnd(results, None if items is None else open_items_table(items, params.period, params.as_of), at_rest)
 
 
 def record_pack(

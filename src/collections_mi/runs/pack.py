@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from importlib import metadata
 from pathlib import Path
@@ -451,17 +451,20 @@ class PackPart:
         return f"{self.label} {name}" if self.label else name
 
 
-def write_results_stage(part: PackPart, clock: _Stopwatch) -> TablesAtRest:
-    """kpis.json and tables/ (store): what the notebooks read. Then the part's tables are held at rest
-    (:class:`~collections_mi.store.history.TablesAtRest`) until the history stores them: the workbook, the email and
-    the front page get each table back as the same exact frame when they use it."""
+def write_results_stage(part: PackPart, clock: _Stopwatch, at_rest: TablesAtRest | None = None) -> TablesAtRest:
+    """kpis.json and tables/ (store): what the notebooks read. The part's tables are held at rest
+    (:class:`~collections_mi.store.history.TablesAtRest`) until the history stores them — ``at_rest`` when they were
+    put there as they were computed, else from now: the workbook, the email and the front page get each table back
+    as the same exact frame when they use it."""
 
     def write() -> TablesAtRest:
         write_results(part.results, flat_kpis(part.results), part.folder)
-        at_rest = TablesAtRest(part.params.period, part.params.as_of)
-        at_rest.put(part.results)
+        held = at_rest
+        if held is None:
+            held = TablesAtRest(part.params.period, part.params.as_of)
+            held.put(part.results)
         give_back_freed_memory()  # the frames just let go, before the notebook kernels start beside this process
-        return at_rest
+        return held
 
     return clock.run(
         part.stage("tables"), f"{part.label + ': ' if part.label else ''}writing kpis.json and tables/", write
@@ -639,11 +642,13 @@ def _run_locked(
                     hint="check source.location and the table names against data-contract.md",
                 )
             computed = with_dependencies(sections)
-            # a complete run is the month-end's snapshot: its open items come from the same Book (issue 11)
+            # a complete run is the month-end's snapshot: its open items come from the same Book (issue 11); each
+            # section's tables are held at rest from when it is computed until the history stores them
+            at_rest = TablesAtRest(params.period, params.as_of)
             month_end = clock.run(
                 "compute",
                 f"computing {', '.join(s.name for s in computed)}",
-                lambda: compute_month_end(ledger, params, computed, shape, open_items=only is None),
+                lambda: compute_month_end(ledger, params, computed, shape, open_items=only is None, at_rest=at_rest),
             )
             results = month_end.results
             kpis = flat_kpis(results)
@@ -667,7 +672,7 @@ def _run_locked(
                 unavailable_sections(ledger.typed, shape) if only is None else None,
                 audiences=[(a.name, audience_filter_text(a)) for a in audiences],
             )
-            month_end = replace(month_end, at_rest=write_results_stage(main, clock))
+            write_results_stage(main, clock, at_rest)
             parts = [main] + [
                 prepare_audience(audience, params, params_path, staging, only, footer, clock) for audience in audiences
             ]
