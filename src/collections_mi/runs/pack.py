@@ -507,6 +507,9 @@ def notebooks_and_workbooks(parts: list[PackPart], clock: _Stopwatch) -> None:
 
     def workbooks_then_charts() -> None:
         write_workbooks(parts, clock)
+        # the sheets' frames were converted from rest one at a time and let go: their pages back to the system
+        # before the headless Chromium starts beside this process (the charts now, pack.pdf after the notebooks)
+        give_back_freed_memory()
         draw_charts(parts, clock)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="beside-notebooks") as beside:
