@@ -25,6 +25,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -272,12 +273,22 @@ def test_sigkill_during_the_notebooks_leaves_no_process_behind_and_the_rerun_cle
 ) -> None:
     psutil = pytest.importorskip("psutil")
     out = copy_out(baseline, tmp_path / "reports")
+    # the killed pack cannot remove its folder of kernel sockets (the survivors' check below is about processes):
+    # its temporary folder is one of the test's own, short enough for the sockets' paths, removed at the end
+    scratch = Path(tempfile.mkdtemp(prefix="cmi-t-", dir="/tmp"))
+    try:
+        _sigkill_during_the_notebooks(baseline, out, scratch, psutil)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _sigkill_during_the_notebooks(baseline: Baseline, out: Path, scratch: Path, psutil) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "collections_mi", "pack", "--params", str(baseline.params), "--out", str(out)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "GX_ANALYTICS_ENABLED": "False"},
+        env={**os.environ, "GX_ANALYTICS_ENABLED": "False", "TMPDIR": str(scratch)},
     )
     try:
         parent = psutil.Process(process.pid)
