@@ -202,3 +202,21 @@ def test_a_pack_sets_each_section_aside_as_soon_as_it_is_computed(held, tmp_path
                 assert all(type(a) is type(b) and (a == b or a != a and b != b) for a, b in pairs), (file, column)
             compared += 1
     assert compared >= 5
+
+
+def test_metrics_lets_each_sections_tables_go_and_keeps_its_kpis(held, tmp_path: Path) -> None:
+    """`collections-mi metrics` computes with kpis_only: every KPI as a pack computes it, no table kept (each let go
+    as soon as its section is computed); asking for open items or tables at rest with it is a programming error."""
+    from collections_mi.runs.backfill import compute_month_end
+
+    params_path = write_params(tmp_path, Path(shutil.copytree(TINY, tmp_path / "ledger")), report={"company": "Tiny"})
+    params = load_params(params_path)
+    source = open_ledger(params, params_path)
+    sections = available_sections(source.typed)
+    month_end = compute_month_end(source, params, sections, open_items=False, kpis_only=True)
+    assert flat_kpis(month_end.results) == flat_kpis(held["computed"]) and len(flat_kpis(month_end.results)) > 20
+    for result in month_end.results.values():
+        assert result.tables.available_files() == {}, result.section
+        assert result.unavailable == held["computed"][result.section].unavailable
+    with pytest.raises(ValueError, match="kpis_only"):
+        compute_month_end(source, params, sections, kpis_only=True)

@@ -53,23 +53,40 @@ def compute_month_end(
     *,
     open_items: bool = True,
     at_rest: TablesAtRest | None = None,
+    kpis_only: bool = False,
 ) -> MonthEnd:
     """Compute ``sections`` on one opened Book of ``source`` as of ``params.as_of`` (``shape`` measured for that date),
     then release it; with ``open_items``, also the history's open-items table, read from the same Book's
     materialised tables rather than a second Book's views. ``at_rest``: holds each section's tables from when the
-    section is computed (a pack's, until its history is stored)."""
+    section is computed (a pack's, until its history is stored); ``kpis_only``: each section's tables are let go as
+    soon as it is computed (`collections-mi metrics` prints the KPIs only)."""
+    if kpis_only and (open_items or at_rest is not None):
+        raise ValueError("kpis_only keeps no tables: neither the open items nor tables at rest can be given")
+    set_aside: Callable[[Mapping[str, SectionResult[Any, Any]]], None] | None = None
+    if at_rest is not None:
+        held = at_rest
 
-    def set_aside(results: Mapping[str, SectionResult[Any, Any]]) -> None:
-        if at_rest is not None:
-            at_rest.put(results)
+        def hold(results: Mapping[str, SectionResult[Any, Any]]) -> None:
+            held.put(results)
             give_back_freed_memory()  # the frames just let go, before the next section builds its own
 
+        set_aside = hold
+    elif kpis_only:
+        set_aside = _let_tables_go
+
     with open_book(source, params, shape=shape) as book:
-        results = compute_sections(book, params, sections, set_aside=None if at_rest is None else set_aside)
+        results = compute_sections(book, params, sections, set_aside=set_aside)
         wanted = open_items and "aging" in results
         items = open_items_snapshot(book, params.aging, _behaviour(results)) if wanted else None
     # compact now: a pack holds the month-end through its notebooks, workbook and outputs until the history is stored
     return MonthEnd(results, None if items is None else open_items_table(items, params.period, params.as_of), at_rest)
+
+
+def _let_tables_go(results: Mapping[str, SectionResult[Any, Any]]) -> None:
+    """Each result's tables let go as soon as it is computed, when only the KPIs are wanted: no Python object per
+    cell held while the next section runs, nor time spent sharing their repeated values."""
+    for result in results.values():
+        result.tables = result.tables.none_available("not kept: only the KPIs were computed")
 
 
 def record_pack(

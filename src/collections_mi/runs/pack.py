@@ -779,7 +779,7 @@ def compute_kpis(params_path: str | Path, *, validate: bool = True, progress: Pr
         clock.run(
             "compute",
             f"computing {', '.join(s.name for s in sections)}",
-            lambda: compute_on_book(ledger, params, sections, shape),
+            lambda: compute_month_end(ledger, params, sections, shape, open_items=False, kpis_only=True).results,
         )
     )
 
