@@ -128,10 +128,13 @@ def _tree_pss(process) -> int:
 
 def _tree_split(process) -> str:
     """The processes of the tree by RSS, largest first (e.g. ``4,812 MB collections-mi pack; 1,509 MB
-    ipykernel_launcher``): which one made a new peak of the tree's sum."""
+    ipykernel_launcher``): which one made a new peak of the tree's sum; a child caught between fork and exec is left
+    out, as :func:`_tree_rss` leaves it out."""
     parts = []
     for member in [process, *process.children(recursive=True)]:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            if member is not process and _not_its_own(member):
+                continue  # counted in its parent (as in _tree_rss)
             words = [Path(w).name for w in member.cmdline()[1:3] if not w.startswith("-")] or [member.name()]
             parts.append((member.memory_info().rss, " ".join(words)))
     return "; ".join(f"{rss / 2**20:,.0f} MB {what}" for rss, what in sorted(parts, reverse=True))

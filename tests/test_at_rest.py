@@ -27,10 +27,15 @@ from conftest import TINY, write_params
 KEPT = 3
 
 
-def _computed(folder: Path) -> tuple[Any, dict[str, Any]]:
+def _tiny_source(folder: Path) -> tuple[Any, Any]:
+    """The tiny ledger copied into ``folder``: its params and its opened source."""
     params_path = write_params(folder, Path(shutil.copytree(TINY, folder / "ledger")), report={"company": "Tiny"})
     params = load_params(params_path)
-    source = open_ledger(params, params_path)
+    return params, open_ledger(params, params_path)
+
+
+def _computed(folder: Path) -> tuple[Any, dict[str, Any]]:
+    params, source = _tiny_source(folder)
     with open_book(source, params) as book:
         return params, compute_sections(book, params, available_sections(source.typed))
 
@@ -164,9 +169,7 @@ def test_a_pack_sets_each_section_aside_as_soon_as_it_is_computed(held, tmp_path
 
     from collections_mi.runs.backfill import compute_month_end
 
-    params_path = write_params(tmp_path, Path(shutil.copytree(TINY, tmp_path / "ledger")), report={"company": "Tiny"})
-    params = load_params(params_path)
-    source = open_ledger(params, params_path)
+    params, source = _tiny_source(tmp_path)
     at_rest = history.TablesAtRest(params.period, params.as_of, kept_rows=KEPT)
     every_file = [file for s in available_sections(source.typed) for file in s.tables.files().values()]
     held_when_computed: dict[str, set[str]] = {}
@@ -209,9 +212,7 @@ def test_metrics_lets_each_sections_tables_go_and_keeps_its_kpis(held, tmp_path:
     as soon as its section is computed); asking for open items or tables at rest with it is a programming error."""
     from collections_mi.runs.backfill import compute_month_end
 
-    params_path = write_params(tmp_path, Path(shutil.copytree(TINY, tmp_path / "ledger")), report={"company": "Tiny"})
-    params = load_params(params_path)
-    source = open_ledger(params, params_path)
+    params, source = _tiny_source(tmp_path)
     sections = available_sections(source.typed)
     month_end = compute_month_end(source, params, sections, open_items=False, kpis_only=True)
     assert flat_kpis(month_end.results) == flat_kpis(held["computed"]) and len(flat_kpis(month_end.results)) > 20
