@@ -345,6 +345,12 @@ def open_item_list(book: Book, aging: AgingConfig, *, disputed_only: bool = Fals
     return frame
 
 
+def aging_item_dates(params: Params) -> list[dt.date]:
+    """Every date :func:`compute_aging` reads open items at under ``params``: as_of and the trend's month-ends (the
+    aging trend, disputes and concentration)."""
+    return sorted({params.as_of, *month_ends_up_to(params.as_of, params.report.trend_months)})
+
+
 def compute_aging(book: Book, params: Params) -> AgingResult:
     """Everything the aging section shows: KPIs ar_total, open_items, past_due_total and its tables."""
     labels = params.aging.labels

@@ -840,27 +840,68 @@ def _agency_status(book: Book, customer_ids: pd.Series) -> list[str | None]:
     return [status.get(c) for c in customer_ids]
 
 
+@dataclass(frozen=True)
+class AllowanceDates:
+    """The dates the allowance section reads open items at, by what it reads there."""
+
+    opening_date: dt.date
+    backtest_dates: list[dt.date]
+    projection_base: dt.date
+    estimate_dates: list[dt.date]
+    #: bucket balances: at each estimate date, the 3 month-ends the projections take new business from, and the
+    #: months last year's projection is compared with
+    needed: list[dt.date]
+    #: the roll rates are shown, projected and compared whatever the method: every estimate date needs its lookback
+    migration_months: list[dt.date]
+    vintage_dates: list[dt.date]
+
+    @classmethod
+    def of(cls, params: Params) -> AllowanceDates:
+        as_of = params.as_of
+        opening_date = previous_month_end(as_of)
+        backtest_dates = month_ends_up_to(opening_date, BACKTEST_MONTHS)
+        projection_base = shift_month_end(as_of, -12)
+        estimate_dates = sorted({as_of, opening_date, *backtest_dates, projection_base})
+        needed = sorted(
+            set(estimate_dates)
+            | {m for base in (as_of, projection_base) for m in closed_month_ends_up_to(base, 3)}
+            | {shift_month_end(projection_base, i) for i in range(1, PROJECTION_MONTHS + 1)}
+        )
+        return cls(
+            opening_date,
+            backtest_dates,
+            projection_base,
+            estimate_dates,
+            needed,
+            lookback_months(params, estimate_dates),
+            sorted({as_of, opening_date, *backtest_dates}),
+        )
+
+    @property
+    def every(self) -> list[dt.date]:
+        """Every date the section reads open items at (the migration's month-ends cover the others)."""
+        migration = self.migration_months
+        return sorted({*self.needed, *migration, *(previous_month_end(m) for m in migration), *self.vintage_dates})
+
+
+def allowance_item_dates(params: Params) -> list[dt.date]:
+    """Every date :func:`compute_allowance` reads open items at under ``params``."""
+    return AllowanceDates.of(params).every
+
+
 def compute_allowance(book: Book, params: Params) -> AllowanceResult:
     """Everything the allowance section shows; KPIs allowance_total, allowance_opening, bad_debt_expense,
     write_offs, recoveries."""
     as_of = params.as_of
-    opening_date = previous_month_end(as_of)
-    backtest_dates = month_ends_up_to(opening_date, BACKTEST_MONTHS)
-    projection_base = shift_month_end(as_of, -12)
-    estimate_dates = sorted({as_of, opening_date, *backtest_dates, projection_base})
-    # bucket balances: at each estimate date, the 3 month-ends the projections take new business from, and the
-    # months last year's projection is compared with
-    needed = sorted(
-        set(estimate_dates)
-        | {m for base in (as_of, projection_base) for m in closed_month_ends_up_to(base, 3)}
-        | {shift_month_end(projection_base, i) for i in range(1, PROJECTION_MONTHS + 1)}
-    )
-    # the roll rates are shown, projected and compared whatever the method: every estimate date needs its lookback
-    migration_months = lookback_months(params, estimate_dates)
-    vintage_dates = sorted({as_of, opening_date, *backtest_dates})
-    # the aged items at every date the section reads, computed once (the migration's month-ends cover the others)
-    every_date = {*needed, *migration_months, *(previous_month_end(m) for m in migration_months), *vintage_dates}
-    aged = computed_once(aged_items(book, params.aging, sorted(every_date)))
+    dates = AllowanceDates.of(params)
+    opening_date, backtest_dates, projection_base = dates.opening_date, dates.backtest_dates, dates.projection_base
+    estimate_dates, needed, migration_months = dates.estimate_dates, dates.needed, dates.migration_months
+    vintage_dates = dates.vintage_dates
+    # the aged items at every date the section reads, computed once — already, when the run shares them
+    shared = book.open_items_at is not None and book.open_items_at.covers(dates.every)
+    aged = aged_items(book, params.aging, dates.every)
+    if not shared:
+        aged = computed_once(aged)
     try:
         balances = bucket_balances(book, params.aging, needed, items=aged)
         migration = item_migration(book, params.aging, migration_months, items=aged)
@@ -881,7 +922,8 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
         candidates = write_off_candidates(book, params.aging, params.allowance.write_off_candidates, items=aged)
         disputed = _disputed_allowance(book, params.aging, estimates[as_of].matrix, items=aged)
     finally:
-        aged.release()
+        if not shared:
+            aged.release()
     backtests = {
         method: backtest({d: by_method[method][d] for d in backtest_dates}, realised, as_of) for method in METHODS
     }

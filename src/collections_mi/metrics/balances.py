@@ -8,13 +8,15 @@ An invoice is open at D when invoice_date ≤ D and its open balance > 0.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from collections_mi.metrics.book import Book
+from collections_mi.metrics.book import Book, OpenItemsAt, computed_once
 
 
 def as_of_table(dates: Sequence[dt.date]) -> ir.Table:
@@ -24,7 +26,39 @@ def as_of_table(dates: Sequence[dt.date]) -> ir.Table:
 
 
 def open_items(book: Book, as_of: dt.date | Sequence[dt.date]) -> ir.Table:
-    """Open invoices at each as-of date, with ``as_of``, ``open_balance``, ``days_past_due``, ``days_since_invoice``.
+    """Open invoices at each as-of date, with ``as_of``, ``open_balance``, ``days_past_due``, ``days_since_invoice``:
+    the rows of ``book.open_items_at`` when it holds every one of the dates (:func:`sharing_open_items`), else
+    computed (:func:`computed_open_items`)."""
+    dates = [as_of] if isinstance(as_of, dt.date) else list(as_of)
+    shared = book.open_items_at
+    if shared is None:
+        return computed_open_items(book, dates)
+    if not shared.covers(dates):
+        shared.missed.append(tuple(sorted(set(dates))))
+        return computed_open_items(book, dates)
+    table = shared.table
+    return table if shared.dates == set(dates) else table.filter(table.as_of.isin(sorted(set(dates))))
+
+
+@contextmanager
+def sharing_open_items(book: Book, dates: Collection[dt.date]) -> Iterator[Book]:
+    """``book`` with its open items at ``dates`` computed once into a temporary table of the engine (dropped on
+    exit), which every :func:`open_items` query at some of these dates reads: a run's sections read open items at
+    the same month-ends again and again (the aging trend, disputes and concentration at the trend's month-ends; DSO
+    at 27 dates and at its windows' eves; the allowance at 37 month-ends; the forecast's back-test), and each
+    computation scans the invoice spans and every reduction. The rows are the same either way."""
+    if not dates:
+        yield book
+        return
+    table = computed_once(computed_open_items(book, sorted(set(dates))))
+    try:
+        yield replace(book, open_items_at=OpenItemsAt(frozenset(dates), table))
+    finally:
+        table.release()
+
+
+def computed_open_items(book: Book, dates: Sequence[dt.date]) -> ir.Table:
+    """The open invoices at each of ``dates`` computed from the invoice spans and reductions.
 
     Balances are in the invoice's currency (exact decimals). One scan of each table whatever the number of
     dates: the dates are a tiny table range-joined to each invoice's open span ``[invoice_date, closed_on)``
@@ -32,10 +66,10 @@ def open_items(book: Book, as_of: dt.date | Sequence[dt.date]) -> ir.Table:
     the same as taking every invoice × every date and keeping positive balances — the spans only skip pairs
     whose balance is already ≤ 0.
     """
-    dates = as_of_table([as_of] if isinstance(as_of, dt.date) else list(as_of))
+    days = as_of_table(dates)
     spans = book.spans
     pairs = spans.join(
-        dates, [spans.invoice_date <= dates.as_of, spans.closed_on.isnull() | (dates.as_of < spans.closed_on)]
+        days, [spans.invoice_date <= days.as_of, spans.closed_on.isnull() | (days.as_of < spans.closed_on)]
     ).drop("closed_on")
     daily = book.daily_reductions
     keys = pairs.select(key_invoice_id=pairs.invoice_id, key_as_of=pairs.as_of)

@@ -16,9 +16,9 @@ tables inline in each query): the values are the same.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
@@ -37,6 +37,23 @@ Tables = Mapping[str, ir.Table]
 
 #: the contract tables every Book has (data-contract.md: required); the others are None when the ledger lacks them
 REQUIRED_TABLES = tuple(name for name, spec in TABLES.items() if spec.required)
+
+
+@dataclass(frozen=True)
+class OpenItemsAt:
+    """The open items (:func:`~collections_mi.metrics.balances.open_items`) at each of ``dates``, computed once into a
+    table of the engine: an open-balance query at some of these dates reads their rows instead of computing them
+    from the invoice spans and reductions again (a scan of the whole ledger each time). ``missed``: the dates of
+    every query they did not cover (computed inline: right, but a scan more), in the order asked — what a section
+    that reads open items at a date it does not declare would add (tests/test_shared_items.py)."""
+
+    dates: frozenset[dt.date]
+    table: ir.Table
+    missed: list[tuple[dt.date, ...]] = field(default_factory=list, compare=False)
+
+    def covers(self, dates: Collection[dt.date]) -> bool:
+        """Whether every one of ``dates`` is among the shared dates."""
+        return self.dates.issuperset(dates)
 
 
 @dataclass(frozen=True)
@@ -75,6 +92,9 @@ class Book:
     spans: ir.Table
     #: invoices settled by payments and credits on or before ``as_of`` (:func:`~.derived.settled_invoices`)
     settlements: ir.Table
+    #: the open items at the dates the run's sections read them at, computed once
+    #: (:func:`~collections_mi.metrics.balances.sharing_open_items`); None: each query computes its own
+    open_items_at: OpenItemsAt | None = None
 
     def summed_in_reporting_currency(self, table: ir.Table, day: str, keys: list[str], name: str) -> pd.DataFrame:
         """Σ ``amount`` of ``table`` per ``keys`` (column ``name``) in reporting currency at the closing rate of

@@ -5,6 +5,8 @@ published as KPIs ``forecast_13w_total``, ``forecast_wape_pct``, ``forecast_bias
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 
 from collections_mi.config.params import Params
@@ -19,6 +21,7 @@ from collections_mi.metrics.forecast import (
     WRITE_OFF_CANDIDATE,
     Backtest,
     CashForecast,
+    backtest_month_ends,
     cash_forecast,
     forecast_backtest,
     forecast_inputs,
@@ -73,6 +76,11 @@ def not_forecast_table(forecast: CashForecast) -> pd.DataFrame:
         mine = lines[lines["reason"] == reason]
         rows.append({"reason": reason, "items": int(mine["invoice_id"].nunique()), "amount": dsum(mine["amount"])})
     return pd.DataFrame(rows, columns=["reason", "items", "amount"])
+
+
+def cash_item_dates(params: Params) -> list[dt.date]:
+    """Every date :func:`compute_cash` reads open items at under ``params``: D and the back-test month-ends."""
+    return sorted({params.as_of, *backtest_month_ends(params.as_of)})
 
 
 def compute_cash(book: Book, params: Params) -> CashResult:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from collections_mi.config.params import Params
 from collections_mi.core.money import ZERO
-from collections_mi.core.periods import first_of_month_back, previous_month_end
+from collections_mi.core.periods import first_of_month_back, month_ends_up_to, previous_month_end
 from collections_mi.metrics.aging import ar_rollforward
 from collections_mi.metrics.behaviour import (
     BEHAVIOUR_MONTHS,
@@ -40,16 +40,28 @@ from collections_mi.metrics.dso_breakdowns import (
 from collections_mi.metrics.dso_formulas import dso_window
 from collections_mi.metrics.dso_glossary import glossary
 from collections_mi.metrics.dso_inputs import SettlementSums
-from collections_mi.metrics.dso_trend import bridge, changes, dso_trend
+from collections_mi.metrics.dso_trend import bridge, changes, dso_trend, receivable_dates
 from collections_mi.metrics.movers import top_movers
 from collections_mi.metrics.promises import collector_view, kept_rate_trend, promise_status
 from collections_mi.metrics.published import DsoKpis, DsoResult, DsoTables
 from collections_mi.metrics.result import Table, Unavailable
 
+#: month-ends of the DSO trend
+TREND_MONTHS = 24
+
+
+def dso_item_dates(params: Params) -> list[dt.date]:
+    """Every date :func:`compute_dso` reads open items at under ``params``: the trend's month-ends and their windows'
+    eves; as_of, the previous month-end and their windows' eves (the breakdowns and top movers)."""
+    window_months = params.dso.window_months
+    ends = [params.as_of, previous_month_end(params.as_of)]
+    eves = [dso_window(end, window_months).start - dt.timedelta(days=1) for end in ends]
+    return sorted({*receivable_dates(month_ends_up_to(params.as_of, TREND_MONTHS), window_months), *ends, *eves})
+
 
 def compute_dso(book: Book, params: Params) -> DsoResult:
     """Everything the DSO & collection KPIs section shows."""
-    trend = dso_trend(book, params, months=24)
+    trend = dso_trend(book, params, months=TREND_MONTHS)
     # the trend's rows are labelled by month-end: the KPIs are as_of's, the opening AR the previous month-end's
     by_month = trend.set_index("month_end", drop=False)
     latest = by_month.loc[params.as_of]

@@ -24,7 +24,7 @@ from collections_mi.metrics.dso_inputs import (
 )
 
 
-def _needed_dates(month_ends: Sequence[dt.date], window_months: int) -> list[dt.date]:
+def receivable_dates(month_ends: Sequence[dt.date], window_months: int) -> list[dt.date]:
     """The month-ends and, for each, the day before its window (CEI's opening AR)."""
     dates = set(month_ends)
     for end in month_ends:
@@ -37,7 +37,7 @@ def dso_trend(book: Book, params: Params, months: int = 24) -> pd.DataFrame:
     each table."""
     month_ends = month_ends_up_to(params.as_of, months)
     window_months = params.dso.window_months
-    receivables = {d: v for (d, _), v in receivables_at(book, _needed_dates(month_ends, window_months)).items()}
+    receivables = {d: v for (d, _), v in receivables_at(book, receivable_dates(month_ends, window_months)).items()}
     sales = daily_sales(book).get(None, SalesLedger((), ()))
     since = dso_window(month_ends[0], window_months).start
     settlement = settlement_totals_by_month(book, since)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import datetime as dt
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from collections_mi.config.params import Params
 from collections_mi.metrics.agency import compute_agency
-from collections_mi.metrics.aging import compute_aging
-from collections_mi.metrics.allowance import compute_allowance
+from collections_mi.metrics.aging import aging_item_dates, compute_aging
+from collections_mi.metrics.allowance import allowance_item_dates, compute_allowance
+from collections_mi.metrics.balances import sharing_open_items
 from collections_mi.metrics.book import Book
-from collections_mi.metrics.cash import compute_cash
-from collections_mi.metrics.dso import compute_dso
+from collections_mi.metrics.cash import cash_item_dates, compute_cash
+from collections_mi.metrics.dso import compute_dso, dso_item_dates
 from collections_mi.metrics.published import PUBLISHED
 from collections_mi.metrics.result import Needs, SectionKpis, SectionResult, SectionTables
 from collections_mi.metrics.shape import LedgerShape
@@ -31,6 +33,9 @@ class Section:
     uses: tuple[str, ...] = ()
     #: tables that must have rows for the section to run (``needs`` of optional tables may be header-only)
     needs_rows: tuple[str, ...] = ()
+    #: every date the section reads open items at under the params: the open items at the dates of all the run's
+    #: sections are computed once (:func:`~collections_mi.metrics.balances.sharing_open_items`)
+    open_item_dates: Callable[[Params], Collection[dt.date]] = lambda params: ()
 
     @property
     def kpis(self) -> type[SectionKpis]:
@@ -58,6 +63,7 @@ SECTIONS: dict[str, Section] = {
             "Receivables aging",
             compute_aging,
             ("customers", "invoices", "payments"),
+            open_item_dates=aging_item_dates,
         ),
         Section(
             "dso",
@@ -65,6 +71,7 @@ SECTIONS: dict[str, Section] = {
             "DSO & collection KPIs",
             compute_dso,
             ("customers", "invoices", "payments"),
+            open_item_dates=dso_item_dates,
             uses=("aging",),
         ),
         Section(
@@ -73,6 +80,7 @@ SECTIONS: dict[str, Section] = {
             "Bad-debt allowance",
             compute_allowance,
             ("customers", "invoices", "payments"),
+            open_item_dates=allowance_item_dates,
         ),
         Section(
             "watchlist",
@@ -96,6 +104,7 @@ SECTIONS: dict[str, Section] = {
             "Cash forecast",
             compute_cash,
             ("customers", "invoices", "payments"),
+            open_item_dates=cash_item_dates,
         ),
     )
 }
@@ -152,32 +161,44 @@ def compute_sections(
             f"the book is as of {book.as_of} in {book.reporting_currency}, the params as of {params.as_of} in "
             f"{params.reporting_currency}: open the book with these params"
         )
-    shape = book.shape
     results = {}
-    for section in sections:
-        if progress:
-            progress(f"computing {section.name}")
-        result = section.compute(book, params)
-        for output, needs in section.output_needs(params).items():
-            reason = shape.missing_of(*needs)
-            if reason is not None:
-                result.omit([output], reason)
-        for kpi, value in result.kpis.items():
-            if value is None:
-                result.unavailable.setdefault(
-                    kpi,
-                    f"{kpi} cannot be computed as of {params.as_of} from this "
-                    "ledger (nothing to divide by: no sales or no settled "
-                    "invoices in the window)",
-                )
-        if set_aside is None:
-            # one object per repeated value (zeros, dates, labels): the results are held until they are published
-            result.tables = result.tables.with_shared_values()
-        else:
-            # at 10M invoices the DSO section's tables were ~1 GB as Python objects, held while the cash section ran
-            set_aside({section.name: result})
-        results[section.name] = result
+    dates = {day for section in sections for day in section.open_item_dates(params)}
+    with sharing_open_items(book, dates) as book:
+        for section in sections:
+            results[section.name] = _computed(section, book, params, progress, set_aside)
     return results
+
+
+def _computed(
+    section: Section,
+    book: Book,
+    params: Params,
+    progress: Callable[[str], None] | None,
+    set_aside: Callable[[Mapping[str, SectionResult[Any, Any]]], None] | None,
+) -> SectionResult[Any, Any]:
+    """One section's result as :func:`compute_sections` gives it (what the ledger lacks left out, with its reason)."""
+    if progress:
+        progress(f"computing {section.name}")
+    result = section.compute(book, params)
+    for output, needs in section.output_needs(params).items():
+        reason = book.shape.missing_of(*needs)
+        if reason is not None:
+            result.omit([output], reason)
+    for kpi, value in result.kpis.items():
+        if value is None:
+            result.unavailable.setdefault(
+                kpi,
+                f"{kpi} cannot be computed as of {params.as_of} from this "
+                "ledger (nothing to divide by: no sales or no settled "
+                "invoices in the window)",
+            )
+    if set_aside is None:
+        # one object per repeated value (zeros, dates, labels): the results are held until they are published
+        result.tables = result.tables.with_shared_values()
+    else:
+        # at 10M invoices the DSO section's tables were ~1 GB as Python objects, held while the cash section ran
+        set_aside({section.name: result})
+    return result
 
 
 def flat_kpis(results: Mapping[str, SectionResult[Any, Any]]) -> dict[str, object]:
