@@ -10,7 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from collections_mi.config.params import Params, load_params
 from collections_mi.metrics.allowance import Migration, aging_rate_allowance, compute_allowance, roll_rates, rollforward
@@ -667,3 +668,40 @@ def test_qualitative_factors_apply_to_the_vintage_allowance(tmp_path: Path) -> N
     old = sum(a for c, a in by_cohort.items() if c < dt.date(2026, 7, 1))
     assert abs(result.kpis.allowance_total - (young * D("1.1") + old * D("0.1"))) < D("1e-20")
     assert sum(list(waterfall.values())[:-1]) == waterfall["Allowance booked"] == result.kpis.allowance_total
+
+
+_DAYS = st.integers(min_value=0, max_value=20).map(lambda n: dt.date(2026, 1, 1) + dt.timedelta(days=n))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    payments=st.lists(st.tuples(st.sampled_from("abc"), _DAYS), max_size=30),
+    keys=st.lists(st.tuples(st.sampled_from("abcd"), _DAYS), min_size=1, max_size=12, unique=True),
+)
+def test_last_payments_are_each_customers_latest_on_or_before_each_date(
+    payments: list[tuple[str, dt.date]], keys: list[tuple[str, dt.date]]
+) -> None:
+    """last_payments (one pass over the payments, by intervals between the dates) gives, for every (customer, date),
+    the customer's latest payment dated on or before it — what joining every payment of the customer to the date
+    gives — and leaves out pairs without one."""
+    import ibis
+    import pandas as pd
+
+    from collections_mi.metrics.allowance import last_payments
+
+    paid = ibis.memtable(
+        pd.DataFrame(payments, columns=["customer_id", "payment_date"]),
+        schema=ibis.schema({"customer_id": "string", "payment_date": "date"}),
+    )
+    asked = ibis.memtable(
+        pd.DataFrame(keys, columns=["key_customer_id", "key_as_of"]),
+        schema=ibis.schema({"key_customer_id": "string", "key_as_of": "date"}),
+    )
+    frame = last_payments(paid, asked).to_pyarrow().to_pylist()
+    got = {(row["key_customer_id"], row["key_as_of"]): row["last_payment"] for row in frame}
+    expected = {}
+    for customer, day in keys:
+        dates = [paid_on for who, paid_on in payments if who == customer and paid_on <= day]
+        if dates:
+            expected[(customer, day)] = max(dates)
+    assert len(got) == len(frame) and got == expected

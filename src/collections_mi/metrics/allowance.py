@@ -753,6 +753,32 @@ def _rolled(balance: Decimal | None, rate: Decimal | None) -> Decimal | None:
     return _provision(balance, rate)
 
 
+def last_payments(payments: ir.Table, keys: ir.Table) -> ir.Table:
+    """For each (``key_customer_id``, ``key_as_of``) of ``keys`` (distinct pairs, few dates): ``last_payment``, the
+    customer's latest ``payment_date`` of ``payments`` (``customer_id``, ``payment_date``) on or before the date
+    (pairs without one are left out).
+
+    One pass over the payments whatever the number of customers: each payment falls in the interval of the dates
+    that ends at the first date on or after it, its customer's latest per interval is kept, and a pair's last
+    payment is the latest of its customer's intervals ending on or before its date — not every payment of a
+    customer joined to each of its dates (~770M pairs at 10M invoices and the forecast back-test's 7 dates)."""
+    ends = keys.select(end=keys.key_as_of).distinct()
+    intervals = ends.mutate(start=ends.end.lag().over(ibis.window(order_by=ends.end)))
+    placed = payments.join(
+        intervals,
+        [
+            payments.payment_date <= intervals.end,
+            intervals.start.isnull() | (payments.payment_date > intervals.start),
+        ],
+    )
+    latest = placed.group_by(["customer_id", "end"]).aggregate(latest=placed.payment_date.max())
+    return (
+        keys.join(latest, [keys.key_customer_id == latest.customer_id, latest.end <= keys.key_as_of])
+        .group_by(["key_customer_id", "key_as_of"])
+        .aggregate(last_payment=lambda t: t.latest.max())
+    )
+
+
 def with_write_off_rules(book: Book, items: ir.Table, rules: WriteOffCandidatesConfig) -> ir.Table:
     """``items`` (open items at one or more ``as_of`` dates, as :func:`aged_items` gives them) with the customer's
     ``last_payment`` on or before each date and the write-off candidate rules ``over_age_limit``,
@@ -760,14 +786,9 @@ def with_write_off_rules(book: Book, items: ir.Table, rules: WriteOffCandidatesC
     before an item's ``as_of`` count, so a month-end before as_of sees the candidates of its own date."""
     invoices = book.invoices.select(paid_invoice_id="invoice_id", paid_customer_id="customer_id")
     payments = book.payments.join(invoices, book.payments.invoice_id == invoices.paid_invoice_id)
-    keys = items.select(key_customer_id=items.customer_id, key_as_of=items.as_of).distinct()
-    last_paid = (
-        keys.join(
-            payments,
-            [keys.key_customer_id == payments.paid_customer_id, payments.payment_date <= keys.key_as_of],
-        )
-        .group_by(["key_customer_id", "key_as_of"])
-        .aggregate(last_payment=lambda t: t.payment_date.max())
+    last_paid = last_payments(
+        payments.select(customer_id="paid_customer_id", payment_date="payment_date"),
+        items.select(key_customer_id=items.customer_id, key_as_of=items.as_of).distinct(),
     )
     items = items.left_join(
         last_paid, [items.customer_id == last_paid.key_customer_id, items.as_of == last_paid.key_as_of]
