@@ -50,6 +50,7 @@ def day(text: str) -> dt.date:
 
 class Ledger:
     def __init__(self, folder: Path, reporting_currency: str = "USD") -> None:
+        self.folder = folder
         self.reporting = reporting_currency
         self.invoices = read_table(folder, "invoices")
         self.payments = read_table(folder, "payments")
@@ -740,3 +741,30 @@ def vintage_allowance(
             development *= factor
         total += min(open_by_cohort[cohort], max(Decimal(0), losses * development - losses)) * overlay
     return total
+
+
+def promise_statuses(ledger: Ledger, as_of: dt.date) -> dict[str, tuple[Decimal, str]]:
+    """Per promise made on or before as_of (data-contract.md § promises): what the customer paid in its window
+    [promised_on, due_by] up to as_of, each payment at its own date's closing rate, and its status — kept when that
+    reaches the amount, broken when due_by has passed, else pending."""
+    promises = read_table(ledger.folder, "promises") or []
+    customer_of = {
+        row.invoice_id: (row.customer_id, (row.currency or ledger.reporting).upper()) for row in ledger.invoices
+    }
+    paid_by_customer: dict[str, list[tuple[dt.date, Decimal]]] = defaultdict(list)
+    for row in ledger.payments:
+        customer, currency = customer_of[row.invoice_id]
+        on = day(row.payment_date)
+        paid_by_customer[customer].append((on, Decimal(row.amount) * ledger.rate(currency, on)))
+    statuses = {}
+    for row in promises:
+        promised_on, due_by = day(row.promised_on), day(row.due_by)
+        if promised_on > as_of:
+            continue
+        paid = sum(
+            (amount for on, amount in paid_by_customer[row.customer_id] if promised_on <= on <= min(due_by, as_of)),
+            Decimal(0),
+        )
+        status = "kept" if paid >= Decimal(row.amount) else ("broken" if due_by < as_of else "pending")
+        statuses[row.promise_id] = (paid, status)
+    return statuses

@@ -55,9 +55,19 @@ def promise_statuses(book: Book, dates: Sequence[dt.date]) -> dict[dt.date, pd.D
     invoices = book.invoices.select("invoice_id", "customer_id", "currency")
     payments = book.payments.join(invoices, "invoice_id")
     payments = payments.filter(payments.payment_date <= latest)
-    matched = promises.select("promise_id", "customer_id", "promised_on", "due_by").join(
-        payments.select("customer_id", "currency", "payment_date", paid=payments.amount), "customer_id"
+    payments = payments.select(
+        "customer_id", "currency", "payment_date", paid=payments.amount, month=payments.payment_date.truncate("M")
     )
+    # each promise joined to its customer's payments of the months its window touches only, then to those inside
+    # the window: not to every payment of the customer (~150M pairs at 10M invoices, for ~1M in the windows)
+    months = payments.select(window_month=payments.month).distinct()
+    windows = promises.select("promise_id", "customer_id", "promised_on", "due_by")
+    windows = windows.join(
+        months, [months.window_month >= windows.promised_on.truncate("M"), months.window_month <= windows.due_by]
+    )
+    matched = windows.join(
+        payments, [windows.customer_id == payments.customer_id, windows.window_month == payments.month]
+    ).select("promise_id", "customer_id", "promised_on", "due_by", "currency", "payment_date", "paid")
     matched = matched.filter((matched.payment_date >= matched.promised_on) & (matched.payment_date <= matched.due_by))
     # what each promise was paid within its window up to each date, in reporting currency at each payment's rate
     per_date = matched.cross_join(as_of_table(dates))
