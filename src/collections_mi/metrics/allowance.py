@@ -761,7 +761,8 @@ def last_payments(payments: ir.Table, keys: ir.Table) -> ir.Table:
     One pass over the payments whatever the number of customers: each payment falls in the interval of the dates
     that ends at the first date on or after it, its customer's latest per interval is kept, and a pair's last
     payment is the latest of its customer's intervals ending on or before its date — not every payment of a
-    customer joined to each of its dates (~770M pairs at 10M invoices and the forecast back-test's 7 dates)."""
+    customer joined to each of its dates (~77M pairs at 10M invoices and the forecast back-test's 7 dates: its
+    items took 32 s of the 10M compute that way, 8.5 s this way)."""
     ends = keys.select(end=keys.key_as_of).distinct()
     intervals = ends.mutate(start=ends.end.lag().over(ibis.window(order_by=ends.end)))
     placed = payments.join(

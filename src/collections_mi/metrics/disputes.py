@@ -20,6 +20,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -245,17 +246,28 @@ def unapplied_view(book: Book, unapplied: ir.Table, ar_total: Decimal, trend_dat
     current = frame[frame["as_of"] == as_of]
     names = fetch(book.customers.select("customer_id", "name"))
     name_of = dict(zip(names["customer_id"].tolist(), names["name"].tolist()))
-    customer_rows = []
-    for customer, group in current[current["customer_id"].notna()].groupby("customer_id", sort=True):
-        customer_rows.append(
-            {
-                "customer_id": customer,
-                "name": name_of.get(customer) or customer,
-                "receipts": int(group["receipts"].sum()),
-                "oldest_receipt": min(group["oldest"]),
-                "amount": dsum(group["amount_reporting"]),
-            }
-        )
+    # per customer in one pass over the rows (a pandas group per customer cost ~0.3 ms each: 11 s at 10M invoices)
+    known = current[current["customer_id"].notna()]
+    per_customer: dict[object, tuple[int, object, list[Decimal]]] = {}
+    for customer, receipts, oldest, amount in zip(
+        *(known[column].tolist() for column in ("customer_id", "receipts", "oldest", "amount_reporting"))
+    ):
+        so_far = per_customer.get(customer)
+        if so_far is None:
+            per_customer[customer] = (receipts, oldest, [amount])
+        else:
+            so_far[2].append(amount)
+            per_customer[customer] = (so_far[0] + receipts, min(so_far[1], oldest), so_far[2])
+    customer_rows: list[dict[str, Any]] = [
+        {
+            "customer_id": customer,
+            "name": name_of.get(customer) or customer,
+            "receipts": int(receipts),
+            "oldest_receipt": oldest,
+            "amount": dsum(amounts),
+        }
+        for customer, (receipts, oldest, amounts) in per_customer.items()
+    ]
     customer_rows.sort(key=lambda row: (-row["amount"], str(row["customer_id"])))
     loose = current[current["customer_id"].isna()]
     unidentified_total = dsum(loose["amount_reporting"])

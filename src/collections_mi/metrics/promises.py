@@ -59,7 +59,8 @@ def promise_statuses(book: Book, dates: Sequence[dt.date]) -> dict[dt.date, pd.D
         "customer_id", "currency", "payment_date", paid=payments.amount, month=payments.payment_date.truncate("M")
     )
     # each promise joined to its customer's payments of the months its window touches only, then to those inside
-    # the window: not to every payment of the customer (~150M pairs at 10M invoices, for ~1M in the windows)
+    # the window: not to every payment of the customer (~15M pairs at 10M invoices; the two calls' engine time
+    # 13.3 -> 11.6 s there: most of it is joining the payments to their invoices and converting them)
     months = payments.select(window_month=payments.month).distinct()
     windows = promises.select("promise_id", "customer_id", "promised_on", "due_by")
     windows = windows.join(
