@@ -88,7 +88,7 @@ def test_sections_read_the_shared_open_items_and_give_what_they_give_alone(
 
 def test_open_items_read_from_a_share_are_those_computed(demo_ledger: Path, tmp_path: Path) -> None:
     """At the shared dates, or some of them, the rows computed; at a date the share lacks, computed (and recorded
-    as missed)."""
+    as missed); a share asked for within a share is the same share when it covers the dates."""
     params = load_params(write_params(tmp_path, demo_ledger))
     ledger = open_ledger(params)
     shared_dates = [dt.date(2026, m, 1) - dt.timedelta(days=1) for m in range(2, 11)] + [dt.date(2026, 10, 31)]
@@ -107,4 +107,11 @@ def test_open_items_read_from_a_share_are_those_computed(demo_ledger: Path, tmp_
             other = [dt.date(2026, 10, 15), dt.date(2026, 10, 31)]
             assert rows(shared, other).equals(rows(book, other)) and len(rows(book, other)) > 100
             assert share.missed == [tuple(other)]  # the unshared book computes its own, unrecorded
+            # sharing again within a share: its own dates given as they are, others shared anew and recorded
+            with sharing_open_items(shared, shared_dates[:3]) as nested:
+                assert nested is shared
+            with sharing_open_items(shared, other) as nested:
+                assert nested.open_items_at is not None and nested.open_items_at.dates == set(other)
+                assert rows(nested, other).equals(rows(book, other))
+            assert share.missed == [tuple(other), tuple(other)]
         assert book.open_items_at is None

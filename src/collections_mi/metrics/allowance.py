@@ -31,6 +31,7 @@ from collections_mi.core.periods import (
     shift_month_end,
 )
 from collections_mi.metrics.aging import aged_items
+from collections_mi.metrics.balances import sharing_open_items
 from collections_mi.metrics.book import Book, computed_once
 from collections_mi.metrics.published import AllowanceKpis, AllowanceResult, AllowanceTables
 from collections_mi.metrics.result import Table, Unavailable
@@ -919,12 +920,9 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
     opening_date, backtest_dates, projection_base = dates.opening_date, dates.backtest_dates, dates.projection_base
     estimate_dates, needed, migration_months = dates.estimate_dates, dates.needed, dates.migration_months
     vintage_dates = dates.vintage_dates
-    # the aged items at every date the section reads, computed once — already, when the run shares them
-    shared = book.open_items_at is not None and book.open_items_at.covers(dates.every)
-    aged = aged_items(book, params.aging, dates.every)
-    if not shared:
-        aged = computed_once(aged)
-    try:
+    # the open items at every date the section reads, computed once (already, when the run shares them)
+    with sharing_open_items(book, dates.every) as sharing:
+        aged = aged_items(sharing, params.aging, dates.every)
         balances = bucket_balances(book, params.aging, needed, items=aged)
         migration = item_migration(book, params.aging, migration_months, items=aged)
         write_offs = adjustments_by_month(book, "write_off")
@@ -943,9 +941,6 @@ def compute_allowance(book: Book, params: Params) -> AllowanceResult:
         realised = realised_write_offs(book, params.aging, backtest_dates, items=aged)
         candidates = write_off_candidates(book, params.aging, params.allowance.write_off_candidates, items=aged)
         disputed = _disputed_allowance(book, params.aging, estimates[as_of].matrix, items=aged)
-    finally:
-        if not shared:
-            aged.release()
     backtests = {
         method: backtest({d: by_method[method][d] for d in backtest_dates}, realised, as_of) for method in METHODS
     }

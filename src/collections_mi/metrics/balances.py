@@ -46,10 +46,16 @@ def sharing_open_items(book: Book, dates: Collection[dt.date]) -> Iterator[Book]
     exit), which every :func:`open_items` query at some of these dates reads: a run's sections read open items at
     the same month-ends again and again (the aging trend, disputes and concentration at the trend's month-ends; DSO
     at 27 dates and at its windows' eves; the allowance at 37 month-ends; the forecast's back-test), and each
-    computation scans the invoice spans and every reduction. The rows are the same either way."""
-    if not dates:
+    computation scans the invoice spans and every reduction. The rows are the same either way.
+
+    When ``book`` already shares the open items at every one of ``dates`` (a section asking for its own dates within
+    a run), it is given as it is; when it shares others, the dates are recorded as missed by its share."""
+    shared = book.open_items_at
+    if not dates or (shared is not None and shared.covers(dates)):
         yield book
         return
+    if shared is not None:
+        shared.missed.append(tuple(sorted(set(dates))))
     table = computed_once(computed_open_items(book, sorted(set(dates))))
     try:
         yield replace(book, open_items_at=OpenItemsAt(frozenset(dates), table))
