@@ -17,6 +17,7 @@ Which invoices are *disputed at D* for the aging, the allowance and the write-of
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -248,25 +249,24 @@ def unapplied_view(book: Book, unapplied: ir.Table, ar_total: Decimal, trend_dat
     name_of = dict(zip(names["customer_id"].tolist(), names["name"].tolist()))
     # per customer in one pass over the rows (a pandas group per customer cost ~0.3 ms each: 11 s at 10M invoices)
     known = current[current["customer_id"].notna()]
-    per_customer: dict[object, tuple[int, object, list[Decimal]]] = {}
+    receipts_of: dict[object, int] = defaultdict(int)
+    oldest_of: dict[object, Any] = {}
+    amounts_of: dict[object, list[Decimal]] = defaultdict(list)
     for customer, receipts, oldest, amount in zip(
         *(known[column].tolist() for column in ("customer_id", "receipts", "oldest", "amount_reporting"))
     ):
-        so_far = per_customer.get(customer)
-        if so_far is None:
-            per_customer[customer] = (receipts, oldest, [amount])
-        else:
-            so_far[2].append(amount)
-            per_customer[customer] = (so_far[0] + receipts, min(so_far[1], oldest), so_far[2])
+        receipts_of[customer] += receipts
+        oldest_of[customer] = min(oldest_of.get(customer, oldest), oldest)
+        amounts_of[customer].append(amount)
     customer_rows: list[dict[str, Any]] = [
         {
             "customer_id": customer,
             "name": name_of.get(customer) or customer,
             "receipts": int(receipts),
-            "oldest_receipt": oldest,
-            "amount": dsum(amounts),
+            "oldest_receipt": oldest_of[customer],
+            "amount": dsum(amounts_of[customer]),
         }
-        for customer, (receipts, oldest, amounts) in per_customer.items()
+        for customer, receipts in receipts_of.items()
     ]
     customer_rows.sort(key=lambda row: (-row["amount"], str(row["customer_id"])))
     loose = current[current["customer_id"].isna()]
