@@ -63,6 +63,28 @@ def ratio(numerator: Decimal, denominator: Decimal) -> Decimal | None:
     return _RATIO_CONTEXT.divide(Decimal(numerator), Decimal(denominator))
 
 
+#: how far from a half the exact quotient of :func:`rounded_ratio` must be for its 28-digit rounding not to matter:
+#: 10**27 × (distance to the half) > 2 × (the quotient + 1) guarantees it (the rounding moves it by less than
+#: 10**-27 × the quotient)
+_SAFE_DIGITS = 10**27
+
+
+def rounded_ratio(numerator: int, denominator: int) -> int:
+    """``ratio(numerator, denominator)`` rounded half up (away from zero) to a whole number, for two integers (money
+    as integers of one scale: the scale cancels) with a non-zero denominator — the same integer as
+    ``int(ratio(...).quantize(1, ROUND_HALF_UP))``, without a Decimal: integer arithmetic, except within 10**-27 of
+    a half, where the 28-digit rounding of the ratio could decide and the Decimal path is taken."""
+    if denominator == 0:
+        raise ZeroDivisionError("rounded_ratio of a zero denominator")
+    size, bound = abs(numerator), abs(denominator)
+    # |q| + 1/2 = whole + rest / (2 × bound): whole is |q| rounded half up
+    whole, rest = divmod(2 * size + bound, 2 * bound)
+    if min(rest, 2 * bound - rest) * _SAFE_DIGITS <= 2 * bound * (whole + 1):
+        value = _RATIO_CONTEXT.divide(Decimal(numerator), Decimal(denominator))
+        return int(value.quantize(Decimal(1), rounding=decimal.ROUND_HALF_UP))
+    return -whole if (numerator < 0) != (denominator < 0) else whole
+
+
 def percent_of(part: Decimal, total: Decimal) -> Decimal | None:
     """``part`` as a percentage of ``total`` (:func:`ratio` × 100); None when the total is zero."""
     value = ratio(part, total)

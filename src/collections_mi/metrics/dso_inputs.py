@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collections_mi.core.money import MONEY_CONTEXT, ZERO
+from collections_mi.core.money import MONEY_CONTEXT, ZERO, dsum, ratio, rounded_ratio
 from collections_mi.metrics.balances import open_items
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.customer_groups import with_customer_attribute
@@ -250,6 +250,58 @@ class SettlementSums:
             for group, invoices, late, to_pay, *money in zip(grouped.index, *(grouped[c] for c in SETTLEMENT_SUMS))
         }
 
+    def whole_days(
+        self,
+        start: dt.date,
+        end: dt.date,
+        amount_days: str,
+        min_invoices: int,
+        group_of: Mapping[object, object] | None = None,
+    ) -> dict[object, int]:
+        """Per group (or per ``group_of[group]``) with at least ``min_invoices`` settled invoices in the settlement
+        months from ``start`` to ``end`` and a non-zero Σ amount: Σ ``amount_days`` / Σ amount (:func:`~collections_mi.
+        core.money.ratio`) rounded half up to whole days. From Arrow sums by integer arithmetic
+        (:func:`~collections_mi.core.money.rounded_ratio`: the same integers, without a Decimal per group)."""
+        columns = ("invoices", "amount", amount_days)
+        if self.table is None:
+            grouped = self.grouped(start, end, columns, group_of)
+            return {
+                key: int(weighted.quantize(Decimal(1), rounding=decimal.ROUND_HALF_UP))
+                for key, invoices, amount, days in zip(grouped.index, *(grouped[c] for c in columns))
+                if invoices >= min_invoices and (weighted := ratio(days, amount)) is not None
+            }
+        if self.by is None:
+            raise ValueError("settlement sums of the whole book have no groups")
+        keys, sums = _arrow_sums(self.table, self.by, start, end, columns, group_of)
+        amounts, amount_scale = unscaled_integers(sums["amount"])
+        numerators, days_scale = unscaled_integers(sums[amount_days])
+        # one scale for both (the scale then cancels in the ratio)
+        amount_factor, days_factor = 10 ** max(days_scale - amount_scale, 0), 10 ** max(amount_scale - days_scale, 0)
+        return {
+            key: rounded_ratio(numerator * days_factor, amount * amount_factor)
+            for key, invoices, amount, numerator in zip(keys, sums["invoices"].to_pylist(), amounts, numerators)
+            if invoices >= min_invoices and amount
+        }
+
+    def money_totals(self, start: dt.date, end: dt.date, columns: Sequence[str]) -> dict[str, Decimal]:
+        """The money ``columns`` summed over every group and the settlement months from ``start`` to ``end`` — exact,
+        the Decimals (value and exponent) :func:`~collections_mi.core.money.dsum` gives (0 for no month)."""
+        if any(column not in SETTLEMENT_MONEY for column in columns):
+            raise ValueError(f"money_totals sums money columns ({', '.join(SETTLEMENT_MONEY)}), not {list(columns)}")
+        table = self.table
+        if table is None:
+            frame = self.frame
+            return {c: dsum(frame.loc[(frame["month"] >= start) & (frame["month"] <= end), c]) for c in columns}
+        month = table["month"]
+        rows = table.filter(
+            pc.and_(
+                pc.greater_equal(month, pa.scalar(start, pa.date32())),
+                pc.less_equal(month, pa.scalar(end, pa.date32())),
+            )
+        )
+        sums = {column: pc.sum(rows[column]).as_py() for column in columns}
+        return {column: ZERO if value is None else ZERO + value for column, value in sums.items()}
+
 
 def _arrow_grouped(
     table: pa.Table,
@@ -261,6 +313,22 @@ def _arrow_grouped(
 ) -> pd.DataFrame:
     """:meth:`SettlementSums.grouped` summed by Arrow: per ``by``, then (with ``group_of``) per ``group_of[group]``,
     each a sum of decimals of one scale — exact, and the same Decimals (value and exponent) as :func:`summed_by`."""
+    keys, sums = _arrow_sums(table, by, start, end, columns, group_of)
+    frame = sums.to_pandas()
+    frame.index = pd.Index(keys, dtype=object)
+    return frame
+
+
+def _arrow_sums(
+    table: pa.Table,
+    by: str,
+    start: dt.date,
+    end: dt.date,
+    columns: Sequence[str],
+    group_of: Mapping[object, object] | None,
+) -> tuple[list[object], pa.Table]:
+    """The groups and ``columns`` summed per group (Arrow columns named as ``columns``, one row per group in the
+    order of the keys) as :func:`_arrow_grouped` reads them."""
     month = table["month"]
     rows = table.filter(
         pc.and_(
@@ -284,9 +352,22 @@ def _arrow_grouped(
         names = [f"{column}_sum_sum" for column in columns]
     else:
         names = [f"{column}_sum" for column in columns]
-    frame = sums.select(names).rename_columns(list(columns)).to_pandas()
-    frame.index = pd.Index(keys, dtype=object)
-    return frame
+    return keys, sums.select(names).rename_columns(list(columns))
+
+
+def unscaled_integers(column: pa.Array | pa.ChunkedArray) -> tuple[list[int], int]:
+    """The values of a decimal128 column without nulls as exact integers at its scale (value × 10**scale), and the
+    scale — read from the column's 16-byte two's-complement words, without a Decimal per value."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not pa.types.is_decimal128(array.type) or array.null_count:
+        raise TypeError(f"unscaled_integers reads a decimal128 column without nulls, not {array.type}")
+    words = np.frombuffer(array.buffers()[1], dtype="<u8", count=2 * (array.offset + len(array)))
+    words = words[2 * array.offset :]
+    low, high = words[0::2], words[1::2].view("<i8")
+    signed_low = low.view("<i8")
+    if bool(np.all(high == (signed_low >> 63))):  # every value fits 64 bits
+        return signed_low.tolist(), array.type.scale
+    return [(upper << 64) | lower for upper, lower in zip(high.tolist(), low.tolist())], array.type.scale
 
 
 def regrouped(sums: pd.DataFrame, group_of: Mapping[object, object] | None = None) -> pd.DataFrame:

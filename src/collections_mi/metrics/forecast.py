@@ -75,7 +75,7 @@ from collections_mi.metrics.aging import aged_items
 from collections_mi.metrics.allowance import with_write_off_rules
 from collections_mi.metrics.behaviour import behaviour_window, rounded_days
 from collections_mi.metrics.book import Book, computed_once
-from collections_mi.metrics.dso_inputs import SettlementSums, regrouped
+from collections_mi.metrics.dso_inputs import SettlementSums
 from collections_mi.metrics.fx import FxRates, convert_column
 from collections_mi.metrics.promises import promise_statuses
 from collections_mi.metrics.published import LATER, NOT_FORECAST
@@ -217,20 +217,14 @@ def payment_days(settled: SettlementSums, segment_of: Mapping[object, object], a
     months to as_of; a customer's (or segment's) own figure needs at least 3 settled invoices. dbt_weighted is
     Σ amount × (settlement − due date) / Σ amount (``SettlementTotals.kpis()``)."""
     window = behaviour_window(as_of)
-    per_customer = settled.grouped(window.start, window.end, _DBT_SUMS)
-
-    def whole_days(groups: pd.DataFrame) -> dict[object, int]:
-        return {
-            key: rounded_days(weighted)
-            for key, invoices, amount, beyond in zip(groups.index, *(groups[c] for c in _DBT_SUMS))
-            if invoices >= MIN_SETTLED_INVOICES and (weighted := ratio(beyond, amount)) is not None
-        }
-
+    book = settled.money_totals(window.start, window.end, ("amount", "amount_days_beyond_terms"))
     return PaymentDays(
-        whole_days(per_customer),
-        whole_days(regrouped(per_customer, segment_of)),
+        settled.whole_days(window.start, window.end, "amount_days_beyond_terms", MIN_SETTLED_INVOICES),
+        settled.whole_days(
+            window.start, window.end, "amount_days_beyond_terms", MIN_SETTLED_INVOICES, group_of=segment_of
+        ),
         segment_of,
-        ratio(dsum(per_customer["amount_days_beyond_terms"]), dsum(per_customer["amount"])),
+        ratio(book["amount_days_beyond_terms"], book["amount"]),
     )
 
 
