@@ -167,6 +167,48 @@ def test_an_audience_ties_out_to_its_row_of_the_main_breakdown_on_the_demo_ledge
     assert len(_assert_ties_out(demo_ledger, "segment", tmp_path / "s")) >= 3
 
 
+#: the DSO family's KPIs a breakdown row shows (all but dso_countback)
+_DSO_ROW_KPIS = (
+    "dso",
+    "bpdso",
+    "add",
+    "cei_pct",
+    "days_late_simple",
+    "days_late_weighted",
+    "days_to_pay_simple",
+    "days_to_pay_weighted",
+)
+
+
+@pytest.mark.parametrize("column", ["segment", "region"])
+def test_each_row_of_the_dso_breakdown_is_its_audience_s_dso_family(
+    demo_ledger: Path, tmp_path: Path, column: str
+) -> None:
+    """A group's row of the DSO breakdown (summed per customer, rolled up, KPIs column by column) equals the DSO
+    section of the ledger cut to that group's customers (its KPIs computed once for the whole book): AR, past due
+    AR, the window's sales and every KPI of the family."""
+    values = sorted({row[column] for row in csv.DictReader((demo_ledger / "customers.csv").open(encoding="utf-8"))})
+    audiences = {f"a{i}": {"filter": {column: value}} for i, value in enumerate(values)}
+    params, ledger = _ledger(demo_ledger, audiences, tmp_path)
+    main = _compute(ledger.typed, params, ledger_shape(ledger.typed, params.as_of), ("dso",))["dso"]
+    breakdown = getattr(main.tables, f"by_{column}")
+    assert sorted(breakdown[column]) == values
+    for name, audience in params.report.audiences.items():
+        part = audience_ledger(ledger.raw, ledger.typed, name, audience)
+        with materialised(part) as cached:
+            shape = ledger_shape(cached.typed, params.as_of, cached.left_out)
+            dso = _compute(cached.typed, params, shape, ("dso",))["dso"]
+        row = _row(breakdown, column, audience.filter[column][0])
+        trend = dso.tables.trend
+        latest = trend[trend["month_end"] == params.as_of].iloc[0]
+        assert row["ar_total"] == latest["ar_total"] > 0
+        assert row["past_due_ar"] == latest["ar_total"] - latest["current_ar"]
+        assert row["sales_window"] == latest["sales_window"]
+        for kpi in _DSO_ROW_KPIS:
+            assert row[kpi] == getattr(dso.kpis, kpi), (audience.filter, kpi)
+        assert all(getattr(dso.kpis, kpi) is not None for kpi in _DSO_ROW_KPIS)
+
+
 def test_a_list_filter_is_the_sum_of_its_values_and_the_loan_book_and_gl_are_left_out(
     demo_ledger: Path, tmp_path: Path
 ) -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 
 from collections_mi.config.params import Params
@@ -21,8 +22,6 @@ from collections_mi.core.money import MONEY_CONTEXT, ZERO
 from collections_mi.core.periods import first_of_month_back
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.dso_formulas import (
-    KPI_IDS,
-    SettlementTotals,
     Window,
     breakdown_kpis,
     days_sales_outstanding,
@@ -62,7 +61,7 @@ class GroupInputs:
 
     def roll_up(self, group_of: Mapping[object, object]) -> GroupInputs:
         """Sum customer-level inputs into the groups of a customer attribute (additive, so exact)."""
-        keys = [group_of.get(group, "(none)") for group in self.sums.index]
+        keys = [group_of.get(group, "(none)") for group in self.sums.index.tolist()]
         balances: dict[object, Decimal] = defaultdict(lambda: ZERO)
         with decimal.localcontext(MONEY_CONTEXT):
             for group, ar in self.balances.items():
@@ -86,19 +85,24 @@ def group_inputs(
     settled = SettlementSums.covering(book, window.start, by, sums).grouped(window.start, window.end)
     groups = list(dict.fromkeys([*(group for _, group in receivables), *sales]))
     none = (ZERO, ZERO)
+    at_end = [receivables.get((end, group), none) for group in groups]
     frame = pd.DataFrame(
         {
-            "ar_total": [receivables.get((end, group), none)[0] for group in groups],
-            "current_ar": [receivables.get((end, group), none)[1] for group in groups],
+            "ar_total": [ar for ar, _ in at_end],
+            "current_ar": [current for _, current in at_end],
             "begin_ar": [receivables.get((begin, group), none)[0] for group in groups],
             "sales_window": [sales.get(group, ZERO) for group in groups],
         },
         index=pd.Index(groups, dtype=object),
     )
-    position = {group: row for row, group in enumerate(settled.index)}
+    # each group's row of the settlement sums, -1 (the ZERO appended to each column) for a group without any
+    position = {group: row for row, group in enumerate(settled.index.tolist())}
+    rows = np.fromiter((position.get(group, -1) for group in groups), dtype=np.int64, count=len(groups))
     for column in SETTLEMENT_SUMS:
-        values = settled[column].tolist()
-        frame[column] = [values[position[group]] if group in position else ZERO for group in groups]
+        values = np.empty(len(settled) + 1, dtype=object)
+        values[:-1] = settled[column].tolist()
+        values[-1] = ZERO
+        frame[column] = values[rows]
     balances = {group: ar for (day, group), (ar, _) in receivables.items() if day == end}
     return GroupInputs(end, window, frame, balances)
 
@@ -108,34 +112,26 @@ def breakdown_table(inputs: GroupInputs, params: Params, by: str) -> pd.DataFram
     sums = inputs.sums
     groups = sums.index.tolist()
     order = sorted(range(len(groups)), key=lambda row: "" if groups[row] is None else str(groups[row]))
-    columns = {column: sums[column].tolist() for column in sums.columns}
-    flow = [columns[column] for column in _FLOW_SUMS]
-    settlement = [columns[column] for column in SETTLEMENT_SUMS]
-    kpi_ids = [k for k in KPI_IDS if k != "dso_countback"]
-    out: dict[str, list[object]] = {
-        column: [] for column in (by, "ar_total", "current_ar", "past_due_ar", "sales_window")
+    columns = {column: [values[row] for row in order] for column, values in sums.to_dict("list").items()}
+    ar, current, begin_ar, sales = (columns[column] for column in _FLOW_SUMS)
+    kpis = breakdown_kpis(
+        window=inputs.window,
+        dso_config=params.dso,
+        cei_config=params.cei,
+        receivables=ar,
+        current=current,
+        begin_receivables=begin_ar,
+        window_sales=sales,
+        settled={column: columns[column] for column in SETTLEMENT_SUMS},
+    )
+    out: dict[str, Sequence[object]] = {
+        by: [groups[row] for row in order],
+        "ar_total": ar,
+        "current_ar": current,
+        "past_due_ar": [total - now for total, now in zip(ar, current)],
+        "sales_window": sales,
+        **kpis,
     }
-    out.update({kpi: [] for kpi in kpi_ids})
-    for row in order:
-        ar, current, begin_ar, sales = (values[row] for values in flow)
-        invoices, late, to_pay, *money = (values[row] for values in settlement)
-        kpis = breakdown_kpis(
-            window=inputs.window,
-            dso_config=params.dso,
-            cei_config=params.cei,
-            receivables=ar,
-            current=current,
-            begin_receivables=begin_ar,
-            window_sales=sales,
-            settled=SettlementTotals(int(invoices), int(late), int(to_pay), *money),
-        )
-        out[by].append(groups[row])
-        out["ar_total"].append(ar)
-        out["current_ar"].append(current)
-        out["past_due_ar"].append(ar - current)
-        out["sales_window"].append(sales)
-        for kpi in kpi_ids:
-            out[kpi].append(kpis[kpi])
     frame = pd.DataFrame(out) if order else pd.DataFrame([], columns=list(out))  # no rows: object columns
     return frame.sort_values("ar_total", ascending=False, kind="stable").reset_index(drop=True)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import decimal
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -169,15 +169,39 @@ class SettlementTotals:
 
     def kpis(self) -> dict[str, Decimal | None]:
         """The settlement-speed KPIs, then ``dbt_weighted`` and ``on_time_pct`` (None without settled invoices)."""
-        count = Decimal(self.invoices)
+        speed = settlement_speed(
+            self.invoices, self.days_late, self.days_to_pay, self.amount, self.amount_days_late, self.amount_days_to_pay
+        )
         return {
-            "days_late_simple": ratio(Decimal(self.days_late), count),
-            "days_late_weighted": ratio(self.amount_days_late, self.amount),
-            "days_to_pay_simple": ratio(Decimal(self.days_to_pay), count),
-            "days_to_pay_weighted": ratio(self.amount_days_to_pay, self.amount),
+            **dict(zip(SPEED_KPI_IDS, speed)),
             "dbt_weighted": ratio(self.amount_days_beyond_terms, self.amount),
             "on_time_pct": percent_of(self.amount_on_time, self.amount),
         }
+
+
+#: the settlement-speed KPIs (:func:`settlement_speed`), in the family's order
+SPEED_KPI_IDS = ("days_late_simple", "days_late_weighted", "days_to_pay_simple", "days_to_pay_weighted")
+#: the KPIs of the window's flows (:func:`flow_kpis`), in the family's order
+FLOW_KPI_IDS = ("dso", "bpdso", "add", "cei_pct")
+
+
+def settlement_speed(
+    invoices: int,
+    days_late: int,
+    days_to_pay: int,
+    amount: Decimal,
+    amount_days_late: Decimal,
+    amount_days_to_pay: Decimal,
+) -> tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None]:
+    """days_late_simple, days_late_weighted, days_to_pay_simple, days_to_pay_weighted of invoices settled in a
+    window from its settlement sums (None without settled invoices)."""
+    count = Decimal(invoices)
+    return (
+        ratio(Decimal(days_late), count),
+        ratio(amount_days_late, amount),
+        ratio(Decimal(days_to_pay), count),
+        ratio(amount_days_to_pay, amount),
+    )
 
 
 def in_window(
@@ -240,7 +264,7 @@ def dso_kpis(
             break
         months.append((sales.total(start, end), days))
     begin_ar, _ = receivables.get(window.start - dt.timedelta(days=1), (ZERO, ZERO))
-    flow = _flow_kpis(window, dso_config, cei_config, ar, current, begin_ar, window_sales)
+    flow = dict(zip(FLOW_KPI_IDS, flow_kpis(window, dso_config, cei_config, ar, current, begin_ar, window_sales)))
     kpis: dict[str, Decimal | None] = {
         "dso": flow["dso"],
         "dso_countback": countback_dso(ar, months) if countback else None,
@@ -254,7 +278,7 @@ def dso_kpis(
     return kpis
 
 
-def _flow_kpis(
+def flow_kpis(
     window: Window,
     dso_config: DsoConfig,
     cei_config: CeiConfig,
@@ -262,7 +286,7 @@ def _flow_kpis(
     current: Decimal,
     begin_ar: Decimal,
     window_sales: Decimal,
-) -> dict[str, Decimal | None]:
+) -> tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None]:
     """dso, bpdso, add and cei_pct over the window from AR and current AR at its end, AR the day before it and the
     window's credit sales."""
     dso = days_sales_outstanding(ar, window_sales, window.days)
@@ -272,12 +296,12 @@ def _flow_kpis(
         if cei_config.sales == "window_total"
         else (window_sales / dso_config.window_months if window_sales else ZERO)
     )
-    return {
-        "dso": dso,
-        "bpdso": bpdso,
-        "add": None if dso is None or bpdso is None else dso - bpdso,
-        "cei_pct": collection_effectiveness(begin_ar, cei_sales, ar, current),
-    }
+    return (
+        dso,
+        bpdso,
+        None if dso is None or bpdso is None else dso - bpdso,
+        collection_effectiveness(begin_ar, cei_sales, ar, current),
+    )
 
 
 def breakdown_kpis(
@@ -285,14 +309,39 @@ def breakdown_kpis(
     window: Window,
     dso_config: DsoConfig,
     cei_config: CeiConfig,
-    receivables: Decimal,
-    current: Decimal,
-    begin_receivables: Decimal,
-    window_sales: Decimal,
-    settled: SettlementTotals,
-) -> dict[str, Decimal | None]:
-    """The KPIs of a breakdown row (:data:`KPI_IDS` without ``dso_countback``) from a group's sums over the window —
-    the values :func:`dso_kpis` gives from the same sums."""
-    kpis = _flow_kpis(window, dso_config, cei_config, receivables, current, begin_receivables, window_sales)
-    speed = settled.kpis()
-    return {kpi: kpis[kpi] if kpi in kpis else speed[kpi] for kpi in KPI_IDS if kpi != "dso_countback"}
+    receivables: Sequence[Decimal],
+    current: Sequence[Decimal],
+    begin_receivables: Sequence[Decimal],
+    window_sales: Sequence[Decimal],
+    settled: Mapping[str, Sequence[Decimal | int]],
+) -> dict[str, list[Decimal | None]]:
+    """The KPIs of breakdown rows (:data:`KPI_IDS` without ``dso_countback``), one per group, from the groups' sums
+    over the window (``settled``: each of :class:`SettlementTotals`' fields) — :func:`flow_kpis` and
+    :func:`settlement_speed` of each row, as :func:`dso_kpis` reads them, column by column (a customer breakdown has
+    a row per customer, hundreds of thousands in a large book)."""
+    rows = zip(
+        receivables,
+        current,
+        begin_receivables,
+        window_sales,
+        *(settled[name] for name in ("invoices", "days_late", "days_to_pay")),
+        *(settled[name] for name in ("amount", "amount_days_late", "amount_days_to_pay")),
+    )
+    flows: list[tuple[Decimal | None, ...]] = []
+    speeds: list[tuple[Decimal | None, ...]] = []
+    for ar, now_current, begin, sales, invoices, late, to_pay, amount, amount_late, amount_to_pay in rows:
+        flows.append(flow_kpis(window, dso_config, cei_config, ar, now_current, begin, sales))
+        speeds.append(
+            settlement_speed(
+                int(invoices),
+                int(late),
+                int(to_pay),
+                Decimal(amount),
+                Decimal(amount_late),
+                Decimal(amount_to_pay),
+            )
+        )
+    flow_columns = dict(zip(FLOW_KPI_IDS, (list(column) for column in zip(*flows))))
+    speed_columns = dict(zip(SPEED_KPI_IDS, (list(column) for column in zip(*speeds))))
+    both = flow_columns | speed_columns
+    return {kpi: both.get(kpi, []) for kpi in KPI_IDS if kpi != "dso_countback"}
