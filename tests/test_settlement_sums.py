@@ -85,8 +85,10 @@ def test_arrow_sums_equal_the_decimal_sums(
     assert arrow.per_group(start, end, group_of) == general.per_group(start, end, group_of)
     for min_invoices in (0, 3, 40):
         days = _whole_days(records, start, end, "amount_days_late", min_invoices, group_of)
-        assert arrow.whole_days(start, end, "amount_days_late", min_invoices, group_of) == days
-        assert general.whole_days(start, end, "amount_days_late", min_invoices, group_of) == days
+        own = _whole_days(records, start, end, "amount_days_late", min_invoices, None)
+        for sums in (arrow, general):
+            assert sums.whole_days(start, end, "amount_days_late", min_invoices, (group_of,)) == [days]
+            assert sums.whole_days(start, end, "amount_days_late", min_invoices, (None, group_of)) == [own, days]
     money = ("amount", "amount_days_beyond_terms")
     totals = arrow.money_totals(start, end, money)
     assert {c: str(v) for c, v in totals.items()} == {
@@ -187,9 +189,15 @@ def test_whole_days_of_columns_at_two_scales() -> None:
     )
     arrow = SettlementSums(MONTHS[0], "customer_id", None, table)
     # C1: 1275 / 150 = 8.5 → 9; C2: −25 / 10 = −2.5 → −3 (half away from zero)
-    assert arrow.whole_days(MONTHS[0], MONTHS[0], "amount_days_late", 0) == {"C1": 9, "C2": -3}
-    assert arrow.whole_days(MONTHS[0], MONTHS[0], "amount_days_late", 3) == {"C1": 9, "C2": -3}
-    assert arrow.whole_days(MONTHS[0], MONTHS[0], "amount_days_late", 4) == {}
+    assert arrow.whole_days(MONTHS[0], MONTHS[0], "amount_days_late", 0) == [{"C1": 9, "C2": -3}]
+    assert arrow.whole_days(MONTHS[0], MONTHS[0], "amount_days_late", 3) == [{"C1": 9, "C2": -3}]
+    assert arrow.whole_days(MONTHS[0], MONTHS[0], "amount_days_late", 4) == [{}]
+    # one group of both customers: (1275 − 25) / 160 = 7.8125 → 8
+    both = {"C1": "g", "C2": "g"}
+    assert arrow.whole_days(MONTHS[0], MONTHS[0], "amount_days_late", 0, (both, None)) == [
+        {"g": 8},
+        {"C1": 9, "C2": -3},
+    ]
     assert arrow.money_totals(MONTHS[0], MONTHS[1], ["amount"]) == {"amount": Decimal("160.00")}
     assert str(arrow.money_totals(MONTHS[1], MONTHS[2], ["amount"])["amount"]) == "0"
 

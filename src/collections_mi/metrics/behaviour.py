@@ -75,14 +75,19 @@ def customer_behaviour(
     sums per customer, when already gathered from the window's start or earlier). Sorted by band (best first),
     then open balance (largest first), then customer_id."""
     window = behaviour_window(book.as_of)
-    settled = SettlementSums.covering(book, window.start, "customer_id", sums).per_group(window.start, window.end)
+    read = ("invoices", "amount", "amount_days_late")
+    grouped = SettlementSums.covering(book, window.start, "customer_id", sums).grouped(window.start, window.end, read)
+    settled = {
+        customer: (int(invoices), amount, amount_late)
+        for customer, invoices, amount, amount_late in zip(grouped.index.tolist(), *(grouped[c].tolist() for c in read))
+    }
     names_frame = book.customers.select("customer_id", "name").to_pyarrow().to_pandas()
     names = {c: n if n else c for c, n in zip(names_frame["customer_id"].tolist(), names_frame["name"].tolist())}
     customers = list(dict.fromkeys([*names, *balances, *settled]))
     rows: list[dict[str, Any]] = []
     for customer in customers:
         totals = settled.get(customer)
-        weighted = None if totals is None else ratio(totals.amount_days_late, totals.amount)
+        weighted = None if totals is None else ratio(totals[2], totals[1])
         days = None if weighted is None else rounded_days(weighted)
         rows.append(
             {
@@ -91,8 +96,8 @@ def customer_behaviour(
                 "band": behaviour_band(days),
                 "days_late_weighted": weighted,
                 "days_late_rounded": days,
-                "settled_invoices": 0 if totals is None else totals.invoices,
-                "amount_settled": ZERO if totals is None else totals.amount,
+                "settled_invoices": 0 if totals is None else totals[0],
+                "amount_settled": ZERO if totals is None else totals[1],
                 "open_balance": balances.get(customer, ZERO),
             }
         )

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from collections_mi.config.params import Params
-from collections_mi.core.money import MONEY_CONTEXT, ZERO
+from collections_mi.core.money import MONEY_CONTEXT, ZERO, ratio
 from collections_mi.core.periods import first_of_month_back
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.dso_formulas import (
@@ -112,7 +112,7 @@ def breakdown_table(inputs: GroupInputs, params: Params, by: str) -> pd.DataFram
     sums = inputs.sums
     groups = sums.index.tolist()
     order = sorted(range(len(groups)), key=lambda row: "" if groups[row] is None else str(groups[row]))
-    columns = {column: [values[row] for row in order] for column, values in sums.to_dict("list").items()}
+    columns = {column: [values[row] for row in order] for column in sums.columns for values in [sums[column].tolist()]}
     ar, current, begin_ar, sales = (columns[column] for column in _FLOW_SUMS)
     kpis = breakdown_kpis(
         window=inputs.window,
@@ -162,14 +162,21 @@ def deteriorating_customers(book: Book, top: int, sums: SettlementSums | None = 
     month_start = book.as_of.replace(day=1)
     norm_start = first_of_month_back(book.as_of, DETERIORATION_NORM_MONTHS)
     sums = SettlementSums.covering(book, norm_start, "customer_id", sums)
-    now = sums.per_group(month_start, book.as_of)
-    norm = sums.per_group(norm_start, month_start - dt.timedelta(days=1))
+    # days_late_weighted (SettlementTotals.kpis()) from the three sums it reads, not every sum of every customer
+    read = ("invoices", "amount", "amount_days_late")
+    now = sums.grouped(month_start, book.as_of, read)
+    norm = sums.grouped(norm_start, month_start - dt.timedelta(days=1), read)
+    norm_of = {
+        customer: (invoices, amount_late, amount)
+        for customer, invoices, amount, amount_late in zip(norm.index.tolist(), *(norm[c].tolist() for c in read))
+    }
     rows = []
-    for customer, current in now.items():
-        if customer not in norm:
+    for customer, invoices, amount, amount_late in zip(now.index.tolist(), *(now[c].tolist() for c in read)):
+        if customer not in norm_of:
             continue
-        late_now = current.kpis()["days_late_weighted"]
-        late_norm = norm[customer].kpis()["days_late_weighted"]
+        norm_invoices, norm_late, norm_amount = norm_of[customer]
+        late_now = ratio(amount_late, amount)
+        late_norm = ratio(norm_late, norm_amount)
         if late_now is None or late_norm is None or late_now <= late_norm:
             continue
         rows.append(
@@ -178,9 +185,9 @@ def deteriorating_customers(book: Book, top: int, sums: SettlementSums | None = 
                 "days_late_now": late_now,
                 "days_late_norm": late_norm,
                 "days_worse": late_now - late_norm,
-                "invoices_settled_now": current.invoices,
-                "invoices_settled_norm": norm[customer].invoices,
-                "amount_settled_now": current.amount,
+                "invoices_settled_now": int(invoices),
+                "invoices_settled_norm": int(norm_invoices),
+                "amount_settled_now": amount,
             }
         )
     frame = pd.DataFrame(

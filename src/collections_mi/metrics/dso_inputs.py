@@ -256,32 +256,33 @@ class SettlementSums:
         end: dt.date,
         amount_days: str,
         min_invoices: int,
-        group_of: Mapping[object, object] | None = None,
-    ) -> dict[object, int]:
-        """Per group (or per ``group_of[group]``) with at least ``min_invoices`` settled invoices in the settlement
-        months from ``start`` to ``end`` and a non-zero Σ amount: Σ ``amount_days`` / Σ amount (:func:`~collections_mi.
-        core.money.ratio`) rounded half up to whole days. From Arrow sums by integer arithmetic
+        groupings: Sequence[Mapping[object, object] | None] = (None,),
+    ) -> list[dict[object, int]]:
+        """For each of ``groupings`` — None: per group; a mapping: per ``group_of[group]`` (a group it does not list
+        is left out) —, per group with at least ``min_invoices`` settled invoices in the settlement months from
+        ``start`` to ``end`` and a non-zero Σ amount: Σ ``amount_days`` / Σ amount (``ratio``) rounded half up to
+        whole days. From Arrow sums (grouped once for all the groupings) by integer arithmetic
         (:func:`~collections_mi.core.money.rounded_ratio`: the same integers, without a Decimal per group)."""
         columns = ("invoices", "amount", amount_days)
         if self.table is None:
-            grouped = self.grouped(start, end, columns, group_of)
-            return {
-                key: int(weighted.quantize(Decimal(1), rounding=decimal.ROUND_HALF_UP))
-                for key, invoices, amount, days in zip(grouped.index, *(grouped[c] for c in columns))
-                if invoices >= min_invoices and (weighted := ratio(days, amount)) is not None
-            }
+            days: list[dict[object, int]] = []
+            for group_of in groupings:
+                grouped = self.grouped(start, end, columns, group_of)
+                days.append(
+                    {
+                        key: int(weighted.quantize(Decimal(1), rounding=decimal.ROUND_HALF_UP))
+                        for key, invoices, amount, summed in zip(grouped.index, *(grouped[c] for c in columns))
+                        if invoices >= min_invoices and (weighted := ratio(summed, amount)) is not None
+                    }
+                )
+            return days
         if self.by is None:
             raise ValueError("settlement sums of the whole book have no groups")
-        keys, sums = _arrow_sums(self.table, self.by, start, end, columns, group_of)
-        amounts, amount_scale = unscaled_integers(sums["amount"])
-        numerators, days_scale = unscaled_integers(sums[amount_days])
-        # one scale for both (the scale then cancels in the ratio)
-        amount_factor, days_factor = 10 ** max(days_scale - amount_scale, 0), 10 ** max(amount_scale - days_scale, 0)
-        return {
-            key: rounded_ratio(numerator * days_factor, amount * amount_factor)
-            for key, invoices, amount, numerator in zip(keys, sums["invoices"].to_pylist(), amounts, numerators)
-            if invoices >= min_invoices and amount
-        }
+        keys, sums = _arrow_group_sums(self.table, self.by, start, end, columns)
+        return [
+            _whole_days(*_arrow_regrouped(keys, sums, columns, group_of), amount_days, min_invoices)
+            for group_of in groupings
+        ]
 
     def money_totals(self, start: dt.date, end: dt.date, columns: Sequence[str]) -> dict[str, Decimal]:
         """The money ``columns`` summed over every group and the settlement months from ``start`` to ``end`` — exact,
@@ -329,6 +330,15 @@ def _arrow_sums(
 ) -> tuple[list[object], pa.Table]:
     """The groups and ``columns`` summed per group (Arrow columns named as ``columns``, one row per group in the
     order of the keys) as :func:`_arrow_grouped` reads them."""
+    keys, sums = _arrow_group_sums(table, by, start, end, columns)
+    return _arrow_regrouped(keys, sums, columns, group_of)
+
+
+def _arrow_group_sums(
+    table: pa.Table, by: str, start: dt.date, end: dt.date, columns: Sequence[str]
+) -> tuple[list[object], pa.Table]:
+    """``columns`` summed per ``by`` over the months from ``start`` to ``end``: the keys and the sums (named as
+    ``columns``)."""
     month = table["month"]
     rows = table.filter(
         pc.and_(
@@ -337,22 +347,42 @@ def _arrow_sums(
     )
     sums = rows.group_by(by, use_threads=False).aggregate([(column, "sum") for column in columns])
     keys: list[object] = sums[by].to_pylist()
-    if group_of is not None:
-        # the groups of group_of, and a group it does not list left out, as regrouped() reads them
-        mapped = pd.Series(keys, dtype=object).map(group_of)
-        listed = mapped.notna().to_numpy()
-        codes, uniques = pd.factorize(mapped[listed].to_numpy(dtype=object), use_na_sentinel=False)
-        sums = (
-            sums.filter(pa.array(listed, pa.bool_()))
-            .append_column("group_code", pa.array(codes, pa.int64()))
-            .group_by("group_code", use_threads=False)
-            .aggregate([(f"{column}_sum", "sum") for column in columns])
-        )
-        keys = [uniques[code] for code in sums["group_code"].to_pylist()]
-        names = [f"{column}_sum_sum" for column in columns]
-    else:
-        names = [f"{column}_sum" for column in columns]
-    return keys, sums.select(names).rename_columns(list(columns))
+    return keys, sums.select([f"{column}_sum" for column in columns]).rename_columns(list(columns))
+
+
+def _arrow_regrouped(
+    keys: list[object], sums: pa.Table, columns: Sequence[str], group_of: Mapping[object, object] | None
+) -> tuple[list[object], pa.Table]:
+    """Sums per group (:func:`_arrow_group_sums`) summed per ``group_of[group]``, a group ``group_of`` does not list
+    left out, as regrouped() reads them; unchanged without ``group_of``."""
+    if group_of is None:
+        return keys, sums
+    mapped = np.array([group_of.get(key) for key in keys], dtype=object)
+    listed = ~pd.isna(mapped)
+    codes, uniques = pd.factorize(mapped[listed], use_na_sentinel=False)
+    regrouped_sums = (
+        sums.filter(pa.array(listed, pa.bool_()))
+        .append_column("group_code", pa.array(codes, pa.int64()))
+        .group_by("group_code", use_threads=False)
+        .aggregate([(column, "sum") for column in columns])
+    )
+    return (
+        [uniques[code] for code in regrouped_sums["group_code"].to_pylist()],
+        regrouped_sums.select([f"{column}_sum" for column in columns]).rename_columns(list(columns)),
+    )
+
+
+def _whole_days(keys: list[object], sums: pa.Table, amount_days: str, min_invoices: int) -> dict[object, int]:
+    """:meth:`SettlementSums.whole_days` of Arrow sums per group."""
+    amounts, amount_scale = unscaled_integers(sums["amount"])
+    numerators, days_scale = unscaled_integers(sums[amount_days])
+    # one scale for both (the scale then cancels in the ratio)
+    amount_factor, days_factor = 10 ** max(days_scale - amount_scale, 0), 10 ** max(amount_scale - days_scale, 0)
+    return {
+        key: rounded_ratio(numerator * days_factor, amount * amount_factor)
+        for key, invoices, amount, numerator in zip(keys, sums["invoices"].to_pylist(), amounts, numerators)
+        if invoices >= min_invoices and amount
+    }
 
 
 def unscaled_integers(column: pa.Array | pa.ChunkedArray) -> tuple[list[int], int]:

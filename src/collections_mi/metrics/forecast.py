@@ -218,14 +218,10 @@ def payment_days(settled: SettlementSums, segment_of: Mapping[object, object], a
     Σ amount × (settlement − due date) / Σ amount (``SettlementTotals.kpis()``)."""
     window = behaviour_window(as_of)
     book = settled.money_totals(window.start, window.end, ("amount", "amount_days_beyond_terms"))
-    return PaymentDays(
-        settled.whole_days(window.start, window.end, "amount_days_beyond_terms", MIN_SETTLED_INVOICES),
-        settled.whole_days(
-            window.start, window.end, "amount_days_beyond_terms", MIN_SETTLED_INVOICES, group_of=segment_of
-        ),
-        segment_of,
-        ratio(book["amount_days_beyond_terms"], book["amount"]),
+    customer_days, segment_days = settled.whole_days(
+        window.start, window.end, "amount_days_beyond_terms", MIN_SETTLED_INVOICES, (None, segment_of)
     )
+    return PaymentDays(customer_days, segment_days, segment_of, ratio(book["amount_days_beyond_terms"], book["amount"]))
 
 
 def mean_days_to_resolve(resolved: Iterable[tuple[dt.date, dt.date]], as_of: dt.date) -> Decimal | None:
