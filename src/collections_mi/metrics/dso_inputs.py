@@ -73,23 +73,29 @@ def receivables_at(
 ) -> dict[tuple[dt.date, object], tuple[Decimal, Decimal]]:
     """(AR, current AR) in reporting currency at each date (and per group): one engine pass for all dates."""
     items = open_items(book, list(dates))
-    items = items.mutate(current=items.days_past_due <= 0)
-    keys = ["as_of", "current"]
+    keys = ["as_of"]
     if by is not None:
         items = with_customer_attribute(book.customers, items, by)
         keys = [by, *keys]
-    frame = book.summed_in_reporting_currency(items.mutate(amount=items.open_balance), "as_of", keys, "balance")
-    totals: dict[tuple[dt.date, object], list[Decimal]] = {}
+    frame = reporting_sums(
+        items.mutate(amount=items.open_balance),
+        book.fx,
+        book.fx_in_engine,
+        "as_of",
+        keys,
+        lambda t: {
+            "balance": t.amount.sum(),
+            "current": ibis.coalesce(t.amount.sum(where=t.days_past_due <= 0), 0),
+        },
+        ("balance", "current"),
+    )
     group_values = frame[by].tolist() if by is not None else [None] * len(frame)
-    with decimal.localcontext(MONEY_CONTEXT):
-        for group, as_of, current, amount in zip(
-            group_values, frame["as_of"].tolist(), frame["current"].tolist(), frame["balance"].tolist()
-        ):
-            sums = totals.setdefault((as_of, group), [ZERO, ZERO])
-            sums[0] += amount
-            if current:
-                sums[1] += amount
-    return {key: (ar, current) for key, (ar, current) in totals.items()}
+    return {
+        (as_of, group): (ZERO + balance, ZERO + current)
+        for group, as_of, balance, current in zip(
+            group_values, frame["as_of"].tolist(), frame["balance"].tolist(), frame["current"].tolist()
+        )
+    }
 
 
 SETTLEMENT_SUMS = (
