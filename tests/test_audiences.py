@@ -20,6 +20,7 @@ from collections_mi.config.params import load_params, parse_params
 from collections_mi.core.contract import ENGINE_TYPES, TABLES
 from collections_mi.core.errors import ConfigError
 from collections_mi.metrics.book import open_book
+from collections_mi.metrics.dso_formulas import KPI_IDS
 from collections_mi.metrics.sections import available_sections, compute_sections
 from collections_mi.metrics.shape import ledger_shape
 from collections_mi.sources.audiences import (
@@ -168,16 +169,7 @@ def test_an_audience_ties_out_to_its_row_of_the_main_breakdown_on_the_demo_ledge
 
 
 #: the DSO family's KPIs a breakdown row shows (all but dso_countback)
-_DSO_ROW_KPIS = (
-    "dso",
-    "bpdso",
-    "add",
-    "cei_pct",
-    "days_late_simple",
-    "days_late_weighted",
-    "days_to_pay_simple",
-    "days_to_pay_weighted",
-)
+_DSO_ROW_KPIS = [kpi for kpi in KPI_IDS if kpi != "dso_countback"]
 
 
 @pytest.mark.parametrize("column", ["segment", "region"])

@@ -172,6 +172,8 @@ def test_unscaled_integers_are_the_decimal_values_times_ten_to_the_scale(values:
     column = pa.array([Decimal(v).scaleb(-scale) for v in values], pa.decimal128(38, scale))
     assert unscaled_integers(column) == (values, scale)
     assert unscaled_integers(pa.chunked_array([column.slice(skip)], column.type)) == (values[skip:], scale)
+    wide = pa.array([Decimal(v).scaleb(-scale) for v in values], pa.decimal256(50, scale))  # another engine's type
+    assert unscaled_integers(wide) == (values, scale)
 
 
 def test_whole_days_of_columns_at_two_scales() -> None:

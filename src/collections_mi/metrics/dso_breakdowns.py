@@ -112,7 +112,10 @@ def breakdown_table(inputs: GroupInputs, params: Params, by: str) -> pd.DataFram
     sums = inputs.sums
     groups = sums.index.tolist()
     order = sorted(range(len(groups)), key=lambda row: "" if groups[row] is None else str(groups[row]))
-    columns = {column: [values[row] for row in order] for column in sums.columns for values in [sums[column].tolist()]}
+    columns = {}
+    for column in sums.columns:
+        values = sums[column].tolist()
+        columns[column] = [values[row] for row in order]
     ar, current, begin_ar, sales = (columns[column] for column in _FLOW_SUMS)
     kpis = breakdown_kpis(
         window=inputs.window,

@@ -299,13 +299,7 @@ class SettlementSums:
         if table is None:
             frame = self.frame
             return {c: dsum(frame.loc[(frame["month"] >= start) & (frame["month"] <= end), c]) for c in columns}
-        month = table["month"]
-        rows = table.filter(
-            pc.and_(
-                pc.greater_equal(month, pa.scalar(start, pa.date32())),
-                pc.less_equal(month, pa.scalar(end, pa.date32())),
-            )
-        )
+        rows = _months(table, start, end)
         sums = {column: pc.sum(rows[column]).as_py() for column in columns}
         return {column: ZERO if value is None else ZERO + value for column, value in sums.items()}
 
@@ -320,24 +314,20 @@ def _arrow_grouped(
 ) -> pd.DataFrame:
     """:meth:`SettlementSums.grouped` summed by Arrow: per ``by``, then (with ``group_of``) per ``group_of[group]``,
     each a sum of decimals of one scale — exact, and the same Decimals (value and exponent) as :func:`summed_by`."""
-    keys, sums = _arrow_sums(table, by, start, end, columns, group_of)
+    keys, sums = _arrow_regrouped(*_arrow_group_sums(table, by, start, end, columns), columns, group_of)
     frame = sums.to_pandas()
     frame.index = pd.Index(keys, dtype=object)
     return frame
 
 
-def _arrow_sums(
-    table: pa.Table,
-    by: str,
-    start: dt.date,
-    end: dt.date,
-    columns: Sequence[str],
-    group_of: Mapping[object, object] | None,
-) -> tuple[list[object], pa.Table]:
-    """The groups and ``columns`` summed per group (Arrow columns named as ``columns``, one row per group in the
-    order of the keys) as :func:`_arrow_grouped` reads them."""
-    keys, sums = _arrow_group_sums(table, by, start, end, columns)
-    return _arrow_regrouped(keys, sums, columns, group_of)
+def _months(table: pa.Table, start: dt.date, end: dt.date) -> pa.Table:
+    """The rows of settlement months from ``start`` to ``end`` (both first days of a month)."""
+    month = table["month"]
+    return table.filter(
+        pc.and_(
+            pc.greater_equal(month, pa.scalar(start, pa.date32())), pc.less_equal(month, pa.scalar(end, pa.date32()))
+        )
+    )
 
 
 def _arrow_group_sums(
@@ -345,13 +335,7 @@ def _arrow_group_sums(
 ) -> tuple[list[object], pa.Table]:
     """``columns`` summed per ``by`` over the months from ``start`` to ``end``: the keys and the sums (named as
     ``columns``)."""
-    month = table["month"]
-    rows = table.filter(
-        pc.and_(
-            pc.greater_equal(month, pa.scalar(start, pa.date32())), pc.less_equal(month, pa.scalar(end, pa.date32()))
-        )
-    )
-    sums = rows.group_by(by, use_threads=False).aggregate([(column, "sum") for column in columns])
+    sums = _months(table, start, end).group_by(by, use_threads=False).aggregate([(column, "sum") for column in columns])
     keys: list[object] = sums[by].to_pylist()
     return keys, sums.select([f"{column}_sum" for column in columns]).rename_columns(list(columns))
 
@@ -392,11 +376,14 @@ def _whole_days(keys: list[object], sums: pa.Table, amount_days: str, min_invoic
 
 
 def unscaled_integers(column: pa.Array | pa.ChunkedArray) -> tuple[list[int], int]:
-    """The values of a decimal128 column without nulls as exact integers at its scale (value × 10**scale), and the
-    scale — read from the column's 16-byte two's-complement words, without a Decimal per value."""
+    """The values of a decimal column without nulls as exact integers at its scale (value × 10**scale), and the
+    scale — a decimal128 column read from its 16-byte two's-complement words, without a Decimal per value (a wider
+    one, as another engine may give, through its Decimals)."""
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if not pa.types.is_decimal128(array.type) or array.null_count:
-        raise TypeError(f"unscaled_integers reads a decimal128 column without nulls, not {array.type}")
+    if not pa.types.is_decimal(array.type) or array.null_count:
+        raise TypeError(f"unscaled_integers reads a decimal column without nulls, not {array.type}")
+    if not pa.types.is_decimal128(array.type):
+        return [int(value.scaleb(array.type.scale)) for value in array.to_pylist()], array.type.scale
     words = np.frombuffer(array.buffers()[1], dtype="<u8", count=2 * (array.offset + len(array)))
     words = words[2 * array.offset :]
     low, high = words[0::2], words[1::2].view("<i8")
