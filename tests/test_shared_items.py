@@ -64,10 +64,12 @@ def test_sections_read_the_shared_open_items_and_give_what_they_give_alone(
                 assert share is None or share.missed == [], (section.name, share.missed)
         # compute_sections gives every section a book sharing the open items at all their dates
         shares: dict[str, Any] = {}
+        promise_shares: dict[str, Any] = {}
 
         def recording(section: Any) -> Any:
             def compute(shared: Any, p: Any) -> Any:
                 shares[section.name] = shared.open_items_at
+                promise_shares[section.name] = shared.promise_payments_at
                 return section.compute(shared, p)
 
             return dataclasses.replace(section, compute=compute)
@@ -77,6 +79,14 @@ def test_sections_read_the_shared_open_items_and_give_what_they_give_alone(
     assert params.as_of in every and len(every) > 30
     assert len({id(share) for share in shares.values()}) == 1 and shares["aging"].dates == every
     assert shares["aging"].missed == []
+    # the DSO and cash sections both read promise statuses: the payments in the windows computed once for both
+    promise_share = promise_shares["dso"]
+    assert (
+        promise_share is not None and promise_share.latest == params.as_of and promise_shares["cash"] is promise_share
+    )
+    for name in ("dso", "cash"):
+        for table in computed[name].tables.files():
+            assert _frames_equal(getattr(computed[name].tables, table), getattr(alone[name].tables, table)), table
     assert flat_kpis(computed) == flat_kpis(together) == flat_kpis(alone) and flat_kpis(alone)["ar_total"] > 0
     compared = 0
     for name, result in together.items():

@@ -57,6 +57,16 @@ class OpenItemsAt:
 
 
 @dataclass(frozen=True)
+class PromisePaymentsAt:
+    """The payments inside the promises' windows up to ``latest``
+    (:func:`~collections_mi.metrics.promises.window_payments`), computed once into a table of the engine: the promise
+    statuses at any date up to ``latest`` read them instead of joining every payment to its invoice again."""
+
+    latest: dt.date
+    table: ir.Table
+
+
+@dataclass(frozen=True)
 class Book:
     """The contract tables of one ledger (an optional table the ledger lacks is None) and what a run derives from
     them as of ``as_of``, in ``reporting_currency``."""
@@ -95,6 +105,9 @@ class Book:
     #: the open items at the dates the run's sections read them at, computed once
     #: (:func:`~collections_mi.metrics.balances.sharing_open_items`); None: each query computes its own
     open_items_at: OpenItemsAt | None = None
+    #: the payments inside the promises' windows, computed once when several sections read promise statuses
+    #: (:func:`~collections_mi.metrics.promises.sharing_promise_payments`); None: each query computes its own
+    promise_payments_at: PromisePaymentsAt | None = None
 
     def summed_in_reporting_currency(self, table: ir.Table, day: str, keys: list[str], name: str) -> pd.DataFrame:
         """Σ ``amount`` of ``table`` per ``keys`` (column ``name``) in reporting currency at the closing rate of

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 from decimal import Decimal
 
+import ibis.expr.types as ir
 import pandas as pd
 
 from collections_mi.core.money import HUNDRED, ZERO, dsum, percent_of, ratio
 from collections_mi.core.periods import month_ends_up_to
 from collections_mi.core.values import UNASSIGNED
 from collections_mi.metrics.balances import as_of_table
-from collections_mi.metrics.book import Book
+from collections_mi.metrics.book import Book, PromisePaymentsAt, computed_once
 
 STATUS_COLUMNS = [
     "promise_id",
@@ -41,7 +44,8 @@ def promise_status(book: Book, as_of: dt.date | None = None) -> pd.DataFrame:
 
 def promise_statuses(book: Book, dates: Sequence[dt.date]) -> dict[dt.date, pd.DataFrame]:
     """:func:`promise_status` as of each of ``dates``, from two engine queries whatever their number: the payments
-    in each promise's window dated on or before each date, summed per promise and date."""
+    in each promise's window dated on or before each date, summed per promise and date. The payments in the windows
+    are ``book.promise_payments_at``'s when they reach the latest date (:func:`sharing_promise_payments`)."""
     if book.promises is None or not dates:
         return {day: pd.DataFrame(columns=STATUS_COLUMNS) for day in dates}
     latest = max(dates)
@@ -52,24 +56,8 @@ def promise_statuses(book: Book, dates: Sequence[dt.date]) -> dict[dt.date, pd.D
     promises = promises.left_join(customers.select("customer_id", owner=owner), "customer_id").drop("customer_id_right")
     taken_by = promises.collector
     promises = promises.mutate(collector=taken_by.fill_null(promises.owner).fill_null(UNASSIGNED))
-    invoices = book.invoices.select("invoice_id", "customer_id", "currency")
-    payments = book.payments.join(invoices, "invoice_id")
-    payments = payments.filter(payments.payment_date <= latest)
-    payments = payments.select(
-        "customer_id", "currency", "payment_date", paid=payments.amount, month=payments.payment_date.truncate("M")
-    )
-    # each promise joined to its customer's payments of the months its window touches only, then to those inside
-    # the window: not to every payment of the customer (~15M pairs at 10M invoices; the two calls' engine time
-    # 13.3 -> 11.6 s there: most of it is joining the payments to their invoices and converting them)
-    months = payments.select(window_month=payments.month).distinct()
-    windows = promises.select("promise_id", "customer_id", "promised_on", "due_by")
-    windows = windows.join(
-        months, [months.window_month >= windows.promised_on.truncate("M"), months.window_month <= windows.due_by]
-    )
-    matched = windows.join(
-        payments, [windows.customer_id == payments.customer_id, windows.window_month == payments.month]
-    ).select("promise_id", "customer_id", "promised_on", "due_by", "currency", "payment_date", "paid")
-    matched = matched.filter((matched.payment_date >= matched.promised_on) & (matched.payment_date <= matched.due_by))
+    shared = book.promise_payments_at
+    matched = shared.table if shared is not None and shared.latest >= latest else window_payments(book, latest)
     # what each promise was paid within its window up to each date, in reporting currency at each payment's rate
     per_date = matched.cross_join(as_of_table(dates))
     per_date = per_date.filter(per_date.payment_date <= per_date.as_of)
@@ -96,6 +84,55 @@ def promise_statuses(book: Book, dates: Sequence[dt.date]) -> dict[dt.date, pd.D
         ]
         statuses[as_of] = frame[STATUS_COLUMNS]
     return statuses
+
+
+def window_payments(book: Book, latest: dt.date) -> ir.Table:
+    """The payments of each promise's customer dated inside its window [promised_on, due_by] and on or before
+    ``latest`` (promise_id, customer_id, promised_on, due_by, currency, payment_date, paid), for the promises made on
+    or before ``latest``. A promise made after a date, or a payment dated after it, adds nothing to the statuses at
+    that date (:func:`promise_statuses` keeps the payments dated on or before each), so the rows up to a later date
+    serve an earlier one too."""
+    if book.promises is None:
+        raise ValueError("the book has no promises table")
+    promises = book.promises
+    promises = promises.filter(promises.promised_on <= latest)
+    invoices = book.invoices.select("invoice_id", "customer_id", "currency")
+    payments = book.payments.join(invoices, "invoice_id")
+    payments = payments.filter(payments.payment_date <= latest)
+    payments = payments.select(
+        "customer_id", "currency", "payment_date", paid=payments.amount, month=payments.payment_date.truncate("M")
+    )
+    # each promise joined to its customer's payments of the months its window touches only, then to those inside
+    # the window: not to every payment of the customer (~15M pairs at 10M invoices; the two calls' engine time
+    # 13.3 -> 11.6 s there: most of it is joining the payments to their invoices and converting them)
+    months = payments.select(window_month=payments.month).distinct()
+    windows = promises.select("promise_id", "customer_id", "promised_on", "due_by")
+    windows = windows.join(
+        months, [months.window_month >= windows.promised_on.truncate("M"), months.window_month <= windows.due_by]
+    )
+    matched = windows.join(
+        payments, [windows.customer_id == payments.customer_id, windows.window_month == payments.month]
+    ).select("promise_id", "customer_id", "promised_on", "due_by", "currency", "payment_date", "paid")
+    matched = matched.filter((matched.payment_date >= matched.promised_on) & (matched.payment_date <= matched.due_by))
+    return matched
+
+
+@contextmanager
+def sharing_promise_payments(book: Book) -> Iterator[Book]:
+    """``book`` with the payments inside its promises' windows up to as_of (:func:`window_payments`) computed once
+    into a temporary table of the engine (dropped on exit), which the promise statuses at every date up to as_of
+    read: the DSO section's at as_of and the cash forecast's at as_of and its back-test month-ends each joined every
+    payment to its invoice. The statuses are the same either way. Without a promises table, or when ``book`` already
+    shares them, it is given as it is."""
+    shared = book.promise_payments_at
+    if book.promises is None or (shared is not None and shared.latest >= book.as_of):
+        yield book
+        return
+    table = computed_once(window_payments(book, book.as_of))
+    try:
+        yield replace(book, promise_payments_at=PromisePaymentsAt(book.as_of, table))
+    finally:
+        table.release()
 
 
 def _kept_rate(kept: int, broken: int) -> Decimal | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from collections_mi.metrics.balances import sharing_open_items
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.cash import cash_item_dates, compute_cash
 from collections_mi.metrics.dso import compute_dso, dso_item_dates
+from collections_mi.metrics.promises import sharing_promise_payments
 from collections_mi.metrics.published import PUBLISHED
 from collections_mi.metrics.result import Needs, SectionKpis, SectionResult, SectionTables
 from collections_mi.metrics.shape import LedgerShape
@@ -36,6 +38,9 @@ class Section:
     #: every date the section reads open items at under the params: the open items at the dates of all the run's
     #: sections are computed once (:func:`~collections_mi.metrics.balances.sharing_open_items`)
     open_item_dates: Callable[[Params], Collection[dt.date]] = lambda params: ()
+    #: whether the section reads promise statuses: when several do, the payments inside the promises' windows are
+    #: computed once (:func:`~collections_mi.metrics.promises.sharing_promise_payments`)
+    reads_promise_statuses: bool = False
 
     @property
     def kpis(self) -> type[SectionKpis]:
@@ -73,6 +78,7 @@ SECTIONS: dict[str, Section] = {
             ("customers", "invoices", "payments"),
             open_item_dates=dso_item_dates,
             uses=("aging",),
+            reads_promise_statuses=True,
         ),
         Section(
             "allowance",
@@ -105,6 +111,7 @@ SECTIONS: dict[str, Section] = {
             compute_cash,
             ("customers", "invoices", "payments"),
             open_item_dates=cash_item_dates,
+            reads_promise_statuses=True,
         ),
     )
 }
@@ -163,7 +170,10 @@ def compute_sections(
         )
     results = {}
     dates = {day for section in sections for day in section.open_item_dates(params)}
-    with sharing_open_items(book, dates) as book:
+    promise_readers = sum(section.reads_promise_statuses for section in sections)
+    with sharing_open_items(book, dates) as book, ExitStack() as stack:
+        if promise_readers > 1:
+            book = stack.enter_context(sharing_promise_payments(book))
         for section in sections:
             results[section.name] = _computed(section, book, params, progress, set_aside)
     return results
