@@ -26,6 +26,7 @@ from collections_mi.metrics.forecast import (
     cash_forecast,
     forecast_backtest,
     forecast_inputs,
+    holding_items,
     placed,
 )
 from collections_mi.sources.ledger import open_ledger
@@ -47,10 +48,11 @@ def _compute(tmp_path: Path, ledger: Path, as_of: str = "2026-10-31", **sections
     params = load_params(params_path)
     source = open_ledger(params, params_path)
     try:
-        with open_book(source, params) as book:
-            # as the cash section computes them: inputs gathered once for D and the back-test month-ends (the
-            # oracle tests on the demo, tests/test_oracle_cash.py, call each with its own inputs)
-            inputs = forecast_inputs(book, params)
+        # as the cash section computes them: inputs gathered once for D and the back-test month-ends, their open items
+        # held in the engine for both (the oracle tests on the demo, tests/test_oracle_cash.py, call each with its own
+        # inputs, computed from the expressions)
+        with open_book(source, params) as book, holding_items(forecast_inputs(book, params)) as inputs:
+            assert inputs.held
             return (
                 cash_forecast(book, params, inputs),
                 forecast_backtest(book, params, inputs),

@@ -25,6 +25,7 @@ from collections_mi.metrics.forecast import (
     cash_forecast,
     forecast_backtest,
     forecast_inputs,
+    holding_items,
 )
 from collections_mi.metrics.published import NOT_FORECAST, CashKpis, CashResult, CashTables
 
@@ -85,9 +86,10 @@ def cash_item_dates(params: Params) -> list[dt.date]:
 
 def compute_cash(book: Book, params: Params) -> CashResult:
     """Everything the cash section shows: the forecast as of D, its back-test and their KPIs."""
-    inputs = forecast_inputs(book, params)  # D and the back-test month-ends: one pass over the engine
-    forecast = cash_forecast(book, params, inputs)
-    backtest = forecast_backtest(book, params, inputs)
+    # D and the back-test month-ends: one pass over the engine, their open items computed once for both
+    with holding_items(forecast_inputs(book, params)) as inputs:
+        forecast = cash_forecast(book, params, inputs)
+        backtest = forecast_backtest(book, params, inputs)
     result = CashResult(
         section="cash",
         kpis=CashKpis(

@@ -59,8 +59,9 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -468,14 +469,32 @@ class ForecastInputs:
     (:func:`forecast_inputs`)."""
 
     dates: tuple[dt.date, ...]
-    #: the open items at every date, column ``as_of`` (:func:`_open_items`): an engine expression, fetched one date at
-    #: a time (the forecast at D) or materialised for the back-test's month-ends together
+    #: the open items at every date, column ``as_of`` (:func:`_open_items`): an engine expression, or (``held``) a
+    #: table of the engine holding them, computed once for the forecast at D and the back-test's month-ends
     items: ir.Table
     settled: SettlementSums
     segment_of: Mapping[object, object]
     names: Mapping[object, str]
     resolved: list[tuple[dt.date, dt.date]] | None
     promises: Mapping[dt.date, list[Promise]] = field(default_factory=dict)
+    #: whether ``items`` is a table of the engine holding the open items at every date (:func:`holding_items`): a
+    #: forecast reads its date's rows from it instead of computing them
+    held: bool = False
+
+
+@contextmanager
+def holding_items(inputs: ForecastInputs) -> Iterator[ForecastInputs]:
+    """``inputs`` with the open items at all their dates computed once into a temporary table of the engine (dropped
+    on exit): the forecast at D and the back-test's month-ends then read it, instead of each computing the
+    write-off rules (every payment joined to its invoice, each customer's last payment) for its own dates."""
+    if inputs.held:
+        yield inputs
+        return
+    table = computed_once(inputs.items)
+    try:
+        yield replace(inputs, items=table, held=True)
+    finally:
+        table.release()
 
 
 def _open_items(book: Book, params: Params, days: Sequence[dt.date]) -> ir.Table:
@@ -503,8 +522,8 @@ def forecast_inputs(book: Book, params: Params, dates: Sequence[dt.date] | None 
     """The inputs of the forecasts as of each of ``dates`` (default: D and the back-test month-ends — what the cash
     section needs, in one pass)."""
     dates = [book.as_of, *backtest_month_ends(book.as_of)] if dates is None else list(dates)
-    # the open items stay in the engine: the forecast at D fetches its own date's, the back-test computes its
-    # month-ends' once (the seven dates fetched at once would be ~5M Python rows at 10M invoices)
+    # the open items stay in the engine (the seven dates fetched at once would be ~5M Python rows at 10M invoices):
+    # the forecast at D fetches its own date's, the back-test reads its month-ends' (holding_items)
     items = _open_items(book, params, dates)
     since = behaviour_window(min(dates)).start
     settled = SettlementSums.gather(book, since, by="customer_id", columns=_DBT_SUMS)
@@ -602,7 +621,7 @@ def _backtest_month(
     forecast item lands whole on due date + its days (rule 3), so the engine sums those per week and currency, and the
     payments per week, currency and rule 1; the sums are converted at month_end's rate afterwards (conversion is
     linear, so the Decimals equal converting each item). ``items``: the open items at month_end (:func:`_open_items`,
-    materialised by the caller with the other month-ends')."""
+    held by the caller with the other dates')."""
     days = payment_days(inputs.settled, inputs.segment_of, month_end)
     resolve = None if inputs.resolved is None else mean_days_to_resolve(inputs.resolved, month_end)
     dispute_days = 0 if resolve is None else rounded_days(resolve)
@@ -691,15 +710,12 @@ def forecast_backtest(book: Book, params: Params, inputs: ForecastInputs | None 
     errors: list[Decimal] = []
     received_all: list[Decimal] = []
     # the open items at every month-end computed together, once (one pass instead of one per month-end)
-    every = inputs.items
-    opened = computed_once(every.filter(every.as_of.isin(month_ends) if month_ends else ibis.literal(False)))
-    try:
+    with holding_items(inputs) as held:
+        every = held.items
         results = [
-            _backtest_month(book, params, inputs, month_end, opened.filter(opened.as_of == month_end))
+            _backtest_month(book, params, held, month_end, every.filter(every.as_of == month_end))
             for month_end in month_ends
         ]
-    finally:
-        opened.release()
     for month_end, (forecast, actual, actual_excluded) in zip(month_ends, results):
         rows = []
         for week in range(1, BACKTEST_WEEKS + 1):
