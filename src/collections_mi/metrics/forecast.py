@@ -63,10 +63,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import NamedTuple
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from collections_mi.config.params import Params
@@ -234,31 +234,11 @@ def mean_days_to_resolve(resolved: Iterable[tuple[dt.date, dt.date]], as_of: dt.
 
 @dataclass
 class _Open:
-    """An item being forecast: what is left of it (reporting currency) once promises took their part."""
+    """An item of a customer with a pending promise being forecast: its position among the items and what is left
+    of it (reporting currency) once promises took their part."""
 
-    invoice_id: object
-    customer_id: object
-    currency: str
-    due_date: dt.date
-    disputed: bool
+    position: int
     left: Decimal
-
-
-class ForecastLine(NamedTuple):
-    """One part of an open item: its rule (or ``not forecast`` with its reason), expected date and week. (A named
-    tuple: the back-test makes one per open item at seven dates, half a million at 1M invoices.)"""
-
-    invoice_id: object
-    customer_id: object
-    currency: str
-    due_date: dt.date
-    disputed: bool
-    rule: str
-    promise_id: object
-    expected_on: dt.date | None
-    week: int | str
-    amount: Decimal
-    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -294,142 +274,175 @@ def forecast_lines(
     dispute_days: int,
     last_bucket: str,
     fx: FxRates,
-) -> list[ForecastLine]:
-    """Every open item at as_of split into lines by the four rules. ``items``: the open items at as_of with
-    invoice_id, customer_id, currency, invoice_date, due_date, open_balance, bucket, disputed, candidate."""
-    lines: list[ForecastLine] = []
-    queues: dict[object, list[_Open]] = defaultdict(list)
+) -> pd.DataFrame:
+    """Every open item at as_of split into lines by the four rules: one row per line (:data:`LINE_COLUMNS`; the
+    items table). ``items``: the open items at as_of with invoice_id, customer_id, currency, invoice_date,
+    due_date, open_balance, bucket, disputed, candidate.
+
+    The lines come in this order: the items not forecast (rule 1), in the items' order (due_date, invoice_date,
+    invoice_id); the promise lines, in the promises' order (rule 2); the rest of every forecast item (rule 3), the
+    customers in the order of their first forecast item, each customer's items in the items' order. Only the items
+    of customers with a pending promise go through promises one by one; the dates and weeks of rule 3 are computed
+    for all the items at once."""
     ordered = items.sort_values(["due_date", "invoice_date", "invoice_id"], kind="stable")
-    for invoice, customer, currency, due, amount, bucket, disputed, candidate in zip(
-        *(ordered[c].tolist() for c in ("invoice_id", "customer_id", "currency", "due_date")),
-        convert_column(ordered, fx, "open_balance", "currency", as_of).tolist(),
-        *(ordered[c].tolist() for c in ("bucket", "disputed", "candidate")),
-    ):
-        is_disputed = bool(disputed)
-        if bucket == last_bucket or bool(candidate):
-            reason = LAST_BUCKET if bucket == last_bucket else WRITE_OFF_CANDIDATE
-            lines.append(
-                ForecastLine(
-                    invoice,
-                    customer,
-                    currency,
-                    due,
-                    is_disputed,
-                    NOT_FORECAST,
-                    None,
-                    None,
-                    NOT_FORECAST,
-                    amount,
-                    reason,
-                )
-            )
-            continue
-        queues[customer].append(_Open(invoice, customer, currency, due, is_disputed, amount))
+    invoice_ids, customers, currencies, due_dates = (
+        ordered[c].tolist() for c in ("invoice_id", "customer_id", "currency", "due_date")
+    )
+    amounts = convert_column(ordered, fx, "open_balance", "currency", as_of).tolist()
+    disputed = [bool(flag) for flag in ordered["disputed"].tolist()]
+    buckets = ordered["bucket"].tolist()
+    last = [bucket == last_bucket for bucket in buckets]
+    excluded = [is_last or bool(candidate) for is_last, candidate in zip(last, ordered["candidate"].tolist())]
+    # 1. not forecast: the last bucket and the write-off candidates
+    dropped = [row for row, out in enumerate(excluded) if out]
+    columns: dict[str, list[object]] = {column: [] for column in LINE_COLUMNS}
+    _add_rows(columns, dropped, invoice_ids, customers, currencies, due_dates, disputed)
+    columns["rule"] += [NOT_FORECAST] * len(dropped)
+    columns["promise_id"] += [None] * len(dropped)
+    columns["expected_on"] += [None] * len(dropped)
+    columns["week"] += [NOT_FORECAST] * len(dropped)
+    columns["amount"] += [amounts[row] for row in dropped]
+    columns["reason"] += [LAST_BUCKET if last[row] else WRITE_OFF_CANDIDATE for row in dropped]
     # 2. promises, earliest due_by first, each on the customer's oldest due items first; the excess is capped
+    forecast = [row for row, out in enumerate(excluded) if not out]
+    left = [amounts[row] for row in forecast]
+    promised = {promise.customer_id for promise in promises}
+    queues: dict[object, list[_Open]] = defaultdict(list)
+    for index, row in enumerate(forecast):
+        if customers[row] in promised:
+            queues[customers[row]].append(_Open(index, amounts[row]))
     position: dict[object, int] = defaultdict(int)
+    promise_rows: list[int] = []
     for promise in promises:
         queue = queues.get(promise.customer_id, [])
         owed = promise.owed
+        expected, week = placed(as_of, promise.due_by)
         while owed > 0 and position[promise.customer_id] < len(queue):
             item = queue[position[promise.customer_id]]
             take = min(owed, item.left)
-            expected, week = placed(as_of, promise.due_by)
-            lines.append(
-                ForecastLine(
-                    item.invoice_id,
-                    item.customer_id,
-                    item.currency,
-                    item.due_date,
-                    item.disputed,
-                    "promise",
-                    promise.promise_id,
-                    expected,
-                    week,
-                    take,
-                )
-            )
+            promise_rows.append(forecast[item.position])
+            columns["promise_id"].append(promise.promise_id)
+            columns["expected_on"].append(expected)
+            columns["week"].append(week)
+            columns["amount"].append(take)
             item.left -= take
             owed -= take
             if item.left == 0:
                 position[promise.customer_id] += 1
-    # 3. the rest by payment behaviour (+ the days to resolve when disputed)
-    for customer, queue in queues.items():
-        shift, basis = days.days_of(customer)
+    for queue in queues.values():
         for item in queue:
-            if item.left == 0:
-                continue
-            rule = "disputed" if item.disputed else ("customer" if basis == "customer" else "segment_or_book")
-            total_shift = shift + (dispute_days if item.disputed else 0)
-            expected, week = placed(as_of, item.due_date + dt.timedelta(days=total_shift))
-            lines.append(
-                ForecastLine(
-                    item.invoice_id,
-                    item.customer_id,
-                    item.currency,
-                    item.due_date,
-                    item.disputed,
-                    rule,
-                    None,
-                    expected,
-                    week,
-                    item.left,
-                )
-            )
-    return lines
+            left[item.position] = item.left
+    _add_rows(columns, promise_rows, invoice_ids, customers, currencies, due_dates, disputed)
+    columns["rule"] += ["promise"] * len(promise_rows)
+    columns["reason"] += [None] * len(promise_rows)
+    # 3. the rest by payment behaviour (+ the days to resolve when disputed): customers in the order of their first
+    # forecast item, then the items' order
+    first: dict[object, int] = {}
+    for index, row in enumerate(forecast):
+        first.setdefault(customers[row], index)
+    shift_of = {customer: days.days_of(customer) for customer in first}
+    rest = [index for index in range(len(forecast)) if left[index] != 0]
+    rest.sort(key=lambda index: first[customers[forecast[index]]])  # stable: the items' order within a customer
+    rows = [forecast[index] for index in rest]
+    shifts = np.array(
+        [shift_of[customers[row]][0] + (dispute_days if disputed[row] else 0) for row in rows], dtype=np.int64
+    )
+    # expected = due date + shift, moved to D + 1 when on or before D: as day numbers (date.toordinal)
+    day = as_of.toordinal()
+    due_days = np.fromiter((due_dates[row].toordinal() for row in rows), dtype=np.int64, count=len(rows))
+    expected_days = np.maximum(due_days + shifts, day + 1)
+    _add_rows(columns, rows, invoice_ids, customers, currencies, due_dates, disputed)
+    columns["rule"] += [
+        "disputed"
+        if disputed[row]
+        else ("customer" if shift_of[customers[row]][1] == "customer" else "segment_or_book")
+        for row in rows
+    ]
+    columns["promise_id"] += [None] * len(rows)
+    weeks = (expected_days - day - 1) // 7 + 1
+    columns["expected_on"] += [dt.date.fromordinal(expected) for expected in expected_days.tolist()]
+    columns["week"] += [week if week <= FORECAST_WEEKS else LATER for week in weeks.tolist()]
+    columns["amount"] += [left[index] for index in rest]
+    columns["reason"] += [None] * len(rows)
+    frame = pd.DataFrame(columns, columns=LINE_COLUMNS)
+    for column in ("promise_id", "expected_on", "week", "reason"):  # None stays None, not NaN
+        frame[column] = pd.Series(columns[column], index=frame.index, dtype=object)
+    return frame
 
 
-def _sums(lines: Iterable[ForecastLine]) -> dict[str, Decimal]:
+def _add_rows(
+    columns: dict[str, list[object]],
+    rows: list[int],
+    invoice_ids: list[object],
+    customers: list[object],
+    currencies: list[object],
+    due_dates: list[object],
+    disputed: list[bool],
+) -> None:
+    """The item columns of ``rows`` (positions among the items) appended to the lines' columns."""
+    columns["invoice_id"] += [invoice_ids[row] for row in rows]
+    columns["customer_id"] += [customers[row] for row in rows]
+    columns["currency"] += [currencies[row] for row in rows]
+    columns["due_date"] += [due_dates[row] for row in rows]
+    columns["disputed"] += [disputed[row] for row in rows]
+
+
+def _sums(amounts: Iterable[Decimal], rules: Iterable[str]) -> dict[str, Decimal]:
     parts: dict[str, list[Decimal]] = defaultdict(list)
-    for line in lines:
-        parts["amount"].append(line.amount)
-        if line.rule in RULES:
-            parts[line.rule].append(line.amount)
+    for amount, rule in zip(amounts, rules):
+        parts["amount"].append(amount)
+        if rule in RULES:
+            parts[rule].append(amount)
     return {key: dsum(parts[key]) for key in ("amount", *RULES)}
 
 
-def weeks_table(as_of: dt.date, lines: Sequence[ForecastLine]) -> pd.DataFrame:
+def weeks_table(as_of: dt.date, lines: pd.DataFrame) -> pd.DataFrame:
     """``tables/cash_forecast.csv``: weeks 1–13, ``later`` (from the day after week 13) and ``not forecast`` (no
     dates, no rule)."""
-    by_week: dict[int | str, list[ForecastLine]] = defaultdict(list)
-    for line in lines:
-        by_week[line.week].append(line)
+    by_week: dict[int | str, tuple[list[Decimal], list[str]]] = defaultdict(lambda: ([], []))
+    for week, rule, amount in zip(*(lines[c].tolist() for c in ("week", "rule", "amount"))):
+        amounts, rules = by_week[week]
+        amounts.append(amount)
+        rules.append(rule)
     rows: list[dict[str, object]] = []
     for week in range(1, FORECAST_WEEKS + 1):
         start, end = week_bounds(as_of, week)
-        rows.append({"week": week, "week_start": start, "week_end": end, **_sums(by_week[week])})
+        rows.append({"week": week, "week_start": start, "week_end": end, **_sums(*by_week[week])})
     later_start = week_bounds(as_of, FORECAST_WEEKS)[1] + dt.timedelta(days=1)
-    rows.append({"week": LATER, "week_start": later_start, "week_end": None, **_sums(by_week[LATER])})
+    rows.append({"week": LATER, "week_start": later_start, "week_end": None, **_sums(*by_week[LATER])})
     rows.append(
         {
             "week": NOT_FORECAST,
             "week_start": None,
             "week_end": None,
-            "amount": dsum(line.amount for line in by_week[NOT_FORECAST]),
+            "amount": dsum(by_week[NOT_FORECAST][0]),
             **dict.fromkeys(RULES),
         }
     )
     return pd.DataFrame(rows, columns=WEEK_COLUMNS)
 
 
-def customers_table(lines: Sequence[ForecastLine], names: Mapping[object, str], days: PaymentDays) -> pd.DataFrame:
+def customers_table(lines: pd.DataFrame, names: Mapping[object, str], days: PaymentDays) -> pd.DataFrame:
     """Expected receipts per customer with an open item: weeks 1–13 in total and by rule, later, not forecast, and
     the whole days beyond terms it was forecast with; largest in weeks 1–13 first, then customer_id."""
     # running sums from zero in line order per customer: the Decimals dsum() of each part's amounts gives
     sums: dict[object, dict[str, Decimal]] = {}
     parts = ("amount", *RULES, "later", "not_forecast")
     with decimal.localcontext(MONEY_CONTEXT):
-        for line in lines:
-            own = sums.get(line.customer_id)
+        for customer, week, rule, amount in zip(
+            *(lines[c].tolist() for c in ("customer_id", "week", "rule", "amount"))
+        ):
+            own = sums.get(customer)
             if own is None:
-                own = sums[line.customer_id] = dict.fromkeys(parts, ZERO)
-            if isinstance(line.week, int):
-                own["amount"] += line.amount
-                if line.rule in RULES:
-                    own[line.rule] += line.amount
-            elif line.week == LATER:
-                own["later"] += line.amount
-            elif line.week == NOT_FORECAST:
-                own["not_forecast"] += line.amount
+                own = sums[customer] = dict.fromkeys(parts, ZERO)
+            if isinstance(week, int):
+                own["amount"] += amount
+                if rule in RULES:
+                    own[rule] += amount
+            elif week == LATER:
+                own["later"] += amount
+            elif week == NOT_FORECAST:
+                own["not_forecast"] += amount
     rows: list[tuple[Decimal, str, dict[str, object]]] = []
     for customer, own in sums.items():
         dbt_days, basis = days.days_of(customer)
@@ -448,16 +461,6 @@ def customers_table(lines: Sequence[ForecastLine], names: Mapping[object, str], 
         )
     rows.sort(key=lambda row: row[:2])
     return pd.DataFrame([row for _, _, row in rows], columns=CUSTOMER_COLUMNS)
-
-
-def lines_table(lines: Sequence[ForecastLine]) -> pd.DataFrame:
-    if not lines:
-        return pd.DataFrame([], columns=LINE_COLUMNS)
-    values = dict(zip(ForecastLine._fields, (list(column) for column in zip(*lines))))
-    frame = pd.DataFrame({column: values[column] for column in LINE_COLUMNS}, columns=LINE_COLUMNS)
-    for column in ("promise_id", "expected_on", "week", "reason"):  # None stays None, not NaN
-        frame[column] = pd.Series(values[column], index=frame.index, dtype=object)
-    return frame
 
 
 # ---------------------------------------------------------------------------------------------- from the Book
@@ -558,7 +561,7 @@ def forecast_inputs(book: Book, params: Params, dates: Sequence[dt.date] | None 
 
 def _forecast_at(
     book: Book, params: Params, inputs: ForecastInputs, as_of: dt.date
-) -> tuple[list[ForecastLine], PaymentDays, Decimal | None]:
+) -> tuple[pd.DataFrame, PaymentDays, Decimal | None]:
     """The lines of the forecast as of ``as_of``, the dbt figures and the exact mean days to resolve it used."""
     if as_of not in inputs.dates:
         raise ValueError(f"the forecast inputs were gathered for {list(inputs.dates)}, not {as_of}")
@@ -587,14 +590,14 @@ def cash_forecast(book: Book, params: Params, inputs: ForecastInputs | None = No
     weeks = weeks_table(as_of, lines)
     in_weeks = weeks[weeks["week"].map(lambda w: isinstance(w, int))]
     reasons: dict[str, list[Decimal]] = defaultdict(list)
-    for line in lines:
-        if line.reason is not None:
-            reasons[line.reason].append(line.amount)
+    for reason, amount in zip(lines["reason"].tolist(), lines["amount"].tolist()):
+        if reason is not None:
+            reasons[reason].append(amount)
     return CashForecast(
         as_of=as_of,
         weeks=weeks,
         customers=customers_table(lines, inputs.names, days),
-        lines=lines_table(lines),
+        lines=lines,
         forecast_13w_total=dsum(in_weeks["amount"]),
         later_total=weeks.loc[weeks["week"] == LATER, "amount"].iloc[0],
         not_forecast_total=weeks.loc[weeks["week"] == NOT_FORECAST, "amount"].iloc[0],
@@ -658,9 +661,10 @@ def _backtest_month(
     with_promises = fetch(
         joined.filter(promised_customer).select(*items.columns).order_by(["due_date", "invoice_date", "invoice_id"])
     )
-    for line in forecast_lines(month_end, with_promises, promises, days, dispute_days, last_bucket, book.fx):
-        if isinstance(line.week, int) and line.week <= BACKTEST_WEEKS:
-            forecast[line.week].append(line.amount)
+    lines = forecast_lines(month_end, with_promises, promises, days, dispute_days, last_bucket, book.fx)
+    for week, amount in zip(lines["week"].tolist(), lines["amount"].tolist()):
+        if isinstance(week, int) and week <= BACKTEST_WEEKS:
+            forecast[week].append(amount)
     # the cash received in the four weeks on every item open at month_end (rule 1 kept apart)
     keys = items.select(
         open_invoice_id="invoice_id", open_currency="currency", not_forecast=_not_forecast(items, last_bucket)
