@@ -32,7 +32,7 @@ from collections_mi.core.periods import (
 )
 from collections_mi.metrics.aging import aged_items
 from collections_mi.metrics.balances import sharing_open_items
-from collections_mi.metrics.book import Book, computed_once
+from collections_mi.metrics.book import Book, held_once
 from collections_mi.metrics.published import AllowanceKpis, AllowanceResult, AllowanceTables
 from collections_mi.metrics.result import Table, Unavailable
 from collections_mi.metrics.vintage import (
@@ -353,11 +353,8 @@ def item_migration(
     if items is not None:
         return _migration(book, aging, months, befores, aged_items(book, aging, dates, within=items))
     # the items at every date, computed once: the query below reads them twice (then and now) and the write-offs once
-    cached = computed_once(aged_items(book, aging, dates))
-    try:
+    with held_once(aged_items(book, aging, dates)) as cached:
         return _migration(book, aging, months, befores, cached)
-    finally:
-        cached.release()
 
 
 def _migration(

@@ -16,7 +16,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from collections_mi.metrics.book import Book, OpenItemsAt, computed_once
+from collections_mi.metrics.book import Book, OpenItemsAt, held_once
 
 
 def as_of_table(dates: Sequence[dt.date]) -> ir.Table:
@@ -56,11 +56,8 @@ def sharing_open_items(book: Book, dates: Collection[dt.date]) -> Iterator[Book]
         return
     if shared is not None:
         shared.missed.append(tuple(sorted(set(dates))))
-    table = computed_once(computed_open_items(book, sorted(set(dates))))
-    try:
+    with held_once(computed_open_items(book, sorted(set(dates)))) as table:
         yield replace(book, open_items_at=OpenItemsAt(frozenset(dates), table))
-    finally:
-        table.release()
 
 
 def computed_open_items(book: Book, dates: Sequence[dt.date]) -> ir.Table:

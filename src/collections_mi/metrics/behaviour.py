@@ -75,12 +75,8 @@ def customer_behaviour(
     sums per customer, when already gathered from the window's start or earlier). Sorted by band (best first),
     then open balance (largest first), then customer_id."""
     window = behaviour_window(book.as_of)
-    read = ("invoices", "amount", "amount_days_late")
-    grouped = SettlementSums.covering(book, window.start, "customer_id", sums).grouped(window.start, window.end, read)
-    settled = {
-        customer: (int(invoices), amount, amount_late)
-        for customer, invoices, amount, amount_late in zip(grouped.index.tolist(), *(grouped[c].tolist() for c in read))
-    }
+    covering = SettlementSums.covering(book, window.start, "customer_id", sums)
+    settled = covering.days_late_sums(window.start, window.end)
     names_frame = book.customers.select("customer_id", "name").to_pyarrow().to_pandas()
     names = {c: n if n else c for c, n in zip(names_frame["customer_id"].tolist(), names_frame["name"].tolist())}
     customers = list(dict.fromkeys([*names, *balances, *settled]))

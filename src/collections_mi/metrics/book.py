@@ -198,6 +198,17 @@ def computed_once(table: ir.Table) -> ir.Table:
     return table.cache()
 
 
+@contextmanager
+def held_once(table: ir.Table) -> Iterator[ir.Table]:
+    """``table`` computed once into a temporary table of its engine (:func:`computed_once`) for the ``with`` block,
+    dropped when it ends."""
+    cached = computed_once(table)
+    try:
+        yield cached
+    finally:
+        cached.release()
+
+
 def present(table: ir.Table | None, name: str) -> ir.Table:
     """``table`` (the Book's ``name``), which the caller needs: a :class:`SourceError` naming it when the ledger
     lacks it (the section registry runs a section only when its tables are present)."""

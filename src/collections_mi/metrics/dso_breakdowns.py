@@ -166,18 +166,13 @@ def deteriorating_customers(book: Book, top: int, sums: SettlementSums | None = 
     norm_start = first_of_month_back(book.as_of, DETERIORATION_NORM_MONTHS)
     sums = SettlementSums.covering(book, norm_start, "customer_id", sums)
     # days_late_weighted (SettlementTotals.kpis()) from the three sums it reads, not every sum of every customer
-    read = ("invoices", "amount", "amount_days_late")
-    now = sums.grouped(month_start, book.as_of, read)
-    norm = sums.grouped(norm_start, month_start - dt.timedelta(days=1), read)
-    norm_of = {
-        customer: (invoices, amount_late, amount)
-        for customer, invoices, amount, amount_late in zip(norm.index.tolist(), *(norm[c].tolist() for c in read))
-    }
+    now = sums.days_late_sums(month_start, book.as_of)
+    norm = sums.days_late_sums(norm_start, month_start - dt.timedelta(days=1))
     rows = []
-    for customer, invoices, amount, amount_late in zip(now.index.tolist(), *(now[c].tolist() for c in read)):
-        if customer not in norm_of:
+    for customer, (invoices, amount, amount_late) in now.items():
+        if customer not in norm:
             continue
-        norm_invoices, norm_late, norm_amount = norm_of[customer]
+        norm_invoices, norm_amount, norm_late = norm[customer]
         late_now = ratio(amount_late, amount)
         late_norm = ratio(norm_late, norm_amount)
         if late_now is None or late_norm is None or late_now <= late_norm:
@@ -188,8 +183,8 @@ def deteriorating_customers(book: Book, top: int, sums: SettlementSums | None = 
                 "days_late_now": late_now,
                 "days_late_norm": late_norm,
                 "days_worse": late_now - late_norm,
-                "invoices_settled_now": int(invoices),
-                "invoices_settled_norm": int(norm_invoices),
+                "invoices_settled_now": invoices,
+                "invoices_settled_norm": norm_invoices,
                 "amount_settled_now": amount,
             }
         )

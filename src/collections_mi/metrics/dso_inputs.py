@@ -245,15 +245,16 @@ class SettlementSums:
         rows = frame.loc[(frame["month"] >= start) & (frame["month"] <= end), [self.by, *columns]]
         return regrouped(rows.set_index(self.by), group_of)
 
-    def per_group(
-        self, start: dt.date, end: dt.date, group_of: Mapping[object, object] | None = None
-    ) -> dict[object, SettlementTotals]:
-        """The sums over the settlement months from ``start`` to ``end`` per group, or per ``group_of[group]`` (a
-        group ``group_of`` does not list is left out), in no particular order."""
-        grouped = self.grouped(start, end, group_of=group_of)
+    def days_late_sums(self, start: dt.date, end: dt.date) -> dict[object, tuple[int, Decimal, Decimal]]:
+        """Per group: settled invoices, Σ amount and Σ amount × days late over the settlement months from ``start``
+        to ``end`` — what days_late_weighted (:meth:`SettlementTotals.kpis`) is read from, without the other sums."""
+        read = ("invoices", "amount", "amount_days_late")
+        grouped = self.grouped(start, end, read)
         return {
-            group: SettlementTotals(int(invoices), int(late), int(to_pay), *money)
-            for group, invoices, late, to_pay, *money in zip(grouped.index, *(grouped[c] for c in SETTLEMENT_SUMS))
+            group: (int(invoices), amount, amount_late)
+            for group, invoices, amount, amount_late in zip(
+                grouped.index.tolist(), *(grouped[c].tolist() for c in read)
+            )
         }
 
     def whole_days(

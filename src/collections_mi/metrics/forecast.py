@@ -75,7 +75,7 @@ from collections_mi.core.periods import closed_month_ends_up_to
 from collections_mi.metrics.aging import aged_items
 from collections_mi.metrics.allowance import with_write_off_rules
 from collections_mi.metrics.behaviour import behaviour_window, rounded_days
-from collections_mi.metrics.book import Book, computed_once
+from collections_mi.metrics.book import Book, held_once
 from collections_mi.metrics.dso_inputs import SettlementSums
 from collections_mi.metrics.fx import FxRates, convert_column
 from collections_mi.metrics.promises import promise_statuses
@@ -493,11 +493,8 @@ def holding_items(inputs: ForecastInputs) -> Iterator[ForecastInputs]:
     if inputs.held:
         yield inputs
         return
-    table = computed_once(inputs.items)
-    try:
+    with held_once(inputs.items) as table:
         yield replace(inputs, items=table, held=True)
-    finally:
-        table.release()
 
 
 def _open_items(book: Book, params: Params, days: Sequence[dt.date]) -> ir.Table:
@@ -713,7 +710,7 @@ def forecast_backtest(book: Book, params: Params, inputs: ForecastInputs | None 
     month_rows: list[dict[str, object]] = []
     errors: list[Decimal] = []
     received_all: list[Decimal] = []
-    # the open items at every month-end computed together, once (one pass instead of one per month-end)
+    # the open items at every date computed together, once (already, when the cash section holds them)
     with holding_items(inputs) as held:
         every = held.items
         results = [

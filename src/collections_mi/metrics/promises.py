@@ -21,7 +21,7 @@ from collections_mi.core.money import HUNDRED, ZERO, dsum, percent_of, ratio
 from collections_mi.core.periods import month_ends_up_to
 from collections_mi.core.values import UNASSIGNED
 from collections_mi.metrics.balances import as_of_table
-from collections_mi.metrics.book import Book, PromisePaymentsAt, computed_once
+from collections_mi.metrics.book import Book, PromisePaymentsAt, held_once
 
 STATUS_COLUMNS = [
     "promise_id",
@@ -128,11 +128,8 @@ def sharing_promise_payments(book: Book) -> Iterator[Book]:
     if book.promises is None or (shared is not None and shared.latest >= book.as_of):
         yield book
         return
-    table = computed_once(window_payments(book, book.as_of))
-    try:
+    with held_once(window_payments(book, book.as_of)) as table:
         yield replace(book, promise_payments_at=PromisePaymentsAt(book.as_of, table))
-    finally:
-        table.release()
 
 
 def _kept_rate(kept: int, broken: int) -> Decimal | None:
