@@ -357,3 +357,133 @@ def test_a_table_longer_than_a_sheet_fills_the_sheet_and_says_where_the_rest_is(
         xml = archive.read("xl/worksheets/sheet3.xml").decode("utf-8")
     assert '<dimension ref="A1:B1048576"/>' in xml and '<autoFilter ref="A1:B1048576"/>' in xml
     assert xml.count("<row ") == SHEET_ROWS + 1 and '<row r="1048576">' in xml
+
+
+# --- columns held at rest written in Arrow (outputs/excel.py _arrow_cells) -------------------------------------
+
+_MONEY = st.builds(lambda n, places: Decimal(n).scaleb(-places), st.integers(-(10**18), 10**18), st.integers(0, 30))
+_HALVES = st.builds(
+    lambda n, places: Decimal(2 * n + 1).scaleb(-places) / 2, st.integers(-(10**6), 10**6), st.integers(0, 4)
+)
+_TEXT = st.one_of(
+    st.sampled_from(["Acme", "non_accrual", "open", "x" * 61, " blank", "a&b", "under_score", "Müller", "<r>&</r>"]),
+    st.text(max_size=70),
+)
+
+
+def _rows(draw_size: int) -> Any:
+    """A table's columns of every kind the workbook writes in Arrow, ``draw_size`` rows, each cell maybe missing."""
+
+    def column(values: Any) -> Any:
+        return st.lists(st.one_of(st.none(), values), min_size=draw_size, max_size=draw_size)
+
+    return st.fixed_dictionaries(
+        {
+            "customer_id": column(st.sampled_from(["C1", "C2", "C_3"])),
+            "status": column(st.sampled_from(["open", "non_accrual", "written_off", "new?"])),
+            "note": column(_TEXT),
+            "currency": column(st.sampled_from(["USD", "JPY", "BHD"])),
+            "amount_original": column(st.one_of(_MONEY, _HALVES)),
+            "balance": column(st.one_of(_MONEY, _HALVES)),
+            "items": column(st.integers(-(10**17), 10**17)),
+            "due_date": column(st.dates(min_value=datetime.date(1899, 12, 1))),
+            "disputed": column(st.booleans()),
+        }
+    )
+
+
+def _table_xml(columns: list[Any], currency: str, block_rows: int) -> str:
+    """The sheet XML of one table written by write_table (a constant-memory workbook in memory)."""
+    import io
+
+    import xlsxwriter
+
+    from collections_mi.outputs import excel
+
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": False, "strings_to_formulas": False})
+    excel.write_table(book.add_worksheet("T"), excel._Styles(book, currency), columns, currency, block_rows)
+    book.close()
+    with zipfile.ZipFile(buffer) as archive:
+        return archive.read("xl/worksheets/sheet1.xml").decode("utf-8")
+
+
+@settings(max_examples=60, deadline=None)
+@example(
+    {
+        "customer_id": ["C1", None],
+        "status": ["non_accrual", "open"],
+        "note": ["x" * 61, "a&b"],
+        "currency": ["JPY", "USD"],
+        "amount_original": [Decimal("2.5"), Decimal("-0.005")],
+        "balance": [Decimal("-0.0049"), Decimal("1234567890123.455")],
+        "items": [10**16, 3],
+        "due_date": [datetime.date(1900, 2, 28), datetime.date(2026, 10, 31)],
+        "disputed": [True, None],
+    },
+    "USD",
+    1,
+)
+@given(
+    st.integers(0, 9).flatmap(_rows),
+    st.sampled_from(["USD", "JPY", "BHD"]),
+    st.integers(1, 4),
+)
+def test_columns_held_at_rest_are_written_as_python_writes_them(table, currency, block_rows) -> None:
+    """A table held at rest (Arrow columns: money as exact text, ints, dates, booleans, text) is written in Arrow —
+    money rounded half-up to each row's minor unit, counts, dates as serials, yes/no, text and enum labels, long
+    text wrapped — into the same sheet XML as Python writes from the same values, in blocks of any size; and each
+    money cell holds its amount rounded half-up to the cent (or the currency's unit), exactly."""
+    import pandas as pd
+
+    from collections_mi.core.money import round_money
+    from collections_mi.outputs.excel import SheetColumn, sheet_columns
+    from collections_mi.store.history import held_table
+
+    frame = pd.DataFrame({name: pd.Series(values, dtype="object") for name, values in table.items()})
+    held = held_table(frame)
+    assert all(kind is not None for kind in held.kinds())  # every column in Arrow
+    arrow = sheet_columns(held, {})
+    python = [SheetColumn(column.name, None, column.python()) for column in arrow]
+    xml = _table_xml(arrow, currency, block_rows)
+    assert xml == _table_xml(python, currency, block_rows)
+    letters = {"ABCDEFGHI"[position]: column.name for position, column in enumerate(arrow)}
+    for letter, row, text in re.findall(r'<c r="([A-I])(\d+)" s="\d+"><v>([^<]*)</v>', xml):
+        column, value = letters[letter], table[letters[letter]][int(row) - 2]
+        if column in ("amount_original", "balance"):
+            unit = (table["currency"][int(row) - 2] or currency) if column == "amount_original" else currency
+            assert Decimal(text) == round_money(value, unit), (column, value, text)
+            assert not (Decimal(text) == 0 and text.startswith("-")), text
+
+
+def test_the_arrow_path_writes_most_cells(tmp_path: Path) -> None:
+    """Money of one minor unit, counts, dates, yes/no and text held at rest are written in Arrow (not cell by cell
+    in Python); money past 13 digits before the point, a date before March 1900 and a count past 10^15 in Python."""
+    import io
+
+    import pandas as pd
+    import xlsxwriter
+
+    from collections_mi.outputs import excel
+    from collections_mi.store.history import held_table
+
+    frame = pd.DataFrame(
+        {
+            "balance": pd.Series([Decimal("1.005"), Decimal("-2")], dtype="object"),
+            "items": pd.Series([1, 2], dtype="object"),
+            "due_date": pd.Series([datetime.date(2026, 1, 1), None], dtype="object"),
+            "disputed": pd.Series([True, False], dtype="object"),
+            "name": pd.Series(["Acme", "Müller"], dtype="object"),
+        }
+    )
+    book = xlsxwriter.Workbook(io.BytesIO(), {"constant_memory": True})
+    sheet = book.add_worksheet("T")
+    columns = excel.sheet_columns(held_table(frame), {})
+    names = [c.name for c in columns]
+    plans = [excel.plan_column(column, names, "USD") for column in columns]
+    assert [plan.kind for plan in plans] == ["money", "count", "date", "yes_no", "text"]
+    assert all(excel._arrow_cells(sheet, plan, column, 2) is not None for plan, column in zip(plans, columns))
+    for values, position in (([Decimal("12345678901234.5")], 0), ([10**15], 1), ([datetime.date(1900, 2, 1)], 2)):
+        column = excel.sheet_columns(held_table(pd.DataFrame({names[position]: values})), {})[0]
+        assert excel._arrow_cells(sheet, plans[position], column, 2) is None
+    book.close()

@@ -20,7 +20,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import xlsxwriter
 from xlsxwriter.utility import _preserve_whitespace, _utf16_len, _utf16_truncate, xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
@@ -32,7 +35,15 @@ from collections_mi.core.money import round_money
 from collections_mi.metrics.result import FirstRows, SectionResult, SectionTables
 from collections_mi.metrics.sections import SECTIONS
 from collections_mi.presentation.format import brand, column_kind, is_missing
-from collections_mi.presentation.labels import kpi_label, kpi_unit, sheet_column_label, table_label, value_label
+from collections_mi.presentation.labels import (
+    ENUM_COLUMNS,
+    kpi_label,
+    kpi_unit,
+    sheet_column_label,
+    table_label,
+    value_label,
+)
+from collections_mi.store.history import HeldTable, TablesAtRest, held_table, python_values
 
 CONTENTS = "Contents"
 KPI_SHEET = "KPIs"
@@ -145,33 +156,77 @@ def _own_currency(column: str, columns: list[str]) -> bool:
     )
 
 
-def plan_column(frame: pd.DataFrame, column: str, currency: str) -> ColumnPlan:
-    """The kind, header and format of ``column``, judged from its name and its values."""
-    columns = [str(c) for c in frame.columns]
-    raw = frame[column].tolist()
-    label = sheet_column_label(column)
-    sample = _first_present(raw, _SAMPLE)
+@dataclass(frozen=True)
+class SheetColumn:
+    """A column of a table written to a sheet: Arrow as the pack holds it at rest, with its exact kind
+    (:func:`~collections_mi.store.history.column_kind`: decimal — money as exact text —, int, float, bool, date,
+    str), or its Python values (``kind`` None)."""
+
+    name: str
+    kind: str | None
+    values: pa.Array | list[Any]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def part(self, start: int, stop: int) -> SheetColumn:
+        """Rows ``start`` … ``stop`` - 1."""
+        if self.kind is None:
+            return SheetColumn(self.name, None, self.values[start:stop])
+        assert isinstance(self.values, pa.Array)
+        return SheetColumn(self.name, self.kind, self.values.slice(start, stop - start))
+
+    def python(self) -> list[Any]:
+        """The values as Python values (money as Decimal)."""
+        if self.kind is None:
+            assert isinstance(self.values, list)
+            return self.values
+        return python_values(self.values, self.kind)
+
+    def sample(self, count: int) -> list[Any]:
+        """The first ``count`` values that are not missing, as Python values (:func:`_plain`)."""
+        if self.kind is None:
+            return _first_present(self.python(), count)
+        assert isinstance(self.values, pa.Array)
+        return python_values(self.values.drop_null().slice(0, count), self.kind)
+
+    def all_whole(self) -> bool:
+        """Whether every value present is a whole number."""
+        if self.kind == "int":
+            return True
+        if self.kind == "decimal":  # exact text without trailing zeros: a whole number has no point
+            assert isinstance(self.values, pa.Array)
+            return bool(pc.all(pc.match_substring_regex(self.values, r"^-?\d+$")).as_py() is not False)
+        return all(_integral(v) for v in (_plain(v) for v in self.python()) if v is not None)
+
+
+def plan_column(column: SheetColumn, columns: list[str], currency: str) -> ColumnPlan:
+    """The kind, header and format of ``column`` (one of the table's ``columns``), judged from its name and its
+    values."""
+    label = sheet_column_label(column.name)
+    sample = column.sample(_SAMPLE)
     if sample and all(isinstance(v, bool) for v in sample):
         return ColumnPlan(label, "yes_no", None)
     if sample and all(isinstance(v, (dt.date, dt.datetime)) for v in sample):
-        kind = "month" if column in MONTH_COLUMNS else "date"
+        kind = "month" if column.name in MONTH_COLUMNS else "date"
         return ColumnPlan(label, kind, FORMATS[kind])
     numbers = sample and all(_is_number(v) for v in sample)
     if not numbers:
         return ColumnPlan(label, "text", None)
-    name_kind = column_kind(column)
-    if column in STATISTICS:
-        kind = STATISTICS[column]
-    elif name_kind == "percent" or column.endswith(" %"):
+    name = column.name
+    name_kind = column_kind(name)
+    if name in STATISTICS:
+        kind = STATISTICS[name]
+    elif name_kind == "percent" or name.endswith(" %"):
         kind = "percent"
     elif name_kind == "rate":
-        kind = "fx" if column == "rate" else "fraction"
+        kind = "fx" if name == "rate" else "fraction"
     elif all(isinstance(v, int) for v in sample):
         kind = "count"  # money is Decimal: an int column is a count (items, loans, months, days past due)
-    elif name_kind in ("count", "days") or "days" in column or column.startswith("dso"):
-        kind = "count" if all(_integral(v) for v in (_plain(v) for v in raw) if v is not None) else "days"
+    elif name_kind in ("count", "days") or "days" in name or name.startswith("dso"):
+        kind = "count" if column.all_whole() else "days"
     else:
-        own = _own_currency(column, columns)
+        own = _own_currency(name, columns)
         header = f"{label} (own currency)" if own else label
         where = columns.index("currency") if own else None
         return ColumnPlan(header, "own_money" if own else "money", money_format(currency), where)
@@ -182,7 +237,8 @@ def plan_column(frame: pd.DataFrame, column: str, currency: str) -> ColumnPlan:
 
 def cell_value(plan: ColumnPlan, column: str, value: Any, row_currency: str) -> Any:
     """What the workbook stores for ``value``: a number as the format expects it (a percentage as a fraction,
-    money rounded to the minor unit), a date as a date, an enum by its label, text as text."""
+    money rounded to the minor unit — a Decimal, written as its exact text: :func:`rounded_money`), a date as a
+    date, an enum by its label, text as text."""
     value = _plain(value)
     if value is None:
         return None
@@ -199,10 +255,17 @@ def cell_value(plan: ColumnPlan, column: str, value: Any, row_currency: str) -> 
     if kind == "percent":
         return float(exact / 100)
     if kind in ("money", "own_money"):
-        return float(round_money(exact, row_currency))
+        return rounded_money(exact, row_currency) if exact.is_finite() else float(exact)
     if kind == "count" and _integral(value):
         return int(value)
     return float(value)
+
+
+def rounded_money(value: Decimal, currency: str) -> Decimal:
+    """``value`` rounded half-up to ``currency``'s minor unit, a zero without its sign: the money a cell holds,
+    written as its exact text (``1234.50``), which Excel reads as the double nearest to it."""
+    rounded = round_money(value, currency)
+    return rounded if rounded else abs(rounded)
 
 
 def column_cells(
@@ -218,7 +281,7 @@ def column_cells(
     )
     if plan.kind in ("money", "own_money"):
         return [
-            float(round_money(value, row_currency))
+            rounded_money(value, row_currency)
             if type(value) is Decimal and value.is_finite()
             else cell_value(plan, column, value, row_currency)
             for value, row_currency in zip(values, currencies)
@@ -310,23 +373,17 @@ def column_width(header: str, widths: Iterable[int]) -> float:
     return float(min(max([_MIN_WIDTH, longest_word, min(len(header), 14), *widths]) + 2, _MAX_WIDTH))
 
 
-def _with_customer_names(frame: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFrame:
-    """A table listing customers by id only gets their name beside the id (a reader knows customers by name)."""
-    if "customer_id" not in frame.columns or "name" in frame.columns or not names:
-        return frame
-    shown = frame.copy()
-    shown.insert(
-        list(frame.columns).index("customer_id") + 1, "name", [names.get(str(c)) for c in frame["customer_id"]]
-    )
-    return shown
-
-
-def customer_names(tables: Iterable[pd.DataFrame]) -> dict[str, str]:
+def customer_names(tables: Iterable[HeldTable]) -> dict[str, str]:
     """customer id → name, from every table that lists both."""
     names: dict[str, str] = {}
-    for frame in tables:
-        if "customer_id" in frame.columns and "name" in frame.columns:
-            for customer, name in zip(frame["customer_id"], frame["name"]):
+    for table in tables:
+        columns = [str(c) for c in table.columns]
+        if "customer_id" in columns and "name" in columns:
+            ids, shown = (
+                SheetColumn(column, kind, table.column_part(columns.index(column), 0, table.rows)).python()
+                for column, kind in ((c, table.kinds()[columns.index(c)]) for c in ("customer_id", "name"))
+            )
+            for customer, name in zip(ids, shown):
                 if not is_missing(name):
                     names.setdefault(str(customer), str(name))
     return names
@@ -338,8 +395,8 @@ class _Sheet:
     title: str
     description: str
     rows: int
-    #: the table, got when its sheet is written (a pack holds its tables at rest, not as frames)
-    frame: Callable[[], pd.DataFrame]
+    #: the table's columns, got when its sheet is written (a pack holds its tables at rest, not as frames)
+    held: Callable[[], HeldTable]
 
 
 class _Styles:
@@ -467,55 +524,86 @@ def write_kpis(sheet: Worksheet, styles: _Styles, frame: pd.DataFrame, currency:
 
 
 #: what makes a text need more than copying into the XML: a character to escape (XML's, a control character, the
-#: start of an ``_xHHHH_`` escape, a non-character), or a blank to preserve at either end (:func:`_row_cells`)
+#: start of an ``_xHHHH_`` escape, a non-character), or a blank to preserve at either end (:func:`_text_cell`)
 _NOT_PLAIN = re.compile(r'[\x00-\x1f&<>"_\ufffe\uffff]|^\s|\s$')
+#: texts Arrow may copy into the XML as they are: printable ASCII without XML's special characters or ``_``, no
+#: blank at either end (a narrower test than :data:`_NOT_PLAIN`: any other text is written by :func:`_text_cell`)
+_ARROW_PLAIN = r"^[!#-%\'-;=?-^`-~]([ !#-%\'-;=?-^`-~]*[!#-%\'-;=?-^`-~])?$"
+#: texts longer than this are written by :func:`_text_cell` (XlsxWriter cuts a text at 32,767 UTF-16 units)
+_LONGEST_PLAIN = 10_000
+#: money text :func:`_money_texts` rounds in Arrow: at most 13 digits before the point (its scaled integer fits
+#: in 64 bits with up to 4 minor digits and the digit that decides the rounding)
+_PLAIN_MONEY = r"^-?\d{1,13}(\.\d*)?$"
+#: whole numbers Arrow spells as Python's ``%.16G`` does (it switches to an exponent at 10^16)
+_PLAIN_WHOLE = 10**15
+#: the first day a date's Excel serial is its days since 1899-12-30 (Excel counts a 29 February 1900)
+_FIRST_PLAIN_DATE = dt.date(1900, 3, 1)
+_EXCEL_EPOCH_DAYS = (dt.date(1970, 1, 1) - dt.date(1899, 12, 30)).days
 
 
-def _first_uses(formats: list[Any], wrap: Any, columns: list[list[Any]]) -> dict[int, int]:
-    """Each format (by ``id``) → its XlsxWriter number: those numbered by an earlier sheet, and those the rows use
-    first, numbered here in the order XlsxWriter would first meet them writing row by row (it numbers a format the
-    first time a cell uses it, so the styles and each cell's ``s="…"`` stay those it writes itself)."""
-    firsts = []
-    for position, values in enumerate(columns):
-        fmt = formats[position]
-        if fmt is not None and fmt.xf_index is None:
-            number = next(
-                (row for row, value in enumerate(values) if value is not None and not isinstance(value, str)), None
-            )
-            if number is not None:
-                firsts.append((number, position, fmt))
-        if wrap.xf_index is None:
-            long = next(
-                (row for row, value in enumerate(values) if isinstance(value, str) and len(value) > _MAX_WIDTH), None
-            )
-            if long is not None:
-                firsts.append((long, position, wrap))
-    numbered = {id(fmt): fmt._get_xf_index() for _, _, fmt in sorted(firsts, key=lambda first: first[:2])}
-    return {
-        id(fmt): fmt.xf_index for fmt in (*formats, wrap) if fmt is not None and fmt.xf_index is not None
-    } | numbered
+def _join(*parts: Any) -> pa.Array:
+    """The texts of ``parts`` (arrays and texts) joined row by row; a row with a missing part is missing."""
+    return pc.binary_join_element_wise(*parts, "")
 
 
-def _row_cells(sheet: Worksheet, styles: list[str], wrap: str, first: int, columns: list[list[Any]]) -> str:
-    """The ``<row>`` elements of rows ``first``… (0-based) holding ``columns``' cells as :func:`column_cells` stores
-    them (``styles``: each column's ` s="…"` for its numbers and dates, ``wrap`` that of a long text), byte for byte
-    what XlsxWriter's ``write_number``/``write_string``/``write_datetime`` put in a constant-memory worksheet —
-    except that a text looking like XlsxWriter's rich-string markup (``<r>…</r>``) is escaped like any other text
-    instead of being copied into the XML as it is (a customer named ``<r>&</r>`` made the workbook unreadable). A row
-    without any cell is left out, as XlsxWriter leaves it out."""
+def _concatenated(texts: pa.Array) -> str:
+    """Every text of ``texts`` one after another (none missing)."""
+    if len(texts) == 0:
+        return ""
+    whole = pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts)
+    return str(pc.binary_join(whole, "")[0].as_py())
+
+
+def _first(flags: pa.Array) -> int | None:
+    """The first position where ``flags`` is true (a missing flag is false)."""
+    found = np.flatnonzero(flags.fill_null(False).to_numpy(zero_copy_only=False))
+    return int(found[0]) if len(found) else None
+
+
+def _first_present_row(values: pa.Array) -> int | None:
+    return _first(pc.is_valid(values))
+
+
+@dataclass(frozen=True)
+class Cells:
+    """One column's cells in a block of rows, before the styles of its cells are known (XlsxWriter numbers a
+    format when a cell first uses it: :func:`_first_uses`)."""
+
+    rows: int
+    #: the first row (0-based in the block) whose cell uses the column's number format, and the first wrapped text
+    first_number: int | None
+    first_wrapped: int | None
+    #: each row's ``<c>`` element ("" for none) from the column's letter, the block's row numbers (text), the
+    #: ` s="…"` of the column's number format and that of a wrapped text
+    xml: Callable[[str, pa.Array, str, str], pa.Array]
+
+
+def _text_cell(sheet: Worksheet, ref: str, value: str, wrap: str) -> str:
+    """A text cell as XlsxWriter's ``write_string`` writes it (inline, escaped, blanks preserved, wrapped when
+    longer than the widest column)."""
+    if len(value) > sheet.xls_strmax // 2 and _utf16_len(value) > sheet.xls_strmax:
+        value = _utf16_truncate(value, sheet.xls_strmax)
+    style = wrap if len(value) > _MAX_WIDTH else ""
+    value = sheet._escape_control_characters(value)
+    preserve = ' xml:space="preserve"' if _preserve_whitespace(value) else ""
+    return f'<c r="{ref}"{style} t="inlineStr"><is><t{preserve}>{sheet._escape_data(value)}</t></is></c>'
+
+
+def stored_cells(sheet: Worksheet, values: list[Any]) -> Cells:
+    """:class:`Cells` of values as :func:`column_cells` stores them, each written by Python — byte for byte what
+    XlsxWriter's ``write_number``/``write_string``/``write_datetime`` put in a constant-memory worksheet (money, a
+    Decimal, as its exact text) — except that a text looking like XlsxWriter's rich-string markup (``<r>…</r>``) is
+    escaped like any other text instead of being copied into the XML as it is (a customer named ``<r>&</r>`` made
+    the workbook unreadable)."""
+    first_number = next((row for row, v in enumerate(values) if v is not None and not isinstance(v, str)), None)
+    first_wrapped = next((row for row, v in enumerate(values) if isinstance(v, str) and len(v) > _MAX_WIDTH), None)
     serials: dict[dt.datetime, float] = {}
 
-    def text(ref: str, value: str) -> str:
-        if len(value) > sheet.xls_strmax // 2 and _utf16_len(value) > sheet.xls_strmax:
-            value = _utf16_truncate(value, sheet.xls_strmax)
-        style = wrap if len(value) > _MAX_WIDTH else ""
-        value = sheet._escape_control_characters(value)
-        preserve = ' xml:space="preserve"' if _preserve_whitespace(value) else ""
-        return f'<c r="{ref}"{style} t="inlineStr"><is><t{preserve}>{sheet._escape_data(value)}</t></is></c>'
-
-    def other(ref: str, style: str, value: Any) -> str:
+    def other(ref: str, style: str, wrap: str, value: Any) -> str:
         if isinstance(value, str):
-            return text(ref, value)
+            return _text_cell(sheet, ref, value, wrap)
+        if isinstance(value, Decimal):  # money, rounded: its exact text
+            return f'<c r="{ref}"{style}><v>{value:f}</v></c>'
         if isinstance(value, dt.datetime):
             if value not in serials:
                 serials[value] = sheet._convert_date_time(value)
@@ -524,11 +612,8 @@ def _row_cells(sheet: Worksheet, styles: list[str], wrap: str, first: int, colum
             raise TypeError("NAN/INF not supported in write_number() without 'nan_inf_to_errors' Workbook() option")
         return f'<c r="{ref}"{style}><v>{value:.16G}</v></c>'
 
-    rows = [str(number) for number in range(first + 1, first + 1 + len(columns[0]))]
-    cells = []
-    for position, values in enumerate(columns):
-        letter, style = xl_col_to_name(position), styles[position]
-        cells.append(
+    def xml(letter: str, rows: pa.Array, style: str, wrap: str) -> pa.Array:
+        return pa.array(
             [
                 ""
                 if value is None
@@ -536,108 +621,257 @@ def _row_cells(sheet: Worksheet, styles: list[str], wrap: str, first: int, colum
                 if type(value) is float and math.isfinite(value)
                 else f'<c r="{letter}{row}" t="inlineStr"><is><t>{value}</t></is></c>'
                 if type(value) is str and len(value) <= _MAX_WIDTH and not _NOT_PLAIN.search(value)
-                else other(f"{letter}{row}", style, value)
-                for row, value in zip(rows, values)
-            ]
+                else other(f"{letter}{row}", style, wrap, value)
+                for row, value in zip(rows.to_pylist(), values)
+            ],
+            pa.string(),
         )
-    return "".join(f'<row r="{row}">{body}</row>' for row, body in zip(rows, map("".join, zip(*cells))) if body)
+
+    return Cells(len(values), first_number, first_wrapped, xml)
+
+
+def _number_cells(texts: pa.Array) -> Cells:
+    """Numbers or dates already spelled (``texts``, missing where there is no cell), in the column's format."""
+
+    def xml(letter: str, rows: pa.Array, style: str, wrap: str) -> pa.Array:
+        return _join(f'<c r="{letter}', rows, f'"{style}><v>', texts, "</v></c>").fill_null("")
+
+    return Cells(len(texts), _first_present_row(texts), None, xml)
+
+
+def _money_texts(texts: pa.Array, digits: int) -> pa.Array | None:
+    """Money's exact texts rounded half-up to ``digits`` decimals, as :func:`rounded_money` spells them
+    (``1234.50``, a zero without a sign), computed in Arrow; None if a text is not a plain decimal of at most 13
+    digits before the point (then Python rounds the column). The rounding reads the first ``digits`` + 1 decimals:
+    half-up is decided by that digit alone, away from zero."""
+    if pc.all(pc.match_substring_regex(texts, _PLAIN_MONEY)).as_py() not in (True, None):
+        return None
+    negative = pc.starts_with(texts, "-")
+    parts = pc.extract_regex(pc.utf8_ltrim(texts, "-"), r"^(?P<whole>\d+)\.?(?P<fraction>\d*)$")
+    kept = pc.utf8_slice_codeunits(pc.utf8_rpad(pc.struct_field(parts, "fraction"), digits + 1, "0"), 0, digits + 1)
+    scaled = pc.cast(_join(pc.struct_field(parts, "whole"), kept), pa.int64())  # magnitude × 10^(digits + 1)
+    rounded = pc.divide(pc.add(scaled, 5), 10)
+    spelled = pc.utf8_lpad(pc.cast(rounded, pa.string()), digits + 1, "0")
+    if digits:
+        spelled = _join(pc.utf8_slice_codeunits(spelled, 0, -digits), ".", pc.utf8_slice_codeunits(spelled, -digits))
+    sign = pc.if_else(pc.and_(negative, pc.not_equal(rounded, 0)), "-", "")
+    return _join(sign, spelled)
+
+
+def _text_cells(sheet: Worksheet, column: str, texts: pa.Array) -> Cells:
+    """Text cells (an enum by its label): a plain text (:data:`_ARROW_PLAIN`) joined into its cell in Arrow, any
+    other written by :func:`_text_cell`."""
+    if column in ENUM_COLUMNS:
+        encoded = texts.dictionary_encode()
+        labels = [value_label(column, v) for v in encoded.dictionary.to_pylist()]
+        texts = pa.array(labels, pa.string()).take(encoded.indices)
+    lengths = pc.utf8_length(texts)
+    wrapped = pc.greater(lengths, _MAX_WIDTH)
+    first_wrapped = _first(wrapped)
+    plain = pc.and_(pc.match_substring_regex(texts, _ARROW_PLAIN), pc.less_equal(lengths, _LONGEST_PLAIN))
+    others = np.flatnonzero(pc.invert(plain).fill_null(False).to_numpy(zero_copy_only=False))
+
+    def xml(letter: str, rows: pa.Array, style: str, wrap: str) -> pa.Array:
+        styles = pc.if_else(wrapped, wrap, "")
+        cells = _join(f'<c r="{letter}', rows, '"', styles, ' t="inlineStr"><is><t>', texts, "</t></is></c>")
+        cells = cells.fill_null("")
+        if len(others) == 0:
+            return cells
+        refs, values = rows.take(others).to_pylist(), texts.take(others).to_pylist()
+        written = [_text_cell(sheet, f"{letter}{row}", value, wrap) for row, value in zip(refs, values)]
+        mask = np.zeros(len(texts), dtype=bool)
+        mask[others] = True
+        return pc.replace_with_mask(cells, pa.array(mask), pa.array(written, pa.string()))
+
+    return Cells(len(texts), None, first_wrapped, xml)
+
+
+def _arrow_cells(sheet: Worksheet, plan: ColumnPlan, column: SheetColumn, digits: int | None) -> Cells | None:
+    """A column held as Arrow written in Arrow — money of one minor unit (``digits``), counts, text, dates and
+    yes/no, most of a large table's cells — or None (then Python writes it: :func:`stored_cells`)."""
+    values = column.values
+    if not isinstance(values, pa.Array):
+        return None
+    kind = plan.kind
+    if kind in ("money", "own_money") and column.kind == "decimal" and digits is not None:
+        texts = _money_texts(values, digits)
+        return None if texts is None else _number_cells(texts)
+    if kind == "count" and column.kind == "int":
+        if (pc.max(pc.abs(values)).as_py() or 0) >= _PLAIN_WHOLE:
+            return None
+        return _number_cells(pc.cast(values, pa.string()))
+    if kind in ("date", "month") and column.kind == "date":
+        earliest = pc.min(values).as_py()
+        if earliest is not None and earliest < _FIRST_PLAIN_DATE:
+            return None
+        serials = pc.add(pc.cast(pc.cast(values, pa.int32()), pa.int64()), _EXCEL_EPOCH_DAYS)
+        return _number_cells(pc.cast(serials, pa.string()))
+    if kind == "yes_no" and column.kind == "bool":
+        return _text_cells(sheet, column.name, pc.if_else(values, "Yes", "No"))
+    if kind == "text" and column.kind == "str":
+        return _text_cells(sheet, column.name, values)
+    return None
+
+
+def _minor_digits(plan: ColumnPlan, currency: str, row_currencies: SheetColumn | None) -> int | None:
+    """The minor-unit digits every money cell of a block rounds to; None if its rows' currencies differ in them."""
+    if plan.currency_at is None or row_currencies is None:
+        return minor_unit_digits(currency)
+    values = row_currencies.values
+    found = set(values.unique().to_pylist() if isinstance(values, pa.Array) else values)
+    digits = {minor_unit_digits(c if isinstance(c, str) else currency) for c in found}
+    return digits.pop() if len(digits) == 1 else None
+
+
+def _first_uses(formats: list[Any], wrap: Any, columns: list[Cells]) -> dict[int, int]:
+    """Each format (by ``id``) → its XlsxWriter number: those numbered by an earlier sheet, and those the rows use
+    first, numbered here in the order XlsxWriter would first meet them writing row by row (it numbers a format the
+    first time a cell uses it, so the styles and each cell's ``s="…"`` stay those it writes itself)."""
+    firsts = []
+    for position, cells in enumerate(columns):
+        fmt = formats[position]
+        if fmt is not None and fmt.xf_index is None and cells.first_number is not None:
+            firsts.append((cells.first_number, position, fmt))
+        if wrap.xf_index is None and cells.first_wrapped is not None:
+            firsts.append((cells.first_wrapped, position, wrap))
+    numbered = {id(fmt): fmt._get_xf_index() for _, _, fmt in sorted(firsts, key=lambda first: first[:2])}
+    return {
+        id(fmt): fmt.xf_index for fmt in (*formats, wrap) if fmt is not None and fmt.xf_index is not None
+    } | numbered
 
 
 #: rows converted and turned into XML at a time (bounds the memory of a 1M-row sheet: its cells are never all in memory)
 _ROWS_AT_A_TIME = 20_000
 
 
-def write_rows(sheet: Worksheet, styles: _Styles, formats: list[Any], blocks: Iterable[list[list[Any]]]) -> None:
+def write_rows(
+    sheet: Worksheet, styles: _Styles, formats: list[Any], blocks: Iterable[list[Cells | list[Any]]]
+) -> None:
     """Write the data rows straight into the constant-memory worksheet's row file — XlsxWriter's per-cell calls were
     two thirds of a large workbook's time — and move its dimensions and current row past them as its own writes
-    would. ``blocks``: consecutive blocks of rows from row 1 under the header, each as its columns' cells (as
-    :func:`column_cells` stores them); ``formats``: each column's number format. A text longer than the widest column
-    (60 characters) is wrapped. The XML is the same however the rows are split into blocks."""
+    would. ``blocks``: consecutive blocks of rows from row 1 under the header, each as its columns' :class:`Cells`
+    (or their values as :func:`column_cells` stores them); ``formats``: each column's number format. A text longer
+    than the widest column (60 characters) is wrapped. A row without any cell is left out, as XlsxWriter leaves it
+    out. The XML is the same however the rows are split into blocks."""
     first, last = 1, None
-    for columns in blocks:
-        rows = len(columns[0]) if columns else 0
+    for block in blocks:
+        columns = [c if isinstance(c, Cells) else stored_cells(sheet, c) for c in block]
+        rows = columns[0].rows if columns else 0
         if rows == 0:
             continue
         if first == 1:  # the header row goes out first; XlsxWriter's current row is now past ours
             sheet._write_single_row(SHEET_ROWS + 1)
-        filled = next(
-            (row for row in reversed(range(rows)) if any(values[row] is not None for values in columns)), None
+        used = _first_uses(formats, styles.wrap, columns)
+        attributes = [f' s="{used[id(fmt)]}"' if id(fmt) in used else "" for fmt in formats]
+        wrap = f' s="{used[id(styles.wrap)]}"' if id(styles.wrap) in used else ""
+        numbers = pa.array(range(first + 1, first + 1 + rows), pa.int64()).cast(pa.string())
+        bodies = _join(
+            *(
+                cells.xml(xl_col_to_name(position), numbers, attributes[position], wrap)
+                for position, cells in enumerate(columns)
+            )
         )
-        if filled is not None:
-            last = first + filled
-            used = _first_uses(formats, styles.wrap, columns)
-            attributes = [f' s="{used[id(fmt)]}"' if id(fmt) in used else "" for fmt in formats]
-            wrap = f' s="{used[id(styles.wrap)]}"' if id(styles.wrap) in used else ""
-            sheet.fh.write(_row_cells(sheet, attributes, wrap, first, columns))
+        filled = pc.not_equal(bodies, "")
+        found = np.flatnonzero(filled.to_numpy(zero_copy_only=False))
+        if len(found):
+            last = first + int(found[-1])
+            sheet.fh.write(_concatenated(_join('<row r="', numbers, '">', bodies, "</row>").filter(filled)))
         first += rows
     if last is not None:
         sheet._check_dimensions(last, 0, ignore_col=True)  # the dimension (A1:…) covers the last row holding a cell
 
 
-def write_table(sheet: Worksheet, styles: _Styles, frame: pd.DataFrame, currency: str) -> None:
+def write_table(
+    sheet: Worksheet,
+    styles: _Styles,
+    columns: list[SheetColumn],
+    currency: str,
+    block_rows: int = _ROWS_AT_A_TIME,
+) -> None:
     """One table: readable headers, typed cells, widths from the shown values, frozen header and a filter. Its rows
-    are converted and written a block at a time (:data:`_ROWS_AT_A_TIME`); rows past a sheet's last (SHEET_ROWS)
-    are left out (the contents sheet says so)."""
-    columns = [str(c) for c in frame.columns]
-    plans = [plan_column(frame, column, currency) for column in columns]
+    are converted and written ``block_rows`` at a time; rows past a sheet's last (SHEET_ROWS) are left out (the
+    contents sheet says so). A column held as Arrow is written in Arrow where it can be (:func:`_arrow_cells`):
+    the same cells Python writes (:func:`stored_cells`)."""
+    names = [column.name for column in columns]
+    plans = [plan_column(column, names, currency) for column in columns]
     formats = [styles.number(plan.number_format) for plan in plans]
     sheet.write_row(0, 0, [plan.header for plan in plans], styles.header)
-    count = min(len(frame), SHEET_ROWS)  # the rest is in the CSV only
+    rows = len(columns[0]) if columns else 0
+    count = min(rows, SHEET_ROWS)  # the rest is in the CSV only
     shown: list[list[int]] = [[] for _ in plans]
 
-    def blocks() -> Iterator[list[list[Any]]]:
-        for start in range(0, count, _ROWS_AT_A_TIME):
-            part = frame.iloc[start : min(start + _ROWS_AT_A_TIME, count)]
-            raw = [part[column].tolist() for column in part.columns]
-            stored = [
-                column_cells(
-                    plan, column, values, currency, raw[plan.currency_at] if plan.currency_at is not None else None
-                )
-                for plan, column, values in zip(plans, columns, raw)
-            ]
-            if start == 0:  # widths from the first rows' shown values
-                for position, plan in enumerate(plans):
-                    shown[position] = [shown_width(plan, v) for v in stored[position][:_SAMPLE] if v is not None]
-            yield stored
+    def stored(plan: ColumnPlan, part: SheetColumn, currencies: SheetColumn | None) -> list[Any]:
+        return column_cells(plan, part.name, part.python(), currency, currencies.python() if currencies else None)
+
+    def blocks() -> Iterator[list[Cells | list[Any]]]:
+        for start in range(0, count, block_rows):
+            parts = [column.part(start, min(start + block_rows, count)) for column in columns]
+            block: list[Cells | list[Any]] = []
+            for plan, part in zip(plans, parts):
+                currencies = parts[plan.currency_at] if plan.currency_at is not None else None
+                if start == 0:  # widths from the first rows' shown values
+                    first = stored(plan, part.part(0, _SAMPLE), currencies.part(0, _SAMPLE) if currencies else None)
+                    shown[len(block)] = [shown_width(plan, v) for v in first if v is not None]
+                cells = _arrow_cells(sheet, plan, part, _minor_digits(plan, currency, currencies))
+                block.append(cells if cells is not None else stored(plan, part, currencies))
+            yield block
 
     write_rows(sheet, styles, formats, blocks())
     for position, plan in enumerate(plans):
         sheet.set_column(position, position, column_width(plan.header, shown[position]), formats[position])
     sheet.freeze_panes(1, 0)
     if columns:
-        sheet.autofilter(0, 0, min(max(len(frame), 1), SHEET_ROWS), len(columns) - 1)
+        sheet.autofilter(0, 0, min(max(rows, 1), SHEET_ROWS), len(columns) - 1)
+
+
+def sheet_columns(table: HeldTable, names: Mapping[str, str]) -> list[SheetColumn]:
+    """A table held at rest as the columns of its sheet; a table listing customers by id only gets their name
+    beside the id (a reader knows customers by name)."""
+    columns = [
+        SheetColumn(str(name), kind, table.column_part(position, 0, table.rows))
+        for position, (name, kind) in enumerate(zip(table.columns, table.kinds()))
+    ]
+    titles = [column.name for column in columns]
+    if "customer_id" in titles and "name" not in titles and names:
+        ids = columns[titles.index("customer_id")].python()
+        shown = pa.array([names.get(str(customer)) for customer in ids], pa.string())
+        columns.insert(titles.index("customer_id") + 1, SheetColumn("name", "str", shown))
+    return columns
 
 
 def write_excel(
-    results: Mapping[str, SectionResult[Any, Any]], path: Path, params: Params | None = None
+    results: Mapping[str, SectionResult[Any, Any]],
+    path: Path,
+    params: Params | None = None,
+    at_rest: TablesAtRest | None = None,
 ) -> dict[str, str]:
     """Write the workbook; returns {table name: sheet name}.
 
     XlsxWriter in constant-memory mode streams each row to the file, so a per-customer table of a large book costs
     seconds and little memory. ``params`` gives the title (company, period), the as-of date and the reporting
-    currency of the contents sheet; without them the workbook says "Collections MI" and money is in USD."""
+    currency of the contents sheet; without them the workbook says "Collections MI" and money is in USD.
+    ``at_rest``: the results' tables as the pack holds them (:class:`~collections_mi.store.history.TablesAtRest`),
+    whose Arrow columns the sheets read as they are; another table is converted to them when its sheet is
+    written."""
     currency = params.reporting_currency if params else "USD"
     # each table got when used, one at a time: a pack holds its tables at rest (store.history.TablesAtRest)
-    heads: dict[str, tuple[SectionTables, str, FirstRows]] = {}
+    heads: dict[str, tuple[Callable[[], HeldTable], FirstRows]] = {}
     for result in results.values():
         for field_name, file in result.tables.available_files().items():
             head = result.tables.first_rows(field_name, 0)
             assert isinstance(head, FirstRows)  # an available table
-            heads[file] = (result.tables, field_name, head)
+            heads[file] = (partial(_held, at_rest, file, result.tables, field_name), head)
     names = customer_names(
-        getattr(tables, field_name)
-        for tables, field_name, head in heads.values()
-        if {"customer_id", "name"} <= set(head.frame.columns)
+        table() for table, head in heads.values() if {"customer_id", "name"} <= set(head.frame.columns)
     )
     used = {CONTENTS.casefold(), KPI_SHEET.casefold()}
     sheets = []
-    for file, (tables, field_name, head) in heads.items():
+    for file, (table, head) in heads.items():
         label = table_label(file)
-        table = partial(getattr, tables, field_name)
         sheets.append(_Sheet(file, sheet_name(label.title, used), label.description, head.rows, table))
     kpis = kpi_frame(results)
     kpi_line = _Sheet(
-        "", KPI_SHEET, "Every KPI of the pack (kpis.json) with its name and unit.", len(kpis), lambda: kpis
+        "", KPI_SHEET, "Every KPI of the pack (kpis.json) with its name and unit.", len(kpis), lambda: held_table(kpis)
     )
     workbook = xlsxwriter.Workbook(
         str(path),
@@ -653,9 +887,14 @@ def write_excel(
         write_kpis(workbook.add_worksheet(KPI_SHEET), styles, kpis, currency)
         for sheet in sheets:
             raise_if_stopped()  # the pack writes the workbook beside its notebooks: a stop ends it here
-            # the names beside the ids a sheet at a time: a copy of one table in memory, not of all of them
-            frame = _with_customer_names(sheet.frame(), names)
-            write_table(workbook.add_worksheet(sheet.title), styles, frame, currency)
+            columns = sheet_columns(sheet.held(), names)
+            write_table(workbook.add_worksheet(sheet.title), styles, columns, currency)
     finally:
         workbook.close()
     return {sheet.table: sheet.title for sheet in sheets}
+
+
+def _held(at_rest: TablesAtRest | None, file: str, tables: SectionTables, field_name: str) -> HeldTable:
+    """The table ``file``: as ``at_rest`` holds it, else converted from the result's frame."""
+    held = at_rest.held(file) if at_rest is not None else None
+    return held if held is not None else held_table(getattr(tables, field_name))

@@ -442,6 +442,8 @@ class PackPart:
     place: str | None = None
     #: the email's charts, drawn beside the notebooks (None: not drawn yet)
     charts: EmailCharts | None = None
+    #: the results' tables as held from when tables/ is written until the history stores them (None: not yet)
+    at_rest: TablesAtRest | None = None
 
     def notebooks(self) -> NotebookRun:
         return NotebookRun(self.sections, self.folder, self.params_path, self.label)
@@ -464,6 +466,7 @@ def write_results_stage(part: PackPart, clock: _Stopwatch, at_rest: TablesAtRest
             held = TablesAtRest(part.params.period, part.params.as_of)
             held.put(part.results)
         give_back_freed_memory()  # the frames just let go, before the notebook kernels start beside this process
+        part.at_rest = held
         return held
 
     return clock.run(
@@ -477,7 +480,7 @@ def write_workbooks(parts: list[PackPart], clock: _Stopwatch) -> None:
         clock.run(
             part.stage("excel"),
             f"{part.label + ': ' if part.label else ''}writing tables.xlsx",
-            partial(write_excel, part.results, part.folder / "tables.xlsx", part.params),
+            partial(write_excel, part.results, part.folder / "tables.xlsx", part.params, part.at_rest),
         )
 
 

@@ -251,13 +251,23 @@ def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
     """Back to exact Python values (Decimal, int, date, …) in object columns, as ``read_results`` gives them."""
     columns = {}
     for position, arrow_field in enumerate(table.schema):
-        kind = (arrow_field.metadata or {}).get(TYPE_KEY, b"").decode() or None
-        values = table.column(position).to_pylist()
-        if kind in _PARSE:
-            parse = _PARSE[kind]
-            values = [None if v is None else parse(v) for v in values]
+        values = python_values(table.column(position), column_kind(arrow_field))
         columns[arrow_field.name] = pd.Series(values, dtype="object")
     return pd.DataFrame(columns, columns=table.column_names)
+
+
+def column_kind(arrow_field: pa.Field) -> str | None:
+    """The exact kind a column's field records (decimal — money as exact text —, int, float, bool, date, str)."""
+    return (arrow_field.metadata or {}).get(TYPE_KEY, b"").decode() or None
+
+
+def python_values(values: pa.Array | pa.ChunkedArray, kind: str | None) -> list[Any]:
+    """A column of :func:`columns_to_arrow` back as its exact Python values (money text as Decimal); None stays."""
+    cells = values.to_pylist()
+    if kind in _PARSE:
+        parse = _PARSE[kind]
+        cells = [None if v is None else parse(v) for v in cells]
+    return cells
 
 
 def kpis_to_arrow(results: Mapping[str, SectionResult[Any, Any]], period: str, as_of: dt.date) -> pa.Table:
@@ -336,7 +346,7 @@ KEPT_ROWS = 10_000
 
 
 @dataclass(frozen=True)
-class _Held:
+class HeldTable:
     """One table at rest: the columns Arrow gives back exactly, and the others as their objects."""
 
     columns: list[Any]
@@ -360,6 +370,28 @@ class _Held:
         return pd.DataFrame(
             {name: pd.Series(columns[name], index=index, dtype="object") for name in self.columns}, index=index
         )
+
+    @property
+    def rows(self) -> int:
+        return len(self.index)
+
+    def kinds(self) -> list[str | None]:
+        """Each column's exact kind (:func:`column_kind`) if it is held as Arrow, None if held as its objects."""
+        if self.itself is not None:
+            return [None] * len(self.columns)
+        return [
+            None if name in self.as_objects else column_kind(self.exact.schema.field(name)) for name in self.columns
+        ]
+
+    def column_part(self, position: int, start: int, stop: int) -> pa.Array | list[Any]:
+        """Rows ``start`` … ``stop`` - 1 of the column at ``position``: Arrow as held (a column of
+        :meth:`kinds`), or the values themselves."""
+        if self.itself is not None:
+            return self.itself.iloc[start:stop, position].tolist()
+        name = self.columns[position]
+        if name in self.as_objects:
+            return self.as_objects[name][start:stop]
+        return self.exact.column(name).slice(start, stop - start).combine_chunks()
 
 
 #: the type each column kind comes back as from Arrow (:func:`arrow_to_frame`)
@@ -392,7 +424,7 @@ class TablesAtRest:
 
     def __init__(self, period: str, as_of: dt.date, kept_rows: int = KEPT_ROWS) -> None:
         self.period, self.as_of, self.kept_rows = period, as_of, kept_rows
-        self._held: dict[str, _Held] = {}
+        self._held: dict[str, HeldTable] = {}
 
     def __call__(self, file: str) -> pd.DataFrame:
         held = self._held[file]
@@ -410,8 +442,12 @@ class TablesAtRest:
         """Every available table of ``results`` converted and held here; each result's tables then read from here."""
         for result in results.values():
             for file, frame in result.tables.published().items():
-                self._held[file] = _held(frame)
+                self._held[file] = held_table(frame)
             result.tables = result.tables.at_rest(self)
+
+    def held(self, file: str) -> HeldTable | None:
+        """The table ``file`` as held (its columns at rest), None if not held."""
+        return self._held.get(file)
 
     def stored(self, file: str) -> pa.Table | None:
         """The table ``file`` as :func:`columns_to_arrow` gives it (what the history stores), None if not held."""
@@ -435,9 +471,11 @@ class TablesAtRest:
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def _held(frame: pd.DataFrame) -> _Held:
+def held_table(frame: pd.DataFrame) -> HeldTable:
+    """``frame`` as :class:`TablesAtRest` holds it: each column Arrow gives back exactly as Arrow (money as exact
+    text), the others as their values; a frame whose column names are not distinct texts as it is."""
     if not frame.columns.is_unique or not all(isinstance(c, str) for c in frame.columns):
-        return _Held(list(frame.columns), frame.index, pa.table({}), {}, itself=frame)
+        return HeldTable(list(frame.columns), frame.index, pa.table({}), {}, itself=frame)
     fields, arrays, as_objects = [], [], {}
     for column in frame.columns:
         values = frame[column].tolist()
@@ -449,7 +487,7 @@ def _held(frame: pd.DataFrame) -> _Held:
         else:
             as_objects[column] = values
     exact = pa.Table.from_arrays(arrays, schema=pa.schema(fields)) if fields else pa.table({})
-    return _Held(list(frame.columns), frame.index, exact, as_objects)
+    return HeldTable(list(frame.columns), frame.index, exact, as_objects)
 
 
 def store_snapshot(
