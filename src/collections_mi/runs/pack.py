@@ -460,11 +460,11 @@ def write_results_stage(part: PackPart, clock: _Stopwatch, at_rest: TablesAtRest
     as the same exact frame when they use it."""
 
     def write() -> TablesAtRest:
-        write_results(part.results, flat_kpis(part.results), part.folder)
         held = at_rest
         if held is None:
             held = TablesAtRest(part.params.period, part.params.as_of)
             held.put(part.results)
+        write_results(part.results, flat_kpis(part.results), part.folder, held)
         give_back_freed_memory()  # the frames just let go, before the notebook kernels start beside this process
         part.at_rest = held
         return held

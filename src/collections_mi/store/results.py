@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from collections_mi.core.values import (
     MOSTLY_DISTINCT,
@@ -37,6 +39,7 @@ from collections_mi.core.values import (
 )
 from collections_mi.metrics.published import PUBLISHED
 from collections_mi.metrics.result import FirstRows, SectionResult
+from collections_mi.store.history import HeldTable, TablesAtRest, python_values
 
 TYPES_FILE = "_types.json"
 SECTIONS_FILE = "_sections.json"
@@ -145,22 +148,99 @@ def write_table(frame: pd.DataFrame, path: Path) -> dict[str, str]:
     return types
 
 
-def write_results(results: Mapping[str, SectionResult[Any, Any]], kpis: Mapping[str, Any], folder: Path) -> None:
+#: a text cell Arrow may write as it is: it starts with an ASCII letter or digit (so it is no formula, and needs
+#: no ' in front) and holds no comma, quote or line end (so it needs no quotes); any other goes through Python
+_PLAIN_TEXT = r'^[0-9A-Za-z][^,"\r\n]*$'
+#: the first year Arrow spells as date_text does (four digits: Python's %Y gives 999 for the year 999)
+_FIRST_PLAIN_YEAR = dt.date(1000, 1, 1)
+
+
+def _arrow_cells(values: pa.Array, kind: str | None) -> pa.Array:
+    """The CSV cells of a column held at rest (:class:`~collections_mi.store.history.HeldTable`), "" where missing:
+    what :func:`_column_cells` writes from its values — money's exact text as it is held, counts, ISO dates,
+    true/false and plain text spelled in Arrow, anything else through Python."""
+    if kind == "decimal":  # held as decimal_text: digits, a sign and a point (or NaN, Infinity): never quoted
+        return values.fill_null("")
+    if kind == "int":
+        return pc.cast(values, pa.string()).fill_null("")
+    if kind == "bool":
+        return pc.if_else(values, "true", "false").fill_null("")
+    if kind == "date" and (pc.min(values).as_py() or _FIRST_PLAIN_YEAR) >= _FIRST_PLAIN_YEAR:
+        return pc.cast(values, pa.string()).fill_null("")
+    if kind == "str":
+        plain = pc.match_substring_regex(values, _PLAIN_TEXT).fill_null(True)
+        others = np.flatnonzero(pc.invert(plain).to_numpy(zero_copy_only=False))
+        cells = values.fill_null("")
+        if len(others) == 0:
+            return cells
+        mask = np.zeros(len(values), dtype=bool)
+        mask[others] = True
+        written = _column_cells(values.take(pa.array(others)).to_pylist())
+        return pc.replace_with_mask(cells, pa.array(mask), pa.array(written, pa.string()))
+    return pa.array(_column_cells(python_values(values, kind)), pa.string())
+
+
+def write_held_table(table: HeldTable, path: Path) -> dict[str, str]:
+    """tables/<name>.csv of a table held at rest: the same file :func:`write_table` writes from its frame, each
+    column held as Arrow spelled in Arrow (:func:`_arrow_cells`), a column held as its objects cell by cell."""
+    if table.itself is not None:
+        return write_table(table.itself, path)
+    kinds = table.kinds()
+    types = {
+        name: kind if kind is not None else _column_type(pd.Series(table.as_objects[name], dtype="object"))
+        for name, kind in zip(table.columns, kinds)
+    }
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        handle.write(_csv_line([neutralised(str(c)) for c in table.columns]))
+        for start in range(0, table.rows, _ROWS_AT_A_TIME):
+            stop = min(start + _ROWS_AT_A_TIME, table.rows)
+            parts = [table.column_part(position, start, stop) for position in range(len(kinds))]
+            cells = [
+                _arrow_cells(part, kind) if isinstance(part, pa.Array) else pa.array(_column_cells(part), pa.string())
+                for part, kind in zip(parts, kinds)
+            ]
+            if not cells:
+                handle.write("\n" * (stop - start))
+                continue
+            if len(cells) == 1:  # a lone empty cell is written '""', as csv.writer writes it (_csv_line)
+                cells = [pc.if_else(pc.equal(cells[0], ""), '""', cells[0])]
+            lines = pc.binary_join_element_wise(*cells, ",")
+            handle.write(
+                pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines), "\n")[0].as_py()
+                + "\n"
+            )
+    return types
+
+
+def write_results(
+    results: Mapping[str, SectionResult[Any, Any]],
+    kpis: Mapping[str, Any],
+    folder: Path,
+    at_rest: TablesAtRest | None = None,
+) -> None:
     """kpis.json, every available table as tables/<published name>.csv, their column types and, per section, which
-    KPIs and tables it has and why any is not available."""
+    KPIs and tables it has and why any is not available. ``at_rest``: the results' tables as the pack holds them
+    (:class:`~collections_mi.store.history.TablesAtRest`), each written from its Arrow columns
+    (:func:`write_held_table`) rather than from the frame it would be converted back to."""
     tables_dir = folder / "tables"
     tables_dir.mkdir(parents=True, exist_ok=True)
     (folder / "kpis.json").write_text(kpis_json(kpis), encoding="utf-8")
     types: dict[str, dict[str, str]] = {}
     sections: dict[str, Any] = {}
     for name, result in results.items():
-        frames = result.tables.published()
-        for table_name, frame in frames.items():
-            types[table_name] = write_table(frame, tables_dir / f"{table_name}.csv")
+        rows: dict[str, int] = {}
+        for field_name, table_name in result.tables.available_files().items():
+            path = tables_dir / f"{table_name}.csv"
+            held = at_rest.held(table_name) if at_rest is not None else None
+            if held is not None:
+                types[table_name], rows[table_name] = write_held_table(held, path), held.rows
+            else:
+                frame = getattr(result.tables, field_name)
+                types[table_name], rows[table_name] = write_table(frame, path), len(frame)
         sections[name] = {
             "kpis": list(result.kpis.ids()),
-            "tables": list(frames),
-            "rows": {table_name: len(frame) for table_name, frame in frames.items()},
+            "tables": list(rows),
+            "rows": rows,
             "conventions": result.conventions,
             "unavailable": result.unavailable,
         }
