@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import threading
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,6 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import xlsxwriter
+import xlsxwriter.workbook
 from xlsxwriter.utility import _preserve_whitespace, _utf16_len, _utf16_truncate, xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
@@ -839,6 +842,26 @@ def sheet_columns(table: HeldTable, names: Mapping[str, str]) -> list[SheetColum
     return columns
 
 
+#: zlib level of the workbook's parts: 1, not XlsxWriter's (zlib's default, 6) — a 1M-invoice pack's 125 MB of
+#: sheet XML compress in 0.6 s instead of 1.9 s, into 20.7 MB instead of 16.4 MB
+ZIP_LEVEL = 1
+_ZIP_LOCK = threading.Lock()
+
+
+class _Workbook(xlsxwriter.Workbook):
+    """XlsxWriter's workbook, its zip file compressed at :data:`ZIP_LEVEL`: XlsxWriter has no setting for the level,
+    so its module's ``ZipFile`` is given the level while this workbook is stored (a test checks the level each
+    part is compressed at: a change in XlsxWriter that undoes this fails it)."""
+
+    def _store_workbook(self) -> None:
+        with _ZIP_LOCK:
+            xlsxwriter.workbook.ZipFile = partial(zipfile.ZipFile, compresslevel=ZIP_LEVEL)
+            try:
+                super()._store_workbook()
+            finally:
+                xlsxwriter.workbook.ZipFile = zipfile.ZipFile
+
+
 def write_excel(
     results: Mapping[str, SectionResult[Any, Any]],
     path: Path,
@@ -873,7 +896,7 @@ def write_excel(
     kpi_line = _Sheet(
         "", KPI_SHEET, "Every KPI of the pack (kpis.json) with its name and unit.", len(kpis), lambda: held_table(kpis)
     )
-    workbook = xlsxwriter.Workbook(
+    workbook = _Workbook(
         str(path),
         {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
     )
