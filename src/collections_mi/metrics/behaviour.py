@@ -80,28 +80,30 @@ def customer_behaviour(
     names_frame = book.customers.select("customer_id", "name").to_pyarrow().to_pandas()
     names = {c: n if n else c for c, n in zip(names_frame["customer_id"].tolist(), names_frame["name"].tolist())}
     customers = list(dict.fromkeys([*names, *balances, *settled]))
-    rows: list[dict[str, Any]] = []
-    for customer in customers:
-        totals = settled.get(customer)
-        weighted = None if totals is None else ratio(totals[2], totals[1])
-        days = None if weighted is None else rounded_days(weighted)
-        rows.append(
-            {
-                "customer_id": customer,
-                "name": names.get(customer, customer),
-                "band": behaviour_band(days),
-                "days_late_weighted": weighted,
-                "days_late_rounded": days,
-                "settled_invoices": 0 if totals is None else totals[0],
-                "amount_settled": ZERO if totals is None else totals[1],
-                "open_balance": balances.get(customer, ZERO),
-            }
-        )
+    # a column at a time, not a dict per customer: at 10M invoices 330k dicts were this section's peak (+300 MB)
+    totals = [settled.get(customer) for customer in customers]
+    weighted = [None if total is None else ratio(total[2], total[1]) for total in totals]
+    days = [None if value is None else rounded_days(value) for value in weighted]
+    bands = [behaviour_band(value) for value in days]
+    open_balances = [balances.get(customer, ZERO) for customer in customers]
     order = {band: position for position, band in enumerate(BANDS)}
-    rows.sort(key=lambda r: (order[r["band"]], -r["open_balance"], str(r["customer_id"])))
-    frame = pd.DataFrame(rows, columns=CUSTOMER_COLUMNS)
+    ranks = [order[band] for band in bands]
+    rows = sorted(range(len(customers)), key=lambda r: (ranks[r], -open_balances[r], str(customers[r])))
+    columns: dict[str, list[Any]] = {
+        "customer_id": customers,
+        "name": [names.get(customer, customer) for customer in customers],
+        "band": bands,
+        "days_late_weighted": weighted,
+        "days_late_rounded": days,
+        "settled_invoices": [0 if total is None else total[0] for total in totals],
+        "amount_settled": [ZERO if total is None else total[1] for total in totals],
+        "open_balance": open_balances,
+    }
+    frame = pd.DataFrame(
+        {name: [values[r] for r in rows] for name, values in columns.items()}, columns=CUSTOMER_COLUMNS
+    )
     # whole days or None, not a float column with NaN
-    frame["days_late_rounded"] = pd.Series([r["days_late_rounded"] for r in rows], dtype=object)
+    frame["days_late_rounded"] = pd.Series([days[r] for r in rows], dtype=object)
     return frame
 
 
