@@ -88,7 +88,10 @@ def customer_behaviour(
     open_balances = [balances.get(customer, ZERO) for customer in customers]
     order = {band: position for position, band in enumerate(BANDS)}
     ranks = [order[band] for band in bands]
-    rows = sorted(range(len(customers)), key=lambda r: (ranks[r], -open_balances[r], str(customers[r])))
+    # by band, then open balance (largest first), then id: three stable sorts, no key tuple per customer
+    rows = sorted(range(len(customers)), key=[str(customer) for customer in customers].__getitem__)
+    rows.sort(key=open_balances.__getitem__, reverse=True)
+    rows.sort(key=ranks.__getitem__)
     columns: dict[str, list[Any]] = {
         "customer_id": customers,
         "name": [names.get(customer, customer) for customer in customers],
