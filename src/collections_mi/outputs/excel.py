@@ -380,13 +380,9 @@ def customer_names(tables: Iterable[HeldTable]) -> dict[str, str]:
     """customer id → name, from every table that lists both."""
     names: dict[str, str] = {}
     for table in tables:
-        columns = [str(c) for c in table.columns]
+        columns = {column.name: column for column in sheet_columns(table, {})}
         if "customer_id" in columns and "name" in columns:
-            ids, shown = (
-                SheetColumn(column, kind, table.column_part(columns.index(column), 0, table.rows)).python()
-                for column, kind in ((c, table.kinds()[columns.index(c)]) for c in ("customer_id", "name"))
-            )
-            for customer, name in zip(ids, shown):
+            for customer, name in zip(columns["customer_id"].python(), columns["name"].python()):
                 if not is_missing(name):
                     names.setdefault(str(customer), str(name))
     return names
