@@ -512,3 +512,60 @@ def test_the_workbook_is_compressed_at_its_zip_level(workbook) -> None:
 
     assert largest.compress_type == zipfile.ZIP_DEFLATED and len(data) > 5_000
     assert ZIP_LEVEL == 1 and stored == deflated(ZIP_LEVEL) and stored != deflated(6)
+
+
+def _halfway(x: float) -> Decimal:
+    """The exact decimal halfway between ``x`` and the next double up (a text whose rounding decides the double)."""
+    import math
+
+    return (Decimal(x) + Decimal(math.nextafter(x, math.inf))) / 2
+
+
+_DAYS = st.one_of(
+    st.builds(lambda n, places: Decimal(n).scaleb(-places), st.integers(-(10**30), 10**30), st.integers(0, 40)),
+    st.floats(min_value=-1e300, max_value=1e300, allow_nan=False).map(_halfway),
+    st.decimals(allow_nan=False, allow_infinity=False, places=28, min_value=-(10**6), max_value=10**6),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@example([_halfway(0.1), Decimal("1E-7"), Decimal("100"), Decimal("-0"), None], [1e-300, -0.0, 123.456, None, 5e-324])
+@given(
+    st.lists(st.one_of(st.none(), _DAYS), min_size=1, max_size=12),
+    st.lists(st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)), min_size=1, max_size=12),
+)
+def test_days_and_statistics_held_at_rest_are_the_doubles_nearest_their_values(days, statistics) -> None:
+    """Days (exact decimals) and statistics (floats) held at rest are written in Arrow, each cell the double
+    nearest its value — what Python stores (cell_value: float(Decimal)) — spelled so that it reads back exactly
+    (halfway cases between two doubles, 28 decimals, 10^±30, a negative zero), with no cell where a value is
+    missing and the column's style on every cell."""
+    import io
+
+    import pandas as pd
+    import pyarrow as pa
+    import xlsxwriter
+
+    from collections_mi.outputs import excel
+    from collections_mi.store.history import held_table
+
+    book = xlsxwriter.Workbook(io.BytesIO(), {"constant_memory": True})
+    sheet = book.add_worksheet("T")
+    for name, values in (("days_late_weighted", days), ("p_value", statistics)):
+        column = excel.sheet_columns(held_table(pd.DataFrame({name: pd.Series(values, dtype="object")})), {})[0]
+        plan = excel.plan_column(column, [name], "USD")
+        if all(v is None for v in values):
+            continue
+        assert plan.kind in ("days", "p_value", "count"), plan
+        if plan.kind == "count":  # whole days: a count, written as such
+            continue
+        cells = excel._arrow_cells(sheet, plan, column, 2)
+        assert cells is not None
+        rows = pa.array([str(n) for n in range(2, 2 + len(values))])
+        xml = cells.xml("B", rows, ' s="7"', "").to_pylist()
+        for row, value, cell in zip(range(2, 2 + len(values)), values, xml):
+            if value is None:
+                assert cell == ""
+                continue
+            text = re.fullmatch(rf'<c r="B{row}" s="7"><v>([^<]*)</v></c>', cell).group(1)
+            assert float(text) == excel.cell_value(plan, name, value, "USD"), (value, text)
+    book.close()

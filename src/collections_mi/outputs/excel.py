@@ -687,7 +687,8 @@ def _text_cells(sheet: Worksheet, column: str, texts: pa.Array) -> Cells:
 
 def _arrow_cells(sheet: Worksheet, plan: ColumnPlan, column: SheetColumn, digits: int | None) -> Cells | None:
     """A column held as Arrow written in Arrow — money of one minor unit (``digits``), counts, text, dates and
-    yes/no, most of a large table's cells — or None (then Python writes it: :func:`stored_cells`)."""
+    yes/no, most of a large table's cells; days, rates and statistics (:func:`_float_cells`) — or None (then Python
+    writes it: :func:`stored_cells`)."""
     values = column.values
     if not isinstance(values, pa.Array):
         return None
@@ -699,6 +700,8 @@ def _arrow_cells(sheet: Worksheet, plan: ColumnPlan, column: SheetColumn, digits
         if (pc.max(pc.abs(values)).as_py() or 0) >= _PLAIN_WHOLE:
             return None
         return _number_cells(pc.cast(values, pa.string()))
+    if kind in _PLAIN_NUMBER_KINDS and column.kind in ("decimal", "float"):
+        return _float_cells(values, column.kind)
     if kind in ("date", "month") and column.kind == "date":
         earliest = pc.min(values).as_py()
         if earliest is not None and earliest < _FIRST_PLAIN_DATE:
@@ -710,6 +713,20 @@ def _arrow_cells(sheet: Worksheet, plan: ColumnPlan, column: SheetColumn, digits
     if kind == "text" and column.kind == "str":
         return _text_cells(sheet, column.name, values)
     return None
+
+
+def _float_cells(values: pa.Array, kind: str) -> Cells | None:
+    """Days, rates and statistics (exact decimal text, or floats) as the double nearest each value — Arrow's
+    parsing is correctly rounded, as ``float(Decimal(text))`` is — spelled as the shortest text that reads back as
+    that double (``45.333333333333336``, ``1e-7``), where Python spells ``%.16G``, which may not read back the same;
+    None if a value is not finite (Python then raises, as XlsxWriter does)."""
+    try:
+        numbers = values if kind == "float" else pc.cast(values, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if pc.all(pc.is_finite(numbers)).as_py() is False:
+        return None
+    return _number_cells(pc.cast(numbers, pa.string()))
 
 
 def _minor_digits(plan: ColumnPlan, currency: str, row_currencies: SheetColumn | None) -> int | None:
