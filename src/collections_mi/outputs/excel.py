@@ -47,6 +47,7 @@ from collections_mi.presentation.labels import (
     value_label,
 )
 from collections_mi.store.history import HeldTable, TablesAtRest, held_table, python_values
+from collections_mi.store.results import joined_texts
 
 CONTENTS = "Contents"
 KPI_SHEET = "KPIs"
@@ -545,14 +546,6 @@ def _join(*parts: Any) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
 
 
-def _concatenated(texts: pa.Array) -> str:
-    """Every text of ``texts`` one after another (none missing)."""
-    if len(texts) == 0:
-        return ""
-    whole = pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts)
-    return str(pc.binary_join(whole, "")[0].as_py())
-
-
 def _first(flags: pa.Array) -> int | None:
     """The first position where ``flags`` is true (a missing flag is false)."""
     found = np.flatnonzero(flags.fill_null(False).to_numpy(zero_copy_only=False))
@@ -791,7 +784,7 @@ def write_rows(
         found = np.flatnonzero(filled.to_numpy(zero_copy_only=False))
         if len(found):
             last = first + int(found[-1])
-            sheet.fh.write(_concatenated(_join('<row r="', numbers, '">', bodies, "</row>").filter(filled)))
+            sheet.fh.write(joined_texts(_join('<row r="', numbers, '">', bodies, "</row>").filter(filled)))
         first += rows
     if last is not None:
         sheet._check_dimensions(last, 0, ignore_col=True)  # the dimension (A1:…) covers the last row holding a cell

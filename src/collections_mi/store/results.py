@@ -155,7 +155,7 @@ _PLAIN_TEXT = r'^[0-9A-Za-z][^,"\r\n]*$'
 _FIRST_PLAIN_YEAR = dt.date(1000, 1, 1)
 
 
-def _arrow_cells(values: pa.Array, kind: str | None) -> pa.Array:
+def _csv_cells(values: pa.Array, kind: str | None) -> pa.Array:
     """The CSV cells of a column held at rest (:class:`~collections_mi.store.history.HeldTable`), "" where missing:
     what :func:`_column_cells` writes from its values — money's exact text as it is held, counts, ISO dates,
     true/false and plain text spelled in Arrow, anything else through Python."""
@@ -182,7 +182,7 @@ def _arrow_cells(values: pa.Array, kind: str | None) -> pa.Array:
 
 def write_held_table(table: HeldTable, path: Path) -> dict[str, str]:
     """tables/<name>.csv of a table held at rest: the same file :func:`write_table` writes from its frame, each
-    column held as Arrow spelled in Arrow (:func:`_arrow_cells`), a column held as its objects cell by cell."""
+    column held as Arrow spelled in Arrow (:func:`_csv_cells`), a column held as its objects cell by cell."""
     if table.itself is not None:
         return write_table(table.itself, path)
     kinds = table.kinds()
@@ -196,7 +196,7 @@ def write_held_table(table: HeldTable, path: Path) -> dict[str, str]:
             stop = min(start + _ROWS_AT_A_TIME, table.rows)
             parts = [table.column_part(position, start, stop) for position in range(len(kinds))]
             cells = [
-                _arrow_cells(part, kind) if isinstance(part, pa.Array) else pa.array(_column_cells(part), pa.string())
+                _csv_cells(part, kind) if isinstance(part, pa.Array) else pa.array(_column_cells(part), pa.string())
                 for part, kind in zip(parts, kinds)
             ]
             if not cells:
@@ -204,12 +204,16 @@ def write_held_table(table: HeldTable, path: Path) -> dict[str, str]:
                 continue
             if len(cells) == 1:  # a lone empty cell is written '""', as csv.writer writes it (_csv_line)
                 cells = [pc.if_else(pc.equal(cells[0], ""), '""', cells[0])]
-            lines = pc.binary_join_element_wise(*cells, ",")
-            handle.write(
-                pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines), "\n")[0].as_py()
-                + "\n"
-            )
+            handle.write(joined_texts(pc.binary_join_element_wise(*cells, ","), "\n") + "\n")
     return types
+
+
+def joined_texts(texts: pa.Array, separator: str = "") -> str:
+    """Every text of ``texts`` (none missing) one after another, ``separator`` between them, joined by Arrow."""
+    if len(texts) == 0:
+        return ""
+    whole = pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts)
+    return str(pc.binary_join(whole, separator)[0].as_py())
 
 
 def write_results(
