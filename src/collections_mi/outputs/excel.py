@@ -661,7 +661,8 @@ def _text_cells(sheet: Worksheet, column: str, texts: pa.Array) -> Cells:
     wrapped = pc.greater(lengths, _MAX_WIDTH)
     first_wrapped = _first(wrapped)
     plain = pc.and_(pc.match_substring_regex(texts, _ARROW_PLAIN), pc.less_equal(lengths, _LONGEST_PLAIN))
-    others = np.flatnonzero(pc.invert(plain).fill_null(False).to_numpy(zero_copy_only=False))
+    written_by_python = pc.invert(plain).fill_null(False)
+    others = np.flatnonzero(written_by_python.to_numpy(zero_copy_only=False))
 
     def xml(letter: str, rows: pa.Array, style: str, wrap: str) -> pa.Array:
         styles = pc.if_else(wrapped, wrap, "")
@@ -671,9 +672,7 @@ def _text_cells(sheet: Worksheet, column: str, texts: pa.Array) -> Cells:
             return cells
         refs, values = rows.take(others).to_pylist(), texts.take(others).to_pylist()
         written = [_text_cell(sheet, f"{letter}{row}", value, wrap) for row, value in zip(refs, values)]
-        mask = np.zeros(len(texts), dtype=bool)
-        mask[others] = True
-        return pc.replace_with_mask(cells, pa.array(mask), pa.array(written, pa.string()))
+        return pc.replace_with_mask(cells, written_by_python, pa.array(written, pa.string()))
 
     return Cells(len(texts), None, first_wrapped, xml)
 

@@ -169,14 +169,13 @@ def _csv_cells(values: pa.Array, kind: str | None) -> pa.Array:
         return pc.cast(values, pa.string()).fill_null("")
     if kind == "str":
         plain = pc.match_substring_regex(values, _PLAIN_TEXT).fill_null(True)
-        others = np.flatnonzero(pc.invert(plain).to_numpy(zero_copy_only=False))
+        written_by_python = pc.invert(plain)
+        others = np.flatnonzero(written_by_python.to_numpy(zero_copy_only=False))
         cells = values.fill_null("")
         if len(others) == 0:
             return cells
-        mask = np.zeros(len(values), dtype=bool)
-        mask[others] = True
         written = _column_cells(values.take(pa.array(others)).to_pylist())
-        return pc.replace_with_mask(cells, pa.array(mask), pa.array(written, pa.string()))
+        return pc.replace_with_mask(cells, written_by_python, pa.array(written, pa.string()))
     return pa.array(_column_cells(python_values(values, kind)), pa.string())
 
 
