@@ -278,11 +278,16 @@ def engine_reporting_sums(
     day: str,
     keys: list[str],
     measures: Callable[[ir.Table], dict[str, ir.Value]],
+    fetched_keys: Sequence[str] | None = None,
 ) -> pa.Table:
     """:func:`reporting_sums` converted row by row in the engine, as Arrow: each money measure one decimal type, so
-    every value of it has the same scale (Arrow can sum them further, exactly)."""
+    every value of it has the same scale (Arrow can sum them further, exactly). ``fetched_keys``: only these keys
+    come back (a sum per customer without its customer_id); default: all."""
     converted = rates.converted(table, day)
-    sums = converted.group_by(keys).aggregate(**measures(converted), unrated=converted.unrated.sum())
+    summed = measures(converted)
+    sums = converted.group_by(keys).aggregate(**summed, unrated=converted.unrated.sum())
+    if fetched_keys is not None:
+        sums = sums.select(*fetched_keys, *summed, "unrated")
     arrow = sums.to_pyarrow()
     if len(arrow) and pc.any(pc.not_equal(pc.fill_null(arrow.column("unrated"), 0), 0)).as_py():
         _raise_missing(converted, fx, day)
