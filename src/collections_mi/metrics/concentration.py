@@ -18,13 +18,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, percent_of, ratio
 from collections_mi.metrics.balances import open_items
 from collections_mi.metrics.book import Book
-from collections_mi.metrics.fx import engine_reporting_sums
 from collections_mi.sources.ledger import fetch
 
 #: the concentration table lists this many customers; top10_share_pct reads its first 10
@@ -90,20 +87,8 @@ def customer_balances_at(book: Book, dates: Sequence[dt.date]) -> Iterator[tuple
     Decimals in dicts per date (~8M) were the aging section's peak (+1.3 GB)."""
     items = open_items(book, list(dates))
     amounts = items.mutate(amount=items.open_balance)
-    keys = ["as_of", "customer_id"]
-    if book.fx_in_engine is not None:
-        sums = engine_reporting_sums(
-            amounts, book.fx, book.fx_in_engine, "as_of", keys, lambda t: {"amount": t.amount.sum()}, ["as_of"]
-        )
-        days = sums["as_of"] if sums.schema.field("as_of").type == pa.date32() else pc.cast(sums["as_of"], pa.date32())
-        for day in dates:
-            yield day, sums["amount"].filter(pc.equal(days, pa.scalar(day, pa.date32()))).to_pylist()
-        return
-    frame = book.summed_in_reporting_currency(amounts, "as_of", keys, "amount")
-    at: dict[dt.date, list[Decimal]] = {day: [] for day in dates}
-    for day, amount in zip(frame["as_of"].tolist(), frame["amount"].tolist()):
-        at[day].append(amount)
-    yield from at.items()
+    for day, sums in book.summed_at_each(amounts, "as_of", ["as_of", "customer_id"], "amount", dates):
+        yield day, sums["amount"]
 
 
 def concentration_trend(book: Book, dates: Sequence[dt.date]) -> pd.DataFrame:

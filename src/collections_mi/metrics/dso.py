@@ -82,15 +82,13 @@ def compute_dso(book: Book, params: Params) -> DsoResult:
     )
     deteriorating = deteriorating_customers(book, params.report.top_customers, sums)
     breakdowns = _breakdowns_now(book, params, sums)
-    before = _breakdowns_before(book, params, previous, sums, breakdowns.segment_of)
-    names = book.customers.select("customer_id", "name").to_pyarrow().to_pandas()
     by_attribute, by_customer = breakdowns.by_attribute, breakdowns.by_customer
-    movers = top_movers(
-        by_customer,
-        before.by_customer,
-        {c: n if n else c for c, n in zip(names["customer_id"].tolist(), names["name"].tolist())},
-        None if before.by_segment is None else (by_attribute["segment"], before.by_segment),
-    )
+    movers = _top_movers(book, params, previous, sums, breakdowns)
+    # payment behaviour: each customer's band beside its open balance at as_of (the per-customer AR above)
+    behaviour = customer_behaviour(book, breakdowns.balances, sums)
+    # what only the per-customer tables above read, let go before the rest is made: at 10M invoices the settlement
+    # sums (Arrow) and each customer's AR (a Decimal each) were still held at the section's peak, beside its tables
+    del sums, breakdowns
     by_currency = breakdown(book, params, "currency")
     by_risk_band: Table = Unavailable("the customers table has no risk_score column")
     if "risk_band" in by_attribute:
@@ -101,8 +99,6 @@ def compute_dso(book: Book, params: Params) -> DsoResult:
             .reset_index(drop=True)
         )
     status = promise_status(book)
-    # payment behaviour: each customer's band beside its open balance at as_of (the per-customer AR above)
-    behaviour = customer_behaviour(book, breakdowns.balances, sums)
     behaviour_by_risk: Table = Unavailable("the customers table has no risk_score column")
     if book.shape.has("customers", "risk_score"):
         behaviour_by_risk = bands_by_risk_band(book, behaviour)
@@ -189,6 +185,21 @@ def _breakdowns_now(book: Book, params: Params, sums: SettlementSums) -> _Breakd
         breakdown_table(per_customer, params, "customer_id"),
         per_customer.balances,
         dict(zip(customers, attribute_frame["segment"].tolist())),
+    )
+
+
+def _top_movers(
+    book: Book, params: Params, previous: dt.date, sums: SettlementSums, now: _BreakdownsNow
+) -> pd.DataFrame:
+    """Top movers between the previous month-end and as_of; the previous month-end's breakdowns and the customers'
+    names (a row per customer each) are let go on return."""
+    before = _breakdowns_before(book, params, previous, sums, now.segment_of)
+    names = book.customers.select("customer_id", "name").to_pyarrow().to_pandas()
+    return top_movers(
+        now.by_customer,
+        before.by_customer,
+        {c: n if n else c for c, n in zip(names["customer_id"].tolist(), names["name"].tolist())},
+        None if before.by_segment is None else (now.by_attribute["segment"], before.by_segment),
     )
 
 

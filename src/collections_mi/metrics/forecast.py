@@ -78,7 +78,7 @@ from collections_mi.metrics.behaviour import behaviour_window, rounded_days
 from collections_mi.metrics.book import Book, held_once
 from collections_mi.metrics.dso_inputs import SettlementSums
 from collections_mi.metrics.fx import FxRates, convert_column
-from collections_mi.metrics.promises import promise_statuses
+from collections_mi.metrics.promises import each_promise_status
 from collections_mi.metrics.published import LATER, NOT_FORECAST
 from collections_mi.sources.ledger import fetch
 
@@ -549,7 +549,7 @@ def forecast_inputs(book: Book, params: Params, dates: Sequence[dt.date] | None 
         )
         resolved = list(zip(done["opened_on"].tolist(), done["resolved_on"].tolist()))
     promises = (
-        {day: pending_promises(status, day) for day, status in promise_statuses(book, dates).items()}
+        {day: pending_promises(status, day) for day, status in each_promise_status(book, dates)}
         if book.promises is not None
         else {}
     )

@@ -43,11 +43,20 @@ def promise_status(book: Book, as_of: dt.date | None = None) -> pd.DataFrame:
 
 
 def promise_statuses(book: Book, dates: Sequence[dt.date]) -> dict[dt.date, pd.DataFrame]:
-    """:func:`promise_status` as of each of ``dates``, from two engine queries whatever their number: the payments
-    in each promise's window dated on or before each date, summed per promise and date. The payments in the windows
-    are ``book.promise_payments_at``'s when they reach the latest date (:func:`sharing_promise_payments`)."""
+    """:func:`promise_status` as of each of ``dates`` (:func:`each_promise_status`)."""
+    return dict(each_promise_status(book, dates))
+
+
+def each_promise_status(book: Book, dates: Sequence[dt.date]) -> Iterator[tuple[dt.date, pd.DataFrame]]:
+    """:func:`promise_status` as of each of ``dates``, one date at a time in their order, from two engine queries
+    whatever their number: the payments in each promise's window dated on or before each date, summed per promise
+    and date. The payments in the windows are ``book.promise_payments_at``'s when they reach the latest date
+    (:func:`sharing_promise_payments`). A reader that keeps only a part of each date's statuses (the forecast's
+    pending promises) never holds every date's at once: at 10M invoices the 7 dates' ~450k promises each, with a
+    (promise, date) key per payment sum, were the cash section's peak (+700 MB)."""
     if book.promises is None or not dates:
-        return {day: pd.DataFrame(columns=STATUS_COLUMNS) for day in dates}
+        yield from ((day, pd.DataFrame(columns=STATUS_COLUMNS)) for day in dates)
+        return
     latest = max(dates)
     promises = book.promises
     promises = promises.filter(promises.promised_on <= latest)
@@ -61,29 +70,24 @@ def promise_statuses(book: Book, dates: Sequence[dt.date]) -> dict[dt.date, pd.D
     # what each promise was paid within its window up to each date, in reporting currency at each payment's rate
     per_date = matched.cross_join(as_of_table(dates))
     per_date = per_date.filter(per_date.payment_date <= per_date.as_of)
-    paid = book.summed_in_reporting_currency(
-        per_date.mutate(amount=per_date.paid), "payment_date", ["promise_id", "as_of"], "paid"
-    )
-    paid_by_promise = {
-        (promise_id, as_of): amount
-        for promise_id, as_of, amount in zip(paid["promise_id"].tolist(), paid["as_of"].tolist(), paid["paid"].tolist())
-    }
     every = (
         promises.select("promise_id", "customer_id", "collector", "promised_on", "due_by", "amount")
         .order_by("promise_id")
         .to_pyarrow()
         .to_pandas()
     )
-    statuses = {}
-    for as_of in dates:
+    paid_at_each = book.summed_at_each(
+        per_date.mutate(amount=per_date.paid), "payment_date", ["promise_id", "as_of"], "paid", dates, ["promise_id"]
+    )
+    for as_of, sums in paid_at_each:
+        paid_by_promise = dict(zip(sums["promise_id"], sums["paid"]))
         frame = every[every["promised_on"] <= as_of].reset_index(drop=True) if len(every) else every.copy()
-        frame["paid_in_window"] = [ZERO + paid_by_promise.get((p, as_of), ZERO) for p in frame["promise_id"].tolist()]
+        frame["paid_in_window"] = [ZERO + paid_by_promise.get(p, ZERO) for p in frame["promise_id"].tolist()]
         frame["status"] = [
             "kept" if paid >= amount else ("broken" if due_by < as_of else "pending")
             for paid, amount, due_by in zip(*(frame[c].tolist() for c in ("paid_in_window", "amount", "due_by")))
         ]
-        statuses[as_of] = frame[STATUS_COLUMNS]
-    return statuses
+        yield as_of, frame[STATUS_COLUMNS]
 
 
 def window_payments(book: Book, latest: dt.date) -> ir.Table:
