@@ -528,17 +528,31 @@ _DAYS = st.one_of(
 )
 
 
+#: percentages of at most 28 significant digits (Python's value / 100 is then exact), 10^±40
+_PERCENTS = st.builds(
+    lambda n, places: Decimal(n).scaleb(places), st.integers(-(10**28) + 1, 10**28 - 1), st.integers(-40, 12)
+)
+
+
 @settings(max_examples=80, deadline=None)
-@example([_halfway(0.1), Decimal("1E-7"), Decimal("100"), Decimal("-0"), None], [1e-300, -0.0, 123.456, None, 5e-324])
+@example(
+    [_halfway(0.1), Decimal("1E-7"), Decimal("100"), Decimal("-0"), None],
+    [1e-300, -0.0, 123.456, None, 5e-324],
+    [Decimal("85.1"), Decimal("-0"), Decimal("0.015"), Decimal("33.33333333333333333333333333"), None],
+)
 @given(
     st.lists(st.one_of(st.none(), _DAYS), min_size=1, max_size=12),
     st.lists(st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)), min_size=1, max_size=12),
+    st.lists(st.one_of(st.none(), _PERCENTS), min_size=1, max_size=12),
 )
-def test_days_and_statistics_held_at_rest_are_the_doubles_nearest_their_values(days, statistics) -> None:
-    """Days (exact decimals) and statistics (floats) held at rest are written in Arrow, each cell the double
-    nearest its value — what Python stores (cell_value: float(Decimal)) — spelled so that it reads back exactly
-    (halfway cases between two doubles, 28 decimals, 10^±30, a negative zero), with no cell where a value is
-    missing and the column's style on every cell."""
+def test_days_statistics_and_percentages_held_at_rest_are_the_doubles_nearest_their_values(
+    days, statistics, percents
+) -> None:
+    """Days (exact decimals), statistics (floats) and percentages (exact decimals, stored as fractions of one) held
+    at rest are written in Arrow, each cell the double nearest its value — what Python stores (cell_value:
+    float(Decimal), float(value / 100)) — spelled so that it reads back exactly (halfway cases between two doubles,
+    28 decimals, 10^±30, a negative zero), with no cell where a value is missing and the column's style on every
+    cell."""
     import io
 
     import pandas as pd
@@ -550,12 +564,12 @@ def test_days_and_statistics_held_at_rest_are_the_doubles_nearest_their_values(d
 
     book = xlsxwriter.Workbook(io.BytesIO(), {"constant_memory": True})
     sheet = book.add_worksheet("T")
-    for name, values in (("days_late_weighted", days), ("p_value", statistics)):
+    for name, values in (("days_late_weighted", days), ("p_value", statistics), ("share_pct", percents)):
         column = excel.sheet_columns(held_table(pd.DataFrame({name: pd.Series(values, dtype="object")})), {})[0]
         plan = excel.plan_column(column, [name], "USD")
         if all(v is None for v in values):
             continue
-        assert plan.kind in ("days", "p_value", "count"), plan
+        assert plan.kind in ("days", "p_value", "percent", "count"), plan
         if plan.kind == "count":  # whole days: a count, written as such
             continue
         cells = excel._arrow_cells(sheet, plan, column, 2)
@@ -568,4 +582,25 @@ def test_days_and_statistics_held_at_rest_are_the_doubles_nearest_their_values(d
                 continue
             text = re.fullmatch(rf'<c r="B{row}" s="7"><v>([^<]*)</v></c>', cell).group(1)
             assert float(text) == excel.cell_value(plan, name, value, "USD"), (value, text)
+    book.close()
+
+
+def test_a_percentage_past_28_digits_is_written_by_python() -> None:
+    """A percentage of more than 28 significant digits (Python rounds value / 100 to 28 digits before its double) is
+    left to Python; one of 28 digits is written in Arrow."""
+    import io
+
+    import pandas as pd
+    import xlsxwriter
+
+    from collections_mi.outputs import excel
+    from collections_mi.store.history import held_table
+
+    book = xlsxwriter.Workbook(io.BytesIO(), {"constant_memory": True})
+    sheet = book.add_worksheet("T")
+    for digits, in_arrow in ((28, True), (29, False)):
+        value = Decimal("1." + "3" * (digits - 1))
+        column = excel.sheet_columns(held_table(pd.DataFrame({"share_pct": pd.Series([value], dtype="object")})), {})[0]
+        plan = excel.plan_column(column, ["share_pct"], "USD")
+        assert plan.kind == "percent" and (excel._arrow_cells(sheet, plan, column, 2) is not None) is in_arrow
     book.close()

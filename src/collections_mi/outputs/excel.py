@@ -534,6 +534,10 @@ _LONGEST_PLAIN = 10_000
 #: money text :func:`_money_texts` rounds in Arrow: at most 13 digits before the point (its scaled integer fits
 #: in 64 bits with up to 4 minor digits and the digit that decides the rounding)
 _PLAIN_MONEY = r"^-?\d{1,13}(\.\d*)?$"
+#: a decimal's exact text in plain notation (core.values.decimal_text), as :func:`_percent_cells` reads it
+_PLAIN_DECIMAL = r"^-?\d+(\.\d+)?$"
+#: the digits of the default decimal context, to which Python's ``value / 100`` is rounded
+_QUOTIENT_DIGITS = 28
 #: whole numbers Arrow spells as Python's ``%.16G`` does (it switches to an exponent at 10^16)
 _PLAIN_WHOLE = 10**15
 #: the first day a date's Excel serial is its days since 1899-12-30 (Excel counts a 29 February 1900)
@@ -694,6 +698,8 @@ def _arrow_cells(sheet: Worksheet, plan: ColumnPlan, column: SheetColumn, digits
         return _number_cells(pc.cast(values, pa.string()))
     if kind in _PLAIN_NUMBER_KINDS and column.kind in ("decimal", "float"):
         return _float_cells(values, column.kind)
+    if kind == "percent" and column.kind == "decimal":
+        return _percent_cells(values)
     if kind in ("date", "month") and column.kind == "date":
         earliest = pc.min(values).as_py()
         if earliest is not None and earliest < _FIRST_PLAIN_DATE:
@@ -719,6 +725,20 @@ def _float_cells(values: pa.Array, kind: str) -> Cells | None:
     if pc.all(pc.is_finite(numbers)).as_py() is False:
         return None
     return _number_cells(pc.cast(numbers, pa.string()))
+
+
+def _percent_cells(texts: pa.Array) -> Cells | None:
+    """Percentages (exact decimal text) as fractions of one (Excel's 0.0% format): each cell the double nearest
+    value / 100 — the text read with its point moved two places (``85.1e-2``), which Arrow's correctly rounded parsing
+    turns into the double :func:`cell_value` stores (``float(value / 100)``, exact at 28 digits) — spelled as
+    :func:`_float_cells` spells it; None if a text is not plain decimal notation or has more than 28 significant
+    digits (then Python's quotient is rounded to 28 digits first: it writes the column)."""
+    if pc.all(pc.match_substring_regex(texts, _PLAIN_DECIMAL)).as_py() is False:
+        return None
+    digits = pc.utf8_length(pc.utf8_ltrim(pc.replace_substring(pc.utf8_ltrim(texts, "-"), ".", ""), "0"))
+    if (pc.max(digits).as_py() or 0) > _QUOTIENT_DIGITS:
+        return None
+    return _float_cells(_join(texts, "e-2"), "decimal")
 
 
 def _minor_digits(plan: ColumnPlan, currency: str, row_currencies: SheetColumn | None) -> int | None:
