@@ -171,3 +171,49 @@ def test_the_sections_are_the_same_converted_in_python(demo_ledger: Path, tmp_pa
         theirs = in_python[name].tables.published()
         for table, frame in result.tables.published().items():
             assert frame.equals(theirs[table]), (name, table)
+
+
+def test_sums_at_each_date_one_date_at_a_time_are_the_same_either_way(demo_ledger: Path, tmp_path: Path) -> None:
+    """Book.summed_at_each (the concentration trend's and the promise statuses' sums per date): each of the dates in
+    their order — one without rows giving empty lists — with the sums per key of its rows, converted at each row's
+    day's rate, the same whether the engine converts or Python does, and equal to each row converted by hand."""
+    params_path = write_params(tmp_path, demo_ledger)
+    params = load_params(params_path)
+    ledger = open_ledger(params, params_path)
+    first, empty, second = dt.date(2026, 9, 30), dt.date(2026, 8, 31), dt.date(2026, 10, 31)
+    rows = [
+        (first, "a", "USD", dt.date(2026, 9, 2), Decimal("10.5")),
+        (first, "a", "EUR", dt.date(2026, 9, 3), Decimal("-2.25")),
+        (first, "b", "GBP", dt.date(2026, 9, 4), Decimal("7")),
+        (second, "a", "EUR", dt.date(2026, 10, 5), Decimal("1.0001")),
+    ]
+    columns = list(zip(*rows))
+    table = ibis.memtable(
+        {
+            "as_of": list(columns[0]),
+            "key": list(columns[1]),
+            "currency": list(columns[2]),
+            "day": list(columns[3]),
+            "amount": [str(a) for a in columns[4]],
+        },
+        schema={"as_of": "date", "key": "string", "currency": "string", "day": "date", "amount": "string"},
+    )
+    table = table.mutate(amount=table.amount.cast("decimal(18, 4)"))
+    dates = [second, empty, first]
+    with open_book(ledger, params) as book:
+        assert book.fx_in_engine is not None
+        ways = [
+            [
+                (day, sorted(zip(sums["key"], sums["total"])))
+                for day, sums in way.summed_at_each(table, "day", ["as_of", "key"], "total", dates, ["key"])
+            ]
+            for way in (book, dataclasses.replace(book, fx_in_engine=None))
+        ]
+        expected: dict[dt.date, dict[str, Decimal]] = {day: defaultdict(Decimal) for day in dates}
+        for as_of, key, currency, day, amount in rows:
+            expected[as_of][key] += amount * (Decimal(1) if currency == "USD" else book.fx.rate(currency, day))
+        with pytest.raises(ValueError, match="as_of"):
+            next(book.summed_at_each(table, "day", ["key"], "total", dates))
+    assert ways[0] == ways[1]
+    assert ways[0] == [(day, sorted(expected[day].items())) for day in dates]
+    assert ways[0][1] == (empty, [])
