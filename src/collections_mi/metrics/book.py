@@ -147,7 +147,8 @@ class Book:
                 columns = at[date]
                 for column, value in zip(wanted, values):
                     columns[column].append(value)
-            yield from at.items()
+            for date in dates:
+                yield date, at[date]
             return
         sums = engine_reporting_sums(
             table,
