@@ -468,3 +468,24 @@ def test_library_invariants_and_oracle_on_random_ledgers(tiny: Tiny) -> None:
         truth = {**oracle.payment_behaviour(book, as_of), **oracle.concentration(book, as_of)}
     for kpi in ("terms_weighted", "dbt_weighted", "on_time_pct", "top10_share_pct", "hhi"):
         assert close(kpis.get(kpi), truth[kpi]), (kpi, kpis.get(kpi), truth[kpi])
+
+
+@profile(200)
+@given(st.lists(st.integers(-(10**15), 10**15), max_size=40), st.integers(0, 6))
+def test_the_trend_figures_from_exact_integers_are_those_from_decimals(unscaled: list[int], scale: int) -> None:
+    """The concentration trend's figures from balances held as exact integers at one scale (the engine's sums) are
+    the same Decimals — value and exponent, so tables/*.csv spells them alike — as from the balances as Decimals:
+    none, all negative or zero, one customer, ties, more than 20."""
+    from collections_mi.core.money import dsum
+    from collections_mi.metrics.concentration import UnscaledBalances
+
+    balances = [Decimal(f"{u}E-{scale}") for u in unscaled]
+    from_decimals = (
+        sum(1 for b in balances if b > 0),
+        dsum(balances),
+        top_share_pct(balances, 10),
+        top_share_pct(balances, 20),
+        hhi(balances),
+    )
+    from_integers = UnscaledBalances(unscaled, scale).trend_figures()
+    assert [str(v) for v in from_integers] == [str(v) for v in from_decimals]

@@ -137,34 +137,49 @@ class Book:
         their order; a date without rows gives empty lists): the sums (``name``) and the ``returned`` keys of that
         date's rows, in no particular order, as Python values. Summed in one engine pass; when the engine converts,
         only one date's rows are ever Python objects (at 10M invoices all the dates' at once were 1-2 GB)."""
-        if "as_of" not in keys:
-            raise ValueError(f"summed_at_each splits the sums by as_of, which is not among the keys {list(keys)}")
         wanted = [*returned, name]
-        if self.fx_in_engine is None:
-            frame = self.summed_in_reporting_currency(table, day, list(keys), name)
-            at: dict[dt.date, dict[str, list[Any]]] = {date: {c: [] for c in wanted} for date in dates}
-            for date, *values in zip(frame["as_of"].tolist(), *(frame[c].tolist() for c in wanted)):
-                columns = at[date]
-                for column, value in zip(wanted, values):
-                    columns[column].append(value)
-            for date in dates:
-                yield date, at[date]
+        in_arrow = self.arrow_sums_at_each(table, day, keys, name, dates, returned)
+        if in_arrow is not None:
+            for date, rows in in_arrow:
+                yield date, {column: rows[column].to_pylist() for column in wanted}
             return
-        sums = engine_reporting_sums(
-            table,
-            self.fx,
-            self.fx_in_engine,
-            day,
-            list(keys),
-            lambda t: {name: t.amount.sum()},
-            ["as_of", *returned],
-        )
-        as_of = sums["as_of"]
-        if as_of.type != pa.date32():
-            as_of = pc.cast(as_of, pa.date32())
+        frame = self.summed_in_reporting_currency(table, day, list(keys), name)
+        at: dict[dt.date, dict[str, list[Any]]] = {date: {c: [] for c in wanted} for date in dates}
+        for date, *values in zip(frame["as_of"].tolist(), *(frame[c].tolist() for c in wanted)):
+            columns = at[date]
+            for column, value in zip(wanted, values):
+                columns[column].append(value)
         for date in dates:
-            rows = sums.filter(pc.equal(as_of, pa.scalar(date, pa.date32())))
-            yield date, {column: rows[column].to_pylist() for column in wanted}
+            yield date, at[date]
+
+    def arrow_sums_at_each(
+        self,
+        table: ir.Table,
+        day: str,
+        keys: Sequence[str],
+        name: str,
+        dates: Sequence[dt.date],
+        returned: Sequence[str] = (),
+    ) -> Iterator[tuple[dt.date, pa.Table]] | None:
+        """:meth:`summed_at_each` as Arrow tables (columns ``returned`` and ``name``: each money sum one decimal
+        type) when the engine converts; None when Python converts (:meth:`summed_at_each` then gives Decimals)."""
+        if "as_of" not in keys:
+            raise ValueError(f"the sums are split by as_of, which is not among the keys {list(keys)}")
+        rates = self.fx_in_engine
+        if rates is None:
+            return None
+
+        def each() -> Iterator[tuple[dt.date, pa.Table]]:
+            sums = engine_reporting_sums(
+                table, self.fx, rates, day, list(keys), lambda t: {name: t.amount.sum()}, ["as_of", *returned]
+            )
+            as_of = sums["as_of"]
+            if as_of.type != pa.date32():
+                as_of = pc.cast(as_of, pa.date32())
+            for date in dates:
+                yield date, sums.filter(pc.equal(as_of, pa.scalar(date, pa.date32()))).select([*returned, name])
+
+        return each()
 
 
 def _tables_of(source: Ledger | Tables) -> Tables:

@@ -15,13 +15,16 @@ import decimal
 import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 import pandas as pd
+import pyarrow as pa
 
 from collections_mi.core.money import HUNDRED, MONEY_CONTEXT, ZERO, dsum, percent_of, ratio
 from collections_mi.metrics.balances import open_items
 from collections_mi.metrics.book import Book
+from collections_mi.metrics.dso_inputs import unscaled_integers
 from collections_mi.sources.ledger import fetch
 
 #: the concentration table lists this many customers; top10_share_pct reads its first 10
@@ -53,9 +56,47 @@ def hhi(balances: Iterable[Decimal]) -> Decimal | None:
         context.prec = 120  # exact squares of 60-digit balances
         squares = sum((b * b for b in positive), ZERO)
         total = sum(positive, ZERO)
+    return _hhi(squares, total)
+
+
+def _hhi(squares: Decimal, total: Decimal) -> Decimal | None:
+    """The HHI from Σ b² and Σ b over the open balances: Σ b² / (Σ b)² × 10,000, the one division to 28 digits."""
+    with decimal.localcontext(MONEY_CONTEXT) as context:
+        context.prec = 120
         denominator = total * total
     share = ratio(squares, denominator)
     return None if share is None else share * HHI_SCALE
+
+
+@dataclass(frozen=True)
+class UnscaledBalances:
+    """Customers' balances as exact integers at one scale (balance × 10**scale, as the engine's decimal sums hold
+    them): the trend's figures in integer arithmetic — the same Decimals, value and exponent, as from the balances
+    as Decimals (each of exponent −scale), without a Decimal per customer and date (at 10M invoices 8M of them, and
+    the sums and squares over them, were most of the trend's 12 s)."""
+
+    unscaled: list[int]
+    scale: int
+
+    def _exact(self, unscaled: int, scale: int | None = None) -> Decimal:
+        """``unscaled`` × 10**−scale as the Decimal a sum of balances gives (exponent −scale)."""
+        return Decimal(f"{unscaled}E-{self.scale if scale is None else scale}")
+
+    def trend_figures(self) -> tuple[int, Decimal, Decimal | None, Decimal | None, Decimal | None]:
+        """customers with an open balance, ar_total, top10_share_pct, top20_share_pct, hhi."""
+        if not self.unscaled:
+            return 0, ZERO, None, None, None
+        positive = [u for u in self.unscaled if u > 0]
+        if not positive:
+            return 0, self._exact(sum(self.unscaled)), None, None, None
+        total = self._exact(sum(positive))
+        return (
+            len(positive),
+            self._exact(sum(self.unscaled)),
+            percent_of(self._exact(sum(heapq.nlargest(10, positive))), total),
+            percent_of(self._exact(sum(heapq.nlargest(20, positive))), total),
+            _hhi(self._exact(sum(u * u for u in positive), 2 * self.scale), total),
+        )
 
 
 def concentration_table(balances: Mapping[str, Decimal], names: Mapping[str, str]) -> pd.DataFrame:
@@ -80,33 +121,47 @@ def concentration_table(balances: Mapping[str, Decimal], names: Mapping[str, str
     return pd.DataFrame(rows, columns=["rank", "customer_id", "name", "balance", "share_pct", "cumulative_share_pct"])
 
 
-def customer_balances_at(book: Book, dates: Sequence[dt.date]) -> Iterator[tuple[dt.date, list[Decimal]]]:
+def customer_balances_at(
+    book: Book, dates: Sequence[dt.date]
+) -> Iterator[tuple[dt.date, list[Decimal] | UnscaledBalances]]:
     """Each of ``dates`` (in their order) with the open balance of each customer with open items then, in reporting
     currency at the closing rate of that date, in no particular order: summed per date and customer in one engine
-    pass, turned into Decimals one date at a time — at 10M invoices the 24 month-ends' balances held at once as
-    Decimals in dicts per date (~8M) were the aging section's peak (+1.3 GB)."""
+    pass, taken one date at a time — at 10M invoices the 24 month-ends' balances held at once as Decimals in dicts per
+    date (~8M) were the aging section's peak (+1.3 GB) — as exact integers when the engine converts and its sums are
+    decimals, else as Decimals."""
     items = open_items(book, list(dates))
     amounts = items.mutate(amount=items.open_balance)
-    for day, sums in book.summed_at_each(amounts, "as_of", ["as_of", "customer_id"], "amount", dates):
-        yield day, sums["amount"]
+    keys = ["as_of", "customer_id"]
+    in_arrow = book.arrow_sums_at_each(amounts, "as_of", keys, "amount", dates)
+    if in_arrow is None:
+        for day, sums in book.summed_at_each(amounts, "as_of", keys, "amount", dates):
+            yield day, sums["amount"]
+        return
+    for day, rows in in_arrow:
+        column = rows["amount"]
+        if pa.types.is_decimal(column.type) and not column.null_count:
+            yield day, UnscaledBalances(*unscaled_integers(column))
+        else:
+            yield day, column.to_pylist()
 
 
 def concentration_trend(book: Book, dates: Sequence[dt.date]) -> pd.DataFrame:
     """At each date: customers with an open balance, ar_total, top-10 and top-20 shares and the HHI."""
+    columns = ["month_end", "customers", "ar_total", "top10_share_pct", "top20_share_pct", "hhi"]
     rows = [
-        {
-            "month_end": day,
-            "customers": sum(1 for b in balances if b > 0),
-            "ar_total": dsum(balances),
-            "top10_share_pct": top_share_pct(balances, 10),
-            "top20_share_pct": top_share_pct(balances, 20),
-            "hhi": hhi(balances),
-        }
+        (day, *balances.trend_figures())
+        if isinstance(balances, UnscaledBalances)
+        else (
+            day,
+            sum(1 for b in balances if b > 0),
+            dsum(balances),
+            top_share_pct(balances, 10),
+            top_share_pct(balances, 20),
+            hhi(balances),
+        )
         for day, balances in customer_balances_at(book, dates)
     ]
-    return pd.DataFrame(
-        rows, columns=["month_end", "customers", "ar_total", "top10_share_pct", "top20_share_pct", "hhi"]
-    )
+    return pd.DataFrame(rows, columns=columns)
 
 
 def utilisation_band(balance: Decimal, limit: Decimal) -> str:
