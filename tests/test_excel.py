@@ -528,9 +528,10 @@ _DAYS = st.one_of(
 )
 
 
-#: percentages of at most 28 significant digits (Python's value / 100 is then exact), 10^±40
+#: percentages of at most 28 significant digits as held at rest (Python's value / 100 is then exact), 10^-40 to 10^28:
+#: a whole number's trailing zeros are digits of its text (1E+28 is 29 digits: Python writes it, see below)
 _PERCENTS = st.builds(
-    lambda n, places: Decimal(n).scaleb(places), st.integers(-(10**28) + 1, 10**28 - 1), st.integers(-40, 12)
+    lambda n, places: Decimal(n).scaleb(places), st.integers(-(10**28) + 1, 10**28 - 1), st.integers(-40, 0)
 )
 
 
@@ -586,8 +587,8 @@ def test_days_statistics_and_percentages_held_at_rest_are_the_doubles_nearest_th
 
 
 def test_a_percentage_past_28_digits_is_written_by_python() -> None:
-    """A percentage of more than 28 significant digits (Python rounds value / 100 to 28 digits before its double) is
-    left to Python; one of 28 digits is written in Arrow."""
+    """A percentage of more than 28 digits as held at rest (Python rounds value / 100 to 28 digits before its double)
+    is left to Python; one of 28 digits is written in Arrow."""
     import io
 
     import pandas as pd
@@ -598,8 +599,9 @@ def test_a_percentage_past_28_digits_is_written_by_python() -> None:
 
     book = xlsxwriter.Workbook(io.BytesIO(), {"constant_memory": True})
     sheet = book.add_worksheet("T")
-    for digits, in_arrow in ((28, True), (29, False)):
-        value = Decimal("1." + "3" * (digits - 1))
+    cases = [(Decimal("1." + "3" * (digits - 1)), digits <= 28) for digits in (28, 29)]
+    # a whole number's text keeps its zeros: 1E+27 is 28 digits, 1E+28 is 29
+    for value, in_arrow in [*cases, (Decimal("1E+27"), True), (Decimal("1E+28"), False)]:
         column = excel.sheet_columns(held_table(pd.DataFrame({"share_pct": pd.Series([value], dtype="object")})), {})[0]
         plan = excel.plan_column(column, ["share_pct"], "USD")
         assert plan.kind == "percent" and (excel._arrow_cells(sheet, plan, column, 2) is not None) is in_arrow
