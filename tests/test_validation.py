@@ -27,6 +27,7 @@ from collections_mi.validation import (
     load_suite,
     validate,
 )
+from collections_mi.validation.cross_table import SET_CHECKS, Context
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = FIXTURES / "tiny_ledger"
@@ -443,6 +444,101 @@ def test_zero_amount(amount_problems: ValidationReport) -> None:
     failure = failure_of(amount_problems, "positive")
     assert failure.sample == [{"row": 1, "payment_id": "P1", "amount": "0.00"}]
     assert failure.description == "1 row where amount is zero (0.00)"
+
+
+#: the set checks counted together over payments, adjustments and disputes joined once to the invoices
+INVOICE_REFERENCE_CHECKS = [
+    ("orphan_payment", "payments"),
+    ("money_decimals", "payments"),
+    ("orphan_adjustment", "adjustments"),
+    ("money_decimals", "adjustments"),
+    ("orphan_dispute", "disputes"),
+    ("money_decimals", "disputes"),
+]
+
+
+@pytest.mark.parametrize(
+    ("layout", "expected"),
+    [
+        ("all three", [2, 3, 1, 1, 1, 1]),
+        ("disputes without amount", [2, 3, 1, 1, 1, 0]),
+        ("payments only", [2, 3, None, None, None, None]),
+    ],
+)
+def test_invoice_references_counted_together_equal_each_checks_own_rows(
+    ledger: BadLedger, layout: str, expected: list[int | None]
+) -> None:
+    """The orphan and money_decimals checks of payments, adjustments and disputes are counted in one join of the
+    three to the invoices; each count equals the rows the check itself lists (its own query, run here) and the
+    number worked out by hand. An amount is held to its invoice's currency (JPY none, KWD three, written in any
+    case) and an orphan's to the reporting currency (USD: P5's 3 decimals); an empty invoice_id is no orphan (the
+    not-null check reports it); an empty amount has no decimals."""
+    ledger.append(
+        "payments",
+        {"payment_id": "P5", "invoice_id": "I99", "payment_date": "2026-10-01", "amount": "10.005"},  # both
+        {"payment_id": "P6", "invoice_id": "I98", "payment_date": "2026-10-01", "amount": "5.00"},  # orphan
+        {"payment_id": "P7", "invoice_id": "I4", "payment_date": "2026-10-01", "amount": "1.5"},  # JPY: decimals
+        {"payment_id": "P8", "invoice_id": "", "payment_date": "2026-10-01", "amount": "1.00"},  # neither
+        {"payment_id": "P9", "invoice_id": "I7", "payment_date": "2026-10-01", "amount": "1.005"},  # KWD: neither
+        {"payment_id": "P10", "invoice_id": "I4", "payment_date": "2026-10-02", "amount": "2.50"},  # JPY: decimals
+    )
+    ledger.set("invoices", "I4", "currency", "JPY").set("invoices", "I7", "currency", "kwd")
+    if layout == "payments only":
+        (ledger.folder / "adjustments.csv").unlink()
+    else:
+        ledger.append(
+            "adjustments",
+            {
+                "adjustment_id": "A2",
+                "invoice_id": "I97",
+                "adjustment_date": "2026-10-01",
+                "kind": "credit_note",
+                "amount": "3.00",
+            },  # orphan
+            {
+                "adjustment_id": "A3",
+                "invoice_id": "I1",
+                "adjustment_date": "2026-10-01",
+                "kind": "discount",
+                "amount": "2.123",
+            },  # decimals
+        )
+        amount = layout == "all three"
+        header = ["dispute_id", "invoice_id", "opened_on", "reason"] + (["amount"] if amount else [])
+        disputes = [
+            {"dispute_id": "D1", "invoice_id": "I1", "opened_on": "2026-10-01", "reason": "price", "amount": "1.5"},
+            {
+                "dispute_id": "D2",
+                "invoice_id": "I96",
+                "opened_on": "2026-10-01",
+                "reason": "price",
+                "amount": "7.777",
+            },  # both
+            {"dispute_id": "D3", "invoice_id": "I3", "opened_on": "2026-10-01", "reason": "price", "amount": ""},
+        ]
+        ledger.write("disputes", header, [{k: v for k, v in row.items() if k in header} for row in disputes])
+    report = ledger.validate()
+    counts = {(f.check, f.table): f.failing_count for f in report.failures}
+
+    params = load_params(ledger.params)
+    opened = open_ledger(params, ledger.params)
+    context = Context(
+        raw=dict(opened.raw),
+        typed=dict(opened.typed),
+        reporting_currency=params.reporting_currency,
+        as_of=params.as_of,
+        present=frozenset(opened.raw),
+    )
+    checks = {(c.id, c.table): c for c in SET_CHECKS}
+    for (check, table), wanted in zip(INVOICE_REFERENCE_CHECKS, expected, strict=True):
+        assert checks[check, table].shared is not None  # counted together, not by its own query
+        if wanted is None:  # the table is absent: not checked
+            assert (check, table) not in counts and table not in opened.raw
+            continue
+        own = int(checks[check, table].items(context).count().to_pyarrow().as_py())
+        assert (counts.get((check, table), 0), own) == (wanted, wanted), (check, table, report.render_text())
+    assert [row["payment_id"] for row in failure_of(report, "orphan_payment").sample] == ["P5", "P6"]
+    assert [row["payment_id"] for row in failure_of(report, "money_decimals", "payments").sample] == ["P10", "P5", "P7"]
 
 
 OPTIONAL_TABLES = {

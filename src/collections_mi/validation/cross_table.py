@@ -47,6 +47,8 @@ class Context:
 
 
 Columns = Callable[[ir.Table, Context], dict[str, ir.Value]]
+#: the offending rows of a table, as a condition on its rows
+Condition = Callable[[ir.Table, Context], ir.BooleanValue]
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,10 @@ class SetCheck:
     #: the same items with fewer columns, counted instead of ``items`` (whose columns are then fetched only for the
     #: sample of a failing check): for a column that is costly to carry through a whole ledger's aggregate
     counted: Callable[[Context], ir.Table] | None = None
+    #: counted with other checks over one relation they share instead of a query of its own (``items`` then runs
+    #: only for the sample of a failing check): the relation's name in :data:`SHARED` and this check's offending
+    #: rows among its ``source == table`` rows — the same rows ``items`` returns
+    shared: tuple[str, Condition] | None = None
 
 
 # ------------------------------------------------------------------------------------------------- helpers
@@ -452,6 +458,49 @@ def type_error_checks(skip: Iterable[tuple[str, str]] = ()) -> list[RowCheck]:
 # ----------------------------------------------------------------------------------------------- set checks
 
 
+def _invoice_references(ctx: Context, tables: Iterable[str]) -> ir.Table:
+    """The rows of ``tables`` (payments, adjustments, disputes: each names an invoice) in one relation, each with
+    its invoice's currency: ``source`` (the table), ``invoice_id``, ``amount`` (raw text; null where the table has
+    none), ``invoice_rows`` (null: no such invoice) and ``invoice_currency`` (the reporting currency where the
+    invoice has none or is missing). One join against the invoices for their orphan and decimals checks together,
+    instead of one per check. Raw views throughout: an id is a string column, the same text in the typed view."""
+    invoices = ctx.raw["invoices"]
+    invoices = invoices.select("invoice_id", currency=_invoice_currency(invoices, ctx.reporting_currency))
+    per_invoice = invoices.group_by("invoice_id").aggregate(
+        invoice_rows=lambda t: t.count(), invoice_currency=lambda t: t.currency.max()
+    )
+    parts = []
+    for table in tables:
+        rows = ctx.raw[table]
+        amount = rows.amount if "amount" in rows.columns else ibis.null("string")
+        parts.append(rows.select(source=ibis.literal(table), invoice_id=rows.invoice_id, amount=amount))
+    references = parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
+    joined = references.left_join(per_invoice, "invoice_id")
+    return joined.select(
+        "source",
+        "invoice_id",
+        "amount",
+        "invoice_rows",
+        invoice_currency=joined.invoice_currency.fill_null(ctx.reporting_currency),
+    )
+
+
+def _unknown_invoice(rows: ir.Table, ctx: Context) -> ir.BooleanValue:
+    """An invoice reference (of :func:`_invoice_references`) to no invoice: :func:`_orphans` on ``invoice_id``."""
+    return rows.invoice_id.notnull() & rows.invoice_rows.isnull()
+
+
+def _finer_than_invoice_currency(rows: ir.Table, ctx: Context) -> ir.BooleanValue:
+    """An amount (of :func:`_invoice_references`) with more decimals than its invoice's currency allows: the rows
+    :func:`_reduction_decimals` returns."""
+    return _decimals(rows.amount) > _minor_digits(rows.invoice_currency)
+
+
+#: relations several set checks are counted over together (:attr:`SetCheck.shared`), by name: each is given the
+#: tables of the checks that run and returns their rows with a ``source`` column naming the table
+SHARED: dict[str, Callable[[Context, Iterable[str]], ir.Table]] = {"invoice_references": _invoice_references}
+
+
 def _over_applied_amounts(ctx: Context) -> ir.Table:
     """Invoices whose payments and balance-reducing adjustments exceed their amount: ``invoice_id``, ``amount``,
     ``applied``. Amounts only: the invoice's currency (text) in an aggregate over every invoice is state DuckDB
@@ -559,6 +608,7 @@ SET_CHECKS: list[SetCheck] = [
         table="payments",
         column="invoice_id",
         needs=("invoices",),
+        shared=("invoice_references", _unknown_invoice),
         noun="payment",
         rule="Every payment is applied to an invoice that exists in invoices.",
         problem="{rows} for an invoice_id that is not in invoices",
@@ -571,6 +621,7 @@ SET_CHECKS: list[SetCheck] = [
         table="adjustments",
         column="invoice_id",
         needs=("invoices",),
+        shared=("invoice_references", _unknown_invoice),
         noun="adjustment",
         rule="Every adjustment (credit note, discount, write-off, recovery) belongs to an invoice in invoices.",
         problem="{rows} for an invoice_id that is not in invoices",
@@ -607,6 +658,7 @@ SET_CHECKS: list[SetCheck] = [
         table="disputes",
         column="invoice_id",
         needs=("invoices",),
+        shared=("invoice_references", _unknown_invoice),
         noun="dispute",
         rule="Every dispute is raised against an invoice that exists in invoices.",
         problem="{rows} for an invoice_id that is not in invoices",
@@ -710,6 +762,7 @@ SET_CHECKS: list[SetCheck] = [
         table="payments",
         column="amount",
         needs=("invoices",),
+        shared=("invoice_references", _finer_than_invoice_currency),
         rule="A payment is in its invoice's currency and has at most that currency's decimals.",
         problem="{rows} where amount has more decimals than the invoice's currency allows",
         hint="round amount to the currency's smallest unit in {file} (e.g. cents; whole yen for JPY)",
@@ -721,6 +774,7 @@ SET_CHECKS: list[SetCheck] = [
         table="adjustments",
         column="amount",
         needs=("invoices",),
+        shared=("invoice_references", _finer_than_invoice_currency),
         rule="An adjustment is in its invoice's currency and has at most that currency's decimals.",
         problem="{rows} where amount has more decimals than the invoice's currency allows",
         hint="round amount to the currency's smallest unit in {file} (e.g. cents; whole yen for JPY)",
@@ -732,6 +786,7 @@ SET_CHECKS: list[SetCheck] = [
         table="disputes",
         column="amount",
         needs=("invoices",),
+        shared=("invoice_references", _finer_than_invoice_currency),
         rule="A disputed amount is in its invoice's currency and has at most that currency's decimals.",
         problem="{rows} where amount has more decimals than the invoice's currency allows",
         hint="round amount to the currency's smallest unit in {file} (e.g. cents; whole yen for JPY)",
@@ -839,19 +894,44 @@ def run_checks(
                 outcome.failures.append(
                     _failure(check, count, _fetch(sample), files, ctx, "row", check.example or row_keys(table)[0])
                 )
-    for set_check in set_checks:
-        if not _runnable(set_check, ctx, outcome):
-            continue
+    runnable_sets = [c for c in set_checks if _runnable(c, ctx, outcome)]
+    shared_counts = _shared_counts(ctx, runnable_sets)
+    for position, set_check in enumerate(runnable_sets):
         items = set_check.items(ctx)
         outcome.checks_run += 1
-        to_count = items if set_check.counted is None else set_check.counted(ctx)
-        count = int(to_count.count().to_pyarrow().as_py() or 0)
+        if position in shared_counts:
+            count = shared_counts[position]
+        else:
+            to_count = items if set_check.counted is None else set_check.counted(ctx)
+            count = int(to_count.count().to_pyarrow().as_py() or 0)
         if count:
             sample = _fetch(items.order_by(list(set_check.order_by)).limit(sample_rows))
             outcome.failures.append(
                 _failure(set_check, count, sample, files, ctx, set_check.noun, set_check.example or set_check.column)
             )
     return outcome
+
+
+def _shared_counts(ctx: Context, checks: list[SetCheck]) -> dict[int, int]:
+    """The offending items of the ``checks`` that share a relation (:attr:`SetCheck.shared`), by position in
+    ``checks``: one aggregate per relation over the tables of those checks."""
+    by_relation: dict[str, list[tuple[int, str, Condition]]] = {}
+    for position, check in enumerate(checks):
+        if check.shared is not None:
+            relation, condition = check.shared
+            by_relation.setdefault(relation, []).append((position, check.table, condition))
+    counts: dict[int, int] = {}
+    for relation, shared in by_relation.items():
+        rows = SHARED[relation](ctx, list(dict.fromkeys(table for _, table, _ in shared)))
+        # each condition once per row, summed per table — not once per check: the orphan condition serves the
+        # orphan checks of all three tables
+        conditions = list(dict.fromkeys(condition for _, _, condition in shared))
+        measures = {f"c{i}": condition(rows, ctx).fill_null(False).sum() for i, condition in enumerate(conditions)}
+        found = rows.group_by("source").aggregate(**measures).to_pyarrow().to_pylist()
+        by_table = {row["source"]: row for row in found}
+        for position, table, condition in shared:
+            counts[position] = int(by_table.get(table, {}).get(f"c{conditions.index(condition)}") or 0)
+    return counts
 
 
 def _runnable(check: RowCheck | SetCheck, ctx: Context, outcome: Outcome) -> bool:
