@@ -25,6 +25,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from collections_mi.config.params import load_params
 from collections_mi.sources.ledger import open_ledger
@@ -66,6 +68,82 @@ def test_duckdb_text_view_trims_like_python() -> None:
     import ibis
 
     assert_text_view_trims_like_python(ibis.duckdb.connect())
+
+
+#: amounts as written, for the decimals check: significant decimals 0-3 and beyond, trailing zeros, no point, a point
+#: at either end, not numbers at all
+DECIMAL_CASES = [
+    "1.5",
+    "1.50",
+    "1.500",
+    "1.005",
+    "-0.001",
+    "100",
+    "1.",
+    ".5",
+    "1e-5",
+    "abc.def",
+    "1.2.3",
+    "0.000",
+    "12345.678900",
+    "7.0000000001",
+    "-12.340",
+    "",
+    "5.10x",
+]
+
+
+def significant_decimals(text: str) -> int:
+    """The oracle: decimals of a plain number written -?digits.digits, trailing zeros not counted; 0 otherwise."""
+    whole, point, fraction = text.partition(".")
+    digits = whole[1:] if whole.startswith("-") else whole
+    if not (point and digits.isdigit() and fraction.isdigit()):
+        return 0
+    return len(fraction.rstrip("0"))
+
+
+def assert_decimals_counted_like_python(backend) -> None:
+    """``more_decimals_than`` (validation's money_decimals and precision checks) on ``backend``."""
+    import ibis
+
+    from collections_mi.validation.cross_table import more_decimals_than
+
+    cells = ibis.memtable({"i": list(range(len(DECIMAL_CASES))), "x": DECIMAL_CASES})
+    flags = {f"over{n}": more_decimals_than(cells.x, n) for n in range(4)}
+    got = backend.to_pyarrow(cells.select("i", **flags).order_by("i")).to_pylist()
+    assert [[row[f"over{n}"] for n in range(4)] for row in got] == [
+        [significant_decimals(c) > n for n in range(4)] for c in DECIMAL_CASES
+    ]
+
+
+def test_duckdb_counts_decimals_like_python() -> None:
+    import ibis
+
+    assert_decimals_counted_like_python(ibis.duckdb.connect())
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.text(alphabet="0123456789.-e ", max_size=12), min_size=1, max_size=40), st.integers(0, 6))
+def test_decimals_shortcut_agrees_with_the_regular_expression(texts: list[str], allowed: int) -> None:
+    """The length shortcut settles a text only where no more decimals can be significant: on any text it agrees
+    with the regular expression alone and with the oracle."""
+    import ibis
+
+    from collections_mi.validation.cross_table import _decimals, more_decimals_than
+
+    cells = ibis.memtable({"i": list(range(len(texts))), "x": texts})
+    got = (
+        ibis.duckdb.connect()
+        .to_pyarrow(
+            cells.select(
+                "i", fast=more_decimals_than(cells.x, allowed), regex=(_decimals(cells.x) > allowed).fill_null(False)
+            ).order_by("i")
+        )
+        .to_pylist()
+    )
+    assert [(row["fast"], row["regex"]) for row in got] == [
+        (significant_decimals(t) > allowed, significant_decimals(t) > allowed) for t in texts
+    ]
 
 
 # ------------------------------------------------------------------------------------------------------ Postgres
@@ -112,9 +190,11 @@ def test_postgres_is_identical_to_duckdb(postgres, duckdb_reference: Path, tmp_p
 PARITY_CASES = [
     "01_duplicate_invoice_id",
     "04_orphan_payment",
+    "05_orphan_adjustment",
     "07_over_application_by_payment",
     "09_negative_invoice_amount",
     "11_too_many_decimals_usd",
+    "12_too_many_decimals_jpy",
     "13_due_date_before_invoice_date",
     "15_date_in_another_layout",
     "16_unknown_currency",
@@ -220,6 +300,7 @@ def test_spark_text_view_trims_like_python(spark) -> None:
     import ibis
 
     assert_text_view_trims_like_python(ibis.pyspark.connect(spark))
+    assert_decimals_counted_like_python(ibis.pyspark.connect(spark))
 
 
 @pytest.mark.xdist_group("spark")
