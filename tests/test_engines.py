@@ -70,6 +70,20 @@ def test_duckdb_text_view_trims_like_python() -> None:
     assert_text_view_trims_like_python(ibis.duckdb.connect())
 
 
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.text(alphabet=" \t\n\r\x0b\x0c\x01\x1f!vfé\u00a0€", max_size=6), min_size=1, max_size=30))
+def test_text_view_trims_any_text_like_python(texts: list[str]) -> None:
+    """The trimmed text view, on any text: exactly the six whitespace characters go from either end (not other
+    control characters, not a no-break space, not the letters v and f), and empty text is null."""
+    import ibis
+
+    from collections_mi.sources.typed_views import as_text
+
+    cells = ibis.memtable({"i": list(range(len(texts))), "x": texts})
+    got = ibis.duckdb.connect().to_pyarrow(cells.select("i", x=as_text(cells.x)).order_by("i")).column("x")
+    assert got.to_pylist() == [t.strip(" \t\n\r\x0b\x0c") or None for t in texts]
+
+
 #: amounts as written, for the decimals check: significant decimals 0-3 and beyond, trailing zeros, no point, a point
 #: at either end, not numbers at all
 DECIMAL_CASES = [
