@@ -392,6 +392,51 @@ def _rows(draw_size: int) -> Any:
     )
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from([("JPY", 0), ("USD", 2), ("BHD", 3)]),
+    st.lists(
+        st.one_of(
+            st.none(),
+            # mostly money already to the unit (no rounding needed), some finer, some at the 13 digits' edge
+            st.builds(lambda n, places: Decimal(n).scaleb(-places), st.integers(-(10**15), 10**15), st.integers(0, 3)),
+            st.builds(lambda n, places: Decimal(n).scaleb(-places), st.integers(-(10**8), 10**8), st.integers(0, 6)),
+            st.sampled_from([Decimal("-0"), Decimal("-0.00"), Decimal("0.000"), Decimal("9999999999999.99")]),
+        ),
+        max_size=12,
+    ),
+    st.booleans(),
+)
+def test_money_texts_in_arrow_are_rounded_money(unit: tuple[str, int], values: list[Any], trailing: bool) -> None:
+    """Money held at rest (its exact text, trailing zeros dropped or kept) rounded in Arrow: each text is
+    rounded_money's, whether the column needs no rounding (only padding) or some; a column with a text Arrow cannot
+    round (past 13 digits before the point) is left to Python (None)."""
+    import pyarrow as pa
+
+    from collections_mi.core.values import decimal_text
+    from collections_mi.outputs.excel import _money_texts, rounded_money
+
+    currency, digits = unit
+    texts = [None if v is None else (format(v, "f") if trailing else decimal_text(v)) for v in values]
+    got = _money_texts(pa.array(texts, pa.string()), digits)
+    if any(v is not None and abs(v) >= 10**13 for v in values):
+        assert got is None
+        return
+    assert got is not None
+    assert got.to_pylist() == [None if v is None else str(rounded_money(v, currency)) for v in values]
+
+
+def test_money_texts_as_written_otherwise() -> None:
+    """Texts the pack does not hold but Arrow rounds all the same: a leading zero, a point without decimals."""
+    import pyarrow as pa
+
+    from collections_mi.outputs.excel import _money_texts
+
+    texts = pa.array(["007.5", "12.", "-0.000", "0.5"])
+    assert _money_texts(texts, 2).to_pylist() == ["7.50", "12.00", "0.00", "0.50"]
+    assert _money_texts(pa.array(["007.5"]), 2).to_pylist() == ["7.50"]  # with no text to round beside it
+
+
 def _table_xml(columns: list[Any], currency: str, block_rows: int) -> str:
     """The sheet XML of one table written by write_table (a constant-memory workbook in memory)."""
     import io

@@ -47,7 +47,7 @@ from collections_mi.presentation.labels import (
     value_label,
 )
 from collections_mi.store.history import HeldTable, TablesAtRest, held_table, python_values
-from collections_mi.store.results import joined_texts
+from collections_mi.store.results import write_joined
 
 CONTENTS = "Contents"
 KPI_SHEET = "KPIs"
@@ -635,11 +635,27 @@ def _number_cells(texts: pa.Array) -> Cells:
     return Cells(len(texts), _first_present_row(texts), None, xml)
 
 
+def _unrounded_money(digits: int) -> str:
+    """Money text :func:`_money_texts` need not round: at most ``digits`` decimals, no leading zero, at most 13
+    digits before the point (a subset of :data:`_PLAIN_MONEY`)."""
+    return r"^-?(0|[1-9]\d{0,12})" + (rf"(\.\d{{1,{digits}}})?$" if digits else "$")
+
+
 def _money_texts(texts: pa.Array, digits: int) -> pa.Array | None:
     """Money's exact texts rounded half-up to ``digits`` decimals, as :func:`rounded_money` spells them
     (``1234.50``, a zero without a sign), computed in Arrow; None if a text is not a plain decimal of at most 13
     digits before the point (then Python rounds the column). The rounding reads the first ``digits`` + 1 decimals:
-    half-up is decided by that digit alone, away from zero."""
+    half-up is decided by that digit alone, away from zero. A column whose every text has at most ``digits``
+    decimals (most do: sums of amounts to the cent, held without trailing zeros) needs no rounding: its decimals
+    are only padded with zeros, and a negative zero loses its sign."""
+    if pc.all(pc.match_substring_regex(texts, _unrounded_money(digits))).as_py() in (True, None):
+        unsigned = pc.if_else(pc.match_substring_regex(texts, r"^-0(\.0*)?$"), pc.utf8_ltrim(texts, "-"), texts)
+        if not digits:
+            return unsigned
+        parts = pc.extract_regex(unsigned, r"^(?P<whole>-?\d+)\.?(?P<fraction>\d*)$")
+        return _join(
+            pc.struct_field(parts, "whole"), ".", pc.utf8_rpad(pc.struct_field(parts, "fraction"), digits, "0")
+        )
     if pc.all(pc.match_substring_regex(texts, _PLAIN_MONEY)).as_py() not in (True, None):
         return None
     negative = pc.starts_with(texts, "-")
@@ -803,7 +819,7 @@ def write_rows(
         found = np.flatnonzero(filled.to_numpy(zero_copy_only=False))
         if len(found):
             last = first + int(found[-1])
-            sheet.fh.write(joined_texts(_join('<row r="', numbers, '">', bodies, "</row>").filter(filled)))
+            write_joined(sheet.fh, _join('<row r="', numbers, '">', bodies, "</row>").filter(filled))
         first += rows
     if last is not None:
         sheet._check_dimensions(last, 0, ignore_col=True)  # the dimension (A1:…) covers the last row holding a cell
