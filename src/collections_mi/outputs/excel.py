@@ -298,6 +298,8 @@ def column_cells(
             if value is None
             else (labels[value] if value in labels else labels.setdefault(value, value_label(column, value)))
             if type(value) is str
+            else float(value)  # a number among texts (the forecast's weeks beside "not forecast"), as cell_value
+            if type(value) is int
             else cell_value(plan, column, value, row_currency)
             for value, row_currency in zip(values, currencies)
         ]
