@@ -618,6 +618,33 @@ def test_optional_tables_are_checked(ledger: BadLedger) -> None:
     ]
 
 
+def test_an_exports_own_columns_named_like_a_checks_never_stand_in_for_them(ledger: BadLedger) -> None:
+    """Extra columns are carried through: a payments export with its own invoice_currency and an agency
+    collections export with its own placed_date change nothing — the decimals are held to the invoice's currency
+    (P3 pays I7, in EUR, not the KWD the export says) and a collection is compared with the placement's date; the
+    count and the rows listed agree."""
+    header, rows = ledger.rows("payments")
+    for row in rows:
+        row["invoice_currency"] = "KWD" if row["payment_id"] == "P3" else "JPY"
+    rows[0]["amount"] = "400.50"  # USD: fine, though its own column says JPY
+    ledger.write("payments", [*header, "invoice_currency"], rows)
+    ledger.set("payments", "P3", "amount", "200.005")  # EUR: too many, though its own column says KWD
+    for name in ("agencies", "agency_placements"):
+        (ledger.folder / f"{name}.csv").write_text(OPTIONAL_TABLES[name], encoding="utf-8")
+    collections = OPTIONAL_TABLES["agency_collections"].splitlines()
+    text = "\n".join([collections[0] + ",placed_date"] + [line + ",2000-01-01" for line in collections[1:]])
+    (ledger.folder / "agency_collections.csv").write_text(text + "\n", encoding="utf-8")
+    report = ledger.validate()
+    decimals = failure_of(report, "money_decimals", "payments")
+    assert (decimals.failing_count, [row["payment_id"] for row in decimals.sample]) == (1, ["P3"])
+    assert decimals.sample[0]["currency"] == "EUR"
+    early = failure_of(report, "collection_before_placement")
+    assert early.failing_count == 1
+    assert early.sample == [
+        {"collection_id": "K2", "placement_id": "PL2", "placed_date": "2026-07-01", "collection_date": "2026-06-15"}
+    ]
+
+
 # --------------------------------------------------------------------------------------------------- suites
 
 

@@ -11,6 +11,7 @@ exact. Numbers, dates and booleans are never touched: a negative amount stays th
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import itertools
@@ -210,9 +211,10 @@ def write_held_table(table: HeldTable, path: Path) -> dict[str, str]:
 def write_joined(handle: TextIO, texts: pa.Array, separator: str = "", end: str = "") -> None:
     """Write every text of ``texts`` (none missing) one after another, ``separator`` between them, then ``end``, to
     ``handle`` (a UTF-8 text file) as the bytes Arrow joined them into: no Python string of the block is made and
-    encoded again (at 10M invoices the workbook's rows are 1.3 GB of XML). Newlines are written as they are, as a
-    file opened with ``newline=""`` writes them."""
-    if handle.encoding.replace("-", "").lower() != "utf8":
+    encoded again (at 10M invoices the workbook's rows are 1.3 GB of XML). Newlines are written as they are — the
+    same bytes wherever the file was opened with ``newline=""`` (tables/*.csv), or where ``\n`` is the line
+    separator (XlsxWriter's row files, which it reads back in universal-newline mode anyway)."""
+    if codecs.lookup(handle.encoding).name != "utf-8":
         raise ValueError(f"write_joined writes UTF-8, not {handle.encoding}")
     handle.flush()  # what the text layer holds goes first
     if len(texts):

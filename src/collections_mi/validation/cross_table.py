@@ -548,7 +548,8 @@ def _over_applied(ctx: Context) -> ir.Table:
 def _collections_before_placement(ctx: Context) -> ir.Table:
     placements = ctx.typed["agency_placements"]
     placed = placements.group_by("placement_id").aggregate(placed_date=placements.placed_date.min())
-    rows = ctx.typed["agency_collections"].join(placed, "placement_id")
+    collections = ctx.typed["agency_collections"].select("collection_id", "placement_id", "collection_date")
+    rows = collections.join(placed, "placement_id")  # not the export's own columns: one may be named placed_date
     rows = rows.filter(rows.collection_date < rows.placed_date)
     return rows.select("collection_id", "placement_id", "placed_date", "collection_date")
 
@@ -569,7 +570,9 @@ def _reduction_decimals(table: str) -> Callable[[Context], ir.Table]:
         invoices = ctx.raw["invoices"]
         invoices = invoices.select("invoice_id", currency=_invoice_currency(invoices, ctx.reporting_currency))
         currency = invoices.group_by("invoice_id").aggregate(invoice_currency=invoices.currency.max())
-        rows = ctx.raw[table].left_join(currency, "invoice_id")
+        # only the columns shown: a column of the export's own named like the invoices' (invoice_currency) would
+        # otherwise stand in for theirs after the join
+        rows = ctx.raw[table].select(row_keys(table)[0], "invoice_id", "amount").left_join(currency, "invoice_id")
         rows = rows.mutate(currency=rows.invoice_currency.fill_null(ctx.reporting_currency))
         rows = rows.mutate(max_decimals=_minor_digits(rows.currency))
         rows = rows.filter(more_decimals_than(rows.amount, rows.max_decimals))
