@@ -68,6 +68,72 @@ def duckdb_file_from_csv(folder: Path, database: Path, schema: str, names: dict[
     return database
 
 
+#: an export's own columns named like columns the metrics derive or join in (the Book's spans and open items, the
+#: customers' attributes, the invoices' currency, the agencies' names): the pack must read the contract's, never these
+CLASHING_EXTRAS = {
+    "invoices": ["closed_on", "as_of", "rate", "segment", "name", "collector", "region", "last_payment",
+                 "open_dispute", "open_balance", "first_write_off", "reduced"],
+    "payments": ["currency", "customer_id", "invoice_date", "due_date"],
+    "adjustments": ["currency", "invoice_date", "customer_id"],
+    "disputes": ["customer_id", "currency", "due_date", "open_balance", "as_of"],
+    "promises": ["owner", "collector", "currency"],
+    "unapplied_cash": ["as_of", "rate"],
+    "agency_placements": ["agency", "strategy", "collected", "agency_name", "first_collection", "collections"],
+}  # fmt: skip
+
+
+def test_an_exports_own_columns_never_stand_in_for_the_contracts(
+    demo_ledger_parquet: Path,
+    duckdb_reference: Path,  # noqa: F811 - the fixture imported from engines
+    tmp_path: Path,
+) -> None:
+    """The contract lets a ledger carry columns it does not name (data-contract.md §1: carried through). Each
+    table here carries text columns named like what the metrics join or derive (a payment's own currency and
+    customer, an invoice's own segment, closed_on or rate, a placement's agency…): every KPI and table is the
+    reference's, byte for byte; an own column read on purpose (the loans' segment) is still read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    for path in demo_ledger_parquet.glob("*.parquet"):
+        table = pq.read_table(path)
+        for column in CLASHING_EXTRAS.get(path.stem, []):
+            if column not in table.column_names:
+                values = "2000-01-01" if column.endswith(("_on", "_date", "as_of")) else "JPY"
+                table = table.append_column(column, pa.array([values] * table.num_rows, pa.string()))
+        pq.write_table(table, ledger / path.name)
+    params = write_params(tmp_path, ledger)
+    out = compute_results(params, tmp_path / "out")
+    assert_same_results(duckdb_reference, out)
+    # own columns the metrics read on purpose stay: the demo's loans carry their segment (the watch list by segment)
+    assert len((out / "tables" / "watchlist_by_segment.csv").read_text(encoding="utf-8").splitlines()) > 1
+
+
+def test_agency_collections_fee_amount_is_read_when_the_export_has_it(
+    demo_ledger_parquet: Path, tmp_path: Path
+) -> None:
+    """agency_collections.fee_amount — the fee the agency charged, a column of the export's own (the contract does
+    not name it) that metrics.agency.fee_reconciliation reads when present — is still read: the reconciliation lists
+    it beside the fee computed, collection by collection."""
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    for path in demo_ledger_parquet.glob("*.parquet"):
+        table = pq.read_table(path)
+        if path.stem == "agency_collections":
+            table = table.append_column("fee_amount", pa.array(["1.25"] * table.num_rows, pa.string()))
+        pq.write_table(table, ledger / path.name)
+    out = compute_results(write_params(tmp_path, ledger), tmp_path / "out")
+    with (out / "tables" / "agency_fee_reconciliation.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and {row["fee_charged"] for row in rows} == {"1.25"}
+
+
 def test_files_csv_is_identical_to_parquet(demo_ledger: Path, duckdb_reference: Path, tmp_path: Path) -> None:  # noqa: F811 - the fixture imported from engines
     """``source.kind: files`` on the CSV export of the same ledger: text parsed into the contract types."""
     params = write_params(tmp_path, demo_ledger)

@@ -182,8 +182,26 @@ class Book:
         return each()
 
 
+#: tables whose columns beyond the contract the metrics read on purpose: the customers (joined only by the columns
+#: a query names), the loans (an export's segment: the watch list by segment) and the agency collections (an
+#: export's fee_amount: the fee reconciliation)
+_OWN_COLUMNS_READ = frozenset({"customers", "loans", "agency_collections"})
+
+
 def _tables_of(source: Ledger | Tables) -> Tables:
-    return source.typed if isinstance(source, Ledger) else source
+    """The contract tables the Book holds: each (but :data:`_OWN_COLUMNS_READ`) with its contract columns only. The
+    contract lets an export carry more columns (carried through for filters), but one named like a column a query
+    joins in or derives — a payment's own currency or customer_id, an invoice's own segment, rate or closed_on —
+    would stand in for it after the join (Ibis keeps the left table's column under the name)."""
+    tables = source.typed if isinstance(source, Ledger) else source
+    return {name: _contract_columns(name, table) for name, table in tables.items()}
+
+
+def _contract_columns(name: str, table: ir.Table) -> ir.Table:
+    if name in _OWN_COLUMNS_READ or name not in TABLES:
+        return table
+    wanted = [column.name for column in TABLES[name].columns if column.name in table.columns]
+    return table if list(table.columns) == wanted else table.select(*wanted)
 
 
 def book_of(source: Ledger | Tables, params: Params, *, shape: LedgerShape | None = None) -> Book:
