@@ -645,6 +645,22 @@ def test_an_exports_own_columns_named_like_a_checks_never_stand_in_for_them(ledg
     ]
 
 
+def test_an_agencys_fee_amount_must_be_a_plain_amount(ledger: BadLedger) -> None:
+    """agency_collections.fee_amount, the export's own column the fee reconciliation reads, is checked when present:
+    written with a decimal comma it is a data problem named as such (not a fault in the compute); an empty one is
+    no fee charged."""
+    for name in ("agencies", "agency_placements"):
+        (ledger.folder / f"{name}.csv").write_text(OPTIONAL_TABLES[name], encoding="utf-8")
+    lines = OPTIONAL_TABLES["agency_collections"].splitlines()
+    fees = {"K1": '"1,25"', "K2": "2.50", "K3": ""}
+    text = "\n".join([lines[0] + ",fee_amount"] + [line + "," + fees[line.split(",")[0]] for line in lines[1:]])
+    (ledger.folder / "agency_collections.csv").write_text(text + "\n", encoding="utf-8")
+    failure = failure_of(ledger.validate(), "money_format", "agency_collections")
+    assert (failure.column, failure.failing_count) == ("fee_amount", 1)
+    assert failure.sample == [{"collection_id": "K1", "fee_amount": "1,25"}]
+    assert "as 1234.56" in failure.hint and "agency_collections.csv" in failure.hint
+
+
 # --------------------------------------------------------------------------------------------------- suites
 
 

@@ -438,6 +438,37 @@ ROW_CHECKS += [
 ]
 
 
+#: columns the contract does not name that the metrics read when an export has them, and how they must be written
+#: (read as written: outside source.csv's dialect, which applies to the contract's columns)
+OWN_AMOUNT_COLUMNS = [("agency_collections", "fee_amount")]
+
+
+def _own_amount_format(table: str, column: str) -> RowCheck:
+    """An amount in a column of the export's own that the metrics read (the fee an agency charged): a plain
+    number, so the fee reconciliation can read it exactly. Read in the typed view, which carries the export's own
+    columns as their text (the raw view the screen counts holds only the contract's)."""
+    return RowCheck(
+        id="money_format",
+        table=table,
+        column=column,
+        rule=f"{column} (read when present; the contract does not name it) is a plain amount: digits, a point for "
+        "the decimals (1234.56).",
+        problem="{rows} where " + column + " is not a plain amount",
+        hint=f"write {column} in {{file}} as 1234.56 — no thousands separator, currency sign or decimal comma (it "
+        "is read as written, outside source.csv's dialect) — or leave the column out",
+        where=lambda t, ctx: (
+            t[column].notnull() & ~t[column].cast("string").re_search(_PLAIN_NUMBER)
+            if column in t.columns
+            else _never(t, table)
+        ),
+        show=(column,),
+        example=column,
+    )
+
+
+ROW_CHECKS += [_own_amount_format(table, column) for table, column in OWN_AMOUNT_COLUMNS]
+
+
 def type_error_check(table: str, column: str, column_type: str) -> RowCheck:
     """Values present in the source that the engine cannot read as the contract type (they would become empty)."""
     engine_type = ENGINE_TYPES[column_type]  # type: ignore[index]
