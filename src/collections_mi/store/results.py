@@ -218,13 +218,9 @@ def write_joined(handle: TextIO, texts: pa.Array, separator: str = "", end: str 
         raise ValueError(f"write_joined writes UTF-8, not {handle.encoding}")
     handle.flush()  # what the text layer holds goes first
     if len(texts):
-        handle.buffer.write(_joined(texts, separator).as_buffer())
+        whole = pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts)
+        handle.buffer.write(pc.binary_join(whole, separator)[0].as_buffer())
     handle.buffer.write(end.encode("utf-8"))
-
-
-def _joined(texts: pa.Array, separator: str) -> pa.StringScalar:
-    whole = pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts)
-    return pc.binary_join(whole, separator)[0]
 
 
 def write_results(

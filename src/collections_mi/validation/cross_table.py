@@ -501,12 +501,13 @@ def type_error_checks(skip: Iterable[tuple[str, str]] = ()) -> list[RowCheck]:
 # ----------------------------------------------------------------------------------------------- set checks
 
 
-def _invoice_references(ctx: Context, tables: Iterable[str]) -> ir.Table:
+def _invoice_references(ctx: Context, tables: Iterable[str], keyed: bool = False) -> ir.Table:
     """The rows of ``tables`` (payments, adjustments, disputes: each names an invoice) in one relation, each with
     its invoice's currency: ``source`` (the table), ``invoice_id``, ``amount`` (raw text; null where the table has
     none), ``invoice_rows`` (null: no such invoice) and ``invoice_currency`` (the reporting currency where the
-    invoice has none or is missing). One join against the invoices for their orphan and decimals checks together,
-    instead of one per check. Raw views throughout: an id is a string column, the same text in the typed view."""
+    invoice has none or is missing); ``keyed``: with each row's own key as ``key`` (a failing check's sample lists
+    it). One join against the invoices for their orphan and decimals checks together, instead of one per check.
+    Raw views throughout: an id is a string column, the same text in the typed view."""
     invoices = ctx.raw["invoices"]
     invoices = invoices.select("invoice_id", currency=_invoice_currency(invoices, ctx.reporting_currency))
     per_invoice = invoices.group_by("invoice_id").aggregate(
@@ -516,11 +517,13 @@ def _invoice_references(ctx: Context, tables: Iterable[str]) -> ir.Table:
     for table in tables:
         rows = ctx.raw[table]
         amount = rows.amount if "amount" in rows.columns else ibis.null("string")
-        parts.append(rows.select(source=ibis.literal(table), invoice_id=rows.invoice_id, amount=amount))
+        key = {"key": rows[row_keys(table)[0]]} if keyed else {}
+        parts.append(rows.select(source=ibis.literal(table), **key, invoice_id=rows.invoice_id, amount=amount))
     references = parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
     joined = references.left_join(per_invoice, "invoice_id")
     return joined.select(
         "source",
+        *(["key"] if keyed else []),
         "invoice_id",
         "amount",
         "invoice_rows",
@@ -586,28 +589,20 @@ def _collections_before_placement(ctx: Context) -> ir.Table:
 
 
 def _reduction_decimals(table: str) -> Callable[[Context], ir.Table]:
-    """payments / adjustments / disputes: amount decimals against the currency of the invoice they apply to."""
+    """payments / adjustments / disputes: amounts with more decimals than the currency of the invoice they apply to
+    allows — the rows the shared count finds (:func:`_finer_than_invoice_currency` over the same relation), each
+    with its key; none where the table has no amount (disputes.amount is optional)."""
 
     def items(ctx: Context) -> ir.Table:
-        if "amount" not in ctx.raw[table].columns:  # disputes.amount is optional: nothing to check
-            rows = ctx.raw[table]
-            return rows.filter(_never(rows, table)).select(
-                row_keys(table)[0],
-                "invoice_id",
-                amount=ibis.null("string"),
-                currency=ibis.null("string"),
-                max_decimals=ibis.null("int64"),
-            )
-        invoices = ctx.raw["invoices"]
-        invoices = invoices.select("invoice_id", currency=_invoice_currency(invoices, ctx.reporting_currency))
-        currency = invoices.group_by("invoice_id").aggregate(invoice_currency=invoices.currency.max())
-        # only the columns shown: a column of the export's own named like the invoices' (invoice_currency) would
-        # otherwise stand in for theirs after the join
-        rows = ctx.raw[table].select(row_keys(table)[0], "invoice_id", "amount").left_join(currency, "invoice_id")
-        rows = rows.mutate(currency=rows.invoice_currency.fill_null(ctx.reporting_currency))
-        rows = rows.mutate(max_decimals=_minor_digits(rows.currency))
-        rows = rows.filter(more_decimals_than(rows.amount, rows.max_decimals))
-        return rows.select(row_keys(table)[0], "invoice_id", "amount", "currency", "max_decimals")
+        rows = _invoice_references(ctx, [table], keyed=True)
+        rows = rows.filter(_finer_than_invoice_currency(rows, ctx))
+        return rows.select(
+            rows.key.name(row_keys(table)[0]),
+            "invoice_id",
+            "amount",
+            currency=rows.invoice_currency,
+            max_decimals=_minor_digits(rows.invoice_currency),
+        )
 
     return items
 
