@@ -16,10 +16,11 @@ tables inline in each query): the values are the same.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
@@ -30,7 +31,13 @@ import pyarrow.compute as pc
 from collections_mi.config.params import Params
 from collections_mi.core.contract import TABLES
 from collections_mi.core.errors import SourceError
-from collections_mi.metrics.derived import daily_reductions, invoice_spans, settled_invoices, with_invoice_defaults
+from collections_mi.metrics.derived import (
+    daily_reductions,
+    in_slice,
+    invoice_spans,
+    settled_invoices,
+    with_invoice_defaults,
+)
 from collections_mi.metrics.fx import (
     EngineRates,
     FxRates,
@@ -44,6 +51,12 @@ from collections_mi.sources.ledger import Ledger, rows_in_any_order
 
 #: contract table name → table (the typed views of a ledger, or tables materialised from them)
 Tables = Mapping[str, ir.Table]
+
+#: invoices per slice when :func:`open_book` builds the derived tables in slices (DuckDB only): each query's joins and
+#: aggregates then hold one slice's invoices whatever the ledger's size. Over 100M invoices at once, the spans' query
+#: asked DuckDB for a 512 MiB block in one piece at a 4GB limit and stopped, out of memory, after spilling 25 GB.
+#: Up to this many invoices the tables are built in one query, as before.
+INVOICES_PER_SLICE = 10_000_000
 
 #: the contract tables every Book has (data-contract.md: required); the others are None when the ledger lacks them
 REQUIRED_TABLES = tuple(name for name, spec in TABLES.items() if spec.required)
@@ -246,18 +259,61 @@ def book_of(source: Ledger | Tables, params: Params, *, shape: LedgerShape | Non
 
 
 @contextmanager
-def open_book(source: Ledger | Tables, params: Params, *, shape: LedgerShape | None = None) -> Iterator[Book]:
+def open_book(
+    source: Ledger | Tables,
+    params: Params,
+    *,
+    shape: LedgerShape | None = None,
+    invoices_per_slice: int = INVOICES_PER_SLICE,
+) -> Iterator[Book]:
     """The Book of ``source`` as of ``params.as_of`` with its derived tables materialised once (temporary tables in
-    the engine), released on exit (now, not when the interpreter exits)."""
+    the engine), released on exit (now, not when the interpreter exits). On DuckDB, a ledger of more than
+    ``invoices_per_slice`` invoices has its spans and settlements built one slice of invoices at a time
+    (:func:`slice_count`); the tables are the same."""
     with ExitStack() as cached:
         source_tables = _tables_of(source)
         with rows_in_any_order(source_tables):
             tables = {name: _in_engine(table, cached) for name, table in source_tables.items()}
             inline = book_of(tables, params, shape=shape)
             daily = _materialised(inline.daily_reductions, cached)
-            spans = _materialised(invoice_spans(inline.invoices, daily), cached)
-            settlements = _materialised(inline.settlements, cached)
+            slices = slice_count(
+                inline.shape.all_rows.get("invoices", 0), inline.invoices._find_backend().name, invoices_per_slice
+            )
+            spans = _materialised_in_slices(
+                lambda part: invoice_spans(part(inline.invoices), part(daily)), slices, cached
+            )
+            settlements = _materialised_in_slices(
+                lambda part: settled_invoices(
+                    part(inline.invoices),
+                    part(inline.payments),
+                    None if inline.adjustments is None else part(inline.adjustments),
+                    inline.as_of,
+                ),
+                slices,
+                cached,
+            )
         yield replace(inline, daily_reductions=daily, spans=spans, settlements=settlements)
+
+
+def slice_count(invoices: int, backend: str, invoices_per_slice: int = INVOICES_PER_SLICE) -> int:
+    """How many slices of about ``invoices_per_slice`` invoices :func:`open_book` builds the derived tables in: one
+    but on DuckDB beyond that many invoices (Postgres and Spark plan and spill large joins themselves)."""
+    if backend != "duckdb" or invoices <= invoices_per_slice:
+        return 1
+    return -(-invoices // invoices_per_slice)
+
+
+def _materialised_in_slices(
+    build: Callable[[Callable[[ir.Table], ir.Table]], ir.Table], slices: int, releases: ExitStack
+) -> ir.Table:
+    """The table ``build`` gives, materialised once: ``build`` is called with a function that narrows a table to the
+    rows of one slice of invoices (:func:`~collections_mi.metrics.derived.in_slice`), once per slice; the first
+    slice makes the temporary table and every other is inserted into it."""
+    first, *others = (build(partial(in_slice, slice_index=index, slices=slices)) for index in range(slices))
+    table = _materialised(first, releases)
+    for part in others:
+        table._find_backend().insert(cast(ops.DatabaseTable, table.op()).name, part)
+    return table
 
 
 def _in_engine(table: ir.Table, releases: ExitStack) -> ir.Table:

@@ -17,6 +17,16 @@ from collections_mi.core.contract import BALANCE_REDUCING_KINDS
 SETTLING_KINDS = ("credit_note", "discount")
 
 
+def in_slice(table: ir.Table, slice_index: int, slices: int) -> ir.Table:
+    """The rows of ``table`` whose ``invoice_id`` falls in slice ``slice_index`` of ``slices`` (0-based): slices by
+    a hash of the id, so every row of one invoice — its invoice, payments, adjustments, days — is in the same slice,
+    and the ``slices`` slices together hold every row exactly once. One slice: ``table`` itself."""
+    if slices == 1:
+        return table
+    remainder = table.invoice_id.hash() % slices  # the engine's hash is signed: a remainder can be negative
+    return table.filter((remainder + slices) % slices == slice_index)
+
+
 def with_invoice_defaults(invoices: ir.Table, reporting_currency: str) -> ir.Table:
     """Invoices as metrics read them: ``currency`` upper-cased, absent/null = the reporting currency; ``disputed``
     null = false (data-contract.md § invoices)."""
