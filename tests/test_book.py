@@ -107,9 +107,11 @@ def test_a_large_ledgers_derived_tables_built_in_slices_are_the_same_tables(demo
     with open_book(ledger, params) as whole:
         invoices = whole.shape.all_rows["invoices"]
         assert slice_count(invoices, "duckdb", 700) == 5 == -(-invoices // 700)
+        assert whole.slices == 1
         want = {name: fetch(getattr(whole, name)) for name in DERIVED}
         want_kpis = flat_kpis(compute_sections(whole, params, sections))
     with open_book(ledger, params, invoices_per_slice=700) as sliced:
+        assert sliced.slices == 5
         assert len(_temp_tables(ledger) - before) == len(ledger.typed) + 3  # inserted into, not one table per slice
         for name, frame in want.items():
             columns = sorted(frame.columns)
@@ -119,6 +121,20 @@ def test_a_large_ledgers_derived_tables_built_in_slices_are_the_same_tables(demo
             assert got.equals(frame.sort_values(key, ignore_index=True)[columns]), name
         assert flat_kpis(compute_sections(sliced, params, sections)) == want_kpis
     assert _temp_tables(ledger) == before
+
+
+def test_two_books_of_one_ledger_open_at_once_keep_their_own_sliced_tables(tiny_ledger: Path, tmp_path: Path) -> None:
+    """Ibis caches a table per expression: two Books of the same ledger would share it. The slices are inserted
+    into a table of the Book's own, so a second Book opened inside the first does not add its rows to the first's,
+    and closing it does not take the first's away."""
+    params, ledger = _opened(tmp_path, tiny_ledger)
+    with open_book(ledger, params, invoices_per_slice=3) as outer:
+        assert outer.slices > 1
+        counts = {name: getattr(outer, name).count().to_pyarrow().as_py() for name in ("spans", "settlements")}
+        with open_book(ledger, params, invoices_per_slice=3) as inner:
+            assert inner.spans.get_name() != outer.spans.get_name()
+            assert {name: getattr(outer, name).count().to_pyarrow().as_py() for name in counts} == counts
+        assert {name: getattr(outer, name).count().to_pyarrow().as_py() for name in counts} == counts
 
 
 def test_slice_count_slices_only_duckdb_ledgers_beyond_the_slice_size() -> None:

@@ -20,8 +20,9 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
+import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pandas as pd
@@ -131,6 +132,8 @@ class Book:
     #: the payments inside the promises' windows, computed once when several sections read promise statuses
     #: (:func:`~collections_mi.metrics.promises.sharing_promise_payments`); None: each query computes its own
     promise_payments_at: PromisePaymentsAt | None = None
+    #: how many slices of invoices :func:`open_book` built the derived tables in (1: in one query each)
+    slices: int = 1
 
     def summed_in_reporting_currency(self, table: ir.Table, day: str, keys: list[str], name: str) -> pd.DataFrame:
         """Σ ``amount`` of ``table`` per ``keys`` (column ``name``) in reporting currency at the closing rate of
@@ -292,7 +295,7 @@ def open_book(
                 slices,
                 cached,
             )
-        yield replace(inline, daily_reductions=daily, spans=spans, settlements=settlements)
+        yield replace(inline, daily_reductions=daily, spans=spans, settlements=settlements, slices=slices)
 
 
 def slice_count(invoices: int, backend: str, invoices_per_slice: int = INVOICES_PER_SLICE) -> int:
@@ -306,13 +309,21 @@ def slice_count(invoices: int, backend: str, invoices_per_slice: int = INVOICES_
 def _materialised_in_slices(
     build: Callable[[Callable[[ir.Table], ir.Table]], ir.Table], slices: int, releases: ExitStack
 ) -> ir.Table:
-    """The table ``build`` gives, materialised once: ``build`` is called with a function that narrows a table to the
-    rows of one slice of invoices (:func:`~collections_mi.metrics.derived.in_slice`), once per slice; the first
-    slice makes the temporary table and every other is inserted into it."""
+    """The table ``build`` gives, materialised once (released when ``releases`` closes): ``build`` is called with a
+    function that narrows a table to the rows of one slice of invoices
+    (:func:`~collections_mi.metrics.derived.in_slice`), once per slice; the first slice makes the temporary table and
+    every other is inserted into it. In slices the table is one of its own, not Ibis' cache of the expression: that
+    cache is shared by every equal expression (a second Book of the same ledger open at the same time) and must not
+    be inserted into."""
     first, *others = (build(partial(in_slice, slice_index=index, slices=slices)) for index in range(slices))
-    table = _materialised(first, releases)
+    if not others:
+        return _materialised(first, releases)
+    backend = first._find_backend()
+    name = ibis.util.gen_name("book_slices")
+    table = backend.create_table(name, first, temp=True)
+    releases.callback(backend.drop_table, name, force=True)
     for part in others:
-        table._find_backend().insert(cast(ops.DatabaseTable, table.op()).name, part)
+        backend.insert(name, part)
     return table
 
 
