@@ -214,10 +214,29 @@ def test_metrics_lets_each_sections_tables_go_and_keeps_its_kpis(held, tmp_path:
 
     params, source = _tiny_source(tmp_path)
     sections = available_sections(source.typed)
-    month_end = compute_month_end(source, params, sections, open_items=False, kpis_only=True)
+    lines: list[str] = []
+    month_end = compute_month_end(source, params, sections, open_items=False, kpis_only=True, progress=lines.append)
     assert flat_kpis(month_end.results) == flat_kpis(held["computed"]) and len(flat_kpis(month_end.results)) > 20
+    # a line as the Book opens and as each section starts (shown on large ledgers: see the next test)
+    assert lines == ["  the Book: each invoice's open span and settlement …"] + [
+        f"  {section.name} ({position} of {len(sections)}) …" for position, section in enumerate(sections, start=1)
+    ]
+    assert len(sections) >= 4
     for result in month_end.results.values():
         assert result.tables.available_files() == {}, result.section
         assert result.unavailable == held["computed"][result.section].unavailable
     with pytest.raises(ValueError, match="kpis_only"):
         compute_month_end(source, params, sections, kpis_only=True)
+
+
+def test_the_compute_stage_shows_its_steps_on_ledgers_over_a_million_invoices() -> None:
+    """The pack's and `metrics`' compute stage passes its progress on (a line per step) beyond
+    SECTION_PROGRESS_FROM invoices only: on the demo the stage's own two lines say enough (test_pack's stages)."""
+    from collections_mi.metrics.shape import LedgerShape
+    from collections_mi.runs.pack import SECTION_PROGRESS_FROM, _section_progress, _Stopwatch
+
+    clock = _Stopwatch(print)
+    for invoices, shown in ((SECTION_PROGRESS_FROM + 1, True), (SECTION_PROGRESS_FROM, False), (0, False)):
+        shape = LedgerShape(rows={"invoices": invoices}, filled={}, all_rows={"invoices": invoices})
+        assert (_section_progress(shape, clock) == clock.progress) is shown, invoices
+    assert SECTION_PROGRESS_FROM == 1_000_000

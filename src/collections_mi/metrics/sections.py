@@ -174,8 +174,10 @@ def compute_sections(
     with sharing_open_items(book, dates) as book, ExitStack() as stack:
         if promise_readers > 1:
             book = stack.enter_context(sharing_promise_payments(book))
-        for section in sections:
-            results[section.name] = _computed(section, book, params, progress, set_aside)
+        for position, section in enumerate(sections, start=1):
+            if progress:
+                progress(f"  {section.name} ({position} of {len(sections)}) …")
+            results[section.name] = _computed(section, book, params, set_aside)
     return results
 
 
@@ -183,12 +185,9 @@ def _computed(
     section: Section,
     book: Book,
     params: Params,
-    progress: Callable[[str], None] | None,
     set_aside: Callable[[Mapping[str, SectionResult[Any, Any]]], None] | None,
 ) -> SectionResult[Any, Any]:
     """One section's result as :func:`compute_sections` gives it (what the ledger lacks left out, with its reason)."""
-    if progress:
-        progress(f"computing {section.name}")
     result = section.compute(book, params)
     for output, needs in section.output_needs(params).items():
         reason = book.shape.missing_of(*needs)

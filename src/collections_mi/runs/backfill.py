@@ -54,12 +54,14 @@ def compute_month_end(
     open_items: bool = True,
     at_rest: TablesAtRest | None = None,
     kpis_only: bool = False,
+    progress: Progress | None = None,
 ) -> MonthEnd:
     """Compute ``sections`` on one opened Book of ``source`` as of ``params.as_of`` (``shape`` measured for that date),
     then release it; with ``open_items``, also the history's open-items table, read from the same Book's
     materialised tables rather than a second Book's views. ``at_rest``: holds each section's tables from when the
     section is computed (a pack's, until its history is stored); ``kpis_only``: each section's tables are let go as
-    soon as it is computed (`collections-mi metrics` prints the KPIs only)."""
+    soon as it is computed (`collections-mi metrics` prints the KPIs only); ``progress``: given a line as the Book
+    opens and as each section starts (a large ledger computes for minutes)."""
     if kpis_only and (open_items or at_rest is not None):
         raise ValueError("kpis_only keeps no tables: neither the open items nor tables at rest can be given")
     set_aside: Callable[[Mapping[str, SectionResult[Any, Any]]], None] | None = None
@@ -74,8 +76,10 @@ def compute_month_end(
     elif kpis_only:
         set_aside = _let_tables_go
 
+    if progress:
+        progress("  the Book: each invoice's open span and settlement …")
     with open_book(source, params, shape=shape) as book:
-        results = compute_sections(book, params, sections, set_aside=set_aside)
+        results = compute_sections(book, params, sections, progress, set_aside=set_aside)
         wanted = open_items and "aging" in results
         items = open_items_snapshot(book, params.aging, _behaviour(results)) if wanted else None
     # compact now: a pack holds the month-end through its notebooks, workbook and outputs until the history is stored
