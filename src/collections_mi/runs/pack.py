@@ -763,7 +763,7 @@ def _open_source(params: Params, params_path: str | Path, clock: _Stopwatch) -> 
 
 
 #: invoices beyond which the compute stage shows a line as the Book opens and as each section starts: at a million
-#: invoices compute takes ~15 s on two cores, at 100M ~45 min; below, the stage's own two lines say enough
+#: invoices compute takes ~15 s on two cores, at 100M about an hour; below, the stage's own two lines say enough
 SECTION_PROGRESS_FROM = 1_000_000
 
 
