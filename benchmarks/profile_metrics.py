@@ -132,6 +132,7 @@ def run(params_path: Path, validate: bool) -> dict[str, object]:
     from collections_mi.config.params import load_params
     from collections_mi.metrics import sections as sections_module
     from collections_mi.metrics.book import open_book
+    from collections_mi.runs.backfill import let_tables_go
     from collections_mi.sources.ledger import open_ledger
     from collections_mi.store.results import kpis_json
     from collections_mi.validation.gate import validate_ledger
@@ -165,15 +166,10 @@ def run(params_path: Path, validate: bool) -> dict[str, object]:
         book = phase("compute:open_book", lambda: stack.enter_context(open_book(ledger, params)))
         # each section's tables let go as soon as it is computed, as `collections-mi metrics` does (it prints the
         # KPIs only): kept, they would count against this run's memory (at 100M invoices ~9 GB by the cash section)
-        results = sections_module.compute_sections(book, params, chosen, set_aside=_let_tables_go)
+        results = sections_module.compute_sections(book, params, chosen, set_aside=let_tables_go)
     compute_total = time.perf_counter() - started
     kpis = phase("kpis_json", lambda: kpis_json(sections_module.flat_kpis(results)))
     return {"phases": phases, "compute_total": compute_total, "kpis_bytes": len(kpis)}
-
-
-def _let_tables_go(results) -> None:
-    for result in results.values():
-        result.tables = result.tables.none_available("not kept: only the KPIs were computed")
 
 
 def summarise(outcome: dict[str, object]) -> dict[str, object]:

@@ -74,7 +74,7 @@ def compute_month_end(
 
         set_aside = hold
     elif kpis_only:
-        set_aside = _let_tables_go
+        set_aside = let_tables_go
 
     if progress:
         progress("  the Book: each invoice's open span and settlement …")
@@ -86,7 +86,7 @@ def compute_month_end(
     return MonthEnd(results, None if items is None else open_items_table(items, params.period, params.as_of), at_rest)
 
 
-def _let_tables_go(results: Mapping[str, SectionResult[Any, Any]]) -> None:
+def let_tables_go(results: Mapping[str, SectionResult[Any, Any]]) -> None:
     """Each result's tables let go as soon as it is computed, when only the KPIs are wanted: no Python object per
     cell held while the next section runs, nor time spent sharing their repeated values."""
     for result in results.values():
