@@ -166,8 +166,9 @@ class _BreakdownsBefore:
 
 def _breakdowns_now(book: Book, params: Params, sums: SettlementSums) -> _BreakdownsNow:
     """Customer-level inputs once, rolled up into each attribute's groups (every input is a sum). A function of its
-    own so that the inputs (a dozen Decimals per customer, ~1 GB at 10M invoices) are let go as soon as the
-    breakdowns are made, before the previous month-end's are gathered."""
+    own so that the inputs (a dozen sums per customer: Arrow columns where the engine converts, else Python objects,
+    ~1 GB at 10M invoices) are let go as soon as the breakdowns are made, before the previous month-end's are
+    gathered."""
     per_customer = group_inputs(book, params.dso.window_months, "customer_id", sums=sums)
     attributes = [
         b

@@ -11,7 +11,7 @@ import datetime as dt
 import decimal
 import functools
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -27,7 +27,7 @@ from collections_mi.metrics.balances import open_items
 from collections_mi.metrics.book import Book
 from collections_mi.metrics.customer_groups import with_customer_attribute
 from collections_mi.metrics.dso_formulas import SalesLedger, SettlementTotals, TermsTotals
-from collections_mi.metrics.fx import engine_reporting_sums, reporting_sums
+from collections_mi.metrics.fx import EngineRates, engine_reporting_sums, reporting_sums
 
 
 def daily_sales_by(book: Book, by: str | None = None) -> dict[object, dict[dt.date, Decimal]]:
@@ -49,18 +49,30 @@ def daily_sales_by(book: Book, by: str | None = None) -> dict[object, dict[dt.da
 def window_sales_by(book: Book, by: str, start: dt.date, end: dt.date) -> dict[object, Decimal]:
     """Credit sales from ``start`` to ``end`` in reporting currency per value of ``by``, for every group with an
     invoice dated on or before as_of (zero when none falls in the window): one engine query, summed per group."""
-    inv = book.invoices
-    inv = with_customer_attribute(book.customers, inv.filter(inv.invoice_date <= book.as_of), by)
     frame = reporting_sums(
-        inv,
-        book.fx,
-        book.fx_in_engine,
-        "invoice_date",
-        [by],
-        lambda t: {"amount": ibis.coalesce(t.amount.sum(where=(t.invoice_date >= start) & (t.invoice_date <= end)), 0)},
-        ("amount",),
+        _invoiced_by(book, by), book.fx, book.fx_in_engine, "invoice_date", [by], _window_sales(start, end), ("amount",)
     )
     return {group: ZERO + amount for group, amount in zip(frame[by].tolist(), frame["amount"].tolist())}
+
+
+def window_sales_table(book: Book, rates: EngineRates, by: str, start: dt.date, end: dt.date) -> pa.Table:
+    """:func:`window_sales_by` as Arrow, converted in the engine at ``rates``: ``by`` and ``amount`` (one decimal
+    type)."""
+    invoiced = _invoiced_by(book, by)
+    return engine_reporting_sums(invoiced, book.fx, rates, "invoice_date", [by], _window_sales(start, end))
+
+
+def _invoiced_by(book: Book, by: str) -> ir.Table:
+    """The invoices dated on or before as_of with their customer's ``by``."""
+    inv = book.invoices
+    return with_customer_attribute(book.customers, inv.filter(inv.invoice_date <= book.as_of), by)
+
+
+def _window_sales(start: dt.date, end: dt.date) -> Callable[[ir.Table], dict[str, ir.Value]]:
+    """The credit sales from ``start`` to ``end`` (0 when none) of a group of invoices."""
+    return lambda t: {
+        "amount": ibis.coalesce(t.amount.sum(where=(t.invoice_date >= start) & (t.invoice_date <= end)), 0)
+    }
 
 
 def daily_sales(book: Book, by: str | None = None) -> dict[object, SalesLedger]:
@@ -72,23 +84,8 @@ def receivables_at(
     book: Book, dates: Sequence[dt.date], by: str | None = None
 ) -> dict[tuple[dt.date, object], tuple[Decimal, Decimal]]:
     """(AR, current AR) in reporting currency at each date (and per group): one engine pass for all dates."""
-    items = open_items(book, list(dates))
-    keys = ["as_of"]
-    if by is not None:
-        items = with_customer_attribute(book.customers, items, by)
-        keys = [by, *keys]
-    frame = reporting_sums(
-        items.mutate(amount=items.open_balance),
-        book.fx,
-        book.fx_in_engine,
-        "as_of",
-        keys,
-        lambda t: {
-            "balance": t.amount.sum(),
-            "current": ibis.coalesce(t.amount.sum(where=t.days_past_due <= 0), 0),
-        },
-        ("balance", "current"),
-    )
+    items, keys = _open_items_by(book, dates, by)
+    frame = reporting_sums(items, book.fx, book.fx_in_engine, "as_of", keys, _receivables, ("balance", "current"))
     group_values = frame[by].tolist() if by is not None else [None] * len(frame)
     return {
         (as_of, group): (ZERO + balance, ZERO + current)
@@ -96,6 +93,32 @@ def receivables_at(
             group_values, frame["as_of"].tolist(), frame["balance"].tolist(), frame["current"].tolist()
         )
     }
+
+
+def receivables_table(book: Book, rates: EngineRates, dates: Sequence[dt.date], by: str) -> pa.Table:
+    """:func:`receivables_at` per group as Arrow, converted in the engine at ``rates``: ``by``, ``as_of`` (a date32),
+    ``balance`` and ``current`` (each one decimal type)."""
+    items, keys = _open_items_by(book, dates, by)
+    table = engine_reporting_sums(items, book.fx, rates, "as_of", keys, _receivables)
+    if table.schema.field("as_of").type != pa.date32():
+        table = table.set_column(table.schema.get_field_index("as_of"), "as_of", pc.cast(table["as_of"], pa.date32()))
+    return table
+
+
+def _open_items_by(book: Book, dates: Sequence[dt.date], by: str | None) -> tuple[ir.Table, list[str]]:
+    """The open items at ``dates`` (their open balance as ``amount``; with their customer's ``by``) and the keys
+    receivables are summed by."""
+    items = open_items(book, list(dates))
+    keys = ["as_of"]
+    if by is not None:
+        items = with_customer_attribute(book.customers, items, by)
+        keys = [by, *keys]
+    return items.mutate(amount=items.open_balance), keys
+
+
+def _receivables(t: ir.Table) -> dict[str, ir.Value]:
+    """AR and current AR (not yet past due) of a group of open items."""
+    return {"balance": t.amount.sum(), "current": ibis.coalesce(t.amount.sum(where=t.days_past_due <= 0), 0)}
 
 
 SETTLEMENT_SUMS = (
