@@ -268,11 +268,13 @@ def open_book(
     *,
     shape: LedgerShape | None = None,
     invoices_per_slice: int = INVOICES_PER_SLICE,
+    progress: Callable[[str], None] | None = None,
 ) -> Iterator[Book]:
     """The Book of ``source`` as of ``params.as_of`` with its derived tables materialised once (temporary tables in
     the engine), released on exit (now, not when the interpreter exits). On DuckDB, a ledger of more than
     ``invoices_per_slice`` invoices has its spans and settlements built one slice of invoices at a time
-    (:func:`slice_count`); the tables are the same."""
+    (:func:`slice_count`); the tables are the same. ``progress``: given a line as each slice starts (a slice of a
+    100M-invoice ledger takes about half a minute)."""
     with ExitStack() as cached:
         source_tables = _tables_of(source)
         with rows_in_any_order(source_tables):
@@ -283,7 +285,10 @@ def open_book(
                 inline.shape.all_rows.get("invoices", 0), inline.invoices._find_backend().name, invoices_per_slice
             )
             spans = _materialised_in_slices(
-                lambda part: invoice_spans(part(inline.invoices), part(daily)), slices, cached
+                lambda part: invoice_spans(part(inline.invoices), part(daily)),
+                slices,
+                cached,
+                _slice_progress(progress, "open spans"),
             )
             settlements = _materialised_in_slices(
                 lambda part: settled_invoices(
@@ -294,6 +299,7 @@ def open_book(
                 ),
                 slices,
                 cached,
+                _slice_progress(progress, "settlements"),
             )
         yield replace(inline, daily_reductions=daily, spans=spans, settlements=settlements, slices=slices)
 
@@ -306,23 +312,38 @@ def slice_count(invoices: int, backend: str, invoices_per_slice: int = INVOICES_
     return -(-invoices // invoices_per_slice)
 
 
+def _slice_progress(progress: Callable[[str], None] | None, table: str) -> Callable[[int, int], None] | None:
+    """What :func:`_materialised_in_slices` tells ``progress`` as slice ``index`` (from 1) of ``slices`` starts."""
+    if progress is None:
+        return None
+    shown = progress
+    return lambda index, slices: shown(f"  the Book: {table}, slice {index} of {slices} …")
+
+
 def _materialised_in_slices(
-    build: Callable[[Callable[[ir.Table], ir.Table]], ir.Table], slices: int, releases: ExitStack
+    build: Callable[[Callable[[ir.Table], ir.Table]], ir.Table],
+    slices: int,
+    releases: ExitStack,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ir.Table:
     """The table ``build`` gives, materialised once (released when ``releases`` closes): ``build`` is called with a
     function that narrows a table to the rows of one slice of invoices
     (:func:`~collections_mi.metrics.derived.in_slice`), once per slice; the first slice makes the temporary table and
     every other is inserted into it. In slices the table is one of its own, not Ibis' cache of the expression: that
     cache is shared by every equal expression (a second Book of the same ledger open at the same time) and must not
-    be inserted into."""
+    be inserted into. ``progress``: called with (slice, slices) as each slice starts, when there are several."""
     first, *others = (build(partial(in_slice, slice_index=index, slices=slices)) for index in range(slices))
     if not others:
         return _materialised(first, releases)
+    if progress:
+        progress(1, slices)
     backend = first._find_backend()
     name = ibis.util.gen_name("book_slices")
     table = backend.create_table(name, first, temp=True)
     releases.callback(backend.drop_table, name, force=True)
-    for part in others:
+    for index, part in enumerate(others, start=2):
+        if progress:
+            progress(index, slices)
         backend.insert(name, part)
     return table
 

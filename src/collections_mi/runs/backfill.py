@@ -61,7 +61,8 @@ def compute_month_end(
     materialised tables rather than a second Book's views. ``at_rest``: holds each section's tables from when the
     section is computed (a pack's, until its history is stored); ``kpis_only``: each section's tables are let go as
     soon as it is computed (`collections-mi metrics` prints the KPIs only); ``progress``: given a line as the Book
-    opens and as each section starts (a large ledger computes for minutes)."""
+    opens (and each slice of its derived tables, on a ledger built in slices) and as each section starts (a large
+    ledger computes for minutes)."""
     if kpis_only and (open_items or at_rest is not None):
         raise ValueError("kpis_only keeps no tables: neither the open items nor tables at rest can be given")
     set_aside: Callable[[Mapping[str, SectionResult[Any, Any]]], None] | None = None
@@ -78,7 +79,7 @@ def compute_month_end(
 
     if progress:
         progress("  the Book: each invoice's open span and settlement …")
-    with open_book(source, params, shape=shape) as book:
+    with open_book(source, params, shape=shape, progress=progress) as book:
         results = compute_sections(book, params, sections, progress, set_aside=set_aside)
         wanted = open_items and "aging" in results
         items = open_items_snapshot(book, params.aging, _behaviour(results)) if wanted else None
