@@ -10,6 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute
 
 from collections_mi.config.params import Params, load_params
 from collections_mi.core.periods import previous_month_end
@@ -22,7 +24,8 @@ from collections_mi.metrics.dso_breakdowns import (
     group_inputs,
     past_due_and_dso,
 )
-from collections_mi.metrics.dso_inputs import SettlementSums
+from collections_mi.metrics.dso_formulas import dso_window
+from collections_mi.metrics.dso_inputs import SettlementSums, exact_total, summed_per
 from collections_mi.sources.ledger import open_ledger
 
 from conftest import write_params
@@ -166,3 +169,58 @@ def test_more_customers_than_one_part_keep_their_order_and_values(tmp_path: Path
     assert len(by_customer) == customers
     expected = sorted(ids, key=lambda c: (-(int(c[1:]) % 3), c))
     assert list(by_customer["customer_id"]) == expected
+
+
+#: the largest value of decimal128(38, 14): two of them overflow Arrow's decimal128 sum
+_BIG = Decimal("9" * 24 + "." + "9" * 14)
+
+
+def test_arrow_sums_past_38_digits_are_exact_not_wrapped_around() -> None:
+    """Arrow's decimal128 sum wraps around past 38 digits without an error (2 × 9.99e23 at 14 decimals gave
+    −1.4e24, found by a review): summed_per adds decimals as decimal256 and narrows back only what fits."""
+    table = pa.table(
+        {
+            "group": ["a", "a", "b", "b"],
+            "amount": pa.array([_BIG, _BIG, Decimal("1.5"), Decimal("-0.25")], pa.decimal128(38, 14)),
+            "count": pa.array([1, 2, 3, 4], pa.int64()),
+        }
+    )
+    summed = {row["group"]: row for row in summed_per(table, "group", ["amount", "count"]).to_pylist()}
+    assert summed["a"]["amount"] == 2 * _BIG and summed["b"]["amount"] == Decimal("1.25")
+    assert str(summed["b"]["amount"]) == "1.25000000000000"  # the column's scale, as Decimal sums keep it
+    assert (summed["a"]["count"], summed["b"]["count"]) == (3, 7)
+    small = summed_per(table.filter(pa.compute.equal(table["group"], "b")), "group", ["amount"])
+    assert small.schema.field("amount").type == pa.decimal128(38, 14)  # fits: Arrow's own sum type
+    assert exact_total(table["amount"]) == 2 * _BIG + Decimal("1.25")
+    # added up wide (they could pass 38 digits), they did not: given back as Arrow's own sum type
+    cancelling = pa.table({"group": ["c", "c"], "amount": pa.array([_BIG, -_BIG], pa.decimal128(38, 14))})
+    narrowed = summed_per(cancelling, "group", ["amount"])
+    assert narrowed.schema.field("amount").type == pa.decimal128(38, 14) and narrowed["amount"].to_pylist() == [0]
+
+
+def test_rolled_up_customers_beyond_38_digits_are_summed_exactly() -> None:
+    """Two customers of one segment with the largest decimal128 AR and settlement amounts: the segment's sums on
+    Arrow are exact, not wrapped around (a review found a segment's days_to_pay_weighted of −17.9 instead of 28)."""
+    keys = ["K1", "K2"]
+    money = pa.decimal128(38, 14)
+    columns = {
+        "ar_total": pa.array([_BIG, _BIG], money),
+        "current_ar": pa.array([_BIG, _BIG], money),
+        "begin_ar": pa.array([None, None], money),
+        "sales_window": pa.array([_BIG, _BIG], money),
+        "invoices": pa.array([3, 3], pa.int64()),
+        "days_late": pa.array([0, 0], pa.int64()),
+        "days_to_pay": pa.array([84, 84], pa.int64()),
+        "amount": pa.array([_BIG, _BIG], money),
+        "amount_days_late": pa.array([Decimal(0), Decimal(0)], money),
+        "amount_days_to_pay": pa.array([_BIG, _BIG], money),
+        "amount_days_beyond_terms": pa.array([Decimal(0), Decimal(0)], money),
+        "amount_on_time": pa.array([Decimal(0), Decimal(0)], money),
+    }
+    window = dso_window(dt.date(2026, 10, 31), 3)
+    arrow = GroupInputs(window.end, window, None, None, keys, pa.table(columns))
+    rolled = arrow.roll_up({"K1": "A", "K2": "A"})
+    sums = rolled.column_parts(["ar_total", "amount", "amount_days_to_pay"])
+    (part,) = list(sums)
+    assert part["group"] == ["A"] and part["ar_total"] == [2 * _BIG] and part["amount"] == [2 * _BIG]
+    assert part["amount_days_to_pay"] == [2 * _BIG]

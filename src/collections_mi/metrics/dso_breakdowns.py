@@ -35,9 +35,11 @@ from collections_mi.metrics.dso_inputs import (
     SETTLEMENT_MONEY,
     SETTLEMENT_SUMS,
     SettlementSums,
+    months_within,
     receivables_at,
     receivables_table,
     summed_by,
+    summed_per,
     window_sales_by,
     window_sales_table,
 )
@@ -91,19 +93,15 @@ class GroupInputs:
         if self.keys is not None and self.table is not None:
             mapped = [group_of.get(group, "(none)") for group in self.keys]
             codes, uniques = pd.factorize(np.asarray(mapped, dtype=object), use_na_sentinel=False)
-            columns = self.table.column_names
-            summed = (
-                self.table.append_column("group_code", pa.array(codes, pa.int64()))
-                .group_by("group_code", use_threads=False)
-                .aggregate([(column, "sum") for column in columns])
-            )
+            coded = self.table.append_column("group_code", pa.array(codes, pa.int64()))
+            summed = summed_per(coded, "group_code", self.table.column_names)
             return GroupInputs(
                 self.at,
                 self.window,
                 None,
                 None,
                 [uniques[code] for code in summed["group_code"].to_pylist()],
-                summed.select([f"{column}_sum" for column in columns]).rename_columns(columns),
+                summed.drop_columns(["group_code"]),
             )
         if self.sums is None:
             raise ValueError("group inputs without sums")
@@ -134,11 +132,13 @@ class GroupInputs:
         keys, table = self.keys, self.table
         if keys is None or table is None:
             raise ValueError("group inputs without sums")
-        taken = table if order is None else table.take(pa.array(order, pa.int64()))
         for start in range(0, len(keys), PART_ROWS):
-            part = taken.slice(start, PART_ROWS)
-            stop = start + part.num_rows
-            groups = keys[start:stop] if order is None else [keys[row] for row in order[start:stop]]
+            stop = min(start + PART_ROWS, len(keys))
+            if order is None:
+                part, groups = table.slice(start, stop - start), keys[start:stop]
+            else:  # the part's rows only: not a copy of the whole table in ``order``
+                part = table.take(pa.array(order[start:stop], pa.int64()))
+                groups = [keys[row] for row in order[start:stop]]
             yield {"group": groups} | {
                 column: [ZERO if value is None else value for value in part[column].to_pylist()] for column in columns
             }
@@ -242,15 +242,7 @@ def _arrow_group_inputs(
 
 def _settled_in(settlement: pa.Table, by: str, window: Window) -> pa.Table:
     """The settlement sums per ``by`` over the window's months (Arrow's exact decimal sums)."""
-    month = settlement["month"]
-    in_window = settlement.filter(
-        pc.and_(
-            pc.greater_equal(month, pa.scalar(window.start, pa.date32())),
-            pc.less_equal(month, pa.scalar(window.end, pa.date32())),
-        )
-    )
-    summed = in_window.group_by(by, use_threads=False).aggregate([(column, "sum") for column in SETTLEMENT_SUMS])
-    return summed.select([by, *(f"{column}_sum" for column in SETTLEMENT_SUMS)]).rename_columns([by, *SETTLEMENT_SUMS])
+    return summed_per(months_within(settlement, window.start, window.end), by, SETTLEMENT_SUMS)
 
 
 def breakdown_table(inputs: GroupInputs, params: Params, by: str) -> pd.DataFrame:
