@@ -218,7 +218,7 @@ def test_rolled_up_customers_beyond_38_digits_are_summed_exactly() -> None:
         "amount_on_time": pa.array([Decimal(0), Decimal(0)], money),
     }
     window = dso_window(dt.date(2026, 10, 31), 3)
-    arrow = GroupInputs(window.end, window, None, None, keys, pa.table(columns))
+    arrow = GroupInputs(window.end, window, None, keys=keys, table=pa.table(columns))
     rolled = arrow.roll_up({"K1": "A", "K2": "A"})
     sums = rolled.column_parts(["ar_total", "amount", "amount_days_to_pay"])
     (part,) = list(sums)

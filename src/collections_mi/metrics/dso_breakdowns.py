@@ -99,9 +99,8 @@ class GroupInputs:
                 self.at,
                 self.window,
                 None,
-                None,
-                [uniques[code] for code in summed["group_code"].to_pylist()],
-                summed.drop_columns(["group_code"]),
+                keys=[uniques[code] for code in summed["group_code"].to_pylist()],
+                table=summed.drop_columns(["group_code"]),
             )
         if self.sums is None:
             raise ValueError("group inputs without sums")
@@ -237,7 +236,7 @@ def _arrow_group_inputs(
         .join(settled, by, join_type="left outer")
     )
     columns = [*_FLOW_SUMS, *SETTLEMENT_SUMS]
-    return GroupInputs(window.end, window, None, None, inputs[by].to_pylist(), inputs.select(columns))
+    return GroupInputs(window.end, window, None, keys=inputs[by].to_pylist(), table=inputs.select(columns))
 
 
 def _settled_in(settlement: pa.Table, by: str, window: Window) -> pa.Table:
