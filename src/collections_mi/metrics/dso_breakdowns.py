@@ -35,10 +35,10 @@ from collections_mi.metrics.dso_inputs import (
     SETTLEMENT_MONEY,
     SETTLEMENT_SUMS,
     SettlementSums,
-    months_within,
     receivables_at,
     receivables_table,
     summed_by,
+    summed_over_months,
     summed_per,
     window_sales_by,
     window_sales_table,
@@ -221,7 +221,7 @@ def _arrow_group_inputs(
     begin = window.start - dt.timedelta(days=1)
     receivables = receivables_table(book, rates, [begin, window.end], by)
     sales = window_sales_table(book, rates, by, window.start, window.end)
-    settled = _settled_in(settlement, by, window)
+    settled = summed_over_months(settlement, by, window.start, window.end, SETTLEMENT_SUMS)
     if any(table[by].null_count for table in (receivables, sales, settled)):
         return None
 
@@ -237,11 +237,6 @@ def _arrow_group_inputs(
     )
     columns = [*_FLOW_SUMS, *SETTLEMENT_SUMS]
     return GroupInputs(window.end, window, None, keys=inputs[by].to_pylist(), table=inputs.select(columns))
-
-
-def _settled_in(settlement: pa.Table, by: str, window: Window) -> pa.Table:
-    """The settlement sums per ``by`` over the window's months (Arrow's exact decimal sums)."""
-    return summed_per(months_within(settlement, window.start, window.end), by, SETTLEMENT_SUMS)
 
 
 def breakdown_table(inputs: GroupInputs, params: Params, by: str) -> pd.DataFrame:

@@ -99,10 +99,14 @@ def receivables_table(book: Book, rates: EngineRates, dates: Sequence[dt.date], 
     """:func:`receivables_at` per group as Arrow, converted in the engine at ``rates``: ``by``, ``as_of`` (a date32),
     ``balance`` and ``current`` (each one decimal type)."""
     items, keys = _open_items_by(book, dates, by)
-    table = engine_reporting_sums(items, book.fx, rates, "as_of", keys, _receivables)
-    if table.schema.field("as_of").type != pa.date32():
-        table = table.set_column(table.schema.get_field_index("as_of"), "as_of", pc.cast(table["as_of"], pa.date32()))
-    return table
+    return _with_date32(engine_reporting_sums(items, book.fx, rates, "as_of", keys, _receivables), "as_of")
+
+
+def _with_date32(table: pa.Table, column: str) -> pa.Table:
+    """``table`` with its date ``column`` as a date32 (an engine may give a timestamp)."""
+    if table.schema.field(column).type == pa.date32():
+        return table
+    return table.set_column(table.schema.get_field_index(column), column, pc.cast(table[column], pa.date32()))
 
 
 def _open_items_by(book: Book, dates: Sequence[dt.date], by: str | None) -> tuple[ir.Table, list[str]]:
@@ -212,10 +216,7 @@ class SettlementSums:
             frame = reporting_sums(settled, book.fx, None, "invoice_date", group_keys, measures, SETTLEMENT_MONEY)
             return cls(since, by, _with_date_months(frame, group_keys))
         table = engine_reporting_sums(settled, book.fx, book.fx_in_engine, "invoice_date", group_keys, measures)
-        if table.schema.field("month").type != pa.date32():
-            table = table.set_column(
-                table.schema.get_field_index("month"), "month", pc.cast(table["month"], pa.date32())
-            )
+        table = _with_date32(table, "month")
         if by is None or any(table.column(name).null_count for name in [by, *wanted]):
             # sums by Decimal (a null key or sum: as the general path reads it)
             return cls(since, by, _with_date_months(table.to_pandas(), group_keys))
@@ -323,7 +324,7 @@ class SettlementSums:
         if table is None:
             frame = self.frame
             return {c: dsum(frame.loc[(frame["month"] >= start) & (frame["month"] <= end), c]) for c in columns}
-        rows = months_within(table, start, end)
+        rows = _months(table, start, end)
         sums = {column: exact_total(rows[column]) for column in columns}
         return {column: ZERO if value is None else ZERO + value for column, value in sums.items()}
 
@@ -402,7 +403,7 @@ def _arrow_grouped(
     return frame
 
 
-def months_within(table: pa.Table, start: dt.date, end: dt.date) -> pa.Table:
+def _months(table: pa.Table, start: dt.date, end: dt.date) -> pa.Table:
     """The rows of settlement months from ``start`` to ``end`` (both first days of a month)."""
     month = table["month"]
     return table.filter(
@@ -412,12 +413,18 @@ def months_within(table: pa.Table, start: dt.date, end: dt.date) -> pa.Table:
     )
 
 
+def summed_over_months(table: pa.Table, by: str, start: dt.date, end: dt.date, columns: Sequence[str]) -> pa.Table:
+    """``columns`` of settlement sums per (``month``, ``by``) (:attr:`SettlementSums.table`) summed per ``by`` over
+    the months from ``start`` to ``end`` (:func:`summed_per`): ``by`` then the sums."""
+    return summed_per(_months(table, start, end), by, columns)
+
+
 def _arrow_group_sums(
     table: pa.Table, by: str, start: dt.date, end: dt.date, columns: Sequence[str]
 ) -> tuple[list[object], pa.Table]:
     """``columns`` summed per ``by`` over the months from ``start`` to ``end``: the keys and the sums (named as
     ``columns``)."""
-    sums = summed_per(months_within(table, start, end), by, columns)
+    sums = summed_over_months(table, by, start, end, columns)
     keys: list[object] = sums[by].to_pylist()
     return keys, sums.drop_columns([by])
 
