@@ -16,8 +16,8 @@ the raw stats saved to FILE (open with ``python -m pstats FILE`` or snakeviz).
 
 Nothing in src/ is modified: the wrappers are installed on the classes in this process only.
 
-Usage: python benchmarks/profile_metrics.py --params P [--skip-validation] [--cprofile OUT.prof] [--json OUT.json]
-       [--slowest N]  (the N slowest queries with their SQL)
+Usage: python benchmarks/profile_metrics.py --params P [--skip-validation] [--hold] [--cprofile OUT.prof]
+       [--json OUT.json] [--slowest N]  (the N slowest queries with their SQL)
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ class QueryLog:
         self.compile_seconds = 0.0
         #: also keep each query's SQL (``--slowest``), compiled again outside the timings
         self.keep_sql = False
+        #: seconds spent holding tables at rest (--hold), inside the sections' phases
+        self.held_seconds = 0.0
         self._depth = 0  # nested backend calls (execute → to_pyarrow …) are counted once
 
     def caller(self) -> str:
@@ -125,11 +127,41 @@ def _instrument() -> None:
     Backend.compile = timed_compile(Backend.compile)
 
 
-def run(params_path: Path, validate: bool) -> dict[str, object]:
-    """The steps of pack.runner.compute_kpis, each timed."""
+#: with --hold: each table put at rest (name → rows, seconds), as the pack's compute stage holds them
+HELD: dict[str, tuple[int, float]] = {}
+
+
+def _holding(params):
+    """A set_aside that holds each section's tables at rest as the pack does (TablesAtRest.put), timing each
+    table's conversion and the memory given back after it (the pack's compute stage beyond `metrics`)."""
+    from collections_mi.core.memory import give_back_freed_memory
+    from collections_mi.store.history import TablesAtRest, held_table
+
+    at_rest = TablesAtRest(params.period, params.as_of)
+
+    def hold(results) -> None:
+        started = time.perf_counter()
+        for result in results.values():
+            for file, frame in result.tables.published().items():
+                begin = time.perf_counter()
+                at_rest._held[file] = held_table(frame)
+                HELD[file] = (len(frame), time.perf_counter() - begin)
+            result.tables = result.tables.at_rest(at_rest)
+        begin = time.perf_counter()
+        give_back_freed_memory()
+        HELD[f"(memory given back after {', '.join(results)})"] = (0, time.perf_counter() - begin)
+        LOG.held_seconds += time.perf_counter() - started
+
+    return hold
+
+
+def run(params_path: Path, validate: bool, hold: bool = False) -> dict[str, object]:
+    """The steps of pack.runner.compute_kpis, each timed; with ``hold``, each section's tables held at rest as
+    the pack's compute stage holds them (instead of let go as `collections-mi metrics` does)."""
     phases: dict[str, float] = {}
     begin = time.perf_counter()
     from collections_mi.config.params import load_params
+    from collections_mi.core.memory import fewer_collections
     from collections_mi.metrics import sections as sections_module
     from collections_mi.metrics.book import open_book
     from collections_mi.runs.backfill import let_tables_go
@@ -162,11 +194,21 @@ def run(params_path: Path, validate: bool) -> dict[str, object]:
     chosen = [timed_section(s) for s in sections_module.available_sections(ledger.typed)]
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
+        stack.enter_context(fewer_collections())  # as compute_month_end computes
         # the Book: shape, FX rates and the derived tables (spans, daily reductions, settlements) materialised once
         book = phase("compute:open_book", lambda: stack.enter_context(open_book(ledger, params)))
         # each section's tables let go as soon as it is computed, as `collections-mi metrics` does (it prints the
         # KPIs only): kept, they would count against this run's memory (at 100M invoices ~9 GB by the cash section)
-        results = sections_module.compute_sections(book, params, chosen, set_aside=let_tables_go)
+        set_aside = _holding(params) if hold else let_tables_go
+        results = sections_module.compute_sections(book, params, chosen, set_aside=set_aside)
+        if hold and "aging" in results:  # the pack's compute stage also takes the history's open items
+            from collections_mi.metrics.open_items import open_items_snapshot
+            from collections_mi.runs.backfill import _behaviour
+            from collections_mi.store.history import open_items_table
+
+            items = phase("compute:open_items", lambda: open_items_snapshot(book, params.aging, _behaviour(results)))
+    if hold and "aging" in results:
+        phase("compute:open_items_table", lambda: open_items_table(items, params.period, params.as_of))
     compute_total = time.perf_counter() - started
     kpis = phase("kpis_json", lambda: kpis_json(sections_module.flat_kpis(results)))
     return {"phases": phases, "compute_total": compute_total, "kpis_bytes": len(kpis)}
@@ -248,6 +290,10 @@ def print_report(summary: dict[str, object], profile: dict[str, object] | None) 
     print("\ntop query sites (phase · caller: queries, seconds, of which compile)")
     for key, entry in list(summary["by_caller"].items())[:25]:  # type: ignore[union-attr]
         print(f"  {key:70} {entry['queries']:4d} {entry['seconds']:8.2f} {entry['compile']:7.2f}")
+    if HELD:
+        print(f"\ntables held at rest (--hold): {LOG.held_seconds:.2f} s in all; the slowest (rows, seconds)")
+        for name, (rows, seconds) in sorted(HELD.items(), key=lambda kv: -kv[1][1])[:25]:
+            print(f"  {name:60} {rows:>10,} {seconds:8.2f}")
     if profile:
         print(f"\ncProfile: top functions by own time (total {profile['total_tottime']:.1f} s)")
         for row in profile["top_tottime"]:  # type: ignore[union-attr]
@@ -261,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Profile `collections-mi metrics` (phases, queries, libraries).")
     parser.add_argument("--params", required=True, type=Path)
     parser.add_argument("--skip-validation", action="store_true")
+    parser.add_argument(
+        "--hold", action="store_true", help="hold each section's tables at rest as the pack does (and time it)"
+    )
     parser.add_argument("--cprofile", type=Path, help="also run under cProfile and save the stats here")
     parser.add_argument("--json", type=Path, help="write the summary as JSON here")
     parser.add_argument(
@@ -273,12 +322,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.cprofile:
         profiler = cProfile.Profile()
         profiler.enable()
-        outcome = run(args.params, validate=not args.skip_validation)
+        outcome = run(args.params, validate=not args.skip_validation, hold=args.hold)
         profiler.disable()
         profiler.dump_stats(str(args.cprofile))
         profile = cprofile_report(args.cprofile)
     else:
-        outcome = run(args.params, validate=not args.skip_validation)
+        outcome = run(args.params, validate=not args.skip_validation, hold=args.hold)
     summary = summarise(outcome)
     summary["cprofile"] = profile
     summary["instrumented_under_cprofile"] = bool(args.cprofile)

@@ -229,6 +229,39 @@ def test_metrics_lets_each_sections_tables_go_and_keeps_its_kpis(held, tmp_path:
         compute_month_end(source, params, sections, kpis_only=True)
 
 
+def test_a_month_end_is_computed_with_fewer_collections_then_as_before(tmp_path: Path) -> None:
+    """Each section computes with the cycle collector run less often (core.memory.FEWER_COLLECTIONS: the
+    collector walking the surviving objects again and again: 11 % of the sections' Python at 1M invoices); afterwards — and after a failing
+    section — the thresholds are what they were."""
+    import dataclasses
+    import gc
+
+    from collections_mi.core.memory import FEWER_COLLECTIONS
+    from collections_mi.runs.backfill import compute_month_end
+
+    params, source = _tiny_source(tmp_path)
+    seen: list[tuple[int, ...]] = []
+
+    def recording(section: Any, fail: bool = False) -> Any:
+        def compute(book: Any, p: Any) -> Any:
+            seen.append(gc.get_threshold())
+            if fail:
+                raise RuntimeError("a section failed")
+            return section.compute(book, p)
+
+        return dataclasses.replace(section, compute=compute)
+
+    before = gc.get_threshold()
+    assert before != FEWER_COLLECTIONS
+    sections = [recording(s) for s in available_sections(source.typed)]
+    month_end = compute_month_end(source, params, sections, open_items=False, kpis_only=True)
+    assert len(month_end.results) == len(sections) >= 4
+    assert seen == [FEWER_COLLECTIONS] * len(sections) and gc.get_threshold() == before
+    with pytest.raises(RuntimeError, match="a section failed"):
+        compute_month_end(source, params, [recording(sections[0], fail=True)], open_items=False, kpis_only=True)
+    assert gc.get_threshold() == before
+
+
 def test_the_compute_stage_shows_its_steps_on_ledgers_over_a_million_invoices() -> None:
     """The pack's and `metrics`' compute stage passes its progress on (a line per step) beyond
     SECTION_PROGRESS_FROM invoices only: on the demo the stage's own two lines say enough (test_pack's stages)."""

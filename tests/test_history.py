@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from collections_mi.core import periods
 from collections_mi.core.money import dsum
-from collections_mi.core.values import json_number
+from collections_mi.core.values import decimal_text, json_number
 from collections_mi.metrics import explore
 from collections_mi.runs.backfill import backfill
 from collections_mi.store import history
@@ -240,10 +242,10 @@ def test_open_items_are_stored_the_same_from_the_frame_or_its_compact_table(tmp_
     )
     compact = history.open_items_table(items, params.period, params.as_of)
     stored = {}
-    for given in ("frame", "table"):
-        target = tmp_path / given
-        history.store_snapshot(target, params, {}, items if given == "frame" else compact)
-        stored[given] = pq.read_table(history.period_dir(target, "2026-10") / "open_items.parquet")
+    for form in ("frame", "table"):
+        target = tmp_path / form
+        history.store_snapshot(target, params, {}, items if form == "frame" else compact)
+        stored[form] = pq.read_table(history.period_dir(target, "2026-10") / "open_items.parquet")
     assert stored["frame"].equals(stored["table"]) and stored["frame"].schema.equals(stored["table"].schema, True)
     back = history.load_table(tmp_path / "table", "open_items")
     assert back["open_balance"].tolist() == [Decimal("0.10"), Decimal("1234567890123.455")]
@@ -313,3 +315,24 @@ def test_month_range_and_params() -> None:
     with pytest.raises(history.HistoryError):
         periods.month_range("2026-02", "2026-01")
     assert json.loads(json.dumps(periods.month_range("2026-12", "2027-01"))) == ["2026-12", "2027-01"]
+
+
+_ANY_DECIMAL = st.one_of(
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.integers(-(10**40), 10**40).map(lambda n: Decimal(n).scaleb(-2)),
+    st.builds(Decimal, st.sampled_from(["-0.00", "-0", "0E+3", "1E+2", "1E-7", "100", "sNaN", "-Infinity"])),
+    st.none(),
+)
+
+
+@given(st.lists(_ANY_DECIMAL, min_size=1, max_size=40))
+def test_money_is_stored_as_each_decimals_exact_text(values: list[Decimal | None]) -> None:
+    """The history's money column is decimal_text of each amount (spelled column-wise by Arrow for speed): plain
+    notation without the fraction's trailing zeros, whatever the exponent, sign of zero, NaN or Infinity."""
+    stored = history.columns_to_arrow(pd.DataFrame({"amount": pd.Series(values, dtype="object")}))
+    expected = [None if v is None else decimal_text(v) for v in values]
+    if all(v is None for v in values):  # an all-missing column has no kind but text
+        assert stored.column("amount").to_pylist() == expected
+        return
+    assert stored.schema.field("amount").metadata == {history.TYPE_KEY: b"decimal"}
+    assert stored.column("amount").to_pylist() == expected

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from collections_mi.config.params import Params, load_params, params_to_jsonable, parse_params
 from collections_mi.core.errors import BackfillFailed, first_line
-from collections_mi.core.memory import give_back_freed_memory
+from collections_mi.core.memory import fewer_collections, give_back_freed_memory
 from collections_mi.core.periods import check_period, month_end_of, month_range, shift_period
 from collections_mi.core.values import exact_text
 from collections_mi.metrics.book import Tables, open_book
@@ -79,7 +79,7 @@ def compute_month_end(
 
     if progress:
         progress("  the Book: each invoice's open span and settlement …")
-    with open_book(source, params, shape=shape, progress=progress) as book:
+    with fewer_collections(), open_book(source, params, shape=shape, progress=progress) as book:
         results = compute_sections(book, params, sections, progress, set_aside=set_aside)
         wanted = open_items and "aging" in results
         items = open_items_snapshot(book, params.aging, _behaviour(results)) if wanted else None
