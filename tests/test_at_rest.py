@@ -231,8 +231,8 @@ def test_metrics_lets_each_sections_tables_go_and_keeps_its_kpis(held, tmp_path:
 
 def test_a_month_end_is_computed_with_fewer_collections_then_as_before(tmp_path: Path) -> None:
     """Each section computes with the cycle collector run less often (core.memory.FEWER_COLLECTIONS: the
-    collector walking the surviving objects again and again: 11 % of the sections' Python at 1M invoices); afterwards — and after a failing
-    section — the thresholds are what they were."""
+    collector walking the surviving objects again and again cost 11 % of the sections' Python at 1M invoices);
+    afterwards — and after a failing section — the thresholds are what they were."""
     import dataclasses
     import gc
 

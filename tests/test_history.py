@@ -327,8 +327,8 @@ _ANY_DECIMAL = st.one_of(
 
 @given(st.lists(_ANY_DECIMAL, min_size=1, max_size=40))
 def test_money_is_stored_as_each_decimals_exact_text(values: list[Decimal | None]) -> None:
-    """The history's money column is decimal_text of each amount (spelled column-wise by Arrow for speed): plain
-    notation without the fraction's trailing zeros, whatever the exponent, sign of zero, NaN or Infinity."""
+    """The history's money column is decimal_text of each amount: plain notation without the fraction's trailing
+    zeros, whatever the exponent, sign of zero, NaN or Infinity."""
     stored = history.columns_to_arrow(pd.DataFrame({"amount": pd.Series(values, dtype="object")}))
     expected = [None if v is None else decimal_text(v) for v in values]
     if all(v is None for v in values):  # an all-missing column has no kind but text
