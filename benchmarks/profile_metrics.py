@@ -47,7 +47,7 @@ class QueryLog:
         self.compile_seconds = 0.0
         #: also keep each query's SQL (``--slowest``), compiled again outside the timings
         self.keep_sql = False
-        #: seconds spent holding tables at rest (--hold), inside the sections' phases
+        #: seconds spent holding tables at rest (--hold): the phase compute:hold, after each section's own phase
         self.held_seconds = 0.0
         self._depth = 0  # nested backend calls (execute → to_pyarrow …) are counted once
 
@@ -132,21 +132,32 @@ HELD: dict[str, tuple[int, float]] = {}
 
 
 def _holding(params):
-    """A set_aside that holds each section's tables at rest as the pack does (TablesAtRest.put), timing each
-    table's conversion and the memory given back after it (the pack's compute stage beyond `metrics`)."""
+    """A set_aside that holds each section's tables at rest as the pack does (``TablesAtRest.put``, then the memory
+    given back), timing each table's conversion (``held_table``, wrapped in this process only) — the pack's compute
+    stage beyond `metrics`; the time is its own phase, ``compute:hold``."""
     from collections_mi.core.memory import give_back_freed_memory
-    from collections_mi.store.history import TablesAtRest, held_table
+    from collections_mi.store import history
 
-    at_rest = TablesAtRest(params.period, params.as_of)
+    at_rest = history.TablesAtRest(params.period, params.as_of)
+    convert = history.held_table
+
+    converted: list[tuple[int, float]] = []  # (rows, seconds) of each held_table call, in order
+
+    def timed_held_table(frame):
+        begin = time.perf_counter()
+        held = convert(frame)
+        converted.append((len(frame), time.perf_counter() - begin))
+        return held
+
+    history.held_table = timed_held_table  # what TablesAtRest.put calls
 
     def hold(results) -> None:
         started = time.perf_counter()
-        for result in results.values():
-            for file, frame in result.tables.published().items():
-                begin = time.perf_counter()
-                at_rest._held[file] = held_table(frame)
-                HELD[file] = (len(frame), time.perf_counter() - begin)
-            result.tables = result.tables.at_rest(at_rest)
+        for section, result in results.items():
+            files = list(result.tables.published())  # put converts them in this order
+            converted.clear()
+            at_rest.put({section: result})
+            HELD.update(zip(files, converted, strict=True))
         begin = time.perf_counter()
         give_back_freed_memory()
         HELD[f"(memory given back after {', '.join(results)})"] = (0, time.perf_counter() - begin)
@@ -203,10 +214,14 @@ def run(params_path: Path, validate: bool, hold: bool = False) -> dict[str, obje
         results = sections_module.compute_sections(book, params, chosen, set_aside=set_aside)
         if hold and "aging" in results:  # the pack's compute stage also takes the history's open items
             from collections_mi.metrics.open_items import open_items_snapshot
-            from collections_mi.runs.backfill import _behaviour
+            from collections_mi.runs.backfill import behaviour_customers_of
             from collections_mi.store.history import open_items_table
 
-            items = phase("compute:open_items", lambda: open_items_snapshot(book, params.aging, _behaviour(results)))
+            items = phase(
+                "compute:open_items", lambda: open_items_snapshot(book, params.aging, behaviour_customers_of(results))
+            )
+    if hold:
+        phases["compute:hold"] = LOG.held_seconds
     if hold and "aging" in results:
         phase("compute:open_items_table", lambda: open_items_table(items, params.period, params.as_of))
     compute_total = time.perf_counter() - started
@@ -339,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{query['seconds']:7.2f}  {query['phase']} · {query['caller']}\n         {sql[:600]}")
     if args.json:
         summary["queries"] = LOG.queries if args.slowest else None
+        summary["held"] = {name: {"rows": rows, "seconds": seconds} for name, (rows, seconds) in HELD.items()}
         args.json.write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
     return 0
 

@@ -232,11 +232,11 @@ def test_metrics_lets_each_sections_tables_go_and_keeps_its_kpis(held, tmp_path:
 def test_a_month_end_is_computed_with_fewer_collections_then_as_before(tmp_path: Path) -> None:
     """Each section computes with the cycle collector run less often (core.memory.FEWER_COLLECTIONS: the
     collector walking the surviving objects again and again cost 11 % of the sections' Python at 1M invoices);
-    afterwards — and after a failing section — the thresholds are what they were."""
+    afterwards — after a failing section, and after overlapping uses — the thresholds are what they were."""
     import dataclasses
     import gc
 
-    from collections_mi.core.memory import FEWER_COLLECTIONS
+    from collections_mi.core.memory import FEWER_COLLECTIONS, fewer_collections
     from collections_mi.runs.backfill import compute_month_end
 
     params, source = _tiny_source(tmp_path)
@@ -257,8 +257,17 @@ def test_a_month_end_is_computed_with_fewer_collections_then_as_before(tmp_path:
     month_end = compute_month_end(source, params, sections, open_items=False, kpis_only=True)
     assert len(month_end.results) == len(sections) >= 4
     assert seen == [FEWER_COLLECTIONS] * len(sections) and gc.get_threshold() == before
+    # a section (the extension point: any callable of the Book) failing half-way
     with pytest.raises(RuntimeError, match="a section failed"):
         compute_month_end(source, params, [recording(sections[0], fail=True)], open_items=False, kpis_only=True)
+    assert seen[-1] == FEWER_COLLECTIONS and gc.get_threshold() == before
+    # overlapping uses (two threads computing): one setting, restored when the last one ends, whichever order
+    first, second = fewer_collections(), fewer_collections()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gc.get_threshold() == FEWER_COLLECTIONS
+    second.__exit__(None, None, None)
     assert gc.get_threshold() == before
 
 

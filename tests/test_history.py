@@ -327,8 +327,9 @@ _ANY_DECIMAL = st.one_of(
 
 @given(st.lists(_ANY_DECIMAL, min_size=1, max_size=40))
 def test_money_is_stored_as_each_decimals_exact_text(values: list[Decimal | None]) -> None:
-    """The history's money column is decimal_text of each amount: plain notation without the fraction's trailing
-    zeros, whatever the exponent, sign of zero, NaN or Infinity."""
+    """The history's money column spells each amount as decimal_text does (a money column, whatever the exponent,
+    sign of zero, NaN, Infinity or missing values beside it): plain notation that reads back as the same value,
+    without the fraction's trailing zeros."""
     stored = history.columns_to_arrow(pd.DataFrame({"amount": pd.Series(values, dtype="object")}))
     expected = [None if v is None else decimal_text(v) for v in values]
     if all(v is None for v in values):  # an all-missing column has no kind but text
@@ -336,3 +337,6 @@ def test_money_is_stored_as_each_decimals_exact_text(values: list[Decimal | None
         return
     assert stored.schema.field("amount").metadata == {history.TYPE_KEY: b"decimal"}
     assert stored.column("amount").to_pylist() == expected
+    for value, text in zip(values, expected):
+        if value is not None and value.is_finite():  # checked without decimal_text: plain, exact, trimmed
+            assert "E" not in text and Decimal(text) == value and not ("." in text and text.endswith(("0", ".")))

@@ -82,7 +82,7 @@ def compute_month_end(
     with fewer_collections(), open_book(source, params, shape=shape, progress=progress) as book:
         results = compute_sections(book, params, sections, progress, set_aside=set_aside)
         wanted = open_items and "aging" in results
-        items = open_items_snapshot(book, params.aging, _behaviour(results)) if wanted else None
+        items = open_items_snapshot(book, params.aging, behaviour_customers_of(results)) if wanted else None
     # compact now: a pack holds the month-end through its notebooks, workbook and outputs until the history is stored
     return MonthEnd(results, None if items is None else open_items_table(items, params.period, params.as_of), at_rest)
 
@@ -151,7 +151,7 @@ class BackfillOutcome:
     validation: str = "skipped"
 
 
-def _behaviour(results: Mapping[str, SectionResult[Any, Any]]) -> Any:
+def behaviour_customers_of(results: Mapping[str, SectionResult[Any, Any]]) -> Any:
     """The DSO section's behaviour band per customer when the run computed it (the snapshot then reuses it)."""
     dso: DsoResult | None = results.get("dso")
     return None if dso is None else dso.tables.behaviour_customers
