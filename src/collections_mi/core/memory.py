@@ -13,7 +13,7 @@ from contextlib import contextmanager
 #: generations' thresholds are 50 and 100 instead of 10 and 10) — measured on CPython 3.11's collector
 FEWER_COLLECTIONS = (100_000, 50, 100)
 
-#: how many :func:`fewer_collections` are open (thresholds are the process's: the first sets them, the last restores)
+#: the thresholds met by each open :func:`fewer_collections`, first to last (the first sets, the last restores)
 _open: list[tuple[int, ...]] = []
 _open_lock = threading.Lock()
 

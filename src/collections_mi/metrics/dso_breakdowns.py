@@ -39,7 +39,7 @@ from collections_mi.metrics.dso_inputs import (
     receivables_table,
     summed_by,
     summed_over_months,
-    summed_per,
+    summed_per_label,
     window_sales_by,
     window_sales_table,
 )
@@ -91,17 +91,9 @@ class GroupInputs:
     def roll_up(self, group_of: Mapping[object, object]) -> GroupInputs:
         """Sum customer-level inputs into the groups of a customer attribute (additive, so exact)."""
         if self.keys is not None and self.table is not None:
-            mapped = [group_of.get(group, "(none)") for group in self.keys]
-            codes, uniques = pd.factorize(np.asarray(mapped, dtype=object), use_na_sentinel=False)
-            coded = self.table.append_column("group_code", pa.array(codes, pa.int64()))
-            summed = summed_per(coded, "group_code", self.table.column_names)
-            return GroupInputs(
-                self.at,
-                self.window,
-                None,
-                keys=[uniques[code] for code in summed["group_code"].to_pylist()],
-                table=summed.drop_columns(["group_code"]),
-            )
+            labels = [group_of.get(group, "(none)") for group in self.keys]
+            keys, table = summed_per_label(self.table, labels, self.table.column_names)
+            return GroupInputs(self.at, self.window, None, keys=keys, table=table)
         if self.sums is None:
             raise ValueError("group inputs without sums")
         keys = [group_of.get(group, "(none)") for group in self.sums.index.tolist()]

@@ -438,16 +438,17 @@ def _arrow_regrouped(
         return keys, sums
     mapped = np.array([group_of.get(key) for key in keys], dtype=object)
     listed = ~pd.isna(mapped)
-    codes, uniques = pd.factorize(mapped[listed], use_na_sentinel=False)
-    regrouped_sums = summed_per(
-        sums.filter(pa.array(listed, pa.bool_())).append_column("group_code", pa.array(codes, pa.int64())),
-        "group_code",
-        columns,
-    )
-    return (
-        [uniques[code] for code in regrouped_sums["group_code"].to_pylist()],
-        regrouped_sums.drop_columns(["group_code"]),
-    )
+    return summed_per_label(sums.filter(pa.array(listed, pa.bool_())), mapped[listed], columns)
+
+
+def summed_per_label(
+    table: pa.Table, labels: Sequence[object], columns: Sequence[str]
+) -> tuple[list[object], pa.Table]:
+    """``columns`` of ``table`` summed per label — ``labels`` gives one per row, None a label like any other — by
+    :func:`summed_per`: the labels, in no particular order, and their sums (named as ``columns``)."""
+    codes, uniques = pd.factorize(np.asarray(labels, dtype=object), use_na_sentinel=False)
+    summed = summed_per(table.append_column("group_code", pa.array(codes, pa.int64())), "group_code", columns)
+    return [uniques[code] for code in summed["group_code"].to_pylist()], summed.drop_columns(["group_code"])
 
 
 def _whole_days(keys: list[object], sums: pa.Table, amount_days: str, min_invoices: int) -> dict[object, int]:
