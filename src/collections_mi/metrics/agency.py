@@ -221,7 +221,9 @@ def horizon_liquidation(collections: ir.Table, as_of: dt.date, placements: pd.Da
 
 def champion_challenger(sample: pd.DataFrame, horizon: int) -> ChampionChallenger:
     """Welch's two-sample t-test of per-placement liquidation at the horizon, challenger − champion."""
-    from scipy import stats  # 0.75 s to import, for this one test: not in every section's computation
+    # the Student t and normal functions scipy.stats's `t.sf`, `t.ppf` and `norm.ppf` call (the same values, bit
+    # for bit): scipy.special imports in 0.13 s, scipy.stats in 0.75 s — paid by every run with agency data
+    from scipy import special
 
     champion = [float(v) for v in sample.loc[sample["strategy"] == "champion", "horizon_pct"]]
     challenger = [float(v) for v in sample.loc[sample["strategy"] == "challenger", "horizon_pct"]]
@@ -265,11 +267,11 @@ def champion_challenger(sample: pd.DataFrame, horizon: int) -> ChampionChallenge
         )
     t = diff / se
     df = (v1 / n1 + v2 / n2) ** 2 / ((v1 / n1) ** 2 / (n1 - 1) + (v2 / n2) ** 2 / (n2 - 1))
-    p = float(2 * stats.t.sf(abs(t), df))
-    margin = float(stats.t.ppf(1 - SIGNIFICANCE / 2, df)) * se
+    p = float(2 * special.stdtr(df, -abs(t)))  # = stats.t.sf(abs(t), df) * 2
+    margin = float(special.stdtrit(df, 1 - SIGNIFICANCE / 2)) * se  # stats.t.ppf
     pooled = math.sqrt(((n1 - 1) * v1 + (n2 - 1) * v2) / (n1 + n2 - 2))
     d = diff / pooled if pooled else None
-    z = float(stats.norm.ppf(1 - SIGNIFICANCE / 2) + stats.norm.ppf(POWER))
+    z = float(special.ndtri(1 - SIGNIFICANCE / 2) + special.ndtri(POWER))  # stats.norm.ppf
     needed = math.ceil(2 * (z * pooled / diff) ** 2) if diff else None
     better = "challenger" if diff > 0 else "champion"
     if p < SIGNIFICANCE:
