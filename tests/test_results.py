@@ -6,7 +6,9 @@ import csv
 import datetime as dt
 import io
 import json
+import threading
 import typing
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -152,6 +154,30 @@ def test_tables_read_when_used_are_read_at_first_use_and_equal_the_full_read(tmp
     misspelt = "by_sgement"  # (written as an attribute, mypy already refuses it: only declared tables exist)
     with pytest.raises(AttributeError, match="no attribute 'by_sgement'"):
         getattr(lazy, misspelt)
+
+
+def test_a_table_first_used_by_two_threads_at_once_is_given_to_both_and_kept() -> None:
+    """A pack's pages and its workbook (in a thread beside them) read the same tables at rest: two first uses at the
+    same moment each get the table, and it is kept once read."""
+    frame = pd.DataFrame({"bucket": ["current"], "amount": [Decimal("1.00")]})
+    both_reading = threading.Barrier(2, timeout=30)
+
+    class BothAtOnce:  # a TableReader whose reads return only when two are under way
+        def __call__(self, file: str) -> pd.DataFrame:
+            both_reading.wait()
+            return frame.copy()
+
+        def first_rows(self, file: str, count: int) -> FirstRows:
+            return FirstRows(frame.head(count), len(frame))
+
+        def keeps(self, file: str) -> bool:
+            return True
+
+    tables = PUBLISHED["aging"].tables.read_when_used(BothAtOnce(), ["aging"], {})
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        read = list(pool.map(lambda _: tables.buckets, range(2)))
+    assert all(table.equals(frame) for table in read)
+    assert tables.buckets is tables.buckets and tables.buckets.equals(frame)  # kept: not read a third time
 
 
 def test_first_rows_reads_only_a_tables_first_rows_and_counts_them_all(tmp_path: Path) -> None:

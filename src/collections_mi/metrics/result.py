@@ -209,11 +209,14 @@ class SectionTables:
         def __getattr__(self, name: str) -> Any:
             """A table of :meth:`read_when_used` not read yet: read now (called only when ``name`` is not set)."""
             unread, read = self.__dict__.get(_UNREAD, ({}, None))
-            if name not in unread:
+            file = unread.get(name)
+            if file is None:
+                if name in self.__dict__:  # read and kept meanwhile by a thread beside (the pack's workbook)
+                    return self.__dict__[name]
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-            table = read(unread[name])
-            if read.keeps(unread[name]):
-                del unread[name]
+            table = read(file)
+            if read.keeps(file):
+                unread.pop(name, None)  # not `del`: a thread beside may have read and kept it too
                 setattr(self, name, table)
             return table
 
