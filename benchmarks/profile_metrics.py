@@ -5,7 +5,9 @@ section → kpis.json), in this process, with light instrumentation of the Ibis 
 
 * every query (``Backend.to_pyarrow`` / ``execute`` / ``to_pyarrow_batches`` / ``raw_sql``) is counted and
   timed, with its compile time (``Backend.compile``: Ibis → sqlglot → SQL text) separated from the rest
-  (DuckDB planning + execution + Arrow transfer, called "engine" below);
+  (DuckDB planning + execution + Arrow transfer, called "engine" below), and the process's CPU seconds meanwhile
+  (column "cores": how many cores the engine kept busy on average — on 2 cores, what is left is what overlapping
+  Python with the queries could use);
 * each query is attributed to the innermost ``collections_mi`` function that issued it, and to the phase
   (``validate`` or the section being computed);
 * "python" = phase wall time − compile − engine: pandas, Great Expectations, Decimal/FX post-processing.
@@ -90,12 +92,12 @@ def _instrument() -> None:
                 return original(self, *args, **kwargs)
             LOG._depth += 1
             compile_before = LOG.compile_seconds
-            begin = time.perf_counter()
+            begin, cpu_begin = time.perf_counter(), time.process_time()
             try:
                 return original(self, *args, **kwargs)
             finally:
                 LOG._depth -= 1
-                total = time.perf_counter() - begin
+                total, cpu = time.perf_counter() - begin, time.process_time() - cpu_begin
                 compiled = LOG.compile_seconds - compile_before
                 entry = {
                     "phase": LOG.phase,
@@ -104,6 +106,9 @@ def _instrument() -> None:
                     "seconds": total,
                     "compile": compiled,
                     "engine": total - compiled,
+                    # CPU seconds of the whole process (DuckDB's threads too) while the engine ran: compiling is
+                    # Python on one core, so its wall seconds are its CPU seconds
+                    "engine_cpu": max(cpu - compiled, 0.0),
                 }
                 if LOG.keep_sql:
                     entry["sql"] = _sql_of(self, args if name != "create_table" else (kwargs.get("obj", *args[1:2]),))
@@ -241,6 +246,7 @@ def summarise(outcome: dict[str, object]) -> dict[str, object]:
             "queries": len(queries),
             "compile": compile_s,
             "engine": engine_s,
+            "engine_cpu": sum(q["engine_cpu"] for q in queries),
             "python": wall - compile_s - engine_s,
         }
     by_caller: dict[str, dict[str, float]] = defaultdict(lambda: {"queries": 0, "seconds": 0.0, "compile": 0.0})
@@ -255,6 +261,7 @@ def summarise(outcome: dict[str, object]) -> dict[str, object]:
         "queries_total": len(LOG.queries),
         "compile_total": sum(q["compile"] for q in LOG.queries),
         "engine_total": sum(q["engine"] for q in LOG.queries),
+        "engine_cpu_total": sum(q["engine_cpu"] for q in LOG.queries),
         "by_caller": dict(sorted(by_caller.items(), key=lambda kv: -kv[1]["seconds"])),
     }
 
@@ -292,15 +299,24 @@ def cprofile_report(stats_path: Path, top: int = 30) -> dict[str, object]:
     }
 
 
+def engine_cores(cpu_seconds: float, wall_seconds: float) -> str:
+    """How many cores the engine kept busy on average while it ran (its CPU seconds over its wall seconds): on a
+    2-core machine, what is left of the second core is what overlapping Python with the queries could use."""
+    return f"{cpu_seconds / wall_seconds:.2f}" if wall_seconds > 0 else ""
+
+
 def print_report(summary: dict[str, object], profile: dict[str, object] | None) -> None:
-    print(f"{'phase':28} {'wall s':>8} {'queries':>8} {'compile s':>10} {'engine s':>9} {'python s':>9}")
+    print(f"{'phase':28} {'wall s':>8} {'queries':>8} {'compile s':>10} {'engine s':>9} {'cores':>6} {'python s':>9}")
     for name, p in summary["phases"].items():  # type: ignore[union-attr]
         print(
-            f"{name:28} {p['wall']:8.2f} {p['queries']:8d} {p['compile']:10.2f} {p['engine']:9.2f} {p['python']:9.2f}"
+            f"{name:28} {p['wall']:8.2f} {p['queries']:8d} {p['compile']:10.2f} {p['engine']:9.2f} "
+            f"{engine_cores(p['engine_cpu'], p['engine']):>6} {p['python']:9.2f}"
         )
     print(
         f"queries: {summary['queries_total']}, compile {summary['compile_total']:.2f} s, "
-        f"engine {summary['engine_total']:.2f} s, compute total {summary['compute_total']:.2f} s"
+        f"engine {summary['engine_total']:.2f} s "
+        f"({engine_cores(summary['engine_cpu_total'], summary['engine_total'])} cores busy on average), "
+        f"compute total {summary['compute_total']:.2f} s"
     )
     print("\ntop query sites (phase · caller: queries, seconds, of which compile)")
     for key, entry in list(summary["by_caller"].items())[:25]:  # type: ignore[union-attr]

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT, write_params
 
 
@@ -38,3 +40,7 @@ def test_profile_metrics_times_the_pack_compute_stage_with_hold(tiny_ledger: Pat
     listed = held.stdout.split("tables held at rest (--hold):", 1)[1]
     assert "aging_by_customer" in listed and "(memory given back after aging)" in listed
     assert as_pack["queries_total"] > as_metrics["queries_total"]  # the open items' own queries
+    # the cores the engine kept busy: CPU seconds while it ran, per phase and in all
+    phases_cpu = sum(p["engine_cpu"] for p in as_metrics["phases"].values())
+    assert as_metrics["engine_cpu_total"] > 0 and phases_cpu == pytest.approx(as_metrics["engine_cpu_total"])
+    assert "cores busy on average" in plain.stdout and " cores " in plain.stdout.splitlines()[0]
