@@ -157,8 +157,8 @@ def test_tables_read_when_used_are_read_at_first_use_and_equal_the_full_read(tmp
 
 
 def test_a_table_first_used_by_two_threads_at_once_is_given_to_both_and_kept() -> None:
-    """A pack's pages and its workbook (in a thread beside them) read the same tables at rest: two first uses at the
-    same moment each get the table, and it is kept once read."""
+    """Tables read when first used may be read from two threads (a pack's workbook is written in a thread of its
+    own): two first uses at the same moment each get the table, and it is kept once read."""
     frame = pd.DataFrame({"bucket": ["current"], "amount": [Decimal("1.00")]})
     both_reading = threading.Barrier(2, timeout=30)
 

@@ -211,12 +211,12 @@ class SectionTables:
             unread, read = self.__dict__.get(_UNREAD, ({}, None))
             file = unread.get(name)
             if file is None:
-                if name in self.__dict__:  # read and kept meanwhile by a thread beside (the pack's workbook)
+                if name in self.__dict__:  # read and kept meanwhile by another thread
                     return self.__dict__[name]
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
             table = read(file)
             if read.keeps(file):
-                unread.pop(name, None)  # not `del`: a thread beside may have read and kept it too
+                unread.pop(name, None)  # not `del`: another thread may have read and kept it too
                 setattr(self, name, table)
             return table
 

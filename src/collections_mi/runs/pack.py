@@ -419,8 +419,7 @@ def run_pack(
 @dataclass
 class PackPart:
     """One pack the period folder publishes — the main pack, or an audience's in ``audiences/<name>/`` — with what its
-    output stages (pages, index, email) need. Both kinds run the same stages (:func:`write_pages`,
-    :func:`write_part_email`)."""
+    output stages (pages, index, email) need. Both kinds run the same stages (:func:`write_outputs`)."""
 
     folder: Path
     #: the params its pages and email show (an audience's: the audience in the title, its recipients)
@@ -485,24 +484,19 @@ def write_workbooks(parts: list[PackPart], clock: _Stopwatch) -> None:
         )
 
 
-def draw_charts(parts: list[PackPart], clock: _Stopwatch, one_browser: threading.Lock) -> None:
-    """The email's charts of every part (PNGs through the headless Chromium), kept on the part for its email; while
-    they are drawn, ``one_browser`` is held (pack.pdf is not printed meanwhile)."""
+def draw_charts(parts: list[PackPart], clock: _Stopwatch) -> None:
+    """The email's charts of every part (PNGs through the headless Chromium), kept on the part for its email."""
     for part in parts:
-        with one_browser:
-            part.charts = clock.run(
-                part.stage("email charts"),
-                f"{part.label + ': ' if part.label else ''}drawing the email's charts",
-                partial(draw_email_charts, part.results, part.params),
-            )
+        part.charts = clock.run(
+            part.stage("email charts"),
+            f"{part.label + ': ' if part.label else ''}drawing the email's charts",
+            partial(draw_email_charts, part.results, part.params),
+        )
 
 
-def notebooks_and_workbooks(
-    parts: list[PackPart], clock: _Stopwatch, then: Callable[[threading.Lock], PagesMade]
-) -> PagesMade:
+def notebooks_and_workbooks(parts: list[PackPart], clock: _Stopwatch) -> None:
     """Execute every part's notebooks and, beside them in a thread of this process, write the workbooks and then
-    draw the email's charts; once the notebooks are done, ``then`` (the pages and pack.pdf, :func:`write_pages`)
-    runs in this thread while the workbooks may still be written. Returns what ``then`` returned.
+    draw the email's charts.
 
     The notebooks run in worker processes while this process only waits for them: side by side they share the
     machine's cores (a fifth of a 1M-invoice pack was the workbook, one core busy, before the notebooks started).
@@ -512,20 +506,14 @@ def notebooks_and_workbooks(
     kernels made the 10M pack's peak (main 2.35 GB + kernels 0.6 GB + Chromium 1.0 GB); after a large ledger's
     workbook the kernels are gone, and the thread takes as long either way. A stop asked for ends the workbook at
     its next sheet (:func:`~collections_mi.outputs.excel.write_excel` asks); a failed workbook fails the pack after
-    the notebooks (and ``then``).
-
-    ``then`` beside the workbooks: at 10M invoices the workbook and the charts took ~35 s beside ~19 s of notebooks,
-    and the pages (HTML, index, pack.pdf: ~7 s, mostly Chromium printing in a process of its own) waited for them.
-    One headless Chromium at a time (``one_browser``, which ``then`` holds while it prints): pack.pdf's and the
-    charts' each take ~1 GB of processes."""
-    one_browser = threading.Lock()
+    the notebooks."""
 
     def workbooks_then_charts() -> None:
         write_workbooks(parts, clock)
         # the sheets' frames were converted from rest one at a time and let go: their pages back to the system
-        # before the headless Chromium starts beside this process
+        # before the headless Chromium starts beside this process (the charts now, pack.pdf after the notebooks)
         give_back_freed_memory()
-        draw_charts(parts, clock, one_browser)
+        draw_charts(parts, clock)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="beside-notebooks") as beside:
         done_beside = beside.submit(workbooks_then_charts)
@@ -535,56 +523,25 @@ def notebooks_and_workbooks(
             + (f" (the pack and {len(parts) - 1} audience(s))" if len(parts) > 1 else ""),
             lambda: execute_notebooks([p.notebooks() for p in parts], clock.progress),
         )
-        made = then(one_browser)
         done_beside.result()
-    return made
 
 
-@dataclass(frozen=True)
-class PagesMade:
-    """What :func:`write_pages` made of every part: the warnings (no PDF), the main pack's PDF outcome and its
-    restatement (:func:`~collections_mi.outputs.restatement.compare_with_published`)."""
-
-    warnings: list[str]
-    pdf: PdfOutcome
-    restatement: dict[str, Any] | None
-
-
-def write_pages(
-    parts: list[PackPart],
-    clock: _Stopwatch,
-    validation: str,
-    published: Path,
-    one_browser: threading.Lock,
-) -> PagesMade:
-    """The pages of every part after its notebooks — HTML, the index page, pack.pdf (printed while ``one_browser``
-    is held) — the main pack's first, its front page saying what it restates of the period ``published`` before."""
-    restatement = compare_with_published(published, parts[0].folder)
-    warnings: list[str] = []
-    outcome: PdfOutcome | None = None
-    for part in parts:
-        prefix = f"{part.label}: " if part.label else ""
-        clock.run(
-            part.stage("html"),
-            f"{prefix}exporting HTML",
-            partial(export_html, part.sections, part.folder, part.params, part.footer),
-        )
-        front = front_page(part, restatement if outcome is None else None)
-        write_index(part, front, validation)
-        with one_browser:
-            pdf = clock.run(
-                part.stage("pdf"), f"{prefix}printing pack.pdf", partial(print_pdf, part, front, validation)
-            )
-        warnings += [f"{prefix}{pdf.warning}"] if pdf.warning else []
-        outcome = outcome or pdf
-    assert outcome is not None  # the main pack is always the first part
-    return PagesMade(warnings, outcome, restatement)
-
-
-def write_part_email(part: PackPart, clock: _Stopwatch, validation: str) -> list[str]:
-    """The part's email.eml (after its charts are drawn); returns its warnings (parts left out of the email)."""
+def write_outputs(
+    part: PackPart, clock: _Stopwatch, validation: str, restatement: dict[str, Any] | None = None
+) -> tuple[list[str], PdfOutcome]:
+    """The output stages after the notebooks, the same for the main pack and every audience: HTML pages, the index
+    page, pack.pdf and email.eml. Returns the warnings (no PDF, parts left out of the email) and the PDF's outcome."""
     prefix = f"{part.label}: " if part.label else ""
-    warnings: list[str] = clock.run(
+    clock.run(
+        part.stage("html"),
+        f"{prefix}exporting HTML",
+        lambda: export_html(part.sections, part.folder, part.params, part.footer),
+    )
+    front = front_page(part, restatement)
+    write_index(part, front, validation)
+    pdf = clock.run(part.stage("pdf"), f"{prefix}printing pack.pdf", lambda: print_pdf(part, front, validation))
+    warnings = [pdf.warning] if pdf.warning else []
+    warnings += clock.run(
         part.stage("email"),
         f"{prefix}writing email.eml",
         lambda: write_email(
@@ -597,7 +554,7 @@ def write_part_email(part: PackPart, clock: _Stopwatch, validation: str) -> list
             charts=part.charts,
         ),
     )
-    return [f"{prefix}{w}" for w in warnings]
+    return warnings, pdf
 
 
 def audience_filter_text(audience: AudienceLedger) -> str:
@@ -733,16 +690,16 @@ def _run_locked(
             parts = [main] + [
                 prepare_audience(audience, params, params_path, staging, only, footer, clock) for audience in audiences
             ]
-            validation_text = f"passed ({report.checks_run} checks)"
             try:
-                pages = notebooks_and_workbooks(
-                    parts, clock, partial(write_pages, parts, clock, validation_text, out_dir / params.period)
-                )
+                notebooks_and_workbooks(parts, clock)
             except PackError:
                 keep = True
                 raise
-            pdf, restatement = pages.pdf, pages.restatement
-            warnings = pages.warnings + [w for part in parts for w in write_part_email(part, clock, validation_text)]
+            validation_text = f"passed ({report.checks_run} checks)"
+            restatement = compare_with_published(out_dir / params.period, staging)
+            warnings, pdf = write_outputs(main, clock, validation_text, restatement)
+            for part in parts[1:]:
+                warnings += [f"{part.label}: {w}" for w in write_outputs(part, clock, validation_text)[0]]
             for warning in warnings:
                 progress(f"[{params.period}] warning: {warning}")
             manifest = {
