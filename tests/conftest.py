@@ -175,7 +175,6 @@ def cli_preloaded(
                 "ibis.backends.duckdb",  # every case opens a ledger: ibis loads its DuckDB backend on first use
                 "collections_mi.validation",
                 "great_expectations",
-                "scipy.special",  # the agency section's champion/challenger test
                 "conftest",
             ]
         )

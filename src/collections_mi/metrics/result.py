@@ -216,8 +216,10 @@ class SectionTables:
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
             table = read(file)
             if read.keeps(file):
-                unread.pop(name, None)  # not `del`: another thread may have read and kept it too
+                # kept first, then no longer unread: another thread looking in between finds it in one of the two
+                # places (and `pop`, not `del`: that thread may have read and kept it too)
                 setattr(self, name, table)
+                unread.pop(name, None)
             return table
 
     def at_rest(self: SelfTables, reader: TableReader) -> SelfTables:
