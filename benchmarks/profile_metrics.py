@@ -241,11 +241,17 @@ def run(params_path: Path, validate: bool, hold: bool = False) -> dict[str, obje
 def summarise(outcome: dict[str, object]) -> dict[str, object]:
     phases: dict[str, float] = outcome["phases"]  # type: ignore[assignment]
     per_phase = {}
+
     # the queries outside every timed phase (the open items shared by the sections, made as they start and dropped
-    # as they end; the Book's tables dropped): a row of their own, so that the phases add up to the totals
-    between = sum(q["seconds"] for q in LOG.queries if q["phase"] not in phases)
-    for name, wall in [*phases.items(), *([("other", between)] if between else [])]:
-        queries = [q for q in LOG.queries if q["phase"] == name or (name == "other" and q["phase"] not in phases)]
+    # as they end; the Book's tables dropped): a row "other" of their own, so that the phases add up to the totals
+    def phase_of(query: dict[str, object]) -> object:
+        return query["phase"] if query["phase"] in phases else "other"
+
+    walls = dict(phases)
+    if between := [q for q in LOG.queries if phase_of(q) == "other"]:
+        walls["other"] = sum(q["seconds"] for q in between)
+    for name, wall in walls.items():
+        queries = [q for q in LOG.queries if phase_of(q) == name]
         compile_s = sum(q["compile"] for q in queries)
         engine_s = sum(q["engine"] for q in queries)
         per_phase[name] = {
